@@ -1,0 +1,7 @@
+.PHONY: run test install
+run:
+	scripts/run
+test:
+	scripts/test
+install:
+	scripts/bootstrap

@@ -1,0 +1,14 @@
+"""Settings for the test suite: the same as development, with Celery run eagerly."""
+
+from . import *  # noqa: F403
+from . import REST_FRAMEWORK
+
+DJANGO_ENV = "test"
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {"api_key": "100000/min"},
+}

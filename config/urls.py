@@ -1,0 +1,31 @@
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path, re_path
+from django.views.defaults import page_not_found, server_error
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config.health import healthz
+from merchants.api.errors import problem_response
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("config.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Unknown API paths answer in the API's error format, in DEBUG too.
+    re_path(r"^api/", lambda request: handler404(request, None)),
+]
+
+
+def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """API clients get a problem document for unknown paths; people get the HTML page."""
+    if request.path.startswith("/api/"):
+        return problem_response(status=404, code="not_found", title="Not found.")
+    return page_not_found(request, exception)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return problem_response(status=500, code="error", title="Server error.")
+    return server_error(request)

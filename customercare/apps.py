@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CustomerCareConfig(AppConfig):
+    name = "customercare"
+    verbose_name = "Customer care"

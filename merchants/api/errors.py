@@ -1,0 +1,130 @@
+"""One error format for the whole API: RFC 9457 problem details.
+
+    {"type": "urn:loyalty:problem:invalid_input", "title": "Invalid input.", "status": 400,
+     "detail": "...", "code": "invalid_input",
+     "errors": [{"code": "required", "detail": "This field is required.", "attr": "total"}]}
+
+``code`` is stable and machine-readable; ``errors`` lists every problem with the field
+(``attr``, dotted for nested fields) it concerns. Domain errors (``DomainError``) carry
+their own code and status; Django validation errors become ``invalid_input``.
+"""
+
+from http import HTTPStatus
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import JsonResponse
+from drf_standardized_errors.formatter import ExceptionFormatter
+from drf_standardized_errors.handler import ExceptionHandler
+from drf_standardized_errors.handler import exception_handler as standardized_exception_handler
+from drf_standardized_errors.types import ErrorResponse
+from rest_framework import exceptions, serializers
+from rest_framework.response import Response
+
+from merchants.exceptions import DomainError
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+VALIDATION_CODE = "invalid_input"
+
+
+def problem_type(code: str) -> str:
+    return f"urn:loyalty:problem:{code}"
+
+
+def problem_document(
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "type": problem_type(code),
+        "title": title,
+        "status": status,
+        "detail": detail or title,
+        "code": code,
+        "errors": errors
+        if errors is not None
+        else [{"code": code, "detail": detail or title, "attr": None}],
+        **extra,
+    }
+
+
+def problem_response(
+    *, status: int, code: str, title: str, detail: str | None = None
+) -> JsonResponse:
+    """A problem document outside DRF (Django's own 404 and 500 handlers)."""
+    return JsonResponse(
+        problem_document(status=status, code=code, title=title, detail=detail),
+        status=status,
+        content_type=PROBLEM_CONTENT_TYPE,
+    )
+
+
+class DomainAPIException(exceptions.APIException):
+    def __init__(self, error: DomainError):
+        self.status_code = error.status
+        self.domain_error = error
+        super().__init__(detail=error.detail, code=error.code)
+
+
+class ProblemHandler(ExceptionHandler):
+    def convert_known_exceptions(self, exc: Exception) -> Exception:
+        if isinstance(exc, DomainError):
+            return DomainAPIException(exc)
+        if isinstance(exc, DjangoValidationError):
+            return exceptions.ValidationError(detail=serializers.as_serializer_error(exc))
+        return super().convert_known_exceptions(exc)
+
+    def get_response(self, exc: exceptions.APIException, data: dict) -> Response:
+        return Response(
+            data,
+            status=exc.status_code,
+            headers=self.get_headers(exc),
+            content_type=PROBLEM_CONTENT_TYPE,
+        )
+
+
+class ProblemFormatter(ExceptionFormatter):
+    def format_error_response(self, error_response: ErrorResponse) -> dict[str, Any]:
+        errors = [
+            {"code": error.code, "detail": error.detail, "attr": error.attr}
+            for error in error_response.errors
+        ]
+        status = self.exc.status_code
+        extra: dict[str, Any] = {}
+        if isinstance(self.exc, exceptions.ValidationError):
+            code, title = VALIDATION_CODE, "Invalid input."
+            detail = "; ".join(
+                f"{e['attr']}: {e['detail']}" if e["attr"] else e["detail"] for e in errors
+            )
+        else:
+            code = errors[0]["code"] if errors else "error"
+            detail = errors[0]["detail"] if errors else None
+            title = _title(self.exc, detail)
+            domain_error = getattr(self.exc, "domain_error", None)
+            if domain_error is not None:
+                title = domain_error.title
+                if domain_error.field:
+                    errors[0]["attr"] = domain_error.field
+                extra = dict(domain_error.extra)
+            if status >= 500:
+                code, title, detail = "error", "Server error.", "Server error."
+                errors = [{"code": code, "detail": detail, "attr": None}]
+        return problem_document(
+            status=status, code=code, title=title, detail=detail, errors=errors, **extra
+        )
+
+
+def _title(exc: exceptions.APIException, detail: str | None) -> str:
+    try:
+        return HTTPStatus(exc.status_code).phrase
+    except ValueError:
+        return detail or "Error."
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    return standardized_exception_handler(exc, context)

@@ -1,0 +1,189 @@
+"""Demo data for the development run: merchants at each onboarding stage in several
+countries and currencies, their stores and fee plans, and an ops superuser."""
+
+import datetime
+import secrets
+from decimal import Decimal
+from typing import TextIO
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from merchants import services
+from merchants.models import ChecklistItem, Merchant, MerchantAPIKey, MerchantStatus, Scope
+
+DEMO_KEY_NAME = "Demo key (development run)"
+
+DEMO_MERCHANTS = [
+    {
+        "slug": "northwind",
+        "name": "Northwind Outfitters",
+        "legal_name": "Northwind Outfitters LLC",
+        "country": "US",
+        "currency": "USD",
+        "timezone": "America/New_York",
+        "status": MerchantStatus.LIVE,
+        "stores": [("Northwind Shopify", "shopify", "northwind-outfitters.myshopify.com")],
+        "fees": ("499.00", "0.0150", "0.25", "8.000"),
+    },
+    {
+        "slug": "maison-lumiere",
+        "name": "Maison Lumière",
+        "legal_name": "Maison Lumière SAS",
+        "country": "FR",
+        "currency": "EUR",
+        "timezone": "Europe/Paris",
+        "status": MerchantStatus.LIVE,
+        "stores": [
+            ("Boutique en ligne", "woocommerce", "boutique.maison-lumiere.fr"),
+            ("Outlet", "magento", "outlet.maison-lumiere.fr"),
+        ],
+        "fees": ("399.00", "0.0120", "0.20", "7.500"),
+    },
+    {
+        "slug": "sakura-tea",
+        "name": "Sakura Tea Co.",
+        "legal_name": "Sakura Tea Co., Ltd.",
+        "country": "JP",
+        "currency": "JPY",
+        "timezone": "Asia/Tokyo",
+        "status": MerchantStatus.APPROVED,
+        "stores": [("Sakura Tea", "shopify", "sakura-tea.myshopify.com")],
+        "fees": ("60000", "2.0000", "30.00", "9.000"),
+    },
+    {
+        "slug": "fjord-gear",
+        "name": "Fjord Gear",
+        "legal_name": "Fjord Gear AS",
+        "country": "NO",
+        "currency": "NOK",
+        "timezone": "Europe/Oslo",
+        "status": MerchantStatus.IN_REVIEW,
+        "stores": [("Fjord Gear", "lightspeed", "shop.fjordgear.no")],
+        "fees": None,
+    },
+    {
+        "slug": "kiwi-crafts",
+        "name": "Kiwi Crafts",
+        "legal_name": "Kiwi Crafts Limited",
+        "country": "NZ",
+        "currency": "NZD",
+        "timezone": "Pacific/Auckland",
+        "status": MerchantStatus.APPLIED,
+        "stores": [],
+        "fees": None,
+    },
+    {
+        "slug": "desert-bloom",
+        "name": "Desert Bloom Perfumes",
+        "legal_name": "Desert Bloom Perfumes LLC",
+        "country": "AE",
+        "currency": "AED",
+        "timezone": "Asia/Dubai",
+        "status": MerchantStatus.SUSPENDED,
+        "stores": [("Desert Bloom", "custom", "www.desertbloom.ae")],
+        "fees": ("1800.00", "0.0500", "1.00", "8.000"),
+    },
+]
+
+# How each demo status is reached from "applied".
+_PATH = {
+    MerchantStatus.APPLIED: [],
+    MerchantStatus.IN_REVIEW: [MerchantStatus.IN_REVIEW],
+    MerchantStatus.APPROVED: [MerchantStatus.IN_REVIEW, MerchantStatus.APPROVED],
+    MerchantStatus.LIVE: [MerchantStatus.IN_REVIEW, MerchantStatus.APPROVED, MerchantStatus.LIVE],
+    MerchantStatus.SUSPENDED: [
+        MerchantStatus.IN_REVIEW,
+        MerchantStatus.APPROVED,
+        MerchantStatus.LIVE,
+        MerchantStatus.SUSPENDED,
+    ],
+}
+
+
+def _seed_merchant(spec: dict) -> Merchant:
+    merchant = services.merchant_create(
+        name=spec["name"],
+        slug=spec["slug"],
+        country=spec["country"],
+        default_currency=spec["currency"],
+        legal_name=spec["legal_name"],
+        timezone_name=spec["timezone"],
+        contact_email=f"loyalty@{spec['slug']}.example",
+        actor=None,
+    )
+    for name, platform, domain in spec["stores"]:
+        services.store_create(
+            merchant=merchant, name=name, platform=platform, domain=domain, actor=None
+        )
+    if spec["fees"]:
+        monthly, per_member, per_redemption, margin = spec["fees"]
+        services.fee_plan_create(
+            merchant=merchant,
+            valid_from=datetime.date(2026, 1, 1),
+            monthly_platform_fee=Decimal(monthly),
+            fee_per_active_member=Decimal(per_member),
+            fee_per_redemption=Decimal(per_redemption),
+            reward_margin_percent=Decimal(margin),
+            actor=None,
+        )
+    for step in _PATH[spec["status"]]:
+        if step == MerchantStatus.APPROVED:
+            for item in (ChecklistItem.BUSINESS_VERIFIED, ChecklistItem.CONTRACT_SIGNED):
+                services.checklist_item_complete(
+                    merchant=merchant, item=item, note="demo data", actor=None
+                )
+        if step == MerchantStatus.LIVE:
+            for item in ChecklistItem.values:
+                services.checklist_item_complete(
+                    merchant=merchant, item=item, note="demo data", actor=None
+                )
+        reason = "demo: payment dispute" if step == MerchantStatus.SUSPENDED else "demo data"
+        services.merchant_transition(merchant=merchant, to_status=step, reason=reason, actor=None)
+    return merchant
+
+
+def _seed_superuser(out: TextIO) -> None:
+    user_model = get_user_model()
+    if user_model.objects.filter(username="ops").exists():
+        out.write(
+            "Ops superuser: ops (its password was printed when it was created; "
+            "reset it with: .venv/bin/python manage.py changepassword ops)\n"
+        )
+        return
+    password = secrets.token_urlsafe(12)
+    user_model.objects.create_superuser("ops", "ops@provider.example", password)
+    out.write(f"Ops superuser created: user ops, password {password}  (shown this once)\n")
+
+
+def _rotate_demo_key(merchant: Merchant) -> str:
+    for old in MerchantAPIKey.objects.filter(merchant=merchant, name=DEMO_KEY_NAME, revoked=False):
+        services.api_key_revoke(api_key=old, reason="replaced by a new demo run", actor=None)
+    _, raw_key = services.api_key_issue(
+        merchant=merchant,
+        name=DEMO_KEY_NAME,
+        scopes=[Scope.READ, Scope.WRITE, Scope.ADJUST],
+        actor=None,
+    )
+    return raw_key
+
+
+def seed(*, out: TextIO, base_url: str) -> None:
+    with transaction.atomic():
+        if Merchant.objects.filter(slug=DEMO_MERCHANTS[0]["slug"]).exists():
+            out.write("Demo merchants already present: kept as they are.\n")
+        else:
+            for spec in DEMO_MERCHANTS:
+                _seed_merchant(spec)
+            out.write(f"Demo merchants created: {len(DEMO_MERCHANTS)}.\n")
+        _seed_superuser(out)
+        keys = [
+            (merchant, _rotate_demo_key(merchant))
+            for merchant in Merchant.objects.filter(status=MerchantStatus.LIVE).order_by("name")
+        ]
+    out.write("\nDemo API keys (new on every run; the previous ones are revoked):\n")
+    for merchant, raw_key in keys:
+        out.write(
+            f"  {merchant.name} ({merchant.country.code}, {merchant.default_currency}): {raw_key}\n"
+            f'    curl -H "Authorization: Bearer {raw_key}" {base_url}/api/v1/merchant/\n'
+        )

@@ -1,0 +1,279 @@
+"""The tenant: merchants, their onboarding, stores, API keys, portal users and fee plans.
+
+A merchant's status moves only through ``merchants.services.merchant_transition``, along
+``MERCHANT_TRANSITIONS``; every move, checklist tick and key issued or revoked is an
+append-only ``MerchantEvent`` row, so the admin can show who did what, when and why.
+"""
+
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django_countries.fields import CountryField
+from rest_framework_api_key.models import AbstractAPIKey
+from timezone_field import TimeZoneField
+
+from merchants.currency import is_quantized_for
+from merchants.fields import CurrencyField, EncryptedTextField
+
+
+class MerchantStatus(models.TextChoices):
+    APPLIED = "applied", "Applied"
+    IN_REVIEW = "in_review", "In review"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    LIVE = "live", "Live"
+    SUSPENDED = "suspended", "Suspended"
+    OFFBOARDED = "offboarded", "Offboarded"
+
+
+MERCHANT_TRANSITIONS: dict[str, frozenset[str]] = {
+    MerchantStatus.APPLIED: frozenset({MerchantStatus.IN_REVIEW}),
+    MerchantStatus.IN_REVIEW: frozenset({MerchantStatus.APPROVED, MerchantStatus.REJECTED}),
+    MerchantStatus.APPROVED: frozenset({MerchantStatus.LIVE}),
+    MerchantStatus.REJECTED: frozenset(),
+    MerchantStatus.LIVE: frozenset({MerchantStatus.SUSPENDED, MerchantStatus.OFFBOARDED}),
+    MerchantStatus.SUSPENDED: frozenset({MerchantStatus.LIVE, MerchantStatus.OFFBOARDED}),
+    MerchantStatus.OFFBOARDED: frozenset(),
+}
+
+# Approved merchants may call the API so that their integration can be tested before
+# going live; every other status is refused.
+API_ENABLED_STATUSES = frozenset({MerchantStatus.APPROVED, MerchantStatus.LIVE})
+
+
+class ChecklistItem(models.TextChoices):
+    BUSINESS_VERIFIED = "business_verified", "Business verified"
+    CONTRACT_SIGNED = "contract_signed", "Contract signed"
+    FEE_PLAN_SET = "fee_plan_set", "Fee plan set"
+    PROGRAM_CONFIGURED = "program_configured", "Program configured"
+    CATALOG_SELECTED = "catalog_selected", "Catalog selected"
+    INTEGRATION_TESTED = "integration_tested", "Integration tested"
+
+
+class Merchant(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    legal_name = models.CharField(max_length=200, blank=True)
+    country = CountryField()
+    default_currency = CurrencyField(help_text="ISO 4217 code, e.g. EUR.")
+    timezone = TimeZoneField(default="UTC", use_pytz=False)
+    contact_email = models.EmailField(blank=True)
+    status = models.CharField(
+        max_length=20,
+        choices=MerchantStatus.choices,
+        default=MerchantStatus.APPLIED,
+        editable=False,
+        db_index=True,
+    )
+    status_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=MerchantStatus.values), name="merchant_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OnboardingChecklistItem(models.Model):
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="checklist")
+    item = models.CharField(max_length=40, choices=ChecklistItem.choices)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["merchant", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "item"], name="checklist_item_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_item_display()
+
+    @property
+    def done(self) -> bool:
+        return self.completed_at is not None
+
+
+class MerchantEvent(models.Model):
+    """Append-only history of a merchant: status changes, checklist ticks, key changes."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Created"
+        STATUS_CHANGED = "status_changed", "Status changed"
+        CHECKLIST_COMPLETED = "checklist_completed", "Checklist item completed"
+        CHECKLIST_REOPENED = "checklist_reopened", "Checklist item reopened"
+        API_KEY_ISSUED = "api_key_issued", "API key issued"
+        API_KEY_REVOKED = "api_key_revoked", "API key revoked"
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    from_status = models.CharField(max_length=20, choices=MerchantStatus.choices, blank=True)
+    to_status = models.CharField(max_length=20, choices=MerchantStatus.choices, blank=True)
+    checklist_item = models.CharField(max_length=40, choices=ChecklistItem.choices, blank=True)
+    reason = models.TextField(blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150, help_text="Who acted, kept if the user goes.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["merchant", "-created_at"], name="merchant_event_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_id} {self.kind} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Platform(models.TextChoices):
+    SHOPIFY = "shopify", "Shopify"
+    WOOCOMMERCE = "woocommerce", "WooCommerce"
+    MAGENTO = "magento", "Magento"
+    LIGHTSPEED = "lightspeed", "Lightspeed"
+    CUSTOM = "custom", "Custom"
+
+
+class Store(models.Model):
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="stores")
+    name = models.CharField(max_length=200)
+    platform = models.CharField(max_length=20, choices=Platform.choices)
+    domain = models.CharField(
+        max_length=253, help_text="The shop's host name, e.g. shop.example.com"
+    )
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    webhook_secret = EncryptedTextField(
+        editable=False, help_text="Signs the platform's webhooks (HMAC). Encrypted at rest."
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["merchant", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "domain"], name="store_domain_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.domain})"
+
+
+class Scope(models.TextChoices):
+    READ = "read", "Read"
+    WRITE = "write", "Write"
+    ADJUST = "adjust", "Adjust points"
+
+
+class MerchantAPIKey(AbstractAPIKey):
+    """A store integration's credential: only its SHA-512 hash and visible prefix are kept."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="api_keys")
+    store = models.ForeignKey(
+        Store, null=True, blank=True, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    scopes = models.JSONField(default=list)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"
+        indexes = [models.Index(fields=["merchant", "-created"], name="api_key_merchant_recent")]
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+class MembershipRole(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ANALYST = "analyst", "Analyst"
+    SUPPORT = "support", "Support"
+
+
+class MerchantMembership(models.Model):
+    """A merchant-portal user: one Django user, one merchant, one role."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="merchant_memberships"
+    )
+    role = models.CharField(max_length=20, choices=MembershipRole.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["merchant", "user"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "user"], name="membership_unique"),
+            models.CheckConstraint(
+                condition=Q(role__in=MembershipRole.values), name="membership_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.merchant} ({self.role})"
+
+
+class FeePlan(models.Model):
+    """How the provider bills a merchant from ``valid_from`` on. Plans are never edited: a
+    new plan with a later ``valid_from`` supersedes the old one, so past invoices keep the
+    terms they were built on."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="fee_plans")
+    currency = CurrencyField()
+    monthly_platform_fee = models.DecimalField(max_digits=14, decimal_places=4)
+    fee_per_active_member = models.DecimalField(max_digits=14, decimal_places=4)
+    fee_per_redemption = models.DecimalField(max_digits=14, decimal_places=4)
+    reward_margin_percent = models.DecimalField(
+        max_digits=7, decimal_places=3, help_text="Margin on reward value, in percent."
+    )
+    valid_from = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["merchant", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "valid_from"], name="fee_plan_unique_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(monthly_platform_fee__gte=0)
+                & Q(fee_per_active_member__gte=0)
+                & Q(fee_per_redemption__gte=0),
+                name="fee_plan_fees_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(reward_margin_percent__gte=0) & Q(reward_margin_percent__lte=100),
+                name="fee_plan_margin_percent_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant} from {self.valid_from} ({self.currency})"
+
+    def clean(self) -> None:
+        # The unit fees may be fractions of the minor unit (billed in bulk); the monthly
+        # fee is charged as is, so it must fit the currency's minor unit.
+        fee = self.monthly_platform_fee
+        if self.currency and fee is not None and not is_quantized_for(Decimal(fee), self.currency):
+            raise ValidationError(
+                {"monthly_platform_fee": f"{self.currency} has fewer decimal places than that."}
+            )

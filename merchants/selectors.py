@@ -1,0 +1,78 @@
+"""Reads of merchant data used by more than one caller. Tenant rows are fetched only
+through the merchant they belong to."""
+
+import datetime
+
+from django.db.models import QuerySet
+
+from merchants.exceptions import NotFound
+from merchants.models import (
+    MERCHANT_TRANSITIONS,
+    ChecklistItem,
+    FeePlan,
+    Merchant,
+    MerchantAPIKey,
+    Store,
+)
+
+
+def merchant_get(*, slug: str) -> Merchant:
+    try:
+        return Merchant.objects.get(slug=slug)
+    except Merchant.DoesNotExist:
+        raise NotFound(f"No merchant with slug {slug!r}.", field="slug") from None
+
+
+def merchant_allowed_transitions(*, merchant: Merchant) -> list[str]:
+    return sorted(MERCHANT_TRANSITIONS[merchant.status])
+
+
+def checklist_missing(*, merchant: Merchant) -> list[str]:
+    """The checklist items not yet completed, in checklist order."""
+    done = set(merchant.checklist.filter(completed_at__isnull=False).values_list("item", flat=True))
+    return [item for item in ChecklistItem.values if item not in done]
+
+
+def store_list(*, merchant: Merchant) -> QuerySet[Store]:
+    return Store.objects.filter(merchant=merchant)
+
+
+def store_get(*, merchant: Merchant, pk: int) -> Store:
+    try:
+        return store_list(merchant=merchant).get(pk=pk)
+    except (Store.DoesNotExist, ValueError, TypeError):
+        raise NotFound("No such store.") from None
+
+
+def api_key_list(*, merchant: Merchant) -> QuerySet[MerchantAPIKey]:
+    return MerchantAPIKey.objects.filter(merchant=merchant).select_related("store")
+
+
+def api_key_get(*, merchant: Merchant, pk: str) -> MerchantAPIKey:
+    try:
+        return api_key_list(merchant=merchant).get(pk=pk)
+    except MerchantAPIKey.DoesNotExist:
+        raise NotFound("No such API key.") from None
+
+
+def api_key_authenticate(*, raw_key: str) -> MerchantAPIKey | None:
+    """The usable key matching ``raw_key``, with its merchant loaded, or None.
+
+    One indexed query on the visible prefix, then a constant-time comparison of hashes.
+    """
+    prefix, dot, secret = raw_key.partition(".")
+    if not (dot and prefix and secret) or len(prefix) > 8:
+        return None
+    key = (
+        MerchantAPIKey.objects.get_usable_keys()
+        .select_related("merchant", "store")
+        .filter(prefix=prefix)
+        .first()
+    )
+    if key is None or key.has_expired or not key.is_valid(raw_key):
+        return None
+    return key
+
+
+def fee_plan_current(*, merchant: Merchant, on: datetime.date) -> FeePlan | None:
+    return merchant.fee_plans.filter(valid_from__lte=on).order_by("-valid_from").first()

@@ -1,0 +1,344 @@
+"""Every write to merchant data. Each function owns its transaction and records an event.
+
+Status changes are compare-and-swap updates (``filter(status=old).update(status=new)``): two
+staff members acting at once cannot both move the same merchant from the same status.
+"""
+
+import datetime
+import secrets
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from merchants.actors import Actor, actor_label, actor_user
+from merchants.exceptions import (
+    DomainError,
+    InvalidScope,
+    InvalidTransition,
+    MerchantNotActive,
+    OnboardingIncomplete,
+    ReasonRequired,
+)
+from merchants.models import (
+    MERCHANT_TRANSITIONS,
+    ChecklistItem,
+    FeePlan,
+    Merchant,
+    MerchantAPIKey,
+    MerchantEvent,
+    MerchantMembership,
+    MerchantStatus,
+    OnboardingChecklistItem,
+    Scope,
+    Store,
+)
+from merchants.selectors import checklist_missing
+
+# Keys cannot be issued to merchants that are out of the program for good.
+_NO_KEYS_STATUSES = frozenset({MerchantStatus.REJECTED, MerchantStatus.OFFBOARDED})
+# last_used_at is a hint for ops, not an audit trail: write it at most once a minute per
+# key, so that a busy integration does not turn every read into a write.
+_LAST_USED_RESOLUTION = datetime.timedelta(seconds=60)
+
+
+def _event(*, merchant: Merchant, kind: str, actor: Actor, **fields: str) -> MerchantEvent:
+    return MerchantEvent.objects.create(
+        merchant=merchant,
+        kind=kind,
+        actor=actor_user(actor),
+        actor_label=actor_label(actor),
+        **fields,
+    )
+
+
+@transaction.atomic
+def merchant_create(
+    *,
+    name: str,
+    slug: str,
+    country: str,
+    default_currency: str,
+    legal_name: str = "",
+    timezone_name: str = "UTC",
+    contact_email: str = "",
+    actor: Actor,
+) -> Merchant:
+    """A new merchant in ``applied`` status, with its onboarding checklist all open."""
+    merchant = Merchant(
+        name=name,
+        slug=slug,
+        country=country,
+        default_currency=default_currency,
+        legal_name=legal_name,
+        timezone=timezone_name,
+        contact_email=contact_email,
+    )
+    merchant.full_clean()
+    merchant.save()
+    OnboardingChecklistItem.objects.bulk_create(
+        OnboardingChecklistItem(merchant=merchant, item=item) for item in ChecklistItem.values
+    )
+    _event(merchant=merchant, kind=MerchantEvent.Kind.CREATED, actor=actor)
+    return merchant
+
+
+def merchant_transition(
+    *, merchant: Merchant, to_status: str, reason: str, actor: Actor
+) -> Merchant:
+    """Move a merchant to ``to_status`` if the move is allowed; the only way status changes.
+
+    Going live needs the whole onboarding checklist. Offboarding revokes every API key and
+    deactivates every store, so nothing keeps talking to the API on the merchant's behalf.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReasonRequired("Say why the status changes.", field="reason")
+    if to_status not in MerchantStatus.values:
+        raise InvalidTransition(f"Unknown status {to_status!r}.", field="to_status")
+    with transaction.atomic():
+        current = Merchant.objects.get(pk=merchant.pk)
+        from_status = current.status
+        if to_status not in MERCHANT_TRANSITIONS[from_status]:
+            raise InvalidTransition(
+                f"A merchant cannot move from {from_status} to {to_status}.",
+                field="to_status",
+                from_status=from_status,
+                to_status=to_status,
+            )
+        if to_status == MerchantStatus.LIVE:
+            missing = checklist_missing(merchant=current)
+            if missing:
+                raise OnboardingIncomplete(
+                    "Complete the onboarding checklist first: " + ", ".join(missing) + ".",
+                    missing=missing,
+                )
+        now = timezone.now()
+        moved = Merchant.objects.filter(pk=merchant.pk, status=from_status).update(
+            status=to_status, status_changed_at=now, updated_at=now
+        )
+        if not moved:
+            raise InvalidTransition("The merchant's status changed meanwhile; try again.")
+        _event(
+            merchant=current,
+            kind=MerchantEvent.Kind.STATUS_CHANGED,
+            from_status=from_status,
+            to_status=to_status,
+            reason=reason,
+            actor=actor,
+        )
+        if to_status == MerchantStatus.OFFBOARDED:
+            for key in MerchantAPIKey.objects.filter(merchant=current, revoked=False):
+                api_key_revoke(api_key=key, reason="merchant offboarded", actor=actor)
+            Store.objects.filter(merchant=current).update(is_active=False)
+    merchant.status = to_status
+    merchant.status_changed_at = now
+    return merchant
+
+
+@transaction.atomic
+def checklist_item_complete(
+    *, merchant: Merchant, item: str, note: str = "", actor: Actor
+) -> OnboardingChecklistItem:
+    """Tick a checklist item. Ticking a ticked item changes nothing."""
+    if item not in ChecklistItem.values:
+        raise DomainError(f"Unknown checklist item {item!r}.", field="item")
+    row, _ = OnboardingChecklistItem.objects.select_for_update().get_or_create(
+        merchant=merchant, item=item
+    )
+    if row.done:
+        return row
+    row.completed_at = timezone.now()
+    row.completed_by = actor_user(actor)
+    row.note = note[:500]
+    row.save(update_fields=["completed_at", "completed_by", "note"])
+    _event(
+        merchant=merchant,
+        kind=MerchantEvent.Kind.CHECKLIST_COMPLETED,
+        checklist_item=item,
+        reason=note,
+        actor=actor,
+    )
+    return row
+
+
+@transaction.atomic
+def checklist_item_reopen(
+    *, merchant: Merchant, item: str, reason: str, actor: Actor
+) -> OnboardingChecklistItem:
+    if item not in ChecklistItem.values:
+        raise DomainError(f"Unknown checklist item {item!r}.", field="item")
+    if not (reason or "").strip():
+        raise ReasonRequired("Say why the item is reopened.", field="reason")
+    row = OnboardingChecklistItem.objects.select_for_update().get(merchant=merchant, item=item)
+    if not row.done:
+        return row
+    row.completed_at = None
+    row.completed_by = None
+    row.save(update_fields=["completed_at", "completed_by"])
+    _event(
+        merchant=merchant,
+        kind=MerchantEvent.Kind.CHECKLIST_REOPENED,
+        checklist_item=item,
+        reason=reason.strip(),
+        actor=actor,
+    )
+    return row
+
+
+def new_webhook_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def store_create(
+    *,
+    merchant: Merchant,
+    name: str,
+    platform: str,
+    domain: str,
+    webhook_secret: str | None = None,
+    actor: Actor,
+) -> tuple[Store, str]:
+    """A new store; returns it with its webhook secret (generated unless the platform
+    issued one, as Shopify does)."""
+    secret = webhook_secret or new_webhook_secret()
+    store = Store(
+        merchant=merchant,
+        name=name,
+        platform=platform,
+        domain=domain.strip().lower(),
+        webhook_secret=secret,
+    )
+    store.full_clean()
+    store.save()
+    return store, secret
+
+
+def store_set_webhook_secret(*, store: Store, secret: str | None = None, actor: Actor) -> str:
+    """Replace a store's webhook secret (a new random one unless given); returns it."""
+    secret = secret or new_webhook_secret()
+    store.webhook_secret = secret
+    store.save(update_fields=["webhook_secret"])
+    return secret
+
+
+def _clean_scopes(scopes: list[str] | tuple[str, ...]) -> list[str]:
+    if isinstance(scopes, str):
+        scopes = [part for part in scopes.split(",") if part.strip()]
+    cleaned = sorted({scope.strip() for scope in scopes})
+    unknown = [scope for scope in cleaned if scope not in Scope.values]
+    if unknown:
+        raise InvalidScope(
+            f"Unknown scope(s): {', '.join(unknown)}; use {', '.join(Scope.values)}.",
+            field="scopes",
+        )
+    if not cleaned:
+        raise InvalidScope("An API key needs at least one scope.", field="scopes")
+    return cleaned
+
+
+@transaction.atomic
+def api_key_issue(
+    *,
+    merchant: Merchant,
+    name: str,
+    scopes: list[str] | tuple[str, ...] = (Scope.READ, Scope.WRITE),
+    store: Store | None = None,
+    expires_at: datetime.datetime | None = None,
+    actor: Actor,
+) -> tuple[MerchantAPIKey, str]:
+    """A new API key. The clear key is returned here once and never stored."""
+    if merchant.status in _NO_KEYS_STATUSES:
+        raise MerchantNotActive(f"A {merchant.status} merchant cannot get API keys.")
+    if store is not None and store.merchant_id != merchant.pk:
+        raise DomainError("The store belongs to another merchant.", field="store")
+    name = (name or "").strip()
+    if not name or len(name) > 50:
+        raise DomainError("Name the key (1 to 50 characters).", field="name")
+    api_key, raw_key = MerchantAPIKey.objects.create_key(
+        name=name,
+        merchant=merchant,
+        store=store,
+        scopes=_clean_scopes(scopes),
+        expiry_date=expires_at,
+        created_by=actor_user(actor),
+    )
+    _event(
+        merchant=merchant,
+        kind=MerchantEvent.Kind.API_KEY_ISSUED,
+        reason=f"{api_key.prefix} ({name}; {', '.join(api_key.scopes)})",
+        actor=actor,
+    )
+    return api_key, raw_key
+
+
+@transaction.atomic
+def api_key_revoke(*, api_key: MerchantAPIKey, reason: str = "", actor: Actor) -> MerchantAPIKey:
+    """Revoke a key for good. Revoking a revoked key changes nothing."""
+    now = timezone.now()
+    revoked = MerchantAPIKey.objects.filter(pk=api_key.pk, revoked=False).update(
+        revoked=True, revoked_at=now
+    )
+    if revoked:
+        _event(
+            merchant=api_key.merchant,
+            kind=MerchantEvent.Kind.API_KEY_REVOKED,
+            reason=f"{api_key.prefix} ({api_key.name})" + (f": {reason}" if reason else ""),
+            actor=actor,
+        )
+    api_key.refresh_from_db(fields=["revoked", "revoked_at"])
+    api_key._initial_revoked = api_key.revoked
+    return api_key
+
+
+def api_key_touch(*, api_key: MerchantAPIKey) -> None:
+    now = timezone.now()
+    if api_key.last_used_at and now - api_key.last_used_at < _LAST_USED_RESOLUTION:
+        return
+    MerchantAPIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+    api_key.last_used_at = now
+
+
+def membership_set(
+    *, merchant: Merchant, user: object, role: str, actor: Actor
+) -> MerchantMembership:
+    """Give ``user`` the ``role`` in ``merchant``'s portal (creating or changing it)."""
+    membership, _ = MerchantMembership.objects.update_or_create(
+        merchant=merchant, user=user, defaults={"role": role}
+    )
+    membership.full_clean()
+    return membership
+
+
+@transaction.atomic
+def fee_plan_create(
+    *,
+    merchant: Merchant,
+    valid_from: datetime.date,
+    monthly_platform_fee: Decimal,
+    fee_per_active_member: Decimal,
+    fee_per_redemption: Decimal,
+    reward_margin_percent: Decimal,
+    currency: str | None = None,
+    actor: Actor,
+) -> FeePlan:
+    """A fee plan from ``valid_from`` on; ticks the "fee plan set" checklist item."""
+    plan = FeePlan(
+        merchant=merchant,
+        currency=currency or merchant.default_currency,
+        monthly_platform_fee=monthly_platform_fee,
+        fee_per_active_member=fee_per_active_member,
+        fee_per_redemption=fee_per_redemption,
+        reward_margin_percent=reward_margin_percent,
+        valid_from=valid_from,
+        created_by=actor_user(actor),
+    )
+    plan.full_clean()
+    plan.save()
+    checklist_item_complete(
+        merchant=merchant,
+        item=ChecklistItem.FEE_PLAN_SET,
+        note=f"fee plan from {valid_from}",
+        actor=actor,
+    )
+    return plan

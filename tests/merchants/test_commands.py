@@ -1,0 +1,104 @@
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import CommandError, call_command
+from django.test import override_settings
+from django_celery_beat.models import PeriodicTask
+from rest_framework.test import APIClient
+
+from merchants.models import Merchant, MerchantAPIKey, MerchantStatus
+from merchants.staff_groups import STAFF_GROUPS
+from tests.merchants.factories import MerchantFactory
+
+
+def run(*args) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command(*args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+@pytest.mark.django_db
+def test_issue_api_key_prints_a_working_key_once():
+    merchant = MerchantFactory(live=True, slug="acme")
+    out, err = run("issue_api_key", "acme", "--scopes", "read")
+    raw_key = out.strip()
+    key = MerchantAPIKey.objects.get(merchant=merchant)
+    assert key.scopes == ["read"]
+    assert raw_key.startswith(key.prefix + ".")
+    assert raw_key not in err
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    assert client.get("/api/v1/merchant/").json()["slug"] == "acme"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nobody"], "No merchant"),
+        (["acme", "--scopes", "read,root"], "Unknown scope"),
+        (["acme", "--store", "nope.example"], "no store"),
+    ],
+)
+def test_issue_api_key_refuses_bad_input_and_issues_nothing(args, message):
+    MerchantFactory(live=True, slug="acme")
+    with pytest.raises(CommandError, match=message):
+        run("issue_api_key", *args)
+    assert not MerchantAPIKey.objects.exists()
+
+
+@pytest.mark.django_db
+def test_seed_demo_builds_merchants_at_each_stage_and_keeps_data_on_rerun():
+    out, _ = run("seed_demo")
+    assert "password" in out
+    statuses = set(Merchant.objects.values_list("status", flat=True))
+    assert {MerchantStatus.LIVE, MerchantStatus.APPLIED, MerchantStatus.SUSPENDED} <= statuses
+    live = Merchant.objects.filter(status=MerchantStatus.LIVE)
+    assert live.count() >= 2
+    assert len({m.default_currency for m in live}) >= 2
+    assert len({m.country.code for m in live}) >= 2
+    assert get_user_model().objects.get(username="ops").is_superuser
+    first_count = Merchant.objects.count()
+
+    out, _ = run("seed_demo")
+    assert Merchant.objects.count() == first_count
+    assert "password was printed when it was created" in out
+    # Each run's demo keys work; the previous run's are revoked.
+    usable = MerchantAPIKey.objects.filter(revoked=False, merchant__in=live)
+    assert usable.count() == live.count()
+    assert MerchantAPIKey.objects.filter(revoked=True).count() == live.count()
+    curl = next(line for line in out.splitlines() if "curl" in line)
+    raw_key = curl.split("Bearer ")[1].split('"')[0]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    assert client.get("/api/v1/merchant/").status_code == 200
+
+
+@pytest.mark.django_db
+@override_settings(PRODUCTION=True)
+def test_seed_demo_is_refused_in_production():
+    with pytest.raises(CommandError, match="production"):
+        run("seed_demo")
+    assert not Merchant.objects.exists()
+
+
+@pytest.mark.django_db
+def test_staff_groups_and_schedules_exist_after_migrate_and_admin_edits_survive_a_sync():
+    assert set(Group.objects.values_list("name", flat=True)) >= set(STAFF_GROUPS)
+    finance = Group.objects.get(name="Finance")
+    assert finance.permissions.filter(codename="add_feeplan").exists()
+    assert not finance.permissions.filter(codename="change_merchant").exists()
+    heartbeat = PeriodicTask.objects.get(name="Worker heartbeat")
+    assert heartbeat.interval.every == 60
+
+    heartbeat.enabled = False
+    heartbeat.save()
+    run("sync_ops_setup")
+    heartbeat.refresh_from_db()
+    assert heartbeat.enabled is False
+
+    run("sync_ops_setup", "--reset-schedules")
+    heartbeat.refresh_from_db()
+    assert heartbeat.enabled is True
