@@ -26,7 +26,8 @@ def _database() -> str | None:
 def _broker() -> str | None:
     try:
         with current_app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=settings.CELERY_BROKER_CONNECTION_TIMEOUT)
+            # One attempt, bounded by the broker connect timeout: a probe must answer fast.
+            conn.ensure_connection(max_retries=0, timeout=settings.CELERY_BROKER_CONNECTION_TIMEOUT)
     except Exception as exc:  # kombu raises transport-specific errors
         return f"{type(exc).__name__}: {exc}".strip()
     return None

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html_join
+from rest_framework_api_key.models import APIKey
 
 from merchants import services
 from merchants.exceptions import DomainError
@@ -27,6 +28,9 @@ from merchants.models import (
     Scope,
     Store,
 )
+
+# The library's own key model is unused: keys here are MerchantAPIKey, issued per merchant.
+admin.site.unregister(APIKey)
 
 TRANSITION_LABELS = {
     MerchantStatus.IN_REVIEW: "Start review",
@@ -101,7 +105,16 @@ class StoreForm(forms.ModelForm):
         return store
 
 
-class ReadOnlyInline(admin.TabularInline):
+class SelectRelatedInline(admin.TabularInline):
+    """An inline whose rows load their foreign keys in the same query."""
+
+    list_select_related: list[str] = []
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related(*self.list_select_related)
+
+
+class ReadOnlyInline(SelectRelatedInline):
     extra = 0
     can_delete = False
     show_change_link = False
@@ -115,6 +128,7 @@ class ReadOnlyInline(admin.TabularInline):
 
 class ChecklistInline(ReadOnlyInline):
     model = OnboardingChecklistItem
+    list_select_related = ["completed_by"]
     fields = ["item", "completed_at", "completed_by", "note"]
     readonly_fields = fields
     verbose_name_plural = "Onboarding checklist"
@@ -138,6 +152,7 @@ class EventInline(ReadOnlyInline):
 
 class APIKeyInline(ReadOnlyInline):
     model = MerchantAPIKey
+    list_select_related = ["store"]
     fields = [
         "prefix",
         "name",
@@ -159,10 +174,11 @@ class StoreInline(admin.TabularInline):
     fields = ["name", "platform", "domain", "is_active", "new_webhook_secret"]
 
 
-class FeePlanInline(admin.TabularInline):
+class FeePlanInline(SelectRelatedInline):
     """Fee plans are added, never edited: a new plan with a later start supersedes."""
 
     model = FeePlan
+    list_select_related = ["merchant", "created_by"]
     extra = 0
     fields = [
         "valid_from",
@@ -180,8 +196,9 @@ class FeePlanInline(admin.TabularInline):
         return False
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(SelectRelatedInline):
     model = MerchantMembership
+    list_select_related = ["merchant", "user"]
     extra = 0
     autocomplete_fields = ["user"]
     fields = ["user", "role", "created_at"]
@@ -234,6 +251,13 @@ class MerchantAdmin(admin.ModelAdmin):
     actions = [_transition_action(status) for status in TRANSITION_LABELS] + ["tick_checklist"]
     change_form_template = "admin/merchants/merchant/change_form.html"
 
+    class Media:
+        css = {"all": ["merchants/admin.css"]}
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        # A merchant's rows (ledger, invoices) outlive it: offboard, never delete.
+        return False
+
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return (
             super()
@@ -253,6 +277,8 @@ class MerchantAdmin(admin.ModelAdmin):
 
     @admin.display(description="Allowed moves")
     def allowed_moves(self, obj: Merchant) -> str:
+        if obj.pk is None:
+            return "-"
         moves = sorted(MERCHANT_TRANSITIONS[obj.status])
         if not moves:
             return "none (final status)"
@@ -292,20 +318,22 @@ class MerchantAdmin(admin.ModelAdmin):
         if formset.model is not FeePlan:
             super().save_formset(request, form, formset, change)
             return
-        for plan_form in formset.extra_forms:
-            if not plan_form.has_changed() or not plan_form.is_valid():
-                continue
-            data = plan_form.cleaned_data
+        # Fee plans go through their service (validation, the checklist tick); existing plans
+        # are read-only in the inline, so only new ones arrive here.
+        formset.save(commit=False)
+        formset.new_objects = [
             services.fee_plan_create(
                 merchant=form.instance,
-                valid_from=data["valid_from"],
-                currency=data["currency"],
-                monthly_platform_fee=data["monthly_platform_fee"],
-                fee_per_active_member=data["fee_per_active_member"],
-                fee_per_redemption=data["fee_per_redemption"],
-                reward_margin_percent=data["reward_margin_percent"],
+                valid_from=plan.valid_from,
+                currency=plan.currency,
+                monthly_platform_fee=plan.monthly_platform_fee,
+                fee_per_active_member=plan.fee_per_active_member,
+                fee_per_redemption=plan.fee_per_redemption,
+                reward_margin_percent=plan.reward_margin_percent,
                 actor=request.user,
             )
+            for plan in formset.new_objects
+        ]
 
     # -- onboarding moves ---------------------------------------------------------------------
 
@@ -469,7 +497,7 @@ class MerchantAdmin(admin.ModelAdmin):
                 "opts": self.model._meta,
                 "title": title,
                 "form": form,
-                "merchants": merchants,
+                "objects": merchants,
                 "action": action,
                 "action_checkbox_name": ACTION_CHECKBOX_NAME,
             },

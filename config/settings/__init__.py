@@ -13,6 +13,10 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
+# An empty variable counts as unset (``DATABASE_URL= make test`` means "the default").
+for _name in ("DATABASE_URL", "CACHE_URL", "CELERY_BROKER_URL", "EMAIL_URL"):
+    if not env.ENVIRON.get(_name, "").strip():
+        env.ENVIRON.pop(_name, None)
 
 DJANGO_ENV = env.str("DJANGO_ENV", default="development")
 if DJANGO_ENV not in {"development", "production", "test"}:
