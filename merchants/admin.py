@@ -206,6 +206,20 @@ class MembershipInline(SelectRelatedInline):
     verbose_name_plural = "Merchant portal users"
 
 
+def _create_fee_plan(*, merchant: Merchant, plan: FeePlan, actor) -> FeePlan:
+    """Save a fee plan the admin form built, through the service."""
+    return services.fee_plan_create(
+        merchant=merchant,
+        valid_from=plan.valid_from,
+        currency=plan.currency,
+        monthly_platform_fee=plan.monthly_platform_fee,
+        fee_per_active_member=plan.fee_per_active_member,
+        fee_per_redemption=plan.fee_per_redemption,
+        reward_margin_percent=plan.reward_margin_percent,
+        actor=actor,
+    )
+
+
 def _transition_action(to_status: str):
     def action(modeladmin: "MerchantAdmin", request: HttpRequest, queryset: QuerySet):
         return modeladmin.transition_selected(request, queryset, to_status)
@@ -322,16 +336,7 @@ class MerchantAdmin(admin.ModelAdmin):
         # are read-only in the inline, so only new ones arrive here.
         formset.save(commit=False)
         formset.new_objects = [
-            services.fee_plan_create(
-                merchant=form.instance,
-                valid_from=plan.valid_from,
-                currency=plan.currency,
-                monthly_platform_fee=plan.monthly_platform_fee,
-                fee_per_active_member=plan.fee_per_active_member,
-                fee_per_redemption=plan.fee_per_redemption,
-                reward_margin_percent=plan.reward_margin_percent,
-                actor=request.user,
-            )
+            _create_fee_plan(merchant=form.instance, plan=plan, actor=request.user)
             for plan in formset.new_objects
         ]
 
@@ -682,16 +687,7 @@ class FeePlanAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request: HttpRequest, obj: FeePlan, form, change: bool) -> None:
-        created = services.fee_plan_create(
-            merchant=obj.merchant,
-            valid_from=obj.valid_from,
-            currency=obj.currency,
-            monthly_platform_fee=obj.monthly_platform_fee,
-            fee_per_active_member=obj.fee_per_active_member,
-            fee_per_redemption=obj.fee_per_redemption,
-            reward_margin_percent=obj.reward_margin_percent,
-            actor=request.user,
-        )
+        created = _create_fee_plan(merchant=obj.merchant, plan=obj, actor=request.user)
         obj.pk = created.pk
         obj._state.adding = False
 

@@ -11,6 +11,7 @@ from django.db import transaction
 
 from merchants import services
 from merchants.models import ChecklistItem, Merchant, MerchantAPIKey, MerchantStatus, Scope
+from merchants.selectors import merchant_transition_path
 
 DEMO_KEY_NAME = "Demo key (development run)"
 
@@ -86,20 +87,6 @@ DEMO_MERCHANTS = [
     },
 ]
 
-# How each demo status is reached from "applied".
-_PATH = {
-    MerchantStatus.APPLIED: [],
-    MerchantStatus.IN_REVIEW: [MerchantStatus.IN_REVIEW],
-    MerchantStatus.APPROVED: [MerchantStatus.IN_REVIEW, MerchantStatus.APPROVED],
-    MerchantStatus.LIVE: [MerchantStatus.IN_REVIEW, MerchantStatus.APPROVED, MerchantStatus.LIVE],
-    MerchantStatus.SUSPENDED: [
-        MerchantStatus.IN_REVIEW,
-        MerchantStatus.APPROVED,
-        MerchantStatus.LIVE,
-        MerchantStatus.SUSPENDED,
-    ],
-}
-
 
 def _seed_merchant(spec: dict) -> Merchant:
     merchant = services.merchant_create(
@@ -127,7 +114,9 @@ def _seed_merchant(spec: dict) -> Merchant:
             reward_margin_percent=Decimal(margin),
             actor=None,
         )
-    for step in _PATH[spec["status"]]:
+    for step in merchant_transition_path(
+        from_status=MerchantStatus.APPLIED, to_status=spec["status"]
+    ):
         if step == MerchantStatus.APPROVED:
             for item in (ChecklistItem.BUSINESS_VERIFIED, ChecklistItem.CONTRACT_SIGNED):
                 services.checklist_item_complete(

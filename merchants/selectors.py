@@ -27,6 +27,22 @@ def merchant_allowed_transitions(*, merchant: Merchant) -> list[str]:
     return sorted(MERCHANT_TRANSITIONS[merchant.status])
 
 
+def merchant_transition_path(*, from_status: str, to_status: str) -> list[str]:
+    """The shortest run of allowed moves from one status to another (empty if equal);
+    raises ValueError when ``to_status`` cannot be reached."""
+    paths: dict[str, list[str]] = {from_status: []}
+    frontier = [from_status]
+    while frontier:
+        status = frontier.pop(0)
+        if status == to_status:
+            return paths[status]
+        for following in sorted(MERCHANT_TRANSITIONS[status]):
+            if following not in paths:
+                paths[following] = [*paths[status], following]
+                frontier.append(following)
+    raise ValueError(f"{to_status} cannot be reached from {from_status}")
+
+
 def checklist_missing(*, merchant: Merchant) -> list[str]:
     """The checklist items not yet completed, in checklist order."""
     done = set(merchant.checklist.filter(completed_at__isnull=False).values_list("item", flat=True))

@@ -28,6 +28,7 @@ from merchants.models import (
     Scope,
     Store,
 )
+from merchants.selectors import merchant_transition_path
 from tests.merchants.factories import (
     MerchantFactory,
     StaffFactory,
@@ -144,28 +145,15 @@ def status_of(merchant: Merchant) -> str:
     return Merchant.objects.get(pk=merchant.pk).status
 
 
-PATHS = {
-    MerchantStatus.APPLIED: [],
-    MerchantStatus.IN_REVIEW: [MerchantStatus.IN_REVIEW],
-    MerchantStatus.APPROVED: [MerchantStatus.IN_REVIEW, MerchantStatus.APPROVED],
-    MerchantStatus.REJECTED: [MerchantStatus.IN_REVIEW, MerchantStatus.REJECTED],
-    MerchantStatus.LIVE: [MerchantStatus.IN_REVIEW, MerchantStatus.APPROVED, MerchantStatus.LIVE],
-    MerchantStatus.SUSPENDED: [
-        MerchantStatus.IN_REVIEW,
-        MerchantStatus.APPROVED,
-        MerchantStatus.LIVE,
-        MerchantStatus.SUSPENDED,
-    ],
-}
-
-
 def at_status(status: str, *, checklist_done: bool = False, **kwargs) -> Merchant:
     """A merchant walked along the allowed moves to ``status``; its checklist is completed
     when asked, or when the way passes through live."""
     merchant = MerchantFactory(**kwargs)
-    if checklist_done or MerchantStatus.LIVE in PATHS[status]:
+    if checklist_done or MerchantStatus.LIVE in merchant_transition_path(
+        from_status=MerchantStatus.APPLIED, to_status=status
+    ):
         complete_checklist(merchant)
-    for step in PATHS[status]:
+    for step in merchant_transition_path(from_status=MerchantStatus.APPLIED, to_status=status):
         services.merchant_transition(merchant=merchant, to_status=step, reason="setup", actor=None)
     return merchant
 

@@ -16,7 +16,7 @@ from merchants.models import (
     MerchantEvent,
     MerchantStatus,
 )
-from merchants.selectors import checklist_missing
+from merchants.selectors import checklist_missing, merchant_transition_path
 from tests.merchants.factories import MerchantFactory, StaffFactory, complete_checklist, issue_key
 
 ALL_MOVES = list(itertools.product(MerchantStatus.values, MerchantStatus.values))
@@ -289,3 +289,23 @@ def test_store_domain_is_unique_per_merchant_only():
         services.store_create(
             merchant=a, name="S2", platform="custom", domain="x.example", actor=None
         )
+
+
+@pytest.mark.parametrize(
+    ("from_status", "to_status", "path"),
+    [
+        ("applied", "applied", []),
+        ("applied", "live", ["in_review", "approved", "live"]),
+        ("live", "live", []),
+        ("suspended", "offboarded", ["offboarded"]),
+        ("in_review", "suspended", ["approved", "live", "suspended"]),
+    ],
+)
+def test_transition_path_is_the_shortest_run_of_allowed_moves(from_status, to_status, path):
+    assert merchant_transition_path(from_status=from_status, to_status=to_status) == path
+
+
+@pytest.mark.parametrize(("from_status", "to_status"), [("rejected", "live"), ("live", "applied")])
+def test_transition_path_to_an_unreachable_status_raises(from_status, to_status):
+    with pytest.raises(ValueError, match="cannot be reached"):
+        merchant_transition_path(from_status=from_status, to_status=to_status)
