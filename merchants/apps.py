@@ -48,6 +48,12 @@ class MerchantsConfig(AppConfig):
             "interval_seconds": 60,
             "description": "Lets /healthz report whether a worker and beat are running.",
         },
+        {
+            "name": "Purge expired Idempotency-Key records",
+            "task": "merchants.purge_idempotency_records",
+            "crontab": "17 3 * * *",
+            "description": "Deletes stored API responses past IDEMPOTENCY_KEY_TTL_HOURS.",
+        },
     ]
 
     def ready(self) -> None:

@@ -50,3 +50,21 @@ class MerchantNotActive(DomainError):
     code = "merchant_not_active"
     status = 403
     title = "The merchant is not active."
+
+
+class IdempotencyKeyReused(DomainError):
+    code = "idempotency_key_reused"
+    status = 409
+    title = "That Idempotency-Key was used with a different request."
+
+
+class IdempotencyKeyInProgress(DomainError):
+    code = "idempotency_key_in_progress"
+    status = 409
+    title = "A request with that Idempotency-Key is still being processed."
+
+
+class InvalidIdempotencyKey(DomainError):
+    code = "invalid_idempotency_key"
+    status = 400
+    title = "Invalid Idempotency-Key header."

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django_countries.fields import CountryField
@@ -277,3 +278,27 @@ class FeePlan(models.Model):
             raise ValidationError(
                 {"monthly_platform_fee": f"{self.currency} has fewer decimal places than that."}
             )
+
+
+class IdempotencyRecord(models.Model):
+    """A POST made with an ``Idempotency-Key``: the first response, replayed to repeats.
+
+    ``status_code`` is null while the first request is still being processed."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "key"], name="idempotency_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_id}:{self.key}"

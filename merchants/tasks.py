@@ -3,6 +3,8 @@ import time
 from celery import shared_task
 from django.core.cache import cache
 
+from merchants.idempotency import idempotency_purge_expired
+
 WORKER_HEARTBEAT_CACHE_KEY = "healthz:worker-heartbeat"
 
 
@@ -10,3 +12,9 @@ WORKER_HEARTBEAT_CACHE_KEY = "healthz:worker-heartbeat"
 def record_worker_heartbeat() -> None:
     """Scheduled every minute: lets /healthz tell whether a worker (and beat) is running."""
     cache.set(WORKER_HEARTBEAT_CACHE_KEY, time.time(), timeout=24 * 3600)
+
+
+@shared_task(name="merchants.purge_idempotency_records", acks_late=True)
+def purge_idempotency_records() -> int:
+    """Daily: delete Idempotency-Key records past their time to live."""
+    return idempotency_purge_expired()

@@ -251,6 +251,9 @@ DJANGO_CELERY_BEAT_TZ_AWARE = True
 
 # --- Product --------------------------------------------------------------------------------
 
+# How long a stored Idempotency-Key response is replayed.
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+
 PROVIDER_NAME = env.str("PROVIDER_NAME", default="Loyalty Operations")
 # A worker that has not beaten for this long is reported as stale by /healthz.
 WORKER_HEARTBEAT_STALE_SECONDS = env.int("WORKER_HEARTBEAT_STALE_SECONDS", default=300)

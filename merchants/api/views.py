@@ -3,13 +3,65 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from merchants.api.errors import PROBLEM_CONTENT_TYPE
 from merchants.api.serializers import MerchantSerializer
-from merchants.models import Merchant, MerchantAPIKey
+from merchants.idempotency import idempotency_claim, idempotency_finish, request_fingerprint
+from merchants.models import IdempotencyRecord, Merchant, MerchantAPIKey
+
+
+class _Replay(Exception):
+    def __init__(self, record: IdempotencyRecord):
+        self.record = record
 
 
 class MerchantAPIView(APIView):
     """Base for every store API view: ``self.merchant`` is the key's merchant, and every
-    query a view makes starts from it."""
+    query a view makes starts from it. Every POST honours an ``Idempotency-Key`` header
+    (see ``merchants.idempotency``)."""
+
+    idempotent_methods = ("POST",)
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        self._idempotency_record = None
+        key = request.headers.get("Idempotency-Key")
+        if key is None or request.method not in self.idempotent_methods:
+            return
+        record, replay = idempotency_claim(
+            merchant=self.merchant,
+            key=key.strip(),
+            method=request.method,
+            path=request.path,
+            fingerprint=request_fingerprint(
+                method=request.method, path=request.path, body=request._request.body
+            ),
+        )
+        if replay:
+            raise _Replay(record)
+        self._idempotency_record = record
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, _Replay):
+            record = exc.record
+            return Response(
+                record.response_body,
+                status=record.status_code,
+                headers={"Idempotent-Replayed": "true"},
+                content_type=PROBLEM_CONTENT_TYPE if record.status_code >= 400 else None,
+            )
+        return super().handle_exception(exc)
+
+    def finalize_response(self, request: Request, response: Response, *args, **kwargs) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        record = getattr(self, "_idempotency_record", None)
+        if record is not None:
+            self._idempotency_record = None
+            idempotency_finish(
+                record=record,
+                status_code=response.status_code,
+                body=getattr(response, "data", None),
+            )
+        return response
 
     @property
     def api_key(self) -> MerchantAPIKey:

@@ -1,0 +1,375 @@
+"""Every change to a member's points goes through this module.
+
+Each function runs in one transaction, takes the member's row lock first
+(``select_for_update``; lots are only touched under it), writes one append-only
+``LedgerEntry`` and updates the member's cached ``points_balance``, ``pending_points`` and
+``lifetime_points`` in the same transaction. The database's CHECK constraints refuse a
+negative balance even if this code were wrong.
+
+- Earned points form a ``PointLot``; pending lots wait for ``available_at`` (the return
+  window) and are released by a scheduled job.
+- Spending consumes available lots oldest first, recording a ``LotMovement`` per lot.
+- A reversal (order refund) takes from the order's pending lots first, then from the
+  balance (the order's own lots, then the oldest); what is already spent is recorded as a
+  shortfall and never drives the balance negative.
+"""
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import QuerySet
+
+from loyalty.exceptions import InsufficientPoints, InvalidAdjustment
+from loyalty.models import LedgerEntry, LotMovement, Member, Order, PointLot, Refund
+from merchants.actors import Actor, actor_user
+
+Kind = LedgerEntry.Kind
+Source = LedgerEntry.Source
+
+
+def lock_member(member_id: int) -> Member:
+    """The member row, locked until the transaction ends. Callers that lock several
+    members lock them in primary-key order (see ``lock_members``)."""
+    return Member.objects.select_for_update().get(pk=member_id)
+
+
+def lock_members(member_ids: Iterable[int]) -> list[Member]:
+    return list(Member.objects.select_for_update().filter(pk__in=member_ids).order_by("pk"))
+
+
+def _spendable_lots(member: Member) -> QuerySet[PointLot]:
+    return PointLot.objects.filter(
+        member=member, remaining__gt=0, released_at__isnull=False
+    ).order_by("earned_at", "id")
+
+
+def _write(
+    member: Member,
+    *,
+    kind: str,
+    points: int = 0,
+    pending: int = 0,
+    lifetime: int = 0,
+    at: datetime.datetime,
+    source_type: str,
+    source_ref: str = "",
+    order: Order | None = None,
+    refund: Refund | None = None,
+    activity=None,
+    actor: Actor = None,
+    reason: str = "",
+    shortfall: int = 0,
+    touch: bool = True,
+) -> LedgerEntry:
+    """Apply a change to a locked member and record it."""
+    member.points_balance += points
+    member.pending_points += pending
+    member.lifetime_points += lifetime
+    fields = ["points_balance", "pending_points", "lifetime_points", "updated_at"]
+    if touch and (member.last_activity_at is None or at > member.last_activity_at):
+        member.last_activity_at = at
+        fields.append("last_activity_at")
+    if shortfall and not member.has_refund_shortfall:
+        member.has_refund_shortfall = True
+        fields.append("has_refund_shortfall")
+    member.save(update_fields=fields)
+    return LedgerEntry.objects.create(
+        merchant_id=member.merchant_id,
+        member=member,
+        kind=kind,
+        points=points,
+        pending=pending,
+        balance_after=member.points_balance,
+        pending_after=member.pending_points,
+        source_type=source_type,
+        source_ref=source_ref,
+        order=order,
+        refund=refund,
+        activity=activity,
+        actor=actor_user(actor),
+        reason=reason[:500],
+        shortfall=shortfall,
+        created_at=at,
+    )
+
+
+def _consume(points: int, lots: Iterable[PointLot]) -> list[tuple[PointLot, int]]:
+    """Take up to ``points`` from ``lots`` in order; returns what was taken from which."""
+    taken: list[tuple[PointLot, int]] = []
+    left = points
+    for lot in lots:
+        if left <= 0:
+            break
+        take = min(lot.remaining, left)
+        if take <= 0:
+            continue
+        lot.remaining -= take
+        lot.save(update_fields=["remaining"])
+        taken.append((lot, take))
+        left -= take
+    return taken
+
+
+def _record_movements(entry: LedgerEntry, taken: list[tuple[PointLot, int]], sign: int) -> None:
+    LotMovement.objects.bulk_create(
+        LotMovement(entry=entry, lot=lot, points=sign * points) for lot, points in taken if points
+    )
+
+
+@transaction.atomic
+def points_earn(
+    *,
+    member: Member,
+    points: int,
+    at: datetime.datetime,
+    available_at: datetime.datetime,
+    expires_at: datetime.datetime | None,
+    source_type: str,
+    source_ref: str = "",
+    order: Order | None = None,
+    activity=None,
+    reason: str = "",
+    actor: Actor = None,
+) -> LedgerEntry | None:
+    """Credit ``points`` as a new lot: pending until ``available_at`` if that is later than
+    ``at``, spendable at once otherwise. Nothing is written for zero points."""
+    if points <= 0:
+        return None
+    member = lock_member(member.pk)
+    pending = available_at > at
+    entry = _write(
+        member,
+        kind=Kind.EARN,
+        points=0 if pending else points,
+        pending=points if pending else 0,
+        lifetime=points,
+        at=at,
+        source_type=source_type,
+        source_ref=source_ref,
+        order=order,
+        activity=activity,
+        reason=reason,
+        actor=actor,
+    )
+    PointLot.objects.create(
+        merchant_id=member.merchant_id,
+        member=member,
+        entry=entry,
+        order=order,
+        points=points,
+        remaining=points,
+        earned_at=at,
+        available_at=available_at if pending else at,
+        released_at=None if pending else at,
+        expires_at=expires_at,
+    )
+    return entry
+
+
+@transaction.atomic
+def points_spend(
+    *,
+    member: Member,
+    points: int,
+    at: datetime.datetime,
+    source_type: str,
+    source_ref: str = "",
+    kind: str = Kind.REDEEM,
+    reason: str = "",
+    actor: Actor = None,
+) -> LedgerEntry:
+    """Debit ``points`` from the oldest available lots; refuses more than the balance."""
+    if points <= 0:
+        raise InvalidAdjustment("Spend a positive number of points.", field="points")
+    member = lock_member(member.pk)
+    if points > member.points_balance:
+        raise InsufficientPoints(
+            f"The member has {member.points_balance} points; {points} are needed.",
+            field="points",
+            balance=member.points_balance,
+        )
+    taken = _consume(points, _spendable_lots(member).select_for_update())
+    entry = _write(
+        member,
+        kind=kind,
+        points=-points,
+        at=at,
+        source_type=source_type,
+        source_ref=source_ref,
+        reason=reason,
+        actor=actor,
+    )
+    _record_movements(entry, taken, -1)
+    return entry
+
+
+@transaction.atomic
+def points_adjust(
+    *,
+    member: Member,
+    points: int,
+    reason: str,
+    at: datetime.datetime,
+    expires_at: datetime.datetime | None,
+    actor: Actor,
+    source_type: str = Source.STAFF,
+    source_ref: str = "",
+) -> LedgerEntry:
+    """A staff (or care goodwill) correction: a credit forms a new lot, a debit spends."""
+    if not (reason or "").strip():
+        raise InvalidAdjustment("Say why the points change.", field="reason")
+    if points == 0:
+        raise InvalidAdjustment("An adjustment needs a non-zero number of points.", field="points")
+    if points < 0:
+        return points_spend(
+            member=member,
+            points=-points,
+            at=at,
+            kind=Kind.ADJUST,
+            source_type=source_type,
+            source_ref=source_ref,
+            reason=reason,
+            actor=actor,
+        )
+    member = lock_member(member.pk)
+    entry = _write(
+        member,
+        kind=Kind.ADJUST,
+        points=points,
+        lifetime=points,
+        at=at,
+        source_type=source_type,
+        source_ref=source_ref,
+        reason=reason,
+        actor=actor,
+    )
+    PointLot.objects.create(
+        merchant_id=member.merchant_id,
+        member=member,
+        entry=entry,
+        points=points,
+        remaining=points,
+        earned_at=at,
+        available_at=at,
+        released_at=at,
+        expires_at=expires_at,
+    )
+    return entry
+
+
+@dataclass(frozen=True)
+class Reversal:
+    entry: LedgerEntry | None
+    reversed: int
+    shortfall: int
+
+
+@transaction.atomic
+def points_reverse_for_refund(
+    *, member: Member, order: Order, refund: Refund, points: int, at: datetime.datetime
+) -> Reversal:
+    """Take back ``points`` an order earned: its pending lots first, then the balance (its
+    own released lots, then the oldest others). What the member already spent becomes the
+    shortfall; the balance stops at zero."""
+    if points <= 0:
+        return Reversal(entry=None, reversed=0, shortfall=0)
+    member = lock_member(member.pk)
+    pending_lots = PointLot.objects.select_for_update().filter(
+        order=order, remaining__gt=0, released_at__isnull=True
+    )
+    from_pending = _consume(points, pending_lots.order_by("earned_at", "id"))
+    pending_taken = sum(taken for _, taken in from_pending)
+    left = points - pending_taken
+    own_lots = list(_spendable_lots(member).select_for_update().filter(order=order))
+    other_lots = _spendable_lots(member).select_for_update().exclude(order=order)
+    from_balance = _consume(left, own_lots)
+    balance_taken = sum(taken for _, taken in from_balance)
+    from_balance += _consume(left - balance_taken, other_lots)
+    balance_taken = sum(taken for _, taken in from_balance)
+    shortfall = left - balance_taken
+    entry = _write(
+        member,
+        kind=Kind.REVERSE,
+        points=-balance_taken,
+        pending=-pending_taken,
+        lifetime=-points,
+        at=at,
+        source_type=Source.REFUND,
+        source_ref=refund.external_id,
+        order=order,
+        refund=refund,
+        reason=f"refund {refund.external_id} of order {order.external_id}",
+        shortfall=shortfall,
+        touch=False,
+    )
+    _record_movements(entry, from_pending + from_balance, -1)
+    return Reversal(entry=entry, reversed=pending_taken + balance_taken, shortfall=shortfall)
+
+
+@transaction.atomic
+def points_refund_spend(
+    *, spend_entry: LedgerEntry, reason: str, at: datetime.datetime, source_ref: str = ""
+) -> LedgerEntry:
+    """Give back what a spend took (a failed redemption), to the very lots it came from,
+    so their expiry dates stay as they were."""
+    member = lock_member(spend_entry.member_id)
+    movements = list(spend_entry.movements.select_related("lot").select_for_update())
+    for movement in movements:
+        lot = movement.lot
+        lot.remaining += -movement.points
+        lot.save(update_fields=["remaining"])
+    points = -spend_entry.points
+    entry = _write(
+        member,
+        kind=Kind.REDEMPTION_REFUND,
+        points=points,
+        at=at,
+        source_type=spend_entry.source_type,
+        source_ref=source_ref or spend_entry.source_ref,
+        reason=reason,
+        touch=False,
+    )
+    _record_movements(entry, [(m.lot, -m.points) for m in movements], 1)
+    return entry
+
+
+def release_lots(member: Member, lots: list[PointLot], at: datetime.datetime) -> LedgerEntry | None:
+    """Make a locked member's due pending lots spendable (one entry for all of them)."""
+    points = sum(lot.remaining for lot in lots)
+    PointLot.objects.filter(pk__in=[lot.pk for lot in lots]).update(released_at=at)
+    if points <= 0:
+        return None
+    return _write(
+        member,
+        kind=Kind.RELEASE,
+        points=points,
+        pending=-points,
+        at=at,
+        source_type=Source.SYSTEM,
+        reason=f"{len(lots)} lot(s) past their pending period",
+        touch=False,
+    )
+
+
+def expire_lots(
+    member: Member, lots: list[PointLot], at: datetime.datetime, reason: str
+) -> LedgerEntry | None:
+    """Expire what is left of a locked member's lots (one entry for all of them)."""
+    taken = [(lot, lot.remaining) for lot in lots if lot.remaining > 0]
+    points = sum(remaining for _, remaining in taken)
+    if points <= 0:
+        return None
+    PointLot.objects.filter(pk__in=[lot.pk for lot, _ in taken]).update(remaining=0)
+    entry = _write(
+        member,
+        kind=Kind.EXPIRE,
+        points=-points,
+        at=at,
+        source_type=Source.SYSTEM,
+        reason=reason,
+        touch=False,
+    )
+    _record_movements(entry, taken, -1)
+    return entry

@@ -1,0 +1,39 @@
+from loyalty.models.ledger import LedgerEntry, LotMovement, PointLot
+from loyalty.models.member import Member, MemberStatus, TierChange
+from loyalty.models.orders import Activity, ActivityKind, Order, OrderLine, Refund
+from loyalty.models.program import (
+    CapPeriod,
+    EarningRule,
+    ExpiryPolicy,
+    Program,
+    Rounding,
+    RuleAward,
+    RuleKind,
+    Tier,
+    TierBasis,
+)
+from loyalty.models.rates import ExchangeRate
+
+__all__ = [
+    "Activity",
+    "ActivityKind",
+    "CapPeriod",
+    "EarningRule",
+    "ExchangeRate",
+    "ExpiryPolicy",
+    "LedgerEntry",
+    "LotMovement",
+    "Member",
+    "MemberStatus",
+    "Order",
+    "OrderLine",
+    "PointLot",
+    "Program",
+    "Refund",
+    "Rounding",
+    "RuleAward",
+    "RuleKind",
+    "Tier",
+    "TierBasis",
+    "TierChange",
+]

@@ -1,0 +1,99 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django_countries.fields import CountryField
+
+from loyalty.models.program import Tier
+from merchants.models import Merchant
+
+
+class MemberStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    BLOCKED = "blocked", "Blocked"
+    ANONYMISED = "anonymised", "Anonymised"
+
+
+class Member(models.Model):
+    """A store's customer in the program, addressed by the store's own ``external_id``.
+
+    ``points_balance`` (spendable), ``pending_points`` and ``lifetime_points`` cache the sums
+    of the member's ledger entries; only ``loyalty.ledger`` writes them, under the member's
+    row lock and in the same transaction as the entry. The database refuses a negative
+    balance whatever the Python code does."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="members")
+    external_id = models.CharField(max_length=128)
+    email = models.EmailField(blank=True)
+    first_name = models.CharField(max_length=120, blank=True)
+    last_name = models.CharField(max_length=120, blank=True)
+    country = CountryField(blank=True)
+    locale = models.CharField(max_length=20, blank=True)
+    birthday = models.DateField(null=True, blank=True)
+    marketing_consent = models.BooleanField(default=False)
+    attributes = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=12, choices=MemberStatus.choices, default="active")
+    tier = models.ForeignKey(
+        Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    points_balance = models.BigIntegerField(default=0, editable=False)
+    pending_points = models.BigIntegerField(default=0, editable=False)
+    lifetime_points = models.BigIntegerField(default=0, editable=False)
+    has_refund_shortfall = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="A refund took back more points than the member still had.",
+    )
+    last_activity_at = models.DateTimeField(null=True, blank=True, editable=False)
+    anonymised_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["merchant", "external_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "external_id"], name="member_unique_external_id"
+            ),
+            models.CheckConstraint(condition=Q(points_balance__gte=0), name="member_balance_gte0"),
+            models.CheckConstraint(condition=Q(pending_points__gte=0), name="member_pending_gte0"),
+            models.CheckConstraint(
+                condition=Q(lifetime_points__gte=F("points_balance")),
+                name="member_lifetime_covers_balance",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=MemberStatus.values), name="member_status_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["merchant", "email"], name="member_email"),
+            models.Index(fields=["merchant", "last_activity_at"], name="member_activity"),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class TierChange(models.Model):
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="tier_changes")
+    from_tier = models.ForeignKey(
+        Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    to_tier = models.ForeignKey(
+        Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.CharField(max_length=200)
+    qualifying_value = models.DecimalField(max_digits=16, decimal_places=2)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.from_tier_id} -> {self.to_tier_id}"

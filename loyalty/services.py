@@ -1,0 +1,562 @@
+"""Writes of the loyalty core: programs, members, orders, refunds, activities, adjustments.
+
+Orders, refunds and activities are idempotent by their ``external_id`` per merchant: the
+same body again returns the first result and earns nothing more; the same id with another
+body is refused (409). Concurrent duplicates meet the unique constraint, and the loser
+replays the winner's result.
+"""
+
+import datetime
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from loyalty import ledger, rules, tiers
+from loyalty.exceptions import (
+    IdempotencyConflict,
+    MemberNotActive,
+    NoActiveProgram,
+    RefundExceedsOrder,
+)
+from loyalty.models import (
+    Activity,
+    ActivityKind,
+    CapPeriod,
+    EarningRule,
+    ExpiryPolicy,
+    LedgerEntry,
+    Member,
+    MemberStatus,
+    Order,
+    OrderLine,
+    Program,
+    Refund,
+    RuleAward,
+)
+from loyalty.money import quantize_money
+from loyalty.rates import convert
+from merchants.actors import Actor
+from merchants.exceptions import DomainError, NotFound
+from merchants.models import ChecklistItem, Merchant, Store
+from merchants.services import checklist_item_complete
+
+MEMBER_FIELDS = (
+    "email",
+    "first_name",
+    "last_name",
+    "country",
+    "locale",
+    "birthday",
+    "marketing_consent",
+    "attributes",
+)
+
+
+def request_digest(payload: dict[str, Any]) -> str:
+    """A stable hash of a request's meaning (keys sorted, Decimals and dates as text)."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# -- programs ----------------------------------------------------------------------------
+
+
+def program_get_active(*, merchant: Merchant) -> Program:
+    program = Program.objects.filter(merchant=merchant, is_active=True).first()
+    if program is None:
+        raise NoActiveProgram("Configure the merchant's program first.")
+    return program
+
+
+@transaction.atomic
+def program_configure(*, merchant: Merchant, actor: Actor, **terms: Any) -> Program:
+    """Create or change the merchant's active program; ticks "program configured".
+
+    Changing terms never touches points already earned: those live in the ledger."""
+    program = Program.objects.select_for_update().filter(merchant=merchant, is_active=True).first()
+    if program is None:
+        program = Program(merchant=merchant, currency=merchant.default_currency)
+    for name, value in terms.items():
+        setattr(program, name, value)
+    program.full_clean()
+    program.save()
+    checklist_item_complete(
+        merchant=merchant,
+        item=ChecklistItem.PROGRAM_CONFIGURED,
+        note=f"program {program.name}",
+        actor=actor,
+    )
+    return program
+
+
+def lot_expiry(program: Program, earned_at: datetime.datetime) -> datetime.datetime | None:
+    if program.expiry_policy == ExpiryPolicy.LOT_AGE:
+        return earned_at + relativedelta(months=program.expiry_months)
+    return None
+
+
+# -- members -----------------------------------------------------------------------------
+
+
+def member_get(*, merchant: Merchant, external_id: str) -> Member:
+    try:
+        return Member.objects.select_related("tier").get(merchant=merchant, external_id=external_id)
+    except Member.DoesNotExist:
+        raise NotFound("No member with that external_id.", field="external_id") from None
+
+
+def _clean_member_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in fields.items() if name in MEMBER_FIELDS}
+
+
+@transaction.atomic
+def member_upsert(
+    *, merchant: Merchant, external_id: str, fields: dict[str, Any], actor: Actor = None
+) -> tuple[Member, bool]:
+    """Create the member, or update the fields given; returns (member, created)."""
+    values = _clean_member_fields(fields)
+    member, created = Member.objects.get_or_create(
+        merchant=merchant, external_id=external_id, defaults=values
+    )
+    if not created and values:
+        if member.status == MemberStatus.ANONYMISED:
+            raise MemberNotActive("An anonymised member cannot be updated.")
+        for name, value in values.items():
+            setattr(member, name, value)
+        member.full_clean(exclude=["merchant", "tier"])
+        member.save(update_fields=[*values, "updated_at"])
+    elif created:
+        member.full_clean(exclude=["merchant", "tier"])
+    return member, created
+
+
+def _member_for_write(merchant: Merchant, external_id: str, fields: dict[str, Any]) -> Member:
+    """The member an order or activity is for; an unknown one is created with ``fields``
+    (a known member's profile is left as it is)."""
+    member = Member.objects.filter(merchant=merchant, external_id=external_id).first()
+    if member is None:
+        member, _ = member_upsert(merchant=merchant, external_id=external_id, fields=fields)
+    if member.status != MemberStatus.ACTIVE:
+        raise MemberNotActive(f"The member is {member.status}.", field="member")
+    return member
+
+
+@transaction.atomic
+def member_anonymise(*, merchant: Merchant, member: Member, actor: Actor) -> Member:
+    """Erase personal data on request; the ledger, orders and balances stay whole."""
+    member = Member.objects.select_for_update().get(pk=member.pk, merchant=merchant)
+    member.email = ""
+    member.first_name = ""
+    member.last_name = ""
+    member.country = ""
+    member.locale = ""
+    member.birthday = None
+    member.marketing_consent = False
+    member.attributes = {}
+    member.status = MemberStatus.ANONYMISED
+    member.anonymised_at = timezone.now()
+    member.save()
+    return member
+
+
+def member_adjust_points(
+    *, merchant: Merchant, member: Member, points: int, reason: str, actor: Actor
+) -> LedgerEntry:
+    """A staff correction, plus or minus, with a reason and the staff user recorded."""
+    program = program_get_active(merchant=merchant)
+    now = timezone.now()
+    return ledger.points_adjust(
+        member=member,
+        points=points,
+        reason=reason,
+        at=now,
+        expires_at=lot_expiry(program, now),
+        actor=actor,
+        source_ref=getattr(actor, "get_username", lambda: "")(),
+    )
+
+
+# -- rule evaluation ---------------------------------------------------------------------
+
+
+def _program_terms(program: Program) -> rules.ProgramTerms:
+    return rules.ProgramTerms(base_earn_rate=program.base_earn_rate, rounding=program.rounding)
+
+
+def _rule_terms(rule: EarningRule) -> rules.RuleTerms:
+    return rules.RuleTerms(
+        id=rule.pk,
+        name=rule.name,
+        kind=rule.kind,
+        priority=rule.priority,
+        is_active=rule.is_active,
+        valid_from=rule.valid_from,
+        valid_until=rule.valid_until,
+        points_per_unit=rule.points_per_unit,
+        multiplier=rule.multiplier,
+        bonus_points=rule.bonus_points,
+        activity_kind=rule.activity_kind,
+        min_order_total=rule.min_order_total,
+        include_skus=tuple(rule.include_skus),
+        exclude_skus=tuple(rule.exclude_skus),
+        include_categories=tuple(rule.include_categories),
+        exclude_categories=tuple(rule.exclude_categories),
+        store_id=rule.store_id,
+        cap_period=rule.cap_period,
+        cap_count=rule.cap_count,
+    )
+
+
+def _member_facts(
+    merchant: Merchant, member: Member, rule_rows: list[EarningRule], at: datetime.datetime
+) -> rules.MemberFacts:
+    counts: dict[int, int] = {}
+    for rule in rule_rows:
+        if rule.cap_period == CapPeriod.NONE:
+            continue
+        awards = RuleAward.objects.filter(rule=rule, member=member)
+        start = rules.cap_period_start(rule.cap_period, at, merchant.timezone)
+        if start is not None:
+            awards = awards.filter(awarded_at__gte=start)
+        counts[rule.pk] = awards.count()
+    tier = member.tier
+    return rules.MemberFacts(
+        tier_name=tier.name if tier else None,
+        tier_multiplier=tier.multiplier if tier else Decimal(1),
+        awards_in_period=counts,
+    )
+
+
+def _active_rules(program: Program, *, activity: bool) -> list[EarningRule]:
+    queryset = EarningRule.objects.filter(program=program, is_active=True)
+    if activity:
+        queryset = queryset.filter(kind="activity_bonus")
+    else:
+        queryset = queryset.exclude(kind="activity_bonus")
+    return list(queryset)
+
+
+def _record_awards(
+    evaluation: rules.Evaluation, member: Member, entry: LedgerEntry | None, at: datetime.datetime
+) -> None:
+    if entry is None:
+        return
+    RuleAward.objects.bulk_create(
+        RuleAward(rule_id=part.rule_id, member=member, entry=entry, awarded_at=at)
+        for part in evaluation.parts
+        if part.rule_id is not None
+    )
+
+
+# -- orders ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineInput:
+    sku: str
+    category: str
+    quantity: int
+    unit_price: Decimal
+
+
+@dataclass(frozen=True)
+class OrderInput:
+    external_id: str
+    member_external_id: str
+    total: Decimal
+    currency: str
+    placed_at: datetime.datetime
+    lines: tuple[LineInput, ...] = ()
+    store_public_id: str | None = None
+    member_fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """An order, refund or activity, and whether this call replayed an earlier one."""
+
+    obj: Any
+    replayed: bool
+
+
+def _replay(obj: Any, digest: str, what: str) -> Recorded:
+    if obj.request_hash != digest:
+        raise IdempotencyConflict(
+            f"{what} {obj.external_id} was already recorded with a different body.",
+            field="external_id",
+        )
+    return Recorded(obj=obj, replayed=True)
+
+
+def _validate_order(data: OrderInput, program: Program) -> None:
+    now = timezone.now()
+    if data.placed_at > now + datetime.timedelta(days=1):
+        raise DomainError("placed_at is in the future.", field="placed_at")
+    if data.total < 0:
+        raise DomainError("total cannot be negative.", field="total")
+    if quantize_money(data.total, data.currency) != data.total:
+        raise DomainError(f"{data.currency} has fewer decimal places than that.", field="total")
+
+
+def order_record(*, merchant: Merchant, data: OrderInput, actor: Actor = None) -> Recorded:
+    """Record an order and credit what it earns (pending for the program's return window)."""
+    digest = request_digest(asdict(data))
+    existing = Order.objects.filter(merchant=merchant, external_id=data.external_id).first()
+    if existing is not None:
+        return _replay(existing, digest, "Order")
+    program = program_get_active(merchant=merchant)
+    _validate_order(data, program)
+    store = None
+    if data.store_public_id:
+        store = Store.objects.filter(merchant=merchant, public_id=data.store_public_id).first()
+        if store is None:
+            raise DomainError("No such store.", field="store")
+    try:
+        with transaction.atomic():
+            order = _order_create(merchant, program, data, digest, store)
+        return Recorded(obj=order, replayed=False)
+    except IntegrityError:
+        existing = Order.objects.filter(merchant=merchant, external_id=data.external_id).first()
+        if existing is None:
+            raise
+        return _replay(existing, digest, "Order")
+
+
+def _order_create(
+    merchant: Merchant, program: Program, data: OrderInput, digest: str, store: Store | None
+) -> Order:
+    now = timezone.now()
+    member = _member_for_write(merchant, data.member_external_id, data.member_fields)
+    conversion = convert(
+        amount=data.total,
+        from_currency=data.currency,
+        to_currency=program.currency,
+        at=data.placed_at,
+    )
+    order = Order.objects.create(
+        merchant=merchant,
+        member=member,
+        store=store,
+        external_id=data.external_id,
+        placed_at=data.placed_at,
+        currency=data.currency,
+        total=data.total,
+        program_total=conversion.amount,
+        exchange_rate=conversion.rate_row,
+        rate_used=conversion.rate if conversion.rate_row else None,
+        request_hash=digest,
+    )
+    OrderLine.objects.bulk_create(
+        OrderLine(
+            order=order,
+            sku=line.sku,
+            category=line.category,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+        )
+        for line in data.lines
+    )
+    rule_rows = _active_rules(program, activity=False)
+    evaluation = rules.evaluate_order(
+        program=_program_terms(program),
+        rules=[_rule_terms(rule) for rule in rule_rows],
+        member=_member_facts(merchant, member, rule_rows, data.placed_at),
+        order=rules.OrderFacts(
+            total=conversion.amount,
+            placed_at=data.placed_at,
+            store_id=store.pk if store else None,
+            lines=tuple(
+                rules.Line(
+                    sku=line.sku,
+                    category=line.category,
+                    quantity=line.quantity,
+                    unit_price=line.unit_price * conversion.rate,
+                )
+                for line in data.lines
+            ),
+        ),
+    )
+    available_at = max(now, data.placed_at + datetime.timedelta(days=program.pending_days))
+    entry = ledger.points_earn(
+        member=member,
+        points=evaluation.points,
+        at=now,
+        available_at=available_at,
+        expires_at=lot_expiry(program, now),
+        source_type=LedgerEntry.Source.ORDER,
+        source_ref=data.external_id,
+        order=order,
+        reason=f"order {data.external_id}",
+    )
+    _record_awards(evaluation, member, entry, data.placed_at)
+    order.points_earned = evaluation.points
+    order.explanation = evaluation.explanation()
+    order.save(update_fields=["points_earned", "explanation"])
+    member.refresh_from_db()
+    tiers.member_tier_upgrade(
+        member=member, program=program, at=now, reason=f"order {data.external_id}"
+    )
+    return order
+
+
+# -- refunds -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefundInput:
+    external_id: str
+    amount: Decimal
+    currency: str | None = None
+
+
+def refund_record(
+    *, merchant: Merchant, order_external_id: str, data: RefundInput, actor: Actor = None
+) -> Recorded:
+    """Record a full or partial refund and take back, in proportion, the points the order
+    earned. Cumulative: after refunds adding up to the total, exactly what the order
+    earned has been taken back."""
+    order = Order.objects.filter(merchant=merchant, external_id=order_external_id).first()
+    if order is None:
+        raise NotFound("No order with that external_id.", field="order")
+    digest = request_digest({"order": order_external_id, **asdict(data)})
+    existing = Refund.objects.filter(merchant=merchant, external_id=data.external_id).first()
+    if existing is not None:
+        return _replay(existing, digest, "Refund")
+    if data.currency and data.currency != order.currency:
+        raise DomainError(
+            f"Refunds of this order are in {order.currency}, not {data.currency}.", field="currency"
+        )
+    if data.amount <= 0:
+        raise DomainError("amount must be positive.", field="amount")
+    if quantize_money(data.amount, order.currency) != data.amount:
+        raise DomainError(f"{order.currency} has fewer decimal places than that.", field="amount")
+    try:
+        with transaction.atomic():
+            refund = _refund_create(order, data, digest)
+        return Recorded(obj=refund, replayed=False)
+    except IntegrityError:
+        existing = Refund.objects.filter(merchant=merchant, external_id=data.external_id).first()
+        if existing is None:
+            raise
+        return _replay(existing, digest, "Refund")
+
+
+def _refund_create(order: Order, data: RefundInput, digest: str) -> Refund:
+    # The order row lock serialises refunds of one order; the member lock comes after it,
+    # in the ledger, in the same order for every refund.
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    refunded = order.refunded_total + data.amount
+    if refunded > order.total:
+        raise RefundExceedsOrder(
+            f"Refunds would reach {refunded} of an order of {order.total} {order.currency}.",
+            field="amount",
+        )
+    refund = Refund.objects.create(
+        merchant_id=order.merchant_id,
+        order=order,
+        external_id=data.external_id,
+        amount=data.amount,
+        request_hash=digest,
+    )
+    target = (
+        (Decimal(order.points_earned) * refunded / order.total).to_integral_value(
+            rounding=ROUND_HALF_UP
+        )
+        if order.total
+        else Decimal(0)
+    )
+    points = int(target) - order.points_reversed
+    reversal = ledger.points_reverse_for_refund(
+        member=order.member, order=order, refund=refund, points=points, at=timezone.now()
+    )
+    order.refunded_total = refunded
+    order.points_reversed += max(points, 0)
+    order.save(update_fields=["refunded_total", "points_reversed"])
+    refund.points_reversed = reversal.reversed
+    refund.shortfall = reversal.shortfall
+    refund.save(update_fields=["points_reversed", "shortfall"])
+    return refund
+
+
+# -- activities --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActivityInput:
+    external_id: str
+    member_external_id: str
+    kind: str
+    occurred_at: datetime.datetime
+    custom_kind: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    member_fields: dict[str, Any] = field(default_factory=dict)
+
+
+def activity_record(*, merchant: Merchant, data: ActivityInput, actor: Actor = None) -> Recorded:
+    digest = request_digest(asdict(data))
+    existing = Activity.objects.filter(merchant=merchant, external_id=data.external_id).first()
+    if existing is not None:
+        return _replay(existing, digest, "Activity")
+    program = program_get_active(merchant=merchant)
+    if data.kind not in ActivityKind.values:
+        raise DomainError(f"Unknown activity kind {data.kind!r}.", field="kind")
+    if data.kind == ActivityKind.CUSTOM and not data.custom_kind.strip():
+        raise DomainError("A custom activity needs custom_kind.", field="custom_kind")
+    if data.occurred_at > timezone.now() + datetime.timedelta(days=1):
+        raise DomainError("occurred_at is in the future.", field="occurred_at")
+    try:
+        with transaction.atomic():
+            activity = _activity_create(merchant, program, data, digest)
+        return Recorded(obj=activity, replayed=False)
+    except IntegrityError:
+        existing = Activity.objects.filter(merchant=merchant, external_id=data.external_id).first()
+        if existing is None:
+            raise
+        return _replay(existing, digest, "Activity")
+
+
+def _activity_create(
+    merchant: Merchant, program: Program, data: ActivityInput, digest: str
+) -> Activity:
+    now = timezone.now()
+    member = _member_for_write(merchant, data.member_external_id, data.member_fields)
+    activity = Activity.objects.create(
+        merchant=merchant,
+        member=member,
+        external_id=data.external_id,
+        kind=data.kind,
+        custom_kind=data.custom_kind.strip(),
+        occurred_at=data.occurred_at,
+        data=data.data,
+        request_hash=digest,
+    )
+    rule_rows = _active_rules(program, activity=True)
+    kind = activity.custom_kind if data.kind == ActivityKind.CUSTOM else data.kind
+    evaluation = rules.evaluate_activity(
+        program=_program_terms(program),
+        rules=[_rule_terms(rule) for rule in rule_rows],
+        member=_member_facts(merchant, member, rule_rows, data.occurred_at),
+        activity=rules.ActivityFacts(kind=kind, occurred_at=data.occurred_at),
+    )
+    entry = ledger.points_earn(
+        member=member,
+        points=evaluation.points,
+        at=now,
+        available_at=now,
+        expires_at=lot_expiry(program, now),
+        source_type=LedgerEntry.Source.ACTIVITY,
+        source_ref=data.external_id,
+        activity=activity,
+        reason=f"{kind} {data.external_id}",
+    )
+    _record_awards(evaluation, member, entry, data.occurred_at)
+    activity.points_earned = evaluation.points
+    activity.explanation = evaluation.explanation()
+    activity.save(update_fields=["points_earned", "explanation"])
+    return activity

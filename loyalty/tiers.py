@@ -1,0 +1,111 @@
+"""Tier qualification: points earned, or amount spent, within the program's rolling window.
+
+A member moves up as soon as an order lifts them over a threshold; moving down only
+happens at the scheduled recomputation. Every change is a ``TierChange`` row."""
+
+import datetime
+from decimal import Decimal
+
+from dateutil.relativedelta import relativedelta
+from django.db.models import DecimalField, ExpressionWrapper, F, Sum
+from django.db.models.functions import Coalesce
+
+from loyalty.models import LedgerEntry, Member, Order, Program, Tier, TierBasis, TierChange
+from merchants.actors import Actor, actor_user
+
+ZERO = Decimal(0)
+
+
+def window_start(program: Program, at: datetime.datetime) -> datetime.datetime:
+    return at - relativedelta(months=program.tier_window_months)
+
+
+def qualifying_values(
+    *, program: Program, member_ids: list[int], at: datetime.datetime
+) -> dict[int, Decimal]:
+    """Each member's qualifying value in the window ending at ``at``, in one query."""
+    since = window_start(program, at)
+    if program.tier_basis == TierBasis.SPEND:
+        # What was spent, less what was refunded, in the program's currency.
+        kept = ExpressionWrapper(
+            F("program_total") - F("program_total") * F("refunded_total") / F("total"),
+            output_field=DecimalField(max_digits=20, decimal_places=4),
+        )
+        rows = (
+            Order.objects.filter(member_id__in=member_ids, placed_at__gte=since, total__gt=0)
+            .values("member_id")
+            .annotate(value=Sum(kept))
+        )
+    else:
+        rows = (
+            LedgerEntry.objects.filter(
+                member_id__in=member_ids,
+                created_at__gte=since,
+                kind__in=[LedgerEntry.Kind.EARN, LedgerEntry.Kind.REVERSE],
+            )
+            .values("member_id")
+            .annotate(value=Coalesce(Sum(F("points") + F("pending")), 0))
+        )
+    values = {member_id: ZERO for member_id in member_ids}
+    values.update({row["member_id"]: Decimal(row["value"] or 0) for row in rows})
+    return values
+
+
+def tier_for(tiers: list[Tier], value: Decimal) -> Tier | None:
+    """The highest tier whose threshold ``value`` reaches (tiers sorted by threshold)."""
+    reached = None
+    for tier in tiers:
+        if value >= tier.threshold:
+            reached = tier
+    return reached
+
+
+def program_tiers(program: Program) -> list[Tier]:
+    return list(program.tiers.order_by("threshold"))
+
+
+def _move(
+    member: Member, tier: Tier | None, value: Decimal, reason: str, actor: Actor = None
+) -> TierChange:
+    change = TierChange.objects.create(
+        member=member,
+        from_tier=member.tier,
+        to_tier=tier,
+        reason=reason,
+        qualifying_value=value,
+        actor=actor_user(actor),
+    )
+    Member.objects.filter(pk=member.pk).update(tier=tier)
+    member.tier = tier
+    return change
+
+
+def member_tier_upgrade(
+    *, member: Member, program: Program, at: datetime.datetime, reason: str
+) -> TierChange | None:
+    """Move the member up if they now reach a higher tier; never down."""
+    if not program.tiers_enabled:
+        return None
+    tiers = program_tiers(program)
+    if not tiers:
+        return None
+    value = qualifying_values(program=program, member_ids=[member.pk], at=at)[member.pk]
+    target = tier_for(tiers, value)
+    current = member.tier.threshold if member.tier_id else None
+    if target is None or (current is not None and target.threshold <= current):
+        return None
+    return _move(member, target, value, reason)
+
+
+def tiers_recompute(
+    *, program: Program, members: list[Member], at: datetime.datetime
+) -> list[TierChange]:
+    """Put each member (locked by the caller) in the tier their window gives, up or down."""
+    tiers = program_tiers(program) if program.tiers_enabled else []
+    values = qualifying_values(program=program, member_ids=[m.pk for m in members], at=at)
+    changes = []
+    for member in members:
+        target = tier_for(tiers, values[member.pk])
+        if (target.pk if target else None) != member.tier_id:
+            changes.append(_move(member, target, values[member.pk], "scheduled recomputation"))
+    return changes
