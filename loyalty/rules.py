@@ -132,7 +132,7 @@ class Evaluation:
 
     def explanation(self) -> list[dict]:
         return [
-            {"rule_id": part.rule_id, "label": part.label, "points": str(part.points)}
+            {"rule_id": part.rule_id, "label": part.label, "points": f"{part.points.normalize():f}"}
             for part in self.parts
         ]
 
@@ -149,7 +149,7 @@ def _finish(parts: list[Part], program: ProgramTerms, member: MemberFacts) -> Ev
         parts.append(
             Part(
                 rule_id=None,
-                label=f"Tier {member.tier_name} x{member.tier_multiplier.normalize()}",
+                label=f"Tier {member.tier_name} x{member.tier_multiplier.normalize():f}",
                 points=subtotal * (member.tier_multiplier - ONE),
             )
         )

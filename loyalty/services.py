@@ -347,6 +347,7 @@ def _order_create(
         placed_at=data.placed_at,
         currency=data.currency,
         total=data.total,
+        program_currency=program.currency,
         program_total=conversion.amount,
         exchange_rate=conversion.rate_row,
         rate_used=conversion.rate if conversion.rate_row else None,

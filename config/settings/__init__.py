@@ -213,6 +213,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "LedgerEntryKindEnum": "loyalty.models.ledger.LedgerEntryKind",
+        "ActivityKindEnum": "loyalty.models.orders.ActivityKind",
+    },
 }
 
 # --- Celery -------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ class Order(models.Model):
     placed_at = models.DateTimeField()
     currency = CurrencyField()
     total = models.DecimalField(max_digits=14, decimal_places=4)
+    program_currency = CurrencyField()
     program_total = models.DecimalField(
         max_digits=14, decimal_places=4, help_text="The total in the program's currency."
     )

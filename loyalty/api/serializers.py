@@ -1,0 +1,264 @@
+from django_countries.serializer_fields import CountryField
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from loyalty.models import Activity, ActivityKind, LedgerEntry, Member, Order, Refund
+from merchants.currency import is_currency_code
+
+EXTERNAL_ID = r"^[A-Za-z0-9._:@+=-]{1,128}$"
+MAX_AMOUNT_DIGITS = 14
+
+
+def external_id_field(**kwargs) -> serializers.RegexField:
+    return serializers.RegexField(
+        EXTERNAL_ID,
+        max_length=128,
+        error_messages={"invalid": "Use 1 to 128 letters, digits or . _ : @ + = -"},
+        **kwargs,
+    )
+
+
+class CurrencyCodeField(serializers.CharField):
+    def __init__(self, **kwargs):
+        super().__init__(min_length=3, max_length=3, **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not is_currency_code(value):
+            self.fail("invalid_currency", value=value)
+        return value
+
+    default_error_messages = {"invalid_currency": "{value} is not an ISO 4217 currency code."}
+
+
+def money_field(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=MAX_AMOUNT_DIGITS, decimal_places=4, min_value=0, **kwargs
+    )
+
+
+class MemberFieldsSerializer(serializers.Serializer):
+    """The profile fields a store may send; all optional."""
+
+    email = serializers.EmailField(required=False, allow_blank=True)
+    first_name = serializers.CharField(required=False, allow_blank=True, max_length=120)
+    last_name = serializers.CharField(required=False, allow_blank=True, max_length=120)
+    country = CountryField(required=False, allow_blank=True)
+    locale = serializers.RegexField(
+        r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$", required=False, allow_blank=True, max_length=20
+    )
+    birthday = serializers.DateField(required=False, allow_null=True)
+    marketing_consent = serializers.BooleanField(required=False)
+    attributes = serializers.DictField(required=False)
+
+    def validate_attributes(self, value: dict) -> dict:
+        if len(str(value)) > 10_000:
+            raise serializers.ValidationError("attributes are limited to 10 kB.")
+        return value
+
+
+class MemberWriteSerializer(MemberFieldsSerializer):
+    external_id = external_id_field()
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "description": "The member's external_id."},
+            {"$ref": "#/components/schemas/MemberWriteRequest"},
+        ]
+    }
+)
+class MemberRefField(serializers.Field):
+    """A member as the store knows them: their ``external_id``, or an object with it and
+    profile fields used when the member is new."""
+
+    default_error_messages = {"invalid": "Give the member's external_id or an object with it."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            data = {"external_id": data}
+        if not isinstance(data, dict):
+            self.fail("invalid")
+        serializer = MemberWriteSerializer(data=data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def to_representation(self, value):
+        return value
+
+
+class TierSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    multiplier = serializers.DecimalField(max_digits=6, decimal_places=3)
+    benefits = serializers.CharField()
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    country = serializers.CharField(source="country.code", allow_blank=True)
+    tier = TierSerializer(allow_null=True)
+
+    class Meta:
+        model = Member
+        fields = [
+            "external_id",
+            "email",
+            "first_name",
+            "last_name",
+            "country",
+            "locale",
+            "birthday",
+            "marketing_consent",
+            "attributes",
+            "status",
+            "tier",
+            "points_balance",
+            "pending_points",
+            "lifetime_points",
+            "created_at",
+        ]
+
+
+class LedgerEntrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LedgerEntry
+        fields = [
+            "id",
+            "kind",
+            "points",
+            "pending",
+            "balance_after",
+            "pending_after",
+            "source_type",
+            "source_ref",
+            "reason",
+            "shortfall",
+            "created_at",
+        ]
+
+
+class AdjustmentSerializer(serializers.Serializer):
+    points = serializers.IntegerField(min_value=-(10**12), max_value=10**12)
+    reason = serializers.CharField(max_length=500)
+
+    def validate_points(self, value: int) -> int:
+        if value == 0:
+            raise serializers.ValidationError("Give a non-zero number of points.")
+        return value
+
+
+class OrderLineSerializer(serializers.Serializer):
+    sku = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+    category = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
+    unit_price = money_field()
+
+
+class OrderInputSerializer(serializers.Serializer):
+    external_id = external_id_field()
+    member = MemberRefField()
+    total = money_field()
+    currency = CurrencyCodeField()
+    placed_at = serializers.DateTimeField()
+    store = serializers.UUIDField(required=False, allow_null=True)
+    lines = OrderLineSerializer(many=True, required=False, max_length=1000)
+
+
+class ExplanationSerializer(serializers.Serializer):
+    rule_id = serializers.IntegerField(allow_null=True)
+    label = serializers.CharField()
+    points = serializers.CharField(help_text="Before rounding.")
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    member = serializers.CharField(source="member.external_id")
+    points_status = serializers.SerializerMethodField()
+    available_at = serializers.SerializerMethodField()
+    rules = ExplanationSerializer(source="explanation", many=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "external_id",
+            "member",
+            "placed_at",
+            "currency",
+            "total",
+            "program_currency",
+            "program_total",
+            "rate_used",
+            "points_earned",
+            "points_status",
+            "available_at",
+            "rules",
+            "refunded_total",
+            "points_reversed",
+            "created_at",
+        ]
+
+    def _lot(self, order: Order):
+        if not hasattr(order, "_first_lot"):
+            order._first_lot = order.lots.order_by("id").first()
+        return order._first_lot
+
+    @extend_schema_field(serializers.ChoiceField(choices=["none", "pending", "available"]))
+    def get_points_status(self, order: Order) -> str:
+        lot = self._lot(order)
+        if lot is None:
+            return "none"
+        return "pending" if lot.released_at is None else "available"
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_available_at(self, order: Order):
+        lot = self._lot(order)
+        return serializers.DateTimeField().to_representation(lot.available_at) if lot else None
+
+
+class RefundInputSerializer(serializers.Serializer):
+    external_id = external_id_field()
+    amount = money_field()
+    currency = CurrencyCodeField(required=False)
+
+
+class RefundSerializer(serializers.ModelSerializer):
+    order = serializers.CharField(source="order.external_id")
+    currency = serializers.CharField(source="order.currency")
+
+    class Meta:
+        model = Refund
+        fields = [
+            "external_id",
+            "order",
+            "amount",
+            "currency",
+            "points_reversed",
+            "shortfall",
+            "created_at",
+        ]
+
+
+class ActivityInputSerializer(serializers.Serializer):
+    external_id = external_id_field()
+    member = MemberRefField()
+    kind = serializers.ChoiceField(choices=ActivityKind.choices)
+    custom_kind = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
+    occurred_at = serializers.DateTimeField(required=False)
+    data = serializers.DictField(required=False, default=dict)
+
+
+class ActivitySerializer(serializers.ModelSerializer):
+    member = serializers.CharField(source="member.external_id")
+    rules = ExplanationSerializer(source="explanation", many=True)
+
+    class Meta:
+        model = Activity
+        fields = [
+            "external_id",
+            "member",
+            "kind",
+            "custom_kind",
+            "occurred_at",
+            "points_earned",
+            "rules",
+            "created_at",
+        ]

@@ -1,0 +1,25 @@
+from django.urls import path
+
+from loyalty.api import views
+
+urlpatterns = [
+    path("members/", views.MemberListView.as_view(), name="api-members"),
+    path("members/<str:external_id>/", views.MemberDetailView.as_view(), name="api-member"),
+    path(
+        "members/<str:external_id>/ledger/",
+        views.MemberLedgerView.as_view(),
+        name="api-member-ledger",
+    ),
+    path(
+        "members/<str:external_id>/adjustments/",
+        views.MemberAdjustmentView.as_view(),
+        name="api-member-adjustments",
+    ),
+    path("orders/", views.OrderListView.as_view(), name="api-orders"),
+    path(
+        "orders/<str:external_id>/refunds/",
+        views.OrderRefundView.as_view(),
+        name="api-order-refunds",
+    ),
+    path("activities/", views.ActivityListView.as_view(), name="api-activities"),
+]

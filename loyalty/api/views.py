@@ -1,0 +1,240 @@
+"""The loyalty endpoints of the store API. Each view parses, calls one service, renders."""
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from loyalty import services
+from loyalty.api.serializers import (
+    ActivityInputSerializer,
+    ActivitySerializer,
+    AdjustmentSerializer,
+    LedgerEntrySerializer,
+    MemberSerializer,
+    MemberWriteSerializer,
+    OrderInputSerializer,
+    OrderSerializer,
+    RefundInputSerializer,
+    RefundSerializer,
+)
+from loyalty.models import LedgerEntry
+from merchants.api.views import MerchantAPIView
+from merchants.models import Scope
+
+REPLAYED = {"Idempotent-Replayed": "true"}
+
+
+def _recorded(recorded: services.Recorded, serializer_class) -> Response:
+    body = serializer_class(recorded.obj).data
+    if recorded.replayed:
+        return Response(body, status=status.HTTP_200_OK, headers=REPLAYED)
+    return Response(body, status=status.HTTP_201_CREATED)
+
+
+def _member_fields(data: dict) -> dict:
+    return {name: value for name, value in data.items() if name != "external_id"}
+
+
+class MemberListView(MerchantAPIView):
+    @extend_schema(
+        summary="Create or update a member",
+        request=MemberWriteSerializer,
+        responses={201: MemberSerializer, 200: MemberSerializer},
+        tags=["members"],
+        examples=[
+            OpenApiExample(
+                "A new member",
+                value={
+                    "external_id": "cust-1001",
+                    "email": "ana@example.com",
+                    "first_name": "Ana",
+                    "country": "US",
+                    "marketing_consent": True,
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = MemberWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        member, created = services.member_upsert(
+            merchant=self.merchant,
+            external_id=serializer.validated_data["external_id"],
+            fields=_member_fields(serializer.validated_data),
+        )
+        member = services.member_get(merchant=self.merchant, external_id=member.external_id)
+        return Response(
+            MemberSerializer(member).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class MemberDetailView(MerchantAPIView):
+    @extend_schema(
+        summary="A member's profile and balances", responses=MemberSerializer, tags=["members"]
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        member = services.member_get(merchant=self.merchant, external_id=external_id)
+        return Response(MemberSerializer(member).data)
+
+
+class LedgerPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class MemberLedgerView(MerchantAPIView):
+    @extend_schema(
+        summary="A member's ledger, newest first",
+        responses=LedgerEntrySerializer(many=True),
+        tags=["members"],
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        member = services.member_get(merchant=self.merchant, external_id=external_id)
+        paginator = LedgerPagination()
+        page = paginator.paginate_queryset(
+            LedgerEntry.objects.filter(merchant=self.merchant, member=member), request, view=self
+        )
+        return paginator.get_paginated_response(LedgerEntrySerializer(page, many=True).data)
+
+
+class MemberAdjustmentView(MerchantAPIView):
+    required_scope = Scope.ADJUST
+
+    @extend_schema(
+        summary="Adjust a member's points (needs the adjust scope)",
+        request=AdjustmentSerializer,
+        responses={201: LedgerEntrySerializer},
+        tags=["members"],
+    )
+    def post(self, request: Request, external_id: str) -> Response:
+        serializer = AdjustmentSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        member = services.member_get(merchant=self.merchant, external_id=external_id)
+        entry = services.member_adjust_points(
+            merchant=self.merchant,
+            member=member,
+            points=serializer.validated_data["points"],
+            reason=serializer.validated_data["reason"],
+            actor=request.user,
+        )
+        return Response(LedgerEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+
+
+class OrderListView(MerchantAPIView):
+    @extend_schema(
+        summary="Record an order",
+        description="Earns points by the program's base rate and rules; they stay pending "
+        "for the program's return window. Posting the same order again returns the first "
+        "result (200, `Idempotent-Replayed: true`) and earns nothing more; the same "
+        "external_id with a different body is a 409 `idempotency_conflict`.",
+        request=OrderInputSerializer,
+        responses={
+            201: OrderSerializer,
+            200: OpenApiResponse(OrderSerializer, description="A replay of the first result."),
+        },
+        tags=["orders"],
+        examples=[
+            OpenApiExample(
+                "An order with lines",
+                value={
+                    "external_id": "order-5001",
+                    "member": {"external_id": "cust-1001", "email": "ana@example.com"},
+                    "total": "120.00",
+                    "currency": "USD",
+                    "placed_at": "2026-11-20T14:03:00Z",
+                    "lines": [
+                        {
+                            "sku": "TENT-2P",
+                            "category": "camping",
+                            "quantity": 1,
+                            "unit_price": "100.00",
+                        },
+                        {"sku": "MUG", "category": "kitchen", "quantity": 2, "unit_price": "10.00"},
+                    ],
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = OrderInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        store = data.get("store") or (
+            self.api_key.store.public_id if self.api_key.store_id else None
+        )
+        recorded = services.order_record(
+            merchant=self.merchant,
+            data=services.OrderInput(
+                external_id=data["external_id"],
+                member_external_id=data["member"]["external_id"],
+                member_fields=_member_fields(data["member"]),
+                total=data["total"],
+                currency=data["currency"],
+                placed_at=data["placed_at"],
+                store_public_id=str(store) if store else None,
+                lines=tuple(services.LineInput(**line) for line in data.get("lines", [])),
+            ),
+        )
+        return _recorded(recorded, OrderSerializer)
+
+
+class OrderRefundView(MerchantAPIView):
+    @extend_schema(
+        summary="Record a full or partial refund of an order",
+        description="Takes back, in proportion, the points the order earned: pending points "
+        "first, then the balance, which never goes below zero (what was already spent is "
+        "reported as `shortfall`).",
+        request=RefundInputSerializer,
+        responses={201: RefundSerializer, 200: RefundSerializer},
+        tags=["orders"],
+    )
+    def post(self, request: Request, external_id: str) -> Response:
+        serializer = RefundInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        recorded = services.refund_record(
+            merchant=self.merchant,
+            order_external_id=external_id,
+            data=services.RefundInput(**serializer.validated_data),
+        )
+        return _recorded(recorded, RefundSerializer)
+
+
+class ActivityListView(MerchantAPIView):
+    @extend_schema(
+        summary="Record a non-purchase activity",
+        request=ActivityInputSerializer,
+        responses={201: ActivitySerializer, 200: ActivitySerializer},
+        tags=["activities"],
+        examples=[
+            OpenApiExample(
+                "A product review",
+                value={"external_id": "review-77", "member": "cust-1001", "kind": "review"},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = ActivityInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        recorded = services.activity_record(
+            merchant=self.merchant,
+            data=services.ActivityInput(
+                external_id=data["external_id"],
+                member_external_id=data["member"]["external_id"],
+                member_fields=_member_fields(data["member"]),
+                kind=data["kind"],
+                custom_kind=data["custom_kind"],
+                occurred_at=data.get("occurred_at") or timezone.now(),
+                data=data["data"],
+            ),
+        )
+        return _recorded(recorded, ActivitySerializer)
