@@ -4,3 +4,59 @@ from django.apps import AppConfig
 class LoyaltyConfig(AppConfig):
     name = "loyalty"
     verbose_name = "Loyalty programs"
+    demo_seed = "loyalty.demo.seed"
+
+    staff_group_permissions = {
+        "Operations": [
+            f"loyalty.{action}_{model}"
+            for model in ("program", "tier", "earningrule", "member")
+            for action in ("add", "change", "view")
+        ]
+        + [
+            "loyalty.view_ledgerentry",
+            "loyalty.view_order",
+            "loyalty.view_refund",
+            "loyalty.view_activity",
+            "loyalty.view_exchangerate",
+        ],
+        "Catalog": [
+            "loyalty.add_exchangerate",
+            "loyalty.change_exchangerate",
+            "loyalty.view_exchangerate",
+        ],
+        "Customer care": [
+            "loyalty.view_member",
+            "loyalty.change_member",
+            "loyalty.view_ledgerentry",
+            "loyalty.view_order",
+            "loyalty.view_refund",
+            "loyalty.view_activity",
+        ],
+        "Finance": [
+            "loyalty.view_program",
+            "loyalty.view_member",
+            "loyalty.view_ledgerentry",
+            "loyalty.view_order",
+            "loyalty.view_exchangerate",
+        ],
+    }
+    periodic_tasks = [
+        {
+            "name": "Release pending points",
+            "task": "loyalty.release_pending_points",
+            "crontab": "*/15 * * * *",
+            "description": "Makes points spendable once their order's return window passed.",
+        },
+        {
+            "name": "Expire points",
+            "task": "loyalty.expire_points",
+            "crontab": "30 2 * * *",
+            "description": "Expires lots past their date and points of inactive members.",
+        },
+        {
+            "name": "Recompute tiers",
+            "task": "loyalty.recompute_tiers",
+            "crontab": "0 4 * * *",
+            "description": "Moves members to the tier their rolling window gives.",
+        },
+    ]

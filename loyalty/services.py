@@ -84,14 +84,24 @@ def program_configure(*, merchant: Merchant, actor: Actor, **terms: Any) -> Prog
         program = Program(merchant=merchant, currency=merchant.default_currency)
     for name, value in terms.items():
         setattr(program, name, value)
+    return program_save(program=program, actor=actor)
+
+
+@transaction.atomic
+def program_save(*, program: Program, actor: Actor) -> Program:
+    """Validate and save a program (the admin's form builds it); an active one ticks the
+    merchant's "program configured" checklist item."""
+    if not program.currency:
+        program.currency = program.merchant.default_currency
     program.full_clean()
     program.save()
-    checklist_item_complete(
-        merchant=merchant,
-        item=ChecklistItem.PROGRAM_CONFIGURED,
-        note=f"program {program.name}",
-        actor=actor,
-    )
+    if program.is_active:
+        checklist_item_complete(
+            merchant=program.merchant,
+            item=ChecklistItem.PROGRAM_CONFIGURED,
+            note=f"program {program.name}",
+            actor=actor,
+        )
     return program
 
 

@@ -496,7 +496,7 @@ class MerchantAdmin(admin.ModelAdmin):
     def _render_form(self, request, *, title, form, merchants, action: str | None = None):
         return TemplateResponse(
             request,
-            "admin/merchants/merchant/action_form.html",
+            "admin/ops_action_form.html",
             {
                 **self.admin_site.each_context(request),
                 "opts": self.model._meta,
@@ -622,7 +622,7 @@ class MerchantAPIKeyAdmin(admin.ModelAdmin):
             return None
         return TemplateResponse(
             request,
-            "admin/merchants/merchant/action_form.html",
+            "admin/ops_action_form.html",
             {
                 **self.admin_site.each_context(request),
                 "opts": self.model._meta,

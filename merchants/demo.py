@@ -6,8 +6,10 @@ import secrets
 from decimal import Decimal
 from typing import TextIO
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils.module_loading import import_string
 
 from merchants import services
 from merchants.models import ChecklistItem, Merchant, MerchantAPIKey, MerchantStatus, Scope
@@ -170,6 +172,12 @@ def seed(*, out: TextIO, base_url: str) -> None:
             (merchant, _rotate_demo_key(merchant))
             for merchant in Merchant.objects.filter(status=MerchantStatus.LIVE).order_by("name")
         ]
+    # Later apps add their own demo data (programs, catalog, ...) through a hook named on
+    # their AppConfig, so this app imports none of them.
+    for app_config in apps.get_app_configs():
+        seeder = getattr(app_config, "demo_seed", None)
+        if seeder:
+            import_string(seeder)(out=out)
     out.write("\nDemo API keys (new on every run; the previous ones are revoked):\n")
     for merchant, raw_key in keys:
         out.write(

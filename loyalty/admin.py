@@ -1,0 +1,438 @@
+"""Admin for programs, members (the unified customer view), the ledger, orders and rates.
+
+Balances are read-only everywhere: they change only through ``loyalty.ledger``, reached
+here by the adjust-points action (which calls the same service as the API)."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from import_export.admin import ImportExportModelAdmin
+
+from loyalty import services
+from loyalty.models import (
+    Activity,
+    EarningRule,
+    ExchangeRate,
+    LedgerEntry,
+    Member,
+    MemberStatus,
+    Order,
+    OrderLine,
+    Program,
+    Refund,
+    Tier,
+    TierChange,
+)
+from loyalty.resources import ExchangeRateResource, MemberResource
+from merchants.exceptions import DomainError
+
+RECENT_ROWS = 50
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class TierInline(admin.TabularInline):
+    model = Tier
+    extra = 0
+    fields = ["name", "threshold", "multiplier", "benefits"]
+
+
+class EarningRuleInline(admin.StackedInline):
+    model = EarningRule
+    extra = 0
+    autocomplete_fields = ["store"]
+    fieldsets = [
+        (
+            None,
+            {"fields": [("name", "kind", "priority", "is_active"), ("valid_from", "valid_until")]},
+        ),
+        (
+            "What it gives",
+            {"fields": [("points_per_unit", "multiplier", "bonus_points", "activity_kind")]},
+        ),
+        (
+            "When it applies",
+            {
+                "fields": [
+                    ("min_order_total", "store"),
+                    ("include_skus", "exclude_skus"),
+                    ("include_categories", "exclude_categories"),
+                    ("cap_period", "cap_count"),
+                ]
+            },
+        ),
+    ]
+
+
+@admin.register(Program)
+class ProgramAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "merchant",
+        "points_name",
+        "currency",
+        "point_value",
+        "base_earn_rate",
+        "pending_days",
+        "expiry_policy",
+        "tiers_enabled",
+        "is_active",
+    ]
+    list_filter = ["is_active", "expiry_policy", "tiers_enabled"]
+    search_fields = ["name", "merchant__name", "merchant__slug"]
+    list_select_related = ["merchant"]
+    autocomplete_fields = ["merchant"]
+    show_full_result_count = False
+    inlines = [TierInline, EarningRuleInline]
+    fieldsets = [
+        (None, {"fields": ["merchant", "name", "points_name", "is_active"]}),
+        ("Earning", {"fields": ["currency", "point_value", "base_earn_rate", "rounding"]}),
+        ("Pending and expiry", {"fields": ["pending_days", "expiry_policy", "expiry_months"]}),
+        ("Tiers", {"fields": ["tiers_enabled", "tier_basis", "tier_window_months"]}),
+    ]
+
+    def save_model(self, request: HttpRequest, obj: Program, form, change: bool) -> None:
+        services.program_save(program=obj, actor=request.user)
+
+
+class AdjustPointsForm(forms.Form):
+    points = forms.IntegerField(help_text="Positive to credit, negative to debit.")
+    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
+
+    def clean_points(self) -> int:
+        if self.cleaned_data["points"] == 0:
+            raise forms.ValidationError("Give a non-zero number of points.")
+        return self.cleaned_data["points"]
+
+
+class ConfirmForm(forms.Form):
+    confirm = forms.BooleanField(label="Yes, erase this personal data", required=True)
+
+
+class TierChangeInline(admin.TabularInline):
+    model = TierChange
+    fk_name = "member"
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "from_tier", "to_tier", "qualifying_value", "reason"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("from_tier", "to_tier")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Member)
+class MemberAdmin(ImportExportModelAdmin):
+    resource_classes = [MemberResource]
+    list_display = [
+        "external_id",
+        "merchant",
+        "email",
+        "full_name",
+        "status",
+        "tier",
+        "points_balance",
+        "pending_points",
+        "lifetime_points",
+        "has_refund_shortfall",
+    ]
+    list_filter = ["status", "has_refund_shortfall", "merchant__status"]
+    search_fields = ["external_id", "email", "last_name", "merchant__slug"]
+    list_select_related = ["merchant", "tier"]
+    autocomplete_fields = ["merchant"]
+    show_full_result_count = False
+    list_per_page = 50
+    readonly_fields = [
+        "status",
+        "tier",
+        "points_balance",
+        "pending_points",
+        "lifetime_points",
+        "has_refund_shortfall",
+        "last_activity_at",
+        "anonymised_at",
+        "created_at",
+        "recent_ledger",
+        "recent_orders",
+    ]
+    fieldsets = [
+        (None, {"fields": ["merchant", "external_id", "status"]}),
+        (
+            "Profile",
+            {
+                "fields": [
+                    ("first_name", "last_name"),
+                    "email",
+                    ("country", "locale"),
+                    "birthday",
+                    "marketing_consent",
+                    "attributes",
+                ]
+            },
+        ),
+        (
+            "Points",
+            {
+                "fields": [
+                    ("points_balance", "pending_points", "lifetime_points"),
+                    "tier",
+                    "has_refund_shortfall",
+                    "last_activity_at",
+                ]
+            },
+        ),
+        ("Ledger (newest first)", {"fields": ["recent_ledger"]}),
+        ("Orders (newest first)", {"fields": ["recent_orders"]}),
+        ("Record", {"fields": ["created_at", "anonymised_at"], "classes": ["collapse"]}),
+    ]
+    inlines = [TierChangeInline]
+    actions = ["adjust_points", "anonymise"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields += ["merchant", "external_id"]
+        return fields
+
+    @admin.display(description="Ledger")
+    def recent_ledger(self, member: Member) -> str:
+        entries = LedgerEntry.objects.filter(member=member).order_by("-created_at", "-id")[
+            :RECENT_ROWS
+        ]
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{:+d}</td><td>{:+d}</td><td>{}</td><td>{}</td>"
+            "<td>{}</td></tr>",
+            (
+                (
+                    f"{e.created_at:%Y-%m-%d %H:%M}",
+                    e.get_kind_display(),
+                    e.points,
+                    e.pending,
+                    e.balance_after,
+                    e.source_ref or e.source_type,
+                    e.reason,
+                )
+                for e in entries
+            ),
+        )
+        link = reverse("admin:loyalty_ledgerentry_changelist") + f"?member__id__exact={member.pk}"
+        return format_html(
+            "<table><tr><th>When</th><th>Kind</th><th>Points</th><th>Pending</th>"
+            "<th>Balance after</th><th>Source</th><th>Reason</th></tr>{}</table>"
+            '<p><a href="{}">The whole ledger</a> (the last {} are shown)</p>',
+            rows,
+            link,
+            RECENT_ROWS,
+        )
+
+    @admin.display(description="Orders")
+    def recent_orders(self, member: Member) -> str:
+        orders = Order.objects.filter(member=member).order_by("-placed_at", "-id")[:RECENT_ROWS]
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:loyalty_order_change", args=[o.pk]),
+                    o.external_id,
+                    f"{o.placed_at:%Y-%m-%d %H:%M}",
+                    o.total,
+                    o.currency,
+                    o.points_earned,
+                    o.points_reversed,
+                )
+                for o in orders
+            ),
+        )
+        return format_html(
+            "<table><tr><th>Order</th><th>Placed</th><th>Total</th><th>Earned</th>"
+            "<th>Reversed</th></tr>{}</table>",
+            rows,
+        )
+
+    def _form_page(self, request, *, title: str, form, queryset, action: str):
+        return TemplateResponse(
+            request,
+            "admin/ops_action_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": title,
+                "form": form,
+                "objects": list(queryset),
+                "action": action,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            },
+        )
+
+    @admin.action(description="Adjust points…", permissions=["change"])
+    def adjust_points(self, request: HttpRequest, queryset: QuerySet):
+        form = AdjustPointsForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return self._form_page(
+                request,
+                title="Adjust points",
+                form=form,
+                queryset=queryset,
+                action="adjust_points",
+            )
+        for member in queryset.select_related("merchant"):
+            try:
+                entry = services.member_adjust_points(
+                    merchant=member.merchant,
+                    member=member,
+                    points=form.cleaned_data["points"],
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                )
+            except DomainError as error:
+                self.message_user(request, f"{member}: {error.detail}", messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    f"{member}: {entry.points:+d} points, balance {entry.balance_after}.",
+                    messages.SUCCESS,
+                )
+        return None
+
+    @admin.action(description="Anonymise (erase personal data)…", permissions=["change"])
+    def anonymise(self, request: HttpRequest, queryset: QuerySet):
+        form = ConfirmForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return self._form_page(
+                request,
+                title="Erase the personal data of these members (the ledger stays)",
+                form=form,
+                queryset=queryset,
+                action="anonymise",
+            )
+        count = 0
+        for member in queryset.select_related("merchant").exclude(status=MemberStatus.ANONYMISED):
+            services.member_anonymise(merchant=member.merchant, member=member, actor=request.user)
+            count += 1
+        self.message_user(request, f"{count} member(s) anonymised.", messages.SUCCESS)
+        return None
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "merchant",
+        "member",
+        "kind",
+        "points",
+        "pending",
+        "balance_after",
+        "source_type",
+        "source_ref",
+        "shortfall",
+        "reason",
+    ]
+    list_filter = ["kind", "source_type"]
+    search_fields = ["member__external_id", "source_ref", "merchant__slug"]
+    list_select_related = ["merchant", "member"]
+    date_hierarchy = "created_at"
+
+
+class OrderLineInline(admin.TabularInline):
+    model = OrderLine
+    extra = 0
+    can_delete = False
+    fields = ["sku", "category", "quantity", "unit_price"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class RefundInline(admin.TabularInline):
+    model = Refund
+    extra = 0
+    can_delete = False
+    fields = ["external_id", "amount", "points_reversed", "shortfall", "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdmin):
+    list_display = [
+        "external_id",
+        "merchant",
+        "member",
+        "placed_at",
+        "total",
+        "currency",
+        "points_earned",
+        "points_reversed",
+        "refunded_total",
+    ]
+    list_filter = ["currency"]
+    search_fields = ["external_id", "member__external_id", "merchant__slug"]
+    list_select_related = ["merchant", "member"]
+    date_hierarchy = "placed_at"
+    inlines = [OrderLineInline, RefundInline]
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Viewable with its lines and refunds; nothing on it is editable.
+        return False
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdmin):
+    list_display = ["external_id", "merchant", "order", "amount", "points_reversed", "shortfall"]
+    search_fields = ["external_id", "order__external_id", "merchant__slug"]
+    list_filter = ["shortfall"]
+    list_select_related = ["merchant", "order"]
+
+
+@admin.register(Activity)
+class ActivityAdmin(ReadOnlyAdmin):
+    list_display = [
+        "external_id",
+        "merchant",
+        "member",
+        "kind",
+        "custom_kind",
+        "occurred_at",
+        "points_earned",
+    ]
+    list_filter = ["kind"]
+    search_fields = ["external_id", "member__external_id", "merchant__slug"]
+    list_select_related = ["merchant", "member"]
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(ImportExportModelAdmin):
+    resource_classes = [ExchangeRateResource]
+    list_display = ["base", "quote", "rate", "as_of", "source"]
+    list_filter = ["base", "quote", "source"]
+    search_fields = ["base", "quote"]
+    date_hierarchy = "as_of"
+    show_full_result_count = False

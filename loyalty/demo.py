@@ -1,0 +1,173 @@
+"""Demo data for the development run: exchange rates, a program with tiers and rules for
+each merchant past review, and members with orders, refunds and activities."""
+
+import datetime
+import random
+from decimal import Decimal
+from typing import TextIO
+
+from django.db import transaction
+from django.utils import timezone
+
+from loyalty import services
+from loyalty.models import (
+    CapPeriod,
+    EarningRule,
+    ExchangeRate,
+    ExpiryPolicy,
+    Program,
+    RuleKind,
+    Tier,
+)
+from merchants.models import Merchant, MerchantStatus
+
+# One US dollar in each currency (illustrative figures for the demo).
+USD_RATES = {
+    "EUR": "0.92",
+    "GBP": "0.79",
+    "JPY": "151",
+    "NOK": "10.9",
+    "NZD": "1.68",
+    "AED": "3.6725",
+    "CAD": "1.37",
+    "AUD": "1.52",
+}
+POINT_VALUE = {"JPY": "1", "NOK": "0.1", "AED": "0.04"}
+EARN_RATE = {"JPY": "0.01", "NOK": "0.1", "AED": "0.25"}
+CATEGORIES = ["apparel", "footwear", "camping", "kitchen", "gifts"]
+
+
+def _rates() -> None:
+    as_of = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    for quote, rate in USD_RATES.items():
+        ExchangeRate.objects.get_or_create(
+            base="USD", quote=quote, as_of=as_of, defaults={"rate": Decimal(rate), "source": "demo"}
+        )
+
+
+def _program(merchant: Merchant) -> Program:
+    currency = merchant.default_currency
+    program = services.program_configure(
+        merchant=merchant,
+        actor=None,
+        name=f"{merchant.name} Rewards",
+        points_name="Stars",
+        point_value=Decimal(POINT_VALUE.get(currency, "0.01")),
+        base_earn_rate=Decimal(EARN_RATE.get(currency, "1")),
+        pending_days=14,
+        expiry_policy=ExpiryPolicy.LOT_AGE,
+        expiry_months=24,
+        tiers_enabled=True,
+    )
+    for name, threshold, multiplier in (("Silver", 500, "1.25"), ("Gold", 2000, "1.5")):
+        Tier.objects.create(
+            program=program,
+            name=name,
+            threshold=threshold,
+            multiplier=Decimal(multiplier),
+            benefits=f"{name} members earn {multiplier} times the points.",
+        )
+    EarningRule.objects.create(
+        program=program,
+        name="Double points on camping",
+        kind=RuleKind.PURCHASE_MULTIPLIER,
+        priority=10,
+        multiplier=Decimal(2),
+        include_categories=["camping"],
+    )
+    EarningRule.objects.create(
+        program=program,
+        name="Big basket bonus",
+        kind=RuleKind.PURCHASE_BONUS,
+        priority=20,
+        bonus_points=100,
+        min_order_total=(Decimal(150) * Decimal(USD_RATES.get(currency, "1"))).quantize(Decimal(1)),
+    )
+    for kind, points, cap in (
+        ("sign_up", 100, CapPeriod.EVER),
+        ("review", 50, CapPeriod.DAY),
+        ("birthday", 200, CapPeriod.YEAR),
+    ):
+        EarningRule.objects.create(
+            program=program,
+            name=f"{kind.replace('_', ' ').capitalize()} bonus",
+            kind=RuleKind.ACTIVITY_BONUS,
+            activity_kind=kind,
+            bonus_points=points,
+            cap_period=cap,
+        )
+    return program
+
+
+def _members(merchant: Merchant, rng: random.Random, count: int) -> None:
+    now = timezone.now()
+    currency = merchant.default_currency
+    unit = Decimal(1) if currency != "JPY" else Decimal(100)
+    for n in range(1, count + 1):
+        external_id = f"{merchant.slug}-cust-{n:03d}"
+        fields = {
+            "email": f"customer{n}@{merchant.slug}.example",
+            "first_name": rng.choice(["Ana", "Ben", "Chloé", "Dev", "Emi", "Finn", "Gia"]),
+            "last_name": rng.choice(["Berg", "Costa", "Dubois", "Ito", "Khan", "Olsen"]),
+            "country": merchant.country.code,
+            "marketing_consent": rng.random() < 0.6,
+        }
+        services.activity_record(
+            merchant=merchant,
+            data=services.ActivityInput(
+                external_id=f"{external_id}-signup",
+                member_external_id=external_id,
+                kind="sign_up",
+                occurred_at=now - datetime.timedelta(days=120),
+                member_fields=fields,
+            ),
+        )
+        for o in range(rng.randint(1, 5)):
+            lines = tuple(
+                services.LineInput(
+                    sku=f"SKU-{rng.randint(100, 999)}",
+                    category=rng.choice(CATEGORIES),
+                    quantity=rng.randint(1, 3),
+                    unit_price=unit * rng.randint(10, 90),
+                )
+                for _ in range(rng.randint(1, 3))
+            )
+            total = sum((line.unit_price * line.quantity for line in lines), Decimal(0))
+            order_id = f"{merchant.slug}-order-{n:03d}-{o}"
+            services.order_record(
+                merchant=merchant,
+                data=services.OrderInput(
+                    external_id=order_id,
+                    member_external_id=external_id,
+                    total=total,
+                    currency=currency,
+                    placed_at=now - datetime.timedelta(days=rng.randint(0, 90)),
+                    lines=lines,
+                ),
+            )
+            if rng.random() < 0.1:
+                services.refund_record(
+                    merchant=merchant,
+                    order_external_id=order_id,
+                    data=services.RefundInput(
+                        external_id=f"{order_id}-r", amount=lines[0].unit_price
+                    ),
+                )
+
+
+def seed(*, out: TextIO) -> None:
+    rng = random.Random(7)  # noqa: S311 (repeatable demo data, nothing secret)
+    with transaction.atomic():
+        _rates()
+        seeded = 0
+        for merchant in Merchant.objects.filter(
+            status__in=[MerchantStatus.APPROVED, MerchantStatus.LIVE, MerchantStatus.SUSPENDED]
+        ).order_by("pk"):
+            if Program.objects.filter(merchant=merchant).exists():
+                continue
+            _program(merchant)
+            if merchant.status == MerchantStatus.LIVE:
+                _members(merchant, rng, count=25)
+            seeded += 1
+    if seeded:
+        out.write(f"Demo programs created: {seeded} (with members, orders and activities).\n")

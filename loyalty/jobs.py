@@ -1,0 +1,172 @@
+"""Scheduled jobs of the loyalty core: release pending points, expire points, recompute
+tiers. Each is idempotent and works in bounded batches of members, walking member ids in
+ascending order (keyset), so a million lots are never loaded at once. A batch locks its
+members in id order; on PostgreSQL rows another worker holds are skipped (that worker is
+already handling them) and picked up by the next run.
+"""
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass
+
+from dateutil.relativedelta import relativedelta
+from django.db import connection, transaction
+from django.db.models import QuerySet
+
+from loyalty import ledger, tiers
+from loyalty.models import ExpiryPolicy, Member, PointLot, Program
+
+DEFAULT_BATCH = 500
+
+
+@dataclass
+class JobResult:
+    members: int = 0
+    lots: int = 0
+    points: int = 0
+    changes: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"{self.members} member(s), {self.lots} lot(s), {self.points} point(s), "
+            f"{self.changes} change(s)"
+        )
+
+
+def _lock_batch(member_ids: list[int]) -> list[Member]:
+    queryset = Member.objects.filter(pk__in=member_ids).order_by("pk")
+    if connection.features.has_select_for_update_skip_locked:
+        return list(queryset.select_for_update(skip_locked=True))
+    return list(queryset.select_for_update())
+
+
+def _member_batches(lots: QuerySet[PointLot], batch_size: int):
+    """Successive lists of member ids that own lots in ``lots``, ascending."""
+    last = 0
+    while True:
+        ids = list(
+            lots.filter(member_id__gt=last)
+            .order_by("member_id")
+            .values_list("member_id", flat=True)
+            .distinct()[:batch_size]
+        )
+        if not ids:
+            return
+        yield ids
+        last = ids[-1]
+
+
+def _by_member(lots: QuerySet[PointLot]) -> dict[int, list[PointLot]]:
+    grouped: dict[int, list[PointLot]] = defaultdict(list)
+    for lot in lots.order_by("member_id", "earned_at", "id"):
+        grouped[lot.member_id].append(lot)
+    return grouped
+
+
+def release_pending_points(
+    *, now: datetime.datetime, batch_size: int = DEFAULT_BATCH, merchant_id: int | None = None
+) -> JobResult:
+    """Make pending lots whose return window has passed spendable."""
+    due = PointLot.objects.filter(released_at__isnull=True, remaining__gt=0, available_at__lte=now)
+    if merchant_id is not None:
+        due = due.filter(merchant_id=merchant_id)
+    result = JobResult()
+    for member_ids in _member_batches(due, batch_size):
+        with transaction.atomic():
+            members = _lock_batch(member_ids)
+            lots = _by_member(due.filter(member__in=members).select_for_update())
+            for member in members:
+                member_lots = lots.get(member.pk)
+                if not member_lots:
+                    continue
+                entry = ledger.release_lots(member, member_lots, now)
+                result.members += 1
+                result.lots += len(member_lots)
+                result.points += entry.points if entry else 0
+    return result
+
+
+def expire_points(
+    *, now: datetime.datetime, batch_size: int = DEFAULT_BATCH, merchant_id: int | None = None
+) -> JobResult:
+    """Expire lots past their date (lot-age policy) and every point of members inactive for
+    longer than their program allows (inactivity policy)."""
+    result = JobResult()
+    aged = PointLot.objects.filter(
+        released_at__isnull=False, remaining__gt=0, expires_at__isnull=False, expires_at__lte=now
+    )
+    if merchant_id is not None:
+        aged = aged.filter(merchant_id=merchant_id)
+    _expire(aged, now, batch_size, "lots past their expiry date", result)
+
+    programs = Program.objects.filter(is_active=True, expiry_policy=ExpiryPolicy.INACTIVITY)
+    if merchant_id is not None:
+        programs = programs.filter(merchant_id=merchant_id)
+    for program in programs:
+        cutoff = now - relativedelta(months=program.expiry_months)
+        idle = PointLot.objects.filter(
+            merchant_id=program.merchant_id,
+            released_at__isnull=False,
+            remaining__gt=0,
+            member__last_activity_at__lt=cutoff,
+        )
+        reason = f"no activity for {program.expiry_months} months"
+        _expire(idle, now, batch_size, reason, result, inactive_before=cutoff)
+    return result
+
+
+def _expire(
+    lots: QuerySet[PointLot],
+    now: datetime.datetime,
+    batch_size: int,
+    reason: str,
+    result: JobResult,
+    inactive_before: datetime.datetime | None = None,
+) -> None:
+    for member_ids in _member_batches(lots, batch_size):
+        with transaction.atomic():
+            members = _lock_batch(member_ids)
+            if inactive_before is not None:
+                # Re-check under the lock: an order may have arrived since the batch was read.
+                members = [
+                    m
+                    for m in members
+                    if m.last_activity_at and m.last_activity_at < inactive_before
+                ]
+            grouped = _by_member(lots.filter(member__in=members).select_for_update())
+            for member in members:
+                member_lots = grouped.get(member.pk)
+                if not member_lots:
+                    continue
+                entry = ledger.expire_lots(member, member_lots, now, reason)
+                result.members += 1
+                result.lots += len(member_lots)
+                result.points += -entry.points if entry else 0
+
+
+def recompute_tiers(
+    *, now: datetime.datetime, batch_size: int = DEFAULT_BATCH, merchant_id: int | None = None
+) -> JobResult:
+    """Put every member of a tiered program in the tier their window gives, down as well
+    as up (the only place a member moves down)."""
+    result = JobResult()
+    programs = Program.objects.filter(is_active=True, tiers_enabled=True)
+    if merchant_id is not None:
+        programs = programs.filter(merchant_id=merchant_id)
+    for program in programs:
+        last = 0
+        while True:
+            ids = list(
+                Member.objects.filter(merchant_id=program.merchant_id, pk__gt=last)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if not ids:
+                break
+            last = ids[-1]
+            with transaction.atomic():
+                members = _lock_batch(ids)
+                changes = tiers.tiers_recompute(program=program, members=members, at=now)
+            result.members += len(members)
+            result.changes += len(changes)
+    return result
