@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from import_export.admin import ImportExportModelAdmin
+from import_export.formats import base_formats
 
 from loyalty import services
 from loyalty.models import (
@@ -146,6 +147,7 @@ class TierChangeInline(admin.TabularInline):
 @admin.register(Member)
 class MemberAdmin(ImportExportModelAdmin):
     resource_classes = [MemberResource]
+    formats = [base_formats.CSV, base_formats.XLSX]
     list_display = [
         "external_id",
         "merchant",
@@ -223,14 +225,14 @@ class MemberAdmin(ImportExportModelAdmin):
         ]
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{:+d}</td><td>{:+d}</td><td>{}</td><td>{}</td>"
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
             "<td>{}</td></tr>",
             (
                 (
                     f"{e.created_at:%Y-%m-%d %H:%M}",
                     e.get_kind_display(),
-                    e.points,
-                    e.pending,
+                    f"{e.points:+d}",
+                    f"{e.pending:+d}",
                     e.balance_after,
                     e.source_ref or e.source_type,
                     e.reason,
@@ -431,6 +433,7 @@ class ActivityAdmin(ReadOnlyAdmin):
 @admin.register(ExchangeRate)
 class ExchangeRateAdmin(ImportExportModelAdmin):
     resource_classes = [ExchangeRateResource]
+    formats = [base_formats.CSV, base_formats.XLSX]
     list_display = ["base", "quote", "rate", "as_of", "source"]
     list_filter = ["base", "quote", "source"]
     search_fields = ["base", "quote"]

@@ -9,9 +9,22 @@ from loyalty.models import ExchangeRate, Member
 from merchants.models import Merchant
 
 
+class MerchantSlugWidget(ForeignKeyWidget):
+    """A merchant by its slug; an unknown slug is an error of that row's field."""
+
+    def __init__(self):
+        super().__init__(Merchant, "slug")
+
+    def clean(self, value, row=None, **kwargs):
+        try:
+            return super().clean(value, row, **kwargs)
+        except Merchant.DoesNotExist:
+            raise ValueError(f"No merchant with slug {value!r}.") from None
+
+
 class MemberResource(resources.ModelResource):
     merchant = fields.Field(
-        attribute="merchant", column_name="merchant", widget=ForeignKeyWidget(Merchant, "slug")
+        attribute="merchant", column_name="merchant", widget=MerchantSlugWidget()
     )
     points_balance = fields.Field(attribute="points_balance", readonly=True)
     pending_points = fields.Field(attribute="pending_points", readonly=True)
@@ -46,13 +59,17 @@ class MemberResource(resources.ModelResource):
     def get_queryset(self):
         return super().get_queryset().select_related("merchant", "tier")
 
+    def get_instance(self, instance_loader, row):
+        # An unknown merchant matches no member; the row then fails on its merchant field,
+        # reported with the other rows' errors instead of stopping the whole import.
+        try:
+            return super().get_instance(instance_loader, row)
+        except ValueError:
+            return None
+
     def before_save_instance(self, instance, row, **kwargs):
         if instance.pk and instance.status == "anonymised":
             raise ValueError(f"Member {instance.external_id} is anonymised: not updated.")
-
-    def before_import_row(self, row, **kwargs):
-        if row.get("merchant") and not Merchant.objects.filter(slug=row["merchant"]).exists():
-            raise ValueError(f"No merchant with slug {row['merchant']!r}.")
 
 
 class ExchangeRateResource(resources.ModelResource):

@@ -149,7 +149,7 @@ def _finish(parts: list[Part], program: ProgramTerms, member: MemberFacts) -> Ev
         parts.append(
             Part(
                 rule_id=None,
-                label=f"Tier {member.tier_name} x{member.tier_multiplier.normalize():f}",
+                label=f"Tier {member.tier_name or ''} x{member.tier_multiplier.normalize():f}",
                 points=subtotal * (member.tier_multiplier - ONE),
             )
         )
@@ -172,7 +172,7 @@ def evaluate_order(
         parts.append(
             Part(
                 rule_id=None,
-                label=f"Base {base_rate.normalize()} per unit",
+                label=f"Base {base_rate.normalize():f} per unit",
                 points=base_rate * order.total,
             )
         )
@@ -195,13 +195,16 @@ def evaluate_order(
             continue
         if rule.kind == "purchase_rate" and rule.points_per_unit:
             points = rule.points_per_unit * amount
-        elif rule.kind == "purchase_multiplier" and rule.multiplier:
+        elif rule.kind == "purchase_multiplier" and rule.multiplier and rule.multiplier > ONE:
+            # Multipliers add to the base (x2 and x3 on one line give x4), so they never
+            # take away what other rules gave.
             points = base_rate * amount * (rule.multiplier - ONE)
         elif rule.kind == "purchase_bonus" and rule.bonus_points:
             points = Decimal(rule.bonus_points)
         else:
             continue
-        parts.append(Part(rule_id=rule.id, label=rule.name, points=points))
+        if points > 0:
+            parts.append(Part(rule_id=rule.id, label=rule.name, points=points))
     return _finish(parts, program, member)
 
 
@@ -230,12 +233,15 @@ def cap_period_start(
     """When the cap period containing ``at`` began, in the merchant's time zone (a day,
     month or year is the merchant's local one); None for "ever" (count every award)."""
     local = at.astimezone(timezone)
+    # fold=0: where clocks fall back at midnight, the period starts at the first midnight.
+    midnight = {"hour": 0, "minute": 0, "second": 0, "microsecond": 0, "fold": 0}
     if period == "day":
-        start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        start = local.replace(**midnight)
     elif period == "month":
-        start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        start = local.replace(day=1, **midnight)
     elif period == "year":
-        start = local.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+        start = local.replace(month=1, day=1, **midnight)
     else:
         return None
-    return start
+    # In UTC: an ambiguous local midnight never compares equal across zones.
+    return start.astimezone(datetime.UTC)

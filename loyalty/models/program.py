@@ -150,7 +150,7 @@ class EarningRule(models.Model):
                 name="rule_rate_needs_points_per_unit",
             ),
             models.CheckConstraint(
-                condition=~Q(kind=RuleKind.PURCHASE_MULTIPLIER) | Q(multiplier__gt=0),
+                condition=~Q(kind=RuleKind.PURCHASE_MULTIPLIER) | Q(multiplier__gt=1),
                 name="rule_multiplier_needs_multiplier",
             ),
             models.CheckConstraint(
