@@ -182,6 +182,18 @@ class MemberAdmin(ImportExportModelAdmin):
     fieldsets = [
         (None, {"fields": ["merchant", "external_id", "status"]}),
         (
+            "Points",
+            {
+                "fields": [
+                    ("points_balance", "pending_points", "lifetime_points"),
+                    ("tier", "has_refund_shortfall"),
+                    "last_activity_at",
+                ]
+            },
+        ),
+        ("Ledger (newest first)", {"fields": ["recent_ledger"]}),
+        ("Orders (newest first)", {"fields": ["recent_orders"]}),
+        (
             "Profile",
             {
                 "fields": [
@@ -194,19 +206,6 @@ class MemberAdmin(ImportExportModelAdmin):
                 ]
             },
         ),
-        (
-            "Points",
-            {
-                "fields": [
-                    ("points_balance", "pending_points", "lifetime_points"),
-                    "tier",
-                    "has_refund_shortfall",
-                    "last_activity_at",
-                ]
-            },
-        ),
-        ("Ledger (newest first)", {"fields": ["recent_ledger"]}),
-        ("Orders (newest first)", {"fields": ["recent_orders"]}),
         ("Record", {"fields": ["created_at", "anonymised_at"], "classes": ["collapse"]}),
     ]
     inlines = [TierChangeInline]
