@@ -41,3 +41,9 @@ class InvalidAdjustment(DomainError):
     code = "invalid_adjustment"
     status = 400
     title = "Invalid points adjustment."
+
+
+class SpendAlreadyRefunded(DomainError):
+    code = "spend_already_refunded"
+    status = 409
+    title = "Those points were already given back."

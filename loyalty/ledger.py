@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import QuerySet
 
-from loyalty.exceptions import InsufficientPoints, InvalidAdjustment
+from loyalty.exceptions import InsufficientPoints, InvalidAdjustment, SpendAlreadyRefunded
 from loyalty.models import LedgerEntry, LotMovement, Member, Order, PointLot, Refund
 from merchants.actors import Actor, actor_user
 
@@ -62,6 +62,7 @@ def _write(
     reason: str = "",
     shortfall: int = 0,
     touch: bool = True,
+    reverses: LedgerEntry | None = None,
 ) -> LedgerEntry:
     """Apply a change to a locked member and record it."""
     member.points_balance += points
@@ -91,6 +92,7 @@ def _write(
         actor=actor_user(actor),
         reason=reason[:500],
         shortfall=shortfall,
+        reverses=reverses,
         created_at=at,
     )
 
@@ -294,7 +296,9 @@ def points_reverse_for_refund(
         kind=Kind.REVERSE,
         points=-balance_taken,
         pending=-pending_taken,
-        lifetime=-points,
+        # Lifetime loses what was actually taken back: points already spent (the shortfall)
+        # were, in the end, the member's.
+        lifetime=-(pending_taken + balance_taken),
         at=at,
         source_type=Source.REFUND,
         source_ref=refund.external_id,
@@ -313,8 +317,11 @@ def points_refund_spend(
     *, spend_entry: LedgerEntry, reason: str, at: datetime.datetime, source_ref: str = ""
 ) -> LedgerEntry:
     """Give back what a spend took (a failed redemption), to the very lots it came from,
-    so their expiry dates stay as they were."""
+    so their expiry dates stay as they were. A spend is given back once at most (a unique
+    constraint on ``reverses``)."""
     member = lock_member(spend_entry.member_id)
+    if LedgerEntry.objects.filter(reverses=spend_entry).exists():
+        raise SpendAlreadyRefunded(f"Entry {spend_entry.pk} was already given back.")
     movements = list(spend_entry.movements.select_related("lot").select_for_update())
     for movement in movements:
         lot = movement.lot
@@ -330,6 +337,7 @@ def points_refund_spend(
         source_ref=source_ref or spend_entry.source_ref,
         reason=reason,
         touch=False,
+        reverses=spend_entry,
     )
     _record_movements(entry, [(m.lot, -m.points) for m in movements], 1)
     return entry

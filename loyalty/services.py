@@ -58,9 +58,15 @@ MEMBER_FIELDS = (
 )
 
 
+def _canonical(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}"  # 100, 100.00 and 100.0000 are the same amount
+    return str(value)
+
+
 def request_digest(payload: dict[str, Any]) -> str:
     """A stable hash of a request's meaning (keys sorted, Decimals and dates as text)."""
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=_canonical)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -449,8 +455,7 @@ def refund_record(
         raise DomainError(f"{order.currency} has fewer decimal places than that.", field="amount")
     try:
         with transaction.atomic():
-            refund = _refund_create(order, data, digest)
-        return Recorded(obj=refund, replayed=False)
+            return _refund_create(order, data, digest)
     except IntegrityError:
         existing = Refund.objects.filter(merchant=merchant, external_id=data.external_id).first()
         if existing is None:
@@ -458,10 +463,14 @@ def refund_record(
         return _replay(existing, digest, "Refund")
 
 
-def _refund_create(order: Order, data: RefundInput, digest: str) -> Refund:
+def _refund_create(order: Order, data: RefundInput, digest: str) -> Recorded:
     # The order row lock serialises refunds of one order; the member lock comes after it,
     # in the ledger, in the same order for every refund.
     order = Order.objects.select_for_update().get(pk=order.pk)
+    # A duplicate that waited for the lock finds the first one's refund here.
+    existing = Refund.objects.filter(merchant_id=order.merchant_id, external_id=data.external_id)
+    if existing.exists():
+        return _replay(existing.get(), digest, "Refund")
     refunded = order.refunded_total + data.amount
     if refunded > order.total:
         raise RefundExceedsOrder(
@@ -492,7 +501,7 @@ def _refund_create(order: Order, data: RefundInput, digest: str) -> Refund:
     refund.points_reversed = reversal.reversed
     refund.shortfall = reversal.shortfall
     refund.save(update_fields=["points_reversed", "shortfall"])
-    return refund
+    return Recorded(obj=refund, replayed=False)
 
 
 # -- activities --------------------------------------------------------------------------

@@ -62,6 +62,14 @@ class LedgerEntry(models.Model):
     shortfall = models.BigIntegerField(
         default=0, help_text="Points a reversal could not take back (already spent)."
     )
+    reverses = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The spend this entry gives back.",
+    )
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:
@@ -71,6 +79,11 @@ class LedgerEntry(models.Model):
             models.CheckConstraint(condition=Q(balance_after__gte=0), name="entry_balance_gte0"),
             models.CheckConstraint(condition=Q(pending_after__gte=0), name="entry_pending_gte0"),
             models.CheckConstraint(condition=Q(shortfall__gte=0), name="entry_shortfall_gte0"),
+            models.UniqueConstraint(
+                fields=["reverses"],
+                condition=Q(reverses__isnull=False),
+                name="entry_gives_back_once",
+            ),
             models.CheckConstraint(
                 condition=Q(kind__in=[kind.value for kind in LedgerEntryKind]),
                 name="entry_kind_valid",
