@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from dateutil.relativedelta import relativedelta
+
 from loyalty.money import round_points
 
 ZERO = Decimal(0)
@@ -227,21 +229,44 @@ def evaluate_activity(
     return _finish(parts, program, member)
 
 
-def cap_period_start(
+def _local_period_start(
     period: str, at: datetime.datetime, timezone: zoneinfo.ZoneInfo
 ) -> datetime.datetime | None:
-    """When the cap period containing ``at`` began, in the merchant's time zone (a day,
-    month or year is the merchant's local one); None for "ever" (count every award)."""
     local = at.astimezone(timezone)
     # fold=0: where clocks fall back at midnight, the period starts at the first midnight.
     midnight = {"hour": 0, "minute": 0, "second": 0, "microsecond": 0, "fold": 0}
     if period == "day":
-        start = local.replace(**midnight)
-    elif period == "month":
-        start = local.replace(day=1, **midnight)
-    elif period == "year":
-        start = local.replace(month=1, day=1, **midnight)
-    else:
+        return local.replace(**midnight)
+    if period == "month":
+        return local.replace(day=1, **midnight)
+    if period == "year":
+        return local.replace(month=1, day=1, **midnight)
+    return None
+
+
+_PERIOD_LENGTH = {
+    "day": relativedelta(days=1),
+    "month": relativedelta(months=1),
+    "year": relativedelta(years=1),
+}
+
+
+def cap_period_start(
+    period: str, at: datetime.datetime, timezone: zoneinfo.ZoneInfo
+) -> datetime.datetime | None:
+    """When the cap period containing ``at`` began, in the merchant's time zone (a day,
+    month or year is the merchant's local one); None for "ever" (count every award).
+    Returned in UTC: an ambiguous local midnight never compares equal across zones."""
+    start = _local_period_start(period, at, timezone)
+    return None if start is None else start.astimezone(datetime.UTC)
+
+
+def cap_period_bounds(
+    period: str, at: datetime.datetime, timezone: zoneinfo.ZoneInfo
+) -> tuple[datetime.datetime, datetime.datetime] | None:
+    """[start, end) of the cap period containing ``at`` in UTC; None for "ever"."""
+    start = _local_period_start(period, at, timezone)
+    if start is None:
         return None
-    # In UTC: an ambiguous local midnight never compares equal across zones.
-    return start.astimezone(datetime.UTC)
+    end = (start.replace(tzinfo=None) + _PERIOD_LENGTH[period]).replace(tzinfo=timezone, fold=0)
+    return start.astimezone(datetime.UTC), end.astimezone(datetime.UTC)

@@ -15,6 +15,7 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from loyalty import ledger, rules, tiers
@@ -24,6 +25,7 @@ from loyalty.exceptions import (
     NoActiveProgram,
     RefundExceedsOrder,
 )
+from loyalty.external_ids import is_external_id
 from loyalty.models import (
     Activity,
     ActivityKind,
@@ -45,6 +47,11 @@ from merchants.actors import Actor
 from merchants.exceptions import DomainError, NotFound
 from merchants.models import ChecklistItem, Merchant, Store
 from merchants.services import checklist_item_complete
+
+# Orders and activities older than this are refused as mistakes.
+EARLIEST = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+# What an amount column holds (14 digits, 4 of them decimals).
+MAX_AMOUNT = Decimal("9999999999.9999")
 
 MEMBER_FIELDS = (
     "email",
@@ -121,6 +128,8 @@ def lot_expiry(program: Program, earned_at: datetime.datetime) -> datetime.datet
 
 
 def member_get(*, merchant: Merchant, external_id: str) -> Member:
+    if not is_external_id(external_id):
+        raise NotFound("No member with that external_id.", field="external_id")
     try:
         return Member.objects.select_related("tier").get(merchant=merchant, external_id=external_id)
     except Member.DoesNotExist:
@@ -135,20 +144,30 @@ def _clean_member_fields(fields: dict[str, Any]) -> dict[str, Any]:
 def member_upsert(
     *, merchant: Merchant, external_id: str, fields: dict[str, Any], actor: Actor = None
 ) -> tuple[Member, bool]:
-    """Create the member, or update the fields given; returns (member, created)."""
+    """Create the member, or update the fields given; returns (member, created). Fields
+    are validated before anything is written."""
     values = _clean_member_fields(fields)
-    member, created = Member.objects.get_or_create(
-        merchant=merchant, external_id=external_id, defaults=values
-    )
-    if not created and values:
-        if member.status == MemberStatus.ANONYMISED:
-            raise MemberNotActive("An anonymised member cannot be updated.")
-        for name, value in values.items():
-            setattr(member, name, value)
-        member.full_clean(exclude=["merchant", "tier"])
+    member = Member.objects.select_for_update().filter(merchant=merchant, external_id=external_id)
+    member = member.first()
+    created = member is None
+    if created:
+        member = Member(merchant=merchant, external_id=external_id)
+    elif values and member.status == MemberStatus.ANONYMISED:
+        raise MemberNotActive("An anonymised member cannot be updated.")
+    for name, value in values.items():
+        setattr(member, name, value)
+    member.full_clean(exclude=["merchant", "tier"], validate_unique=False)
+    if created:
+        try:
+            with transaction.atomic():
+                member.save()
+        except IntegrityError:
+            # Created meanwhile by a concurrent request: update that one instead.
+            return member_upsert(
+                merchant=merchant, external_id=external_id, fields=fields, actor=actor
+            )
+    elif values:
         member.save(update_fields=[*values, "updated_at"])
-    elif created:
-        member.full_clean(exclude=["merchant", "tier"])
     return member, created
 
 
@@ -232,15 +251,21 @@ def _rule_terms(rule: EarningRule) -> rules.RuleTerms:
 def _member_facts(
     merchant: Merchant, member: Member, rule_rows: list[EarningRule], at: datetime.datetime
 ) -> rules.MemberFacts:
-    counts: dict[int, int] = {}
+    """The member's tier and, for each capped rule, its awards in the period around ``at``
+    (one query for all of them)."""
+    counters = {}
     for rule in rule_rows:
         if rule.cap_period == CapPeriod.NONE:
             continue
-        awards = RuleAward.objects.filter(rule=rule, member=member)
-        start = rules.cap_period_start(rule.cap_period, at, merchant.timezone)
-        if start is not None:
-            awards = awards.filter(awarded_at__gte=start)
-        counts[rule.pk] = awards.count()
+        condition = Q(rule_id=rule.pk)
+        bounds = rules.cap_period_bounds(rule.cap_period, at, merchant.timezone)
+        if bounds is not None:
+            condition &= Q(awarded_at__gte=bounds[0], awarded_at__lt=bounds[1])
+        counters[f"rule_{rule.pk}"] = Count("pk", filter=condition)
+    counts: dict[int, int] = {}
+    if counters:
+        totals = RuleAward.objects.filter(member=member).aggregate(**counters)
+        counts = {int(name.removeprefix("rule_")): total for name, total in totals.items()}
     tier = member.tier
     return rules.MemberFacts(
         tier_name=tier.name if tier else None,
@@ -310,10 +335,15 @@ def _replay(obj: Any, digest: str, what: str) -> Recorded:
     return Recorded(obj=obj, replayed=True)
 
 
+def _check_when(at: datetime.datetime, field: str) -> None:
+    if at > timezone.now() + datetime.timedelta(days=1):
+        raise DomainError(f"{field} is in the future.", field=field)
+    if at < EARLIEST:
+        raise DomainError(f"{field} is before {EARLIEST:%Y-%m-%d}.", field=field)
+
+
 def _validate_order(data: OrderInput, program: Program) -> None:
-    now = timezone.now()
-    if data.placed_at > now + datetime.timedelta(days=1):
-        raise DomainError("placed_at is in the future.", field="placed_at")
+    _check_when(data.placed_at, "placed_at")
     if data.total < 0:
         raise DomainError("total cannot be negative.", field="total")
     if quantize_money(data.total, data.currency) != data.total:
@@ -355,6 +385,10 @@ def _order_create(
         to_currency=program.currency,
         at=data.placed_at,
     )
+    if conversion.amount > MAX_AMOUNT:
+        raise DomainError(
+            f"The total is too large once converted to {program.currency}.", field="total"
+        )
     order = Order.objects.create(
         merchant=merchant,
         member=member,
@@ -438,7 +472,9 @@ def refund_record(
     """Record a full or partial refund and take back, in proportion, the points the order
     earned. Cumulative: after refunds adding up to the total, exactly what the order
     earned has been taken back."""
-    order = Order.objects.filter(merchant=merchant, external_id=order_external_id).first()
+    order = None
+    if is_external_id(order_external_id):
+        order = Order.objects.filter(merchant=merchant, external_id=order_external_id).first()
     if order is None:
         raise NotFound("No order with that external_id.", field="order")
     digest = request_digest({"order": order_external_id, **asdict(data)})
@@ -512,7 +548,7 @@ class ActivityInput:
     external_id: str
     member_external_id: str
     kind: str
-    occurred_at: datetime.datetime
+    occurred_at: datetime.datetime | None = None  # when the store sent none: now
     custom_kind: str = ""
     data: dict[str, Any] = field(default_factory=dict)
     member_fields: dict[str, Any] = field(default_factory=dict)
@@ -528,8 +564,8 @@ def activity_record(*, merchant: Merchant, data: ActivityInput, actor: Actor = N
         raise DomainError(f"Unknown activity kind {data.kind!r}.", field="kind")
     if data.kind == ActivityKind.CUSTOM and not data.custom_kind.strip():
         raise DomainError("A custom activity needs custom_kind.", field="custom_kind")
-    if data.occurred_at > timezone.now() + datetime.timedelta(days=1):
-        raise DomainError("occurred_at is in the future.", field="occurred_at")
+    if data.occurred_at is not None:
+        _check_when(data.occurred_at, "occurred_at")
     try:
         with transaction.atomic():
             activity = _activity_create(merchant, program, data, digest)
@@ -545,6 +581,7 @@ def _activity_create(
     merchant: Merchant, program: Program, data: ActivityInput, digest: str
 ) -> Activity:
     now = timezone.now()
+    occurred_at = data.occurred_at or now
     member = _member_for_write(merchant, data.member_external_id, data.member_fields)
     activity = Activity.objects.create(
         merchant=merchant,
@@ -552,7 +589,7 @@ def _activity_create(
         external_id=data.external_id,
         kind=data.kind,
         custom_kind=data.custom_kind.strip(),
-        occurred_at=data.occurred_at,
+        occurred_at=occurred_at,
         data=data.data,
         request_hash=digest,
     )
@@ -561,8 +598,8 @@ def _activity_create(
     evaluation = rules.evaluate_activity(
         program=_program_terms(program),
         rules=[_rule_terms(rule) for rule in rule_rows],
-        member=_member_facts(merchant, member, rule_rows, data.occurred_at),
-        activity=rules.ActivityFacts(kind=kind, occurred_at=data.occurred_at),
+        member=_member_facts(merchant, member, rule_rows, occurred_at),
+        activity=rules.ActivityFacts(kind=kind, occurred_at=occurred_at),
     )
     entry = ledger.points_earn(
         member=member,
@@ -575,7 +612,7 @@ def _activity_create(
         activity=activity,
         reason=f"{kind} {data.external_id}",
     )
-    _record_awards(evaluation, member, entry, data.occurred_at)
+    _record_awards(evaluation, member, entry, occurred_at)
     activity.points_earned = evaluation.points
     activity.explanation = evaluation.explanation()
     activity.save(update_fields=["points_earned", "explanation"])

@@ -32,7 +32,7 @@ _ABANDONED_AFTER = datetime.timedelta(seconds=120)
 def request_fingerprint(*, method: str, path: str, body: bytes) -> str:
     try:
         canonical = json.dumps(json.loads(body or b"null"), sort_keys=True, separators=(",", ":"))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         canonical = body.hex()
     return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
 

@@ -1,11 +1,35 @@
+import datetime
+
+from django.utils import timezone
 from django_countries.serializer_fields import CountryField
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from loyalty.external_ids import EXTERNAL_ID_PATTERN
 from loyalty.models import Activity, ActivityKind, LedgerEntry, Member, Order, Refund
 from merchants.currency import is_currency_code
 
-EXTERNAL_ID = r"^[A-Za-z0-9._:@+=-]{1,128}$"
+
+def _contains_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(item) for item in value)
+    return False
+
+
+def validate_json_object(value: dict) -> dict:
+    """JSON kept as data: no NUL characters (PostgreSQL's jsonb refuses them), 10 kB."""
+    if _contains_nul(value):
+        raise serializers.ValidationError("NUL characters are not allowed.")
+    if len(str(value)) > 10_000:
+        raise serializers.ValidationError("Limited to 10 kB.")
+    return value
+
+
+EXTERNAL_ID = EXTERNAL_ID_PATTERN
 MAX_AMOUNT_DIGITS = 14
 
 
@@ -40,7 +64,7 @@ def money_field(**kwargs) -> serializers.DecimalField:
 class MemberFieldsSerializer(serializers.Serializer):
     """The profile fields a store may send; all optional."""
 
-    email = serializers.EmailField(required=False, allow_blank=True)
+    email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
     first_name = serializers.CharField(required=False, allow_blank=True, max_length=120)
     last_name = serializers.CharField(required=False, allow_blank=True, max_length=120)
     country = CountryField(required=False, allow_blank=True)
@@ -52,8 +76,12 @@ class MemberFieldsSerializer(serializers.Serializer):
     attributes = serializers.DictField(required=False)
 
     def validate_attributes(self, value: dict) -> dict:
-        if len(str(value)) > 10_000:
-            raise serializers.ValidationError("attributes are limited to 10 kB.")
+        return validate_json_object(value)
+
+    def validate_birthday(self, value):
+        latest = timezone.now().date() + datetime.timedelta(days=1)  # today in any zone
+        if value is not None and not (datetime.date(1900, 1, 1) <= value <= latest):
+            raise serializers.ValidationError("Give a birthday between 1900 and today.")
         return value
 
 
@@ -243,7 +271,7 @@ class ActivityInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ActivityKind.choices)
     custom_kind = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
     occurred_at = serializers.DateTimeField(required=False)
-    data = serializers.DictField(required=False, default=dict)
+    data = serializers.DictField(required=False, default=dict, validators=[validate_json_object])
 
 
 class ActivitySerializer(serializers.ModelSerializer):

@@ -1,6 +1,5 @@
 """The loyalty endpoints of the store API. Each view parses, calls one service, renders."""
 
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.pagination import CursorPagination
@@ -233,7 +232,7 @@ class ActivityListView(MerchantAPIView):
                 member_fields=_member_fields(data["member"]),
                 kind=data["kind"],
                 custom_kind=data["custom_kind"],
-                occurred_at=data.get("occurred_at") or timezone.now(),
+                occurred_at=data.get("occurred_at"),
                 data=data["data"],
             ),
         )

@@ -12,6 +12,7 @@ their own code and status; Django validation errors become ``invalid_input``.
 from http import HTTPStatus
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse
 from drf_standardized_errors.formatter import ExceptionFormatter
@@ -64,6 +65,12 @@ def problem_response(
     )
 
 
+class PayloadTooLarge(exceptions.APIException):
+    status_code = 413
+    default_detail = "The request body is too large."
+    default_code = "request_too_large"
+
+
 class DomainAPIException(exceptions.APIException):
     def __init__(self, error: DomainError):
         self.status_code = error.status
@@ -75,6 +82,8 @@ class ProblemHandler(ExceptionHandler):
     def convert_known_exceptions(self, exc: Exception) -> Exception:
         if isinstance(exc, DomainError):
             return DomainAPIException(exc)
+        if isinstance(exc, RequestDataTooBig):
+            return PayloadTooLarge()
         if isinstance(exc, DjangoValidationError):
             return exceptions.ValidationError(detail=serializers.as_serializer_error(exc))
         return super().convert_known_exceptions(exc)
