@@ -120,7 +120,7 @@ def _record_movements(entry: LedgerEntry, taken: list[tuple[PointLot, int]], sig
     )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def points_earn(
     *,
     member: Member,
@@ -134,12 +134,16 @@ def points_earn(
     activity=None,
     reason: str = "",
     actor: Actor = None,
+    member_locked: bool = False,
 ) -> LedgerEntry | None:
     """Credit ``points`` as a new lot: pending until ``available_at`` if that is later than
-    ``at``, spendable at once otherwise. Nothing is written for zero points."""
+    ``at``, spendable at once otherwise. Nothing is written for zero points. The caller may
+    pass a ``member`` it already locked in this transaction (``member_locked``); its cached
+    balances are then updated in place."""
     if points <= 0:
         return None
-    member = lock_member(member.pk)
+    if not member_locked:
+        member = lock_member(member.pk)
     pending = available_at > at
     entry = _write(
         member,
@@ -155,7 +159,7 @@ def points_earn(
         reason=reason,
         actor=actor,
     )
-    PointLot.objects.create(
+    entry.lot = PointLot.objects.create(
         merchant_id=member.merchant_id,
         member=member,
         entry=entry,

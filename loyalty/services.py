@@ -156,7 +156,11 @@ def member_upsert(
         raise MemberNotActive("An anonymised member cannot be updated.")
     for name, value in values.items():
         setattr(member, name, value)
-    member.full_clean(exclude=["merchant", "tier"], validate_unique=False)
+    # Uniqueness was settled by the lookup above and the CHECK constraints concern balances
+    # a profile change cannot touch: the database still enforces both.
+    member.full_clean(
+        exclude=["merchant", "tier"], validate_unique=False, validate_constraints=False
+    )
     if created:
         try:
             with transaction.atomic():
@@ -169,17 +173,6 @@ def member_upsert(
     elif values:
         member.save(update_fields=[*values, "updated_at"])
     return member, created
-
-
-def _member_for_write(merchant: Merchant, external_id: str, fields: dict[str, Any]) -> Member:
-    """The member an order or activity is for; an unknown one is created with ``fields``
-    (a known member's profile is left as it is)."""
-    member = Member.objects.filter(merchant=merchant, external_id=external_id).first()
-    if member is None:
-        member, _ = member_upsert(merchant=merchant, external_id=external_id, fields=fields)
-    if member.status != MemberStatus.ACTIVE:
-        raise MemberNotActive(f"The member is {member.status}.", field="member")
-    return member
 
 
 @transaction.atomic
@@ -353,10 +346,13 @@ def _validate_order(data: OrderInput, program: Program) -> None:
 def order_record(*, merchant: Merchant, data: OrderInput, actor: Actor = None) -> Recorded:
     """Record an order and credit what it earns (pending for the program's return window)."""
     digest = request_digest(asdict(data))
-    existing = Order.objects.filter(merchant=merchant, external_id=data.external_id).first()
-    if existing is not None:
+    try:
+        program = program_get_active(merchant=merchant)
+    except NoActiveProgram:
+        existing = Order.objects.filter(merchant=merchant, external_id=data.external_id).first()
+        if existing is None:
+            raise
         return _replay(existing, digest, "Order")
-    program = program_get_active(merchant=merchant)
     _validate_order(data, program)
     store = None
     if data.store_public_id:
@@ -374,11 +370,26 @@ def order_record(*, merchant: Merchant, data: OrderInput, actor: Actor = None) -
         return _replay(existing, digest, "Order")
 
 
+def _member_locked(merchant: Merchant, external_id: str, fields: dict[str, Any]) -> Member:
+    """The member an order or activity is for, row-locked with its tier; an unknown one is
+    created with ``fields`` (a known member's profile is left as it is)."""
+    queryset = Member.objects.select_for_update().select_related("tier")
+    member = queryset.filter(merchant=merchant, external_id=external_id).first()
+    if member is None:
+        member_upsert(merchant=merchant, external_id=external_id, fields=fields)
+        member = queryset.get(merchant=merchant, external_id=external_id)
+    if member.status != MemberStatus.ACTIVE:
+        raise MemberNotActive(f"The member is {member.status}.", field="member")
+    return member
+
+
 def _order_create(
     merchant: Merchant, program: Program, data: OrderInput, digest: str, store: Store | None
 ) -> Order:
+    # An existing order's id makes the INSERT below fail on the unique constraint, and
+    # order_record replays it: no lookup first on the common path.
     now = timezone.now()
-    member = _member_for_write(merchant, data.member_external_id, data.member_fields)
+    member = _member_locked(merchant, data.member_external_id, data.member_fields)
     conversion = convert(
         amount=data.total,
         from_currency=data.currency,
@@ -389,30 +400,6 @@ def _order_create(
         raise DomainError(
             f"The total is too large once converted to {program.currency}.", field="total"
         )
-    order = Order.objects.create(
-        merchant=merchant,
-        member=member,
-        store=store,
-        external_id=data.external_id,
-        placed_at=data.placed_at,
-        currency=data.currency,
-        total=data.total,
-        program_currency=program.currency,
-        program_total=conversion.amount,
-        exchange_rate=conversion.rate_row,
-        rate_used=conversion.rate if conversion.rate_row else None,
-        request_hash=digest,
-    )
-    OrderLine.objects.bulk_create(
-        OrderLine(
-            order=order,
-            sku=line.sku,
-            category=line.category,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-        )
-        for line in data.lines
-    )
     rule_rows = _active_rules(program, activity=False)
     evaluation = rules.evaluate_order(
         program=_program_terms(program),
@@ -433,9 +420,37 @@ def _order_create(
             ),
         ),
     )
+    order = Order.objects.create(
+        merchant=merchant,
+        member=member,
+        store=store,
+        external_id=data.external_id,
+        placed_at=data.placed_at,
+        currency=data.currency,
+        total=data.total,
+        program_currency=program.currency,
+        program_total=conversion.amount,
+        exchange_rate=conversion.rate_row,
+        rate_used=conversion.rate if conversion.rate_row else None,
+        points_earned=evaluation.points,
+        explanation=evaluation.explanation(),
+        request_hash=digest,
+    )
+    if data.lines:
+        OrderLine.objects.bulk_create(
+            OrderLine(
+                order=order,
+                sku=line.sku,
+                category=line.category,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+            )
+            for line in data.lines
+        )
     available_at = max(now, data.placed_at + datetime.timedelta(days=program.pending_days))
     entry = ledger.points_earn(
         member=member,
+        member_locked=True,
         points=evaluation.points,
         at=now,
         available_at=available_at,
@@ -446,10 +461,7 @@ def _order_create(
         reason=f"order {data.external_id}",
     )
     _record_awards(evaluation, member, entry, data.placed_at)
-    order.points_earned = evaluation.points
-    order.explanation = evaluation.explanation()
-    order.save(update_fields=["points_earned", "explanation"])
-    member.refresh_from_db()
+    order.first_lot = entry.lot if entry else None
     tiers.member_tier_upgrade(
         member=member, program=program, at=now, reason=f"order {data.external_id}"
     )
@@ -582,7 +594,7 @@ def _activity_create(
 ) -> Activity:
     now = timezone.now()
     occurred_at = data.occurred_at or now
-    member = _member_for_write(merchant, data.member_external_id, data.member_fields)
+    member = _member_locked(merchant, data.member_external_id, data.member_fields)
     activity = Activity.objects.create(
         merchant=merchant,
         member=member,
@@ -607,6 +619,7 @@ def _activity_create(
         at=now,
         available_at=now,
         expires_at=lot_expiry(program, now),
+        member_locked=True,
         source_type=LedgerEntry.Source.ACTIVITY,
         source_ref=data.external_id,
         activity=activity,

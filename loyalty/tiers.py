@@ -87,11 +87,15 @@ def member_tier_upgrade(
     if not program.tiers_enabled:
         return None
     tiers = program_tiers(program)
-    if not tiers:
+    current = member.tier.threshold if member.tier_id else None
+    higher = [tier for tier in tiers if current is None or tier.threshold > current]
+    if not higher:
+        return None
+    if program.tier_basis == TierBasis.POINTS and member.lifetime_points < higher[0].threshold:
+        # Points earned in the window never exceed lifetime points: nothing to reach yet.
         return None
     value = qualifying_values(program=program, member_ids=[member.pk], at=at)[member.pk]
     target = tier_for(tiers, value)
-    current = member.tier.threshold if member.tier_id else None
     if target is None or (current is not None and target.threshold <= current):
         return None
     return _move(member, target, value, reason)

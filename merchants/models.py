@@ -96,7 +96,7 @@ class OnboardingChecklistItem(models.Model):
     note = models.CharField(max_length=500, blank=True)
 
     class Meta:
-        ordering = ["merchant", "id"]
+        ordering = ["merchant_id", "id"]
         constraints = [
             models.UniqueConstraint(fields=["merchant", "item"], name="checklist_item_unique"),
         ]
@@ -163,7 +163,7 @@ class Store(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["merchant", "name"]
+        ordering = ["merchant_id", "name"]
         constraints = [
             models.UniqueConstraint(fields=["merchant", "domain"], name="store_domain_unique"),
         ]
@@ -218,7 +218,7 @@ class MerchantMembership(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["merchant", "user"]
+        ordering = ["merchant_id", "user_id"]
         constraints = [
             models.UniqueConstraint(fields=["merchant", "user"], name="membership_unique"),
             models.CheckConstraint(
@@ -250,7 +250,7 @@ class FeePlan(models.Model):
     )
 
     class Meta:
-        ordering = ["merchant", "-valid_from"]
+        ordering = ["merchant_id", "-valid_from"]
         constraints = [
             models.UniqueConstraint(
                 fields=["merchant", "valid_from"], name="fee_plan_unique_start"

@@ -225,9 +225,10 @@ class OrderSerializer(serializers.ModelSerializer):
         ]
 
     def _lot(self, order: Order):
-        if not hasattr(order, "_first_lot"):
-            order._first_lot = order.lots.order_by("id").first()
-        return order._first_lot
+        # order_record attaches the lot it created; a replayed order loads it once.
+        if not hasattr(order, "first_lot"):
+            order.first_lot = order.lots.order_by("id").first()
+        return order.first_lot
 
     @extend_schema_field(serializers.ChoiceField(choices=["none", "pending", "available"]))
     def get_points_status(self, order: Order) -> str:

@@ -114,7 +114,7 @@ class PointLot(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["member", "earned_at", "id"]
+        ordering = ["member_id", "earned_at", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(points__gt=0), name="lot_points_gt0"),
             models.CheckConstraint(

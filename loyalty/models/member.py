@@ -49,7 +49,7 @@ class Member(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["merchant", "external_id"]
+        ordering = ["merchant_id", "external_id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["merchant", "external_id"], name="member_unique_external_id"

@@ -52,7 +52,7 @@ class Program(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["merchant", "-is_active", "name"]
+        ordering = ["merchant_id", "-is_active", "name"]
         constraints = [
             models.UniqueConstraint(
                 fields=["merchant"], condition=Q(is_active=True), name="program_one_active"
@@ -85,7 +85,7 @@ class Tier(models.Model):
     benefits = models.TextField(blank=True)
 
     class Meta:
-        ordering = ["program", "threshold"]
+        ordering = ["program_id", "threshold"]
         constraints = [
             models.UniqueConstraint(fields=["program", "name"], name="tier_unique_name"),
             models.UniqueConstraint(fields=["program", "threshold"], name="tier_unique_threshold"),
@@ -143,7 +143,7 @@ class EarningRule(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["program", "priority", "id"]
+        ordering = ["program_id", "priority", "id"]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(kind=RuleKind.PURCHASE_RATE) | Q(points_per_unit__gt=0),
