@@ -2,9 +2,10 @@
 
 import django.db.models.deletion
 import django_countries.fields
-import merchants.fields
 from django.conf import settings
 from django.db import migrations, models
+
+import merchants.fields
 
 
 class Migration(migrations.Migration):
