@@ -81,10 +81,10 @@ def request_digest(payload: dict[str, Any]) -> str:
 
 
 def program_get_active(*, merchant: Merchant) -> Program:
-    program = Program.objects.filter(merchant=merchant, is_active=True).first()
-    if program is None:
-        raise NoActiveProgram("Configure the merchant's program first.")
-    return program
+    try:
+        return Program.objects.get(merchant=merchant, is_active=True)
+    except Program.DoesNotExist:
+        raise NoActiveProgram("Configure the merchant's program first.") from None
 
 
 @transaction.atomic
@@ -268,7 +268,7 @@ def _member_facts(
 
 
 def _active_rules(program: Program, *, activity: bool) -> list[EarningRule]:
-    queryset = EarningRule.objects.filter(program=program, is_active=True)
+    queryset = EarningRule.objects.filter(program=program, is_active=True).order_by()
     if activity:
         queryset = queryset.filter(kind="activity_bonus")
     else:
@@ -374,8 +374,9 @@ def _member_locked(merchant: Merchant, external_id: str, fields: dict[str, Any])
     """The member an order or activity is for, row-locked with its tier; an unknown one is
     created with ``fields`` (a known member's profile is left as it is)."""
     queryset = Member.objects.select_for_update().select_related("tier")
-    member = queryset.filter(merchant=merchant, external_id=external_id).first()
-    if member is None:
+    try:
+        member = queryset.get(merchant=merchant, external_id=external_id)
+    except Member.DoesNotExist:
         member_upsert(merchant=merchant, external_id=external_id, fields=fields)
         member = queryset.get(merchant=merchant, external_id=external_id)
     if member.status != MemberStatus.ACTIVE:

@@ -79,13 +79,15 @@ def api_key_authenticate(*, raw_key: str) -> MerchantAPIKey | None:
     prefix, dot, secret = raw_key.partition(".")
     if not (dot and prefix and secret) or len(prefix) > 8:
         return None
-    key = (
-        MerchantAPIKey.objects.get_usable_keys()
-        .select_related("merchant", "store")
-        .filter(prefix=prefix)
-        .first()
-    )
-    if key is None or key.has_expired or not key.is_valid(raw_key):
+    try:
+        key = (
+            MerchantAPIKey.objects.get_usable_keys()
+            .select_related("merchant", "store")
+            .get(prefix=prefix)
+        )
+    except MerchantAPIKey.DoesNotExist:
+        return None
+    if key.has_expired or not key.is_valid(raw_key):
         return None
     return key
 
