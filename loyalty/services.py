@@ -373,7 +373,8 @@ def order_record(*, merchant: Merchant, data: OrderInput, actor: Actor = None) -
 def _member_locked(merchant: Merchant, external_id: str, fields: dict[str, Any]) -> Member:
     """The member an order or activity is for, row-locked with its tier; an unknown one is
     created with ``fields`` (a known member's profile is left as it is)."""
-    queryset = Member.objects.select_for_update().select_related("tier")
+    # of=self: the tier is an outer join, which PostgreSQL cannot lock (and need not).
+    queryset = Member.objects.select_for_update(of=("self",)).select_related("tier")
     try:
         member = queryset.get(merchant=merchant, external_id=external_id)
     except Member.DoesNotExist:
