@@ -1,0 +1,929 @@
+"""Scheduled-jobs benchmark: ``loyalty.jobs`` over a million point lots on PostgreSQL.
+
+Run from the project root, with PostgreSQL on 127.0.0.1:5432 (user ``postgres``, trust
+auth; ``createdb``, ``dropdb`` on ``PATH``)::
+
+    .venv/bin/python bench/jobs.py [--lots 1000000] [--members 100000] [--batch-size 500]
+                                   [--compare-lots N] [--sample 1000] [--profile JOB]
+                                   [--no-tracemalloc] [--timeout-minutes 40]
+
+What one run does:
+
+1. Drops and recreates the database ``loyalty_bench_jobs``, runs ``manage.py migrate`` on
+   it (a subprocess with ``DATABASE_URL``), then configures Django in-process against it
+   (``config.settings``, development defaults, ``DEBUG=false`` so that no query log grows).
+2. Creates a live merchant (``merchant_create``, every checklist item ticked, ``in_review
+   -> approved -> live``) and its program (``program_configure``: 14 pending days,
+   ``expiry_policy="lot_age"``, 12 expiry months, tiers on, 12-month window) with two tiers
+   (Silver from 1,000 points, Gold from 2,500) through the project's services.
+3. Seeds ``--members`` members and ``--lots`` point lots with plain SQL (``INSERT ...
+   SELECT generate_series``), one ``earn`` ledger entry per lot. **The SQL seeding is bench
+   setup only; the jobs under test run through the project code** (``loyalty.jobs`` ->
+   ``loyalty.ledger`` / ``loyalty.tiers``, the ORM, the real row locks). Lot ``n`` belongs
+   to member ``(n - 1) mod members + 1``; its kind is drawn at random (fixed seed):
+   50 % pending with ``available_at`` in the past (due for release), 25 % released with
+   ``expires_at`` in the past (due for expiry), 12.5 % pending not yet due, 12.5 % released
+   not yet expired; points 10-500, ``remaining = points``. Each member's cached balances
+   are the sums of their lots (``points_balance`` = released lots' remaining,
+   ``pending_points`` = unreleased lots' remaining, ``lifetime_points`` = all points) and
+   of their entries (``earn`` with ``points`` for a released lot, ``pending`` for a pending
+   one; ``balance_after``/``pending_after`` are exact running sums). A third of the members
+   start in no tier, a third in Silver, a third in Gold, so that recomputation moves
+   members up and down. The tables are then ``VACUUM ANALYZE``d.
+4. Runs ``jobs.release_pending_points``, ``jobs.expire_points`` and ``jobs.recompute_tiers``
+   (``now`` fixed, ``--batch-size``), each timed by wall clock, with ``tracemalloc``
+   started just before it (peak traced Python memory) and the process max RSS
+   (``getrusage``) after it. Every SQL statement goes through a counting
+   ``execute_wrapper``: queries, queries per batch and per member, time spent waiting on
+   the database, the PostgreSQL backend's CPU time (``/proc``), and the statement shapes
+   that took the most time. After each job it checks, with SQL: the counts the job
+   returned against what was seeded; no due pending lot left (release) / no expired lot
+   with ``remaining > 0`` left (expiry); global sums (members' cached balances = sum of
+   entries = sum of lots); and, on ``--sample`` random members, that each member's
+   cached balances equal the sums of their entries and of their lots, that their latest
+   entry's ``balance_after``/``pending_after`` equal them, that every lot's ``points``
+   plus its movements equals its ``remaining``, and (tiers) that the member sits in the
+   tier their window gives. A second run of each job must find nothing to do (timed: the
+   cost of a scheduled run when nothing is due). ``VACUUM ANALYZE`` runs between jobs,
+   outside the timings (this server runs with ``autovacuum = off``).
+5. Memory against lot count: re-seeds with ``--compare-lots`` lots (default ``--lots``
+   / 10; members scaled the same way, so lots per member stay the same) and runs
+   ``release_pending_points`` again, printing both peaks: a batch holds the due lots of
+   ``--batch-size`` members, so the peak depends on the batch size and the lots per
+   member, not on the total number of lots. It also measures what one loaded ``PointLot``
+   costs (``tracemalloc``), to show what loading every lot at once would take.
+6. Drops the database whatever happens (``finally``). The run is bounded: ``SIGALRM``
+   after ``--timeout-minutes`` ends it through the same ``finally``.
+
+``--profile release|expire|tiers`` runs that job under ``cProfile`` (its timings are then
+inflated) and prints the top functions. ``--no-tracemalloc`` times the jobs without
+``tracemalloc`` (which slows Python code down). Exit status 1 if any check failed.
+"""
+
+# Only fixed local executables (createdb, dropdb, manage.py) are started; the SQL strings
+# below are constants with bound parameters (table names come from this file only).
+# ruff: noqa: S603, S608
+
+import argparse
+import contextlib
+import cProfile
+import io
+import math
+import os
+import pstats
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+PG = {"host": "127.0.0.1", "port": "5432", "user": "postgres"}
+BENCH_DB = "loyalty_bench_jobs"
+SILVER, GOLD = Decimal("1000"), Decimal("2500")
+TABLES = ("loyalty_member", "loyalty_ledgerentry", "loyalty_pointlot", "loyalty_lotmovement")
+TARGET_PEAK_MB = 200
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def log(message: str) -> None:
+    print(f"[jobs {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def pg_env() -> dict[str, str]:
+    return {**os.environ, "PGHOST": PG["host"], "PGPORT": PG["port"], "PGUSER": PG["user"]}
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise SystemExit(f"{name} is not on PATH")
+    return path
+
+
+def run(cmd: list[str], *, env: dict[str, str] | None = None, timeout: float = 600) -> None:
+    result = subprocess.run(
+        cmd, env=env or pg_env(), cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+    if result.returncode != 0:
+        raise SystemExit(
+            f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
+
+
+def drop_db() -> None:
+    subprocess.run(
+        [tool("dropdb"), "--if-exists", "--force", BENCH_DB],
+        env=pg_env(),
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def django_env(var_dir: str) -> dict[str, str]:
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("DJANGO_", "DATABASE_", "CACHE_", "CELERY_", "API_"))
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DJANGO_ENV="development",
+        DEBUG="false",
+        DATABASE_URL=f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{BENCH_DB}",
+        CACHE_URL="locmemcache://",
+        LOG_LEVEL="WARNING",
+        VAR_DIR=var_dir,
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    return env
+
+
+def configure_django(env: dict[str, str]) -> None:
+    for name in list(os.environ):
+        if name.startswith(("DJANGO_", "DATABASE_", "CACHE_", "CELERY_", "API_")):
+            del os.environ[name]
+    os.environ.update(env)
+    import django
+
+    django.setup()
+
+
+def max_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def sql(statement: str, params=None) -> list[tuple]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def sql_one(statement: str, params=None) -> tuple:
+    return sql(statement, params)[0]
+
+
+def backend_cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) of one PostgreSQL backend, if /proc lets us read it."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# -- query accounting --------------------------------------------------------------------
+
+_IN_LIST = re.compile(r"%s(?:, %s)+")
+_SELECT_LIST = re.compile(r"^SELECT (DISTINCT )?.*? FROM ")
+_INSERT = re.compile(r"^(INSERT INTO \S+) \(.*?\) (VALUES|SELECT) .*?( RETURNING .*)?$")
+
+
+def _shape(statement: str) -> str:
+    shape = _IN_LIST.sub("%s…", statement)
+    shape = _SELECT_LIST.sub(lambda m: f"SELECT {m.group(1) or ''}… FROM ", shape, count=1)
+    shape = _INSERT.sub(r"\1 (…) \2 …", shape)
+    return shape if len(shape) <= 150 else shape[:147] + "..."
+
+
+class QueryStats:
+    """A ``connection.execute_wrapper``: counts statements and the time spent in them,
+    per statement shape (IN lists and column lists collapsed)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.seconds = 0.0
+        self.shapes: dict[str, list] = defaultdict(lambda: [0, 0.0])
+        self._cache: dict[str, str] = {}
+
+    def __call__(self, execute, statement, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(statement, params, many, context)
+        finally:
+            elapsed = time.perf_counter() - started
+            shape = self._cache.get(statement)
+            if shape is None:
+                shape = self._cache.setdefault(statement, _shape(statement))
+            entry = self.shapes[shape]
+            entry[0] += 1
+            entry[1] += elapsed
+            self.count += 1
+            self.seconds += elapsed
+
+    def top(self, n: int = 6) -> list[tuple[str, int, float]]:
+        rows = sorted(self.shapes.items(), key=lambda item: -item[1][1])[:n]
+        return [(shape, count, seconds) for shape, (count, seconds) in rows]
+
+
+# -- setup -------------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    merchant_id: int
+    program_id: int
+    silver_id: int
+    gold_id: int
+    now: object  # datetime
+    window_start: object  # datetime
+    members: int = 0
+    lots: int = 0
+    seeded: dict = field(default_factory=dict)  # kind -> (lots, points, members)
+    expected_tier_changes: int = 0
+
+
+def setup_program():
+    from django.utils import timezone
+
+    from loyalty import services as loyalty_services
+    from loyalty import tiers
+    from loyalty.models import Tier
+    from merchants import services as merchant_services
+    from merchants.models import ChecklistItem, MerchantStatus
+
+    merchant = merchant_services.merchant_create(
+        name="Bench Jobs Outfitters",
+        slug="bench-jobs",
+        country="US",
+        default_currency="USD",
+        timezone_name="UTC",
+        actor=None,
+    )
+    for step in (MerchantStatus.IN_REVIEW, MerchantStatus.APPROVED):
+        merchant_services.merchant_transition(
+            merchant=merchant, to_status=step, reason="benchmark", actor=None
+        )
+    program = loyalty_services.program_configure(
+        merchant=merchant,
+        actor=None,
+        name="Bench Rewards",
+        points_name="Points",
+        point_value=Decimal("0.01"),
+        base_earn_rate=Decimal("1"),
+        pending_days=14,
+        expiry_policy="lot_age",
+        expiry_months=12,
+        tiers_enabled=True,
+        tier_window_months=12,
+    )
+    silver = Tier.objects.create(program=program, name="Silver", threshold=SILVER)
+    gold = Tier.objects.create(program=program, name="Gold", threshold=GOLD)
+    for item in ChecklistItem.values:
+        merchant_services.checklist_item_complete(merchant=merchant, item=item, actor=None)
+    merchant_services.merchant_transition(
+        merchant=merchant, to_status=MerchantStatus.LIVE, reason="benchmark", actor=None
+    )
+    now = timezone.now()
+    return World(
+        merchant_id=merchant.pk,
+        program_id=program.pk,
+        silver_id=silver.pk,
+        gold_id=gold.pk,
+        now=now,
+        window_start=tiers.window_start(program, now),
+    )
+
+
+SEED_LOTS = """
+CREATE UNLOGGED TABLE bench_seed_lot AS
+SELECT id, member_id, points, kind, earned_at,
+       earned_at + interval '14 days' AS available_at,
+       CASE WHEN kind IN (1, 3) THEN earned_at + interval '14 days' END AS released_at,
+       earned_at + interval '12 months' AS expires_at
+FROM (
+    SELECT id, member_id, points, kind,
+           %(now)s::timestamptz - CASE kind
+               WHEN 0 THEN interval '15 days' + t * interval '20 days'
+               WHEN 1 THEN interval '12 months 1 day' + t * interval '150 days'
+               WHEN 2 THEN t * interval '10 days'
+               ELSE interval '20 days' + t * interval '300 days'
+           END AS earned_at
+    FROM (
+        SELECT n AS id,
+               mod(n - 1, %(members)s) + 1 AS member_id,
+               (10 + floor(p * 491))::bigint AS points,
+               CASE WHEN c < 0.5 THEN 0 WHEN c < 0.75 THEN 1 WHEN c < 0.875 THEN 2 ELSE 3
+               END AS kind,
+               t
+        FROM (
+            SELECT n, random() AS c, random() AS t, random() AS p
+            FROM generate_series(1, %(lots)s) AS n
+        ) AS drawn
+    ) AS typed
+) AS timed
+"""
+# kind: 0 pending and due, 1 released and expired, 2 pending not due, 3 released not due.
+
+SEED_MEMBERS = """
+INSERT INTO loyalty_member (
+    id, external_id, email, first_name, last_name, country, locale, marketing_consent,
+    attributes, status, points_balance, pending_points, lifetime_points,
+    has_refund_shortfall, last_activity_at, created_at, updated_at, merchant_id, tier_id
+)
+SELECT m, 'bench-' || m, '', '', '', '', '', false, '{}'::jsonb, 'active',
+       coalesce(a.balance, 0), coalesce(a.pending, 0), coalesce(a.lifetime, 0), false,
+       a.last_activity, %(created)s, %(created)s, %(merchant)s,
+       CASE mod(m, 3) WHEN 0 THEN NULL WHEN 1 THEN %(silver)s ELSE %(gold)s END
+FROM generate_series(1, %(members)s) AS m
+LEFT JOIN (
+    SELECT member_id,
+           sum(points) FILTER (WHERE released_at IS NOT NULL) AS balance,
+           sum(points) FILTER (WHERE released_at IS NULL) AS pending,
+           sum(points) AS lifetime,
+           max(earned_at) AS last_activity
+    FROM bench_seed_lot GROUP BY member_id
+) AS a ON a.member_id = m
+"""
+
+SEED_ENTRIES = """
+INSERT INTO loyalty_ledgerentry (
+    id, kind, points, pending, balance_after, pending_after, source_type, source_ref,
+    reason, shortfall, created_at, merchant_id, member_id
+)
+SELECT id, 'earn', p, q, sum(p) OVER w, sum(q) OVER w, 'order', 'bench-' || id, '', 0,
+       earned_at, %(merchant)s, member_id
+FROM (
+    SELECT id, member_id, earned_at,
+           CASE WHEN released_at IS NULL THEN 0 ELSE points END AS p,
+           CASE WHEN released_at IS NULL THEN points ELSE 0 END AS q
+    FROM bench_seed_lot
+) AS s
+WINDOW w AS (PARTITION BY member_id ORDER BY earned_at, id ROWS UNBOUNDED PRECEDING)
+ORDER BY id
+"""
+
+SEED_POINT_LOTS = """
+INSERT INTO loyalty_pointlot (
+    id, points, remaining, earned_at, available_at, released_at, expires_at, entry_id,
+    member_id, merchant_id
+)
+SELECT id, points, points, earned_at, available_at, released_at, expires_at, id,
+       member_id, %(merchant)s
+FROM bench_seed_lot ORDER BY id
+"""
+
+EXPECTED_TIER_CHANGES = """
+SELECT count(*) FROM loyalty_member AS m
+LEFT JOIN (
+    SELECT member_id, sum(points) AS value FROM bench_seed_lot
+    WHERE earned_at >= %(since)s GROUP BY member_id
+) AS q ON q.member_id = m.id
+WHERE m.merchant_id = %(merchant)s
+  AND (CASE WHEN coalesce(q.value, 0) >= %(gold_at)s THEN %(gold)s
+            WHEN coalesce(q.value, 0) >= %(silver_at)s THEN %(silver)s END)
+      IS DISTINCT FROM m.tier_id
+"""
+
+
+def vacuum_analyze() -> None:
+    for table in TABLES:
+        sql(f"VACUUM ANALYZE {table}")
+
+
+def seed(world: World, lots: int, members: int) -> None:
+    """Members, entries and lots in plain SQL (bench setup only, not under test)."""
+    import datetime
+
+    sql(
+        "TRUNCATE loyalty_tierchange, loyalty_lotmovement, loyalty_pointlot, "
+        "loyalty_ledgerentry, loyalty_member CASCADE"
+    )
+    sql("DROP TABLE IF EXISTS bench_seed_lot")
+    sql("SET work_mem = '256MB'")
+    sql("SET maintenance_work_mem = '512MB'")
+    sql("SELECT setseed(0.42)")
+    params = {
+        "now": world.now,
+        "lots": lots,
+        "members": members,
+        "merchant": world.merchant_id,
+        "silver": world.silver_id,
+        "gold": world.gold_id,
+        "created": world.now - datetime.timedelta(days=730),
+    }
+    sql(SEED_LOTS, params)
+    sql(SEED_MEMBERS, params)
+    sql(SEED_ENTRIES, params)
+    sql(SEED_POINT_LOTS, params)
+    for table, last in (
+        ("loyalty_member", members),
+        ("loyalty_ledgerentry", lots),
+        ("loyalty_pointlot", lots),
+    ):
+        sql("SELECT setval(pg_get_serial_sequence(%s, 'id'), %s)", [table, last])
+    sql("RESET work_mem")
+    sql("RESET maintenance_work_mem")
+    vacuum_analyze()
+    world.lots, world.members = lots, members
+    world.seeded = {
+        kind: (count, int(points), owners)
+        for kind, count, points, owners in sql(
+            "SELECT kind, count(*), sum(points), count(DISTINCT member_id) "
+            "FROM bench_seed_lot GROUP BY kind"
+        )
+    }
+    world.expected_tier_changes = sql_one(
+        EXPECTED_TIER_CHANGES,
+        {
+            "since": world.window_start,
+            "merchant": world.merchant_id,
+            "gold_at": GOLD,
+            "silver_at": SILVER,
+            "gold": world.gold_id,
+            "silver": world.silver_id,
+        },
+    )[0]
+
+
+# -- checks ------------------------------------------------------------------------------
+
+SAMPLE_CHECK = """
+WITH s AS (
+    SELECT id, points_balance, pending_points, lifetime_points FROM loyalty_member
+    WHERE id = ANY(%(ids)s)
+), e AS (
+    SELECT member_id, sum(points) AS points, sum(pending) AS pending
+    FROM loyalty_ledgerentry WHERE member_id = ANY(%(ids)s) GROUP BY member_id
+), latest AS (
+    SELECT DISTINCT ON (member_id) member_id, balance_after, pending_after
+    FROM loyalty_ledgerentry WHERE member_id = ANY(%(ids)s)
+    ORDER BY member_id, created_at DESC, id DESC
+), l AS (
+    SELECT member_id,
+           coalesce(sum(remaining) FILTER (WHERE released_at IS NOT NULL), 0) AS released,
+           coalesce(sum(remaining) FILTER (WHERE released_at IS NULL), 0) AS pending,
+           sum(points) AS points
+    FROM loyalty_pointlot WHERE member_id = ANY(%(ids)s) GROUP BY member_id
+)
+SELECT
+    count(*),
+    count(*) FILTER (WHERE coalesce(e.points, 0) <> s.points_balance),
+    count(*) FILTER (WHERE coalesce(e.pending, 0) <> s.pending_points),
+    count(*) FILTER (WHERE latest.member_id IS NOT NULL
+                     AND (latest.balance_after <> s.points_balance
+                          OR latest.pending_after <> s.pending_points)),
+    count(*) FILTER (WHERE coalesce(l.released, 0) <> s.points_balance),
+    count(*) FILTER (WHERE coalesce(l.pending, 0) <> s.pending_points),
+    count(*) FILTER (WHERE coalesce(l.points, 0) <> s.lifetime_points),
+    (SELECT count(*) FROM loyalty_pointlot AS lot
+     WHERE lot.member_id = ANY(%(ids)s)
+       AND lot.points + coalesce((SELECT sum(mv.points) FROM loyalty_lotmovement AS mv
+                                  WHERE mv.lot_id = lot.id), 0) <> lot.remaining)
+FROM s
+LEFT JOIN e ON e.member_id = s.id
+LEFT JOIN latest ON latest.member_id = s.id
+LEFT JOIN l ON l.member_id = s.id
+"""
+SAMPLE_LABELS = (
+    "sum(entries.points) != points_balance",
+    "sum(entries.pending) != pending_points",
+    "latest entry's balance_after/pending_after != cached",
+    "sum(released lots.remaining) != points_balance",
+    "sum(pending lots.remaining) != pending_points",
+    "sum(lots.points) != lifetime_points",
+    "lots where points + movements != remaining",
+)
+
+TIER_SAMPLE_CHECK = """
+SELECT count(*) FROM (
+    SELECT m.tier_id,
+           coalesce((SELECT sum(e.points + e.pending) FROM loyalty_ledgerentry AS e
+                     WHERE e.member_id = m.id AND e.created_at >= %(since)s
+                       AND e.kind IN ('earn', 'reverse')), 0) AS value
+    FROM loyalty_member AS m WHERE m.id = ANY(%(ids)s)
+) AS v
+WHERE v.tier_id IS DISTINCT FROM (
+    SELECT t.id FROM loyalty_tier AS t
+    WHERE t.program_id = %(program)s AND t.threshold <= v.value
+    ORDER BY t.threshold DESC LIMIT 1
+)
+"""
+
+GLOBAL_SUMS = """
+SELECT
+    (SELECT coalesce(sum(points_balance), 0) FROM loyalty_member),
+    (SELECT coalesce(sum(pending_points), 0) FROM loyalty_member),
+    (SELECT coalesce(sum(points), 0) FROM loyalty_ledgerentry),
+    (SELECT coalesce(sum(pending), 0) FROM loyalty_ledgerentry),
+    (SELECT coalesce(sum(remaining) FILTER (WHERE released_at IS NOT NULL), 0)
+     FROM loyalty_pointlot),
+    (SELECT coalesce(sum(remaining) FILTER (WHERE released_at IS NULL), 0)
+     FROM loyalty_pointlot)
+"""
+
+
+class Checks:
+    def __init__(self, sample: int) -> None:
+        self.sample = sample
+        self.failures: list[str] = []
+        self.passed = 0
+
+    def expect(self, label: str, actual, expected) -> None:
+        if actual == expected:
+            self.passed += 1
+        else:
+            self.failures.append(f"{label}: got {actual}, expected {expected}")
+            log(f"CHECK FAILED {label}: got {actual}, expected {expected}")
+
+    def sample_ids(self) -> list[int]:
+        return [
+            row[0]
+            for row in sql(
+                "SELECT id FROM loyalty_member ORDER BY random() LIMIT %s", [self.sample]
+            )
+        ]
+
+    def ledger(self, job: str) -> None:
+        ids = self.sample_ids()
+        row = sql_one(SAMPLE_CHECK, {"ids": ids})
+        self.expect(f"{job}: sampled members", row[0], len(ids))
+        for label, bad in zip(SAMPLE_LABELS, row[1:], strict=True):
+            self.expect(f"{job}: sample of {len(ids)}: {label}", bad, 0)
+        sums = sql_one(GLOBAL_SUMS)
+        balance, pending, entry_points, entry_pending, lot_released, lot_pending = sums
+        self.expect(f"{job}: total balance = sum of entries.points", balance, entry_points)
+        self.expect(f"{job}: total pending = sum of entries.pending", pending, entry_pending)
+        self.expect(f"{job}: total balance = released lots' remaining", balance, lot_released)
+        self.expect(f"{job}: total pending = pending lots' remaining", pending, lot_pending)
+
+    def tiers(self, world: World) -> None:
+        ids = self.sample_ids()
+        bad = sql_one(
+            TIER_SAMPLE_CHECK,
+            {"ids": ids, "since": world.window_start, "program": world.program_id},
+        )[0]
+        self.expect(f"tiers: sample of {len(ids)}: member not in their window's tier", bad, 0)
+
+
+def due_pending_left(world: World) -> int:
+    return sql_one(
+        "SELECT count(*) FROM loyalty_pointlot WHERE released_at IS NULL AND remaining > 0 "
+        "AND available_at <= %s",
+        [world.now],
+    )[0]
+
+
+def expired_left(world: World) -> int:
+    return sql_one(
+        "SELECT count(*) FROM loyalty_pointlot WHERE released_at IS NOT NULL "
+        "AND remaining > 0 AND expires_at <= %s",
+        [world.now],
+    )[0]
+
+
+# -- measuring ---------------------------------------------------------------------------
+
+
+@dataclass
+class Measure:
+    job: str
+    lots_in_db: int
+    result: object
+    seconds: float
+    queries: QueryStats
+    backend_cpu: float | None
+    peak_mb: float | None
+    rss_mb: float
+    batches: int
+
+
+def measure(job: str, call, *, world: World, batch_size: int, args) -> Measure:
+    """Run ``call()`` with the query wrapper, tracemalloc (unless disabled) and,
+    for ``--profile job``, cProfile."""
+    from django.db import connection
+
+    connection.ensure_connection()
+    backend = sql_one("SELECT pg_backend_pid()")[0]
+    stats = QueryStats()
+    cpu_before = backend_cpu_seconds(backend)
+    profiler = cProfile.Profile() if args.profile == job else None
+    trace = not args.no_tracemalloc
+    if trace:
+        tracemalloc.start()
+    started = time.perf_counter()
+    with connection.execute_wrapper(stats):
+        if profiler:
+            profiler.enable()
+        try:
+            result = call()
+        finally:
+            if profiler:
+                profiler.disable()
+    seconds = time.perf_counter() - started
+    peak = None
+    if trace:
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    cpu_after = backend_cpu_seconds(backend)
+    backend_cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after else None
+    if profiler:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
+        print(f"\n-- cProfile of {job} (tottime) --\n{out.getvalue()}", flush=True)
+    batches = max(1, math.ceil(result.members / batch_size))
+    return Measure(
+        job=job,
+        lots_in_db=world.lots,
+        result=result,
+        seconds=seconds,
+        queries=stats,
+        backend_cpu=backend_cpu,
+        peak_mb=peak,
+        rss_mb=max_rss_mb(),
+        batches=batches,
+    )
+
+
+def describe(m: Measure) -> str:
+    r = m.result
+    handled = r.lots or r.members
+    unit = "lots" if r.lots else "members"
+    q = m.queries
+    lines = [
+        f"{m.job}: {r.members:,} members, {r.lots:,} lots, {r.points:,} points, "
+        f"{r.changes:,} changes in {m.seconds:.1f}s = {handled / m.seconds:,.0f} {unit}/s, "
+        f"{r.members / m.seconds:,.0f} members/s",
+        f"    queries {q.count:,} = {q.count / m.batches:,.1f}/batch of {m.batches:,} "
+        f"({q.count / max(1, r.members):.2f}/member); waiting on the database "
+        f"{q.seconds:.1f}s ({100 * q.seconds / m.seconds:.0f} %), Python "
+        f"{m.seconds - q.seconds:.1f}s; PostgreSQL backend CPU "
+        + (f"{m.backend_cpu:.1f}s" if m.backend_cpu is not None else "n/a"),
+        "    peak traced memory "
+        + (f"{m.peak_mb:.1f} MB" if m.peak_mb is not None else "not traced")
+        + f"; process max RSS so far {m.rss_mb:.0f} MB",
+    ]
+    for shape, count, seconds in q.top():
+        lines.append(
+            f"      {seconds:7.1f}s {count:8,} x {1000 * seconds / count:6.2f} ms  {shape}"
+        )
+    return "\n".join(lines)
+
+
+def bytes_per_lot() -> float:
+    """Traced bytes one PointLot costs once loaded (model instance, dict, values)."""
+    from loyalty.models import PointLot
+
+    tracemalloc.start()
+    loaded = list(PointLot.objects.order_by("id")[:20000])
+    current = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return current / max(1, len(loaded))
+
+
+# -- the run -----------------------------------------------------------------------------
+
+
+def run_jobs(args, world: World, checks: Checks) -> list[Measure]:
+    from loyalty import jobs
+    from loyalty.models import TierChange
+
+    bs = args.batch_size
+    measures = []
+    due = world.seeded.get(0, (0, 0, 0))
+    aged = world.seeded.get(1, (0, 0, 0))
+
+    log("release_pending_points")
+    m = measure(
+        "release",
+        lambda: jobs.release_pending_points(now=world.now, batch_size=bs),
+        world=world,
+        batch_size=bs,
+        args=args,
+    )
+    measures.append(m)
+    print(describe(m), flush=True)
+    checks.expect("release: lots released", m.result.lots, due[0])
+    checks.expect("release: points released", m.result.points, due[1])
+    checks.expect("release: members", m.result.members, due[2])
+    checks.expect("release: due pending lots left", due_pending_left(world), 0)
+    checks.ledger("release")
+    started = time.perf_counter()
+    again = jobs.release_pending_points(now=world.now, batch_size=bs)
+    log(f"release again (nothing due): {again} in {time.perf_counter() - started:.2f}s")
+    checks.expect("release: second run members", again.members, 0)
+
+    vacuum_analyze()
+    log("expire_points")
+    m = measure(
+        "expire",
+        lambda: jobs.expire_points(now=world.now, batch_size=bs),
+        world=world,
+        batch_size=bs,
+        args=args,
+    )
+    measures.append(m)
+    print(describe(m), flush=True)
+    checks.expect("expire: lots expired", m.result.lots, aged[0])
+    checks.expect("expire: points expired", m.result.points, aged[1])
+    checks.expect("expire: members", m.result.members, aged[2])
+    checks.expect("expire: expired lots with remaining > 0 left", expired_left(world), 0)
+    checks.expect("expire: due pending lots left", due_pending_left(world), 0)
+    checks.ledger("expire")
+    started = time.perf_counter()
+    again = jobs.expire_points(now=world.now, batch_size=bs)
+    log(f"expire again (nothing due): {again} in {time.perf_counter() - started:.2f}s")
+    checks.expect("expire: second run members", again.members, 0)
+
+    vacuum_analyze()
+    log("recompute_tiers")
+    m = measure(
+        "tiers",
+        lambda: jobs.recompute_tiers(now=world.now, batch_size=bs),
+        world=world,
+        batch_size=bs,
+        args=args,
+    )
+    measures.append(m)
+    print(describe(m), flush=True)
+    checks.expect("tiers: members walked", m.result.members, world.members)
+    checks.expect("tiers: changes", m.result.changes, world.expected_tier_changes)
+    checks.expect("tiers: TierChange rows", TierChange.objects.count(), m.result.changes)
+    checks.tiers(world)
+    checks.ledger("tiers")
+    started = time.perf_counter()
+    again = jobs.recompute_tiers(now=world.now, batch_size=bs)
+    log(f"tiers again (no change due): {again} in {time.perf_counter() - started:.2f}s")
+    checks.expect("tiers: second run changes", again.changes, 0)
+    return measures
+
+
+def compare_release(args, world: World, checks: Checks, lots: int) -> Measure:
+    from loyalty import jobs
+
+    members = max(1, args.members * lots // args.lots)
+    log(f"re-seeding {lots:,} lots over {members:,} members for the memory comparison")
+    started = time.perf_counter()
+    seed(world, lots, members)
+    log(f"seeded in {time.perf_counter() - started:.1f}s")
+    due = world.seeded.get(0, (0, 0, 0))
+    m = measure(
+        "release (compare)",
+        lambda: jobs.release_pending_points(now=world.now, batch_size=args.batch_size),
+        world=world,
+        batch_size=args.batch_size,
+        args=args,
+    )
+    print(describe(m), flush=True)
+    checks.expect("release (compare): lots released", m.result.lots, due[0])
+    checks.expect("release (compare): due pending lots left", due_pending_left(world), 0)
+    checks.ledger("release (compare)")
+    return m
+
+
+def report(args, measures: list[Measure], compare: Measure | None, per_lot: float) -> None:
+    print("\n== scheduled jobs ==", flush=True)
+    print(
+        f"{args.lots:,} lots, {args.members:,} members, batch size {args.batch_size}"
+        + (", tracemalloc off" if args.no_tracemalloc else ", tracemalloc on")
+    )
+    header = (
+        f"{'job':<18}{'members':>10}{'lots':>10}{'points':>13}{'changes':>9}{'seconds':>9}"
+        f"{'lots/s':>9}{'memb/s':>8}{'q/batch':>9}{'db %':>6}{'peak MB':>9}{'RSS MB':>8}"
+    )
+    print(header)
+    for m in [*measures, *([compare] if compare else [])]:
+        r = m.result
+        peak = f"{m.peak_mb:.1f}" if m.peak_mb is not None else "-"
+        print(
+            f"{m.job:<18}{r.members:>10,}{r.lots:>10,}{r.points:>13,}{r.changes:>9,}"
+            f"{m.seconds:>9.1f}{r.lots / m.seconds:>9,.0f}{r.members / m.seconds:>8,.0f}"
+            f"{m.queries.count / m.batches:>9,.1f}"
+            f"{100 * m.queries.seconds / m.seconds:>6.0f}{peak:>9}{m.rss_mb:>8.0f}"
+        )
+    total = sum(m.seconds for m in measures)
+    print(f"total job time {total:.1f}s")
+    print(
+        "load average (1 min) at the start and the end: "
+        f"{args.load_start:.2f} / {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs "
+        "(anything else running skews the figures)"
+    )
+    print(f"one loaded PointLot: {per_lot:,.0f} traced bytes")
+    for m in measures:
+        if m.peak_mb is None or not m.result.lots:
+            continue
+        everything = m.result.lots * per_lot / 2**20
+        print(
+            f"{m.job}: peak {m.peak_mb:.1f} MB = {100 * m.peak_mb / everything:.2f} % of the "
+            f"{everything:,.0f} MB that {m.result.lots:,} loaded lots would take "
+            f"(target < {TARGET_PEAK_MB} MB: {'ok' if m.peak_mb < TARGET_PEAK_MB else 'MISSED'})"
+        )
+    release = measures[0] if measures else None
+    if compare and release and compare.peak_mb is not None and release.peak_mb is not None:
+        print(
+            f"release peak: {compare.peak_mb:.1f} MB at {compare.lots_in_db:,} lots vs "
+            f"{release.peak_mb:.1f} MB at {release.lots_in_db:,} lots "
+            f"(x{release.peak_mb / compare.peak_mb:.2f} for x"
+            f"{release.lots_in_db / compare.lots_in_db:.0f} lots; same lots per member and "
+            f"batch size)"
+        )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--lots", type=int, default=1_000_000)
+    parser.add_argument("--members", type=int, default=100_000)
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument(
+        "--compare-lots",
+        type=int,
+        default=None,
+        help="lots of the memory comparison run of release (default --lots / 10; 0: skip)",
+    )
+    parser.add_argument("--sample", type=int, default=1000, help="members checked in detail")
+    parser.add_argument("--profile", choices=("release", "expire", "tiers"), default=None)
+    parser.add_argument("--no-tracemalloc", action="store_true")
+    parser.add_argument("--timeout-minutes", type=float, default=40)
+    args = parser.parse_args(argv)
+    if args.lots < 1 or args.members < 1 or args.batch_size < 1:
+        parser.error("--lots, --members and --batch-size must be positive")
+    if args.compare_lots is None:
+        args.compare_lots = args.lots // 10 if args.lots >= 10 else 0
+    return args
+
+
+class Timeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise Timeout("the benchmark ran out of time (--timeout-minutes)")
+
+
+def _terminated(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    args.load_start = os.getloadavg()[0]
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _terminated)
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(max(1, int(args.timeout_minutes * 60)))
+    var_dir = tempfile.mkdtemp(prefix="loyalty-bench-jobs-")
+    env = django_env(var_dir)
+    checks = Checks(args.sample)
+    try:
+        log(f"creating {BENCH_DB} and migrating it")
+        drop_db()
+        run([tool("createdb"), BENCH_DB])
+        run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], env=env)
+        configure_django(env)
+        world = setup_program()
+        log(f"seeding {args.lots:,} lots over {args.members:,} members (SQL, setup only)")
+        started = time.perf_counter()
+        seed(world, args.lots, args.members)
+        log(
+            f"seeded in {time.perf_counter() - started:.1f}s: "
+            + ", ".join(
+                f"{label} {world.seeded.get(kind, (0, 0, 0))[0]:,}"
+                for kind, label in (
+                    (0, "pending due"),
+                    (1, "expired"),
+                    (2, "pending not due"),
+                    (3, "released not due"),
+                )
+            )
+            + f"; {world.expected_tier_changes:,} tier changes due"
+        )
+        log(f"process max RSS before the jobs {max_rss_mb():.0f} MB")
+        measures = run_jobs(args, world, checks)
+        per_lot = bytes_per_lot()
+        compare = None
+        if args.compare_lots:
+            compare = compare_release(args, world, checks, args.compare_lots)
+        report(args, measures, compare, per_lot)
+    finally:
+        signal.alarm(0)
+        with contextlib.suppress(Exception):
+            from django.db import connections
+
+            connections.close_all()
+        drop_db()
+        shutil.rmtree(var_dir, ignore_errors=True)
+        log(f"dropped {BENCH_DB}")
+    print(f"\nchecks: {checks.passed} passed, {len(checks.failures)} failed")
+    for failure in checks.failures:
+        print(f"  FAILED {failure}")
+    return 1 if checks.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
