@@ -2,8 +2,6 @@
 and a merchant's Bearer key: kinds, custom kinds, ``activity_bonus`` rules and their caps."""
 
 import datetime
-import json
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -18,34 +16,18 @@ from loyalty.models import (
     LedgerEntry,
     Member,
     MemberStatus,
-    Order,
-    PointLot,
     RuleAward,
 )
 from tests.conftest import assert_problem, make_tenant
+from tests.loyalty.apihelpers import db_state, post_json, program_for
 from tests.merchants.factories import MerchantFactory
 
 pytestmark = pytest.mark.django_db
 
 ACTIVITIES = "/api/v1/activities/"
 DAY = datetime.timedelta(days=1)
-PROGRAM_TERMS: dict[str, Any] = {
-    "name": "P",
-    "points_name": "Stars",
-    "point_value": Decimal("0.01"),
-    "base_earn_rate": Decimal("1"),
-    "pending_days": 14,
-}
+
 BUILT_IN_KINDS = [kind for kind in ActivityKind.values if kind != ActivityKind.CUSTOM]
-
-
-def program_for(merchant, **terms):
-    return services.program_configure(merchant=merchant, actor=None, **{**PROGRAM_TERMS, **terms})
-
-
-@pytest.fixture
-def program(tenant):
-    return program_for(tenant.merchant)
 
 
 def bonus_rule(program, activity_kind: str, points: int = 25, **fields) -> EarningRule:
@@ -57,18 +39,6 @@ def bonus_rule(program, activity_kind: str, points: int = 25, **fields) -> Earni
         bonus_points=points,
         **fields,
     )
-
-
-def db_state() -> dict[str, list[dict]]:
-    """Every row a bad request could touch, so "nothing changed" is a plain comparison."""
-    return {
-        model.__name__: list(model.objects.order_by("pk").values())
-        for model in (Member, Order, Activity, LedgerEntry, PointLot, RuleAward)
-    }
-
-
-def post_json(client, url: str, body: Any, **extra):
-    return client.post(url, json.dumps(body), content_type="application/json", **extra)
 
 
 def activity_body(

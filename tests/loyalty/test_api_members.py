@@ -2,46 +2,24 @@
 ``POST /api/v1/members/``, ``GET .../{external_id}/``, ``GET .../ledger/`` and
 ``POST .../adjustments/``."""
 
-import json
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from django.utils import timezone
 
 from loyalty import services
-from loyalty.models import Activity, LedgerEntry, Member, Order, PointLot, Refund, Tier
+from loyalty.models import LedgerEntry, Member, Tier
 from merchants.models import Scope
 from tests.conftest import assert_not_found, assert_problem, make_tenant
+from tests.loyalty.apihelpers import db_state, member_make, post_json, program_for
 
 pytestmark = pytest.mark.django_db
 
 MEMBERS = "/api/v1/members/"
-PROGRAM_TERMS: dict[str, Any] = {
-    "name": "P",
-    "points_name": "Stars",
-    "point_value": Decimal("0.01"),
-    "base_earn_rate": Decimal("1"),
-    "pending_days": 14,
-}
 
 
 def member_url(external_id: str, suffix: str = "") -> str:
     return f"{MEMBERS}{external_id}/{suffix}"
-
-
-def program_for(merchant, **terms):
-    return services.program_configure(merchant=merchant, actor=None, **{**PROGRAM_TERMS, **terms})
-
-
-@pytest.fixture
-def program(tenant):
-    return program_for(tenant.merchant)
-
-
-def member_make(merchant, external_id: str = "cust-1", **fields) -> Member:
-    member, _ = services.member_upsert(merchant=merchant, external_id=external_id, fields=fields)
-    return member
 
 
 def adjust(merchant, member: Member, points: int, reason: str = "test") -> LedgerEntry:
@@ -61,18 +39,6 @@ def order_record(merchant, member_external_id: str, external_id: str, total: str
             placed_at=timezone.now(),
         ),
     ).obj
-
-
-def db_state() -> dict[str, list[dict]]:
-    """Every row a bad request could touch, so "nothing changed" is a plain comparison."""
-    return {
-        model.__name__: list(model.objects.order_by("pk").values())
-        for model in (Member, Order, Refund, Activity, LedgerEntry, PointLot)
-    }
-
-
-def post_json(client, url: str, body: Any, **extra):
-    return client.post(url, json.dumps(body), content_type="application/json", **extra)
 
 
 # -- POST /members/ ----------------------------------------------------------------------

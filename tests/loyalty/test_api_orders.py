@@ -3,7 +3,6 @@
 no POST endpoint of the loyalty API accepts."""
 
 import datetime
-import json
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -14,62 +13,27 @@ from django.utils.dateparse import parse_datetime
 
 from loyalty import services
 from loyalty.models import (
-    Activity,
     EarningRule,
     ExchangeRate,
     LedgerEntry,
     Member,
     MemberStatus,
     Order,
-    OrderLine,
-    PointLot,
     Refund,
 )
 from merchants.models import Scope
 from tests.conftest import assert_not_found, assert_problem, make_tenant
+from tests.loyalty.apihelpers import db_state, member_make, post_json, program_for
 from tests.merchants.factories import MerchantFactory
 
 pytestmark = pytest.mark.django_db
 
 ORDERS = "/api/v1/orders/"
 DAY = datetime.timedelta(days=1)
-PROGRAM_TERMS: dict[str, Any] = {
-    "name": "P",
-    "points_name": "Stars",
-    "point_value": Decimal("0.01"),
-    "base_earn_rate": Decimal("1"),
-    "pending_days": 14,
-}
 
 
 def refunds_url(order_external_id: str) -> str:
     return f"{ORDERS}{order_external_id}/refunds/"
-
-
-def program_for(merchant, **terms):
-    return services.program_configure(merchant=merchant, actor=None, **{**PROGRAM_TERMS, **terms})
-
-
-@pytest.fixture
-def program(tenant):
-    return program_for(tenant.merchant)
-
-
-def member_make(merchant, external_id: str = "cust-1", **fields) -> Member:
-    member, _ = services.member_upsert(merchant=merchant, external_id=external_id, fields=fields)
-    return member
-
-
-def db_state() -> dict[str, list[dict]]:
-    """Every row a bad request could touch, so "nothing changed" is a plain comparison."""
-    return {
-        model.__name__: list(model.objects.order_by("pk").values())
-        for model in (Member, Order, OrderLine, Refund, Activity, LedgerEntry, PointLot)
-    }
-
-
-def post_json(client, url: str, body: Any, **extra):
-    return client.post(url, json.dumps(body), content_type="application/json", **extra)
 
 
 def order_body(

@@ -4,7 +4,6 @@ they have no natural key of their own."""
 
 import datetime
 import json
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -15,27 +14,13 @@ from loyalty.models import LedgerEntry, Member, Order
 from merchants.idempotency import idempotency_purge_expired, request_fingerprint
 from merchants.models import IdempotencyRecord, Scope
 from tests.conftest import assert_problem, make_tenant
+from tests.loyalty.apihelpers import member_make, program_for
 
 pytestmark = pytest.mark.django_db
 
-PROGRAM_TERMS: dict[str, Any] = {
-    "name": "P",
-    "points_name": "Stars",
-    "point_value": Decimal("0.01"),
-    "base_earn_rate": Decimal("1"),
-    "pending_days": 14,
-}
+
 ADJUSTMENTS = "/api/v1/members/cust-1/adjustments/"
 ORDERS = "/api/v1/orders/"
-
-
-def program_for(merchant):
-    return services.program_configure(merchant=merchant, actor=None, **PROGRAM_TERMS)
-
-
-def member_make(merchant, external_id: str = "cust-1") -> Member:
-    member, _ = services.member_upsert(merchant=merchant, external_id=external_id, fields={})
-    return member
 
 
 @pytest.fixture

@@ -1,0 +1,37 @@
+"""What the store API tests of the loyalty app share."""
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from loyalty import services
+from loyalty.models import Activity, LedgerEntry, Member, Order, OrderLine, PointLot, Refund
+
+PROGRAM_TERMS: dict[str, Any] = {
+    "name": "P",
+    "points_name": "Stars",
+    "point_value": Decimal("0.01"),
+    "base_earn_rate": Decimal("1"),
+    "pending_days": 14,
+}
+
+
+def program_for(merchant, **terms):
+    return services.program_configure(merchant=merchant, actor=None, **{**PROGRAM_TERMS, **terms})
+
+
+def member_make(merchant, external_id: str = "cust-1", **fields) -> Member:
+    member, _ = services.member_upsert(merchant=merchant, external_id=external_id, fields=fields)
+    return member
+
+
+def db_state() -> dict[str, list[dict]]:
+    """Every row a bad request could touch, so "nothing changed" is a plain comparison."""
+    return {
+        model.__name__: list(model.objects.order_by("pk").values())
+        for model in (Member, Order, OrderLine, Refund, Activity, LedgerEntry, PointLot)
+    }
+
+
+def post_json(client, url: str, body: Any, **extra):
+    return client.post(url, json.dumps(body), content_type="application/json", **extra)
