@@ -167,6 +167,30 @@ def max_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+def _status_mb(key: str) -> float | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def reset_peak_rss() -> float | None:
+    """Reset this process's peak RSS (Linux >= 4.0) and return the current RSS, so that
+    the peak read after a job is that job's; None where /proc does not allow it."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return None
+    return _status_mb("VmRSS")
+
+
+def peak_rss_mb() -> float | None:
+    return _status_mb("VmHWM")
+
+
 def sql(statement: str, params=None) -> list[tuple]:
     from django.db import connection
 
@@ -206,11 +230,16 @@ class QueryStats:
     """A ``connection.execute_wrapper``: counts statements and the time spent in them,
     per statement shape (IN lists and column lists collapsed)."""
 
-    def __init__(self) -> None:
+    def __init__(self, label: str = "", progress: tuple[str, int, int] | None = None) -> None:
         self.count = 0
         self.seconds = 0.0
         self.shapes: dict[str, list] = defaultdict(lambda: [0, 0.0])
         self._cache: dict[str, str] = {}
+        # Progress lines about once a minute: (shape prefix that marks members done,
+        # members per such statement, members expected).
+        self.label = label
+        self.progress = progress
+        self.started = self.logged = time.perf_counter()
 
     def __call__(self, execute, statement, params, many, context):
         started = time.perf_counter()
@@ -226,6 +255,24 @@ class QueryStats:
             entry[1] += elapsed
             self.count += 1
             self.seconds += elapsed
+            if self.progress and self.count % 1000 == 0:
+                self._log_progress()
+
+    def _log_progress(self) -> None:
+        now = time.perf_counter()
+        if now - self.logged < 60:
+            return
+        self.logged = now
+        prefix, per_statement, expected = self.progress
+        done = per_statement * sum(
+            count for shape, (count, _) in self.shapes.items() if shape.startswith(prefix)
+        )
+        elapsed = now - self.started
+        left = (expected - done) / (done / elapsed) if done else float("nan")
+        log(
+            f"  {self.label}: ~{min(done, expected):,} of {expected:,} members, "
+            f"{self.count:,} queries, {elapsed:.0f}s, ~{left:.0f}s to go"
+        )
 
     def top(self, n: int = 6) -> list[tuple[str, int, float]]:
         rows = sorted(self.shapes.items(), key=lambda item: -item[1][1])[:n]
@@ -246,6 +293,7 @@ class World:
     members: int = 0
     lots: int = 0
     seeded: dict = field(default_factory=dict)  # kind -> (lots, points, members)
+    dangling: tuple = (0, 0)  # lots, entries with a broken reference after seeding
     expected_tier_changes: int = 0
 
 
@@ -392,6 +440,22 @@ WHERE m.merchant_id = %(merchant)s
 """
 
 
+SECONDARY_INDEXES = """
+SELECT indexname, indexdef FROM pg_indexes
+WHERE schemaname = 'public' AND tablename = %s
+  AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass)
+"""
+
+SEED_INTEGRITY = """
+SELECT
+    (SELECT count(*) FROM loyalty_pointlot AS l
+     WHERE NOT EXISTS (SELECT FROM loyalty_ledgerentry AS e WHERE e.id = l.entry_id)
+        OR NOT EXISTS (SELECT FROM loyalty_member AS m WHERE m.id = l.member_id)),
+    (SELECT count(*) FROM loyalty_ledgerentry AS e
+     WHERE NOT EXISTS (SELECT FROM loyalty_member AS m WHERE m.id = e.member_id))
+"""
+
+
 def vacuum_analyze() -> None:
     for table in TABLES:
         sql(f"VACUUM ANALYZE {table}")
@@ -420,8 +484,24 @@ def seed(world: World, lots: int, members: int) -> None:
     }
     sql(SEED_LOTS, params)
     sql(SEED_MEMBERS, params)
-    sql(SEED_ENTRIES, params)
-    sql(SEED_POINT_LOTS, params)
+    # A bulk load: the two big tables' secondary indexes are dropped and rebuilt after
+    # the INSERTs, and foreign-key triggers are off meanwhile (the rows are consistent
+    # by construction; ``seed_integrity`` checks the references afterwards).
+    rebuild = [
+        index
+        for table in ("loyalty_ledgerentry", "loyalty_pointlot")
+        for index in sql(SECONDARY_INDEXES, [table, table])
+    ]
+    for name, _ in rebuild:
+        sql(f'DROP INDEX "{name}"')
+    sql("SET session_replication_role = replica")
+    try:
+        sql(SEED_ENTRIES, params)
+        sql(SEED_POINT_LOTS, params)
+    finally:
+        sql("RESET session_replication_role")
+    for _, indexdef in rebuild:
+        sql(indexdef)
     for table, last in (
         ("loyalty_member", members),
         ("loyalty_ledgerentry", lots),
@@ -432,6 +512,7 @@ def seed(world: World, lots: int, members: int) -> None:
     sql("RESET maintenance_work_mem")
     vacuum_analyze()
     world.lots, world.members = lots, members
+    world.dangling = sql_one(SEED_INTEGRITY)
     world.seeded = {
         kind: (count, int(points), owners)
         for kind, count, points, owners in sql(
@@ -599,20 +680,29 @@ class Measure:
     seconds: float
     queries: QueryStats
     backend_cpu: float | None
+    process_cpu: float
+    rss_before_mb: float | None
+    job_peak_rss_mb: float | None
     peak_mb: float | None
     rss_mb: float
     batches: int
 
 
-def measure(job: str, call, *, world: World, batch_size: int, args) -> Measure:
+MEMBER_WRITE = 'UPDATE "loyalty_member" SET "points_balance"'
+BATCH_LOCK = 'SELECT … FROM "loyalty_member" WHERE "loyalty_member"."id" IN'
+
+
+def measure(job: str, call, *, world: World, batch_size: int, args, progress) -> Measure:
     """Run ``call()`` with the query wrapper, tracemalloc (unless disabled) and,
     for ``--profile job``, cProfile."""
     from django.db import connection
 
     connection.ensure_connection()
     backend = sql_one("SELECT pg_backend_pid()")[0]
-    stats = QueryStats()
+    stats = QueryStats(job, progress)
     cpu_before = backend_cpu_seconds(backend)
+    process_before = time.process_time()
+    rss_before = reset_peak_rss()
     profiler = cProfile.Profile() if args.profile == job else None
     trace = not args.no_tracemalloc
     if trace:
@@ -627,6 +717,8 @@ def measure(job: str, call, *, world: World, batch_size: int, args) -> Measure:
             if profiler:
                 profiler.disable()
     seconds = time.perf_counter() - started
+    process_cpu = time.process_time() - process_before
+    job_peak_rss = peak_rss_mb() if rss_before is not None else None
     peak = None
     if trace:
         peak = tracemalloc.get_traced_memory()[1] / 2**20
@@ -645,6 +737,9 @@ def measure(job: str, call, *, world: World, batch_size: int, args) -> Measure:
         seconds=seconds,
         queries=stats,
         backend_cpu=backend_cpu,
+        process_cpu=process_cpu,
+        rss_before_mb=rss_before,
+        job_peak_rss_mb=job_peak_rss,
         peak_mb=peak,
         rss_mb=max_rss_mb(),
         batches=batches,
@@ -661,12 +756,20 @@ def describe(m: Measure) -> str:
         f"{r.changes:,} changes in {m.seconds:.1f}s = {handled / m.seconds:,.0f} {unit}/s, "
         f"{r.members / m.seconds:,.0f} members/s",
         f"    queries {q.count:,} = {q.count / m.batches:,.1f}/batch of {m.batches:,} "
-        f"({q.count / max(1, r.members):.2f}/member); waiting on the database "
-        f"{q.seconds:.1f}s ({100 * q.seconds / m.seconds:.0f} %), Python "
-        f"{m.seconds - q.seconds:.1f}s; PostgreSQL backend CPU "
-        + (f"{m.backend_cpu:.1f}s" if m.backend_cpu is not None else "n/a"),
+        f"({q.count / max(1, r.members):.2f}/member); inside cursor.execute (driver, "
+        f"network, PostgreSQL) {q.seconds:.1f}s ({100 * q.seconds / m.seconds:.0f} %), "
+        f"the rest (Python: ORM, job code) {m.seconds - q.seconds:.1f}s",
+        f"    CPU: this process {m.process_cpu:.1f}s, its PostgreSQL backend "
+        + (f"{m.backend_cpu:.1f}s" if m.backend_cpu is not None else "n/a")
+        + f" = {1000 * (m.process_cpu + (m.backend_cpu or 0)) / max(1, r.members):.2f} ms "
+        "per member (less sensitive than wall time to other load on the machine)",
         "    peak traced memory "
         + (f"{m.peak_mb:.1f} MB" if m.peak_mb is not None else "not traced")
+        + (
+            f"; RSS {m.rss_before_mb:.0f} MB before, peak {m.job_peak_rss_mb:.0f} MB during"
+            if m.job_peak_rss_mb is not None
+            else ""
+        )
         + f"; process max RSS so far {m.rss_mb:.0f} MB",
     ]
     for shape, count, seconds in q.top():
@@ -706,6 +809,7 @@ def run_jobs(args, world: World, checks: Checks) -> list[Measure]:
         world=world,
         batch_size=bs,
         args=args,
+        progress=(MEMBER_WRITE, 1, due[2]),
     )
     measures.append(m)
     print(describe(m), flush=True)
@@ -727,6 +831,7 @@ def run_jobs(args, world: World, checks: Checks) -> list[Measure]:
         world=world,
         batch_size=bs,
         args=args,
+        progress=(MEMBER_WRITE, 1, aged[2]),
     )
     measures.append(m)
     print(describe(m), flush=True)
@@ -749,6 +854,7 @@ def run_jobs(args, world: World, checks: Checks) -> list[Measure]:
         world=world,
         batch_size=bs,
         args=args,
+        progress=(BATCH_LOCK, bs, world.members),
     )
     measures.append(m)
     print(describe(m), flush=True)
@@ -772,6 +878,7 @@ def compare_release(args, world: World, checks: Checks, lots: int) -> Measure:
     started = time.perf_counter()
     seed(world, lots, members)
     log(f"seeded in {time.perf_counter() - started:.1f}s")
+    checks.expect("seed (compare): broken references", world.dangling, (0, 0))
     due = world.seeded.get(0, (0, 0, 0))
     m = measure(
         "release (compare)",
@@ -779,6 +886,7 @@ def compare_release(args, world: World, checks: Checks, lots: int) -> Measure:
         world=world,
         batch_size=args.batch_size,
         args=args,
+        progress=(MEMBER_WRITE, 1, due[2]),
     )
     print(describe(m), flush=True)
     checks.expect("release (compare): lots released", m.result.lots, due[0])
@@ -795,18 +903,31 @@ def report(args, measures: list[Measure], compare: Measure | None, per_lot: floa
     )
     header = (
         f"{'job':<18}{'members':>10}{'lots':>10}{'points':>13}{'changes':>9}{'seconds':>9}"
-        f"{'lots/s':>9}{'memb/s':>8}{'q/batch':>9}{'db %':>6}{'peak MB':>9}{'RSS MB':>8}"
+        f"{'lots/s':>9}{'memb/s':>8}{'q/batch':>9}{'db %':>6}{'cpu ms/memb':>12}"
+        f"{'peak MB':>9}{'RSS MB':>12}"
     )
     print(header)
     for m in [*measures, *([compare] if compare else [])]:
         r = m.result
         peak = f"{m.peak_mb:.1f}" if m.peak_mb is not None else "-"
+        rss = (
+            f"{m.rss_before_mb:.0f}->{m.job_peak_rss_mb:.0f}"
+            if m.job_peak_rss_mb is not None
+            else f"{m.rss_mb:.0f}"
+        )
         print(
             f"{m.job:<18}{r.members:>10,}{r.lots:>10,}{r.points:>13,}{r.changes:>9,}"
             f"{m.seconds:>9.1f}{r.lots / m.seconds:>9,.0f}{r.members / m.seconds:>8,.0f}"
             f"{m.queries.count / m.batches:>9,.1f}"
-            f"{100 * m.queries.seconds / m.seconds:>6.0f}{peak:>9}{m.rss_mb:>8.0f}"
+            f"{100 * m.queries.seconds / m.seconds:>6.0f}"
+            f"{1000 * (m.process_cpu + (m.backend_cpu or 0)) / max(1, r.members):>12.2f}"
+            f"{peak:>9}{rss:>12}"
         )
+    print(
+        "q/batch: queries / ceil(members / batch size); db %: share of the wall time "
+        "inside cursor.execute; cpu ms/memb: (this process + its backend) CPU per member; peak MB: "
+        "tracemalloc peak; RSS MB: process RSS before the job -> peak during it"
+    )
     total = sum(m.seconds for m in measures)
     print(f"total job time {total:.1f}s")
     print(
@@ -849,7 +970,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sample", type=int, default=1000, help="members checked in detail")
     parser.add_argument("--profile", choices=("release", "expire", "tiers"), default=None)
     parser.add_argument("--no-tracemalloc", action="store_true")
-    parser.add_argument("--timeout-minutes", type=float, default=40)
+    parser.add_argument("--timeout-minutes", type=float, default=120)
     args = parser.parse_args(argv)
     if args.lots < 1 or args.members < 1 or args.batch_size < 1:
         parser.error("--lots, --members and --batch-size must be positive")
@@ -903,12 +1024,13 @@ def main(argv: list[str] | None = None) -> int:
             )
             + f"; {world.expected_tier_changes:,} tier changes due"
         )
+        checks.expect("seed: lots and entries with a broken reference", world.dangling, (0, 0))
         log(f"process max RSS before the jobs {max_rss_mb():.0f} MB")
         measures = run_jobs(args, world, checks)
-        per_lot = bytes_per_lot()
         compare = None
         if args.compare_lots:
             compare = compare_release(args, world, checks, args.compare_lots)
+        per_lot = bytes_per_lot()
         report(args, measures, compare, per_lot)
     finally:
         signal.alarm(0)
