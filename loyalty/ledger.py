@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import QuerySet
 
+from loyalty.batch import WriteBatch
 from loyalty.exceptions import InsufficientPoints, InvalidAdjustment, SpendAlreadyRefunded
 from loyalty.models import LedgerEntry, LotMovement, Member, Order, PointLot, Refund
 from merchants.actors import Actor, actor_user
@@ -63,8 +64,10 @@ def _write(
     shortfall: int = 0,
     touch: bool = True,
     reverses: LedgerEntry | None = None,
+    batch: WriteBatch | None = None,
 ) -> LedgerEntry:
-    """Apply a change to a locked member and record it."""
+    """Apply a change to a locked member and record it: at once, or queued in ``batch``
+    (written when the caller executes it, before the transaction ends)."""
     member.points_balance += points
     member.pending_points += pending
     member.lifetime_points += lifetime
@@ -75,8 +78,7 @@ def _write(
     if shortfall and not member.has_refund_shortfall:
         member.has_refund_shortfall = True
         fields.append("has_refund_shortfall")
-    member.save(update_fields=fields)
-    return LedgerEntry.objects.create(
+    entry = LedgerEntry(
         merchant_id=member.merchant_id,
         member=member,
         kind=kind,
@@ -95,6 +97,13 @@ def _write(
         reverses=reverses,
         created_at=at,
     )
+    if batch is None:
+        member.save(update_fields=fields)
+        entry.save(force_insert=True)
+    else:
+        batch.update(member, fields)
+        batch.insert(entry)
+    return entry
 
 
 def _consume(points: int, lots: Iterable[PointLot]) -> list[tuple[PointLot, int]]:
@@ -135,15 +144,23 @@ def points_earn(
     reason: str = "",
     actor: Actor = None,
     member_locked: bool = False,
+    batch: WriteBatch | None = None,
 ) -> LedgerEntry | None:
     """Credit ``points`` as a new lot: pending until ``available_at`` if that is later than
     ``at``, spendable at once otherwise. Nothing is written for zero points. The caller may
     pass a ``member`` it already locked in this transaction (``member_locked``); its cached
-    balances are then updated in place."""
+    balances are then updated in place. With a ``batch`` (which needs ``member_locked``)
+    the writes are queued there, beside the caller's own (the order and its lines may be
+    unsaved instances of the same batch), and the caller executes it."""
     if points <= 0:
         return None
+    if batch is not None and not member_locked:
+        raise ValueError("a batched earn needs the member locked by the caller")
     if not member_locked:
         member = lock_member(member.pk)
+    own_batch = batch is None
+    if batch is None:
+        batch = WriteBatch()
     pending = available_at > at
     entry = _write(
         member,
@@ -158,8 +175,9 @@ def points_earn(
         activity=activity,
         reason=reason,
         actor=actor,
+        batch=batch,
     )
-    entry.lot = PointLot.objects.create(
+    entry.lot = PointLot(
         merchant_id=member.merchant_id,
         member=member,
         entry=entry,
@@ -171,6 +189,9 @@ def points_earn(
         released_at=None if pending else at,
         expires_at=expires_at,
     )
+    batch.insert(entry.lot)
+    if own_batch:
+        batch.execute()
     return entry
 
 

@@ -15,10 +15,11 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from loyalty import ledger, rules, tiers
+from loyalty.batch import WriteBatch
 from loyalty.exceptions import (
     IdempotencyConflict,
     MemberNotActive,
@@ -30,7 +31,6 @@ from loyalty.models import (
     Activity,
     ActivityKind,
     CapPeriod,
-    EarningRule,
     ExpiryPolicy,
     LedgerEntry,
     Member,
@@ -42,6 +42,7 @@ from loyalty.models import (
     RuleAward,
 )
 from loyalty.money import quantize_money
+from loyalty.program_config import program_config
 from loyalty.rates import convert
 from merchants.actors import Actor
 from merchants.exceptions import DomainError, NotFound
@@ -213,36 +214,11 @@ def member_adjust_points(
 # -- rule evaluation ---------------------------------------------------------------------
 
 
-def _program_terms(program: Program) -> rules.ProgramTerms:
-    return rules.ProgramTerms(base_earn_rate=program.base_earn_rate, rounding=program.rounding)
-
-
-def _rule_terms(rule: EarningRule) -> rules.RuleTerms:
-    return rules.RuleTerms(
-        id=rule.pk,
-        name=rule.name,
-        kind=rule.kind,
-        priority=rule.priority,
-        is_active=rule.is_active,
-        valid_from=rule.valid_from,
-        valid_until=rule.valid_until,
-        points_per_unit=rule.points_per_unit,
-        multiplier=rule.multiplier,
-        bonus_points=rule.bonus_points,
-        activity_kind=rule.activity_kind,
-        min_order_total=rule.min_order_total,
-        include_skus=tuple(rule.include_skus),
-        exclude_skus=tuple(rule.exclude_skus),
-        include_categories=tuple(rule.include_categories),
-        exclude_categories=tuple(rule.exclude_categories),
-        store_id=rule.store_id,
-        cap_period=rule.cap_period,
-        cap_count=rule.cap_count,
-    )
-
-
 def _member_facts(
-    merchant: Merchant, member: Member, rule_rows: list[EarningRule], at: datetime.datetime
+    merchant: Merchant,
+    member: Member,
+    rule_rows: tuple[rules.RuleTerms, ...],
+    at: datetime.datetime,
 ) -> rules.MemberFacts:
     """The member's tier and, for each capped rule, its awards in the period around ``at``
     (one query for all of them)."""
@@ -250,11 +226,11 @@ def _member_facts(
     for rule in rule_rows:
         if rule.cap_period == CapPeriod.NONE:
             continue
-        condition = Q(rule_id=rule.pk)
+        condition = Q(rule_id=rule.id)
         bounds = rules.cap_period_bounds(rule.cap_period, at, merchant.timezone)
         if bounds is not None:
             condition &= Q(awarded_at__gte=bounds[0], awarded_at__lt=bounds[1])
-        counters[f"rule_{rule.pk}"] = Count("pk", filter=condition)
+        counters[f"rule_{rule.id}"] = Count("pk", filter=condition)
     counts: dict[int, int] = {}
     if counters:
         totals = RuleAward.objects.filter(member=member).aggregate(**counters)
@@ -267,21 +243,16 @@ def _member_facts(
     )
 
 
-def _active_rules(program: Program, *, activity: bool) -> list[EarningRule]:
-    queryset = EarningRule.objects.filter(program=program, is_active=True).order_by()
-    if activity:
-        queryset = queryset.filter(kind="activity_bonus")
-    else:
-        queryset = queryset.exclude(kind="activity_bonus")
-    return list(queryset)
-
-
 def _record_awards(
-    evaluation: rules.Evaluation, member: Member, entry: LedgerEntry | None, at: datetime.datetime
+    evaluation: rules.Evaluation,
+    member: Member,
+    entry: LedgerEntry | None,
+    at: datetime.datetime,
+    batch: WriteBatch,
 ) -> None:
     if entry is None:
         return
-    RuleAward.objects.bulk_create(
+    batch.insert_many(
         RuleAward(rule_id=part.rule_id, member=member, entry=entry, awarded_at=at)
         for part in evaluation.parts
         if part.rule_id is not None
@@ -335,7 +306,7 @@ def _check_when(at: datetime.datetime, field: str) -> None:
         raise DomainError(f"{field} is before {EARLIEST:%Y-%m-%d}.", field=field)
 
 
-def _validate_order(data: OrderInput, program: Program) -> None:
+def _validate_order(data: OrderInput) -> None:
     _check_when(data.placed_at, "placed_at")
     if data.total < 0:
         raise DomainError("total cannot be negative.", field="total")
@@ -346,14 +317,7 @@ def _validate_order(data: OrderInput, program: Program) -> None:
 def order_record(*, merchant: Merchant, data: OrderInput, actor: Actor = None) -> Recorded:
     """Record an order and credit what it earns (pending for the program's return window)."""
     digest = request_digest(asdict(data))
-    try:
-        program = program_get_active(merchant=merchant)
-    except NoActiveProgram:
-        existing = Order.objects.filter(merchant=merchant, external_id=data.external_id).first()
-        if existing is None:
-            raise
-        return _replay(existing, digest, "Order")
-    _validate_order(data, program)
+    _validate_order(data)
     store = None
     if data.store_public_id:
         store = Store.objects.filter(merchant=merchant, public_id=data.store_public_id).first()
@@ -361,9 +325,10 @@ def order_record(*, merchant: Merchant, data: OrderInput, actor: Actor = None) -
             raise DomainError("No such store.", field="store")
     try:
         with transaction.atomic():
-            order = _order_create(merchant, program, data, digest, store)
+            order = _order_create(merchant, data, digest, store)
         return Recorded(obj=order, replayed=False)
-    except IntegrityError:
+    except (IntegrityError, NoActiveProgram):
+        # Recorded before (a replay needs no active program), or by a concurrent request.
         existing = Order.objects.filter(merchant=merchant, external_id=data.external_id).first()
         if existing is None:
             raise
@@ -371,10 +336,15 @@ def order_record(*, merchant: Merchant, data: OrderInput, actor: Actor = None) -
 
 
 def _member_locked(merchant: Merchant, external_id: str, fields: dict[str, Any]) -> Member:
-    """The member an order or activity is for, row-locked with its tier; an unknown one is
-    created with ``fields`` (a known member's profile is left as it is)."""
+    """The member an order or activity is for, row-locked with its tier and annotated with
+    the merchant's ``config_version`` as of this transaction; an unknown member is created
+    with ``fields`` (a known member's profile is left as it is)."""
     # of=self: the tier is an outer join, which PostgreSQL cannot lock (and need not).
-    queryset = Member.objects.select_for_update(of=("self",)).select_related("tier")
+    queryset = (
+        Member.objects.select_for_update(of=("self",))
+        .select_related("tier")
+        .annotate(config_version=F("merchant__config_version"))
+    )
     try:
         member = queryset.get(merchant=merchant, external_id=external_id)
     except Member.DoesNotExist:
@@ -385,13 +355,13 @@ def _member_locked(merchant: Merchant, external_id: str, fields: dict[str, Any])
     return member
 
 
-def _order_create(
-    merchant: Merchant, program: Program, data: OrderInput, digest: str, store: Store | None
-) -> Order:
+def _order_create(merchant: Merchant, data: OrderInput, digest: str, store: Store | None) -> Order:
     # An existing order's id makes the INSERT below fail on the unique constraint, and
     # order_record replays it: no lookup first on the common path.
     now = timezone.now()
     member = _member_locked(merchant, data.member_external_id, data.member_fields)
+    config = program_config(merchant_id=merchant.pk, version=member.config_version)
+    program = config.program
     conversion = convert(
         amount=data.total,
         from_currency=data.currency,
@@ -402,11 +372,10 @@ def _order_create(
         raise DomainError(
             f"The total is too large once converted to {program.currency}.", field="total"
         )
-    rule_rows = _active_rules(program, activity=False)
     evaluation = rules.evaluate_order(
-        program=_program_terms(program),
-        rules=[_rule_terms(rule) for rule in rule_rows],
-        member=_member_facts(merchant, member, rule_rows, data.placed_at),
+        program=config.terms,
+        rules=config.order_rules,
+        member=_member_facts(merchant, member, config.order_rules, data.placed_at),
         order=rules.OrderFacts(
             total=conversion.amount,
             placed_at=data.placed_at,
@@ -422,7 +391,10 @@ def _order_create(
             ),
         ),
     )
-    order = Order.objects.create(
+    # The order, its lines, the member's balances, the ledger entry, its lot and the rule
+    # awards: one statement on PostgreSQL.
+    batch = WriteBatch()
+    order = Order(
         merchant=merchant,
         member=member,
         store=store,
@@ -438,21 +410,22 @@ def _order_create(
         explanation=evaluation.explanation(),
         request_hash=digest,
     )
-    if data.lines:
-        OrderLine.objects.bulk_create(
-            OrderLine(
-                order=order,
-                sku=line.sku,
-                category=line.category,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-            )
-            for line in data.lines
+    batch.insert(order)
+    batch.insert_many(
+        OrderLine(
+            order=order,
+            sku=line.sku,
+            category=line.category,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
         )
+        for line in data.lines
+    )
     available_at = max(now, data.placed_at + datetime.timedelta(days=program.pending_days))
     entry = ledger.points_earn(
         member=member,
         member_locked=True,
+        batch=batch,
         points=evaluation.points,
         at=now,
         available_at=available_at,
@@ -462,10 +435,15 @@ def _order_create(
         order=order,
         reason=f"order {data.external_id}",
     )
-    _record_awards(evaluation, member, entry, data.placed_at)
+    _record_awards(evaluation, member, entry, data.placed_at, batch)
+    batch.execute()
     order.first_lot = entry.lot if entry else None
     tiers.member_tier_upgrade(
-        member=member, program=program, at=now, reason=f"order {data.external_id}"
+        member=member,
+        program=program,
+        tiers=config.tiers,
+        at=now,
+        reason=f"order {data.external_id}",
     )
     return order
 
@@ -570,10 +548,6 @@ class ActivityInput:
 
 def activity_record(*, merchant: Merchant, data: ActivityInput, actor: Actor = None) -> Recorded:
     digest = request_digest(asdict(data))
-    existing = Activity.objects.filter(merchant=merchant, external_id=data.external_id).first()
-    if existing is not None:
-        return _replay(existing, digest, "Activity")
-    program = program_get_active(merchant=merchant)
     if data.kind not in ActivityKind.values:
         raise DomainError(f"Unknown activity kind {data.kind!r}.", field="kind")
     if data.kind == ActivityKind.CUSTOM and not data.custom_kind.strip():
@@ -582,53 +556,55 @@ def activity_record(*, merchant: Merchant, data: ActivityInput, actor: Actor = N
         _check_when(data.occurred_at, "occurred_at")
     try:
         with transaction.atomic():
-            activity = _activity_create(merchant, program, data, digest)
+            activity = _activity_create(merchant, data, digest)
         return Recorded(obj=activity, replayed=False)
-    except IntegrityError:
+    except (IntegrityError, NoActiveProgram):
         existing = Activity.objects.filter(merchant=merchant, external_id=data.external_id).first()
         if existing is None:
             raise
         return _replay(existing, digest, "Activity")
 
 
-def _activity_create(
-    merchant: Merchant, program: Program, data: ActivityInput, digest: str
-) -> Activity:
+def _activity_create(merchant: Merchant, data: ActivityInput, digest: str) -> Activity:
     now = timezone.now()
     occurred_at = data.occurred_at or now
     member = _member_locked(merchant, data.member_external_id, data.member_fields)
-    activity = Activity.objects.create(
+    config = program_config(merchant_id=merchant.pk, version=member.config_version)
+    custom_kind = data.custom_kind.strip()
+    kind = custom_kind if data.kind == ActivityKind.CUSTOM else data.kind
+    evaluation = rules.evaluate_activity(
+        program=config.terms,
+        rules=config.activity_rules,
+        member=_member_facts(merchant, member, config.activity_rules, occurred_at),
+        activity=rules.ActivityFacts(kind=kind, occurred_at=occurred_at),
+    )
+    batch = WriteBatch()
+    activity = Activity(
         merchant=merchant,
         member=member,
         external_id=data.external_id,
         kind=data.kind,
-        custom_kind=data.custom_kind.strip(),
+        custom_kind=custom_kind,
         occurred_at=occurred_at,
         data=data.data,
         request_hash=digest,
+        points_earned=evaluation.points,
+        explanation=evaluation.explanation(),
     )
-    rule_rows = _active_rules(program, activity=True)
-    kind = activity.custom_kind if data.kind == ActivityKind.CUSTOM else data.kind
-    evaluation = rules.evaluate_activity(
-        program=_program_terms(program),
-        rules=[_rule_terms(rule) for rule in rule_rows],
-        member=_member_facts(merchant, member, rule_rows, occurred_at),
-        activity=rules.ActivityFacts(kind=kind, occurred_at=occurred_at),
-    )
+    batch.insert(activity)
     entry = ledger.points_earn(
         member=member,
+        member_locked=True,
+        batch=batch,
         points=evaluation.points,
         at=now,
         available_at=now,
-        expires_at=lot_expiry(program, now),
-        member_locked=True,
+        expires_at=lot_expiry(config.program, now),
         source_type=LedgerEntry.Source.ACTIVITY,
         source_ref=data.external_id,
         activity=activity,
         reason=f"{kind} {data.external_id}",
     )
-    _record_awards(evaluation, member, entry, occurred_at)
-    activity.points_earned = evaluation.points
-    activity.explanation = evaluation.explanation()
-    activity.save(update_fields=["points_earned", "explanation"])
+    _record_awards(evaluation, member, entry, occurred_at, batch)
+    batch.execute()
     return activity

@@ -81,12 +81,18 @@ def _move(
 
 
 def member_tier_upgrade(
-    *, member: Member, program: Program, at: datetime.datetime, reason: str
+    *,
+    member: Member,
+    program: Program,
+    at: datetime.datetime,
+    reason: str,
+    tiers: tuple[Tier, ...] | list[Tier] | None = None,
 ) -> TierChange | None:
-    """Move the member up if they now reach a higher tier; never down."""
+    """Move the member up if they now reach a higher tier; never down. ``tiers``: the
+    program's tiers by threshold, when the caller has them already."""
     if not program.tiers_enabled:
         return None
-    tiers = program_tiers(program)
+    tiers = program_tiers(program) if tiers is None else list(tiers)
     current = member.tier.threshold if member.tier_id else None
     higher = [tier for tier in tiers if current is None or tier.threshold > current]
     if not higher:

@@ -55,6 +55,10 @@ class ChecklistItem(models.TextChoices):
     INTEGRATION_TESTED = "integration_tested", "Integration tested"
 
 
+def new_config_version() -> str:
+    return uuid.uuid4().hex
+
+
 class Merchant(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
@@ -71,6 +75,10 @@ class Merchant(models.Model):
         db_index=True,
     )
     status_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A fresh random token whenever configuration that request handling caches changes
+    # (database triggers of the apps that own it set it: the loyalty program, its tiers and
+    # rules). Caches key on it, so a change is seen by the next request of every process.
+    config_version = models.CharField(max_length=32, default=new_config_version, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,0 +1,95 @@
+"""The merchant's active program, its earning rules and tiers, cached per process.
+
+Orders and activities need all three on every request. They are read once per
+``Merchant.config_version``, a token that database triggers renew whenever the program, a
+tier or a rule is written (see migration 0002), and which the caller reads in the same
+transaction as its writes (the member lock query carries it). A change is therefore seen
+by the very next order of every process, and a version never comes back, even after a
+rolled-back transaction. The cached instances are shared between threads: read only.
+"""
+
+import threading
+from dataclasses import dataclass
+
+from loyalty import rules
+from loyalty.exceptions import NoActiveProgram
+from loyalty.models import EarningRule, Program, RuleKind, Tier
+
+# Distinct (merchant, version) pairs kept; the oldest go first. Versions that are no
+# longer current are simply never asked for again.
+MAX_ENTRIES = 512
+
+
+@dataclass(frozen=True)
+class ProgramConfig:
+    program: Program
+    terms: rules.ProgramTerms
+    order_rules: tuple[rules.RuleTerms, ...]
+    activity_rules: tuple[rules.RuleTerms, ...]
+    tiers: tuple[Tier, ...]  # by threshold, lowest first; empty when tiers are off
+
+
+_cache: dict[tuple[int, str], ProgramConfig | None] = {}
+_lock = threading.Lock()
+
+
+def rule_terms(rule: EarningRule) -> rules.RuleTerms:
+    return rules.RuleTerms(
+        id=rule.pk,
+        name=rule.name,
+        kind=rule.kind,
+        priority=rule.priority,
+        is_active=rule.is_active,
+        valid_from=rule.valid_from,
+        valid_until=rule.valid_until,
+        points_per_unit=rule.points_per_unit,
+        multiplier=rule.multiplier,
+        bonus_points=rule.bonus_points,
+        activity_kind=rule.activity_kind,
+        min_order_total=rule.min_order_total,
+        include_skus=tuple(rule.include_skus),
+        exclude_skus=tuple(rule.exclude_skus),
+        include_categories=tuple(rule.include_categories),
+        exclude_categories=tuple(rule.exclude_categories),
+        store_id=rule.store_id,
+        cap_period=rule.cap_period,
+        cap_count=rule.cap_count,
+    )
+
+
+def program_terms(program: Program) -> rules.ProgramTerms:
+    return rules.ProgramTerms(base_earn_rate=program.base_earn_rate, rounding=program.rounding)
+
+
+def _load(merchant_id: int) -> ProgramConfig | None:
+    program = Program.objects.filter(merchant_id=merchant_id, is_active=True).first()
+    if program is None:
+        return None
+    rows = EarningRule.objects.filter(program=program, is_active=True)
+    active = [rule_terms(rule) for rule in rows]
+    tiers = tuple(program.tiers.order_by("threshold")) if program.tiers_enabled else ()
+    return ProgramConfig(
+        program=program,
+        terms=program_terms(program),
+        order_rules=tuple(rule for rule in active if rule.kind != RuleKind.ACTIVITY_BONUS),
+        activity_rules=tuple(rule for rule in active if rule.kind == RuleKind.ACTIVITY_BONUS),
+        tiers=tiers,
+    )
+
+
+def program_config(*, merchant_id: int, version: str) -> ProgramConfig:
+    """The configuration at ``version``, which the caller read from the merchant row in
+    its current transaction. Raises ``NoActiveProgram`` when there is none."""
+    key = (merchant_id, version)
+    try:
+        config = _cache[key]
+    except KeyError:
+        config = _load(merchant_id)
+        with _lock:
+            if len(_cache) >= MAX_ENTRIES:
+                for old in list(_cache)[: MAX_ENTRIES // 4]:
+                    _cache.pop(old, None)
+            _cache[key] = config
+    if config is None:
+        raise NoActiveProgram("Configure the merchant's program first.")
+    return config

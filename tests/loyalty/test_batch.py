@@ -1,0 +1,172 @@
+"""WriteBatch: queued inserts and updates, one statement on PostgreSQL, ORM saves elsewhere."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from loyalty.batch import WriteBatch
+from loyalty.models import LedgerEntry, Order, OrderLine, PointLot
+from tests.loyalty.factories import member_make, program_merchant
+
+
+def _order(merchant, member, external_id: str = "o-1") -> Order:
+    return Order(
+        merchant=merchant,
+        member=member,
+        external_id=external_id,
+        placed_at=timezone.now(),
+        currency="USD",
+        total=Decimal("12.50"),
+        program_currency="USD",
+        program_total=Decimal("12.50"),
+        points_earned=12,
+        explanation=[{"rule": "base", "points": 12}],
+        request_hash="h",
+    )
+
+
+def _entry(member, order, points: int) -> LedgerEntry:
+    return LedgerEntry(
+        merchant_id=member.merchant_id,
+        member=member,
+        kind=LedgerEntry.Kind.EARN,
+        points=points,
+        balance_after=points,
+        pending_after=0,
+        source_type=LedgerEntry.Source.ORDER,
+        source_ref=order.external_id,
+        order=order,
+        created_at=timezone.now(),
+    )
+
+
+@pytest.mark.django_db
+def test_rows_referencing_earlier_rows_of_the_batch_are_written_with_their_keys():
+    merchant, _ = program_merchant()
+    member = member_make(merchant)
+    batch = WriteBatch()
+    order = batch.insert(_order(merchant, member))
+    lines = batch.insert_many(
+        OrderLine(order=order, sku=f"S{n}", category="c", quantity=n, unit_price=Decimal("1.25"))
+        for n in (1, 2, 3)
+    )
+    member.points_balance = 12
+    member.lifetime_points = 12
+    batch.update(member, ["points_balance", "lifetime_points", "updated_at"])
+    entry = batch.insert(_entry(member, order, 12))
+    lot = batch.insert(
+        PointLot(
+            merchant_id=merchant.pk,
+            member=member,
+            entry=entry,
+            order=order,
+            points=12,
+            remaining=12,
+            earned_at=entry.created_at,
+            available_at=entry.created_at,
+            released_at=entry.created_at,
+        )
+    )
+    assert order.pk is None
+
+    with CaptureQueriesContext(connection) as captured:
+        batch.execute()
+
+    if connection.vendor == "postgresql":
+        assert len(captured.captured_queries) == 1
+    else:
+        assert len(captured.captured_queries) >= 5
+    for obj in (order, *lines, entry, lot):
+        assert obj.pk is not None
+        assert obj._state.adding is False
+    assert entry.order_id == order.pk
+    assert lot.entry_id == entry.pk
+    assert lot.order_id == order.pk
+    assert [line.order_id for line in lines] == [order.pk] * 3
+    stored = Order.objects.get(pk=order.pk)
+    assert stored.explanation == [{"rule": "base", "points": 12}]
+    assert stored.total == Decimal("12.50")
+    assert stored.created_at is not None
+    assert sorted(OrderLine.objects.filter(order=order).values_list("sku", "quantity")) == [
+        ("S1", 1),
+        ("S2", 2),
+        ("S3", 3),
+    ]
+    member.refresh_from_db()
+    assert (member.points_balance, member.lifetime_points) == (12, 12)
+    assert PointLot.objects.get(pk=lot.pk).entry_id == entry.pk
+    # Executed batches are empty.
+    with CaptureQueriesContext(connection) as captured:
+        batch.execute()
+    assert captured.captured_queries == []
+
+
+@pytest.mark.django_db
+def test_a_violated_constraint_raises_integrity_error_and_writes_nothing():
+    merchant, _ = program_merchant()
+    member = member_make(merchant)
+    first = WriteBatch()
+    first.insert(_order(merchant, member, "dup"))
+    first.execute()
+
+    batch = WriteBatch()
+    member.points_balance = 5
+    batch.update(member, ["points_balance"])
+    order = batch.insert(_order(merchant, member, "dup"))  # unique per merchant
+    batch.insert(_entry(member, order, 5))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        batch.execute()
+
+    member.refresh_from_db()
+    assert member.points_balance == 0
+    assert Order.objects.filter(merchant=merchant).count() == 1
+    assert not LedgerEntry.objects.filter(member=member).exists()
+
+
+@pytest.mark.django_db
+def test_a_check_constraint_is_enforced_inside_the_statement():
+    merchant, _ = program_merchant()
+    member = member_make(merchant)
+    member.points_balance = -1  # CHECK: a balance is never negative
+    batch = WriteBatch()
+    batch.update(member, ["points_balance"])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        batch.execute()
+    member.refresh_from_db()
+    assert member.points_balance == 0
+
+
+@pytest.mark.django_db
+def test_refuses_references_it_cannot_resolve():
+    merchant, _ = program_merchant()
+    member = member_make(merchant)
+    unsaved = _order(merchant, member)
+    with pytest.raises(ValueError, match="update needs a saved instance"):
+        WriteBatch().update(unsaved, ["total"])
+    with pytest.raises(ValueError, match="one model"):
+        WriteBatch().insert_many([unsaved, _entry(member, unsaved, 1)])
+    if connection.vendor != "postgresql":
+        return  # the ORM path refuses it too, with Django's own message
+    batch = WriteBatch()
+    batch.insert(_entry(member, unsaved, 1))  # the order is not in the batch
+    with pytest.raises(ValueError, match="neither saved nor inserted"):
+        batch.execute()
+    assert not LedgerEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_auto_now_fields_are_filled_on_both_paths():
+    merchant, _ = program_merchant()
+    member = member_make(merchant)
+    before = timezone.now() - datetime.timedelta(seconds=1)
+    batch = WriteBatch()
+    order = batch.insert(_order(merchant, member))
+    batch.update(member, ["updated_at"])
+    batch.execute()
+    assert Order.objects.get(pk=order.pk).created_at >= before
+    member.refresh_from_db()
+    assert member.updated_at >= before
