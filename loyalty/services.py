@@ -348,7 +348,13 @@ def _member_locked(merchant: Merchant, external_id: str, fields: dict[str, Any])
     try:
         member = queryset.get(merchant=merchant, external_id=external_id)
     except Member.DoesNotExist:
-        member_upsert(merchant=merchant, external_id=external_id, fields=fields)
+        new = Member(merchant=merchant, external_id=external_id, **_clean_member_fields(fields))
+        new.full_clean(
+            exclude=["merchant", "tier"], validate_unique=False, validate_constraints=False
+        )
+        # INSERT ... ON CONFLICT DO NOTHING: when a concurrent request creates the same
+        # member, its row wins (this waits for it) and is the one locked below.
+        Member.objects.bulk_create([new], ignore_conflicts=True)
         member = queryset.get(merchant=merchant, external_id=external_id)
     if member.status != MemberStatus.ACTIVE:
         raise MemberNotActive(f"The member is {member.status}.", field="member")
