@@ -1,6 +1,60 @@
 from django.apps import AppConfig
 
+_EDITED = ("brand", "category", "reward", "supplier", "supplieroffer", "codepool")
+
 
 class CatalogConfig(AppConfig):
     name = "catalog"
     verbose_name = "Rewards catalog"
+
+    staff_group_permissions = {
+        "Catalog": [
+            f"catalog.{action}_{model}" for model in _EDITED for action in ("add", "change", "view")
+        ]
+        + [
+            "catalog.view_vouchercode",
+            "catalog.add_vouchercode",
+            "catalog.view_catalogalert",
+            "catalog.change_catalogalert",
+            "catalog.add_merchantcatalogitem",
+            "catalog.change_merchantcatalogitem",
+            "catalog.view_merchantcatalogitem",
+        ],
+        "Operations": [
+            "catalog.view_reward",
+            "catalog.view_brand",
+            "catalog.view_merchantcatalogitem",
+            "catalog.add_merchantcatalogitem",
+            "catalog.change_merchantcatalogitem",
+            "catalog.view_catalogalert",
+        ],
+        "Customer care": ["catalog.view_reward", "catalog.view_brand"],
+        "Finance": [
+            "catalog.view_reward",
+            "catalog.view_supplier",
+            "catalog.view_supplieroffer",
+            "catalog.view_merchantcatalogitem",
+        ],
+    }
+    periodic_tasks = [
+        {
+            "name": "Refresh exchange rates",
+            "task": "catalog.refresh_exchange_rates",
+            "crontab": "5 * * * *",
+            "description": "Imports rate files from the drop folder, reprices what they "
+            "change and alerts on rates older than EXCHANGE_RATE_MAX_AGE_HOURS.",
+        },
+        {
+            "name": "Reprice catalog items",
+            "task": "catalog.reprice_items",
+            "crontab": "*/30 * * * *",
+            "description": "Recomputes merchants' point prices (rates, face values, point "
+            "values); keeps the previous prices in history.",
+        },
+        {
+            "name": "Check code pools",
+            "task": "catalog.check_code_pools",
+            "crontab": "*/20 * * * *",
+            "description": "Alerts the Catalog team when a code pool runs low.",
+        },
+    ]
