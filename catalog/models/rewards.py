@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django_countries.fields import CountryField
@@ -37,6 +38,9 @@ class Reward(models.Model):
 
     brand = models.ForeignKey("catalog.Brand", on_delete=models.PROTECT, related_name="rewards")
     type = models.CharField(max_length=20, choices=RewardType.choices)
+    slug = models.SlugField(
+        max_length=160, unique=True, help_text="Stable identifier (imports match on it)."
+    )
     name = models.CharField(max_length=160)
     description = models.TextField(blank=True)
     countries = CountryField(
@@ -69,8 +73,20 @@ class Reward(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The history tracks the default-language texts; the per-locale columns that
+    # django-modeltranslation adds (see catalog/translation.py) are left out.
     history = HistoricalRecords(
-        excluded_fields=["created_at", "updated_at", "image"], cascade_delete_history=False
+        excluded_fields=[
+            "created_at",
+            "updated_at",
+            "image",
+            *(
+                f"{name}_{code}"
+                for name in ("name", "description", "terms")
+                for code, _ in settings.LANGUAGES
+            ),
+        ],
+        cascade_delete_history=False,
     )
 
     class Meta:
