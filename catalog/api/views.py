@@ -1,0 +1,120 @@
+"""The catalog endpoints of the store API: what a member can redeem, and at what price."""
+
+from django.conf import settings
+from django.utils import translation
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from catalog import selectors, services
+from catalog.api.serializers import (
+    MemberRewardSerializer,
+    RewardMemberQuerySerializer,
+    RewardQuerySerializer,
+    member_reward,
+)
+from catalog.models import MerchantCatalogItem
+from loyalty import services as loyalty_services
+from loyalty.models import Member
+from loyalty.program_config import program_config
+from merchants.api.views import MerchantAPIView
+from merchants.exceptions import NotFound
+
+
+class RewardPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+MAX_ID = 2**63 - 1
+
+
+def _language(member: Member) -> str:
+    code = (member.locale or "").replace("_", "-").split("-")[0].lower()
+    return code if code in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+
+
+class _MemberRewardsView(MerchantAPIView):
+    def _context(self, member_external_id: str) -> tuple[Member, object]:
+        member = loyalty_services.member_get(merchant=self.merchant, external_id=member_external_id)
+        program = program_config(
+            merchant_id=self.merchant.pk, version=self.merchant.config_version
+        ).program
+        return member, program
+
+    def _render(self, items: list[MerchantCatalogItem], member: Member, program) -> list[dict]:
+        rendered = []
+        with translation.override(_language(member)):
+            for item in items:
+                terms = None
+                if item.point_value_used != program.point_value:
+                    terms = services.price_terms(item, program, item.rate_used or 1)
+                rendered.append(
+                    member_reward(
+                        item, balance=member.points_balance, request=self.request, terms=terms
+                    )
+                )
+        return rendered
+
+
+class RewardListView(_MemberRewardsView):
+    @extend_schema(
+        summary="The rewards a member can redeem",
+        description="Only rewards in the merchant's catalog, active, redeemable in the "
+        "member's country (the merchant's when the member has none), in stock there and "
+        "open to the member's tier; each with its point prices and whether the member can "
+        "afford it. Texts in the member's locale when translated. Ordered by lowest price, "
+        "then id.",
+        parameters=[
+            RewardQuerySerializer,
+            OpenApiParameter("page", int),
+            OpenApiParameter("page_size", int),
+        ],
+        responses=MemberRewardSerializer(many=True),
+        tags=["rewards"],
+    )
+    def get(self, request: Request) -> Response:
+        query = RewardQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        member, program = self._context(data["member"])
+        items = selectors.catalog_for_member(
+            merchant=self.merchant,
+            member=member,
+            filters=selectors.RewardFilters(
+                type=data.get("type"),
+                category=data.get("category"),
+                min_points=data.get("min_points"),
+                max_points=data.get("max_points"),
+            ),
+        )
+        paginator = RewardPagination()
+        page = paginator.paginate_queryset(items, request, view=self)
+        return paginator.get_paginated_response(self._render(page, member, program))
+
+
+class RewardDetailView(_MemberRewardsView):
+    @extend_schema(
+        summary="One reward as a member sees it",
+        description="404 when the member cannot redeem it (not in the catalog, not in "
+        "their country, out of stock, not for their tier, paused or retired).",
+        parameters=[RewardMemberQuerySerializer],
+        responses=MemberRewardSerializer,
+        tags=["rewards"],
+    )
+    def get(self, request: Request, reward_id: int) -> Response:
+        query = RewardMemberQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        member, program = self._context(query.validated_data["member"])
+        if reward_id > MAX_ID:
+            raise NotFound("No such reward for this member.", field="reward")
+        item = (
+            selectors.catalog_for_member(merchant=self.merchant, member=member)
+            .filter(reward_id=reward_id)
+            .first()
+        )
+        if item is None:
+            raise NotFound("No such reward for this member.", field="reward")
+        return Response(self._render([item], member, program)[0])

@@ -1,0 +1,86 @@
+"""Reads of the catalog: what a member can redeem."""
+
+from dataclasses import dataclass
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from catalog.models import MerchantCatalogItem, RewardStatus, SupplierOffer, VoucherCode
+from loyalty.models import Member
+from merchants.models import Merchant
+
+
+def member_country(*, merchant: Merchant, member: Member) -> str:
+    """The member's country, or the merchant's when the store never sent one."""
+    return (member.country.code if member.country else "") or merchant.country.code
+
+
+def in_stock_offers(country: str) -> QuerySet[SupplierOffer]:
+    """Offers that can deliver now in ``country``, for ``OuterRef("reward_id")``: active,
+    from an active supplier, with stock left (unlimited digital stock, units on hand, or
+    unused codes in the offer's pool)."""
+    unused_codes = VoucherCode.objects.filter(pool__offer=OuterRef("pk"), used_at__isnull=True)
+    return SupplierOffer.objects.filter(
+        reward_id=OuterRef("reward_id"),
+        country=country,
+        is_active=True,
+        supplier__is_active=True,
+    ).filter(
+        (Q(code_pool__isnull=True) & (Q(stock__isnull=True) | Q(stock__gt=0)))
+        | (Q(code_pool__isnull=False) & Exists(unused_codes))
+    )
+
+
+def _in_country(country: str) -> Q:
+    # Reward.countries is stored as "DE,FR,US".
+    return Q(reward__countries__regex=rf"(^|,){country}(,|$)")
+
+
+@dataclass(frozen=True)
+class RewardFilters:
+    type: str | None = None
+    category: str | None = None
+    min_points: int | None = None
+    max_points: int | None = None
+
+
+def catalog_for_member(
+    *, merchant: Merchant, member: Member, filters: RewardFilters | None = None
+) -> QuerySet[MerchantCatalogItem]:
+    """The merchant's catalog items this member can redeem: enabled and priced, the
+    reward active and redeemable in the member's country, in stock there, and open to
+    the member's tier. Ordered by price, then reward id (stable for pagination)."""
+    filters = filters or RewardFilters()
+    country = member_country(merchant=merchant, member=member)
+    tiers = MerchantCatalogItem.allowed_tiers.through.objects.filter(
+        merchantcatalogitem_id=OuterRef("pk")
+    )
+    items = (
+        MerchantCatalogItem.objects.filter(
+            merchant=merchant,
+            is_enabled=True,
+            min_points__isnull=False,
+            reward__status=RewardStatus.ACTIVE,
+        )
+        .filter(_in_country(country))
+        .filter(Exists(in_stock_offers(country)))
+        .filter(~Exists(tiers) | Exists(tiers.filter(tier_id=member.tier_id)))
+    )
+    if filters.type:
+        items = items.filter(reward__type=filters.type)
+    if filters.category:
+        items = items.filter(
+            Exists(
+                MerchantCatalogItem.objects.filter(
+                    pk=OuterRef("pk"), reward__brand__categories__slug=filters.category
+                )
+            )
+        )
+    if filters.min_points is not None:
+        items = items.filter(max_points__gte=filters.min_points)
+    if filters.max_points is not None:
+        items = items.filter(min_points__lte=filters.max_points)
+    return (
+        items.select_related("reward", "reward__brand")
+        .prefetch_related("reward__brand__categories")
+        .order_by("min_points", "reward_id")
+    )
