@@ -272,6 +272,11 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 DJANGO_CELERY_BEAT_TZ_AWARE = True
 
+# Exchange-rate CSV files are dropped here and imported by ``catalog.refresh_exchange_rates``
+# (into processed/ or rejected/ beside them); a rate in use older than the maximum age alerts.
+EXCHANGE_RATE_DROP_DIR = Path(env.str("EXCHANGE_RATE_DROP_DIR", default=str(VAR_DIR / "rates")))
+EXCHANGE_RATE_MAX_AGE_HOURS = env.int("EXCHANGE_RATE_MAX_AGE_HOURS", default=48)
+
 # --- Product --------------------------------------------------------------------------------
 
 # How long a stored Idempotency-Key response is replayed.

@@ -1,0 +1,265 @@
+"""Code pools: voucher codes the provider holds itself, uploaded in bulk, each delivered
+once.
+
+Codes and PINs are encrypted at rest; ``digest`` (an HMAC of the code keyed with the
+``SECRET_KEY``) is what duplicates are found by, so the clear code is never stored or
+compared in SQL. Rotating ``SECRET_KEY`` changes the digests of new uploads: a code
+uploaded before the rotation is then no longer recognised as a duplicate.
+
+A claim takes the oldest usable code under a row lock; on PostgreSQL rows another claim
+holds are skipped (``SKIP LOCKED``) instead of waited for, and the compare-and-swap on
+``used_at`` keeps a code from being handed out twice on any backend.
+"""
+
+import csv
+import datetime
+import io
+import logging
+from dataclasses import dataclass, field
+from typing import IO
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+from django.utils.dateparse import parse_date
+
+from catalog.alerts import alert_clear, alert_raise
+from catalog.models import AlertKind, CodePool, VoucherCode
+from merchants.actors import Actor, actor_label
+from merchants.exceptions import DomainError
+
+logger = logging.getLogger("catalog.pools")
+
+COLUMNS = ("code", "pin", "expires_on")
+MAX_CODE_LENGTH = 200
+DIGEST_SALT = "catalog.VoucherCode.digest"
+# Errors listed in the refusal's message; ``errors`` on it always has them all.
+MESSAGE_MAX_ERRORS = 20
+
+
+class CodeUploadRefused(DomainError):
+    code = "code_upload_refused"
+    status = 400
+    title = "The code file was refused; no code was stored."
+
+
+@dataclass
+class UploadResult:
+    pool_id: int
+    created: int
+    unused: int
+
+    def __str__(self) -> str:
+        return f"{self.created} code(s) added to pool {self.pool_id}; {self.unused} unused"
+
+
+@dataclass
+class StockResult:
+    pools: int = 0
+    low: list[int] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        low = f": {', '.join(f'pool:{pk}' for pk in self.low)}" if self.low else ""
+        return f"{self.pools} pool(s) checked, {len(self.low)} low{low}"
+
+
+def code_digest(code: str) -> str:
+    return salted_hmac(DIGEST_SALT, code, algorithm="sha256").hexdigest()
+
+
+def _usable(today: datetime.date, prefix: str = "") -> Q:
+    return Q(**{f"{prefix}used_at__isnull": True}) & (
+        Q(**{f"{prefix}expires_on__isnull": True}) | Q(**{f"{prefix}expires_on__gte": today})
+    )
+
+
+# -- upload -------------------------------------------------------------------------------
+
+
+def _parse(
+    text: str, *, today: datetime.date
+) -> tuple[dict[str, int], list[VoucherCode], list[str]]:
+    """(the row of each code's digest, the codes, the errors)."""
+    reader = csv.DictReader(io.StringIO(text), restkey="__extra__")
+    header = [name.strip().lower() for name in reader.fieldnames or []]
+    if (
+        "code" not in header
+        or any(name not in COLUMNS for name in header)
+        or (len(set(header)) != len(header))
+    ):
+        return (
+            {},
+            [],
+            [
+                "row 1: the header must name the column code, and may add pin and expires_on "
+                f"(found: {', '.join(header) or 'nothing'})"
+            ],
+        )
+    reader.fieldnames = header
+    codes: list[VoucherCode] = []
+    errors: list[str] = []
+    seen: dict[str, int] = {}
+    for record in reader:
+        line = reader.line_num
+        if "__extra__" in record or any(record.get(name) is None for name in header):
+            errors.append(f"row {line}: expected {len(header)} cells")
+            continue
+        cells = {name: (record.get(name) or "").strip() for name in COLUMNS}
+        if not any(cells.values()):
+            continue  # a blank line
+        code, pin, expiry = cells["code"], cells["pin"], cells["expires_on"]
+        if not code:
+            errors.append(f"row {line}: code: empty")
+            continue
+        if len(code) > MAX_CODE_LENGTH or len(pin) > MAX_CODE_LENGTH:
+            errors.append(f"row {line}: code and pin take at most {MAX_CODE_LENGTH} characters")
+            continue
+        expires_on = None
+        if expiry:
+            try:
+                expires_on = parse_date(expiry)
+            except ValueError:
+                expires_on = None
+            if expires_on is None:
+                errors.append(f"row {line}: expires_on: {expiry!r} is not a date (YYYY-MM-DD)")
+                continue
+            if expires_on < today:
+                errors.append(f"row {line}: expires_on: {expiry} has passed")
+                continue
+        digest = code_digest(code)
+        if digest in seen:
+            # The row numbers only: the code itself is never repeated into messages or logs.
+            errors.append(f"row {line}: the same code as row {seen[digest]}")
+            continue
+        seen[digest] = line
+        codes.append(VoucherCode(code=code, pin=pin, digest=digest, expires_on=expires_on))
+    return seen, codes, errors
+
+
+def _refuse(errors: list[str]) -> CodeUploadRefused:
+    shown = errors[:MESSAGE_MAX_ERRORS]
+    more = len(errors) - len(shown)
+    return CodeUploadRefused(
+        "No code was stored: " + "; ".join(shown) + (f"; and {more} more" if more > 0 else ""),
+        field="file",
+        errors=errors,
+    )
+
+
+def codes_upload(
+    *,
+    pool: CodePool,
+    csv_text: str | None = None,
+    file: IO[str] | IO[bytes] | None = None,
+    actor: Actor,
+) -> UploadResult:
+    """Store the codes of a CSV file (columns code, optional pin and expires_on) in the
+    pool, every one encrypted. Refuses the whole file (``CodeUploadRefused`` listing each
+    bad row, nothing written) on any bad row, including a code the file repeats or that
+    any pool holds already."""
+    if (csv_text is None) == (file is None):
+        raise DomainError("Give the codes as csv_text or as a file, not both.", field="file")
+    if file is not None:
+        content = file.read()
+        if isinstance(content, bytes):
+            try:
+                content = content.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise _refuse(["row 1: the file is not UTF-8 text"]) from None
+        csv_text = content
+    csv_text = csv_text.removeprefix("\ufeff")
+    line_of, codes, errors = _parse(csv_text, today=timezone.localdate())
+    if not errors and not codes:
+        errors.append("row 2: the file holds no code")
+    if errors:
+        raise _refuse(errors)
+    try:
+        with transaction.atomic():
+            taken = set(
+                VoucherCode.objects.filter(digest__in=list(line_of)).values_list(
+                    "digest", flat=True
+                )
+            )
+            if taken:
+                raise _refuse(
+                    [
+                        f"row {line_of[digest]}: the code is already in a pool"
+                        for digest in sorted(taken, key=line_of.__getitem__)
+                    ]
+                )
+            for code in codes:
+                code.pool = pool
+            VoucherCode.objects.bulk_create(codes, batch_size=500)
+    except IntegrityError:
+        # The same codes were uploaded concurrently; the other upload won.
+        raise _refuse(["the file's codes were being uploaded at the same time"]) from None
+    logger.info("%s uploaded %d code(s) to pool %s", actor_label(actor), len(codes), pool.pk)
+    unused = pool_unused_count(pool)
+    _check_pool(pool, unused)
+    return UploadResult(pool_id=pool.pk, created=len(codes), unused=unused)
+
+
+# -- claim and stock ----------------------------------------------------------------------
+
+
+def code_claim(*, pool: CodePool, used_for: str) -> VoucherCode | None:
+    """Mark the pool's oldest usable code used and return it (decrypted); None when the
+    pool has none left. A code is never handed out twice, even to concurrent claims."""
+    today = timezone.localdate()
+    for _ in range(5):
+        with transaction.atomic():
+            candidates = VoucherCode.objects.filter(_usable(today), pool=pool).order_by("id")
+            if connection.features.has_select_for_update_skip_locked:
+                candidates = candidates.select_for_update(skip_locked=True)
+            else:
+                candidates = candidates.select_for_update()
+            code = candidates.first()
+            if code is None:
+                return None
+            now = timezone.now()
+            claimed = VoucherCode.objects.filter(pk=code.pk, used_at__isnull=True).update(
+                used_at=now, used_for=used_for[:120]
+            )
+            if claimed:
+                code.used_at, code.used_for = now, used_for[:120]
+                return code
+        # Taken between our read and our write (a backend without row locks): try the next.
+    return None
+
+
+def pool_unused_count(pool: CodePool) -> int:
+    """Codes that can still be delivered: unused and not expired."""
+    return VoucherCode.objects.filter(_usable(timezone.localdate()), pool=pool).count()
+
+
+def _subject(pool_id: int) -> str:
+    return f"pool:{pool_id}"
+
+
+def _check_pool(pool: CodePool, unused: int) -> bool:
+    if unused < pool.low_stock_threshold and pool.offer.is_active:
+        alert_raise(
+            kind=AlertKind.LOW_STOCK,
+            subject=_subject(pool.pk),
+            message=f"{pool}: {unused} unused code(s) left, below the threshold of "
+            f"{pool.low_stock_threshold}.",
+        )
+        return True
+    alert_clear(kind=AlertKind.LOW_STOCK, subject=_subject(pool.pk))
+    return False
+
+
+def pools_check_stock() -> StockResult:
+    """Raise a LOW_STOCK alert for each pool of an active offer with fewer usable codes
+    than its threshold; clear it for the others."""
+    today = timezone.localdate()
+    pools = CodePool.objects.select_related("offer__supplier").annotate(
+        unused=Count("codes", filter=_usable(today, prefix="codes__"))
+    )
+    result = StockResult()
+    for pool in pools.order_by("pk"):
+        result.pools += 1
+        if _check_pool(pool, pool.unused):
+            result.low.append(pool.pk)
+    return result
