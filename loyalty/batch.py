@@ -4,17 +4,24 @@ On PostgreSQL the whole batch is one statement: a chain of data-modifying CTEs, 
 row inserted earlier in the batch is referenced by ``(SELECT id FROM wN)``. That is one
 round trip and no ORM query compilation for what is otherwise five to eight statements
 (an order, its lines, the member's balances, the ledger entry, its lot, the rule
-awards). Elsewhere (SQLite) the same operations run one ORM save at a time, in order.
+awards). Elsewhere (SQLite) the same operations run as ORM saves, in order.
+
+Operations that stand alone are grouped: updates of the same fields of one model become
+one multi-row ``UPDATE ... FROM (VALUES ...)``, and inserts of one model that neither
+point at nor are pointed at by other unsaved rows of the batch become one multi-row
+``INSERT`` (``bulk_update``/``bulk_create`` on SQLite). So a scheduled job writes the
+balances and entries of a whole batch of members in one statement.
 
 The instances are built as for ``save()``: field defaults, ``auto_now``/``auto_now_add``
 and foreign keys to unsaved instances of the same batch all work; afterwards every
 inserted instance has its primary key and is no longer "adding". Constraint violations
 raise ``IntegrityError`` on both paths. A reference to an unsaved instance must point at
-an instance inserted earlier in the batch on its own (``insert``), not in a list.
+an instance inserted earlier in the batch on its own (``insert``), not in a list. An
+instance updated twice is written once, with the union of the fields.
 """
 
-# The SQL below is put together from model metadata only (tables, columns, CTE names);
-# every value is a parameter.
+# The SQL below is put together from model metadata only (tables, columns, types, CTE
+# names); every value is a parameter.
 # ruff: noqa: S608
 
 from collections.abc import Iterable, Sequence
@@ -32,14 +39,63 @@ class _Insert:
 
 @dataclass(frozen=True)
 class _Update:
-    obj: Model
+    objs: tuple[Model, ...]
     fields: tuple[str, ...]
+
+
+def _relations(obj: Model) -> Iterable[tuple[Any, Model]]:
+    for field in obj._meta.concrete_fields:
+        if field.is_relation:
+            target = field.get_cached_value(obj, None)
+            if target is not None:
+                yield field, target
+
+
+def _group(ops: list[_Insert | _Update]) -> list[_Insert | _Update]:
+    """Merge the operations that stand alone (see the module docstring); the others keep
+    their place. Groups take the place of their first member."""
+    referenced = {
+        id(target)
+        for op in ops
+        for obj in op.objs
+        for _, target in _relations(obj)
+        if target.pk is None
+    }
+    grouped: list[_Insert | _Update | list] = []
+    slots: dict[tuple, list] = {}
+    for op in ops:
+        obj = op.objs[0]
+        if isinstance(op, _Update):
+            key: tuple = ("update", type(obj), op.fields)
+        elif (
+            len(op.objs) == 1
+            and id(obj) not in referenced
+            and not any(target.pk is None for _, target in _relations(obj))
+        ):
+            key = ("insert", type(obj))
+        else:
+            grouped.append(op)
+            continue
+        if key not in slots:
+            slots[key] = []
+            grouped.append(slots[key])
+        slots[key].append(op)
+    merged: list[_Insert | _Update] = []
+    for entry in grouped:
+        if not isinstance(entry, list):
+            merged.append(entry)
+        elif isinstance(entry[0], _Update):
+            merged.append(_Update(tuple(op.objs[0] for op in entry), entry[0].fields))
+        else:
+            merged.append(_Insert(tuple(op.objs[0] for op in entry)))
+    return merged
 
 
 class WriteBatch:
     def __init__(self, using: str = "default") -> None:
         self.using = using
         self._ops: list[_Insert | _Update] = []
+        self._updates: dict[int, _Update] = {}
 
     def insert(self, obj: Model) -> Model:
         self._ops.append(_Insert((obj,)))
@@ -56,13 +112,24 @@ class WriteBatch:
     def update(self, obj: Model, fields: Sequence[str]) -> None:
         if obj.pk is None:
             raise ValueError("update needs a saved instance")
-        self._ops.append(_Update(obj, tuple(fields)))
+        earlier = self._updates.get(id(obj))
+        if earlier is not None:
+            # One row is written once per statement: widen the earlier update.
+            index = next(i for i, op in enumerate(self._ops) if op is earlier)
+            merged = _Update(earlier.objs, tuple(dict.fromkeys(earlier.fields + tuple(fields))))
+            self._ops[index] = merged
+            self._updates[id(obj)] = merged
+            return
+        op = _Update((obj,), tuple(fields))
+        self._ops.append(op)
+        self._updates[id(obj)] = op
 
     def execute(self) -> None:
         """Write everything queued, then empty the batch."""
-        ops, self._ops = self._ops, []
+        ops, self._ops, self._updates = self._ops, [], {}
         if not ops:
             return
+        ops = _group(ops)
         if connections[self.using].vendor == "postgresql":
             self._execute_statement(ops)
         else:
@@ -70,12 +137,20 @@ class WriteBatch:
 
     def _execute_orm(self, ops: list[_Insert | _Update]) -> None:
         for op in ops:
+            manager = type(op.objs[0])._default_manager.using(self.using)
             if isinstance(op, _Update):
-                op.obj.save(update_fields=op.fields, using=self.using)
+                if len(op.objs) == 1:
+                    op.objs[0].save(update_fields=op.fields, using=self.using)
+                else:
+                    for obj in op.objs:  # what save() does before an update
+                        for name in op.fields:
+                            field = obj._meta.get_field(name)
+                            setattr(obj, field.attname, field.pre_save(obj, add=False))
+                    manager.bulk_update(op.objs, op.fields)
             elif len(op.objs) == 1:
                 op.objs[0].save(force_insert=True, using=self.using)
             else:
-                type(op.objs[0])._default_manager.using(self.using).bulk_create(op.objs)
+                manager.bulk_create(op.objs)
 
     def _execute_statement(self, ops: list[_Insert | _Update]) -> None:
         connection = connections[self.using]
@@ -86,20 +161,28 @@ class WriteBatch:
         outputs: list[tuple[str, _Insert]] = []
         for number, op in enumerate(ops):
             name = f"w{number}"
-            meta = (op.obj if isinstance(op, _Update) else op.objs[0])._meta
+            meta = op.objs[0]._meta
             table = quote(meta.db_table)
             pk_column = quote(meta.pk.column)
             if isinstance(op, _Update):
-                assignments = []
-                for field_name in op.fields:
-                    field = meta.get_field(field_name)
-                    value = field.pre_save(op.obj, add=False)
-                    assignments.append(f"{quote(field.column)} = %s")
-                    params.append(field.get_db_prep_save(value, connection))
-                params.append(meta.pk.get_db_prep_save(op.obj.pk, connection))
+                fields = [meta.get_field(field_name) for field_name in op.fields]
+                rows = []
+                for obj in op.objs:
+                    values = [f"%s::{meta.pk.db_type(connection)}"]
+                    params.append(meta.pk.get_db_prep_save(obj.pk, connection))
+                    for field in fields:
+                        value = field.pre_save(obj, add=False)
+                        values.append(f"%s::{field.db_type(connection)}")
+                        params.append(field.get_db_prep_save(value, connection))
+                    rows.append(f"({', '.join(values)})")
+                aliases = ", ".join(f"c{index}" for index in range(len(fields)))
+                assignments = ", ".join(
+                    f"{quote(field.column)} = v.c{index}" for index, field in enumerate(fields)
+                )
                 ctes.append(
-                    f"{name} AS (UPDATE {table} SET {', '.join(assignments)} "
-                    f"WHERE {pk_column} = %s)"
+                    f"{name} AS (UPDATE {table} SET {assignments} "
+                    f"FROM (VALUES {', '.join(rows)}) AS v(pk, {aliases}) "
+                    f"WHERE {table}.{pk_column} = v.pk)"
                 )
                 continue
             fields = [
@@ -151,8 +234,6 @@ class WriteBatch:
         # Foreign-key attributes follow the instances they point at, as after save().
         for _, op in outputs:
             for obj in op.objs:
-                for field in obj._meta.concrete_fields:
-                    if field.is_relation and getattr(obj, field.attname) is None:
-                        target = field.get_cached_value(obj, None)
-                        if target is not None:
-                            obj.__dict__[field.attname] = target.pk
+                for field, target in _relations(obj):
+                    if getattr(obj, field.attname) is None:
+                        obj.__dict__[field.attname] = target.pk

@@ -368,41 +368,70 @@ def points_refund_spend(
     return entry
 
 
-def release_lots(member: Member, lots: list[PointLot], at: datetime.datetime) -> LedgerEntry | None:
-    """Make a locked member's due pending lots spendable (one entry for all of them)."""
-    points = sum(lot.remaining for lot in lots)
-    PointLot.objects.filter(pk__in=[lot.pk for lot in lots]).update(released_at=at)
-    if points <= 0:
-        return None
-    return _write(
-        member,
-        kind=Kind.RELEASE,
-        points=points,
-        pending=-points,
-        at=at,
-        source_type=Source.SYSTEM,
-        reason=f"{len(lots)} lot(s) past their pending period",
-        touch=False,
+def release_lots(
+    batches: list[tuple[Member, list[PointLot]]], at: datetime.datetime
+) -> list[LedgerEntry]:
+    """Make locked members' due pending lots spendable: one entry per member for all of
+    their lots. Set-based: one ``UPDATE`` of the lots, and the members' balances and
+    entries in one statement on PostgreSQL, whatever the number of members."""
+    PointLot.objects.filter(pk__in=[lot.pk for _, lots in batches for lot in lots]).update(
+        released_at=at
     )
+    batch = WriteBatch()
+    entries = []
+    for member, lots in batches:
+        points = sum(lot.remaining for lot in lots)
+        if points <= 0:
+            continue
+        entries.append(
+            _write(
+                member,
+                kind=Kind.RELEASE,
+                points=points,
+                pending=-points,
+                at=at,
+                source_type=Source.SYSTEM,
+                reason=f"{len(lots)} lot(s) past their pending period",
+                touch=False,
+                batch=batch,
+            )
+        )
+    batch.execute()
+    return entries
 
 
 def expire_lots(
-    member: Member, lots: list[PointLot], at: datetime.datetime, reason: str
-) -> LedgerEntry | None:
-    """Expire what is left of a locked member's lots (one entry for all of them)."""
-    taken = [(lot, lot.remaining) for lot in lots if lot.remaining > 0]
-    points = sum(remaining for _, remaining in taken)
-    if points <= 0:
-        return None
-    PointLot.objects.filter(pk__in=[lot.pk for lot, _ in taken]).update(remaining=0)
-    entry = _write(
-        member,
-        kind=Kind.EXPIRE,
-        points=-points,
-        at=at,
-        source_type=Source.SYSTEM,
-        reason=reason,
-        touch=False,
-    )
-    _record_movements(entry, taken, -1)
-    return entry
+    batches: list[tuple[Member, list[PointLot]]], at: datetime.datetime, reason: str
+) -> list[LedgerEntry]:
+    """Expire what is left of locked members' lots: one entry per member for all of
+    their lots, and a movement per lot. Set-based like ``release_lots``: the lots, the
+    balances and entries, the movements (three statements on PostgreSQL)."""
+    taken_by_member = []
+    for member, lots in batches:
+        taken = [(lot, lot.remaining) for lot in lots if lot.remaining > 0]
+        if sum(remaining for _, remaining in taken) > 0:
+            taken_by_member.append((member, taken))
+    PointLot.objects.filter(
+        pk__in=[lot.pk for _, taken in taken_by_member for lot, _ in taken]
+    ).update(remaining=0)
+    batch = WriteBatch()
+    entries = []
+    for member, taken in taken_by_member:
+        entry = _write(
+            member,
+            kind=Kind.EXPIRE,
+            points=-sum(remaining for _, remaining in taken),
+            at=at,
+            source_type=Source.SYSTEM,
+            reason=reason,
+            touch=False,
+            batch=batch,
+        )
+        entries.append(entry)
+    batch.execute()
+    for (_, taken), entry in zip(taken_by_member, entries, strict=True):
+        for lot, remaining in taken:
+            lot.remaining = 0
+            batch.insert(LotMovement(entry=entry, lot=lot, points=-remaining))
+    batch.execute()
+    return entries

@@ -125,7 +125,8 @@ def release_due(member: Member, now: datetime.datetime | None = None) -> LedgerE
         )
         if not lots:
             return None
-        return ledger.release_lots(locked, lots, now)
+        entries = ledger.release_lots([(locked, lots)], now)
+        return entries[0] if entries else None
 
 
 def expire(member: Member, lot_ids: list[int], now: datetime.datetime | None = None):
@@ -138,7 +139,8 @@ def expire(member: Member, lot_ids: list[int], now: datetime.datetime | None = N
             .filter(member=locked, pk__in=lot_ids, released_at__isnull=False)
             .order_by("earned_at", "id")
         )
-        return ledger.expire_lots(locked, lots, now, "test expiry")
+        entries = ledger.expire_lots([(locked, lots)], now, "test expiry")
+        return entries[0] if entries else None
 
 
 def assert_ledger_consistent(member: Member) -> Member:

@@ -170,3 +170,45 @@ def test_auto_now_fields_are_filled_on_both_paths():
     assert Order.objects.get(pk=order.pk).created_at >= before
     member.refresh_from_db()
     assert member.updated_at >= before
+
+
+@pytest.mark.django_db
+def test_standalone_updates_and_inserts_are_grouped_into_one_statement_each():
+    merchant, _ = program_merchant()
+    members = [member_make(merchant) for _ in range(4)]
+    orders = []
+    first = WriteBatch()
+    for number, member in enumerate(members):
+        orders.append(first.insert(_order(merchant, member, f"g-{number}")))
+    first.execute()
+
+    batch = WriteBatch()
+    entries = []
+    for number, (member, order) in enumerate(zip(members, orders, strict=True)):
+        member.points_balance = number + 1
+        member.lifetime_points = number + 1
+        batch.update(member, ["points_balance", "lifetime_points", "updated_at"])
+        entries.append(batch.insert(_entry(member, order, number + 1)))
+    members[0].last_activity_at = timezone.now()
+    batch.update(members[0], ["last_activity_at"])  # the same row again: merged
+
+    with CaptureQueriesContext(connection) as captured:
+        batch.execute()
+
+    if connection.vendor == "postgresql":
+        assert len(captured.captured_queries) == 1
+        assert captured.captured_queries[0]["sql"].count("UPDATE") == 2
+    else:
+        assert len(captured.captured_queries) <= 5
+    assert all(entry.pk for entry in entries)
+    stored = {m.pk: m for m in type(members[0]).objects.filter(pk__in=[m.pk for m in members])}
+    assert [stored[m.pk].points_balance for m in members] == [1, 2, 3, 4]
+    assert stored[members[0].pk].last_activity_at is not None
+    assert [
+        e.points for e in LedgerEntry.objects.filter(pk__in=[e.pk for e in entries]).order_by("pk")
+    ] == [
+        1,
+        2,
+        3,
+        4,
+    ]

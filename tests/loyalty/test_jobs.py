@@ -182,6 +182,32 @@ def test_jobs_walk_many_members_in_small_batches(merchant, django_assert_max_num
     assert not PointLot.objects.filter(released_at__isnull=True, remaining__gt=0).exists()
 
 
+def test_job_writes_are_set_based_the_statements_do_not_grow_with_the_members():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def statements(members: int) -> tuple[int, int]:
+        merchant = MerchantFactory(live=True)
+        program_for(merchant, pending_days=14, expiry_policy=ExpiryPolicy.LOT_AGE, expiry_months=1)
+        for n in range(members):
+            order(merchant, f"m{n}", f"o{n}", "10")
+        with CaptureQueriesContext(connection) as released:
+            result = jobs.release_pending_points(
+                now=timezone.now() + 15 * DAY, batch_size=100, merchant_id=merchant.pk
+            )
+        assert result.members == members
+        with CaptureQueriesContext(connection) as expired:
+            result = jobs.expire_points(
+                now=timezone.now() + 90 * DAY, batch_size=100, merchant_id=merchant.pk
+            )
+        assert (result.members, result.points) == (members, 10 * members)
+        for m in Member.objects.filter(merchant=merchant):
+            assert (m.points_balance, m.pending_points, m.lifetime_points) == (0, 0, 10)
+        return len(released.captured_queries), len(expired.captured_queries)
+
+    assert statements(3) == statements(25)
+
+
 def test_jobs_can_be_limited_to_one_merchant(merchant):
     other = MerchantFactory(live=True)
     program_for(merchant)

@@ -209,7 +209,8 @@ class LedgerMachine(RuleBasedStateMachine):
                 .order_by("earned_at", "id")
             )
             points = sum(lot.remaining for lot in lots)
-            entry = ledger.release_lots(member, lots, now) if lots else None
+            entries = ledger.release_lots([(member, lots)], now) if lots else []
+            entry = entries[0] if entries else None
         assert (entry.points if entry else 0) == points
         event(f"release of {'some' if points else 'no'} points")
         assert self.state() == (balance + points, pending_points - points, lifetime)
@@ -233,7 +234,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 .order_by("earned_at", "id")
             )
             points = sum(lot.remaining for lot in lots)
-            ledger.expire_lots(member, lots, timezone.now(), "test expiry")
+            ledger.expire_lots([(member, lots)], timezone.now(), "test expiry")
         assert self.state() == (balance - points, pending_points, lifetime)
         assert not PointLot.objects.filter(pk__in=[lot.pk for lot in chosen], remaining__gt=0)
 
