@@ -46,6 +46,7 @@ PG = {"host": "127.0.0.1", "port": "5432", "user": "postgres"}
 BENCH_DB = "loyalty_bench"
 PGBENCH_DB = "loyalty_bench_pgbench"
 ORDERS_PATH = "/api/v1/orders/"
+MERCHANT_PATH = "/api/v1/merchant/"
 CATEGORIES = ("camping", "kitchen", "apparel", "books")
 TARGET_RATIO = 0.25
 TARGET_QUERIES = 8
@@ -538,10 +539,13 @@ def load_process(config: dict) -> dict:
             request_headers = dict(headers)
             if config["idempotency_key"]:
                 request_headers["Idempotency-Key"] = f"k-{external_id}"
-            payload = json.dumps(order_body(external_id, member, rng))
             began = time.perf_counter()
             try:
-                conn.request("POST", ORDERS_PATH, body=payload, headers=request_headers)
+                if config["floor"]:
+                    conn.request("GET", MERCHANT_PATH, headers=request_headers)
+                else:
+                    payload = json.dumps(order_body(external_id, member, rng))
+                    conn.request("POST", ORDERS_PATH, body=payload, headers=request_headers)
                 response = conn.getresponse()
                 text = response.read()
                 status = response.status
@@ -603,6 +607,7 @@ def drive(args: argparse.Namespace, port: int, raw_key: str, start_at: float) ->
             "stop_at": start_at + args.warmup + args.seconds,
             "seed": args.seed + proc,
             "idempotency_key": args.idempotency_key,
+            "floor": args.floor,
         }
         for proc in range(procs)
     ]
@@ -687,6 +692,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--idempotency-key", action="store_true", help="send an Idempotency-Key with each order"
     )
     parser.add_argument("--show-queries", action="store_true", help="list the queries of an order")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help=f"drive GET {MERCHANT_PATH} instead of orders: what authenticating and "
+        "answering a request costs in this stack, the ceiling of any endpoint",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep-db", action="store_true", help="do not drop loyalty_bench")
     args = parser.parse_args(argv)
@@ -779,7 +790,9 @@ def report(args, label, load, cpu, pgbench_tps, pgbench_busy, queries, gunicorn_
     ok = sum(count for status, count in load["statuses"].items() if 200 <= status < 300)
     rate = ok / args.seconds
     print()
+    what = f"GET {MERCHANT_PATH} (--floor), counted as orders" if args.floor else "orders"
     print(f"== earn benchmark: {args.clients} clients, {args.seconds}s, gunicorn {label} ==")
+    print(f"requests            {what}")
     print(
         f"orders/s            {rate:10.1f}   ({ok} orders in {args.seconds}s; "
         f"{load['warm']} in the warm-up, {load['tail']} after the window)"

@@ -11,3 +11,9 @@ class InvalidPriceOverride(DomainError):
     code = "invalid_price_override"
     status = 400
     title = "The fixed price does not fit the reward."
+
+
+class CodeUploadRefused(DomainError):
+    code = "code_upload_refused"
+    status = 400
+    title = "The code file was refused; no code was stored."

@@ -25,6 +25,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.dateparse import parse_date
 
 from catalog.alerts import alert_clear, alert_raise
+from catalog.exceptions import CodeUploadRefused
 from catalog.models import AlertKind, CodePool, VoucherCode
 from merchants.actors import Actor, actor_label
 from merchants.exceptions import DomainError
@@ -36,12 +37,6 @@ MAX_CODE_LENGTH = 200
 DIGEST_SALT = "catalog.VoucherCode.digest"
 # Errors listed in the refusal's message; ``errors`` on it always has them all.
 MESSAGE_MAX_ERRORS = 20
-
-
-class CodeUploadRefused(DomainError):
-    code = "code_upload_refused"
-    status = 400
-    title = "The code file was refused; no code was stored."
 
 
 @dataclass

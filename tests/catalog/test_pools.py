@@ -11,6 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from catalog import pools
+from catalog.exceptions import CodeUploadRefused
 from catalog.models import AlertKind, CatalogAlert, CodePool, SupplierKind, VoucherCode
 from tests.catalog.factories import OfferFactory, SupplierFactory
 
@@ -67,7 +68,7 @@ def test_a_code_column_alone_is_enough_and_a_file_object_works(pool):
 
 
 def test_a_code_twice_in_the_file_refuses_the_whole_upload(pool):
-    with pytest.raises(pools.CodeUploadRefused) as refused:
+    with pytest.raises(CodeUploadRefused) as refused:
         upload(pool, "A1,,", "B2,,", "A1,,")
 
     assert refused.value.extra["errors"] == ["row 4: the same code as row 2"]
@@ -79,7 +80,7 @@ def test_a_code_already_in_a_pool_refuses_the_whole_upload(pool):
     upload(pool, "A1,,")
     other = pool_make()
 
-    with pytest.raises(pools.CodeUploadRefused) as refused:
+    with pytest.raises(CodeUploadRefused) as refused:
         upload(other, "NEW,,", "A1,,")
 
     assert refused.value.extra["errors"] == ["row 3: the code is already in a pool"]
@@ -89,7 +90,7 @@ def test_a_code_already_in_a_pool_refuses_the_whole_upload(pool):
 
 def test_every_bad_row_is_reported_and_nothing_is_written(pool):
     yesterday = timezone.localdate() - datetime.timedelta(days=1)
-    with pytest.raises(pools.CodeUploadRefused) as refused:
+    with pytest.raises(CodeUploadRefused) as refused:
         upload(pool, "OK,,", ",1234,", "C3,,31/12/2099", f"C4,,{yesterday}", "C5,,,extra")
 
     errors = refused.value.extra["errors"]
@@ -101,9 +102,9 @@ def test_every_bad_row_is_reported_and_nothing_is_written(pool):
 
 
 def test_a_file_without_the_code_column_or_codes_is_refused(pool):
-    with pytest.raises(pools.CodeUploadRefused, match="header"):
+    with pytest.raises(CodeUploadRefused, match="header"):
         upload(pool, "A1,1", header="voucher,pin")
-    with pytest.raises(pools.CodeUploadRefused, match="no code"):
+    with pytest.raises(CodeUploadRefused, match="no code"):
         upload(pool)
 
 

@@ -3,6 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from catalog import pools
+from catalog.exceptions import CodeUploadRefused
 from catalog.models import CodePool
 
 
@@ -22,7 +23,7 @@ class Command(BaseCommand):
                 result = pools.codes_upload(pool=code_pool, file=file, actor=None)
         except OSError as error:
             raise CommandError(f"Cannot read {path}: {error.strerror}") from error
-        except pools.CodeUploadRefused as error:
+        except CodeUploadRefused as error:
             raise CommandError(
                 "No code was stored:\n" + "\n".join(error.extra["errors"])
             ) from error
