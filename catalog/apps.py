@@ -6,6 +6,7 @@ _EDITED = ("brand", "category", "reward", "supplier", "supplieroffer", "codepool
 class CatalogConfig(AppConfig):
     name = "catalog"
     verbose_name = "Rewards catalog"
+    demo_seed = "catalog.demo.seed"
 
     staff_group_permissions = {
         "Catalog": [
