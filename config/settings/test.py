@@ -1,5 +1,8 @@
 """Settings for the test suite: the same as development, with Celery run eagerly."""
 
+import tempfile
+from pathlib import Path
+
 from . import *  # noqa: F403
 from . import REST_FRAMEWORK
 
@@ -12,3 +15,5 @@ REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     "DEFAULT_THROTTLE_RATES": {"api_key": "100000/min"},
 }
+# Uploaded and drawn files (brand logos, reward images) go to a scratch folder, not var/.
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="loyalty-test-media-"))

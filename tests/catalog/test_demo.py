@@ -8,7 +8,8 @@ from django.utils import timezone
 from PIL import Image
 from rest_framework.test import APIClient
 
-from catalog.demo import REWARDS, initials
+from catalog.demo import REWARDS
+from catalog.demo_images import initials
 from catalog.models import (
     Brand,
     Category,
