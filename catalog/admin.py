@@ -25,7 +25,7 @@ from import_export.formats import base_formats
 from modeltranslation.admin import TranslationAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
-from catalog import services
+from catalog import denominations, services
 from catalog.alerts import alert_clear
 from catalog.models import (
     RECIPIENT_FIELDS,
@@ -360,11 +360,7 @@ class RewardAdmin(
 
     @admin.display(description="Face values")
     def face_values(self, reward: Reward) -> str:
-        if reward.denomination_kind == "fixed":
-            values = " / ".join(reward.denominations)
-        else:
-            values = f"{reward.min_value:g} to {reward.max_value:g} by {reward.step:g}"
-        return f"{values} {reward.face_currency}"
+        return denominations.describe(denominations.of_reward(reward))
 
     def save_model(self, request: HttpRequest, obj: Reward, form: Any, change: bool) -> None:
         services.reward_save(reward=obj, actor=request.user)
@@ -701,7 +697,14 @@ class MerchantCatalogItemAdmin(ServiceErrorsAdmin, ReadOnlyHistoryAdmin):
                     "reward_id", flat=True
                 )
             )
-            context["rewards"] = [(reward, reward.pk in present) for reward in matching]
+            context["rewards"] = [
+                (
+                    reward,
+                    reward.pk in present,
+                    denominations.describe(denominations.of_reward(reward)),
+                )
+                for reward in matching
+            ]
             context["merchant"] = merchant
             context["catalog_url"] = (
                 reverse("admin:catalog_merchantcatalogitem_changelist")

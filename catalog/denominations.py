@@ -123,3 +123,18 @@ def of_reward(reward) -> Denominations:
 def canonical(value: Decimal, currency: str) -> str:
     """A value as the API and the stored prices write it: the currency's decimals."""
     return f"{value.quantize(Decimal(1).scaleb(-currency_exponent(currency))):f}"
+
+
+def describe(rule: Denominations) -> str:
+    """For people: "25.00 / 50.00 CAD", or "10.00 to 500.00 by 5.00 CAD"."""
+    if rule.kind == "fixed":
+        values = " / ".join(canonical(value, rule.currency) for value in rule.values)
+    else:
+        assert rule.minimum is not None
+        assert rule.maximum is not None
+        assert rule.step is not None
+        values = (
+            f"{canonical(rule.minimum, rule.currency)} to "
+            f"{canonical(rule.maximum, rule.currency)} by {canonical(rule.step, rule.currency)}"
+        )
+    return f"{values} {rule.currency}"

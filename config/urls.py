@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.conf.urls.static import static
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
@@ -15,6 +17,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # Unknown API paths answer in the API's error format, in DEBUG too.
     re_path(r"^api/", lambda request: handler404(request, None)),
+    # Uploaded and drawn images (brand logos, reward pictures) in development; nothing
+    # when DEBUG is off, where the web server or a storage service serves MEDIA_URL.
+    *static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT),
 ]
 
 

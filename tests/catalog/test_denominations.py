@@ -128,3 +128,18 @@ def test_reward_save_refuses_bad_denominations_and_stores_them_canonical():
         step=Decimal("10"),
     )
     assert ranged.denominations == []
+
+
+def test_described_for_people_in_the_currencys_decimals():
+    fixed = denominations.Denominations(
+        kind="fixed", values=(Decimal("25"), Decimal("50.5")), currency="CAD"
+    )
+    ranged = denominations.Denominations(
+        kind="range",
+        minimum=Decimal("10.0000"),
+        maximum=Decimal("500.0000"),
+        step=Decimal("5.0000"),
+        currency="KWD",
+    )
+    assert denominations.describe(fixed) == "25.00 / 50.50 CAD"
+    assert denominations.describe(ranged) == "10.000 to 500.000 by 5.000 KWD"
