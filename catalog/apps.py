@@ -7,6 +7,7 @@ class CatalogConfig(AppConfig):
     name = "catalog"
     verbose_name = "Rewards catalog"
     demo_seed = "catalog.demo.seed"
+    on_program_saved = "catalog.tasks.program_saved"
 
     staff_group_permissions = {
         "Catalog": [

@@ -1,11 +1,16 @@
-"""Reads of the catalog: what a member can redeem."""
+"""Reads of the catalog: what a member can redeem, and the offers that can deliver it."""
 
+import datetime
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from catalog.models import MerchantCatalogItem, RewardStatus, SupplierOffer, VoucherCode
+from catalog import pricing
+from catalog.models import MerchantCatalogItem, Reward, RewardStatus, SupplierOffer, VoucherCode
+from loyalty.exceptions import ExchangeRateMissing
 from loyalty.models import Member
+from loyalty.rates import convert
 from merchants.models import Merchant
 
 
@@ -83,4 +88,43 @@ def catalog_for_member(
         items.select_related("reward", "reward__brand")
         .prefetch_related("reward__brand__categories")
         .order_by("min_points", "reward_id")
+    )
+
+
+def offers_for_delivery(
+    *, reward: Reward, country: str, face_value: Decimal, at: datetime.datetime
+) -> list[SupplierOffer]:
+    """The offers that can deliver ``face_value`` of ``reward`` in ``country`` now, the
+    cheapest first (unit cost in the reward's face currency at the rates known at ``at``;
+    then ``preference``, then id): the order fulfillment tries them in, failing over to
+    the next. An offer whose cost currency has no rate goes last."""
+    offers = list(
+        SupplierOffer.objects.filter(pk__in=_available(reward, country))
+        .select_related("supplier")
+        .order_by("preference", "id")
+    )
+    unknown = Decimal("Infinity")
+
+    def cost(offer: SupplierOffer) -> Decimal:
+        fee = offer.fee
+        if fee and offer.cost_currency != reward.face_currency:
+            try:
+                fee *= convert(
+                    amount=Decimal(1),
+                    from_currency=offer.cost_currency,
+                    to_currency=reward.face_currency,
+                    at=at,
+                ).rate
+            except ExchangeRateMissing:
+                return unknown
+        return pricing.cost_in(face_value, offer.discount_percent, Decimal(0)) + fee
+
+    return sorted(offers, key=lambda offer: (cost(offer), offer.preference, offer.pk))
+
+
+def _available(reward: Reward, country: str):
+    return (
+        SupplierOffer.objects.filter(reward=reward)
+        .filter(Exists(in_stock_offers(country).filter(pk=OuterRef("pk"))))
+        .values("pk")
     )

@@ -1,6 +1,7 @@
 """Thin periodic tasks of the catalog; each calls one idempotent service."""
 
 from celery import shared_task
+from django.db import transaction
 from django.utils import timezone
 
 from catalog import fx, pools
@@ -13,8 +14,16 @@ def refresh_exchange_rates() -> str:
 
 
 @shared_task(name="catalog.reprice_items", acks_late=True)
-def reprice_items() -> str:
-    return f"{catalog_items_reprice(at=timezone.now())} item(s) repriced"
+def reprice_items(merchant_ids: list[int] | None = None) -> str:
+    changed = catalog_items_reprice(merchant_ids=merchant_ids, at=timezone.now())
+    return f"{changed} item(s) repriced"
+
+
+def program_saved(*, program) -> None:
+    """The loyalty app's ``on_program_saved`` hook: a program's point value or currency
+    may have changed, so its merchant's catalog is repriced once the change commits."""
+    merchant_id = program.merchant_id
+    transaction.on_commit(lambda: reprice_items.delay(merchant_ids=[merchant_id]))
 
 
 @shared_task(name="catalog.check_code_pools", acks_late=True)

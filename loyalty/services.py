@@ -46,6 +46,7 @@ from loyalty.program_config import program_config
 from loyalty.rates import convert
 from merchants.actors import Actor
 from merchants.exceptions import DomainError, NotFound
+from merchants.hooks import app_hooks
 from merchants.models import ChecklistItem, Merchant, Store
 from merchants.services import checklist_item_complete
 
@@ -109,6 +110,9 @@ def program_save(*, program: Program, actor: Actor) -> Program:
         program.currency = program.merchant.default_currency
     program.full_clean()
     program.save()
+    # Apps that derive something from the program (the catalog's point prices) follow.
+    for hook in app_hooks("on_program_saved"):
+        hook(program=program)
     if program.is_active:
         checklist_item_complete(
             merchant=program.merchant,

@@ -6,12 +6,11 @@ import secrets
 from decimal import Decimal
 from typing import TextIO
 
-from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.utils.module_loading import import_string
 
 from merchants import services
+from merchants.hooks import app_hooks
 from merchants.models import ChecklistItem, Merchant, MerchantAPIKey, MerchantStatus, Scope
 from merchants.selectors import merchant_transition_path
 
@@ -174,10 +173,8 @@ def seed(*, out: TextIO, base_url: str) -> None:
         ]
     # Later apps add their own demo data (programs, catalog, ...) through a hook named on
     # their AppConfig, so this app imports none of them.
-    for app_config in apps.get_app_configs():
-        seeder = getattr(app_config, "demo_seed", None)
-        if seeder:
-            import_string(seeder)(out=out)
+    for seeder in app_hooks("demo_seed"):
+        seeder(out=out)
     out.write("\nDemo API keys (new on every run; the previous ones are revoked):\n")
     for merchant, raw_key in keys:
         out.write(

@@ -197,3 +197,27 @@ def test_a_reward_costing_more_than_the_fee_plan_recovers_is_flagged():
     alert = CatalogAlert.objects.get(kind=AlertKind.COST_ABOVE_RECOVERY)
     assert alert.subject == f"catalog-item:{merchant.pk}:{dear.pk}"
     assert alert.resolved_at is None
+
+
+@pytest.mark.django_db
+def test_saving_the_program_reprices_its_merchants_catalog_after_commit(
+    django_capture_on_commit_callbacks,
+):
+    from loyalty import services as loyalty_services
+
+    merchant, _ = merchant_with_program()
+    other, _ = merchant_with_program()
+    (item,) = select(merchant, offered(RewardFactory(denominations=["10"])), price_step=1)
+    (untouched,) = select(other, offered(RewardFactory(denominations=["10"])), price_step=1)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        loyalty_services.program_configure(
+            merchant=merchant, actor=None, point_value=Decimal("0.005")
+        )
+
+    assert len(callbacks) == 1
+    item.refresh_from_db()
+    untouched.refresh_from_db()
+    assert item.prices == {"10.00": 2000}
+    assert item.point_value_used == Decimal("0.005")
+    assert untouched.prices == {"10.00": 1000}
