@@ -1,0 +1,121 @@
+"""Code pools, voucher codes and the Catalog team's alerts."""
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest
+
+from catalog.alerts import alert_clear
+from catalog.models import (
+    CatalogAlert,
+    CodePool,
+    VoucherCode,
+)
+
+# -- code pools --------------------------------------------------------------------------
+
+
+@admin.register(CodePool)
+class CodePoolAdmin(admin.ModelAdmin):
+    """Counts only: the codes themselves are never shown here."""
+
+    list_display = ["__str__", "face_value", "unused_codes", "used_codes", "low_stock_threshold"]
+    list_select_related = ["offer__supplier", "offer__reward"]
+    search_fields = ["offer__supplier_sku", "offer__reward__slug", "offer__supplier__slug"]
+    autocomplete_fields = ["offer"]
+    fields = ["offer", "face_value", "low_stock_threshold", "unused_codes", "used_codes"]
+    readonly_fields = ["unused_codes", "used_codes", "created_at"]
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                unused_count=Count("codes", filter=Q(codes__used_at__isnull=True)),
+                used_count=Count("codes", filter=Q(codes__used_at__isnull=False)),
+            )
+        )
+
+    @admin.display(description="Unused codes", ordering="unused_count")
+    def unused_codes(self, pool: CodePool) -> int:
+        return getattr(pool, "unused_count", 0)
+
+    @admin.display(description="Used codes", ordering="used_count")
+    def used_codes(self, pool: CodePool) -> int:
+        return getattr(pool, "used_count", 0)
+
+
+@admin.register(VoucherCode)
+class VoucherCodeAdmin(admin.ModelAdmin):
+    """Which codes were delivered, when and for what; never the code or its PIN."""
+
+    list_display = ["id", "pool", "expires_on", "uploaded_at", "used_at", "used_for"]
+    list_filter = [("used_at", admin.EmptyFieldListFilter)]
+    search_fields = ["used_for"]
+    list_select_related = ["pool__offer__supplier"]
+    fields = ["pool", "expires_on", "uploaded_at", "used_at", "used_for"]
+    readonly_fields = fields
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+# -- alerts ----------------------------------------------------------------------------------
+
+
+class OpenFilter(admin.SimpleListFilter):
+    title = "open"
+    parameter_name = "open"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        return [("yes", "Open"), ("no", "Resolved")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "yes":
+            return queryset.filter(resolved_at__isnull=True)
+        if self.value() == "no":
+            return queryset.filter(resolved_at__isnull=False)
+        return queryset
+
+
+@admin.register(CatalogAlert)
+class CatalogAlertAdmin(admin.ModelAdmin):
+    list_display = [
+        "kind",
+        "subject",
+        "message",
+        "raised_at",
+        "last_seen_at",
+        "resolved_at",
+        "resolved_by",
+    ]
+    list_filter = [OpenFilter, "kind"]
+    search_fields = ["subject", "message"]
+    list_select_related = ["resolved_by"]
+    fields = list_display
+    readonly_fields = list_display
+    show_full_result_count = False
+    actions = ["mark_resolved"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Mark resolved", permissions=["change"])
+    def mark_resolved(self, request: HttpRequest, queryset: QuerySet) -> None:
+        resolved = sum(
+            alert_clear(kind=alert.kind, subject=alert.subject, actor=request.user)
+            for alert in queryset.filter(resolved_at__isnull=True)
+        )
+        self.message_user(request, f"{resolved} alert(s) resolved.", messages.SUCCESS)
