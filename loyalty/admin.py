@@ -11,7 +11,6 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
-from import_export.admin import ImportExportModelAdmin
 from import_export.formats import base_formats
 
 from loyalty import services
@@ -31,6 +30,7 @@ from loyalty.models import (
 )
 from loyalty.resources import ExchangeRateResource, MemberResource
 from merchants.exceptions import DomainError
+from merchants.importexport import StaffImportExportAdmin
 
 RECENT_ROWS = 50
 
@@ -145,7 +145,7 @@ class TierChangeInline(admin.TabularInline):
 
 
 @admin.register(Member)
-class MemberAdmin(ImportExportModelAdmin):
+class MemberAdmin(StaffImportExportAdmin):
     resource_classes = [MemberResource]
     formats = [base_formats.CSV, base_formats.XLSX]
     list_display = [
@@ -430,7 +430,7 @@ class ActivityAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ExchangeRate)
-class ExchangeRateAdmin(ImportExportModelAdmin):
+class ExchangeRateAdmin(StaffImportExportAdmin):
     resource_classes = [ExchangeRateResource]
     formats = [base_formats.CSV, base_formats.XLSX]
     list_display = ["base", "quote", "rate", "as_of", "source"]

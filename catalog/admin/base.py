@@ -9,11 +9,10 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from import_export.admin import ImportExportModelAdmin
-from import_export.formats import base_formats
 from simple_history.admin import SimpleHistoryAdmin
 
 from merchants.exceptions import DomainError
+from merchants.importexport import StaffImportExportAdmin
 
 COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
 
@@ -47,16 +46,7 @@ class ServiceErrorsAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(request.get_full_path())
 
 
-class CatalogImportExportAdmin(ImportExportModelAdmin):
-    """Import needs the right to add and change; export the right to view."""
-
-    formats = [base_formats.CSV, base_formats.XLSX, base_formats.JSON]
-
-    def has_import_permission(self, request: HttpRequest) -> bool:
-        return self.has_add_permission(request) and self.has_change_permission(request)
-
-    def has_export_permission(self, request: HttpRequest) -> bool:
-        return self.has_view_permission(request)
+CatalogImportExportAdmin = StaffImportExportAdmin
 
 
 class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):

@@ -325,3 +325,28 @@ def test_order_page_shows_lines_and_refunds_read_only(admin_client, merchant):
     assert response.status_code == 200
     assert b"r1" in response.content
     assert b'name="_save"' not in response.content
+
+
+@pytest.mark.parametrize(
+    ("permissions", "can_import", "can_export"),
+    [
+        (["view_member"], False, True),
+        (["view_member", "change_member"], False, True),
+        (["view_member", "add_member", "change_member"], True, True),
+    ],
+)
+def test_importing_members_needs_the_rights_to_add_and_change_them(
+    client, db, permissions, can_import, can_export
+):
+    from django.contrib.auth.models import Permission, User
+
+    user = User.objects.create_user("staff", password="pw", is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="loyalty", codename__in=permissions)
+    )
+    client.force_login(user)
+    imported = client.get(reverse("admin:loyalty_member_import"))
+    exported = client.get(reverse("admin:loyalty_member_export"))
+    assert (imported.status_code == 200) is can_import
+    assert (exported.status_code == 200) is can_export
+    assert imported.status_code in (200, 403)
