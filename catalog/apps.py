@@ -8,6 +8,7 @@ class CatalogConfig(AppConfig):
     verbose_name = "Rewards catalog"
     demo_seed = "catalog.demo.seed"
     on_program_saved = "catalog.tasks.program_saved"
+    on_rates_changed = "catalog.tasks.rates_changed"
 
     staff_group_permissions = {
         "Catalog": [

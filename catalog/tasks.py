@@ -14,8 +14,12 @@ def refresh_exchange_rates() -> str:
 
 
 @shared_task(name="catalog.reprice_items", acks_late=True)
-def reprice_items(merchant_ids: list[int] | None = None) -> str:
-    changed = catalog_items_reprice(merchant_ids=merchant_ids, at=timezone.now())
+def reprice_items(
+    merchant_ids: list[int] | None = None, currencies: list[str] | None = None
+) -> str:
+    changed = catalog_items_reprice(
+        merchant_ids=merchant_ids, currencies=currencies, at=timezone.now()
+    )
     return f"{changed} item(s) repriced"
 
 
@@ -29,3 +33,9 @@ def program_saved(*, program) -> None:
 @shared_task(name="catalog.check_code_pools", acks_late=True)
 def check_code_pools() -> str:
     return str(pools.pools_check_stock())
+
+
+def rates_changed(*, currencies: list[str]) -> None:
+    """The loyalty app's ``on_rates_changed`` hook: staff entered or imported rates, so
+    the items priced in those currencies are repriced once the change commits."""
+    transaction.on_commit(lambda: reprice_items.delay(currencies=list(currencies)))

@@ -28,6 +28,7 @@ from loyalty.models import (
     Tier,
     TierChange,
 )
+from loyalty.rates import rates_changed
 from loyalty.resources import ExchangeRateResource, MemberResource
 from merchants.exceptions import DomainError
 from merchants.importexport import StaffImportExportAdmin
@@ -438,3 +439,11 @@ class ExchangeRateAdmin(StaffImportExportAdmin):
     search_fields = ["base", "quote"]
     date_hierarchy = "as_of"
     show_full_result_count = False
+
+    def save_model(self, request: HttpRequest, obj: ExchangeRate, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        rates_changed(currencies={obj.base, obj.quote})
+
+    def delete_model(self, request: HttpRequest, obj: ExchangeRate) -> None:
+        super().delete_model(request, obj)
+        rates_changed(currencies={obj.base, obj.quote})

@@ -9,6 +9,7 @@ from django.db.models import Q
 from loyalty.exceptions import ExchangeRateMissing
 from loyalty.models import ExchangeRate
 from loyalty.money import quantize_money
+from merchants.hooks import app_hooks
 
 
 @dataclass(frozen=True)
@@ -44,3 +45,11 @@ def convert(
         rate=rate.quantize(Decimal("1e-10")),
         rate_row=row,
     )
+
+
+def rates_changed(*, currencies: set[str]) -> None:
+    """Tell the apps that derive prices from rates (the catalog) that rates of these
+    currencies were added or changed (by staff in the admin or an import)."""
+    if currencies:
+        for hook in app_hooks("on_rates_changed"):
+            hook(currencies=sorted(currencies))

@@ -6,6 +6,7 @@ from import_export import fields, resources
 from import_export.widgets import ForeignKeyWidget
 
 from loyalty.models import ExchangeRate, Member
+from loyalty.rates import rates_changed
 from merchants.models import Merchant
 
 
@@ -73,6 +74,18 @@ class MemberResource(resources.ModelResource):
 
 
 class ExchangeRateResource(resources.ModelResource):
+    def after_import(self, dataset, result, **kwargs):
+        super().after_import(dataset, result, **kwargs)
+        if not kwargs.get("dry_run") and not result.has_errors():
+            rates_changed(
+                currencies={
+                    str(row.get(name) or "").strip().upper()
+                    for row in dataset.dict
+                    for name in ("base", "quote")
+                }
+                - {""}
+            )
+
     class Meta:
         model = ExchangeRate
         import_id_fields = ("base", "quote", "as_of")

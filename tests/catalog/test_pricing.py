@@ -221,3 +221,61 @@ def test_saving_the_program_reprices_its_merchants_catalog_after_commit(
     assert item.prices == {"10.00": 2000}
     assert item.point_value_used == Decimal("0.005")
     assert untouched.prices == {"10.00": 1000}
+
+
+@pytest.mark.django_db
+def test_a_rate_entered_in_the_admin_reprices_items_in_that_currency(
+    admin_client, django_capture_on_commit_callbacks
+):
+    merchant, _ = merchant_with_program()
+    rate("EUR", "USD", "1.10", as_of=timezone.now() - datetime.timedelta(days=1))
+    (item,) = select(
+        merchant, offered(RewardFactory(face_currency="EUR", denominations=["10"])), price_step=1
+    )
+    assert item.prices == {"10.00": 1100}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            "/admin/loyalty/exchangerate/add/",
+            {
+                "base": "EUR",
+                "quote": "USD",
+                "rate": "1.25",
+                "source": "manual",
+                "as_of_0": timezone.now().strftime("%Y-%m-%d"),
+                "as_of_1": (timezone.now() - datetime.timedelta(minutes=5)).strftime("%H:%M:%S"),
+            },
+        )
+
+    assert response.status_code == 302, response.content[:2000]
+    item.refresh_from_db()
+    assert item.prices == {"10.00": 1250}
+    assert item.rate_used == Decimal("1.25")
+
+
+@pytest.mark.django_db
+def test_imported_rates_reprice_items_but_a_dry_run_does_not(django_capture_on_commit_callbacks):
+    import tablib
+
+    from loyalty.resources import ExchangeRateResource
+
+    merchant, _ = merchant_with_program()
+    rate("GBP", "USD", "1.20", as_of=timezone.now() - datetime.timedelta(days=1))
+    (item,) = select(
+        merchant, offered(RewardFactory(face_currency="GBP", denominations=["10"])), price_step=1
+    )
+    as_of = (timezone.now() - datetime.timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S")
+    dataset = tablib.Dataset(
+        ["GBP", "USD", "1.30", "file", as_of], headers=["base", "quote", "rate", "source", "as_of"]
+    )
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        result = ExchangeRateResource().import_data(dataset, dry_run=True)
+    assert not result.has_errors()
+    assert callbacks == []
+
+    with django_capture_on_commit_callbacks(execute=True):
+        result = ExchangeRateResource().import_data(dataset, dry_run=False)
+    assert not result.has_errors()
+    item.refresh_from_db()
+    assert item.prices == {"10.00": 1300}
