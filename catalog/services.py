@@ -55,7 +55,7 @@ def reward_validate(reward: Reward) -> None:
     )
     if errors:
         field, message = next(iter(errors.items()))
-        raise InvalidDenominations(message, field=field, errors=errors)
+        raise InvalidDenominations(message, field=field, field_errors=errors)
     if not isinstance(reward.recipient_fields, list) or any(
         name not in RECIPIENT_FIELDS for name in reward.recipient_fields
     ):
@@ -161,6 +161,19 @@ def _canonical_overrides(item: MerchantCatalogItem) -> dict[str, int]:
         denominations.canonical(denominations.parse_value(key), currency): int(points)
         for key, points in (item.fixed_prices or {}).items()
     }
+
+
+def unit_price(item: MerchantCatalogItem, *, program: Program, value: Decimal) -> int:
+    """The points one unit of ``value`` (an allowed value of the reward) costs now: the
+    item's override, or the automatic price at the program's current point value and the
+    rate the item was last priced with."""
+    return pricing.price_of(
+        value,
+        denominations.of_reward(item.reward),
+        price_terms(item, program, item.rate_used or Decimal(1)),
+        fixed_prices=_canonical_overrides(item),
+        fixed_points_per_unit=item.fixed_points_per_unit,
+    )
 
 
 def price_terms(item: MerchantCatalogItem, program: Program, rate: Decimal) -> pricing.PriceTerms:
@@ -275,6 +288,7 @@ def _check_cost(item: MerchantCatalogItem, at: datetime.datetime) -> None:
 def catalog_item_save(*, item: MerchantCatalogItem, actor: Actor) -> MerchantCatalogItem:
     """Validate, price and save a merchant's catalog item (the admin's form builds it)."""
     item_validate(item)
+    item.fixed_prices = _canonical_overrides(item)
     item_price(item, program=_program(item.merchant))
     item._history_user = actor if getattr(actor, "is_authenticated", False) else None
     item.save()
@@ -305,6 +319,7 @@ def catalog_items_add(
             continue
         item = MerchantCatalogItem(merchant=merchant, reward=reward, **terms)
         item_validate(item)
+        item.fixed_prices = _canonical_overrides(item)
         item_price(item, program=program, at=now)
         item._history_user = actor if getattr(actor, "is_authenticated", False) else None
         item.full_clean(exclude=["merchant", "reward", "allowed_tiers"])

@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("merchants.api.urls")),
     path("", include("loyalty.api.urls")),
     path("", include("catalog.api.urls")),
+    path("", include("fulfillment.api.urls")),
 ]

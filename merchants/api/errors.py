@@ -97,6 +97,10 @@ class ProblemHandler(ExceptionHandler):
         )
 
 
+# The problem document's own members: a domain error's extra data never overrides them.
+RESERVED_KEYS = {"type", "title", "status", "detail", "code", "errors"}
+
+
 class ProblemFormatter(ExceptionFormatter):
     def format_error_response(self, error_response: ErrorResponse) -> dict[str, Any]:
         errors = [
@@ -120,6 +124,14 @@ class ProblemFormatter(ExceptionFormatter):
                 if domain_error.field:
                     errors[0]["attr"] = domain_error.field
                 extra = dict(domain_error.extra)
+                # Several fields at fault: one entry each, the first one first.
+                field_errors = extra.pop("field_errors", None) or {}
+                errors += [
+                    {"code": code, "detail": message, "attr": attr}
+                    for attr, message in field_errors.items()
+                    if attr != domain_error.field
+                ]
+                extra = {k: v for k, v in extra.items() if k not in RESERVED_KEYS}
             if status >= 500:
                 code, title, detail = "error", "Server error.", "Server error."
                 errors = [{"code": code, "detail": detail, "attr": None}]

@@ -1,0 +1,107 @@
+"""The redemption endpoints of the store API."""
+
+import uuid
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from fulfillment import services
+from fulfillment.api.serializers import (
+    RedemptionInputSerializer,
+    RedemptionListQuerySerializer,
+    RedemptionSerializer,
+)
+from fulfillment.models import Redemption
+from loyalty import services as loyalty_services
+from merchants.api.views import MerchantAPIView
+from merchants.exceptions import NotFound
+
+REPLAYED = {"Idempotent-Replayed": "true"}
+
+
+class RedemptionPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+def _with_events(queryset):
+    return queryset.select_related("member", "reward").prefetch_related("events")
+
+
+class RedemptionListView(MerchantAPIView):
+    @extend_schema(
+        summary="Redeem points for a reward",
+        description="Checks the member can redeem it (catalog, country, stock, tier, "
+        "limits), takes the points and queues the purchase; 409 `insufficient_points` when "
+        "the balance is short. The same `external_id` again returns the first result.",
+        request=RedemptionInputSerializer,
+        responses={
+            201: RedemptionSerializer,
+            200: OpenApiResponse(RedemptionSerializer, description="A replay."),
+        },
+        tags=["redemptions"],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = RedemptionInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        recorded = services.redemption_create(
+            merchant=self.merchant,
+            data=services.RedemptionInput(
+                member_external_id=data["member"],
+                reward_id=data["reward"],
+                value=data["denomination"],
+                quantity=data["quantity"],
+                recipient=data["recipient"],
+                external_id=data.get("external_id", ""),
+            ),
+        )
+        redemption = _with_events(Redemption.objects.filter(pk=recorded.obj.pk)).get()
+        body = RedemptionSerializer(redemption).data
+        if recorded.replayed:
+            return Response(body, status=status.HTTP_200_OK, headers=REPLAYED)
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="A member's redemptions, newest first",
+        parameters=[RedemptionListQuerySerializer],
+        responses=RedemptionSerializer(many=True),
+        tags=["redemptions"],
+    )
+    def get(self, request: Request) -> Response:
+        query = RedemptionListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        member = loyalty_services.member_get(
+            merchant=self.merchant, external_id=query.validated_data["member"]
+        )
+        paginator = RedemptionPagination()
+        page = paginator.paginate_queryset(
+            _with_events(Redemption.objects.filter(merchant=self.merchant, member=member)),
+            request,
+            view=self,
+        )
+        return paginator.get_paginated_response(RedemptionSerializer(page, many=True).data)
+
+
+class RedemptionDetailView(MerchantAPIView):
+    @extend_schema(
+        summary="A redemption: its status and history",
+        responses=RedemptionSerializer,
+        tags=["redemptions"],
+    )
+    def get(self, request: Request, redemption_id: str) -> Response:
+        try:
+            public_id = uuid.UUID(redemption_id)
+        except ValueError:
+            raise NotFound("No such redemption.", field="id") from None
+        redemption = _with_events(
+            Redemption.objects.filter(merchant=self.merchant, public_id=public_id)
+        ).first()
+        if redemption is None:
+            raise NotFound("No such redemption.", field="id")
+        return Response(RedemptionSerializer(redemption).data)

@@ -1,0 +1,223 @@
+"""Redemptions: a member spends points on a reward.
+
+``redemption_create`` does everything in one transaction, under the member's row lock:
+checks the member may redeem the reward (catalog, country, stock, tier, limits), takes a
+unit of stock where the offer counts it, debits the points through the ledger, records
+what was bought (reward, face value, point price, the rate used) and writes the first
+supplier order, which the dispatch job picks up. Nothing is bought before that commits,
+and a failure anywhere writes nothing.
+"""
+
+import datetime
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+
+from catalog import denominations, pools, selectors
+from catalog import services as catalog_services
+from catalog.models import SupplierOffer
+from fulfillment.exceptions import (
+    InvalidDenomination,
+    InvalidRecipient,
+    OutOfStock,
+    RedemptionLimitReached,
+    RewardNotAvailable,
+)
+from fulfillment.models import (
+    Redemption,
+    RedemptionEvent,
+    RedemptionStatus,
+    SupplierOrder,
+)
+from fulfillment.models.redemptions import OPEN_STATUSES
+from fulfillment.recipients import validate as validate_recipient
+from loyalty import ledger
+from loyalty import services as loyalty_services
+from loyalty.exceptions import MemberNotActive, NoActiveProgram
+from loyalty.models import LedgerEntry, MemberStatus, Program
+from merchants.actors import Actor, actor_user
+from merchants.exceptions import DomainError
+from merchants.models import Merchant
+
+MAX_QUANTITY = 10
+
+
+@dataclass(frozen=True)
+class RedemptionInput:
+    member_external_id: str
+    reward_id: int
+    value: Decimal
+    quantity: int = 1
+    recipient: dict[str, Any] = field(default_factory=dict)
+    external_id: str = ""
+
+
+def redemption_create(
+    *, merchant: Merchant, data: RedemptionInput, actor: Actor = None
+) -> loyalty_services.Recorded:
+    """Spend the member's points on a reward; returns the redemption (or the first one
+    with the same ``external_id``: a replay)."""
+    digest = loyalty_services.request_digest(asdict(data))
+    if data.external_id:
+        existing = Redemption.objects.filter(
+            merchant=merchant, external_id=data.external_id
+        ).first()
+        if existing is not None:
+            return loyalty_services._replay(existing, digest, "Redemption")
+    if not 1 <= data.quantity <= MAX_QUANTITY:
+        raise DomainError(f"quantity runs from 1 to {MAX_QUANTITY}.", field="quantity")
+    member = loyalty_services.member_get(merchant=merchant, external_id=data.member_external_id)
+    try:
+        with transaction.atomic():
+            redemption = _create(merchant, member.pk, data, digest, actor)
+    except IntegrityError:
+        if not data.external_id:
+            raise
+        existing = Redemption.objects.filter(
+            merchant=merchant, external_id=data.external_id
+        ).first()
+        if existing is None:
+            raise
+        return loyalty_services._replay(existing, digest, "Redemption")
+    return loyalty_services.Recorded(obj=redemption, replayed=False)
+
+
+def _create(
+    merchant: Merchant, member_id: int, data: RedemptionInput, digest: str, actor: Actor
+) -> Redemption:
+    now = timezone.now()
+    # The member's lock serialises their redemptions: limits and balance are read under it.
+    member = ledger.lock_member(member_id)
+    if member.status != MemberStatus.ACTIVE:
+        raise MemberNotActive(f"The member is {member.status}.", field="member")
+    program = Program.objects.filter(merchant=merchant, is_active=True).first()
+    if program is None:
+        raise NoActiveProgram("The merchant has no active program.")
+    item = (
+        selectors.catalog_for_member(merchant=merchant, member=member)
+        .filter(reward_id=data.reward_id)
+        .first()
+    )
+    if item is None:
+        raise RewardNotAvailable("No such reward for this member.", field="reward")
+    reward = item.reward
+    rule = denominations.of_reward(reward)
+    if not rule.allows(data.value):
+        raise InvalidDenomination(
+            f"{reward.name} comes in {denominations.describe(rule)}.",
+            field="denomination",
+        )
+    country = selectors.member_country(merchant=merchant, member=member)
+    recipient, errors = validate_recipient(list(reward.recipient_fields), data.recipient, country)
+    if errors:
+        name, message = next(iter(errors.items()))
+        raise InvalidRecipient(message, field=name, field_errors=errors)
+    _check_limits(item, member.pk, data.quantity, now)
+    points_each = catalog_services.unit_price(item, program=program, value=data.value)
+    points_total = points_each * data.quantity
+    offer, reserved = _reserve(reward, country, data.value, data.quantity, now)
+
+    redemption = Redemption(
+        merchant=merchant,
+        member=member,
+        external_id=data.external_id,
+        request_hash=digest,
+        reward=reward,
+        catalog_item=item,
+        country=country,
+        face_value=data.value,
+        face_currency=reward.face_currency,
+        quantity=data.quantity,
+        points_each=points_each,
+        points_total=points_total,
+        program_currency=program.currency,
+        point_value=program.point_value,
+        rate_used=item.rate_used,
+        exchange_rate_id=item.exchange_rate_id,
+        recipient=recipient,
+    )
+    redemption.spend_entry = ledger.points_spend(
+        member=member,
+        points=points_total,
+        at=now,
+        source_type=LedgerEntry.Source.REDEMPTION,
+        source_ref=str(redemption.public_id),
+        reason=f"{data.quantity} x {reward.name} {data.value} {reward.face_currency}",
+        actor=actor,
+    )
+    redemption.save(force_insert=True)
+    RedemptionEvent.objects.create(
+        redemption=redemption,
+        to_value=RedemptionStatus.PENDING,
+        source="staff" if actor_user(actor) else "api",
+        actor=actor_user(actor),
+        note=f"{points_total} points",
+    )
+    SupplierOrder.objects.create(
+        redemption=redemption,
+        offer=offer,
+        supplier_id=offer.supplier_id,
+        attempt=1,
+        idempotency_key=supplier_order_key(redemption, 1),
+        stock_reserved=reserved,
+        next_try_at=now,
+    )
+    return redemption
+
+
+def supplier_order_key(redemption: Redemption, attempt: int) -> str:
+    """The key a supplier sees for an attempt: the same on every call of that attempt."""
+    return f"rdm-{redemption.public_id.hex}-{attempt}"
+
+
+def _check_limits(item, member_id: int, quantity: int, now: datetime.datetime) -> None:
+    if item.limit_per_month is None and item.limit_ever is None:
+        return
+    taken = Redemption.objects.filter(
+        member_id=member_id,
+        reward_id=item.reward_id,
+        status__in=[*OPEN_STATUSES, RedemptionStatus.DELIVERED],
+    )
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    totals = taken.aggregate(
+        ever=Sum("quantity"), month=Sum("quantity", filter=Q(created_at__gte=month_start))
+    )
+    for limit, used, period in (
+        (item.limit_ever, totals["ever"] or 0, "in all"),
+        (item.limit_per_month, totals["month"] or 0, "this month"),
+    ):
+        if limit is not None and used + quantity > limit:
+            raise RedemptionLimitReached(
+                f"At most {limit} of this reward {period}; {used} already redeemed.",
+                field="quantity",
+                limit=limit,
+                used=used,
+            )
+
+
+def _reserve(
+    reward, country: str, value: Decimal, quantity: int, now: datetime.datetime
+) -> tuple[SupplierOffer, int]:
+    """The offer to try first, and the units of stock taken from it. An offer that counts
+    its stock gives up ``quantity`` units in one conditional ``UPDATE`` (two redemptions of
+    the last unit: one wins); a code pool must hold enough unused codes."""
+    for offer in selectors.offers_for_delivery(
+        reward=reward, country=country, face_value=value, at=now
+    ):
+        pool = getattr(offer, "code_pool", None)
+        if pool is not None:
+            if pools.pool_unused_count(pool) >= quantity:
+                return offer, 0
+            continue
+        if offer.stock is None:
+            return offer, 0
+        taken = SupplierOffer.objects.filter(pk=offer.pk, stock__gte=quantity).update(
+            stock=F("stock") - quantity
+        )
+        if taken:
+            return offer, quantity
+    raise OutOfStock("No supplier has enough of it in stock.", field="quantity")
