@@ -203,14 +203,14 @@ DESCRIBED = {
 CARD_LABELS = {GC: "Gift card", VO: "Voucher", PH: "Shipped", DO: "Donation", EX: "Experience"}
 # Per type: supplier slug, name, kind, adapter, invoice currency, discount %.
 SUPPLIERS = {
-    GC: ("giftlink", "GiftLink Global", SupplierKind.AGGREGATOR, "aggregator", "USD", "4.5"),
+    GC: ("giftlink", "GiftLink Global", SupplierKind.AGGREGATOR, "sandbox", "USD", "4.5"),
     VO: ("warehouse", "Provider code warehouse", SupplierKind.WAREHOUSE, "code_pool", "USD", "0"),
-    PH: ("parcelworks", "ParcelWorks", SupplierKind.PRINT_SHIP, "print_ship", "EUR", "12"),
-    DO: ("common-good", "Common Good Giving", SupplierKind.CHARITY, "charity", "USD", "0"),
-    EX: ("wayfarer-direct", "Wayfarer Direct", SupplierKind.AGGREGATOR, "aggregator", "EUR", "10"),
+    PH: ("parcelworks", "ParcelWorks", SupplierKind.PRINT_SHIP, "manual", "EUR", "12"),
+    DO: ("common-good", "Common Good Giving", SupplierKind.CHARITY, "manual", "USD", "0"),
+    EX: ("wayfarer-direct", "Wayfarer Direct", SupplierKind.AGGREGATOR, "sandbox", "EUR", "10"),
 }
 # A second gift-card aggregator, tried after the first where it covers the country.
-BACKUP_SUPPLIER = ("cardbridge", "CardBridge", SupplierKind.AGGREGATOR, "aggregator", "GBP", "3")
+BACKUP_SUPPLIER = ("cardbridge", "CardBridge", SupplierKind.AGGREGATOR, "sandbox", "GBP", "3")
 BACKUP_COUNTRIES = {"US", "GB", "DE", "FR"}
 # Shipping per unit, in the item's face currency.
 SHIPPING_FEE = {"USD": "4", "EUR": "4", "GBP": "3.50", "JPY": "300", "AED": "15"}

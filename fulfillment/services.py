@@ -119,7 +119,10 @@ def _create(
     _check_limits(item, member.pk, data.quantity, now)
     points_each = catalog_services.unit_price(item, program=program, value=data.value)
     points_total = points_each * data.quantity
-    offer, reserved = _reserve(reward, country, data.value, data.quantity, now)
+    chosen = reserve_offer(reward, country, data.value, data.quantity, now)
+    if chosen is None:
+        raise OutOfStock("No supplier has enough of it in stock.", field="quantity")
+    offer, reserved = chosen
 
     redemption = Redemption(
         merchant=merchant,
@@ -166,7 +169,15 @@ def _create(
         stock_reserved=reserved,
         next_try_at=now,
     )
+    redemption_id = redemption.pk
+    transaction.on_commit(lambda: _dispatch_soon(redemption_id))
     return redemption
+
+
+def _dispatch_soon(redemption_id: int) -> None:
+    from fulfillment.tasks import dispatch_redemption
+
+    dispatch_redemption.delay(redemption_id)
 
 
 def supplier_order_key(redemption: Redemption, attempt: int) -> str:
@@ -199,15 +210,24 @@ def _check_limits(item, member_id: int, quantity: int, now: datetime.datetime) -
             )
 
 
-def _reserve(
-    reward, country: str, value: Decimal, quantity: int, now: datetime.datetime
-) -> tuple[SupplierOffer, int]:
-    """The offer to try first, and the units of stock taken from it. An offer that counts
-    its stock gives up ``quantity`` units in one conditional ``UPDATE`` (two redemptions of
-    the last unit: one wins); a code pool must hold enough unused codes."""
+def reserve_offer(
+    reward,
+    country: str,
+    value: Decimal,
+    quantity: int,
+    now: datetime.datetime,
+    *,
+    exclude: set[int] | frozenset[int] = frozenset(),
+) -> tuple[SupplierOffer, int] | None:
+    """The offer to try (the cheapest available one not in ``exclude``) and the units of
+    stock taken from it, or None when none can deliver. An offer that counts its stock
+    gives up ``quantity`` units in one conditional ``UPDATE`` (two redemptions of the last
+    unit: one wins); a code pool must hold enough unused codes."""
     for offer in selectors.offers_for_delivery(
         reward=reward, country=country, face_value=value, at=now
     ):
+        if offer.pk in exclude:
+            continue
         pool = getattr(offer, "code_pool", None)
         if pool is not None:
             if pools.pool_unused_count(pool) >= quantity:
@@ -220,4 +240,4 @@ def _reserve(
         )
         if taken:
             return offer, quantity
-    raise OutOfStock("No supplier has enough of it in stock.", field="quantity")
+    return None

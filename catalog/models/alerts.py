@@ -8,6 +8,7 @@ class AlertKind(models.TextChoices):
     STALE_RATE = "stale_rate", "Exchange rate out of date"
     COST_ABOVE_RECOVERY = "cost_above_recovery", "Reward costs more than the fee plan recovers"
     RATE_IMPORT = "rate_import", "Exchange-rate file refused"
+    SUPPLIER_PAUSED = "supplier_paused", "Supplier paused after repeated failures"
 
 
 class CatalogAlert(models.Model):

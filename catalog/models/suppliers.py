@@ -5,7 +5,7 @@ from django.db.models import Q
 from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
 
-from merchants.fields import CurrencyField
+from merchants.fields import CurrencyField, EncryptedTextField
 
 
 class SupplierKind(models.TextChoices):
@@ -23,6 +23,11 @@ class Supplier(models.Model):
     kind = models.CharField(max_length=20, choices=SupplierKind.choices)
     adapter = models.CharField(
         max_length=60, help_text="The fulfillment adapter that places its orders."
+    )
+    adapter_config = EncryptedTextField(
+        blank=True,
+        help_text="The adapter's settings as a JSON object (base URL, credentials, ...); "
+        "encrypted at rest.",
     )
     invoice_currency = CurrencyField(help_text="The currency its invoices are in.")
     is_active = models.BooleanField(default=True)

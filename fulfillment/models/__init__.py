@@ -1,3 +1,4 @@
+from fulfillment.models.codes import CodeReveal, DeliveredCode
 from fulfillment.models.redemptions import (
     DeliveryStatus,
     Redemption,
@@ -7,6 +8,8 @@ from fulfillment.models.redemptions import (
 from fulfillment.models.supplier_orders import SupplierOrder, SupplierOrderStatus
 
 __all__ = [
+    "CodeReveal",
+    "DeliveredCode",
     "DeliveryStatus",
     "Redemption",
     "RedemptionEvent",

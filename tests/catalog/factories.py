@@ -52,7 +52,7 @@ class SupplierFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Supplier {n}")
     slug = factory.Sequence(lambda n: f"supplier-{n}")
     kind = SupplierKind.AGGREGATOR
-    adapter = "fake"
+    adapter = "sandbox"
     invoice_currency = "USD"
 
 

@@ -1,0 +1,404 @@
+"""Dispatch of supplier orders: place them, poll them, reconcile unknown outcomes, retry
+with exponential back-off and jitter, fail over to the reward's next offer, and refund
+the points when no offer is left.
+
+Every supplier order is a row before any call (written with the redemption). A run
+claims due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and leases them for
+``LEASE``: it calls the supplier outside any transaction, then records the outcome in a
+short transaction that first checks the row is still as it was claimed. A worker that
+dies mid-call leaves the row to come back when the lease ends, and the call is repeated
+with the same idempotency key, which never buys twice. So two runs at once, or a run
+after a crash, never lose an order or place it twice.
+"""
+
+import datetime
+import json
+import logging
+import random
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from catalog.alerts import alert_raise
+from catalog.models import AlertKind, Supplier, SupplierOffer
+from fulfillment.adapters.base import (
+    AdapterConfigError,
+    AdapterError,
+    ErrorKind,
+    OrderRequest,
+    OrderResult,
+    OrderStatus,
+    TerminalError,
+)
+from fulfillment.adapters.registry import adapter_for
+from fulfillment.models import (
+    DeliveredCode,
+    Redemption,
+    RedemptionEvent,
+    RedemptionStatus,
+    SupplierOrder,
+    SupplierOrderStatus,
+)
+from fulfillment.models.redemptions import OPEN_STATUSES, REDEMPTION_TRANSITIONS
+from fulfillment.services import reserve_offer, supplier_order_key
+from loyalty import ledger
+from merchants.actors import Actor, actor_user
+
+logger = logging.getLogger("fulfillment.dispatch")
+
+MAX_TRIES = 5  # calls of one offer that fail with a retryable error before failing over
+BACKOFF_BASE = datetime.timedelta(seconds=30)
+BACKOFF_CAP = datetime.timedelta(hours=1)
+POLL_INTERVAL = datetime.timedelta(minutes=1)
+LEASE = datetime.timedelta(minutes=2)
+BREAKER_FAILURES = 5  # a supplier whose last this-many orders failed is paused
+ACTIVE = (SupplierOrderStatus.QUEUED, SupplierOrderStatus.SUBMITTED, SupplierOrderStatus.UNKNOWN)
+
+
+@dataclass
+class DispatchResult:
+    claimed: int = 0
+    delivered: int = 0
+    submitted: int = 0
+    retrying: int = 0
+    reconciling: int = 0
+    failed_over: int = 0
+    refunded: int = 0
+    paused_suppliers: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.claimed} claimed: {self.delivered} delivered, {self.submitted} submitted, "
+            f"{self.retrying} retrying, {self.reconciling} reconciling, {self.failed_over} "
+            f"failed over, {self.refunded} refunded"
+            + (f"; paused {', '.join(self.paused_suppliers)}" if self.paused_suppliers else "")
+        )
+
+
+def backoff(tries: int, rng: random.Random | None = None) -> datetime.timedelta:
+    """Exponential from ``BACKOFF_BASE``, capped, with full jitter (half to all of it)."""
+    delay = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(0, tries - 1)))
+    return delay * (0.5 + (rng or random).random() / 2)
+
+
+def process_due(
+    *,
+    now: datetime.datetime | None = None,
+    batch_size: int = 100,
+    redemption_id: int | None = None,
+) -> DispatchResult:
+    """Handle the supplier orders that are due (all of them, or one redemption's)."""
+    now = now or timezone.now()
+    result = DispatchResult()
+    for order_id in _claim(now, batch_size, redemption_id):
+        result.claimed += 1
+        _process(order_id, now, result)
+    return result
+
+
+def _claim(now: datetime.datetime, batch_size: int, redemption_id: int | None) -> list[int]:
+    with transaction.atomic():
+        due = SupplierOrder.objects.filter(status__in=ACTIVE, next_try_at__lte=now).order_by(
+            "next_try_at", "id"
+        )
+        if redemption_id is not None:
+            due = due.filter(redemption_id=redemption_id)
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True, of=("self",))
+        else:
+            due = due.select_for_update()
+        rows = list(due.select_related("supplier")[:batch_size])
+        rows = _within_rate_limits(rows, now)
+        ids = [row.pk for row in rows]
+        SupplierOrder.objects.filter(pk__in=ids).update(next_try_at=now + LEASE)
+    return ids
+
+
+def _within_rate_limits(rows: list[SupplierOrder], now: datetime.datetime) -> list[SupplierOrder]:
+    """Leave for later the new placements a supplier's per-minute limit has no room for."""
+    room: dict[int, int] = {}
+    kept = []
+    for row in rows:
+        if row.status != SupplierOrderStatus.QUEUED or row.tries or not row.supplier.is_active:
+            kept.append(row)
+            continue
+        if row.supplier_id not in room:
+            placed = SupplierOrder.objects.filter(
+                supplier_id=row.supplier_id,
+                submitted_at__gt=now - datetime.timedelta(minutes=1),
+            ).count()
+            room[row.supplier_id] = row.supplier.rate_limit_per_minute - placed
+        if room[row.supplier_id] > 0:
+            room[row.supplier_id] -= 1
+            kept.append(row)
+    return kept
+
+
+def _config(supplier: Supplier) -> dict:
+    if not supplier.adapter_config:
+        return {}
+    try:
+        config = json.loads(supplier.adapter_config)
+    except ValueError as exc:
+        raise AdapterConfigError(f"{supplier}: adapter settings are not JSON") from exc
+    if not isinstance(config, dict):
+        raise AdapterConfigError(f"{supplier}: adapter settings must be a JSON object")
+    return config
+
+
+def order_request(order: SupplierOrder) -> OrderRequest:
+    redemption = order.redemption
+    return OrderRequest(
+        idempotency_key=order.idempotency_key,
+        supplier_sku=order.offer.supplier_sku,
+        country=str(redemption.country),
+        face_value=redemption.face_value,
+        currency=redemption.face_currency,
+        quantity=redemption.quantity,
+        recipient=redemption.recipient,
+        offer_id=order.offer_id,
+        reference=str(redemption.public_id),
+    )
+
+
+def _call(order: SupplierOrder) -> OrderResult | None:
+    """One call to the supplier: place a queued order, look up the others."""
+    try:
+        adapter = adapter_for(order.supplier.adapter, _config(order.supplier))
+    except AdapterConfigError as exc:
+        return OrderResult.failure(TerminalError(str(exc)))
+    try:
+        if order.status == SupplierOrderStatus.QUEUED:
+            return adapter.place(order_request(order))
+        return adapter.lookup(order.idempotency_key, order.supplier_ref or None)
+    except AdapterError as exc:
+        return OrderResult.failure(exc)
+    except Exception as exc:
+        logger.exception("supplier call failed: %s", order.idempotency_key)
+        kind = ErrorKind.UNKNOWN if order.status == SupplierOrderStatus.QUEUED else "retryable"
+        return OrderResult.failure(AdapterError(f"unexpected error: {exc!r}"[:400], kind))
+
+
+def _process(order_id: int, now: datetime.datetime, result: DispatchResult) -> None:
+    order = SupplierOrder.objects.select_related(
+        "redemption", "offer", "supplier", "redemption__spend_entry"
+    ).get(pk=order_id)
+    claimed_status = order.status
+    if claimed_status == SupplierOrderStatus.QUEUED and not order.supplier.is_active:
+        # A paused supplier gets no new orders: the next offer takes it. (What it may have
+        # placed already, submitted or unknown, is still looked up.)
+        outcome = OrderResult.failure(TerminalError(f"{order.supplier} is paused"))
+    else:
+        outcome = _call(order)
+    with transaction.atomic():
+        order = SupplierOrder.objects.select_for_update().get(pk=order_id)
+        redemption = Redemption.objects.select_for_update().get(pk=order.redemption_id)
+        if order.status != claimed_status or redemption.status not in OPEN_STATUSES:
+            return  # changed meanwhile (staff cancelled it, another run recorded it)
+        order.tries += 1
+        if outcome is None:
+            if claimed_status == SupplierOrderStatus.UNKNOWN:
+                # The supplier never saw it: placing it again is safe (same key anyway).
+                _set(order, SupplierOrderStatus.QUEUED, next_try_at=now)
+                result.reconciling += 1
+                return
+            outcome = OrderResult.failure(TerminalError("the supplier has no such order"))
+        _record(order, redemption, outcome, now, result)
+
+
+def _set(order: SupplierOrder, status: str, **fields) -> None:
+    order.status = status
+    for name, value in fields.items():
+        setattr(order, name, value)
+    order.save()
+
+
+def _move(redemption: Redemption, to: str, *, source: str, note: str = "", actor=None) -> None:
+    if redemption.status == to:
+        return
+    if to not in REDEMPTION_TRANSITIONS[redemption.status]:
+        raise ValueError(f"redemption {redemption.pk}: {redemption.status} -> {to}")
+    RedemptionEvent.objects.create(
+        redemption=redemption,
+        from_value=redemption.status,
+        to_value=to,
+        source=source,
+        actor=actor_user(actor),
+        note=note[:500],
+    )
+    redemption.status = to
+
+
+def _record(
+    order: SupplierOrder,
+    redemption: Redemption,
+    outcome: OrderResult,
+    now: datetime.datetime,
+    result: DispatchResult,
+) -> None:
+    supplier = Supplier.objects.get(pk=order.supplier_id)
+    source = supplier.slug
+    if outcome.supplier_ref:
+        order.supplier_ref = outcome.supplier_ref
+    if outcome.status != OrderStatus.FAILED and order.submitted_at is None:
+        order.submitted_at = now
+    if outcome.status == OrderStatus.DELIVERED:
+        DeliveredCode.objects.bulk_create(
+            DeliveredCode(
+                redemption=redemption,
+                supplier_order=order,
+                code=code.code,
+                pin=code.pin,
+                claim_url=code.claim_url,
+                expires_on=code.expires_on,
+            )
+            for code in outcome.codes
+        )
+        _set(
+            order,
+            SupplierOrderStatus.DELIVERED,
+            completed_at=now,
+            cost=outcome.cost,
+            cost_currency=order.offer.cost_currency if outcome.cost is not None else "",
+            error_kind="",
+            last_error="",
+        )
+        _move(redemption, RedemptionStatus.DELIVERED, source=source, note=order.idempotency_key)
+        redemption.delivered_at = redemption.closed_at = now
+        redemption.save()
+        result.delivered += 1
+        return
+    if outcome.status == OrderStatus.SUBMITTED:
+        _set(
+            order,
+            SupplierOrderStatus.SUBMITTED,
+            next_try_at=now + POLL_INTERVAL,
+            error_kind="",
+            last_error="",
+        )
+        _move(redemption, RedemptionStatus.SUBMITTED, source=source)
+        redemption.save()
+        result.submitted += 1
+        return
+    error = outcome.error
+    assert error is not None
+    order.error_kind, order.last_error = error.kind.value, error.message[:500]
+    if error.kind == ErrorKind.UNKNOWN or (
+        error.kind == ErrorKind.RETRYABLE and order.status != SupplierOrderStatus.QUEUED
+    ):
+        # Sent and not known to be placed, or a lookup that did not answer: ask again.
+        status = (
+            SupplierOrderStatus.UNKNOWN
+            if order.status == SupplierOrderStatus.QUEUED
+            else order.status
+        )
+        _set(order, status, next_try_at=now + backoff(order.tries))
+        result.reconciling += 1
+    elif error.kind == ErrorKind.RETRYABLE and order.tries < MAX_TRIES:
+        _set(order, SupplierOrderStatus.QUEUED, next_try_at=now + backoff(order.tries))
+        _move(redemption, RedemptionStatus.FAILED, source=source, note=error.message)
+        redemption.save()
+        result.retrying += 1
+    else:
+        _fail_over(order, redemption, now, error.message, result, source=source)
+    _breaker(supplier, result)
+
+
+def _fail_over(
+    order: SupplierOrder,
+    redemption: Redemption,
+    now: datetime.datetime,
+    reason: str,
+    result: DispatchResult,
+    *,
+    source: str,
+) -> None:
+    _set(order, SupplierOrderStatus.FAILED, completed_at=now)
+    _give_back_stock(order)
+    tried = set(redemption.supplier_orders.values_list("offer_id", flat=True))
+    reserved = reserve_offer(
+        redemption.reward,
+        str(redemption.country),
+        redemption.face_value,
+        redemption.quantity,
+        now,
+        exclude=tried,
+    )
+    if reserved is not None:
+        offer, units = reserved
+        attempt = order.attempt + 1
+        SupplierOrder.objects.create(
+            redemption=redemption,
+            offer=offer,
+            supplier_id=offer.supplier_id,
+            attempt=attempt,
+            idempotency_key=supplier_order_key(redemption, attempt),
+            stock_reserved=units,
+            next_try_at=now,
+        )
+        _move(
+            redemption,
+            RedemptionStatus.FAILED,
+            source=source,
+            note=f"failing over to {offer.supplier}: {reason}",
+        )
+        redemption.save()
+        result.failed_over += 1
+        return
+    refund(redemption, now=now, reason=f"not delivered: {reason}", source=source)
+    result.refunded += 1
+
+
+def refund(
+    redemption: Redemption,
+    *,
+    now: datetime.datetime,
+    reason: str,
+    source: str,
+    status: str = RedemptionStatus.REFUNDED,
+    actor: Actor = None,
+) -> None:
+    """Give the points back (once: the ledger refuses a second refund of the spend) and
+    close the redemption; a refund the member did not ask for needs customer care."""
+    redemption.refund_entry = ledger.points_refund_spend(
+        spend_entry=redemption.spend_entry,
+        reason=reason[:500],
+        at=now,
+        source_ref=str(redemption.public_id),
+    )
+    _move(redemption, status, source=source, note=reason, actor=actor)
+    redemption.closed_at = now
+    if status == RedemptionStatus.REFUNDED:
+        redemption.needs_care = True
+        redemption.care_reason = reason[:300]
+    redemption.save()
+
+
+def _give_back_stock(order: SupplierOrder) -> None:
+    if order.stock_reserved:
+        SupplierOffer.objects.filter(pk=order.offer_id).update(
+            stock=F("stock") + order.stock_reserved
+        )
+        order.stock_reserved = 0
+        order.save(update_fields=["stock_reserved"])
+
+
+def _breaker(supplier: Supplier, result: DispatchResult) -> None:
+    """Pause a supplier whose last ``BREAKER_FAILURES`` orders all failed, and tell ops."""
+    latest = list(
+        SupplierOrder.objects.filter(supplier=supplier)
+        .order_by("-updated_at", "-id")
+        .values_list("error_kind", flat=True)[:BREAKER_FAILURES]
+    )
+    if len(latest) < BREAKER_FAILURES or not all(latest) or not supplier.is_active:
+        return
+    Supplier.objects.filter(pk=supplier.pk).update(is_active=False)
+    result.paused_suppliers.append(supplier.slug)
+    alert_raise(
+        kind=AlertKind.SUPPLIER_PAUSED,
+        subject=f"supplier:{supplier.pk}",
+        message=f"{supplier} was paused after {BREAKER_FAILURES} failed orders in a row; "
+        "its orders fail over to other offers. Activate it again once it works.",
+    )

@@ -1,0 +1,252 @@
+"""Dispatch of supplier orders with the sandbox adapter: delivery, retries with back-off,
+reconciliation of unknown outcomes, fail-over, refunds, leases and the circuit breaker."""
+
+import datetime
+import json
+from decimal import Decimal
+
+import pytest
+from django.db.models import Sum
+from django.utils import timezone
+
+from catalog.models import AlertKind, CatalogAlert, Supplier, SupplierOffer
+from fulfillment import dispatch, services
+from fulfillment.adapters.sandbox import sandbox_placed_count, sandbox_placements, sandbox_reset
+from fulfillment.models import DeliveredCode, Redemption, SupplierOrder
+from loyalty import services as loyalty_services
+from loyalty.models import LedgerEntry, Member
+from tests.catalog.factories import (
+    OfferFactory,
+    RewardFactory,
+    SupplierFactory,
+    merchant_with_program,
+    select,
+)
+from tests.loyalty.factories import assert_ledger_consistent, points_give
+
+pytestmark = pytest.mark.django_db
+HOUR = datetime.timedelta(hours=1)
+
+
+@pytest.fixture(autouse=True)
+def fresh_sandbox():
+    sandbox_reset()
+    yield
+    sandbox_reset()
+
+
+def sandbox(slug: str, **rates) -> Supplier:
+    return SupplierFactory(
+        slug=slug, adapter="sandbox", adapter_config=json.dumps({"seed": 7, **rates})
+    )
+
+
+def shop(*suppliers: Supplier, stock: int | None = None, points: int = 100_000):
+    merchant, _ = merchant_with_program()
+    reward = RewardFactory(denominations=["10", "25"])
+    for preference, supplier in enumerate(suppliers):
+        OfferFactory(reward=reward, supplier=supplier, preference=preference, stock=stock)
+    select(merchant, reward, price_step=1)
+    member, _ = loyalty_services.member_upsert(
+        merchant=merchant, external_id="cust-1", fields={"country": "US"}
+    )
+    if points:
+        points_give(member, points)
+    return merchant, reward
+
+
+def redeem(merchant, reward, value="25", external_id="") -> Redemption:
+    recorded = services.redemption_create(
+        merchant=merchant,
+        data=services.RedemptionInput(
+            member_external_id="cust-1",
+            reward_id=reward.pk,
+            value=Decimal(value),
+            recipient={"email": "ana@example.com"},
+            external_id=external_id,
+        ),
+    )
+    return recorded.obj
+
+
+def run_until_settled(now: datetime.datetime, rounds: int = 60) -> datetime.datetime:
+    for _ in range(rounds):
+        dispatch.process_due(now=now, batch_size=1000)
+        now += HOUR
+        if not SupplierOrder.objects.filter(status__in=dispatch.ACTIVE).exists():
+            return now
+    raise AssertionError("supplier orders still active after all rounds")
+
+
+def test_a_redemption_is_delivered_and_its_codes_are_encrypted_at_rest():
+    merchant, reward = shop(sandbox("good"))
+    redemption = redeem(merchant, reward)
+
+    result = dispatch.process_due(now=timezone.now())
+
+    assert (result.claimed, result.delivered) == (1, 1)
+    redemption.refresh_from_db()
+    assert redemption.status == "delivered"
+    assert redemption.delivered_at is not None
+    (code,) = DeliveredCode.objects.filter(redemption=redemption)
+    assert code.code.startswith("SBX-")
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT code FROM fulfillment_deliveredcode WHERE id = %s", [code.pk])
+        (stored,) = cursor.fetchone()
+    assert code.code not in stored
+    assert [e.to_value for e in redemption.events.all()] == ["pending", "delivered"]
+    assert sandbox_placed_count() == 1
+    # Nothing left to do: a second run claims nothing.
+    assert dispatch.process_due(now=timezone.now() + HOUR).claimed == 0
+
+
+def test_retryable_failures_back_off_then_fail_over_then_refund_when_nothing_is_left():
+    merchant, reward = shop(sandbox("flaky", failure_rate=1, terminal_share=0), stock=3)
+    redemption = redeem(merchant, reward)
+    offer = SupplierOffer.objects.get()
+    assert offer.stock == 2
+
+    now = timezone.now()
+    delays = []
+    for _ in range(dispatch.MAX_TRIES - 1):
+        dispatch.process_due(now=now)
+        order = SupplierOrder.objects.get()
+        assert order.status == "queued"
+        delays.append(order.next_try_at - now)
+        now = order.next_try_at
+    assert delays == sorted(delays)  # growing back-off
+    redemption.refresh_from_db()
+    assert redemption.status == "failed"
+
+    result = dispatch.process_due(now=now)
+
+    assert result.refunded == 1
+    redemption.refresh_from_db()
+    assert redemption.status == "refunded"
+    assert redemption.needs_care
+    assert redemption.refund_entry.points == 2500
+    assert assert_ledger_consistent(redemption.member).points_balance == 100_000
+    offer.refresh_from_db()
+    assert offer.stock == 3  # the reserved unit came back
+    assert sandbox_placed_count() == 0
+
+
+def test_a_terminal_failure_fails_over_to_the_next_offer():
+    merchant, reward = shop(sandbox("broken", failure_rate=1, terminal_share=1), sandbox("backup"))
+    redemption = redeem(merchant, reward)
+    now = timezone.now()
+    first = dispatch.process_due(now=now)
+    assert first.failed_over == 1
+    second = dispatch.process_due(now=now)
+    assert second.delivered == 1
+    redemption.refresh_from_db()
+    assert redemption.status == "delivered"
+    orders = list(redemption.supplier_orders.order_by("attempt"))
+    assert [(o.attempt, o.status, o.supplier.slug) for o in orders] == [
+        (1, "failed", "broken"),
+        (2, "delivered", "backup"),
+    ]
+    assert orders[1].idempotency_key.endswith("-2")
+
+
+def test_an_unknown_outcome_is_reconciled_before_any_retry_and_never_bought_twice():
+    supplier = sandbox("vague", unknown_rate=1)
+    merchant, reward = shop(supplier)
+    redemption = redeem(merchant, reward)
+    now = timezone.now()
+    dispatch.process_due(now=now)
+    order = SupplierOrder.objects.get()
+    assert order.status == "unknown"
+    assert sandbox_placed_count(order.idempotency_key) == 1
+
+    dispatch.process_due(now=order.next_try_at)  # the lookup finds it placed
+
+    redemption.refresh_from_db()
+    assert redemption.status == "delivered"
+    assert sandbox_placed_count(order.idempotency_key) == 1
+
+
+def test_a_claimed_order_is_leased_and_comes_back_if_its_worker_dies():
+    merchant, reward = shop(sandbox("good"))
+    redemption = redeem(merchant, reward)
+    now = timezone.now()
+    claimed = dispatch._claim(now, 10, None)  # a worker claims it, then dies
+    assert len(claimed) == 1
+    assert dispatch.process_due(now=now).claimed == 0  # leased
+    assert dispatch.process_due(now=now + dispatch.LEASE).delivered == 1
+    redemption.refresh_from_db()
+    assert redemption.status == "delivered"
+    assert sandbox_placed_count() == 1
+
+
+def test_a_supplier_failing_again_and_again_is_paused_and_ops_are_told():
+    bad = sandbox("bad", failure_rate=1, terminal_share=1)
+    merchant, reward = shop(bad, sandbox("backup", failure_rate=1, terminal_share=1))
+    for number in range(dispatch.BREAKER_FAILURES):
+        redeem(merchant, reward, value="10", external_id=f"r{number}")
+    result = dispatch.process_due(now=timezone.now(), batch_size=1000)
+    bad.refresh_from_db()
+    assert not bad.is_active
+    assert "bad" in result.paused_suppliers
+    assert CatalogAlert.objects.filter(
+        kind=AlertKind.SUPPLIER_PAUSED, subject=f"supplier:{bad.pk}", resolved_at=None
+    ).exists()
+
+
+def test_the_rate_limit_holds_new_placements_back():
+    supplier = sandbox("slow")
+    supplier.rate_limit_per_minute = 2
+    supplier.save()
+    merchant, reward = shop(supplier)
+    for number in range(5):
+        redeem(merchant, reward, value="10", external_id=f"r{number}")
+    now = timezone.now()
+    assert dispatch.process_due(now=now).delivered == 2
+    assert dispatch.process_due(now=now).delivered == 0
+    assert dispatch.process_due(now=now + datetime.timedelta(seconds=61)).delivered == 2
+
+
+def test_five_hundred_redemptions_through_an_unreliable_supplier_all_settle_once():
+    """30 % failures, 10 % timeouts, 5 % unknown outcomes, some of them async: every
+    redemption ends delivered or refunded, never both; nothing is bought twice; the
+    points spent are those delivered plus those given back."""
+    rates = {"failure_rate": 0.3, "timeout_rate": 0.1, "unknown_rate": 0.05, "async_rate": 0.2}
+    merchant, reward = shop(
+        sandbox("wobbly", **rates), sandbox("wobbly-too", **rates), points=500 * 1000
+    )
+    Supplier.objects.update(rate_limit_per_minute=10_000)
+    redemptions = [
+        redeem(merchant, reward, value="10", external_id=f"r{number}") for number in range(500)
+    ]
+    run_until_settled(timezone.now())
+
+    statuses = dict(
+        Redemption.objects.values_list("status").annotate(n=Sum(1)).values_list("status", "n")
+    )
+    assert set(statuses) <= {"delivered", "refunded"}
+    assert sum(statuses.values()) == 500
+    assert statuses.get("delivered", 0) > 0
+    # Delivered xor refunded.
+    assert not Redemption.objects.filter(status="delivered", refund_entry__isnull=False).exists()
+    assert not Redemption.objects.filter(status="refunded", refund_entry__isnull=True).exists()
+    # No supplier order key placed twice, and one delivered order per delivered redemption.
+    assert max(sandbox_placements().values()) == 1
+    for redemption in Redemption.objects.filter(status="delivered"):
+        assert redemption.supplier_orders.filter(status="delivered").count() == 1
+    # Points conserved.
+    member = Member.objects.get()
+    spent = -LedgerEntry.objects.filter(member=member, kind="redeem").aggregate(s=Sum("points"))[
+        "s"
+    ]
+    given_back = (
+        LedgerEntry.objects.filter(member=member, kind="redemption_refund").aggregate(
+            s=Sum("points")
+        )["s"]
+        or 0
+    )
+    delivered = Redemption.objects.filter(status="delivered").aggregate(s=Sum("points_total"))["s"]
+    assert spent == 500 * 1000 == delivered + given_back
+    assert assert_ledger_consistent(member).points_balance == given_back
+    assert len(redemptions) == 500
