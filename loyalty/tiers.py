@@ -10,6 +10,7 @@ from dateutil.relativedelta import relativedelta
 from django.db.models import DecimalField, ExpressionWrapper, F, Sum
 from django.db.models.functions import Coalesce
 
+from loyalty.batch import WriteBatch
 from loyalty.models import LedgerEntry, Member, Order, Program, Tier, TierBasis, TierChange
 from merchants.actors import Actor, actor_user
 
@@ -65,9 +66,16 @@ def program_tiers(program: Program) -> list[Tier]:
 
 
 def _move(
-    member: Member, tier: Tier | None, value: Decimal, reason: str, actor: Actor = None
+    member: Member,
+    tier: Tier | None,
+    value: Decimal,
+    reason: str,
+    actor: Actor = None,
+    batch: WriteBatch | None = None,
 ) -> TierChange:
-    change = TierChange.objects.create(
+    """Record the change and put the member in ``tier``: at once, or queued in
+    ``batch`` (the caller executes it)."""
+    change = TierChange(
         member=member,
         from_tier=member.tier,
         to_tier=tier,
@@ -75,8 +83,13 @@ def _move(
         qualifying_value=value,
         actor=actor_user(actor),
     )
-    Member.objects.filter(pk=member.pk).update(tier=tier)
     member.tier = tier
+    if batch is None:
+        change.save(force_insert=True)
+        Member.objects.filter(pk=member.pk).update(tier=tier)
+    else:
+        batch.insert(change)
+        batch.update(member, ["tier"])
     return change
 
 
@@ -113,9 +126,16 @@ def tiers_recompute(
     """Put each member (locked by the caller) in the tier their window gives, up or down."""
     tiers = program_tiers(program) if program.tiers_enabled else []
     values = qualifying_values(program=program, member_ids=[m.pk for m in members], at=at)
+    tiers_by_id = {tier.pk: tier for tier in tiers}
+    batch = WriteBatch()  # set-based: every change of the batch in one statement
     changes = []
     for member in members:
         target = tier_for(tiers, values[member.pk])
         if (target.pk if target else None) != member.tier_id:
-            changes.append(_move(member, target, values[member.pk], "scheduled recomputation"))
+            if member.tier_id is not None and member.tier_id in tiers_by_id:
+                member.tier = tiers_by_id[member.tier_id]  # no query for from_tier
+            changes.append(
+                _move(member, target, values[member.pk], "scheduled recomputation", batch=batch)
+            )
+    batch.execute()
     return changes

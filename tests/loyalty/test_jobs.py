@@ -208,6 +208,29 @@ def test_job_writes_are_set_based_the_statements_do_not_grow_with_the_members():
     assert statements(3) == statements(25)
 
 
+def test_tier_recomputation_is_set_based_too():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def statements(members: int) -> int:
+        merchant = MerchantFactory(live=True)
+        program = program_for(merchant, pending_days=0, tiers_enabled=True)
+        Tier.objects.create(program=program, name="Silver", threshold=Decimal(5))
+        for n in range(members):
+            order(merchant, f"m{n}", f"o{n}", "10")  # up to Silver at once
+        Member.objects.filter(merchant=merchant).update(tier=None)  # as if demoted
+        with CaptureQueriesContext(connection) as captured:
+            result = jobs.recompute_tiers(
+                now=timezone.now(), batch_size=100, merchant_id=merchant.pk
+            )
+        assert (result.members, result.changes) == (members, members)
+        assert Member.objects.filter(merchant=merchant, tier__name="Silver").count() == members
+        assert TierChange.objects.filter(member__merchant=merchant, reason__contains="scheduled")
+        return len(captured.captured_queries)
+
+    assert statements(3) == statements(20)
+
+
 def test_jobs_can_be_limited_to_one_merchant(merchant):
     other = MerchantFactory(live=True)
     program_for(merchant)
