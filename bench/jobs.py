@@ -4,8 +4,19 @@ Run from the project root, with PostgreSQL on 127.0.0.1:5432 (user ``postgres``,
 auth; ``createdb``, ``dropdb`` on ``PATH``)::
 
     .venv/bin/python bench/jobs.py [--lots 1000000] [--members 100000] [--batch-size 500]
-                                   [--compare-lots N] [--sample 1000] [--profile JOB]
-                                   [--no-tracemalloc] [--timeout-minutes 40]
+                                   [--jobs release,expire,tiers] [--compare-lots N]
+                                   [--sample 1000] [--no-tracemalloc] [--profile JOB]
+                                   [--timeout-minutes 120]
+
+How long it takes (2 vCPUs, the database on the same machine; measured figures in
+``bench/JOBS.md``): without ``tracemalloc`` the jobs handle about 1,550 members/s
+(release), 1,500 (expire) and 5,000 (tiers), and 2.5-5 times slower with it (it hooks
+every allocation of the ORM-heavy job code and of the driver's parameter handling). So 1M
+lots over 100k members take ~3.5 min with ``--no-tracemalloc`` (seeding and the
+comparison run included) and ~6.5 min for ``--jobs release`` with the default tracing;
+100k lots over 10k members about a tenth of that. Other load on the machine slows them
+markedly. Take speed figures from ``--no-tracemalloc`` runs (per-job peak RSS is still
+reported) and the traced memory figure from e.g. ``--lots 1000000 --jobs release``.
 
 What one run does:
 
@@ -27,37 +38,44 @@ What one run does:
    are the sums of their lots (``points_balance`` = released lots' remaining,
    ``pending_points`` = unreleased lots' remaining, ``lifetime_points`` = all points) and
    of their entries (``earn`` with ``points`` for a released lot, ``pending`` for a pending
-   one; ``balance_after``/``pending_after`` are exact running sums). A third of the members
-   start in no tier, a third in Silver, a third in Gold, so that recomputation moves
-   members up and down. The tables are then ``VACUUM ANALYZE``d.
-4. Runs ``jobs.release_pending_points``, ``jobs.expire_points`` and ``jobs.recompute_tiers``
-   (``now`` fixed, ``--batch-size``), each timed by wall clock, with ``tracemalloc``
-   started just before it (peak traced Python memory) and the process max RSS
-   (``getrusage``) after it. Every SQL statement goes through a counting
-   ``execute_wrapper``: queries, queries per batch and per member, time spent waiting on
-   the database, the PostgreSQL backend's CPU time (``/proc``), and the statement shapes
-   that took the most time. After each job it checks, with SQL: the counts the job
-   returned against what was seeded; no due pending lot left (release) / no expired lot
-   with ``remaining > 0`` left (expiry); global sums (members' cached balances = sum of
-   entries = sum of lots); and, on ``--sample`` random members, that each member's
-   cached balances equal the sums of their entries and of their lots, that their latest
-   entry's ``balance_after``/``pending_after`` equal them, that every lot's ``points``
-   plus its movements equals its ``remaining``, and (tiers) that the member sits in the
-   tier their window gives. A second run of each job must find nothing to do (timed: the
-   cost of a scheduled run when nothing is due). ``VACUUM ANALYZE`` runs between jobs,
-   outside the timings (this server runs with ``autovacuum = off``).
+   one; ``balance_after``/``pending_after`` are exact running sums, so every CHECK
+   constraint holds). A third of the members start in no tier, a third in Silver, a third
+   in Gold, so that recomputation moves members up and down. As a bulk load, the secondary
+   indexes of the entry and lot tables are rebuilt after the INSERTs and foreign-key
+   triggers are off meanwhile; the references are checked afterwards. Then ``VACUUM
+   ANALYZE`` (this server runs with ``autovacuum = off``). ~20-30 s for 1M lots.
+4. Runs the ``--jobs`` among ``jobs.release_pending_points``, ``jobs.expire_points`` and
+   ``jobs.recompute_tiers`` (``now`` fixed, ``--batch-size``), each timed by wall clock,
+   with ``tracemalloc`` started just before it (peak traced Python memory), the process's
+   peak RSS reset before it and read after it (``/proc/self/clear_refs``, ``VmHWM``), and
+   the process max RSS (``getrusage``). Every SQL statement goes through a counting
+   ``execute_wrapper``: queries, queries per batch and per member, time inside
+   ``cursor.execute`` (driver, network, PostgreSQL), the CPU time of this process and of
+   its PostgreSQL backend (``/proc``; less sensitive than wall time to whatever else runs
+   on the machine), and the statement shapes that took the most time. A progress line
+   about once a minute. After each job it checks, with SQL: the counts the job returned
+   against what was seeded; no due pending lot left (release) / no expired lot with
+   ``remaining > 0`` left (expiry); global sums (members' cached balances = sum of entries
+   = sum of lots); and, on ``--sample`` random members, that each member's cached
+   balances equal the sums of their entries and of their lots, that their latest entry's
+   ``balance_after``/``pending_after`` equal them, that every lot's ``points`` plus its
+   movements equals its ``remaining``, and (tiers) that the member sits in the tier their
+   window gives (and that the changes match what the seed implies). A second run of each
+   job must find nothing to do (timed: the cost of a scheduled run when nothing is due).
+   ``VACUUM ANALYZE`` runs between jobs, outside the timings.
 5. Memory against lot count: re-seeds with ``--compare-lots`` lots (default ``--lots``
    / 10; members scaled the same way, so lots per member stay the same) and runs
    ``release_pending_points`` again, printing both peaks: a batch holds the due lots of
    ``--batch-size`` members, so the peak depends on the batch size and the lots per
-   member, not on the total number of lots. It also measures what one loaded ``PointLot``
-   costs (``tracemalloc``), to show what loading every lot at once would take.
+   member, not on the total number of lots (provided the smaller run has at least
+   ``--batch-size`` members due, so that its batches are full too; the report says when it
+   has not). It also measures what one loaded ``PointLot`` costs (``tracemalloc``), to
+   show what loading every lot at once would take.
 6. Drops the database whatever happens (``finally``). The run is bounded: ``SIGALRM``
    after ``--timeout-minutes`` ends it through the same ``finally``.
 
 ``--profile release|expire|tiers`` runs that job under ``cProfile`` (its timings are then
-inflated) and prints the top functions. ``--no-tracemalloc`` times the jobs without
-``tracemalloc`` (which slows Python code down). Exit status 1 if any check failed.
+inflated) and prints the top functions. Exit status 1 if any check failed.
 """
 
 # Only fixed local executables (createdb, dropdb, manage.py) are started; the SQL strings
@@ -217,6 +235,7 @@ def backend_cpu_seconds(pid: int) -> float | None:
 _IN_LIST = re.compile(r"%s(?:, %s)+")
 _SELECT_LIST = re.compile(r"^SELECT (DISTINCT )?.*? FROM ")
 _INSERT = re.compile(r"^(INSERT INTO \S+) \(.*?\) (VALUES|SELECT) .*?( RETURNING .*)?$")
+_CACHED_STATEMENT_CHARS = 2000
 
 
 def _shape(statement: str) -> str:
@@ -235,8 +254,8 @@ class QueryStats:
         self.seconds = 0.0
         self.shapes: dict[str, list] = defaultdict(lambda: [0, 0.0])
         self._cache: dict[str, str] = {}
-        # Progress lines about once a minute: (shape prefix that marks members done,
-        # members per such statement, members expected).
+        # Progress lines about once a minute (checked after each statement): (shape
+        # prefix that marks members done, members per such statement, members expected).
         self.label = label
         self.progress = progress
         self.started = self.logged = time.perf_counter()
@@ -249,19 +268,22 @@ class QueryStats:
             elapsed = time.perf_counter() - started
             shape = self._cache.get(statement)
             if shape is None:
-                shape = self._cache.setdefault(statement, _shape(statement))
+                shape = _shape(statement)
+                # Set-based writes send a new long statement per batch (one row of
+                # placeholders per member): caching those would hold them all, inside the
+                # memory measured.
+                if len(statement) <= _CACHED_STATEMENT_CHARS:
+                    self._cache[statement] = shape
             entry = self.shapes[shape]
             entry[0] += 1
             entry[1] += elapsed
             self.count += 1
             self.seconds += elapsed
-            if self.progress and self.count % 1000 == 0:
+            if self.progress and started + elapsed - self.logged >= 60:
                 self._log_progress()
 
     def _log_progress(self) -> None:
         now = time.perf_counter()
-        if now - self.logged < 60:
-            return
         self.logged = now
         prefix, per_statement, expected = self.progress
         done = per_statement * sum(
@@ -688,7 +710,8 @@ class Measure:
     batches: int
 
 
-MEMBER_WRITE = 'UPDATE "loyalty_member" SET "points_balance"'
+# Every job locks each batch of members with one statement of this shape: progress counts
+# them (members done ~ batches locked x batch size), whatever the job writes per batch.
 BATCH_LOCK = 'SELECT … FROM "loyalty_member" WHERE "loyalty_member"."id" IN'
 
 
@@ -793,15 +816,11 @@ def bytes_per_lot() -> float:
 # -- the run -----------------------------------------------------------------------------
 
 
-def run_jobs(args, world: World, checks: Checks) -> list[Measure]:
+def run_release(args, world: World, checks: Checks) -> Measure:
     from loyalty import jobs
-    from loyalty.models import TierChange
 
     bs = args.batch_size
-    measures = []
     due = world.seeded.get(0, (0, 0, 0))
-    aged = world.seeded.get(1, (0, 0, 0))
-
     log("release_pending_points")
     m = measure(
         "release",
@@ -809,9 +828,8 @@ def run_jobs(args, world: World, checks: Checks) -> list[Measure]:
         world=world,
         batch_size=bs,
         args=args,
-        progress=(MEMBER_WRITE, 1, due[2]),
+        progress=(BATCH_LOCK, bs, due[2]),
     )
-    measures.append(m)
     print(describe(m), flush=True)
     checks.expect("release: lots released", m.result.lots, due[0])
     checks.expect("release: points released", m.result.points, due[1])
@@ -822,8 +840,14 @@ def run_jobs(args, world: World, checks: Checks) -> list[Measure]:
     again = jobs.release_pending_points(now=world.now, batch_size=bs)
     log(f"release again (nothing due): {again} in {time.perf_counter() - started:.2f}s")
     checks.expect("release: second run members", again.members, 0)
+    return m
 
-    vacuum_analyze()
+
+def run_expire(args, world: World, checks: Checks) -> Measure:
+    from loyalty import jobs
+
+    bs = args.batch_size
+    aged = world.seeded.get(1, (0, 0, 0))
     log("expire_points")
     m = measure(
         "expire",
@@ -831,22 +855,26 @@ def run_jobs(args, world: World, checks: Checks) -> list[Measure]:
         world=world,
         batch_size=bs,
         args=args,
-        progress=(MEMBER_WRITE, 1, aged[2]),
+        progress=(BATCH_LOCK, bs, aged[2]),
     )
-    measures.append(m)
     print(describe(m), flush=True)
     checks.expect("expire: lots expired", m.result.lots, aged[0])
     checks.expect("expire: points expired", m.result.points, aged[1])
     checks.expect("expire: members", m.result.members, aged[2])
     checks.expect("expire: expired lots with remaining > 0 left", expired_left(world), 0)
-    checks.expect("expire: due pending lots left", due_pending_left(world), 0)
     checks.ledger("expire")
     started = time.perf_counter()
     again = jobs.expire_points(now=world.now, batch_size=bs)
     log(f"expire again (nothing due): {again} in {time.perf_counter() - started:.2f}s")
     checks.expect("expire: second run members", again.members, 0)
+    return m
 
-    vacuum_analyze()
+
+def run_tiers(args, world: World, checks: Checks) -> Measure:
+    from loyalty import jobs
+    from loyalty.models import TierChange
+
+    bs = args.batch_size
     log("recompute_tiers")
     m = measure(
         "tiers",
@@ -856,7 +884,6 @@ def run_jobs(args, world: World, checks: Checks) -> list[Measure]:
         args=args,
         progress=(BATCH_LOCK, bs, world.members),
     )
-    measures.append(m)
     print(describe(m), flush=True)
     checks.expect("tiers: members walked", m.result.members, world.members)
     checks.expect("tiers: changes", m.result.changes, world.expected_tier_changes)
@@ -867,6 +894,19 @@ def run_jobs(args, world: World, checks: Checks) -> list[Measure]:
     again = jobs.recompute_tiers(now=world.now, batch_size=bs)
     log(f"tiers again (no change due): {again} in {time.perf_counter() - started:.2f}s")
     checks.expect("tiers: second run changes", again.changes, 0)
+    return m
+
+
+JOBS = {"release": run_release, "expire": run_expire, "tiers": run_tiers}
+
+
+def run_jobs(args, world: World, checks: Checks) -> list[Measure]:
+    measures = []
+    for number, name in enumerate(args.jobs):
+        if number:
+            # Between jobs, outside the timings: this server runs with autovacuum off.
+            vacuum_analyze()
+        measures.append(JOBS[name](args, world, checks))
     return measures
 
 
@@ -886,7 +926,7 @@ def compare_release(args, world: World, checks: Checks, lots: int) -> Measure:
         world=world,
         batch_size=args.batch_size,
         args=args,
-        progress=(MEMBER_WRITE, 1, due[2]),
+        progress=(BATCH_LOCK, args.batch_size, due[2]),
     )
     print(describe(m), flush=True)
     checks.expect("release (compare): lots released", m.result.lots, due[0])
@@ -945,7 +985,7 @@ def report(args, measures: list[Measure], compare: Measure | None, per_lot: floa
             f"{everything:,.0f} MB that {m.result.lots:,} loaded lots would take "
             f"(target < {TARGET_PEAK_MB} MB: {'ok' if m.peak_mb < TARGET_PEAK_MB else 'MISSED'})"
         )
-    release = measures[0] if measures else None
+    release = next((m for m in measures if m.job == "release"), None)
     if compare and release and compare.peak_mb is not None and release.peak_mb is not None:
         print(
             f"release peak: {compare.peak_mb:.1f} MB at {compare.lots_in_db:,} lots vs "
@@ -954,6 +994,12 @@ def report(args, measures: list[Measure], compare: Measure | None, per_lot: floa
             f"{release.lots_in_db / compare.lots_in_db:.0f} lots; same lots per member and "
             f"batch size)"
         )
+        if compare.result.members < args.batch_size:
+            print(
+                f"  but the smaller run's {compare.result.members:,} members fill less than "
+                f"one batch of {args.batch_size}: its peak is not a full batch's, so this "
+                "ratio follows the lot count (use more --members or a larger --compare-lots)"
+            )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -967,6 +1013,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="lots of the memory comparison run of release (default --lots / 10; 0: skip)",
     )
+    parser.add_argument(
+        "--jobs",
+        default="release,expire,tiers",
+        help="comma-separated subset of release,expire,tiers, run in that order",
+    )
     parser.add_argument("--sample", type=int, default=1000, help="members checked in detail")
     parser.add_argument("--profile", choices=("release", "expire", "tiers"), default=None)
     parser.add_argument("--no-tracemalloc", action="store_true")
@@ -974,6 +1025,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.lots < 1 or args.members < 1 or args.batch_size < 1:
         parser.error("--lots, --members and --batch-size must be positive")
+    args.jobs = [name.strip() for name in args.jobs.split(",") if name.strip()]
+    unknown = set(args.jobs) - set(JOBS)
+    if unknown or not args.jobs:
+        parser.error(f"--jobs takes a subset of {', '.join(JOBS)}")
+    args.jobs = [name for name in JOBS if name in args.jobs]
     if args.compare_lots is None:
         args.compare_lots = args.lots // 10 if args.lots >= 10 else 0
     return args
@@ -1028,7 +1084,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"process max RSS before the jobs {max_rss_mb():.0f} MB")
         measures = run_jobs(args, world, checks)
         compare = None
-        if args.compare_lots:
+        if args.compare_lots and "release" in args.jobs:
             compare = compare_release(args, world, checks, args.compare_lots)
         per_lot = bytes_per_lot()
         report(args, measures, compare, per_lot)
