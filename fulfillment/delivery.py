@@ -1,0 +1,224 @@
+"""Delivery of a delivered redemption to the member: the claim link and the email.
+
+The claim link carries a signed token (``TimestampSigner`` with its own salt, valid for
+``CLAIM_LINK_DAYS``). It is the only credential of the claim page, so it names one
+redemption by its random public id and nothing else: a token for one redemption never
+opens another, and a changed token fails its signature.
+
+The email carries the link, never a code in its text; gift cards and vouchers also get
+the PDF voucher attached. A redemption is emailed once: the delivery status moves
+none -> sent by compare-and-swap in the transaction that sends, so two workers racing
+send one email, and a failed send rolls the status back for the retry. Only a staff
+resend (``resend=True``) sends again.
+"""
+
+import datetime
+import uuid
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from catalog.models import RewardType
+from fulfillment.models import (
+    CodeReveal,
+    DeliveredCode,
+    DeliveryStatus,
+    Redemption,
+    RedemptionEvent,
+    RedemptionStatus,
+)
+from fulfillment.vouchers import member_language, money_display, voucher_pdf
+from merchants.actors import Actor, actor_user
+from merchants.exceptions import InvalidTransition, NotFound
+
+CLAIM_LINK_DAYS = 30
+CLAIM_LINK_SALT = "fulfillment.claim-link"
+PDF_REWARD_TYPES = (RewardType.GIFT_CARD, RewardType.VOUCHER)
+# Delivery states the email and the claim page may move from; a shipment's are its own.
+EMAIL_DELIVERY_STATES = (DeliveryStatus.NONE, DeliveryStatus.SENT, DeliveryStatus.CLAIMED)
+REVEAL_VIA_CLAIM_PAGE = "claim_page"
+
+
+class ClaimLinkInvalid(NotFound):
+    code = "claim_link_invalid"
+    title = "The claim link is not valid or has expired."
+
+
+def _signer() -> signing.TimestampSigner:
+    return signing.TimestampSigner(salt=CLAIM_LINK_SALT)
+
+
+def claim_token(redemption: Redemption) -> str:
+    """A signed, timestamped token naming the redemption (its public id only)."""
+    return _signer().sign(str(redemption.public_id))
+
+
+def redemption_from_token(token: str) -> Redemption:
+    """The redemption a claim token names; ``ClaimLinkInvalid`` when the token was
+    changed, is older than ``CLAIM_LINK_DAYS`` (``expired=True``) or names nothing."""
+    try:
+        value = _signer().unsign(token, max_age=datetime.timedelta(days=CLAIM_LINK_DAYS))
+    except signing.SignatureExpired as error:
+        raise ClaimLinkInvalid("The claim link has expired.", expired=True) from error
+    except signing.BadSignature as error:
+        raise ClaimLinkInvalid() from error
+    try:
+        public_id = uuid.UUID(value)
+    except ValueError as error:
+        raise ClaimLinkInvalid() from error
+    redemption = (
+        Redemption.objects.select_related("merchant", "member", "reward__brand")
+        .filter(public_id=public_id)
+        .first()
+    )
+    if redemption is None:
+        raise ClaimLinkInvalid()
+    return redemption
+
+
+def claim_url(redemption: Redemption, base_url: str) -> str:
+    """The claim page's absolute URL; ``base_url`` is the public site (``https://host``)."""
+    path = reverse("claim:page", kwargs={"token": claim_token(redemption)})
+    return base_url.rstrip("/") + path
+
+
+def delivery_address(redemption: Redemption) -> str:
+    """Where the delivery email goes: the recipient's email, else the member's when the
+    reward is delivered by email; empty when it is not emailed."""
+    recipient = redemption.recipient if isinstance(redemption.recipient, dict) else {}
+    address = recipient.get("email") or ""
+    if not address and "email" in (redemption.reward.recipient_fields or []):
+        address = redemption.member.email
+    return address if isinstance(address, str) else ""
+
+
+def delivery_email_send(
+    *, redemption: Redemption, base_url: str, resend: bool = False, actor: Actor = None
+) -> None:
+    """Email the member the claim link (and the PDF voucher for gift cards and vouchers)
+    in their locale, once; ``resend=True`` sends again. Physical items, which ship, and
+    redemptions with no address are left alone."""
+    redemption = (
+        Redemption.objects.select_related("merchant", "member", "reward__brand")
+        .prefetch_related("codes")
+        .get(pk=redemption.pk)
+    )
+    if redemption.status != RedemptionStatus.DELIVERED:
+        raise InvalidTransition(
+            "Only a delivered redemption is sent to the member.", field="status"
+        )
+    address = delivery_address(redemption)
+    if (
+        not address
+        or redemption.reward.type == RewardType.PHYSICAL
+        or redemption.delivery_status not in EMAIL_DELIVERY_STATES
+        or (redemption.delivery_status != DeliveryStatus.NONE and not resend)
+    ):
+        return
+    # Drawn before the transaction: the PDF takes a moment and needs no lock.
+    message = _delivery_message(redemption, address, base_url)
+    source = "staff" if actor_user(actor) is not None else "system"
+    with transaction.atomic():
+        current = (
+            Redemption.objects.select_for_update()
+            .values_list("delivery_status", flat=True)
+            .get(pk=redemption.pk)
+        )
+        if current not in EMAIL_DELIVERY_STATES or (current != DeliveryStatus.NONE and not resend):
+            return  # another worker sent it first
+        to_value = (
+            DeliveryStatus.CLAIMED if current == DeliveryStatus.CLAIMED else DeliveryStatus.SENT
+        )
+        Redemption.objects.filter(pk=redemption.pk).update(
+            delivery_status=to_value, updated_at=timezone.now()
+        )
+        RedemptionEvent.objects.create(
+            redemption=redemption,
+            field="delivery",
+            from_value=current,
+            to_value=to_value,
+            source=source,
+            actor=actor_user(actor),
+            note="resent" if current != DeliveryStatus.NONE else "emailed",
+        )
+        # Sent inside the transaction: if sending fails, the status and event roll back
+        # and the next try sends again; at worst a commit failure after sending repeats it.
+        message.send()
+
+
+def _delivery_message(
+    redemption: Redemption, address: str, base_url: str
+) -> EmailMultiAlternatives:
+    language = member_language(redemption.member)
+    with translation.override(language):
+        reward = redemption.reward
+        context = {
+            "redemption": redemption,
+            "member": redemption.member,
+            "merchant_name": redemption.merchant.name,
+            "brand_name": reward.brand.name,
+            "reward_name": reward.name,
+            "value": money_display(redemption.face_value, redemption.face_currency, language),
+            "quantity": redemption.quantity,
+            "claim_url": claim_url(redemption, base_url),
+            "claim_link_days": CLAIM_LINK_DAYS,
+            "has_voucher": reward.type in PDF_REWARD_TYPES,
+            "language": language,
+            "text_direction": "rtl" if translation.get_language_bidi() else "ltr",
+        }
+        subject = " ".join(
+            render_to_string("fulfillment/email/delivery_subject.txt", context).split()
+        )
+        text = render_to_string("fulfillment/email/delivery.txt", context)
+        html = render_to_string("fulfillment/email/delivery.html", context)
+        message = EmailMultiAlternatives(
+            subject=subject,
+            body=text,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[address],
+            headers={"Auto-Submitted": "auto-generated"},
+        )
+        message.attach_alternative(html, "text/html")
+    if reward.type in PDF_REWARD_TYPES:
+        message.attach(
+            f"voucher-{str(redemption.public_id)[:8]}.pdf",
+            voucher_pdf(redemption),
+            "application/pdf",
+        )
+    return message
+
+
+def claim_open(*, redemption: Redemption) -> list[DeliveredCode]:
+    """The member opened the claim page or its PDF: the codes to show. Every code shown
+    is a ``CodeReveal``; the first opening marks the delivery claimed."""
+    if redemption.status != RedemptionStatus.DELIVERED:
+        raise InvalidTransition("The redemption is not delivered yet.", field="status")
+    codes = list(DeliveredCode.objects.filter(redemption=redemption))
+    with transaction.atomic():
+        CodeReveal.objects.bulk_create(
+            CodeReveal(code=code, via=REVEAL_VIA_CLAIM_PAGE) for code in codes
+        )
+        current = (
+            Redemption.objects.select_for_update()
+            .values_list("delivery_status", flat=True)
+            .get(pk=redemption.pk)
+        )
+        if current in (DeliveryStatus.NONE, DeliveryStatus.SENT):
+            Redemption.objects.filter(pk=redemption.pk, delivery_status=current).update(
+                delivery_status=DeliveryStatus.CLAIMED, updated_at=timezone.now()
+            )
+            RedemptionEvent.objects.create(
+                redemption=redemption,
+                field="delivery",
+                from_value=current,
+                to_value=DeliveryStatus.CLAIMED,
+                source="member",
+                note="claim page opened",
+            )
+            redemption.delivery_status = DeliveryStatus.CLAIMED
+    return codes
