@@ -5,8 +5,9 @@ The claim link carries a signed token (``TimestampSigner`` with its own salt, va
 redemption by its random public id and nothing else: a token for one redemption never
 opens another, and a changed token fails its signature.
 
-The email carries the link, never a code in its text; gift cards and vouchers also get
-the PDF voucher attached. A redemption is emailed once: the delivery status moves
+The email carries the link, never a code (not in its text, not in an attachment): codes
+are shown only on the claim page and in its PDF voucher, where every showing is audited.
+A redemption is emailed once: the delivery status moves
 none -> sent by compare-and-swap in the transaction that sends, so two workers racing
 send one email, and a failed send rolls the status back for the retry. Only a staff
 resend (``resend=True``) sends again.
@@ -32,7 +33,7 @@ from fulfillment.models import (
     RedemptionEvent,
     RedemptionStatus,
 )
-from fulfillment.vouchers import member_language, money_display, voucher_pdf
+from fulfillment.vouchers import member_language, money_display
 from merchants.actors import Actor, actor_user
 from merchants.exceptions import InvalidTransition, NotFound
 
@@ -184,12 +185,6 @@ def _delivery_message(
             headers={"Auto-Submitted": "auto-generated"},
         )
         message.attach_alternative(html, "text/html")
-    if reward.type in PDF_REWARD_TYPES:
-        message.attach(
-            f"voucher-{str(redemption.public_id)[:8]}.pdf",
-            voucher_pdf(redemption),
-            "application/pdf",
-        )
     return message
 
 

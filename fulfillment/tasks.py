@@ -1,9 +1,11 @@
 """Thin tasks of fulfillment: each calls one idempotent function."""
 
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
-from fulfillment import dispatch
+from fulfillment import delivery, dispatch
+from fulfillment.models import Redemption
 
 
 @shared_task(name="fulfillment.process_supplier_orders", acks_late=True)
@@ -16,3 +18,11 @@ def process_supplier_orders(batch_size: int = 100) -> str:
 def dispatch_redemption(redemption_id: int) -> str:
     """Enqueued when a redemption commits: its first order goes out at once."""
     return str(dispatch.process_due(now=timezone.now(), redemption_id=redemption_id))
+
+
+@shared_task(name="fulfillment.send_delivery_email", acks_late=True)
+def send_delivery_email(redemption_id: int) -> str:
+    """Enqueued when a redemption is delivered: the member gets the claim link (once)."""
+    redemption = Redemption.objects.select_related("member", "reward").get(pk=redemption_id)
+    delivery.delivery_email_send(redemption=redemption, base_url=settings.PUBLIC_BASE_URL)
+    return f"redemption {redemption_id}: {redemption.delivery_status}"

@@ -283,6 +283,9 @@ EXCHANGE_RATE_MAX_AGE_HOURS = env.int("EXCHANGE_RATE_MAX_AGE_HOURS", default=48)
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 
 PROVIDER_NAME = env.str("PROVIDER_NAME", default="Loyalty Operations")
+# Where members open links the back office sends them (the reward claim page).
+DEV_PUBLIC_BASE_URL = "http://127.0.0.1:8000"
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default=DEV_PUBLIC_BASE_URL).rstrip("/")
 # A worker that has not beaten for this long is reported as stale by /healthz.
 WORKER_HEARTBEAT_STALE_SECONDS = env.int("WORKER_HEARTBEAT_STALE_SECONDS", default=300)
 
@@ -305,6 +308,8 @@ def _refuse_insecure_production() -> None:
         problems.append("CELERY_BROKER_URL must point at Redis or RabbitMQ")
     if not (SESSION_COOKIE_SECURE and CSRF_COOKIE_SECURE):
         problems.append("SESSION_COOKIE_SECURE and CSRF_COOKIE_SECURE must be on")
+    if not PUBLIC_BASE_URL.startswith("https://"):
+        problems.append("PUBLIC_BASE_URL must be the site's https:// address")
     if problems:
         raise ImproperlyConfigured(
             "Refusing to start in production with insecure settings: " + "; ".join(problems)

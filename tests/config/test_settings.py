@@ -60,6 +60,7 @@ def production_env(base_env) -> dict[str, str]:
         "ALLOWED_HOSTS": "loyalty.example.com,ops.loyalty.example.com",
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/loyalty",
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+        "PUBLIC_BASE_URL": "https://loyalty.example.com",
     }
 
 
@@ -101,6 +102,14 @@ INSECURE = {
     "ALLOWED_HOSTS with *": (
         {"ALLOWED_HOSTS": "loyalty.example.com,*"},
         "ALLOWED_HOSTS must list the site's host names",
+    ),
+    "no PUBLIC_BASE_URL": (
+        {"PUBLIC_BASE_URL": None},
+        "PUBLIC_BASE_URL must be the site's https:// address",
+    ),
+    "plain-http PUBLIC_BASE_URL": (
+        {"PUBLIC_BASE_URL": "http://loyalty.example.com"},
+        "PUBLIC_BASE_URL must be the site's https:// address",
     ),
     "no DATABASE_URL": (
         {"DATABASE_URL": None},
