@@ -30,6 +30,7 @@ from fulfillment.adapters.base import (
     OrderRequest,
     OrderResult,
     OrderStatus,
+    SupplierAdapter,
     TerminalError,
 )
 from fulfillment.adapters.registry import adapter_for
@@ -314,6 +315,7 @@ def _fail_over(
     result: DispatchResult,
     *,
     source: str,
+    actor: Actor = None,
 ) -> None:
     _set(order, SupplierOrderStatus.FAILED, completed_at=now)
     _give_back_stock(order)
@@ -343,11 +345,12 @@ def _fail_over(
             RedemptionStatus.FAILED,
             source=source,
             note=f"failing over to {offer.supplier}: {reason}",
+            actor=actor,
         )
         redemption.save()
         result.failed_over += 1
         return
-    refund(redemption, now=now, reason=f"not delivered: {reason}", source=source)
+    refund(redemption, now=now, reason=f"not delivered: {reason}", source=source, actor=actor)
     result.refunded += 1
 
 
@@ -374,6 +377,40 @@ def refund(
         redemption.needs_care = True
         redemption.care_reason = reason[:300]
     redemption.save()
+
+
+def fail_over(
+    *,
+    order: SupplierOrder,
+    redemption: Redemption,
+    reason: str,
+    source: str,
+    actor: Actor = None,
+    now: datetime.datetime | None = None,
+) -> DispatchResult:
+    """Fail ``order`` over to the reward's next offer, or refund the points when none is
+    left. The caller holds the locks on both rows and has made sure the supplier did
+    not (or no longer) place the order."""
+    result = DispatchResult()
+    _fail_over(order, redemption, now or timezone.now(), reason, result, source=source, actor=actor)
+    return result
+
+
+def move(
+    redemption: Redemption, to: str, *, source: str, note: str = "", actor: Actor = None
+) -> None:
+    """Move a locked redemption to ``to`` and write the event (the caller saves it)."""
+    _move(redemption, to, source=source, note=note, actor=actor)
+
+
+def give_back_stock(order: SupplierOrder) -> None:
+    """Return the units ``order`` took from its offer's stock (once)."""
+    _give_back_stock(order)
+
+
+def supplier_adapter(supplier: Supplier) -> SupplierAdapter:
+    """The adapter of ``supplier``, set up with its settings."""
+    return adapter_for(supplier.adapter, _config(supplier))
 
 
 def _give_back_stock(order: SupplierOrder) -> None:

@@ -1,0 +1,593 @@
+"""Redemptions: work queues, the read-only record, and the staff actions."""
+
+import datetime
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from catalog.models import Supplier
+from fulfillment import dispatch, staff
+from fulfillment.models import (
+    DeliveredCode,
+    Redemption,
+    RedemptionEvent,
+    RedemptionStatus,
+    SupplierOrder,
+    SupplierOrderStatus,
+)
+from fulfillment.models.redemptions import OPEN_STATUSES
+from merchants.exceptions import DomainError
+
+STUCK_AFTER = datetime.timedelta(hours=1)
+
+
+def can_reveal(request: HttpRequest) -> bool:
+    """Who may read delivered codes in clear."""
+    user = request.user
+    return user.is_superuser or user.has_perm("fulfillment.view_deliveredcode")
+
+
+def _active_orders(**filters: Any) -> QuerySet:
+    return SupplierOrder.objects.filter(
+        redemption=OuterRef("pk"), status__in=dispatch.ACTIVE, **filters
+    )
+
+
+# -- filters -----------------------------------------------------------------------------
+
+
+class QueueFilter(admin.SimpleListFilter):
+    title = "queue"
+    parameter_name = "queue"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        return [
+            ("stuck", "Stuck (open, no change for over an hour)"),
+            ("failing", "Failing"),
+            ("manual", "Needs manual action"),
+            ("unknown", "Unknown outcome"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value == "stuck":
+            return queryset.filter(
+                status__in=OPEN_STATUSES, updated_at__lt=timezone.now() - STUCK_AFTER
+            )
+        if value == "failing":
+            return queryset.filter(status=RedemptionStatus.FAILED)
+        if value == "manual":
+            return queryset.filter(
+                Exists(_active_orders(supplier__adapter=staff.MANUAL_ADAPTER)) | Q(needs_care=True)
+            )
+        if value == "unknown":
+            return queryset.filter(Exists(_active_orders(status=SupplierOrderStatus.UNKNOWN)))
+        return queryset
+
+
+class SupplierFilter(admin.SimpleListFilter):
+    title = "supplier"
+    parameter_name = "supplier"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        return [(str(pk), name) for pk, name in Supplier.objects.values_list("pk", "name")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if not (self.value() or "").isdigit():
+            return queryset
+        tried = SupplierOrder.objects.filter(redemption=OuterRef("pk"), supplier_id=self.value())
+        return queryset.filter(Exists(tried))
+
+
+class CountryFilter(admin.SimpleListFilter):
+    title = "country"
+    parameter_name = "country"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        codes = Redemption.objects.order_by("country").values_list("country", flat=True)
+        return [(code, code) for code in codes.distinct()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = (self.value() or "").upper()
+        if len(value) == 2 and value.isalpha():
+            return queryset.filter(country=value)
+        return queryset
+
+
+class AgeFilter(admin.SimpleListFilter):
+    title = "age"
+    parameter_name = "age"
+    BANDS = {
+        "hour": ("Under an hour", None, datetime.timedelta(hours=1)),
+        "day": ("1 to 24 hours", datetime.timedelta(hours=1), datetime.timedelta(days=1)),
+        "week": ("1 to 7 days", datetime.timedelta(days=1), datetime.timedelta(days=7)),
+        "older": ("Over 7 days", datetime.timedelta(days=7), None),
+    }
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        return [(key, label) for key, (label, _, _) in self.BANDS.items()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        band = self.BANDS.get(self.value() or "")
+        if band is None:
+            return queryset
+        _, older_than, younger_than = band
+        now = timezone.now()
+        if older_than is not None:
+            queryset = queryset.filter(created_at__lte=now - older_than)
+        if younger_than is not None:
+            queryset = queryset.filter(created_at__gt=now - younger_than)
+        return queryset
+
+
+# -- forms -------------------------------------------------------------------------------
+
+
+class ConfirmForm(forms.Form):
+    pass
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        max_length=400,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Recorded in the redemption's history.",
+    )
+
+
+class DeliverForm(forms.Form):
+    codes = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+        help_text="One unit a line: code, or code | PIN, or code | PIN | claim link. "
+        "Stored encrypted.",
+    )
+    expires_on = forms.DateField(required=False, help_text="When the codes expire, if they do.")
+    carrier = forms.CharField(required=False, max_length=60)
+    tracking_number = forms.CharField(required=False, max_length=100)
+    tracking_url = forms.URLField(required=False, max_length=300, assume_scheme="https")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not data.get("codes") and not data.get("tracking_number"):
+            raise forms.ValidationError("Give the code(s), the tracking, or both.")
+        if bool(data.get("carrier")) != bool(data.get("tracking_number")):
+            raise forms.ValidationError("Tracking needs both the carrier and the number.")
+        return data
+
+    def code_list(self) -> list[dict]:
+        codes = []
+        for line in self.cleaned_data["codes"].splitlines():
+            parts = [part.strip() for part in line.split("|")]
+            if not parts[0]:
+                continue
+            parts += [""] * 2
+            codes.append(
+                {
+                    "code": parts[0],
+                    "pin": parts[1],
+                    "claim_url": parts[2],
+                    "expires_on": self.cleaned_data.get("expires_on"),
+                }
+            )
+        return codes
+
+    def tracking(self) -> dict | None:
+        if not self.cleaned_data.get("tracking_number"):
+            return None
+        return {
+            "carrier": self.cleaned_data["carrier"],
+            "number": self.cleaned_data["tracking_number"],
+            "url": self.cleaned_data.get("tracking_url", ""),
+        }
+
+
+# -- inlines -----------------------------------------------------------------------------
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+    related: tuple[str, ...] = ()
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related(*self.related)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Part of the redemption's record: whoever may see the redemption sees its rows.
+        return request.user.has_perm("fulfillment.view_redemption") or request.user.has_perm(
+            "fulfillment.change_redemption"
+        )
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class RedemptionEventInline(ReadOnlyInline):
+    model = RedemptionEvent
+    related = ("actor",)
+    fields = ["at", "field", "from_value", "to_value", "source", "actor", "note"]
+    readonly_fields = fields
+    verbose_name_plural = "History"
+
+
+class SupplierOrderInline(ReadOnlyInline):
+    model = SupplierOrder
+    related = ("supplier",)
+    fields = [
+        "attempt",
+        "supplier",
+        "idempotency_key",
+        "status",
+        "supplier_ref",
+        "tries",
+        "next_try_at",
+        "error_kind",
+        "last_error",
+        "cost",
+        "cost_currency",
+        "stock_reserved",
+        "created_at",
+        "submitted_at",
+        "completed_at",
+    ]
+    readonly_fields = fields
+
+
+# -- the redemption admin ------------------------------------------------------------------
+
+ACTIONS = {
+    "retry_now": "Retry now",
+    "fail_over": "Fail over to the next offer",
+    "cancel_and_refund": "Cancel and refund",
+    "mark_delivered": "Mark delivered (manual supplier)",
+}
+
+
+@admin.register(Redemption)
+class RedemptionAdmin(admin.ModelAdmin):
+    list_display = [
+        "number",
+        "created_at",
+        "merchant",
+        "member",
+        "reward",
+        "value",
+        "country",
+        "status",
+        "delivery_status",
+        "supplier",
+        "order_status",
+        "needs_care",
+        "updated_at",
+    ]
+    list_filter = [
+        QueueFilter,
+        "status",
+        SupplierFilter,
+        CountryFilter,
+        "merchant",
+        AgeFilter,
+        "needs_care",
+    ]
+    list_select_related = ["merchant", "member", "reward"]
+    search_fields = ["=public_id", "=external_id", "=member__external_id"]
+    show_full_result_count = False
+    actions = list(ACTIONS)
+    inlines = [SupplierOrderInline, RedemptionEventInline]
+    fieldsets = [
+        (None, {"fields": ["public_id", "merchant", "member", "external_id", "status"]}),
+        (
+            "What was bought",
+            {
+                "fields": [
+                    "reward",
+                    ("face_value", "face_currency", "quantity"),
+                    ("points_each", "points_total"),
+                    ("program_currency", "point_value", "rate_used"),
+                    "country",
+                    "recipient",
+                ]
+            },
+        ),
+        ("Delivery", {"fields": ["delivery_status", "delivered_codes", "delivered_at"]}),
+        (
+            "Care and points",
+            {"fields": ["needs_care", "care_reason", "spend_entry", "refund_entry"]},
+        ),
+        ("Record", {"fields": ["created_at", "updated_at", "closed_at"]}),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        latest = SupplierOrder.objects.filter(redemption=OuterRef("pk")).order_by("-attempt")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                supplier_name=Subquery(latest.values("supplier__name")[:1]),
+                latest_order_status=Subquery(latest.values("status")[:1]),
+            )
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [
+            name
+            for _, options in self.fieldsets
+            for row in options["fields"]
+            for name in (row if isinstance(row, tuple) else (row,))
+        ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Redemption", ordering="id")
+    def number(self, redemption: Redemption) -> str:
+        return f"#{redemption.pk}"
+
+    @admin.display(description="Value")
+    def value(self, redemption: Redemption) -> str:
+        face = f"{redemption.face_value.normalize():f}"
+        return f"{redemption.quantity} x {face} {redemption.face_currency}"
+
+    @admin.display(description="Supplier", ordering="supplier_name")
+    def supplier(self, redemption: Redemption) -> str:
+        return getattr(redemption, "supplier_name", None) or "-"
+
+    @admin.display(description="Supplier order", ordering="latest_order_status")
+    def order_status(self, redemption: Redemption) -> str:
+        return getattr(redemption, "latest_order_status", None) or "-"
+
+    @admin.display(description="Codes")
+    def delivered_codes(self, redemption: Redemption) -> str:
+        codes = DeliveredCode.objects.filter(redemption=redemption)
+        rows = format_html_join(
+            "",
+            "<tr><td>#{}</td><td><code>{}</code></td><td>{}</td></tr>",
+            ((code.pk, code.masked, code.expires_on or "") for code in codes),
+        )
+        if not rows:
+            return "-"
+        return format_html(
+            "<table><tr><th>Code</th><th>Masked</th><th>Expires</th></tr>{}</table>", rows
+        )
+
+    # -- pages -------------------------------------------------------------------------
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        extra = {
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            "show_delete": False,
+            **(extra_context or {}),
+        }
+        redemption = self.get_object(request, object_id)
+        if (
+            redemption is not None
+            and redemption.status in OPEN_STATUSES
+            and self.has_change_permission(request, redemption)
+        ):
+            extra["staff_actions"] = [
+                (reverse("admin:fulfillment_redemption_act", args=[redemption.pk, name]), label)
+                for name, label in ACTIONS.items()
+            ]
+        if redemption is not None and can_reveal(request):
+            extra["reveal_links"] = [
+                (
+                    code.masked,
+                    reverse("admin:fulfillment_redemption_reveal", args=[redemption.pk, code.pk]),
+                )
+                for code in DeliveredCode.objects.filter(redemption=redemption)
+            ]
+        return super().change_view(request, object_id, form_url, extra)
+
+    def get_urls(self) -> list:
+        return [
+            path(
+                "<int:pk>/act/<str:name>/",
+                self.admin_site.admin_view(self.act_view),
+                name="fulfillment_redemption_act",
+            ),
+            path(
+                "<int:pk>/codes/<int:code_id>/reveal/",
+                self.admin_site.admin_view(self.reveal_view),
+                name="fulfillment_redemption_reveal",
+            ),
+            *super().get_urls(),
+        ]
+
+    def act_view(self, request: HttpRequest, pk: int, name: str) -> HttpResponse:
+        """One action on one redemption, from its page."""
+        if name not in ACTIONS:
+            raise PermissionDenied
+        redemption = get_object_or_404(Redemption, pk=pk)
+        if not self.has_change_permission(request, redemption):
+            raise PermissionDenied
+        response = getattr(self, name)(request, Redemption.objects.filter(pk=pk))
+        if response is not None:
+            return response
+        return HttpResponseRedirect(reverse("admin:fulfillment_redemption_change", args=[pk]))
+
+    def reveal_view(self, request: HttpRequest, pk: int, code_id: int) -> HttpResponse:
+        """Confirm, then show one code in clear (recorded as a reveal)."""
+        redemption = get_object_or_404(Redemption, pk=pk)
+        if not (self.has_view_permission(request, redemption) and can_reveal(request)):
+            raise PermissionDenied
+        code = get_object_or_404(DeliveredCode, pk=code_id, redemption=redemption)
+        clear = None
+        if request.method == "POST":
+            clear = staff.code_reveal(code=code, actor=request.user, via="admin")
+        response = TemplateResponse(
+            request,
+            "admin/fulfillment/redemption/reveal.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": f"Code #{code.pk} of redemption #{redemption.pk}",
+                "redemption": redemption,
+                "code": code,
+                "clear": clear,
+            },
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+
+    # -- actions -----------------------------------------------------------------------
+
+    def _form_page(self, request: HttpRequest, *, title: str, form, queryset, action: str):
+        single = request.resolver_match and request.resolver_match.url_name.endswith("_act")
+        return TemplateResponse(
+            request,
+            "admin/ops_action_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": title,
+                "form": form,
+                "objects": list(queryset),
+                "action": None if single else action,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            },
+        )
+
+    def _each(self, request: HttpRequest, queryset: QuerySet, call, done: str) -> None:
+        for redemption in queryset.order_by("pk"):
+            try:
+                call(redemption)
+            except DomainError as error:
+                self.message_user(request, f"#{redemption.pk}: {error.detail}", messages.ERROR)
+            else:
+                self.message_user(request, f"#{redemption.pk}: {done}", messages.SUCCESS)
+
+    def _form(self, form_class, request: HttpRequest):
+        return form_class(request.POST if "apply" in request.POST else None)
+
+    @admin.action(description="Retry now (same key)…", permissions=["change"])
+    def retry_now(self, request: HttpRequest, queryset: QuerySet):
+        form = self._form(ConfirmForm, request)
+        if not form.is_valid():
+            return self._form_page(
+                request,
+                title="Make their supplier orders due now",
+                form=form,
+                queryset=queryset,
+                action="retry_now",
+            )
+        self._each(
+            request,
+            queryset,
+            lambda r: staff.redemption_retry_now(redemption=r, actor=request.user),
+            "due now.",
+        )
+        return None
+
+    @admin.action(description="Fail over to the next offer…", permissions=["change"])
+    def fail_over(self, request: HttpRequest, queryset: QuerySet):
+        form = self._form(ReasonForm, request)
+        if not form.is_valid():
+            return self._form_page(
+                request,
+                title="Fail over to the next offer (or refund when none is left)",
+                form=form,
+                queryset=queryset,
+                action="fail_over",
+            )
+        reason = form.cleaned_data["reason"]
+        self._each(
+            request,
+            queryset,
+            lambda r: staff.redemption_fail_over(redemption=r, reason=reason, actor=request.user),
+            "failed over.",
+        )
+        return None
+
+    @admin.action(description="Cancel and refund the points…", permissions=["change"])
+    def cancel_and_refund(self, request: HttpRequest, queryset: QuerySet):
+        form = self._form(ReasonForm, request)
+        if not form.is_valid():
+            return self._form_page(
+                request,
+                title="Cancel and give the points back",
+                form=form,
+                queryset=queryset,
+                action="cancel_and_refund",
+            )
+        reason = form.cleaned_data["reason"]
+        self._each(
+            request,
+            queryset,
+            lambda r: staff.redemption_cancel(redemption=r, reason=reason, actor=request.user),
+            "cancelled, points given back.",
+        )
+        return None
+
+    @admin.action(description="Mark delivered (manual supplier)…", permissions=["change"])
+    def mark_delivered(self, request: HttpRequest, queryset: QuerySet):
+        redemptions = list(queryset[:2])
+        if len(redemptions) != 1:
+            self.message_user(request, "Mark one redemption at a time.", messages.ERROR)
+            return None
+        (redemption,) = redemptions
+        order = (
+            SupplierOrder.objects.filter(
+                redemption=redemption,
+                status=SupplierOrderStatus.SUBMITTED,
+                supplier__adapter=staff.MANUAL_ADAPTER,
+            )
+            .order_by("-attempt")
+            .first()
+        )
+        if order is None:
+            self.message_user(
+                request,
+                f"#{redemption.pk}: no submitted order of a manual supplier to deliver.",
+                messages.ERROR,
+            )
+            return None
+        form = self._form(DeliverForm, request)
+        if form.is_valid():
+            try:
+                staff.manual_order_deliver(
+                    supplier_order=order,
+                    codes=form.code_list(),
+                    tracking=form.tracking(),
+                    actor=request.user,
+                )
+            except DomainError as error:
+                form.add_error(None, error.detail)
+            else:
+                self.message_user(request, f"#{redemption.pk}: delivered.", messages.SUCCESS)
+                return None
+        return self._form_page(
+            request,
+            title=f"Deliver {order.idempotency_key} by hand",
+            form=form,
+            queryset=queryset,
+            action="mark_delivered",
+        )
