@@ -1,195 +1,35 @@
 """Redemptions: work queues, the read-only record, and the staff actions."""
 
-import datetime
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from catalog.models import Supplier
-from fulfillment import dispatch, staff
+from fulfillment import staff
+from fulfillment.admin.forms import ConfirmForm, DeliverForm, ReasonForm
+from fulfillment.admin.queues import AgeFilter, CountryFilter, QueueFilter, SupplierFilter
 from fulfillment.models import (
     DeliveredCode,
     Redemption,
     RedemptionEvent,
-    RedemptionStatus,
     SupplierOrder,
     SupplierOrderStatus,
 )
 from fulfillment.models.redemptions import OPEN_STATUSES
 from merchants.exceptions import DomainError
 
-STUCK_AFTER = datetime.timedelta(hours=1)
-
 
 def can_reveal(request: HttpRequest) -> bool:
     """Who may read delivered codes in clear."""
     user = request.user
     return user.is_superuser or user.has_perm("fulfillment.view_deliveredcode")
-
-
-def _active_orders(**filters: Any) -> QuerySet:
-    return SupplierOrder.objects.filter(
-        redemption=OuterRef("pk"), status__in=dispatch.ACTIVE, **filters
-    )
-
-
-# -- filters -----------------------------------------------------------------------------
-
-
-class QueueFilter(admin.SimpleListFilter):
-    title = "queue"
-    parameter_name = "queue"
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
-        return [
-            ("stuck", "Stuck (open, no change for over an hour)"),
-            ("failing", "Failing"),
-            ("manual", "Needs manual action"),
-            ("unknown", "Unknown outcome"),
-        ]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        value = self.value()
-        if value == "stuck":
-            return queryset.filter(
-                status__in=OPEN_STATUSES, updated_at__lt=timezone.now() - STUCK_AFTER
-            )
-        if value == "failing":
-            return queryset.filter(status=RedemptionStatus.FAILED)
-        if value == "manual":
-            return queryset.filter(
-                Exists(_active_orders(supplier__adapter=staff.MANUAL_ADAPTER)) | Q(needs_care=True)
-            )
-        if value == "unknown":
-            return queryset.filter(Exists(_active_orders(status=SupplierOrderStatus.UNKNOWN)))
-        return queryset
-
-
-class SupplierFilter(admin.SimpleListFilter):
-    title = "supplier"
-    parameter_name = "supplier"
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
-        return [(str(pk), name) for pk, name in Supplier.objects.values_list("pk", "name")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        if not (self.value() or "").isdigit():
-            return queryset
-        tried = SupplierOrder.objects.filter(redemption=OuterRef("pk"), supplier_id=self.value())
-        return queryset.filter(Exists(tried))
-
-
-class CountryFilter(admin.SimpleListFilter):
-    title = "country"
-    parameter_name = "country"
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
-        codes = Redemption.objects.order_by("country").values_list("country", flat=True)
-        return [(code, code) for code in codes.distinct()]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        value = (self.value() or "").upper()
-        if len(value) == 2 and value.isalpha():
-            return queryset.filter(country=value)
-        return queryset
-
-
-class AgeFilter(admin.SimpleListFilter):
-    title = "age"
-    parameter_name = "age"
-    BANDS = {
-        "hour": ("Under an hour", None, datetime.timedelta(hours=1)),
-        "day": ("1 to 24 hours", datetime.timedelta(hours=1), datetime.timedelta(days=1)),
-        "week": ("1 to 7 days", datetime.timedelta(days=1), datetime.timedelta(days=7)),
-        "older": ("Over 7 days", datetime.timedelta(days=7), None),
-    }
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
-        return [(key, label) for key, (label, _, _) in self.BANDS.items()]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        band = self.BANDS.get(self.value() or "")
-        if band is None:
-            return queryset
-        _, older_than, younger_than = band
-        now = timezone.now()
-        if older_than is not None:
-            queryset = queryset.filter(created_at__lte=now - older_than)
-        if younger_than is not None:
-            queryset = queryset.filter(created_at__gt=now - younger_than)
-        return queryset
-
-
-# -- forms -------------------------------------------------------------------------------
-
-
-class ConfirmForm(forms.Form):
-    pass
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(
-        max_length=400,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="Recorded in the redemption's history.",
-    )
-
-
-class DeliverForm(forms.Form):
-    codes = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
-        help_text="One unit a line: code, or code | PIN, or code | PIN | claim link. "
-        "Stored encrypted.",
-    )
-    expires_on = forms.DateField(required=False, help_text="When the codes expire, if they do.")
-    carrier = forms.CharField(required=False, max_length=60)
-    tracking_number = forms.CharField(required=False, max_length=100)
-    tracking_url = forms.URLField(required=False, max_length=300, assume_scheme="https")
-
-    def clean(self) -> dict:
-        data = super().clean()
-        if not data.get("codes") and not data.get("tracking_number"):
-            raise forms.ValidationError("Give the code(s), the tracking, or both.")
-        if bool(data.get("carrier")) != bool(data.get("tracking_number")):
-            raise forms.ValidationError("Tracking needs both the carrier and the number.")
-        return data
-
-    def code_list(self) -> list[dict]:
-        codes = []
-        for line in self.cleaned_data["codes"].splitlines():
-            parts = [part.strip() for part in line.split("|")]
-            if not parts[0]:
-                continue
-            parts += [""] * 2
-            codes.append(
-                {
-                    "code": parts[0],
-                    "pin": parts[1],
-                    "claim_url": parts[2],
-                    "expires_on": self.cleaned_data.get("expires_on"),
-                }
-            )
-        return codes
-
-    def tracking(self) -> dict | None:
-        if not self.cleaned_data.get("tracking_number"):
-            return None
-        return {
-            "carrier": self.cleaned_data["carrier"],
-            "number": self.cleaned_data["tracking_number"],
-            "url": self.cleaned_data.get("tracking_url", ""),
-        }
 
 
 # -- inlines -----------------------------------------------------------------------------
