@@ -4,6 +4,25 @@ from django.apps import AppConfig
 class FulfillmentConfig(AppConfig):
     name = "fulfillment"
     verbose_name = "Fulfillment"
+    staff_group_permissions = {
+        "Fulfillment": [
+            "fulfillment.view_redemption",
+            "fulfillment.change_redemption",
+            "fulfillment.view_redemptionevent",
+            "fulfillment.view_supplierorder",
+            "fulfillment.view_deliveredcode",
+            "fulfillment.reveal_code",
+            "fulfillment.view_codereveal",
+            "catalog.view_supplier",
+            "catalog.change_supplier",
+        ],
+        "Customer care": [
+            "fulfillment.view_redemption",
+            "fulfillment.view_redemptionevent",
+            "fulfillment.view_supplierorder",
+        ],
+        "Finance": ["fulfillment.view_redemption", "fulfillment.view_supplierorder"],
+    }
     periodic_tasks = [
         {
             "name": "Process supplier orders",

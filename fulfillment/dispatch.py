@@ -269,6 +269,7 @@ def _record(
         _move(redemption, RedemptionStatus.DELIVERED, source=source, note=order.idempotency_key)
         redemption.delivered_at = redemption.closed_at = now
         redemption.save()
+        email_when_committed(redemption)
         result.delivered += 1
         return
     if outcome.status == OrderStatus.SUBMITTED:
@@ -439,3 +440,12 @@ def _breaker(supplier: Supplier, result: DispatchResult) -> None:
         message=f"{supplier} was paused after {BREAKER_FAILURES} failed orders in a row; "
         "its orders fail over to other offers. Activate it again once it works.",
     )
+
+
+def email_when_committed(redemption: Redemption) -> None:
+    """Send the member their claim link once the delivery commits (a task, so a mail
+    server that is down delays the email, not the delivery)."""
+    from fulfillment.tasks import send_delivery_email  # tasks import this module
+
+    redemption_id = redemption.pk
+    transaction.on_commit(lambda: send_delivery_email.delay(redemption_id))

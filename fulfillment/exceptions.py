@@ -27,3 +27,33 @@ class OutOfStock(DomainError):
     code = "out_of_stock"
     status = 409
     title = "The reward is out of stock."
+
+
+class OrderInFlight(DomainError):
+    code = "order_in_flight"
+    status = 409
+    title = "A dispatch run is working on the supplier order right now; try again shortly."
+
+
+class SupplierRefusedCancel(DomainError):
+    code = "supplier_refused_cancel"
+    status = 409
+    title = "The supplier did not cancel the order."
+
+
+class NoSupplierOrder(DomainError):
+    code = "no_supplier_order"
+    status = 409
+    title = "The redemption has no supplier order to act on."
+
+
+class NotManualOrder(DomainError):
+    code = "not_manual_order"
+    status = 409
+    title = "Only a submitted order of a manual supplier is delivered by hand."
+
+
+class OrderChanged(DomainError):
+    code = "order_changed"
+    status = 409
+    title = "The supplier order changed meanwhile; look at it again."

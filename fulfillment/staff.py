@@ -25,6 +25,13 @@ from catalog.alerts import alert_clear
 from catalog.models import AlertKind, Supplier
 from fulfillment import dispatch
 from fulfillment.adapters.base import AdapterConfigError, AdapterError
+from fulfillment.exceptions import (
+    NoSupplierOrder,
+    NotManualOrder,
+    OrderChanged,
+    OrderInFlight,
+    SupplierRefusedCancel,
+)
 from fulfillment.models import (
     CodeReveal,
     DeliveredCode,
@@ -44,36 +51,6 @@ logger = logging.getLogger("fulfillment.staff")
 SOURCE = "staff"
 MANUAL_ADAPTER = "manual"
 REVEAL_VIAS = ("admin", "api", "claim_page")
-
-
-class OrderInFlight(DomainError):
-    code = "order_in_flight"
-    status = 409
-    title = "A dispatch run is working on the supplier order right now; try again shortly."
-
-
-class SupplierRefusedCancel(DomainError):
-    code = "supplier_refused_cancel"
-    status = 409
-    title = "The supplier did not cancel the order."
-
-
-class NoSupplierOrder(DomainError):
-    code = "no_supplier_order"
-    status = 409
-    title = "The redemption has no supplier order to act on."
-
-
-class NotManualOrder(DomainError):
-    code = "not_manual_order"
-    status = 409
-    title = "Only a submitted order of a manual supplier is delivered by hand."
-
-
-class OrderChanged(DomainError):
-    code = "order_changed"
-    status = 409
-    title = "The supplier order changed meanwhile; look at it again."
 
 
 @dataclass(frozen=True)
@@ -382,6 +359,7 @@ def manual_order_deliver(
             redemption.delivery_status = DeliveryStatus.SHIPPED
         redemption.delivered_at = redemption.closed_at = now
         redemption.save()
+        dispatch.email_when_committed(redemption)
     return redemption
 
 

@@ -29,7 +29,7 @@ from merchants.exceptions import DomainError
 def can_reveal(request: HttpRequest) -> bool:
     """Who may read delivered codes in clear."""
     user = request.user
-    return user.is_superuser or user.has_perm("fulfillment.view_deliveredcode")
+    return user.is_superuser or user.has_perm("fulfillment.reveal_code")
 
 
 # -- inlines -----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ class DeliveredCode(models.Model):
 
     class Meta:
         ordering = ["redemption_id", "id"]
+        permissions = [("reveal_code", "Can read delivered codes in clear")]
 
     def __str__(self) -> str:
         return f"code #{self.pk} of redemption {self.redemption_id}"

@@ -233,7 +233,10 @@ def test_only_staff_allowed_to_reveal_see_the_button_or_the_code(client, agent):
     assert client.post(url).status_code == 403
     assert not CodeReveal.objects.exists()
 
+    # Seeing that codes exist is not enough to read them.
     client.force_login(staff_with(*WORK, "fulfillment.view_deliveredcode"))
+    assert client.post(url).status_code == 403
+    client.force_login(staff_with(*WORK, "fulfillment.reveal_code"))
     assert url in client.get(change_url(objects["delivered"])).content.decode()
     assert code.code in client.post(url).content.decode()
     assert CodeReveal.objects.count() == 1

@@ -250,3 +250,20 @@ def test_five_hundred_redemptions_through_an_unreliable_supplier_all_settle_once
     assert spent == 500 * 1000 == delivered + given_back
     assert assert_ledger_consistent(member).points_balance == given_back
     assert len(redemptions) == 500
+
+
+def test_a_delivery_emails_the_member_their_claim_link_once_it_commits(
+    django_capture_on_commit_callbacks, settings
+):
+    from django.core import mail
+
+    settings.PUBLIC_BASE_URL = "https://loyalty.example.com"
+    merchant, reward = shop(sandbox("good"))
+    redemption = redeem(merchant, reward)
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatch.process_due(now=timezone.now())
+    (message,) = mail.outbox
+    assert message.to == ["ana@example.com"]
+    assert "https://loyalty.example.com/claim/" in message.body
+    redemption.refresh_from_db()
+    assert redemption.delivery_status == "sent"

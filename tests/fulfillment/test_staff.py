@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from catalog.alerts import alert_raise
 from catalog.models import AlertKind, CatalogAlert, Supplier, SupplierOffer
-from fulfillment import dispatch, services, staff
+from fulfillment import dispatch, exceptions, services, staff
 from fulfillment.adapters.sandbox import SandboxAdapter, sandbox_placed_count, sandbox_reset
 from fulfillment.models import CodeReveal, DeliveredCode, Redemption, SupplierOrder
 from loyalty import services as loyalty_services
@@ -159,7 +159,7 @@ def test_cancel_is_refused_when_the_supplier_already_delivered(agent):
     redemption, order = submitted(sandbox("slow", async_rate=1))
     SandboxAdapter({}).lookup(order.idempotency_key)  # delivered on the supplier's side
 
-    with pytest.raises(staff.SupplierRefusedCancel, match="can no longer be cancelled"):
+    with pytest.raises(exceptions.SupplierRefusedCancel, match="can no longer be cancelled"):
         staff.redemption_cancel(redemption=redemption, reason="too slow", actor=agent)
 
     redemption.refresh_from_db()
@@ -179,7 +179,7 @@ def test_cancel_is_refused_while_the_outcome_is_unknown(agent):
     dispatch.process_due(now=timezone.now())
     assert order_of(redemption).status == "unknown"
 
-    with pytest.raises(staff.SupplierRefusedCancel, match="not said whether"):
+    with pytest.raises(exceptions.SupplierRefusedCancel, match="not said whether"):
         staff.redemption_cancel(redemption=redemption, reason="x", actor=agent)
     redemption.refresh_from_db()
     assert redemption.status == "pending"
@@ -191,7 +191,7 @@ def test_cancel_waits_while_a_dispatch_run_may_be_placing_the_order(agent):
     redemption = redeem(merchant, reward)
     dispatch._claim(timezone.now(), 10, None)  # a run has it leased, mid-call
 
-    with pytest.raises(staff.OrderInFlight):
+    with pytest.raises(exceptions.OrderInFlight):
         staff.redemption_cancel(redemption=redemption, reason="x", actor=agent)
     assert Redemption.objects.get(pk=redemption.pk).status == "pending"
 
@@ -238,7 +238,7 @@ def test_retry_now_refuses_closed_redemptions_and_orders_being_placed(agent):
     merchant, reward = shop(sandbox("good"))
     redemption = redeem(merchant, reward)
     dispatch._claim(timezone.now(), 10, None)
-    with pytest.raises(staff.OrderInFlight):
+    with pytest.raises(exceptions.OrderInFlight):
         staff.redemption_retry_now(redemption=redemption, actor=agent)
     dispatch.process_due(now=timezone.now() + dispatch.LEASE)
     with pytest.raises(InvalidTransition):
@@ -303,7 +303,7 @@ def test_fail_over_of_a_delivered_order_at_the_supplier_is_refused(agent):
     redemption, order = submitted(sandbox("slow", async_rate=1), sandbox("backup"))
     SandboxAdapter({}).lookup(order.idempotency_key)
 
-    with pytest.raises(staff.SupplierRefusedCancel):
+    with pytest.raises(exceptions.SupplierRefusedCancel):
         staff.redemption_fail_over(redemption=redemption, reason="stuck", actor=agent)
 
     assert redemption.supplier_orders.count() == 1
@@ -366,7 +366,7 @@ def test_manual_order_shipped_records_the_tracking(agent):
 
 def test_manual_delivery_refuses_other_suppliers_bad_input_and_closed_orders(agent):
     _, order = submitted(sandbox("slow", async_rate=1))
-    with pytest.raises(staff.NotManualOrder):
+    with pytest.raises(exceptions.NotManualOrder):
         staff.manual_order_deliver(
             supplier_order=order, codes=[{"code": "X-1"}], tracking=None, actor=agent
         )
@@ -387,7 +387,7 @@ def test_manual_delivery_refuses_other_suppliers_bad_input_and_closed_orders(age
             supplier_order=order, codes=None, tracking={"number": "1"}, actor=agent
         )
     staff.redemption_cancel(redemption=mine, reason="member left", actor=agent)
-    with pytest.raises(staff.NotManualOrder):
+    with pytest.raises(exceptions.NotManualOrder):
         staff.manual_order_deliver(
             supplier_order=order, codes=[{"code": "A"}], tracking=None, actor=agent
         )
