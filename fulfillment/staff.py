@@ -388,11 +388,15 @@ def _clean_tracking(raw: dict[str, Any]) -> dict[str, str]:
     return tracking
 
 
-def code_reveal(*, code: DeliveredCode, actor: Actor, via: str) -> ClearCode:
-    """The code in clear; records who saw it and how."""
+def code_reveal(
+    *, code: DeliveredCode, actor: Actor, via: str, api_key_prefix: str = ""
+) -> ClearCode:
+    """The code in clear; records who saw it and how (a staff user, or an API key)."""
     if via not in REVEAL_VIAS:
         raise ValueError(f"via: one of {', '.join(REVEAL_VIAS)}")
-    CodeReveal.objects.create(code=code, via=via, user=actor_user(actor))
+    CodeReveal.objects.create(
+        code=code, via=via, user=actor_user(actor), api_key_prefix=api_key_prefix[:16]
+    )
     return ClearCode(
         code=code.code, pin=code.pin, claim_url=code.claim_url, expires_on=code.expires_on
     )

@@ -184,6 +184,7 @@ class Scope(models.TextChoices):
     READ = "read", "Read"
     WRITE = "write", "Write"
     ADJUST = "adjust", "Adjust points"
+    CODES = "codes", "Read delivered reward codes"
 
 
 class MerchantAPIKey(AbstractAPIKey):

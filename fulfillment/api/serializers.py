@@ -1,8 +1,13 @@
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from fulfillment.models import Redemption, RedemptionEvent
+from fulfillment.delivery import claim_url
+from fulfillment.models import Redemption, RedemptionEvent, RedemptionStatus
+from fulfillment.staff import code_reveal
 from loyalty.api.serializers import external_id_field
 from loyalty.external_ids import EXTERNAL_ID_PATTERN
+from merchants.models import Scope
 
 
 class RedemptionInputSerializer(serializers.Serializer):
@@ -30,6 +35,20 @@ class RedemptionInputSerializer(serializers.Serializer):
     )
 
 
+class ClaimedCodeSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    pin = serializers.CharField()
+    claim_url = serializers.CharField()
+    expires_on = serializers.DateField(allow_null=True)
+
+
+class ClaimSerializer(serializers.Serializer):
+    url = serializers.CharField(help_text="The member's claim page (a signed, expiring link).")
+    codes = ClaimedCodeSerializer(
+        many=True, allow_null=True, help_text="Only for keys with the codes scope."
+    )
+
+
 class RedemptionEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = RedemptionEvent
@@ -42,6 +61,7 @@ class RedemptionSerializer(serializers.ModelSerializer):
     reward = serializers.SerializerMethodField()
     events = RedemptionEventSerializer(many=True, read_only=True)
     points_spent = serializers.IntegerField(source="points_total")
+    claim = serializers.SerializerMethodField()
 
     class Meta:
         model = Redemption
@@ -61,7 +81,31 @@ class RedemptionSerializer(serializers.ModelSerializer):
             "created_at",
             "delivered_at",
             "events",
+            "claim",
         ]
+
+    @extend_schema_field(ClaimSerializer(allow_null=True))
+    def get_claim(self, redemption: Redemption) -> dict | None:
+        """How the member claims it, once delivered: the claim page, and the codes for a
+        key with the ``codes`` scope (each read is audited)."""
+        if redemption.status != RedemptionStatus.DELIVERED:
+            return None
+        claim = {"url": claim_url(redemption, settings.PUBLIC_BASE_URL), "codes": None}
+        api_key = self.context.get("api_key")
+        if api_key is not None and api_key.has_scope(Scope.CODES):
+            claim["codes"] = [
+                {
+                    "code": clear.code,
+                    "pin": clear.pin,
+                    "claim_url": clear.claim_url,
+                    "expires_on": clear.expires_on,
+                }
+                for clear in (
+                    code_reveal(code=code, actor=None, via="api", api_key_prefix=api_key.prefix)
+                    for code in redemption.codes.all()
+                )
+            ]
+        return claim
 
     def get_reward(self, redemption: Redemption) -> dict:
         reward = redemption.reward

@@ -30,7 +30,7 @@ class RedemptionPagination(CursorPagination):
 
 
 def _with_events(queryset):
-    return queryset.select_related("member", "reward").prefetch_related("events")
+    return queryset.select_related("member", "reward").prefetch_related("events", "codes")
 
 
 class RedemptionListView(MerchantAPIView):
@@ -62,7 +62,7 @@ class RedemptionListView(MerchantAPIView):
             ),
         )
         redemption = _with_events(Redemption.objects.filter(pk=recorded.obj.pk)).get()
-        body = RedemptionSerializer(redemption).data
+        body = RedemptionSerializer(redemption, context={"api_key": self.api_key}).data
         if recorded.replayed:
             return Response(body, status=status.HTTP_200_OK, headers=REPLAYED)
         return Response(body, status=status.HTTP_201_CREATED)
@@ -85,7 +85,9 @@ class RedemptionListView(MerchantAPIView):
             request,
             view=self,
         )
-        return paginator.get_paginated_response(RedemptionSerializer(page, many=True).data)
+        return paginator.get_paginated_response(
+            RedemptionSerializer(page, many=True, context={"api_key": self.api_key}).data
+        )
 
 
 class RedemptionDetailView(MerchantAPIView):
@@ -104,4 +106,4 @@ class RedemptionDetailView(MerchantAPIView):
         ).first()
         if redemption is None:
             raise NotFound("No such redemption.", field="id")
-        return Response(RedemptionSerializer(redemption).data)
+        return Response(RedemptionSerializer(redemption, context={"api_key": self.api_key}).data)

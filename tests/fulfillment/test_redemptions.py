@@ -315,3 +315,34 @@ def test_every_missing_address_field_is_named(shop):
         "recipient.postal_address.city",
         "recipient.postal_address.postal_code",
     }
+
+
+def test_once_delivered_the_claim_link_is_given_and_codes_only_to_keys_with_the_codes_scope(
+    shop, settings
+):
+    from django.utils import timezone
+
+    from fulfillment import dispatch
+    from fulfillment.models import CodeReveal
+    from merchants.models import Scope
+
+    settings.PUBLIC_BASE_URL = "https://loyalty.example.com"
+    tenant, _ = shop
+    member(tenant.merchant)
+    reward = card(tenant.merchant)
+    created = post_json(tenant.client, URL, body(reward)).json()
+    assert created["claim"] is None  # not delivered yet
+    dispatch.process_due(now=timezone.now())
+
+    plain = tenant.client.get(f"{URL}{created['id']}/").json()
+    assert plain["status"] == "delivered"
+    assert plain["claim"]["url"].startswith("https://loyalty.example.com/claim/")
+    assert plain["claim"]["codes"] is None
+    assert not CodeReveal.objects.exists()
+
+    trusted = make_tenant(tenant.merchant, scopes=(Scope.READ, Scope.CODES))
+    data = trusted.client.get(f"{URL}{created['id']}/").json()
+    (code,) = data["claim"]["codes"]
+    assert code["code"].startswith("SBX-")
+    (reveal,) = CodeReveal.objects.all()
+    assert (reveal.via, reveal.api_key_prefix) == ("api", trusted.api_key.prefix)
