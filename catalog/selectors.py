@@ -10,7 +10,7 @@ from catalog import pricing
 from catalog.models import MerchantCatalogItem, Reward, RewardStatus, SupplierOffer, VoucherCode
 from loyalty.exceptions import ExchangeRateMissing
 from loyalty.models import Member
-from loyalty.rates import convert
+from loyalty.rates import rate_between
 from merchants.models import Merchant
 
 
@@ -109,12 +109,7 @@ def offers_for_delivery(
         fee = offer.fee
         if fee and offer.cost_currency != reward.face_currency:
             try:
-                fee *= convert(
-                    amount=Decimal(1),
-                    from_currency=offer.cost_currency,
-                    to_currency=reward.face_currency,
-                    at=at,
-                ).rate
+                fee *= rate_between(offer.cost_currency, reward.face_currency, at)
             except ExchangeRateMissing:
                 return unknown
         return pricing.cost_in(face_value, offer.discount_percent, Decimal(0)) + fee

@@ -22,7 +22,7 @@ from catalog.models import (
 )
 from loyalty.exceptions import ExchangeRateMissing, NoActiveProgram
 from loyalty.models import Program
-from loyalty.rates import convert
+from loyalty.rates import convert, rate_between
 from merchants.actors import Actor
 from merchants.exceptions import DomainError
 from merchants.models import ChecklistItem, Merchant
@@ -248,16 +248,9 @@ def _check_cost(item: MerchantCatalogItem, at: datetime.datetime) -> None:
             cheapest[offer.country.code] = offer
     problems = []
     try:
-        face_rate = convert(
-            amount=Decimal(1), from_currency=reward.face_currency, to_currency=plan.currency, at=at
-        ).rate
+        face_rate = rate_between(reward.face_currency, plan.currency, at)
         for country, offer in sorted(cheapest.items()):
-            cost_rate = convert(
-                amount=Decimal(1),
-                from_currency=offer.cost_currency,
-                to_currency=plan.currency,
-                at=at,
-            ).rate
+            cost_rate = rate_between(offer.cost_currency, plan.currency, at)
             for value in values:
                 cost = pricing.cost_in(value, offer.discount_percent, Decimal(0)) * face_rate
                 cost += offer.fee * cost_rate

@@ -34,6 +34,7 @@ from fulfillment.adapters.base import (
     TerminalError,
 )
 from fulfillment.adapters.registry import adapter_for
+from fulfillment.billing import redemption_bill
 from fulfillment.models import (
     DeliveredCode,
     Redemption,
@@ -269,6 +270,7 @@ def _record(
         _move(redemption, RedemptionStatus.DELIVERED, source=source, note=order.idempotency_key)
         redemption.delivered_at = redemption.closed_at = now
         redemption.save()
+        redemption_bill(redemption=redemption, supplier_order=order, at=now)
         email_when_committed(redemption)
         result.delivered += 1
         return

@@ -25,6 +25,7 @@ from catalog.alerts import alert_clear
 from catalog.models import AlertKind, Supplier
 from fulfillment import dispatch
 from fulfillment.adapters.base import AdapterConfigError, AdapterError
+from fulfillment.billing import redemption_bill
 from fulfillment.exceptions import (
     NoSupplierOrder,
     NotManualOrder,
@@ -359,6 +360,7 @@ def manual_order_deliver(
             redemption.delivery_status = DeliveryStatus.SHIPPED
         redemption.delivered_at = redemption.closed_at = now
         redemption.save()
+        redemption_bill(redemption=redemption, supplier_order=order, at=now)
         dispatch.email_when_committed(redemption)
     return redemption
 

@@ -47,6 +47,14 @@ def convert(
     )
 
 
+def rate_between(from_currency: str, to_currency: str, at: datetime.datetime) -> Decimal:
+    """How many ``to_currency`` one ``from_currency`` is worth at ``at`` (1 for the same
+    currency); raises ``ExchangeRateMissing`` like ``convert``."""
+    return convert(
+        amount=Decimal(1), from_currency=from_currency, to_currency=to_currency, at=at
+    ).rate
+
+
 def rates_changed(*, currencies: set[str]) -> None:
     """Tell the apps that derive prices from rates (the catalog) that rates of these
     currencies were added or changed (by staff in the admin or an import)."""

@@ -311,3 +311,46 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.merchant_id}:{self.key}"
+
+
+class UsageKind(models.TextChoices):
+    REDEMPTION = "redemption", "Delivered redemption"
+
+
+class UsageRecord(models.Model):
+    """Something billable that happened for a merchant, posted by the app where it
+    happened (through ``merchants.services.usage_record_post``) and never changed after:
+    invoices are built from these rows alone. Amounts are in ``currency`` (the fee plan's,
+    when the merchant has one); ``fee`` is what the plan charges for it."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="usage")
+    kind = models.CharField(max_length=20, choices=UsageKind.choices)
+    source_ref = models.CharField(
+        max_length=120, help_text="What it was, e.g. the redemption's id; posted once."
+    )
+    occurred_at = models.DateTimeField()
+    quantity = models.PositiveIntegerField(default=1)
+    currency = CurrencyField()
+    reward_value = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal(0))
+    cost = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    fee = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal(0))
+    fee_plan = models.ForeignKey(
+        "merchants.FeePlan", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    details = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["merchant_id", "-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "kind", "source_ref"], name="usage_posted_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(reward_value__gte=0) & Q(fee__gte=0), name="usage_not_negative"
+            ),
+        ]
+        indexes = [models.Index(fields=["merchant", "kind", "occurred_at"], name="usage_period")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.source_ref} for {self.merchant}"

@@ -32,6 +32,7 @@ from merchants.models import (
     OnboardingChecklistItem,
     Scope,
     Store,
+    UsageRecord,
 )
 from merchants.selectors import checklist_missing
 
@@ -342,3 +343,37 @@ def fee_plan_create(
         actor=actor,
     )
     return plan
+
+
+def usage_record_post(
+    *,
+    merchant: Merchant,
+    kind: str,
+    source_ref: str,
+    occurred_at: datetime.datetime,
+    currency: str,
+    reward_value: Decimal = Decimal(0),
+    cost: Decimal | None = None,
+    fee: Decimal = Decimal(0),
+    quantity: int = 1,
+    fee_plan: FeePlan | None = None,
+    details: dict | None = None,
+) -> UsageRecord:
+    """Post a billable event once: posting the same ``kind`` and ``source_ref`` again
+    returns the first record unchanged (a retried task never bills twice)."""
+    record, _ = UsageRecord.objects.get_or_create(
+        merchant=merchant,
+        kind=kind,
+        source_ref=source_ref,
+        defaults={
+            "occurred_at": occurred_at,
+            "currency": currency,
+            "reward_value": reward_value,
+            "cost": cost,
+            "fee": fee,
+            "quantity": quantity,
+            "fee_plan": fee_plan,
+            "details": details or {},
+        },
+    )
+    return record

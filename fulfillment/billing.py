@@ -1,0 +1,76 @@
+"""What a delivered redemption costs the merchant: posted as a usage record (in the
+merchants app) in the same transaction as the delivery, for the invoices."""
+
+import datetime
+from decimal import Decimal
+
+from catalog import pricing
+from fulfillment.models import Redemption, SupplierOrder
+from loyalty.exceptions import ExchangeRateMissing
+from loyalty.money import quantize_money
+from loyalty.rates import rate_between
+from merchants.models import UsageKind, UsageRecord
+from merchants.selectors import fee_plan_current
+from merchants.services import usage_record_post
+
+HUNDRED = Decimal(100)
+
+
+def redemption_bill(
+    *, redemption: Redemption, supplier_order: SupplierOrder, at: datetime.datetime
+) -> UsageRecord:
+    """Post the delivered redemption once: its reward value, what the supplier charged
+    (the supplier's figure, else the offer's terms) and the fee the merchant's plan
+    charges (margin on the value plus the fee per redemption), in the plan's currency."""
+    plan = fee_plan_current(merchant=redemption.merchant, on=at.date())
+    currency = plan.currency if plan else redemption.face_currency
+    offer = supplier_order.offer
+    face_total = redemption.face_value * redemption.quantity
+    details = {
+        "face_value": redemption.face_value,
+        "face_currency": redemption.face_currency,
+        "points": redemption.points_total,
+        "supplier": supplier_order.supplier_id,
+        "offer": offer.pk,
+        "supplier_order": supplier_order.idempotency_key,
+    }
+    try:
+        face_rate = rate_between(redemption.face_currency, currency, at)
+        reward_value = quantize_money(face_total * face_rate, currency)
+        if supplier_order.cost is not None:
+            cost_rate = rate_between(
+                supplier_order.cost_currency or offer.cost_currency, currency, at
+            )
+            cost = supplier_order.cost * cost_rate
+            details["cost_from"] = "supplier"
+        else:
+            unit = pricing.cost_in(redemption.face_value, offer.discount_percent, Decimal(0))
+            cost = redemption.quantity * (
+                unit * face_rate + offer.fee * rate_between(offer.cost_currency, currency, at)
+            )
+            details["cost_from"] = "offer terms"
+        cost = quantize_money(cost, currency)
+        fee = Decimal(0)
+        if plan is not None:
+            fee = quantize_money(
+                reward_value * plan.reward_margin_percent / HUNDRED + plan.fee_per_redemption,
+                currency,
+            )
+        details["rate"] = face_rate
+    except ExchangeRateMissing as exc:
+        # Billed in the face currency, at face value; finance sees why.
+        currency, reward_value, cost, fee = redemption.face_currency, face_total, None, Decimal(0)
+        details["problem"] = exc.detail
+    return usage_record_post(
+        merchant=redemption.merchant,
+        kind=UsageKind.REDEMPTION,
+        source_ref=str(redemption.public_id),
+        occurred_at=at,
+        currency=currency,
+        reward_value=reward_value,
+        cost=cost,
+        fee=fee,
+        quantity=redemption.quantity,
+        fee_plan=plan,
+        details=details,
+    )
