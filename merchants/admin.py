@@ -27,6 +27,7 @@ from merchants.models import (
     OnboardingChecklistItem,
     Scope,
     Store,
+    UsageRecord,
 )
 
 # The library's own key model is unused: keys here are MerchantAPIKey, issued per merchant.
@@ -700,3 +701,23 @@ class MerchantMembershipAdmin(admin.ModelAdmin):
     list_select_related = ["user", "merchant"]
     autocomplete_fields = ["user", "merchant"]
     show_full_result_count = False
+
+
+@admin.register(UsageRecord)
+class UsageRecordAdmin(MerchantEventAdmin):
+    """What the invoices will be built from: read only."""
+
+    list_display = [
+        "occurred_at",
+        "merchant",
+        "kind",
+        "source_ref",
+        "quantity",
+        "reward_value",
+        "cost",
+        "fee",
+        "currency",
+    ]
+    list_filter = ["kind", "currency", "merchant"]
+    search_fields = ["merchant__name", "merchant__slug", "source_ref"]
+    date_hierarchy = "occurred_at"

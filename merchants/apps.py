@@ -39,6 +39,7 @@ class MerchantsConfig(AppConfig):
             "merchants.view_merchantevent",
             "merchants.add_feeplan",
             "merchants.view_feeplan",
+            "merchants.view_usagerecord",
         ],
     }
     periodic_tasks = [

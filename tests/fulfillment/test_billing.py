@@ -103,3 +103,15 @@ def test_a_hand_delivered_order_is_costed_from_the_offers_terms():
     record = UsageRecord.objects.get()
     assert record.cost == Decimal("19.40")  # 20 less 5 %, plus the 0.40 fee
     assert record.details["cost_from"] == "offer terms"
+
+
+def test_finance_reads_the_usage_records_in_the_admin(admin_client):
+    merchant, reward = shop(sandbox("good"))
+    plan(merchant)
+    redeem(merchant, reward, value="25")
+    dispatch.process_due(now=timezone.now())
+    page = admin_client.get("/admin/merchants/usagerecord/")
+    assert page.status_code == 200
+    assert str(UsageRecord.objects.get().source_ref) in page.content.decode()
+    record = UsageRecord.objects.get()
+    assert admin_client.post(f"/admin/merchants/usagerecord/{record.pk}/delete/").status_code == 403
