@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
@@ -12,7 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from fulfillment import staff
+from fulfillment import delivery, staff
 from fulfillment.admin.forms import ConfirmForm, DeliverForm, ReasonForm
 from fulfillment.admin.queues import AgeFilter, CountryFilter, QueueFilter, SupplierFilter
 from fulfillment.models import (
@@ -98,6 +99,7 @@ ACTIONS = {
     "fail_over": "Fail over to the next offer",
     "cancel_and_refund": "Cancel and refund",
     "mark_delivered": "Mark delivered (manual supplier)",
+    "resend_email": "Resend the delivery email",
 }
 
 
@@ -344,6 +346,27 @@ class RedemptionAdmin(admin.ModelAdmin):
             queryset,
             lambda r: staff.redemption_retry_now(redemption=r, actor=request.user),
             "due now.",
+        )
+        return None
+
+    @admin.action(description="Resend the delivery email…", permissions=["change"])
+    def resend_email(self, request: HttpRequest, queryset: QuerySet):
+        form = self._form(ConfirmForm, request)
+        if not form.is_valid():
+            return self._form_page(
+                request,
+                title="Send the members their claim link again",
+                form=form,
+                queryset=queryset,
+                action="resend_email",
+            )
+        self._each(
+            request,
+            queryset,
+            lambda r: delivery.delivery_email_send(
+                redemption=r, base_url=settings.PUBLIC_BASE_URL, resend=True, actor=request.user
+            ),
+            "email sent again.",
         )
         return None
 

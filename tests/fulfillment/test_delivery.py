@@ -249,3 +249,19 @@ def test_a_redemption_not_delivered_is_not_emailed():
         delivery.delivery_email_send(redemption=redemption, base_url=BASE_URL)
 
     assert mail.outbox == []
+
+
+def test_staff_resend_the_email_from_the_admin(admin_client):
+    redemption = delivered()
+    delivery.delivery_email_send(redemption=redemption, base_url=BASE_URL)
+    mail.outbox.clear()
+    response = admin_client.post(
+        "/admin/fulfillment/redemption/",
+        {"action": "resend_email", "_selected_action": [redemption.pk], "apply": "1"},
+    )
+    assert response.status_code == 302
+    (message,) = mail.outbox
+    assert "/claim/" in message.body
+    redemption.refresh_from_db()
+    (event,) = redemption.events.filter(field="delivery", from_value="sent", to_value="sent")
+    assert event.actor is not None
