@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -217,3 +218,24 @@ def claim_open(*, redemption: Redemption) -> list[DeliveredCode]:
             )
             redemption.delivery_status = DeliveryStatus.CLAIMED
     return codes
+
+
+# A delivery whose email task was lost (a worker died between the commit and the send)
+# is picked up after this long, for this long.
+UNSENT_AFTER = datetime.timedelta(minutes=5)
+UNSENT_FOR = datetime.timedelta(days=1)
+
+
+def unsent_deliveries(*, now: datetime.datetime) -> list[int]:
+    """Delivered redemptions whose member was never emailed though they could be."""
+    return list(
+        Redemption.objects.filter(
+            status=RedemptionStatus.DELIVERED,
+            delivery_status=DeliveryStatus.NONE,
+            delivered_at__lt=now - UNSENT_AFTER,
+            delivered_at__gte=now - UNSENT_FOR,
+        )
+        .exclude(reward__type=RewardType.PHYSICAL)
+        .filter(Q(recipient__has_key="email") | ~Q(member__email=""))
+        .values_list("pk", flat=True)[:500]
+    )

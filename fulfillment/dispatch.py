@@ -184,9 +184,12 @@ def _call(order: SupplierOrder) -> OrderResult | None:
 
 
 def _process(order_id: int, now: datetime.datetime, result: DispatchResult) -> None:
+    lease = now + LEASE  # what this run's claim wrote: the row is ours while it is there
     order = SupplierOrder.objects.select_related(
         "redemption", "offer", "supplier", "redemption__spend_entry"
     ).get(pk=order_id)
+    if order.status not in ACTIVE or order.next_try_at != lease:
+        return  # the lease ran out and another run took the row, or staff acted on it
     claimed_status = order.status
     if claimed_status == SupplierOrderStatus.QUEUED and not order.supplier.is_active:
         # A paused supplier gets no new orders: the next offer takes it. (What it may have
@@ -197,8 +200,12 @@ def _process(order_id: int, now: datetime.datetime, result: DispatchResult) -> N
     with transaction.atomic():
         order = SupplierOrder.objects.select_for_update().get(pk=order_id)
         redemption = Redemption.objects.select_for_update().get(pk=order.redemption_id)
-        if order.status != claimed_status or redemption.status not in OPEN_STATUSES:
-            return  # changed meanwhile (staff cancelled it, another run recorded it)
+        if (
+            order.status != claimed_status
+            or order.next_try_at != lease
+            or redemption.status not in OPEN_STATUSES
+        ):
+            return  # changed meanwhile (staff acted on it, another run took it over)
         order.tries += 1
         if outcome is None:
             if claimed_status == SupplierOrderStatus.UNKNOWN:

@@ -10,8 +10,14 @@ from fulfillment.models import Redemption
 
 @shared_task(name="fulfillment.process_supplier_orders", acks_late=True)
 def process_supplier_orders(batch_size: int = 100) -> str:
-    """Scheduled: place, poll, reconcile and retry every supplier order that is due."""
-    return str(dispatch.process_due(now=timezone.now(), batch_size=batch_size))
+    """Scheduled: place, poll, reconcile and retry every supplier order that is due, and
+    send the delivery emails a crash may have lost."""
+    now = timezone.now()
+    result = dispatch.process_due(now=now, batch_size=batch_size)
+    missing = delivery.unsent_deliveries(now=now)
+    for redemption_id in missing:
+        send_delivery_email.delay(redemption_id)
+    return f"{result}; {len(missing)} delivery email(s) sent again"
 
 
 @shared_task(name="fulfillment.dispatch_redemption", acks_late=True)

@@ -5,6 +5,7 @@ spent through the service) and lets the dispatch job deliver it with SBX- codes;
 claim page and voucher tests use it too.
 """
 
+import datetime
 import io
 import json
 import re
@@ -265,3 +266,16 @@ def test_staff_resend_the_email_from_the_admin(admin_client):
     redemption.refresh_from_db()
     (event,) = redemption.events.filter(field="delivery", from_value="sent", to_value="sent")
     assert event.actor is not None
+
+
+def test_a_delivery_whose_email_was_lost_is_emailed_by_the_scheduled_run():
+    from fulfillment.tasks import process_supplier_orders
+
+    redemption = delivered()
+    Redemption.objects.filter(pk=redemption.pk).update(
+        delivered_at=timezone.now() - datetime.timedelta(minutes=10)
+    )
+    assert delivery.unsent_deliveries(now=timezone.now()) == [redemption.pk]
+    assert "1 delivery email(s)" in process_supplier_orders()
+    assert len(mail.outbox) == 1
+    assert delivery.unsent_deliveries(now=timezone.now()) == []

@@ -267,3 +267,19 @@ def test_a_delivery_emails_the_member_their_claim_link_once_it_commits(
     assert "https://loyalty.example.com/claim/" in message.body
     redemption.refresh_from_db()
     assert redemption.delivery_status == "sent"
+
+
+def test_a_run_whose_lease_ran_out_leaves_the_row_to_the_run_that_took_it():
+    merchant, reward = shop(sandbox("good"))
+    redemption = redeem(merchant, reward)
+    first = timezone.now()
+    (order_id,) = dispatch._claim(first, 10, None)  # a slow run claims it...
+    later = first + dispatch.LEASE
+    assert dispatch.process_due(now=later).delivered == 1  # ...another takes it over
+    stale = dispatch.DispatchResult()
+    dispatch._process(order_id, first, stale)  # the slow run finally gets to it
+    assert stale == dispatch.DispatchResult()
+    assert sandbox_placed_count() == 1
+    redemption.refresh_from_db()
+    assert redemption.status == "delivered"
+    assert redemption.supplier_orders.count() == 1
