@@ -83,11 +83,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchdb import PG, ROOT, drop_db, run, tool
+
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-PG = {"host": "127.0.0.1", "port": "5432", "user": "postgres"}
 BENCH_DB = "loyalty_bench_dispatch"
 REDIS_URL = "redis://127.0.0.1:6379/15"
 CREATE_QUEUE = "celery"  # where dispatch_redemption and send_delivery_email messages go
@@ -102,37 +102,6 @@ CONSTANT_SPREAD = 0.5  # queries per redemption the batch sizes may differ by
 
 def log(message: str) -> None:
     print(f"[dispatch {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def pg_env() -> dict[str, str]:
-    return {**os.environ, "PGHOST": PG["host"], "PGPORT": PG["port"], "PGUSER": PG["user"]}
-
-
-def tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise SystemExit(f"{name} is not on PATH")
-    return path
-
-
-def run(cmd: list[str], *, env: dict[str, str] | None = None, timeout: float = 600) -> None:
-    result = subprocess.run(
-        cmd, env=env or pg_env(), cwd=ROOT, capture_output=True, text=True, timeout=timeout
-    )
-    if result.returncode != 0:
-        raise SystemExit(
-            f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
-        )
-
-
-def drop_db() -> None:
-    subprocess.run(
-        [tool("dropdb"), "--if-exists", "--force", BENCH_DB],
-        env=pg_env(),
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def django_env(var_dir: str) -> dict[str, str]:
@@ -818,7 +787,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{REDIS_URL} is not empty; the benchmark flushes it, so it stops")
         redis_owned = True
         log(f"creating {BENCH_DB} and migrating it")
-        drop_db()
+        drop_db(BENCH_DB)
         run([tool("createdb"), BENCH_DB])
         run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], env=env)
         configure_django(env)
@@ -844,7 +813,7 @@ def main(argv: list[str] | None = None) -> int:
             from django.db import connections
 
             connections.close_all()
-        drop_db()
+        drop_db(BENCH_DB)
         if redis_owned:
             with contextlib.suppress(Exception):
                 redis_client().flushdb()

@@ -38,11 +38,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchdb import ROOT, database_url, drop_db, recreate_db, run, tool
+
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-PG = {"host": "127.0.0.1", "port": "5432", "user": "postgres"}
 BENCH_DB = "loyalty_bench"
 PGBENCH_DB = "loyalty_bench_pgbench"
 ORDERS_PATH = "/api/v1/orders/"
@@ -60,52 +60,6 @@ MAX_REQUESTS_PER_THREAD = 1_000_000
 
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def pg_env() -> dict[str, str]:
-    return {
-        **os.environ,
-        "PGHOST": PG["host"],
-        "PGPORT": PG["port"],
-        "PGUSER": PG["user"],
-    }
-
-
-def tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise SystemExit(f"{name} is not on PATH")
-    return path
-
-
-def run(cmd: list[str], *, env: dict[str, str] | None = None, timeout: float = 600) -> str:
-    result = subprocess.run(
-        cmd, env=env or pg_env(), cwd=ROOT, capture_output=True, text=True, timeout=timeout
-    )
-    if result.returncode != 0:
-        raise SystemExit(
-            f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
-        )
-    return result.stdout
-
-
-def recreate_db(name: str) -> None:
-    run([tool("dropdb"), "--if-exists", "--force", name])
-    run([tool("createdb"), name])
-
-
-def drop_db(name: str) -> None:
-    subprocess.run(
-        [tool("dropdb"), "--if-exists", "--force", name],
-        env=pg_env(),
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def database_url(name: str) -> str:
-    return f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
 
 
 def django_env(args: argparse.Namespace, var_dir: str) -> dict[str, str]:

@@ -80,7 +80,7 @@ inflated) and prints the top functions. Exit status 1 if any check failed.
 
 # Only fixed local executables (createdb, dropdb, manage.py) are started; the SQL strings
 # below are constants with bound parameters (table names come from this file only).
-# ruff: noqa: S603, S608
+# ruff: noqa: S608
 
 import argparse
 import contextlib
@@ -93,7 +93,6 @@ import re
 import resource
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -103,11 +102,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchdb import PG, ROOT, drop_db, run, tool
+
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-PG = {"host": "127.0.0.1", "port": "5432", "user": "postgres"}
 BENCH_DB = "loyalty_bench_jobs"
 SILVER, GOLD = Decimal("1000"), Decimal("2500")
 TABLES = ("loyalty_member", "loyalty_ledgerentry", "loyalty_pointlot", "loyalty_lotmovement")
@@ -119,37 +118,6 @@ TARGET_PEAK_MB = 200
 
 def log(message: str) -> None:
     print(f"[jobs {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def pg_env() -> dict[str, str]:
-    return {**os.environ, "PGHOST": PG["host"], "PGPORT": PG["port"], "PGUSER": PG["user"]}
-
-
-def tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise SystemExit(f"{name} is not on PATH")
-    return path
-
-
-def run(cmd: list[str], *, env: dict[str, str] | None = None, timeout: float = 600) -> None:
-    result = subprocess.run(
-        cmd, env=env or pg_env(), cwd=ROOT, capture_output=True, text=True, timeout=timeout
-    )
-    if result.returncode != 0:
-        raise SystemExit(
-            f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
-        )
-
-
-def drop_db() -> None:
-    subprocess.run(
-        [tool("dropdb"), "--if-exists", "--force", BENCH_DB],
-        env=pg_env(),
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def django_env(var_dir: str) -> dict[str, str]:
@@ -1059,7 +1027,7 @@ def main(argv: list[str] | None = None) -> int:
     checks = Checks(args.sample)
     try:
         log(f"creating {BENCH_DB} and migrating it")
-        drop_db()
+        drop_db(BENCH_DB)
         run([tool("createdb"), BENCH_DB])
         run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], env=env)
         configure_django(env)
@@ -1094,7 +1062,7 @@ def main(argv: list[str] | None = None) -> int:
             from django.db import connections
 
             connections.close_all()
-        drop_db()
+        drop_db(BENCH_DB)
         shutil.rmtree(var_dir, ignore_errors=True)
         log(f"dropped {BENCH_DB}")
     print(f"\nchecks: {checks.passed} passed, {len(checks.failures)} failed")
