@@ -20,9 +20,10 @@ from catalog.models import (
     Reward,
     RewardStatus,
 )
-from loyalty.exceptions import ExchangeRateMissing, NoActiveProgram
+from loyalty.exceptions import ExchangeRateMissing
 from loyalty.models import Program
 from loyalty.rates import convert, rate_between
+from loyalty.services import program_get_active
 from merchants.actors import Actor
 from merchants.exceptions import DomainError
 from merchants.models import ChecklistItem, Merchant
@@ -116,13 +117,6 @@ def rewards_set_status(*, rewards: Iterable[Reward], status: str, actor: Actor) 
 
 
 # -- merchant catalogs -------------------------------------------------------------------
-
-
-def _program(merchant: Merchant) -> Program:
-    program = Program.objects.filter(merchant=merchant, is_active=True).first()
-    if program is None:
-        raise NoActiveProgram("Configure the merchant's program before its catalog.")
-    return program
 
 
 def item_validate(item: MerchantCatalogItem) -> None:
@@ -282,7 +276,7 @@ def catalog_item_save(*, item: MerchantCatalogItem, actor: Actor) -> MerchantCat
     """Validate, price and save a merchant's catalog item (the admin's form builds it)."""
     item_validate(item)
     item.fixed_prices = _canonical_overrides(item)
-    item_price(item, program=_program(item.merchant))
+    item_price(item, program=program_get_active(merchant=item.merchant))
     item._history_user = actor if getattr(actor, "is_authenticated", False) else None
     item.save()
     if item.is_enabled:
@@ -301,7 +295,7 @@ def catalog_items_add(
 ) -> list[MerchantCatalogItem]:
     """Add rewards to a merchant's catalog (those already in it are left as they are),
     priced at once; ``terms`` are the new items' pricing terms (margin, step, rounding)."""
-    program = _program(merchant)
+    program = program_get_active(merchant=merchant)
     present = set(
         MerchantCatalogItem.objects.filter(merchant=merchant).values_list("reward_id", flat=True)
     )

@@ -198,7 +198,12 @@ def _process(order_id: int, now: datetime.datetime, result: DispatchResult) -> N
     else:
         outcome = _call(order)
     with transaction.atomic():
-        order = SupplierOrder.objects.select_for_update().get(pk=order_id)
+        # Only the order's row is locked; its supplier and offer come along for reading.
+        order = (
+            SupplierOrder.objects.select_for_update(of=("self",))
+            .select_related("supplier", "offer")
+            .get(pk=order_id)
+        )
         redemption = Redemption.objects.select_for_update().get(pk=order.redemption_id)
         if (
             order.status != claimed_status
@@ -247,7 +252,7 @@ def _record(
     now: datetime.datetime,
     result: DispatchResult,
 ) -> None:
-    supplier = Supplier.objects.get(pk=order.supplier_id)
+    supplier = order.supplier
     source = supplier.slug
     if outcome.supplier_ref:
         order.supplier_ref = outcome.supplier_ref

@@ -37,8 +37,9 @@ from fulfillment.models.redemptions import OPEN_STATUSES
 from fulfillment.recipients import validate as validate_recipient
 from loyalty import ledger
 from loyalty import services as loyalty_services
-from loyalty.exceptions import MemberNotActive, NoActiveProgram
-from loyalty.models import LedgerEntry, MemberStatus, Program
+from loyalty.exceptions import MemberNotActive
+from loyalty.models import LedgerEntry, MemberStatus
+from loyalty.recording import Recorded, replay, request_digest
 from merchants.actors import Actor, actor_user
 from merchants.exceptions import DomainError
 from merchants.models import Merchant
@@ -58,16 +59,16 @@ class RedemptionInput:
 
 def redemption_create(
     *, merchant: Merchant, data: RedemptionInput, actor: Actor = None
-) -> loyalty_services.Recorded:
+) -> Recorded:
     """Spend the member's points on a reward; returns the redemption (or the first one
     with the same ``external_id``: a replay)."""
-    digest = loyalty_services.request_digest(asdict(data))
+    digest = request_digest(asdict(data))
     if data.external_id:
         existing = Redemption.objects.filter(
             merchant=merchant, external_id=data.external_id
         ).first()
         if existing is not None:
-            return loyalty_services._replay(existing, digest, "Redemption")
+            return replay(existing, digest, "Redemption")
     if not 1 <= data.quantity <= MAX_QUANTITY:
         raise DomainError(f"quantity runs from 1 to {MAX_QUANTITY}.", field="quantity")
     member = loyalty_services.member_get(merchant=merchant, external_id=data.member_external_id)
@@ -82,8 +83,8 @@ def redemption_create(
         ).first()
         if existing is None:
             raise
-        return loyalty_services._replay(existing, digest, "Redemption")
-    return loyalty_services.Recorded(obj=redemption, replayed=False)
+        return replay(existing, digest, "Redemption")
+    return Recorded(obj=redemption, replayed=False)
 
 
 def _create(
@@ -94,9 +95,7 @@ def _create(
     member = ledger.lock_member(member_id)
     if member.status != MemberStatus.ACTIVE:
         raise MemberNotActive(f"The member is {member.status}.", field="member")
-    program = Program.objects.filter(merchant=merchant, is_active=True).first()
-    if program is None:
-        raise NoActiveProgram("The merchant has no active program.")
+    program = loyalty_services.program_get_active(merchant=merchant)
     item = (
         selectors.catalog_for_member(merchant=merchant, member=member)
         .filter(reward_id=data.reward_id)

@@ -7,8 +7,6 @@ replays the winner's result.
 """
 
 import datetime
-import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -21,7 +19,6 @@ from django.utils import timezone
 from loyalty import ledger, rules, tiers
 from loyalty.batch import WriteBatch
 from loyalty.exceptions import (
-    IdempotencyConflict,
     MemberNotActive,
     NoActiveProgram,
     RefundExceedsOrder,
@@ -44,6 +41,7 @@ from loyalty.models import (
 from loyalty.money import quantize_money
 from loyalty.program_config import program_config
 from loyalty.rates import convert
+from loyalty.recording import Recorded, replay, request_digest
 from merchants.actors import Actor
 from merchants.exceptions import DomainError, NotFound
 from merchants.hooks import app_hooks
@@ -65,18 +63,6 @@ MEMBER_FIELDS = (
     "marketing_consent",
     "attributes",
 )
-
-
-def _canonical(value: Any) -> str:
-    if isinstance(value, Decimal):
-        return f"{value.normalize():f}"  # 100, 100.00 and 100.0000 are the same amount
-    return str(value)
-
-
-def request_digest(payload: dict[str, Any]) -> str:
-    """A stable hash of a request's meaning (keys sorted, Decimals and dates as text)."""
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=_canonical)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 # -- programs ----------------------------------------------------------------------------
@@ -286,23 +272,6 @@ class OrderInput:
     member_fields: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Recorded:
-    """An order, refund or activity, and whether this call replayed an earlier one."""
-
-    obj: Any
-    replayed: bool
-
-
-def _replay(obj: Any, digest: str, what: str) -> Recorded:
-    if obj.request_hash != digest:
-        raise IdempotencyConflict(
-            f"{what} {obj.external_id} was already recorded with a different body.",
-            field="external_id",
-        )
-    return Recorded(obj=obj, replayed=True)
-
-
 def _check_when(at: datetime.datetime, field: str) -> None:
     if at > timezone.now() + datetime.timedelta(days=1):
         raise DomainError(f"{field} is in the future.", field=field)
@@ -336,7 +305,7 @@ def order_record(*, merchant: Merchant, data: OrderInput, actor: Actor = None) -
         existing = Order.objects.filter(merchant=merchant, external_id=data.external_id).first()
         if existing is None:
             raise
-        return _replay(existing, digest, "Order")
+        return replay(existing, digest, "Order")
 
 
 def _member_locked(merchant: Merchant, external_id: str, fields: dict[str, Any]) -> Member:
@@ -482,7 +451,7 @@ def refund_record(
     digest = request_digest({"order": order_external_id, **asdict(data)})
     existing = Refund.objects.filter(merchant=merchant, external_id=data.external_id).first()
     if existing is not None:
-        return _replay(existing, digest, "Refund")
+        return replay(existing, digest, "Refund")
     if data.currency and data.currency != order.currency:
         raise DomainError(
             f"Refunds of this order are in {order.currency}, not {data.currency}.", field="currency"
@@ -498,7 +467,7 @@ def refund_record(
         existing = Refund.objects.filter(merchant=merchant, external_id=data.external_id).first()
         if existing is None:
             raise
-        return _replay(existing, digest, "Refund")
+        return replay(existing, digest, "Refund")
 
 
 def _refund_create(order: Order, data: RefundInput, digest: str) -> Recorded:
@@ -508,7 +477,7 @@ def _refund_create(order: Order, data: RefundInput, digest: str) -> Recorded:
     # A duplicate that waited for the lock finds the first one's refund here.
     existing = Refund.objects.filter(merchant_id=order.merchant_id, external_id=data.external_id)
     if existing.exists():
-        return _replay(existing.get(), digest, "Refund")
+        return replay(existing.get(), digest, "Refund")
     refunded = order.refunded_total + data.amount
     if refunded > order.total:
         raise RefundExceedsOrder(
@@ -572,7 +541,7 @@ def activity_record(*, merchant: Merchant, data: ActivityInput, actor: Actor = N
         existing = Activity.objects.filter(merchant=merchant, external_id=data.external_id).first()
         if existing is None:
             raise
-        return _replay(existing, digest, "Activity")
+        return replay(existing, digest, "Activity")
 
 
 def _activity_create(merchant: Merchant, data: ActivityInput, digest: str) -> Activity:

@@ -20,13 +20,14 @@ from loyalty.api.serializers import (
     RefundSerializer,
 )
 from loyalty.models import LedgerEntry
+from loyalty.recording import Recorded
 from merchants.api.views import MerchantAPIView
 from merchants.models import Scope
 
 REPLAYED = {"Idempotent-Replayed": "true"}
 
 
-def _recorded(recorded: services.Recorded, serializer_class) -> Response:
+def _recorded(recorded: Recorded, serializer_class) -> Response:
     body = serializer_class(recorded.obj).data
     if recorded.replayed:
         return Response(body, status=status.HTTP_200_OK, headers=REPLAYED)
