@@ -784,57 +784,53 @@ def bytes_per_lot() -> float:
 # -- the run -----------------------------------------------------------------------------
 
 
+def _timed(label: str, job, args, world: World, members: int) -> Measure:
+    """Run ``job`` once, measured, and print what it did."""
+    log(job.__name__)
+    m = measure(
+        label,
+        lambda: job(now=world.now, batch_size=args.batch_size),
+        world=world,
+        batch_size=args.batch_size,
+        args=args,
+        progress=(BATCH_LOCK, args.batch_size, members),
+    )
+    print(describe(m), flush=True)
+    return m
+
+
+def _again(label: str, job, args, world: World, checks: Checks, counted: str) -> None:
+    """The ledger still adds up, and a second run finds nothing to do (timed)."""
+    checks.ledger(label)
+    started = time.perf_counter()
+    again = job(now=world.now, batch_size=args.batch_size)
+    log(f"{label} again (nothing due): {again} in {time.perf_counter() - started:.2f}s")
+    checks.expect(f"{label}: second run {counted}", getattr(again, counted), 0)
+
+
 def run_release(args, world: World, checks: Checks) -> Measure:
     from loyalty import jobs
 
-    bs = args.batch_size
     due = world.seeded.get(0, (0, 0, 0))
-    log("release_pending_points")
-    m = measure(
-        "release",
-        lambda: jobs.release_pending_points(now=world.now, batch_size=bs),
-        world=world,
-        batch_size=bs,
-        args=args,
-        progress=(BATCH_LOCK, bs, due[2]),
-    )
-    print(describe(m), flush=True)
+    m = _timed("release", jobs.release_pending_points, args, world, due[2])
     checks.expect("release: lots released", m.result.lots, due[0])
     checks.expect("release: points released", m.result.points, due[1])
     checks.expect("release: members", m.result.members, due[2])
     checks.expect("release: due pending lots left", due_pending_left(world), 0)
-    checks.ledger("release")
-    started = time.perf_counter()
-    again = jobs.release_pending_points(now=world.now, batch_size=bs)
-    log(f"release again (nothing due): {again} in {time.perf_counter() - started:.2f}s")
-    checks.expect("release: second run members", again.members, 0)
+    _again("release", jobs.release_pending_points, args, world, checks, "members")
     return m
 
 
 def run_expire(args, world: World, checks: Checks) -> Measure:
     from loyalty import jobs
 
-    bs = args.batch_size
     aged = world.seeded.get(1, (0, 0, 0))
-    log("expire_points")
-    m = measure(
-        "expire",
-        lambda: jobs.expire_points(now=world.now, batch_size=bs),
-        world=world,
-        batch_size=bs,
-        args=args,
-        progress=(BATCH_LOCK, bs, aged[2]),
-    )
-    print(describe(m), flush=True)
+    m = _timed("expire", jobs.expire_points, args, world, aged[2])
     checks.expect("expire: lots expired", m.result.lots, aged[0])
     checks.expect("expire: points expired", m.result.points, aged[1])
     checks.expect("expire: members", m.result.members, aged[2])
     checks.expect("expire: expired lots with remaining > 0 left", expired_left(world), 0)
-    checks.ledger("expire")
-    started = time.perf_counter()
-    again = jobs.expire_points(now=world.now, batch_size=bs)
-    log(f"expire again (nothing due): {again} in {time.perf_counter() - started:.2f}s")
-    checks.expect("expire: second run members", again.members, 0)
+    _again("expire", jobs.expire_points, args, world, checks, "members")
     return m
 
 
@@ -842,26 +838,12 @@ def run_tiers(args, world: World, checks: Checks) -> Measure:
     from loyalty import jobs
     from loyalty.models import TierChange
 
-    bs = args.batch_size
-    log("recompute_tiers")
-    m = measure(
-        "tiers",
-        lambda: jobs.recompute_tiers(now=world.now, batch_size=bs),
-        world=world,
-        batch_size=bs,
-        args=args,
-        progress=(BATCH_LOCK, bs, world.members),
-    )
-    print(describe(m), flush=True)
+    m = _timed("tiers", jobs.recompute_tiers, args, world, world.members)
     checks.expect("tiers: members walked", m.result.members, world.members)
     checks.expect("tiers: changes", m.result.changes, world.expected_tier_changes)
     checks.expect("tiers: TierChange rows", TierChange.objects.count(), m.result.changes)
     checks.tiers(world)
-    checks.ledger("tiers")
-    started = time.perf_counter()
-    again = jobs.recompute_tiers(now=world.now, batch_size=bs)
-    log(f"tiers again (no change due): {again} in {time.perf_counter() - started:.2f}s")
-    checks.expect("tiers: second run changes", again.changes, 0)
+    _again("tiers", jobs.recompute_tiers, args, world, checks, "changes")
     return m
 
 
