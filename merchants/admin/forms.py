@@ -1,0 +1,84 @@
+"""The forms of the merchant admin's actions, and the labels of status moves."""
+
+from django import forms
+
+from merchants import services
+from merchants.models import (
+    ChecklistItem,
+    Merchant,
+    MerchantStatus,
+    Scope,
+    Store,
+)
+
+TRANSITION_LABELS = {
+    MerchantStatus.IN_REVIEW: "Start review",
+    MerchantStatus.APPROVED: "Approve",
+    MerchantStatus.REJECTED: "Reject",
+    MerchantStatus.LIVE: "Go live (or reactivate)",
+    MerchantStatus.SUSPENDED: "Suspend",
+    MerchantStatus.OFFBOARDED: "Offboard",
+}
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Recorded in the merchant's history.",
+    )
+
+
+class ChecklistForm(forms.Form):
+    item = forms.ChoiceField(choices=ChecklistItem.choices)
+    done = forms.TypedChoiceField(
+        choices=[("1", "Mark as done"), ("0", "Reopen")],
+        coerce=lambda value: value == "1",
+        initial="1",
+    )
+    note = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text="What was checked (required to reopen).",
+    )
+
+
+class IssueKeyForm(forms.Form):
+    name = forms.CharField(max_length=50, help_text="Who uses the key, e.g. 'Shopify app'.")
+    scopes = forms.MultipleChoiceField(
+        choices=Scope.choices,
+        initial=[Scope.READ, Scope.WRITE],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    store = forms.ModelChoiceField(queryset=Store.objects.none(), required=False)
+    expires_at = forms.DateTimeField(required=False, help_text="Optional, e.g. 2027-01-31 00:00")
+
+    def __init__(self, *args, merchant: Merchant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["store"].queryset = Store.objects.filter(merchant=merchant)
+
+
+class StoreForm(forms.ModelForm):
+    new_webhook_secret = forms.CharField(
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Leave blank to keep the current secret; a new store gets a random one. "
+        "Paste the platform's secret here when it issues one (Shopify's app secret).",
+    )
+
+    class Meta:
+        model = Store
+        fields = ["name", "platform", "domain", "is_active"]
+
+    def clean_domain(self) -> str:
+        return self.cleaned_data["domain"].strip().lower()
+
+    def save(self, commit: bool = True) -> Store:
+        store = super().save(commit=False)
+        if self.cleaned_data.get("new_webhook_secret"):
+            store.webhook_secret = self.cleaned_data["new_webhook_secret"]
+        elif not store.webhook_secret:
+            store.webhook_secret = services.new_webhook_secret()
+        if commit:
+            store.save()
+        return store

@@ -1,0 +1,132 @@
+"""What the merchant page shows inline: checklist, history, keys, stores, plans, users."""
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from merchants import services
+from merchants.admin.forms import StoreForm
+from merchants.models import (
+    FeePlan,
+    Merchant,
+    MerchantAPIKey,
+    MerchantEvent,
+    MerchantMembership,
+    OnboardingChecklistItem,
+    Store,
+)
+
+
+class SelectRelatedInline(admin.TabularInline):
+    """An inline whose rows load their foreign keys in the same query."""
+
+    list_select_related: list[str] = []
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related(*self.list_select_related)
+
+
+class ReadOnlyInline(SelectRelatedInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ChecklistInline(ReadOnlyInline):
+    model = OnboardingChecklistItem
+    list_select_related = ["completed_by"]
+    fields = ["item", "completed_at", "completed_by", "note"]
+    readonly_fields = fields
+    verbose_name_plural = "Onboarding checklist"
+
+
+class EventInline(ReadOnlyInline):
+    model = MerchantEvent
+    fields = [
+        "created_at",
+        "kind",
+        "from_status",
+        "to_status",
+        "checklist_item",
+        "reason",
+        "actor_label",
+    ]
+    readonly_fields = fields
+    ordering = ["-created_at", "-id"]
+    verbose_name_plural = "History"
+
+
+class APIKeyInline(ReadOnlyInline):
+    model = MerchantAPIKey
+    list_select_related = ["store"]
+    fields = [
+        "prefix",
+        "name",
+        "scopes",
+        "store",
+        "created",
+        "last_used_at",
+        "expiry_date",
+        "revoked",
+    ]
+    readonly_fields = fields
+    verbose_name_plural = "API keys (issue one with the button at the top)"
+
+
+class StoreInline(admin.TabularInline):
+    model = Store
+    form = StoreForm
+    extra = 0
+    fields = ["name", "platform", "domain", "is_active", "new_webhook_secret"]
+
+
+class FeePlanInline(SelectRelatedInline):
+    """Fee plans are added, never edited: a new plan with a later start supersedes."""
+
+    model = FeePlan
+    list_select_related = ["merchant", "created_by"]
+    extra = 0
+    fields = [
+        "valid_from",
+        "currency",
+        "monthly_platform_fee",
+        "fee_per_active_member",
+        "fee_per_redemption",
+        "reward_margin_percent",
+        "created_by",
+    ]
+    readonly_fields = ["created_by"]
+    can_delete = False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class MembershipInline(SelectRelatedInline):
+    model = MerchantMembership
+    list_select_related = ["merchant", "user"]
+    extra = 0
+    autocomplete_fields = ["user"]
+    fields = ["user", "role", "created_at"]
+    readonly_fields = ["created_at"]
+    verbose_name_plural = "Merchant portal users"
+
+
+def fee_plan_create_from_form(*, merchant: Merchant, plan: FeePlan, actor) -> FeePlan:
+    """Save a fee plan the admin form built, through the service."""
+    return services.fee_plan_create(
+        merchant=merchant,
+        valid_from=plan.valid_from,
+        currency=plan.currency,
+        monthly_platform_fee=plan.monthly_platform_fee,
+        fee_per_active_member=plan.fee_per_active_member,
+        fee_per_redemption=plan.fee_per_redemption,
+        reward_margin_percent=plan.reward_margin_percent,
+        actor=actor,
+    )

@@ -1,0 +1,330 @@
+"""The merchant page: onboarding moves, the checklist, issuing keys."""
+
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html_join
+
+from merchants import services
+from merchants.admin.forms import TRANSITION_LABELS, ChecklistForm, IssueKeyForm, ReasonForm
+from merchants.admin.inlines import (
+    APIKeyInline,
+    ChecklistInline,
+    EventInline,
+    FeePlanInline,
+    MembershipInline,
+    StoreInline,
+    fee_plan_create_from_form,
+)
+from merchants.exceptions import DomainError
+from merchants.models import (
+    MERCHANT_TRANSITIONS,
+    ChecklistItem,
+    FeePlan,
+    Merchant,
+)
+
+
+def _transition_action(to_status: str):
+    def action(modeladmin: "MerchantAdmin", request: HttpRequest, queryset: QuerySet):
+        return modeladmin.transition_selected(request, queryset, to_status)
+
+    action.__name__ = f"transition_to_{to_status}"
+    action.short_description = f"{TRANSITION_LABELS[to_status]}…"
+    action.allowed_permissions = ("change",)
+    return action
+
+
+@admin.register(Merchant)
+class MerchantAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "slug",
+        "status",
+        "country",
+        "default_currency",
+        "checklist_progress",
+        "created_at",
+    ]
+    list_filter = ["status", "country"]
+    search_fields = ["name", "slug", "legal_name", "contact_email"]
+    ordering = ["name"]
+    show_full_result_count = False
+    list_per_page = 50
+    readonly_fields = ["status", "status_changed_at", "allowed_moves", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "legal_name", "contact_email"]}),
+        ("Locale", {"fields": ["country", "default_currency", "timezone"]}),
+        ("Onboarding", {"fields": ["status", "status_changed_at", "allowed_moves"]}),
+        ("Record", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
+    ]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [
+        ChecklistInline,
+        StoreInline,
+        FeePlanInline,
+        MembershipInline,
+        APIKeyInline,
+        EventInline,
+    ]
+    actions = [_transition_action(status) for status in TRANSITION_LABELS] + ["tick_checklist"]
+    change_form_template = "admin/merchants/merchant/change_form.html"
+
+    class Media:
+        css = {"all": ["merchants/admin.css"]}
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        # A merchant's rows (ledger, invoices) outlive it: offboard, never delete.
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                checklist_done=Count("checklist", filter=Q(checklist__completed_at__isnull=False))
+            )
+        )
+
+    def get_inlines(self, request: HttpRequest, obj: Merchant | None):
+        # A new merchant gets its checklist and history from merchant_create.
+        return self.inlines if obj is not None else []
+
+    @admin.display(description="Checklist", ordering="checklist_done")
+    def checklist_progress(self, obj: Merchant) -> str:
+        return f"{getattr(obj, 'checklist_done', 0)}/{len(ChecklistItem.values)}"
+
+    @admin.display(description="Allowed moves")
+    def allowed_moves(self, obj: Merchant) -> str:
+        if obj.pk is None:
+            return "-"
+        moves = sorted(MERCHANT_TRANSITIONS[obj.status])
+        if not moves:
+            return "none (final status)"
+        return format_html_join(
+            ", ",
+            '<a href="{}">{}</a>',
+            (
+                (
+                    reverse("admin:merchants_merchant_transition", args=[obj.pk, status]),
+                    TRANSITION_LABELS[status],
+                )
+                for status in moves
+            ),
+        )
+
+    # -- create and save through the services ----------------------------------------------
+
+    def save_model(self, request: HttpRequest, obj: Merchant, form, change: bool) -> None:
+        if change:
+            obj.save()
+            return
+        created = services.merchant_create(
+            name=obj.name,
+            slug=obj.slug,
+            country=obj.country.code,
+            default_currency=obj.default_currency,
+            legal_name=obj.legal_name,
+            timezone_name=str(obj.timezone),
+            contact_email=obj.contact_email,
+            actor=request.user,
+        )
+        obj.pk = created.pk
+        obj._state.adding = False
+        obj.refresh_from_db()
+
+    def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        if formset.model is not FeePlan:
+            super().save_formset(request, form, formset, change)
+            return
+        # Fee plans go through their service (validation, the checklist tick); existing plans
+        # are read-only in the inline, so only new ones arrive here.
+        formset.save(commit=False)
+        formset.new_objects = [
+            fee_plan_create_from_form(merchant=form.instance, plan=plan, actor=request.user)
+            for plan in formset.new_objects
+        ]
+
+    # -- onboarding moves ---------------------------------------------------------------------
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<int:pk>/transition/<str:to_status>/",
+                view(self.transition_view),
+                name="merchants_merchant_transition",
+            ),
+            path(
+                "<int:pk>/checklist/",
+                view(self.checklist_view),
+                name="merchants_merchant_checklist",
+            ),
+            path(
+                "<int:pk>/issue-key/",
+                view(self.issue_key_view),
+                name="merchants_merchant_issue_key",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _change_url(self, merchant: Merchant) -> str:
+        return reverse("admin:merchants_merchant_change", args=[merchant.pk])
+
+    def _get_for_change(self, request: HttpRequest, pk: int) -> Merchant:
+        merchant = get_object_or_404(Merchant, pk=pk)
+        if not self.has_change_permission(request, merchant):
+            raise PermissionDenied
+        return merchant
+
+    def _apply_transitions(self, request, merchants, to_status: str, reason: str) -> None:
+        moved = 0
+        for merchant in merchants:
+            try:
+                services.merchant_transition(
+                    merchant=merchant, to_status=to_status, reason=reason, actor=request.user
+                )
+                moved += 1
+            except DomainError as error:
+                self.message_user(request, f"{merchant}: {error.detail}", messages.ERROR)
+        if moved:
+            self.message_user(
+                request, f"{moved} merchant(s) moved to {to_status}.", messages.SUCCESS
+            )
+
+    def transition_selected(self, request: HttpRequest, queryset: QuerySet, to_status: str):
+        form = ReasonForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            self._apply_transitions(request, list(queryset), to_status, form.cleaned_data["reason"])
+            return None
+        return self._render_form(
+            request,
+            title=f"{TRANSITION_LABELS[to_status]}: {queryset.count()} merchant(s)",
+            form=form,
+            merchants=list(queryset),
+            action=f"transition_to_{to_status}",
+        )
+
+    def transition_view(self, request: HttpRequest, pk: int, to_status: str) -> HttpResponse:
+        merchant = self._get_for_change(request, pk)
+        if to_status not in TRANSITION_LABELS:
+            raise PermissionDenied
+        form = ReasonForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            self._apply_transitions(request, [merchant], to_status, form.cleaned_data["reason"])
+            return HttpResponseRedirect(self._change_url(merchant))
+        return self._render_form(
+            request,
+            title=f"{TRANSITION_LABELS[to_status]}: {merchant}",
+            form=form,
+            merchants=[merchant],
+        )
+
+    @admin.action(description="Tick or reopen a checklist item…", permissions=["change"])
+    def tick_checklist(self, request: HttpRequest, queryset: QuerySet):
+        form = ChecklistForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            for merchant in queryset:
+                self._apply_checklist(request, merchant, form.cleaned_data)
+            return None
+        return self._render_form(
+            request,
+            title="Onboarding checklist",
+            form=form,
+            merchants=list(queryset),
+            action="tick_checklist",
+        )
+
+    def checklist_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        merchant = self._get_for_change(request, pk)
+        form = ChecklistForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            self._apply_checklist(request, merchant, form.cleaned_data)
+            return HttpResponseRedirect(self._change_url(merchant))
+        return self._render_form(
+            request, title=f"Onboarding checklist: {merchant}", form=form, merchants=[merchant]
+        )
+
+    def _apply_checklist(self, request: HttpRequest, merchant: Merchant, data: dict) -> None:
+        try:
+            if data["done"]:
+                services.checklist_item_complete(
+                    merchant=merchant, item=data["item"], note=data["note"], actor=request.user
+                )
+            else:
+                services.checklist_item_reopen(
+                    merchant=merchant, item=data["item"], reason=data["note"], actor=request.user
+                )
+        except DomainError as error:
+            self.message_user(request, f"{merchant}: {error.detail}", messages.ERROR)
+        else:
+            label = ChecklistItem(data["item"]).label
+            state = "done" if data["done"] else "reopened"
+            self.message_user(request, f"{merchant}: {label} {state}.", messages.SUCCESS)
+
+    def issue_key_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        merchant = self._get_for_change(request, pk)
+        if not request.user.has_perm("merchants.add_merchantapikey"):
+            raise PermissionDenied
+        form = IssueKeyForm(request.POST or None, merchant=merchant)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                api_key, raw_key = services.api_key_issue(
+                    merchant=merchant,
+                    name=data["name"],
+                    scopes=data["scopes"],
+                    store=data["store"],
+                    expires_at=data["expires_at"],
+                    actor=request.user,
+                )
+            except DomainError as error:
+                form.add_error(error.field if error.field in form.fields else None, error.detail)
+            else:
+                return TemplateResponse(
+                    request,
+                    "admin/merchants/merchant/key_issued.html",
+                    {
+                        **self.admin_site.each_context(request),
+                        "opts": self.model._meta,
+                        "title": f"API key for {merchant}",
+                        "merchant": merchant,
+                        "api_key": api_key,
+                        "raw_key": raw_key,
+                        "api_base": request.build_absolute_uri("/api/v1/"),
+                    },
+                )
+        return self._render_form(
+            request, title=f"Issue an API key: {merchant}", form=form, merchants=[merchant]
+        )
+
+    def _render_form(self, request, *, title, form, merchants, action: str | None = None):
+        return TemplateResponse(
+            request,
+            "admin/ops_action_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": title,
+                "form": form,
+                "objects": merchants,
+                "action": action,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            },
+        )
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["transition_links"] = [
+                (
+                    reverse("admin:merchants_merchant_transition", args=[obj.pk, status]),
+                    TRANSITION_LABELS[status],
+                )
+                for status in sorted(MERCHANT_TRANSITIONS[obj.status])
+            ]
+        return super().render_change_form(request, context, add, change, form_url, obj)

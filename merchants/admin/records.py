@@ -1,0 +1,222 @@
+"""Stores, API keys, history, fee plans, portal users and usage records."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+
+from merchants import services
+from merchants.admin.forms import ReasonForm, StoreForm
+from merchants.admin.inlines import fee_plan_create_from_form
+from merchants.models import (
+    FeePlan,
+    MerchantAPIKey,
+    MerchantEvent,
+    MerchantMembership,
+    Store,
+    UsageRecord,
+)
+
+
+@admin.register(Store)
+class StoreAdmin(admin.ModelAdmin):
+    form = StoreForm
+    list_display = ["name", "merchant", "platform", "domain", "is_active", "public_id"]
+    list_filter = ["platform", "is_active"]
+    search_fields = ["name", "domain", "merchant__name", "merchant__slug"]
+    list_select_related = ["merchant"]
+    autocomplete_fields = ["merchant"]
+    readonly_fields = ["public_id", "created_at"]
+    fields = [
+        "merchant",
+        "name",
+        "platform",
+        "domain",
+        "is_active",
+        "new_webhook_secret",
+        "public_id",
+        "created_at",
+    ]
+    show_full_result_count = False
+    actions = ["rotate_webhook_secret"]
+
+    @admin.action(description="Rotate the webhook secret and show it once", permissions=["change"])
+    def rotate_webhook_secret(self, request: HttpRequest, queryset: QuerySet):
+        rotated = [
+            (store, services.store_set_webhook_secret(store=store, actor=request.user))
+            for store in queryset.select_related("merchant")
+        ]
+        return TemplateResponse(
+            request,
+            "admin/merchants/store/secrets_shown_once.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": "New webhook secrets",
+                "rotated": rotated,
+            },
+        )
+
+
+class RevokeForm(ReasonForm):
+    reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
+
+
+@admin.register(MerchantAPIKey)
+class MerchantAPIKeyAdmin(admin.ModelAdmin):
+    """Keys are issued from the merchant's page (the clear key is shown once there) and
+    can only be revoked here."""
+
+    list_display = [
+        "prefix",
+        "name",
+        "merchant",
+        "store",
+        "scope_list",
+        "created",
+        "last_used_at",
+        "expiry_date",
+        "revoked",
+    ]
+    list_filter = ["revoked", "merchant__status"]
+    search_fields = ["prefix", "name", "merchant__name", "merchant__slug"]
+    list_select_related = ["merchant", "store"]
+    readonly_fields = [
+        "prefix",
+        "name",
+        "merchant",
+        "store",
+        "scopes",
+        "created",
+        "created_by",
+        "last_used_at",
+        "expiry_date",
+        "revoked",
+        "revoked_at",
+    ]
+    fields = readonly_fields
+    show_full_result_count = False
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Scopes")
+    def scope_list(self, obj: MerchantAPIKey) -> str:
+        return ", ".join(obj.scopes)
+
+    @admin.action(description="Revoke the selected keys…", permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet):
+        form = RevokeForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            for api_key in queryset.select_related("merchant"):
+                services.api_key_revoke(
+                    api_key=api_key, reason=form.cleaned_data["reason"], actor=request.user
+                )
+            self.message_user(request, f"{queryset.count()} key(s) revoked.", messages.SUCCESS)
+            return None
+        return TemplateResponse(
+            request,
+            "admin/ops_action_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": "Revoke API keys (this cannot be undone)",
+                "form": form,
+                "objects": list(queryset),
+                "action": "revoke",
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            },
+        )
+
+
+@admin.register(MerchantEvent)
+class MerchantEventAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "merchant",
+        "kind",
+        "from_status",
+        "to_status",
+        "checklist_item",
+        "actor_label",
+    ]
+    list_filter = ["kind", "to_status"]
+    search_fields = ["merchant__name", "merchant__slug", "reason", "actor_label"]
+    list_select_related = ["merchant"]
+    show_full_result_count = False
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(FeePlan)
+class FeePlanAdmin(admin.ModelAdmin):
+    list_display = [
+        "merchant",
+        "valid_from",
+        "currency",
+        "monthly_platform_fee",
+        "fee_per_active_member",
+        "fee_per_redemption",
+        "reward_margin_percent",
+    ]
+    list_filter = ["currency"]
+    search_fields = ["merchant__name", "merchant__slug"]
+    list_select_related = ["merchant"]
+    autocomplete_fields = ["merchant"]
+    readonly_fields = ["created_by", "created_at"]
+    show_full_result_count = False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: FeePlan, form, change: bool) -> None:
+        created = fee_plan_create_from_form(merchant=obj.merchant, plan=obj, actor=request.user)
+        obj.pk = created.pk
+        obj._state.adding = False
+
+
+@admin.register(MerchantMembership)
+class MerchantMembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "merchant", "role", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["user__username", "user__email", "merchant__name", "merchant__slug"]
+    list_select_related = ["user", "merchant"]
+    autocomplete_fields = ["user", "merchant"]
+    show_full_result_count = False
+
+
+@admin.register(UsageRecord)
+class UsageRecordAdmin(MerchantEventAdmin):
+    """What the invoices will be built from: read only."""
+
+    list_display = [
+        "occurred_at",
+        "merchant",
+        "kind",
+        "source_ref",
+        "quantity",
+        "reward_value",
+        "cost",
+        "fee",
+        "currency",
+    ]
+    list_filter = ["kind", "currency", "merchant"]
+    search_fields = ["merchant__name", "merchant__slug", "source_ref"]
+    date_hierarchy = "occurred_at"
