@@ -44,13 +44,17 @@ What one run does (measured figures in ``bench/DISPATCH.md``):
    ``fulfillment.process_supplier_orders`` (``batch_size=--batch-size``) to that queue
    whenever the queue is empty (so one task waits while the worker runs another),
    until the database shows no active supplier order left; prints redemptions
-   fulfilled per second and the worker's CPU time. The worker is stopped (``SIGTERM``,
-   then ``SIGKILL``) whatever happens.
+   fulfilled per second, the worker's CPU time, and what each run that found work
+   claimed and how long it took (the worker logs at ``INFO``: its "succeeded" lines carry
+   each task's summary). One scheduled run works batch after batch for up to its budget
+   (``fulfillment.tasks.run_budget()``), so a backlog that fits in it takes one run. The
+   worker is stopped (``SIGTERM``, then ``SIGKILL``) whatever happens.
 5. Checks after each part: every redemption delivered, each with exactly one supplier
    order and that one delivered, one delivered code each, no idempotency key twice;
    in-process, the sandbox store shows one placement per key and exactly the phase's
    keys (the worker's store lives in the worker process, so there only the database is
-   checked); the points spent (the redemptions' spend entries) equal the sum of their
+   checked), and in the worker part the runs claimed every order once between them;
+   the points spent (the redemptions' spend entries) equal the sum of their
    ``points_total``, and at the end the members' balances went down by the sum of every
    ``points_total``. The verdict line says whether queries per redemption stay
    constant across the batch sizes (the per-batch claim amortises: the fit
@@ -551,6 +555,18 @@ class WorkerRun:
     tasks_sent: int
     worker_cpu: float
     startup_seconds: float
+    runs: list[tuple[int, float]]  # (orders claimed, seconds) of each run that found some
+
+
+def scheduled_runs(worker_log: str) -> list[tuple[int, float]]:
+    """What each ``process_supplier_orders`` run did, from the worker's log: the orders
+    it claimed and its seconds, for the runs that claimed any."""
+    found = re.findall(
+        r"Task fulfillment\.process_supplier_orders\[[^\]]+\] succeeded in ([\d.]+)s: "
+        r"'(\d+) claimed",
+        worker_log,
+    )
+    return [(int(claimed), float(seconds)) for seconds, claimed in found if int(claimed)]
 
 
 def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
@@ -572,7 +588,7 @@ def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
         "--without-mingle",
         "--without-heartbeat",
         "--loglevel",
-        "WARNING",
+        "INFO",  # for the "succeeded" line of each task, with what the run did
     ]
     handle = log_path.open("w")
     try:
@@ -656,12 +672,17 @@ def run_worker(
         text = log_path.read_text() if log_path.exists() else ""
         if re.search(r"ERROR|CRITICAL|Traceback", text):
             print(f"-- worker log (tail) --\n{text[-4000:]}", flush=True)
+    runs = scheduled_runs(text)
     log(
         f"[worker] {count:,} fulfilled in {seconds:.2f}s = {count / seconds:,.0f}/s with "
-        f"{sent} tasks sent; worker CPU {worker_cpu:.1f}s"
+        f"{sent} tasks sent, {len(runs)} of them finding work "
+        f"({', '.join(f'{claimed:,} in {run_seconds:.1f}s' for claimed, run_seconds in runs)})"
+        f"; worker CPU {worker_cpu:.1f}s"
     )
     # One email message per delivery; more would be the scheduled run's re-sends.
     checks.expect("worker: delivery emails published", emails, count)
+    # Each order claimed by one run, once (a run counts the orders it processed).
+    checks.expect("worker: orders claimed by the runs", sum(c for c, _ in runs), count)
     check_delivered(checks, "worker", ids, sandbox=False)
     return WorkerRun(
         redemptions=count,
@@ -669,6 +690,7 @@ def run_worker(
         tasks_sent=sent,
         worker_cpu=worker_cpu,
         startup_seconds=startup,
+        runs=runs,
     )
 
 
@@ -713,7 +735,9 @@ def report(args, measures: list[InProcess], worker: WorkerRun | None) -> None:
             f"(b) one Celery worker (solo pool) running fulfillment.process_supplier_orders "
             f"(batch_size={args.batch_size}): {worker.redemptions:,} in {worker.seconds:.2f}s = "
             f"{worker.redemptions / worker.seconds:,.0f} redemptions/s, {worker.tasks_sent} "
-            f"tasks sent, worker CPU {worker.worker_cpu:.1f}s "
+            f"tasks sent, {len(worker.runs)} run(s) finding work (orders claimed and seconds: "
+            f"{', '.join(f'{claimed:,} in {seconds:.1f}s' for claimed, seconds in worker.runs)})"
+            f", worker CPU {worker.worker_cpu:.1f}s "
             f"({1000 * worker.worker_cpu / worker.redemptions:.2f} ms/redemption); the worker "
             f"answered a ping {worker.startup_seconds:.1f}s after it started"
         )

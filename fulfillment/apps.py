@@ -13,6 +13,9 @@ class FulfillmentConfig(AppConfig):
             "fulfillment.view_deliveredcode",
             "fulfillment.reveal_code",
             "fulfillment.view_codereveal",
+            "fulfillment.view_shipment",
+            "fulfillment.add_shipment",
+            "fulfillment.change_shipment",
             "catalog.view_supplier",
             "catalog.change_supplier",
         ],
@@ -20,6 +23,7 @@ class FulfillmentConfig(AppConfig):
             "fulfillment.view_redemption",
             "fulfillment.view_redemptionevent",
             "fulfillment.view_supplierorder",
+            "fulfillment.view_shipment",
         ],
         "Finance": ["fulfillment.view_redemption", "fulfillment.view_supplierorder"],
     }

@@ -2,6 +2,7 @@
 merchants app) in the same transaction as the delivery, for the invoices."""
 
 import datetime
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from catalog import pricing
@@ -9,20 +10,61 @@ from fulfillment.models import Redemption, SupplierOrder
 from loyalty.exceptions import ExchangeRateMissing
 from loyalty.money import quantize_money
 from loyalty.rates import rate_between
-from merchants.models import UsageKind, UsageRecord
+from merchants.models import FeePlan, Merchant, UsageKind, UsageRecord
 from merchants.selectors import fee_plan_current
 from merchants.services import usage_record_post
 
 HUNDRED = Decimal(100)
 
 
+@dataclass
+class BillingCache:
+    """The fee plans and exchange rates one dispatch run bills with, each read once.
+
+    Safe for the length of a run (under a minute): plans are never edited (a new one
+    supersedes the old from a later day, so the plan is looked up per merchant and day),
+    and a rate stored while a run is under way is used from the next run on, as if the
+    deliveries of the run had happened when it started. Never shared between runs."""
+
+    plans: dict[tuple[int, datetime.date], FeePlan | None] = field(default_factory=dict)
+    rates: dict[tuple[str, str], Decimal | str] = field(default_factory=dict)  # str: missing
+
+    def plan(self, merchant: Merchant, on: datetime.date) -> FeePlan | None:
+        key = (merchant.pk, on)
+        if key not in self.plans:
+            self.plans[key] = fee_plan_current(merchant=merchant, on=on)
+        return self.plans[key]
+
+    def rate(self, from_currency: str, to_currency: str, at: datetime.datetime) -> Decimal:
+        key = (from_currency, to_currency)
+        if key not in self.rates:
+            try:
+                self.rates[key] = rate_between(from_currency, to_currency, at)
+            except ExchangeRateMissing as exc:
+                self.rates[key] = exc.detail
+        found = self.rates[key]
+        if isinstance(found, str):
+            raise ExchangeRateMissing(found, field="currency")
+        return found
+
+
 def redemption_bill(
-    *, redemption: Redemption, supplier_order: SupplierOrder, at: datetime.datetime
+    *,
+    redemption: Redemption,
+    supplier_order: SupplierOrder,
+    at: datetime.datetime,
+    cache: BillingCache | None = None,
 ) -> UsageRecord:
     """Post the delivered redemption once: its reward value, what the supplier charged
     (the supplier's figure, else the offer's terms) and the fee the merchant's plan
-    charges (margin on the value plus the fee per redemption), in the plan's currency."""
-    plan = fee_plan_current(merchant=redemption.merchant, on=at.date())
+    charges (margin on the value plus the fee per redemption), in the plan's currency.
+
+    Reads nothing the caller holds: the redemption's merchant (load it with the
+    redemption) and the order's offer. ``cache`` carries the plans and rates from one
+    delivery of a dispatch run to the next."""
+    cache = cache or BillingCache()
+    merchant = redemption.merchant
+    plan = cache.plan(merchant, at.date())
     currency = plan.currency if plan else redemption.face_currency
     offer = supplier_order.offer
     face_total = redemption.face_value * redemption.quantity
@@ -35,10 +77,10 @@ def redemption_bill(
         "supplier_order": supplier_order.idempotency_key,
     }
     try:
-        face_rate = rate_between(redemption.face_currency, currency, at)
+        face_rate = cache.rate(redemption.face_currency, currency, at)
         reward_value = quantize_money(face_total * face_rate, currency)
         if supplier_order.cost is not None:
-            cost_rate = rate_between(
+            cost_rate = cache.rate(
                 supplier_order.cost_currency or offer.cost_currency, currency, at
             )
             cost = supplier_order.cost * cost_rate
@@ -46,7 +88,7 @@ def redemption_bill(
         else:
             unit = pricing.cost_in(redemption.face_value, offer.discount_percent, Decimal(0))
             cost = redemption.quantity * (
-                unit * face_rate + offer.fee * rate_between(offer.cost_currency, currency, at)
+                unit * face_rate + offer.fee * cache.rate(offer.cost_currency, currency, at)
             )
             details["cost_from"] = "offer terms"
         cost = quantize_money(cost, currency)
@@ -62,7 +104,7 @@ def redemption_bill(
         currency, reward_value, cost, fee = redemption.face_currency, face_total, None, Decimal(0)
         details["problem"] = exc.detail
     return usage_record_post(
-        merchant=redemption.merchant,
+        merchant=merchant,
         kind=UsageKind.REDEMPTION,
         source_ref=str(redemption.public_id),
         occurred_at=at,

@@ -14,10 +14,13 @@ resend (``resend=True``) sends again.
 """
 
 import datetime
+import itertools
 import uuid
+from collections.abc import Iterator
 
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Q
@@ -224,11 +227,23 @@ def claim_open(*, redemption: Redemption) -> list[DeliveredCode]:
 # is picked up after this long, for this long.
 UNSENT_AFTER = datetime.timedelta(minutes=5)
 UNSENT_FOR = datetime.timedelta(days=1)
+# ... and queued again at most once in this long. When the email queue is only behind (a
+# backlog older than UNSENT_AFTER), its messages are not lost: queuing the same ones again
+# every minute would only make it longer. Which were queued again is kept in Django's
+# cache (shared by the web and the workers, as the worker heartbeat is), a key per
+# redemption and delivery time that expires after this long, taken with ``cache.add`` so
+# that of two runs at once only one queues it. Not a column: that is a migration, for a
+# hint. Not by the delivery's age either (queue those whose age falls in this run's
+# minute): a late or skipped run would miss some for good and two close runs would both
+# queue them. A lost cache costs one message more each, and the email goes out once.
+UNSENT_REQUEUE_EVERY = datetime.timedelta(minutes=30)
+UNSENT_LIMIT = 500  # queued again per run
+UNSENT_SCAN = 10 * UNSENT_LIMIT  # looked at per run, oldest first
 
 
-def unsent_deliveries(*, now: datetime.datetime) -> list[int]:
-    """Delivered redemptions whose member was never emailed though they could be."""
-    return list(
+def _unsent(now: datetime.datetime) -> Iterator[tuple[int, str]]:
+    """Unsent deliveries not queued again lately, oldest first, with their cache key."""
+    candidates = list(
         Redemption.objects.filter(
             status=RedemptionStatus.DELIVERED,
             delivery_status=DeliveryStatus.NONE,
@@ -237,5 +252,32 @@ def unsent_deliveries(*, now: datetime.datetime) -> list[int]:
         )
         .exclude(reward__type=RewardType.PHYSICAL)
         .filter(Q(recipient__has_key="email") | ~Q(member__email=""))
-        .values_list("pk", flat=True)[:500]
+        .order_by("delivered_at", "pk")
+        .values_list("pk", "delivered_at")[:UNSENT_SCAN]
     )
+    for start in range(0, len(candidates), UNSENT_LIMIT):
+        keys = {
+            f"fulfillment:unsent-queued:{pk}:{delivered_at.timestamp():.6f}": pk
+            for pk, delivered_at in candidates[start : start + UNSENT_LIMIT]
+        }
+        queued = cache.get_many(list(keys))
+        yield from ((pk, key) for key, pk in keys.items() if key not in queued)
+
+
+def unsent_deliveries(*, now: datetime.datetime, limit: int = UNSENT_LIMIT) -> list[int]:
+    """Delivered redemptions whose member was never emailed though they could be, oldest
+    first, less those queued again within ``UNSENT_REQUEUE_EVERY``."""
+    return [pk for pk, _ in itertools.islice(_unsent(now), limit)]
+
+
+def unsent_deliveries_take(*, now: datetime.datetime, limit: int = UNSENT_LIMIT) -> list[int]:
+    """The unsent deliveries to queue again now (the caller queues them): each one is
+    marked queued for ``UNSENT_REQUEUE_EVERY``, by this run only."""
+    taken: list[int] = []
+    timeout = UNSENT_REQUEUE_EVERY.total_seconds()
+    for pk, key in _unsent(now):
+        if len(taken) == limit:
+            break
+        if cache.add(key, True, timeout=timeout):
+            taken.append(pk)
+    return taken

@@ -9,12 +9,18 @@ short transaction that first checks the row is still as it was claimed. A worker
 dies mid-call leaves the row to come back when the lease ends, and the call is repeated
 with the same idempotency key, which never buys twice. So two runs at once, or a run
 after a crash, never lose an order or place it twice.
+
+The scheduled run claims batch after batch while orders are due and its time budget
+lasts, so that one run drains a backlog of thousands. It starts an order only while the
+order's lease has ``LEASE_MARGIN`` left (time for one supplier call) and while the budget
+lasts; the claimed orders it does not get to are released, due again at once.
 """
 
 import datetime
 import json
 import logging
 import random
+import time
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
@@ -34,7 +40,7 @@ from fulfillment.adapters.base import (
     TerminalError,
 )
 from fulfillment.adapters.registry import adapter_for
-from fulfillment.billing import redemption_bill
+from fulfillment.billing import BillingCache, redemption_bill
 from fulfillment.models import (
     DeliveredCode,
     Redemption,
@@ -45,8 +51,10 @@ from fulfillment.models import (
 )
 from fulfillment.models.redemptions import OPEN_STATUSES, REDEMPTION_TRANSITIONS
 from fulfillment.services import reserve_offer, supplier_order_key
+from fulfillment.shipments import shipment_from_supplier
 from loyalty import ledger
 from merchants.actors import Actor, actor_user
+from merchants.hooks import app_hooks
 
 logger = logging.getLogger("fulfillment.dispatch")
 
@@ -55,6 +63,10 @@ BACKOFF_BASE = datetime.timedelta(seconds=30)
 BACKOFF_CAP = datetime.timedelta(hours=1)
 POLL_INTERVAL = datetime.timedelta(minutes=1)
 LEASE = datetime.timedelta(minutes=2)
+# An order is started only while this much of its lease is left: more than one supplier
+# call takes (the http_json adapter gives up after 10 s a socket operation), so the call
+# and its outcome are in before the lease ends and another run may take the row.
+LEASE_MARGIN = datetime.timedelta(minutes=1)
 BREAKER_FAILURES = 5  # a supplier whose last this-many orders failed is paused
 ACTIVE = (SupplierOrderStatus.QUEUED, SupplierOrderStatus.SUBMITTED, SupplierOrderStatus.UNKNOWN)
 
@@ -90,36 +102,86 @@ def process_due(
     now: datetime.datetime | None = None,
     batch_size: int = 100,
     redemption_id: int | None = None,
+    budget: datetime.timedelta | None = None,
 ) -> DispatchResult:
-    """Handle the supplier orders that are due (all of them, or one redemption's)."""
-    now = now or timezone.now()
+    """Handle the supplier orders that are due (all of them, or one redemption's): one
+    batch, or with ``budget`` batch after batch until none is due or the budget is spent.
+
+    ``now`` is the time of the first batch; each later one is ``now`` plus the time the
+    run has taken, so that its lease and its outcomes carry their own time. The fee
+    plans and rates that billing reads are read once per run."""
+    started = time.monotonic()
+    first_now = now or timezone.now()
+    deadline = started + budget.total_seconds() if budget is not None else None
+    usable = (LEASE - LEASE_MARGIN).total_seconds()
     result = DispatchResult()
-    for order_id in _claim(now, batch_size, redemption_id):
-        result.claimed += 1
-        _process(order_id, now, result)
-    return result
+    billing = BillingCache()
+    full: set[int] = set()  # suppliers whose rate limit has no room left in this run
+    batch_now = first_now
+    while True:
+        claimed_at = time.monotonic()
+        known_full = len(full)
+        ids = _claim(batch_now, batch_size, redemption_id, full)
+        for index, order_id in enumerate(ids):
+            clock = time.monotonic()
+            if clock - claimed_at > usable or (deadline is not None and clock >= deadline):
+                _release(ids[index:], batch_now)
+                return result
+            result.claimed += 1
+            try:
+                _process(order_id, batch_now, result, billing=billing)
+            except BaseException:
+                # The soft time limit, or a failure: the rest of the batch need not wait
+                # out its lease (this order does, as a crash would leave it).
+                _release(ids[index + 1 :], batch_now)
+                raise
+        # A claim that found only orders held back by a rate limit is tried again without
+        # them: the orders behind them (other suppliers, polls) are due as well.
+        if deadline is None or not (ids or len(full) > known_full):
+            return result
+        if time.monotonic() >= deadline:
+            return result
+        batch_now = first_now + datetime.timedelta(seconds=time.monotonic() - started)
 
 
-def _claim(now: datetime.datetime, batch_size: int, redemption_id: int | None) -> list[int]:
+def _claim(
+    now: datetime.datetime,
+    batch_size: int,
+    redemption_id: int | None,
+    full: set[int] | None = None,
+) -> list[int]:
+    """Lease up to ``batch_size`` due orders, oldest due first; ``full`` (suppliers with
+    no room left under their rate limit) is skipped for new placements, and grows."""
     with transaction.atomic():
         due = SupplierOrder.objects.filter(status__in=ACTIVE, next_try_at__lte=now).order_by(
             "next_try_at", "id"
         )
         if redemption_id is not None:
             due = due.filter(redemption_id=redemption_id)
+        if full:
+            due = due.exclude(status=SupplierOrderStatus.QUEUED, tries=0, supplier_id__in=full)
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True, of=("self",))
         else:
             due = due.select_for_update()
         rows = list(due.select_related("supplier")[:batch_size])
-        rows = _within_rate_limits(rows, now)
+        rows = _within_rate_limits(rows, now, full)
         ids = [row.pk for row in rows]
         SupplierOrder.objects.filter(pk__in=ids).update(next_try_at=now + LEASE)
     return ids
 
 
-def _within_rate_limits(rows: list[SupplierOrder], now: datetime.datetime) -> list[SupplierOrder]:
-    """Leave for later the new placements a supplier's per-minute limit has no room for."""
+def _release(order_ids: list[int], now: datetime.datetime) -> None:
+    """Give back claimed orders this run will not get to: due again at once rather than
+    when their lease ends (those another run took meanwhile are not touched)."""
+    SupplierOrder.objects.filter(pk__in=order_ids, next_try_at=now + LEASE).update(next_try_at=now)
+
+
+def _within_rate_limits(
+    rows: list[SupplierOrder], now: datetime.datetime, full: set[int] | None = None
+) -> list[SupplierOrder]:
+    """Leave for later the new placements a supplier's per-minute limit has no room for
+    (and add that supplier to ``full``)."""
     room: dict[int, int] = {}
     kept = []
     for row in rows:
@@ -135,6 +197,8 @@ def _within_rate_limits(rows: list[SupplierOrder], now: datetime.datetime) -> li
         if room[row.supplier_id] > 0:
             room[row.supplier_id] -= 1
             kept.append(row)
+        elif full is not None:
+            full.add(row.supplier_id)
     return kept
 
 
@@ -183,7 +247,13 @@ def _call(order: SupplierOrder) -> OrderResult | None:
         return OrderResult.failure(AdapterError(f"unexpected error: {exc!r}"[:400], kind))
 
 
-def _process(order_id: int, now: datetime.datetime, result: DispatchResult) -> None:
+def _process(
+    order_id: int,
+    now: datetime.datetime,
+    result: DispatchResult,
+    *,
+    billing: BillingCache | None = None,
+) -> None:
     lease = now + LEASE  # what this run's claim wrote: the row is ours while it is there
     order = SupplierOrder.objects.select_related(
         "redemption", "offer", "supplier", "redemption__spend_entry"
@@ -204,7 +274,12 @@ def _process(order_id: int, now: datetime.datetime, result: DispatchResult) -> N
             .select_related("supplier", "offer")
             .get(pk=order_id)
         )
-        redemption = Redemption.objects.select_for_update().get(pk=order.redemption_id)
+        # Its merchant comes along for billing (not locked).
+        redemption = (
+            Redemption.objects.select_for_update(of=("self",))
+            .select_related("merchant")
+            .get(pk=order.redemption_id)
+        )
         if (
             order.status != claimed_status
             or order.next_try_at != lease
@@ -219,7 +294,7 @@ def _process(order_id: int, now: datetime.datetime, result: DispatchResult) -> N
                 result.reconciling += 1
                 return
             outcome = OrderResult.failure(TerminalError("the supplier has no such order"))
-        _record(order, redemption, outcome, now, result)
+        _record(order, redemption, outcome, now, result, billing=billing)
 
 
 def _set(order: SupplierOrder, status: str, **fields) -> None:
@@ -251,6 +326,8 @@ def _record(
     outcome: OrderResult,
     now: datetime.datetime,
     result: DispatchResult,
+    *,
+    billing: BillingCache | None = None,
 ) -> None:
     supplier = order.supplier
     source = supplier.slug
@@ -258,6 +335,15 @@ def _record(
         order.supplier_ref = outcome.supplier_ref
     if outcome.status != OrderStatus.FAILED and order.submitted_at is None:
         order.submitted_at = now
+    if outcome.tracking is not None and outcome.status != OrderStatus.FAILED:
+        # Once per carrier and number: a later poll reporting it again changes nothing.
+        shipment_from_supplier(
+            redemption=redemption,
+            supplier_order=order,
+            tracking=outcome.tracking,
+            source=source,
+            at=now,
+        )
     if outcome.status == OrderStatus.DELIVERED:
         DeliveredCode.objects.bulk_create(
             DeliveredCode(
@@ -282,7 +368,7 @@ def _record(
         _move(redemption, RedemptionStatus.DELIVERED, source=source, note=order.idempotency_key)
         redemption.delivered_at = redemption.closed_at = now
         redemption.save()
-        redemption_bill(redemption=redemption, supplier_order=order, at=now)
+        redemption_bill(redemption=redemption, supplier_order=order, at=now, cache=billing)
         email_when_committed(redemption)
         result.delivered += 1
         return
@@ -391,7 +477,16 @@ def refund(
     if status == RedemptionStatus.REFUNDED:
         redemption.needs_care = True
         redemption.care_reason = reason[:300]
+        redemption_id = redemption.pk
+        transaction.on_commit(lambda: needs_care_hooks(redemption_id))
     redemption.save()
+
+
+def needs_care_hooks(redemption_id: int) -> None:
+    """Tell the apps that care (customer care opens a ticket) after the refund commits;
+    their own sweep catches what a crash here loses."""
+    for hook in app_hooks("on_redemption_needs_care"):
+        hook(redemption_id=redemption_id)
 
 
 def fail_over(

@@ -1,13 +1,21 @@
 """Delivery details a reward needs (``Reward.recipient_fields``), checked per country.
-Pure: no ORM."""
+Pure: no ORM.
+
+A phone number is read as the delivery country reads it (a national "020 7946 0958" is
+a London number when the reward is delivered in GB), must be a valid number of that
+country by libphonenumber's metadata, and is kept in E.164 (``+442079460958``): the
+supplier texts the code to it, and a supplier in one country texts only that country's
+numbers.
+"""
 
 import re
 from typing import Any
 
+import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")  # E.164
+PHONE_MAX_LENGTH = 32  # room for "+44 (0)20 7946 0958" and the like, spaces and all
 # Postal codes of the countries the provider ships to most; elsewhere any 2-12 characters.
 POSTAL_CODES = {
     "US": r"[0-9]{5}(-[0-9]{4})?",
@@ -52,17 +60,48 @@ def validate(fields: list[str], recipient: Any, country: str) -> tuple[dict, dic
         except ValidationError:
             errors["recipient.email"] = "A valid email address is required."
     if "phone" in fields:
-        phone = _text(recipient.get("phone"), 20)
-        if phone and PHONE.match(phone.replace(" ", "")):
-            cleaned["phone"] = phone.replace(" ", "")
+        phone, error = _phone(recipient.get("phone"), country)
+        if error:
+            errors["recipient.phone"] = error
         else:
-            errors["recipient.phone"] = "A phone number in international form, e.g. +14155550100."
+            cleaned["phone"] = phone
     if "postal_address" in fields:
         address, address_errors = _address(recipient.get("postal_address"), country)
         errors.update(address_errors)
         if not address_errors:
             cleaned["postal_address"] = address
     return cleaned, errors
+
+
+def _phone(raw: Any, country: str) -> tuple[str, str]:
+    """The number in E.164 and no error, or no number and what is wrong with it."""
+    known = country in phonenumbers.SUPPORTED_REGIONS
+    example = _phone_example(country) if known else "+14155550100"
+    text = _text(raw, PHONE_MAX_LENGTH)
+    if not text:
+        return "", f"A phone number in {country} is required, e.g. {example}."
+    try:
+        # A country the metadata does not know reads only international numbers.
+        number = phonenumbers.parse(text, country if known else None)
+    except phonenumbers.NumberParseException:
+        return "", f"Not a phone number of {country}, e.g. {example}."
+    if not phonenumbers.is_valid_number(number):
+        return "", f"Not a valid phone number of {country}, e.g. {example}."
+    region = phonenumbers.region_code_for_number(number)
+    if known and region != country:
+        origin = f" (this one is of {region})" if region and region.isalpha() else ""
+        return "", (
+            f"The reward is delivered in {country} only: a phone number of {country} is"
+            f" required{origin}."
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), ""
+
+
+def _phone_example(country: str) -> str:
+    number = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
+    if number is None:
+        return "+14155550100"
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 def _address(raw: Any, country: str) -> tuple[dict, dict[str, str]]:

@@ -169,11 +169,11 @@ def _create(
         next_try_at=now,
     )
     redemption_id = redemption.pk
-    transaction.on_commit(lambda: _dispatch_soon(redemption_id))
+    transaction.on_commit(lambda: dispatch_soon(redemption_id))
     return redemption
 
 
-def _dispatch_soon(redemption_id: int) -> None:
+def dispatch_soon(redemption_id: int) -> None:
     from fulfillment.tasks import dispatch_redemption
 
     dispatch_redemption.delay(redemption_id)

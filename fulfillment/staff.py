@@ -23,7 +23,7 @@ from django.utils.dateparse import parse_date
 
 from catalog.alerts import alert_clear
 from catalog.models import AlertKind, Supplier
-from fulfillment import dispatch
+from fulfillment import dispatch, shipments
 from fulfillment.adapters.base import AdapterConfigError, AdapterError
 from fulfillment.billing import redemption_bill
 from fulfillment.exceptions import (
@@ -36,7 +36,6 @@ from fulfillment.exceptions import (
 from fulfillment.models import (
     CodeReveal,
     DeliveredCode,
-    DeliveryStatus,
     Redemption,
     RedemptionEvent,
     RedemptionStatus,
@@ -306,7 +305,8 @@ def manual_order_deliver(
     actor: Actor,
 ) -> Redemption:
     """Complete a manual supplier's submitted order: store the codes (encrypted) and/or
-    record the shipment's tracking, and mark the order and the redemption delivered.
+    record its shipment with the tracking, and mark the order and the redemption
+    delivered.
 
     ``codes``: one ``{"code", "pin"?, "claim_url"?, "expires_on"?}`` per unit.
     ``tracking``: ``{"carrier", "number", "url"?}``."""
@@ -347,19 +347,17 @@ def manual_order_deliver(
             note=f"{order.idempotency_key} delivered by hand: {', '.join(parts)}",
             actor=actor,
         )
-        if cleaned_tracking is not None:
-            # No shipment model yet: the tracking lives in the event's note.
-            _event(
-                redemption,
-                field="delivery_status",
-                from_value=redemption.delivery_status,
-                to_value=DeliveryStatus.SHIPPED,
-                note=" ".join(v for v in cleaned_tracking.values() if v),
-                actor=actor,
-            )
-            redemption.delivery_status = DeliveryStatus.SHIPPED
         redemption.delivered_at = redemption.closed_at = now
         redemption.save()
+        if cleaned_tracking is not None:
+            shipments.shipment_add(
+                redemption=redemption,
+                carrier=cleaned_tracking.carrier,
+                tracking_number=cleaned_tracking.number,
+                tracking_url=cleaned_tracking.url,
+                supplier_order=order,
+                actor=actor,
+            )
         redemption_bill(redemption=redemption, supplier_order=order, at=now)
         dispatch.email_when_committed(redemption)
     return redemption
@@ -383,11 +381,10 @@ def _clean_code(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _clean_tracking(raw: dict[str, Any]) -> dict[str, str]:
-    tracking = {key: str(raw.get(key) or "").strip() for key in ("carrier", "number", "url")}
-    if not tracking["carrier"] or not tracking["number"]:
-        raise DomainError("Tracking needs the carrier and the number.", field="tracking")
-    return tracking
+def _clean_tracking(raw: dict[str, Any]) -> shipments.TrackingInput:
+    return shipments.tracking_clean(
+        carrier=raw.get("carrier") or "", number=raw.get("number") or "", url=raw.get("url") or ""
+    )
 
 
 def code_reveal(

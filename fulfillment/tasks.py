@@ -1,5 +1,7 @@
 """Thin tasks of fulfillment: each calls one idempotent function."""
 
+import datetime
+
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
@@ -7,14 +9,28 @@ from django.utils import timezone
 from fulfillment import delivery, dispatch
 from fulfillment.models import Redemption
 
+# How long one scheduled run of process_supplier_orders keeps claiming batches: under the
+# minute between two runs, so that the runs of a busy worker do not queue up behind one
+# another, and far under the task's soft time limit (CELERY_TASK_SOFT_TIME_LIMIT, at
+# most half of it), so that the order in hand when the budget ends still gets recorded.
+RUN_BUDGET = datetime.timedelta(seconds=45)
+
+
+def run_budget() -> datetime.timedelta:
+    soft_limit = getattr(settings, "CELERY_TASK_SOFT_TIME_LIMIT", None)
+    if not soft_limit:
+        return RUN_BUDGET
+    return min(RUN_BUDGET, datetime.timedelta(seconds=soft_limit / 2))
+
 
 @shared_task(name="fulfillment.process_supplier_orders", acks_late=True)
-def process_supplier_orders(batch_size: int = 100) -> str:
-    """Scheduled: place, poll, reconcile and retry every supplier order that is due, and
-    send the delivery emails a crash may have lost."""
-    now = timezone.now()
-    result = dispatch.process_due(now=now, batch_size=batch_size)
-    missing = delivery.unsent_deliveries(now=now)
+def process_supplier_orders(batch_size: int = 100, budget_seconds: float | None = None) -> str:
+    """Scheduled: place, poll, reconcile and retry the supplier orders that are due, batch
+    after batch for up to ``run_budget()`` (or ``budget_seconds``), and queue again the
+    delivery emails a crash may have lost."""
+    budget = run_budget() if budget_seconds is None else datetime.timedelta(seconds=budget_seconds)
+    result = dispatch.process_due(now=timezone.now(), batch_size=batch_size, budget=budget)
+    missing = delivery.unsent_deliveries_take(now=timezone.now())
     for redemption_id in missing:
         send_delivery_email.delay(redemption_id)
     return f"{result}; {len(missing)} delivery email(s) sent again"

@@ -8,7 +8,9 @@ import datetime
 import secrets
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import router, transaction
+from django.db.models import sql
+from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 from merchants.actors import Actor, actor_label, actor_user
@@ -361,19 +363,53 @@ def usage_record_post(
 ) -> UsageRecord:
     """Post a billable event once: posting the same ``kind`` and ``source_ref`` again
     returns the first record unchanged (a retried task never bills twice)."""
-    record, _ = UsageRecord.objects.get_or_create(
+    record = UsageRecord(
         merchant=merchant,
         kind=kind,
         source_ref=source_ref,
-        defaults={
-            "occurred_at": occurred_at,
-            "currency": currency,
-            "reward_value": reward_value,
-            "cost": cost,
-            "fee": fee,
-            "quantity": quantity,
-            "fee_plan": fee_plan,
-            "details": details or {},
-        },
+        occurred_at=occurred_at,
+        currency=currency,
+        reward_value=reward_value,
+        cost=cost,
+        fee=fee,
+        quantity=quantity,
+        fee_plan=fee_plan,
+        details=details or {},
     )
+    pk = _usage_record_insert(record)
+    if pk is None:
+        try:
+            return UsageRecord.objects.get(merchant=merchant, kind=kind, source_ref=source_ref)
+        except UsageRecord.DoesNotExist:
+            # Not posted before, so another constraint refused it (SQLite's INSERT OR
+            # IGNORE skips a failed CHECK too): the plain insert raises its error.
+            record.save(force_insert=True)
+            return record
+    record.pk = pk
+    record._state.adding = False
+    record._state.db = router.db_for_write(UsageRecord)
     return record
+
+
+def _usage_record_insert(record: UsageRecord) -> int | None:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING id``: the new row's id, or ``None`` when
+    ``usage_posted_once`` already holds the record (or the database returns no ids).
+
+    One statement in the usual case, where ``get_or_create`` takes four (a read, then the
+    insert inside a savepoint). A conflict is no error, so the caller's transaction goes
+    on; two posts at once insert one row (the second waits for the first to commit).
+    ``bulk_create(ignore_conflicts=True)`` writes the same statement but cannot say
+    whether the row went in, hence Django's insert query with the id asked back."""
+    using = router.db_for_write(UsageRecord)
+    fields = [f for f in UsageRecord._meta.concrete_fields if not f.primary_key]
+    query = sql.InsertQuery(UsageRecord, on_conflict=OnConflict.IGNORE)
+    query.insert_values(fields, [record])
+    compiler = query.get_compiler(using=using)
+    returning = compiler.connection.features.can_return_columns_from_insert
+    if returning:
+        compiler.returning_fields = [UsageRecord._meta.pk]
+    ((statement, params),) = compiler.as_sql()
+    with compiler.connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        row = cursor.fetchone() if returning else None
+    return row[0] if row else None

@@ -2,6 +2,9 @@
 
 from django import forms
 
+from fulfillment.models import Redemption, Shipment, ShipmentStatus
+from fulfillment.models.shipments import SHIPMENT_INITIAL
+
 
 class ConfirmForm(forms.Form):
     pass
@@ -60,3 +63,35 @@ class DeliverForm(forms.Form):
             "number": self.cleaned_data["tracking_number"],
             "url": self.cleaned_data.get("tracking_url", ""),
         }
+
+
+class ShipmentAddForm(forms.Form):
+    carrier = forms.CharField(max_length=60)
+    tracking_number = forms.CharField(max_length=100)
+    tracking_url = forms.URLField(required=False, max_length=300, assume_scheme="https")
+    status = forms.ChoiceField(
+        choices=[(value, ShipmentStatus(value).label) for value in SHIPMENT_INITIAL],
+        initial=ShipmentStatus.SHIPPED,
+    )
+    note = forms.CharField(
+        required=False, max_length=400, help_text="Recorded in the redemption's history."
+    )
+
+
+class ShipmentChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Shipment) -> str:
+        return f"#{obj.pk} {obj.carrier} {obj.tracking_number} ({obj.get_status_display()})"
+
+
+class ShipmentMoveForm(forms.Form):
+    shipment = ShipmentChoiceField(queryset=Shipment.objects.none(), empty_label=None)
+    status = forms.ChoiceField(choices=ShipmentStatus.choices, label="Move to")
+    note = forms.CharField(
+        required=False, max_length=400, help_text="Recorded in the redemption's history."
+    )
+
+    def __init__(self, *args, redemption: Redemption, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["shipment"]
+        assert isinstance(field, ShipmentChoiceField)
+        field.queryset = Shipment.objects.filter(redemption=redemption)

@@ -16,10 +16,17 @@ from django.utils.html import format_html, format_html_join
 from fulfillment import delivery, staff
 from fulfillment.admin.forms import ConfirmForm, DeliverForm, ReasonForm
 from fulfillment.admin.queues import AgeFilter, CountryFilter, QueueFilter, SupplierFilter
+from fulfillment.admin.shipments import (
+    SHIPMENT_ACTIONS,
+    ShipmentActions,
+    address_text,
+    tracking_link,
+)
 from fulfillment.models import (
     DeliveredCode,
     Redemption,
     RedemptionEvent,
+    Shipment,
     SupplierOrder,
     SupplierOrderStatus,
 )
@@ -92,6 +99,31 @@ class SupplierOrderInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class ShipmentInline(ReadOnlyInline):
+    model = Shipment
+    related = ("supplier_order",)
+    fields = [
+        "status",
+        "carrier",
+        "tracking",
+        "delivery_address",
+        "source",
+        "supplier_order",
+        "shipped_at",
+        "delivered_at",
+        "updated_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="Tracking")
+    def tracking(self, shipment: Shipment) -> str:
+        return tracking_link(shipment)
+
+    @admin.display(description="Address")
+    def delivery_address(self, shipment: Shipment) -> str:
+        return address_text(shipment.address)
+
+
 # -- the redemption admin ------------------------------------------------------------------
 
 ACTIONS = {
@@ -104,7 +136,7 @@ ACTIONS = {
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(admin.ModelAdmin):
+class RedemptionAdmin(ShipmentActions, admin.ModelAdmin):
     list_display = [
         "number",
         "created_at",
@@ -132,8 +164,8 @@ class RedemptionAdmin(admin.ModelAdmin):
     list_select_related = ["merchant", "member", "reward"]
     search_fields = ["=public_id", "=external_id", "=member__external_id"]
     show_full_result_count = False
-    actions = list(ACTIONS)
-    inlines = [SupplierOrderInline, RedemptionEventInline]
+    actions = [*ACTIONS, *SHIPMENT_ACTIONS]
+    inlines = [SupplierOrderInline, ShipmentInline, RedemptionEventInline]
     fieldsets = [
         (None, {"fields": ["public_id", "merchant", "member", "external_id", "status"]}),
         (
@@ -239,6 +271,11 @@ class RedemptionAdmin(admin.ModelAdmin):
                 (reverse("admin:fulfillment_redemption_act", args=[redemption.pk, name]), label)
                 for name, label in ACTIONS.items()
             ]
+        if redemption is not None:
+            extra["staff_actions"] = [
+                *extra.get("staff_actions", []),
+                *self.shipment_links(request, redemption),
+            ]
         if redemption is not None and can_reveal(request):
             extra["reveal_links"] = [
                 (
@@ -266,10 +303,14 @@ class RedemptionAdmin(admin.ModelAdmin):
 
     def act_view(self, request: HttpRequest, pk: int, name: str) -> HttpResponse:
         """One action on one redemption, from its page."""
-        if name not in ACTIONS:
-            raise PermissionDenied
         redemption = get_object_or_404(Redemption, pk=pk)
-        if not self.has_change_permission(request, redemption):
+        if name in SHIPMENT_ACTIONS:
+            allowed = self.has_view_or_change_permission(
+                request, redemption
+            ) and self.shipment_action_allowed(request, name)
+        else:
+            allowed = name in ACTIONS and self.has_change_permission(request, redemption)
+        if not allowed:
             raise PermissionDenied
         response = getattr(self, name)(request, Redemption.objects.filter(pk=pk))
         if response is not None:

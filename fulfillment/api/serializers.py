@@ -3,7 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from fulfillment.delivery import claim_url
-from fulfillment.models import Redemption, RedemptionEvent, RedemptionStatus
+from fulfillment.models import Redemption, RedemptionEvent, RedemptionStatus, Shipment
 from fulfillment.staff import code_reveal
 from loyalty.api.serializers import external_id_field
 from loyalty.external_ids import EXTERNAL_ID_PATTERN
@@ -55,6 +55,24 @@ class RedemptionEventSerializer(serializers.ModelSerializer):
         fields = ["at", "field", "from_value", "to_value", "source", "note"]
 
 
+class ShipmentSerializer(serializers.ModelSerializer):
+    address = serializers.DictField(
+        help_text="Where it goes (the address when the parcel was recorded)."
+    )
+
+    class Meta:
+        model = Shipment
+        fields = [
+            "status",
+            "carrier",
+            "tracking_number",
+            "tracking_url",
+            "shipped_at",
+            "delivered_at",
+            "address",
+        ]
+
+
 class RedemptionSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     member = serializers.CharField(source="member.external_id")
@@ -62,6 +80,7 @@ class RedemptionSerializer(serializers.ModelSerializer):
     events = RedemptionEventSerializer(many=True, read_only=True)
     points_spent = serializers.IntegerField(source="points_total")
     claim = serializers.SerializerMethodField()
+    shipment = serializers.SerializerMethodField()
 
     class Meta:
         model = Redemption
@@ -82,6 +101,7 @@ class RedemptionSerializer(serializers.ModelSerializer):
             "delivered_at",
             "events",
             "claim",
+            "shipment",
         ]
 
     @extend_schema_field(ClaimSerializer(allow_null=True))
@@ -106,6 +126,13 @@ class RedemptionSerializer(serializers.ModelSerializer):
                 )
             ]
         return claim
+
+    @extend_schema_field(ShipmentSerializer(allow_null=True))
+    def get_shipment(self, redemption: Redemption) -> dict | None:
+        """The latest parcel sent for it, for a physical reward: where it is and how to
+        track it."""
+        latest = next(iter(redemption.shipments.all()), None)  # newest first
+        return ShipmentSerializer(latest).data if latest is not None else None
 
     def get_reward(self, redemption: Redemption) -> dict:
         reward = redemption.reward

@@ -30,7 +30,9 @@ class RedemptionPagination(CursorPagination):
 
 
 def _with_events(queryset):
-    return queryset.select_related("member", "reward").prefetch_related("events", "codes")
+    return queryset.select_related("member", "reward").prefetch_related(
+        "events", "codes", "shipments"
+    )
 
 
 class RedemptionListView(MerchantAPIView):

@@ -5,6 +5,7 @@ from fulfillment.models.redemptions import (
     RedemptionEvent,
     RedemptionStatus,
 )
+from fulfillment.models.shipments import Shipment, ShipmentSource, ShipmentStatus
 from fulfillment.models.supplier_orders import SupplierOrder, SupplierOrderStatus
 
 __all__ = [
@@ -14,6 +15,9 @@ __all__ = [
     "Redemption",
     "RedemptionEvent",
     "RedemptionStatus",
+    "Shipment",
+    "ShipmentSource",
+    "ShipmentStatus",
     "SupplierOrder",
     "SupplierOrderStatus",
 ]

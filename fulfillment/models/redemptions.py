@@ -108,6 +108,17 @@ class Redemption(models.Model):
         on_delete=models.PROTECT,
         related_name="refunded_redemption",
     )
+    reissue_of = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reissued_as",
+        help_text="The delivered redemption this one replaces (ordered again by care).",
+    )
+    voided_at = models.DateTimeField(
+        null=True, blank=True, help_text="Replaced by a reissue: its codes no longer count."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     delivered_at = models.DateTimeField(null=True, blank=True)

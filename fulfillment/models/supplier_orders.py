@@ -60,6 +60,8 @@ class SupplierOrder(models.Model):
         indexes = [
             models.Index(fields=["status", "next_try_at"], name="supplier_order_due"),
             models.Index(fields=["supplier", "status"], name="supplier_order_by_supplier"),
+            # Dispatch counts each supplier's placements of the last minute (its rate limit).
+            models.Index(fields=["supplier", "submitted_at"], name="supplier_order_submitted"),
         ]
 
     def __str__(self) -> str:

@@ -1,3 +1,5 @@
+import hashlib
+
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -7,6 +9,29 @@ from merchants.api.errors import PROBLEM_CONTENT_TYPE
 from merchants.api.serializers import MerchantSerializer
 from merchants.idempotency import idempotency_claim, idempotency_finish, request_fingerprint
 from merchants.models import IdempotencyRecord, Merchant, MerchantAPIKey
+
+
+def _fingerprinted_body(request: Request) -> bytes:
+    """What identifies the request's body: the raw bytes, except for a multipart form,
+    whose boundary differs on every retry and whose files may be larger than the body
+    Django keeps in memory: its fields and each file's name, size and SHA-256."""
+    if not (request.content_type or "").startswith("multipart/"):
+        return request._request.body
+    files = request.FILES
+    parts = [
+        f"{name}={value}"
+        for name in sorted(request.data.keys())
+        if name not in files
+        for value in request.data.getlist(name)
+    ]
+    for name in sorted(files.keys()):
+        for upload in files.getlist(name):
+            digest = hashlib.sha256()
+            for chunk in upload.chunks():
+                digest.update(chunk)
+            upload.seek(0)
+            parts.append(f"{name}:{upload.name}:{upload.size}:{digest.hexdigest()}")
+    return "\n".join(parts).encode()
 
 
 class _Replay(Exception):
@@ -33,7 +58,7 @@ class MerchantAPIView(APIView):
             method=request.method,
             path=request.path,
             fingerprint=request_fingerprint(
-                method=request.method, path=request.path, body=request._request.body
+                method=request.method, path=request.path, body=_fingerprinted_body(request)
             ),
         )
         if replay:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from catalog.alerts import alert_raise
 from catalog.models import AlertKind, CatalogAlert, Supplier
 from fulfillment import dispatch
-from fulfillment.models import CodeReveal, DeliveredCode, Redemption, RedemptionEvent
+from fulfillment.models import CodeReveal, DeliveredCode, Redemption, RedemptionEvent, Shipment
 from tests.fulfillment.test_staff import (
     add_member,
     fresh_sandbox,  # noqa: F401 (an autouse fixture, shared)
@@ -349,10 +349,16 @@ def test_mark_delivered_takes_codes_or_tracking_for_manual_orders(agent_client, 
     assert (by_hand.status, by_hand.delivery_status) == ("delivered", "shipped")
     code = DeliveredCode.objects.get(redemption=by_hand)
     assert (code.code, code.pin) == ("HAND-CODE-7777", "4321")
-    assert by_hand.events.get(field="delivery_status").actor == agent
+    assert by_hand.events.get(field="delivery").actor == agent
+    shipment = Shipment.objects.get(redemption=by_hand)
+    assert (shipment.carrier, shipment.tracking_number, shipment.status) == (
+        "DHL",
+        "JD42",
+        "shipped",
+    )
     page = agent_client.get(change_url(by_hand)).content.decode()
     assert "HAND-CODE-7777" not in page
-    assert "JD42" in page  # the tracking, in the history
+    assert "JD42" in page  # the shipment, on the redemption's page
 
 
 def test_mark_delivered_refuses_sandbox_orders(agent_client):
@@ -402,7 +408,7 @@ def test_redemption_page_query_count_does_not_grow_with_history(
     dispatch.process_due(now=now)
     url = change_url(redemption)
     admin_client.get(url)
-    with django_assert_max_num_queries(12) as before:
+    with django_assert_max_num_queries(13) as before:
         admin_client.get(url)
     for _ in range(3):
         now = order_of(redemption).next_try_at

@@ -1,12 +1,17 @@
 """A delivered redemption posts one usage record for the merchant's invoices."""
 
 import datetime
+from collections import Counter
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from fulfillment import dispatch
+from fulfillment.billing import BillingCache, redemption_bill
+from fulfillment.models import Redemption, SupplierOrder
 from merchants.models import FeePlan, UsageRecord
 from tests.catalog.factories import OfferFactory, RewardFactory, rate
 from tests.fulfillment.test_dispatch import redeem, sandbox, shop
@@ -115,3 +120,106 @@ def test_finance_reads_the_usage_records_in_the_admin(admin_client):
     assert str(UsageRecord.objects.get().source_ref) in page.content.decode()
     record = UsageRecord.objects.get()
     assert admin_client.post(f"/admin/merchants/usagerecord/{record.pk}/delete/").status_code == 403
+
+
+def billing_statements(queries) -> Counter:
+    """The statements billing sent, by table (everything else is dispatch's)."""
+    tables = ("merchants_merchant", "merchants_feeplan", "loyalty_exchangerate")
+    found = Counter()
+    for query in queries:
+        sql = query["sql"]
+        if sql.startswith("INSERT") and '"merchants_usagerecord"' in sql.split("(", 1)[0]:
+            found["usage record insert"] += 1
+            continue
+        for table in (*tables, "merchants_usagerecord"):
+            if sql.startswith("SELECT") and f'FROM "{table}"' in sql:
+                found[table] += 1
+    return found
+
+
+def test_one_delivery_takes_sixteen_queries(django_assert_num_queries):
+    """Pinned so that it cannot grow back. Per run: the claim (select, rate-limit count,
+    lease) and the fee plan. Per delivery: the order read before the call, the two row
+    locks (the merchant comes with the redemption), the code, the order, the event, the
+    redemption and the usage record (one insert). In a test every transaction is a
+    savepoint: two more each."""
+    merchant, reward = shop(sandbox("good"))
+    plan(merchant)
+    redeem(merchant, reward, value="25")
+    with django_assert_num_queries(3 + 2 + 1 + 8 + 2):
+        assert dispatch.process_due(now=timezone.now()).delivered == 1
+    assert UsageRecord.objects.count() == 1
+
+
+def test_each_further_delivery_of_a_run_takes_ten_queries_and_billing_one():
+    merchant, reward = shop(sandbox("good"))
+    plan(merchant, currency="EUR")
+    rate("USD", "EUR", "0.90")
+    for number in range(4):
+        redeem(merchant, reward, value="10", external_id=f"r{number}")
+    with CaptureQueriesContext(connection) as captured:
+        assert dispatch.process_due(now=timezone.now()).delivered == 4
+    assert len(captured) == 3 + 2 + 1 + 1 + 4 * (8 + 2)  # the plan and the rate once
+    # No merchant read, the plan and the rate once for the run, one insert a delivery.
+    assert billing_statements(captured.captured_queries) == Counter(
+        {"merchants_feeplan": 1, "loyalty_exchangerate": 1, "usage record insert": 4}
+    )
+    assert {record.currency for record in UsageRecord.objects.all()} == {"EUR"}
+    assert {record.reward_value for record in UsageRecord.objects.all()} == {Decimal("9.00")}
+
+
+def test_billing_with_the_runs_plan_and_rates_reads_nothing_but_posts_once(
+    django_assert_num_queries,
+):
+    merchant, reward = shop(sandbox("good"))
+    fee_plan = plan(merchant, currency="EUR")
+    rate("USD", "EUR", "0.90")
+    redemption = redeem(merchant, reward, value="10")
+    dispatch.process_due(now=timezone.now())
+    UsageRecord.objects.all().delete()
+    order = SupplierOrder.objects.select_related("offer").get()
+    redemption = Redemption.objects.select_related("merchant").get(pk=redemption.pk)
+    cache = BillingCache()
+    at = timezone.now()
+    with django_assert_num_queries(3):  # the plan, the rate, the insert
+        first = redemption_bill(redemption=redemption, supplier_order=order, at=at, cache=cache)
+    assert first.fee_plan == fee_plan
+    UsageRecord.objects.all().delete()
+    with django_assert_num_queries(1):  # the insert alone
+        again = redemption_bill(redemption=redemption, supplier_order=order, at=at, cache=cache)
+    assert (again.currency, again.reward_value, again.fee) == (
+        "EUR",
+        Decimal("9.00"),
+        Decimal("0.77"),
+    )
+    # Billed already: the first record comes back, nothing is posted twice.
+    with django_assert_num_queries(2):
+        repeat = redemption_bill(redemption=redemption, supplier_order=order, at=at, cache=cache)
+    assert repeat.pk == again.pk
+    assert UsageRecord.objects.count() == 1
+
+
+def test_a_rate_stored_between_two_runs_bills_the_second_run():
+    merchant, reward = shop(sandbox("good"))
+    plan(merchant, currency="EUR")
+    rate("USD", "EUR", "0.90")
+    first = redeem(merchant, reward, value="10", external_id="first")
+    dispatch.process_due(now=timezone.now())
+    rate("USD", "EUR", "0.80", as_of=timezone.now())
+    second = redeem(merchant, reward, value="10", external_id="second")
+    dispatch.process_due(now=timezone.now())
+    values = dict(UsageRecord.objects.values_list("source_ref", "reward_value"))
+    assert values == {str(first.public_id): Decimal("9.00"), str(second.public_id): Decimal("8.00")}
+
+
+def test_a_missing_rate_bills_every_delivery_of_the_run_at_face_value():
+    merchant, reward = shop(sandbox("good"))
+    plan(merchant, currency="EUR")  # no USD -> EUR rate
+    for number in range(2):
+        redeem(merchant, reward, value="10", external_id=f"r{number}")
+    assert dispatch.process_due(now=timezone.now()).delivered == 2
+    records = list(UsageRecord.objects.all())
+    assert len(records) == 2
+    for record in records:
+        assert (record.currency, record.reward_value, record.cost) == ("USD", Decimal("10"), None)
+        assert "USD" in record.details["problem"]

@@ -3,18 +3,21 @@ reconciliation of unknown outcomes, fail-over, refunds, leases and the circuit b
 
 import datetime
 import json
+import threading
 from decimal import Decimal
 
 import pytest
+from django.db import connection, connections
 from django.db.models import Sum
 from django.utils import timezone
 
 from catalog.models import AlertKind, CatalogAlert, Supplier, SupplierOffer
-from fulfillment import dispatch, services
+from fulfillment import delivery, dispatch, services
 from fulfillment.adapters.sandbox import sandbox_placed_count, sandbox_placements, sandbox_reset
 from fulfillment.models import DeliveredCode, Redemption, SupplierOrder
 from loyalty import services as loyalty_services
 from loyalty.models import LedgerEntry, Member
+from merchants.models import UsageRecord
 from tests.catalog.factories import (
     OfferFactory,
     RewardFactory,
@@ -283,3 +286,166 @@ def test_a_run_whose_lease_ran_out_leaves_the_row_to_the_run_that_took_it():
     redemption.refresh_from_db()
     assert redemption.status == "delivered"
     assert redemption.supplier_orders.count() == 1
+
+
+def backlog(count: int, supplier: Supplier) -> tuple[list[Redemption], list[SupplierOrder]]:
+    merchant, reward = shop(supplier, points=count * 2500)
+    redemptions = [redeem(merchant, reward, external_id=f"r{n}") for n in range(count)]
+    return redemptions, list(SupplierOrder.objects.filter(redemption__in=redemptions))
+
+
+def test_one_scheduled_run_drains_a_backlog_of_many_batches():
+    from fulfillment.tasks import process_supplier_orders
+
+    redemptions, _ = backlog(7, sandbox("good"))
+
+    summary = process_supplier_orders(batch_size=2)
+
+    assert summary.startswith("7 claimed: 7 delivered")
+    assert not SupplierOrder.objects.filter(status__in=dispatch.ACTIVE).exists()
+    assert set(Redemption.objects.values_list("status", flat=True)) == {"delivered"}
+    assert sorted(sandbox_placements().values()) == [1] * 7
+    assert len(redemptions) == 7
+
+
+def test_a_run_stops_at_its_budget_and_releases_what_it_claimed_for_the_next():
+    _, orders = backlog(12, sandbox("slow", latency_ms=50))  # 12 calls: 0.6 s at least
+
+    first = dispatch.process_due(
+        now=timezone.now(), batch_size=5, budget=datetime.timedelta(seconds=0.3)
+    )
+
+    assert 0 < first.delivered == first.claimed < 12
+    left = SupplierOrder.objects.filter(status="queued")
+    assert left.count() == 12 - first.delivered
+    # Nothing left leased: what the run claimed and did not get to is due again at once.
+    assert not left.filter(next_try_at__gt=timezone.now()).exists()
+
+    second = dispatch.process_due(
+        now=timezone.now(), batch_size=5, budget=datetime.timedelta(seconds=60)
+    )
+
+    assert first.delivered + second.delivered == 12
+    assert SupplierOrder.objects.filter(status="delivered").count() == len(orders) == 12
+    assert sorted(sandbox_placements().values()) == [1] * 12
+
+
+def test_without_a_budget_a_run_is_one_batch():
+    backlog(5, sandbox("good"))
+    assert dispatch.process_due(now=timezone.now(), batch_size=2).delivered == 2
+    assert SupplierOrder.objects.filter(status="queued").count() == 3
+
+
+def test_a_supplier_at_its_rate_limit_does_not_hold_back_the_orders_behind_it():
+    throttled = sandbox("throttled")
+    throttled.rate_limit_per_minute = 2
+    throttled.save()
+    slow_lane, _ = backlog(5, throttled)  # due first
+    merchant, reward = shop(sandbox("fast"))
+    fast_lane = [redeem(merchant, reward, external_id=f"f{n}") for n in range(3)]
+
+    result = dispatch.process_due(
+        now=timezone.now(), batch_size=3, budget=datetime.timedelta(seconds=60)
+    )
+
+    assert result.delivered == 2 + 3
+    statuses = dict(Redemption.objects.values_list("pk", "status"))
+    assert [statuses[r.pk] for r in fast_lane] == ["delivered"] * 3
+    assert sorted(statuses[r.pk] for r in slow_lane) == ["delivered"] * 2 + ["pending"] * 3
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_scheduled_runs_at_once_never_process_the_same_order():
+    supplier = sandbox("shared", latency_ms=20)
+    # With room for one order a minute, only the first redemption goes out when it
+    # commits (tasks run eagerly here); the others wait for the scheduled runs.
+    Supplier.objects.filter(pk=supplier.pk).update(rate_limit_per_minute=1)
+    merchant, _ = merchant_with_program()
+    reward = RewardFactory(denominations=["10"], recipient_fields=[])
+    OfferFactory(reward=reward, supplier=supplier)
+    select(merchant, reward, price_step=1)
+    member, _ = loyalty_services.member_upsert(
+        merchant=merchant, external_id="cust-1", fields={"country": "US"}
+    )
+    points_give(member, 41 * 1000)
+    for number in range(41):
+        services.redemption_create(
+            merchant=merchant,
+            data=services.RedemptionInput(
+                member_external_id="cust-1",
+                reward_id=reward.pk,
+                value=Decimal("10"),
+                recipient={},
+                external_id=f"r{number}",
+            ),
+        )
+    assert SupplierOrder.objects.filter(status="queued").count() == 40
+    Supplier.objects.filter(pk=supplier.pk).update(rate_limit_per_minute=10_000)
+    results: list[dispatch.DispatchResult] = []
+    barrier = threading.Barrier(2)
+
+    def scheduled_run() -> None:
+        try:
+            barrier.wait()
+            results.append(
+                dispatch.process_due(
+                    now=timezone.now(), batch_size=5, budget=datetime.timedelta(seconds=60)
+                )
+            )
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=scheduled_run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(results) == 2
+    assert all(result.claimed > 0 for result in results)  # both runs did work
+    assert sum(result.claimed for result in results) == 40
+    assert sum(result.delivered for result in results) == 40
+    assert sorted(sandbox_placements().values()) == [1] * 41  # no key placed twice
+    assert set(Redemption.objects.values_list("status", flat=True)) == {"delivered"}
+    for redemption in Redemption.objects.all():
+        assert redemption.supplier_orders.get().status == "delivered"
+        assert redemption.codes.count() == 1
+    assert UsageRecord.objects.count() == 41
+    assert connection.vendor == "postgresql"
+
+
+def lost_email(merchant, reward, external_id: str, delivered_at: datetime.datetime) -> int:
+    """A delivered redemption whose email task never ran."""
+    redemption = redeem(merchant, reward, external_id=external_id)
+    dispatch.process_due(now=timezone.now(), redemption_id=redemption.pk)
+    Redemption.objects.filter(pk=redemption.pk).update(delivered_at=delivered_at)
+    return redemption.pk
+
+
+def test_the_lost_email_sweep_queues_a_delivery_again_once_in_its_window():
+    merchant, reward = shop(sandbox("good"))
+    now = timezone.now()
+    lost = lost_email(merchant, reward, "lost", now - delivery.UNSENT_AFTER - HOUR / 60)
+
+    assert delivery.unsent_deliveries_take(now=now) == [lost]
+    # Every scheduled run of the window after that, the email still not sent (a backlog):
+    for minute in range(1, int(delivery.UNSENT_REQUEUE_EVERY / datetime.timedelta(minutes=1))):
+        later = now + datetime.timedelta(minutes=minute)
+        assert delivery.unsent_deliveries_take(now=later) == []
+        assert delivery.unsent_deliveries(now=later) == []
+    assert Redemption.objects.get(pk=lost).delivery_status == "none"
+
+
+def test_the_lost_email_sweep_takes_the_next_oldest_rather_than_the_same_ones():
+    merchant, reward = shop(sandbox("good"))
+    now = timezone.now()
+    oldest, older, old = (
+        lost_email(merchant, reward, f"r{n}", now - datetime.timedelta(minutes=30 - n))
+        for n in range(3)
+    )
+    assert delivery.unsent_deliveries(now=now) == [oldest, older, old]
+
+    assert delivery.unsent_deliveries_take(now=now, limit=2) == [oldest, older]
+    assert delivery.unsent_deliveries_take(now=now, limit=2) == [old]
+    assert delivery.unsent_deliveries_take(now=now, limit=2) == []

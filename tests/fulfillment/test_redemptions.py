@@ -346,3 +346,36 @@ def test_once_delivered_the_claim_link_is_given_and_codes_only_to_keys_with_the_
     assert code["code"].startswith("SBX-")
     (reveal,) = CodeReveal.objects.all()
     assert (reveal.via, reveal.api_key_prefix) == ("api", trusted.api_key.prefix)
+
+
+@pytest.mark.parametrize(
+    ("phone", "says"),
+    [
+        ("+44 20 7946 0958", "The reward is delivered in US only"),
+        ("555 123 4567", "Not a valid phone number of US"),
+    ],
+)
+def test_a_phone_of_another_country_or_no_country_is_refused_and_takes_nothing(shop, phone, says):
+    tenant, _ = shop
+    member(tenant.merchant)
+    reward = card(tenant.merchant, recipient_fields=["email", "phone"])
+    before = state()
+
+    response = post_json(
+        tenant.client, URL, body(reward, recipient={"email": "ana@example.com", "phone": phone})
+    )
+
+    problem = assert_problem(response, 400, "invalid_recipient", "recipient.phone")
+    (error,) = [error for error in problem["errors"] if error["attr"] == "recipient.phone"]
+    assert error["detail"].startswith(says)
+    assert state() == before
+    ok = post_json(
+        tenant.client,
+        URL,
+        body(reward, recipient={"email": "ana@example.com", "phone": "(415) 555-0100"}),
+    )
+    assert ok.status_code == 201, ok.content
+    assert Redemption.objects.get().recipient == {
+        "email": "ana@example.com",
+        "phone": "+14155550100",
+    }

@@ -13,7 +13,7 @@ from catalog.alerts import alert_raise
 from catalog.models import AlertKind, CatalogAlert, Supplier, SupplierOffer
 from fulfillment import dispatch, exceptions, services, staff
 from fulfillment.adapters.sandbox import SandboxAdapter, sandbox_placed_count, sandbox_reset
-from fulfillment.models import CodeReveal, DeliveredCode, Redemption, SupplierOrder
+from fulfillment.models import CodeReveal, DeliveredCode, Redemption, Shipment, SupplierOrder
 from loyalty import services as loyalty_services
 from loyalty.models import LedgerEntry
 from merchants.exceptions import DomainError, InvalidTransition, ReasonRequired
@@ -358,9 +358,21 @@ def test_manual_order_shipped_records_the_tracking(agent):
 
     redemption.refresh_from_db()
     assert (redemption.status, redemption.delivery_status) == ("delivered", "shipped")
-    shipped = redemption.events.get(field="delivery_status")
-    assert (shipped.from_value, shipped.to_value, shipped.actor) == ("none", "shipped", agent)
-    assert "DHL JD0001" in shipped.note
+    shipment = Shipment.objects.get(redemption=redemption)
+    assert (shipment.carrier, shipment.tracking_number, shipment.tracking_url) == (
+        "DHL",
+        "JD0001",
+        "https://dhl.example/JD0001",
+    )
+    assert (shipment.status, shipment.source) == ("shipped", "staff")
+    assert shipment.supplier_order == order_of(redemption)
+    assert shipment.shipped_at is not None
+    assert staff_events(redemption, agent) == [
+        ("status", "submitted", "delivered"),
+        ("shipment", "", "shipped"),
+        ("delivery", "none", "shipped"),
+    ]
+    assert "DHL JD0001" in redemption.events.get(field="shipment").note
     assert not DeliveredCode.objects.exists()
 
 
@@ -392,6 +404,7 @@ def test_manual_delivery_refuses_other_suppliers_bad_input_and_closed_orders(age
             supplier_order=order, codes=[{"code": "A"}], tracking=None, actor=agent
         )
     assert not DeliveredCode.objects.exists()
+    assert not Shipment.objects.exists()
     assert Redemption.objects.get(pk=mine.pk).status == "cancelled"
 
 

@@ -288,7 +288,7 @@ def test_a_worker_killed_mid_batch_loses_and_buys_twice_nothing(
     # The test settings run tasks eagerly, in this process: catch the dispatch each
     # redemption enqueues when it commits, so the worker gets only the batch sent below.
     enqueued: list[int] = []
-    monkeypatch.setattr(services, "_dispatch_soon", enqueued.append)
+    monkeypatch.setattr(services, "dispatch_soon", enqueued.append)
     redemptions = [redeem(merchant, reward, n) for n in range(ORDERS)]
     assert sorted(enqueued) == sorted(r.pk for r in redemptions)
     assert SupplierOrder.objects.filter(status="queued").count() == ORDERS

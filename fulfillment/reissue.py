@@ -1,0 +1,130 @@
+"""Reissue: a delivered reward that does not work (a dead code, the wrong card) is voided
+and ordered again, at no cost in points to the member.
+
+The ledger stays the one record of points: the member is credited the original's points
+(an adjustment that names the voided redemption) and the new redemption spends them, so
+their balance does not move. If the new order fails for good, the usual refund gives
+those points back, which is what the member is owed for a reward that never worked. The
+new delivery posts its own usage record, so the second purchase's cost is billed like
+the first; the voided redemption keeps its event (who, when, why, which replaced it).
+A redemption is reissued at most once (a unique constraint), so a double click orders
+once; a reissue can itself be reissued.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+
+from fulfillment.exceptions import OutOfStock
+from fulfillment.models import (
+    Redemption,
+    RedemptionEvent,
+    RedemptionStatus,
+    SupplierOrder,
+)
+from fulfillment.services import dispatch_soon, reserve_offer, supplier_order_key
+from loyalty import ledger
+from loyalty.models import LedgerEntry
+from merchants.actors import Actor, actor_label, actor_user
+from merchants.exceptions import InvalidTransition, ReasonRequired
+
+
+class AlreadyReissued(InvalidTransition):
+    code = "already_reissued"
+    title = "This redemption was reissued already."
+
+
+def redemption_reissue(*, redemption: Redemption, reason: str, actor: Actor) -> Redemption:
+    """Void the delivered ``redemption`` and order the same reward again for the member,
+    to the same delivery details; returns the new redemption (queued for dispatch)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReasonRequired("Say why the reward is reissued.", field="reason")
+    now = timezone.now()
+    with transaction.atomic():
+        original = (
+            Redemption.objects.select_for_update(of=("self",))
+            .select_related("reward", "member")
+            .get(pk=redemption.pk)
+        )
+        if original.status != RedemptionStatus.DELIVERED:
+            raise InvalidTransition("Only a delivered reward can be reissued.", field="status")
+        if (
+            original.voided_at is not None
+            or Redemption.objects.filter(reissue_of=original).exists()
+        ):
+            raise AlreadyReissued()
+        member = ledger.lock_member(original.member_id)
+        chosen = reserve_offer(
+            original.reward, str(original.country), original.face_value, original.quantity, now
+        )
+        if chosen is None:
+            raise OutOfStock("No supplier can deliver it again now.", field="quantity")
+        offer, reserved = chosen
+        new = Redemption(
+            merchant_id=original.merchant_id,
+            member=member,
+            request_hash=original.request_hash,
+            reward=original.reward,
+            catalog_item_id=original.catalog_item_id,
+            country=original.country,
+            face_value=original.face_value,
+            face_currency=original.face_currency,
+            quantity=original.quantity,
+            points_each=original.points_each,
+            points_total=original.points_total,
+            program_currency=original.program_currency,
+            point_value=original.point_value,
+            rate_used=original.rate_used,
+            exchange_rate_id=original.exchange_rate_id,
+            recipient=original.recipient,
+            reissue_of=original,
+        )
+        ledger.points_adjust(
+            member=member,
+            points=original.points_total,
+            reason=f"Reissue of redemption {original.public_id}: {reason}"[:500],
+            at=now,
+            expires_at=None,
+            actor=actor,
+            source_type=LedgerEntry.Source.REDEMPTION,
+            source_ref=str(original.public_id),
+        )
+        new.spend_entry = ledger.points_spend(
+            member=member,
+            points=original.points_total,
+            at=now,
+            source_type=LedgerEntry.Source.REDEMPTION,
+            source_ref=str(new.public_id),
+            reason=f"Reissue of {original.public_id}",
+            actor=actor,
+        )
+        new.save(force_insert=True)
+        Redemption.objects.filter(pk=original.pk).update(voided_at=now, updated_at=now)
+        RedemptionEvent.objects.create(
+            redemption=original,
+            field="reissue",
+            from_value=RedemptionStatus.DELIVERED,
+            to_value="voided",
+            source="staff" if actor_user(actor) else "system",
+            actor=actor_user(actor),
+            note=f"reissued as {new.public_id} by {actor_label(actor)}: {reason}"[:500],
+        )
+        RedemptionEvent.objects.create(
+            redemption=new,
+            to_value=RedemptionStatus.PENDING,
+            source="staff" if actor_user(actor) else "system",
+            actor=actor_user(actor),
+            note=f"reissue of {original.public_id}",
+        )
+        SupplierOrder.objects.create(
+            redemption=new,
+            offer=offer,
+            supplier_id=offer.supplier_id,
+            attempt=1,
+            idempotency_key=supplier_order_key(new, 1),
+            stock_reserved=reserved,
+            next_try_at=now,
+        )
+        new_id = new.pk
+        transaction.on_commit(lambda: dispatch_soon(new_id))
+    return new
