@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("loyalty.api.urls")),
     path("", include("catalog.api.urls")),
     path("", include("fulfillment.api.urls")),
+    path("", include("customercare.api.urls")),
 ]

@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("claim/", include("fulfillment.urls")),
+    path("care/", include("customercare.urls")),
     # Unknown API paths answer in the API's error format, in DEBUG too.
     re_path(r"^api/", lambda request: handler404(request, None)),
     # Uploaded and drawn images (brand logos, reward pictures) in development; nothing

@@ -1,6 +1,81 @@
 from django.apps import AppConfig
 
+_AGENT_MODELS = ("ticket", "ticketmessage", "goodwilladjustment")
+_AGENT_REFERENCE = (
+    "ticketevent",
+    "ticketattachment",
+    "csatresponse",
+    "cannedreply",
+    "slapolicy",
+    "businesscalendar",
+    "faqentry",
+    "programterms",
+    "agentprofile",
+    "caresettings",
+)
+
 
 class CustomerCareConfig(AppConfig):
     name = "customercare"
     verbose_name = "Customer care"
+    on_redemption_needs_care = "customercare.tasks.redemption_needs_care"
+    demo_seed = "customercare.demo.seed"
+
+    staff_group_permissions = {
+        "Customer care": [
+            f"customercare.{action}_{model}"
+            for model in _AGENT_MODELS
+            for action in ("add", "change", "view")
+        ]
+        + [f"customercare.view_{model}" for model in _AGENT_REFERENCE]
+        + [
+            "customercare.add_cannedreply",
+            "customercare.change_cannedreply",
+            "customercare.add_faqentry",
+            "customercare.change_faqentry",
+            "customercare.add_programterms",
+            "customercare.change_programterms",
+            "customercare.view_care_reports",
+        ],
+        "Operations": [
+            "customercare.view_ticket",
+            "customercare.view_care_reports",
+            "customercare.add_slapolicy",
+            "customercare.change_slapolicy",
+            "customercare.view_slapolicy",
+            "customercare.add_businesscalendar",
+            "customercare.change_businesscalendar",
+            "customercare.view_businesscalendar",
+            "customercare.add_caresettings",
+            "customercare.change_caresettings",
+            "customercare.view_caresettings",
+        ],
+        "Care leads": [
+            "customercare.approve_goodwill",
+            "customercare.view_care_reports",
+            "customercare.change_agentprofile",
+            "customercare.change_caresettings",
+            "customercare.view_caresettings",
+            "customercare.add_slapolicy",
+            "customercare.change_slapolicy",
+            "customercare.view_slapolicy",
+        ],
+        "Finance": ["customercare.view_goodwilladjustment", "customercare.view_care_reports"],
+    }
+    periodic_tasks = [
+        {
+            "name": "Customer care sweep",
+            "task": "customercare.sweep",
+            "crontab": "*/5 * * * *",
+            "description": "Sends the care emails a crash left unsent and opens a ticket "
+            "for each refunded redemption that needs care and has none.",
+        },
+        {
+            "name": "Customer care SLA check",
+            "task": "customercare.sla_check",
+            "crontab": "*/5 * * * *",
+            "description": "Flags tickets at risk of missing their SLA and breached, raises "
+            "a breached ticket's priority one step, emails the assignee and the team leads, "
+            "and closes resolved tickets past their reopen window.",
+        },
+    ]

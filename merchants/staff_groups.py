@@ -4,7 +4,14 @@ from django.apps import apps
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ImproperlyConfigured
 
-STAFF_GROUPS = ("Operations", "Catalog", "Fulfillment", "Customer care", "Finance")
+STAFF_GROUPS = (
+    "Operations",
+    "Catalog",
+    "Fulfillment",
+    "Customer care",
+    "Care leads",  # senior agents, on top of Customer care: approvals, reissues
+    "Finance",
+)
 
 
 def declared_group_permissions() -> dict[str, set[str]]:

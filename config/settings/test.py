@@ -17,3 +17,11 @@ REST_FRAMEWORK = {
 }
 # Uploaded and drawn files (brand logos, reward images) go to a scratch folder, not var/.
 MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="loyalty-test-media-"))
+CARE_ATTACHMENT_ROOT = Path(tempfile.mkdtemp(prefix="loyalty-test-care-"))
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "care_attachments": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(CARE_ATTACHMENT_ROOT), "base_url": None},
+    },
+}

@@ -1,0 +1,10 @@
+from customercare import escalation
+from loyalty.management.jobcommand import JobCommand
+
+
+class Command(JobCommand):
+    help = (
+        "Flag tickets at risk and breached, escalate breaches and close resolved tickets "
+        "past their reopen window (the customercare.sla_check job)."
+    )
+    job = staticmethod(escalation.sla_check)

@@ -1,0 +1,649 @@
+"""Every change to a ticket: opening, status moves, messages, assignment, priority,
+category and merges. Each service locks the ticket row, checks, writes, and records a
+``TicketEvent`` for a change of status, assignee, priority or category, all in one
+transaction. Emails are queued as ``CareNotification`` rows and sent by a task after the
+commit (``customercare.notifications``), never inside the request.
+
+Status moves go through ``_move`` only: it refuses what ``TICKET_TRANSITIONS`` does not
+allow, applies the move as a compare-and-swap on the status and keeps the SLA clock:
+entering a paused status starts a pause, leaving it adds the pause's counted minutes to
+the ticket and pushes its due times out.
+"""
+
+import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from customercare import attachments as attachment_rules
+from customercare import claims, sla
+from customercare.assignment import agent_can_work, assign_round_robin
+from customercare.exceptions import (
+    CSATAlreadyGiven,
+    InvalidTicketInput,
+    TicketClosed,
+    TicketNotFound,
+)
+from customercare.models import (
+    PAUSED_STATUSES,
+    PRIORITY_ORDER,
+    TICKET_TRANSITIONS,
+    CareSettings,
+    CSATResponse,
+    MessageAuthor,
+    MessageKind,
+    NotificationKind,
+    SLAPolicy,
+    SLAState,
+    Ticket,
+    TicketAttachment,
+    TicketCategory,
+    TicketChannel,
+    TicketEvent,
+    TicketEventField,
+    TicketMessage,
+    TicketPriority,
+    TicketStatus,
+)
+from customercare.notifications import notification_queue
+from fulfillment.models import Redemption
+from loyalty.models import LedgerEntry, Member
+from merchants.actors import Actor, actor_user
+from merchants.exceptions import InvalidTransition
+from merchants.models import Merchant
+
+SUBJECT_MAX = 200
+BODY_MAX = 10_000
+
+# Used when neither the merchant nor the provider has a policy for a priority: calendar
+# minutes (first response, resolution).
+FALLBACK_TARGETS = {
+    TicketPriority.LOW: (24 * 60, 5 * 24 * 60),
+    TicketPriority.NORMAL: (8 * 60, 3 * 24 * 60),
+    TicketPriority.HIGH: (2 * 60, 24 * 60),
+    TicketPriority.URGENT: (30, 8 * 60),
+}
+
+
+# -- selectors -----------------------------------------------------------------------------
+
+
+def care_settings_for(*, merchant: Merchant) -> CareSettings:
+    """The merchant's care terms (the defaults when it has none saved)."""
+    found = CareSettings.objects.filter(merchant=merchant).first()
+    return found or CareSettings(merchant=merchant)
+
+
+def sla_targets(*, merchant: Merchant, priority: str) -> sla.Targets:
+    """The merchant's policy for ``priority``, else the provider's default, else the
+    built-in fallback."""
+    policies = _policies(merchant, priority)
+    policy = policies.get(merchant.pk) or policies.get(None)
+    if policy is None:
+        first, resolution = FALLBACK_TARGETS[TicketPriority(priority)]
+        return sla.Targets(first, resolution, 75, None)
+    calendar = None
+    if policy.calendar is not None:
+        cal = policy.calendar
+        calendar = sla.Calendar(
+            timezone=cal.timezone,
+            weekdays=frozenset(int(day) for day in cal.weekdays),
+            opens_at=cal.opens_at,
+            closes_at=cal.closes_at,
+            holidays=frozenset(cal.holidays.values_list("date", flat=True)),
+        )
+    return sla.Targets(
+        policy.first_response_minutes, policy.resolution_minutes, policy.at_risk_percent, calendar
+    )
+
+
+def _policies(merchant: Merchant, priority: str) -> dict[int | None, SLAPolicy]:
+    rows = SLAPolicy.objects.filter(priority=priority).select_related("calendar")
+    return {
+        policy.merchant_id: policy for policy in rows if policy.merchant_id in (merchant.pk, None)
+    }
+
+
+def ticket_get(*, merchant: Merchant, reference: str) -> Ticket:
+    """The merchant's ticket by its public reference; ``TicketNotFound`` otherwise."""
+    if not isinstance(reference, str) or len(reference) > 16 or "\x00" in reference:
+        raise TicketNotFound()
+    ticket = (
+        Ticket.objects.select_related("member", "merged_into")
+        .filter(merchant=merchant, reference=reference.upper())
+        .first()
+    )
+    if ticket is None:
+        raise TicketNotFound()
+    return ticket
+
+
+# -- opening ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TicketInput:
+    category: str
+    subject: str
+    body: str
+    order_external_id: str = ""
+    redemption: Redemption | None = None
+    ledger_entry: LedgerEntry | None = None
+    priority: str = TicketPriority.NORMAL
+
+
+def _clean_text(value: object, field: str, limit: int) -> str:
+    if not isinstance(value, str) or "\x00" in value or not value.strip():
+        raise InvalidTicketInput("Required text.", field=field)
+    value = value.strip()
+    if len(value) > limit:
+        raise InvalidTicketInput(f"At most {limit} characters.", field=field)
+    return value
+
+
+def _validate(merchant: Merchant, member: Member, data: TicketInput) -> None:
+    if data.category not in TicketCategory.values:
+        raise InvalidTicketInput(f"One of: {', '.join(TicketCategory.values)}.", field="category")
+    if data.priority not in TicketPriority.values:
+        raise InvalidTicketInput(f"One of: {', '.join(TicketPriority.values)}.", field="priority")
+    if data.category == TicketCategory.MISSING_POINTS and not data.order_external_id:
+        raise InvalidTicketInput(
+            "A missing-points claim names the order (its external_id).", field="order"
+        )
+    if len(data.order_external_id) > 128:
+        raise InvalidTicketInput("At most 128 characters.", field="order")
+    for name, linked in (("redemption", data.redemption), ("ledger_entry", data.ledger_entry)):
+        if linked is not None and (
+            linked.merchant_id != merchant.pk or linked.member_id != member.pk
+        ):
+            raise InvalidTicketInput(f"Not one of this member's {name}s.", field=name)
+
+
+def ticket_open(
+    *,
+    merchant: Merchant,
+    member: Member,
+    data: TicketInput,
+    channel: str,
+    attachments: Sequence[UploadedFile] = (),
+    actor: Actor = None,
+) -> Ticket:
+    """Open a ticket: the member's words as its first message (a staff-opened ticket
+    starts with the agent's note), a snapshot of the member's balance and tier, the
+    structured claim's finding as an internal note, the SLA due times, and an agent
+    by round robin when one is free."""
+    subject = _clean_text(data.subject, "subject", SUBJECT_MAX)
+    body = _clean_text(data.body, "message", BODY_MAX)
+    if member.merchant_id != merchant.pk:
+        raise InvalidTicketInput("Not a member of this merchant.", field="member")
+    _validate(merchant, member, data)
+    attachment_rules.check_all(attachments)
+    now = timezone.now()
+    with transaction.atomic():
+        member = Member.objects.select_related("tier").get(pk=member.pk)
+        ticket = Ticket(
+            merchant=merchant,
+            member=member,
+            category=data.category,
+            subject=subject,
+            priority=data.priority,
+            channel=channel,
+            order_external_id=data.order_external_id,
+            redemption=data.redemption,
+            ledger_entry=data.ledger_entry,
+            balance_at_open=member.points_balance,
+            pending_at_open=member.pending_points,
+            tier_at_open=member.tier.name if member.tier else "",
+        )
+        finding = None
+        if data.category == TicketCategory.MISSING_POINTS:
+            finding = claims.missing_points(
+                merchant=merchant,
+                member=member,
+                order_external_id=data.order_external_id,
+                claim_days=care_settings_for(merchant=merchant).missing_points_claim_days,
+                now=now,
+            )
+            ticket.order = finding.order
+        elif data.category in (TicketCategory.REWARD_NOT_RECEIVED, TicketCategory.WRONG_REWARD):
+            finding = claims.reward_delivery(member=member, redemption=data.redemption)
+        ticket.save()
+        ticket.created_at = now
+        Ticket.objects.filter(pk=ticket.pk).update(created_at=now)
+        _event(ticket, TicketEventField.STATUS, "", TicketStatus.NEW, actor, _source(actor), "")
+        from_member = channel == TicketChannel.API
+        _message(
+            ticket,
+            body,
+            kind=MessageKind.PUBLIC if from_member else MessageKind.INTERNAL,
+            author_type=MessageAuthor.MEMBER if from_member else MessageAuthor.STAFF,
+            actor=actor,
+            attachments=attachments,
+        )
+        if finding is not None:
+            _message(
+                ticket,
+                finding.note,
+                kind=MessageKind.INTERNAL,
+                author_type=MessageAuthor.SYSTEM,
+                actor=None,
+            )
+        if from_member:
+            ticket.last_member_message_at = now
+        _set_due_times(ticket)
+        ticket.save()
+        if actor_user(actor) is None or not agent_can_work(actor_user(actor)):
+            assign_round_robin(ticket=ticket, now=now)
+        else:
+            _assign(ticket, actor_user(actor), actor)
+    return ticket
+
+
+def ticket_open_for_redemption(*, redemption: Redemption) -> Ticket | None:
+    """The ticket the system opens for a redemption refunded after its supplier failed
+    it: once per redemption (``None`` when it already has one)."""
+    if Ticket.objects.filter(redemption=redemption, channel=TicketChannel.SYSTEM).exists():
+        return None
+    reason = redemption.care_reason or "The reward could not be delivered."
+    data = TicketInput(
+        category=TicketCategory.REWARD_NOT_RECEIVED,
+        subject=f"Reward not delivered, points refunded: {redemption.reward}"[:SUBJECT_MAX],
+        body=(
+            f"Redemption {redemption.public_id} was refunded ({redemption.points_total} points) "
+            f"after fulfillment failed: {reason}. Contact the member about another reward."
+        ),
+        redemption=redemption,
+        priority=TicketPriority.HIGH,
+    )
+    try:
+        with transaction.atomic():
+            return ticket_open(
+                merchant=redemption.merchant,
+                member=redemption.member,
+                data=data,
+                channel=TicketChannel.SYSTEM,
+            )
+    except IntegrityError:
+        return None  # another run opened it first
+
+
+def redemptions_needing_ticket(*, limit: int = 200) -> list[Redemption]:
+    """Redemptions flagged for care that the system has not opened a ticket for."""
+    return list(
+        Redemption.objects.filter(needs_care=True)
+        .exclude(tickets__channel=TicketChannel.SYSTEM)
+        .select_related("merchant", "member", "reward")
+        .order_by("pk")[:limit]
+    )
+
+
+# -- status -------------------------------------------------------------------------------
+
+
+def _source(actor: Actor) -> str:
+    return "staff" if actor_user(actor) is not None else "system"
+
+
+def _event(
+    ticket: Ticket, field: str, from_value: str, to_value: str, actor: Actor, source: str, note
+) -> None:
+    TicketEvent.objects.create(
+        ticket=ticket,
+        field=field,
+        from_value=from_value or "",
+        to_value=to_value or "",
+        actor=actor_user(actor),
+        source=source,
+        note=(note or "")[:500],
+    )
+
+
+def _locked(ticket: Ticket) -> Ticket:
+    return Ticket.objects.select_for_update().select_related("member").get(pk=ticket.pk)
+
+
+def _set_due_times(ticket: Ticket) -> None:
+    targets = sla_targets(merchant=ticket.merchant, priority=ticket.priority)
+    due = sla.due_times(ticket.created_at, ticket.paused_minutes, targets)
+    ticket.first_response_due_at = due.first_response
+    ticket.resolution_due_at = due.resolution
+
+
+def _move(ticket: Ticket, to: str, *, actor: Actor, source: str, note: str = "", now=None) -> None:
+    """Move a locked ticket to ``to`` (the caller saves the other fields it changed)."""
+    now = now or timezone.now()
+    old = ticket.status
+    if to == old:
+        return
+    if to not in TICKET_TRANSITIONS[old]:
+        raise InvalidTransition(
+            f"A ticket cannot go from {TicketStatus(old).label} to {TicketStatus(to).label}.",
+            field="status",
+        )
+    if old in PAUSED_STATUSES and to not in PAUSED_STATUSES and ticket.paused_since:
+        targets = sla_targets(merchant=ticket.merchant, priority=ticket.priority)
+        ticket.paused_minutes += sla.minutes_between(ticket.paused_since, now, targets.calendar)
+        ticket.paused_since = None
+        _set_due_times(ticket)
+    elif to in PAUSED_STATUSES and old not in PAUSED_STATUSES:
+        ticket.paused_since = now
+    if to == TicketStatus.RESOLVED:
+        ticket.resolved_at = now
+        ticket.resolutions += 1
+        # Resolved late, before the job saw it: a breach all the same.
+        if ticket.resolution_due_at and now > ticket.resolution_due_at:
+            ticket.resolution_breached = True
+        if ticket.first_response_breached or ticket.resolution_breached:
+            ticket.sla_state = SLAState.BREACHED
+        else:
+            ticket.sla_state = SLAState.MET
+    elif old == TicketStatus.RESOLVED and to != TicketStatus.CLOSED:  # reopened
+        ticket.resolved_at = None
+        ticket.sla_state = SLAState.BREACHED if ticket.resolution_breached else SLAState.ON_TRACK
+    if to == TicketStatus.CLOSED:
+        ticket.closed_at = now
+    also = {"merged_into": ticket.merged_into} if to == TicketStatus.MERGED else {}
+    updated = Ticket.objects.filter(pk=ticket.pk, status=old).update(status=to, **also)
+    if not updated:
+        raise InvalidTransition("The ticket changed meanwhile; reload it.", field="status")
+    ticket.status = to
+    _event(ticket, TicketEventField.STATUS, old, to, actor, source, note)
+    if to == TicketStatus.RESOLVED:
+        notification_queue(
+            ticket=ticket,
+            kind=NotificationKind.RESOLVED,
+            key=f"resolved:{ticket.pk}:{ticket.resolutions}",
+        )
+
+
+def ticket_move(*, ticket: Ticket, to: str, actor: Actor, note: str = "") -> Ticket:
+    """Staff (or a job) moves the ticket's status."""
+    if to not in TicketStatus.values or to == TicketStatus.MERGED:
+        raise InvalidTicketInput("Not a status a ticket can be moved to.", field="status")
+    with transaction.atomic():
+        ticket = _locked(ticket)
+        _move(ticket, to, actor=actor, source=_source(actor), note=note)
+        ticket.save()
+    return ticket
+
+
+# -- messages -------------------------------------------------------------------------------
+
+
+def _message(
+    ticket: Ticket,
+    body: str,
+    *,
+    kind: str,
+    author_type: str,
+    actor: Actor,
+    attachments: Sequence[UploadedFile] = (),
+) -> TicketMessage:
+    message = TicketMessage.objects.create(
+        ticket=ticket, kind=kind, author_type=author_type, author=actor_user(actor), body=body
+    )
+    for upload in attachments:
+        TicketAttachment.objects.create(
+            message=message,
+            file=upload,
+            filename=attachment_rules.display_name(upload),
+            content_type=attachment_rules.content_type(upload),
+            size=upload.size,
+        )
+    return message
+
+
+REPLY_THEN = (
+    TicketStatus.OPEN,
+    TicketStatus.PENDING_CUSTOMER,
+    TicketStatus.PENDING_FULFILLMENT,
+    TicketStatus.RESOLVED,
+)
+
+
+def ticket_reply(
+    *,
+    ticket: Ticket,
+    body: str,
+    internal: bool,
+    actor: Actor,
+    then: str | None = None,
+    attachments: Sequence[UploadedFile] = (),
+) -> TicketMessage:
+    """An agent's public reply (emailed to the member; the first one is the first
+    response) or internal note; ``then`` moves the ticket on in the same step."""
+    body = _clean_text(body, "body", BODY_MAX)
+    if then is not None and then not in REPLY_THEN:
+        raise InvalidTicketInput("Not a status to move to after a reply.", field="then")
+    attachment_rules.check_all(attachments)
+    now = timezone.now()
+    with transaction.atomic():
+        ticket = _locked(ticket)
+        if ticket.status in (TicketStatus.CLOSED, TicketStatus.MERGED):
+            raise TicketClosed()
+        message = _message(
+            ticket,
+            body,
+            kind=MessageKind.INTERNAL if internal else MessageKind.PUBLIC,
+            author_type=MessageAuthor.STAFF,
+            actor=actor,
+            attachments=attachments,
+        )
+        if not internal:
+            if ticket.first_responded_at is None:
+                ticket.first_responded_at = now
+                if ticket.first_response_due_at and now > ticket.first_response_due_at:
+                    ticket.first_response_breached = True
+            if ticket.status == TicketStatus.NEW and then is None:
+                then = TicketStatus.OPEN
+            notification_queue(
+                ticket=ticket,
+                kind=NotificationKind.REPLY,
+                key=f"reply:{message.pk}",
+                message=message,
+            )
+        if then is not None:
+            if ticket.status == TicketStatus.NEW and then != TicketStatus.OPEN:
+                _move(ticket, TicketStatus.OPEN, actor=actor, source="staff", now=now)
+            _move(ticket, then, actor=actor, source="staff", now=now)
+        ticket.save()
+    return message
+
+
+def ticket_member_message(
+    *, ticket: Ticket, body: str, attachments: Sequence[UploadedFile] = ()
+) -> TicketMessage:
+    """The member writes on their ticket (by the API or the ticket page). A ticket
+    waiting on them, or resolved within the merchant's reopen window, opens again; one
+    merged elsewhere takes the message on the ticket it went into; a closed one, or one
+    resolved longer ago, refuses (the member opens a new ticket)."""
+    body = _clean_text(body, "message", BODY_MAX)
+    attachment_rules.check_all(attachments)
+    now = timezone.now()
+    with transaction.atomic():
+        ticket = _locked(ticket)
+        for _ in range(10):
+            if ticket.status != TicketStatus.MERGED:
+                break
+            ticket = _locked(ticket.merged_into)
+        window = datetime.timedelta(
+            days=care_settings_for(merchant=ticket.merchant).reopen_window_days
+        )
+        if ticket.status == TicketStatus.CLOSED or (
+            ticket.status == TicketStatus.RESOLVED
+            and (ticket.resolved_at is None or ticket.resolved_at + window < now)
+        ):
+            raise TicketClosed()
+        message = _message(
+            ticket,
+            body,
+            kind=MessageKind.PUBLIC,
+            author_type=MessageAuthor.MEMBER,
+            actor=None,
+            attachments=attachments,
+        )
+        ticket.last_member_message_at = now
+        if ticket.status in (TicketStatus.PENDING_CUSTOMER, TicketStatus.RESOLVED):
+            note = (
+                "reopened by the member's reply" if ticket.status == TicketStatus.RESOLVED else ""
+            )
+            _move(ticket, TicketStatus.OPEN, actor=None, source="member", note=note, now=now)
+        ticket.save()
+    return message
+
+
+# -- assignment, priority, category -------------------------------------------------------
+
+
+def _assign(ticket: Ticket, assignee: AbstractBaseUser | None, actor: Actor) -> None:
+    old = ticket.assignee
+    if (old and old.pk) == (assignee and assignee.pk):
+        return
+    ticket.assignee = assignee
+    Ticket.objects.filter(pk=ticket.pk).update(assignee=assignee)
+    _event(
+        ticket,
+        TicketEventField.ASSIGNEE,
+        old.get_username() if old else "",
+        assignee.get_username() if assignee else "",
+        actor,
+        _source(actor),
+        "",
+    )
+
+
+def ticket_assign(*, ticket: Ticket, assignee: AbstractBaseUser | None, actor: Actor) -> Ticket:
+    """Give the ticket to an agent of the Customer care group (or to nobody)."""
+    if assignee is not None and not agent_can_work(assignee):
+        raise InvalidTicketInput(
+            "Only an active member of the Customer care group can take tickets.",
+            field="assignee",
+        )
+    with transaction.atomic():
+        ticket = _locked(ticket)
+        _assign(ticket, assignee, actor)
+    return ticket
+
+
+def ticket_take(*, ticket: Ticket, actor: AbstractBaseUser) -> Ticket:
+    """'Take it': the acting agent becomes the assignee."""
+    return ticket_assign(ticket=ticket, assignee=actor, actor=actor)
+
+
+def ticket_set_priority(
+    *, ticket: Ticket, priority: str, actor: Actor, note: str = "", locked: bool = False
+) -> Ticket:
+    """Change the priority; the due times follow the new priority's targets."""
+    if priority not in TicketPriority.values:
+        raise InvalidTicketInput(f"One of: {', '.join(TicketPriority.values)}.", field="priority")
+    with transaction.atomic():
+        if not locked:
+            ticket = _locked(ticket)
+        old = ticket.priority
+        if old == priority:
+            return ticket
+        ticket.priority = priority
+        _set_due_times(ticket)
+        ticket.save()
+        _event(ticket, TicketEventField.PRIORITY, old, priority, actor, _source(actor), note)
+    return ticket
+
+
+def priority_above(priority: str) -> str:
+    """One step up (urgent stays urgent)."""
+    index = PRIORITY_ORDER.index(TicketPriority(priority))
+    return PRIORITY_ORDER[min(index + 1, len(PRIORITY_ORDER) - 1)]
+
+
+def ticket_set_category(*, ticket: Ticket, category: str, actor: Actor) -> Ticket:
+    if category not in TicketCategory.values:
+        raise InvalidTicketInput(f"One of: {', '.join(TicketCategory.values)}.", field="category")
+    with transaction.atomic():
+        ticket = _locked(ticket)
+        old = ticket.category
+        if old != category:
+            ticket.category = category
+            ticket.save()
+            _event(ticket, TicketEventField.CATEGORY, old, category, actor, _source(actor), "")
+    return ticket
+
+
+# -- merge --------------------------------------------------------------------------------
+
+
+def ticket_merge(*, ticket: Ticket, into: Ticket, actor: Actor) -> Ticket:
+    """Move ``ticket``'s thread into ``into`` (the same member's) and close it as merged."""
+    if ticket.pk == into.pk:
+        raise InvalidTicketInput("A ticket cannot be merged into itself.", field="into")
+    with transaction.atomic():
+        # Both rows, in id order.
+        rows = {
+            row.pk: row
+            for row in Ticket.objects.select_for_update()
+            .select_related("member")
+            .filter(pk__in=[ticket.pk, into.pk])
+            .order_by("pk")
+        }
+        ticket, into = rows[ticket.pk], rows[into.pk]
+        if ticket.merchant_id != into.merchant_id or ticket.member_id != into.member_id:
+            raise InvalidTicketInput("Only the same member's tickets can be merged.", field="into")
+        if into.status in (TicketStatus.CLOSED, TicketStatus.MERGED):
+            raise InvalidTicketInput("The ticket to merge into is closed.", field="into")
+        moved = TicketMessage.objects.filter(ticket=ticket).update(ticket=into)
+        ticket.merged_into = into
+        _move(
+            ticket,
+            TicketStatus.MERGED,
+            actor=actor,
+            source=_source(actor),
+            note=f"into {into.reference}",
+        )
+        ticket.save()
+        _message(
+            into,
+            f"{ticket.reference} ({ticket.subject}) was merged into this ticket: "
+            f"{moved} message(s) moved.",
+            kind=MessageKind.INTERNAL,
+            author_type=MessageAuthor.SYSTEM,
+            actor=None,
+        )
+        if into.last_member_message_at is None or (
+            ticket.last_member_message_at
+            and ticket.last_member_message_at > into.last_member_message_at
+        ):
+            into.last_member_message_at = ticket.last_member_message_at
+            into.save()
+    return into
+
+
+# -- CSAT ----------------------------------------------------------------------------------
+
+
+def csat_record(*, ticket: Ticket, score: object, comment: object, via: str) -> CSATResponse:
+    """The member's rating of the ticket's latest resolution, once."""
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+        raise InvalidTicketInput("A whole number from 1 to 5.", field="score")
+    if comment is None:
+        comment = ""
+    if not isinstance(comment, str) or "\x00" in comment or len(comment) > 2000:
+        raise InvalidTicketInput("Text of at most 2000 characters.", field="comment")
+    with transaction.atomic():
+        ticket = _locked(ticket)
+        if (
+            ticket.status not in (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+            or not ticket.resolutions
+        ):
+            raise InvalidTransition("Only a resolved ticket can be rated.", field="score")
+        if CSATResponse.objects.filter(ticket=ticket, resolution=ticket.resolutions).exists():
+            raise CSATAlreadyGiven()
+        return CSATResponse.objects.create(
+            ticket=ticket,
+            resolution=ticket.resolutions,
+            score=score,
+            comment=comment.strip(),
+            via=via,
+        )

@@ -1,0 +1,66 @@
+"""Building blocks of the care tests: a merchant with a program and members, agents of
+the Customer care group, and tickets opened through the service."""
+
+from django.contrib.auth.models import Group
+
+from customercare import services
+from customercare.models import AgentProfile, Ticket, TicketCategory, TicketChannel
+from loyalty import services as loyalty_services
+from loyalty.models import Member
+from merchants.models import Merchant
+from merchants.staff_groups import staff_groups_sync
+from tests.catalog.factories import merchant_with_program
+from tests.loyalty.factories import next_id, points_give
+from tests.merchants.factories import StaffFactory
+
+
+def care_merchant(**terms) -> Merchant:
+    merchant, _ = merchant_with_program(**terms)
+    return merchant
+
+
+def member_of(
+    merchant: Merchant, points: int = 0, *, email: str = "ana@example.com", locale: str = ""
+) -> Member:
+    member, _ = loyalty_services.member_upsert(
+        merchant=merchant,
+        external_id=next_id("cust"),
+        fields={"country": "US", "email": email, "first_name": "Ana", "locale": locale},
+    )
+    if points:
+        points_give(member, points)
+        member.refresh_from_db()
+    return member
+
+
+def agent_make(
+    *, available: bool = True, cap: int = 25, lead: bool = False, username: str | None = None
+):
+    staff_groups_sync()
+    user = StaffFactory(**({"username": username} if username else {}))
+    user.groups.add(Group.objects.get(name="Customer care"))
+    AgentProfile.objects.create(
+        user=user, is_available=available, max_open_tickets=cap, is_team_lead=lead
+    )
+    return user
+
+
+def ticket_open(
+    member: Member,
+    *,
+    category: str = TicketCategory.OTHER,
+    subject: str = "Where are my points?",
+    body: str = "I bought shoes last week.",
+    channel: str = TicketChannel.API,
+    actor=None,
+    attachments=(),
+    **data,
+) -> Ticket:
+    return services.ticket_open(
+        merchant=member.merchant,
+        member=member,
+        data=services.TicketInput(category=category, subject=subject, body=body, **data),
+        channel=channel,
+        attachments=attachments,
+        actor=actor,
+    )

@@ -1,0 +1,70 @@
+"""A redemption fulfillment could not deliver is refunded and flagged for care; customer
+care opens one ticket for it, by the hook fulfillment calls after its commit or, if that
+was lost, by the scheduled sweep."""
+
+import contextlib
+import json
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from customercare import tasks
+from customercare.models import MessageKind, Ticket, TicketCategory, TicketChannel
+from fulfillment import dispatch, services
+from fulfillment.models import Redemption
+from tests.catalog.factories import OfferFactory, RewardFactory, SupplierFactory, select
+from tests.customercare.factories import care_merchant, member_of
+
+pytestmark = pytest.mark.django_db
+
+
+def refunded_redemption(commit_hooks=None) -> Redemption:
+    merchant = care_merchant()
+    reward = RewardFactory(denominations=["25"])
+    supplier = SupplierFactory(slug="sbx", adapter="sandbox", adapter_config=json.dumps({}))
+    OfferFactory(reward=reward, supplier=supplier)
+    select(merchant, reward, price_step=1)
+    member = member_of(merchant, 10_000)
+    redemption = services.redemption_create(
+        merchant=merchant,
+        data=services.RedemptionInput(
+            member_external_id=member.external_id,
+            reward_id=reward.pk,
+            value=Decimal("25"),
+            recipient={"email": "ana@example.com"},
+        ),
+    ).obj
+    with commit_hooks or contextlib.nullcontext(), transaction.atomic():
+        locked = Redemption.objects.select_for_update().get(pk=redemption.pk)
+        dispatch.refund(
+            locked, now=timezone.now(), reason="supplier out of cards", source="sandbox"
+        )
+    redemption.refresh_from_db()
+    assert redemption.needs_care
+    return redemption
+
+
+def test_the_sweep_opens_one_high_priority_ticket_per_refunded_redemption():
+    redemption = refunded_redemption()
+    assert not Ticket.objects.filter(redemption=redemption).exists()  # the hook was lost
+    assert "1 ticket(s) opened" in tasks.sweep()
+    ticket = Ticket.objects.get(redemption=redemption)
+    assert ticket.channel == TicketChannel.SYSTEM
+    assert ticket.category == TicketCategory.REWARD_NOT_RECEIVED
+    assert ticket.priority == "high"
+    assert ticket.member == redemption.member
+    internal = ticket.messages.filter(kind=MessageKind.INTERNAL)
+    assert any("supplier out of cards" in m.body for m in internal)
+    assert not ticket.messages.filter(kind=MessageKind.PUBLIC).exists()
+    assert "0 ticket(s) opened" in tasks.sweep()
+    assert Ticket.objects.filter(redemption=redemption).count() == 1
+
+
+def test_the_hook_opens_it_after_the_refund_commits(django_capture_on_commit_callbacks):
+    redemption = refunded_redemption(django_capture_on_commit_callbacks(execute=True))
+    tickets = Ticket.objects.filter(redemption=redemption, channel=TicketChannel.SYSTEM)
+    assert tickets.count() == 1
+    tasks.open_ticket_for_redemption(redemption.pk)  # a second delivery of the task
+    assert tickets.count() == 1
