@@ -81,6 +81,15 @@ class RedemptionSerializer(serializers.ModelSerializer):
     points_spent = serializers.IntegerField(source="points_total")
     claim = serializers.SerializerMethodField()
     shipment = serializers.SerializerMethodField()
+    reissue_of = serializers.UUIDField(
+        source="reissue_of.public_id",
+        allow_null=True,
+        read_only=True,
+        help_text="The voided redemption this one replaces.",
+    )
+    reissued_as = serializers.SerializerMethodField(
+        help_text="The redemption that replaced this one (when voided)."
+    )
 
     class Meta:
         model = Redemption
@@ -102,14 +111,17 @@ class RedemptionSerializer(serializers.ModelSerializer):
             "events",
             "claim",
             "shipment",
+            "voided_at",
+            "reissue_of",
+            "reissued_as",
         ]
 
     @extend_schema_field(ClaimSerializer(allow_null=True))
     def get_claim(self, redemption: Redemption) -> dict | None:
         """How the member claims it, once delivered: the claim page, and the codes for a
         key with the ``codes`` scope (each read is audited)."""
-        if redemption.status != RedemptionStatus.DELIVERED:
-            return None
+        if redemption.status != RedemptionStatus.DELIVERED or redemption.voided_at:
+            return None  # a voided reward's codes no longer count: see ``reissued_as``
         claim = {"url": claim_url(redemption, settings.PUBLIC_BASE_URL), "codes": None}
         api_key = self.context.get("api_key")
         if api_key is not None and api_key.has_scope(Scope.CODES):
@@ -133,6 +145,11 @@ class RedemptionSerializer(serializers.ModelSerializer):
         track it."""
         latest = next(iter(redemption.shipments.all()), None)  # newest first
         return ShipmentSerializer(latest).data if latest is not None else None
+
+    @extend_schema_field(serializers.UUIDField(allow_null=True))
+    def get_reissued_as(self, redemption: Redemption) -> str | None:
+        replacement = getattr(redemption, "reissued_as", None)
+        return str(replacement.public_id) if replacement is not None else None
 
     def get_reward(self, redemption: Redemption) -> dict:
         reward = redemption.reward

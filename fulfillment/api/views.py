@@ -30,9 +30,9 @@ class RedemptionPagination(CursorPagination):
 
 
 def _with_events(queryset):
-    return queryset.select_related("member", "reward").prefetch_related(
-        "events", "codes", "shipments"
-    )
+    return queryset.select_related(
+        "member", "reward", "reissue_of", "reissued_as"
+    ).prefetch_related("events", "codes", "shipments")
 
 
 class RedemptionListView(MerchantAPIView):

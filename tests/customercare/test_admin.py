@@ -40,7 +40,7 @@ from fulfillment.models import Redemption, RedemptionStatus
 from loyalty.models import LedgerEntry, Member
 from tests.catalog.factories import OfferFactory, RewardFactory, SupplierFactory, select
 from tests.customercare.factories import agent_make, care_merchant, member_of, ticket_open
-from tests.loyalty.factories import assert_ledger_consistent, points_give
+from tests.loyalty.factories import assert_ledger_consistent, order_post, points_give
 from tests.merchants.factories import StaffFactory
 from tests.merchants.test_admin import form_data, messages_of
 
@@ -841,3 +841,26 @@ def test_ticket_page_query_count_does_not_grow_with_the_thread(
     assert response.status_code == 200
     # The first message, eight replies and notes, and the three goodwill notes.
     assert response.content.count(b'class="care-message') == 12
+
+
+def test_the_page_renders_for_every_kind_of_ticket(client, desk):
+    """Claims with and without their order, a merged ticket, a resolved one: each page
+    renders (the template never reaches through a missing link)."""
+    member = desk["member"]
+    order_post(member.merchant, member, "20.00", external_id="W-77")
+    found = ticket_open(member, category="missing_points", order_external_id="W-77")
+    missing = ticket_open(member, category="missing_points", order_external_id="NOPE")
+    reward = ticket_open(member, category="reward_not_received")
+    merged = ticket_open(member)
+    services.ticket_merge(ticket=merged, into=reward, actor=desk["agent"])
+    done = services.ticket_move(ticket=ticket_open(member), to="resolved", actor=desk["agent"])
+    for ticket, text in (
+        (found, "W-77 (found)"),
+        (missing, "NOPE (not found)"),
+        (reward, "The member has no redemptions."),
+        (merged, reward.reference),
+        (done, "Resolved"),
+    ):
+        response = client.get(page_url(ticket))
+        assert response.status_code == 200, ticket
+        assert text in response.content.decode()

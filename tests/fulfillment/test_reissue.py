@@ -24,6 +24,7 @@ from tests.catalog.factories import (
     merchant_with_program,
     select,
 )
+from tests.conftest import make_tenant
 from tests.loyalty.factories import assert_ledger_consistent, member_make, points_give
 from tests.merchants.factories import StaffFactory
 
@@ -140,3 +141,18 @@ def test_the_voided_rewards_claim_link_no_longer_shows_its_code(client):
     code = original.codes.get().code
     assert code.encode() not in client.post(url).content
     assert not CodeReveal.objects.filter(code__redemption=original).exists()
+
+
+def test_the_api_links_the_voided_redemption_and_its_replacement(tenant_pair):
+    original = delivered()
+    new = redemption_reissue(redemption=original, reason="dead code", actor=None)
+    store = make_tenant(original.merchant)
+    old_body = store.client.get(f"/api/v1/redemptions/{original.public_id}/").json()
+    new_body = store.client.get(f"/api/v1/redemptions/{new.public_id}/").json()
+    assert old_body["voided_at"] is not None
+    assert old_body["reissued_as"] == str(new.public_id)
+    assert old_body["claim"] is None  # its codes no longer count
+    assert new_body["reissue_of"] == str(original.public_id)
+    assert new_body["reissued_as"] is None
+    other = tenant_pair.b.client.get(f"/api/v1/redemptions/{new.public_id}/")
+    assert other.status_code == 404
