@@ -13,8 +13,6 @@ versions), in the language ``?lang=`` picks, else the browser's.
 """
 
 import datetime
-from collections.abc import Callable
-from functools import wraps
 
 from django import forms
 from django.conf import settings
@@ -23,8 +21,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET
 
 from customercare import help as help_pages
 from customercare import services
@@ -45,12 +42,11 @@ from customercare.exceptions import (
 )
 from customercare.links import ticket_from_token
 from customercare.models import MessageAuthor, Ticket, TicketStatus
-from fulfillment.claim import PRIVATE_HEADERS
+from fulfillment.claim import private_view
 from fulfillment.vouchers import member_language
 from merchants.exceptions import InvalidTransition
 from merchants.models import Merchant
 
-View = Callable[..., HttpResponse]
 # A merge chain longer than this is not followed (merges only ever go one way).
 MAX_MERGE_HOPS = 10
 STATUS_FOR_MEMBER = {
@@ -66,26 +62,6 @@ DOWNLOAD_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'none'; sandbox",
 }
-
-
-def _private_view(*methods: str) -> Callable[[View], View]:
-    """The view answers only ``methods`` (else 405), checks a POST's CSRF token, and
-    every response it gives carries ``PRIVATE_HEADERS``. The CSRF check runs inside the
-    view rather than in the middleware before it, so that its refusal is private too."""
-
-    def decorator(view: View) -> View:
-        checked = require_http_methods(list(methods))(csrf_protect(view))
-
-        @wraps(view)
-        def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-            response = checked(request, *args, **kwargs)
-            for header, value in PRIVATE_HEADERS.items():
-                response[header] = value
-            return response
-
-        return csrf_exempt(wrapped)  # checked by csrf_protect above
-
-    return decorator
 
 
 def _page_context(**context: object) -> dict:
@@ -197,7 +173,7 @@ def _refusal(error: Exception) -> tuple[str, int]:
     return _("Your message could not be sent. Check it and try again."), 400
 
 
-@_private_view("GET", "POST")
+@private_view("GET", "POST")
 def ticket_page(request: HttpRequest, token: str) -> HttpResponse:
     """GET: the ticket's public thread, a reply form and, once resolved, the rating
     form. POST: the member's reply (then back to the page)."""
@@ -227,7 +203,7 @@ def ticket_page(request: HttpRequest, token: str) -> HttpResponse:
     return HttpResponseRedirect(url, status=303)
 
 
-@_private_view("POST")
+@private_view("POST")
 def ticket_rate(request: HttpRequest, token: str) -> HttpResponse:
     """The member's rating of the latest resolution (1 to 5 and a comment), once."""
     try:
@@ -260,7 +236,7 @@ def ticket_rate(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "customercare/member/rated.html", context)
 
 
-@_private_view("GET")
+@private_view("GET")
 def ticket_file(request: HttpRequest, token: str, attachment_id: str) -> HttpResponse:
     """A file of the ticket's public thread, as a download."""
     try:

@@ -43,7 +43,7 @@ PRIVATE_HEADERS = {
 View = Callable[..., HttpResponse]
 
 
-def _claim_view(*methods: str) -> Callable[[View], View]:
+def private_view(*methods: str) -> Callable[[View], View]:
     """The view answers only ``methods`` (else 405), checks a POST's CSRF token, and
     every response it gives carries ``PRIVATE_HEADERS``.
 
@@ -119,7 +119,7 @@ def _ready(request: HttpRequest, redemption: Redemption, token: str) -> HttpResp
     return render(request, "fulfillment/claim/ready.html", context)
 
 
-@_claim_view("GET", "POST")
+@private_view("GET", "POST")
 def claim_page(request: HttpRequest, token: str) -> HttpResponse:
     """GET: the reward (brand, value, expiry) and a "Show my code" button. POST, from
     that button: the code(s) and PIN(s), expiry, how to use it, terms."""
@@ -139,7 +139,7 @@ def claim_page(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "fulfillment/claim/page.html", context)
 
 
-@_claim_view("POST")
+@private_view("POST")
 def claim_voucher_pdf(request: HttpRequest, token: str) -> HttpResponse:
     """The PDF voucher, as a download, from the revealed page's button."""
     try:

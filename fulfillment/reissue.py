@@ -19,9 +19,8 @@ from fulfillment.models import (
     Redemption,
     RedemptionEvent,
     RedemptionStatus,
-    SupplierOrder,
 )
-from fulfillment.services import dispatch_soon, reserve_offer, supplier_order_key
+from fulfillment.services import first_order_write, reserve_offer
 from loyalty import ledger
 from loyalty.models import LedgerEntry
 from merchants.actors import Actor, actor_label, actor_user
@@ -116,15 +115,5 @@ def redemption_reissue(*, redemption: Redemption, reason: str, actor: Actor) -> 
             actor=actor_user(actor),
             note=f"reissue of {original.public_id}",
         )
-        SupplierOrder.objects.create(
-            redemption=new,
-            offer=offer,
-            supplier_id=offer.supplier_id,
-            attempt=1,
-            idempotency_key=supplier_order_key(new, 1),
-            stock_reserved=reserved,
-            next_try_at=now,
-        )
-        new_id = new.pk
-        transaction.on_commit(lambda: dispatch_soon(new_id))
+        first_order_write(new, offer, reserved, now)
     return new

@@ -159,7 +159,16 @@ def _create(
         actor=actor_user(actor),
         note=f"{points_total} points",
     )
-    SupplierOrder.objects.create(
+    first_order_write(redemption, offer, reserved, now)
+    return redemption
+
+
+def first_order_write(
+    redemption: Redemption, offer: SupplierOffer, reserved: int, now: datetime.datetime
+) -> SupplierOrder:
+    """The redemption's first supplier order, sent to dispatch once the caller's
+    transaction commits (the scheduled run picks it up if that message is lost)."""
+    order = SupplierOrder.objects.create(
         redemption=redemption,
         offer=offer,
         supplier_id=offer.supplier_id,
@@ -170,7 +179,7 @@ def _create(
     )
     redemption_id = redemption.pk
     transaction.on_commit(lambda: dispatch_soon(redemption_id))
-    return redemption
+    return order
 
 
 def dispatch_soon(redemption_id: int) -> None:
