@@ -179,7 +179,9 @@ def _target_minutes(targets: sla.Targets, target: str) -> int:
 def _sync_due_times(ticket: Ticket, run: _Run) -> list[str]:
     due = sla.due_times(ticket.created_at, ticket.paused_minutes, run.targets(ticket))
     changed = []
-    if ticket.first_response_due_at != due.first_response:
+    # Once answered, the first-response target is history: a later priority change
+    # must not turn a response that was in time into a late one.
+    if ticket.first_responded_at is None and ticket.first_response_due_at != due.first_response:
         ticket.first_response_due_at = due.first_response
         changed.append("first_response_due_at")
     if ticket.resolution_due_at != due.resolution:

@@ -130,7 +130,8 @@ def _post(
     return ledger.points_adjust(
         member=ticket.member,
         points=adjustment.points,
-        reason=f"Goodwill on {ticket.reference} ({reason}): {adjustment.note}"[:500],
+        # The agent's note stays on the ticket (internal); stores read ledger reasons.
+        reason=f"Goodwill on {ticket.reference} ({reason})"[:500],
         at=now,
         expires_at=lot_expiry(program, now),
         actor=user,

@@ -20,6 +20,7 @@ from customercare.models import (
     Ticket,
     TicketMessage,
 )
+from fulfillment.vouchers import member_language
 
 logger = logging.getLogger(__name__)
 MEMBER_KINDS = (NotificationKind.REPLY, NotificationKind.RESOLVED)
@@ -70,10 +71,9 @@ def notification_send(*, notification_id: int) -> bool:
         )
         if notification is None:
             return False
-        email = render(notification)
         try:
-            email.send()
-        except Exception as exc:  # the sweep tries again later
+            render(notification).send()
+        except Exception as exc:  # the sweep tries again later, up to MAX_TRIES
             CareNotification.objects.filter(pk=notification.pk).update(
                 tries=notification.tries + 1, last_error=repr(exc)[:300]
             )
@@ -93,15 +93,6 @@ def unsent_notifications(*, limit: int = 200) -> list[int]:
     )
 
 
-def member_language(ticket: Ticket) -> str:
-    codes = {code for code, _ in settings.LANGUAGES}
-    locale = (ticket.member.locale or "").replace("_", "-").lower()
-    for candidate in (locale, locale.split("-")[0]):
-        if candidate in codes:
-            return candidate
-    return settings.LANGUAGE_CODE
-
-
 def _public(message: TicketMessage | None) -> TicketMessage | None:
     return message if message is not None and message.kind == MessageKind.PUBLIC else None
 
@@ -109,7 +100,7 @@ def _public(message: TicketMessage | None) -> TicketMessage | None:
 def render(notification: CareNotification) -> EmailMultiAlternatives:
     ticket = notification.ticket
     to_member = notification.kind in MEMBER_KINDS
-    language = member_language(ticket) if to_member else settings.LANGUAGE_CODE
+    language = member_language(ticket.member) if to_member else settings.LANGUAGE_CODE
     from customercare.links import ticket_page_url
 
     with translation.override(language):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from customercare import attachments as attachment_rules
@@ -102,10 +103,12 @@ def sla_targets(*, merchant: Merchant, priority: str) -> sla.Targets:
 
 
 def _policies(merchant: Merchant, priority: str) -> dict[int | None, SLAPolicy]:
-    rows = SLAPolicy.objects.filter(priority=priority).select_related("calendar")
-    return {
-        policy.merchant_id: policy for policy in rows if policy.merchant_id in (merchant.pk, None)
-    }
+    rows = (
+        SLAPolicy.objects.filter(priority=priority)
+        .filter(Q(merchant=merchant) | Q(merchant__isnull=True))
+        .select_related("calendar")
+    )
+    return {policy.merchant_id: policy for policy in rows}
 
 
 def ticket_get(*, merchant: Merchant, reference: str) -> Ticket:
@@ -220,7 +223,10 @@ def ticket_open(
             ticket,
             body,
             kind=MessageKind.PUBLIC if from_member else MessageKind.INTERNAL,
-            author_type=MessageAuthor.MEMBER if from_member else MessageAuthor.STAFF,
+            author_type={
+                TicketChannel.API: MessageAuthor.MEMBER,
+                TicketChannel.SYSTEM: MessageAuthor.SYSTEM,
+            }.get(channel, MessageAuthor.STAFF),
             actor=actor,
             attachments=attachments,
         )
@@ -244,18 +250,30 @@ def ticket_open(
 
 
 def ticket_open_for_redemption(*, redemption: Redemption) -> Ticket | None:
-    """The ticket the system opens for a redemption refunded after its supplier failed
-    it: once per redemption (``None`` when it already has one)."""
-    if Ticket.objects.filter(redemption=redemption, channel=TicketChannel.SYSTEM).exists():
+    """The ticket the system opens for a redemption fulfillment flagged for care (points
+    refunded after its suppliers failed it, or a parcel lost): once per redemption
+    (``None`` when it already has one)."""
+    existing = Ticket.objects.filter(redemption=redemption, channel=TicketChannel.SYSTEM)
+    if existing.exists():
         return None
-    reason = redemption.care_reason or "The reward could not be delivered."
+    reason = redemption.care_reason or "fulfillment flagged it"
+    if redemption.refund_entry_id is not None:
+        subject = f"Reward not delivered, points refunded: {redemption.reward}"
+        body = (
+            f"Redemption {redemption.public_id} was refunded ({redemption.points_total} "
+            f"points) after fulfillment failed: {reason}. Contact the member about another "
+            "reward."
+        )
+    else:
+        subject = f"Reward needs attention: {redemption.reward}"
+        body = (
+            f"Redemption {redemption.public_id} ({redemption.get_status_display()}, delivery "
+            f"{redemption.get_delivery_status_display()}) needs care: {reason}."
+        )
     data = TicketInput(
         category=TicketCategory.REWARD_NOT_RECEIVED,
-        subject=f"Reward not delivered, points refunded: {redemption.reward}"[:SUBJECT_MAX],
-        body=(
-            f"Redemption {redemption.public_id} was refunded ({redemption.points_total} points) "
-            f"after fulfillment failed: {reason}. Contact the member about another reward."
-        ),
+        subject=subject[:SUBJECT_MAX],
+        body=body,
         redemption=redemption,
         priority=TicketPriority.HIGH,
     )
@@ -268,7 +286,9 @@ def ticket_open_for_redemption(*, redemption: Redemption) -> Ticket | None:
                 channel=TicketChannel.SYSTEM,
             )
     except IntegrityError:
-        return None  # another run opened it first
+        if existing.exists():
+            return None  # another run opened it first
+        raise
 
 
 def redemptions_needing_ticket(*, limit: int = 200) -> list[Redemption]:
@@ -303,14 +323,27 @@ def _event(
 
 
 def _locked(ticket: Ticket) -> Ticket:
-    return Ticket.objects.select_for_update().select_related("member").get(pk=ticket.pk)
+    # Only the ticket's row: the member comes along for reading (the ledger locks it
+    # when points move).
+    return Ticket.objects.select_for_update(of=("self",)).select_related("member").get(pk=ticket.pk)
 
 
 def _set_due_times(ticket: Ticket) -> None:
     targets = sla_targets(merchant=ticket.merchant, priority=ticket.priority)
     due = sla.due_times(ticket.created_at, ticket.paused_minutes, targets)
-    ticket.first_response_due_at = due.first_response
+    if ticket.first_responded_at is None:  # once answered, that target is history
+        ticket.first_response_due_at = due.first_response
     ticket.resolution_due_at = due.resolution
+
+
+def _due_now(ticket: Ticket, now: datetime.datetime) -> sla.DueTimes:
+    """The due times as they stand at ``now``, counting a pause still running (a ticket
+    answered or resolved while it waits has not used that time)."""
+    targets = sla_targets(merchant=ticket.merchant, priority=ticket.priority)
+    paused = ticket.paused_minutes
+    if ticket.paused_since is not None:
+        paused += sla.minutes_between(ticket.paused_since, now, targets.calendar)
+    return sla.due_times(ticket.created_at, paused, targets)
 
 
 def _move(ticket: Ticket, to: str, *, actor: Actor, source: str, note: str = "", now=None) -> None:
@@ -335,7 +368,7 @@ def _move(ticket: Ticket, to: str, *, actor: Actor, source: str, note: str = "",
         ticket.resolved_at = now
         ticket.resolutions += 1
         # Resolved late, before the job saw it: a breach all the same.
-        if ticket.resolution_due_at and now > ticket.resolution_due_at:
+        if not ticket.resolution_breached and now > _due_now(ticket, now).resolution:
             ticket.resolution_breached = True
         if ticket.first_response_breached or ticket.resolution_breached:
             ticket.sla_state = SLAState.BREACHED
@@ -436,7 +469,7 @@ def ticket_reply(
         if not internal:
             if ticket.first_responded_at is None:
                 ticket.first_responded_at = now
-                if ticket.first_response_due_at and now > ticket.first_response_due_at:
+                if now > _due_now(ticket, now).first_response:
                     ticket.first_response_breached = True
             if ticket.status == TicketStatus.NEW and then is None:
                 then = TicketStatus.OPEN

@@ -13,7 +13,10 @@ import zoneinfo
 from dataclasses import dataclass
 
 ONE_DAY = datetime.timedelta(days=1)
-MAX_DAYS = 3660  # a calendar with no working day at all would loop forever
+# How far ahead a due time is looked for. A target a calendar cannot reach by then
+# (few opening minutes, a long target; ``SLAPolicy.clean`` refuses such pairs, but a
+# calendar edited later may make one) falls due at the horizon instead.
+MAX_DAYS = 3660
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,6 @@ class Calendar:
                 if closes > start:
                     yield max(opens, start), closes
             day += ONE_DAY
-        raise ValueError(f"No opening hours within {MAX_DAYS} days of {start}.")
 
 
 def add_minutes(
@@ -60,7 +62,7 @@ def add_minutes(
         if closes - opens >= left:
             return opens + left
         left -= closes - opens
-    raise AssertionError("unreachable")  # spans() raises first
+    return start.astimezone(datetime.UTC) + datetime.timedelta(days=MAX_DAYS)
 
 
 def minutes_between(

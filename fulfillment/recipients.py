@@ -36,6 +36,15 @@ ANY_POSTAL_CODE = r"[A-Za-z0-9 -]{2,12}"
 ADDRESS_FIELDS = ("name", "line1", "line2", "city", "region", "postal_code", "country")
 REQUIRED_ADDRESS_FIELDS = ("name", "line1", "city", "country")
 NO_POSTAL_CODE = {"AE", "HK", "QA", "IE"}  # countries where addresses may have none
+# Territories whose numbers are a country's own for delivery (the same numbering plan and
+# postal service): a Jersey mobile is a UK number, a Puerto Rico one a US number.
+PHONE_TERRITORIES = {
+    "GB": {"JE", "GG", "IM"},
+    "US": {"PR", "GU", "VI", "AS", "MP"},
+    "FI": {"AX"},
+    "NO": {"SJ"},
+    "AU": {"CC", "CX"},
+}
 
 
 def _text(value: Any, limit: int) -> str | None:
@@ -88,7 +97,7 @@ def _phone(raw: Any, country: str) -> tuple[str, str]:
     if not phonenumbers.is_valid_number(number):
         return "", f"Not a valid phone number of {country}, e.g. {example}."
     region = phonenumbers.region_code_for_number(number)
-    if known and region != country:
+    if known and region != country and region not in PHONE_TERRITORIES.get(country, ()):
         origin = f" (this one is of {region})" if region and region.isalpha() else ""
         return "", (
             f"The reward is delivered in {country} only: a phone number of {country} is"

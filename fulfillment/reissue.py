@@ -1,10 +1,12 @@
 """Reissue: a delivered reward that does not work (a dead code, the wrong card) is voided
 and ordered again, at no cost in points to the member.
 
-The ledger stays the one record of points: the member is credited the original's points
-(an adjustment that names the voided redemption) and the new redemption spends them, so
-their balance does not move. If the new order fails for good, the usual refund gives
-those points back, which is what the member is owed for a reward that never worked. The
+The ledger stays the one record of points: the original's spend is given back to the
+very lots it came from (a ``redemption_refund`` entry naming the voided redemption, so
+expiry dates and lifetime points stay as they were) and the new redemption spends them
+again, so the balance does not move. If the new order fails for good, the usual refund
+gives those points back, which is what the member is owed for a reward that never
+worked. The
 new delivery posts its own usage record, so the second purchase's cost is billed like
 the first; the voided redemption keeps its event (who, when, why, which replaced it).
 A redemption is reissued at most once (a unique constraint), so a double click orders
@@ -78,14 +80,10 @@ def redemption_reissue(*, redemption: Redemption, reason: str, actor: Actor) -> 
             recipient=original.recipient,
             reissue_of=original,
         )
-        ledger.points_adjust(
-            member=member,
-            points=original.points_total,
-            reason=f"Reissue of redemption {original.public_id}: {reason}"[:500],
+        ledger.points_refund_spend(
+            spend_entry=original.spend_entry,
+            reason=f"Reissue of redemption {original.public_id}",
             at=now,
-            expires_at=None,
-            actor=actor,
-            source_type=LedgerEntry.Source.REDEMPTION,
             source_ref=str(original.public_id),
         )
         new.spend_entry = ledger.points_spend(

@@ -6,7 +6,9 @@ client and expects 404 (``assert_not_found``): another merchant's object never e
 """
 
 import json
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -14,6 +16,15 @@ from rest_framework.test import APIClient
 
 from merchants.models import Merchant, MerchantAPIKey, Scope
 from tests.merchants.factories import MerchantFactory, issue_key
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The scratch folders the test settings made for this process's files go too."""
+    from django.conf import settings
+
+    for folder in (settings.MEDIA_ROOT, settings.CARE_ATTACHMENT_ROOT):
+        if Path(folder).name.startswith(("loyalty-test-media-", "loyalty-test-care-")):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config, items):

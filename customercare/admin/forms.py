@@ -216,6 +216,10 @@ class ReportForm(forms.Form):
     def clean(self) -> dict:
         data = super().clean()
         start, end = data.get("start"), data.get("end")
+        for name, day in (("start", start), ("end", end)):
+            if day and not 2000 <= day.year <= 2200:
+                self.add_error(name, "A date between the years 2000 and 2200.")
+                return data
         if start and end:
             if end < start:
                 raise forms.ValidationError("The range ends before it starts.")

@@ -448,7 +448,8 @@ class TicketAdmin(ReportsMixin, admin.ModelAdmin):
             "redemption": redemption,
             "may_resend": may_work
             and redemption is not None
-            and redemption.status == RedemptionStatus.DELIVERED,
+            and redemption.status == RedemptionStatus.DELIVERED
+            and getattr(redemption, "voided_at", None) is None,
             "may_reissue": user.has_perm(SENIOR)
             and redemption is not None
             and redemption.status == RedemptionStatus.DELIVERED
@@ -479,7 +480,10 @@ class TicketAdmin(ReportsMixin, admin.ModelAdmin):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         ticket = self._ticket(pk)
-        if not request.user.has_perm(ACTIONS[name]):
+        # Every refusal re-renders the ticket page: acting needs the right to see it too.
+        if not self.has_view_or_change_permission(request, ticket) or not request.user.has_perm(
+            ACTIONS[name]
+        ):
             raise PermissionDenied
         return getattr(self, f"_act_{name}")(request, ticket)
 

@@ -1,5 +1,6 @@
 """SLA policies and the business calendars they count in."""
 
+import datetime
 import zoneinfo
 
 from django.core.exceptions import ValidationError
@@ -121,3 +122,17 @@ class SLAPolicy(models.Model):
     def __str__(self) -> str:
         who = self.merchant or "Default"
         return f"{who}: {self.get_priority_display()}"
+
+    def clean(self) -> None:
+        """A target must be reachable in the calendar's opening hours within a year."""
+        if self.calendar_id is None or self.resolution_minutes is None:
+            return
+        calendar = BusinessCalendar.objects.get(pk=self.calendar_id)  # its hours as times
+        day = datetime.datetime.combine(datetime.date(2000, 1, 1), calendar.closes_at) - (
+            datetime.datetime.combine(datetime.date(2000, 1, 1), calendar.opens_at)
+        )
+        yearly = len(calendar.weekdays) * 52 * int(day.total_seconds() // 60)
+        if self.resolution_minutes > yearly:
+            raise ValidationError(
+                {"resolution_minutes": f"More than a year of {calendar}'s opening hours."}
+            )

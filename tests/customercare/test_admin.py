@@ -864,3 +864,19 @@ def test_the_page_renders_for_every_kind_of_ticket(client, desk):
         response = client.get(page_url(ticket))
         assert response.status_code == 200, ticket
         assert text in response.content.decode()
+
+
+def test_a_senior_who_may_not_see_tickets_cannot_act_on_one(client, desk):
+    """The page's actions re-render the ticket on a refusal: acting needs the right to
+    see the ticket as well as the action's own."""
+    ticket = desk["ticket"]
+    services.ticket_reply(
+        ticket=ticket, body="Internal: VIP, be kind", internal=True, actor=desk["agent"]
+    )
+    lead = staff_in("Care leads")  # approve_goodwill, but not in Customer care
+    client.force_login(lead)
+    assert client.get(page_url(ticket)).status_code == 403
+    for action in ("goodwill_reject", "goodwill_approve", "reissue"):
+        response = client.post(act_url(ticket, action), {})
+        assert response.status_code == 403, action
+        assert b"VIP, be kind" not in response.content

@@ -73,7 +73,10 @@ def test_at_the_threshold_it_posts_at_once_with_the_ticket_as_source(care):
     assert adjustment.ledger_entry == entry
     assert (entry.points, entry.kind, entry.source_ref) == (500, "adjust", ticket.reference)
     assert entry.actor == agent
-    assert "Late card" in entry.reason
+    # The agent's note stays on the ticket; the ledger, which stores read, names the
+    # ticket and the reason only.
+    assert "Late card" not in entry.reason
+    assert entry.reason == f"Goodwill on {ticket.reference} (Reward delivery delayed)"
     assert assert_ledger_consistent(member).points_balance == 1500
     note = ticket.messages.filter(kind=MessageKind.INTERNAL, author=agent).last()
     assert "500 Points" in note.body

@@ -68,3 +68,29 @@ def test_the_hook_opens_it_after_the_refund_commits(django_capture_on_commit_cal
     assert tickets.count() == 1
     tasks.open_ticket_for_redemption(redemption.pk)  # a second delivery of the task
     assert tickets.count() == 1
+
+
+def test_a_redemption_flagged_without_a_refund_gets_a_ticket_that_says_so():
+    """A lost parcel flags the redemption for care while it is not refunded: the ticket
+    must not tell the store the points came back."""
+    redemption = refunded_redemption()
+    pending = services.redemption_create(
+        merchant=redemption.merchant,
+        data=services.RedemptionInput(
+            member_external_id=redemption.member.external_id,
+            reward_id=redemption.reward_id,
+            value=Decimal("25"),
+            recipient={"email": "ana@example.com"},
+        ),
+    ).obj
+    # What fulfillment does when a shipment is lost.
+    Redemption.objects.filter(pk=pending.pk).update(
+        needs_care=True, care_reason="parcel lost by the carrier"
+    )
+    tasks.sweep()
+    ticket = Ticket.objects.get(redemption=pending)
+    assert "refunded" not in ticket.subject
+    assert ticket.subject.startswith("Reward needs attention")
+    bodies = " ".join(ticket.messages.values_list("body", flat=True))
+    assert "parcel lost by the carrier" in bodies
+    assert "was refunded" not in bodies

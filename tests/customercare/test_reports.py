@@ -348,6 +348,8 @@ def test_the_page_defaults_to_the_last_30_days_and_is_linked_from_the_app(client
         {"start": "2020-01-01", "end": "2024-03-01"},
         {"start": "yesterday", "end": "2024-03-01"},
         {"start": "2024-03-01", "end": "2024-03-31", "merchant": "999999"},
+        {"start": "9999-12-31", "end": "9999-12-31"},
+        {"start": "0001-01-01", "end": "0001-01-02"},
     ],
 )
 def test_a_bad_range_is_a_form_error(client, db, params):

@@ -5,6 +5,7 @@ window, merges, and the database's last line of defence."""
 import datetime
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.utils import timezone
 
@@ -12,9 +13,11 @@ from customercare import services
 from customercare.exceptions import InvalidTicketInput, TicketClosed
 from customercare.models import (
     TICKET_TRANSITIONS,
+    BusinessCalendar,
     CareSettings,
     MessageAuthor,
     MessageKind,
+    SLAPolicy,
     Ticket,
     TicketEvent,
     TicketMessage,
@@ -205,8 +208,9 @@ def test_database_refuses_merged_status_without_a_target(member):
 def test_a_late_first_response_and_a_late_resolution_count_as_breaches(member):
     agent = agent_make()
     ticket = ticket_open(member)
-    past = timezone.now() - datetime.timedelta(minutes=1)
-    Ticket.objects.filter(pk=ticket.pk).update(first_response_due_at=past, resolution_due_at=past)
+    Ticket.objects.filter(pk=ticket.pk).update(
+        created_at=timezone.now() - datetime.timedelta(days=10)
+    )
     services.ticket_reply(ticket=ticket, body="Sorry", internal=False, actor=agent, then=S.RESOLVED)
     ticket.refresh_from_db()
     assert ticket.first_response_breached
@@ -220,3 +224,49 @@ def test_a_ticket_resolved_in_time_is_met(member):
     services.ticket_reply(ticket=ticket, body="Done", internal=False, actor=agent, then=S.RESOLVED)
     ticket.refresh_from_db()
     assert (ticket.sla_state, ticket.first_response_breached) == ("met", False)
+
+
+def test_time_waiting_on_the_member_is_not_counted_when_the_ticket_is_resolved(member):
+    agent = agent_make()
+    ticket = ticket_open(member)
+    services.ticket_reply(
+        ticket=ticket, body="Which order?", internal=False, actor=agent, then=S.PENDING_CUSTOMER
+    )
+    # It waited on the member for five days, far past the 3-day resolution target.
+    long_ago = timezone.now() - datetime.timedelta(days=5)
+    Ticket.objects.filter(pk=ticket.pk).update(created_at=long_ago, paused_since=long_ago)
+    services.ticket_move(ticket=ticket, to=S.RESOLVED, actor=agent)
+    ticket.refresh_from_db()
+    assert not ticket.resolution_breached
+    assert ticket.sla_state == "met"
+
+
+def test_a_first_response_target_is_not_moved_by_a_later_priority_change(member):
+    agent = agent_make()
+    ticket = ticket_open(member)
+    services.ticket_reply(ticket=ticket, body="On it", internal=False, actor=agent)
+    ticket.refresh_from_db()
+    due = ticket.first_response_due_at
+    services.ticket_set_priority(ticket=ticket, priority="urgent", actor=agent)
+    ticket.refresh_from_db()
+    assert ticket.first_response_due_at == due
+    assert ticket.resolution_due_at < due + datetime.timedelta(days=3)
+
+
+def test_a_calendar_that_cannot_reach_a_target_still_opens_tickets(member):
+    rarely = BusinessCalendar.objects.create(
+        name="One minute a week", weekdays="6", opens_at="09:00", closes_at="09:01"
+    )
+    policy = SLAPolicy(
+        merchant=member.merchant,
+        priority="normal",
+        first_response_minutes=60,
+        resolution_minutes=3 * 24 * 60,
+        calendar=rarely,
+    )
+    with pytest.raises(ValidationError) as refused:
+        policy.full_clean()
+    assert "resolution_minutes" in refused.value.message_dict
+    policy.save()  # as a bad import would, bypassing the form
+    ticket = ticket_open(member)
+    assert ticket.resolution_due_at > timezone.now() + datetime.timedelta(days=3000)

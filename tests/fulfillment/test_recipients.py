@@ -111,3 +111,21 @@ def test_only_the_fields_the_reward_needs_are_checked_and_kept():
 
     assert errors == {}
     assert cleaned == {"email": "ana@example.com", "phone": "+33612345678"}
+
+
+@pytest.mark.parametrize(
+    ("country", "phone", "stored"),
+    [
+        ("GB", "+44 7797 123456", "+447797123456"),  # Jersey
+        ("US", "+1 787 234 5678", "+17872345678"),  # Puerto Rico
+    ],
+)
+def test_numbers_of_a_countrys_territories_are_its_own(country, phone, stored):
+    cleaned, errors = recipients.validate(["phone"], {"phone": phone}, country)
+    assert errors == {}
+    assert cleaned["phone"] == stored
+
+
+def test_a_canadian_number_is_still_not_a_us_number():
+    _, errors = recipients.validate(["phone"], {"phone": "+1 416 555 0123"}, "US")
+    assert "recipient.phone" in errors

@@ -14,7 +14,7 @@ from fulfillment.delivery import claim_url
 from fulfillment.exceptions import OutOfStock
 from fulfillment.models import CodeReveal, Redemption, RedemptionStatus, SupplierOrder
 from fulfillment.reissue import AlreadyReissued, redemption_reissue
-from loyalty.models import LedgerEntry
+from loyalty.models import LedgerEntry, PointLot
 from merchants.exceptions import InvalidTransition, ReasonRequired
 from merchants.models import UsageRecord
 from tests.catalog.factories import (
@@ -67,7 +67,8 @@ def test_reissue_orders_again_without_costing_the_member_points():
     original = delivered()
     member = original.member
     member.refresh_from_db()
-    balance = member.points_balance
+    balance, lifetime = member.points_balance, member.lifetime_points
+    lots = sorted(PointLot.objects.filter(member=member).values_list("pk", "remaining"))
     agent = StaffFactory()
 
     new = redemption_reissue(redemption=original, reason="code did not work", actor=agent)
@@ -81,6 +82,9 @@ def test_reissue_orders_again_without_costing_the_member_points():
     assert original.voided_at is not None
     assert original.status == RedemptionStatus.DELIVERED  # what was bought stays on record
     assert member.points_balance == balance
+    assert member.lifetime_points == lifetime  # nothing earned
+    # The same lots, with their expiry dates, hold the same points as before.
+    assert sorted(PointLot.objects.filter(member=member).values_list("pk", "remaining")) == lots
     assert_ledger_consistent(member)
     event = original.events.get(field="reissue")
     assert (event.to_value, event.actor) == ("voided", agent)
