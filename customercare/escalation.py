@@ -36,7 +36,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
-from customercare import services, sla
+from customercare import selectors, services, sla
 from customercare.models import (
     NotificationKind,
     SLAState,
@@ -90,7 +90,7 @@ class _Run:
     def targets(self, ticket: Ticket) -> sla.Targets:
         key = (ticket.merchant_id, ticket.priority)
         if key not in self._targets:
-            self._targets[key] = services.sla_targets(
+            self._targets[key] = selectors.sla_targets(
                 merchant=ticket.merchant, priority=ticket.priority
             )
         return self._targets[key]
@@ -332,7 +332,7 @@ def _close_expired(run: _Run, batch_size: int, merchant_id: int | None) -> None:
         resolved = resolved.filter(merchant_id=merchant_id)
     merchants = Merchant.objects.filter(pk__in=resolved.values("merchant_id")).order_by("pk")
     for merchant in merchants:
-        days = services.care_settings_for(merchant=merchant).reopen_window_days
+        days = selectors.care_settings_for(merchant=merchant).reopen_window_days
         expired = resolved.filter(
             merchant=merchant, resolved_at__lt=run.now - datetime.timedelta(days=days)
         )

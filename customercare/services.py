@@ -16,8 +16,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import transaction
 from django.utils import timezone
 
 from customercare import attachments as attachment_rules
@@ -27,18 +26,15 @@ from customercare.exceptions import (
     CSATAlreadyGiven,
     InvalidTicketInput,
     TicketClosed,
-    TicketNotFound,
 )
 from customercare.models import (
     PAUSED_STATUSES,
     PRIORITY_ORDER,
     TICKET_TRANSITIONS,
-    CareSettings,
     CSATResponse,
     MessageAuthor,
     MessageKind,
     NotificationKind,
-    SLAPolicy,
     SLAState,
     Ticket,
     TicketAttachment,
@@ -51,6 +47,7 @@ from customercare.models import (
     TicketStatus,
 )
 from customercare.notifications import notification_queue
+from customercare.selectors import care_settings_for, sla_targets
 from fulfillment.models import Redemption
 from loyalty.models import LedgerEntry, Member
 from merchants.actors import Actor, actor_user
@@ -59,71 +56,6 @@ from merchants.models import Merchant
 
 SUBJECT_MAX = 200
 BODY_MAX = 10_000
-
-# Used when neither the merchant nor the provider has a policy for a priority: calendar
-# minutes (first response, resolution).
-FALLBACK_TARGETS = {
-    TicketPriority.LOW: (24 * 60, 5 * 24 * 60),
-    TicketPriority.NORMAL: (8 * 60, 3 * 24 * 60),
-    TicketPriority.HIGH: (2 * 60, 24 * 60),
-    TicketPriority.URGENT: (30, 8 * 60),
-}
-
-
-# -- selectors -----------------------------------------------------------------------------
-
-
-def care_settings_for(*, merchant: Merchant) -> CareSettings:
-    """The merchant's care terms (the defaults when it has none saved)."""
-    found = CareSettings.objects.filter(merchant=merchant).first()
-    return found or CareSettings(merchant=merchant)
-
-
-def sla_targets(*, merchant: Merchant, priority: str) -> sla.Targets:
-    """The merchant's policy for ``priority``, else the provider's default, else the
-    built-in fallback."""
-    policies = _policies(merchant, priority)
-    policy = policies.get(merchant.pk) or policies.get(None)
-    if policy is None:
-        first, resolution = FALLBACK_TARGETS[TicketPriority(priority)]
-        return sla.Targets(first, resolution, 75, None)
-    calendar = None
-    if policy.calendar is not None:
-        cal = policy.calendar
-        calendar = sla.Calendar(
-            timezone=cal.timezone,
-            weekdays=frozenset(int(day) for day in cal.weekdays),
-            opens_at=cal.opens_at,
-            closes_at=cal.closes_at,
-            holidays=frozenset(cal.holidays.values_list("date", flat=True)),
-        )
-    return sla.Targets(
-        policy.first_response_minutes, policy.resolution_minutes, policy.at_risk_percent, calendar
-    )
-
-
-def _policies(merchant: Merchant, priority: str) -> dict[int | None, SLAPolicy]:
-    rows = (
-        SLAPolicy.objects.filter(priority=priority)
-        .filter(Q(merchant=merchant) | Q(merchant__isnull=True))
-        .select_related("calendar")
-    )
-    return {policy.merchant_id: policy for policy in rows}
-
-
-def ticket_get(*, merchant: Merchant, reference: str) -> Ticket:
-    """The merchant's ticket by its public reference; ``TicketNotFound`` otherwise."""
-    if not isinstance(reference, str) or len(reference) > 16 or "\x00" in reference:
-        raise TicketNotFound()
-    ticket = (
-        Ticket.objects.select_related("member", "merged_into")
-        .filter(merchant=merchant, reference=reference.upper())
-        .first()
-    )
-    if ticket is None:
-        raise TicketNotFound()
-    return ticket
-
 
 # -- opening ------------------------------------------------------------------------------
 
@@ -247,58 +179,6 @@ def ticket_open(
         else:
             _assign(ticket, actor_user(actor), actor)
     return ticket
-
-
-def ticket_open_for_redemption(*, redemption: Redemption) -> Ticket | None:
-    """The ticket the system opens for a redemption fulfillment flagged for care (points
-    refunded after its suppliers failed it, or a parcel lost): once per redemption
-    (``None`` when it already has one)."""
-    existing = Ticket.objects.filter(redemption=redemption, channel=TicketChannel.SYSTEM)
-    if existing.exists():
-        return None
-    reason = redemption.care_reason or "fulfillment flagged it"
-    if redemption.refund_entry_id is not None:
-        subject = f"Reward not delivered, points refunded: {redemption.reward}"
-        body = (
-            f"Redemption {redemption.public_id} was refunded ({redemption.points_total} "
-            f"points) after fulfillment failed: {reason}. Contact the member about another "
-            "reward."
-        )
-    else:
-        subject = f"Reward needs attention: {redemption.reward}"
-        body = (
-            f"Redemption {redemption.public_id} ({redemption.get_status_display()}, delivery "
-            f"{redemption.get_delivery_status_display()}) needs care: {reason}."
-        )
-    data = TicketInput(
-        category=TicketCategory.REWARD_NOT_RECEIVED,
-        subject=subject[:SUBJECT_MAX],
-        body=body,
-        redemption=redemption,
-        priority=TicketPriority.HIGH,
-    )
-    try:
-        with transaction.atomic():
-            return ticket_open(
-                merchant=redemption.merchant,
-                member=redemption.member,
-                data=data,
-                channel=TicketChannel.SYSTEM,
-            )
-    except IntegrityError:
-        if existing.exists():
-            return None  # another run opened it first
-        raise
-
-
-def redemptions_needing_ticket(*, limit: int = 200) -> list[Redemption]:
-    """Redemptions flagged for care that the system has not opened a ticket for."""
-    return list(
-        Redemption.objects.filter(needs_care=True)
-        .exclude(tickets__channel=TicketChannel.SYSTEM)
-        .select_related("merchant", "member", "reward")
-        .order_by("pk")[:limit]
-    )
 
 
 # -- status -------------------------------------------------------------------------------

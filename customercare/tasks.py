@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.utils import timezone
 
-from customercare import escalation, notifications, services
+from customercare import escalation, notifications, redemption_care
 from fulfillment.models import Redemption
 
 
@@ -19,7 +19,7 @@ def open_ticket_for_redemption(redemption_id: int) -> str:
     redemption = Redemption.objects.select_related("merchant", "member", "reward").get(
         pk=redemption_id
     )
-    ticket = services.ticket_open_for_redemption(redemption=redemption)
+    ticket = redemption_care.ticket_open_for_redemption(redemption=redemption)
     return f"redemption {redemption_id}: {ticket.reference if ticket else 'has a ticket'}"
 
 
@@ -36,8 +36,8 @@ def sweep() -> str:
     for notification_id in unsent:
         send_care_notification.delay(notification_id)
     opened = 0
-    for redemption in services.redemptions_needing_ticket():
-        opened += services.ticket_open_for_redemption(redemption=redemption) is not None
+    for redemption in redemption_care.redemptions_needing_ticket():
+        opened += redemption_care.ticket_open_for_redemption(redemption=redemption) is not None
     return f"{len(unsent)} email(s) sent again, {opened} ticket(s) opened"
 
 

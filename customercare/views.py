@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from customercare import help as help_pages
-from customercare import services
+from customercare import selectors, services
 from customercare.api.selectors import (
     csat_open,
     current_csat,
@@ -104,7 +104,7 @@ def _can_reply(ticket: Ticket) -> bool:
         return False
     if ticket.status == TicketStatus.RESOLVED:
         window = datetime.timedelta(
-            days=services.care_settings_for(merchant=ticket.merchant).reopen_window_days
+            days=selectors.care_settings_for(merchant=ticket.merchant).reopen_window_days
         )
         return ticket.resolved_at is not None and ticket.resolved_at + window >= timezone.now()
     return True

@@ -35,7 +35,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from customercare import canned, goodwill, services
+from customercare import canned, goodwill, selectors, services
 from customercare.admin.forms import (
     AdjustmentForm,
     AssignForm,
@@ -414,7 +414,7 @@ class TicketAdmin(ReportsMixin, admin.ModelAdmin):
             .select_related("requested_by", "decided_by", "ledger_entry")
             .order_by("-created_at", "-id")
         )
-        terms = services.care_settings_for(merchant=ticket.merchant)
+        terms = selectors.care_settings_for(merchant=ticket.merchant)
         redemption = ticket.redemption
         may_work = user.has_perm(WORK)
         context = {

@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from customercare import help as help_pages
-from customercare import services
+from customercare import selectors, services
 from customercare.api.selectors import member_tickets, public_attachment
 from customercare.api.serializers import (
     CSATInputSerializer,
@@ -97,7 +97,7 @@ class _CareAPIView(MerchantAPIView):
         # error there, not a miss).
         if not REFERENCE_FORM.fullmatch(reference):
             raise TicketNotFound()
-        return services.ticket_get(merchant=self.merchant, reference=reference)
+        return selectors.ticket_get(merchant=self.merchant, reference=reference)
 
     def render_ticket(self, ticket: Ticket, status_code: int = status.HTTP_200_OK) -> Response:
         ticket = member_tickets(Ticket.objects.filter(pk=ticket.pk)).get()

@@ -10,7 +10,7 @@ from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from customercare import services, sla
+from customercare import selectors, services, sla
 from customercare.models import BusinessCalendar, Holiday, SLAPolicy, TicketPriority, TicketStatus
 from tests.customercare.factories import agent_make, care_merchant, member_of, ticket_open
 
@@ -250,7 +250,7 @@ def test_a_merchants_policy_wins_over_the_providers_default_and_both_over_the_fa
         at_risk_percent=50,
         calendar=calendar,
     )
-    mine = services.sla_targets(merchant=merchant, priority="normal")
+    mine = selectors.sla_targets(merchant=merchant, priority="normal")
     assert (mine.first_response_minutes, mine.resolution_minutes, mine.at_risk_percent) == (
         30,
         300,
@@ -258,9 +258,9 @@ def test_a_merchants_policy_wins_over_the_providers_default_and_both_over_the_fa
     )
     assert mine.calendar.opens_at == datetime.time(9)
     assert mine.calendar.weekdays == {1, 2, 3, 4, 5}
-    default = services.sla_targets(merchant=other, priority="normal")
+    default = selectors.sla_targets(merchant=other, priority="normal")
     assert (default.first_response_minutes, default.calendar) == (90, None)
-    fallback = services.sla_targets(merchant=merchant, priority="urgent")
+    fallback = selectors.sla_targets(merchant=merchant, priority="urgent")
     assert (fallback.first_response_minutes, fallback.resolution_minutes) == (
-        services.FALLBACK_TARGETS["urgent"]
+        selectors.FALLBACK_TARGETS["urgent"]
     )
