@@ -16,7 +16,7 @@ import datetime
 
 from django import forms
 from django.conf import settings
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -32,7 +32,7 @@ from customercare.api.selectors import (
     public_attachment,
     public_messages,
 )
-from customercare.attachments import MAX_BYTES, MAX_FILES
+from customercare.attachments import MAX_BYTES, MAX_FILES, attachment_download
 from customercare.exceptions import (
     AttachmentRefused,
     CSATAlreadyGiven,
@@ -57,10 +57,6 @@ STATUS_FOR_MEMBER = {
     TicketStatus.RESOLVED: _("Resolved"),
     TicketStatus.CLOSED: _("Closed"),
     TicketStatus.MERGED: _("Closed"),
-}
-DOWNLOAD_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; sandbox",
 }
 
 
@@ -246,19 +242,8 @@ def ticket_file(request: HttpRequest, token: str, attachment_id: str) -> HttpRes
     attachment = public_attachment(ticket=ticket, attachment_id=attachment_id)
     if attachment is None:
         return _invalid(request)
-    try:
-        handle = attachment.file.open("rb")
-    except OSError:
-        return _invalid(request)
-    response = FileResponse(
-        handle,
-        as_attachment=True,
-        filename=attachment.filename,
-        content_type=attachment.content_type,
-    )
-    for header, value in DOWNLOAD_HEADERS.items():
-        response[header] = value
-    return response
+    response = attachment_download(attachment)
+    return response if response is not None else _invalid(request)
 
 
 # -- help pages --------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from customercare import goodwill
 from customercare.admin.forms import ConfirmForm, DecisionNoteForm
 from customercare.models import GoodwillAdjustment, GoodwillStatus
+from merchants.admin.buttons import NO_SAVE_BUTTONS
 from merchants.exceptions import DomainError
 
 DECISIONS = {"approve": "Approve and post", "reject": "Reject"}
@@ -93,13 +94,7 @@ class GoodwillAdjustmentAdmin(admin.ModelAdmin):
         form_url: str = "",
         extra_context: dict | None = None,
     ) -> HttpResponse:
-        extra = {
-            "show_save": False,
-            "show_save_and_continue": False,
-            "show_save_and_add_another": False,
-            "show_delete": False,
-            **(extra_context or {}),
-        }
+        extra = {**NO_SAVE_BUTTONS, **(extra_context or {})}
         adjustment = self.get_object(request, object_id)
         if (
             adjustment is not None

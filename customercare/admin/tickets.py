@@ -22,7 +22,6 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Case, F, QuerySet, When
 from django.forms import Form
 from django.http import (
-    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
@@ -57,6 +56,7 @@ from customercare.admin.ticket_actions import (
     WORK,
     TicketActionsMixin,
 )
+from customercare.attachments import attachment_download
 from customercare.models import (
     UNRESOLVED_STATUSES,
     GoodwillAdjustment,
@@ -262,19 +262,9 @@ class TicketAdmin(TicketActionsMixin, ReportsMixin, admin.ModelAdmin):
         attachment = get_object_or_404(
             TicketAttachment, pk=attachment_id, message__ticket_id=ticket.pk
         )
-        try:
-            handle = attachment.file.open("rb")
-        except FileNotFoundError:
-            raise Http404("The file is missing from storage.") from None
-        response = FileResponse(
-            handle,
-            as_attachment=True,
-            filename=attachment.filename,
-            content_type=attachment.content_type,
-        )
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Content-Security-Policy"] = "sandbox"
-        response["Cache-Control"] = "private, no-store"
+        response = attachment_download(attachment)
+        if response is None:
+            raise Http404("The file is missing from storage.")
         return response
 
     # -- the page --------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from customercare.api.serializers import (
     TicketListQuerySerializer,
     TicketSerializer,
 )
+from customercare.attachments import attachment_download
 from customercare.exceptions import InvalidTicketInput, TicketNotFound
 from customercare.models import Ticket, TicketChannel
 from fulfillment.models import Redemption
@@ -40,12 +41,6 @@ from merchants.exceptions import NotFound
 from merchants.models import Merchant
 
 REFERENCE_FORM = re.compile(r"[A-Za-z0-9-]{1,16}")
-DOWNLOAD_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "private, no-store",
-    # A file opened by mistake in the browser runs nothing and loads nothing.
-    "Content-Security-Policy": "default-src 'none'; sandbox",
-}
 TICKET_EXAMPLE = {
     "reference": "T-7K2M9QX4D1HB",
     "member": "cust-1001",
@@ -288,18 +283,9 @@ class TicketAttachmentView(_CareAPIView):
         attachment = public_attachment(ticket=ticket, attachment_id=attachment_id)
         if attachment is None:
             raise NotFound("No such file on this ticket.", field="attachment_id")
-        try:
-            handle = attachment.file.open("rb")
-        except OSError:
-            raise NotFound("The file is no longer available.", field="attachment_id") from None
-        response = FileResponse(
-            handle,
-            as_attachment=True,
-            filename=attachment.filename,
-            content_type=attachment.content_type,
-        )
-        for header, value in DOWNLOAD_HEADERS.items():
-            response[header] = value
+        response = attachment_download(attachment)
+        if response is None:
+            raise NotFound("The file is no longer available.", field="attachment_id")
         return response
 
 

@@ -31,6 +31,7 @@ from fulfillment.models import (
     SupplierOrderStatus,
 )
 from fulfillment.models.redemptions import OPEN_STATUSES
+from merchants.admin.buttons import NO_SAVE_BUTTONS
 from merchants.exceptions import DomainError
 
 
@@ -254,13 +255,7 @@ class RedemptionAdmin(ShipmentActions, admin.ModelAdmin):
         form_url: str = "",
         extra_context: dict | None = None,
     ) -> HttpResponse:
-        extra = {
-            "show_save": False,
-            "show_save_and_continue": False,
-            "show_save_and_add_another": False,
-            "show_delete": False,
-            **(extra_context or {}),
-        }
+        extra = {**NO_SAVE_BUTTONS, **(extra_context or {})}
         redemption = self.get_object(request, object_id)
         if (
             redemption is not None
