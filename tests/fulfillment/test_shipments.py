@@ -5,7 +5,6 @@ constraints, worked in the admin and shown in the store API."""
 import json
 import re
 import threading
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -27,7 +26,7 @@ from tests.catalog.factories import (
     select,
 )
 from tests.conftest import assert_not_found, make_tenant
-from tests.fulfillment.adapters.aggregator import Aggregator, Step, serve
+from tests.fulfillment.adapters.aggregator import Aggregator, Step
 from tests.fulfillment.test_admin import WORK, act_url, change_url, staff_with
 from tests.fulfillment.test_staff import (
     add_member,
@@ -55,18 +54,6 @@ ROW = re.compile(r'class="field-number"><a href="' + re.escape(SHIPMENTS) + r"(\
 @pytest.fixture
 def agent():
     return StaffFactory()
-
-
-@pytest.fixture
-def aggregator() -> Iterator[Aggregator]:
-    state = Aggregator(api_key="agg-ship-key-41c2")
-    server, thread = serve(state)
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def physical_shop(*suppliers, member: str = "cust-1", sku: str | None = None, merchant=None):

@@ -57,7 +57,7 @@ from tests.catalog.factories import (
     merchant_with_program,
     select,
 )
-from tests.fulfillment.adapters.aggregator import Aggregator, Step, serve
+from tests.fulfillment.adapters.aggregator import Aggregator, Step
 from tests.loyalty.factories import assert_ledger_consistent, points_give
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -130,18 +130,6 @@ def forget(store: redis.Redis, token: str) -> None:
                 if mark in payload:
                     store.hdel(key, tag)
                     store.zrem(b"unacked_index", tag)
-
-
-@pytest.fixture
-def aggregator() -> Iterator[Aggregator]:
-    state = Aggregator(api_key="agg-crash-key-5d1c")
-    server, thread = serve(state)
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def database_url_of_the_test_database() -> str:
