@@ -37,9 +37,10 @@ from loyalty.models import (
     Program,
     Refund,
     RuleAward,
+    Tier,
 )
 from loyalty.money import quantize_money
-from loyalty.program_config import program_config
+from loyalty.program_config import ProgramConfig, program_config
 from loyalty.rates import convert
 from loyalty.recording import Recorded, replay, request_digest
 from merchants.actors import Actor
@@ -309,14 +310,15 @@ def order_record(*, merchant: Merchant, data: OrderInput, actor: Actor = None) -
 
 
 def _member_locked(merchant: Merchant, external_id: str, fields: dict[str, Any]) -> Member:
-    """The member an order or activity is for, row-locked with its tier and annotated with
-    the merchant's ``config_version`` as of this transaction; an unknown member is created
-    with ``fields`` (a known member's profile is left as it is)."""
-    # of=self: the tier is an outer join, which PostgreSQL cannot lock (and need not).
-    queryset = (
-        Member.objects.select_for_update(of=("self",))
-        .select_related("tier")
-        .annotate(config_version=F("merchant__config_version"))
+    """The member an order or activity is for, row-locked and annotated with the merchant's
+    ``config_version`` as of this transaction; an unknown member is created with ``fields``
+    (a known member's profile is left as it is). The caller puts the tier on it with
+    ``_member_tier`` once it has the program's configuration."""
+    # No select_related("tier"): when this query waits for the lock, PostgreSQL re-reads
+    # the member row it waited for but keeps the joined tier row from before the wait, so
+    # a concurrent upgrade would leave tier_id pointing past a stale or empty tier.
+    queryset = Member.objects.select_for_update(of=("self",)).annotate(
+        config_version=F("merchant__config_version")
     )
     try:
         member = queryset.get(merchant=merchant, external_id=external_id)
@@ -334,12 +336,26 @@ def _member_locked(merchant: Merchant, external_id: str, fields: dict[str, Any])
     return member
 
 
+def _member_tier(member: Member, config: ProgramConfig) -> None:
+    """Attach the locked member's tier: from the cached configuration when tiers are on
+    (no query), otherwise read now, under the lock."""
+    if member.tier_id is None:
+        member.tier = None
+        return
+    for tier in config.tiers:
+        if tier.pk == member.tier_id:
+            member.tier = tier
+            return
+    member.tier = Tier.objects.get(pk=member.tier_id)
+
+
 def _order_create(merchant: Merchant, data: OrderInput, digest: str, store: Store | None) -> Order:
     # An existing order's id makes the INSERT below fail on the unique constraint, and
     # order_record replays it: no lookup first on the common path.
     now = timezone.now()
     member = _member_locked(merchant, data.member_external_id, data.member_fields)
     config = program_config(merchant_id=merchant.pk, version=member.config_version)
+    _member_tier(member, config)
     program = config.program
     conversion = convert(
         amount=data.total,
@@ -549,6 +565,7 @@ def _activity_create(merchant: Merchant, data: ActivityInput, digest: str) -> Ac
     occurred_at = data.occurred_at or now
     member = _member_locked(merchant, data.member_external_id, data.member_fields)
     config = program_config(merchant_id=merchant.pk, version=member.config_version)
+    _member_tier(member, config)
     custom_kind = data.custom_kind.strip()
     kind = custom_kind if data.kind == ActivityKind.CUSTOM else data.kind
     evaluation = rules.evaluate_activity(
