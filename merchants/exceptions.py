@@ -8,6 +8,8 @@ class DomainError(Exception):
     code = "domain_error"
     status = 400
     title = "The request could not be carried out."
+    # Seconds after which the same request may succeed: sent as ``Retry-After``.
+    retry_after: int | None = None
 
     def __init__(self, detail: str | None = None, *, field: str | None = None, **extra: Any):
         self.detail = detail or self.title
@@ -62,6 +64,7 @@ class IdempotencyKeyInProgress(DomainError):
     code = "idempotency_key_in_progress"
     status = 409
     title = "A request with that Idempotency-Key is still being processed."
+    retry_after = 2
 
 
 class InvalidIdempotencyKey(DomainError):

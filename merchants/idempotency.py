@@ -1,10 +1,11 @@
 """``Idempotency-Key`` for every POST of the API (DESIGN rule 4).
 
 The first request with a key claims it (a row, committed before the work starts); its
-response is stored when it ends. A repeat with the same key and the same body gets the
-stored response again; with another body, 409 ``idempotency_key_reused``; while the first
-is still running, 409 ``idempotency_key_in_progress``. Server errors are not stored, so a
-client may retry them. Records expire after ``IDEMPOTENCY_KEY_TTL_HOURS``.
+response is stored when it ends, as the bytes and content type that were sent. A repeat
+with the same key and the same body gets those bytes again, with ``Idempotent-Replayed:
+true``; with another body, 409 ``idempotency_key_reused``; while the first is still
+running, 409 ``idempotency_key_in_progress`` with ``Retry-After``. Server errors are not
+stored, so a client may retry them. Records expire after ``IDEMPOTENCY_KEY_TTL_HOURS``.
 """
 
 import datetime
@@ -84,12 +85,16 @@ def idempotency_claim(
         return record, False
 
 
-def idempotency_finish(*, record: IdempotencyRecord, status_code: int, body: object) -> None:
-    if status_code >= 500:
+def idempotency_finish(
+    *, record: IdempotencyRecord, status_code: int, content: bytes | None, content_type: str
+) -> None:
+    """Store the response the claimed request sent. A server error, or a response with no
+    body to keep (``content`` None, e.g. a stream), frees the key instead."""
+    if status_code >= 500 or content is None:
         IdempotencyRecord.objects.filter(pk=record.pk).delete()
         return
     IdempotencyRecord.objects.filter(pk=record.pk).update(
-        status_code=status_code, response_body=body
+        status_code=status_code, response_bytes=content, content_type=content_type
     )
 
 

@@ -292,7 +292,9 @@ class FeePlan(models.Model):
 class IdempotencyRecord(models.Model):
     """A POST made with an ``Idempotency-Key``: the first response, replayed to repeats.
 
-    ``status_code`` is null while the first request is still being processed."""
+    ``status_code`` is null while the first request is still being processed. The body is
+    kept as the bytes that were sent (a ``jsonb`` column would reorder its keys), so a
+    replay is byte for byte the first response."""
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)
@@ -300,7 +302,8 @@ class IdempotencyRecord(models.Model):
     path = models.CharField(max_length=500)
     request_hash = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    response_bytes = models.BinaryField(null=True, blank=True)
+    content_type = models.CharField(max_length=100, blank=True, default="")
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField(db_index=True)
 

@@ -75,6 +75,8 @@ class DomainAPIException(exceptions.APIException):
     def __init__(self, error: DomainError):
         self.status_code = error.status
         self.domain_error = error
+        # The handler sends ``wait`` as Retry-After, as for a throttled request.
+        self.wait = error.retry_after
         super().__init__(detail=error.detail, code=error.code)
 
 

@@ -1,11 +1,12 @@
 import hashlib
 
+from django.http import HttpResponse, HttpResponseBase
+from django.template.response import SimpleTemplateResponse
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from merchants.api.errors import PROBLEM_CONTENT_TYPE
 from merchants.api.serializers import MerchantSerializer
 from merchants.idempotency import idempotency_claim, idempotency_finish, request_fingerprint
 from merchants.models import IdempotencyRecord, Merchant, MerchantAPIKey
@@ -65,26 +66,39 @@ class MerchantAPIView(APIView):
             raise _Replay(record)
         self._idempotency_record = record
 
-    def handle_exception(self, exc: Exception) -> Response:
+    def handle_exception(self, exc: Exception) -> HttpResponseBase:
         if isinstance(exc, _Replay):
             record = exc.record
-            return Response(
-                record.response_body,
+            # The stored bytes as they are: rendering them again could change them.
+            replay = HttpResponse(
+                bytes(record.response_bytes),
                 status=record.status_code,
-                headers={"Idempotent-Replayed": "true"},
-                content_type=PROBLEM_CONTENT_TYPE if record.status_code >= 400 else None,
+                content_type=record.content_type,
             )
+            replay["Idempotent-Replayed"] = "true"
+            return replay
         return super().handle_exception(exc)
 
-    def finalize_response(self, request: Request, response: Response, *args, **kwargs) -> Response:
+    def finalize_response(
+        self, request: Request, response: HttpResponseBase, *args, **kwargs
+    ) -> HttpResponseBase:
         response = super().finalize_response(request, response, *args, **kwargs)
         record = getattr(self, "_idempotency_record", None)
         if record is not None:
             self._idempotency_record = None
+            if response.streaming:
+                content = None
+            else:
+                # Rendered now, so what is stored is exactly what is sent (a rendered
+                # response is not rendered again).
+                if isinstance(response, SimpleTemplateResponse):
+                    response.render()
+                content = response.content
             idempotency_finish(
                 record=record,
                 status_code=response.status_code,
-                body=getattr(response, "data", None),
+                content=content,
+                content_type=response.get("Content-Type", ""),
             )
         return response
 

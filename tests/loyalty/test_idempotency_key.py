@@ -4,10 +4,15 @@ they have no natural key of their own."""
 
 import datetime
 import json
+import threading
+import time
 from typing import Any
 
 import pytest
+from django.db import connection, transaction
+from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from loyalty import services
 from loyalty.models import LedgerEntry, Member, Order
@@ -65,6 +70,29 @@ def test_same_key_and_body_replays_the_stored_response_without_a_second_effect(t
     assert again.json() == first.json()
     assert adjustments(member) == [10]
     assert balance(member) == 10
+
+
+def test_a_replay_is_byte_for_byte_the_first_response(tenant, member):
+    first = post(tenant.client, ADJUSTMENTS, CREDIT, "key-1")
+
+    again = post(tenant.client, ADJUSTMENTS, CREDIT, "key-1")
+
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"
+    assert again["Content-Type"] == first["Content-Type"] == "application/json"
+    assert again.content == first.content
+
+
+def test_a_replayed_problem_is_byte_for_byte_the_first_one(tenant, member):
+    debit = {"points": -50, "reason": "redeemed in store"}
+    first = post(tenant.client, ADJUSTMENTS, debit, "key-1")
+
+    again = post(tenant.client, ADJUSTMENTS, debit, "key-1")
+
+    assert_problem(again, 409, "insufficient_points", attr="points")
+    assert again["Idempotent-Replayed"] == "true"
+    assert again["Content-Type"] == first["Content-Type"] == "application/problem+json"
+    assert again.content == first.content
 
 
 def test_without_a_key_an_adjustment_is_applied_each_time(tenant, member):
@@ -210,8 +238,61 @@ def test_a_request_still_in_progress_is_409(tenant, member):
         ADJUSTMENTS, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="busy"
     )
 
-    assert_problem(response, 409, "idempotency_key_in_progress")
+    assert_problem(response, 409, "idempotency_key_in_progress", attr="Idempotency-Key")
+    assert 1 <= int(response["Retry-After"]) <= 5
     assert adjustments(member) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_repeat_while_the_first_request_runs_is_409_with_retry_after(tenant, member):
+    """The first request holds its key while it waits for the member's row lock; a
+    repeat meanwhile is told to come back, and once the first ends it gets its answer."""
+    locked, release = threading.Event(), threading.Event()
+    first: dict[str, Any] = {}
+
+    def hold_the_member_lock():
+        try:
+            with transaction.atomic():
+                Member.objects.select_for_update().get(pk=member.pk)
+                locked.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    def first_request():
+        try:
+            first["response"] = post(tenant.client, ADJUSTMENTS, CREDIT, "busy")
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_member_lock)
+    holder.start()
+    assert locked.wait(timeout=10)
+    runner = threading.Thread(target=first_request)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not IdempotencyRecord.objects.filter(key="busy").exists():
+            assert time.monotonic() < deadline, "the first request never claimed its key"
+            time.sleep(0.02)
+        other = APIClient()
+        other.credentials(HTTP_AUTHORIZATION=f"Bearer {tenant.raw_key}")
+
+        during = post(other, ADJUSTMENTS, CREDIT, "busy")
+    finally:
+        release.set()
+        runner.join(timeout=30)
+        holder.join(timeout=30)
+
+    assert_problem(during, 409, "idempotency_key_in_progress", attr="Idempotency-Key")
+    assert 1 <= int(during["Retry-After"]) <= 5
+    assert "Idempotent-Replayed" not in during
+    assert first["response"].status_code == 201, first["response"].content
+    after = post(other, ADJUSTMENTS, CREDIT, "busy")
+    assert after["Idempotent-Replayed"] == "true"
+    assert after.content == first["response"].content
+    assert adjustments(member) == [10]
 
 
 def test_an_abandoned_claim_is_taken_over(tenant, member):
@@ -365,7 +446,8 @@ def test_purge_deletes_only_expired_records(tenant_pair):
                 path="/api/v1/members/",
                 request_hash="0" * 64,
                 status_code=201,
-                response_body={},
+                response_bytes=b"{}",
+                content_type="application/json",
                 created_at=now - datetime.timedelta(days=3),
                 expires_at=now + datetime.timedelta(hours=hours),
             )
@@ -392,3 +474,48 @@ def test_after_a_purge_the_key_is_free_again(tenant, member):
 
     assert response.status_code == 201
     assert adjustments(member) == [10, 4]
+
+
+# -- records stored before responses were kept as bytes -----------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_record_stored_as_json_is_migrated_and_replayed_as_json(tenant, member):
+    before = ("merchants", "0005_usage_records")
+    body = json.dumps(CREDIT).encode()
+    executor = MigrationExecutor(connection)
+    executor.migrate([before])
+    try:
+        old = executor.loader.project_state([before]).apps.get_model(
+            "merchants", "IdempotencyRecord"
+        )
+        now = timezone.now()
+        for key, status_code, stored in (
+            ("done", 201, {"points": 10, "reason": "goodwill \u00e9", "id": 1}),
+            ("refused", 409, {"code": "insufficient_points", "status": 409}),
+            ("running", None, None),
+        ):
+            old.objects.create(
+                merchant_id=tenant.merchant.pk,
+                key=key,
+                method="POST",
+                path=ADJUSTMENTS,
+                request_hash=request_fingerprint(method="POST", path=ADJUSTMENTS, body=body),
+                status_code=status_code,
+                response_body=stored,
+                created_at=now,
+                expires_at=now + datetime.timedelta(hours=1),
+            )
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+
+    records = {record.key: record for record in IdempotencyRecord.objects.all()}
+    assert records["running"].status_code is None
+    assert records["refused"].content_type == "application/problem+json"
+    done = post(tenant.client, ADJUSTMENTS, CREDIT, "done")
+    assert done.status_code == 201
+    assert done["Idempotent-Replayed"] == "true"
+    assert done["Content-Type"] == "application/json"
+    assert done.json() == {"points": 10, "reason": "goodwill \u00e9", "id": 1}
+    assert adjustments(member) == []
