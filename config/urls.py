@@ -1,13 +1,23 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
-from django.views.defaults import page_not_found, server_error
+from django.views.decorators.csrf import csrf_exempt
+from django.views.defaults import bad_request, page_not_found, permission_denied, server_error
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.health import healthz
 from merchants.api.errors import problem_response
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest) -> HttpResponse:
+    """Any method on an unknown path under /api/: a 404 problem. Exempt from CSRF, like
+    every API view, so a POST gets the 404 and not Django's HTML CSRF page."""
+    return problem_response(status=404, code="not_found", title="Not found.")
+
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -18,21 +28,52 @@ urlpatterns = [
     path("claim/", include("fulfillment.urls")),
     path("care/", include("customercare.urls")),
     # Unknown API paths answer in the API's error format, in DEBUG too.
-    re_path(r"^api/", lambda request: handler404(request, None)),
+    re_path(r"^api/", api_not_found),
     # Uploaded and drawn images (brand logos, reward pictures) in development; nothing
     # when DEBUG is off, where the web server or a storage service serves MEDIA_URL.
     *static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT),
 ]
 
 
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+# What Django answers itself, before or outside a view: problem documents under /api/,
+# its HTML pages elsewhere.
+
+
+def handler400(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if not _is_api(request):
+        return bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        return problem_response(
+            status=413,
+            code="request_too_large",
+            title="Request Entity Too Large",
+            detail="The request body is too large.",
+        )
+    return problem_response(
+        status=400,
+        code="bad_request",
+        title="Bad Request",
+        detail="The request could not be read.",
+    )
+
+
+def handler403(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if not _is_api(request):
+        return permission_denied(request, exception)
+    return problem_response(status=403, code="permission_denied", title="Forbidden")
+
+
 def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """API clients get a problem document for unknown paths; people get the HTML page."""
-    if request.path.startswith("/api/"):
-        return problem_response(status=404, code="not_found", title="Not found.")
-    return page_not_found(request, exception)
+    if not _is_api(request):
+        return page_not_found(request, exception)
+    return problem_response(status=404, code="not_found", title="Not found.")
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
-    if request.path.startswith("/api/"):
-        return problem_response(status=500, code="error", title="Server error.")
-    return server_error(request)
+    if not _is_api(request):
+        return server_error(request)
+    return problem_response(status=500, code="error", title="Server error.")

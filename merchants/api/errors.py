@@ -12,7 +12,7 @@ their own code and status; Django validation errors become ``invalid_input``.
 from http import HTTPStatus
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse
 from drf_standardized_errors.formatter import ExceptionFormatter
@@ -20,6 +20,7 @@ from drf_standardized_errors.handler import ExceptionHandler
 from drf_standardized_errors.handler import exception_handler as standardized_exception_handler
 from drf_standardized_errors.types import ErrorResponse
 from rest_framework import exceptions, serializers
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from merchants.exceptions import DomainError
@@ -71,6 +72,26 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "request_too_large"
 
 
+class BadRequest(exceptions.APIException):
+    """A request Django refuses before it is parsed (too many fields, an unknown host)."""
+
+    status_code = 400
+    default_detail = "The request could not be read."
+    default_code = "bad_request"
+
+
+class ProblemResponse(Response):
+    """A problem document, rendered as JSON whatever renderer the view negotiated: the
+    schema view's is YAML and the docs view's HTML, and content negotiation may have
+    failed altogether (406)."""
+
+    @property
+    def rendered_content(self):
+        self.accepted_renderer = JSONRenderer()
+        self.accepted_media_type = PROBLEM_CONTENT_TYPE
+        return super().rendered_content
+
+
 class DomainAPIException(exceptions.APIException):
     def __init__(self, error: DomainError):
         self.status_code = error.status
@@ -86,12 +107,14 @@ class ProblemHandler(ExceptionHandler):
             return DomainAPIException(exc)
         if isinstance(exc, RequestDataTooBig):
             return PayloadTooLarge()
+        if isinstance(exc, SuspiciousOperation):
+            return BadRequest()
         if isinstance(exc, DjangoValidationError):
             return exceptions.ValidationError(detail=serializers.as_serializer_error(exc))
         return super().convert_known_exceptions(exc)
 
     def get_response(self, exc: exceptions.APIException, data: dict) -> Response:
-        return Response(
+        return ProblemResponse(
             data,
             status=exc.status_code,
             headers=self.get_headers(exc),
