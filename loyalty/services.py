@@ -309,11 +309,12 @@ def order_record(*, merchant: Merchant, data: OrderInput, actor: Actor = None) -
         return replay(existing, digest, "Order")
 
 
-def _member_locked(merchant: Merchant, external_id: str, fields: dict[str, Any]) -> Member:
+def _member_locked(merchant: Merchant, external_id: str, fields: dict[str, Any] | None) -> Member:
     """The member an order or activity is for, row-locked and annotated with the merchant's
     ``config_version`` as of this transaction; an unknown member is created with ``fields``
-    (a known member's profile is left as it is). The caller puts the tier on it with
-    ``_member_tier`` once it has the program's configuration."""
+    (a known member's profile is left as it is), or, when ``fields`` is None, is a 404.
+    The caller puts the tier on it with ``_member_tier`` once it has the program's
+    configuration."""
     # No select_related("tier"): when this query waits for the lock, PostgreSQL re-reads
     # the member row it waited for but keeps the joined tier row from before the wait, so
     # a concurrent upgrade would leave tier_id pointing past a stale or empty tier.
@@ -323,6 +324,8 @@ def _member_locked(merchant: Merchant, external_id: str, fields: dict[str, Any])
     try:
         member = queryset.get(merchant=merchant, external_id=external_id)
     except Member.DoesNotExist:
+        if fields is None:
+            raise NotFound("No member with that external_id.", field="member") from None
         new = Member(merchant=merchant, external_id=external_id, **_clean_member_fields(fields))
         new.full_clean(
             exclude=["merchant", "tier"], validate_unique=False, validate_constraints=False
@@ -538,11 +541,20 @@ class ActivityInput:
     occurred_at: datetime.datetime | None = None  # when the store sent none: now
     custom_kind: str = ""
     data: dict[str, Any] = field(default_factory=dict)
-    member_fields: dict[str, Any] = field(default_factory=dict)
+    # The profile of a member the activity may create (the store sent a member object);
+    # None when the store named the member by external_id alone: they must exist.
+    member_fields: dict[str, Any] | None = None
 
 
 def activity_record(*, merchant: Merchant, data: ActivityInput, actor: Actor = None) -> Recorded:
-    digest = request_digest(asdict(data))
+    """Record a non-purchase activity and credit what the program's rules give for it.
+
+    An activity creates its member only from a member object (``member_fields`` given);
+    a member named by external_id alone must exist, or it is a 404 on ``member``. (An
+    order creates its member either way: a purchase is how a customer becomes one.)"""
+    # How the member was named is not part of what the activity is: the same activity
+    # sent once with a member object and again with the bare id is a replay.
+    digest = request_digest({**asdict(data), "member_fields": data.member_fields or {}})
     if data.kind not in ActivityKind.values:
         raise DomainError(f"Unknown activity kind {data.kind!r}.", field="kind")
     if data.kind == ActivityKind.CUSTOM and not data.custom_kind.strip():

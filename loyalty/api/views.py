@@ -225,12 +225,14 @@ class ActivityListView(MerchantAPIView):
         serializer = ActivityInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        # A member object may create the member; a bare external_id names one that exists.
+        member_sent_as_object = isinstance(request.data.get("member"), dict)
         recorded = services.activity_record(
             merchant=self.merchant,
             data=services.ActivityInput(
                 external_id=data["external_id"],
                 member_external_id=data["member"]["external_id"],
-                member_fields=_member_fields(data["member"]),
+                member_fields=_member_fields(data["member"]) if member_sent_as_object else None,
                 kind=data["kind"],
                 custom_kind=data["custom_kind"],
                 occurred_at=data.get("occurred_at"),

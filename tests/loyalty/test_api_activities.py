@@ -42,8 +42,13 @@ def bonus_rule(program, activity_kind: str, points: int = 25, **fields) -> Earni
 
 
 def activity_body(
-    external_id: str = "act-1", member: Any = "cust-1", kind: str = "review", **extra: Any
+    external_id: str = "act-1",
+    member: Any = None,
+    kind: str = "review",
+    **extra: Any,
 ) -> dict[str, Any]:
+    """An activity for ``cust-1``, sent as a member object so it may create them."""
+    member = {"external_id": "cust-1"} if member is None else member
     return {"external_id": external_id, "member": member, "kind": kind, **extra}
 
 
@@ -161,6 +166,61 @@ def test_activity_creates_an_unknown_member_from_the_object_given(tenant, progra
     assert Activity.objects.get(external_id="act-1").data == {"source": "newsletter"}
 
 
+def test_activity_creates_an_unknown_member_from_an_object_with_only_its_external_id(
+    tenant, program
+):
+    bonus_rule(program, "review", 25)
+
+    response = post_activity(tenant, member={"external_id": "new-2"})
+
+    assert response.status_code == 201, response.content
+    assert member_of(tenant, "new-2").points_balance == 25
+
+
+def test_activity_for_an_unknown_member_named_by_external_id_is_404_and_changes_nothing(
+    tenant, program
+):
+    bonus_rule(program, "review", 25)
+    before = db_state()
+
+    response = post_activity(tenant, member="ghost")
+
+    assert_problem(response, 404, "not_found", attr="member")
+    assert db_state() == before
+
+
+def test_activity_for_a_known_member_named_by_external_id_earns(tenant, program):
+    bonus_rule(program, "review", 25)
+    services.member_upsert(merchant=tenant.merchant, external_id="cust-1", fields={})
+
+    response = post_activity(tenant, member="cust-1")
+
+    assert response.status_code == 201, response.content
+    assert member_of(tenant).points_balance == 25
+
+
+def test_an_activity_sent_with_a_member_object_replays_when_sent_with_the_bare_id(tenant, program):
+    bonus_rule(program, "review", 25)
+    first = post_activity(tenant, member={"external_id": "cust-1"})
+
+    again = post_activity(tenant, member="cust-1")
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again["Idempotent-Replayed"] == "true"
+    assert member_of(tenant).points_balance == 25
+
+
+def test_another_merchants_member_named_by_external_id_is_404(tenant_pair):
+    program_for(tenant_pair.a.merchant)
+    program_for(tenant_pair.b.merchant)
+    services.member_upsert(merchant=tenant_pair.a.merchant, external_id="cust-1", fields={})
+
+    response = post_activity(tenant_pair.b, member="cust-1")
+
+    assert_problem(response, 404, "not_found", attr="member")
+    assert not Member.objects.filter(merchant=tenant_pair.b.merchant).exists()
+
+
 def test_activity_without_an_active_program_is_409_and_changes_nothing(tenant):
     before = db_state()
 
@@ -219,8 +279,12 @@ def test_a_daily_cap_counts_up_to_its_count(tenant, program):
 def test_a_cap_counts_each_member_on_their_own(tenant, program):
     bonus_rule(program, "review", 25, cap_period="day", cap_count=1)
 
-    first = post_activity(tenant, external_id="a-1", member="m-1", occurred_at=day_at(1, 9))
-    other = post_activity(tenant, external_id="a-2", member="m-2", occurred_at=day_at(1, 10))
+    first = post_activity(
+        tenant, external_id="a-1", member={"external_id": "m-1"}, occurred_at=day_at(1, 9)
+    )
+    other = post_activity(
+        tenant, external_id="a-2", member={"external_id": "m-2"}, occurred_at=day_at(1, 10)
+    )
 
     assert (first.json()["points_earned"], other.json()["points_earned"]) == (25, 25)
 
