@@ -223,6 +223,12 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# Failed authentications (a bad or missing API key) allowed per client address and window
+# ("20/min"; empty turns it off); past it the address gets 429, correct key or not, until
+# the window ends. Behind proxies that append to X-Forwarded-For, say how many: the client
+# is the entry the outermost one added; 0 takes REMOTE_ADDR.
+API_AUTH_FAILURE_RATE = env.str("API_AUTH_FAILURE_RATE", default="20/min")
+API_TRUSTED_PROXY_COUNT = env.int("API_TRUSTED_PROXY_COUNT", default=0)
 DRF_STANDARDIZED_ERRORS = {
     "EXCEPTION_FORMATTER_CLASS": "merchants.api.errors.ProblemFormatter",
     "EXCEPTION_HANDLER_CLASS": "merchants.api.errors.ProblemHandler",

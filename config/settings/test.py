@@ -15,6 +15,9 @@ REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     "DEFAULT_THROTTLE_RATES": {"api_key": "100000/min"},
 }
+# Many tests send bad keys on purpose from one address; the tests of this throttle set
+# their own small budget.
+API_AUTH_FAILURE_RATE = "100000/min"
 # Uploaded and drawn files (brand logos, reward images) go to a scratch folder, not var/.
 MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="loyalty-test-media-"))
 CARE_ATTACHMENT_ROOT = Path(tempfile.mkdtemp(prefix="loyalty-test-care-"))

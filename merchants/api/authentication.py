@@ -1,9 +1,14 @@
-"""``Authorization: Bearer <key>``: the key names the merchant every API view works for."""
+"""``Authorization: Bearer <key>``: the key names the merchant every API view works for.
+
+Every failed authentication counts against the client's address, and an address that has
+spent its budget is refused before its key is looked at (``merchants.api.throttling``).
+"""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from merchants.api.throttling import auth_failure_record, auth_failures_check, client_address
 from merchants.models import MerchantAPIKey
 from merchants.selectors import api_key_authenticate
 from merchants.services import api_key_touch
@@ -32,29 +37,34 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request: Request) -> tuple[APIKeyUser, MerchantAPIKey] | None:
+        """The key's user and key; None without a Bearer header (the view's permission
+        then refuses it, and counts that failure: ``MerchantAPIView``)."""
+        address = client_address(request)
+        auth_failures_check(address=address)
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
         if len(header) != 2:
-            raise exceptions.AuthenticationFailed(
-                "Send the key as 'Authorization: Bearer <key>'.", code="invalid_authorization"
+            raise _failed(
+                address, "Send the key as 'Authorization: Bearer <key>'.", "invalid_authorization"
             )
         try:
             raw_key = header[1].decode("ascii")
         except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed(
-                "Invalid API key.", code="invalid_api_key"
-            ) from None
+            raise _failed(address, "Invalid API key.", "invalid_api_key") from None
         api_key = api_key_authenticate(raw_key=raw_key)
         if api_key is None:
-            raise exceptions.AuthenticationFailed(
-                "Invalid, revoked or expired API key.", code="invalid_api_key"
-            )
+            raise _failed(address, "Invalid, revoked or expired API key.", "invalid_api_key")
         api_key_touch(api_key=api_key)
         return APIKeyUser(api_key), api_key
 
     def authenticate_header(self, request: Request) -> str:
         return f'{self.keyword} realm="api"'
+
+
+def _failed(address: str, detail: str, code: str) -> exceptions.AuthenticationFailed:
+    auth_failure_record(address=address)
+    return exceptions.AuthenticationFailed(detail, code=code)
 
 
 class APIKeyAuthenticationScheme(OpenApiAuthenticationExtension):

@@ -1,3 +1,29 @@
+"""Throttling of the store API: a budget of requests per key, and a budget of failed
+authentications per client address.
+
+Failed authentications (a bad, malformed or missing key) are counted per client address
+in fixed windows (``API_AUTH_FAILURE_RATE``, e.g. ``20/min``), in Django's cache, so
+every web process and host counts together when the cache is Redis. Once an address has
+spent its budget, every request from it is refused with 429 until the window ends, a
+correct key included: otherwise a guesser would learn which guess was right. Requests
+that authenticate spend nothing.
+
+The client address is ``REMOTE_ADDR``; behind ``API_TRUSTED_PROXY_COUNT`` proxies that
+each append to ``X-Forwarded-For``, it is the entry the outermost proxy added (entries to
+its left are whatever the client sent, and are not believed). An IPv6 client is counted
+by its /64 prefix, the block one subscriber is usually given.
+"""
+
+import ipaddress
+import math
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
+from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -14,3 +40,89 @@ class APIKeyRateThrottle(SimpleRateThrottle):
         if not isinstance(request.auth, MerchantAPIKey):
             return None
         return self.cache_format % {"scope": self.scope, "ident": request.auth.prefix}
+
+
+# -- failed authentications per client address ----------------------------------------------
+
+_PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
+
+
+@dataclass(frozen=True)
+class _Rate:
+    failures: int
+    seconds: int
+
+
+def _rate() -> _Rate | None:
+    """``API_AUTH_FAILURE_RATE`` as failures per window; None (empty) turns it off."""
+    value = (settings.API_AUTH_FAILURE_RATE or "").strip()
+    if not value:
+        return None
+    count, _, period = value.partition("/")
+    try:
+        rate = _Rate(failures=int(count), seconds=_PERIODS[period.strip().lower()])
+    except (KeyError, ValueError):
+        raise ImproperlyConfigured(
+            f"API_AUTH_FAILURE_RATE must look like '20/min', not {value!r}."
+        ) from None
+    if rate.failures < 1:
+        raise ImproperlyConfigured("API_AUTH_FAILURE_RATE must allow at least one failure.")
+    return rate
+
+
+def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+
+
+def client_address(request: HttpRequest | Request) -> str:
+    """Who sent the request, as counted for failed authentications."""
+    address = _ip(request.META.get("REMOTE_ADDR", ""))
+    proxies = settings.API_TRUSTED_PROXY_COUNT
+    if proxies > 0:
+        hops = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        address = _ip(hops[-min(proxies, len(hops))]) or address
+    if address is None:
+        return "unknown"
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def _window(rate: _Rate, now: float) -> tuple[str, int]:
+    """The cache key of the window ``now`` falls in, and the seconds left in it."""
+    start = int(now // rate.seconds) * rate.seconds
+    return f"{start}", max(1, math.ceil(start + rate.seconds - now))
+
+
+def _key(address: str, window: str) -> str:
+    return f"api-auth-failures:{address}:{window}"
+
+
+def auth_failures_check(*, address: str, now: float | None = None) -> None:
+    """Refuse (429) an address that has spent its budget in the current window."""
+    rate = _rate()
+    if rate is None:
+        return
+    window, left = _window(rate, time.time() if now is None else now)
+    if cache.get(_key(address, window), 0) >= rate.failures:
+        raise exceptions.Throttled(
+            wait=left, detail="Too many failed authentications from this address."
+        )
+
+
+def auth_failure_record(*, address: str, now: float | None = None) -> None:
+    """Count one failed authentication against the address."""
+    rate = _rate()
+    if rate is None:
+        return
+    window, _ = _window(rate, time.time() if now is None else now)
+    key = _key(address, window)
+    # add + incr: atomic on Redis, so concurrent failures on many hosts all count.
+    cache.add(key, 0, timeout=rate.seconds + 1)
+    try:
+        cache.incr(key)
+    except ValueError:  # expired between the two calls
+        cache.set(key, 1, timeout=rate.seconds + 1)

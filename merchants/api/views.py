@@ -3,11 +3,13 @@ import hashlib
 from django.http import HttpResponse, HttpResponseBase
 from django.template.response import SimpleTemplateResponse
 from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from merchants.api.serializers import MerchantSerializer
+from merchants.api.throttling import auth_failure_record, client_address
 from merchants.idempotency import idempotency_claim, idempotency_finish, request_fingerprint
 from merchants.models import IdempotencyRecord, Merchant, MerchantAPIKey
 
@@ -46,6 +48,15 @@ class MerchantAPIView(APIView):
     (see ``merchants.idempotency``)."""
 
     idempotent_methods = ("POST",)
+
+    def check_permissions(self, request: Request) -> None:
+        try:
+            super().check_permissions(request)
+        except exceptions.NotAuthenticated:
+            # No key at all: a failed authentication like a wrong key (a bad key was
+            # counted when it was refused, and never gets this far).
+            auth_failure_record(address=client_address(request))
+            raise
 
     def initial(self, request: Request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)
