@@ -5,12 +5,13 @@ from rest_framework import serializers
 from catalog import denominations, pricing
 from catalog.models import MerchantCatalogItem, RewardType
 from loyalty.api.serializers import external_id_field
+from merchants.api.schema import EXAMPLE
 
 MAX_POINTS = 10**12
 
 
 class RewardQuerySerializer(serializers.Serializer):
-    member = external_id_field(help_text="The member's external_id.")
+    member = external_id_field(help_text="The member's external_id.", example=EXAMPLE["member"])
     type = serializers.ChoiceField(choices=RewardType.choices, required=False)
     category = serializers.SlugField(required=False, max_length=80)
     min_points = serializers.IntegerField(required=False, min_value=0, max_value=MAX_POINTS)
@@ -24,7 +25,7 @@ class RewardQuerySerializer(serializers.Serializer):
 
 
 class RewardMemberQuerySerializer(serializers.Serializer):
-    member = external_id_field(help_text="The member's external_id.")
+    member = external_id_field(help_text="The member's external_id.", example=EXAMPLE["member"])
 
 
 class DenominationSerializer(serializers.Serializer):

@@ -13,6 +13,8 @@ from customercare.models import (
 )
 from customercare.services import BODY_MAX, SUBJECT_MAX
 from loyalty.api.serializers import external_id_field
+from merchants.api.fields import StrictCharField, StrictChoiceField, StrictIntegerField
+from merchants.api.schema import EXAMPLE
 
 LOCALE_PATTERN = r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$"
 
@@ -35,10 +37,10 @@ class AttachmentsField(serializers.ListField):
 
 
 class TicketInputSerializer(serializers.Serializer):
-    member = external_id_field(help_text="The member's external_id.")
-    category = serializers.ChoiceField(choices=TicketCategory.choices)
-    subject = serializers.CharField(max_length=SUBJECT_MAX)
-    message = serializers.CharField(max_length=BODY_MAX, help_text="The member's words.")
+    member = external_id_field(help_text="The member's external_id.", example=EXAMPLE["member"])
+    category = StrictChoiceField(choices=TicketCategory.choices)
+    subject = StrictCharField(max_length=SUBJECT_MAX)
+    message = StrictCharField(max_length=BODY_MAX, help_text="The member's words.")
     order = external_id_field(
         required=False,
         allow_blank=True,
@@ -51,22 +53,22 @@ class TicketInputSerializer(serializers.Serializer):
 
 
 class TicketListQuerySerializer(serializers.Serializer):
-    member = external_id_field(help_text="The member's external_id.")
+    member = external_id_field(help_text="The member's external_id.", example=EXAMPLE["member"])
 
 
 class MessageInputSerializer(serializers.Serializer):
-    message = serializers.CharField(max_length=BODY_MAX)
+    message = StrictCharField(max_length=BODY_MAX)
     attachments = AttachmentsField()
 
 
 class CSATInputSerializer(serializers.Serializer):
-    score = serializers.IntegerField(min_value=1, max_value=5)
-    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    score = StrictIntegerField(min_value=1, max_value=5)
+    comment = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 class LocaleQuerySerializer(serializers.Serializer):
-    locale = serializers.RegexField(
-        LOCALE_PATTERN,
+    locale = StrictCharField(
+        pattern=LOCALE_PATTERN,
         max_length=20,
         required=False,
         help_text="A locale such as fr or fr-CA; English when absent or not supported.",

@@ -1,37 +1,91 @@
 from django.conf import settings
+from django.core.validators import EmailValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from fulfillment.delivery import claim_url
 from fulfillment.models import Redemption, RedemptionEvent, RedemptionStatus, Shipment
+from fulfillment.recipients import PHONE_MAX_LENGTH
 from fulfillment.staff import code_reveal
 from loyalty.api.serializers import external_id_field
 from loyalty.external_ids import EXTERNAL_ID_PATTERN
+from merchants.api.fields import AmountField, StrictCharField, StrictIntegerField
+from merchants.api.schema import EXAMPLE
 from merchants.models import Scope
 
 
+class PostalAddressSerializer(serializers.Serializer):
+    name = StrictCharField(required=False, allow_blank=True, max_length=120)
+    line1 = StrictCharField(required=False, allow_blank=True, max_length=120)
+    line2 = StrictCharField(required=False, allow_blank=True, max_length=120)
+    city = StrictCharField(required=False, allow_blank=True, max_length=120)
+    region = StrictCharField(required=False, allow_blank=True, max_length=120)
+    postal_code = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=120,
+        help_text="Required, and of the delivery country's form, except where the country "
+        "has none (AE, HK, IE, QA).",
+    )
+    country = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=120,
+        help_text="The member's country (the only one a reward is delivered to).",
+    )
+
+
+class RecipientSerializer(serializers.Serializer):
+    """Where the reward goes. Each value, when given, must be of its type; which ones are
+    required, and what a valid phone number or postal code is, depends on the reward
+    (its ``recipient_fields``) and the member's country: those are 400
+    ``invalid_recipient``."""
+
+    email = StrictCharField(
+        required=False, allow_blank=True, max_length=254, validators=[EmailValidator()]
+    )
+    phone = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=PHONE_MAX_LENGTH,
+        help_text="A number of the member's country, national or international "
+        "(+14155550100); kept in E.164.",
+    )
+    postal_address = PostalAddressSerializer(
+        required=False,
+        help_text="name, line1, city and country are required where the reward is posted.",
+    )
+
+    def to_internal_value(self, data):
+        # The types are checked here; the service reads what the reward needs from what
+        # was sent (and says what is missing).
+        super().to_internal_value(data)
+        return data
+
+
 class RedemptionInputSerializer(serializers.Serializer):
-    external_id = serializers.RegexField(
-        EXTERNAL_ID_PATTERN,
+    external_id = StrictCharField(
+        pattern=EXTERNAL_ID_PATTERN,
+        pattern_message="Use 1 to 100 letters, digits or . _ : @ + = -",
         max_length=100,
         required=False,
         allow_blank=True,
         help_text="The store's own id; posting it again replays the first result.",
     )
-    member = external_id_field(help_text="The member's external_id.")
-    reward = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
-    denomination = serializers.DecimalField(
-        max_digits=14,
-        decimal_places=4,
-        min_value=0,
-        help_text="The face value: one of a fixed reward's values, or any step of a range.",
+    member = external_id_field(help_text="The member's external_id.", example=EXAMPLE["member"])
+    reward = StrictIntegerField(min_value=1, max_value=2**63 - 1)
+    denomination = AmountField(
+        positive=True,
+        help_text="The face value, in the reward's face_currency: one of a fixed reward's "
+        "values, or a step of a range (400 `invalid_denomination` otherwise).",
     )
-    quantity = serializers.IntegerField(min_value=1, max_value=10, default=1)
-    recipient = serializers.DictField(
+    quantity = StrictIntegerField(min_value=1, max_value=10, default=1)
+    recipient = RecipientSerializer(
         required=False,
         default=dict,
-        help_text="What the reward's recipient_fields ask for: email, phone (+14155550100), "
-        "postal_address {name, line1, line2, city, region, postal_code, country}.",
+        help_text="What the reward's recipient_fields ask for: email, phone "
+        "(+14155550100), postal_address {name, line1, line2, city, region, postal_code, "
+        "country}.",
     )
 
 
@@ -157,4 +211,4 @@ class RedemptionSerializer(serializers.ModelSerializer):
 
 
 class RedemptionListQuerySerializer(serializers.Serializer):
-    member = external_id_field(help_text="The member's external_id.")
+    member = external_id_field(help_text="The member's external_id.", example=EXAMPLE["member"])
