@@ -12,12 +12,14 @@ MAX_POINTS = 10**12
 
 class RewardQuerySerializer(serializers.Serializer):
     member = external_id_field(help_text="The member's external_id.", example=EXAMPLE["member"])
-    type = serializers.ChoiceField(choices=RewardType.choices, required=False)
-    category = serializers.SlugField(required=False, max_length=80)
+    # In a query an empty value is no value: ?type= lists every type.
+    type = serializers.ChoiceField(choices=RewardType.choices, required=False, allow_blank=True)
+    category = serializers.SlugField(required=False, allow_blank=True, max_length=80)
     min_points = serializers.IntegerField(required=False, min_value=0, max_value=MAX_POINTS)
     max_points = serializers.IntegerField(required=False, min_value=0, max_value=MAX_POINTS)
 
     def validate(self, attrs: dict) -> dict:
+        attrs = {name: value for name, value in attrs.items() if value != ""}
         low, high = attrs.get("min_points"), attrs.get("max_points")
         if low is not None and high is not None and low > high:
             raise serializers.ValidationError({"max_points": "Below min_points."})

@@ -3,6 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from customercare.api.selectors import csat_open, current_csat, public_messages
+from customercare.attachments import MAX_FILES
 from customercare.models import (
     CSATResponse,
     MessageKind,
@@ -22,6 +23,9 @@ LOCALE_PATTERN = r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$"
 # -- input ---------------------------------------------------------------------------------
 
 
+@extend_schema_field(
+    {"type": "array", "items": {"type": "string", "format": "binary"}, "maxItems": MAX_FILES}
+)
 class AttachmentsField(serializers.ListField):
     child = serializers.FileField(allow_empty_file=True, use_url=False)
 
@@ -49,6 +53,11 @@ class TicketInputSerializer(serializers.Serializer):
     redemption = serializers.UUIDField(
         required=False, allow_null=True, help_text="The id of one of this member's redemptions."
     )
+
+
+class TicketFormSerializer(TicketInputSerializer):
+    """The same in a multipart/form-data request, which may carry files."""
+
     attachments = AttachmentsField()
 
 
@@ -58,6 +67,11 @@ class TicketListQuerySerializer(serializers.Serializer):
 
 class MessageInputSerializer(serializers.Serializer):
     message = StrictCharField(max_length=BODY_MAX)
+
+
+class MessageFormSerializer(MessageInputSerializer):
+    """The same in a multipart/form-data request, which may carry files."""
+
     attachments = AttachmentsField()
 
 
@@ -71,7 +85,8 @@ class LocaleQuerySerializer(serializers.Serializer):
         pattern=LOCALE_PATTERN,
         max_length=20,
         required=False,
-        help_text="A locale such as fr or fr-CA; English when absent or not supported.",
+        allow_blank=True,
+        help_text="A locale such as fr or fr-CA; English when absent, empty or not supported.",
     )
 
 

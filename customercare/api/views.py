@@ -22,9 +22,11 @@ from customercare.api.serializers import (
     CSATSerializer,
     FAQSerializer,
     LocaleQuerySerializer,
+    MessageFormSerializer,
     MessageInputSerializer,
     MessageSerializer,
     TermsSerializer,
+    TicketFormSerializer,
     TicketInputSerializer,
     TicketListQuerySerializer,
     TicketSerializer,
@@ -117,8 +119,16 @@ def _redemption(merchant: Merchant, public_id: uuid.UUID | None) -> Redemption |
     return redemption
 
 
-def _json_or_multipart(serializer: type) -> dict:
-    return {"application/json": serializer, "multipart/form-data": serializer}
+def _json_or_multipart(json: type, form: type) -> dict:
+    return {"application/json": json, "multipart/form-data": form}
+
+
+def _input(request: Request, json: type, form: type):
+    """The serializer for the request's body: files come only in multipart/form-data."""
+    multipart = (request.content_type or "").startswith("multipart/")
+    serializer = (form if multipart else json)(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
 
 
 class TicketListView(_CareAPIView):
@@ -131,7 +141,7 @@ class TicketListView(_CareAPIView):
         "ticket names the order; a ticket about a reward may name the redemption (one of "
         "this member's). Unknown member: 404 `not_found`; a refused file: 400 "
         "`attachment_refused`. Honours `Idempotency-Key`.",
-        request=_json_or_multipart(TicketInputSerializer),
+        request=_json_or_multipart(TicketInputSerializer, TicketFormSerializer),
         responses={
             201: TicketSerializer,
             **problems(INVALID_INPUT, InvalidTicketInput, AttachmentRefused, NotFound),
@@ -153,9 +163,7 @@ class TicketListView(_CareAPIView):
         tags=["tickets"],
     )
     def post(self, request: Request) -> Response:
-        serializer = TicketInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = _input(request, TicketInputSerializer, TicketFormSerializer)
         member = loyalty_services.member_get(merchant=self.merchant, external_id=data["member"])
         ticket = services.ticket_open(
             merchant=self.merchant,
@@ -168,7 +176,7 @@ class TicketListView(_CareAPIView):
                 redemption=_redemption(self.merchant, data.get("redemption")),
             ),
             channel=TicketChannel.API,
-            attachments=data["attachments"],
+            attachments=data.get("attachments", []),
         )
         return self.render_ticket(ticket, status.HTTP_201_CREATED)
 
@@ -229,7 +237,7 @@ class TicketMessageView(_CareAPIView):
         "the merchant's reopen window, opens again; a closed one is a 409 `ticket_closed` "
         "(open a new ticket). Honours `Idempotency-Key`.",
         parameters=[REFERENCE],
-        request=_json_or_multipart(MessageInputSerializer),
+        request=_json_or_multipart(MessageInputSerializer, MessageFormSerializer),
         responses={
             201: MessageSerializer,
             **problems(
@@ -245,18 +253,17 @@ class TicketMessageView(_CareAPIView):
     )
     def post(self, request: Request, reference: str) -> Response:
         ticket = self.ticket(reference)
-        serializer = MessageInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = _input(request, MessageInputSerializer, MessageFormSerializer)
         message = services.ticket_member_message(
-            ticket=ticket,
-            body=serializer.validated_data["message"],
-            attachments=serializer.validated_data["attachments"],
+            ticket=ticket, body=data["message"], attachments=data.get("attachments", [])
         )
         body = MessageSerializer(message, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED)
 
 
 class TicketCSATView(_CareAPIView):
+    parser_classes = [JSONParser]  # a score is a JSON integer
+
     @extend_schema(
         summary="The member rates the ticket's resolution",
         description="A score from 1 to 5 and an optional comment, once per resolution: "

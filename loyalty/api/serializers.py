@@ -98,7 +98,12 @@ class MemberWriteSerializer(MemberFieldsSerializer):
 @extend_schema_field(
     {
         "oneOf": [
-            {"type": "string", "description": "The member's external_id."},
+            {
+                "type": "string",
+                "pattern": EXTERNAL_ID_PATTERN,
+                "maxLength": 128,
+                "description": "The member's external_id.",
+            },
             {"$ref": "#/components/schemas/MemberWriteRequest"},
         ]
     }
@@ -175,6 +180,7 @@ class AdjustmentSerializer(serializers.Serializer):
     points = StrictIntegerField(
         min_value=-(10**12),
         max_value=10**12,
+        refused=(0,),
         help_text="Points to add (positive) or take (negative); never zero.",
     )
     reason = StrictCharField(max_length=500)

@@ -20,7 +20,7 @@ from merchants.currency import currency_codes
 
 # A string field's text: no NUL character (PostgreSQL refuses it), and, unless blank is
 # allowed, something besides whitespace (which is trimmed).
-NO_NUL_PATTERN = r"^[^\u0000]*$"
+NOT_EMPTY_PATTERN = r"^[^\u0000]+$"
 NOT_BLANK_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
 
 
@@ -56,7 +56,12 @@ class StrictCharField(serializers.CharField):
 
 
 class StrictIntegerField(serializers.IntegerField):
-    """A JSON integer: ``"12"``, ``12.0`` and booleans are refused."""
+    """A JSON integer: ``"12"``, ``12.0`` and booleans are refused. ``refused``: values
+    the schema states are not taken (the serializer or service says why)."""
+
+    def __init__(self, *, refused: tuple[int, ...] = (), **kwargs):
+        super().__init__(**kwargs)
+        self.refused = refused
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int):

@@ -28,7 +28,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, serializers
 
 from merchants.api.errors import PROBLEM_CONTENT_TYPE, VALIDATION_CODE, PayloadTooLarge
-from merchants.api.fields import NO_NUL_PATTERN, NOT_BLANK_PATTERN
+from merchants.api.fields import NOT_BLANK_PATTERN, NOT_EMPTY_PATTERN
 from merchants.exceptions import (
     DomainError,
     IdempotencyKeyInProgress,
@@ -308,12 +308,22 @@ class StrictCharFieldSchema(OpenApiSerializerFieldExtension):
             return schema
         if self.target.example is not None:
             schema["example"] = self.target.example
-        own = self.target.pattern
-        if own is not None:
-            # A blank value never meets the pattern, but is taken where blank is allowed.
-            schema["pattern"] = f"^$|{own}" if self.target.allow_blank else own
+        # Where blank is allowed, drf-spectacular offers the empty string as a branch of
+        # its own (``oneOf``): the pattern must then not match it too.
+        if self.target.pattern is not None:
+            schema["pattern"] = self.target.pattern
         elif "pattern" not in schema:
-            schema["pattern"] = NO_NUL_PATTERN if self.target.allow_blank else NOT_BLANK_PATTERN
+            schema["pattern"] = NOT_EMPTY_PATTERN if self.target.allow_blank else NOT_BLANK_PATTERN
+        return schema
+
+
+class StrictIntegerFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = "merchants.api.fields.StrictIntegerField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if direction == "request" and self.target.refused:
+            schema["not"] = {"enum": list(self.target.refused)}
         return schema
 
 

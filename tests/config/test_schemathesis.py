@@ -7,15 +7,19 @@ refused, no invalid one accepted. ``scripts/schemathesis`` runs the same test lo
 (``SCHEMATHESIS_MAX_EXAMPLES``, ``SCHEMATHESIS_SEED``).
 """
 
-import json
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from tests.config.store_api_data import store_with_data
+from tests.config.test_worker_e2e import database_url_of_the_test_database, stop
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -27,18 +31,65 @@ SEED = int(os.environ.get("SCHEMATHESIS_SEED", "20261"))
 TIMEOUT_SECONDS = int(os.environ.get("SCHEMATHESIS_TIMEOUT", "600"))
 
 
-def _summary(report: Path) -> dict:
-    """The counts of the run, from schemathesis' NDJSON event stream."""
-    totals = {"examples": 0, "failures": 0}
-    for line in report.read_text().splitlines():
-        event = json.loads(line)
-        finished = event.get("EngineFinished") or {}
-        if finished:
-            totals["outcome"] = finished.get("outcome")
-    return totals
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 
 
-def test_the_api_keeps_its_openapi_contract(live_server, tmp_path):
+def free_port() -> int:
+    port = int(os.environ.get("SCHEMATHESIS_PORT", "0"))
+    if port:
+        return port
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def api_server(tmp_path):
+    """gunicorn, as the Procfile runs it, on the test database: the store's data is
+    committed (``transaction=True``), tasks run at once, files are this process's."""
+    port = free_port()
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": database_url_of_the_test_database(),
+        "DEBUG": "false",
+        "VAR_DIR": str(tmp_path / "var"),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "CARE_ATTACHMENT_ROOT": str(settings.CARE_ATTACHMENT_ROOT),
+        "CACHE_URL": "locmemcache://",
+        "CELERY_TASK_ALWAYS_EAGER": "true",
+        "API_THROTTLE_RATE": "100000/min",
+        "LOG_LEVEL": "WARNING",
+    }
+    log = tmp_path / "gunicorn.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [GUNICORN, "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/schema/", timeout=5).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"gunicorn did not start:\n{log.read_text()}")
+                time.sleep(0.3)
+        yield url
+    finally:
+        stop(server)
+    errors = [line for line in log.read_text().splitlines() if "Traceback" in line]
+    assert not errors, log.read_text()[-20000:]
+
+
+def test_the_api_keeps_its_openapi_contract(api_server, tmp_path):
     store = store_with_data()
     report_dir = tmp_path / "report"
     command = [
@@ -46,7 +97,7 @@ def test_the_api_keeps_its_openapi_contract(live_server, tmp_path):
         "--config-file",
         str(CONFIG),
         "run",
-        f"{live_server.url}/api/schema/",
+        f"{api_server}/api/schema/",
         "--phases",
         "examples,coverage,fuzzing,stateful",
         "--checks",
