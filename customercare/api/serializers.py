@@ -54,6 +54,13 @@ class TicketInputSerializer(serializers.Serializer):
         required=False, allow_null=True, help_text="The id of one of this member's redemptions."
     )
 
+    def validate(self, attrs: dict) -> dict:
+        if "attachments" in self.initial_data and "attachments" not in self.fields:
+            raise serializers.ValidationError(
+                {"attachments": "Send files in a multipart/form-data request."}
+            )
+        return attrs
+
 
 class TicketFormSerializer(TicketInputSerializer):
     """The same in a multipart/form-data request, which may carry files."""
@@ -67,6 +74,8 @@ class TicketListQuerySerializer(serializers.Serializer):
 
 class MessageInputSerializer(serializers.Serializer):
     message = StrictCharField(max_length=BODY_MAX)
+
+    validate = TicketInputSerializer.validate
 
 
 class MessageFormSerializer(MessageInputSerializer):

@@ -1,5 +1,4 @@
 from django.conf import settings
-from django.core.validators import EmailValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -14,53 +13,49 @@ from merchants.api.schema import EXAMPLE
 from merchants.models import Scope
 
 
-class PostalAddressSerializer(serializers.Serializer):
-    name = StrictCharField(required=False, allow_blank=True, max_length=120)
-    line1 = StrictCharField(required=False, allow_blank=True, max_length=120)
-    line2 = StrictCharField(required=False, allow_blank=True, max_length=120)
-    city = StrictCharField(required=False, allow_blank=True, max_length=120)
-    region = StrictCharField(required=False, allow_blank=True, max_length=120)
-    postal_code = StrictCharField(
-        required=False,
-        allow_blank=True,
-        max_length=120,
-        help_text="Required, and of the delivery country's form, except where the country "
-        "has none (AE, HK, IE, QA).",
-    )
-    country = StrictCharField(
-        required=False,
-        allow_blank=True,
-        max_length=120,
-        help_text="The member's country (the only one a reward is delivered to).",
-    )
+class _DetailsSerializer(serializers.Serializer):
+    """Delivery details: each value, when given, a string without NUL characters. Which
+    ones are required, their lengths and forms (an email address, a phone number or a
+    postal code of the member's country) depend on the reward and the country: the
+    service checks those, and refuses with 400 ``invalid_recipient`` naming each field."""
 
-
-class RecipientSerializer(serializers.Serializer):
-    """Where the reward goes. Each value, when given, must be of its type; which ones are
-    required, and what a valid phone number or postal code is, depends on the reward
-    (its ``recipient_fields``) and the member's country: those are 400
-    ``invalid_recipient``."""
-
-    email = StrictCharField(
-        required=False, allow_blank=True, max_length=254, validators=[EmailValidator()]
-    )
-    phone = StrictCharField(
-        required=False,
-        allow_blank=True,
-        max_length=PHONE_MAX_LENGTH,
-        help_text="A number of the member's country, national or international "
-        "(+14155550100); kept in E.164.",
-    )
-    postal_address = PostalAddressSerializer(
-        required=False,
-        help_text="name, line1, city and country are required where the reward is posted.",
-    )
+    default_error_messages = {"not_an_object": "An object with the delivery details."}
 
     def to_internal_value(self, data):
-        # The types are checked here; the service reads what the reward needs from what
-        # was sent (and says what is missing).
+        if not isinstance(data, dict):
+            self.fail("not_an_object")
         super().to_internal_value(data)
-        return data
+        return data  # the service reads what the reward needs from what was sent
+
+
+def _detail(help_text: str = "") -> StrictCharField:
+    return StrictCharField(
+        required=False, allow_blank=True, trim_whitespace=False, help_text=help_text
+    )
+
+
+class PostalAddressSerializer(_DetailsSerializer):
+    name = _detail("Required; 120 characters at most, as every part.")
+    line1 = _detail("Required.")
+    line2 = _detail()
+    city = _detail("Required.")
+    region = _detail()
+    postal_code = _detail(
+        "Required, in the form of the member's country, except where the country has none "
+        "(AE, HK, IE, QA)."
+    )
+    country = _detail("The member's country: a reward is delivered there only.")
+
+
+class RecipientSerializer(_DetailsSerializer):
+    email = _detail("An email address, for a reward delivered by email.")
+    phone = _detail(
+        "A number of the member's country, national or international (+14155550100), for a "
+        f"reward that needs one; {PHONE_MAX_LENGTH} characters at most. Kept in E.164."
+    )
+    postal_address = PostalAddressSerializer(
+        required=False, help_text="For a reward that is posted."
+    )
 
 
 class RedemptionInputSerializer(serializers.Serializer):
