@@ -5,18 +5,21 @@ from rest_framework import serializers
 from catalog import denominations, pricing
 from catalog.models import MerchantCatalogItem, RewardType
 from loyalty.api.serializers import external_id_field
+from merchants.api.schema import EXAMPLE
 
 MAX_POINTS = 10**12
 
 
 class RewardQuerySerializer(serializers.Serializer):
-    member = external_id_field(help_text="The member's external_id.")
-    type = serializers.ChoiceField(choices=RewardType.choices, required=False)
-    category = serializers.SlugField(required=False, max_length=80)
+    member = external_id_field(help_text="The member's external_id.", example=EXAMPLE["member"])
+    # In a query an empty value is no value: ?type= lists every type.
+    type = serializers.ChoiceField(choices=RewardType.choices, required=False, allow_blank=True)
+    category = serializers.SlugField(required=False, allow_blank=True, max_length=80)
     min_points = serializers.IntegerField(required=False, min_value=0, max_value=MAX_POINTS)
     max_points = serializers.IntegerField(required=False, min_value=0, max_value=MAX_POINTS)
 
     def validate(self, attrs: dict) -> dict:
+        attrs = {name: value for name, value in attrs.items() if value != ""}
         low, high = attrs.get("min_points"), attrs.get("max_points")
         if low is not None and high is not None and low > high:
             raise serializers.ValidationError({"max_points": "Below min_points."})
@@ -24,7 +27,7 @@ class RewardQuerySerializer(serializers.Serializer):
 
 
 class RewardMemberQuerySerializer(serializers.Serializer):
-    member = external_id_field(help_text="The member's external_id.")
+    member = external_id_field(help_text="The member's external_id.", example=EXAMPLE["member"])
 
 
 class DenominationSerializer(serializers.Serializer):

@@ -2,8 +2,7 @@
 
 from django.conf import settings
 from django.utils import translation
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.pagination import PageNumberPagination
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -16,19 +15,22 @@ from catalog.api.serializers import (
 )
 from catalog.models import MerchantCatalogItem
 from loyalty import services as loyalty_services
+from loyalty.exceptions import NoActiveProgram
 from loyalty.models import Member
 from loyalty.program_config import program_config
+from merchants.api.pagination import NumberedPagination
+from merchants.api.schema import EXAMPLE, INVALID_INPUT, problems
 from merchants.api.views import MerchantAPIView
 from merchants.exceptions import NotFound
 
-
-class RewardPagination(PageNumberPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
-
-
 MAX_ID = 2**63 - 1
+REWARD_ID = OpenApiParameter(
+    "reward_id",
+    {"type": "integer", "minimum": 1},
+    OpenApiParameter.PATH,
+    description="The reward's id, as the list gives it.",
+    examples=[OpenApiExample("A reward", value=EXAMPLE["reward"])],
+)
 
 
 def _language(member: Member) -> str:
@@ -60,6 +62,8 @@ class _MemberRewardsView(MerchantAPIView):
 
 
 class RewardListView(_MemberRewardsView):
+    pagination_class = NumberedPagination
+
     @extend_schema(
         summary="The rewards a member can redeem",
         description="Only rewards in the merchant's catalog, active, redeemable in the "
@@ -67,12 +71,11 @@ class RewardListView(_MemberRewardsView):
         "open to the member's tier; each with its point prices and whether the member can "
         "afford it. Texts in the member's locale when translated. Ordered by lowest price, "
         "then id.",
-        parameters=[
-            RewardQuerySerializer,
-            OpenApiParameter("page", int),
-            OpenApiParameter("page_size", int),
-        ],
-        responses=MemberRewardSerializer(many=True),
+        parameters=[RewardQuerySerializer],
+        responses={
+            200: MemberRewardSerializer(many=True),
+            **problems(INVALID_INPUT, NotFound, NoActiveProgram),
+        },
         tags=["rewards"],
     )
     def get(self, request: Request) -> Response:
@@ -90,7 +93,7 @@ class RewardListView(_MemberRewardsView):
                 max_points=data.get("max_points"),
             ),
         )
-        paginator = RewardPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(items, request, view=self)
         return paginator.get_paginated_response(self._render(page, member, program))
 
@@ -100,8 +103,11 @@ class RewardDetailView(_MemberRewardsView):
         summary="One reward as a member sees it",
         description="404 when the member cannot redeem it (not in the catalog, not in "
         "their country, out of stock, not for their tier, paused or retired).",
-        parameters=[RewardMemberQuerySerializer],
-        responses=MemberRewardSerializer,
+        parameters=[RewardMemberQuerySerializer, REWARD_ID],
+        responses={
+            200: MemberRewardSerializer,
+            **problems(INVALID_INPUT, NotFound, NoActiveProgram),
+        },
         tags=["rewards"],
     )
     def get(self, request: Request, reward_id: int) -> Response:

@@ -3,6 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from customercare.api.selectors import csat_open, current_csat, public_messages
+from customercare.attachments import MAX_FILES
 from customercare.models import (
     CSATResponse,
     MessageKind,
@@ -13,6 +14,8 @@ from customercare.models import (
 )
 from customercare.services import BODY_MAX, SUBJECT_MAX
 from loyalty.api.serializers import external_id_field
+from merchants.api.fields import StrictCharField, StrictChoiceField, StrictIntegerField
+from merchants.api.schema import EXAMPLE
 
 LOCALE_PATTERN = r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$"
 
@@ -20,6 +23,9 @@ LOCALE_PATTERN = r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$"
 # -- input ---------------------------------------------------------------------------------
 
 
+@extend_schema_field(
+    {"type": "array", "items": {"type": "string", "format": "binary"}, "maxItems": MAX_FILES}
+)
 class AttachmentsField(serializers.ListField):
     child = serializers.FileField(allow_empty_file=True, use_url=False)
 
@@ -35,10 +41,10 @@ class AttachmentsField(serializers.ListField):
 
 
 class TicketInputSerializer(serializers.Serializer):
-    member = external_id_field(help_text="The member's external_id.")
-    category = serializers.ChoiceField(choices=TicketCategory.choices)
-    subject = serializers.CharField(max_length=SUBJECT_MAX)
-    message = serializers.CharField(max_length=BODY_MAX, help_text="The member's words.")
+    member = external_id_field(help_text="The member's external_id.", example=EXAMPLE["member"])
+    category = StrictChoiceField(choices=TicketCategory.choices)
+    subject = StrictCharField(max_length=SUBJECT_MAX)
+    message = StrictCharField(max_length=BODY_MAX, help_text="The member's words.")
     order = external_id_field(
         required=False,
         allow_blank=True,
@@ -47,29 +53,49 @@ class TicketInputSerializer(serializers.Serializer):
     redemption = serializers.UUIDField(
         required=False, allow_null=True, help_text="The id of one of this member's redemptions."
     )
+
+    def validate(self, attrs: dict) -> dict:
+        if "attachments" in self.initial_data and "attachments" not in self.fields:
+            raise serializers.ValidationError(
+                {"attachments": "Send files in a multipart/form-data request."}
+            )
+        return attrs
+
+
+class TicketFormSerializer(TicketInputSerializer):
+    """The same in a multipart/form-data request, which may carry files."""
+
     attachments = AttachmentsField()
 
 
 class TicketListQuerySerializer(serializers.Serializer):
-    member = external_id_field(help_text="The member's external_id.")
+    member = external_id_field(help_text="The member's external_id.", example=EXAMPLE["member"])
 
 
 class MessageInputSerializer(serializers.Serializer):
-    message = serializers.CharField(max_length=BODY_MAX)
+    message = StrictCharField(max_length=BODY_MAX)
+
+    validate = TicketInputSerializer.validate
+
+
+class MessageFormSerializer(MessageInputSerializer):
+    """The same in a multipart/form-data request, which may carry files."""
+
     attachments = AttachmentsField()
 
 
 class CSATInputSerializer(serializers.Serializer):
-    score = serializers.IntegerField(min_value=1, max_value=5)
-    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    score = StrictIntegerField(min_value=1, max_value=5)
+    comment = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 class LocaleQuerySerializer(serializers.Serializer):
-    locale = serializers.RegexField(
-        LOCALE_PATTERN,
+    locale = StrictCharField(
+        pattern=LOCALE_PATTERN,
         max_length=20,
         required=False,
-        help_text="A locale such as fr or fr-CA; English when absent or not supported.",
+        allow_blank=True,
+        help_text="A locale such as fr or fr-CA; English when absent, empty or not supported.",
     )
 
 

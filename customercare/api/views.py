@@ -11,7 +11,6 @@ from django.utils import translation
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import parsers, status
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -23,21 +22,31 @@ from customercare.api.serializers import (
     CSATSerializer,
     FAQSerializer,
     LocaleQuerySerializer,
+    MessageFormSerializer,
     MessageInputSerializer,
     MessageSerializer,
     TermsSerializer,
+    TicketFormSerializer,
     TicketInputSerializer,
     TicketListQuerySerializer,
     TicketSerializer,
 )
-from customercare.attachments import attachment_download
-from customercare.exceptions import InvalidTicketInput, TicketNotFound
+from customercare.attachments import SIGNATURES, attachment_download
+from customercare.exceptions import (
+    AttachmentRefused,
+    CSATAlreadyGiven,
+    InvalidTicketInput,
+    TicketClosed,
+    TicketNotFound,
+)
 from customercare.models import Ticket, TicketChannel
 from fulfillment.models import Redemption
 from loyalty import services as loyalty_services
+from merchants.api.pagination import NewestFirstCursorPagination
 from merchants.api.parsers import JSONParser
+from merchants.api.schema import EXAMPLE, INVALID_INPUT, problems
 from merchants.api.views import MerchantAPIView
-from merchants.exceptions import NotFound
+from merchants.exceptions import InvalidTransition, NotFound
 from merchants.models import Merchant
 
 REFERENCE_FORM = re.compile(r"[A-Za-z0-9-]{1,16}")
@@ -76,11 +85,8 @@ TICKET_EXAMPLE = {
 }
 
 
-class TicketPagination(CursorPagination):
-    ordering = ("-created_at", "-id")
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
+# The types a download can have: those recognised by their bytes, and plain text.
+DOWNLOAD_TYPES = (*dict.fromkeys(kind for _, kind, _ in SIGNATURES), "text/plain")
 
 
 class _CareAPIView(MerchantAPIView):
@@ -113,11 +119,21 @@ def _redemption(merchant: Merchant, public_id: uuid.UUID | None) -> Redemption |
     return redemption
 
 
-def _json_or_multipart(serializer: type) -> dict:
-    return {"application/json": serializer, "multipart/form-data": serializer}
+def _json_or_multipart(json: type, form: type) -> dict:
+    return {"application/json": json, "multipart/form-data": form}
+
+
+def _input(request: Request, json: type, form: type):
+    """The serializer for the request's body: files come only in multipart/form-data."""
+    multipart = (request.content_type or "").startswith("multipart/")
+    serializer = (form if multipart else json)(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
 
 
 class TicketListView(_CareAPIView):
+    pagination_class = NewestFirstCursorPagination
+
     @extend_schema(
         summary="Open a care ticket for a member",
         description="The member's question or problem, as its first public message. Send "
@@ -125,8 +141,11 @@ class TicketListView(_CareAPIView):
         "ticket names the order; a ticket about a reward may name the redemption (one of "
         "this member's). Unknown member: 404 `not_found`; a refused file: 400 "
         "`attachment_refused`. Honours `Idempotency-Key`.",
-        request=_json_or_multipart(TicketInputSerializer),
-        responses={201: TicketSerializer},
+        request=_json_or_multipart(TicketInputSerializer, TicketFormSerializer),
+        responses={
+            201: TicketSerializer,
+            **problems(INVALID_INPUT, InvalidTicketInput, AttachmentRefused, NotFound),
+        },
         examples=[
             OpenApiExample(
                 "A missing-points claim",
@@ -144,9 +163,7 @@ class TicketListView(_CareAPIView):
         tags=["tickets"],
     )
     def post(self, request: Request) -> Response:
-        serializer = TicketInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = _input(request, TicketInputSerializer, TicketFormSerializer)
         member = loyalty_services.member_get(merchant=self.merchant, external_id=data["member"])
         ticket = services.ticket_open(
             merchant=self.merchant,
@@ -159,14 +176,16 @@ class TicketListView(_CareAPIView):
                 redemption=_redemption(self.merchant, data.get("redemption")),
             ),
             channel=TicketChannel.API,
-            attachments=data["attachments"],
+            attachments=data.get("attachments", []),
         )
         return self.render_ticket(ticket, status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="A member's tickets, newest first",
+        description="Each with its public thread (never the agents' internal notes) and "
+        "its rating; by cursor, 50 a page.",
         parameters=[TicketListQuerySerializer],
-        responses=TicketSerializer(many=True),
+        responses={200: TicketSerializer(many=True), **problems(INVALID_INPUT, NotFound)},
         tags=["tickets"],
     )
     def get(self, request: Request) -> Response:
@@ -175,7 +194,7 @@ class TicketListView(_CareAPIView):
         member = loyalty_services.member_get(
             merchant=self.merchant, external_id=query.validated_data["member"]
         )
-        paginator = TicketPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(
             member_tickets(Ticket.objects.filter(merchant=self.merchant, member=member)),
             request,
@@ -187,15 +206,22 @@ class TicketListView(_CareAPIView):
 
 
 REFERENCE = OpenApiParameter(
-    "reference", str, OpenApiParameter.PATH, description="The ticket's reference (T-...)."
+    "reference",
+    {"type": "string", "pattern": f"^{REFERENCE_FORM.pattern}$", "maxLength": 16},
+    OpenApiParameter.PATH,
+    description="The ticket's reference (T-...); an unknown one is a 404 `ticket_not_found`.",
+    examples=[OpenApiExample("A ticket", value=EXAMPLE["ticket"])],
 )
 
 
 class TicketDetailView(_CareAPIView):
     @extend_schema(
         summary="A ticket and its public thread",
+        description="Its status, category, what it names (order, redemption), the public "
+        "messages oldest first with their files, and the rating of its latest resolution. "
+        "A merged ticket says where its thread went (`merged_into`).",
         parameters=[REFERENCE],
-        responses=TicketSerializer,
+        responses={200: TicketSerializer, **problems(TicketNotFound)},
         examples=[OpenApiExample("The ticket", value=TICKET_EXAMPLE, response_only=True)],
         tags=["tickets"],
     )
@@ -211,24 +237,33 @@ class TicketMessageView(_CareAPIView):
         "the merchant's reopen window, opens again; a closed one is a 409 `ticket_closed` "
         "(open a new ticket). Honours `Idempotency-Key`.",
         parameters=[REFERENCE],
-        request=_json_or_multipart(MessageInputSerializer),
-        responses={201: MessageSerializer},
+        request=_json_or_multipart(MessageInputSerializer, MessageFormSerializer),
+        responses={
+            201: MessageSerializer,
+            **problems(
+                INVALID_INPUT,
+                InvalidTicketInput,
+                AttachmentRefused,
+                TicketNotFound,
+                TicketClosed,
+                InvalidTransition,
+            ),
+        },
         tags=["tickets"],
     )
     def post(self, request: Request, reference: str) -> Response:
         ticket = self.ticket(reference)
-        serializer = MessageInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = _input(request, MessageInputSerializer, MessageFormSerializer)
         message = services.ticket_member_message(
-            ticket=ticket,
-            body=serializer.validated_data["message"],
-            attachments=serializer.validated_data["attachments"],
+            ticket=ticket, body=data["message"], attachments=data.get("attachments", [])
         )
         body = MessageSerializer(message, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED)
 
 
 class TicketCSATView(_CareAPIView):
+    parser_classes = [JSONParser]  # a score is a JSON integer
+
     @extend_schema(
         summary="The member rates the ticket's resolution",
         description="A score from 1 to 5 and an optional comment, once per resolution: "
@@ -236,7 +271,16 @@ class TicketCSATView(_CareAPIView):
         "ticket is resolved.",
         parameters=[REFERENCE],
         request=CSATInputSerializer,
-        responses={201: CSATSerializer},
+        responses={
+            201: CSATSerializer,
+            **problems(
+                INVALID_INPUT,
+                InvalidTicketInput,
+                TicketNotFound,
+                CSATAlreadyGiven,
+                InvalidTransition,
+            ),
+        },
         tags=["tickets"],
     )
     def post(self, request: Request, reference: str) -> Response:
@@ -269,12 +313,22 @@ class TicketAttachmentView(_CareAPIView):
         "internal notes do not exist here (404).",
         parameters=[
             REFERENCE,
-            OpenApiParameter("attachment_id", int, OpenApiParameter.PATH),
+            OpenApiParameter(
+                "attachment_id",
+                {"type": "integer", "minimum": 1},
+                OpenApiParameter.PATH,
+                description="The file's id, as the message lists it.",
+                examples=[OpenApiExample("A file", value=EXAMPLE["attachment"])],
+            ),
         ],
         responses={
-            (200, "application/octet-stream"): OpenApiResponse(
-                response=bytes, description="The file."
-            )
+            **{
+                (200, media_type): OpenApiResponse(
+                    response=bytes, description="The file, in the type its bytes showed."
+                )
+                for media_type in DOWNLOAD_TYPES
+            },
+            **problems(TicketNotFound, NotFound),
         },
         tags=["tickets"],
     )
@@ -302,7 +356,7 @@ class TermsView(MerchantAPIView):
         "the locale asked for (English where not translated). 404 `not_found` when the "
         "merchant has published none.",
         parameters=[LocaleQuerySerializer],
-        responses=TermsSerializer,
+        responses={200: TermsSerializer, **problems(INVALID_INPUT, NotFound)},
         tags=["program"],
     )
     def get(self, request: Request) -> Response:
@@ -326,7 +380,7 @@ class FAQView(MerchantAPIView):
         description="Published entries in their order, in the locale asked for (English "
         "where not translated).",
         parameters=[LocaleQuerySerializer],
-        responses=FAQSerializer,
+        responses={200: FAQSerializer, **problems(INVALID_INPUT)},
         tags=["program"],
     )
     def get(self, request: Request) -> Response:

@@ -4,34 +4,83 @@ from rest_framework import serializers
 
 from fulfillment.delivery import claim_url
 from fulfillment.models import Redemption, RedemptionEvent, RedemptionStatus, Shipment
+from fulfillment.recipients import PHONE_MAX_LENGTH
 from fulfillment.staff import code_reveal
 from loyalty.api.serializers import external_id_field
 from loyalty.external_ids import EXTERNAL_ID_PATTERN
+from merchants.api.fields import AmountField, StrictCharField, StrictIntegerField
+from merchants.api.schema import EXAMPLE
 from merchants.models import Scope
 
 
+class _DetailsSerializer(serializers.Serializer):
+    """Delivery details: each value, when given, a string without NUL characters. Which
+    ones are required, their lengths and forms (an email address, a phone number or a
+    postal code of the member's country) depend on the reward and the country: the
+    service checks those, and refuses with 400 ``invalid_recipient`` naming each field."""
+
+    default_error_messages = {"not_an_object": "An object with the delivery details."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            self.fail("not_an_object")
+        super().to_internal_value(data)
+        return data  # the service reads what the reward needs from what was sent
+
+
+def _detail(help_text: str = "") -> StrictCharField:
+    return StrictCharField(
+        required=False, allow_blank=True, trim_whitespace=False, help_text=help_text
+    )
+
+
+class PostalAddressSerializer(_DetailsSerializer):
+    name = _detail("Required; 120 characters at most, as every part.")
+    line1 = _detail("Required.")
+    line2 = _detail()
+    city = _detail("Required.")
+    region = _detail()
+    postal_code = _detail(
+        "Required, in the form of the member's country, except where the country has none "
+        "(AE, HK, IE, QA)."
+    )
+    country = _detail("The member's country: a reward is delivered there only.")
+
+
+class RecipientSerializer(_DetailsSerializer):
+    email = _detail("An email address, for a reward delivered by email.")
+    phone = _detail(
+        "A number of the member's country, national or international (+14155550100), for a "
+        f"reward that needs one; {PHONE_MAX_LENGTH} characters at most. Kept in E.164."
+    )
+    postal_address = PostalAddressSerializer(
+        required=False, help_text="For a reward that is posted."
+    )
+
+
 class RedemptionInputSerializer(serializers.Serializer):
-    external_id = serializers.RegexField(
-        EXTERNAL_ID_PATTERN,
+    external_id = StrictCharField(
+        pattern=EXTERNAL_ID_PATTERN,
+        pattern_message="Use 1 to 100 letters, digits or . _ : @ + = -",
         max_length=100,
         required=False,
         allow_blank=True,
         help_text="The store's own id; posting it again replays the first result.",
     )
-    member = external_id_field(help_text="The member's external_id.")
-    reward = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
-    denomination = serializers.DecimalField(
-        max_digits=14,
-        decimal_places=4,
-        min_value=0,
-        help_text="The face value: one of a fixed reward's values, or any step of a range.",
+    member = external_id_field(help_text="The member's external_id.", example=EXAMPLE["member"])
+    reward = StrictIntegerField(min_value=1, max_value=2**63 - 1)
+    denomination = AmountField(
+        positive=True,
+        help_text="The face value, in the reward's face_currency: one of a fixed reward's "
+        "values, or a step of a range (400 `invalid_denomination` otherwise).",
     )
-    quantity = serializers.IntegerField(min_value=1, max_value=10, default=1)
-    recipient = serializers.DictField(
+    quantity = StrictIntegerField(min_value=1, max_value=10, default=1)
+    recipient = RecipientSerializer(
         required=False,
         default=dict,
-        help_text="What the reward's recipient_fields ask for: email, phone (+14155550100), "
-        "postal_address {name, line1, line2, city, region, postal_code, country}.",
+        help_text="What the reward's recipient_fields ask for: email, phone "
+        "(+14155550100), postal_address {name, line1, line2, city, region, postal_code, "
+        "country}.",
     )
 
 
@@ -157,4 +206,4 @@ class RedemptionSerializer(serializers.ModelSerializer):
 
 
 class RedemptionListQuerySerializer(serializers.Serializer):
-    member = external_id_field(help_text="The member's external_id.")
+    member = external_id_field(help_text="The member's external_id.", example=EXAMPLE["member"])

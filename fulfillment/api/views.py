@@ -2,9 +2,8 @@
 
 import uuid
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -14,19 +13,34 @@ from fulfillment.api.serializers import (
     RedemptionListQuerySerializer,
     RedemptionSerializer,
 )
+from fulfillment.exceptions import (
+    InvalidDenomination,
+    InvalidRecipient,
+    OutOfStock,
+    RedemptionLimitReached,
+    RewardNotAvailable,
+)
 from fulfillment.models import Redemption
 from loyalty import services as loyalty_services
+from loyalty.exceptions import (
+    IdempotencyConflict,
+    InsufficientPoints,
+    MemberNotActive,
+    NoActiveProgram,
+)
+from merchants.api.pagination import NewestFirstCursorPagination
+from merchants.api.schema import EXAMPLE, INVALID_INPUT, problems
 from merchants.api.views import MerchantAPIView
-from merchants.exceptions import NotFound
+from merchants.exceptions import DomainError, NotFound
 
 REPLAYED = {"Idempotent-Replayed": "true"}
-
-
-class RedemptionPagination(CursorPagination):
-    ordering = ("-created_at", "-id")
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
+REDEMPTION_ID = OpenApiParameter(
+    "redemption_id",
+    {"type": "string", "format": "uuid"},
+    OpenApiParameter.PATH,
+    description="The redemption's id.",
+    examples=[OpenApiExample("A redemption", value=EXAMPLE["redemption"])],
+)
 
 
 def _with_events(queryset):
@@ -36,15 +50,33 @@ def _with_events(queryset):
 
 
 class RedemptionListView(MerchantAPIView):
+    pagination_class = NewestFirstCursorPagination
+
     @extend_schema(
         summary="Redeem points for a reward",
         description="Checks the member can redeem it (catalog, country, stock, tier, "
         "limits), takes the points and queues the purchase; 409 `insufficient_points` when "
-        "the balance is short. The same `external_id` again returns the first result.",
+        "the balance is short. A reward the member cannot redeem is a 404. The same "
+        "`external_id` again returns the first result (200, `Idempotent-Replayed: true`); "
+        "with another body, 409 `idempotency_conflict`. Nothing is taken when it is refused.",
         request=RedemptionInputSerializer,
         responses={
-            201: RedemptionSerializer,
+            201: OpenApiResponse(RedemptionSerializer, description="Redeemed."),
             200: OpenApiResponse(RedemptionSerializer, description="A replay."),
+            **problems(
+                INVALID_INPUT,
+                DomainError,
+                InvalidDenomination,
+                InvalidRecipient,
+                NotFound,
+                RewardNotAvailable,
+                InsufficientPoints,
+                RedemptionLimitReached,
+                OutOfStock,
+                MemberNotActive,
+                NoActiveProgram,
+                IdempotencyConflict,
+            ),
         },
         tags=["redemptions"],
     )
@@ -71,8 +103,10 @@ class RedemptionListView(MerchantAPIView):
 
     @extend_schema(
         summary="A member's redemptions, newest first",
+        description="Each with its status, delivery and history, as "
+        "`GET /redemptions/{redemption_id}/` gives it; by cursor, 50 a page.",
         parameters=[RedemptionListQuerySerializer],
-        responses=RedemptionSerializer(many=True),
+        responses={200: RedemptionSerializer(many=True), **problems(INVALID_INPUT, NotFound)},
         tags=["redemptions"],
     )
     def get(self, request: Request) -> Response:
@@ -81,7 +115,7 @@ class RedemptionListView(MerchantAPIView):
         member = loyalty_services.member_get(
             merchant=self.merchant, external_id=query.validated_data["member"]
         )
-        paginator = RedemptionPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(
             _with_events(Redemption.objects.filter(merchant=self.merchant, member=member)),
             request,
@@ -95,7 +129,12 @@ class RedemptionListView(MerchantAPIView):
 class RedemptionDetailView(MerchantAPIView):
     @extend_schema(
         summary="A redemption: its status and history",
-        responses=RedemptionSerializer,
+        description="What was bought, its status and delivery status, and every change "
+        "of them; once delivered, `claim.url` (the member's claim page), and `claim.codes` "
+        "for a key with the `codes` scope (each reading is recorded); `shipment` for a "
+        "physical reward.",
+        parameters=[REDEMPTION_ID],
+        responses={200: RedemptionSerializer, **problems(NotFound)},
         tags=["redemptions"],
     )
     def get(self, request: Request, redemption_id: str) -> Response:

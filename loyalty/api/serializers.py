@@ -1,13 +1,21 @@
 import datetime
 
+from django.core.validators import EmailValidator
 from django.utils import timezone
-from django_countries.serializer_fields import CountryField
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from loyalty.external_ids import EXTERNAL_ID_PATTERN
 from loyalty.models import Activity, ActivityKind, LedgerEntry, Member, Order, Refund
-from merchants.currency import is_currency_code
+from merchants.api.fields import (
+    AmountField,
+    CountryCodeField,
+    CurrencyCodeField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictChoiceField,
+    StrictIntegerField,
+)
 
 
 def _contains_nul(value: object) -> bool:
@@ -31,49 +39,47 @@ def validate_json_object(value: dict) -> dict:
 
 EXTERNAL_ID = EXTERNAL_ID_PATTERN
 MAX_AMOUNT_DIGITS = 14
+LOCALE_PATTERN = r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$"
 
 
-def external_id_field(**kwargs) -> serializers.RegexField:
-    return serializers.RegexField(
-        EXTERNAL_ID,
+def external_id_field(**kwargs) -> StrictCharField:
+    return StrictCharField(
+        pattern=EXTERNAL_ID,
+        pattern_message="Use 1 to 128 letters, digits or . _ : @ + = -",
         max_length=128,
-        error_messages={"invalid": "Use 1 to 128 letters, digits or . _ : @ + = -"},
         **kwargs,
     )
 
 
-class CurrencyCodeField(serializers.CharField):
-    def __init__(self, **kwargs):
-        super().__init__(min_length=3, max_length=3, **kwargs)
-
-    def to_internal_value(self, data):
-        value = super().to_internal_value(data)
-        if not is_currency_code(value):
-            self.fail("invalid_currency", value=value)
-        return value
-
-    default_error_messages = {"invalid_currency": "{value} is not an ISO 4217 currency code."}
-
-
-def money_field(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(
-        max_digits=MAX_AMOUNT_DIGITS, decimal_places=4, min_value=0, **kwargs
-    )
+def money_field(**kwargs) -> AmountField:
+    return AmountField(max_digits=MAX_AMOUNT_DIGITS, **kwargs)
 
 
 class MemberFieldsSerializer(serializers.Serializer):
     """The profile fields a store may send; all optional."""
 
-    email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
-    first_name = serializers.CharField(required=False, allow_blank=True, max_length=120)
-    last_name = serializers.CharField(required=False, allow_blank=True, max_length=120)
-    country = CountryField(required=False, allow_blank=True)
-    locale = serializers.RegexField(
-        r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$", required=False, allow_blank=True, max_length=20
+    email = StrictCharField(
+        required=False, allow_blank=True, max_length=254, validators=[EmailValidator()]
+    )
+    first_name = StrictCharField(required=False, allow_blank=True, max_length=120)
+    last_name = StrictCharField(required=False, allow_blank=True, max_length=120)
+    country = CountryCodeField(
+        required=False,
+        allow_blank=True,
+        help_text="ISO 3166-1 alpha-2; an empty string clears it.",
+    )
+    locale = StrictCharField(
+        pattern=LOCALE_PATTERN,
+        required=False,
+        allow_blank=True,
+        max_length=20,
+        help_text="A locale such as fr or pt-BR.",
     )
     birthday = serializers.DateField(required=False, allow_null=True)
-    marketing_consent = serializers.BooleanField(required=False)
-    attributes = serializers.DictField(required=False)
+    marketing_consent = StrictBooleanField(required=False)
+    attributes = serializers.DictField(
+        required=False, help_text="Free-form data of the store's, 10 kB at most."
+    )
 
     def validate_attributes(self, value: dict) -> dict:
         return validate_json_object(value)
@@ -92,7 +98,12 @@ class MemberWriteSerializer(MemberFieldsSerializer):
 @extend_schema_field(
     {
         "oneOf": [
-            {"type": "string", "description": "The member's external_id."},
+            {
+                "type": "string",
+                "pattern": EXTERNAL_ID_PATTERN,
+                "maxLength": 128,
+                "description": "The member's external_id.",
+            },
             {"$ref": "#/components/schemas/MemberWriteRequest"},
         ]
     }
@@ -166,8 +177,13 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
 
 
 class AdjustmentSerializer(serializers.Serializer):
-    points = serializers.IntegerField(min_value=-(10**12), max_value=10**12)
-    reason = serializers.CharField(max_length=500)
+    points = StrictIntegerField(
+        min_value=-(10**12),
+        max_value=10**12,
+        refused=(0,),
+        help_text="Points to add (positive) or take (negative); never zero.",
+    )
+    reason = StrictCharField(max_length=500)
 
     def validate_points(self, value: int) -> int:
         if value == 0:
@@ -176,18 +192,21 @@ class AdjustmentSerializer(serializers.Serializer):
 
 
 class OrderLineSerializer(serializers.Serializer):
-    sku = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
-    category = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
-    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
-    unit_price = money_field()
+    sku = StrictCharField(max_length=128, required=False, allow_blank=True, default="")
+    category = StrictCharField(max_length=128, required=False, allow_blank=True, default="")
+    quantity = StrictIntegerField(min_value=1, max_value=1_000_000)
+    unit_price = money_field(help_text="In the order's currency.")
 
 
 class OrderInputSerializer(serializers.Serializer):
     external_id = external_id_field()
     member = MemberRefField()
-    total = money_field()
-    currency = CurrencyCodeField()
-    placed_at = serializers.DateTimeField()
+    total = money_field(
+        help_text="Zero or more, with no more decimal places than the currency has (JPY 0, "
+        "USD 2, KWD 3)."
+    )
+    currency = CurrencyCodeField(help_text="ISO 4217.")
+    placed_at = serializers.DateTimeField(help_text="From 2000-01-01 to a day from now at most.")
     store = serializers.UUIDField(required=False, allow_null=True)
     lines = OrderLineSerializer(many=True, required=False, max_length=1000)
 
@@ -245,8 +264,14 @@ class OrderSerializer(serializers.ModelSerializer):
 
 class RefundInputSerializer(serializers.Serializer):
     external_id = external_id_field()
-    amount = money_field()
-    currency = CurrencyCodeField(required=False)
+    amount = money_field(
+        positive=True,
+        help_text="Above zero, in the order's currency and its decimal places; all refunds "
+        "of an order add up to its total at most.",
+    )
+    currency = CurrencyCodeField(
+        required=False, help_text="ISO 4217; when given, the order's currency."
+    )
 
 
 class RefundSerializer(serializers.ModelSerializer):
@@ -269,10 +294,23 @@ class RefundSerializer(serializers.ModelSerializer):
 class ActivityInputSerializer(serializers.Serializer):
     external_id = external_id_field()
     member = MemberRefField()
-    kind = serializers.ChoiceField(choices=ActivityKind.choices)
-    custom_kind = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
-    occurred_at = serializers.DateTimeField(required=False)
-    data = serializers.DictField(required=False, default=dict, validators=[validate_json_object])
+    kind = StrictChoiceField(choices=ActivityKind.choices)
+    custom_kind = StrictCharField(
+        max_length=60,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Names a custom activity: required when kind is custom.",
+    )
+    occurred_at = serializers.DateTimeField(
+        required=False, help_text="From 2000-01-01 to a day from now at most; now when absent."
+    )
+    data = serializers.DictField(
+        required=False,
+        default=dict,
+        validators=[validate_json_object],
+        help_text="Free-form data of the store's, 10 kB at most.",
+    )
 
 
 class ActivitySerializer(serializers.ModelSerializer):

@@ -1,8 +1,7 @@
 """The loyalty endpoints of the store API. Each view parses, calls one service, renders."""
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -19,12 +18,41 @@ from loyalty.api.serializers import (
     RefundInputSerializer,
     RefundSerializer,
 )
+from loyalty.exceptions import (
+    ExchangeRateMissing,
+    IdempotencyConflict,
+    InsufficientPoints,
+    InvalidAdjustment,
+    MemberNotActive,
+    NoActiveProgram,
+    RefundExceedsOrder,
+)
+from loyalty.external_ids import EXTERNAL_ID_PATTERN
 from loyalty.models import LedgerEntry
 from loyalty.recording import Recorded
+from merchants.api.pagination import NewestFirstCursorPagination
+from merchants.api.schema import EXAMPLE, INVALID_INPUT, problems
 from merchants.api.views import MerchantAPIView
+from merchants.exceptions import DomainError, NotFound
 from merchants.models import Scope
 
 REPLAYED = {"Idempotent-Replayed": "true"}
+
+
+def external_id_parameter(what: str, example: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        "external_id",
+        {"type": "string", "pattern": EXTERNAL_ID_PATTERN, "maxLength": 128},
+        OpenApiParameter.PATH,
+        description=f"The {what}'s external_id (the store's own id for it).",
+        examples=[OpenApiExample(what.capitalize(), value=example)],
+    )
+
+
+MEMBER_ID = external_id_parameter("member", EXAMPLE["member"])
+ORDER_ID = external_id_parameter("order", EXAMPLE["order"])
+# What a recorded order, refund or activity can be refused for besides invalid input.
+RECORDING = (IdempotencyConflict, MemberNotActive, NoActiveProgram)
 
 
 def _recorded(recorded: Recorded, serializer_class) -> Response:
@@ -41,8 +69,15 @@ def _member_fields(data: dict) -> dict:
 class MemberListView(MerchantAPIView):
     @extend_schema(
         summary="Create or update a member",
+        description="Creates the member with this `external_id`, or updates the profile "
+        "fields given (the others stay as they are): 201 when created, 200 when updated. "
+        "An anonymised member cannot be updated (409 `member_not_active`).",
         request=MemberWriteSerializer,
-        responses={201: MemberSerializer, 200: MemberSerializer},
+        responses={
+            201: OpenApiResponse(MemberSerializer, description="Created."),
+            200: OpenApiResponse(MemberSerializer, description="Updated."),
+            **problems(INVALID_INPUT, MemberNotActive),
+        },
         tags=["members"],
         examples=[
             OpenApiExample(
@@ -75,29 +110,34 @@ class MemberListView(MerchantAPIView):
 
 class MemberDetailView(MerchantAPIView):
     @extend_schema(
-        summary="A member's profile and balances", responses=MemberSerializer, tags=["members"]
+        summary="A member's profile and balances",
+        description="The profile, the tier, and the three balances: `points_balance` "
+        "(spendable now), `pending_points` (earned, waiting out the return window) and "
+        "`lifetime_points`.",
+        parameters=[MEMBER_ID],
+        responses={200: MemberSerializer, **problems(NotFound)},
+        tags=["members"],
     )
     def get(self, request: Request, external_id: str) -> Response:
         member = services.member_get(merchant=self.merchant, external_id=external_id)
         return Response(MemberSerializer(member).data)
 
 
-class LedgerPagination(CursorPagination):
-    ordering = ("-created_at", "-id")
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
-
-
 class MemberLedgerView(MerchantAPIView):
+    pagination_class = NewestFirstCursorPagination
+
     @extend_schema(
         summary="A member's ledger, newest first",
-        responses=LedgerEntrySerializer(many=True),
+        description="Every change of the member's points, one entry each (earn, release, "
+        "redeem, reverse, expire, adjust, refund), with the balances after it; by cursor, "
+        "50 a page.",
+        parameters=[MEMBER_ID],
+        responses={200: LedgerEntrySerializer(many=True), **problems(NotFound)},
         tags=["members"],
     )
     def get(self, request: Request, external_id: str) -> Response:
         member = services.member_get(merchant=self.merchant, external_id=external_id)
-        paginator = LedgerPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(
             LedgerEntry.objects.filter(merchant=self.merchant, member=member), request, view=self
         )
@@ -109,8 +149,17 @@ class MemberAdjustmentView(MerchantAPIView):
 
     @extend_schema(
         summary="Adjust a member's points (needs the adjust scope)",
+        description="A correction with a reason, recorded with the key that made it: "
+        "positive points credit the member (a new lot), negative ones take spendable points "
+        "(409 `insufficient_points` beyond the balance).",
+        parameters=[MEMBER_ID],
         request=AdjustmentSerializer,
-        responses={201: LedgerEntrySerializer},
+        responses={
+            201: LedgerEntrySerializer,
+            **problems(
+                INVALID_INPUT, InvalidAdjustment, NotFound, InsufficientPoints, NoActiveProgram
+            ),
+        },
         tags=["members"],
     )
     def post(self, request: Request, external_id: str) -> Response:
@@ -136,8 +185,9 @@ class OrderListView(MerchantAPIView):
         "external_id with a different body is a 409 `idempotency_conflict`.",
         request=OrderInputSerializer,
         responses={
-            201: OrderSerializer,
+            201: OpenApiResponse(OrderSerializer, description="Recorded."),
             200: OpenApiResponse(OrderSerializer, description="A replay of the first result."),
+            **problems(INVALID_INPUT, DomainError, *RECORDING, ExchangeRateMissing),
         },
         tags=["orders"],
         examples=[
@@ -191,9 +241,18 @@ class OrderRefundView(MerchantAPIView):
         summary="Record a full or partial refund of an order",
         description="Takes back, in proportion, the points the order earned: pending points "
         "first, then the balance, which never goes below zero (what was already spent is "
-        "reported as `shortfall`).",
+        "reported as `shortfall`). The same `external_id` with the same body answers the "
+        "first result again (200, `Idempotent-Replayed: true`); with another body, 409 "
+        "`idempotency_conflict`.",
+        parameters=[ORDER_ID],
         request=RefundInputSerializer,
-        responses={201: RefundSerializer, 200: RefundSerializer},
+        responses={
+            201: OpenApiResponse(RefundSerializer, description="Recorded."),
+            200: OpenApiResponse(RefundSerializer, description="A replay of the first result."),
+            **problems(
+                INVALID_INPUT, DomainError, NotFound, IdempotencyConflict, RefundExceedsOrder
+            ),
+        },
         tags=["orders"],
     )
     def post(self, request: Request, external_id: str) -> Response:
@@ -210,8 +269,16 @@ class OrderRefundView(MerchantAPIView):
 class ActivityListView(MerchantAPIView):
     @extend_schema(
         summary="Record a non-purchase activity",
+        description="A sign-up, review, social follow, birthday, referral or custom action "
+        "of the member's, with the points the program's rules give for it. The same "
+        "`external_id` with the same body answers the first result again (200, "
+        "`Idempotent-Replayed: true`); with another body, 409 `idempotency_conflict`.",
         request=ActivityInputSerializer,
-        responses={201: ActivitySerializer, 200: ActivitySerializer},
+        responses={
+            201: OpenApiResponse(ActivitySerializer, description="Recorded."),
+            200: OpenApiResponse(ActivitySerializer, description="A replay of the first result."),
+            **problems(INVALID_INPUT, DomainError, *RECORDING),
+        },
         tags=["activities"],
         examples=[
             OpenApiExample(

@@ -345,7 +345,16 @@ def test_ledger_shows_only_this_members_entries(tenant, program):
     assert [entry["points"] for entry in results] == [5]
 
 
-@pytest.mark.parametrize("query", ["cursor=garbage", "page_size=-3", "page_size=abc"])
+@pytest.mark.parametrize("query", ["page_size=-3", "page_size=abc", "page_size=0", "page_size=201"])
+def test_ledger_page_size_outside_1_to_200_is_a_400_naming_it(tenant, program, query):
+    member = member_make(tenant.merchant)
+
+    response = tenant.client.get(member_url(member.external_id, f"ledger/?{query}"))
+
+    assert_problem(response, 400, "invalid_input", attr="page_size")
+
+
+@pytest.mark.parametrize("query", ["cursor=garbage", "page_size=200", "page_size=1"])
 def test_ledger_odd_query_parameters_are_never_a_server_error(tenant, program, query):
     member = member_make(tenant.merchant)
     adjust(tenant.merchant, member, 5)
