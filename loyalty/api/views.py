@@ -272,12 +272,14 @@ class ActivityListView(MerchantAPIView):
         description="A sign-up, review, social follow, birthday, referral or custom action "
         "of the member's, with the points the program's rules give for it. The same "
         "`external_id` with the same body answers the first result again (200, "
-        "`Idempotent-Replayed: true`); with another body, 409 `idempotency_conflict`.",
+        "`Idempotent-Replayed: true`); with another body, 409 `idempotency_conflict`. "
+        "A new member is created only from a `member` object; an unknown member named by "
+        "its `external_id` alone is a 404 on `member`.",
         request=ActivityInputSerializer,
         responses={
             201: OpenApiResponse(ActivitySerializer, description="Recorded."),
             200: OpenApiResponse(ActivitySerializer, description="A replay of the first result."),
-            **problems(INVALID_INPUT, DomainError, *RECORDING),
+            **problems(INVALID_INPUT, DomainError, NotFound, *RECORDING),
         },
         tags=["activities"],
         examples=[

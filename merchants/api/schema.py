@@ -115,7 +115,12 @@ INVALID_AUTHORIZATION = Problem(
     401, "invalid_authorization", "The Authorization header is not `Bearer <key>`."
 )
 INSUFFICIENT_SCOPE = Problem(403, "insufficient_scope", "The key lacks the scope this needs.")
-THROTTLED = Problem(429, "throttled", "Too many requests for this key: retry after `Retry-After`.")
+THROTTLED = Problem(
+    429,
+    "throttled",
+    "Too many requests for this key, or too many failed authentications from this "
+    "address: retry after `Retry-After`.",
+)
 PARSE_ERROR = Problem(400, "parse_error", "The body is not valid JSON (or form data).")
 
 AUTHENTICATION = (NOT_AUTHENTICATED, INVALID_API_KEY, INVALID_AUTHORIZATION)
