@@ -6,6 +6,7 @@ see ``_refuse_insecure_production`` at the bottom.
 """
 
 import datetime
+import re
 from pathlib import Path
 
 import environ
@@ -291,6 +292,23 @@ AXES_VERBOSE = False  # no banner on every start; lockouts are still logged as w
 # append to X-Forwarded-For, the address the outermost one saw (config.security.client_ip).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 AXES_CLIENT_IP_CALLABLE = "config.security.client_ip"
+
+
+def _link_rate(name: str, default: str) -> tuple[int, int]:
+    """``"10/10m"``: at most 10 in 10 minutes (s, m or h), as (count, seconds)."""
+    text = env.str(name, default=default)
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d*)\s*([smh])\s*", text)
+    if not match or int(match[1]) < 1 or (match[2] and int(match[2]) < 1):
+        raise ImproperlyConfigured(f"{name} must read like 10/10m (posts/window), not {text!r}.")
+    return int(match[1]), int(match[2] or 1) * {"s": 1, "m": 60, "h": 3600}[match[3]]
+
+
+# The member pages whose link is the only credential take so many POSTs per link, counted
+# in the cache (CACHE_URL: Redis in production, so every web process shares the count).
+# The claim page: showing the code and the PDF voucher.
+CLAIM_POST_RATE = _link_rate("CLAIM_POST_RATE", "10/10m")
+# The care ticket page: the member's replies and rating.
+CARE_TICKET_POST_RATE = _link_rate("CARE_TICKET_POST_RATE", "10/10m")
 
 # --- Logging ------------------------------------------------------------------------------
 
