@@ -50,7 +50,7 @@ def lock_out(username: str, address: str = ATTACKER):
 
 def test_the_failure_limit_is_sensible():
     assert 3 <= settings.AXES_FAILURE_LIMIT <= 10
-    assert settings.AXES_COOLOFF_TIME >= datetime.timedelta(minutes=15)
+    assert datetime.timedelta(minutes=15) <= settings.AXES_COOLOFF_TIME
     assert settings.AXES_LOCKOUT_PARAMETERS == [["username", "ip_address"]]
 
 
