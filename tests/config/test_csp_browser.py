@@ -83,9 +83,17 @@ def sign_in(page, server_url: str, username: str) -> None:  # noqa: F811
     page.wait_for_url(f"{server_url}/admin/")
 
 
-def test_the_admin_works_under_the_policy(server_url, page, watch):  # noqa: F811
+def test_the_admin_works_under_the_policy(server_url, page, watch, settings):  # noqa: F811
     get_user_model().objects.create_superuser("ops", "ops@example.com", PASSWORD)
     merchant = MerchantFactory(name="Fjord Gear", slug="fjord-gear")
+    page.goto(f"{server_url}/admin/login/")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        page.fill("#id_username", "eve")
+        page.fill("#id_password", "guess")
+        page.click("input[type=submit]")
+    assert page.locator("h1").inner_text() == "Too many failed sign-ins"
+    screenshots(page, "admin-locked")
+    watch.assert_clean("admin lockout page")
 
     sign_in(page, server_url, "ops")
     watch.assert_clean("admin login")
@@ -111,6 +119,7 @@ def test_the_admin_works_under_the_policy(server_url, page, watch):  # noqa: F81
 
     page.goto(f"{server_url}/admin/django_celery_beat/periodictask/add/")
     assert page.locator("#periodictask_form").is_visible()
+    assert page.locator(".field-crontab_translation").is_hidden()  # its hashed script ran
     watch.assert_clean("periodic task page")
 
     page.goto(f"{server_url}/admin/axes/accessattempt/")
@@ -141,13 +150,23 @@ def test_the_care_ticket_page_inserts_a_canned_reply_under_the_policy(
     assert page.url.endswith(f"/ticket/{ticket.pk}/change/")  # the script did it, no post
     # The page's stylesheet is applied: the member panel sits beside the thread.
     assert page.locator(".care-columns").evaluate("e => getComputedStyle(e).display") == "flex"
+    screenshots(page, "admin-care-ticket")
     watch.assert_clean("care ticket page")
 
     page.goto(f"{server_url}/admin/customercare/ticket/reports/")
+    filters = page.locator("#report-form .report-filter").first
+    assert filters.evaluate("e => getComputedStyle(e).display") == "inline-block"
+    screenshots(page, "admin-care-reports")
     watch.assert_clean("care reports page")
 
 
-def test_the_claim_page_reveals_the_code_under_the_policy(server_url, page, watch):  # noqa: F811
+def test_the_claim_page_reveals_the_code_under_the_policy(
+    server_url,  # noqa: F811
+    page,  # noqa: F811
+    watch,
+    settings,
+):
+    settings.CLAIM_POST_RATE = (2, 600)
     redemption = delivered(deliver=False)
     code = the_code(redemption)
     page.goto(f"{server_url}/claim/{delivery.claim_token(redemption)}/")
@@ -163,12 +182,24 @@ def test_the_claim_page_reveals_the_code_under_the_policy(server_url, page, watc
     with page.expect_download() as download:
         page.get_by_role("button", name="Download the voucher (PDF)").click()
     assert download.value.path().read_bytes().startswith(b"%PDF")
+    # A third POST through the link is one too many.
+    page.get_by_role("button", name="Download the voucher (PDF)").click()
+    page.wait_for_selector("text=Please wait a few minutes")
+    screenshots(page, "claim-refused")
+    page.get_by_role("link", name="Back to your reward").click()
+    assert page.get_by_role("button", name="Show my code").is_visible()
 
     watch.assert_clean("claim page")
     assert CodeReveal.objects.filter(code=code).count() == 2
 
 
-def test_the_member_ticket_and_help_pages_work_under_the_policy(server_url, page, watch):  # noqa: F811
+def test_the_member_ticket_and_help_pages_work_under_the_policy(
+    server_url,  # noqa: F811
+    page,  # noqa: F811
+    watch,
+    settings,
+):
+    settings.CARE_TICKET_POST_RATE = (1, 600)
     merchant = care_merchant()
     FAQEntry.objects.create(
         merchant=merchant, question_en="When?", answer_en="Soon.", position=1, is_published=True
@@ -187,6 +218,11 @@ def test_the_member_ticket_and_help_pages_work_under_the_policy(server_url, page
     assert ticket.messages.filter(
         kind=MessageKind.PUBLIC, author_type=MessageAuthor.MEMBER, body="Any news?"
     ).exists()
+    page.fill("#id_message", "Hello again?")
+    page.get_by_role("button", name="Send").click()
+    page.wait_for_selector(".error")
+    assert page.locator("#id_message").input_value() == "Hello again?"
+    screenshots(page, "care-ticket-refused")
 
     page.goto(f"{server_url}/care/help/{merchant.slug}/")
     assert page.get_by_text("When?").is_visible()
