@@ -246,7 +246,8 @@ CONTENT_SECURITY_POLICY_RELAXATIONS = {
     },
     "/api/docs/": {
         # Swagger UI (drf-spectacular-sidecar, served from our static files) draws its icons
-        # as data: images in its stylesheet and sets styles from script.
+        # as data: SVG images, from its stylesheet and its script. Its initialising script
+        # is a file too (SpectacularSwaggerSplitView), so scripts stay strict.
         "img-src": ["data:"],
     },
 }
