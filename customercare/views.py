@@ -6,7 +6,10 @@ The ticket page has no login: the signed token in the path is the credential (se
 loaded), takes the member's reply and, once the ticket is resolved, their rating. A GET
 changes nothing, so a mail scanner following the link does no harm. Like the reward claim
 page, every response it gives, refusals included, is kept out of caches and search
-engines and sends no referrer to other sites, which would carry the token away.
+engines and sends no referrer to other sites, which would carry the token away. The
+POSTs of one link are limited (``settings.CARE_TICKET_POST_RATE``, see
+``fulfillment.link_throttle``): past the limit the page comes back with status 429,
+Retry-After and the member's text still in the form, and nothing is written.
 
 The help pages are public: the published FAQ and the terms in force (with the earlier
 versions), in the language ``?lang=`` picks, else the browser's.
@@ -43,6 +46,7 @@ from customercare.exceptions import (
 from customercare.links import ticket_from_token
 from customercare.models import MessageAuthor, Ticket, TicketStatus
 from fulfillment.claim import private_view
+from fulfillment.link_throttle import link_post_count
 from fulfillment.vouchers import member_language
 from merchants.exceptions import InvalidTransition
 from merchants.models import Merchant
@@ -169,6 +173,38 @@ def _refusal(error: Exception) -> tuple[str, int]:
     return _("Your message could not be sent. Check it and try again."), 400
 
 
+def _post_refused(
+    request: HttpRequest,
+    ticket: Ticket,
+    token: str,
+    *,
+    reply_form: ReplyForm | None = None,
+    rating_form: RatingForm | None = None,
+) -> HttpResponse | None:
+    """Counts a POST through this link; once it is one too many, the page again with what
+    the member wrote and a request to wait."""
+    retry_after = link_post_count(
+        scope="care-ticket", token=token, rate=settings.CARE_TICKET_POST_RATE
+    )
+    if retry_after is None:
+        return None
+    message = _(
+        "For your security, this page takes only a few messages in a short while. "
+        "Wait a few minutes, then try again."
+    )
+    response = _render_ticket(
+        request,
+        ticket,
+        token,
+        reply_form=reply_form,
+        rating_form=rating_form,
+        error=message,
+        status=429,
+    )
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
 @private_view("GET", "POST")
 def ticket_page(request: HttpRequest, token: str) -> HttpResponse:
     """GET: the ticket's public thread, a reply form and, once resolved, the rating
@@ -181,6 +217,8 @@ def ticket_page(request: HttpRequest, token: str) -> HttpResponse:
         if request.method == "GET":
             return _render_ticket(request, ticket, token)
         form = ReplyForm(request.POST)
+        if refused := _post_refused(request, ticket, token, reply_form=form):
+            return refused
         if not form.is_valid():
             return _render_ticket(request, ticket, token, reply_form=form, status=400)
         try:
@@ -208,6 +246,8 @@ def ticket_rate(request: HttpRequest, token: str) -> HttpResponse:
         return _invalid(request)
     with translation.override(member_language(ticket.member)):
         form = RatingForm(request.POST)
+        if refused := _post_refused(request, ticket, token, rating_form=form):
+            return refused
         if not form.is_valid():
             return _render_ticket(request, ticket, token, rating_form=form, status=400)
         try:

@@ -8,12 +8,15 @@ and must neither claim the reward nor read its code. The PDF voucher, which hold
 codes too, is likewise a POST from the revealed page.
 
 Every response, refusals included, is kept out of caches and search engines, and sends
-no referrer to other sites, which would carry the token to the brand's site.
+no referrer to other sites, which would carry the token to the brand's site. The POSTs
+of one link are limited (``settings.CLAIM_POST_RATE``, see ``fulfillment.link_throttle``):
+past the limit the page says to wait, with status 429 and Retry-After, and shows nothing.
 """
 
 from collections.abc import Callable
 from functools import wraps
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import translation
@@ -21,6 +24,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from fulfillment.delivery import ClaimLinkInvalid, claim_open, redemption_from_token
+from fulfillment.link_throttle import link_post_count
 from fulfillment.models import Redemption, RedemptionStatus
 from fulfillment.models.redemptions import OPEN_STATUSES
 from fulfillment.vouchers import (
@@ -119,6 +123,23 @@ def _ready(request: HttpRequest, redemption: Redemption, token: str) -> HttpResp
     return render(request, "fulfillment/claim/ready.html", context)
 
 
+def _throttled(request: HttpRequest, token: str, retry_after: int) -> HttpResponse:
+    context = {
+        "token": token,
+        "language": translation.get_language(),
+        "text_direction": _text_direction(),
+    }
+    response = render(request, "fulfillment/claim/throttled.html", context, status=429)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _post_refused(request: HttpRequest, token: str) -> HttpResponse | None:
+    """Counts a POST through this link; the refusal page once it is one too many."""
+    retry_after = link_post_count(scope="claim", token=token, rate=settings.CLAIM_POST_RATE)
+    return None if retry_after is None else _throttled(request, token, retry_after)
+
+
 @private_view("GET", "POST")
 def claim_page(request: HttpRequest, token: str) -> HttpResponse:
     """GET: the reward (brand, value, expiry) and a "Show my code" button. POST, from
@@ -128,6 +149,8 @@ def claim_page(request: HttpRequest, token: str) -> HttpResponse:
     except ClaimLinkInvalid as error:
         return _invalid(request, error)
     with translation.override(member_language(redemption.member)):
+        if request.method == "POST" and (refused := _post_refused(request, token)):
+            return refused
         if redemption.status != RedemptionStatus.DELIVERED or redemption.voided_at:
             return _not_delivered(request, redemption)
         if request.method == "GET":
@@ -147,6 +170,8 @@ def claim_voucher_pdf(request: HttpRequest, token: str) -> HttpResponse:
     except ClaimLinkInvalid as error:
         return _invalid(request, error)
     with translation.override(member_language(redemption.member)):
+        if refused := _post_refused(request, token):
+            return refused
         if redemption.status != RedemptionStatus.DELIVERED or redemption.voided_at:
             return _not_delivered(request, redemption)
         claim_open(redemption=redemption)

@@ -30,6 +30,11 @@ class MerchantsConfig(AppConfig):
             "merchants.view_feeplan",
             "django_celery_beat.view_periodictask",
             "django_celery_beat.change_periodictask",
+            # Admin sign-in lockouts: see them, and unlock by deleting the attempt row.
+            "axes.view_accessattempt",
+            "axes.delete_accessattempt",
+            "axes.view_accessfailurelog",
+            "axes.view_accesslog",
         ],
         "Catalog": ["merchants.view_merchant"],
         "Fulfillment": ["merchants.view_merchant"],

@@ -5,9 +5,12 @@ Development defaults need no server at all (SQLite and a file-system Celery brok
 see ``_refuse_insecure_production`` at the bottom.
 """
 
+import datetime
+import re
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_HASHES, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -62,6 +65,8 @@ INSTALLED_APPS = [
     "django_countries",
     "import_export",
     "simple_history",
+    "csp",
+    "axes",
     "merchants",
     "loyalty",
     "catalog",
@@ -71,6 +76,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.security.PathCSPMiddleware",
+    "config.security.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -79,6 +86,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -127,6 +136,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+# django-axes first: it refuses a locked-out username and address before the password
+# is even checked (see "Admin sign-in lockout" below).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 LANGUAGE_CODE = "en"
 # The locales catalog texts (brands, rewards) can be written in; a member sees their own
@@ -150,6 +165,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# The project's own pages that belong to no app (the API docs page).
+STATICFILES_DIRS = [BASE_DIR / "config" / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 # Care ticket attachments: private, never under MEDIA_URL; served by views that check
@@ -193,6 +210,107 @@ if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 X_FRAME_OPTIONS = "DENY"
 
+# Content-Security-Policy (django-csp 4): every page may load only what this site serves,
+# runs no inline script or style, cannot be framed, and posts its forms only here.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
+# Sources added to that policy under a path prefix only (config.security.PathCSPMiddleware).
+CONTENT_SECURITY_POLICY_RELAXATIONS = {
+    "/admin/": {
+        # Third-party admin templates write inline styles: Django's change list (a <style>
+        # block when a model has no actions), import-export's export page and
+        # simple-history's history page (style attributes). Scripts stay strict.
+        "style-src": [UNSAFE_INLINE],
+        # Two inline scripts of third-party pages may run, by their exact hash and no other:
+        # import-export's export page handler onchange="onSelectToggleChange(event)"
+        # ('unsafe-hashes' lets a hash cover an event handler), and django-celery-beat's
+        # periodic task page script that spells out the chosen crontab. A new version of
+        # either that changes its script fails the admin's browser test.
+        "script-src": [
+            UNSAFE_HASHES,
+            "'sha256-wid4zL8fR53ZYy1ljOepzR77Dn6vWUUxuNnnWWBP3I8='",
+            "'sha256-QE3U2xYF7B4J2ro1/9oxiKhaWCGW39gB7ocQ/xlD0bE='",
+        ],
+    },
+    "/api/docs/": {
+        # Swagger UI (drf-spectacular-sidecar, served from our static files) draws its icons
+        # as data: SVG images, from its stylesheet and its script. Its initialising script
+        # is a file too (SpectacularSwaggerSplitView), so scripts stay strict.
+        "img-src": ["data:"],
+    },
+}
+# Browser features no page uses, switched off for every page and whatever it embeds.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "idle-detection",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "picture-in-picture",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
+
+# Admin sign-in lockout (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one
+# username from one address, that pair is refused, right password included, for
+# AXES_COOLOFF_MINUTES or until Operations unlock it (admin: Axes → Access attempts,
+# delete the row; or ``manage.py axes_reset_username <name>``). Locking the pair, not the
+# username alone, keeps an attacker from locking everyone else out.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_CALLABLE = "config.security.admin_lockout_response"
+AXES_VERBOSE = False  # no banner on every start; lockouts are still logged as warnings
+# The client's address: REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT proxies that each
+# append to X-Forwarded-For, the address the outermost one saw (merchants.client_address.client_ip).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "merchants.client_address.client_ip"
+
+
+def _link_rate(name: str, default: str) -> tuple[int, int]:
+    """``"10/10m"``: at most 10 in 10 minutes (s, m or h), as (count, seconds)."""
+    text = env.str(name, default=default)
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d*)\s*([smh])\s*", text)
+    if not match or int(match[1]) < 1 or (match[2] and int(match[2]) < 1):
+        raise ImproperlyConfigured(f"{name} must read like 10/10m (posts/window), not {text!r}.")
+    return int(match[1]), int(match[2] or 1) * {"s": 1, "m": 60, "h": 3600}[match[3]]
+
+
+# The member pages whose link is the only credential take so many POSTs per link, counted
+# in the cache (CACHE_URL: Redis in production, so every web process shares the count).
+# The claim page: showing the code and the PDF voucher.
+CLAIM_POST_RATE = _link_rate("CLAIM_POST_RATE", "10/10m")
+# The care ticket page: the member's replies and rating.
+CARE_TICKET_POST_RATE = _link_rate("CARE_TICKET_POST_RATE", "10/10m")
+
 # --- Logging ------------------------------------------------------------------------------
 
 LOGGING = {
@@ -225,10 +343,8 @@ REST_FRAMEWORK = {
 }
 # Failed authentications (a bad or missing API key) allowed per client address and window
 # ("20/min"; empty turns it off); past it the address gets 429, correct key or not, until
-# the window ends. Behind proxies that append to X-Forwarded-For, say how many: the client
-# is the entry the outermost one added; 0 takes REMOTE_ADDR.
+# the window ends. The address is counted as TRUSTED_PROXY_COUNT says.
 API_AUTH_FAILURE_RATE = env.str("API_AUTH_FAILURE_RATE", default="20/min")
-API_TRUSTED_PROXY_COUNT = env.int("API_TRUSTED_PROXY_COUNT", default=0)
 DRF_STANDARDIZED_ERRORS = {
     "EXCEPTION_FORMATTER_CLASS": "merchants.api.errors.ProblemFormatter",
     "EXCEPTION_HANDLER_CLASS": "merchants.api.errors.ProblemHandler",
@@ -247,6 +363,8 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No online validator badge: it would load an image from swagger.io.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {

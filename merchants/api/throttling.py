@@ -8,10 +8,9 @@ spent its budget, every request from it is refused with 429 until the window end
 correct key included: otherwise a guesser would learn which guess was right. Requests
 that authenticate spend nothing.
 
-The client address is ``REMOTE_ADDR``; behind ``API_TRUSTED_PROXY_COUNT`` proxies that
-each append to ``X-Forwarded-For``, it is the entry the outermost proxy added (entries to
-its left are whatever the client sent, and are not believed). An IPv6 client is counted
-by its /64 prefix, the block one subscriber is usually given.
+The client address is ``merchants.client_address.client_ip`` (``REMOTE_ADDR``, or the
+entry the outermost trusted proxy added to ``X-Forwarded-For``). An IPv6 client is
+counted by its /64 prefix, the block one subscriber is usually given.
 """
 
 import ipaddress
@@ -27,6 +26,7 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
+from merchants.client_address import client_ip
 from merchants.models import MerchantAPIKey
 
 
@@ -79,11 +79,7 @@ def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 
 def client_address(request: HttpRequest | Request) -> str:
     """Who sent the request, as counted for failed authentications."""
-    address = _ip(request.META.get("REMOTE_ADDR", ""))
-    proxies = settings.API_TRUSTED_PROXY_COUNT
-    if proxies > 0:
-        hops = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
-        address = _ip(hops[-min(proxies, len(hops))]) or address
+    address = _ip(client_ip(request)) or _ip(request.META.get("REMOTE_ADDR", ""))
     if address is None:
         return "unknown"
     if address.version == 6:

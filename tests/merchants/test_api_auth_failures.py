@@ -23,7 +23,7 @@ BAD_KEY = "AbCd1234.not-a-real-secret"
 def budget_of_three(settings):
     cache.clear()
     settings.API_AUTH_FAILURE_RATE = "3/min"
-    settings.API_TRUSTED_PROXY_COUNT = 0
+    settings.TRUSTED_PROXY_COUNT = 0
     yield
     cache.clear()
 
@@ -121,7 +121,7 @@ def test_x_forwarded_for_is_ignored_unless_a_proxy_is_trusted(tenant):
 
 
 def test_behind_a_trusted_proxy_the_address_it_saw_is_the_client(settings, tenant):
-    settings.API_TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXY_COUNT = 1
     proxy = "10.0.0.5"
     spend_budget(proxy, HTTP_X_FORWARDED_FOR="198.51.100.1")
 
