@@ -30,6 +30,7 @@ from django_celery_beat.models import PeriodicTask
 
 from catalog.alerts import alert_raise
 from catalog.models import AlertKind, CodePool, Supplier
+from config.admin import StaffRightsMixin
 from customercare import goodwill
 from customercare.models import CareSettings, GoodwillStatus, TicketAttachment, TicketCategory
 from fulfillment import dispatch
@@ -229,7 +230,7 @@ RIGHTS: list[tuple[str, set[str]]] = [
     ("action customercare.cannedreply delete_selected", NOBODY),
     ("action customercare.faqentry delete_selected", NOBODY),
     ("action customercare.programterms delete_selected", NOBODY),
-    # -- scheduled jobs and users: the provider's administrators (superusers) -------------
+    # -- scheduled jobs (Operations), users and groups (superusers only) -----------------
     ("action django_celery_beat.periodictask enable_tasks", {OPS}),
     ("action django_celery_beat.periodictask disable_tasks", {OPS}),
     ("action django_celery_beat.periodictask toggle_tasks", {OPS}),
@@ -304,8 +305,6 @@ def test_every_action_and_custom_page_has_a_row():
 
 
 def test_every_admin_on_the_site_refuses_actions_its_user_may_not_run():
-    from config.admin import StaffRightsMixin
-
     assert all(isinstance(ma, StaffRightsMixin) for ma in admin.site._registry.values())
 
 
@@ -330,7 +329,7 @@ def world(db):
         merchant=merchant, name="App", scopes=[Scope.READ], actor=None
     )
     MerchantMembership.objects.create(
-        merchant=merchant, user=UserFactory(), role=MembershipRole.choices[0][0]
+        merchant=merchant, user=UserFactory(), role=MembershipRole.ANALYST
     )
     rate("EUR", "USD", "1.1")
 
