@@ -50,11 +50,13 @@ class CustomerCareConfig(AppConfig):
             "customercare.change_caresettings",
             "customercare.view_caresettings",
         ],
+        # Not the care settings: their goodwill threshold and limit bound the leads' own
+        # approvals and goodwill, so Operations set them with the merchant.
         "Care leads": [
             "customercare.approve_goodwill",
+            "customercare.reissue_reward",
             "customercare.view_care_reports",
             "customercare.change_agentprofile",
-            "customercare.change_caresettings",
             "customercare.view_caresettings",
             "customercare.add_slapolicy",
             "customercare.change_slapolicy",

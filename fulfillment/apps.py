@@ -16,8 +16,8 @@ class FulfillmentConfig(AppConfig):
             "fulfillment.view_shipment",
             "fulfillment.add_shipment",
             "fulfillment.change_shipment",
+            "fulfillment.resume_supplier",
             "catalog.view_supplier",
-            "catalog.change_supplier",
         ],
         "Customer care": [
             "fulfillment.view_redemption",

@@ -1,7 +1,13 @@
 """Admin for programs, members (the unified customer view), the ledger, orders and rates.
 
 Balances are read-only everywhere: they change only through ``loyalty.ledger``, reached
-here by the adjust-points action (which calls the same service as the API)."""
+here by the adjust-points action (which calls the same service as the API).
+
+Editing a member's profile needs ``change_member``; what goes further has its own
+permission: adjusting points ``adjust_points`` (care agents credit points only as goodwill
+on a ticket, with its threshold, approval and limits), erasing personal data
+``anonymise_member``, exporting members ``export_member``; importing them needs the rights
+to add and to change members."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -34,6 +40,9 @@ from merchants.exceptions import DomainError
 from merchants.importexport import StaffImportExportAdmin
 
 RECENT_ROWS = 50
+ADJUST_POINTS_PERMISSION = "loyalty.adjust_points"
+ANONYMISE_PERMISSION = "loyalty.anonymise_member"
+EXPORT_PERMISSION = "loyalty.export_member"
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -218,6 +227,16 @@ class MemberAdmin(StaffImportExportAdmin):
             fields += ["merchant", "external_id"]
         return fields
 
+    def has_adjust_points_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(ADJUST_POINTS_PERMISSION)
+
+    def has_anonymise_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(ANONYMISE_PERMISSION)
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        # Every merchant's members' personal data, not only what the list shows.
+        return request.user.has_perm(EXPORT_PERMISSION)
+
     @admin.display(description="Ledger")
     def recent_ledger(self, member: Member) -> str:
         entries = LedgerEntry.objects.filter(member=member).order_by("-created_at", "-id")[
@@ -290,7 +309,7 @@ class MemberAdmin(StaffImportExportAdmin):
             },
         )
 
-    @admin.action(description="Adjust points…", permissions=["change"])
+    @admin.action(description="Adjust points…", permissions=["adjust_points"])
     def adjust_points(self, request: HttpRequest, queryset: QuerySet):
         form = AdjustPointsForm(request.POST if "apply" in request.POST else None)
         if not form.is_valid():
@@ -320,7 +339,7 @@ class MemberAdmin(StaffImportExportAdmin):
                 )
         return None
 
-    @admin.action(description="Anonymise (erase personal data)…", permissions=["change"])
+    @admin.action(description="Anonymise (erase personal data)…", permissions=["anonymise"])
     def anonymise(self, request: HttpRequest, queryset: QuerySet):
         form = ConfirmForm(request.POST if "apply" in request.POST else None)
         if not form.is_valid():

@@ -13,6 +13,9 @@ class LoyaltyConfig(AppConfig):
             for action in ("add", "change", "view")
         ]
         + [
+            "loyalty.adjust_points",
+            "loyalty.anonymise_member",
+            "loyalty.export_member",
             "loyalty.view_ledgerentry",
             "loyalty.view_order",
             "loyalty.view_refund",
@@ -24,6 +27,8 @@ class LoyaltyConfig(AppConfig):
             "loyalty.change_exchangerate",
             "loyalty.view_exchangerate",
         ],
+        # Agents edit a member's profile on request; they credit points only as goodwill
+        # on a ticket (customercare), never through the member list.
         "Customer care": [
             "loyalty.view_member",
             "loyalty.change_member",
@@ -32,6 +37,8 @@ class LoyaltyConfig(AppConfig):
             "loyalty.view_refund",
             "loyalty.view_activity",
         ],
+        # Senior agents erase a member's personal data on a verified request.
+        "Care leads": ["loyalty.anonymise_member"],
         "Finance": [
             "loyalty.view_program",
             "loyalty.view_member",

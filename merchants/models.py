@@ -89,6 +89,13 @@ class Merchant(models.Model):
                 condition=Q(status__in=MerchantStatus.values), name="merchant_status_valid"
             ),
         ]
+        permissions = [
+            (
+                "transition_merchant",
+                "Can move merchants through onboarding (review, approve, reject, go live, "
+                "suspend, offboard)",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -175,6 +182,7 @@ class Store(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["merchant", "domain"], name="store_domain_unique"),
         ]
+        permissions = [("set_webhook_secret", "Can set or rotate a store's webhook secret")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.domain})"

@@ -9,7 +9,7 @@ STAFF_GROUPS = (
     "Catalog",
     "Fulfillment",
     "Customer care",
-    "Care leads",  # senior agents, on top of Customer care: approvals, reissues
+    "Care leads",  # senior agents, on top of Customer care: approvals, reissues, erasure
     "Finance",
 )
 

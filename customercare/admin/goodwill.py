@@ -18,6 +18,7 @@ from customercare import goodwill
 from customercare.admin.forms import ConfirmForm, DecisionNoteForm
 from customercare.models import GoodwillAdjustment, GoodwillStatus
 from merchants.admin.buttons import NO_SAVE_BUTTONS
+from merchants.admin.rights import require_page_action
 from merchants.exceptions import DomainError
 
 DECISIONS = {"approve": "Approve and post", "reject": "Reject"}
@@ -42,6 +43,8 @@ class GoodwillAdjustmentAdmin(admin.ModelAdmin):
     search_fields = ["=ticket__reference", "=member__external_id", "=member__email"]
     show_full_result_count = False
     actions = ["approve_selected", "reject_selected"]
+    # The adjustment page's decisions (``<pk>/decide/<name>/``).
+    page_actions = dict.fromkeys(DECISIONS, goodwill.APPROVE_PERMISSION)
     change_form_template = "admin/customercare/goodwilladjustment/change_form.html"
     fields = [
         "ticket_link",
@@ -124,9 +127,10 @@ class GoodwillAdjustmentAdmin(admin.ModelAdmin):
         ]
 
     def decide_view(self, request: HttpRequest, pk: int, name: str) -> HttpResponse:
-        if name not in DECISIONS or not self.has_approve_permission(request):
+        require_page_action(self.page_actions, request, name)
+        adjustment = get_object_or_404(GoodwillAdjustment, pk=pk)
+        if not self.has_view_or_change_permission(request, adjustment):
             raise PermissionDenied
-        get_object_or_404(GoodwillAdjustment, pk=pk)
         queryset = GoodwillAdjustment.objects.filter(pk=pk)
         response = getattr(self, f"{name}_selected")(request, queryset)
         if response is not None:

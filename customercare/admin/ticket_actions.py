@@ -41,11 +41,13 @@ from fulfillment import delivery
 from fulfillment.models import RedemptionEvent
 from fulfillment.reissue import redemption_reissue
 from fulfillment.vouchers import member_language
+from merchants.admin.rights import require_page_action
 from merchants.exceptions import DomainError
 
 WORK = "customercare.change_ticket"
 GOODWILL_REQUEST = "customercare.add_goodwilladjustment"
 SENIOR = goodwill.APPROVE_PERMISSION
+REISSUE = "customercare.reissue_reward"
 
 
 # Action name -> the permission it needs.
@@ -62,7 +64,7 @@ ACTIONS = {
     "goodwill": GOODWILL_REQUEST,
     "goodwill_approve": SENIOR,
     "goodwill_reject": SENIOR,
-    "reissue": SENIOR,
+    "reissue": REISSUE,
 }
 
 
@@ -75,11 +77,10 @@ class TicketActionsMixin:
             raise Http404
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
+        require_page_action(ACTIONS, request, name)
         ticket = self._ticket(pk)
         # Every refusal re-renders the ticket page: acting needs the right to see it too.
-        if not self.has_view_or_change_permission(request, ticket) or not request.user.has_perm(
-            ACTIONS[name]
-        ):
+        if not self.has_view_or_change_permission(request, ticket):
             raise PermissionDenied
         return getattr(self, f"_act_{name}")(request, ticket)
 

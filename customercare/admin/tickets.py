@@ -11,8 +11,9 @@ reason and changes nothing.
 
 Who may do what: seeing the page needs ``view_ticket`` (or ``change_ticket``); working
 it (replies, moves, take, merge, resend) ``change_ticket``; requesting goodwill
-``add_goodwilladjustment``; approving or rejecting goodwill, and reissuing a reward (a
-second purchase at the provider's cost), ``approve_goodwill``, the senior agents' right.
+``add_goodwilladjustment``; approving or rejecting goodwill ``approve_goodwill`` and
+reissuing a reward (a second purchase at the provider's cost) ``reissue_reward``, the
+senior agents' rights (``ticket_actions.ACTIONS`` lists each action's permission).
 """
 
 from typing import Any
@@ -52,6 +53,7 @@ from customercare.admin.reports import ReportsMixin
 from customercare.admin.ticket_actions import (
     ACTIONS,
     GOODWILL_REQUEST,
+    REISSUE,
     SENIOR,
     WORK,
     TicketActionsMixin,
@@ -159,6 +161,8 @@ class TicketAdmin(TicketActionsMixin, ReportsMixin, admin.ModelAdmin):
     show_full_result_count = False
     list_per_page = 50
     actions = ["take_selected"]
+    # The ticket page's actions (``<pk>/act/<name>/``), each with its permission.
+    page_actions = ACTIONS
     change_list_template = "admin/customercare/ticket/change_list.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
@@ -286,8 +290,8 @@ class TicketAdmin(TicketActionsMixin, ReportsMixin, admin.ModelAdmin):
             forms["goodwill"] = GoodwillForm(prefix="goodwill")
         if user.has_perm(SENIOR):
             forms["reject"] = RejectForm(prefix="reject")
-            if ticket.redemption is not None:
-                forms["reissue"] = ReasonForm(prefix="reissue")
+        if user.has_perm(REISSUE) and ticket.redemption is not None:
+            forms["reissue"] = ReasonForm(prefix="reissue")
         return forms
 
     def _page(
@@ -353,7 +357,7 @@ class TicketAdmin(TicketActionsMixin, ReportsMixin, admin.ModelAdmin):
             and redemption is not None
             and redemption.status == RedemptionStatus.DELIVERED
             and getattr(redemption, "voided_at", None) is None,
-            "may_reissue": user.has_perm(SENIOR)
+            "may_reissue": user.has_perm(REISSUE)
             and redemption is not None
             and redemption.status == RedemptionStatus.DELIVERED
             and getattr(redemption, "voided_at", None) is None,

@@ -203,6 +203,7 @@ class Ticket(models.Model):
         permissions = [
             ("approve_goodwill", "Can approve goodwill adjustments above the threshold"),
             ("view_care_reports", "Can see the customer care reports"),
+            ("reissue_reward", "Can reissue a delivered reward from its ticket"),
         ]
 
     def __str__(self) -> str:

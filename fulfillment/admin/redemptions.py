@@ -1,4 +1,8 @@
-"""Redemptions: work queues, the read-only record, and the staff actions."""
+"""Redemptions: work queues, the read-only record, and the staff actions.
+
+The record itself is read-only: ``change_redemption`` is the right to work its delivery
+(retry, fail over, cancel and refund, deliver by hand, resend the email); adding tracking
+and moving a shipment need the shipment permissions, reading a code ``reveal_code``."""
 
 from typing import Any
 
@@ -17,6 +21,8 @@ from fulfillment import delivery, staff
 from fulfillment.admin.forms import ConfirmForm, DeliverForm, ReasonForm
 from fulfillment.admin.queues import AgeFilter, CountryFilter, QueueFilter, SupplierFilter
 from fulfillment.admin.shipments import (
+    ADD_PERMISSION,
+    MOVE_PERMISSION,
     SHIPMENT_ACTIONS,
     ShipmentActions,
     address_text,
@@ -32,6 +38,7 @@ from fulfillment.models import (
 )
 from fulfillment.models.redemptions import OPEN_STATUSES
 from merchants.admin.buttons import NO_SAVE_BUTTONS
+from merchants.admin.rights import page_action_allowed, require_page_action
 from merchants.exceptions import DomainError
 
 
@@ -134,6 +141,7 @@ ACTIONS = {
     "mark_delivered": "Mark delivered (manual supplier)",
     "resend_email": "Resend the delivery email",
 }
+WORK_PERMISSION = "fulfillment.change_redemption"
 
 
 @admin.register(Redemption)
@@ -166,6 +174,12 @@ class RedemptionAdmin(ShipmentActions, admin.ModelAdmin):
     search_fields = ["=public_id", "=external_id", "=member__external_id"]
     show_full_result_count = False
     actions = [*ACTIONS, *SHIPMENT_ACTIONS]
+    # The redemption page's actions (``<pk>/act/<name>/``), each with its permission.
+    page_actions = {
+        **dict.fromkeys(ACTIONS, WORK_PERMISSION),
+        "add_tracking": ADD_PERMISSION,
+        "move_shipment": MOVE_PERMISSION,
+    }
     inlines = [SupplierOrderInline, ShipmentInline, RedemptionEventInline]
     fieldsets = [
         (None, {"fields": ["public_id", "merchant", "member", "external_id", "status"]}),
@@ -257,14 +271,11 @@ class RedemptionAdmin(ShipmentActions, admin.ModelAdmin):
     ) -> HttpResponse:
         extra = {**NO_SAVE_BUTTONS, **(extra_context or {})}
         redemption = self.get_object(request, object_id)
-        if (
-            redemption is not None
-            and redemption.status in OPEN_STATUSES
-            and self.has_change_permission(request, redemption)
-        ):
+        if redemption is not None and redemption.status in OPEN_STATUSES:
             extra["staff_actions"] = [
                 (reverse("admin:fulfillment_redemption_act", args=[redemption.pk, name]), label)
                 for name, label in ACTIONS.items()
+                if page_action_allowed(self.page_actions, request, name)
             ]
         if redemption is not None:
             extra["staff_actions"] = [
@@ -298,14 +309,9 @@ class RedemptionAdmin(ShipmentActions, admin.ModelAdmin):
 
     def act_view(self, request: HttpRequest, pk: int, name: str) -> HttpResponse:
         """One action on one redemption, from its page."""
+        require_page_action(self.page_actions, request, name)
         redemption = get_object_or_404(Redemption, pk=pk)
-        if name in SHIPMENT_ACTIONS:
-            allowed = self.has_view_or_change_permission(
-                request, redemption
-            ) and self.shipment_action_allowed(request, name)
-        else:
-            allowed = name in ACTIONS and self.has_change_permission(request, redemption)
-        if not allowed:
+        if not self.has_view_or_change_permission(request, redemption):
             raise PermissionDenied
         response = getattr(self, name)(request, Redemption.objects.filter(pk=pk))
         if response is not None:

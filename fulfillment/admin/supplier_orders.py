@@ -1,5 +1,6 @@
 """Supplier orders (read-only), code reveals (the audit trail), and the supplier health
-page with its "activate again" button for paused suppliers."""
+page (``view_supplierorder``) with its "activate again" button for paused suppliers
+(``resume_supplier``)."""
 
 import datetime
 import statistics
@@ -21,8 +22,10 @@ from django.views.decorators.http import require_POST
 from catalog.models import Supplier
 from fulfillment import dispatch, staff
 from fulfillment.models import CodeReveal, SupplierOrder, SupplierOrderStatus
+from merchants.admin.rights import require
 
 WINDOW = datetime.timedelta(hours=24)
+RESUME_PERMISSION = "fulfillment.resume_supplier"
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -112,13 +115,14 @@ class SupplierOrderAdmin(ReadOnlyAdmin):
                 "opts": self.model._meta,
                 "title": "Supplier health (last 24 hours)",
                 "rows": supplier_health(now=timezone.now()),
-                "can_activate": request.user.has_perm("catalog.change_supplier"),
+                "can_activate": request.user.has_perm(RESUME_PERMISSION),
             },
         )
 
     def activate_view(self, request: HttpRequest, supplier_id: int) -> HttpResponse:
-        if not request.user.has_perm("catalog.change_supplier"):
+        if not self.has_view_permission(request):
             raise PermissionDenied
+        require(request, RESUME_PERMISSION)
         supplier = get_object_or_404(Supplier, pk=supplier_id)
         if staff.supplier_activate(supplier=supplier, actor=request.user):
             self.message_user(request, f"{supplier} is active again.", messages.SUCCESS)

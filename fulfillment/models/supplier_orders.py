@@ -63,6 +63,8 @@ class SupplierOrder(models.Model):
             # Dispatch counts each supplier's placements of the last minute (its rate limit).
             models.Index(fields=["supplier", "submitted_at"], name="supplier_order_submitted"),
         ]
+        # Not catalog.change_supplier, which edits the supplier's settings too.
+        permissions = [("resume_supplier", "Can take a paused supplier back into use")]
 
     def __str__(self) -> str:
         return f"{self.idempotency_key} ({self.status})"

@@ -68,6 +68,13 @@ class Member(models.Model):
             models.Index(fields=["merchant", "email"], name="member_email"),
             models.Index(fields=["merchant", "last_activity_at"], name="member_activity"),
         ]
+        # Beyond editing a profile (change_member): what staff may do to members in the
+        # admin, each given on its own (see the staff groups in the README).
+        permissions = [
+            ("adjust_points", "Can credit or debit members' points in the admin"),
+            ("anonymise_member", "Can erase members' personal data"),
+            ("export_member", "Can export members' personal data"),
+        ]
 
     def __str__(self) -> str:
         return self.external_id

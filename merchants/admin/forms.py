@@ -1,6 +1,7 @@
 """The forms of the merchant admin's actions, and the labels of status moves."""
 
 from django import forms
+from django.http import HttpRequest
 
 from merchants import services
 from merchants.models import (
@@ -10,6 +11,8 @@ from merchants.models import (
     Scope,
     Store,
 )
+
+WEBHOOK_SECRET_PERMISSION = "merchants.set_webhook_secret"
 
 TRANSITION_LABELS = {
     MerchantStatus.IN_REVIEW: "Start review",
@@ -82,3 +85,26 @@ class StoreForm(forms.ModelForm):
         if commit:
             store.save()
         return store
+
+
+class StoreFormWithoutSecret(StoreForm):
+    """For staff who may not set the webhook secret: a new store still gets a random one."""
+
+    new_webhook_secret = None
+
+
+class StoreSecretRights:
+    """Mixed into the store admin and the merchant page's store inline: the secret field
+    only for staff holding ``set_webhook_secret``; others edit the rest of the store."""
+
+    def may_set_webhook_secret(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(WEBHOOK_SECRET_PERMISSION)
+
+    def get_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        fields = list(super().get_fields(request, obj))
+        if self.may_set_webhook_secret(request):
+            return fields
+        return [name for name in fields if name != "new_webhook_secret"]
+
+    def store_form(self, request: HttpRequest) -> type[StoreForm]:
+        return StoreForm if self.may_set_webhook_secret(request) else StoreFormWithoutSecret

@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from merchants import services
-from merchants.admin.forms import StoreForm
+from merchants.admin.forms import StoreForm, StoreSecretRights
 from merchants.models import (
     FeePlan,
     Merchant,
@@ -79,11 +79,14 @@ class APIKeyInline(ReadOnlyInline):
     verbose_name_plural = "API keys (issue one with the button at the top)"
 
 
-class StoreInline(admin.TabularInline):
+class StoreInline(StoreSecretRights, admin.TabularInline):
     model = Store
     form = StoreForm
     extra = 0
     fields = ["name", "platform", "domain", "is_active", "new_webhook_secret"]
+
+    def get_formset(self, request: HttpRequest, obj=None, **kwargs):
+        return super().get_formset(request, obj, form=self.store_form(request), **kwargs)
 
 
 class FeePlanInline(SelectRelatedInline):

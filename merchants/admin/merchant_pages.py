@@ -1,4 +1,8 @@
-"""The merchant page: onboarding moves, the checklist, issuing keys."""
+"""The merchant page: onboarding moves, the checklist, issuing keys.
+
+Each needs the permission of what it does, not ``change_merchant`` (editing the
+merchant's details): moving it through onboarding ``transition_merchant``, ticking its
+checklist ``change_onboardingchecklistitem``, issuing an API key ``add_merchantapikey``."""
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -8,7 +12,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html_join
 
 from merchants import services
 from merchants.admin.forms import TRANSITION_LABELS, ChecklistForm, IssueKeyForm, ReasonForm
@@ -21,6 +24,7 @@ from merchants.admin.inlines import (
     StoreInline,
     fee_plan_create_from_form,
 )
+from merchants.admin.rights import require, require_page_action
 from merchants.exceptions import DomainError
 from merchants.models import (
     MERCHANT_TRANSITIONS,
@@ -29,6 +33,10 @@ from merchants.models import (
     Merchant,
 )
 
+TRANSITION_PERMISSION = "merchants.transition_merchant"
+CHECKLIST_PERMISSION = "merchants.change_onboardingchecklistitem"
+ISSUE_KEY_PERMISSION = "merchants.add_merchantapikey"
+
 
 def _transition_action(to_status: str):
     def action(modeladmin: "MerchantAdmin", request: HttpRequest, queryset: QuerySet):
@@ -36,7 +44,7 @@ def _transition_action(to_status: str):
 
     action.__name__ = f"transition_to_{to_status}"
     action.short_description = f"{TRANSITION_LABELS[to_status]}…"
-    action.allowed_permissions = ("change",)
+    action.allowed_permissions = ("transition",)
     return action
 
 
@@ -73,6 +81,8 @@ class MerchantAdmin(admin.ModelAdmin):
         EventInline,
     ]
     actions = [_transition_action(status) for status in TRANSITION_LABELS] + ["tick_checklist"]
+    # The transition page's moves (``<pk>/transition/<status>/``).
+    page_actions = {status: TRANSITION_PERMISSION for status in TRANSITION_LABELS}
     change_form_template = "admin/merchants/merchant/change_form.html"
 
     class Media:
@@ -81,6 +91,12 @@ class MerchantAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         # A merchant's rows (ledger, invoices) outlive it: offboard, never delete.
         return False
+
+    def has_transition_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(TRANSITION_PERMISSION)
+
+    def has_tick_checklist_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(CHECKLIST_PERMISSION)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return (
@@ -106,17 +122,8 @@ class MerchantAdmin(admin.ModelAdmin):
         moves = sorted(MERCHANT_TRANSITIONS[obj.status])
         if not moves:
             return "none (final status)"
-        return format_html_join(
-            ", ",
-            '<a href="{}">{}</a>',
-            (
-                (
-                    reverse("admin:merchants_merchant_transition", args=[obj.pk, status]),
-                    TRANSITION_LABELS[status],
-                )
-                for status in moves
-            ),
-        )
+        # The buttons above the form make them, for staff who may.
+        return ", ".join(str(TRANSITION_LABELS[status]) for status in moves)
 
     # -- create and save through the services ----------------------------------------------
 
@@ -176,10 +183,12 @@ class MerchantAdmin(admin.ModelAdmin):
     def _change_url(self, merchant: Merchant) -> str:
         return reverse("admin:merchants_merchant_change", args=[merchant.pk])
 
-    def _get_for_change(self, request: HttpRequest, pk: int) -> Merchant:
+    def _get_for(self, request: HttpRequest, pk: int, permission: str) -> Merchant:
+        """The merchant, for a user who may see it and holds ``permission``."""
         merchant = get_object_or_404(Merchant, pk=pk)
-        if not self.has_change_permission(request, merchant):
+        if not self.has_view_or_change_permission(request, merchant):
             raise PermissionDenied
+        require(request, permission)
         return merchant
 
     def _apply_transitions(self, request, merchants, to_status: str, reason: str) -> None:
@@ -211,9 +220,8 @@ class MerchantAdmin(admin.ModelAdmin):
         )
 
     def transition_view(self, request: HttpRequest, pk: int, to_status: str) -> HttpResponse:
-        merchant = self._get_for_change(request, pk)
-        if to_status not in TRANSITION_LABELS:
-            raise PermissionDenied
+        require_page_action(self.page_actions, request, to_status)
+        merchant = self._get_for(request, pk, TRANSITION_PERMISSION)
         form = ReasonForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             self._apply_transitions(request, [merchant], to_status, form.cleaned_data["reason"])
@@ -225,7 +233,7 @@ class MerchantAdmin(admin.ModelAdmin):
             merchants=[merchant],
         )
 
-    @admin.action(description="Tick or reopen a checklist item…", permissions=["change"])
+    @admin.action(description="Tick or reopen a checklist item…", permissions=["tick_checklist"])
     def tick_checklist(self, request: HttpRequest, queryset: QuerySet):
         form = ChecklistForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
@@ -241,7 +249,7 @@ class MerchantAdmin(admin.ModelAdmin):
         )
 
     def checklist_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        merchant = self._get_for_change(request, pk)
+        merchant = self._get_for(request, pk, CHECKLIST_PERMISSION)
         form = ChecklistForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             self._apply_checklist(request, merchant, form.cleaned_data)
@@ -268,9 +276,7 @@ class MerchantAdmin(admin.ModelAdmin):
             self.message_user(request, f"{merchant}: {label} {state}.", messages.SUCCESS)
 
     def issue_key_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        merchant = self._get_for_change(request, pk)
-        if not request.user.has_perm("merchants.add_merchantapikey"):
-            raise PermissionDenied
+        merchant = self._get_for(request, pk, ISSUE_KEY_PERMISSION)
         form = IssueKeyForm(request.POST or None, merchant=merchant)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -320,11 +326,15 @@ class MerchantAdmin(admin.ModelAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
+            user = request.user
             context["transition_links"] = [
                 (
                     reverse("admin:merchants_merchant_transition", args=[obj.pk, status]),
                     TRANSITION_LABELS[status],
                 )
                 for status in sorted(MERCHANT_TRANSITIONS[obj.status])
+                if user.has_perm(self.page_actions[status])
             ]
+            context["may_tick_checklist"] = user.has_perm(CHECKLIST_PERMISSION)
+            context["may_issue_key"] = user.has_perm(ISSUE_KEY_PERMISSION)
         return super().render_change_form(request, context, add, change, form_url, obj)

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 from merchants import services
-from merchants.admin.forms import ReasonForm, StoreForm
+from merchants.admin.forms import ReasonForm, StoreForm, StoreSecretRights
 from merchants.admin.inlines import fee_plan_create_from_form
 from merchants.models import (
     FeePlan,
@@ -21,7 +21,7 @@ from merchants.models import (
 
 
 @admin.register(Store)
-class StoreAdmin(admin.ModelAdmin):
+class StoreAdmin(StoreSecretRights, admin.ModelAdmin):
     form = StoreForm
     list_display = ["name", "merchant", "platform", "domain", "is_active", "public_id"]
     list_filter = ["platform", "is_active"]
@@ -42,7 +42,16 @@ class StoreAdmin(admin.ModelAdmin):
     show_full_result_count = False
     actions = ["rotate_webhook_secret"]
 
-    @admin.action(description="Rotate the webhook secret and show it once", permissions=["change"])
+    def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
+        return super().get_form(request, obj, change, form=self.store_form(request), **kwargs)
+
+    def has_set_webhook_secret_permission(self, request: HttpRequest) -> bool:
+        return self.may_set_webhook_secret(request)
+
+    @admin.action(
+        description="Rotate the webhook secret and show it once",
+        permissions=["set_webhook_secret"],
+    )
     def rotate_webhook_secret(self, request: HttpRequest, queryset: QuerySet):
         rotated = [
             (store, services.store_set_webhook_secret(store=store, actor=request.user))

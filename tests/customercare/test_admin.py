@@ -628,14 +628,18 @@ def test_resend_the_reward_from_the_page(client, desk, rewarded):
     assert redemption.events.filter(field="delivery", actor=desk["agent"]).exists()
 
 
-def test_reissue_needs_a_senior_and_a_reason(client, desk, rewarded):
+def test_reissue_needs_its_own_right_and_a_reason(client, desk, rewarded):
     ticket, redemption = rewarded
-    assert (
-        client.post(act_url(ticket, "reissue"), {"reissue-reason": "dead code"}).status_code == 403
-    )
+    for user in (desk["agent"], senior_make()):  # approving goodwill is not reissuing
+        client.force_login(user)
+        refused = client.post(act_url(ticket, "reissue"), {"reissue-reason": "dead code"})
+        assert refused.status_code == 403
+        assert "reissue-form" not in client.get(page_url(ticket)).content.decode()
     assert Redemption.objects.filter(reissue_of=redemption).count() == 0
 
-    client.force_login(senior_make())
+    lead = senior_make()
+    lead.user_permissions.add(Permission.objects.get(codename="reissue_reward"))
+    client.force_login(lead)
     empty = submit(client, ticket, "reissue-form", **{"reissue-reason": ""})
     assert empty.status_code == 200
     assert Redemption.objects.filter(reissue_of=redemption).count() == 0

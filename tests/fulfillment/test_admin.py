@@ -448,7 +448,7 @@ def test_health_page_shows_each_supplier_and_activates_a_paused_one(
     dispatch.process_due(now=timezone.now())  # refused, nothing else: refunded
     Supplier.objects.filter(pk=flaky.pk).update(is_active=False)
     alert_raise(kind=AlertKind.SUPPLIER_PAUSED, subject=f"supplier:{flaky.pk}", message="x")
-    manager = staff_with(*WORK, "catalog.change_supplier")
+    manager = staff_with(*WORK, "fulfillment.resume_supplier")
     client.force_login(manager)
 
     # Session, user, two permission queries, suppliers, counts, delivery times.
@@ -480,13 +480,15 @@ def test_health_page_shows_each_supplier_and_activates_a_paused_one(
     assert "Activate again" not in client.get(HEALTH).content.decode()
 
 
-def test_only_catalog_changers_may_activate_a_supplier(agent_client):
+@pytest.mark.parametrize("extra", [(), ("catalog.change_supplier",)])
+def test_only_staff_who_may_resume_suppliers_activate_one(client, extra):
     paused = sandbox("down")
     Supplier.objects.filter(pk=paused.pk).update(is_active=False)
-    assert "Activate again" not in agent_client.get(HEALTH).content.decode()
+    client.force_login(staff_with(*WORK, *extra))
+    assert "Activate again" not in client.get(HEALTH).content.decode()
     url = reverse("admin:fulfillment_supplierorder_activate", args=[paused.pk])
-    assert agent_client.post(url).status_code == 403
-    assert agent_client.get(url).status_code == 405
+    assert client.post(url).status_code == 403
+    assert client.get(url).status_code == 405
     assert not Supplier.objects.get(pk=paused.pk).is_active
 
 

@@ -330,12 +330,13 @@ def test_order_page_shows_lines_and_refunds_read_only(admin_client, merchant):
 @pytest.mark.parametrize(
     ("permissions", "can_import", "can_export"),
     [
-        (["view_member"], False, True),
-        (["view_member", "change_member"], False, True),
-        (["view_member", "add_member", "change_member"], True, True),
+        (["view_member"], False, False),
+        (["view_member", "change_member"], False, False),
+        (["view_member", "add_member", "change_member"], True, False),
+        (["view_member", "export_member"], False, True),
     ],
 )
-def test_importing_members_needs_the_rights_to_add_and_change_them(
+def test_importing_members_needs_the_rights_to_add_and_change_them_exporting_its_own(
     client, db, permissions, can_import, can_export
 ):
     from django.contrib.auth.models import Permission, User

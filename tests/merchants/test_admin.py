@@ -752,12 +752,12 @@ def test_transition_page_refuses_to_go_live_with_an_incomplete_checklist(ops_cli
 
 
 @pytest.mark.parametrize("to_status", [MerchantStatus.APPLIED, "bogus"])
-def test_transition_page_forbids_a_status_that_is_no_move(ops_client, to_status):
+def test_transition_page_of_a_status_that_is_no_move_is_not_found(ops_client, to_status):
     merchant = MerchantFactory()
 
     response = ops_client.post(transition_url(merchant, to_status), {"reason": "x"})
 
-    assert response.status_code == 403
+    assert response.status_code == 404
     assert status_of(merchant) == MerchantStatus.APPLIED
 
 
