@@ -230,6 +230,11 @@ RIGHTS: list[tuple[str, set[str]]] = [
     ("action customercare.cannedreply delete_selected", NOBODY),
     ("action customercare.faqentry delete_selected", NOBODY),
     ("action customercare.programterms delete_selected", NOBODY),
+    # -- admin sign-in lockouts: Operations unlock by deleting the attempt ---------------
+    ("action axes.accessattempt delete_selected", {OPS}),
+    ("action axes.accessattempt cleanup_expired_attempts", NOBODY),
+    ("action axes.accesslog delete_selected", NOBODY),
+    ("action axes.accessfailurelog delete_selected", NOBODY),
     # -- scheduled jobs (Operations), users and groups (superusers only) -----------------
     ("action django_celery_beat.periodictask enable_tasks", {OPS}),
     ("action django_celery_beat.periodictask disable_tasks", {OPS}),

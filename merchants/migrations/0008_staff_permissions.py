@@ -3,7 +3,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("merchants", "0005_usage_records"),
+        ("merchants", "0007_drop_response_body"),
     ]
 
     operations = [
