@@ -295,21 +295,32 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 AXES_CLIENT_IP_CALLABLE = "merchants.client_address.client_ip"
 
 
-def _link_rate(name: str, default: str) -> tuple[int, int]:
-    """``"10/10m"``: at most 10 in 10 minutes (s, m or h), as (count, seconds)."""
-    text = env.str(name, default=default)
-    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d*)\s*([smh])\s*", text)
-    if not match or int(match[1]) < 1 or (match[2] and int(match[2]) < 1):
-        raise ImproperlyConfigured(f"{name} must read like 10/10m (posts/window), not {text!r}.")
-    return int(match[1]), int(match[2] or 1) * {"s": 1, "m": 60, "h": 3600}[match[3]]
+_RATE_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400}
+
+
+def _rate(name: str, default: str, *, may_be_off: bool = False) -> tuple[int, int] | None:
+    """A budget such as ``"20/min"`` or ``"10/10m"`` (10 in 10 minutes) as (count, seconds);
+    empty is off (None) where ``may_be_off``."""
+    text = env.str(name, default=default).strip()
+    if not text and may_be_off:
+        return None
+    match = re.fullmatch(r"(\d+)\s*/\s*(\d*)\s*([a-z]+)", text)
+    if (
+        not match
+        or int(match[1]) < 1
+        or (match[2] and int(match[2]) < 1)
+        or (match[3] not in _RATE_UNITS)
+    ):
+        raise ImproperlyConfigured(f"{name} must read like 20/min or 10/10m, not {text!r}.")
+    return int(match[1]), int(match[2] or 1) * _RATE_UNITS[match[3]]
 
 
 # The member pages whose link is the only credential take so many POSTs per link, counted
 # in the cache (CACHE_URL: Redis in production, so every web process shares the count).
 # The claim page: showing the code and the PDF voucher.
-CLAIM_POST_RATE = _link_rate("CLAIM_POST_RATE", "10/10m")
+CLAIM_POST_RATE = _rate("CLAIM_POST_RATE", "10/10m")
 # The care ticket page: the member's replies and rating.
-CARE_TICKET_POST_RATE = _link_rate("CARE_TICKET_POST_RATE", "10/10m")
+CARE_TICKET_POST_RATE = _rate("CARE_TICKET_POST_RATE", "10/10m")
 
 # --- Logging ------------------------------------------------------------------------------
 
@@ -344,7 +355,7 @@ REST_FRAMEWORK = {
 # Failed authentications (a bad or missing API key) allowed per client address and window
 # ("20/min"; empty turns it off); past it the address gets 429, correct key or not, until
 # the window ends. The address is counted as TRUSTED_PROXY_COUNT says.
-API_AUTH_FAILURE_RATE = env.str("API_AUTH_FAILURE_RATE", default="20/min")
+API_AUTH_FAILURE_RATE = _rate("API_AUTH_FAILURE_RATE", "20/min", may_be_off=True)
 DRF_STANDARDIZED_ERRORS = {
     "EXCEPTION_FORMATTER_CLASS": "merchants.api.errors.ProblemFormatter",
     "EXCEPTION_HANDLER_CLASS": "merchants.api.errors.ProblemHandler",

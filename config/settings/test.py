@@ -17,7 +17,7 @@ REST_FRAMEWORK = {
 }
 # Many tests send bad keys on purpose from one address; the tests of this throttle set
 # their own small budget.
-API_AUTH_FAILURE_RATE = "100000/min"
+API_AUTH_FAILURE_RATE = (100000, 60)
 # Uploaded and drawn files (brand logos, reward images) go to a scratch folder, not var/.
 MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="loyalty-test-media-"))
 CARE_ATTACHMENT_ROOT = Path(tempfile.mkdtemp(prefix="loyalty-test-care-"))

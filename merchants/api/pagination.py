@@ -42,14 +42,17 @@ def _link(description: str) -> dict[str, Any]:
     return {"type": "string", "format": "uri", "nullable": True, "description": description}
 
 
-class NewestFirstCursorPagination(CursorPagination):
-    ordering = ("-created_at", "-id")
+class _StrictPageSize:
     page_size = DEFAULT_PAGE_SIZE
     page_size_query_param = "page_size"
     max_page_size = MAX_PAGE_SIZE
 
     def get_page_size(self, request) -> int:
         return _page_size(request, self.page_size_query_param)
+
+
+class NewestFirstCursorPagination(_StrictPageSize, CursorPagination):
+    ordering = ("-created_at", "-id")
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -76,14 +79,7 @@ class NewestFirstCursorPagination(CursorPagination):
         ]
 
 
-class NumberedPagination(PageNumberPagination):
-    page_size = DEFAULT_PAGE_SIZE
-    page_size_query_param = "page_size"
-    max_page_size = MAX_PAGE_SIZE
-
-    def get_page_size(self, request) -> int:
-        return _page_size(request, self.page_size_query_param)
-
+class NumberedPagination(_StrictPageSize, PageNumberPagination):
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         return {
             "type": "object",

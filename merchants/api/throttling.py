@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from rest_framework import exceptions
 from rest_framework.request import Request
@@ -44,8 +43,6 @@ class APIKeyRateThrottle(SimpleRateThrottle):
 
 # -- failed authentications per client address ----------------------------------------------
 
-_PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
-
 
 @dataclass(frozen=True)
 class _Rate:
@@ -54,20 +51,11 @@ class _Rate:
 
 
 def _rate() -> _Rate | None:
-    """``API_AUTH_FAILURE_RATE`` as failures per window; None (empty) turns it off."""
-    value = (settings.API_AUTH_FAILURE_RATE or "").strip()
-    if not value:
+    """``API_AUTH_FAILURE_RATE``, (failures, seconds) as the settings parse it; None is off."""
+    if settings.API_AUTH_FAILURE_RATE is None:
         return None
-    count, _, period = value.partition("/")
-    try:
-        rate = _Rate(failures=int(count), seconds=_PERIODS[period.strip().lower()])
-    except (KeyError, ValueError):
-        raise ImproperlyConfigured(
-            f"API_AUTH_FAILURE_RATE must look like '20/min', not {value!r}."
-        ) from None
-    if rate.failures < 1:
-        raise ImproperlyConfigured("API_AUTH_FAILURE_RATE must allow at least one failure.")
-    return rate
+    failures, seconds = settings.API_AUTH_FAILURE_RATE
+    return _Rate(failures=failures, seconds=seconds)
 
 
 def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

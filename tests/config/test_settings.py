@@ -175,6 +175,36 @@ def test_unknown_django_env_is_refused(base_env, value):
     assert f"DJANGO_ENV must be development, production or test, not {value!r}" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("API_AUTH_FAILURE_RATE", "20/min", "(20, 60)"),
+        ("API_AUTH_FAILURE_RATE", "", "None"),
+        ("CLAIM_POST_RATE", "10/10m", "(10, 600)"),
+        ("CARE_TICKET_POST_RATE", "3/h", "(3, 3600)"),
+    ],
+)
+def test_rate_settings_read_a_count_per_window(base_env, name, value, expected):
+    result = manage(
+        {**base_env, name: value},
+        "shell",
+        "-c",
+        f"from django.conf import settings; print(settings.{name})",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected
+
+
+@pytest.mark.parametrize("name", ["API_AUTH_FAILURE_RATE", "CLAIM_POST_RATE"])
+@pytest.mark.parametrize("value", ["0/min", "ten/min", "5/fortnight", "5"])
+def test_a_rate_setting_that_does_not_parse_is_refused(base_env, name, value):
+    result = manage({**base_env, name: value}, "check")
+
+    assert result.returncode != 0
+    assert f"{name} must read like 20/min or 10/10m" in result.stderr
+
+
 def test_development_environment_starts_without_any_variable(base_env):
     result = manage(base_env, "check")
 

@@ -22,7 +22,7 @@ BAD_KEY = "AbCd1234.not-a-real-secret"
 @pytest.fixture(autouse=True)
 def budget_of_three(settings):
     cache.clear()
-    settings.API_AUTH_FAILURE_RATE = "3/min"
+    settings.API_AUTH_FAILURE_RATE = (3, 60)
     settings.TRUSTED_PROXY_COUNT = 0
     yield
     cache.clear()
