@@ -17,7 +17,6 @@ lasts; the claimed orders it does not get to are released, due again at once.
 """
 
 import datetime
-import json
 import logging
 import random
 import time
@@ -27,7 +26,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from catalog.alerts import alert_raise
+from catalog.exceptions import InvalidSupplierSettings
 from catalog.models import AlertKind, Supplier
+from catalog.supplier_settings import stored_settings
 from fulfillment.adapters.base import (
     AdapterConfigError,
     AdapterError,
@@ -202,15 +203,10 @@ def _within_rate_limits(
 
 
 def _config(supplier: Supplier) -> dict:
-    if not supplier.adapter_config:
-        return {}
     try:
-        config = json.loads(supplier.adapter_config)
-    except ValueError as exc:
-        raise AdapterConfigError(f"{supplier}: adapter settings are not JSON") from exc
-    if not isinstance(config, dict):
-        raise AdapterConfigError(f"{supplier}: adapter settings must be a JSON object")
-    return config
+        return stored_settings(supplier.adapter_config)
+    except InvalidSupplierSettings as exc:
+        raise AdapterConfigError(f"{supplier}: {exc.detail}") from None
 
 
 def order_request(order: SupplierOrder) -> OrderRequest:
