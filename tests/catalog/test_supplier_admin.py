@@ -8,7 +8,7 @@ import re
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Group
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from catalog import services
 from catalog.models import Supplier
@@ -326,3 +326,20 @@ def test_the_view_only_page_shows_the_settings_masked(client, supplier):
     assert KEY not in content
     assert 'name="setting_' not in content
     assert client.post(change_url(supplier), form_data(supplier)).status_code == 403
+
+
+def test_exporting_the_suppliers_offers_names_the_supplier_only(client, supplier):
+    from catalog.resources import SupplierOfferResource
+    from tests.catalog.factories import OfferFactory
+    from tests.catalog.test_import_export import export
+
+    OfferFactory(supplier=supplier)
+    login(client, None)
+
+    exported = export(client, "supplieroffer", SupplierOfferResource).decode()
+
+    assert "giftagg" in exported
+    assert KEY not in exported
+    assert "api.giftagg.example" not in exported
+    with pytest.raises(NoReverseMatch):  # suppliers themselves are never exported
+        reverse("admin:catalog_supplier_export")
