@@ -23,7 +23,13 @@ class CatalogConfig(AppConfig):
             "catalog.change_merchantcatalogitem",
             "catalog.view_merchantcatalogitem",
         ],
+        # Supplier credentials (secrets, and where they are sent: the adapter, its base
+        # URL) are kept by Operations alone; Catalog and Fulfillment edit the rest.
         "Operations": [
+            "catalog.view_supplier",
+            "catalog.add_supplier",
+            "catalog.change_supplier",
+            "catalog.change_supplier_credentials",
             "catalog.view_reward",
             "catalog.view_brand",
             "catalog.view_merchantcatalogitem",

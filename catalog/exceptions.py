@@ -17,3 +17,18 @@ class CodeUploadRefused(DomainError):
     code = "code_upload_refused"
     status = 400
     title = "The code file was refused; no code was stored."
+
+
+class InvalidSupplierSettings(DomainError):
+    code = "invalid_supplier_settings"
+    status = 400
+    title = "The supplier's adapter settings are not valid."
+
+
+class SupplierCredentialsLocked(DomainError):
+    code = "supplier_credentials_locked"
+    status = 403
+    title = (
+        "Changing a supplier's credentials, or where they are sent, needs the permission "
+        "to change supplier credentials."
+    )

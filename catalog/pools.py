@@ -6,9 +6,12 @@ Codes and PINs are encrypted at rest; ``digest`` (an HMAC of the code keyed with
 compared in SQL. Rotating ``SECRET_KEY`` changes the digests of new uploads: a code
 uploaded before the rotation is then no longer recognised as a duplicate.
 
-A claim takes the oldest usable code under a row lock; on PostgreSQL rows another claim
-holds are skipped (``SKIP LOCKED``) instead of waited for, and the compare-and-swap on
-``used_at`` keeps a code from being handed out twice on any backend.
+A redemption reserves its codes in its own transaction (``codes_reserve``: the oldest
+free codes, tied to the key of the supplier order that will deliver them), so a pool
+accepts exactly as many redemptions as it holds codes. Dispatch delivers exactly the
+codes reserved for its order (``codes_deliver``); an order given up before delivery
+frees them (``codes_release``). Every write is conditional on the code's state, so a
+code is never reserved or delivered twice, on any backend.
 """
 
 import csv
@@ -43,10 +46,10 @@ MESSAGE_MAX_ERRORS = 20
 class UploadResult:
     pool_id: int
     created: int
-    unused: int
+    free: int
 
     def __str__(self) -> str:
-        return f"{self.created} code(s) added to pool {self.pool_id}; {self.unused} unused"
+        return f"{self.created} code(s) added to pool {self.pool_id}; {self.free} free"
 
 
 @dataclass
@@ -190,54 +193,91 @@ def codes_upload(
         # The same codes were uploaded concurrently; the other upload won.
         raise _refuse(["the file's codes were being uploaded at the same time"]) from None
     logger.info("%s uploaded %d code(s) to pool %s", actor_label(actor), len(codes), pool.pk)
-    unused = pool_unused_count(pool)
-    _check_pool(pool, unused)
-    return UploadResult(pool_id=pool.pk, created=len(codes), unused=unused)
+    free = pool_free_count(pool)
+    _check_pool(pool, free)
+    return UploadResult(pool_id=pool.pk, created=len(codes), free=free)
 
 
-# -- claim and stock ----------------------------------------------------------------------
+# -- reserve, deliver, release ------------------------------------------------------------
 
 
-def code_claim(*, pool: CodePool, used_for: str) -> VoucherCode | None:
-    """Mark the pool's oldest usable code used and return it (decrypted); None when the
-    pool has none left. A code is never handed out twice, even to concurrent claims."""
-    today = timezone.localdate()
-    for _ in range(5):
-        with transaction.atomic():
-            candidates = VoucherCode.objects.filter(_usable(today), pool=pool).order_by("id")
-            if connection.features.has_select_for_update_skip_locked:
-                candidates = candidates.select_for_update(skip_locked=True)
-            else:
-                candidates = candidates.select_for_update()
-            code = candidates.first()
-            if code is None:
-                return None
-            now = timezone.now()
-            claimed = VoucherCode.objects.filter(pk=code.pk, used_at__isnull=True).update(
-                used_at=now, used_for=used_for[:120]
-            )
-            if claimed:
-                code.used_at, code.used_for = now, used_for[:120]
-                return code
-        # Taken between our read and our write (a backend without row locks): try the next.
-    return None
+def codes_reserve(*, pool_id: int, quantity: int, reserved_for: str, at: datetime.datetime) -> bool:
+    """Reserve ``quantity`` free codes of the pool (the oldest) for the supplier order
+    whose key is ``reserved_for``, in the caller's transaction. False, with nothing
+    reserved, when the pool has fewer free codes.
+
+    Two statements: the codes are picked ``FOR UPDATE SKIP LOCKED``, then reserved with
+    the free condition repeated (a compare-and-swap on backends without row locks). Not
+    one ``UPDATE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)``: PostgreSQL
+    may run that subquery again for each row it updates and reserve more than ``n``.
+    Concurrent redemptions each take other codes instead of queueing behind one another;
+    a code another open transaction holds is skipped, so it counts as taken until that
+    transaction ends (one that rolls back leaves it free again)."""
+    key = reserved_for[:120]
+    with transaction.atomic(savepoint=False):
+        free = VoucherCode.objects.filter(
+            free_codes(timezone.localdate(at)), pool_id=pool_id
+        ).order_by("id")
+        if connection.features.has_select_for_update_skip_locked:
+            free = free.select_for_update(skip_locked=True)
+        picked = list(free.values_list("pk", flat=True)[:quantity])
+        if len(picked) < quantity:
+            return False
+        taken = VoucherCode.objects.filter(
+            pk__in=picked, used_at__isnull=True, reserved_for=""
+        ).update(reserved_for=key, reserved_at=at)
+        if taken == quantity:
+            return True
+        # Taken between our read and our write (a backend without row locks).
+        codes_release(reserved_for=key)
+    return False
 
 
-def pool_unused_count(pool: CodePool) -> int:
-    """Codes that can still be delivered: unused and not expired."""
-    return VoucherCode.objects.filter(_usable(timezone.localdate()), pool=pool).count()
+def codes_release(*, reserved_for: str) -> int:
+    """Free the codes reserved for ``reserved_for`` and not delivered; how many."""
+    return VoucherCode.objects.filter(reserved_for=reserved_for[:120], used_at__isnull=True).update(
+        reserved_for="", reserved_at=None
+    )
+
+
+def codes_deliver(*, pool_id: int, reserved_for: str, at: datetime.datetime) -> list[VoucherCode]:
+    """Mark the codes reserved for ``reserved_for`` used and return them (decrypted),
+    with those an earlier call delivered for it: the same codes on every call."""
+    key = reserved_for[:120]
+    VoucherCode.objects.filter(pool_id=pool_id, reserved_for=key, used_at__isnull=True).update(
+        used_at=at, used_for=key
+    )
+    return codes_delivered(used_for=key, pool_id=pool_id)
+
+
+def codes_delivered(*, used_for: str, pool_id: int | None = None) -> list[VoucherCode]:
+    """The codes delivered for ``used_for`` (of one pool when given), oldest first."""
+    codes = VoucherCode.objects.filter(used_for=used_for[:120], used_at__isnull=False)
+    if pool_id is not None:
+        codes = codes.filter(pool_id=pool_id)
+    return list(codes.order_by("id"))
+
+
+def free_codes(today: datetime.date, prefix: str = "") -> Q:
+    """Codes a redemption can still reserve: not used, not reserved, not expired."""
+    return _usable(today, prefix) & Q(**{f"{prefix}reserved_for": ""})
+
+
+def pool_free_count(pool: CodePool) -> int:
+    """Codes that can still be reserved: unused, not reserved, not expired."""
+    return VoucherCode.objects.filter(free_codes(timezone.localdate()), pool=pool).count()
 
 
 def _subject(pool_id: int) -> str:
     return f"pool:{pool_id}"
 
 
-def _check_pool(pool: CodePool, unused: int) -> bool:
-    if unused < pool.low_stock_threshold and pool.offer.is_active:
+def _check_pool(pool: CodePool, free: int) -> bool:
+    if free < pool.low_stock_threshold and pool.offer.is_active:
         alert_raise(
             kind=AlertKind.LOW_STOCK,
             subject=_subject(pool.pk),
-            message=f"{pool}: {unused} unused code(s) left, below the threshold of "
+            message=f"{pool}: {free} free code(s) left, below the threshold of "
             f"{pool.low_stock_threshold}.",
         )
         return True
@@ -246,15 +286,15 @@ def _check_pool(pool: CodePool, unused: int) -> bool:
 
 
 def pools_check_stock() -> StockResult:
-    """Raise a LOW_STOCK alert for each pool of an active offer with fewer usable codes
+    """Raise a LOW_STOCK alert for each pool of an active offer with fewer free codes
     than its threshold; clear it for the others."""
     today = timezone.localdate()
     pools = CodePool.objects.select_related("offer__supplier").annotate(
-        unused=Count("codes", filter=_usable(today, prefix="codes__"))
+        free=Count("codes", filter=free_codes(today, prefix="codes__"))
     )
     result = StockResult()
     for pool in pools.order_by("pk"):
         result.pools += 1
-        if _check_pool(pool, pool.unused):
+        if _check_pool(pool, pool.free):
             result.low.append(pool.pk)
     return result

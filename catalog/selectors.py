@@ -5,9 +5,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from catalog import pricing
 from catalog.models import MerchantCatalogItem, Reward, RewardStatus, SupplierOffer, VoucherCode
+from catalog.pools import free_codes
 from loyalty.exceptions import ExchangeRateMissing
 from loyalty.models import Member
 from loyalty.rates import rate_between
@@ -22,8 +24,10 @@ def member_country(*, merchant: Merchant, member: Member) -> str:
 def in_stock_offers(country: str) -> QuerySet[SupplierOffer]:
     """Offers that can deliver now in ``country``, for ``OuterRef("reward_id")``: active,
     from an active supplier, with stock left (unlimited digital stock, units on hand, or
-    unused codes in the offer's pool)."""
-    unused_codes = VoucherCode.objects.filter(pool__offer=OuterRef("pk"), used_at__isnull=True)
+    free codes in the offer's pool: not used, reserved or expired)."""
+    unused_codes = VoucherCode.objects.filter(
+        free_codes(timezone.localdate()), pool__offer=OuterRef("pk")
+    )
     return SupplierOffer.objects.filter(
         reward_id=OuterRef("reward_id"),
         country=country,
@@ -49,11 +53,18 @@ class RewardFilters:
 
 
 def catalog_for_member(
-    *, merchant: Merchant, member: Member, filters: RewardFilters | None = None
+    *,
+    merchant: Merchant,
+    member: Member,
+    filters: RewardFilters | None = None,
+    in_stock: bool = True,
 ) -> QuerySet[MerchantCatalogItem]:
     """The merchant's catalog items this member can redeem: enabled and priced, the
     reward active and redeemable in the member's country, in stock there, and open to
-    the member's tier. Ordered by price, then reward id (stable for pagination)."""
+    the member's tier. Ordered by price, then reward id (stable for pagination).
+
+    ``in_stock=False`` leaves stock out: a redemption takes its stock itself, and a
+    reward that is merely sold out is then refused as out of stock, not as unknown."""
     filters = filters or RewardFilters()
     country = member_country(merchant=merchant, member=member)
     tiers = MerchantCatalogItem.allowed_tiers.through.objects.filter(
@@ -67,9 +78,10 @@ def catalog_for_member(
             reward__status=RewardStatus.ACTIVE,
         )
         .filter(_in_country(country))
-        .filter(Exists(in_stock_offers(country)))
         .filter(~Exists(tiers) | Exists(tiers.filter(tier_id=member.tier_id)))
     )
+    if in_stock:
+        items = items.filter(Exists(in_stock_offers(country)))
     if filters.type:
         items = items.filter(reward__type=filters.type)
     if filters.category:
@@ -100,7 +112,7 @@ def offers_for_delivery(
     the next. An offer whose cost currency has no rate goes last."""
     offers = list(
         SupplierOffer.objects.filter(pk__in=_available(reward, country))
-        .select_related("supplier")
+        .select_related("supplier", "code_pool")
         .order_by("preference", "id")
     )
     unknown = Decimal("Infinity")

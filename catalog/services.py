@@ -1,7 +1,10 @@
-"""Writes of the catalog: rewards, merchants' selections and their point prices."""
+"""Writes of the catalog: rewards, suppliers and their adapter settings, merchants'
+selections and their point prices."""
 
 import datetime
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -12,23 +15,31 @@ from django.utils import timezone
 
 from catalog import denominations, pricing
 from catalog.alerts import alert_clear, alert_raise
-from catalog.exceptions import InvalidDenominations, InvalidPriceOverride
+from catalog.exceptions import (
+    InvalidDenominations,
+    InvalidPriceOverride,
+    SupplierCredentialsLocked,
+)
 from catalog.models import (
     RECIPIENT_FIELDS,
     AlertKind,
     MerchantCatalogItem,
     Reward,
     RewardStatus,
+    Supplier,
 )
+from catalog.supplier_settings import schema_for, settings_json, stored_settings
 from loyalty.exceptions import ExchangeRateMissing
 from loyalty.models import Program
 from loyalty.rates import convert, rate_between
 from loyalty.services import program_get_active
-from merchants.actors import Actor
+from merchants.actors import Actor, actor_label, actor_user
 from merchants.exceptions import DomainError
 from merchants.models import ChecklistItem, Merchant
 from merchants.selectors import fee_plan_current
 from merchants.services import checklist_item_complete
+
+logger = logging.getLogger("catalog.services")
 
 # The fields whose change reprices every merchant's item of the reward.
 PRICE_FIELDS = (
@@ -114,6 +125,91 @@ def rewards_set_status(*, rewards: Iterable[Reward], status: str, actor: Actor) 
         reward.save(update_fields=["status", "updated_at"])
         changed += 1
     return changed
+
+
+# -- suppliers ---------------------------------------------------------------------------
+
+CREDENTIALS_PERMISSION = "catalog.change_supplier_credentials"
+
+
+def supplier_may_change_credentials(actor: Actor) -> bool:
+    """May ``actor`` change a supplier's secrets, or what decides where they are sent
+    (its adapter, a URL its secrets go to)? Staff with the permission may; so may the
+    system (a command or job: no actor)."""
+    if actor is None:
+        return True
+    user = actor_user(actor)
+    return user is not None and user.is_active and user.has_perm(CREDENTIALS_PERMISSION)
+
+
+@dataclass(frozen=True)
+class SettingsChange:
+    """Settings checked for saving: ``values`` as they will be stored, the names of what
+    changes (``adapter`` included), and those of them only the credentials permission
+    may change."""
+
+    values: dict[str, Any]
+    changed: list[str]
+    locked: list[str]
+
+
+def supplier_settings_check(*, supplier: Supplier, settings: Mapping[str, Any]) -> SettingsChange:
+    """Check ``settings`` (for ``supplier.adapter``, as staff typed them) against the
+    adapter's schema; raises ``InvalidSupplierSettings`` naming each setting at fault.
+
+    A blank secret keeps the stored one, while the adapter stays the same; a secret is
+    never carried to another adapter. Changing the adapter of a saved supplier, a secret,
+    or a setting that decides where secrets are sent is ``locked``."""
+    stored = Supplier.objects.filter(pk=supplier.pk).first() if supplier.pk else None
+    return _settings_change(supplier, settings, stored)
+
+
+def _settings_change(
+    supplier: Supplier, settings: Mapping[str, Any], stored: Supplier | None
+) -> SettingsChange:
+    schema = schema_for(supplier.adapter)
+    before_adapter = stored.adapter if stored is not None else ""
+    same_adapter = before_adapter == supplier.adapter
+    before = stored_settings(stored.adapter_config) if stored is not None and same_adapter else {}
+    submitted = dict(settings)
+    for setting in schema.secrets:
+        value = submitted.get(setting.name)
+        if (value is None or value == "") and setting.name in before:
+            submitted[setting.name] = before[setting.name]
+    values = schema.clean(submitted)
+    changed = [name for name in schema.names if values.get(name) != before.get(name)]
+    locked = [name for name in changed if schema.get(name).protected]
+    if stored is not None and not same_adapter:
+        changed.insert(0, "adapter")
+        locked.insert(0, "adapter")
+    return SettingsChange(values=values, changed=changed, locked=locked)
+
+
+@transaction.atomic
+def supplier_save(*, supplier: Supplier, settings: Mapping[str, Any], actor: Actor) -> Supplier:
+    """Save ``supplier`` with its adapter's ``settings`` (see ``supplier_settings_check``).
+    Raises ``SupplierCredentialsLocked`` (nothing saved) when a locked change comes from
+    an actor without the credentials permission."""
+    # Locked, so that two saves of one supplier compare with what the other stored.
+    stored = (
+        Supplier.objects.select_for_update().filter(pk=supplier.pk).first() if supplier.pk else None
+    )
+    change = _settings_change(supplier, settings, stored)
+    if change.locked and not supplier_may_change_credentials(actor):
+        raise SupplierCredentialsLocked(
+            f"Changing {', '.join(change.locked)} needs the permission to change supplier "
+            "credentials.",
+            field=change.locked[0],
+        )
+    supplier.adapter_config = settings_json(change.values)
+    supplier.save()
+    logger.info(
+        "%s saved supplier %s; settings changed: %s",
+        actor_label(actor),
+        supplier.slug,
+        ", ".join(change.changed) or "none",
+    )
+    return supplier
 
 
 # -- merchant catalogs -------------------------------------------------------------------

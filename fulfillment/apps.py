@@ -4,6 +4,7 @@ from django.apps import AppConfig
 class FulfillmentConfig(AppConfig):
     name = "fulfillment"
     verbose_name = "Fulfillment"
+    supplier_adapter_schemas = "fulfillment.adapters.registry.adapter_schemas"
     staff_group_permissions = {
         "Fulfillment": [
             "fulfillment.view_redemption",

@@ -17,18 +17,18 @@ lasts; the claimed orders it does not get to are released, due again at once.
 """
 
 import datetime
-import json
 import logging
 import random
 import time
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from catalog.alerts import alert_raise
-from catalog.models import AlertKind, Supplier, SupplierOffer
+from catalog.exceptions import InvalidSupplierSettings
+from catalog.models import AlertKind, Supplier
+from catalog.supplier_settings import stored_settings
 from fulfillment.adapters.base import (
     AdapterConfigError,
     AdapterError,
@@ -50,7 +50,7 @@ from fulfillment.models import (
     SupplierOrderStatus,
 )
 from fulfillment.models.redemptions import OPEN_STATUSES, REDEMPTION_TRANSITIONS
-from fulfillment.services import reserve_offer, supplier_order_key
+from fulfillment.services import stock_release, stock_reserve, supplier_order_key
 from fulfillment.shipments import shipment_from_supplier
 from loyalty import ledger
 from merchants.actors import Actor, actor_user
@@ -203,15 +203,10 @@ def _within_rate_limits(
 
 
 def _config(supplier: Supplier) -> dict:
-    if not supplier.adapter_config:
-        return {}
     try:
-        config = json.loads(supplier.adapter_config)
-    except ValueError as exc:
-        raise AdapterConfigError(f"{supplier}: adapter settings are not JSON") from exc
-    if not isinstance(config, dict):
-        raise AdapterConfigError(f"{supplier}: adapter settings must be a JSON object")
-    return config
+        return stored_settings(supplier.adapter_config)
+    except InvalidSupplierSettings as exc:
+        raise AdapterConfigError(f"{supplier}: {exc.detail}") from None
 
 
 def order_request(order: SupplierOrder) -> OrderRequest:
@@ -419,33 +414,33 @@ def _fail_over(
     actor: Actor = None,
 ) -> None:
     _set(order, SupplierOrderStatus.FAILED, completed_at=now)
-    _give_back_stock(order)
+    stock_release(order)
     tried = set(redemption.supplier_orders.values_list("offer_id", flat=True))
-    reserved = reserve_offer(
-        redemption.reward,
-        str(redemption.country),
-        redemption.face_value,
-        redemption.quantity,
-        now,
+    attempt = order.attempt + 1
+    reservation = stock_reserve(
+        reward=redemption.reward,
+        country=str(redemption.country),
+        value=redemption.face_value,
+        quantity=redemption.quantity,
+        reserved_for=supplier_order_key(redemption, attempt),
+        now=now,
         exclude=tried,
     )
-    if reserved is not None:
-        offer, units = reserved
-        attempt = order.attempt + 1
+    if reservation is not None:
         SupplierOrder.objects.create(
             redemption=redemption,
-            offer=offer,
-            supplier_id=offer.supplier_id,
+            offer=reservation.offer,
+            supplier_id=reservation.offer.supplier_id,
             attempt=attempt,
-            idempotency_key=supplier_order_key(redemption, attempt),
-            stock_reserved=units,
+            idempotency_key=reservation.reserved_for,
+            stock_reserved=reservation.units,
             next_try_at=now,
         )
         _move(
             redemption,
             RedemptionStatus.FAILED,
             source=source,
-            note=f"failing over to {offer.supplier}: {reason}",
+            note=f"failing over to {reservation.offer.supplier}: {reason}",
             actor=actor,
         )
         redemption.save()
@@ -514,22 +509,13 @@ def move(
 
 
 def give_back_stock(order: SupplierOrder) -> None:
-    """Return the units ``order`` took from its offer's stock (once)."""
-    _give_back_stock(order)
+    """Return the units or codes ``order`` took from its offer (once)."""
+    stock_release(order)
 
 
 def supplier_adapter(supplier: Supplier) -> SupplierAdapter:
     """The adapter of ``supplier``, set up with its settings."""
     return adapter_for(supplier.adapter, _config(supplier))
-
-
-def _give_back_stock(order: SupplierOrder) -> None:
-    if order.stock_reserved:
-        SupplierOffer.objects.filter(pk=order.offer_id).update(
-            stock=F("stock") + order.stock_reserved
-        )
-        order.stock_reserved = 0
-        order.save(update_fields=["stock_reserved"])
 
 
 def _breaker(supplier: Supplier, result: DispatchResult) -> None:

@@ -22,7 +22,7 @@ from fulfillment.models import (
     RedemptionEvent,
     RedemptionStatus,
 )
-from fulfillment.services import first_order_write, reserve_offer
+from fulfillment.services import first_order_write, stock_reserve, supplier_order_key
 from loyalty import ledger
 from loyalty.models import LedgerEntry
 from merchants.actors import Actor, actor_label, actor_user
@@ -55,12 +55,6 @@ def redemption_reissue(*, redemption: Redemption, reason: str, actor: Actor) -> 
         ):
             raise AlreadyReissued()
         member = ledger.lock_member(original.member_id)
-        chosen = reserve_offer(
-            original.reward, str(original.country), original.face_value, original.quantity, now
-        )
-        if chosen is None:
-            raise OutOfStock("No supplier can deliver it again now.", field="quantity")
-        offer, reserved = chosen
         new = Redemption(
             merchant_id=original.merchant_id,
             member=member,
@@ -95,6 +89,16 @@ def redemption_reissue(*, redemption: Redemption, reason: str, actor: Actor) -> 
             reason=f"Reissue of {original.public_id}",
             actor=actor,
         )
+        reservation = stock_reserve(
+            reward=original.reward,
+            country=str(original.country),
+            value=original.face_value,
+            quantity=original.quantity,
+            reserved_for=supplier_order_key(new, 1),
+            now=now,
+        )
+        if reservation is None:
+            raise OutOfStock("No supplier can deliver it again now.", field="quantity")
         new.save(force_insert=True)
         Redemption.objects.filter(pk=original.pk).update(voided_at=now, updated_at=now)
         RedemptionEvent.objects.create(
@@ -113,5 +117,5 @@ def redemption_reissue(*, redemption: Redemption, reason: str, actor: Actor) -> 
             actor=actor_user(actor),
             note=f"reissue of {original.public_id}",
         )
-        first_order_write(new, offer, reserved, now)
+        first_order_write(new, reservation, now)
     return new

@@ -1,11 +1,20 @@
 """Redemptions: a member spends points on a reward.
 
 ``redemption_create`` does everything in one transaction, under the member's row lock:
-checks the member may redeem the reward (catalog, country, stock, tier, limits), takes a
-unit of stock where the offer counts it, debits the points through the ledger, records
-what was bought (reward, face value, point price, the rate used) and writes the first
-supplier order, which the dispatch job picks up. Nothing is bought before that commits,
-and a failure anywhere writes nothing.
+checks the member may redeem the reward (catalog, country, tier, limits), debits the
+points through the ledger, takes the stock (``stock_reserve``), records what was bought
+(reward, face value, point price, the rate used) and writes the first supplier order,
+which the dispatch job picks up. Nothing is bought before that commits, and a failure
+anywhere writes nothing.
+
+Stock is taken in that transaction, with conditional updates, so exactly as many
+redemptions are accepted as there are units; the others are ``OutOfStock`` (409),
+whatever made the reward unavailable (sold out, codes reserved or expired, offers
+paused). An offer that counts its stock gives up units with ``UPDATE ... WHERE stock >=
+quantity``; a code pool reserves its codes for the supplier order that will deliver
+them. What a supplier order holds goes back (``stock_release``) when it is given up
+before delivery: cancelled, failed over, refunded. Stock is taken last, after the
+points, so the row locks it holds last only until the commit that follows.
 """
 
 import datetime
@@ -19,7 +28,7 @@ from django.utils import timezone
 
 from catalog import denominations, pools, selectors
 from catalog import services as catalog_services
-from catalog.models import SupplierOffer
+from catalog.models import Reward, SupplierOffer
 from fulfillment.exceptions import (
     InvalidDenomination,
     InvalidRecipient,
@@ -97,7 +106,7 @@ def _create(
         raise MemberNotActive(f"The member is {member.status}.", field="member")
     program = loyalty_services.program_get_active(merchant=merchant)
     item = (
-        selectors.catalog_for_member(merchant=merchant, member=member)
+        selectors.catalog_for_member(merchant=merchant, member=member, in_stock=False)
         .filter(reward_id=data.reward_id)
         .first()
     )
@@ -118,10 +127,6 @@ def _create(
     _check_limits(item, member.pk, data.quantity, now)
     points_each = catalog_services.unit_price(item, program=program, value=data.value)
     points_total = points_each * data.quantity
-    chosen = reserve_offer(reward, country, data.value, data.quantity, now)
-    if chosen is None:
-        raise OutOfStock("No supplier has enough of it in stock.", field="quantity")
-    offer, reserved = chosen
 
     redemption = Redemption(
         merchant=merchant,
@@ -151,6 +156,16 @@ def _create(
         reason=f"{data.quantity} x {reward.name} {data.value} {reward.face_currency}",
         actor=actor,
     )
+    reservation = stock_reserve(
+        reward=reward,
+        country=country,
+        value=data.value,
+        quantity=data.quantity,
+        reserved_for=supplier_order_key(redemption, 1),
+        now=now,
+    )
+    if reservation is None:
+        raise OutOfStock("No supplier has enough of it in stock.", field="quantity")
     redemption.save(force_insert=True)
     RedemptionEvent.objects.create(
         redemption=redemption,
@@ -159,22 +174,36 @@ def _create(
         actor=actor_user(actor),
         note=f"{points_total} points",
     )
-    first_order_write(redemption, offer, reserved, now)
+    first_order_write(redemption, reservation, now)
     return redemption
 
 
+@dataclass(frozen=True)
+class Reservation:
+    """Stock taken for one supplier order: ``units`` of ``offer`` (the offer's counted
+    stock, or codes of its pool reserved for ``reserved_for``; 0 for unlimited stock)."""
+
+    offer: SupplierOffer
+    units: int
+    reserved_for: str
+
+
 def first_order_write(
-    redemption: Redemption, offer: SupplierOffer, reserved: int, now: datetime.datetime
+    redemption: Redemption, reservation: Reservation, now: datetime.datetime
 ) -> SupplierOrder:
-    """The redemption's first supplier order, sent to dispatch once the caller's
-    transaction commits (the scheduled run picks it up if that message is lost)."""
+    """The redemption's first supplier order, holding what ``reservation`` took (made
+    with this order's key), sent to dispatch once the caller's transaction commits (the
+    scheduled run picks it up if that message is lost)."""
+    key = supplier_order_key(redemption, 1)
+    if reservation.reserved_for != key:
+        raise ValueError(f"the stock was reserved for {reservation.reserved_for}, not {key}")
     order = SupplierOrder.objects.create(
         redemption=redemption,
-        offer=offer,
-        supplier_id=offer.supplier_id,
+        offer=reservation.offer,
+        supplier_id=reservation.offer.supplier_id,
         attempt=1,
-        idempotency_key=supplier_order_key(redemption, 1),
-        stock_reserved=reserved,
+        idempotency_key=key,
+        stock_reserved=reservation.units,
         next_try_at=now,
     )
     redemption_id = redemption.pk
@@ -218,19 +247,22 @@ def _check_limits(item, member_id: int, quantity: int, now: datetime.datetime) -
             )
 
 
-def reserve_offer(
-    reward,
+def stock_reserve(
+    *,
+    reward: Reward,
     country: str,
     value: Decimal,
     quantity: int,
+    reserved_for: str,
     now: datetime.datetime,
-    *,
     exclude: set[int] | frozenset[int] = frozenset(),
-) -> tuple[SupplierOffer, int] | None:
-    """The offer to try (the cheapest available one not in ``exclude``) and the units of
-    stock taken from it, or None when none can deliver. An offer that counts its stock
-    gives up ``quantity`` units in one conditional ``UPDATE`` (two redemptions of the last
-    unit: one wins); a code pool must hold enough unused codes."""
+) -> Reservation | None:
+    """Take ``quantity`` units for the supplier order keyed ``reserved_for`` from the
+    cheapest offer that has them (not in ``exclude``), in the caller's transaction; None
+    when no offer can deliver. An offer with a code pool (of this face value) reserves
+    its free codes (two statements), one that counts its stock gives up units in one
+    conditional ``UPDATE`` (two redemptions of the last unit: one wins), one with
+    unlimited stock takes nothing."""
     for offer in selectors.offers_for_delivery(
         reward=reward, country=country, face_value=value, at=now
     ):
@@ -238,14 +270,30 @@ def reserve_offer(
             continue
         pool = getattr(offer, "code_pool", None)
         if pool is not None:
-            if pools.pool_unused_count(pool) >= quantity:
-                return offer, 0
+            if pool.face_value == value and pools.codes_reserve(
+                pool_id=pool.pk, quantity=quantity, reserved_for=reserved_for, at=now
+            ):
+                return Reservation(offer=offer, units=quantity, reserved_for=reserved_for)
             continue
         if offer.stock is None:
-            return offer, 0
+            return Reservation(offer=offer, units=0, reserved_for=reserved_for)
         taken = SupplierOffer.objects.filter(pk=offer.pk, stock__gte=quantity).update(
             stock=F("stock") - quantity
         )
         if taken:
-            return offer, quantity
+            return Reservation(offer=offer, units=quantity, reserved_for=reserved_for)
     return None
+
+
+def stock_release(order: SupplierOrder) -> None:
+    """Give back what ``order`` took (once): its pool's codes reserved for it and not
+    delivered, or its units of the offer's counted stock."""
+    if not order.stock_reserved:
+        return
+    pools.codes_release(reserved_for=order.idempotency_key)
+    # A pool offer's units are its codes: its ``stock`` column is not what was taken.
+    SupplierOffer.objects.filter(pk=order.offer_id, code_pool__isnull=True).update(
+        stock=F("stock") + order.stock_reserved
+    )
+    order.stock_reserved = 0
+    order.save(update_fields=["stock_reserved"])

@@ -5,7 +5,9 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
+from catalog import pools
 from catalog.alerts import alert_clear
 from catalog.models import (
     CatalogAlert,
@@ -20,12 +22,26 @@ from catalog.models import (
 class CodePoolAdmin(admin.ModelAdmin):
     """Counts only: the codes themselves are never shown here."""
 
-    list_display = ["__str__", "face_value", "unused_codes", "used_codes", "low_stock_threshold"]
+    list_display = [
+        "__str__",
+        "face_value",
+        "free_codes",
+        "reserved_codes",
+        "used_codes",
+        "low_stock_threshold",
+    ]
     list_select_related = ["offer__supplier", "offer__reward"]
     search_fields = ["offer__supplier_sku", "offer__reward__slug", "offer__supplier__slug"]
     autocomplete_fields = ["offer"]
-    fields = ["offer", "face_value", "low_stock_threshold", "unused_codes", "used_codes"]
-    readonly_fields = ["unused_codes", "used_codes", "created_at"]
+    fields = [
+        "offer",
+        "face_value",
+        "low_stock_threshold",
+        "free_codes",
+        "reserved_codes",
+        "used_codes",
+    ]
+    readonly_fields = ["free_codes", "reserved_codes", "used_codes", "created_at"]
     show_full_result_count = False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
@@ -33,14 +49,24 @@ class CodePoolAdmin(admin.ModelAdmin):
             super()
             .get_queryset(request)
             .annotate(
-                unused_count=Count("codes", filter=Q(codes__used_at__isnull=True)),
+                free_count=Count(
+                    "codes", filter=pools.free_codes(timezone.localdate(), prefix="codes__")
+                ),
+                reserved_count=Count(
+                    "codes",
+                    filter=Q(codes__used_at__isnull=True) & ~Q(codes__reserved_for=""),
+                ),
                 used_count=Count("codes", filter=Q(codes__used_at__isnull=False)),
             )
         )
 
-    @admin.display(description="Unused codes", ordering="unused_count")
-    def unused_codes(self, pool: CodePool) -> int:
-        return getattr(pool, "unused_count", 0)
+    @admin.display(description="Free codes", ordering="free_count")
+    def free_codes(self, pool: CodePool) -> int:
+        return getattr(pool, "free_count", 0)
+
+    @admin.display(description="Reserved, not delivered", ordering="reserved_count")
+    def reserved_codes(self, pool: CodePool) -> int:
+        return getattr(pool, "reserved_count", 0)
 
     @admin.display(description="Used codes", ordering="used_count")
     def used_codes(self, pool: CodePool) -> int:
@@ -49,13 +75,31 @@ class CodePoolAdmin(admin.ModelAdmin):
 
 @admin.register(VoucherCode)
 class VoucherCodeAdmin(admin.ModelAdmin):
-    """Which codes were delivered, when and for what; never the code or its PIN."""
+    """Which codes were reserved and delivered, when and for which supplier order; never
+    the code or its PIN."""
 
-    list_display = ["id", "pool", "expires_on", "uploaded_at", "used_at", "used_for"]
+    list_display = [
+        "id",
+        "pool",
+        "expires_on",
+        "uploaded_at",
+        "reserved_for",
+        "reserved_at",
+        "used_at",
+        "used_for",
+    ]
     list_filter = [("used_at", admin.EmptyFieldListFilter)]
-    search_fields = ["used_for"]
+    search_fields = ["used_for", "reserved_for"]
     list_select_related = ["pool__offer__supplier"]
-    fields = ["pool", "expires_on", "uploaded_at", "used_at", "used_for"]
+    fields = [
+        "pool",
+        "expires_on",
+        "uploaded_at",
+        "reserved_for",
+        "reserved_at",
+        "used_at",
+        "used_for",
+    ]
     readonly_fields = fields
     show_full_result_count = False
 

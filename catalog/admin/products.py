@@ -1,4 +1,4 @@
-"""Brands, categories, suppliers, rewards and their supplier offers."""
+"""Brands, categories, rewards and their supplier offers."""
 
 from typing import Any
 
@@ -25,7 +25,6 @@ from catalog.models import (
     Category,
     Reward,
     RewardStatus,
-    Supplier,
     SupplierOffer,
 )
 from catalog.resources import (
@@ -37,7 +36,7 @@ from catalog.resources import (
 )
 from merchants.exceptions import DomainError
 
-# -- brands, categories, suppliers -----------------------------------------------------------
+# -- brands, categories ----------------------------------------------------------------------
 
 
 @admin.register(Category)
@@ -67,24 +66,6 @@ class BrandAdmin(CatalogImportExportAdmin, TranslationAdmin):
         ),
         ("Record", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
-
-
-@admin.register(Supplier)
-class SupplierAdmin(admin.ModelAdmin):
-    list_display = [
-        "name",
-        "slug",
-        "kind",
-        "adapter",
-        "invoice_currency",
-        "rate_limit_per_minute",
-        "is_active",
-    ]
-    list_filter = ["kind", "is_active"]
-    search_fields = ["name", "slug"]
-    prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["created_at", "updated_at"]
-    show_full_result_count = False
 
 
 # -- rewards ---------------------------------------------------------------------------------

@@ -30,7 +30,12 @@ class CodePool(models.Model):
 
 class VoucherCode(models.Model):
     """One code, encrypted at rest. ``digest`` (an HMAC of the code) keeps a code from
-    being uploaded twice without storing it in clear."""
+    being uploaded twice without storing it in clear.
+
+    A code is free, then reserved (``reserved_for`` holds the key of the supplier order
+    that will deliver it, written in the redemption's transaction), then used (``used_at``
+    once delivered, ``used_for`` the same key). A reservation the order no longer needs
+    is cleared, and the code is free again."""
 
     pool = models.ForeignKey(CodePool, on_delete=models.PROTECT, related_name="codes")
     code = EncryptedTextField()
@@ -38,6 +43,10 @@ class VoucherCode(models.Model):
     digest = models.CharField(max_length=64, unique=True, editable=False)
     expires_on = models.DateField(null=True, blank=True)
     uploaded_at = models.DateTimeField(auto_now_add=True)
+    reserved_for = models.CharField(
+        max_length=120, blank=True, help_text="The supplier order it is held for."
+    )
+    reserved_at = models.DateTimeField(null=True, blank=True)
     used_at = models.DateTimeField(null=True, blank=True, db_index=True)
     used_for = models.CharField(max_length=120, blank=True, help_text="What it was delivered for.")
 
@@ -46,6 +55,22 @@ class VoucherCode(models.Model):
         indexes = [
             models.Index(
                 fields=["pool", "id"], condition=Q(used_at__isnull=True), name="code_unused"
+            ),
+            # The codes a redemption can still reserve, oldest first.
+            models.Index(
+                fields=["pool", "id"],
+                condition=Q(used_at__isnull=True, reserved_for=""),
+                name="code_free",
+            ),
+            models.Index(
+                fields=["reserved_for"], condition=~Q(reserved_for=""), name="code_reserved_for"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reserved_for="", reserved_at__isnull=True)
+                | (~Q(reserved_for="") & Q(reserved_at__isnull=False)),
+                name="code_reservation_complete",
             )
         ]
 

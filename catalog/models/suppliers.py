@@ -26,8 +26,10 @@ class Supplier(models.Model):
     )
     adapter_config = EncryptedTextField(
         blank=True,
-        help_text="The adapter's settings as a JSON object (base URL, credentials, ...); "
-        "encrypted at rest.",
+        editable=False,
+        help_text="The adapter's settings as a JSON object (base URL, credentials, ...), "
+        "encrypted at rest; written only by ``catalog.services.supplier_save``, checked "
+        "against the adapter's settings schema. Never shown: secrets are masked.",
     )
     invoice_currency = CurrencyField(help_text="The currency its invoices are in.")
     is_active = models.BooleanField(default=True)
@@ -39,6 +41,12 @@ class Supplier(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [
+            (
+                "change_supplier_credentials",
+                "Can change supplier credentials and where they are sent",
+            )
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(kind__in=SupplierKind.values), name="supplier_kind_valid"

@@ -23,6 +23,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from catalog.exceptions import InvalidSupplierSettings
+from catalog.supplier_settings import SettingsSchema
+
 # Keys go into HTTP headers and URL paths and must fit ``VoucherCode.used_for``.
 IDEMPOTENCY_KEY_RE = re.compile(r"[A-Za-z0-9._:-]{1,120}")
 
@@ -190,21 +193,19 @@ class OrderResult:
 
 
 class SupplierAdapter(ABC):
-    """Places orders with one supplier. Built once per supplier with its settings;
-    ``config_keys`` lists the settings it takes, any other key is refused."""
+    """Places orders with one supplier. Built once per supplier with its settings, which
+    ``settings_schema`` describes (each setting's kind, bounds, whether it is a secret or
+    decides where secrets are sent) and checks: the staff's form is built from it and
+    saving checks against it, so a supplier holds only settings its adapter runs with."""
 
     name: ClassVar[str]
-    config_keys: ClassVar[frozenset[str]] = frozenset()
+    settings_schema: ClassVar[SettingsSchema] = SettingsSchema()
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
-        config = dict(config or {})
-        unknown = sorted(set(config) - self.config_keys)
-        if unknown:
-            raise AdapterConfigError(
-                f"{self.name} adapter: unknown setting(s) {', '.join(unknown)}; it takes "
-                f"{', '.join(sorted(self.config_keys)) or 'none'}"
-            )
-        self.config = config
+        try:
+            self.config = self.settings_schema.clean(dict(config or {}))
+        except InvalidSupplierSettings as error:
+            raise AdapterConfigError(f"{self.name} adapter: {error.detail}") from None
 
     def __repr__(self) -> str:
         # Never the settings: they may hold credentials.

@@ -1,7 +1,9 @@
 """A generic gift-card aggregator over HTTP and JSON (standard library only).
 
-Settings: ``base_url`` (http or https, no credentials in it), ``api_key`` (sent as
-``Authorization: Bearer``), ``timeout_s`` (per socket operation, 10 unless told).
+Settings (``SETTINGS``): ``base_url`` (https, or http to this machine's loopback address;
+no credentials, query or fragment in it; the API key is sent there, so changing it needs
+the permission that changes the key), ``api_key`` (a secret, sent as ``Authorization:
+Bearer``), ``timeout_s`` (seconds per socket operation, 0.1 to 60, 10 unless set).
 
 The protocol:
 
@@ -38,8 +40,8 @@ import urllib.request
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from catalog.supplier_settings import Setting, SettingKind, SettingsSchema
 from fulfillment.adapters.base import (
-    AdapterConfigError,
     AdapterError,
     DeliveredCode,
     OrderRequest,
@@ -59,6 +61,33 @@ MAX_BODY_BYTES = 1_000_000
 MAX_MESSAGE_CHARS = 200
 RETRYABLE_4XX = frozenset({408, 429})
 NOT_CANCELLABLE = frozenset({404, 409, 422})
+
+SETTINGS = SettingsSchema(
+    (
+        Setting(
+            name="base_url",
+            label="Base URL",
+            kind=SettingKind.URL,
+            required=True,
+            routes_secrets=True,
+            help_text="The aggregator's API root, https://…; the API key is sent there.",
+        ),
+        Setting(
+            name="api_key",
+            label="API key",
+            kind=SettingKind.SECRET,
+            help_text="Sent as Authorization: Bearer.",
+        ),
+        Setting(
+            name="timeout_s",
+            label="Timeout (seconds)",
+            kind=SettingKind.NUMBER,
+            min_value=0.1,
+            max_value=60,
+            help_text=f"Per socket operation; {DEFAULT_TIMEOUT_S:g} unless set.",
+        ),
+    )
+)
 
 
 class _NotSent(Exception):
@@ -81,26 +110,13 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 
 class HttpJsonAdapter(SupplierAdapter):
     name = "http_json"
-    config_keys = frozenset({"base_url", "api_key", "timeout_s"})
+    settings_schema = SETTINGS
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
-        base_url = str(self.config.get("base_url") or "")
-        parts = urllib.parse.urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise AdapterConfigError("http_json adapter: base_url is an http(s) URL")
-        if parts.username or parts.password:
-            raise AdapterConfigError(
-                "http_json adapter: base_url takes no credentials; use api_key"
-            )
-        self.base_url = base_url.rstrip("/")
-        self._api_key = str(self.config.get("api_key") or "")
-        try:
-            self.timeout_s = float(self.config.get("timeout_s", DEFAULT_TIMEOUT_S))
-        except (TypeError, ValueError):
-            raise AdapterConfigError("http_json adapter: timeout_s is a number") from None
-        if not self.timeout_s > 0:
-            raise AdapterConfigError("http_json adapter: timeout_s is above 0")
+        self.base_url = self.config["base_url"].rstrip("/")
+        self._api_key = self.config.get("api_key", "")
+        self.timeout_s = float(self.config.get("timeout_s", DEFAULT_TIMEOUT_S))
         self._opener = urllib.request.build_opener(_NoRedirects)
 
     # -- the three calls ------------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.utils.module_loading import import_string
 
+from catalog.supplier_settings import SettingsSchema
 from fulfillment.adapters.base import SupplierAdapter, UnknownAdapter
 
 ADAPTERS: Mapping[str, str] = {
@@ -31,3 +32,9 @@ def adapter_for(name: str, config: Mapping[str, Any] | None = None) -> SupplierA
     """The adapter called ``name``, set up with one supplier's settings. Raises
     ``UnknownAdapter`` for a name no adapter has, ``AdapterConfigError`` for bad settings."""
     return adapter_class(name)(config or {})
+
+
+def adapter_schemas() -> dict[str, SettingsSchema]:
+    """Each adapter's settings schema, by name (the ``supplier_adapter_schemas`` hook the
+    catalog's supplier pages and services read)."""
+    return {name: adapter_class(name).settings_schema for name in ADAPTERS}

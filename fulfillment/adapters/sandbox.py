@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from catalog.supplier_settings import Setting, SettingKind, SettingsSchema
 from fulfillment.adapters.base import (
-    AdapterConfigError,
     DeliveredCode,
     OrderRequest,
     OrderResult,
@@ -41,6 +41,43 @@ from fulfillment.adapters.base import (
 
 RATES = ("failure_rate", "timeout_rate", "unknown_rate", "async_rate", "terminal_share")
 CANCELLED = "cancelled"
+DEFAULT_TERMINAL_SHARE = 0.2
+
+
+def _rate(name: str, help_text: str) -> Setting:
+    return Setting(
+        name=name, kind=SettingKind.NUMBER, min_value=0, max_value=1, help_text=help_text
+    )
+
+
+def _outcomes_fit(values: dict[str, Any]) -> dict[str, str]:
+    if sum(values.get(name, 0) for name in RATES[:3]) > 1:
+        return {"failure_rate": "failure_rate + timeout_rate + unknown_rate is at most 1"}
+    return {}
+
+
+SETTINGS = SettingsSchema(
+    (
+        Setting(
+            name="latency_ms",
+            kind=SettingKind.INTEGER,
+            min_value=0,
+            max_value=60_000,
+            help_text="Milliseconds each call waits; 0 unless set.",
+        ),
+        _rate("failure_rate", "Share of new orders refused, nothing placed (0 to 1)."),
+        _rate("timeout_rate", "Share of new orders that time out before being sent (0 to 1)."),
+        _rate("unknown_rate", "Share of new orders placed but reported as unknown (0 to 1)."),
+        _rate("async_rate", "Share of placed orders delivered at the next lookup (0 to 1)."),
+        _rate("terminal_share", "Part of the failures that are terminal; 0.2 unless set."),
+        Setting(
+            name="seed",
+            kind=SettingKind.INTEGER,
+            help_text="Makes the outcomes repeatable; random unless set.",
+        ),
+    ),
+    check=_outcomes_fit,
+)
 
 
 @dataclass
@@ -96,30 +133,16 @@ def sandbox_placements() -> dict[str, int]:
 
 class SandboxAdapter(SupplierAdapter):
     name = "sandbox"
-    config_keys = frozenset({"latency_ms", "seed", *RATES})
+    settings_schema = SETTINGS
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
-        try:
-            self.latency_s = float(self.config.get("latency_ms", 0)) / 1000
-            rates = {name: float(self.config.get(name, 0)) for name in RATES}
-        except (TypeError, ValueError):
-            raise AdapterConfigError(
-                "sandbox adapter: latency_ms and the rates are numbers"
-            ) from None
-        if "terminal_share" not in self.config:
-            rates["terminal_share"] = 0.2
-        if self.latency_s < 0 or any(not 0 <= rate <= 1 for rate in rates.values()):
-            raise AdapterConfigError("sandbox adapter: latency_ms >= 0, rates from 0 to 1")
-        self.failure_rate = rates["failure_rate"]
-        self.timeout_rate = rates["timeout_rate"]
-        self.unknown_rate = rates["unknown_rate"]
-        self.async_rate = rates["async_rate"]
-        self.terminal_share = rates["terminal_share"]
-        if self.failure_rate + self.timeout_rate + self.unknown_rate > 1:
-            raise AdapterConfigError(
-                "sandbox adapter: failure_rate + timeout_rate + unknown_rate is at most 1"
-            )
+        self.latency_s = self.config.get("latency_ms", 0) / 1000
+        self.failure_rate = float(self.config.get("failure_rate", 0))
+        self.timeout_rate = float(self.config.get("timeout_rate", 0))
+        self.unknown_rate = float(self.config.get("unknown_rate", 0))
+        self.async_rate = float(self.config.get("async_rate", 0))
+        self.terminal_share = float(self.config.get("terminal_share", DEFAULT_TERMINAL_SHARE))
         self.seed = self.config.get("seed")
 
     def _rng(self, key: str) -> random.Random:

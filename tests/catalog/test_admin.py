@@ -173,8 +173,12 @@ def test_codes_are_never_shown_in_the_pool_and_code_lists(admin_client):
     for n in range(3):
         VoucherCode.objects.create(pool=pool, code=f"SECRET-CODE-{n}", pin="9876", digest=f"d{n}")
     VoucherCode.objects.filter(digest="d0").update(used_at=timezone.now())
+    VoucherCode.objects.filter(digest="d1").update(
+        reserved_for="rdm-1-1", reserved_at=timezone.now()
+    )
     pools = admin_client.get(reverse("admin:catalog_codepool_changelist")).content.decode()
-    assert re.search(r'field-unused_codes">2<', pools)
+    assert re.search(r'field-free_codes">1<', pools)
+    assert re.search(r'field-reserved_codes">1<', pools)
     assert re.search(r'field-used_codes">1<', pools)
     for url in (
         reverse("admin:catalog_codepool_changelist"),

@@ -1,5 +1,6 @@
 """GET /api/v1/rewards/ and /api/v1/rewards/{id}/: what a member can redeem, priced."""
 
+import datetime
 from decimal import Decimal
 
 import pytest
@@ -134,7 +135,7 @@ def test_a_member_in_france_sees_french_rewards_and_one_without_country_the_merc
     assert listed(tenant) == ["us-card"]  # the merchant is in the US
 
 
-def test_code_pool_offers_are_in_stock_while_unused_codes_remain(shop):
+def test_code_pool_offers_are_in_stock_while_free_codes_remain(shop):
     tenant, _ = shop
     member(tenant.merchant)
     reward = RewardFactory(slug="voucher", type="voucher", denominations=["10"])
@@ -145,8 +146,12 @@ def test_code_pool_offers_are_in_stock_while_unused_codes_remain(shop):
     assert listed(tenant) == []
     code = VoucherCode.objects.create(pool=pool, code="ABC-123", digest="d1")
     assert listed(tenant) == ["voucher"]
-    code.used_at = code.uploaded_at
-    code.save()
+    codes = VoucherCode.objects.filter(pk=code.pk)
+    codes.update(reserved_for="rdm-1-1", reserved_at=code.uploaded_at)  # held for a redemption
+    assert listed(tenant) == []
+    codes.update(reserved_for="", reserved_at=None, expires_on=datetime.date(2000, 1, 1))
+    assert listed(tenant) == []
+    codes.update(expires_on=None, used_at=code.uploaded_at)
     assert listed(tenant) == []
 
 

@@ -22,7 +22,7 @@ from catalog.models import (
     SupplierKind,
     SupplierOffer,
 )
-from catalog.pools import pool_unused_count
+from catalog.pools import pool_free_count
 from loyalty.models import ExchangeRate, Member, Program
 from loyalty.rates import convert
 from merchants.models import Merchant
@@ -82,7 +82,7 @@ def test_seed_demo_builds_a_catalog_in_many_countries_currencies_and_types(media
     assert not physical.filter(stock__isnull=True).exists()
     pool = CodePool.objects.get()
     assert pool.offer.reward.type == RewardType.VOUCHER
-    assert pool_unused_count(pool) > pool.low_stock_threshold
+    assert pool_free_count(pool) > pool.low_stock_threshold
     for reward in rewards:
         offered = set(reward.offers.values_list("country", flat=True))
         assert offered == {country.code for country in reward.countries}, reward.slug

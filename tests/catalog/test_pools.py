@@ -1,5 +1,6 @@
-"""Code pools: encrypted uploads refused whole on any bad row, one-time claims (also under
-real concurrency on PostgreSQL), and low-stock alerts."""
+"""Code pools: encrypted uploads refused whole on any bad row, reservations that never
+give a code twice (also under real concurrency on PostgreSQL), delivery of the reserved
+codes only, release, and low-stock alerts."""
 
 import datetime
 import io
@@ -7,7 +8,7 @@ import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from catalog import pools
@@ -45,7 +46,7 @@ def open_low_stock() -> set[str]:
 def test_uploaded_codes_and_pins_are_encrypted_at_rest(pool):
     result = upload(pool, "GIFT-0001-AAAA,1234,", "GIFT-0002-BBBB,,2099-12-31")
 
-    assert (result.created, result.unused) == (2, 2)
+    assert (result.created, result.free) == (2, 2)
     with connection.cursor() as cursor:
         cursor.execute("SELECT code, pin, digest FROM catalog_vouchercode ORDER BY id")
         raw = cursor.fetchall()
@@ -108,30 +109,91 @@ def test_a_file_without_the_code_column_or_codes_is_refused(pool):
         upload(pool)
 
 
-def test_claim_takes_the_oldest_code_once(pool):
-    upload(pool, "FIRST,,", "SECOND,,")
-
-    first = pools.code_claim(pool=pool, used_for="redemption:1")
-    second = pools.code_claim(pool=pool, used_for="redemption:2")
-
-    assert (first.code, second.code) == ("FIRST", "SECOND")
-    assert pools.code_claim(pool=pool, used_for="redemption:3") is None
-    stored = VoucherCode.objects.get(pk=first.pk)
-    assert stored.used_for == "redemption:1"
-    assert stored.used_at is not None
-    assert pools.pool_unused_count(pool) == 0
+def reserve(pool: CodePool, key: str, quantity: int = 1) -> bool:
+    return pools.codes_reserve(
+        pool_id=pool.pk, quantity=quantity, reserved_for=key, at=timezone.now()
+    )
 
 
-def test_claim_skips_expired_codes_and_other_pools(pool):
-    upload(pool, "OLD,,2099-01-01", "GOOD,,")
+def reserved(key: str) -> list[str]:
+    return [code.code for code in VoucherCode.objects.filter(reserved_for=key).order_by("id")]
+
+
+def test_reserving_takes_the_oldest_free_codes_once(pool):
+    upload(pool, "FIRST,,", "SECOND,,", "THIRD,,")
+
+    assert reserve(pool, "rdm-1-1")
+    assert reserve(pool, "rdm-2-1", quantity=2)
+
+    assert (reserved("rdm-1-1"), reserved("rdm-2-1")) == (["FIRST"], ["SECOND", "THIRD"])
+    assert not reserve(pool, "rdm-3-1")
+    assert pools.pool_free_count(pool) == 0
+    assert not VoucherCode.objects.filter(used_at__isnull=False).exists()
+    assert all(code.reserved_at for code in VoucherCode.objects.all())
+
+
+def test_a_pool_short_of_free_codes_reserves_none(pool):
+    upload(pool, "A,,", "B,,")
+
+    assert not reserve(pool, "rdm-1-1", quantity=3)
+
+    assert pools.pool_free_count(pool) == 2
+    assert not VoucherCode.objects.exclude(reserved_for="").exists()
+
+
+def test_reserving_skips_expired_used_and_reserved_codes_and_other_pools(pool):
+    upload(pool, "OLD,,2099-01-01", "USED,,", "HELD,,", "GOOD,,")
     VoucherCode.objects.filter(pool=pool, expires_on__isnull=False).update(
         expires_on=timezone.localdate() - datetime.timedelta(days=1)
     )
+    assert reserve(pool, "rdm-0-1", quantity=4) is False  # OLD has expired
+    assert reserve(pool, "rdm-used-1")
+    pools.codes_deliver(pool_id=pool.pk, reserved_for="rdm-used-1", at=timezone.now())
+    assert reserve(pool, "rdm-held-1")
     upload(pool_make(), "ELSEWHERE,,")
 
-    assert pools.pool_unused_count(pool) == 1
-    assert pools.code_claim(pool=pool, used_for="r").code == "GOOD"
-    assert pools.code_claim(pool=pool, used_for="r") is None
+    assert pools.pool_free_count(pool) == 1
+    assert reserve(pool, "rdm-1-1")
+    assert reserved("rdm-1-1") == ["GOOD"]
+    assert not reserve(pool, "rdm-2-1")
+
+
+def test_delivering_marks_the_reserved_codes_used_and_repeats_the_same_codes(pool):
+    upload(pool, "A,,", "B,,", "C,,")
+    reserve(pool, "rdm-1-1")
+    reserve(pool, "rdm-2-1", quantity=2)
+    now = timezone.now()
+
+    second = pools.codes_deliver(pool_id=pool.pk, reserved_for="rdm-2-1", at=now)
+    again = pools.codes_deliver(pool_id=pool.pk, reserved_for="rdm-2-1", at=now)
+
+    assert [code.code for code in second] == [code.code for code in again] == ["B", "C"]
+    assert {code.used_for for code in second} == {"rdm-2-1"}
+    assert VoucherCode.objects.get(code__isnull=False, reserved_for="rdm-1-1").used_at is None
+    assert pools.codes_delivered(used_for="rdm-2-1") == second
+
+
+def test_releasing_frees_what_was_not_delivered_only(pool):
+    upload(pool, "A,,", "B,,")
+    reserve(pool, "rdm-1-1")
+    reserve(pool, "rdm-2-1")
+    pools.codes_deliver(pool_id=pool.pk, reserved_for="rdm-2-1", at=timezone.now())
+
+    assert pools.codes_release(reserved_for="rdm-1-1") == 1
+    assert pools.codes_release(reserved_for="rdm-2-1") == 0  # delivered: never taken back
+
+    assert pools.pool_free_count(pool) == 1
+    assert reserved("rdm-1-1") == []
+    assert reserve(pool, "rdm-3-1")
+    assert reserved("rdm-3-1") == ["A"]
+
+
+def test_a_reservation_needs_both_its_key_and_its_time(pool):
+    upload(pool, "A,,")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        VoucherCode.objects.update(reserved_for="rdm-1-1")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        VoucherCode.objects.update(reserved_at=timezone.now())
 
 
 def test_low_stock_alert_is_raised_then_cleared(pool):
@@ -142,13 +204,13 @@ def test_low_stock_alert_is_raised_then_cleared(pool):
 
     assert sorted(result.low) == sorted([pool.pk, empty.pk])
     assert open_low_stock() == {f"pool:{pool.pk}", f"pool:{empty.pk}"}
-    assert "1 unused code(s)" in CatalogAlert.objects.get(subject=f"pool:{pool.pk}").message
+    assert "1 free code(s)" in CatalogAlert.objects.get(subject=f"pool:{pool.pk}").message
 
     upload(pool, "B,,", "C,,")  # an upload checks its own pool at once
     upload(empty, "D,,")
     assert open_low_stock() == set()
 
-    pools.code_claim(pool=empty, used_for="r")
+    reserve(empty, "rdm-1-1")  # a reserved code is no longer free
     assert pools.pools_check_stock().low == [empty.pk]
     assert open_low_stock() == {f"pool:{empty.pk}"}
 
@@ -162,7 +224,7 @@ def test_an_inactive_offers_pool_does_not_alert(pool):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_claims_never_get_the_same_code():
+def test_concurrent_reservations_never_get_the_same_code():
     pool = pool_make(threshold=0)
     upload(pool, *(f"CODE-{n:02},," for n in range(8)))
     count = 12
@@ -172,8 +234,8 @@ def test_concurrent_claims_never_get_the_same_code():
     def claim(i: int) -> None:
         try:
             barrier.wait(timeout=30)
-            code = pools.code_claim(pool=pool, used_for=f"redemption:{i}")
-            results[i] = code.pk if code else None
+            with transaction.atomic():
+                results[i] = reserve(pool, f"rdm-{i}-1")
         except Exception as error:
             results[i] = error
         finally:
@@ -186,9 +248,7 @@ def test_concurrent_claims_never_get_the_same_code():
         thread.join(timeout=60)
 
     assert not any(thread.is_alive() for thread in threads)
-    claimed = [pk for pk in results if isinstance(pk, int)]
-    assert results.count(None) == count - 8, results
-    assert len(claimed) == len(set(claimed)) == 8
-    used = VoucherCode.objects.filter(pool=pool, used_at__isnull=False)
-    assert used.count() == 8
-    assert len(set(used.values_list("used_for", flat=True))) == 8
+    assert sorted(results, key=str) == [False] * (count - 8) + [True] * 8, results
+    held = VoucherCode.objects.filter(pool=pool).exclude(reserved_for="")
+    assert held.count() == 8
+    assert len(set(held.values_list("reserved_for", flat=True))) == 8

@@ -145,11 +145,11 @@ def test_stock_is_taken_and_the_last_unit_goes_to_one_redemption(shop):
     offer.refresh_from_db()
     assert offer.stock == 0
     assert SupplierOrder.objects.get().stock_reserved == 1
-    # Sold out now: no longer listed, so not redeemable.
+    # Sold out now: out of stock (409), not an unknown reward (404).
     again = post_json(
         tenant.client, URL, body(reward, denomination="10", recipient={"postal_address": ADDRESS})
     )
-    assert_not_found(again)
+    assert_problem(again, 409, "out_of_stock", "quantity")
 
 
 def test_a_code_pool_must_hold_enough_codes(shop):

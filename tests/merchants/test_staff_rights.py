@@ -622,7 +622,7 @@ def test_a_library_action_that_names_no_permission_needs_the_right_to_change(cli
     ("migration", "function", "group", "dotted"),
     [
         (
-            "fulfillment.migrations.0006_resume_supplier_permission",
+            "fulfillment.migrations.0007_resume_supplier_permission",
             "fulfillment_stops_editing_suppliers",
             FULFILLMENT,
             "catalog.change_supplier",

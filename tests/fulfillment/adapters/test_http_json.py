@@ -202,7 +202,7 @@ def test_a_refused_connection_is_retryable():
 
 def test_a_name_that_does_not_resolve_is_retryable():
     adapter = adapter_for(
-        "http_json", {"base_url": "http://aggregator.invalid", "timeout_s": TIMEOUT_S}
+        "http_json", {"base_url": "https://aggregator.invalid", "timeout_s": TIMEOUT_S}
     )
 
     assert adapter.place(order_request()).error.retryable

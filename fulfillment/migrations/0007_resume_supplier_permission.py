@@ -18,7 +18,7 @@ def fulfillment_stops_editing_suppliers(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("auth", "0012_alter_user_first_name_max_length"),
-        ("fulfillment", "0005_redemption_reissue"),
+        ("fulfillment", "0006_reserve_codes_of_queued_pool_orders"),
     ]
 
     operations = [
