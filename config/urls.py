@@ -27,7 +27,13 @@ urlpatterns = [
     path(
         "api/docs/",
         # The split view serves Swagger UI's initialising script as a file, not inline.
-        SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="api_docs.html"),
+        SpectacularSwaggerSplitView.as_view(
+            url_name="api-schema",
+            template_name="api_docs.html",
+            # A page, not an endpoint: OPTIONS would render DRF's metadata through the
+            # page's HTML renderer, which has no template for it.
+            http_method_names=["get", "head"],
+        ),
         name="api-docs",
     ),
     path("claim/", include("fulfillment.urls")),

@@ -80,7 +80,9 @@ def redemption_create(
             return replay(existing, digest, "Redemption")
     if not 1 <= data.quantity <= MAX_QUANTITY:
         raise DomainError(f"quantity runs from 1 to {MAX_QUANTITY}.", field="quantity")
-    member = loyalty_services.member_get(merchant=merchant, external_id=data.member_external_id)
+    member = loyalty_services.member_get(
+        merchant=merchant, external_id=data.member_external_id, field="member"
+    )
     try:
         with transaction.atomic():
             redemption = _create(merchant, member.pk, data, digest, actor)

@@ -154,7 +154,7 @@ class SupplierForm(forms.ModelForm):
             if field.disabled and self._posted_change(name, field)
         ]
         if refused:
-            labels = ", ".join(str(self.fields[name].label) for name in refused)
+            labels = ", ".join(str(self[name].label) for name in refused)
             raise forms.ValidationError(
                 f"Not saved: changing {labels} needs the permission to change supplier credentials."
             )

@@ -40,7 +40,9 @@ def _language(member: Member) -> str:
 
 class _MemberRewardsView(MerchantAPIView):
     def _context(self, member_external_id: str) -> tuple[Member, object]:
-        member = loyalty_services.member_get(merchant=self.merchant, external_id=member_external_id)
+        member = loyalty_services.member_get(
+            merchant=self.merchant, external_id=member_external_id, field="member"
+        )
         program = program_config(
             merchant_id=self.merchant.pk, version=self.merchant.config_version
         ).program

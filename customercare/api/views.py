@@ -164,7 +164,9 @@ class TicketListView(_CareAPIView):
     )
     def post(self, request: Request) -> Response:
         data = _input(request, TicketInputSerializer, TicketFormSerializer)
-        member = loyalty_services.member_get(merchant=self.merchant, external_id=data["member"])
+        member = loyalty_services.member_get(
+            merchant=self.merchant, external_id=data["member"], field="member"
+        )
         ticket = services.ticket_open(
             merchant=self.merchant,
             member=member,
@@ -192,7 +194,7 @@ class TicketListView(_CareAPIView):
         query = TicketListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         member = loyalty_services.member_get(
-            merchant=self.merchant, external_id=query.validated_data["member"]
+            merchant=self.merchant, external_id=query.validated_data["member"], field="member"
         )
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(

@@ -8,7 +8,12 @@ from fulfillment.recipients import PHONE_MAX_LENGTH
 from fulfillment.staff import code_reveal
 from loyalty.api.serializers import external_id_field
 from loyalty.external_ids import EXTERNAL_ID_PATTERN
-from merchants.api.fields import AmountField, StrictCharField, StrictIntegerField
+from merchants.api.fields import (
+    AmountField,
+    MoneyOutputField,
+    StrictCharField,
+    StrictIntegerField,
+)
 from merchants.api.schema import EXAMPLE
 from merchants.models import Scope
 
@@ -128,6 +133,7 @@ class RedemptionSerializer(serializers.ModelSerializer):
     reward = serializers.SerializerMethodField()
     events = RedemptionEventSerializer(many=True, read_only=True)
     points_spent = serializers.IntegerField(source="points_total")
+    face_value = MoneyOutputField(currency="face_currency")
     claim = serializers.SerializerMethodField()
     shipment = serializers.SerializerMethodField()
     reissue_of = serializers.UUIDField(

@@ -113,7 +113,7 @@ class RedemptionListView(MerchantAPIView):
         query = RedemptionListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         member = loyalty_services.member_get(
-            merchant=self.merchant, external_id=query.validated_data["member"]
+            merchant=self.merchant, external_id=query.validated_data["member"], field="member"
         )
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(

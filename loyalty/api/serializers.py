@@ -11,6 +11,7 @@ from merchants.api.fields import (
     AmountField,
     CountryCodeField,
     CurrencyCodeField,
+    MoneyOutputField,
     StrictBooleanField,
     StrictCharField,
     StrictChoiceField,
@@ -219,6 +220,9 @@ class ExplanationSerializer(serializers.Serializer):
 
 class OrderSerializer(serializers.ModelSerializer):
     member = serializers.CharField(source="member.external_id")
+    total = MoneyOutputField(currency="currency")
+    program_total = MoneyOutputField(currency="program_currency")
+    refunded_total = MoneyOutputField(currency="currency")
     points_status = serializers.SerializerMethodField()
     available_at = serializers.SerializerMethodField()
     rules = ExplanationSerializer(source="explanation", many=True)
@@ -276,6 +280,7 @@ class RefundInputSerializer(serializers.Serializer):
 
 class RefundSerializer(serializers.ModelSerializer):
     order = serializers.CharField(source="order.external_id")
+    amount = MoneyOutputField(currency="order.currency")
     currency = serializers.CharField(source="order.currency")
 
     class Meta:

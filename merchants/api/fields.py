@@ -10,13 +10,14 @@ serializers keep DRF's fields.)
 """
 
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.validators import RegexValidator
 from django_countries import countries
-from rest_framework import serializers
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import fields, serializers
 
-from merchants.currency import currency_codes
+from merchants.currency import currency_codes, currency_exponent
 
 # A string field's text: no NUL character (PostgreSQL refuses it), and, unless blank is
 # allowed, something besides whitespace (which is trimmed).
@@ -81,9 +82,14 @@ class StrictBooleanField(serializers.BooleanField):
 class StrictChoiceField(serializers.ChoiceField):
     """One of the choices, given as a JSON string."""
 
+    default_error_messages = {
+        "invalid": "Give one of the codes as a string.",
+        "invalid_choice": '"{input}" is not one of the codes.',
+    }
+
     def to_internal_value(self, data):
         if not isinstance(data, str):
-            self.fail("invalid_choice", input=data)
+            self.fail("invalid")
         return super().to_internal_value(data)
 
 
@@ -126,7 +132,7 @@ class AmountField(serializers.DecimalField):
 class CurrencyCodeField(StrictChoiceField):
     """An ISO 4217 currency code, such as ``USD``."""
 
-    default_error_messages = {"invalid_choice": "{input} is not an ISO 4217 currency code."}
+    default_error_messages = {"invalid_choice": '"{input}" is not an ISO 4217 currency code.'}
 
     def __init__(self, **kwargs):
         super().__init__(choices=sorted(currency_codes()), **kwargs)
@@ -137,8 +143,37 @@ class CountryCodeField(StrictChoiceField):
     allowed."""
 
     default_error_messages = {
-        "invalid_choice": "{input} is not an ISO 3166-1 alpha-2 country code."
+        "invalid_choice": '"{input}" is not an ISO 3166-1 alpha-2 country code.'
     }
 
     def __init__(self, **kwargs):
         super().__init__(choices=[code for code, _ in countries], **kwargs)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "decimal",
+        "pattern": r"^\d+(\.\d+)?$",
+        "description": "An amount with its currency's own decimals (JPY none, USD two, KWD three).",
+    }
+)
+class MoneyOutputField(serializers.Field):
+    """Read only: an amount as a string with exactly its currency's decimals (``"120.00"``
+    in USD, ``"1200"`` in JPY), never the stored scale (``"120.0000"``). ``currency``: the
+    dotted path of the currency code on the object."""
+
+    def __init__(self, *, currency: str, **kwargs):
+        self.currency_path = currency.split(".")
+        super().__init__(read_only=True, **kwargs)
+
+    def get_attribute(self, instance):
+        amount = super().get_attribute(instance)
+        return amount, fields.get_attribute(instance, self.currency_path)
+
+    def to_representation(self, value) -> str | None:
+        amount, currency = value
+        if amount is None:
+            return None
+        places = Decimal(1).scaleb(-currency_exponent(currency))
+        return str(Decimal(amount).quantize(places, ROUND_HALF_UP))

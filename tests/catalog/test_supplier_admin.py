@@ -163,7 +163,10 @@ def test_a_forged_change_of_the_adapter_is_refused(client, supplier):
     )
 
     assert response.status_code == 200
-    assert "needs the permission to change supplier credentials" in response.content.decode()
+    assert (
+        "Not saved: changing Adapter needs the permission to change supplier credentials"
+        in response.content.decode()
+    )
     assert settings_of(supplier) == UNCHANGED
 
 

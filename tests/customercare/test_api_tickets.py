@@ -168,7 +168,7 @@ def test_a_ticket_names_one_of_the_members_redemptions_only(shop, member):
 def test_an_unknown_member_is_a_404_and_opens_nothing(shop, member):
     before = rows()
     response = post_json(shop.client, URL, body(member, member="nobody-here"))
-    assert_problem(response, 404, "not_found", "external_id")
+    assert_problem(response, 404, "not_found", "member")
     assert rows() == before
 
 
@@ -443,7 +443,7 @@ def test_odd_list_queries_are_4xx(shop, member, query):
 def test_the_list_needs_a_member(shop, member):
     assert_problem(shop.client.get(URL), 400, "invalid_input", "member")
     assert_problem(shop.client.get(URL, {"member": "bad id"}), 400, "invalid_input", "member")
-    assert_problem(shop.client.get(URL, {"member": "nobody"}), 404, "not_found", "external_id")
+    assert_problem(shop.client.get(URL, {"member": "nobody"}), 404, "not_found", "member")
 
 
 def test_the_list_is_the_members_own_tickets_newest_first_in_pages(shop, member):

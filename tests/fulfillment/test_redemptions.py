@@ -86,7 +86,7 @@ def test_a_redemption_takes_the_points_records_what_was_bought_and_queues_an_ord
     data = response.json()
     assert data["status"] == "pending"
     assert (data["points_each"], data["points_spent"], data["quantity"]) == (2500, 5000, 2)
-    assert (data["face_value"], data["face_currency"]) == ("25.0000", "USD")
+    assert (data["face_value"], data["face_currency"]) == ("25.00", "USD")
     assert data["reward"]["id"] == reward.pk
     assert [event["to_value"] for event in data["events"]] == ["pending"]
     redemption = Redemption.objects.get(public_id=data["id"])
@@ -206,7 +206,7 @@ def test_tier_and_country_decide_as_in_the_catalog(shop):
         ({"reward": 999999}, 404, "not_found", "reward"),
         ({"reward": "abc"}, 400, "invalid_input", "reward"),
         ({"reward": 2**70}, 400, "invalid_input", "reward"),
-        ({"member": "nobody"}, 404, "not_found", "external_id"),
+        ({"member": "nobody"}, 404, "not_found", "member"),
         ({"denomination": "30"}, 400, "invalid_denomination", "denomination"),
         ({"denomination": "25.001"}, 400, "invalid_denomination", "denomination"),
         ({"denomination": "-25"}, 400, "invalid_input", "denomination"),

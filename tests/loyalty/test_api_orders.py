@@ -251,6 +251,34 @@ def test_order_in_another_currency_is_converted_at_the_stored_rate(tenant, progr
     assert body["points_earned"] == 110
 
 
+@pytest.mark.parametrize(
+    ("currency", "total", "shown", "program_shown"),
+    [
+        ("USD", "120.5", "120.50", "120.50"),
+        ("JPY", "1200", "1200", "9.60"),
+        ("KWD", "3", "3.000", "9.90"),
+    ],
+)
+def test_amounts_are_answered_with_their_currencys_own_decimals(
+    tenant, program, currency, total, shown, program_shown
+):
+    ExchangeRate.objects.create(
+        base="JPY", quote="USD", rate=Decimal("0.008"), as_of=timezone.now() - 10 * DAY
+    )
+    ExchangeRate.objects.create(
+        base="KWD", quote="USD", rate=Decimal("3.3"), as_of=timezone.now() - 10 * DAY
+    )
+
+    order = post_order(tenant, total=total, currency=currency).json()
+    refund = post_refund(tenant, "o-1", "r-1", total).json()
+
+    assert (order["total"], order["program_total"]) == (shown, program_shown)
+    assert (order["refunded_total"], refund["amount"]) == (
+        f"{0:.{len(shown.partition('.')[2])}f}",
+        shown,
+    )
+
+
 def test_order_conversion_uses_the_inverse_rate_when_only_that_is_stored(tenant, program):
     ExchangeRate.objects.create(
         base="USD", quote="EUR", rate=Decimal("0.8"), as_of=timezone.now() - 10 * DAY

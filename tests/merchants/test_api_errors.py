@@ -103,6 +103,13 @@ def test_the_schema_and_docs_answer_a_wrong_method_with_a_json_problem(method, p
     assert "GET" in response["Allow"]
 
 
+def test_options_on_the_docs_page_is_a_json_problem_not_a_server_error():
+    response = strict_client().options("/api/docs/")
+
+    assert_problem(response, 405, "method_not_allowed")
+    assert "GET" in response["Allow"]
+
+
 def test_the_schema_and_docs_still_answer_get():
     client = strict_client()
 
@@ -235,3 +242,31 @@ def test_a_body_django_refuses_as_too_large_outside_a_view_is_a_413_problem():
 def test_pages_outside_the_api_keep_their_html_errors(client):
     assert client.get("/nope/")["Content-Type"].startswith("text/html")
     assert client.get("/nope/", HTTP_HOST="evil.example").status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("get", "/api/v1/rewards/?member=nobody", None),
+        ("get", "/api/v1/redemptions/?member=nobody", None),
+        ("get", "/api/v1/tickets/?member=nobody", None),
+        (
+            "post",
+            "/api/v1/redemptions/",
+            {"member": "nobody", "reward": 1, "denomination": "10", "recipient": {}},
+        ),
+        (
+            "post",
+            "/api/v1/tickets/",
+            {"member": "nobody", "category": "other", "subject": "Hi", "message": "Hello"},
+        ),
+    ],
+)
+def test_an_unknown_member_is_a_404_on_the_member_field(tenant, method, path, body):
+    program_for(tenant.merchant)
+    if method == "get":
+        response = tenant.client.get(path)
+    else:
+        response = tenant.client.post(path, body, format="json")
+
+    assert_problem(response, 404, "not_found", attr="member")

@@ -23,8 +23,16 @@ def test_a_country_that_is_not_an_iso_code_is_a_400_and_the_member_keeps_theirs(
 
     response = post_json(tenant.client, MEMBERS, {"external_id": "cust-1", "country": country})
 
-    assert_problem(response, 400, "invalid_input", attr="country")
+    body = assert_problem(response, 400, "invalid_input", attr="country")
     assert Member.objects.get(external_id="cust-1").country.code == "PT"
+    [error] = body["errors"]
+    if isinstance(country, str):
+        assert (error["code"], error["detail"]) == (
+            "invalid_choice",
+            f'"{country}" is not an ISO 3166-1 alpha-2 country code.',
+        )
+    else:
+        assert (error["code"], error["detail"]) == ("invalid", "Give one of the codes as a string.")
 
 
 def test_an_empty_country_still_clears_it(tenant):
