@@ -63,6 +63,8 @@ def problem_response(
         problem_document(status=status, code=code, title=title, detail=detail),
         status=status,
         content_type=PROBLEM_CONTENT_TYPE,
+        # Compact, as DRF renders every other problem document.
+        json_dumps_params={"separators": (",", ":")},
     )
 
 

@@ -69,6 +69,7 @@ def test_an_unknown_api_path_is_a_404_problem_for_every_method(tenant, method, p
             assert_problem_headers(response, 404)
         else:
             assert_problem(response, 404, "not_found")
+            assert response.content.startswith(b'{"type":"urn:loyalty:problem:not_found",')
 
 
 def test_an_unknown_api_path_is_a_404_problem_even_with_a_session_cookie(tenant):
