@@ -5,11 +5,10 @@ as many redemptions are accepted as there are codes or units; the rest are 409
 redemption no longer needs (cancelled, failed over, refunded) goes back to the pool."""
 
 import datetime
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -32,6 +31,7 @@ from tests.catalog.factories import (
 from tests.conftest import assert_problem, make_tenant
 from tests.loyalty.apihelpers import post_json
 from tests.loyalty.factories import assert_ledger_consistent, points_give
+from tests.loyalty.test_ledger_concurrency import run_together
 
 URL = "/api/v1/redemptions/"
 CODES = ("POOL-A", "POOL-B", "POOL-C", "POOL-D")
@@ -94,29 +94,16 @@ def redeem_all_at_once(tenant, reward, count: int) -> list[tuple[int, str]]:
     connection; returns (status, problem code) per request."""
     for n in range(count):
         member_with_points(tenant.merchant, f"cust-{n}")
-    barrier = threading.Barrier(count)
-    answers: list[tuple[int, str]] = [(0, "missing")] * count
 
-    def redeem(n: int) -> None:
+    def redeem(n: int) -> tuple[int, str]:
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {tenant.raw_key}")
-        try:
-            barrier.wait(timeout=30)
-            response = post_json(client, URL, body(reward, f"cust-{n}", external_id=f"race-{n}"))
-            code = response.json().get("code", "") if response.status_code >= 400 else ""
-            answers[n] = (response.status_code, code)
-        except Exception as error:
-            answers[n] = (0, repr(error))
-        finally:
-            connections.close_all()
+        response = post_json(client, URL, body(reward, f"cust-{n}", external_id=f"race-{n}"))
+        code = response.json().get("code", "") if response.status_code >= 400 else ""
+        return response.status_code, code
 
-    threads = [threading.Thread(target=redeem, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a redemption hung"
-    return answers
+    results = run_together(count, redeem)
+    return [value if status == "ok" else (0, repr(value)) for status, value in results]
 
 
 # -- concurrency (PostgreSQL) ------------------------------------------------------------
