@@ -45,6 +45,7 @@ from fulfillment.models import (
 from fulfillment.models.redemptions import OPEN_STATUSES
 from fulfillment.recipients import validate as validate_recipient
 from loyalty import ledger
+from loyalty import selectors as loyalty_selectors
 from loyalty import services as loyalty_services
 from loyalty.exceptions import MemberNotActive
 from loyalty.models import LedgerEntry, MemberStatus
@@ -80,7 +81,7 @@ def redemption_create(
             return replay(existing, digest, "Redemption")
     if not 1 <= data.quantity <= MAX_QUANTITY:
         raise DomainError(f"quantity runs from 1 to {MAX_QUANTITY}.", field="quantity")
-    member = loyalty_services.member_get(
+    member = loyalty_selectors.member_get(
         merchant=merchant, external_id=data.member_external_id, field="member"
     )
     try:

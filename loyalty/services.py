@@ -119,17 +119,6 @@ def lot_expiry(program: Program, earned_at: datetime.datetime) -> datetime.datet
 # -- members -----------------------------------------------------------------------------
 
 
-def member_get(*, merchant: Merchant, external_id: str, field: str = "external_id") -> Member:
-    """The merchant's member; ``NotFound`` on ``field`` (where the caller read the id:
-    ``member`` in a body or a query) when there is none."""
-    if not is_external_id(external_id):
-        raise NotFound("No member with that external_id.", field=field)
-    try:
-        return Member.objects.select_related("tier").get(merchant=merchant, external_id=external_id)
-    except Member.DoesNotExist:
-        raise NotFound("No member with that external_id.", field=field) from None
-
-
 def _clean_member_fields(fields: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if name in MEMBER_FIELDS}
 

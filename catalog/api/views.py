@@ -14,7 +14,7 @@ from catalog.api.serializers import (
     member_reward,
 )
 from catalog.models import MerchantCatalogItem
-from loyalty import services as loyalty_services
+from loyalty import selectors as loyalty_selectors
 from loyalty.exceptions import NoActiveProgram
 from loyalty.models import Member
 from loyalty.program_config import program_config
@@ -40,7 +40,7 @@ def _language(member: Member) -> str:
 
 class _MemberRewardsView(MerchantAPIView):
     def _context(self, member_external_id: str) -> tuple[Member, object]:
-        member = loyalty_services.member_get(
+        member = loyalty_selectors.member_get(
             merchant=self.merchant, external_id=member_external_id, field="member"
         )
         program = program_config(

@@ -41,7 +41,7 @@ from customercare.exceptions import (
 )
 from customercare.models import Ticket, TicketChannel
 from fulfillment.models import Redemption
-from loyalty import services as loyalty_services
+from loyalty import selectors as loyalty_selectors
 from merchants.api.pagination import NewestFirstCursorPagination
 from merchants.api.parsers import JSONParser
 from merchants.api.schema import EXAMPLE, INVALID_INPUT, problems
@@ -164,7 +164,7 @@ class TicketListView(_CareAPIView):
     )
     def post(self, request: Request) -> Response:
         data = _input(request, TicketInputSerializer, TicketFormSerializer)
-        member = loyalty_services.member_get(
+        member = loyalty_selectors.member_get(
             merchant=self.merchant, external_id=data["member"], field="member"
         )
         ticket = services.ticket_open(
@@ -193,7 +193,7 @@ class TicketListView(_CareAPIView):
     def get(self, request: Request) -> Response:
         query = TicketListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        member = loyalty_services.member_get(
+        member = loyalty_selectors.member_get(
             merchant=self.merchant, external_id=query.validated_data["member"], field="member"
         )
         paginator = self.pagination_class()

@@ -21,7 +21,7 @@ from fulfillment.exceptions import (
     RewardNotAvailable,
 )
 from fulfillment.models import Redemption
-from loyalty import services as loyalty_services
+from loyalty import selectors as loyalty_selectors
 from loyalty.exceptions import (
     IdempotencyConflict,
     InsufficientPoints,
@@ -112,7 +112,7 @@ class RedemptionListView(MerchantAPIView):
     def get(self, request: Request) -> Response:
         query = RedemptionListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        member = loyalty_services.member_get(
+        member = loyalty_selectors.member_get(
             merchant=self.merchant, external_id=query.validated_data["member"], field="member"
         )
         paginator = self.pagination_class()

@@ -5,7 +5,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from loyalty import services
+from loyalty import selectors, services
 from loyalty.api.serializers import (
     ActivityInputSerializer,
     ActivitySerializer,
@@ -101,7 +101,7 @@ class MemberListView(MerchantAPIView):
             external_id=serializer.validated_data["external_id"],
             fields=_member_fields(serializer.validated_data),
         )
-        member = services.member_get(merchant=self.merchant, external_id=member.external_id)
+        member = selectors.member_get(merchant=self.merchant, external_id=member.external_id)
         return Response(
             MemberSerializer(member).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -119,7 +119,7 @@ class MemberDetailView(MerchantAPIView):
         tags=["members"],
     )
     def get(self, request: Request, external_id: str) -> Response:
-        member = services.member_get(merchant=self.merchant, external_id=external_id)
+        member = selectors.member_get(merchant=self.merchant, external_id=external_id)
         return Response(MemberSerializer(member).data)
 
 
@@ -136,7 +136,7 @@ class MemberLedgerView(MerchantAPIView):
         tags=["members"],
     )
     def get(self, request: Request, external_id: str) -> Response:
-        member = services.member_get(merchant=self.merchant, external_id=external_id)
+        member = selectors.member_get(merchant=self.merchant, external_id=external_id)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(
             LedgerEntry.objects.filter(merchant=self.merchant, member=member), request, view=self
@@ -165,7 +165,7 @@ class MemberAdjustmentView(MerchantAPIView):
     def post(self, request: Request, external_id: str) -> Response:
         serializer = AdjustmentSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        member = services.member_get(merchant=self.merchant, external_id=external_id)
+        member = selectors.member_get(merchant=self.merchant, external_id=external_id)
         entry = services.member_adjust_points(
             merchant=self.merchant,
             member=member,
