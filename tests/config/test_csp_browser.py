@@ -5,6 +5,8 @@ scripts do their work.
 
 Screenshots of the member's pages at 390 px and 1440 px wide go to ``var/screenshots/``
 (``SCREENSHOT_DIR`` to change it) for someone to look at; they are not kept in the repo.
+Each of those pages is checked with axe-core (WCAG 2.1 A and AA rules) at both widths:
+no serious or critical violation.
 """
 
 import os
@@ -12,6 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from django.contrib.auth import get_user_model
 
 from customercare.links import ticket_token
@@ -66,12 +69,32 @@ def watch(page):  # noqa: F811
     return Watch(page)
 
 
+AXE = Axe()
+AXE_OPTIONS = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+    "resultTypes": ["violations"],
+}
+
+
+def assert_accessible(page, where: str) -> None:  # noqa: F811
+    """axe-core finds no serious or critical violation on the page as it is now."""
+    violations = AXE.run(page, options=AXE_OPTIONS).response["violations"]
+    serious = [
+        f"{v['id']} ({v['impact']}): {[node['target'] for node in v['nodes']][:3]}"
+        for v in violations
+        if v["impact"] in {"serious", "critical"}
+    ]
+    assert serious == [], f"{where}: {serious}"
+
+
 def screenshots(page, name: str) -> None:  # noqa: F811
-    """The page at each width, whole; back at the first width afterwards."""
+    """The page at each width, whole, checked by axe-core at each; back at the first
+    width afterwards."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
         page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
+        assert_accessible(page, f"{name} at {width} px")
     page.set_viewport_size({"width": 1280, "height": 900})
 
 
