@@ -8,7 +8,6 @@ permissions per staff group; and query counts that do not grow with the rows."""
 import datetime
 import json
 import uuid
-from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group, Permission
@@ -33,13 +32,11 @@ from customercare.models import (
     TicketPriority,
     TicketStatus,
 )
-from fulfillment import dispatch
-from fulfillment import services as fulfillment_services
 from fulfillment.adapters.sandbox import sandbox_reset
-from fulfillment.models import Redemption, RedemptionStatus
+from fulfillment.models import Redemption
 from loyalty.models import LedgerEntry, Member
-from tests.catalog.factories import OfferFactory, RewardFactory, SupplierFactory, select
 from tests.customercare.factories import agent_make, care_merchant, member_of, ticket_open
+from tests.fulfillment.factories import redemption_delivered
 from tests.loyalty.factories import assert_ledger_consistent, order_post, points_give
 from tests.merchants.factories import StaffFactory
 from tests.merchants.test_admin import form_data, messages_of
@@ -587,24 +584,7 @@ def rewarded(desk):
     sandbox_reset()
     merchant, member = desk["merchant"], desk["member"]
     points_give(member, 5000)
-    reward = RewardFactory(denominations=["25"])
-    supplier = SupplierFactory(
-        slug="sbx", adapter="sandbox", adapter_config=json.dumps({"seed": 3})
-    )
-    OfferFactory(reward=reward, supplier=supplier)
-    select(merchant, reward, price_step=1)
-    redemption = fulfillment_services.redemption_create(
-        merchant=merchant,
-        data=fulfillment_services.RedemptionInput(
-            member_external_id=member.external_id,
-            reward_id=reward.pk,
-            value=Decimal("25"),
-            recipient={"email": "ana@example.com"},
-        ),
-    ).obj
-    dispatch.process_due(now=timezone.now())
-    redemption.refresh_from_db()
-    assert redemption.status == RedemptionStatus.DELIVERED
+    redemption = redemption_delivered(merchant, member)
     ticket = ticket_open(member, category=TicketCategory.REWARD_NOT_RECEIVED, redemption=redemption)
     yield ticket, redemption
     sandbox_reset()

@@ -1,14 +1,11 @@
 """Reissue: a delivered reward is voided and ordered again for the member, at no cost
 in points, once; the second purchase is billed like the first."""
 
-import json
-from decimal import Decimal
-
 import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from fulfillment import dispatch, services
+from fulfillment import dispatch
 from fulfillment.adapters.sandbox import sandbox_placed_count, sandbox_reset
 from fulfillment.delivery import claim_url
 from fulfillment.exceptions import OutOfStock
@@ -18,13 +15,10 @@ from loyalty.models import LedgerEntry, PointLot
 from merchants.exceptions import InvalidTransition, ReasonRequired
 from merchants.models import UsageRecord
 from tests.catalog.factories import (
-    OfferFactory,
-    RewardFactory,
-    SupplierFactory,
     merchant_with_program,
-    select,
 )
 from tests.conftest import make_tenant
+from tests.fulfillment.factories import redemption_delivered, sandbox_offer
 from tests.loyalty.factories import assert_ledger_consistent, member_make, points_give
 from tests.merchants.factories import StaffFactory
 
@@ -40,27 +34,9 @@ def fresh_sandbox():
 
 def delivered(stock: int | None = None) -> Redemption:
     merchant, _ = merchant_with_program()
-    reward = RewardFactory(denominations=["25"])
-    supplier = SupplierFactory(
-        slug="sbx", adapter="sandbox", adapter_config=json.dumps({"seed": 3})
-    )
-    OfferFactory(reward=reward, supplier=supplier, stock=stock)
-    select(merchant, reward, price_step=1)
     member = member_make(merchant)
     points_give(member, 10_000)
-    redemption = services.redemption_create(
-        merchant=merchant,
-        data=services.RedemptionInput(
-            member_external_id=member.external_id,
-            reward_id=reward.pk,
-            value=Decimal("25"),
-            recipient={"email": "ana@example.com"},
-        ),
-    ).obj
-    dispatch.process_due(now=timezone.now())
-    redemption.refresh_from_db()
-    assert redemption.status == RedemptionStatus.DELIVERED
-    return redemption
+    return redemption_delivered(merchant, member, sandbox_offer(merchant, stock=stock))
 
 
 def test_reissue_orders_again_without_costing_the_member_points():

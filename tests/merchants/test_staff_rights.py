@@ -11,7 +11,6 @@ without a row fails ``test_every_action_and_custom_page_has_a_row``.
 
 "Care leads" is a user in Customer care and Care leads, as the README says leads are."""
 
-import json
 import uuid
 from decimal import Decimal
 from importlib import import_module
@@ -25,7 +24,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from django.test import RequestFactory
 from django.urls import URLPattern, reverse
-from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from catalog.alerts import alert_raise
@@ -33,23 +31,19 @@ from catalog.models import AlertKind, CodePool, Supplier
 from config.admin import StaffRightsMixin
 from customercare import goodwill
 from customercare.models import CareSettings, GoodwillStatus, TicketAttachment, TicketCategory
-from fulfillment import dispatch
-from fulfillment import services as fulfillment_services
 from fulfillment.adapters.sandbox import sandbox_reset
-from fulfillment.models import DeliveredCode, RedemptionStatus
+from fulfillment.models import DeliveredCode
 from loyalty.models import LedgerEntry
 from merchants import services as merchant_services
 from merchants.models import MembershipRole, MerchantMembership, Scope
 from merchants.staff_groups import staff_groups_sync
 from tests.catalog.factories import (
-    OfferFactory,
-    RewardFactory,
     SupplierFactory,
     merchant_with_program,
     rate,
-    select,
 )
 from tests.customercare.factories import agent_make, member_of, ticket_open
+from tests.fulfillment.factories import redemption_delivered, sandbox_offer
 from tests.loyalty.factories import points_give
 from tests.merchants.factories import StaffFactory, UserFactory
 
@@ -340,22 +334,8 @@ def world(db):
 
     member = member_of(merchant, 0)
     points_give(member, 10_000)
-    reward = RewardFactory(denominations=["25"])
-    sandbox = SupplierFactory(slug="sbx", adapter="sandbox", adapter_config=json.dumps({"seed": 3}))
-    offer = OfferFactory(reward=reward, supplier=sandbox)
-    select(merchant, reward, price_step=1)
-    redemption = fulfillment_services.redemption_create(
-        merchant=merchant,
-        data=fulfillment_services.RedemptionInput(
-            member_external_id=member.external_id,
-            reward_id=reward.pk,
-            value=Decimal("25"),
-            recipient={"email": "ana@example.com"},
-        ),
-    ).obj
-    dispatch.process_due(now=timezone.now())
-    redemption.refresh_from_db()
-    assert redemption.status == RedemptionStatus.DELIVERED
+    offer = sandbox_offer(merchant)
+    redemption = redemption_delivered(merchant, member, offer)
     CodePool.objects.create(offer=offer, face_value=Decimal("25"))
     paused = SupplierFactory(slug="down", is_active=False)
     alert_raise(kind=AlertKind.SUPPLIER_PAUSED, subject=f"supplier:{paused.pk}", message="down")
@@ -381,7 +361,7 @@ def world(db):
         "store": store,
         "api_key": api_key,
         "member": member,
-        "reward": reward,
+        "reward": offer.reward,
         "offer": offer,
         "item": merchant.catalog_items.get(),
         "redemption": redemption,
