@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.models import CatalogAlert
-from merchants.actors import Actor, actor_user
+from core.actors import Actor, actor_user
 
 logger = logging.getLogger("catalog.alerts")
 

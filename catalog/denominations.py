@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from merchants.currency import currency_exponent
+from core.currency import currency_exponent
 
 MAX_FIXED_VALUES = 50
 MAX_VALUE = Decimal("1000000")

@@ -30,8 +30,8 @@ from django.utils.dateparse import parse_date
 from catalog.alerts import alert_clear, alert_raise
 from catalog.exceptions import CodeUploadRefused
 from catalog.models import AlertKind, CodePool, VoucherCode
-from merchants.actors import Actor, actor_label
-from merchants.exceptions import DomainError
+from core.actors import Actor, actor_label
+from core.exceptions import DomainError
 
 logger = logging.getLogger("catalog.pools")
 

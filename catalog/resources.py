@@ -20,8 +20,8 @@ from import_export.widgets import CharWidget, ForeignKeyWidget, ManyToManyWidget
 
 from catalog import denominations, services
 from catalog.models import Brand, Category, Reward, Supplier, SupplierOffer
-from merchants.actors import Actor
-from merchants.exceptions import DomainError
+from core.actors import Actor
+from core.exceptions import DomainError
 
 LIST_SEPARATOR = "|"
 

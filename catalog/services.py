@@ -29,12 +29,12 @@ from catalog.models import (
     Supplier,
 )
 from catalog.supplier_settings import schema_for, settings_json, stored_settings
+from core.actors import Actor, actor_label, actor_user
+from core.exceptions import DomainError
 from loyalty.exceptions import ExchangeRateMissing
 from loyalty.models import Program
 from loyalty.rates import convert, rate_between
 from loyalty.services import program_get_active
-from merchants.actors import Actor, actor_label, actor_user
-from merchants.exceptions import DomainError
 from merchants.models import ChecklistItem, Merchant
 from merchants.selectors import fee_plan_current
 from merchants.services import checklist_item_complete

@@ -28,7 +28,7 @@ from enum import StrEnum
 from typing import Any
 
 from catalog.exceptions import InvalidSupplierSettings
-from merchants.hooks import app_hooks
+from core.hooks import app_hooks
 
 MASK = "••••"
 # A secret shorter than this is masked whole: its last 4 characters would give away too

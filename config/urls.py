@@ -9,7 +9,7 @@ from django.views.defaults import bad_request, page_not_found, permission_denied
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config.health import healthz
-from merchants.api.errors import problem_response
+from core.api.errors import problem_response
 
 
 @csrf_exempt

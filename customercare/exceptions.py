@@ -1,6 +1,6 @@
 """Customer care's domain errors (mapped to problem documents by the API)."""
 
-from merchants.exceptions import DomainError, NotFound
+from core.exceptions import DomainError, NotFound
 
 
 class TicketNotFound(NotFound):

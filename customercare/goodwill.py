@@ -26,6 +26,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.actors import Actor, actor_user
 from customercare.exceptions import GoodwillRefused, InvalidTicketInput
 from customercare.models import (
     GoodwillAdjustment,
@@ -41,7 +42,6 @@ from customercare.services import care_settings_for
 from loyalty import ledger
 from loyalty.models import LedgerEntry, Program
 from loyalty.services import lot_expiry, program_get_active
-from merchants.actors import Actor, actor_user
 
 APPROVE_PERMISSION = "customercare.approve_goodwill"
 VELOCITY_WINDOW = datetime.timedelta(days=30)

@@ -19,6 +19,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from core.actors import Actor, actor_user
+from core.exceptions import InvalidTransition
 from customercare import attachments as attachment_rules
 from customercare import claims, sla
 from customercare.assignment import agent_can_work, assign_round_robin
@@ -50,8 +52,6 @@ from customercare.notifications import notification_queue
 from customercare.selectors import care_settings_for, sla_targets
 from fulfillment.models import Redemption
 from loyalty.models import LedgerEntry, Member
-from merchants.actors import Actor, actor_user
-from merchants.exceptions import InvalidTransition
 from merchants.models import Merchant
 
 SUBJECT_MAX = 200

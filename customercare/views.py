@@ -26,6 +26,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
+from core.exceptions import InvalidTransition
 from customercare import help as help_pages
 from customercare import selectors, services
 from customercare.api.selectors import (
@@ -48,7 +49,6 @@ from customercare.models import MessageAuthor, Ticket, TicketStatus
 from fulfillment.claim import private_view
 from fulfillment.link_throttle import link_post_count
 from fulfillment.vouchers import member_language
-from merchants.exceptions import InvalidTransition
 from merchants.models import Merchant
 
 # A merge chain longer than this is not followed (merges only ever go one way).

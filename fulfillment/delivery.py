@@ -29,6 +29,8 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from catalog.models import RewardType
+from core.actors import Actor, actor_user
+from core.exceptions import InvalidTransition, NotFound
 from fulfillment.models import (
     CodeReveal,
     DeliveredCode,
@@ -38,8 +40,6 @@ from fulfillment.models import (
     RedemptionStatus,
 )
 from fulfillment.vouchers import member_language, money_display
-from merchants.actors import Actor, actor_user
-from merchants.exceptions import InvalidTransition, NotFound
 
 CLAIM_LINK_DAYS = 30
 CLAIM_LINK_SALT = "fulfillment.claim-link"

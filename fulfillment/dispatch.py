@@ -29,6 +29,8 @@ from catalog.alerts import alert_raise
 from catalog.exceptions import InvalidSupplierSettings
 from catalog.models import AlertKind, Supplier
 from catalog.supplier_settings import stored_settings
+from core.actors import Actor, actor_user
+from core.hooks import app_hooks
 from fulfillment.adapters.base import (
     AdapterConfigError,
     AdapterError,
@@ -53,8 +55,6 @@ from fulfillment.models.redemptions import OPEN_STATUSES, REDEMPTION_TRANSITIONS
 from fulfillment.services import stock_release, stock_reserve, supplier_order_key
 from fulfillment.shipments import shipment_from_supplier
 from loyalty import ledger
-from merchants.actors import Actor, actor_user
-from merchants.hooks import app_hooks
 
 logger = logging.getLogger("fulfillment.dispatch")
 

@@ -1,4 +1,4 @@
-from merchants.exceptions import DomainError, NotFound
+from core.exceptions import DomainError, NotFound
 
 
 class RewardNotAvailable(NotFound):

@@ -16,6 +16,8 @@ once; a reissue can itself be reissued.
 from django.db import transaction
 from django.utils import timezone
 
+from core.actors import Actor, actor_label, actor_user
+from core.exceptions import InvalidTransition, ReasonRequired
 from fulfillment.exceptions import OutOfStock
 from fulfillment.models import (
     Redemption,
@@ -25,8 +27,6 @@ from fulfillment.models import (
 from fulfillment.services import first_order_write, stock_reserve, supplier_order_key
 from loyalty import ledger
 from loyalty.models import LedgerEntry
-from merchants.actors import Actor, actor_label, actor_user
-from merchants.exceptions import InvalidTransition, ReasonRequired
 
 
 class AlreadyReissued(InvalidTransition):

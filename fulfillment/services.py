@@ -29,6 +29,8 @@ from django.utils import timezone
 from catalog import denominations, pools, selectors
 from catalog import services as catalog_services
 from catalog.models import Reward, SupplierOffer
+from core.actors import Actor, actor_user
+from core.exceptions import DomainError
 from fulfillment.exceptions import (
     InvalidDenomination,
     InvalidRecipient,
@@ -50,8 +52,6 @@ from loyalty import services as loyalty_services
 from loyalty.exceptions import MemberNotActive
 from loyalty.models import LedgerEntry, MemberStatus
 from loyalty.recording import Recorded, replay, request_digest
-from merchants.actors import Actor, actor_user
-from merchants.exceptions import DomainError
 from merchants.models import Merchant
 
 MAX_QUANTITY = 10

@@ -23,6 +23,8 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
+from core.actors import Actor, actor_user
+from core.exceptions import DomainError, InvalidTransition
 from fulfillment.adapters.base import Tracking
 from fulfillment.models import (
     DeliveryStatus,
@@ -35,8 +37,6 @@ from fulfillment.models import (
     SupplierOrder,
 )
 from fulfillment.models.shipments import SHIPMENT_INITIAL, SHIPMENT_ON_ITS_WAY, SHIPMENT_TRANSITIONS
-from merchants.actors import Actor, actor_user
-from merchants.exceptions import DomainError, InvalidTransition
 
 logger = logging.getLogger("fulfillment.shipments")
 

@@ -23,6 +23,8 @@ from django.utils.dateparse import parse_date
 
 from catalog.alerts import alert_clear
 from catalog.models import AlertKind, Supplier
+from core.actors import Actor, actor_user
+from core.exceptions import DomainError, InvalidTransition, ReasonRequired
 from fulfillment import dispatch, shipments
 from fulfillment.adapters.base import AdapterConfigError, AdapterError
 from fulfillment.billing import redemption_bill
@@ -43,8 +45,6 @@ from fulfillment.models import (
     SupplierOrderStatus,
 )
 from fulfillment.models.redemptions import OPEN_STATUSES, REDEMPTION_TRANSITIONS
-from merchants.actors import Actor, actor_user
-from merchants.exceptions import DomainError, InvalidTransition, ReasonRequired
 
 logger = logging.getLogger("fulfillment.staff")
 

@@ -23,6 +23,7 @@ from django.utils.safestring import SafeString, mark_safe
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
+from core.i18n import supported_language
 from fulfillment.models import DeliveredCode, Redemption
 from loyalty.models import Member
 from loyalty.money import quantize_money
@@ -31,16 +32,7 @@ LOGO_MAX_BYTES = 2 * 1024 * 1024  # a larger logo is left out rather than bloat 
 
 
 def member_language(member: Member) -> str:
-    """The member's locale as one of ``settings.LANGUAGES`` (``fr-CA`` and ``fr_FR`` are
-    ``fr``), English when it is empty or not one the catalog is written in."""
-    if member.locale:
-        try:
-            return translation.get_supported_language_variant(
-                translation.to_language(member.locale)
-            )
-        except LookupError:
-            pass
-    return settings.LANGUAGE_CODE
+    return supported_language(member.locale)
 
 
 def money_display(amount: Decimal, currency: str, language: str) -> str:

@@ -19,6 +19,8 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from import_export.formats import base_formats
 
+from core.exceptions import DomainError
+from core.importexport import StaffImportExportAdmin
 from loyalty import services
 from loyalty.models import (
     Activity,
@@ -36,8 +38,6 @@ from loyalty.models import (
 )
 from loyalty.rates import rates_changed
 from loyalty.resources import ExchangeRateResource, MemberResource
-from merchants.exceptions import DomainError
-from merchants.importexport import StaffImportExportAdmin
 
 RECENT_ROWS = 50
 ADJUST_POINTS_PERMISSION = "loyalty.adjust_points"

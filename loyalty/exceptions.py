@@ -1,4 +1,4 @@
-from merchants.exceptions import DomainError
+from core.exceptions import DomainError
 
 
 class InsufficientPoints(DomainError):

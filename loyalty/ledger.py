@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import QuerySet
 
+from core.actors import Actor, actor_user
 from loyalty.batch import WriteBatch
 from loyalty.exceptions import InsufficientPoints, InvalidAdjustment, SpendAlreadyRefunded
 from loyalty.models import LedgerEntry, LotMovement, Member, Order, PointLot, Refund
-from merchants.actors import Actor, actor_user
 
 Kind = LedgerEntry.Kind
 Source = LedgerEntry.Source

@@ -7,7 +7,7 @@ program's rule (down or half-up) once, at the end of an evaluation. Pure: no ORM
 
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
-from merchants.currency import currency_exponent
+from core.currency import currency_exponent
 
 _POINT_ROUNDING = {"down": ROUND_DOWN, "half_up": ROUND_HALF_UP}
 

@@ -6,10 +6,10 @@ from decimal import Decimal
 
 from django.db.models import Q
 
+from core.hooks import app_hooks
 from loyalty.exceptions import ExchangeRateMissing
 from loyalty.models import ExchangeRate
 from loyalty.money import quantize_money
-from merchants.hooks import app_hooks
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """Reads of the loyalty app used by more than one caller: each takes the merchant first
 and answers only that merchant's rows (another merchant's row is a ``NotFound``)."""
 
+from core.exceptions import NotFound
 from loyalty.external_ids import is_external_id
 from loyalty.models import Member
-from merchants.exceptions import NotFound
 from merchants.models import Merchant
 
 

@@ -16,6 +16,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from core.actors import Actor
+from core.exceptions import DomainError, NotFound
+from core.hooks import app_hooks
 from loyalty import ledger, rules, tiers
 from loyalty.batch import WriteBatch
 from loyalty.exceptions import (
@@ -43,9 +46,6 @@ from loyalty.money import quantize_money
 from loyalty.program_config import ProgramConfig, program_config
 from loyalty.rates import convert
 from loyalty.recording import Recorded, replay, request_digest
-from merchants.actors import Actor
-from merchants.exceptions import DomainError, NotFound
-from merchants.hooks import app_hooks
 from merchants.models import ChecklistItem, Merchant, Store
 from merchants.services import checklist_item_complete
 

@@ -10,9 +10,9 @@ from dateutil.relativedelta import relativedelta
 from django.db.models import DecimalField, ExpressionWrapper, F, Sum
 from django.db.models.functions import Coalesce
 
+from core.actors import Actor, actor_user
 from loyalty.batch import WriteBatch
 from loyalty.models import LedgerEntry, Member, Order, Program, Tier, TierBasis, TierChange
-from merchants.actors import Actor, actor_user
 
 ZERO = Decimal(0)
 

@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
 
 
 class MerchantsConfig(AppConfig):
@@ -8,7 +7,8 @@ class MerchantsConfig(AppConfig):
 
     # Each app may declare the permissions its models give the provider's staff groups
     # (``staff_group_permissions``) and its scheduled jobs (``periodic_tasks``); the sync
-    # functions in merchants.staff_groups and merchants.schedules read them from every app.
+    # functions in core.staff_groups and core.schedules read them from every app.
+    merchant_id_by_slug = "merchants.selectors.merchant_id_by_slug"
     staff_group_permissions = {
         "Operations": [
             "merchants.add_merchant",
@@ -64,22 +64,3 @@ class MerchantsConfig(AppConfig):
             "description": "Deletes stored API responses past IDEMPOTENCY_KEY_TTL_HOURS.",
         },
     ]
-
-    def ready(self) -> None:
-        post_migrate.connect(_after_migrate, dispatch_uid="merchants.after_migrate")
-
-
-def _after_migrate(sender: AppConfig, using: str = "default", **kwargs) -> None:
-    """Once the last app has migrated (every permission exists), create the staff groups and
-    the scheduled jobs that are missing. Neither overwrites what staff changed in the admin."""
-    from django.apps import apps
-
-    # post_migrate is sent once per app that has models, in INSTALLED_APPS order.
-    with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
-    if sender is not with_models[-1]:
-        return
-    from merchants.schedules import periodic_tasks_sync
-    from merchants.staff_groups import staff_groups_sync
-
-    staff_groups_sync(using=using)
-    periodic_tasks_sync(using=using)

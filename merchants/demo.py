@@ -9,8 +9,8 @@ from typing import TextIO
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from core.hooks import app_hooks
 from merchants import services
-from merchants.hooks import app_hooks
 from merchants.models import ChecklistItem, Merchant, MerchantAPIKey, MerchantStatus, Scope
 from merchants.selectors import merchant_transition_path
 

@@ -17,8 +17,8 @@ from django_countries.fields import CountryField
 from rest_framework_api_key.models import AbstractAPIKey
 from timezone_field import TimeZoneField
 
-from merchants.currency import is_quantized_for
-from merchants.fields import CurrencyField, EncryptedTextField
+from core.currency import is_quantized_for
+from core.fields import CurrencyField, EncryptedTextField
 
 
 class MerchantStatus(models.TextChoices):

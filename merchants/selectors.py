@@ -5,7 +5,7 @@ import datetime
 
 from django.db.models import QuerySet
 
-from merchants.exceptions import NotFound
+from core.exceptions import NotFound
 from merchants.models import (
     MERCHANT_TRANSITIONS,
     ChecklistItem,
@@ -23,8 +23,8 @@ def merchant_get(*, slug: str) -> Merchant:
         raise NotFound(f"No merchant with slug {slug!r}.", field="slug") from None
 
 
-def merchant_allowed_transitions(*, merchant: Merchant) -> list[str]:
-    return sorted(MERCHANT_TRANSITIONS[merchant.status])
+def merchant_id_by_slug(*, slug: str) -> int:
+    return merchant_get(slug=slug).pk
 
 
 def merchant_transition_path(*, from_status: str, to_status: str) -> list[str]:

@@ -13,15 +13,9 @@ from django.db.models import sql
 from django.db.models.constants import OnConflict
 from django.utils import timezone
 
-from merchants.actors import Actor, actor_label, actor_user
-from merchants.exceptions import (
-    DomainError,
-    InvalidScope,
-    InvalidTransition,
-    MerchantNotActive,
-    OnboardingIncomplete,
-    ReasonRequired,
-)
+from core.actors import Actor, actor_label, actor_user
+from core.exceptions import DomainError, InvalidTransition, ReasonRequired
+from merchants.exceptions import InvalidScope, MerchantNotActive, OnboardingIncomplete
 from merchants.models import (
     MERCHANT_TRANSITIONS,
     ChecklistItem,

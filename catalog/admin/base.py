@@ -11,8 +11,8 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from simple_history.admin import SimpleHistoryAdmin
 
-from merchants.exceptions import DomainError
-from merchants.importexport import StaffImportExportAdmin
+from core.exceptions import DomainError
+from core.importexport import StaffImportExportAdmin
 
 COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
 

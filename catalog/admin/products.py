@@ -34,7 +34,7 @@ from catalog.resources import (
     RewardResource,
     SupplierOfferResource,
 )
-from merchants.exceptions import DomainError
+from core.exceptions import DomainError
 
 # -- brands, categories ----------------------------------------------------------------------
 

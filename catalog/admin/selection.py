@@ -22,8 +22,8 @@ from catalog.models import (
     RewardStatus,
     RewardType,
 )
+from core.exceptions import DomainError
 from loyalty.models import Tier
-from merchants.exceptions import DomainError
 from merchants.models import Merchant
 
 # -- merchants' catalogs ---------------------------------------------------------------------

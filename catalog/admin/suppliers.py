@@ -35,7 +35,7 @@ from catalog.supplier_settings import (
     schema_for,
     stored_settings,
 )
-from merchants.exceptions import DomainError
+from core.exceptions import DomainError
 
 FIELD_PREFIX = "setting_"
 LOCKED_HELP = "Only staff with the permission to change supplier credentials can change it."

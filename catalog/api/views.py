@@ -1,6 +1,5 @@
 """The catalog endpoints of the store API: what a member can redeem, and at what price."""
 
-from django.conf import settings
 from django.utils import translation
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.request import Request
@@ -14,14 +13,15 @@ from catalog.api.serializers import (
     member_reward,
 )
 from catalog.models import MerchantCatalogItem
+from core.api.pagination import NumberedPagination
+from core.exceptions import NotFound
+from core.i18n import supported_language
 from loyalty import selectors as loyalty_selectors
 from loyalty.exceptions import NoActiveProgram
 from loyalty.models import Member
 from loyalty.program_config import program_config
-from merchants.api.pagination import NumberedPagination
 from merchants.api.schema import EXAMPLE, INVALID_INPUT, problems
 from merchants.api.views import MerchantAPIView
-from merchants.exceptions import NotFound
 
 MAX_ID = 2**63 - 1
 REWARD_ID = OpenApiParameter(
@@ -31,11 +31,6 @@ REWARD_ID = OpenApiParameter(
     description="The reward's id, as the list gives it.",
     examples=[OpenApiExample("A reward", value=EXAMPLE["reward"])],
 )
-
-
-def _language(member: Member) -> str:
-    code = (member.locale or "").replace("_", "-").split("-")[0].lower()
-    return code if code in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
 
 
 class _MemberRewardsView(MerchantAPIView):
@@ -50,7 +45,7 @@ class _MemberRewardsView(MerchantAPIView):
 
     def _render(self, items: list[MerchantCatalogItem], member: Member, program) -> list[dict]:
         rendered = []
-        with translation.override(_language(member)):
+        with translation.override(supported_language(member.locale)):
             for item in items:
                 terms = None
                 if item.point_value_used != program.point_value:

@@ -8,7 +8,7 @@ import simple_history.models
 from django.conf import settings
 from django.db import migrations, models
 
-import merchants.fields
+import core.fields
 
 
 class Migration(migrations.Migration):
@@ -151,7 +151,7 @@ class Migration(migrations.Migration):
                         multiple=True,
                     ),
                 ),
-                ("face_currency", merchants.fields.CurrencyField()),
+                ("face_currency", core.fields.CurrencyField()),
                 (
                     "denomination_kind",
                     models.CharField(
@@ -310,7 +310,7 @@ class Migration(migrations.Migration):
                         multiple=True,
                     ),
                 ),
-                ("face_currency", merchants.fields.CurrencyField()),
+                ("face_currency", core.fields.CurrencyField()),
                 (
                     "denomination_kind",
                     models.CharField(
@@ -691,7 +691,7 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "invoice_currency",
-                    merchants.fields.CurrencyField(help_text="The currency its invoices are in."),
+                    core.fields.CurrencyField(help_text="The currency its invoices are in."),
                 ),
                 ("is_active", models.BooleanField(default=True)),
                 (
@@ -730,7 +730,7 @@ class Migration(migrations.Migration):
                 ),
                 ("supplier_sku", models.CharField(max_length=120)),
                 ("country", django_countries.fields.CountryField(max_length=2)),
-                ("cost_currency", merchants.fields.CurrencyField()),
+                ("cost_currency", core.fields.CurrencyField()),
                 (
                     "discount_percent",
                     models.DecimalField(
@@ -824,7 +824,7 @@ class Migration(migrations.Migration):
                 ),
                 ("supplier_sku", models.CharField(max_length=120)),
                 ("country", django_countries.fields.CountryField(max_length=2)),
-                ("cost_currency", merchants.fields.CurrencyField()),
+                ("cost_currency", core.fields.CurrencyField()),
                 (
                     "discount_percent",
                     models.DecimalField(
@@ -923,8 +923,8 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("code", merchants.fields.EncryptedTextField()),
-                ("pin", merchants.fields.EncryptedTextField(blank=True)),
+                ("code", core.fields.EncryptedTextField()),
+                ("pin", core.fields.EncryptedTextField(blank=True)),
                 ("digest", models.CharField(editable=False, max_length=64, unique=True)),
                 ("expires_on", models.DateField(blank=True, null=True)),
                 ("uploaded_at", models.DateTimeField(auto_now_add=True)),

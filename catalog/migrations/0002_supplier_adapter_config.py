@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-import merchants.fields
+import core.fields
 
 
 class Migration(migrations.Migration):
@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="supplier",
             name="adapter_config",
-            field=merchants.fields.EncryptedTextField(
+            field=core.fields.EncryptedTextField(
                 blank=True,
                 help_text="The adapter's settings as a JSON object (base URL, credentials, ...); encrypted at rest.",
             ),

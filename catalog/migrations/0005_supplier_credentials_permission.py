@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-import merchants.fields
+import core.fields
 
 
 class Migration(migrations.Migration):
@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="supplier",
             name="adapter_config",
-            field=merchants.fields.EncryptedTextField(
+            field=core.fields.EncryptedTextField(
                 blank=True,
                 editable=False,
                 help_text="The adapter's settings as a JSON object (base URL, credentials, ...), encrypted at rest; written only by ``catalog.services.supplier_save``, checked against the adapter's settings schema. Never shown: secrets are masked.",

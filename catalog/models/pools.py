@@ -1,7 +1,7 @@
 from django.db import models
 from django.db.models import Q
 
-from merchants.fields import EncryptedTextField
+from core.fields import EncryptedTextField
 
 
 class CodePool(models.Model):

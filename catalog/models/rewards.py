@@ -4,7 +4,7 @@ from django.db.models import Q
 from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
 
-from merchants.fields import CurrencyField
+from core.fields import CurrencyField
 
 
 class RewardType(models.TextChoices):

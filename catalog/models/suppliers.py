@@ -5,7 +5,7 @@ from django.db.models import Q
 from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
 
-from merchants.fields import CurrencyField, EncryptedTextField
+from core.fields import CurrencyField, EncryptedTextField
 
 
 class SupplierKind(models.TextChoices):

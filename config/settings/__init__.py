@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "simple_history",
     "csp",
     "axes",
+    "core",
     "merchants",
     "loyalty",
     "catalog",
@@ -290,9 +291,9 @@ AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_CALLABLE = "config.security.admin_lockout_response"
 AXES_VERBOSE = False  # no banner on every start; lockouts are still logged as warnings
 # The client's address: REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT proxies that each
-# append to X-Forwarded-For, the address the outermost one saw (merchants.client_address.client_ip).
+# append to X-Forwarded-For, the address the outermost one saw (core.client_address.client_ip).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
-AXES_CLIENT_IP_CALLABLE = "merchants.client_address.client_ip"
+AXES_CLIENT_IP_CALLABLE = "core.client_address.client_ip"
 
 
 _RATE_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400}
@@ -345,10 +346,10 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["merchants.api.throttling.APIKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_THROTTLE_RATE", default="1200/min")},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["merchants.api.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "merchants.api.schema.StoreAPISchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "EXCEPTION_HANDLER": "merchants.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -357,8 +358,8 @@ REST_FRAMEWORK = {
 # the window ends. The address is counted as TRUSTED_PROXY_COUNT says.
 API_AUTH_FAILURE_RATE = _rate("API_AUTH_FAILURE_RATE", "20/min", may_be_off=True)
 DRF_STANDARDIZED_ERRORS = {
-    "EXCEPTION_FORMATTER_CLASS": "merchants.api.errors.ProblemFormatter",
-    "EXCEPTION_HANDLER_CLASS": "merchants.api.errors.ProblemHandler",
+    "EXCEPTION_FORMATTER_CLASS": "core.api.errors.ProblemFormatter",
+    "EXCEPTION_HANDLER_CLASS": "core.api.errors.ProblemHandler",
     "ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True,
 }
 SPECTACULAR_SETTINGS = {

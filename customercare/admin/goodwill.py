@@ -14,12 +14,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from core.exceptions import DomainError
 from customercare import goodwill
 from customercare.admin.forms import ConfirmForm, DecisionNoteForm
 from customercare.models import GoodwillAdjustment, GoodwillStatus
 from merchants.admin.buttons import NO_SAVE_BUTTONS
 from merchants.admin.rights import require_page_action
-from merchants.exceptions import DomainError
 
 DECISIONS = {"approve": "Approve and post", "reject": "Reject"}
 

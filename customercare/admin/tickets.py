@@ -34,6 +34,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from core.exceptions import DomainError
 from customercare import canned, goodwill, selectors, services
 from customercare.admin.forms import (
     AssignForm,
@@ -71,7 +72,6 @@ from customercare.models import (
 )
 from fulfillment.models import RedemptionStatus
 from fulfillment.vouchers import member_language
-from merchants.exceptions import DomainError
 
 # Queue: tickets whose clock runs, the soonest due first.
 QUEUE_STATUSES = (TicketStatus.NEW, TicketStatus.OPEN)

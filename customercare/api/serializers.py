@@ -2,6 +2,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api.fields import StrictCharField, StrictChoiceField, StrictIntegerField
 from customercare.api.selectors import csat_open, current_csat, public_messages
 from customercare.attachments import MAX_FILES
 from customercare.models import (
@@ -14,7 +15,6 @@ from customercare.models import (
 )
 from customercare.services import BODY_MAX, SUBJECT_MAX
 from loyalty.api.serializers import external_id_field
-from merchants.api.fields import StrictCharField, StrictChoiceField, StrictIntegerField
 from merchants.api.schema import EXAMPLE
 
 LOCALE_PATTERN = r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$"

@@ -14,6 +14,9 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.pagination import NewestFirstCursorPagination
+from core.api.parsers import JSONParser
+from core.exceptions import InvalidTransition, NotFound
 from customercare import help as help_pages
 from customercare import selectors, services
 from customercare.api.selectors import member_tickets, public_attachment
@@ -42,11 +45,8 @@ from customercare.exceptions import (
 from customercare.models import Ticket, TicketChannel
 from fulfillment.models import Redemption
 from loyalty import selectors as loyalty_selectors
-from merchants.api.pagination import NewestFirstCursorPagination
-from merchants.api.parsers import JSONParser
 from merchants.api.schema import EXAMPLE, INVALID_INPUT, problems
 from merchants.api.views import MerchantAPIView
-from merchants.exceptions import InvalidTransition, NotFound
 from merchants.models import Merchant
 
 REFERENCE_FORM = re.compile(r"[A-Za-z0-9-]{1,16}")

@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from core.exceptions import DomainError
 from fulfillment import delivery, staff
 from fulfillment.admin.forms import ConfirmForm, DeliverForm, ReasonForm
 from fulfillment.admin.queues import AgeFilter, CountryFilter, QueueFilter, SupplierFilter
@@ -39,7 +40,6 @@ from fulfillment.models import (
 from fulfillment.models.redemptions import OPEN_STATUSES
 from merchants.admin.buttons import NO_SAVE_BUTTONS
 from merchants.admin.rights import page_action_allowed, require_page_action
-from merchants.exceptions import DomainError
 
 
 def can_reveal(request: HttpRequest) -> bool:

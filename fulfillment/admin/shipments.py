@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from core.exceptions import DomainError
 from fulfillment import shipments
 from fulfillment.admin.forms import ShipmentAddForm, ShipmentMoveForm
 from fulfillment.models import (
@@ -22,7 +23,6 @@ from fulfillment.models import (
     SupplierOrder,
     SupplierOrderStatus,
 )
-from merchants.exceptions import DomainError
 
 ADD_PERMISSION = "fulfillment.add_shipment"
 MOVE_PERMISSION = "fulfillment.change_shipment"

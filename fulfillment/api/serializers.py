@@ -2,18 +2,18 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api.fields import (
+    AmountField,
+    MoneyOutputField,
+    StrictCharField,
+    StrictIntegerField,
+)
 from fulfillment.delivery import claim_url
 from fulfillment.models import Redemption, RedemptionEvent, RedemptionStatus, Shipment
 from fulfillment.recipients import PHONE_MAX_LENGTH
 from fulfillment.staff import code_reveal
 from loyalty.api.serializers import external_id_field
 from loyalty.external_ids import EXTERNAL_ID_PATTERN
-from merchants.api.fields import (
-    AmountField,
-    MoneyOutputField,
-    StrictCharField,
-    StrictIntegerField,
-)
 from merchants.api.schema import EXAMPLE
 from merchants.models import Scope
 

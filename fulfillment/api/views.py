@@ -7,6 +7,8 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.pagination import NewestFirstCursorPagination
+from core.exceptions import DomainError, NotFound
 from fulfillment import services
 from fulfillment.api.serializers import (
     RedemptionInputSerializer,
@@ -28,10 +30,8 @@ from loyalty.exceptions import (
     MemberNotActive,
     NoActiveProgram,
 )
-from merchants.api.pagination import NewestFirstCursorPagination
 from merchants.api.schema import EXAMPLE, INVALID_INPUT, problems
 from merchants.api.views import MerchantAPIView
-from merchants.exceptions import DomainError, NotFound
 
 REPLAYED = {"Idempotent-Replayed": "true"}
 REDEMPTION_ID = OpenApiParameter(

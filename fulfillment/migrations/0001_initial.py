@@ -7,7 +7,7 @@ import django_countries.fields
 from django.conf import settings
 from django.db import migrations, models
 
-import merchants.fields
+import core.fields
 
 
 class Migration(migrations.Migration):
@@ -47,11 +47,11 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("face_value", models.DecimalField(decimal_places=4, max_digits=14)),
-                ("face_currency", merchants.fields.CurrencyField()),
+                ("face_currency", core.fields.CurrencyField()),
                 ("quantity", models.PositiveSmallIntegerField(default=1)),
                 ("points_each", models.BigIntegerField()),
                 ("points_total", models.BigIntegerField()),
-                ("program_currency", merchants.fields.CurrencyField()),
+                ("program_currency", core.fields.CurrencyField()),
                 ("point_value", models.DecimalField(decimal_places=6, max_digits=14)),
                 (
                     "rate_used",
@@ -247,7 +247,7 @@ class Migration(migrations.Migration):
                     "cost",
                     models.DecimalField(blank=True, decimal_places=4, max_digits=14, null=True),
                 ),
-                ("cost_currency", merchants.fields.CurrencyField(blank=True)),
+                ("cost_currency", core.fields.CurrencyField(blank=True)),
                 (
                     "stock_reserved",
                     models.PositiveSmallIntegerField(

@@ -4,7 +4,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-import merchants.fields
+import core.fields
 
 
 class Migration(migrations.Migration):
@@ -23,9 +23,9 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("code", merchants.fields.EncryptedTextField()),
-                ("pin", merchants.fields.EncryptedTextField(blank=True)),
-                ("claim_url", merchants.fields.EncryptedTextField(blank=True)),
+                ("code", core.fields.EncryptedTextField()),
+                ("pin", core.fields.EncryptedTextField(blank=True)),
+                ("claim_url", core.fields.EncryptedTextField(blank=True)),
                 ("expires_on", models.DateField(blank=True, null=True)),
                 ("created_at", models.DateTimeField(auto_now_add=True)),
                 (

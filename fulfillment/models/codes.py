@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.db import models
 
-from merchants.fields import EncryptedTextField
+from core.fields import EncryptedTextField
 
 
 class DeliveredCode(models.Model):

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django_countries.fields import CountryField
 
-from merchants.fields import CurrencyField
+from core.fields import CurrencyField
 from merchants.models import Merchant
 
 

@@ -5,9 +5,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from loyalty.external_ids import EXTERNAL_ID_PATTERN
-from loyalty.models import Activity, ActivityKind, LedgerEntry, Member, Order, Refund
-from merchants.api.fields import (
+from core.api.fields import (
     AmountField,
     CountryCodeField,
     CurrencyCodeField,
@@ -17,6 +15,8 @@ from merchants.api.fields import (
     StrictChoiceField,
     StrictIntegerField,
 )
+from loyalty.external_ids import EXTERNAL_ID_PATTERN
+from loyalty.models import Activity, ActivityKind, LedgerEntry, Member, Order, Refund
 
 
 def _contains_nul(value: object) -> bool:

@@ -5,6 +5,8 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.pagination import NewestFirstCursorPagination
+from core.exceptions import DomainError, NotFound
 from loyalty import selectors, services
 from loyalty.api.serializers import (
     ActivityInputSerializer,
@@ -30,10 +32,8 @@ from loyalty.exceptions import (
 from loyalty.external_ids import EXTERNAL_ID_PATTERN
 from loyalty.models import LedgerEntry
 from loyalty.recording import Recorded
-from merchants.api.pagination import NewestFirstCursorPagination
 from merchants.api.schema import EXAMPLE, INVALID_INPUT, problems
 from merchants.api.views import MerchantAPIView
-from merchants.exceptions import DomainError, NotFound
 from merchants.models import Scope
 
 REPLAYED = {"Idempotent-Replayed": "true"}

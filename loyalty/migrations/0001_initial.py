@@ -5,7 +5,7 @@ import django_countries.fields
 from django.conf import settings
 from django.db import migrations, models
 
-import merchants.fields
+import core.fields
 
 
 class Migration(migrations.Migration):
@@ -26,8 +26,8 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("base", merchants.fields.CurrencyField()),
-                ("quote", merchants.fields.CurrencyField()),
+                ("base", core.fields.CurrencyField()),
+                ("quote", core.fields.CurrencyField()),
                 ("rate", models.DecimalField(decimal_places=10, max_digits=24)),
                 ("source", models.CharField(default="manual", max_length=100)),
                 ("as_of", models.DateTimeField()),
@@ -172,9 +172,9 @@ class Migration(migrations.Migration):
                 ),
                 ("external_id", models.CharField(max_length=128)),
                 ("placed_at", models.DateTimeField()),
-                ("currency", merchants.fields.CurrencyField()),
+                ("currency", core.fields.CurrencyField()),
                 ("total", models.DecimalField(decimal_places=4, max_digits=14)),
-                ("program_currency", merchants.fields.CurrencyField()),
+                ("program_currency", core.fields.CurrencyField()),
                 (
                     "program_total",
                     models.DecimalField(
@@ -473,7 +473,7 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "currency",
-                    merchants.fields.CurrencyField(
+                    core.fields.CurrencyField(
                         help_text="The merchant's currency; orders in others are converted."
                     ),
                 ),

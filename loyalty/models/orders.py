@@ -1,9 +1,9 @@
 from django.db import models
 from django.db.models import Q
 
+from core.fields import CurrencyField
 from loyalty.models.member import Member
 from loyalty.models.rates import ExchangeRate
-from merchants.fields import CurrencyField
 from merchants.models import Merchant, Store
 
 

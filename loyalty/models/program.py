@@ -3,7 +3,7 @@
 from django.db import models
 from django.db.models import Q
 
-from merchants.fields import CurrencyField
+from core.fields import CurrencyField
 from merchants.models import Merchant, Store
 
 

@@ -1,7 +1,7 @@
 from django.db import models
 from django.db.models import F, Q
 
-from merchants.fields import CurrencyField
+from core.fields import CurrencyField
 
 
 class ExchangeRate(models.Model):

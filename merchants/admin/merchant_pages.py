@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from core.exceptions import DomainError
 from merchants import services
 from merchants.admin.forms import TRANSITION_LABELS, ChecklistForm, IssueKeyForm, ReasonForm
 from merchants.admin.inlines import (
@@ -25,7 +26,6 @@ from merchants.admin.inlines import (
     fee_plan_create_from_form,
 )
 from merchants.admin.rights import require, require_page_action
-from merchants.exceptions import DomainError
 from merchants.models import (
     MERCHANT_TRANSITIONS,
     ChecklistItem,

@@ -27,10 +27,10 @@ from drf_spectacular.plumbing import build_media_type_object
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, serializers
 
-from merchants.api.errors import PROBLEM_CONTENT_TYPE, VALIDATION_CODE, PayloadTooLarge
-from merchants.api.fields import NOT_BLANK_PATTERN, NOT_EMPTY_PATTERN
+from core.api.errors import PROBLEM_CONTENT_TYPE, VALIDATION_CODE, PayloadTooLarge
+from core.api.fields import NOT_BLANK_PATTERN, NOT_EMPTY_PATTERN
+from core.exceptions import DomainError
 from merchants.exceptions import (
-    DomainError,
     IdempotencyKeyInProgress,
     IdempotencyKeyReused,
     InvalidIdempotencyKey,
@@ -304,7 +304,7 @@ class StrictCharFieldSchema(OpenApiSerializerFieldExtension):
     """A strict string states what it refuses: a NUL character always, and a value of
     nothing but whitespace where blank is not allowed (it is trimmed to nothing)."""
 
-    target_class = "merchants.api.fields.StrictCharField"
+    target_class = "core.api.fields.StrictCharField"
     match_subclasses = True
 
     def map_serializer_field(self, auto_schema, direction):
@@ -323,7 +323,7 @@ class StrictCharFieldSchema(OpenApiSerializerFieldExtension):
 
 
 class StrictIntegerFieldSchema(OpenApiSerializerFieldExtension):
-    target_class = "merchants.api.fields.StrictIntegerField"
+    target_class = "core.api.fields.StrictIntegerField"
 
     def map_serializer_field(self, auto_schema, direction):
         schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
@@ -333,7 +333,7 @@ class StrictIntegerFieldSchema(OpenApiSerializerFieldExtension):
 
 
 class AmountFieldSchema(OpenApiSerializerFieldExtension):
-    target_class = "merchants.api.fields.AmountField"
+    target_class = "core.api.fields.AmountField"
 
     def map_serializer_field(self, auto_schema, direction):
         schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)

@@ -8,7 +8,7 @@ spent its budget, every request from it is refused with 429 until the window end
 correct key included: otherwise a guesser would learn which guess was right. Requests
 that authenticate spend nothing.
 
-The client address is ``merchants.client_address.client_ip`` (``REMOTE_ADDR``, or the
+The client address is ``core.client_address.client_ip`` (``REMOTE_ADDR``, or the
 entry the outermost trusted proxy added to ``X-Forwarded-For``). An IPv6 client is
 counted by its /64 prefix, the block one subscriber is usually given.
 """
@@ -25,7 +25,7 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
-from merchants.client_address import client_ip
+from core.client_address import client_ip
 from merchants.models import MerchantAPIKey
 
 

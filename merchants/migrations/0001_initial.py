@@ -8,7 +8,7 @@ import timezone_field.fields
 from django.conf import settings
 from django.db import migrations, models
 
-import merchants.fields
+import core.fields
 
 
 class Migration(migrations.Migration):
@@ -34,7 +34,7 @@ class Migration(migrations.Migration):
                 ("country", django_countries.fields.CountryField(max_length=2)),
                 (
                     "default_currency",
-                    merchants.fields.CurrencyField(help_text="ISO 4217 code, e.g. EUR."),
+                    core.fields.CurrencyField(help_text="ISO 4217 code, e.g. EUR."),
                 ),
                 ("timezone", timezone_field.fields.TimeZoneField(default="UTC", use_pytz=False)),
                 ("contact_email", models.EmailField(blank=True, max_length=254)),
@@ -115,7 +115,7 @@ class Migration(migrations.Migration):
                 ("public_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
                 (
                     "webhook_secret",
-                    merchants.fields.EncryptedTextField(
+                    core.fields.EncryptedTextField(
                         editable=False,
                         help_text="Signs the platform's webhooks (HMAC). Encrypted at rest.",
                     ),
@@ -224,7 +224,7 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("currency", merchants.fields.CurrencyField()),
+                ("currency", core.fields.CurrencyField()),
                 ("monthly_platform_fee", models.DecimalField(decimal_places=4, max_digits=14)),
                 ("fee_per_active_member", models.DecimalField(decimal_places=4, max_digits=14)),
                 ("fee_per_redemption", models.DecimalField(decimal_places=4, max_digits=14)),

@@ -6,7 +6,7 @@ import django.core.serializers.json
 import django.db.models.deletion
 from django.db import migrations, models
 
-import merchants.fields
+import core.fields
 
 
 class Migration(migrations.Migration):
@@ -39,7 +39,7 @@ class Migration(migrations.Migration):
                 ),
                 ("occurred_at", models.DateTimeField()),
                 ("quantity", models.PositiveIntegerField(default=1)),
-                ("currency", merchants.fields.CurrencyField()),
+                ("currency", core.fields.CurrencyField()),
                 (
                     "reward_value",
                     models.DecimalField(decimal_places=4, default=Decimal("0"), max_digits=14),

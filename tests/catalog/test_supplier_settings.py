@@ -254,7 +254,7 @@ def test_only_active_holders_of_the_permission_and_the_system_may_change_credent
 
 
 def test_the_operations_group_holds_the_credentials_permission_and_no_other_group_does():
-    from merchants.staff_groups import declared_group_permissions
+    from core.staff_groups import declared_group_permissions
 
     holders = {
         group

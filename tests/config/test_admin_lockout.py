@@ -13,8 +13,8 @@ from django.core.management import call_command
 from django.test import Client, RequestFactory
 from django.utils import timezone
 
-from merchants.client_address import client_ip
-from merchants.staff_groups import staff_groups_sync
+from core.client_address import client_ip
+from core.staff_groups import staff_groups_sync
 from tests.merchants.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db

@@ -3,12 +3,12 @@ the Customer care group, and tickets opened through the service."""
 
 from django.contrib.auth.models import Group
 
+from core.staff_groups import staff_groups_sync
 from customercare import services
 from customercare.models import AgentProfile, Ticket, TicketCategory, TicketChannel
 from loyalty import services as loyalty_services
 from loyalty.models import Member
 from merchants.models import Merchant
-from merchants.staff_groups import staff_groups_sync
 from tests.catalog.factories import merchant_with_program
 from tests.loyalty.factories import next_id, points_give
 from tests.merchants.factories import StaffFactory

@@ -11,11 +11,11 @@ from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.staff_groups import staff_groups_sync
 from customercare import services
 from customercare.assignment import assign_round_robin
 from customercare.exceptions import InvalidTicketInput
 from customercare.models import AgentProfile, Ticket, TicketChannel, TicketStatus
-from merchants.staff_groups import staff_groups_sync
 from tests.customercare.factories import agent_make, care_merchant, member_of, ticket_open
 from tests.merchants.factories import StaffFactory, UserFactory
 

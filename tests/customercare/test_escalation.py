@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.schedules import declared_periodic_tasks
 from customercare import escalation, services, tasks
 from customercare.models import (
     AgentProfile,
@@ -24,7 +25,6 @@ from customercare.models import (
     TicketPriority,
     TicketStatus,
 )
-from merchants.schedules import declared_periodic_tasks
 from tests.customercare.factories import agent_make, care_merchant, member_of, ticket_open
 
 pytestmark = pytest.mark.django_db

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.utils import timezone
 
+from core.exceptions import InvalidTransition
 from customercare import services
 from customercare.exceptions import InvalidTicketInput, TicketClosed
 from customercare.models import (
@@ -23,7 +24,6 @@ from customercare.models import (
     TicketMessage,
     TicketStatus,
 )
-from merchants.exceptions import InvalidTransition
 from tests.customercare.factories import agent_make, care_merchant, member_of, ticket_open
 
 pytestmark = pytest.mark.django_db

@@ -19,11 +19,11 @@ from django.utils import timezone
 from PIL import Image
 
 from catalog.models import RewardType
+from core.exceptions import InvalidTransition
 from fulfillment import delivery, dispatch, services
 from fulfillment.adapters.sandbox import sandbox_reset
 from fulfillment.models import DeliveredCode, Redemption, RedemptionEvent
 from loyalty import services as loyalty_services
-from merchants.exceptions import InvalidTransition
 from tests.catalog.factories import (
     OfferFactory,
     RewardFactory,

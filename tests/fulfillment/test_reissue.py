@@ -5,6 +5,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from core.exceptions import InvalidTransition, ReasonRequired
 from fulfillment import dispatch
 from fulfillment.adapters.sandbox import sandbox_placed_count, sandbox_reset
 from fulfillment.delivery import claim_url
@@ -12,7 +13,6 @@ from fulfillment.exceptions import OutOfStock
 from fulfillment.models import CodeReveal, Redemption, RedemptionStatus, SupplierOrder
 from fulfillment.reissue import AlreadyReissued, redemption_reissue
 from loyalty.models import LedgerEntry, PointLot
-from merchants.exceptions import InvalidTransition, ReasonRequired
 from merchants.models import UsageRecord
 from tests.catalog.factories import (
     merchant_with_program,

@@ -13,11 +13,11 @@ from django.db import IntegrityError, connections, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from core.exceptions import DomainError, InvalidTransition
+from core.staff_groups import staff_groups_sync
 from fulfillment import dispatch, services, shipments, staff
 from fulfillment.adapters.base import Tracking
 from fulfillment.models import Redemption, RedemptionEvent, Shipment
-from merchants.exceptions import DomainError, InvalidTransition
-from merchants.staff_groups import staff_groups_sync
 from tests.catalog.factories import (
     OfferFactory,
     RewardFactory,

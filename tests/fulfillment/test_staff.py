@@ -11,12 +11,12 @@ from django.utils import timezone
 
 from catalog.alerts import alert_raise
 from catalog.models import AlertKind, CatalogAlert, Supplier, SupplierOffer
+from core.exceptions import DomainError, InvalidTransition, ReasonRequired
 from fulfillment import dispatch, exceptions, services, staff
 from fulfillment.adapters.sandbox import SandboxAdapter, sandbox_placed_count, sandbox_reset
 from fulfillment.models import CodeReveal, DeliveredCode, Redemption, Shipment, SupplierOrder
 from loyalty import services as loyalty_services
 from loyalty.models import LedgerEntry
-from merchants.exceptions import DomainError, InvalidTransition, ReasonRequired
 from tests.catalog.factories import (
     OfferFactory,
     RewardFactory,

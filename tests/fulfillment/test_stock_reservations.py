@@ -394,7 +394,7 @@ def test_reissuing_a_pool_reward_reserves_a_new_code_or_is_out_of_stock():
     dispatch.process_due(now=timezone.now())
     new.refresh_from_db()
     assert [code.code for code in new.codes.all()] == ["POOL-B"]
-    from merchants.exceptions import DomainError
+    from core.exceptions import DomainError
 
     with pytest.raises(DomainError) as refused:
         redemption_reissue(redemption=new, reason="dead again", actor=None)

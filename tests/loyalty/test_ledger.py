@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.exceptions import DomainError, NotFound
 from loyalty import ledger, services
 from loyalty.exceptions import (
     IdempotencyConflict,
@@ -20,7 +21,6 @@ from loyalty.exceptions import (
     SpendAlreadyRefunded,
 )
 from loyalty.models import LedgerEntry, LotMovement, Member, Order, PointLot, Refund
-from merchants.exceptions import DomainError, NotFound
 from tests.loyalty.factories import (
     assert_ledger_consistent,
     entries_sum,

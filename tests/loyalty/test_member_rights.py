@@ -6,8 +6,8 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
+from core.staff_groups import staff_groups_sync
 from loyalty.models import LedgerEntry, Member, MemberStatus
-from merchants.staff_groups import staff_groups_sync
 from tests.customercare.factories import care_merchant, member_of
 from tests.merchants.factories import StaffFactory
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.currency import currency_exponent, is_quantized_for
 from loyalty.money import quantize_money, round_points
-from merchants.currency import currency_exponent, is_quantized_for
 
 PROPERTY = settings(max_examples=100, deadline=None)
 

@@ -2,8 +2,8 @@
 
 import pytest
 
+from core.exceptions import NotFound
 from loyalty.selectors import member_get
-from merchants.exceptions import NotFound
 from tests.loyalty.factories import member_make, program_merchant
 
 pytestmark = pytest.mark.django_db

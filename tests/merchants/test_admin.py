@@ -15,8 +15,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from core.fields import decrypt_text
 from merchants import services
-from merchants.fields import decrypt_text
 from merchants.models import (
     ChecklistItem,
     FeePlan,

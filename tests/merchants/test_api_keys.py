@@ -8,10 +8,11 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.test import APIClient, APIRequestFactory
 
+from core.exceptions import DomainError, NotFound
 from merchants import services
 from merchants.api.throttling import APIKeyRateThrottle
 from merchants.api.views import MerchantAPIView
-from merchants.exceptions import DomainError, InvalidScope, MerchantNotActive, NotFound
+from merchants.exceptions import InvalidScope, MerchantNotActive
 from merchants.models import Merchant, MerchantAPIKey, MerchantEvent, MerchantStatus, Scope
 from merchants.selectors import api_key_get, store_get
 from tests.conftest import assert_not_found, assert_problem

@@ -8,8 +8,8 @@ from django.test import override_settings
 from django_celery_beat.models import PeriodicTask
 from rest_framework.test import APIClient
 
+from core.staff_groups import STAFF_GROUPS
 from merchants.models import Merchant, MerchantAPIKey, MerchantStatus
-from merchants.staff_groups import STAFF_GROUPS
 from tests.merchants.factories import MerchantFactory
 
 

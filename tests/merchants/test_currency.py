@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from merchants.currency import currency_exponent, is_quantized_for, validate_currency_code
+from core.currency import currency_exponent, is_quantized_for, validate_currency_code
 
 
 @pytest.mark.parametrize(("code", "exponent"), [("JPY", 0), ("EUR", 2), ("USD", 2), ("KWD", 3)])

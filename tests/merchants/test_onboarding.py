@@ -6,8 +6,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
+from core.exceptions import InvalidTransition, ReasonRequired
 from merchants import services
-from merchants.exceptions import InvalidTransition, OnboardingIncomplete, ReasonRequired
+from merchants.exceptions import OnboardingIncomplete
 from merchants.models import (
     MERCHANT_TRANSITIONS,
     ChecklistItem,

@@ -29,6 +29,7 @@ from django_celery_beat.models import PeriodicTask
 from catalog.alerts import alert_raise
 from catalog.models import AlertKind, CodePool, Supplier
 from config.admin import StaffRightsMixin
+from core.staff_groups import staff_groups_sync
 from customercare import goodwill
 from customercare.models import CareSettings, GoodwillStatus, TicketAttachment, TicketCategory
 from fulfillment.adapters.sandbox import sandbox_reset
@@ -36,7 +37,6 @@ from fulfillment.models import DeliveredCode
 from loyalty.models import LedgerEntry
 from merchants import services as merchant_services
 from merchants.models import MembershipRole, MerchantMembership, Scope
-from merchants.staff_groups import staff_groups_sync
 from tests.catalog.factories import (
     SupplierFactory,
     merchant_with_program,

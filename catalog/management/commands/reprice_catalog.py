@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from catalog.management.commands.refresh_exchange_rates import parse_now
 from catalog.services import catalog_items_reprice
-from merchants.exceptions import NotFound
+from core.exceptions import NotFound
 from merchants.selectors import merchant_get
 
 

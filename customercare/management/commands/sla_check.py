@@ -1,5 +1,5 @@
+from core.management.jobcommand import JobCommand
 from customercare import escalation
-from loyalty.management.jobcommand import JobCommand
 
 
 class Command(JobCommand):

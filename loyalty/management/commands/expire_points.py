@@ -1,5 +1,5 @@
+from core.management.jobcommand import JobCommand
 from loyalty import jobs
-from loyalty.management.jobcommand import JobCommand
 
 
 class Command(JobCommand):

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from core.exceptions import DomainError
 from merchants import services
-from merchants.exceptions import DomainError
 from merchants.models import Scope
 from merchants.selectors import merchant_get, store_list
 

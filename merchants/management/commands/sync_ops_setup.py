@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from merchants.schedules import periodic_tasks_sync
-from merchants.staff_groups import staff_groups_sync
+from core.schedules import periodic_tasks_sync
+from core.staff_groups import staff_groups_sync
 
 
 class Command(BaseCommand):

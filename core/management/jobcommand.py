@@ -1,4 +1,8 @@
-"""A management command that runs one scheduled job by hand."""
+"""A management command that runs one scheduled job by hand.
+
+A job is a function ``job(*, now, batch_size, merchant_id)`` whose result prints as one
+line. ``--merchant`` takes a slug; the app that owns merchants resolves it through the
+``merchant_id_by_slug`` hook (core sits below every app and imports none of them)."""
 
 from collections.abc import Callable
 
@@ -6,16 +10,18 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from loyalty.jobs import DEFAULT_BATCH, JobResult
-from merchants.exceptions import NotFound
-from merchants.selectors import merchant_get
+from core.exceptions import NotFound
+from core.hooks import app_hooks
+
+DEFAULT_BATCH = 500
 
 
 class JobCommand(BaseCommand):
-    job: Callable[..., JobResult]
+    job: Callable[..., object]
+    default_batch = DEFAULT_BATCH
 
     def add_arguments(self, parser):
-        parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH)
+        parser.add_argument("--batch-size", type=int, default=self.default_batch)
         parser.add_argument("--merchant", help="Only this merchant (its slug).")
         parser.add_argument("--now", help="Run as of this ISO time (default: now).")
 
@@ -31,8 +37,9 @@ class JobCommand(BaseCommand):
                 )
         merchant_id = None
         if merchant:
+            (lookup,) = app_hooks("merchant_id_by_slug")
             try:
-                merchant_id = merchant_get(slug=merchant).pk
+                merchant_id = lookup(slug=merchant)
             except NotFound as error:
                 raise CommandError(error.detail) from error
         result = type(self).job(now=at, batch_size=batch_size, merchant_id=merchant_id)

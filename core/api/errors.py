@@ -23,7 +23,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from merchants.exceptions import DomainError
+from core.exceptions import DomainError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 VALIDATION_CODE = "invalid_input"

@@ -17,7 +17,7 @@ from django_countries import countries
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import fields, serializers
 
-from merchants.currency import currency_codes, currency_exponent
+from core.currency import currency_codes, currency_exponent
 
 # A string field's text: no NUL character (PostgreSQL refuses it), and, unless blank is
 # allowed, something besides whitespace (which is trimmed).

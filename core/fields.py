@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
-from merchants.currency import validate_currency_code
+from core.currency import validate_currency_code
 
 
 @cache
