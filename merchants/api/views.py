@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.actors import Actor
 from merchants.api.serializers import MerchantSerializer
 from merchants.api.throttling import auth_failure_record, client_address
 from merchants.idempotency import idempotency_claim, idempotency_finish, request_fingerprint
@@ -120,6 +121,11 @@ class MerchantAPIView(APIView):
     @property
     def merchant(self) -> Merchant:
         return self.request.auth.merchant
+
+    @property
+    def actor(self) -> Actor:
+        """Who acts in this request: the key, for every service the view calls."""
+        return Actor.api_key(self.request.auth)
 
 
 class MerchantView(MerchantAPIView):
