@@ -9,12 +9,14 @@ from typing import TextIO
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from core.actors import Actor
 from core.hooks import app_hooks
 from merchants import services
 from merchants.models import ChecklistItem, Merchant, MerchantAPIKey, MerchantStatus, Scope
 from merchants.selectors import merchant_transition_path
 
 DEMO_KEY_NAME = "Demo key (development run)"
+DEMO = Actor.system("demo")
 
 DEMO_MERCHANTS = [
     {
@@ -98,11 +100,11 @@ def _seed_merchant(spec: dict) -> Merchant:
         legal_name=spec["legal_name"],
         timezone_name=spec["timezone"],
         contact_email=f"loyalty@{spec['slug']}.example",
-        actor=None,
+        actor=DEMO,
     )
     for name, platform, domain in spec["stores"]:
         services.store_create(
-            merchant=merchant, name=name, platform=platform, domain=domain, actor=None
+            merchant=merchant, name=name, platform=platform, domain=domain, actor=DEMO
         )
     if spec["fees"]:
         monthly, per_member, per_redemption, margin = spec["fees"]
@@ -113,7 +115,7 @@ def _seed_merchant(spec: dict) -> Merchant:
             fee_per_active_member=Decimal(per_member),
             fee_per_redemption=Decimal(per_redemption),
             reward_margin_percent=Decimal(margin),
-            actor=None,
+            actor=DEMO,
         )
     for step in merchant_transition_path(
         from_status=MerchantStatus.APPLIED, to_status=spec["status"]
@@ -121,15 +123,15 @@ def _seed_merchant(spec: dict) -> Merchant:
         if step == MerchantStatus.APPROVED:
             for item in (ChecklistItem.BUSINESS_VERIFIED, ChecklistItem.CONTRACT_SIGNED):
                 services.checklist_item_complete(
-                    merchant=merchant, item=item, note="demo data", actor=None
+                    merchant=merchant, item=item, note="demo data", actor=DEMO
                 )
         if step == MerchantStatus.LIVE:
             for item in ChecklistItem.values:
                 services.checklist_item_complete(
-                    merchant=merchant, item=item, note="demo data", actor=None
+                    merchant=merchant, item=item, note="demo data", actor=DEMO
                 )
         reason = "demo: payment dispute" if step == MerchantStatus.SUSPENDED else "demo data"
-        services.merchant_transition(merchant=merchant, to_status=step, reason=reason, actor=None)
+        services.merchant_transition(merchant=merchant, to_status=step, reason=reason, actor=DEMO)
     return merchant
 
 
@@ -148,12 +150,12 @@ def _seed_superuser(out: TextIO) -> None:
 
 def _rotate_demo_key(merchant: Merchant) -> str:
     for old in MerchantAPIKey.objects.filter(merchant=merchant, name=DEMO_KEY_NAME, revoked=False):
-        services.api_key_revoke(api_key=old, reason="replaced by a new demo run", actor=None)
+        services.api_key_revoke(api_key=old, reason="replaced by a new demo run", actor=DEMO)
     _, raw_key = services.api_key_issue(
         merchant=merchant,
         name=DEMO_KEY_NAME,
         scopes=[Scope.READ, Scope.WRITE, Scope.ADJUST],
-        actor=None,
+        actor=DEMO,
     )
     return raw_key
 

@@ -125,7 +125,8 @@ class OnboardingChecklistItem(models.Model):
 
 
 class MerchantEvent(models.Model):
-    """Append-only history of a merchant: status changes, checklist ticks, key changes."""
+    """Append-only history of a merchant: status changes, checklist ticks, key changes,
+    stores and their webhook secrets, portal memberships; each names who acted."""
 
     class Kind(models.TextChoices):
         CREATED = "created", "Created"
@@ -134,6 +135,9 @@ class MerchantEvent(models.Model):
         CHECKLIST_REOPENED = "checklist_reopened", "Checklist item reopened"
         API_KEY_ISSUED = "api_key_issued", "API key issued"
         API_KEY_REVOKED = "api_key_revoked", "API key revoked"
+        STORE_CREATED = "store_created", "Store created"
+        WEBHOOK_SECRET_SET = "webhook_secret_set", "Store webhook secret set"
+        MEMBERSHIP_SET = "membership_set", "Portal membership set"
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=30, choices=Kind.choices)
@@ -143,6 +147,14 @@ class MerchantEvent(models.Model):
     reason = models.TextField(blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    api_key = models.ForeignKey(
+        "merchants.MerchantAPIKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The store's API key that acted, when one did.",
     )
     actor_label = models.CharField(max_length=150, help_text="Who acted, kept if the user goes.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -13,7 +13,7 @@ from django.db.models import sql
 from django.db.models.constants import OnConflict
 from django.utils import timezone
 
-from core.actors import Actor, actor_label, actor_user
+from core.actors import Actor, actor_fields, actor_label, actor_user
 from core.exceptions import DomainError, InvalidTransition, ReasonRequired
 from merchants.exceptions import InvalidScope, MerchantNotActive, OnboardingIncomplete
 from merchants.models import (
@@ -43,7 +43,7 @@ def _event(*, merchant: Merchant, kind: str, actor: Actor, **fields: str) -> Mer
     return MerchantEvent.objects.create(
         merchant=merchant,
         kind=kind,
-        actor=actor_user(actor),
+        **actor_fields(actor),
         actor_label=actor_label(actor),
         **fields,
     )
@@ -207,15 +207,30 @@ def store_create(
         webhook_secret=secret,
     )
     store.full_clean()
-    store.save()
+    with transaction.atomic():
+        store.save()
+        _event(
+            merchant=merchant,
+            kind=MerchantEvent.Kind.STORE_CREATED,
+            reason=f"{store.name} ({store.domain}, {store.platform})",
+            actor=actor,
+        )
     return store, secret
 
 
+@transaction.atomic
 def store_set_webhook_secret(*, store: Store, secret: str | None = None, actor: Actor) -> str:
-    """Replace a store's webhook secret (a new random one unless given); returns it."""
+    """Replace a store's webhook secret (a new random one unless given); returns it. The
+    event names the store and who set it, never the secret."""
     secret = secret or new_webhook_secret()
     store.webhook_secret = secret
     store.save(update_fields=["webhook_secret"])
+    _event(
+        merchant=store.merchant,
+        kind=MerchantEvent.Kind.WEBHOOK_SECRET_SET,
+        reason=f"{store.name} ({store.domain})",
+        actor=actor,
+    )
     return secret
 
 
@@ -296,6 +311,7 @@ def api_key_touch(*, api_key: MerchantAPIKey) -> None:
     api_key.last_used_at = now
 
 
+@transaction.atomic
 def membership_set(
     *, merchant: Merchant, user: object, role: str, actor: Actor
 ) -> MerchantMembership:
@@ -304,6 +320,12 @@ def membership_set(
         merchant=merchant, user=user, defaults={"role": role}
     )
     membership.full_clean()
+    _event(
+        merchant=merchant,
+        kind=MerchantEvent.Kind.MEMBERSHIP_SET,
+        reason=f"{user.get_username()}: {role}",
+        actor=actor,
+    )
     return membership
 
 

@@ -236,6 +236,14 @@ class TicketMessage(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    api_key = models.ForeignKey(
+        "merchants.MerchantAPIKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The store's API key that acted, when one did.",
+    )
     body = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -304,6 +312,14 @@ class TicketEvent(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+    )
+    api_key = models.ForeignKey(
+        "merchants.MerchantAPIKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The store's API key that acted, when one did.",
     )
     source = models.CharField(max_length=10, help_text="staff, member or system")
     note = models.CharField(max_length=500, blank=True)

@@ -58,6 +58,14 @@ class LedgerEntry(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    api_key = models.ForeignKey(
+        "merchants.MerchantAPIKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The store's API key that acted, when one did.",
+    )
     reason = models.CharField(max_length=500, blank=True)
     shortfall = models.BigIntegerField(
         default=0, help_text="Points a reversal could not take back (already spent)."

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from core.actors import Actor
 from merchants import services
 from merchants.admin.forms import StoreForm, StoreSecretRights
 from merchants.models import (
@@ -121,7 +122,7 @@ class MembershipInline(SelectRelatedInline):
     verbose_name_plural = "Merchant portal users"
 
 
-def fee_plan_create_from_form(*, merchant: Merchant, plan: FeePlan, actor) -> FeePlan:
+def fee_plan_create_from_form(*, merchant: Merchant, plan: FeePlan, actor: Actor) -> FeePlan:
     """Save a fee plan the admin form built, through the service."""
     return services.fee_plan_create(
         merchant=merchant,

@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from core.actors import Actor
 from core.exceptions import DomainError
 from merchants import services
 from merchants.admin.forms import TRANSITION_LABELS, ChecklistForm, IssueKeyForm, ReasonForm
@@ -139,7 +140,7 @@ class MerchantAdmin(admin.ModelAdmin):
             legal_name=obj.legal_name,
             timezone_name=str(obj.timezone),
             contact_email=obj.contact_email,
-            actor=request.user,
+            actor=Actor.staff(request.user),
         )
         obj.pk = created.pk
         obj._state.adding = False
@@ -153,7 +154,9 @@ class MerchantAdmin(admin.ModelAdmin):
         # are read-only in the inline, so only new ones arrive here.
         formset.save(commit=False)
         formset.new_objects = [
-            fee_plan_create_from_form(merchant=form.instance, plan=plan, actor=request.user)
+            fee_plan_create_from_form(
+                merchant=form.instance, plan=plan, actor=Actor.staff(request.user)
+            )
             for plan in formset.new_objects
         ]
 
@@ -196,7 +199,10 @@ class MerchantAdmin(admin.ModelAdmin):
         for merchant in merchants:
             try:
                 services.merchant_transition(
-                    merchant=merchant, to_status=to_status, reason=reason, actor=request.user
+                    merchant=merchant,
+                    to_status=to_status,
+                    reason=reason,
+                    actor=Actor.staff(request.user),
                 )
                 moved += 1
             except DomainError as error:
@@ -262,11 +268,17 @@ class MerchantAdmin(admin.ModelAdmin):
         try:
             if data["done"]:
                 services.checklist_item_complete(
-                    merchant=merchant, item=data["item"], note=data["note"], actor=request.user
+                    merchant=merchant,
+                    item=data["item"],
+                    note=data["note"],
+                    actor=Actor.staff(request.user),
                 )
             else:
                 services.checklist_item_reopen(
-                    merchant=merchant, item=data["item"], reason=data["note"], actor=request.user
+                    merchant=merchant,
+                    item=data["item"],
+                    reason=data["note"],
+                    actor=Actor.staff(request.user),
                 )
         except DomainError as error:
             self.message_user(request, f"{merchant}: {error.detail}", messages.ERROR)
@@ -287,7 +299,7 @@ class MerchantAdmin(admin.ModelAdmin):
                     scopes=data["scopes"],
                     store=data["store"],
                     expires_at=data["expires_at"],
-                    actor=request.user,
+                    actor=Actor.staff(request.user),
                 )
             except DomainError as error:
                 form.add_error(error.field if error.field in form.fields else None, error.detail)

@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
+from core.actors import Actor
 from merchants import services
 from merchants.admin.forms import ReasonForm, StoreForm, StoreSecretRights
 from merchants.admin.inlines import fee_plan_create_from_form
@@ -54,7 +55,7 @@ class StoreAdmin(StoreSecretRights, admin.ModelAdmin):
     )
     def rotate_webhook_secret(self, request: HttpRequest, queryset: QuerySet):
         rotated = [
-            (store, services.store_set_webhook_secret(store=store, actor=request.user))
+            (store, services.store_set_webhook_secret(store=store, actor=Actor.staff(request.user)))
             for store in queryset.select_related("merchant")
         ]
         return TemplateResponse(
@@ -125,7 +126,9 @@ class MerchantAPIKeyAdmin(admin.ModelAdmin):
         if form.is_valid():
             for api_key in queryset.select_related("merchant"):
                 services.api_key_revoke(
-                    api_key=api_key, reason=form.cleaned_data["reason"], actor=request.user
+                    api_key=api_key,
+                    reason=form.cleaned_data["reason"],
+                    actor=Actor.staff(request.user),
                 )
             self.message_user(request, f"{queryset.count()} key(s) revoked.", messages.SUCCESS)
             return None
@@ -196,7 +199,9 @@ class FeePlanAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request: HttpRequest, obj: FeePlan, form, change: bool) -> None:
-        created = fee_plan_create_from_form(merchant=obj.merchant, plan=obj, actor=request.user)
+        created = fee_plan_create_from_form(
+            merchant=obj.merchant, plan=obj, actor=Actor.staff(request.user)
+        )
         obj.pk = created.pk
         obj._state.adding = False
 

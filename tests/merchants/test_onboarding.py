@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
+from core.actors import Actor
 from core.exceptions import InvalidTransition, ReasonRequired
 from merchants import services
 from merchants.exceptions import OnboardingIncomplete
@@ -310,3 +311,43 @@ def test_transition_path_is_the_shortest_run_of_allowed_moves(from_status, to_st
 def test_transition_path_to_an_unreachable_status_raises(from_status, to_status):
     with pytest.raises(ValueError, match="cannot be reached"):
         merchant_transition_path(from_status=from_status, to_status=to_status)
+
+
+@pytest.mark.django_db
+def test_store_creation_and_webhook_secret_rotation_record_the_staff_user_not_the_secret():
+    merchant, staff = MerchantFactory(), StaffFactory(username="ops-ben")
+    store, secret = services.store_create(
+        merchant=merchant,
+        name="Shop",
+        platform="shopify",
+        domain="shop.example.com",
+        actor=Actor.staff(staff),
+    )
+    rotated = services.store_set_webhook_secret(store=store, actor=Actor.staff(staff))
+    events = merchant.events.filter(
+        kind__in=[MerchantEvent.Kind.STORE_CREATED, MerchantEvent.Kind.WEBHOOK_SECRET_SET]
+    )
+    assert sorted(events.values_list("kind", "actor", "actor_label", "api_key")) == [
+        (MerchantEvent.Kind.STORE_CREATED, staff.pk, "ops-ben", None),
+        (MerchantEvent.Kind.WEBHOOK_SECRET_SET, staff.pk, "ops-ben", None),
+    ]
+    assert not any(secret in e.reason or rotated in e.reason for e in events)
+
+
+@pytest.mark.django_db
+def test_a_key_revoked_through_another_key_records_that_key_on_the_event():
+    merchant = MerchantFactory(live=True)
+    acting, _ = issue_key(merchant, name="integration")
+    revoked, _ = issue_key(merchant, name="old")
+    services.api_key_revoke(api_key=revoked, reason="rotated", actor=Actor.api_key(acting))
+    event = merchant.events.get(kind=MerchantEvent.Kind.API_KEY_REVOKED)
+    assert (event.actor_id, event.api_key_id) == (None, acting.pk)
+    assert event.actor_label == f"API key {acting.prefix}"
+
+
+@pytest.mark.django_db
+def test_a_portal_membership_change_records_who_gave_the_role():
+    merchant, staff, user = MerchantFactory(), StaffFactory(), StaffFactory(username="shopkeeper")
+    services.membership_set(merchant=merchant, user=user, role="owner", actor=Actor.staff(staff))
+    event = merchant.events.get(kind=MerchantEvent.Kind.MEMBERSHIP_SET)
+    assert (event.actor_id, event.reason) == (staff.pk, "shopkeeper: owner")

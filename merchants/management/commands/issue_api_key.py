@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from core.actors import Actor
 from core.exceptions import DomainError
 from merchants import services
 from merchants.models import Scope
@@ -34,7 +35,7 @@ class Command(BaseCommand):
                 name=name,
                 scopes=[scope for scope in scopes.split(",") if scope.strip()],
                 store=store_obj,
-                actor=None,
+                actor=Actor.system("issue_api_key"),
             )
         except DomainError as error:
             raise CommandError(error.detail) from error
