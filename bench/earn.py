@@ -306,6 +306,7 @@ def count_queries(raw_key: str, idempotency_key: bool) -> list[dict]:
     from django.test.utils import CaptureQueriesContext
     from rest_framework.test import APIClient
 
+    from core.actors import Actor
     from loyalty import services
     from loyalty.models import Member
     from merchants.models import Merchant
@@ -374,6 +375,7 @@ def count_queries(raw_key: str, idempotency_key: bool) -> list[dict]:
                             for line in data["lines"]
                         ),
                     ),
+                    actor=Actor.system("bench"),
                 )
         queries = [query["sql"] for query in captured.captured_queries]
         results.append({"label": label, "count": len(queries), "queries": queries})

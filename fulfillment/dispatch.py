@@ -466,6 +466,7 @@ def refund(
         reason=reason[:500],
         at=now,
         source_ref=str(redemption.public_id),
+        actor=actor,
     )
     _move(redemption, status, source=source, note=reason, actor=actor)
     redemption.closed_at = now

@@ -79,6 +79,7 @@ def redemption_reissue(*, redemption: Redemption, reason: str, actor: Actor) -> 
             reason=f"Reissue of redemption {original.public_id}",
             at=now,
             source_ref=str(original.public_id),
+            actor=actor,
         )
         new.spend_entry = ledger.points_spend(
             member=member,

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from import_export.formats import base_formats
 
+from core.actors import Actor
 from core.exceptions import DomainError
 from core.importexport import StaffImportExportAdmin
 from loyalty import services
@@ -119,7 +120,7 @@ class ProgramAdmin(admin.ModelAdmin):
     ]
 
     def save_model(self, request: HttpRequest, obj: Program, form, change: bool) -> None:
-        services.program_save(program=obj, actor=request.user)
+        services.program_save(program=obj, actor=Actor.staff(request.user))
 
 
 class AdjustPointsForm(forms.Form):
@@ -141,7 +142,7 @@ class TierChangeInline(admin.TabularInline):
     fk_name = "member"
     extra = 0
     can_delete = False
-    fields = ["created_at", "from_tier", "to_tier", "qualifying_value", "reason"]
+    fields = ["created_at", "from_tier", "to_tier", "qualifying_value", "reason", "actor_label"]
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -245,7 +246,7 @@ class MemberAdmin(StaffImportExportAdmin):
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
-            "<td>{}</td></tr>",
+            "<td>{}</td><td>{}</td></tr>",
             (
                 (
                     f"{e.created_at:%Y-%m-%d %H:%M}",
@@ -255,6 +256,7 @@ class MemberAdmin(StaffImportExportAdmin):
                     e.balance_after,
                     e.source_ref or e.source_type,
                     e.reason,
+                    e.actor_label,
                 )
                 for e in entries
             ),
@@ -262,7 +264,7 @@ class MemberAdmin(StaffImportExportAdmin):
         link = reverse("admin:loyalty_ledgerentry_changelist") + f"?member__id__exact={member.pk}"
         return format_html(
             "<table><tr><th>When</th><th>Kind</th><th>Points</th><th>Pending</th>"
-            "<th>Balance after</th><th>Source</th><th>Reason</th></tr>{}</table>"
+            "<th>Balance after</th><th>Source</th><th>Reason</th><th>By</th></tr>{}</table>"
             '<p><a href="{}">The whole ledger</a> (the last {} are shown)</p>',
             rows,
             link,
@@ -327,7 +329,7 @@ class MemberAdmin(StaffImportExportAdmin):
                     member=member,
                     points=form.cleaned_data["points"],
                     reason=form.cleaned_data["reason"],
-                    actor=request.user,
+                    actor=Actor.staff(request.user),
                 )
             except DomainError as error:
                 self.message_user(request, f"{member}: {error.detail}", messages.ERROR)
@@ -352,7 +354,7 @@ class MemberAdmin(StaffImportExportAdmin):
             )
         count = 0
         for member in queryset.select_related("merchant").exclude(status=MemberStatus.ANONYMISED):
-            services.member_anonymise(merchant=member.merchant, member=member, actor=request.user)
+            services.member_anonymise(merchant=member.merchant, member=member)
             count += 1
         self.message_user(request, f"{count} member(s) anonymised.", messages.SUCCESS)
         return None
@@ -372,6 +374,7 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
         "source_ref",
         "shortfall",
         "reason",
+        "actor_label",
     ]
     list_filter = ["kind", "source_type"]
     search_fields = ["member__external_id", "source_ref", "merchant__slug"]

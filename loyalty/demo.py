@@ -9,6 +9,7 @@ from typing import TextIO
 from django.db import transaction
 from django.utils import timezone
 
+from core.actors import Actor
 from loyalty import services
 from loyalty.models import (
     CapPeriod,
@@ -35,6 +36,7 @@ USD_RATES = {
 POINT_VALUE = {"JPY": "1", "NOK": "0.1", "AED": "0.04"}
 EARN_RATE = {"JPY": "0.01", "NOK": "0.1", "AED": "0.25"}
 CATEGORIES = ["apparel", "footwear", "camping", "kitchen", "gifts"]
+DEMO = Actor.system("demo")
 
 
 def _rates() -> None:
@@ -49,7 +51,7 @@ def _program(merchant: Merchant) -> Program:
     currency = merchant.default_currency
     program = services.program_configure(
         merchant=merchant,
-        actor=None,
+        actor=DEMO,
         name=f"{merchant.name} Rewards",
         points_name="Stars",
         point_value=Decimal(POINT_VALUE.get(currency, "0.01")),
@@ -121,6 +123,7 @@ def _members(merchant: Merchant, rng: random.Random, count: int) -> None:
                 occurred_at=now - datetime.timedelta(days=120),
                 member_fields=fields,
             ),
+            actor=DEMO,
         )
         for o in range(rng.randint(1, 5)):
             lines = tuple(
@@ -144,6 +147,7 @@ def _members(merchant: Merchant, rng: random.Random, count: int) -> None:
                     placed_at=now - datetime.timedelta(days=rng.randint(0, 90)),
                     lines=lines,
                 ),
+                actor=DEMO,
             )
             if rng.random() < 0.1:
                 services.refund_record(
@@ -152,6 +156,7 @@ def _members(merchant: Merchant, rng: random.Random, count: int) -> None:
                     data=services.RefundInput(
                         external_id=f"{order_id}-r", amount=lines[0].unit_price
                     ),
+                    actor=DEMO,
                 )
 
 

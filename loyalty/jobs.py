@@ -14,10 +14,15 @@ from dateutil.relativedelta import relativedelta
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
+from core.actors import Actor
 from loyalty import ledger, tiers
 from loyalty.models import ExpiryPolicy, Member, PointLot, Program
 
 DEFAULT_BATCH = 500
+# Who the entries and tier changes each job writes name: the job, by its command's name.
+RELEASE = Actor.system("release_pending_points")
+EXPIRE = Actor.system("expire_points")
+RECOMPUTE = Actor.system("recompute_tiers")
 
 
 @dataclass
@@ -77,7 +82,7 @@ def release_pending_points(
             members = _lock_batch(member_ids)
             lots = _by_member(due.filter(member__in=members).select_for_update())
             batches = [(member, lots[member.pk]) for member in members if lots.get(member.pk)]
-            entries = ledger.release_lots(batches, now)
+            entries = ledger.release_lots(batches, now, actor=RELEASE)
             result.members += len(batches)
             result.lots += sum(len(member_lots) for _, member_lots in batches)
             result.points += sum(entry.points for entry in entries)
@@ -133,7 +138,7 @@ def _expire(
                 ]
             grouped = _by_member(lots.filter(member__in=members).select_for_update())
             batches = [(m, grouped[m.pk]) for m in members if grouped.get(m.pk)]
-            entries = ledger.expire_lots(batches, now, reason)
+            entries = ledger.expire_lots(batches, now, reason, actor=EXPIRE)
             result.members += len(batches)
             result.lots += sum(len(member_lots) for _, member_lots in batches)
             result.points += sum(-entry.points for entry in entries)
@@ -161,7 +166,9 @@ def recompute_tiers(
             last = ids[-1]
             with transaction.atomic():
                 members = _lock_batch(ids)
-                changes = tiers.tiers_recompute(program=program, members=members, at=now)
+                changes = tiers.tiers_recompute(
+                    program=program, members=members, at=now, actor=RECOMPUTE
+                )
             result.members += len(members)
             result.changes += len(changes)
     return result

@@ -12,6 +12,8 @@ negative balance even if this code were wrong.
 - A reversal (order refund) takes from the order's pending lots first, then from the
   balance (the order's own lots, then the oldest); what is already spent is recorded as a
   shortfall and never drives the balance negative.
+- Every entry records who acted (``core.actors.actor_fields``): the staff or portal user,
+  or the store's API key, and a label that names a job too (``"expire_points"``).
 """
 
 import datetime
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import QuerySet
 
-from core.actors import Actor, actor_user
+from core.actors import ActorLike, actor_fields, actor_label
 from loyalty.batch import WriteBatch
 from loyalty.exceptions import InsufficientPoints, InvalidAdjustment, SpendAlreadyRefunded
 from loyalty.models import LedgerEntry, LotMovement, Member, Order, PointLot, Refund
@@ -59,12 +61,12 @@ def _write(
     order: Order | None = None,
     refund: Refund | None = None,
     activity=None,
-    actor: Actor = None,
     reason: str = "",
     shortfall: int = 0,
     touch: bool = True,
     reverses: LedgerEntry | None = None,
     batch: WriteBatch | None = None,
+    actor: ActorLike,
 ) -> LedgerEntry:
     """Apply a change to a locked member and record it: at once, or queued in ``batch``
     (written when the caller executes it, before the transaction ends)."""
@@ -91,7 +93,8 @@ def _write(
         order=order,
         refund=refund,
         activity=activity,
-        actor=actor_user(actor),
+        **actor_fields(actor),
+        actor_label=actor_label(actor),
         reason=reason[:500],
         shortfall=shortfall,
         reverses=reverses,
@@ -142,9 +145,9 @@ def points_earn(
     order: Order | None = None,
     activity=None,
     reason: str = "",
-    actor: Actor = None,
     member_locked: bool = False,
     batch: WriteBatch | None = None,
+    actor: ActorLike,
 ) -> LedgerEntry | None:
     """Credit ``points`` as a new lot: pending until ``available_at`` if that is later than
     ``at``, spendable at once otherwise. Nothing is written for zero points. The caller may
@@ -205,7 +208,7 @@ def points_spend(
     source_ref: str = "",
     kind: str = Kind.REDEEM,
     reason: str = "",
-    actor: Actor = None,
+    actor: ActorLike,
 ) -> LedgerEntry:
     """Debit ``points`` from the oldest available lots; refuses more than the balance."""
     if points <= 0:
@@ -240,9 +243,9 @@ def points_adjust(
     reason: str,
     at: datetime.datetime,
     expires_at: datetime.datetime | None,
-    actor: Actor,
     source_type: str = Source.STAFF,
     source_ref: str = "",
+    actor: ActorLike,
 ) -> LedgerEntry:
     """A staff (or care goodwill) correction: a credit forms a new lot, a debit spends."""
     if not (reason or "").strip():
@@ -295,7 +298,13 @@ class Reversal:
 
 @transaction.atomic
 def points_reverse_for_refund(
-    *, member: Member, order: Order, refund: Refund, points: int, at: datetime.datetime
+    *,
+    member: Member,
+    order: Order,
+    refund: Refund,
+    points: int,
+    at: datetime.datetime,
+    actor: ActorLike,
 ) -> Reversal:
     """Take back ``points`` an order earned: its pending lots first, then the balance (its
     own released lots, then the oldest others). What the member already spent becomes the
@@ -332,6 +341,7 @@ def points_reverse_for_refund(
         reason=f"refund {refund.external_id} of order {order.external_id}",
         shortfall=shortfall,
         touch=False,
+        actor=actor,
     )
     _record_movements(entry, from_pending + from_balance, -1)
     return Reversal(entry=entry, reversed=pending_taken + balance_taken, shortfall=shortfall)
@@ -339,7 +349,12 @@ def points_reverse_for_refund(
 
 @transaction.atomic
 def points_refund_spend(
-    *, spend_entry: LedgerEntry, reason: str, at: datetime.datetime, source_ref: str = ""
+    *,
+    spend_entry: LedgerEntry,
+    reason: str,
+    at: datetime.datetime,
+    source_ref: str = "",
+    actor: ActorLike,
 ) -> LedgerEntry:
     """Give back what a spend took (a failed redemption), to the very lots it came from,
     so their expiry dates stay as they were. A spend is given back once at most (a unique
@@ -363,13 +378,14 @@ def points_refund_spend(
         reason=reason,
         touch=False,
         reverses=spend_entry,
+        actor=actor,
     )
     _record_movements(entry, [(m.lot, -m.points) for m in movements], 1)
     return entry
 
 
 def release_lots(
-    batches: list[tuple[Member, list[PointLot]]], at: datetime.datetime
+    batches: list[tuple[Member, list[PointLot]]], at: datetime.datetime, *, actor: ActorLike
 ) -> list[LedgerEntry]:
     """Make locked members' due pending lots spendable: one entry per member for all of
     their lots. Set-based: one ``UPDATE`` of the lots, and the members' balances and
@@ -394,6 +410,7 @@ def release_lots(
                 reason=f"{len(lots)} lot(s) past their pending period",
                 touch=False,
                 batch=batch,
+                actor=actor,
             )
         )
     batch.execute()
@@ -401,7 +418,11 @@ def release_lots(
 
 
 def expire_lots(
-    batches: list[tuple[Member, list[PointLot]]], at: datetime.datetime, reason: str
+    batches: list[tuple[Member, list[PointLot]]],
+    at: datetime.datetime,
+    reason: str,
+    *,
+    actor: ActorLike,
 ) -> list[LedgerEntry]:
     """Expire what is left of locked members' lots: one entry per member for all of
     their lots, and a movement per lot. Set-based like ``release_lots``: the lots, the
@@ -426,6 +447,7 @@ def expire_lots(
             reason=reason,
             touch=False,
             batch=batch,
+            actor=actor,
         )
         entries.append(entry)
     batch.execute()

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from core.actors import Actor
+from core.actors import Actor, actor_user
 from core.exceptions import DomainError, NotFound
 from core.hooks import app_hooks
 from loyalty import ledger, rules, tiers
@@ -125,10 +125,11 @@ def _clean_member_fields(fields: dict[str, Any]) -> dict[str, Any]:
 
 @transaction.atomic
 def member_upsert(
-    *, merchant: Merchant, external_id: str, fields: dict[str, Any], actor: Actor = None
+    *, merchant: Merchant, external_id: str, fields: dict[str, Any]
 ) -> tuple[Member, bool]:
     """Create the member, or update the fields given; returns (member, created). Fields
-    are validated before anything is written."""
+    are validated before anything is written. No actor: a member's profile keeps no
+    history (the store's records are the source of it)."""
     values = _clean_member_fields(fields)
     member = Member.objects.select_for_update().filter(merchant=merchant, external_id=external_id)
     member = member.first()
@@ -150,17 +151,16 @@ def member_upsert(
                 member.save()
         except IntegrityError:
             # Created meanwhile by a concurrent request: update that one instead.
-            return member_upsert(
-                merchant=merchant, external_id=external_id, fields=fields, actor=actor
-            )
+            return member_upsert(merchant=merchant, external_id=external_id, fields=fields)
     elif values:
         member.save(update_fields=[*values, "updated_at"])
     return member, created
 
 
 @transaction.atomic
-def member_anonymise(*, merchant: Merchant, member: Member, actor: Actor) -> Member:
-    """Erase personal data on request; the ledger, orders and balances stay whole."""
+def member_anonymise(*, merchant: Merchant, member: Member) -> Member:
+    """Erase personal data on request; the ledger, orders and balances stay whole. No
+    actor: nothing about the request is kept beside the member (``anonymised_at`` only)."""
     member = Member.objects.select_for_update().get(pk=member.pk, merchant=merchant)
     member.email = ""
     member.first_name = ""
@@ -179,7 +179,8 @@ def member_anonymise(*, merchant: Merchant, member: Member, actor: Actor) -> Mem
 def member_adjust_points(
     *, merchant: Merchant, member: Member, points: int, reason: str, actor: Actor
 ) -> LedgerEntry:
-    """A staff correction, plus or minus, with a reason and the staff user recorded."""
+    """A correction, plus or minus, with a reason and who made it (a staff user, or the
+    store's key through the API) recorded."""
     program = program_get_active(merchant=merchant)
     now = timezone.now()
     return ledger.points_adjust(
@@ -188,8 +189,8 @@ def member_adjust_points(
         reason=reason,
         at=now,
         expires_at=lot_expiry(program, now),
+        source_ref=user.get_username() if (user := actor_user(actor)) is not None else "",
         actor=actor,
-        source_ref=getattr(actor, "get_username", lambda: "")(),
     )
 
 
@@ -279,7 +280,7 @@ def _validate_order(data: OrderInput) -> None:
         raise DomainError(f"{data.currency} has fewer decimal places than that.", field="total")
 
 
-def order_record(*, merchant: Merchant, data: OrderInput, actor: Actor = None) -> Recorded:
+def order_record(*, merchant: Merchant, data: OrderInput, actor: Actor) -> Recorded:
     """Record an order and credit what it earns (pending for the program's return window)."""
     digest = request_digest(asdict(data))
     _validate_order(data)
@@ -290,7 +291,7 @@ def order_record(*, merchant: Merchant, data: OrderInput, actor: Actor = None) -
             raise DomainError("No such store.", field="store")
     try:
         with transaction.atomic():
-            order = _order_create(merchant, data, digest, store)
+            order = _order_create(merchant, data, digest, store, actor)
         return Recorded(obj=order, replayed=False)
     except (IntegrityError, NoActiveProgram):
         # Recorded before (a replay needs no active program), or by a concurrent request.
@@ -343,7 +344,9 @@ def _member_tier(member: Member, config: ProgramConfig) -> None:
     member.tier = Tier.objects.get(pk=member.tier_id)
 
 
-def _order_create(merchant: Merchant, data: OrderInput, digest: str, store: Store | None) -> Order:
+def _order_create(
+    merchant: Merchant, data: OrderInput, digest: str, store: Store | None, actor: Actor
+) -> Order:
     # An existing order's id makes the INSERT below fail on the unique constraint, and
     # order_record replays it: no lookup first on the common path.
     now = timezone.now()
@@ -423,6 +426,7 @@ def _order_create(merchant: Merchant, data: OrderInput, digest: str, store: Stor
         source_ref=data.external_id,
         order=order,
         reason=f"order {data.external_id}",
+        actor=actor,
     )
     _record_awards(evaluation, member, entry, data.placed_at, batch)
     batch.execute()
@@ -433,6 +437,7 @@ def _order_create(merchant: Merchant, data: OrderInput, digest: str, store: Stor
         tiers=config.tiers,
         at=now,
         reason=f"order {data.external_id}",
+        actor=actor,
     )
     return order
 
@@ -448,7 +453,7 @@ class RefundInput:
 
 
 def refund_record(
-    *, merchant: Merchant, order_external_id: str, data: RefundInput, actor: Actor = None
+    *, merchant: Merchant, order_external_id: str, data: RefundInput, actor: Actor
 ) -> Recorded:
     """Record a full or partial refund and take back, in proportion, the points the order
     earned. Cumulative: after refunds adding up to the total, exactly what the order
@@ -472,7 +477,7 @@ def refund_record(
         raise DomainError(f"{order.currency} has fewer decimal places than that.", field="amount")
     try:
         with transaction.atomic():
-            return _refund_create(order, data, digest)
+            return _refund_create(order, data, digest, actor)
     except IntegrityError:
         existing = Refund.objects.filter(merchant=merchant, external_id=data.external_id).first()
         if existing is None:
@@ -480,7 +485,7 @@ def refund_record(
         return replay(existing, digest, "Refund")
 
 
-def _refund_create(order: Order, data: RefundInput, digest: str) -> Recorded:
+def _refund_create(order: Order, data: RefundInput, digest: str, actor: Actor) -> Recorded:
     # The order row lock serialises refunds of one order; the member lock comes after it,
     # in the ledger, in the same order for every refund.
     order = Order.objects.select_for_update().get(pk=order.pk)
@@ -510,7 +515,12 @@ def _refund_create(order: Order, data: RefundInput, digest: str) -> Recorded:
     )
     points = int(target) - order.points_reversed
     reversal = ledger.points_reverse_for_refund(
-        member=order.member, order=order, refund=refund, points=points, at=timezone.now()
+        member=order.member,
+        order=order,
+        refund=refund,
+        points=points,
+        at=timezone.now(),
+        actor=actor,
     )
     order.refunded_total = refunded
     order.points_reversed += max(points, 0)
@@ -537,7 +547,7 @@ class ActivityInput:
     member_fields: dict[str, Any] | None = None
 
 
-def activity_record(*, merchant: Merchant, data: ActivityInput, actor: Actor = None) -> Recorded:
+def activity_record(*, merchant: Merchant, data: ActivityInput, actor: Actor) -> Recorded:
     """Record a non-purchase activity and credit what the program's rules give for it.
 
     An activity creates its member only from a member object (``member_fields`` given);
@@ -554,7 +564,7 @@ def activity_record(*, merchant: Merchant, data: ActivityInput, actor: Actor = N
         _check_when(data.occurred_at, "occurred_at")
     try:
         with transaction.atomic():
-            activity = _activity_create(merchant, data, digest)
+            activity = _activity_create(merchant, data, digest, actor)
         return Recorded(obj=activity, replayed=False)
     except (IntegrityError, NoActiveProgram):
         existing = Activity.objects.filter(merchant=merchant, external_id=data.external_id).first()
@@ -563,7 +573,9 @@ def activity_record(*, merchant: Merchant, data: ActivityInput, actor: Actor = N
         return replay(existing, digest, "Activity")
 
 
-def _activity_create(merchant: Merchant, data: ActivityInput, digest: str) -> Activity:
+def _activity_create(
+    merchant: Merchant, data: ActivityInput, digest: str, actor: Actor
+) -> Activity:
     now = timezone.now()
     occurred_at = data.occurred_at or now
     member = _member_locked(merchant, data.member_external_id, data.member_fields)
@@ -603,6 +615,7 @@ def _activity_create(merchant: Merchant, data: ActivityInput, digest: str) -> Ac
         source_ref=data.external_id,
         activity=activity,
         reason=f"{kind} {data.external_id}",
+        actor=actor,
     )
     _record_awards(evaluation, member, entry, occurred_at, batch)
     batch.execute()

@@ -10,7 +10,7 @@ from dateutil.relativedelta import relativedelta
 from django.db.models import DecimalField, ExpressionWrapper, F, Sum
 from django.db.models.functions import Coalesce
 
-from core.actors import Actor, actor_user
+from core.actors import Actor, actor_fields, actor_label
 from loyalty.batch import WriteBatch
 from loyalty.models import LedgerEntry, Member, Order, Program, Tier, TierBasis, TierChange
 
@@ -70,8 +70,9 @@ def _move(
     tier: Tier | None,
     value: Decimal,
     reason: str,
-    actor: Actor = None,
     batch: WriteBatch | None = None,
+    *,
+    actor: Actor,
 ) -> TierChange:
     """Record the change and put the member in ``tier``: at once, or queued in
     ``batch`` (the caller executes it)."""
@@ -81,7 +82,8 @@ def _move(
         to_tier=tier,
         reason=reason,
         qualifying_value=value,
-        actor=actor_user(actor),
+        **actor_fields(actor),
+        actor_label=actor_label(actor),
     )
     member.tier = tier
     if batch is None:
@@ -100,6 +102,7 @@ def member_tier_upgrade(
     at: datetime.datetime,
     reason: str,
     tiers: tuple[Tier, ...] | list[Tier] | None = None,
+    actor: Actor,
 ) -> TierChange | None:
     """Move the member up if they now reach a higher tier; never down. ``tiers``: the
     program's tiers by threshold, when the caller has them already."""
@@ -117,11 +120,11 @@ def member_tier_upgrade(
     target = tier_for(tiers, value)
     if target is None or (current is not None and target.threshold <= current):
         return None
-    return _move(member, target, value, reason)
+    return _move(member, target, value, reason, actor=actor)
 
 
 def tiers_recompute(
-    *, program: Program, members: list[Member], at: datetime.datetime
+    *, program: Program, members: list[Member], at: datetime.datetime, actor: Actor
 ) -> list[TierChange]:
     """Put each member (locked by the caller) in the tier their window gives, up or down."""
     tiers = program_tiers(program) if program.tiers_enabled else []
@@ -135,7 +138,14 @@ def tiers_recompute(
             if member.tier_id is not None and member.tier_id in tiers_by_id:
                 member.tier = tiers_by_id[member.tier_id]  # no query for from_tier
             changes.append(
-                _move(member, target, values[member.pk], "scheduled recomputation", batch=batch)
+                _move(
+                    member,
+                    target,
+                    values[member.pk],
+                    "scheduled recomputation",
+                    batch=batch,
+                    actor=actor,
+                )
             )
     batch.execute()
     return changes

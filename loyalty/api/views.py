@@ -171,7 +171,7 @@ class MemberAdjustmentView(MerchantAPIView):
             member=member,
             points=serializer.validated_data["points"],
             reason=serializer.validated_data["reason"],
-            actor=request.user,
+            actor=self.actor,
         )
         return Response(LedgerEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
 
@@ -232,6 +232,7 @@ class OrderListView(MerchantAPIView):
                 store_public_id=str(store) if store else None,
                 lines=tuple(services.LineInput(**line) for line in data.get("lines", [])),
             ),
+            actor=self.actor,
         )
         return _recorded(recorded, OrderSerializer)
 
@@ -262,6 +263,7 @@ class OrderRefundView(MerchantAPIView):
             merchant=self.merchant,
             order_external_id=external_id,
             data=services.RefundInput(**serializer.validated_data),
+            actor=self.actor,
         )
         return _recorded(recorded, RefundSerializer)
 
@@ -307,5 +309,6 @@ class ActivityListView(MerchantAPIView):
                 occurred_at=data.get("occurred_at"),
                 data=data["data"],
             ),
+            actor=self.actor,
         )
         return _recorded(recorded, ActivitySerializer)

@@ -66,6 +66,9 @@ class LedgerEntry(models.Model):
         related_name="+",
         help_text="The store's API key that acted, when one did.",
     )
+    actor_label = models.CharField(
+        max_length=150, blank=True, help_text="Who acted (a job by name), kept if the user goes."
+    )
     reason = models.CharField(max_length=500, blank=True)
     shortfall = models.BigIntegerField(
         default=0, help_text="Points a reversal could not take back (already spent)."

@@ -105,6 +105,9 @@ class TierChange(models.Model):
         related_name="+",
         help_text="The store's API key that acted, when one did.",
     )
+    actor_label = models.CharField(
+        max_length=150, blank=True, help_text="Who acted (a job by name), kept if the user goes."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

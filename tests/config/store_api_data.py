@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from core.actors import Actor
 from customercare import services as care_services
 from customercare.models import (
     FAQEntry,
@@ -67,6 +68,7 @@ def store_with_data() -> Store:
             currency="USD",
             placed_at=timezone.now() - datetime.timedelta(days=2),
         ),
+        actor=Actor.system("test"),
     )
     reward = offered(RewardFactory(pk=EXAMPLE["reward"], denominations=["10", "25", "50"]))
     select(merchant, reward, price_step=1)
@@ -92,6 +94,7 @@ def store_with_data() -> Store:
         ),
         channel=TicketChannel.API,
         attachments=[SimpleUploadedFile("receipt.pdf", PDF)],
+        actor=Actor.system("test"),
     )
     Ticket.objects.filter(pk=ticket.pk).update(reference=EXAMPLE["ticket"])
     TicketAttachment.objects.filter(message__ticket=ticket).update(id=EXAMPLE["attachment"])

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from core.actors import Actor
 from loyalty import ledger, services
 from loyalty.models import LedgerEntry, Member, PointLot, Program
 from merchants.models import Merchant
@@ -70,6 +71,7 @@ def order_post(
             currency=currency,
             placed_at=placed_at or timezone.now(),
         ),
+        actor=Actor.system("test"),
     )
 
 
@@ -87,6 +89,7 @@ def refund_post(
         data=services.RefundInput(
             external_id=external_id or next_id("refund"), amount=Decimal(amount), currency=currency
         ),
+        actor=Actor.system("test"),
     )
 
 
@@ -110,6 +113,7 @@ def points_take(member: Member, points: int) -> LedgerEntry:
         at=timezone.now(),
         source_type=LedgerEntry.Source.REDEMPTION,
         source_ref=next_id("redemption"),
+        actor=Actor.system("test"),
     )
 
 
@@ -125,7 +129,7 @@ def release_due(member: Member, now: datetime.datetime | None = None) -> LedgerE
         )
         if not lots:
             return None
-        entries = ledger.release_lots([(locked, lots)], now)
+        entries = ledger.release_lots([(locked, lots)], now, actor=Actor.system("test"))
         return entries[0] if entries else None
 
 
@@ -139,7 +143,9 @@ def expire(member: Member, lot_ids: list[int], now: datetime.datetime | None = N
             .filter(member=locked, pk__in=lot_ids, released_at__isnull=False)
             .order_by("earned_at", "id")
         )
-        entries = ledger.expire_lots([(locked, lots)], now, "test expiry")
+        entries = ledger.expire_lots(
+            [(locked, lots)], now, "test expiry", actor=Actor.system("test")
+        )
         return entries[0] if entries else None
 
 

@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from core.actors import Actor
 from loyalty import services
 from loyalty.models import ExchangeRate, LedgerEntry, Member, Program
 from merchants.models import ChecklistItem
@@ -44,6 +45,7 @@ def record_order(merchant, member_id: str, external_id: str, total: str):
             placed_at=timezone.now(),
             member_fields={"email": f"{member_id}@example.com", "first_name": "Ana"},
         ),
+        actor=Actor.system("test"),
     ).obj
 
 
@@ -319,7 +321,10 @@ def test_loyalty_lists_render(admin_client, merchant, url_name):
 def test_order_page_shows_lines_and_refunds_read_only(admin_client, merchant):
     order = record_order(merchant, "m1", "o1", "100")
     services.refund_record(
-        merchant=merchant, order_external_id="o1", data=services.RefundInput("r1", Decimal("10"))
+        merchant=merchant,
+        order_external_id="o1",
+        data=services.RefundInput("r1", Decimal("10")),
+        actor=Actor.system("test"),
     )
     response = admin_client.get(reverse("admin:loyalty_order_change", args=[order.pk]))
     assert response.status_code == 200

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from core.actors import Actor
 from loyalty import services
 from loyalty.models import LedgerEntry, Member, Tier
 from merchants.models import Scope
@@ -38,6 +39,7 @@ def order_record(merchant, member_external_id: str, external_id: str, total: str
             currency=merchant.default_currency,
             placed_at=timezone.now(),
         ),
+        actor=Actor.system("test"),
     ).obj
 
 
@@ -113,7 +115,7 @@ def test_post_member_keeps_the_balance_it_has(tenant, program):
 
 def test_an_anonymised_member_cannot_be_updated(tenant):
     member = member_make(tenant.merchant, email="gone@example.com")
-    services.member_anonymise(merchant=tenant.merchant, member=member, actor=None)
+    services.member_anonymise(merchant=tenant.merchant, member=member)
     before = db_state()
 
     response = post_json(

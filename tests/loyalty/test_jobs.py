@@ -10,6 +10,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from core.actors import Actor
 from loyalty import jobs, services
 from loyalty.models import ExpiryPolicy, LedgerEntry, Member, PointLot, Tier, TierChange
 from loyalty.tasks import expire_points, recompute_tiers, release_pending_points
@@ -41,6 +42,7 @@ def order(merchant, member_id: str, external_id: str, total: str, placed_at=None
             currency=merchant.default_currency,
             placed_at=placed_at or timezone.now(),
         ),
+        actor=Actor.system("test"),
     ).obj
 
 
@@ -87,7 +89,10 @@ def test_release_after_a_full_refund_releases_nothing(merchant):
     program_for(merchant, pending_days=14)
     order(merchant, "m1", "o1", "100")
     services.refund_record(
-        merchant=merchant, order_external_id="o1", data=services.RefundInput("r1", Decimal("100"))
+        merchant=merchant,
+        order_external_id="o1",
+        data=services.RefundInput("r1", Decimal("100")),
+        actor=Actor.system("test"),
     )
     result = jobs.release_pending_points(now=timezone.now() + 15 * DAY)
     assert result.points == 0
@@ -150,7 +155,10 @@ def test_tiers_move_up_at_once_and_down_only_at_recomputation(merchant):
     assert m.tier == gold
     # Gold earns double: the second order earned 400 with the tier applied only after it.
     services.refund_record(
-        merchant=merchant, order_external_id="o2", data=services.RefundInput("r2", Decimal("200"))
+        merchant=merchant,
+        order_external_id="o2",
+        data=services.RefundInput("r2", Decimal("200")),
+        actor=Actor.system("test"),
     )
     m.refresh_from_db()
     assert m.tier == gold  # refunds never move a member down by themselves

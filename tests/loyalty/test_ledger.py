@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.actors import Actor
 from core.exceptions import DomainError, NotFound
 from loyalty import ledger, services
 from loyalty.exceptions import (
@@ -69,6 +70,7 @@ def earn(member, points, *, at=None, available_at=None):
         expires_at=None,
         source_type=LedgerEntry.Source.ACTIVITY,
         source_ref="test",
+        actor=Actor.system("test"),
     )
 
 
@@ -352,7 +354,9 @@ def test_refund_of_a_spend_gives_back_to_the_very_lots_it_took(member):
     third = lot_of(earn(member, 40, at=now))
     assert remaining(first, second, third) == [0, 20, 40]
 
-    given_back = ledger.points_refund_spend(spend_entry=spend, reason="supplier failed", at=now)
+    given_back = ledger.points_refund_spend(
+        spend_entry=spend, reason="supplier failed", at=now, actor=Actor.system("test")
+    )
 
     assert (given_back.kind, given_back.points) == (Kind.REDEMPTION_REFUND, 60)
     assert given_back.source_ref == spend.source_ref
@@ -371,9 +375,12 @@ def test_refund_of_a_spend_keeps_the_lots_expiry_dates(member):
         available_at=now,
         expires_at=expires,
         source_type=LedgerEntry.Source.ACTIVITY,
+        actor=Actor.system("test"),
     )
     spend = points_take(member, 100)
-    ledger.points_refund_spend(spend_entry=spend, reason="failed", at=now)
+    ledger.points_refund_spend(
+        spend_entry=spend, reason="failed", at=now, actor=Actor.system("test")
+    )
 
     lot = lot_of(entry)
     assert (lot.remaining, lot.expires_at) == (100, expires)
@@ -387,7 +394,9 @@ def test_refund_of_a_spend_after_a_refund_shortfall_keeps_the_ledger_whole(merch
     refund_post(merchant, order.external_id, "100.00")  # shortfall 100
 
     # The redemption then fails: its points must be given back without an error.
-    ledger.points_refund_spend(spend_entry=spend, reason="supplier failed", at=timezone.now())
+    ledger.points_refund_spend(
+        spend_entry=spend, reason="supplier failed", at=timezone.now(), actor=Actor.system("test")
+    )
 
     member.refresh_from_db()
     assert (member.points_balance, member.lifetime_points) == (100, 100)
@@ -397,9 +406,13 @@ def test_refund_of_a_spend_after_a_refund_shortfall_keeps_the_ledger_whole(merch
 def test_a_spend_is_given_back_once_only(merchant, member):
     order_post(merchant, member, "100.00")
     spend = points_take(member, 40)
-    ledger.points_refund_spend(spend_entry=spend, reason="supplier failed", at=timezone.now())
+    ledger.points_refund_spend(
+        spend_entry=spend, reason="supplier failed", at=timezone.now(), actor=Actor.system("test")
+    )
     with pytest.raises(SpendAlreadyRefunded):
-        ledger.points_refund_spend(spend_entry=spend, reason="again", at=timezone.now())
+        ledger.points_refund_spend(
+            spend_entry=spend, reason="again", at=timezone.now(), actor=Actor.system("test")
+        )
     member.refresh_from_db()
     assert member.points_balance == 100
     assert_ledger_consistent(member)
@@ -475,7 +488,9 @@ def test_entries_add_up_to_the_cached_balances_after_a_mixed_history(pending_mer
     spend = points_take(member, 120)
     refund_post(pending_merchant, pending_order.external_id, "20.00")
     refund_post(pending_merchant, old_order.external_id, "50.00")
-    ledger.points_refund_spend(spend_entry=spend, reason="failed", at=timezone.now())
+    ledger.points_refund_spend(
+        spend_entry=spend, reason="failed", at=timezone.now(), actor=Actor.system("test")
+    )
     PointLot.objects.filter(order=pending_order).update(available_at=now - DAY)
     release_due(member)
     points_take(member, 30)

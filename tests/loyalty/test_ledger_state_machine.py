@@ -21,6 +21,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from core.actors import Actor
 from loyalty import ledger, services
 from loyalty.exceptions import InsufficientPoints, RefundExceedsOrder
 from loyalty.models import LedgerEntry, LotMovement, Member, Order, PointLot
@@ -76,6 +77,7 @@ class LedgerMachine(RuleBasedStateMachine):
             available_at=available_at,
             expires_at=None,
             source_type=LedgerEntry.Source.ACTIVITY,
+            actor=Actor.system("test"),
         )
         lot = PointLot.objects.get(entry=entry)
         assert (lot.points, lot.remaining) == (points, points)
@@ -209,7 +211,11 @@ class LedgerMachine(RuleBasedStateMachine):
                 .order_by("earned_at", "id")
             )
             points = sum(lot.remaining for lot in lots)
-            entries = ledger.release_lots([(member, lots)], now) if lots else []
+            entries = (
+                ledger.release_lots([(member, lots)], now, actor=Actor.system("test"))
+                if lots
+                else []
+            )
             entry = entries[0] if entries else None
         assert (entry.points if entry else 0) == points
         event(f"release of {'some' if points else 'no'} points")
@@ -234,7 +240,9 @@ class LedgerMachine(RuleBasedStateMachine):
                 .order_by("earned_at", "id")
             )
             points = sum(lot.remaining for lot in lots)
-            ledger.expire_lots([(member, lots)], timezone.now(), "test expiry")
+            ledger.expire_lots(
+                [(member, lots)], timezone.now(), "test expiry", actor=Actor.system("test")
+            )
         assert self.state() == (balance - points, pending_points, lifetime)
         assert not PointLot.objects.filter(pk__in=[lot.pk for lot in chosen], remaining__gt=0)
 
@@ -244,7 +252,11 @@ class LedgerMachine(RuleBasedStateMachine):
         spend = self.spends.pop(data.draw(st.integers(0, len(self.spends) - 1), label="spend"))
         balance, pending_points, lifetime = self.state()
         ledger.points_refund_spend(
-            spend_entry=spend, reason="failed", at=timezone.now(), source_ref=next_id("r")
+            spend_entry=spend,
+            reason="failed",
+            at=timezone.now(),
+            source_ref=next_id("r"),
+            actor=Actor.system("test"),
         )
         assert self.state() == (balance - spend.points, pending_points, lifetime)
 

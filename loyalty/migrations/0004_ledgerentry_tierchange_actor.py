@@ -11,6 +11,15 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name="ledgerentry",
+            name="actor_label",
+            field=models.CharField(
+                blank=True,
+                help_text="Who acted (a job by name), kept if the user goes.",
+                max_length=150,
+            ),
+        ),
+        migrations.AddField(
+            model_name="ledgerentry",
             name="api_key",
             field=models.ForeignKey(
                 blank=True,
@@ -19,6 +28,15 @@ class Migration(migrations.Migration):
                 on_delete=django.db.models.deletion.SET_NULL,
                 related_name="+",
                 to="merchants.merchantapikey",
+            ),
+        ),
+        migrations.AddField(
+            model_name="tierchange",
+            name="actor_label",
+            field=models.CharField(
+                blank=True,
+                help_text="Who acted (a job by name), kept if the user goes.",
+                max_length=150,
             ),
         ),
         migrations.AddField(
