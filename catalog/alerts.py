@@ -33,7 +33,7 @@ def alert_raise(*, kind: str, subject: str, message: str) -> CatalogAlert:
     raise RuntimeError("alert_raise: could not open or find the alert")
 
 
-def alert_clear(*, kind: str, subject: str, actor: Actor = None) -> int:
+def alert_clear(*, kind: str, subject: str, actor: Actor) -> int:
     """Resolve the open alert about ``subject`` (when what it reported went away)."""
     return CatalogAlert.objects.filter(kind=kind, subject=subject, resolved_at=None).update(
         resolved_at=timezone.now(), resolved_by=actor_user(actor)

@@ -35,6 +35,7 @@ from catalog.models import (
     SupplierOffer,
 )
 from catalog.pools import codes_upload
+from core.actors import Actor
 from loyalty.demo import USD_RATES
 from loyalty.models import ExchangeRate, Program
 from merchants.demo import DEMO_MERCHANTS
@@ -43,6 +44,7 @@ from merchants.models import Merchant
 # One US dollar in each currency: the loyalty demo's figures plus the catalog's own.
 USD_PER_UNIT = {"USD": "1", **USD_RATES, "KWD": "0.307"}
 RATES_AS_OF = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+DEMO = Actor.system("demo")
 
 # slug: English name, other locales
 CATEGORIES: dict[str, tuple[str, dict[str, str]]] = {
@@ -393,7 +395,7 @@ def _reward(spec: RewardSpec, brand: Brand, colour: str) -> tuple[Reward, bool]:
         _store(reward.image, f"{spec.slug}.png", card)
         write = True
     if write:
-        services.reward_save(reward=reward, actor=None)
+        services.reward_save(reward=reward, actor=DEMO)
     return reward, write
 
 
@@ -444,7 +446,7 @@ def _code_pool(reward: Reward) -> int:
     for n in range(1, POOL_CODES + 1):
         token = hashlib.sha256(f"{reward.slug}:{n}".encode()).hexdigest()[:10].upper()
         rows.append(f"DEMO-{token},{expires_on:%Y-%m-%d}")
-    return codes_upload(pool=pool, csv_text="\n".join(rows), actor=None).created
+    return codes_upload(pool=pool, csv_text="\n".join(rows), actor=DEMO).created
 
 
 def _rates() -> int:
@@ -483,7 +485,7 @@ def _selections(rewards: list[Reward]) -> tuple[int, int]:
             services.catalog_items_add(
                 merchant=merchant,
                 rewards=local,
-                actor=None,
+                actor=DEMO,
                 margin_percent=Decimal(margin),
                 price_step=step,
             )

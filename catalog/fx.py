@@ -28,10 +28,13 @@ from django.utils.dateparse import parse_date, parse_datetime
 from catalog.alerts import alert_clear, alert_raise
 from catalog.models import AlertKind, CatalogAlert, MerchantCatalogItem, RewardStatus, SupplierOffer
 from catalog.services import catalog_items_reprice
+from core.actors import Actor
 from loyalty.models import ExchangeRate, Program
 from merchants.models import FeePlan
 
 logger = logging.getLogger("catalog.fx")
+# Who clears a rate alert once the rates are back: the refresh job.
+RATES = Actor.system("refresh_exchange_rates")
 
 COLUMNS = ("base", "quote", "rate", "as_of")
 PROCESSED = "processed"
@@ -271,7 +274,7 @@ def rates_import_drop_dir(*, now: datetime.datetime, result: RefreshResult) -> s
             result.files_rejected.append(path.name)
             continue
         _move(path, folder / PROCESSED, now=now)
-        alert_clear(kind=AlertKind.RATE_IMPORT, subject=_file_subject(path))
+        alert_clear(kind=AlertKind.RATE_IMPORT, subject=_file_subject(path), actor=RATES)
         result.files_imported.append(path.name)
         result.rates_added += len(created)
         result.rates_unchanged += unchanged
@@ -347,7 +350,7 @@ def rates_check_staleness(now: datetime.datetime | None = None) -> list[str]:
             Q(base=a, quote=b) | Q(base=b, quote=a), as_of__lte=now
         ).aggregate(latest=Max("as_of"))["latest"]
         if latest is not None and now - latest <= max_age:
-            alert_clear(kind=AlertKind.STALE_RATE, subject=subject)
+            alert_clear(kind=AlertKind.STALE_RATE, subject=subject, actor=RATES)
             continue
         stale.append(subject)
         if latest is None:
@@ -365,7 +368,7 @@ def rates_check_staleness(now: datetime.datetime | None = None) -> list[str]:
         kind=AlertKind.STALE_RATE, resolved_at=None
     ).values_list("subject", flat=True):
         if subject not in in_use:
-            alert_clear(kind=AlertKind.STALE_RATE, subject=subject)
+            alert_clear(kind=AlertKind.STALE_RATE, subject=subject, actor=RATES)
     return stale
 
 

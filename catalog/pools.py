@@ -34,6 +34,8 @@ from core.actors import Actor, actor_label
 from core.exceptions import DomainError
 
 logger = logging.getLogger("catalog.pools")
+# Who clears a low-stock alert once the pool is refilled: the stock check.
+STOCK_CHECK = Actor.system("check_code_pools")
 
 COLUMNS = ("code", "pin", "expires_on")
 MAX_CODE_LENGTH = 200
@@ -281,7 +283,7 @@ def _check_pool(pool: CodePool, free: int) -> bool:
             f"{pool.low_stock_threshold}.",
         )
         return True
-    alert_clear(kind=AlertKind.LOW_STOCK, subject=_subject(pool.pk))
+    alert_clear(kind=AlertKind.LOW_STOCK, subject=_subject(pool.pk), actor=STOCK_CHECK)
     return False
 
 

@@ -146,7 +146,7 @@ class CatalogResource(resources.ModelResource):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.actor: Actor = None
+        self.actor: Actor = Actor.system("import")
 
     @classmethod
     def widget_from_django_field(cls, f: Any, default: type[Widget] = Widget) -> type[Widget]:
@@ -160,7 +160,7 @@ class CatalogResource(resources.ModelResource):
         return super().import_data(dataset, **kwargs)
 
     def before_import(self, dataset: Any, **kwargs: Any) -> None:
-        self.actor = kwargs.get("user")
+        self.actor = Actor.staff(kwargs.get("user"))
 
     def import_instance(self, instance: Model, row: dict, **kwargs: Any) -> None:
         # Related lists (m2m) are only written after the save; checking them here puts an
@@ -285,7 +285,7 @@ class RewardResource(CatalogResource):
         except ValidationError as exc:
             errors = exc.update_error_dict(errors)
         try:
-            services.reward_validate(instance)
+            services.reward_validate(reward=instance)
         except DomainError as error:
             errors = _error_of(error).update_error_dict(errors)
         if errors:

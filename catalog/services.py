@@ -29,7 +29,7 @@ from catalog.models import (
     Supplier,
 )
 from catalog.supplier_settings import schema_for, settings_json, stored_settings
-from core.actors import Actor, actor_label, actor_user
+from core.actors import Actor, actor_label, actor_user, as_actor, history_user
 from core.exceptions import DomainError
 from loyalty.exceptions import ExchangeRateMissing
 from loyalty.models import Program
@@ -40,6 +40,9 @@ from merchants.selectors import fee_plan_current
 from merchants.services import checklist_item_complete
 
 logger = logging.getLogger("catalog.services")
+
+# Who clears a cost alert when a new price recovers the cost: the pricing itself.
+PRICING = Actor.system("pricing")
 
 # The fields whose change reprices every merchant's item of the reward.
 PRICE_FIELDS = (
@@ -55,7 +58,7 @@ PRICE_FIELDS = (
 # -- rewards -----------------------------------------------------------------------------
 
 
-def reward_validate(reward: Reward) -> None:
+def reward_validate(*, reward: Reward) -> None:
     """Raise ``InvalidDenominations`` / ``DomainError`` naming the field at fault."""
     errors = denominations.validate(
         kind=reward.denomination_kind,
@@ -93,7 +96,7 @@ def _normalise(reward: Reward) -> None:
 def reward_save(*, reward: Reward, actor: Actor) -> Reward:
     """Validate and save a reward (the admin's form and the import build it); a change of
     its face values reprices every merchant's item of it. The history records who."""
-    reward_validate(reward)
+    reward_validate(reward=reward)
     _normalise(reward)
     try:
         reward.full_clean(exclude=["brand"] if reward.brand_id else None)
@@ -103,7 +106,7 @@ def reward_save(*, reward: Reward, actor: Actor) -> Reward:
     previous = None
     if reward.pk:
         previous = Reward.objects.filter(pk=reward.pk).values(*PRICE_FIELDS).first()
-    reward._history_user = actor if getattr(actor, "is_authenticated", False) else None
+    reward._history_user = history_user(actor)
     reward.save()
     if previous is not None and any(previous[f] != getattr(reward, f) for f in PRICE_FIELDS):
         catalog_items_reprice(reward_ids=[reward.pk])
@@ -121,7 +124,7 @@ def rewards_set_status(*, rewards: Iterable[Reward], status: str, actor: Actor) 
         if reward.status == status:
             continue
         reward.status = status
-        reward._history_user = actor if getattr(actor, "is_authenticated", False) else None
+        reward._history_user = history_user(actor)
         reward.save(update_fields=["status", "updated_at"])
         changed += 1
     return changed
@@ -132,11 +135,11 @@ def rewards_set_status(*, rewards: Iterable[Reward], status: str, actor: Actor) 
 CREDENTIALS_PERMISSION = "catalog.change_supplier_credentials"
 
 
-def supplier_may_change_credentials(actor: Actor) -> bool:
+def supplier_may_change_credentials(*, actor: Actor) -> bool:
     """May ``actor`` change a supplier's secrets, or what decides where they are sent
     (its adapter, a URL its secrets go to)? Staff with the permission may; so may the
-    system (a command or job: no actor)."""
-    if actor is None:
+    system (a command or job)."""
+    if as_actor(actor).kind == "system":
         return True
     user = actor_user(actor)
     return user is not None and user.is_active and user.has_perm(CREDENTIALS_PERMISSION)
@@ -195,7 +198,7 @@ def supplier_save(*, supplier: Supplier, settings: Mapping[str, Any], actor: Act
         Supplier.objects.select_for_update().filter(pk=supplier.pk).first() if supplier.pk else None
     )
     change = _settings_change(supplier, settings, stored)
-    if change.locked and not supplier_may_change_credentials(actor):
+    if change.locked and not supplier_may_change_credentials(actor=actor):
         raise SupplierCredentialsLocked(
             f"Changing {', '.join(change.locked)} needs the permission to change supplier "
             "credentials.",
@@ -215,7 +218,7 @@ def supplier_save(*, supplier: Supplier, settings: Mapping[str, Any], actor: Act
 # -- merchant catalogs -------------------------------------------------------------------
 
 
-def item_validate(item: MerchantCatalogItem) -> None:
+def item_validate(*, item: MerchantCatalogItem) -> None:
     reward = item.reward
     rule = denominations.of_reward(reward)
     overrides = item.fixed_prices or {}
@@ -253,20 +256,22 @@ def _canonical_overrides(item: MerchantCatalogItem) -> dict[str, int]:
     }
 
 
-def unit_price(item: MerchantCatalogItem, *, program: Program, value: Decimal) -> int:
+def unit_price(*, item: MerchantCatalogItem, program: Program, value: Decimal) -> int:
     """The points one unit of ``value`` (an allowed value of the reward) costs now: the
     item's override, or the automatic price at the program's current point value and the
     rate the item was last priced with."""
     return pricing.price_of(
         value,
         denominations.of_reward(item.reward),
-        price_terms(item, program, item.rate_used or Decimal(1)),
+        price_terms(item=item, program=program, rate=item.rate_used or Decimal(1)),
         fixed_prices=_canonical_overrides(item),
         fixed_points_per_unit=item.fixed_points_per_unit,
     )
 
 
-def price_terms(item: MerchantCatalogItem, program: Program, rate: Decimal) -> pricing.PriceTerms:
+def price_terms(
+    *, item: MerchantCatalogItem, program: Program, rate: Decimal
+) -> pricing.PriceTerms:
     return pricing.PriceTerms(
         point_value=program.point_value,
         program_currency=program.currency,
@@ -278,7 +283,7 @@ def price_terms(item: MerchantCatalogItem, program: Program, rate: Decimal) -> p
 
 
 def item_price(
-    item: MerchantCatalogItem, *, program: Program, at: datetime.datetime | None = None
+    *, item: MerchantCatalogItem, program: Program, at: datetime.datetime | None = None
 ) -> MerchantCatalogItem:
     """Compute the item's prices in place (not saved), with the latest rate at ``at``."""
     at = at or timezone.now()
@@ -299,7 +304,7 @@ def item_price(
         return item
     prices = pricing.item_prices(
         denominations.of_reward(reward),
-        price_terms(item, program, conversion.rate),
+        price_terms(item=item, program=program, rate=conversion.rate),
         fixed_prices=_canonical_overrides(item),
         fixed_points_per_unit=item.fixed_points_per_unit,
     )
@@ -364,16 +369,16 @@ def _check_cost(item: MerchantCatalogItem, at: datetime.datetime) -> None:
             message=f"{reward} for {item.merchant}: {item.review_note}",
         )
     else:
-        alert_clear(kind=AlertKind.COST_ABOVE_RECOVERY, subject=subject)
+        alert_clear(kind=AlertKind.COST_ABOVE_RECOVERY, subject=subject, actor=PRICING)
 
 
 @transaction.atomic
 def catalog_item_save(*, item: MerchantCatalogItem, actor: Actor) -> MerchantCatalogItem:
     """Validate, price and save a merchant's catalog item (the admin's form builds it)."""
-    item_validate(item)
+    item_validate(item=item)
     item.fixed_prices = _canonical_overrides(item)
-    item_price(item, program=program_get_active(merchant=item.merchant))
-    item._history_user = actor if getattr(actor, "is_authenticated", False) else None
+    item_price(item=item, program=program_get_active(merchant=item.merchant))
+    item._history_user = history_user(actor)
     item.save()
     if item.is_enabled:
         checklist_item_complete(
@@ -401,10 +406,10 @@ def catalog_items_add(
         if reward.pk in present or reward.status == RewardStatus.RETIRED:
             continue
         item = MerchantCatalogItem(merchant=merchant, reward=reward, **terms)
-        item_validate(item)
+        item_validate(item=item)
         item.fixed_prices = _canonical_overrides(item)
-        item_price(item, program=program, at=now)
-        item._history_user = actor if getattr(actor, "is_authenticated", False) else None
+        item_price(item=item, program=program, at=now)
+        item._history_user = history_user(actor)
         item.full_clean(exclude=["merchant", "reward", "allowed_tiers"])
         item.save()
         added.append(item)
@@ -455,7 +460,7 @@ def catalog_items_reprice(
             continue
         before = (item.prices, item.points_per_unit, item.pricing_error, item.needs_review)
         with transaction.atomic():
-            item_price(item, program=program, at=at)
+            item_price(item=item, program=program, at=at)
             after = (item.prices, item.points_per_unit, item.pricing_error, item.needs_review)
             if before != after:
                 item.save()

@@ -128,7 +128,7 @@ def _create(
         name, message = next(iter(errors.items()))
         raise InvalidRecipient(message, field=name, field_errors=errors)
     _check_limits(item, member.pk, data.quantity, now)
-    points_each = catalog_services.unit_price(item, program=program, value=data.value)
+    points_each = catalog_services.unit_price(item=item, program=program, value=data.value)
     points_total = points_each * data.quantity
 
     redemption = Redemption(

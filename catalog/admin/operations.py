@@ -14,6 +14,7 @@ from catalog.models import (
     CodePool,
     VoucherCode,
 )
+from core.actors import Actor
 
 # -- code pools --------------------------------------------------------------------------
 
@@ -159,7 +160,7 @@ class CatalogAlertAdmin(admin.ModelAdmin):
     @admin.action(description="Mark resolved", permissions=["change"])
     def mark_resolved(self, request: HttpRequest, queryset: QuerySet) -> None:
         resolved = sum(
-            alert_clear(kind=alert.kind, subject=alert.subject, actor=request.user)
+            alert_clear(kind=alert.kind, subject=alert.subject, actor=Actor.staff(request.user))
             for alert in queryset.filter(resolved_at__isnull=True)
         )
         self.message_user(request, f"{resolved} alert(s) resolved.", messages.SUCCESS)

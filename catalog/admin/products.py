@@ -34,6 +34,7 @@ from catalog.resources import (
     RewardResource,
     SupplierOfferResource,
 )
+from core.actors import Actor
 from core.exceptions import DomainError
 
 # -- brands, categories ----------------------------------------------------------------------
@@ -157,7 +158,7 @@ class RewardForm(forms.ModelForm):
     def _post_clean(self) -> None:
         super()._post_clean()
         try:
-            services.reward_validate(self.instance)
+            services.reward_validate(reward=self.instance)
         except DomainError as error:
             form_error(self, error)
 
@@ -185,7 +186,7 @@ class SupplierOfferInline(admin.TabularInline):
 def _status_action(status: str, label: str):
     def action(modeladmin: "RewardAdmin", request: HttpRequest, queryset: QuerySet) -> None:
         changed = services.rewards_set_status(
-            rewards=list(queryset), status=status, actor=request.user
+            rewards=list(queryset), status=status, actor=Actor.staff(request.user)
         )
         modeladmin.message_user(
             request,
@@ -270,7 +271,7 @@ class RewardAdmin(
         return denominations.describe(denominations.of_reward(reward))
 
     def save_model(self, request: HttpRequest, obj: Reward, form: Any, change: bool) -> None:
-        services.reward_save(reward=obj, actor=request.user)
+        services.reward_save(reward=obj, actor=Actor.staff(request.user))
 
 
 @admin.register(SupplierOffer)

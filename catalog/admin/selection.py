@@ -22,6 +22,7 @@ from catalog.models import (
     RewardStatus,
     RewardType,
 )
+from core.actors import Actor
 from core.exceptions import DomainError
 from loyalty.models import Tier
 from merchants.models import Merchant
@@ -51,7 +52,7 @@ class CatalogItemForm(forms.ModelForm):
         if self.instance.reward_id is None:
             return
         try:
-            services.item_validate(self.instance)
+            services.item_validate(item=self.instance)
         except DomainError as error:
             form_error(self, error)
 
@@ -184,7 +185,7 @@ class MerchantCatalogItemAdmin(ServiceErrorsAdmin, ReadOnlyHistoryAdmin):
     def save_model(
         self, request: HttpRequest, obj: MerchantCatalogItem, form: Any, change: bool
     ) -> None:
-        services.catalog_item_save(item=obj, actor=request.user)
+        services.catalog_item_save(item=obj, actor=Actor.staff(request.user))
 
     # -- adding rewards in bulk ------------------------------------------------------------
 
@@ -255,7 +256,10 @@ class MerchantCatalogItemAdmin(ServiceErrorsAdmin, ReadOnlyHistoryAdmin):
     ) -> list[tuple[MerchantCatalogItem, str]] | None:
         try:
             items = services.catalog_items_add(
-                merchant=merchant, rewards=list(rewards), actor=request.user, **form.terms()
+                merchant=merchant,
+                rewards=list(rewards),
+                actor=Actor.staff(request.user),
+                **form.terms(),
             )
         except DomainError as error:
             self.message_user(request, f"{merchant}: {error.detail}", messages.ERROR)

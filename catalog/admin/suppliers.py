@@ -35,6 +35,7 @@ from catalog.supplier_settings import (
     schema_for,
     stored_settings,
 )
+from core.actors import Actor
 from core.exceptions import DomainError
 
 FIELD_PREFIX = "setting_"
@@ -231,7 +232,9 @@ class SupplierAdmin(ServiceErrorsAdmin):
         schemas = adapter_schemas()
         source = request.POST if request.method == "POST" else request.GET
         asked = source.get("adapter") or ""
-        may_choose = obj is None or services.supplier_may_change_credentials(request.user)
+        may_choose = obj is None or services.supplier_may_change_credentials(
+            actor=Actor.staff(request.user)
+        )
         if asked in schemas and may_choose:
             return asked
         return obj.adapter if obj is not None else ""
@@ -274,7 +277,9 @@ class SupplierAdmin(ServiceErrorsAdmin):
         return fieldsets
 
     def _adapter_links(self, request: HttpRequest, obj: Supplier | None, shown: str) -> str:
-        if obj is not None and not services.supplier_may_change_credentials(request.user):
+        if obj is not None and not services.supplier_may_change_credentials(
+            actor=Actor.staff(request.user)
+        ):
             return ""
         others = [name for name in adapter_schemas() if name != shown]
         if not others:
@@ -293,13 +298,17 @@ class SupplierAdmin(ServiceErrorsAdmin):
         attrs.update(
             schema=schema,
             adapter_shown=adapter,
-            may_change_credentials=services.supplier_may_change_credentials(request.user),
+            may_change_credentials=services.supplier_may_change_credentials(
+                actor=Actor.staff(request.user)
+            ),
         )
         kwargs["form"] = type("SupplierSettingsForm", (self.form,), attrs)
         return super().get_form(request, obj, change=change, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Supplier, form: Any, change: bool) -> None:
-        services.supplier_save(supplier=obj, settings=form.settings_values(), actor=request.user)
+        services.supplier_save(
+            supplier=obj, settings=form.settings_values(), actor=Actor.staff(request.user)
+        )
 
     @admin.display(description="Settings")
     def settings_summary(self, supplier: Supplier) -> str:

@@ -49,7 +49,9 @@ class _MemberRewardsView(MerchantAPIView):
             for item in items:
                 terms = None
                 if item.point_value_used != program.point_value:
-                    terms = services.price_terms(item, program, item.rate_used or 1)
+                    terms = services.price_terms(
+                        item=item, program=program, rate=item.rate_used or 1
+                    )
                 rendered.append(
                     member_reward(
                         item, balance=member.points_balance, request=self.request, terms=terms

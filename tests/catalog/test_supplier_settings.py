@@ -19,6 +19,7 @@ from catalog.supplier_settings import (
     schema_for,
     stored_settings,
 )
+from core.actors import Actor
 from fulfillment.adapters import AdapterConfigError, adapter_for
 from tests.catalog.factories import SupplierFactory
 from tests.merchants.factories import StaffFactory
@@ -246,11 +247,11 @@ def test_creating_a_supplier_with_credentials_needs_the_permission():
 
 def test_only_active_holders_of_the_permission_and_the_system_may_change_credentials():
     holder = staff(credentials=True)
-    assert services.supplier_may_change_credentials(holder)
-    assert services.supplier_may_change_credentials(None)
-    assert not services.supplier_may_change_credentials(staff(credentials=False))
+    assert services.supplier_may_change_credentials(actor=Actor.staff(holder))
+    assert services.supplier_may_change_credentials(actor=Actor.system("refresh_suppliers"))
+    assert not services.supplier_may_change_credentials(actor=Actor.staff(staff(credentials=False)))
     holder.is_active = False
-    assert not services.supplier_may_change_credentials(holder)
+    assert not services.supplier_may_change_credentials(actor=Actor.staff(holder))
 
 
 def test_the_operations_group_holds_the_credentials_permission_and_no_other_group_does():

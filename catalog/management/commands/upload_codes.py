@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from catalog import pools
 from catalog.exceptions import CodeUploadRefused
 from catalog.models import CodePool
+from core.actors import Actor
 
 
 class Command(BaseCommand):
@@ -20,7 +21,9 @@ class Command(BaseCommand):
             raise CommandError(f"No code pool with id {pool}.")
         try:
             with path.open("rb") as file:
-                result = pools.codes_upload(pool=code_pool, file=file, actor=None)
+                result = pools.codes_upload(
+                    pool=code_pool, file=file, actor=Actor.system("upload_codes")
+                )
         except OSError as error:
             raise CommandError(f"Cannot read {path}: {error.strerror}") from error
         except CodeUploadRefused as error:
