@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import translation
 
+from core.actors import Actor
 from customercare import services
 from customercare.models import (
     AgentProfile,
@@ -26,6 +27,8 @@ from customercare.models import (
 )
 from loyalty.models import Member, Order, Program
 from merchants.models import Merchant, MerchantStatus
+
+DEMO = Actor.system("demo")
 
 HOLIDAYS = [
     (datetime.date(2026, 12, 25), "Christmas Day"),
@@ -160,6 +163,7 @@ def _tickets(merchant: Merchant, agent) -> int:
             order_external_id=order.external_id if order else "NW-UNKNOWN",
         ),
         channel=TicketChannel.API,
+        actor=DEMO,
     )
     services.ticket_open(
         merchant=merchant,
@@ -171,6 +175,7 @@ def _tickets(merchant: Merchant, agent) -> int:
             priority=TicketPriority.LOW,
         ),
         channel=TicketChannel.API,
+        actor=DEMO,
     )
     waiting = services.ticket_open(
         merchant=merchant,
@@ -181,12 +186,13 @@ def _tickets(merchant: Merchant, agent) -> int:
             body="Can I use my points for a coffee gift card?",
         ),
         channel=TicketChannel.API,
+        actor=DEMO,
     )
     services.ticket_reply(
         ticket=waiting,
         body="Yes: the Caffè Aurora card is in your rewards. Which value would you like?",
         internal=False,
-        actor=agent,
+        actor=Actor.staff(agent),
         then=TicketStatus.PENDING_CUSTOMER,
     )
     done = services.ticket_open(
@@ -198,19 +204,20 @@ def _tickets(merchant: Merchant, agent) -> int:
             body="Just wanted to say the program is great.",
         ),
         channel=TicketChannel.API,
+        actor=DEMO,
     )
     services.ticket_reply(
         ticket=done,
         body="Thank you for the kind words!",
         internal=False,
-        actor=agent,
+        actor=Actor.staff(agent),
         then=TicketStatus.RESOLVED,
     )
     services.ticket_reply(
         ticket=missing,
         body="Checked the order: see the system note. Crediting once it is released.",
         internal=True,
-        actor=agent,
+        actor=Actor.staff(agent),
     )
     return 4
 

@@ -36,6 +36,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
+from core.actors import Actor
 from customercare import selectors, services, sla
 from customercare.models import (
     NotificationKind,
@@ -51,6 +52,8 @@ from merchants.models import Merchant
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 200
+# Who escalates and closes tickets here: the job, by its command's name.
+SLA_CHECK = Actor.system("sla_check")
 # The statuses in which the SLA clock runs.
 RUNNING_STATUSES = (TicketStatus.NEW, TicketStatus.OPEN)
 FIRST_RESPONSE = "first_response"
@@ -226,7 +229,7 @@ def _check(ticket: Ticket, run: _Run) -> None:
         services.ticket_set_priority(
             ticket=ticket,
             priority=services.priority_above(ticket.priority),
-            actor=None,
+            actor=SLA_CHECK,
             note="SLA breached: " + ", ".join(TARGET_LABELS[target] for target in fresh),
             locked=True,
         )
@@ -345,7 +348,7 @@ def _close_one(ticket: Ticket, days: int, run: _Run) -> None:
             services.ticket_move(
                 ticket=ticket,
                 to=TicketStatus.CLOSED,
-                actor=None,
+                actor=SLA_CHECK,
                 note=f"reopen window of {days} day(s) passed",
             )
     except Exception:

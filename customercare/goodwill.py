@@ -123,8 +123,8 @@ def _post(
     adjustment: GoodwillAdjustment,
     ticket: Ticket,
     program: Program,
-    user: AbstractBaseUser,
     now: datetime.datetime,
+    actor: Actor,
 ) -> LedgerEntry:
     reason = GoodwillReason(adjustment.reason).label
     return ledger.points_adjust(
@@ -134,9 +134,9 @@ def _post(
         reason=f"Goodwill on {ticket.reference} ({reason})"[:500],
         at=now,
         expires_at=lot_expiry(program, now),
-        actor=user,
         source_type=LedgerEntry.Source.TICKET,
         source_ref=ticket.reference,
+        actor=actor,
     )
 
 
@@ -217,7 +217,7 @@ def goodwill_request(
                 )
             label = GoodwillReason(reason).label
             if points <= terms.goodwill_approval_threshold:
-                entry = _post(adjustment, ticket, program, user, now)
+                entry = _post(adjustment, ticket, program, now, actor)
                 GoodwillAdjustment.objects.filter(
                     pk=adjustment.pk, status=GoodwillStatus.PENDING_APPROVAL
                 ).update(status=GoodwillStatus.POSTED, ledger_entry=entry, decided_at=now)
@@ -264,7 +264,7 @@ def goodwill_approve(*, adjustment: GoodwillAdjustment, actor: Actor) -> Goodwil
             f"{user.get_username()} and posted to the ledger.",
             user,
         )
-        entry = _post(row, ticket, program, user, now)
+        entry = _post(row, ticket, program, now, actor)
         updated = GoodwillAdjustment.objects.filter(
             pk=row.pk, status=GoodwillStatus.PENDING_APPROVAL
         ).update(status=GoodwillStatus.POSTED, ledger_entry=entry, decided_by=user, decided_at=now)
@@ -275,7 +275,7 @@ def goodwill_approve(*, adjustment: GoodwillAdjustment, actor: Actor) -> Goodwil
 
 
 def goodwill_reject(
-    *, adjustment: GoodwillAdjustment, actor: Actor, note: str
+    *, adjustment: GoodwillAdjustment, note: str, actor: Actor
 ) -> GoodwillAdjustment:
     """A senior agent turns a pending adjustment down, saying why; nothing is posted."""
     note = _clean_note(note)

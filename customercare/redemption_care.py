@@ -5,6 +5,7 @@ unique constraint)."""
 
 from django.db import IntegrityError, transaction
 
+from core.actors import Actor
 from customercare.models import Ticket, TicketCategory, TicketChannel, TicketPriority
 from customercare.services import SUBJECT_MAX, TicketInput, ticket_open
 from fulfillment.models import Redemption
@@ -45,6 +46,7 @@ def ticket_open_for_redemption(*, redemption: Redemption) -> Ticket | None:
                 member=redemption.member,
                 data=data,
                 channel=TicketChannel.SYSTEM,
+                actor=Actor.system("redemption_care"),
             )
     except IntegrityError:
         if existing.exists():

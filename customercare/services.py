@@ -8,6 +8,11 @@ Status moves go through ``_move`` only: it refuses what ``TICKET_TRANSITIONS`` d
 allow, applies the move as a compare-and-swap on the status and keeps the SLA clock:
 entering a paused status starts a pause, leaving it adds the pause's counted minutes to
 the ticket and pushes its due times out.
+
+Every service takes the actor keyword-only and last. Events and messages record it
+(``core.actors.actor_fields``): the agent, or the store's API key for what came through
+the API; a job and the member on their ticket page leave both empty, and the event's
+``source`` says which.
 """
 
 import datetime
@@ -19,7 +24,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from core.actors import Actor, actor_user
+from core.actors import Actor, actor_fields, actor_user, as_actor
 from core.exceptions import InvalidTransition
 from customercare import attachments as attachment_rules
 from customercare import claims, sla
@@ -56,6 +61,10 @@ from merchants.models import Merchant
 
 SUBJECT_MAX = 200
 BODY_MAX = 10_000
+# Who writes a claim's finding on a new ticket: the claim check, not whoever opened it.
+CLAIMS = Actor.system("claims")
+# The note a merge leaves on the ticket merged into is the system's; the event names the agent.
+MERGE_NOTE = Actor.system("ticket_merge")
 
 # -- opening ------------------------------------------------------------------------------
 
@@ -105,7 +114,7 @@ def ticket_open(
     data: TicketInput,
     channel: str,
     attachments: Sequence[UploadedFile] = (),
-    actor: Actor = None,
+    actor: Actor,
 ) -> Ticket:
     """Open a ticket: the member's words as its first message (a staff-opened ticket
     starts with the agent's note), a snapshot of the member's balance and tier, the
@@ -168,7 +177,7 @@ def ticket_open(
                 finding.note,
                 kind=MessageKind.INTERNAL,
                 author_type=MessageAuthor.SYSTEM,
-                actor=None,
+                actor=CLAIMS,
             )
         if from_member:
             ticket.last_member_message_at = now
@@ -184,8 +193,12 @@ def ticket_open(
 # -- status -------------------------------------------------------------------------------
 
 
+_SOURCES = {"staff": "staff", "portal": "portal", "api_key": "api", "member": "member"}
+
+
 def _source(actor: Actor) -> str:
-    return "staff" if actor_user(actor) is not None else "system"
+    """What a ticket event's ``source`` says for this actor (a job: ``system``)."""
+    return _SOURCES.get(as_actor(actor).kind, "system")
 
 
 def _event(
@@ -196,7 +209,7 @@ def _event(
         field=field,
         from_value=from_value or "",
         to_value=to_value or "",
-        actor=actor_user(actor),
+        **actor_fields(actor),
         source=source,
         note=(note or "")[:500],
     )
@@ -273,7 +286,7 @@ def _move(ticket: Ticket, to: str, *, actor: Actor, source: str, note: str = "",
         )
 
 
-def ticket_move(*, ticket: Ticket, to: str, actor: Actor, note: str = "") -> Ticket:
+def ticket_move(*, ticket: Ticket, to: str, note: str = "", actor: Actor) -> Ticket:
     """Staff (or a job) moves the ticket's status."""
     if to not in TicketStatus.values or to == TicketStatus.MERGED:
         raise InvalidTicketInput("Not a status a ticket can be moved to.", field="status")
@@ -297,7 +310,11 @@ def _message(
     attachments: Sequence[UploadedFile] = (),
 ) -> TicketMessage:
     message = TicketMessage.objects.create(
-        ticket=ticket, kind=kind, author_type=author_type, author=actor_user(actor), body=body
+        ticket=ticket,
+        kind=kind,
+        author_type=author_type,
+        **actor_fields(actor, user_field="author"),
+        body=body,
     )
     for upload in attachments:
         TicketAttachment.objects.create(
@@ -323,9 +340,9 @@ def ticket_reply(
     ticket: Ticket,
     body: str,
     internal: bool,
-    actor: Actor,
     then: str | None = None,
     attachments: Sequence[UploadedFile] = (),
+    actor: Actor,
 ) -> TicketMessage:
     """An agent's public reply (emailed to the member; the first one is the first
     response) or internal note; ``then`` moves the ticket on in the same step."""
@@ -368,9 +385,10 @@ def ticket_reply(
 
 
 def ticket_member_message(
-    *, ticket: Ticket, body: str, attachments: Sequence[UploadedFile] = ()
+    *, ticket: Ticket, body: str, attachments: Sequence[UploadedFile] = (), actor: Actor
 ) -> TicketMessage:
-    """The member writes on their ticket (by the API or the ticket page). A ticket
+    """The member writes on their ticket: through the store's API (``actor`` the key) or
+    on the ticket page (``Actor.member()``); the member is the author either way. A ticket
     waiting on them, or resolved within the merchant's reopen window, opens again; one
     merged elsewhere takes the message on the ticket it went into; a closed one, or one
     resolved longer ago, refuses (the member opens a new ticket)."""
@@ -396,7 +414,7 @@ def ticket_member_message(
             body,
             kind=MessageKind.PUBLIC,
             author_type=MessageAuthor.MEMBER,
-            actor=None,
+            actor=actor,
             attachments=attachments,
         )
         ticket.last_member_message_at = now
@@ -404,7 +422,7 @@ def ticket_member_message(
             note = (
                 "reopened by the member's reply" if ticket.status == TicketStatus.RESOLVED else ""
             )
-            _move(ticket, TicketStatus.OPEN, actor=None, source="member", note=note, now=now)
+            _move(ticket, TicketStatus.OPEN, actor=actor, source="member", note=note, now=now)
         ticket.save()
     return message
 
@@ -442,13 +460,13 @@ def ticket_assign(*, ticket: Ticket, assignee: AbstractBaseUser | None, actor: A
     return ticket
 
 
-def ticket_take(*, ticket: Ticket, actor: AbstractBaseUser) -> Ticket:
+def ticket_take(*, ticket: Ticket, actor: Actor) -> Ticket:
     """'Take it': the acting agent becomes the assignee."""
-    return ticket_assign(ticket=ticket, assignee=actor, actor=actor)
+    return ticket_assign(ticket=ticket, assignee=actor_user(actor), actor=actor)
 
 
 def ticket_set_priority(
-    *, ticket: Ticket, priority: str, actor: Actor, note: str = "", locked: bool = False
+    *, ticket: Ticket, priority: str, note: str = "", locked: bool = False, actor: Actor
 ) -> Ticket:
     """Change the priority; the due times follow the new priority's targets."""
     if priority not in TicketPriority.values:
@@ -522,7 +540,7 @@ def ticket_merge(*, ticket: Ticket, into: Ticket, actor: Actor) -> Ticket:
             f"{moved} message(s) moved.",
             kind=MessageKind.INTERNAL,
             author_type=MessageAuthor.SYSTEM,
-            actor=None,
+            actor=MERGE_NOTE,
         )
         if into.last_member_message_at is None or (
             ticket.last_member_message_at

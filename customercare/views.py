@@ -26,6 +26,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
+from core.actors import Actor
 from core.exceptions import InvalidTransition
 from customercare import help as help_pages
 from customercare import selectors, services
@@ -226,6 +227,7 @@ def ticket_page(request: HttpRequest, token: str) -> HttpResponse:
                 ticket=ticket,
                 body=form.cleaned_data["message"],
                 attachments=request.FILES.getlist("attachments"),
+                actor=Actor.member(),
             )
         except (TicketClosed, AttachmentRefused, InvalidTicketInput) as error:
             message, status = _refusal(error)

@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from core.actors import Actor
 from core.exceptions import DomainError
 from customercare import goodwill
 from customercare.admin.forms import ConfirmForm, DecisionNoteForm
@@ -181,7 +182,7 @@ class GoodwillAdjustmentAdmin(admin.ModelAdmin):
         self._each(
             request,
             queryset,
-            lambda a: goodwill.goodwill_approve(adjustment=a, actor=request.user),
+            lambda a: goodwill.goodwill_approve(adjustment=a, actor=Actor.staff(request.user)),
             "approved and posted.",
         )
         return None
@@ -201,7 +202,9 @@ class GoodwillAdjustmentAdmin(admin.ModelAdmin):
         self._each(
             request,
             queryset,
-            lambda a: goodwill.goodwill_reject(adjustment=a, note=note, actor=request.user),
+            lambda a: goodwill.goodwill_reject(
+                adjustment=a, note=note, actor=Actor.staff(request.user)
+            ),
             "rejected.",
         )
         return None

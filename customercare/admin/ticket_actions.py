@@ -17,6 +17,7 @@ from django.http import (
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
+from core.actors import Actor
 from core.exceptions import DomainError
 from customercare import canned, goodwill, services
 from customercare.admin.forms import (
@@ -112,7 +113,7 @@ class TicketActionsMixin:
                 internal=False,
                 then=data["then"] or None,
                 attachments=data["attachments"],
-                actor=request.user,
+                actor=Actor.staff(request.user),
             )
         except DomainError as error:
             return self._refused(request, ticket, "reply", form, error)
@@ -146,7 +147,7 @@ class TicketActionsMixin:
                 body=form.cleaned_data["body"],
                 internal=True,
                 attachments=form.cleaned_data["attachments"],
-                actor=request.user,
+                actor=Actor.staff(request.user),
             )
         except DomainError as error:
             return self._refused(request, ticket, "note", form, error)
@@ -161,7 +162,7 @@ class TicketActionsMixin:
                 ticket=ticket,
                 to=form.cleaned_data["to"],
                 note=form.cleaned_data["note"],
-                actor=request.user,
+                actor=Actor.staff(request.user),
             )
         except DomainError as error:
             return self._refused(request, ticket, "status", form, error)
@@ -173,7 +174,9 @@ class TicketActionsMixin:
             return self._page(request, ticket, {"priority": form})
         try:
             changed = services.ticket_set_priority(
-                ticket=ticket, priority=form.cleaned_data["priority"], actor=request.user
+                ticket=ticket,
+                priority=form.cleaned_data["priority"],
+                actor=Actor.staff(request.user),
             )
         except DomainError as error:
             return self._refused(request, ticket, "priority", form, error)
@@ -187,7 +190,9 @@ class TicketActionsMixin:
             return self._page(request, ticket, {"category": form})
         try:
             changed = services.ticket_set_category(
-                ticket=ticket, category=form.cleaned_data["category"], actor=request.user
+                ticket=ticket,
+                category=form.cleaned_data["category"],
+                actor=Actor.staff(request.user),
             )
         except DomainError as error:
             return self._refused(request, ticket, "category", form, error)
@@ -199,7 +204,9 @@ class TicketActionsMixin:
             return self._page(request, ticket, {"assign": form})
         assignee = form.cleaned_data["assignee"]
         try:
-            services.ticket_assign(ticket=ticket, assignee=assignee, actor=request.user)
+            services.ticket_assign(
+                ticket=ticket, assignee=assignee, actor=Actor.staff(request.user)
+            )
         except DomainError as error:
             return self._refused(request, ticket, "assign", form, error)
         who = assignee.get_username() if assignee else "nobody"
@@ -207,7 +214,7 @@ class TicketActionsMixin:
 
     def _act_take(self, request: HttpRequest, ticket: Ticket) -> HttpResponse:
         try:
-            services.ticket_take(ticket=ticket, actor=request.user)
+            services.ticket_take(ticket=ticket, actor=Actor.staff(request.user))
         except DomainError as error:
             self.message_user(request, error.detail, messages.ERROR)
             return self._back(ticket)
@@ -219,7 +226,7 @@ class TicketActionsMixin:
             return self._page(request, ticket, {"merge": form})
         try:
             into = services.ticket_merge(
-                ticket=ticket, into=form.cleaned_data["into"], actor=request.user
+                ticket=ticket, into=form.cleaned_data["into"], actor=Actor.staff(request.user)
             )
         except DomainError as error:
             return self._refused(request, ticket, "merge", form, error)
@@ -240,7 +247,7 @@ class TicketActionsMixin:
                 reason=data["reason"],
                 note=data["note"],
                 key=data["key"],
-                actor=request.user,
+                actor=Actor.staff(request.user),
             )
         except DomainError as error:
             return self._refused(request, ticket, "goodwill", form, error)
@@ -263,7 +270,7 @@ class TicketActionsMixin:
             return self._page(request, ticket, status=400)
         try:
             adjustment = goodwill.goodwill_approve(
-                adjustment=self._adjustment(ticket, form), actor=request.user
+                adjustment=self._adjustment(ticket, form), actor=Actor.staff(request.user)
             )
         except DomainError as error:
             self.message_user(request, error.detail, messages.ERROR)
@@ -278,7 +285,7 @@ class TicketActionsMixin:
             adjustment = goodwill.goodwill_reject(
                 adjustment=self._adjustment(ticket, form),
                 note=form.cleaned_data["note"],
-                actor=request.user,
+                actor=Actor.staff(request.user),
             )
         except DomainError as error:
             return self._refused(request, ticket, "reject", form, error)
@@ -295,7 +302,7 @@ class TicketActionsMixin:
                 redemption=redemption,
                 base_url=settings.PUBLIC_BASE_URL,
                 resend=True,
-                actor=request.user,
+                actor=Actor.staff(request.user),
             )
         except DomainError as error:
             self.message_user(request, error.detail, messages.ERROR)
@@ -319,7 +326,9 @@ class TicketActionsMixin:
             return self._page(request, ticket, {"reissue": form})
         try:
             new = redemption_reissue(
-                redemption=redemption, reason=form.cleaned_data["reason"], actor=request.user
+                redemption=redemption,
+                reason=form.cleaned_data["reason"],
+                actor=Actor.staff(request.user),
             )
         except DomainError as error:
             return self._refused(request, ticket, "reissue", form, error)

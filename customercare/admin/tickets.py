@@ -34,6 +34,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from core.actors import Actor
 from core.exceptions import DomainError
 from customercare import canned, goodwill, selectors, services
 from customercare.admin.forms import (
@@ -204,7 +205,7 @@ class TicketAdmin(TicketActionsMixin, ReportsMixin, admin.ModelAdmin):
     def take_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         for ticket in queryset.order_by("pk"):
             try:
-                services.ticket_take(ticket=ticket, actor=request.user)
+                services.ticket_take(ticket=ticket, actor=Actor.staff(request.user))
             except DomainError as error:
                 self.message_user(request, f"{ticket.reference}: {error.detail}", messages.ERROR)
             else:

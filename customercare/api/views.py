@@ -179,6 +179,7 @@ class TicketListView(_CareAPIView):
             ),
             channel=TicketChannel.API,
             attachments=data.get("attachments", []),
+            actor=self.actor,
         )
         return self.render_ticket(ticket, status.HTTP_201_CREATED)
 
@@ -257,7 +258,10 @@ class TicketMessageView(_CareAPIView):
         ticket = self.ticket(reference)
         data = _input(request, MessageInputSerializer, MessageFormSerializer)
         message = services.ticket_member_message(
-            ticket=ticket, body=data["message"], attachments=data.get("attachments", [])
+            ticket=ticket,
+            body=data["message"],
+            attachments=data.get("attachments", []),
+            actor=self.actor,
         )
         body = MessageSerializer(message, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED)

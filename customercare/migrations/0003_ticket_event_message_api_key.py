@@ -33,4 +33,9 @@ class Migration(migrations.Migration):
                 to="merchants.merchantapikey",
             ),
         ),
+        migrations.AlterField(
+            model_name="ticketevent",
+            name="source",
+            field=models.CharField(help_text="staff, portal, api, member or system", max_length=10),
+        ),
     ]

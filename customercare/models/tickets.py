@@ -14,6 +14,7 @@ from django.core.files.storage import Storage, storages
 from django.db import models
 from django.db.models import Q
 
+from core.actors import recorded_actor_label
 from merchants.models import Merchant
 
 # Crockford's base32 without the look-alikes: 12 characters are 60 random bits.
@@ -263,6 +264,17 @@ class TicketMessage(models.Model):
     def __str__(self) -> str:
         return f"{self.ticket.reference} {self.get_kind_display()}"
 
+    @property
+    def who(self) -> str:
+        """Who the thread says wrote it: the agent, or the author type (the member, the
+        system), with the store's key when the message came through the API."""
+        if self.author is not None:
+            return self.author.get_username()
+        who = self.get_author_type_display().lower()
+        if self.api_key_id:
+            return f"{who} via {recorded_actor_label(user=None, api_key_id=self.api_key_id)}"
+        return who
+
 
 def care_attachment_storage() -> Storage:
     return storages["care_attachments"]
@@ -321,7 +333,7 @@ class TicketEvent(models.Model):
         related_name="+",
         help_text="The store's API key that acted, when one did.",
     )
-    source = models.CharField(max_length=10, help_text="staff, member or system")
+    source = models.CharField(max_length=10, help_text="staff, portal, api, member or system")
     note = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -331,6 +343,11 @@ class TicketEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket_id} {self.field}: {self.from_value} -> {self.to_value}"
+
+    @property
+    def who(self) -> str:
+        """Who the timeline says acted: the agent, the store's key, or the source."""
+        return recorded_actor_label(user=self.actor, api_key_id=self.api_key_id) or self.source
 
 
 class CSATResponse(models.Model):

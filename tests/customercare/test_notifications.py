@@ -9,6 +9,7 @@ import pytest
 from django.core.mail.backends.base import BaseEmailBackend
 from django.urls import resolve
 
+from core.actors import Actor
 from customercare import links, services, tasks
 from customercare.models import CareNotification, NotificationKind, TicketMessage, TicketStatus
 from customercare.notifications import notification_queue, render
@@ -180,7 +181,11 @@ def test_each_reply_is_its_own_email_and_each_resolution_too(agent, send, mailou
     ticket = ticket_open(member)
     send(lambda: reply(ticket, agent, body="First."))
     send(lambda: reply(ticket, agent, body="Second.", then=TicketStatus.RESOLVED))
-    send(lambda: services.ticket_member_message(ticket=ticket, body="Not fixed."))
+    send(
+        lambda: services.ticket_member_message(
+            ticket=ticket, body="Not fixed.", actor=Actor.member()
+        )
+    )
     send(lambda: services.ticket_move(ticket=ticket, to=TicketStatus.RESOLVED, actor=agent))
     kinds = list(CareNotification.objects.values_list("kind", flat=True))
     assert kinds == ["reply", "reply", "resolved", "resolved"]

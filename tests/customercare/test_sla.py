@@ -10,6 +10,7 @@ from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.actors import Actor
 from customercare import selectors, services, sla
 from customercare.models import BusinessCalendar, Holiday, SLAPolicy, TicketPriority, TicketStatus
 from tests.customercare.factories import agent_make, care_merchant, member_of, ticket_open
@@ -189,7 +190,7 @@ def test_a_ticket_paused_over_a_weekend_and_a_holiday_is_due_later_by_the_counte
     # Tuesday 10:30 the member answers: Friday 10:00-17:00 and Tuesday 09:00-10:30 were
     # paused (the weekend and Easter Monday count nothing): 420 + 90 minutes.
     clock.moment = paris(22, 10, 30)
-    services.ticket_member_message(ticket=ticket, body="Order 1001.")
+    services.ticket_member_message(ticket=ticket, body="Order 1001.", actor=Actor.member())
     ticket.refresh_from_db()
     assert ticket.status == TicketStatus.OPEN
     assert ticket.paused_since is None

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.utils import timezone
 
+from core.actors import Actor
 from core.exceptions import InvalidTransition
 from customercare import services
 from customercare.exceptions import InvalidTicketInput, TicketClosed
@@ -152,7 +153,7 @@ def test_member_reply_reopens_within_the_window_and_not_after(member):
     services.ticket_reply(
         ticket=ticket, body="Credited.", internal=False, actor=agent, then=S.RESOLVED
     )
-    services.ticket_member_message(ticket=ticket, body="Still missing!")
+    services.ticket_member_message(ticket=ticket, body="Still missing!", actor=Actor.member())
     ticket.refresh_from_db()
     assert ticket.status == S.OPEN
     assert ticket.events.filter(field="status", to_value="open", source="member").exists()
@@ -164,7 +165,7 @@ def test_member_reply_reopens_within_the_window_and_not_after(member):
     )
     messages = TicketMessage.objects.count()
     with pytest.raises(TicketClosed):
-        services.ticket_member_message(ticket=ticket, body="Hello?")
+        services.ticket_member_message(ticket=ticket, body="Hello?", actor=Actor.member())
     assert TicketMessage.objects.count() == messages
     assert Ticket.objects.get(pk=ticket.pk).status == S.RESOLVED
 
@@ -182,7 +183,7 @@ def test_merge_moves_the_thread_and_closes_the_other_as_merged(member):
     assert bodies[:2] == ["one", "two"]
     assert second.reference in bodies[2]
     # A member writing on the merged ticket writes on the one it went into.
-    services.ticket_member_message(ticket=second, body="three")
+    services.ticket_member_message(ticket=second, body="three", actor=Actor.member())
     assert first.messages.filter(body="three").exists()
 
 
