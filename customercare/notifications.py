@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from customercare import enqueue
+from customercare import enqueue, locks
 from customercare.links import ticket_page_url
 from customercare.models import (
     CareNotification,
@@ -63,12 +63,7 @@ def notification_queue(
 def notification_send(*, notification_id: int) -> bool:
     """Send one notification unless it was sent; True when this call sent it."""
     with transaction.atomic():
-        notification = (
-            CareNotification.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("ticket__member", "ticket__merchant", "message")
-            .filter(pk=notification_id, sent_at__isnull=True)
-            .first()
-        )
+        notification = locks.notification_claim(pk=notification_id)
         if notification is None:
             return False
         try:

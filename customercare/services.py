@@ -22,7 +22,7 @@ from django.utils import timezone
 from core.actors import Actor, actor_user
 from core.exceptions import InvalidTransition
 from customercare import attachments as attachment_rules
-from customercare import claims, sla
+from customercare import claims, locks, sla
 from customercare.assignment import agent_can_work, assign_round_robin
 from customercare.exceptions import (
     CSATAlreadyGiven,
@@ -202,12 +202,6 @@ def _event(
     )
 
 
-def _locked(ticket: Ticket) -> Ticket:
-    # Only the ticket's row: the member comes along for reading (the ledger locks it
-    # when points move).
-    return Ticket.objects.select_for_update(of=("self",)).select_related("member").get(pk=ticket.pk)
-
-
 def _set_due_times(ticket: Ticket) -> None:
     targets = sla_targets(merchant=ticket.merchant, priority=ticket.priority)
     due = sla.due_times(ticket.created_at, ticket.paused_minutes, targets)
@@ -278,7 +272,7 @@ def ticket_move(*, ticket: Ticket, to: str, actor: Actor, note: str = "") -> Tic
     if to not in TicketStatus.values or to == TicketStatus.MERGED:
         raise InvalidTicketInput("Not a status a ticket can be moved to.", field="status")
     with transaction.atomic():
-        ticket = _locked(ticket)
+        ticket = locks.ticket_lock(pk=ticket.pk)
         _move(ticket, to, actor=actor, source=_source(actor), note=note)
         ticket.save()
     return ticket
@@ -335,7 +329,7 @@ def ticket_reply(
     attachment_rules.check_all(attachments)
     now = timezone.now()
     with transaction.atomic():
-        ticket = _locked(ticket)
+        ticket = locks.ticket_lock(pk=ticket.pk)
         if ticket.status in (TicketStatus.CLOSED, TicketStatus.MERGED):
             raise TicketClosed()
         message = _message(
@@ -378,11 +372,11 @@ def ticket_member_message(
     attachment_rules.check_all(attachments)
     now = timezone.now()
     with transaction.atomic():
-        ticket = _locked(ticket)
+        ticket = locks.ticket_lock(pk=ticket.pk)
         for _ in range(10):
             if ticket.status != TicketStatus.MERGED:
                 break
-            ticket = _locked(ticket.merged_into)
+            ticket = locks.ticket_lock(pk=ticket.merged_into_id)
         window = datetime.timedelta(
             days=care_settings_for(merchant=ticket.merchant).reopen_window_days
         )
@@ -437,7 +431,7 @@ def ticket_assign(*, ticket: Ticket, assignee: AbstractBaseUser | None, actor: A
             field="assignee",
         )
     with transaction.atomic():
-        ticket = _locked(ticket)
+        ticket = locks.ticket_lock(pk=ticket.pk)
         _assign(ticket, assignee, actor)
     return ticket
 
@@ -455,7 +449,7 @@ def ticket_set_priority(
         raise InvalidTicketInput(f"One of: {', '.join(TicketPriority.values)}.", field="priority")
     with transaction.atomic():
         if not locked:
-            ticket = _locked(ticket)
+            ticket = locks.ticket_lock(pk=ticket.pk)
         old = ticket.priority
         if old == priority:
             return ticket
@@ -476,7 +470,7 @@ def ticket_set_category(*, ticket: Ticket, category: str, actor: Actor) -> Ticke
     if category not in TicketCategory.values:
         raise InvalidTicketInput(f"One of: {', '.join(TicketCategory.values)}.", field="category")
     with transaction.atomic():
-        ticket = _locked(ticket)
+        ticket = locks.ticket_lock(pk=ticket.pk)
         old = ticket.category
         if old != category:
             ticket.category = category
@@ -494,13 +488,7 @@ def ticket_merge(*, ticket: Ticket, into: Ticket, actor: Actor) -> Ticket:
         raise InvalidTicketInput("A ticket cannot be merged into itself.", field="into")
     with transaction.atomic():
         # Both rows, in id order.
-        rows = {
-            row.pk: row
-            for row in Ticket.objects.select_for_update()
-            .select_related("member")
-            .filter(pk__in=[ticket.pk, into.pk])
-            .order_by("pk")
-        }
+        rows = locks.tickets_lock(pks=[ticket.pk, into.pk])
         ticket, into = rows[ticket.pk], rows[into.pk]
         if ticket.merchant_id != into.merchant_id or ticket.member_id != into.member_id:
             raise InvalidTicketInput("Only the same member's tickets can be merged.", field="into")
@@ -545,7 +533,7 @@ def csat_record(*, ticket: Ticket, score: object, comment: object, via: str) -> 
     if not isinstance(comment, str) or "\x00" in comment or len(comment) > 2000:
         raise InvalidTicketInput("Text of at most 2000 characters.", field="comment")
     with transaction.atomic():
-        ticket = _locked(ticket)
+        ticket = locks.ticket_lock(pk=ticket.pk)
         if (
             ticket.status not in (TicketStatus.RESOLVED, TicketStatus.CLOSED)
             or not ticket.resolutions
