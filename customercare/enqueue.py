@@ -2,8 +2,8 @@
 
 The writers (services, escalation, notifications) are what the tasks call, so they
 cannot import ``customercare.tasks`` without a cycle. They enqueue here instead, by the
-task's registered name: Celery resolves the name to the task when it is sent (and runs
-it at once when tasks are eager), and a rolled-back transaction sends nothing."""
+task's registered name (``CustomerCareConfig.ready`` registers the tasks in every
+process), and a rolled-back transaction sends nothing."""
 
 from celery import current_app
 from django.db import transaction
@@ -12,7 +12,7 @@ SEND_CARE_NOTIFICATION = "customercare.send_care_notification"
 
 
 def _after_commit(task_name: str, *args: object) -> None:
-    transaction.on_commit(lambda: current_app.signature(task_name, args=args).delay())
+    transaction.on_commit(lambda: current_app.tasks[task_name].delay(*args))
 
 
 def care_notification_send(*, notification_id: int) -> None:
