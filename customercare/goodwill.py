@@ -37,9 +37,8 @@ from customercare.models import (
     MessageKind,
     Ticket,
     TicketMessage,
-    TicketStatus,
 )
-from customercare.services import care_settings_for
+from customercare.services import care_settings_for, ticket_is_open
 from loyalty import ledger
 from loyalty.models import LedgerEntry, Program
 from loyalty.services import lot_expiry, program_get_active
@@ -177,7 +176,7 @@ def goodwill_request(
     existing = GoodwillAdjustment.objects.filter(merchant_id=ticket.merchant_id, key=key).first()
     if existing is not None:
         return _replayed(existing, ticket, points, reason)
-    if ticket.status in (TicketStatus.CLOSED, TicketStatus.MERGED):
+    if not ticket_is_open(ticket=ticket):
         raise GoodwillRefused(
             f"The ticket is {ticket.get_status_display().lower()}; give goodwill on an open one."
         )

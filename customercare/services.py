@@ -56,6 +56,8 @@ from merchants.models import Merchant
 
 SUBJECT_MAX = 200
 BODY_MAX = 10_000
+# A merge chain longer than this is not followed (merges only ever go one way).
+MAX_MERGE_HOPS = 10
 
 # -- opening ------------------------------------------------------------------------------
 
@@ -330,7 +332,7 @@ def ticket_reply(
     now = timezone.now()
     with transaction.atomic():
         ticket = locks.ticket_lock(pk=ticket.pk)
-        if ticket.status in (TicketStatus.CLOSED, TicketStatus.MERGED):
+        if not ticket_is_open(ticket=ticket):
             raise TicketClosed()
         message = _message(
             ticket,
@@ -361,6 +363,41 @@ def ticket_reply(
     return message
 
 
+def ticket_is_open(*, ticket: Ticket) -> bool:
+    """Whether staff can still work the ticket (reply, write a note, give goodwill, merge
+    another into it): neither closed nor merged away."""
+    return ticket.status not in (TicketStatus.CLOSED, TicketStatus.MERGED)
+
+
+def ticket_merge_destination(*, ticket: Ticket, lock: bool = False) -> Ticket:
+    """Where the ticket's thread is: the ticket itself, or, when it was merged, the ticket
+    it went into (following merges of merges, ``MAX_MERGE_HOPS`` at most). ``lock``: each
+    ticket on the way is locked, as a writer needs."""
+    for _hop in range(MAX_MERGE_HOPS):
+        if ticket.status != TicketStatus.MERGED or ticket.merged_into_id is None:
+            break
+        if lock:
+            ticket = locks.ticket_lock(pk=ticket.merged_into_id)
+        else:
+            ticket = Ticket.objects.select_related("member").get(pk=ticket.merged_into_id)
+    return ticket
+
+
+def ticket_member_can_reply(*, ticket: Ticket, now: datetime.datetime | None = None) -> bool:
+    """Whether ``ticket_member_message`` takes the member's message on this ticket (the
+    one the thread is on): not once closed or merged, nor once resolved longer ago than
+    the merchant's reopen window."""
+    if not ticket_is_open(ticket=ticket):
+        return False
+    if ticket.status == TicketStatus.RESOLVED:
+        window = datetime.timedelta(
+            days=care_settings_for(merchant=ticket.merchant).reopen_window_days
+        )
+        now = now or timezone.now()
+        return ticket.resolved_at is not None and ticket.resolved_at + window >= now
+    return True
+
+
 def ticket_member_message(
     *, ticket: Ticket, body: str, attachments: Sequence[UploadedFile] = ()
 ) -> TicketMessage:
@@ -372,18 +409,8 @@ def ticket_member_message(
     attachment_rules.check_all(attachments)
     now = timezone.now()
     with transaction.atomic():
-        ticket = locks.ticket_lock(pk=ticket.pk)
-        for _ in range(10):
-            if ticket.status != TicketStatus.MERGED:
-                break
-            ticket = locks.ticket_lock(pk=ticket.merged_into_id)
-        window = datetime.timedelta(
-            days=care_settings_for(merchant=ticket.merchant).reopen_window_days
-        )
-        if ticket.status == TicketStatus.CLOSED or (
-            ticket.status == TicketStatus.RESOLVED
-            and (ticket.resolved_at is None or ticket.resolved_at + window < now)
-        ):
+        ticket = ticket_merge_destination(ticket=locks.ticket_lock(pk=ticket.pk), lock=True)
+        if not ticket_member_can_reply(ticket=ticket, now=now):
             raise TicketClosed()
         message = _message(
             ticket,
@@ -492,7 +519,7 @@ def ticket_merge(*, ticket: Ticket, into: Ticket, actor: Actor) -> Ticket:
         ticket, into = rows[ticket.pk], rows[into.pk]
         if ticket.merchant_id != into.merchant_id or ticket.member_id != into.member_id:
             raise InvalidTicketInput("Only the same member's tickets can be merged.", field="into")
-        if into.status in (TicketStatus.CLOSED, TicketStatus.MERGED):
+        if not ticket_is_open(ticket=into):
             raise InvalidTicketInput("The ticket to merge into is closed.", field="into")
         moved = TicketMessage.objects.filter(ticket=ticket).update(ticket=into)
         ticket.merged_into = into
