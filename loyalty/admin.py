@@ -21,7 +21,7 @@ from import_export.formats import base_formats
 
 from core.exceptions import DomainError
 from core.importexport import StaffImportExportAdmin
-from loyalty import services
+from loyalty import selectors, services
 from loyalty.models import (
     Activity,
     EarningRule,
@@ -239,9 +239,7 @@ class MemberAdmin(StaffImportExportAdmin):
 
     @admin.display(description="Ledger")
     def recent_ledger(self, member: Member) -> str:
-        entries = LedgerEntry.objects.filter(member=member).order_by("-created_at", "-id")[
-            :RECENT_ROWS
-        ]
+        entries = selectors.ledger_entry_list(merchant=member.merchant, member=member)[:RECENT_ROWS]
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
@@ -271,7 +269,7 @@ class MemberAdmin(StaffImportExportAdmin):
 
     @admin.display(description="Orders")
     def recent_orders(self, member: Member) -> str:
-        orders = Order.objects.filter(member=member).order_by("-placed_at", "-id")[:RECENT_ROWS]
+        orders = selectors.order_list(merchant=member.merchant, member=member)[:RECENT_ROWS]
         rows = format_html_join(
             "",
             '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td></tr>',
