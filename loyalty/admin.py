@@ -28,7 +28,6 @@ from loyalty.models import (
     ExchangeRate,
     LedgerEntry,
     Member,
-    MemberStatus,
     Order,
     OrderLine,
     Program,
@@ -36,7 +35,6 @@ from loyalty.models import (
     Tier,
     TierChange,
 )
-from loyalty.rates import rates_changed
 from loyalty.resources import ExchangeRateResource, MemberResource
 
 RECENT_ROWS = 50
@@ -349,7 +347,9 @@ class MemberAdmin(StaffImportExportAdmin):
                 action="anonymise",
             )
         count = 0
-        for member in queryset.select_related("merchant").exclude(status=MemberStatus.ANONYMISED):
+        for member in queryset.select_related("merchant"):
+            if services.member_is_anonymised(member=member):
+                continue
             services.member_anonymise(merchant=member.merchant, member=member, actor=request.user)
             count += 1
         self.message_user(request, f"{count} member(s) anonymised.", messages.SUCCESS)
@@ -458,9 +458,7 @@ class ExchangeRateAdmin(StaffImportExportAdmin):
     show_full_result_count = False
 
     def save_model(self, request: HttpRequest, obj: ExchangeRate, form, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        rates_changed(currencies={obj.base, obj.quote})
+        services.exchange_rate_save(rate=obj)
 
     def delete_model(self, request: HttpRequest, obj: ExchangeRate) -> None:
-        super().delete_model(request, obj)
-        rates_changed(currencies={obj.base, obj.quote})
+        services.exchange_rate_delete(rate=obj)
