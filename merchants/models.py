@@ -125,7 +125,8 @@ class OnboardingChecklistItem(models.Model):
 
 
 class MerchantEvent(models.Model):
-    """Append-only history of a merchant: status changes, checklist ticks, key changes."""
+    """Append-only history of a merchant: status changes, checklist ticks, key changes,
+    edits of its details."""
 
     class Kind(models.TextChoices):
         CREATED = "created", "Created"
@@ -134,6 +135,7 @@ class MerchantEvent(models.Model):
         CHECKLIST_REOPENED = "checklist_reopened", "Checklist item reopened"
         API_KEY_ISSUED = "api_key_issued", "API key issued"
         API_KEY_REVOKED = "api_key_revoked", "API key revoked"
+        DETAILS_CHANGED = "details_changed", "Details changed"
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=30, choices=Kind.choices)

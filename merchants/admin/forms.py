@@ -76,14 +76,14 @@ class StoreForm(forms.ModelForm):
     def clean_domain(self) -> str:
         return self.cleaned_data["domain"].strip().lower()
 
+    def new_secret(self) -> str | None:
+        """The secret staff pasted, if any (the form without the field has none)."""
+        return self.cleaned_data.get("new_webhook_secret") or None
+
     def save(self, commit: bool = True) -> Store:
         store = super().save(commit=False)
-        if self.cleaned_data.get("new_webhook_secret"):
-            store.webhook_secret = self.cleaned_data["new_webhook_secret"]
-        elif not store.webhook_secret:
-            store.webhook_secret = services.new_webhook_secret()
         if commit:
-            store.save()
+            store = services.store_save(store=store, webhook_secret=self.new_secret())
         return store
 
 

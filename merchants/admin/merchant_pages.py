@@ -129,7 +129,7 @@ class MerchantAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Merchant, form, change: bool) -> None:
         if change:
-            obj.save()
+            services.merchant_update(merchant=obj, changed=form.changed_data, actor=request.user)
             return
         created = services.merchant_create(
             name=obj.name,
