@@ -27,13 +27,6 @@ from django.views.decorators.http import require_GET
 from core.exceptions import InvalidTransition
 from customercare import help as help_pages
 from customercare import services
-from customercare.api.selectors import (
-    csat_open,
-    current_csat,
-    member_tickets,
-    public_attachment,
-    public_messages,
-)
 from customercare.attachments import MAX_BYTES, MAX_FILES, attachment_download
 from customercare.exceptions import (
     AttachmentRefused,
@@ -44,6 +37,13 @@ from customercare.exceptions import (
 )
 from customercare.links import ticket_from_token
 from customercare.models import MessageAuthor, Ticket, TicketStatus
+from customercare.selectors import (
+    csat_open,
+    current_csat,
+    member_tickets,
+    public_attachment,
+    public_messages,
+)
 from fulfillment.claim import private_view
 from fulfillment.link_throttle import link_post_count
 from fulfillment.vouchers import member_language
