@@ -1,17 +1,19 @@
 """Reads of the catalog: what a member can redeem, and the offers that can deliver it."""
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from catalog import pricing
+from catalog import denominations, pricing
 from catalog.models import MerchantCatalogItem, Reward, RewardStatus, SupplierOffer, VoucherCode
 from catalog.pools import free_codes
+from catalog.services import price_terms
 from loyalty.exceptions import ExchangeRateMissing
-from loyalty.models import Member
+from loyalty.models import Member, Program
 from loyalty.rates import rate_between
 from merchants.models import Merchant
 
@@ -101,6 +103,88 @@ def catalog_for_member(
         .prefetch_related("reward__brand__categories")
         .order_by("min_points", "reward_id")
     )
+
+
+@dataclass(frozen=True)
+class MemberReward:
+    """One catalog item as a member sees it: its prices under the program's terms now, and
+    what the member's balance affords (rendered by ``MemberRewardSerializer``)."""
+
+    item: MerchantCatalogItem
+    rule: denominations.Denominations
+    prices: dict[str, int]  # canonical face value -> points (a range: its two ends)
+    points_per_unit: Decimal
+    balance: int
+
+    @property
+    def min_points(self) -> int:
+        return min(self.prices.values())
+
+    @property
+    def max_points(self) -> int:
+        return max(self.prices.values())
+
+    @property
+    def affordable(self) -> bool:
+        return self.min_points <= self.balance
+
+    @property
+    def categories(self) -> list[str]:
+        return [category.slug for category in self.item.reward.brand.categories.all()]
+
+    @property
+    def denominations(self) -> list[dict]:
+        if self.rule.kind != "fixed":
+            return []
+        return [
+            {"value": value, "points": points, "affordable": points <= self.balance}
+            for value, points in self.prices.items()
+        ]
+
+    @property
+    def range(self) -> dict | None:
+        rule = self.rule
+        if rule.kind == "fixed":
+            return None
+        return {
+            "min": denominations.canonical(rule.minimum, rule.currency),
+            "max": denominations.canonical(rule.maximum, rule.currency),
+            "step": denominations.canonical(rule.step, rule.currency),
+            "points_per_unit": f"{Decimal(self.points_per_unit).quantize(Decimal('1e-4')):f}",
+            "min_points": self.min_points,
+            "max_points": self.max_points,
+        }
+
+
+def member_rewards(
+    *, items: Iterable[MerchantCatalogItem], member: Member, program: Program
+) -> list[MemberReward]:
+    """``items`` (from ``catalog_for_member``) priced as the member sees them. An item
+    priced under another point value than the program's now (the value changed and the
+    scheduled repricing has not run yet) is priced again here under the current terms, at
+    the rate it was priced with; nothing is saved."""
+    priced = []
+    for item in items:
+        rule = denominations.of_reward(item.reward)
+        prices, per_unit = item.prices, item.points_per_unit
+        if item.point_value_used != program.point_value:
+            computed = pricing.item_prices(
+                rule,
+                price_terms(item=item, program=program, rate=item.rate_used or 1),
+                fixed_prices=item.fixed_prices or None,
+                fixed_points_per_unit=item.fixed_points_per_unit,
+            )
+            prices, per_unit = computed.prices, computed.points_per_unit
+        priced.append(
+            MemberReward(
+                item=item,
+                rule=rule,
+                prices=prices,
+                points_per_unit=per_unit,
+                balance=member.points_balance,
+            )
+        )
+    return priced
 
 
 def offers_for_delivery(

@@ -1,3 +1,5 @@
+from importlib import import_module
+
 from django.apps import AppConfig
 
 _AGENT_MODELS = ("ticket", "ticketmessage", "goodwilladjustment")
@@ -81,3 +83,9 @@ class CustomerCareConfig(AppConfig):
             "and closes resolved tickets past their reopen window.",
         },
     ]
+
+    def ready(self) -> None:
+        # The care writers enqueue the care tasks by name (customercare.enqueue): with the
+        # tasks registered in every process, the web's included, a name always resolves to
+        # its task (and runs it at once where tasks are eager).
+        import_module(f"{self.name}.tasks")

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q
 
+from customercare import locks
 from customercare.models import UNRESOLVED_STATUSES, AgentProfile, Ticket, TicketEvent
 
 CARE_GROUP = "Customer care"
@@ -38,11 +39,7 @@ def assign_round_robin(*, ticket: Ticket, now: datetime.datetime) -> AbstractBas
     agents = get_user_model().objects.filter(
         Q(groups__name=CARE_GROUP) | Q(is_superuser=True), is_active=True, is_staff=True
     )
-    profiles = list(
-        AgentProfile.objects.select_for_update()
-        .filter(is_available=True, user__in=agents.values("pk"))
-        .order_by("pk")
-    )
+    profiles = locks.agent_profiles_lock(users=agents)
     if not profiles:
         return None
     counts = open_ticket_counts([profile.user_id for profile in profiles])

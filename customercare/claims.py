@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from django.db.models import Sum
 
+from core.exceptions import NotFound
 from fulfillment.models import Redemption
+from loyalty import selectors as loyalty_selectors
 from loyalty.models import LedgerEntry, Member, Order
 from merchants.models import Merchant
 
@@ -27,9 +29,10 @@ def missing_points(
 ) -> Finding:
     """Does the order exist, is it this member's, was it refunded, is it within the claim
     window, and what was credited for it already."""
-    order = Order.objects.filter(merchant=merchant, external_id=order_external_id).first()
     lines = [f"Missing-points claim for order {order_external_id}:"]
-    if order is None:
+    try:
+        order = loyalty_selectors.order_get(merchant=merchant, external_id=order_external_id)
+    except NotFound:
         lines.append(
             "- no order with this external_id was recorded for the merchant. Ask the member "
             "for the order confirmation, or the store to send the order."

@@ -33,11 +33,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 
 from core.actors import Actor
-from customercare import selectors, services, sla
+from customercare import locks, selectors, services, sla
 from customercare.models import (
     NotificationKind,
     SLAState,
@@ -132,14 +132,6 @@ def sla_check(
     return run.result
 
 
-def _claim(queryset: QuerySet[Ticket], batch_size: int) -> list[Ticket]:
-    if connection.features.has_select_for_update_skip_locked:
-        queryset = queryset.select_for_update(skip_locked=True, of=("self",))
-    else:
-        queryset = queryset.select_for_update()
-    return list(queryset.order_by("pk")[:batch_size])
-
-
 def _each_claimed(
     queryset: QuerySet[Ticket], batch_size: int, work: Callable[[Ticket], None]
 ) -> None:
@@ -148,7 +140,7 @@ def _each_claimed(
     last = 0
     while True:
         with transaction.atomic():
-            batch = _claim(queryset.filter(pk__gt=last), batch_size)
+            batch = locks.tickets_claim(queryset.filter(pk__gt=last), batch_size=batch_size)
             for ticket in batch:
                 work(ticket)
         if len(batch) < batch_size:

@@ -27,6 +27,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.actors import Actor, actor_user
+from customercare import locks
 from customercare.exceptions import GoodwillRefused, InvalidTicketInput
 from customercare.models import (
     GoodwillAdjustment,
@@ -36,9 +37,8 @@ from customercare.models import (
     MessageKind,
     Ticket,
     TicketMessage,
-    TicketStatus,
 )
-from customercare.services import care_settings_for
+from customercare.services import care_settings_for, ticket_is_open
 from loyalty import ledger
 from loyalty.models import LedgerEntry, Program
 from loyalty.services import lot_expiry, program_get_active
@@ -97,16 +97,6 @@ def _approver(actor: Actor, adjustment: GoodwillAdjustment) -> AbstractBaseUser:
 
 
 # -- shared steps --------------------------------------------------------------------------
-
-
-def _lock_ticket(ticket_id: int) -> Ticket:
-    """The ticket row, locked against the ticket services (not against the key-share
-    locks of rows pointing at it); the member is read, not locked."""
-    return (
-        Ticket.objects.select_for_update(of=("self",), no_key=True)
-        .select_related("merchant", "member")
-        .get(pk=ticket_id)
-    )
 
 
 def _note(ticket: Ticket, body: str, user: AbstractBaseUser) -> None:
@@ -186,7 +176,7 @@ def goodwill_request(
     existing = GoodwillAdjustment.objects.filter(merchant_id=ticket.merchant_id, key=key).first()
     if existing is not None:
         return _replayed(existing, ticket, points, reason)
-    if ticket.status in (TicketStatus.CLOSED, TicketStatus.MERGED):
+    if not ticket_is_open(ticket=ticket):
         raise GoodwillRefused(
             f"The ticket is {ticket.get_status_display().lower()}; give goodwill on an open one."
         )
@@ -206,7 +196,7 @@ def goodwill_request(
                 status=GoodwillStatus.PENDING_APPROVAL,
                 requested_by=user,
             )
-            ticket = _lock_ticket(ticket.pk)
+            ticket = locks.ticket_lock_no_key(pk=ticket.pk)
             ticket.member = ledger.lock_member(ticket.member_id)
             earlier = goodwill_counted(member_id=ticket.member_id, now=now) - 1
             if earlier >= terms.goodwill_max_per_30_days:
@@ -252,12 +242,12 @@ def goodwill_approve(*, adjustment: GoodwillAdjustment, actor: Actor) -> Goodwil
     program = program_get_active(merchant=adjustment.merchant)
     now = timezone.now()
     with transaction.atomic():
-        row = GoodwillAdjustment.objects.select_for_update().get(pk=adjustment.pk)
+        row = locks.goodwill_adjustment_lock(pk=adjustment.pk)
         if row.status == GoodwillStatus.POSTED and row.decided_by_id == user.pk:
             return row
         if row.status != GoodwillStatus.PENDING_APPROVAL:
             raise GoodwillRefused(f"Already decided: {row.get_status_display().lower()}.")
-        ticket = _lock_ticket(row.ticket_id)
+        ticket = locks.ticket_lock_no_key(pk=row.ticket_id)
         _note(
             ticket,
             f"Goodwill of {row.points} {program.points_name} approved by "
@@ -282,7 +272,7 @@ def goodwill_reject(
     user = _approver(actor, adjustment)
     now = timezone.now()
     with transaction.atomic():
-        row = GoodwillAdjustment.objects.select_for_update().get(pk=adjustment.pk)
+        row = locks.goodwill_adjustment_lock(pk=adjustment.pk)
         if row.status != GoodwillStatus.PENDING_APPROVAL:
             raise GoodwillRefused(f"Already decided: {row.get_status_display().lower()}.")
         GoodwillAdjustment.objects.filter(pk=row.pk, status=GoodwillStatus.PENDING_APPROVAL).update(

@@ -13,6 +13,8 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from customercare import enqueue, locks
+from customercare.links import ticket_page_url
 from customercare.models import (
     CareNotification,
     MessageKind,
@@ -54,21 +56,14 @@ def notification_queue(
             )
     except IntegrityError:
         return None
-    from customercare.tasks import send_care_notification
-
-    transaction.on_commit(lambda: send_care_notification.delay(notification.pk))
+    enqueue.care_notification_send(notification_id=notification.pk)
     return notification
 
 
 def notification_send(*, notification_id: int) -> bool:
     """Send one notification unless it was sent; True when this call sent it."""
     with transaction.atomic():
-        notification = (
-            CareNotification.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("ticket__member", "ticket__merchant", "message")
-            .filter(pk=notification_id, sent_at__isnull=True)
-            .first()
-        )
+        notification = locks.notification_claim(pk=notification_id)
         if notification is None:
             return False
         try:
@@ -101,8 +96,6 @@ def render(notification: CareNotification) -> EmailMultiAlternatives:
     ticket = notification.ticket
     to_member = notification.kind in MEMBER_KINDS
     language = member_language(ticket.member) if to_member else settings.LANGUAGE_CODE
-    from customercare.links import ticket_page_url
-
     with translation.override(language):
         context = {
             "ticket": ticket,

@@ -1,11 +1,25 @@
 """Reads more than one caller needs: a merchant's care terms, the SLA targets in force
-for a priority, and a ticket by its public reference."""
+for a priority, a ticket by its public reference, and what the member's routes (the store
+API and the ticket page) read of a ticket: its public messages only, never internal
+notes, and the member's rating of its latest resolution. Both routes use these, so that
+neither can show more than the other."""
 
-from django.db.models import Q
+from django.db.models import Prefetch, Q, QuerySet
 
 from customercare import sla
 from customercare.exceptions import TicketNotFound
-from customercare.models import CareSettings, SLAPolicy, Ticket, TicketPriority
+from customercare.models import (
+    CareSettings,
+    CSATResponse,
+    MessageKind,
+    SLAPolicy,
+    Ticket,
+    TicketAttachment,
+    TicketMessage,
+    TicketPriority,
+    TicketStatus,
+)
+from loyalty.models import Member
 from merchants.models import Merchant
 
 # Used when neither the merchant nor the provider has a policy for a priority: calendar
@@ -68,3 +82,78 @@ def ticket_get(*, merchant: Merchant, reference: str) -> Ticket:
     if ticket is None:
         raise TicketNotFound()
     return ticket
+
+
+# -- what the member's routes read -------------------------------------------------------
+
+# The largest id the attachment table's BigAutoField holds.
+MAX_ID = 2**63 - 1
+
+
+def public_messages_prefetch() -> Prefetch:
+    """Loads a ticket's public messages, with their files, as ``public_messages``."""
+    return Prefetch(
+        "messages",
+        queryset=TicketMessage.objects.filter(kind=MessageKind.PUBLIC)
+        .prefetch_related("attachments")
+        .order_by("created_at", "id"),
+        to_attr="public_messages",
+    )
+
+
+def member_tickets(queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    """``queryset`` with what a member's view of a ticket needs, in a fixed number of
+    queries however many tickets there are."""
+    return queryset.select_related("member", "redemption", "merged_into").prefetch_related(
+        public_messages_prefetch(), "csat"
+    )
+
+
+def public_messages(ticket: Ticket) -> list[TicketMessage]:
+    """The ticket's public messages, oldest first."""
+    prefetched = getattr(ticket, "public_messages", None)
+    if prefetched is not None:
+        return prefetched
+    return list(
+        ticket.messages.filter(kind=MessageKind.PUBLIC)
+        .prefetch_related("attachments")
+        .order_by("created_at", "id")
+    )
+
+
+def public_attachment(*, ticket: Ticket, attachment_id: object) -> TicketAttachment | None:
+    """A file of one of the ticket's public messages; ``None`` for any other (an internal
+    note's, another ticket's, or no such id)."""
+    if isinstance(attachment_id, str):
+        if not (attachment_id.isascii() and attachment_id.isdigit()) or len(attachment_id) > 19:
+            return None
+        attachment_id = int(attachment_id)
+    if not isinstance(attachment_id, int) or not 1 <= attachment_id <= MAX_ID:
+        return None
+    return TicketAttachment.objects.filter(
+        pk=attachment_id, message__ticket=ticket, message__kind=MessageKind.PUBLIC
+    ).first()
+
+
+def current_csat(ticket: Ticket) -> CSATResponse | None:
+    """The rating of the ticket's latest resolution, if the member gave one."""
+    if not ticket.resolutions:
+        return None
+    return next((c for c in ticket.csat.all() if c.resolution == ticket.resolutions), None)
+
+
+def csat_open(ticket: Ticket) -> bool:
+    """Whether the member may rate the ticket's latest resolution now (as
+    ``services.csat_record`` would accept)."""
+    return (
+        ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+        and ticket.resolutions > 0
+        and current_csat(ticket) is None
+    )
+
+
+def member_ticket_list(*, merchant: Merchant, member: Member) -> QuerySet[Ticket]:
+    """The member's tickets, newest first, with what the member's view of each needs."""
+    return member_tickets(Ticket.objects.filter(merchant=merchant, member=member)).order_by(
+        "-created_at", "-id"
+    )

@@ -27,7 +27,7 @@ from django.utils import timezone
 from core.actors import Actor, actor_fields, actor_user, as_actor
 from core.exceptions import InvalidTransition
 from customercare import attachments as attachment_rules
-from customercare import claims, sla
+from customercare import claims, locks, sla
 from customercare.assignment import agent_can_work, assign_round_robin
 from customercare.exceptions import (
     CSATAlreadyGiven,
@@ -65,6 +65,8 @@ BODY_MAX = 10_000
 CLAIMS = Actor.system("claims")
 # The note a merge leaves on the ticket merged into is the system's; the event names the agent.
 MERGE_NOTE = Actor.system("ticket_merge")
+# A merge chain longer than this is not followed (merges only ever go one way).
+MAX_MERGE_HOPS = 10
 
 # -- opening ------------------------------------------------------------------------------
 
@@ -215,12 +217,6 @@ def _event(
     )
 
 
-def _locked(ticket: Ticket) -> Ticket:
-    # Only the ticket's row: the member comes along for reading (the ledger locks it
-    # when points move).
-    return Ticket.objects.select_for_update(of=("self",)).select_related("member").get(pk=ticket.pk)
-
-
 def _set_due_times(ticket: Ticket) -> None:
     targets = sla_targets(merchant=ticket.merchant, priority=ticket.priority)
     due = sla.due_times(ticket.created_at, ticket.paused_minutes, targets)
@@ -291,7 +287,7 @@ def ticket_move(*, ticket: Ticket, to: str, note: str = "", actor: Actor) -> Tic
     if to not in TicketStatus.values or to == TicketStatus.MERGED:
         raise InvalidTicketInput("Not a status a ticket can be moved to.", field="status")
     with transaction.atomic():
-        ticket = _locked(ticket)
+        ticket = locks.ticket_lock(pk=ticket.pk)
         _move(ticket, to, actor=actor, source=_source(actor), note=note)
         ticket.save()
     return ticket
@@ -352,8 +348,8 @@ def ticket_reply(
     attachment_rules.check_all(attachments)
     now = timezone.now()
     with transaction.atomic():
-        ticket = _locked(ticket)
-        if ticket.status in (TicketStatus.CLOSED, TicketStatus.MERGED):
+        ticket = locks.ticket_lock(pk=ticket.pk)
+        if not ticket_is_open(ticket=ticket):
             raise TicketClosed()
         message = _message(
             ticket,
@@ -384,6 +380,41 @@ def ticket_reply(
     return message
 
 
+def ticket_is_open(*, ticket: Ticket) -> bool:
+    """Whether staff can still work the ticket (reply, write a note, give goodwill, merge
+    another into it): neither closed nor merged away."""
+    return ticket.status not in (TicketStatus.CLOSED, TicketStatus.MERGED)
+
+
+def ticket_merge_destination(*, ticket: Ticket, lock: bool = False) -> Ticket:
+    """Where the ticket's thread is: the ticket itself, or, when it was merged, the ticket
+    it went into (following merges of merges, ``MAX_MERGE_HOPS`` at most). ``lock``: each
+    ticket on the way is locked, as a writer needs."""
+    for _hop in range(MAX_MERGE_HOPS):
+        if ticket.status != TicketStatus.MERGED or ticket.merged_into_id is None:
+            break
+        if lock:
+            ticket = locks.ticket_lock(pk=ticket.merged_into_id)
+        else:
+            ticket = Ticket.objects.select_related("member").get(pk=ticket.merged_into_id)
+    return ticket
+
+
+def ticket_member_can_reply(*, ticket: Ticket, now: datetime.datetime | None = None) -> bool:
+    """Whether ``ticket_member_message`` takes the member's message on this ticket (the
+    one the thread is on): not once closed or merged, nor once resolved longer ago than
+    the merchant's reopen window."""
+    if not ticket_is_open(ticket=ticket):
+        return False
+    if ticket.status == TicketStatus.RESOLVED:
+        window = datetime.timedelta(
+            days=care_settings_for(merchant=ticket.merchant).reopen_window_days
+        )
+        now = now or timezone.now()
+        return ticket.resolved_at is not None and ticket.resolved_at + window >= now
+    return True
+
+
 def ticket_member_message(
     *, ticket: Ticket, body: str, attachments: Sequence[UploadedFile] = (), actor: Actor
 ) -> TicketMessage:
@@ -396,18 +427,8 @@ def ticket_member_message(
     attachment_rules.check_all(attachments)
     now = timezone.now()
     with transaction.atomic():
-        ticket = _locked(ticket)
-        for _ in range(10):
-            if ticket.status != TicketStatus.MERGED:
-                break
-            ticket = _locked(ticket.merged_into)
-        window = datetime.timedelta(
-            days=care_settings_for(merchant=ticket.merchant).reopen_window_days
-        )
-        if ticket.status == TicketStatus.CLOSED or (
-            ticket.status == TicketStatus.RESOLVED
-            and (ticket.resolved_at is None or ticket.resolved_at + window < now)
-        ):
+        ticket = ticket_merge_destination(ticket=locks.ticket_lock(pk=ticket.pk), lock=True)
+        if not ticket_member_can_reply(ticket=ticket, now=now):
             raise TicketClosed()
         message = _message(
             ticket,
@@ -455,7 +476,7 @@ def ticket_assign(*, ticket: Ticket, assignee: AbstractBaseUser | None, actor: A
             field="assignee",
         )
     with transaction.atomic():
-        ticket = _locked(ticket)
+        ticket = locks.ticket_lock(pk=ticket.pk)
         _assign(ticket, assignee, actor)
     return ticket
 
@@ -473,7 +494,7 @@ def ticket_set_priority(
         raise InvalidTicketInput(f"One of: {', '.join(TicketPriority.values)}.", field="priority")
     with transaction.atomic():
         if not locked:
-            ticket = _locked(ticket)
+            ticket = locks.ticket_lock(pk=ticket.pk)
         old = ticket.priority
         if old == priority:
             return ticket
@@ -494,7 +515,7 @@ def ticket_set_category(*, ticket: Ticket, category: str, actor: Actor) -> Ticke
     if category not in TicketCategory.values:
         raise InvalidTicketInput(f"One of: {', '.join(TicketCategory.values)}.", field="category")
     with transaction.atomic():
-        ticket = _locked(ticket)
+        ticket = locks.ticket_lock(pk=ticket.pk)
         old = ticket.category
         if old != category:
             ticket.category = category
@@ -512,17 +533,11 @@ def ticket_merge(*, ticket: Ticket, into: Ticket, actor: Actor) -> Ticket:
         raise InvalidTicketInput("A ticket cannot be merged into itself.", field="into")
     with transaction.atomic():
         # Both rows, in id order.
-        rows = {
-            row.pk: row
-            for row in Ticket.objects.select_for_update()
-            .select_related("member")
-            .filter(pk__in=[ticket.pk, into.pk])
-            .order_by("pk")
-        }
+        rows = locks.tickets_lock(pks=[ticket.pk, into.pk])
         ticket, into = rows[ticket.pk], rows[into.pk]
         if ticket.merchant_id != into.merchant_id or ticket.member_id != into.member_id:
             raise InvalidTicketInput("Only the same member's tickets can be merged.", field="into")
-        if into.status in (TicketStatus.CLOSED, TicketStatus.MERGED):
+        if not ticket_is_open(ticket=into):
             raise InvalidTicketInput("The ticket to merge into is closed.", field="into")
         moved = TicketMessage.objects.filter(ticket=ticket).update(ticket=into)
         ticket.merged_into = into
@@ -563,7 +578,7 @@ def csat_record(*, ticket: Ticket, score: object, comment: object, via: str) -> 
     if not isinstance(comment, str) or "\x00" in comment or len(comment) > 2000:
         raise InvalidTicketInput("Text of at most 2000 characters.", field="comment")
     with transaction.atomic():
-        ticket = _locked(ticket)
+        ticket = locks.ticket_lock(pk=ticket.pk)
         if (
             ticket.status not in (TicketStatus.RESOLVED, TicketStatus.CLOSED)
             or not ticket.resolutions

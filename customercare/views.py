@@ -15,28 +15,19 @@ The help pages are public: the published FAQ and the terms in force (with the ea
 versions), in the language ``?lang=`` picks, else the browser's.
 """
 
-import datetime
-
 from django import forms
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from core.actors import Actor
 from core.exceptions import InvalidTransition
 from customercare import help as help_pages
-from customercare import selectors, services
-from customercare.api.selectors import (
-    csat_open,
-    current_csat,
-    member_tickets,
-    public_attachment,
-    public_messages,
-)
+from customercare import services
 from customercare.attachments import MAX_BYTES, MAX_FILES, attachment_download
 from customercare.exceptions import (
     AttachmentRefused,
@@ -47,13 +38,18 @@ from customercare.exceptions import (
 )
 from customercare.links import ticket_from_token
 from customercare.models import MessageAuthor, Ticket, TicketStatus
+from customercare.selectors import (
+    csat_open,
+    current_csat,
+    member_tickets,
+    public_attachment,
+    public_messages,
+)
 from fulfillment.claim import private_view
 from fulfillment.link_throttle import link_post_count
 from fulfillment.vouchers import member_language
 from merchants.models import Merchant
 
-# A merge chain longer than this is not followed (merges only ever go one way).
-MAX_MERGE_HOPS = 10
 STATUS_FOR_MEMBER = {
     TicketStatus.NEW: _("Received"),
     TicketStatus.OPEN: _("In progress"),
@@ -90,25 +86,8 @@ class RatingForm(forms.Form):
 def _shown_ticket(token: str) -> Ticket:
     """The ticket the link names, or the one it was merged into (where its thread went),
     with what the page shows; ``TicketNotFound`` for a bad link."""
-    ticket = ticket_from_token(token)
-    for _hop in range(MAX_MERGE_HOPS):
-        if ticket.status != TicketStatus.MERGED or ticket.merged_into_id is None:
-            break
-        ticket = Ticket.objects.select_related("merged_into").get(pk=ticket.merged_into_id)
+    ticket = services.ticket_merge_destination(ticket=ticket_from_token(token))
     return member_tickets(Ticket.objects.select_related("merchant")).get(pk=ticket.pk)
-
-
-def _can_reply(ticket: Ticket) -> bool:
-    """As ``services.ticket_member_message`` decides: not once closed, nor once resolved
-    longer ago than the merchant's reopen window."""
-    if ticket.status in (TicketStatus.CLOSED, TicketStatus.MERGED):
-        return False
-    if ticket.status == TicketStatus.RESOLVED:
-        window = datetime.timedelta(
-            days=selectors.care_settings_for(merchant=ticket.merchant).reopen_window_days
-        )
-        return ticket.resolved_at is not None and ticket.resolved_at + window >= timezone.now()
-    return True
 
 
 def _invalid(request: HttpRequest) -> HttpResponse:
@@ -148,7 +127,7 @@ def _render_ticket(
         merchant_name=ticket.merchant.name,
         status_label=STATUS_FOR_MEMBER[TicketStatus(ticket.status)],
         messages=messages,
-        can_reply=_can_reply(ticket),
+        can_reply=services.ticket_member_can_reply(ticket=ticket),
         reply_form=reply_form or ReplyForm(),
         csat_open=csat_open(ticket),
         csat=current_csat(ticket),

@@ -22,14 +22,13 @@ from import_export.formats import base_formats
 from core.actors import Actor
 from core.exceptions import DomainError
 from core.importexport import StaffImportExportAdmin
-from loyalty import services
+from loyalty import selectors, services
 from loyalty.models import (
     Activity,
     EarningRule,
     ExchangeRate,
     LedgerEntry,
     Member,
-    MemberStatus,
     Order,
     OrderLine,
     Program,
@@ -37,7 +36,6 @@ from loyalty.models import (
     Tier,
     TierChange,
 )
-from loyalty.rates import rates_changed
 from loyalty.resources import ExchangeRateResource, MemberResource
 
 RECENT_ROWS = 50
@@ -240,9 +238,7 @@ class MemberAdmin(StaffImportExportAdmin):
 
     @admin.display(description="Ledger")
     def recent_ledger(self, member: Member) -> str:
-        entries = LedgerEntry.objects.filter(member=member).order_by("-created_at", "-id")[
-            :RECENT_ROWS
-        ]
+        entries = selectors.ledger_entry_list(merchant=member.merchant, member=member)[:RECENT_ROWS]
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
@@ -273,7 +269,7 @@ class MemberAdmin(StaffImportExportAdmin):
 
     @admin.display(description="Orders")
     def recent_orders(self, member: Member) -> str:
-        orders = Order.objects.filter(member=member).order_by("-placed_at", "-id")[:RECENT_ROWS]
+        orders = selectors.order_list(merchant=member.merchant, member=member)[:RECENT_ROWS]
         rows = format_html_join(
             "",
             '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td></tr>',
@@ -353,7 +349,9 @@ class MemberAdmin(StaffImportExportAdmin):
                 action="anonymise",
             )
         count = 0
-        for member in queryset.select_related("merchant").exclude(status=MemberStatus.ANONYMISED):
+        for member in queryset.select_related("merchant"):
+            if services.member_is_anonymised(member=member):
+                continue
             services.member_anonymise(merchant=member.merchant, member=member)
             count += 1
         self.message_user(request, f"{count} member(s) anonymised.", messages.SUCCESS)
@@ -463,9 +461,7 @@ class ExchangeRateAdmin(StaffImportExportAdmin):
     show_full_result_count = False
 
     def save_model(self, request: HttpRequest, obj: ExchangeRate, form, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        rates_changed(currencies={obj.base, obj.quote})
+        services.exchange_rate_save(rate=obj)
 
     def delete_model(self, request: HttpRequest, obj: ExchangeRate) -> None:
-        super().delete_model(request, obj)
-        rates_changed(currencies={obj.base, obj.quote})
+        services.exchange_rate_delete(rate=obj)

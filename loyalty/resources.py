@@ -7,6 +7,7 @@ from import_export.widgets import ForeignKeyWidget
 
 from loyalty.models import ExchangeRate, Member
 from loyalty.rates import rates_changed
+from loyalty.services import member_is_anonymised
 from merchants.models import Merchant
 
 
@@ -69,7 +70,7 @@ class MemberResource(resources.ModelResource):
             return None
 
     def before_save_instance(self, instance, row, **kwargs):
-        if instance.pk and instance.status == "anonymised":
+        if instance.pk and member_is_anonymised(member=instance):
             raise ValueError(f"Member {instance.external_id} is anonymised: not updated.")
 
 

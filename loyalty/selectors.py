@@ -1,9 +1,11 @@
 """Reads of the loyalty app used by more than one caller: each takes the merchant first
 and answers only that merchant's rows (another merchant's row is a ``NotFound``)."""
 
+from django.db.models import QuerySet
+
 from core.exceptions import NotFound
 from loyalty.external_ids import is_external_id
-from loyalty.models import Member
+from loyalty.models import LedgerEntry, Member, Order
 from merchants.models import Merchant
 
 
@@ -16,3 +18,25 @@ def member_get(*, merchant: Merchant, external_id: str, field: str = "external_i
         return Member.objects.select_related("tier").get(merchant=merchant, external_id=external_id)
     except Member.DoesNotExist:
         raise NotFound("No member with that external_id.", field=field) from None
+
+
+def ledger_entry_list(*, merchant: Merchant, member: Member) -> QuerySet[LedgerEntry]:
+    """The member's ledger entries, newest first."""
+    return LedgerEntry.objects.filter(merchant=merchant, member=member).order_by(
+        "-created_at", "-id"
+    )
+
+
+def order_list(*, merchant: Merchant, member: Member) -> QuerySet[Order]:
+    """The member's orders, the latest placed first."""
+    return Order.objects.filter(merchant=merchant, member=member).order_by("-placed_at", "-id")
+
+
+def order_get(*, merchant: Merchant, external_id: str, field: str = "order") -> Order:
+    """The merchant's order by the store's id for it; ``NotFound`` on ``field`` otherwise."""
+    if not is_external_id(external_id):
+        raise NotFound("No order with that external_id.", field=field)
+    try:
+        return Order.objects.get(merchant=merchant, external_id=external_id)
+    except Order.DoesNotExist:
+        raise NotFound("No order with that external_id.", field=field) from None

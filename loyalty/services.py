@@ -31,6 +31,7 @@ from loyalty.models import (
     Activity,
     ActivityKind,
     CapPeriod,
+    ExchangeRate,
     ExpiryPolicy,
     LedgerEntry,
     Member,
@@ -44,7 +45,7 @@ from loyalty.models import (
 )
 from loyalty.money import quantize_money
 from loyalty.program_config import ProgramConfig, program_config
-from loyalty.rates import convert
+from loyalty.rates import convert, rates_changed
 from loyalty.recording import Recorded, replay, request_digest
 from merchants.models import ChecklistItem, Merchant, Store
 from merchants.services import checklist_item_complete
@@ -123,6 +124,12 @@ def _clean_member_fields(fields: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if name in MEMBER_FIELDS}
 
 
+def member_is_anonymised(*, member: Member) -> bool:
+    """Whether the member's personal data was erased: such a member is never updated
+    (by the API, an import) nor anonymised again."""
+    return member.status == MemberStatus.ANONYMISED
+
+
 @transaction.atomic
 def member_upsert(
     *, merchant: Merchant, external_id: str, fields: dict[str, Any]
@@ -136,7 +143,7 @@ def member_upsert(
     created = member is None
     if created:
         member = Member(merchant=merchant, external_id=external_id)
-    elif values and member.status == MemberStatus.ANONYMISED:
+    elif values and member_is_anonymised(member=member):
         raise MemberNotActive("An anonymised member cannot be updated.")
     for name, value in values.items():
         setattr(member, name, value)
@@ -620,3 +627,23 @@ def _activity_create(
     _record_awards(evaluation, member, entry, occurred_at, batch)
     batch.execute()
     return activity
+
+
+# -- exchange rates ---------------------------------------------------------------------
+
+
+def exchange_rate_save(*, rate: ExchangeRate) -> ExchangeRate:
+    """Store a rate staff entered or corrected; the apps that price from rates (the
+    catalog) hear of its currencies and reprice once the change commits."""
+    with transaction.atomic():
+        rate.save()
+        rates_changed(currencies={rate.base, rate.quote})
+    return rate
+
+
+def exchange_rate_delete(*, rate: ExchangeRate) -> None:
+    """Delete a rate staff entered by mistake; the apps that price from rates hear of
+    its currencies as for a change."""
+    with transaction.atomic():
+        rate.delete()
+        rates_changed(currencies={rate.base, rate.quote})

@@ -126,7 +126,8 @@ class OnboardingChecklistItem(models.Model):
 
 class MerchantEvent(models.Model):
     """Append-only history of a merchant: status changes, checklist ticks, key changes,
-    stores and their webhook secrets, portal memberships; each names who acted."""
+    stores and their webhook secrets, portal memberships, edits of its details; each names
+    who acted."""
 
     class Kind(models.TextChoices):
         CREATED = "created", "Created"
@@ -138,6 +139,7 @@ class MerchantEvent(models.Model):
         STORE_CREATED = "store_created", "Store created"
         WEBHOOK_SECRET_SET = "webhook_secret_set", "Store webhook secret set"
         MEMBERSHIP_SET = "membership_set", "Portal membership set"
+        DETAILS_CHANGED = "details_changed", "Details changed"
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=30, choices=Kind.choices)

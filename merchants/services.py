@@ -183,6 +183,24 @@ def checklist_item_reopen(
     return row
 
 
+@transaction.atomic
+def merchant_update(*, merchant: Merchant, changed: list[str], actor: Actor) -> Merchant:
+    """Save staff's edit of the merchant's details (``merchant`` carries the new values,
+    ``changed`` names the fields edited), with an event naming them. The status is never
+    among them: it moves through ``merchant_transition`` only."""
+    if "status" in changed:
+        raise InvalidTransition("The status moves through its transitions.", field="status")
+    merchant.save()
+    if changed:
+        _event(
+            merchant=merchant,
+            kind=MerchantEvent.Kind.DETAILS_CHANGED,
+            actor=actor,
+            reason="Changed: " + ", ".join(changed),
+        )
+    return merchant
+
+
 def new_webhook_secret() -> str:
     return secrets.token_urlsafe(32)
 
@@ -216,6 +234,30 @@ def store_create(
             actor=actor,
         )
     return store, secret
+
+
+@transaction.atomic
+def store_save(*, store: Store, webhook_secret: str | None = None, actor: Actor) -> Store:
+    """Save a store staff added or edited. A webhook secret given (the platform's, when it
+    issues one) replaces the store's; a store that has none gets a random one. A new store
+    and a replaced secret each leave an event (naming the store, never the secret)."""
+    created = store._state.adding
+    if webhook_secret:
+        store.webhook_secret = webhook_secret
+    elif not store.webhook_secret:
+        store.webhook_secret = new_webhook_secret()
+    store.save()
+    if created:
+        kind, reason = (
+            MerchantEvent.Kind.STORE_CREATED,
+            f"{store.name} ({store.domain}, {store.platform})",
+        )
+    elif webhook_secret:
+        kind, reason = MerchantEvent.Kind.WEBHOOK_SECRET_SET, f"{store.name} ({store.domain})"
+    else:
+        return store
+    _event(merchant=store.merchant, kind=kind, reason=reason, actor=actor)
+    return store
 
 
 @transaction.atomic

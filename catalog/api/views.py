@@ -5,12 +5,11 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from catalog import selectors, services
+from catalog import selectors
 from catalog.api.serializers import (
     MemberRewardSerializer,
     RewardMemberQuerySerializer,
     RewardQuerySerializer,
-    member_reward,
 )
 from catalog.models import MerchantCatalogItem
 from core.api.pagination import NumberedPagination
@@ -44,20 +43,11 @@ class _MemberRewardsView(MerchantAPIView):
         return member, program
 
     def _render(self, items: list[MerchantCatalogItem], member: Member, program) -> list[dict]:
-        rendered = []
+        rewards = selectors.member_rewards(items=items, member=member, program=program)
         with translation.override(supported_language(member.locale)):
-            for item in items:
-                terms = None
-                if item.point_value_used != program.point_value:
-                    terms = services.price_terms(
-                        item=item, program=program, rate=item.rate_used or 1
-                    )
-                rendered.append(
-                    member_reward(
-                        item, balance=member.points_balance, request=self.request, terms=terms
-                    )
-                )
-        return rendered
+            return MemberRewardSerializer(
+                rewards, many=True, context={"request": self.request}
+            ).data
 
 
 class RewardListView(_MemberRewardsView):

@@ -10,8 +10,8 @@ from customercare.models import (
     Ticket,
 )
 from fulfillment.models import Redemption
+from loyalty import selectors as loyalty_selectors
 from loyalty.exceptions import NoActiveProgram
-from loyalty.models import LedgerEntry, Order
 from loyalty.services import program_get_active
 
 RECENT_ORDERS = 5
@@ -27,9 +27,10 @@ def member_view(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
     """Balance, tier, the last orders, ledger entries and redemptions, with links to
     their pages for staff who may open them."""
     member = ticket.member
-    orders = list(Order.objects.filter(member=member).order_by("-placed_at", "-id")[:RECENT_ORDERS])
+    merchant = ticket.merchant
+    orders = list(loyalty_selectors.order_list(merchant=merchant, member=member)[:RECENT_ORDERS])
     ledger = list(
-        LedgerEntry.objects.filter(member=member).order_by("-created_at", "-id")[:RECENT_LEDGER]
+        loyalty_selectors.ledger_entry_list(merchant=merchant, member=member)[:RECENT_LEDGER]
     )
     redemptions = list(
         Redemption.objects.filter(member=member)

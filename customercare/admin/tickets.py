@@ -349,7 +349,7 @@ class TicketAdmin(TicketActionsMixin, ReportsMixin, admin.ModelAdmin):
             else None,
             "may_work": may_work,
             "may_approve": user.has_perm(SENIOR),
-            "is_open": ticket.status not in (TicketStatus.CLOSED, TicketStatus.MERGED),
+            "is_open": services.ticket_is_open(ticket=ticket),
             "may_take": may_work and ticket.assignee_id != user.pk,
             "has_merge_targets": "merge" in forms
             and (forms["merge"].errors or forms["merge"].fields["into"].queryset.exists()),

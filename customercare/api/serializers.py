@@ -3,7 +3,6 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api.fields import StrictCharField, StrictChoiceField, StrictIntegerField
-from customercare.api.selectors import csat_open, current_csat, public_messages
 from customercare.attachments import MAX_FILES
 from customercare.models import (
     CSATResponse,
@@ -13,6 +12,7 @@ from customercare.models import (
     TicketCategory,
     TicketMessage,
 )
+from customercare.selectors import csat_open, current_csat, public_messages
 from customercare.services import BODY_MAX, SUBJECT_MAX
 from loyalty.api.serializers import external_id_field
 from merchants.api.schema import EXAMPLE

@@ -19,7 +19,6 @@ from core.api.parsers import JSONParser
 from core.exceptions import InvalidTransition, NotFound
 from customercare import help as help_pages
 from customercare import selectors, services
-from customercare.api.selectors import member_tickets, public_attachment
 from customercare.api.serializers import (
     CSATInputSerializer,
     CSATSerializer,
@@ -101,7 +100,7 @@ class _CareAPIView(MerchantAPIView):
         return selectors.ticket_get(merchant=self.merchant, reference=reference)
 
     def render_ticket(self, ticket: Ticket, status_code: int = status.HTTP_200_OK) -> Response:
-        ticket = member_tickets(Ticket.objects.filter(pk=ticket.pk)).get()
+        ticket = selectors.member_tickets(Ticket.objects.filter(pk=ticket.pk)).get()
         return Response(
             TicketSerializer(ticket, context={"request": self.request}).data, status=status_code
         )
@@ -199,7 +198,7 @@ class TicketListView(_CareAPIView):
         )
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(
-            member_tickets(Ticket.objects.filter(merchant=self.merchant, member=member)),
+            selectors.member_ticket_list(merchant=self.merchant, member=member),
             request,
             view=self,
         )
@@ -340,7 +339,7 @@ class TicketAttachmentView(_CareAPIView):
     )
     def get(self, request: Request, reference: str, attachment_id: str) -> FileResponse:
         ticket = self.ticket(reference)
-        attachment = public_attachment(ticket=ticket, attachment_id=attachment_id)
+        attachment = selectors.public_attachment(ticket=ticket, attachment_id=attachment_id)
         if attachment is None:
             raise NotFound("No such file on this ticket.", field="attachment_id")
         response = attachment_download(attachment)

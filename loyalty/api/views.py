@@ -30,7 +30,6 @@ from loyalty.exceptions import (
     RefundExceedsOrder,
 )
 from loyalty.external_ids import EXTERNAL_ID_PATTERN
-from loyalty.models import LedgerEntry
 from loyalty.recording import Recorded
 from merchants.api.schema import EXAMPLE, INVALID_INPUT, problems
 from merchants.api.views import MerchantAPIView
@@ -139,7 +138,7 @@ class MemberLedgerView(MerchantAPIView):
         member = selectors.member_get(merchant=self.merchant, external_id=external_id)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(
-            LedgerEntry.objects.filter(merchant=self.merchant, member=member), request, view=self
+            selectors.ledger_entry_list(merchant=self.merchant, member=member), request, view=self
         )
         return paginator.get_paginated_response(LedgerEntrySerializer(page, many=True).data)
 

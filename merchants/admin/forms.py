@@ -3,6 +3,7 @@
 from django import forms
 from django.http import HttpRequest
 
+from core.actors import SYSTEM, Actor
 from merchants import services
 from merchants.models import (
     ChecklistItem,
@@ -76,14 +77,19 @@ class StoreForm(forms.ModelForm):
     def clean_domain(self) -> str:
         return self.cleaned_data["domain"].strip().lower()
 
+    def new_secret(self) -> str | None:
+        """The secret staff pasted, if any (the form without the field has none)."""
+        return self.cleaned_data.get("new_webhook_secret") or None
+
+    # Who saves the form: set by ``StoreSecretRights.store_form`` for the request.
+    actor: Actor = SYSTEM
+
     def save(self, commit: bool = True) -> Store:
         store = super().save(commit=False)
-        if self.cleaned_data.get("new_webhook_secret"):
-            store.webhook_secret = self.cleaned_data["new_webhook_secret"]
-        elif not store.webhook_secret:
-            store.webhook_secret = services.new_webhook_secret()
         if commit:
-            store.save()
+            store = services.store_save(
+                store=store, webhook_secret=self.new_secret(), actor=self.actor
+            )
         return store
 
 
@@ -107,4 +113,5 @@ class StoreSecretRights:
         return [name for name in fields if name != "new_webhook_secret"]
 
     def store_form(self, request: HttpRequest) -> type[StoreForm]:
-        return StoreForm if self.may_set_webhook_secret(request) else StoreFormWithoutSecret
+        base = StoreForm if self.may_set_webhook_secret(request) else StoreFormWithoutSecret
+        return type(base.__name__, (base,), {"actor": Actor.staff(request.user)})

@@ -130,7 +130,9 @@ class MerchantAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Merchant, form, change: bool) -> None:
         if change:
-            obj.save()
+            services.merchant_update(
+                merchant=obj, changed=form.changed_data, actor=Actor.staff(request.user)
+            )
             return
         created = services.merchant_create(
             name=obj.name,

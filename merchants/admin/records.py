@@ -46,6 +46,11 @@ class StoreAdmin(StoreSecretRights, admin.ModelAdmin):
     def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
         return super().get_form(request, obj, change, form=self.store_form(request), **kwargs)
 
+    def save_model(self, request: HttpRequest, obj: Store, form: StoreForm, change: bool) -> None:
+        services.store_save(
+            store=obj, webhook_secret=form.new_secret(), actor=Actor.staff(request.user)
+        )
+
     def has_set_webhook_secret_permission(self, request: HttpRequest) -> bool:
         return self.may_set_webhook_secret(request)
 

@@ -254,6 +254,37 @@ def test_the_query_count_does_not_grow_with_the_rewards(shop):
     assert few <= 6
 
 
+def test_the_reward_list_query_count_is_pinned(shop, django_assert_max_num_queries):
+    tenant, program = shop
+    member(tenant.merchant, points=5000)
+    category = CategoryFactory()
+    rewards = [offered(RewardFactory()) for _ in range(8)]
+    rewards.append(
+        offered(
+            RewardFactory(
+                denomination_kind="range",
+                denominations=[],
+                min_value=Decimal(10),
+                max_value=Decimal(200),
+                step=Decimal(5),
+            )
+        )
+    )
+    for reward in rewards:
+        reward.brand.categories.add(category)
+    select(tenant.merchant, *rewards)
+    tenant.client.get(URL, {"member": "cust-1"})  # warm the program cache
+    # Repriced in memory under a changed point value: no more queries for that.
+    Program.objects.filter(pk=program.pk).update(point_value=Decimal("0.02"))
+    tenant.client.get(URL, {"member": "cust-1"})
+
+    # The key, the member, the count, the page, the categories.
+    with django_assert_max_num_queries(5):
+        response = tenant.client.get(URL, {"member": "cust-1"})
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 9
+
+
 def test_another_merchants_member_and_rewards_are_invisible(shop):
     tenant, _ = shop
     other, _ = merchant_with_program()

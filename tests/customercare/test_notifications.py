@@ -260,3 +260,19 @@ def test_a_notification_key_is_written_once(agent):
     assert again is None
     assert list(CareNotification.objects.values_list("to", flat=True)) == [[agent.email]]
     assert TicketMessage.objects.filter(ticket=ticket).count() == 1
+
+
+def test_a_notification_is_sent_only_after_its_transaction_commits(
+    agent, django_capture_on_commit_callbacks, mailoutbox
+):
+    ticket = ticket_open(member_of(care_merchant()))
+    with django_capture_on_commit_callbacks() as callbacks:
+        notification = notification_queue(
+            ticket=ticket, kind=NotificationKind.AT_RISK, key="after-commit", to=[agent.email]
+        )
+        assert mailoutbox == []
+    assert len(callbacks) == 1
+    callbacks[0]()  # the commit: the task named by the enqueue module runs (eager here)
+    notification.refresh_from_db()
+    assert notification.sent_at is not None
+    assert [email.to for email in mailoutbox] == [[agent.email]]

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from core.actors import Actor
 from loyalty import services
+from loyalty.exceptions import MemberNotActive
 from loyalty.models import ExchangeRate, LedgerEntry, Member, Program
 from merchants.models import ChecklistItem
 from merchants.selectors import checklist_missing
@@ -356,3 +357,53 @@ def test_importing_members_needs_the_rights_to_add_and_change_them_exporting_its
     assert (imported.status_code == 200) is can_import
     assert (exported.status_code == 200) is can_export
     assert imported.status_code in (200, 403)
+
+
+def test_a_rate_added_in_the_admin_is_stored_by_the_service_and_reprices_after_commit(
+    admin_client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = admin_client.post(
+            reverse("admin:loyalty_exchangerate_add"),
+            {
+                "base": "EUR",
+                "quote": "USD",
+                "rate": "1.0850000000",
+                "source": "manual",
+                "as_of_0": "2026-11-01",
+                "as_of_1": "00:00:00",
+            },
+        )
+    assert response.status_code == 302, response.content[:500]
+    rate = ExchangeRate.objects.get(base="EUR", quote="USD")
+    assert rate.rate == Decimal("1.085")
+    assert len(callbacks) == 1  # the catalog's repricing of EUR and USD items
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        admin_client.post(
+            reverse("admin:loyalty_exchangerate_delete", args=[rate.pk]), {"post": "yes"}
+        )
+    assert not ExchangeRate.objects.filter(pk=rate.pk).exists()
+    assert len(callbacks) == 1
+
+
+def test_a_member_is_anonymised_only_once_the_service_says_so(merchant):
+    member = record_order(merchant, "m1", "o1", "100").member
+    assert not services.member_is_anonymised(member=member)
+    member = services.member_anonymise(merchant=merchant, member=member, actor=None)
+    assert services.member_is_anonymised(member=member)
+    with pytest.raises(MemberNotActive):
+        services.member_upsert(merchant=merchant, external_id="m1", fields={"first_name": "Ana"})
+
+
+def test_the_anonymise_action_passes_over_a_member_already_anonymised(admin_client, merchant):
+    member = record_order(merchant, "m1", "o1", "100").member
+    services.member_anonymise(merchant=merchant, member=member, actor=None)
+    erased_at = Member.objects.get(pk=member.pk).anonymised_at
+    response = admin_client.post(
+        reverse("admin:loyalty_member_changelist"),
+        {"action": "anonymise", "_selected_action": [member.pk], "apply": "1", "confirm": "on"},
+        follow=True,
+    )
+    assert "0 member(s) anonymised." in response.content.decode()
+    assert Member.objects.get(pk=member.pk).anonymised_at == erased_at

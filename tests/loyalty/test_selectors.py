@@ -3,8 +3,8 @@
 import pytest
 
 from core.exceptions import NotFound
-from loyalty.selectors import member_get
-from tests.loyalty.factories import member_make, program_merchant
+from loyalty.selectors import ledger_entry_list, member_get, order_get, order_list
+from tests.loyalty.factories import member_make, order_post, points_give, program_merchant
 
 pytestmark = pytest.mark.django_db
 
@@ -33,3 +33,44 @@ def test_member_get_refuses_an_id_that_cannot_exist_on_the_field_named(external_
     with pytest.raises(NotFound) as refused:
         member_get(merchant=merchant, external_id=external_id, field="member")
     assert refused.value.field == "member"
+
+
+def test_ledger_entry_list_is_the_members_entries_newest_first():
+    merchant, _ = program_merchant()
+    member = member_make(merchant)
+    first, second = points_give(member, 10), points_give(member, 20)
+    points_give(member_make(merchant), 30)
+
+    assert list(ledger_entry_list(merchant=merchant, member=member)) == [second, first]
+
+
+def test_ledger_entry_list_never_shows_another_merchants_entries():
+    merchant, _ = program_merchant()
+    other, _ = program_merchant()
+    theirs = member_make(other)
+    points_give(theirs, 10)
+
+    assert list(ledger_entry_list(merchant=other, member=theirs))
+    assert not ledger_entry_list(merchant=merchant, member=theirs).exists()
+
+
+def test_order_list_and_order_get_answer_the_merchants_orders():
+    merchant, _ = program_merchant()
+    member = member_make(merchant)
+    first = order_post(merchant, member, "10.00", external_id="o-1").obj
+    second = order_post(merchant, member, "20.00", external_id="o-2").obj
+
+    assert list(order_list(merchant=merchant, member=member)) == [second, first]
+    assert order_get(merchant=merchant, external_id="o-1") == first
+
+
+def test_order_list_and_order_get_never_show_another_merchants_orders():
+    merchant, _ = program_merchant()
+    other, _ = program_merchant()
+    theirs = member_make(other)
+    order_post(other, theirs, "10.00", external_id="o-1")
+
+    assert not order_list(merchant=merchant, member=theirs).exists()
+    with pytest.raises(NotFound) as refused:
+        order_get(merchant=merchant, external_id="o-1")
+    assert refused.value.field == "order"

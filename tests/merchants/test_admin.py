@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from core.exceptions import InvalidTransition
 from core.fields import decrypt_text
 from merchants import services
 from merchants.models import (
@@ -444,6 +445,41 @@ def test_editing_a_merchant_saves_the_change(admin_client):
     assert response.status_code == 302
     merchant.refresh_from_db()
     assert merchant.contact_email == "billing@example.com"
+    assert merchant.status == MerchantStatus.LIVE
+
+
+def test_editing_a_merchant_goes_through_the_service_and_records_who_changed_what(
+    admin_client, admin_user
+):
+    merchant = MerchantFactory(live=True)
+    data = form_data(admin_client.get(change_url(merchant)), "merchant_form")
+    data["contact_email"] = ["billing@example.com"]
+    data["legal_name"] = ["Acme Trading Ltd"]
+    data["_save"] = ["Save"]
+
+    admin_client.post(change_url(merchant), data)
+
+    event = merchant.events.get(kind=MerchantEvent.Kind.DETAILS_CHANGED)
+    assert event.reason == "Changed: legal_name, contact_email"
+    assert event.actor == admin_user
+
+
+def test_saving_a_merchant_unchanged_records_no_event(admin_client):
+    merchant = MerchantFactory(live=True)
+    events = merchant.events.count()
+    data = form_data(admin_client.get(change_url(merchant)), "merchant_form")
+    data["_save"] = ["Save"]
+
+    assert admin_client.post(change_url(merchant), data).status_code == 302
+    assert merchant.events.count() == events
+
+
+def test_the_service_refuses_to_move_the_status_as_a_detail():
+    merchant = MerchantFactory(live=True)
+    merchant.status = MerchantStatus.SUSPENDED
+    with pytest.raises(InvalidTransition):
+        services.merchant_update(merchant=merchant, changed=["status"], actor=None)
+    merchant.refresh_from_db()
     assert merchant.status == MerchantStatus.LIVE
 
 
@@ -1070,6 +1106,29 @@ def test_editing_a_store_with_a_blank_secret_keeps_the_current_one(ops_client):
     store.refresh_from_db()
     assert store.name == "Renamed shop"
     assert store.webhook_secret == secret
+
+
+def test_a_store_added_on_the_merchant_page_gets_a_secret_through_the_service(admin_client):
+    merchant = MerchantFactory(live=True)
+    data = form_data(admin_client.get(change_url(merchant)), "merchant_form")
+    index = int(data["stores-TOTAL_FORMS"][0])
+    data["stores-TOTAL_FORMS"] = [str(index + 1)]
+    for name, value in {
+        "name": "Second shop",
+        "platform": "woocommerce",
+        "domain": "two.example.com",
+        "is_active": "on",
+        "new_webhook_secret": "wc_platform_secret",
+    }.items():
+        data[f"stores-{index}-{name}"] = [value]
+    data["_save"] = ["Save"]
+
+    response = admin_client.post(change_url(merchant), data)
+
+    assert response.status_code == 302, response.content[:500]
+    store = Store.objects.get(merchant=merchant, name="Second shop")
+    assert store.webhook_secret == "wc_platform_secret"
+    assert "wc_platform_secret" not in raw_webhook_secret(store)
 
 
 def test_rotate_webhook_secret_action_shows_the_new_secret_once(ops_client):
