@@ -1037,6 +1037,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.compare_lots and "release" in args.jobs:
             compare = compare_release(args, world, checks, args.compare_lots)
         per_lot = bytes_per_lot()
+        from loyalty.audit import ledger_audit
+
+        audit = ledger_audit()
+        log(f"audit_ledger: {audit}")
+        checks.expect("audit_ledger: problems", audit.findings, [])
         report(args, measures, compare, per_lot)
     finally:
         signal.alarm(0)
