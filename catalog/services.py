@@ -31,6 +31,7 @@ from catalog.models import (
 from catalog.supplier_settings import schema_for, settings_json, stored_settings
 from core.actors import Actor, actor_label, actor_user
 from core.exceptions import DomainError
+from core.money import quantize_places
 from loyalty.exceptions import ExchangeRateMissing
 from loyalty.models import Program
 from loyalty.rates import convert, rate_between
@@ -304,7 +305,7 @@ def item_price(
         fixed_points_per_unit=item.fixed_points_per_unit,
     )
     item.prices = prices.prices
-    item.points_per_unit = prices.points_per_unit.quantize(Decimal("1e-8"))
+    item.points_per_unit = quantize_places(prices.points_per_unit, 8)
     item.min_points, item.max_points = prices.min_points, prices.max_points
     item.exchange_rate = conversion.rate_row
     item.rate_used = conversion.rate if conversion.rate_row else None

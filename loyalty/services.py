@@ -8,7 +8,7 @@ replays the winner's result.
 
 import datetime
 from dataclasses import asdict, dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -19,6 +19,7 @@ from django.utils import timezone
 from core.actors import Actor
 from core.exceptions import DomainError, NotFound
 from core.hooks import app_hooks
+from core.money import points_share, quantize_money
 from loyalty import ledger, rules, tiers
 from loyalty.batch import WriteBatch
 from loyalty.exceptions import (
@@ -42,7 +43,6 @@ from loyalty.models import (
     RuleAward,
     Tier,
 )
-from loyalty.money import quantize_money
 from loyalty.program_config import ProgramConfig, program_config
 from loyalty.rates import convert
 from loyalty.recording import Recorded, replay, request_digest
@@ -501,14 +501,8 @@ def _refund_create(order: Order, data: RefundInput, digest: str) -> Recorded:
         amount=data.amount,
         request_hash=digest,
     )
-    target = (
-        (Decimal(order.points_earned) * refunded / order.total).to_integral_value(
-            rounding=ROUND_HALF_UP
-        )
-        if order.total
-        else Decimal(0)
-    )
-    points = int(target) - order.points_reversed
+    target = points_share(order.points_earned, refunded, order.total)
+    points = target - order.points_reversed
     reversal = ledger.points_reverse_for_refund(
         member=order.member, order=order, refund=refund, points=points, at=timezone.now()
     )
