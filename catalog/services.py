@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from catalog import denominations, pricing
+from catalog import denominations, locks, pricing
 from catalog.alerts import alert_clear, alert_raise
 from catalog.exceptions import (
     InvalidDenominations,
@@ -118,7 +118,7 @@ def rewards_set_status(*, rewards: Iterable[Reward], status: str, actor: Actor) 
     if status not in RewardStatus.values:
         raise DomainError(f"Unknown status {status!r}.", field="status")
     changed = 0
-    for reward in Reward.objects.select_for_update().filter(pk__in=[r.pk for r in rewards]):
+    for reward in locks.rewards_lock(r.pk for r in rewards):
         if reward.status == status:
             continue
         reward.status = status
@@ -192,9 +192,7 @@ def supplier_save(*, supplier: Supplier, settings: Mapping[str, Any], actor: Act
     Raises ``SupplierCredentialsLocked`` (nothing saved) when a locked change comes from
     an actor without the credentials permission."""
     # Locked, so that two saves of one supplier compare with what the other stored.
-    stored = (
-        Supplier.objects.select_for_update().filter(pk=supplier.pk).first() if supplier.pk else None
-    )
+    stored = locks.supplier_lock(supplier.pk) if supplier.pk else None
     change = _settings_change(supplier, settings, stored)
     if change.locked and not supplier_may_change_credentials(actor):
         raise SupplierCredentialsLocked(

@@ -39,7 +39,7 @@ from customercare.models import (
     TicketStatus,
 )
 from customercare.services import care_settings_for
-from loyalty import ledger
+from loyalty import ledger, locks
 from loyalty.models import LedgerEntry, Program
 from loyalty.services import lot_expiry, program_get_active
 
@@ -207,7 +207,7 @@ def goodwill_request(
                 requested_by=user,
             )
             ticket = _lock_ticket(ticket.pk)
-            ticket.member = ledger.lock_member(ticket.member_id)
+            ticket.member = locks.member_lock(ticket.member_id)
             earlier = goodwill_counted(member_id=ticket.member_id, now=now) - 1
             if earlier >= terms.goodwill_max_per_30_days:
                 raise GoodwillRefused(
