@@ -475,10 +475,11 @@ def seed(world: World, lots: int, members: int) -> None:
         "created": world.now - datetime.timedelta(days=730),
     }
     sql(SEED_LOTS, params)
-    sql(SEED_MEMBERS, params)
     # A bulk load: the two big tables' secondary indexes are dropped and rebuilt after
-    # the INSERTs, and foreign-key triggers are off meanwhile (the rows are consistent
-    # by construction; ``seed_integrity`` checks the references afterwards).
+    # the INSERTs, and triggers are off meanwhile: the foreign keys' and the ledger's
+    # (members are written with their balances before their entries). The rows are
+    # consistent by construction; ``seed_integrity`` checks the references afterwards,
+    # and ``audit_ledger`` the balances at the end.
     rebuild = [
         index
         for table in ("loyalty_ledgerentry", "loyalty_pointlot")
@@ -488,6 +489,7 @@ def seed(world: World, lots: int, members: int) -> None:
         sql(f'DROP INDEX "{name}"')
     sql("SET session_replication_role = replica")
     try:
+        sql(SEED_MEMBERS, params)
         sql(SEED_ENTRIES, params)
         sql(SEED_POINT_LOTS, params)
     finally:
