@@ -830,6 +830,11 @@ def main(argv: list[str] | None = None) -> int:
         ]
         worker = None if args.skip_worker else run_worker(args, world, env, var_dir, checks)
         check_balances(checks, world)
+        from loyalty.audit import ledger_audit
+
+        audit = ledger_audit()
+        log(f"audit_ledger: {audit}")
+        checks.expect("audit_ledger: problems", audit.findings, [])
         report(args, measures, worker)
     finally:
         signal.alarm(0)

@@ -728,7 +728,11 @@ def main(argv: list[str] | None = None) -> int:
             pgbench_tps, pgbench_busy = run_pgbench(args)
 
         report(args, label, load_result, cpu, pgbench_tps, pgbench_busy, queries, gunicorn_log)
-        return 1 if load_result["errors"] else 0
+        from loyalty.audit import ledger_audit
+
+        audit = ledger_audit()
+        log(f"audit_ledger: {audit}")
+        return 1 if load_result["errors"] or not audit.ok else 0
     finally:
         stop_gunicorn(gunicorn)
         with contextlib.suppress(Exception):

@@ -38,7 +38,7 @@ What one run does:
    are the sums of their lots (``points_balance`` = released lots' remaining,
    ``pending_points`` = unreleased lots' remaining, ``lifetime_points`` = all points) and
    of their entries (``earn`` with ``points`` for a released lot, ``pending`` for a pending
-   one; ``balance_after``/``pending_after`` are exact running sums, so every CHECK
+   one; ``balance_after``/``pending_after`` are running sums in key order, so every CHECK
    constraint holds). A third of the members start in no tier, a third in Silver, a third
    in Gold, so that recomputation moves members up and down. As a bulk load, the secondary
    indexes of the entry and lot tables are rebuilt after the INSERTs and foreign-key
@@ -403,7 +403,9 @@ FROM (
            CASE WHEN released_at IS NULL THEN points ELSE 0 END AS q
     FROM bench_seed_lot
 ) AS s
-WINDOW w AS (PARTITION BY member_id ORDER BY earned_at, id ROWS UNBOUNDED PRECEDING)
+-- A member's entries chain in key order, the order the ledger writes them in (and
+-- the database's chain trigger and audit_ledger read them in).
+WINDOW w AS (PARTITION BY member_id ORDER BY id ROWS UNBOUNDED PRECEDING)
 ORDER BY id
 """
 
@@ -473,10 +475,11 @@ def seed(world: World, lots: int, members: int) -> None:
         "created": world.now - datetime.timedelta(days=730),
     }
     sql(SEED_LOTS, params)
-    sql(SEED_MEMBERS, params)
     # A bulk load: the two big tables' secondary indexes are dropped and rebuilt after
-    # the INSERTs, and foreign-key triggers are off meanwhile (the rows are consistent
-    # by construction; ``seed_integrity`` checks the references afterwards).
+    # the INSERTs, and triggers are off meanwhile: the foreign keys' and the ledger's
+    # (members are written with their balances before their entries). The rows are
+    # consistent by construction; ``seed_integrity`` checks the references afterwards,
+    # and ``audit_ledger`` the balances at the end.
     rebuild = [
         index
         for table in ("loyalty_ledgerentry", "loyalty_pointlot")
@@ -486,6 +489,7 @@ def seed(world: World, lots: int, members: int) -> None:
         sql(f'DROP INDEX "{name}"')
     sql("SET session_replication_role = replica")
     try:
+        sql(SEED_MEMBERS, params)
         sql(SEED_ENTRIES, params)
         sql(SEED_POINT_LOTS, params)
     finally:
@@ -535,7 +539,7 @@ WITH s AS (
 ), latest AS (
     SELECT DISTINCT ON (member_id) member_id, balance_after, pending_after
     FROM loyalty_ledgerentry WHERE member_id = ANY(%(ids)s)
-    ORDER BY member_id, created_at DESC, id DESC
+    ORDER BY member_id, id DESC
 ), l AS (
     SELECT member_id,
            coalesce(sum(remaining) FILTER (WHERE released_at IS NOT NULL), 0) AS released,
@@ -1037,6 +1041,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.compare_lots and "release" in args.jobs:
             compare = compare_release(args, world, checks, args.compare_lots)
         per_lot = bytes_per_lot()
+        from loyalty.audit import ledger_audit
+
+        audit = ledger_audit()
+        log(f"audit_ledger: {audit}")
+        checks.expect("audit_ledger: problems", audit.findings, [])
         report(args, measures, compare, per_lot)
     finally:
         signal.alarm(0)

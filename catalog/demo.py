@@ -36,6 +36,7 @@ from catalog.models import (
 )
 from catalog.pools import codes_upload
 from core.actors import Actor
+from core.money import quantize_places
 from loyalty.demo import USD_RATES
 from loyalty.models import ExchangeRate, Program
 from merchants.demo import DEMO_MERCHANTS
@@ -464,7 +465,7 @@ def _rates() -> int:
             base=base,
             quote=quote,
             as_of=RATES_AS_OF,
-            defaults={"rate": rate.quantize(Decimal("1e-10")), "source": "demo"},
+            defaults={"rate": quantize_places(rate, 10), "source": "demo"},
         )
         created += new
     return created

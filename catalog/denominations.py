@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from core.currency import currency_exponent
+from core.currency import currency_exponent, is_quantized_for
+from core.money import money_text
 
 MAX_FIXED_VALUES = 50
 MAX_VALUE = Decimal("1000000")
@@ -22,7 +23,7 @@ class Denominations:
     currency: str = ""
 
     def allows(self, value: Decimal) -> bool:
-        if not _fits_currency(value, self.currency) or value <= 0:
+        if not is_quantized_for(value, self.currency) or value <= 0:
             return False
         if self.kind == "fixed":
             return value in self.values
@@ -30,11 +31,6 @@ class Denominations:
         assert self.maximum is not None
         assert self.step is not None
         return self.minimum <= value <= self.maximum and (value - self.minimum) % self.step == 0
-
-
-def _fits_currency(value: Decimal, currency: str) -> bool:
-    exponent = currency_exponent(currency)
-    return value == value.quantize(Decimal(1).scaleb(-exponent)) if value.is_finite() else False
 
 
 def parse_value(raw: object) -> Decimal | None:
@@ -76,7 +72,7 @@ def validate(
             if value is None or value <= 0 or value > MAX_VALUE:
                 errors["denominations"] = f"{raw!r} is not a positive amount up to {MAX_VALUE}."
                 return errors
-            if not _fits_currency(value, currency):
+            if not is_quantized_for(value, currency):
                 errors["denominations"] = f"{raw}: {decimals}."
                 return errors
             parsed.append(value)
@@ -92,7 +88,7 @@ def validate(
             errors[name] = "Required for a range."
         elif value <= 0 or value > MAX_VALUE:
             errors[name] = f"Must be a positive amount up to {MAX_VALUE}."
-        elif not _fits_currency(value, currency):
+        elif not is_quantized_for(value, currency):
             errors[name] = f"{decimals}."
     if errors:
         return errors
@@ -122,7 +118,7 @@ def of_reward(reward) -> Denominations:
 
 def canonical(value: Decimal, currency: str) -> str:
     """A value as the API and the stored prices write it: the currency's decimals."""
-    return f"{value.quantize(Decimal(1).scaleb(-currency_exponent(currency))):f}"
+    return money_text(value, currency)
 
 
 def describe(rule: Denominations) -> str:

@@ -21,7 +21,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import IO
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -29,6 +29,7 @@ from django.utils.dateparse import parse_date
 
 from catalog.alerts import alert_clear, alert_raise
 from catalog.exceptions import CodeUploadRefused
+from catalog.locks import codes_lock_free
 from catalog.models import AlertKind, CodePool, VoucherCode
 from core.actors import Actor, actor_label
 from core.exceptions import DomainError
@@ -217,11 +218,9 @@ def codes_reserve(*, pool_id: int, quantity: int, reserved_for: str, at: datetim
     transaction ends (one that rolls back leaves it free again)."""
     key = reserved_for[:120]
     with transaction.atomic(savepoint=False):
-        free = VoucherCode.objects.filter(
-            free_codes(timezone.localdate(at)), pool_id=pool_id
-        ).order_by("id")
-        if connection.features.has_select_for_update_skip_locked:
-            free = free.select_for_update(skip_locked=True)
+        free = codes_lock_free(
+            VoucherCode.objects.filter(free_codes(timezone.localdate(at)), pool_id=pool_id)
+        )
         picked = list(free.values_list("pk", flat=True)[:quantity])
         if len(picked) < quantity:
             return False

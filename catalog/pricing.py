@@ -7,10 +7,10 @@ to the nearest step (half up). A price is never below one step.
 """
 
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from catalog.denominations import Denominations, canonical
-from loyalty.money import quantize_money
+from core.money import quantize_money, round_to_step
 
 HUNDRED = Decimal(100)
 
@@ -23,12 +23,6 @@ class PriceTerms:
     margin_percent: Decimal = Decimal(0)
     step: int = 1
     rounding: str = "up"  # or "nearest"
-
-
-def round_to_step(points: Decimal, step: int, rounding: str) -> int:
-    units = points / step
-    mode = ROUND_CEILING if rounding == "up" else ROUND_HALF_UP
-    return max(int(units.to_integral_value(rounding=mode)), 1) * step
 
 
 def points_per_unit(terms: PriceTerms) -> Decimal:

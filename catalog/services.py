@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from catalog import denominations, pricing
+from catalog import denominations, locks, pricing
 from catalog.alerts import alert_clear, alert_raise
 from catalog.exceptions import (
     InvalidDenominations,
@@ -31,6 +31,7 @@ from catalog.models import (
 from catalog.supplier_settings import schema_for, settings_json, stored_settings
 from core.actors import Actor, actor_label, actor_user, as_actor, history_user
 from core.exceptions import DomainError
+from core.money import quantize_places
 from loyalty.exceptions import ExchangeRateMissing
 from loyalty.models import Program
 from loyalty.rates import convert, rate_between
@@ -120,7 +121,7 @@ def rewards_set_status(*, rewards: Iterable[Reward], status: str, actor: Actor) 
     if status not in RewardStatus.values:
         raise DomainError(f"Unknown status {status!r}.", field="status")
     changed = 0
-    for reward in Reward.objects.select_for_update().filter(pk__in=[r.pk for r in rewards]):
+    for reward in locks.rewards_lock(r.pk for r in rewards):
         if reward.status == status:
             continue
         reward.status = status
@@ -194,9 +195,7 @@ def supplier_save(*, supplier: Supplier, settings: Mapping[str, Any], actor: Act
     Raises ``SupplierCredentialsLocked`` (nothing saved) when a locked change comes from
     an actor without the credentials permission."""
     # Locked, so that two saves of one supplier compare with what the other stored.
-    stored = (
-        Supplier.objects.select_for_update().filter(pk=supplier.pk).first() if supplier.pk else None
-    )
+    stored = locks.supplier_lock(supplier.pk) if supplier.pk else None
     change = _settings_change(supplier, settings, stored)
     if change.locked and not supplier_may_change_credentials(actor=actor):
         raise SupplierCredentialsLocked(
@@ -309,7 +308,7 @@ def item_price(
         fixed_points_per_unit=item.fixed_points_per_unit,
     )
     item.prices = prices.prices
-    item.points_per_unit = prices.points_per_unit.quantize(Decimal("1e-8"))
+    item.points_per_unit = quantize_places(prices.points_per_unit, 8)
     item.min_points, item.max_points = prices.min_points, prices.max_points
     item.exchange_rate = conversion.rate_row
     item.rate_used = conversion.rate if conversion.rate_row else None

@@ -40,6 +40,7 @@ from customercare.models import (
 )
 from customercare.services import care_settings_for, ticket_is_open
 from loyalty import ledger
+from loyalty import locks as loyalty_locks
 from loyalty.models import LedgerEntry, Program
 from loyalty.services import lot_expiry, program_get_active
 
@@ -197,7 +198,7 @@ def goodwill_request(
                 requested_by=user,
             )
             ticket = locks.ticket_lock_no_key(pk=ticket.pk)
-            ticket.member = ledger.lock_member(ticket.member_id)
+            ticket.member = loyalty_locks.member_lock(ticket.member_id)
             earlier = goodwill_counted(member_id=ticket.member_id, now=now) - 1
             if earlier >= terms.goodwill_max_per_30_days:
                 raise GoodwillRefused(

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from catalog import pricing
+from core.money import quantize_money
 from fulfillment.models import Redemption, SupplierOrder
 from loyalty.exceptions import ExchangeRateMissing
-from loyalty.money import quantize_money
 from loyalty.rates import rate_between
 from merchants.models import FeePlan, Merchant, UsageKind, UsageRecord
 from merchants.selectors import fee_plan_current

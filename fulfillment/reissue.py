@@ -25,7 +25,7 @@ from fulfillment.models import (
     RedemptionStatus,
 )
 from fulfillment.services import first_order_write, stock_reserve, supplier_order_key
-from loyalty import ledger
+from loyalty import ledger, locks
 from loyalty.models import LedgerEntry
 
 
@@ -54,7 +54,7 @@ def redemption_reissue(*, redemption: Redemption, reason: str, actor: Actor) -> 
             or Redemption.objects.filter(reissue_of=original).exists()
         ):
             raise AlreadyReissued()
-        member = ledger.lock_member(original.member_id)
+        member = locks.member_lock(original.member_id)
         new = Redemption(
             merchant_id=original.merchant_id,
             member=member,

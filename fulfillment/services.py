@@ -46,7 +46,7 @@ from fulfillment.models import (
 )
 from fulfillment.models.redemptions import OPEN_STATUSES
 from fulfillment.recipients import validate as validate_recipient
-from loyalty import ledger
+from loyalty import ledger, locks
 from loyalty import selectors as loyalty_selectors
 from loyalty import services as loyalty_services
 from loyalty.exceptions import MemberNotActive
@@ -104,7 +104,7 @@ def _create(
 ) -> Redemption:
     now = timezone.now()
     # The member's lock serialises their redemptions: limits and balance are read under it.
-    member = ledger.lock_member(member_id)
+    member = locks.member_lock(member_id)
     if member.status != MemberStatus.ACTIVE:
         raise MemberNotActive(f"The member is {member.status}.", field="member")
     program = loyalty_services.program_get_active(merchant=merchant)

@@ -24,9 +24,9 @@ from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
 from core.i18n import supported_language
+from core.money import quantize_money
 from fulfillment.models import DeliveredCode, Redemption
 from loyalty.models import Member
-from loyalty.money import quantize_money
 
 LOGO_MAX_BYTES = 2 * 1024 * 1024  # a larger logo is left out rather than bloat every PDF
 

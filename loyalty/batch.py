@@ -14,7 +14,10 @@ balances and entries of a whole batch of members in one statement.
 
 The instances are built as for ``save()``: field defaults, ``auto_now``/``auto_now_add``
 and foreign keys to unsaved instances of the same batch all work; afterwards every
-inserted instance has its primary key and is no longer "adding". Constraint violations
+inserted instance has its primary key and is no longer "adding". A multi-row insert takes
+its keys from the table's sequence first, in a CTE of its own (an array: row ``i`` gets
+element ``i``), and writes them explicitly, so which key belongs to which instance never
+rests on the order in which PostgreSQL inserts or returns rows. Constraint violations
 raise ``IntegrityError`` on both paths. A reference to an unsaved instance must point at
 an instance inserted earlier in the batch on its own (``insert``), not in a list. An
 instance updated twice is written once, with the union of the fields.
@@ -190,9 +193,18 @@ class WriteBatch:
                 for field in meta.concrete_fields
                 if not (field.primary_key and getattr(op.objs[0], field.attname) is None)
             ]
+            keys = None
+            if len(op.objs) > 1 and meta.pk not in fields:
+                # The keys first, then the rows with their own key each (see the docstring).
+                keys = f"k{number}"
+                ctes.append(
+                    f"{keys} AS (SELECT ARRAY(SELECT nextval(pg_get_serial_sequence(%s, %s)) "
+                    f"FROM generate_series(1, {len(op.objs)})) AS pks)"
+                )
+                params.extend([table, meta.pk.column])
             rows = []
-            for obj in op.objs:
-                values = []
+            for row_number, obj in enumerate(op.objs, start=1):
+                values = [] if keys is None else [f"(SELECT pks[{row_number}] FROM {keys})"]
                 for field in fields:
                     target = field.get_cached_value(obj, None) if field.is_relation else None
                     if target is not None and target.pk is None:
@@ -211,23 +223,28 @@ class WriteBatch:
                     values.append("%s")
                     params.append(field.get_db_prep_save(value, connection))
                 rows.append(f"({', '.join(values)})")
-            columns = ", ".join(quote(field.column) for field in fields)
+            columns = ", ".join(
+                quote(field.column) for field in ([meta.pk] if keys else []) + fields
+            )
             ctes.append(
                 f"{name} AS (INSERT INTO {table} ({columns}) VALUES {', '.join(rows)} "
                 f"RETURNING {pk_column})"
             )
             if len(op.objs) == 1:
                 inserted[id(op.objs[0])] = (name, pk_column)
-            outputs.append((name, op))
-        selects = ", ".join(
-            f"ARRAY(SELECT {quote(op.objs[0]._meta.pk.column)} FROM {name})" for name, op in outputs
-        )
+                # One row: the one key it returns is its own.
+                outputs.append((f"ARRAY(SELECT {pk_column} FROM {name})", op))
+            elif keys is not None:
+                outputs.append((f"(SELECT pks FROM {keys})", op))
+            else:  # the instances brought their own keys
+                outputs.append(("NULL", op))
+        selects = ", ".join(select for select, _ in outputs)
         sql = f"WITH {', '.join(ctes)} SELECT {selects or 'NULL'}"
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             row = cursor.fetchone()
         for (_, op), pks in zip(outputs, row or (), strict=False):
-            for obj, pk in zip(op.objs, pks, strict=True):
+            for obj, pk in zip(op.objs, pks or [obj.pk for obj in op.objs], strict=True):
                 obj.pk = pk
                 obj._state.adding = False
                 obj._state.db = self.using

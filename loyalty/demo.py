@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.actors import Actor
+from core.money import quantize_places
 from loyalty import services
 from loyalty.models import (
     CapPeriod,
@@ -83,7 +84,7 @@ def _program(merchant: Merchant) -> Program:
         kind=RuleKind.PURCHASE_BONUS,
         priority=20,
         bonus_points=100,
-        min_order_total=(Decimal(150) * Decimal(USD_RATES.get(currency, "1"))).quantize(Decimal(1)),
+        min_order_total=quantize_places(Decimal(150) * Decimal(USD_RATES.get(currency, "1")), 0),
     )
     for kind, points, cap in (
         ("sign_up", 100, CapPeriod.EVER),

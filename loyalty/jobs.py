@@ -11,11 +11,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from dateutil.relativedelta import relativedelta
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 
 from core.actors import Actor
 from loyalty import ledger, tiers
+from loyalty.locks import lots_lock, members_lock_batch
 from loyalty.models import ExpiryPolicy, Member, PointLot, Program
 
 DEFAULT_BATCH = 500
@@ -37,13 +38,6 @@ class JobResult:
             f"{self.members} member(s), {self.lots} lot(s), {self.points} point(s), "
             f"{self.changes} change(s)"
         )
-
-
-def _lock_batch(member_ids: list[int]) -> list[Member]:
-    queryset = Member.objects.filter(pk__in=member_ids).order_by("pk")
-    if connection.features.has_select_for_update_skip_locked:
-        return list(queryset.select_for_update(skip_locked=True))
-    return list(queryset.select_for_update())
 
 
 def _member_batches(lots: QuerySet[PointLot], batch_size: int):
@@ -79,8 +73,8 @@ def release_pending_points(
     result = JobResult()
     for member_ids in _member_batches(due, batch_size):
         with transaction.atomic():
-            members = _lock_batch(member_ids)
-            lots = _by_member(due.filter(member__in=members).select_for_update())
+            members = members_lock_batch(member_ids)
+            lots = _by_member(lots_lock(due.filter(member__in=members)))
             batches = [(member, lots[member.pk]) for member in members if lots.get(member.pk)]
             entries = ledger.release_lots(batches, now, actor=RELEASE)
             result.members += len(batches)
@@ -128,7 +122,7 @@ def _expire(
 ) -> None:
     for member_ids in _member_batches(lots, batch_size):
         with transaction.atomic():
-            members = _lock_batch(member_ids)
+            members = members_lock_batch(member_ids)
             if inactive_before is not None:
                 # Re-check under the lock: an order may have arrived since the batch was read.
                 members = [
@@ -136,7 +130,7 @@ def _expire(
                     for m in members
                     if m.last_activity_at and m.last_activity_at < inactive_before
                 ]
-            grouped = _by_member(lots.filter(member__in=members).select_for_update())
+            grouped = _by_member(lots_lock(lots.filter(member__in=members)))
             batches = [(m, grouped[m.pk]) for m in members if grouped.get(m.pk)]
             entries = ledger.expire_lots(batches, now, reason, actor=EXPIRE)
             result.members += len(batches)
@@ -165,7 +159,7 @@ def recompute_tiers(
                 break
             last = ids[-1]
             with transaction.atomic():
-                members = _lock_batch(ids)
+                members = members_lock_batch(ids)
                 changes = tiers.tiers_recompute(
                     program=program, members=members, at=now, actor=RECOMPUTE
                 )

@@ -1,7 +1,7 @@
 """Every change to a member's points goes through this module.
 
 Each function runs in one transaction, takes the member's row lock first
-(``select_for_update``; lots are only touched under it), writes one append-only
+(``loyalty.locks``; lots are only touched under it), writes one append-only
 ``LedgerEntry`` and updates the member's cached ``points_balance``, ``pending_points`` and
 ``lifetime_points`` in the same transaction. The database's CHECK constraints refuse a
 negative balance even if this code were wrong.
@@ -21,31 +21,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import QuerySet
 
 from core.actors import ActorLike, actor_fields, actor_label
 from loyalty.batch import WriteBatch
 from loyalty.exceptions import InsufficientPoints, InvalidAdjustment, SpendAlreadyRefunded
+from loyalty.locks import (
+    lots_pending_of_order_lock,
+    lots_spendable_lock,
+    member_lock,
+    movements_of_entry_lock,
+)
 from loyalty.models import LedgerEntry, LotMovement, Member, Order, PointLot, Refund
 
 Kind = LedgerEntry.Kind
 Source = LedgerEntry.Source
-
-
-def lock_member(member_id: int) -> Member:
-    """The member row, locked until the transaction ends. Callers that lock several
-    members lock them in primary-key order (see ``lock_members``)."""
-    return Member.objects.select_for_update().get(pk=member_id)
-
-
-def lock_members(member_ids: Iterable[int]) -> list[Member]:
-    return list(Member.objects.select_for_update().filter(pk__in=member_ids).order_by("pk"))
-
-
-def _spendable_lots(member: Member) -> QuerySet[PointLot]:
-    return PointLot.objects.filter(
-        member=member, remaining__gt=0, released_at__isnull=False
-    ).order_by("earned_at", "id")
 
 
 def _write(
@@ -160,7 +149,7 @@ def points_earn(
     if batch is not None and not member_locked:
         raise ValueError("a batched earn needs the member locked by the caller")
     if not member_locked:
-        member = lock_member(member.pk)
+        member = member_lock(member.pk)
     own_batch = batch is None
     if batch is None:
         batch = WriteBatch()
@@ -213,14 +202,14 @@ def points_spend(
     """Debit ``points`` from the oldest available lots; refuses more than the balance."""
     if points <= 0:
         raise InvalidAdjustment("Spend a positive number of points.", field="points")
-    member = lock_member(member.pk)
+    member = member_lock(member.pk)
     if points > member.points_balance:
         raise InsufficientPoints(
             f"The member has {member.points_balance} points; {points} are needed.",
             field="points",
             balance=member.points_balance,
         )
-    taken = _consume(points, _spendable_lots(member).select_for_update())
+    taken = _consume(points, lots_spendable_lock(member))
     entry = _write(
         member,
         kind=kind,
@@ -263,7 +252,7 @@ def points_adjust(
             reason=reason,
             actor=actor,
         )
-    member = lock_member(member.pk)
+    member = member_lock(member.pk)
     entry = _write(
         member,
         kind=Kind.ADJUST,
@@ -311,15 +300,12 @@ def points_reverse_for_refund(
     shortfall; the balance stops at zero."""
     if points <= 0:
         return Reversal(entry=None, reversed=0, shortfall=0)
-    member = lock_member(member.pk)
-    pending_lots = PointLot.objects.select_for_update().filter(
-        order=order, remaining__gt=0, released_at__isnull=True
-    )
-    from_pending = _consume(points, pending_lots.order_by("earned_at", "id"))
+    member = member_lock(member.pk)
+    from_pending = _consume(points, lots_pending_of_order_lock(order))
     pending_taken = sum(taken for _, taken in from_pending)
     left = points - pending_taken
-    own_lots = list(_spendable_lots(member).select_for_update().filter(order=order))
-    other_lots = _spendable_lots(member).select_for_update().exclude(order=order)
+    own_lots = list(lots_spendable_lock(member).filter(order=order))
+    other_lots = lots_spendable_lock(member).exclude(order=order)
     from_balance = _consume(left, own_lots)
     balance_taken = sum(taken for _, taken in from_balance)
     from_balance += _consume(left - balance_taken, other_lots)
@@ -359,10 +345,10 @@ def points_refund_spend(
     """Give back what a spend took (a failed redemption), to the very lots it came from,
     so their expiry dates stay as they were. A spend is given back once at most (a unique
     constraint on ``reverses``)."""
-    member = lock_member(spend_entry.member_id)
+    member = member_lock(spend_entry.member_id)
     if LedgerEntry.objects.filter(reverses=spend_entry).exists():
         raise SpendAlreadyRefunded(f"Entry {spend_entry.pk} was already given back.")
-    movements = list(spend_entry.movements.select_related("lot").select_for_update())
+    movements = movements_of_entry_lock(spend_entry)
     for movement in movements:
         lot = movement.lot
         lot.remaining += -movement.points

@@ -7,9 +7,9 @@ from decimal import Decimal
 from django.db.models import Q
 
 from core.hooks import app_hooks
+from core.money import quantize_money, quantize_places
 from loyalty.exceptions import ExchangeRateMissing
 from loyalty.models import ExchangeRate
-from loyalty.money import quantize_money
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def convert(
     rate = row.rate if row.base == from_currency else Decimal(1) / row.rate
     return Conversion(
         amount=quantize_money(amount * rate, to_currency),
-        rate=rate.quantize(Decimal("1e-10")),
+        rate=quantize_places(rate, 10),
         rate_row=row,
     )
 

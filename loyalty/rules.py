@@ -23,7 +23,7 @@ from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
 
-from loyalty.money import round_points
+from core.money import round_points
 
 ZERO = Decimal(0)
 ONE = Decimal(1)

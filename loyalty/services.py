@@ -8,18 +8,19 @@ replays the winner's result.
 
 import datetime
 from dataclasses import asdict, dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from core.actors import Actor, actor_user
 from core.exceptions import DomainError, NotFound
 from core.hooks import app_hooks
-from loyalty import ledger, rules, tiers
+from core.money import points_share, quantize_money
+from loyalty import ledger, locks, rules, tiers
 from loyalty.batch import WriteBatch
 from loyalty.exceptions import (
     MemberNotActive,
@@ -43,7 +44,6 @@ from loyalty.models import (
     RuleAward,
     Tier,
 )
-from loyalty.money import quantize_money
 from loyalty.program_config import ProgramConfig, program_config
 from loyalty.rates import convert, rates_changed
 from loyalty.recording import Recorded, replay, request_digest
@@ -82,7 +82,7 @@ def program_configure(*, merchant: Merchant, actor: Actor, **terms: Any) -> Prog
     """Create or change the merchant's active program; ticks "program configured".
 
     Changing terms never touches points already earned: those live in the ledger."""
-    program = Program.objects.select_for_update().filter(merchant=merchant, is_active=True).first()
+    program = locks.program_lock_active(merchant=merchant)
     if program is None:
         program = Program(merchant=merchant, currency=merchant.default_currency)
     for name, value in terms.items():
@@ -138,8 +138,7 @@ def member_upsert(
     are validated before anything is written. No actor: a member's profile keeps no
     history (the store's records are the source of it)."""
     values = _clean_member_fields(fields)
-    member = Member.objects.select_for_update().filter(merchant=merchant, external_id=external_id)
-    member = member.first()
+    member = locks.member_lock_by_external_id(merchant=merchant, external_id=external_id)
     created = member is None
     if created:
         member = Member(merchant=merchant, external_id=external_id)
@@ -168,7 +167,7 @@ def member_upsert(
 def member_anonymise(*, merchant: Merchant, member: Member) -> Member:
     """Erase personal data on request; the ledger, orders and balances stay whole. No
     actor: nothing about the request is kept beside the member (``anonymised_at`` only)."""
-    member = Member.objects.select_for_update().get(pk=member.pk, merchant=merchant)
+    member = locks.member_lock_of(merchant=merchant, member_id=member.pk)
     member.email = ""
     member.first_name = ""
     member.last_name = ""
@@ -314,14 +313,8 @@ def _member_locked(merchant: Merchant, external_id: str, fields: dict[str, Any] 
     (a known member's profile is left as it is), or, when ``fields`` is None, is a 404.
     The caller puts the tier on it with ``_member_tier`` once it has the program's
     configuration."""
-    # No select_related("tier"): when this query waits for the lock, PostgreSQL re-reads
-    # the member row it waited for but keeps the joined tier row from before the wait, so
-    # a concurrent upgrade would leave tier_id pointing past a stale or empty tier.
-    queryset = Member.objects.select_for_update(of=("self",)).annotate(
-        config_version=F("merchant__config_version")
-    )
     try:
-        member = queryset.get(merchant=merchant, external_id=external_id)
+        member = locks.member_lock_with_config_version(merchant=merchant, external_id=external_id)
     except Member.DoesNotExist:
         if fields is None:
             raise NotFound("No member with that external_id.", field="member") from None
@@ -332,7 +325,7 @@ def _member_locked(merchant: Merchant, external_id: str, fields: dict[str, Any] 
         # INSERT ... ON CONFLICT DO NOTHING: when a concurrent request creates the same
         # member, its row wins (this waits for it) and is the one locked below.
         Member.objects.bulk_create([new], ignore_conflicts=True)
-        member = queryset.get(merchant=merchant, external_id=external_id)
+        member = locks.member_lock_with_config_version(merchant=merchant, external_id=external_id)
     if member.status != MemberStatus.ACTIVE:
         raise MemberNotActive(f"The member is {member.status}.", field="member")
     return member
@@ -495,7 +488,7 @@ def refund_record(
 def _refund_create(order: Order, data: RefundInput, digest: str, actor: Actor) -> Recorded:
     # The order row lock serialises refunds of one order; the member lock comes after it,
     # in the ledger, in the same order for every refund.
-    order = Order.objects.select_for_update().get(pk=order.pk)
+    order = locks.order_lock(order.pk)
     # A duplicate that waited for the lock finds the first one's refund here.
     existing = Refund.objects.filter(merchant_id=order.merchant_id, external_id=data.external_id)
     if existing.exists():
@@ -513,14 +506,8 @@ def _refund_create(order: Order, data: RefundInput, digest: str, actor: Actor) -
         amount=data.amount,
         request_hash=digest,
     )
-    target = (
-        (Decimal(order.points_earned) * refunded / order.total).to_integral_value(
-            rounding=ROUND_HALF_UP
-        )
-        if order.total
-        else Decimal(0)
-    )
-    points = int(target) - order.points_reversed
+    target = points_share(order.points_earned, refunded, order.total)
+    points = target - order.points_reversed
     reversal = ledger.points_reverse_for_refund(
         member=order.member,
         order=order,

@@ -22,6 +22,7 @@ from merchants.exceptions import (
     IdempotencyKeyReused,
     InvalidIdempotencyKey,
 )
+from merchants.locks import idempotency_record_lock
 from merchants.models import IdempotencyRecord, Merchant
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -50,9 +51,7 @@ def idempotency_claim(
     now = timezone.now()
     ttl = datetime.timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
     with transaction.atomic():
-        record = (
-            IdempotencyRecord.objects.select_for_update().filter(merchant=merchant, key=key).first()
-        )
+        record = idempotency_record_lock(merchant=merchant, key=key)
         if record is not None and record.expires_at <= now:
             record.delete()
             record = None

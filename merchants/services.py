@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from core.actors import Actor, actor_fields, actor_label, actor_user
 from core.exceptions import DomainError, InvalidTransition, ReasonRequired
+from merchants import locks
 from merchants.exceptions import InvalidScope, MerchantNotActive, OnboardingIncomplete
 from merchants.models import (
     MERCHANT_TRANSITIONS,
@@ -140,9 +141,7 @@ def checklist_item_complete(
     """Tick a checklist item. Ticking a ticked item changes nothing."""
     if item not in ChecklistItem.values:
         raise DomainError(f"Unknown checklist item {item!r}.", field="item")
-    row, _ = OnboardingChecklistItem.objects.select_for_update().get_or_create(
-        merchant=merchant, item=item
-    )
+    row, _ = locks.checklist_item_lock_or_create(merchant=merchant, item=item)
     if row.done:
         return row
     row.completed_at = timezone.now()
@@ -167,7 +166,7 @@ def checklist_item_reopen(
         raise DomainError(f"Unknown checklist item {item!r}.", field="item")
     if not (reason or "").strip():
         raise ReasonRequired("Say why the item is reopened.", field="reason")
-    row = OnboardingChecklistItem.objects.select_for_update().get(merchant=merchant, item=item)
+    row = locks.checklist_item_lock(merchant=merchant, item=item)
     if not row.done:
         return row
     row.completed_at = None

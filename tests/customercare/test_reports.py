@@ -34,6 +34,7 @@ from customercare.reports import (
 )
 from loyalty.models import LedgerEntry
 from merchants.models import Merchant
+from tests.core.history import backdate
 from tests.customercare.factories import agent_make, care_merchant, member_of, ticket_open
 from tests.merchants.factories import StaffFactory
 
@@ -104,8 +105,9 @@ def worked(
         services.ticket_reply(ticket=ticket, body="On it.", internal=False, actor=agent)
     if resolved is not None:
         services.ticket_move(ticket=ticket, to=TicketStatus.RESOLVED, actor=agent)
-        TicketEvent.objects.filter(ticket=ticket, to_value=TicketStatus.RESOLVED).update(
-            created_at=opened + resolved
+        backdate(
+            TicketEvent.objects.filter(ticket=ticket, to_value=TicketStatus.RESOLVED),
+            created_at=opened + resolved,
         )
     Ticket.objects.filter(pk=ticket.pk).update(
         created_at=opened,
@@ -127,7 +129,7 @@ def give(ticket: Ticket, agent, points: int, reason: str, when: datetime.datetim
         ticket=ticket, points=points, reason=reason, note="sorry", key=uuid.uuid4(), actor=agent
     )
     if when is not None:
-        LedgerEntry.objects.filter(pk=adjustment.ledger_entry_id).update(created_at=when)
+        backdate(LedgerEntry.objects.filter(pk=adjustment.ledger_entry_id), created_at=when)
     return adjustment
 
 

@@ -36,12 +36,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from io import StringIO
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 import redis
 from celery import Celery
+from django.core.management import call_command
 from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
@@ -393,3 +395,7 @@ def test_a_worker_killed_mid_batch_loses_and_buys_twice_nothing(
         args, _, _ = json.loads(base64.b64decode(message["body"]))
         emails[args[0]] += 1
     assert emails == Counter({r.pk: 1 for r in redemptions if r.status == "delivered"})
+
+    # The whole ledger, checked in bulk on the database the workers wrote to (raises on
+    # any mismatch, with the report).
+    call_command("audit_ledger", stdout=StringIO())

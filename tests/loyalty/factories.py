@@ -16,7 +16,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from core.actors import Actor
-from loyalty import ledger, services
+from loyalty import ledger, locks, services
 from loyalty.models import LedgerEntry, Member, PointLot, Program
 from merchants.models import Merchant
 from tests.merchants.factories import MerchantFactory
@@ -121,7 +121,7 @@ def release_due(member: Member, now: datetime.datetime | None = None) -> LedgerE
     """What the release job does for one member: its due pending lots, under its lock."""
     now = now or timezone.now()
     with transaction.atomic():
-        locked = ledger.lock_member(member.pk)
+        locked = locks.member_lock(member.pk)
         lots = list(
             PointLot.objects.select_for_update()
             .filter(member=locked, released_at__isnull=True, remaining__gt=0, available_at__lte=now)
@@ -137,7 +137,7 @@ def expire(member: Member, lot_ids: list[int], now: datetime.datetime | None = N
     """What the expiry job does for one member: the given released lots, under its lock."""
     now = now or timezone.now()
     with transaction.atomic():
-        locked = ledger.lock_member(member.pk)
+        locked = locks.member_lock(member.pk)
         lots = list(
             PointLot.objects.select_for_update()
             .filter(member=locked, pk__in=lot_ids, released_at__isnull=False)

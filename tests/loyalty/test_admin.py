@@ -390,7 +390,7 @@ def test_a_rate_added_in_the_admin_is_stored_by_the_service_and_reprices_after_c
 def test_a_member_is_anonymised_only_once_the_service_says_so(merchant):
     member = record_order(merchant, "m1", "o1", "100").member
     assert not services.member_is_anonymised(member=member)
-    member = services.member_anonymise(merchant=merchant, member=member, actor=None)
+    member = services.member_anonymise(merchant=merchant, member=member)
     assert services.member_is_anonymised(member=member)
     with pytest.raises(MemberNotActive):
         services.member_upsert(merchant=merchant, external_id="m1", fields={"first_name": "Ana"})
@@ -398,7 +398,7 @@ def test_a_member_is_anonymised_only_once_the_service_says_so(merchant):
 
 def test_the_anonymise_action_passes_over_a_member_already_anonymised(admin_client, merchant):
     member = record_order(merchant, "m1", "o1", "100").member
-    services.member_anonymise(merchant=merchant, member=member, actor=None)
+    services.member_anonymise(merchant=merchant, member=member)
     erased_at = Member.objects.get(pk=member.pk).anonymised_at
     response = admin_client.post(
         reverse("admin:loyalty_member_changelist"),

@@ -212,3 +212,32 @@ def test_standalone_updates_and_inserts_are_grouped_into_one_statement_each():
         3,
         4,
     ]
+
+
+@pytest.mark.django_db
+def test_every_row_of_a_multi_row_insert_gets_its_own_key():
+    merchant, _ = program_merchant()
+    member = member_make(merchant)
+    batch = WriteBatch()
+    # Single inserts that stand alone are grouped into one multi-row INSERT; insert_many
+    # is one already. Each instance must come back with the key of its own row.
+    orders = [batch.insert(_order(merchant, member, f"k-{number}")) for number in range(40)]
+    batch.execute()
+    lines = WriteBatch()
+    written = lines.insert_many(
+        OrderLine(
+            order=orders[number % 3],
+            sku=f"L{number}",
+            category="c",
+            quantity=number + 1,
+            unit_price=Decimal("1.00"),
+        )
+        for number in range(40)
+    )
+    lines.execute()
+
+    stored_orders = dict(Order.objects.filter(merchant=merchant).values_list("pk", "external_id"))
+    assert {order.pk: order.external_id for order in orders} == stored_orders
+    stored_lines = dict(OrderLine.objects.filter(order__merchant=merchant).values_list("pk", "sku"))
+    assert {line.pk: line.sku for line in written} == stored_lines
+    assert [line.order_id for line in written] == [orders[n % 3].pk for n in range(40)]

@@ -22,7 +22,7 @@ from hypothesis.stateful import (
 )
 
 from core.actors import Actor
-from loyalty import ledger, services
+from loyalty import ledger, locks, services
 from loyalty.exceptions import InsufficientPoints, RefundExceedsOrder
 from loyalty.models import LedgerEntry, LotMovement, Member, Order, PointLot
 from tests.loyalty.factories import (
@@ -202,7 +202,7 @@ class LedgerMachine(RuleBasedStateMachine):
         balance, pending_points, lifetime = self.state()
         now = timezone.now()
         with transaction.atomic():
-            member = ledger.lock_member(self.member.pk)
+            member = locks.member_lock(self.member.pk)
             lots = list(
                 PointLot.objects.select_for_update()
                 .filter(
@@ -233,7 +233,7 @@ class LedgerMachine(RuleBasedStateMachine):
         chosen = data.draw(st.lists(st.sampled_from(released), unique=True), label="lots")
         balance, pending_points, lifetime = self.state()
         with transaction.atomic():
-            member = ledger.lock_member(self.member.pk)
+            member = locks.member_lock(self.member.pk)
             lots = list(
                 PointLot.objects.select_for_update()
                 .filter(pk__in=[lot.pk for lot in chosen])

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loyalty.money import round_points
+from core.money import round_points
 from loyalty.rules import (
     ActivityFacts,
     Evaluation,

@@ -1,14 +1,21 @@
-"""Money and points rounding (loyalty.money): pure, no database."""
+"""Money and points rounding (core.money): pure, no database."""
 
 import math
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal, localcontext
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.currency import currency_exponent, is_quantized_for
-from loyalty.money import quantize_money, round_points
+from core.money import (
+    money_text,
+    points_share,
+    quantize_money,
+    quantize_places,
+    round_points,
+    round_to_step,
+)
 
 PROPERTY = settings(max_examples=100, deadline=None)
 
@@ -185,3 +192,22 @@ def test_round_points_is_monotonic(a, b, rounding):
     low, high = sorted((a, b))
 
     assert round_points(low, rounding) <= round_points(high, rounding)
+
+
+def test_every_rounding_names_its_mode_whatever_the_decimal_context():
+    """A context with another default rounding changes nothing: each call names its mode."""
+    with localcontext() as context:
+        context.rounding = ROUND_DOWN
+        assert quantize_money(Decimal("2.345"), "EUR") == Decimal("2.35")  # half-up
+        assert money_text(Decimal("2.345"), "EUR") == "2.34"  # half-even, as it was
+        assert money_text(Decimal("2.355"), "EUR") == "2.36"
+        assert quantize_places(Decimal("0.123456789125"), 10) == Decimal("0.1234567891")
+        assert points_share(7, Decimal("1"), Decimal("2")) == 4  # 3.5, half-up
+        assert round_to_step(Decimal("101"), 50, "up") == 150
+        assert round_to_step(Decimal("124.9"), 50, "nearest") == 100
+        assert round_to_step(Decimal("125"), 50, "nearest") == 150
+        assert round_to_step(Decimal("3"), 50, "nearest") == 50  # one step at least
+
+
+def test_a_refund_of_nothing_from_an_order_of_nothing_takes_back_no_points():
+    assert points_share(40, Decimal("0"), Decimal("0")) == 0

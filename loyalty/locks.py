@@ -1,0 +1,86 @@
+"""Every row lock the loyalty app takes, in one place, so the lock order can be read here.
+
+- A member's row is the lock that serialises every change to their points: it is taken
+  first, and their lots and an entry's movements are only locked under it (so the order
+  those are locked in, oldest lot first, cannot deadlock).
+- An order is locked before its member (refunds of one order queue on the order).
+- The program is locked alone (its configuration changes).
+- Several members are locked in primary-key order (the scheduled jobs), skipping rows
+  another worker holds on PostgreSQL: that worker is already handling them.
+"""
+
+from collections.abc import Iterable
+
+from django.db import connection
+from django.db.models import F, QuerySet
+
+from loyalty.models import LedgerEntry, LotMovement, Member, Order, PointLot, Program
+from merchants.models import Merchant
+
+
+def program_lock_active(*, merchant: Merchant) -> Program | None:
+    return Program.objects.select_for_update().filter(merchant=merchant, is_active=True).first()
+
+
+def member_lock(member_id: int) -> Member:
+    """The member row, locked until the transaction ends."""
+    return Member.objects.select_for_update().get(pk=member_id)
+
+
+def member_lock_of(*, merchant: Merchant, member_id: int) -> Member:
+    return Member.objects.select_for_update().get(pk=member_id, merchant=merchant)
+
+
+def member_lock_by_external_id(*, merchant: Merchant, external_id: str) -> Member | None:
+    return (
+        Member.objects.select_for_update().filter(merchant=merchant, external_id=external_id)
+    ).first()
+
+
+def member_lock_with_config_version(*, merchant: Merchant, external_id: str) -> Member:
+    """The member an order or activity is for, annotated with the merchant's
+    ``config_version`` as of this transaction; raises ``Member.DoesNotExist``."""
+    # No select_related("tier"): when this query waits for the lock, PostgreSQL re-reads
+    # the member row it waited for but keeps the joined tier row from before the wait, so
+    # a concurrent upgrade would leave tier_id pointing past a stale or empty tier.
+    return (
+        Member.objects.select_for_update(of=("self",))
+        .annotate(config_version=F("merchant__config_version"))
+        .get(merchant=merchant, external_id=external_id)
+    )
+
+
+def members_lock_batch(member_ids: Iterable[int]) -> list[Member]:
+    """A job's batch of members, in primary-key order; on PostgreSQL the rows another
+    transaction holds are skipped."""
+    queryset = Member.objects.filter(pk__in=list(member_ids)).order_by("pk")
+    if connection.features.has_select_for_update_skip_locked:
+        return list(queryset.select_for_update(skip_locked=True))
+    return list(queryset.select_for_update())
+
+
+def lots_lock(lots: QuerySet[PointLot]) -> QuerySet[PointLot]:
+    """``lots`` locked, a member's oldest first (the order they are consumed in)."""
+    return lots.select_for_update().order_by("member_id", "earned_at", "id")
+
+
+def lots_spendable_lock(member: Member) -> QuerySet[PointLot]:
+    """A locked member's available lots, oldest first."""
+    return lots_lock(
+        PointLot.objects.filter(member=member, remaining__gt=0, released_at__isnull=False)
+    )
+
+
+def lots_pending_of_order_lock(order: Order) -> QuerySet[PointLot]:
+    return lots_lock(
+        PointLot.objects.filter(order=order, remaining__gt=0, released_at__isnull=True)
+    )
+
+
+def movements_of_entry_lock(entry: LedgerEntry) -> list[LotMovement]:
+    """The lots a spend took, with them, locked (its member is)."""
+    return list(entry.movements.select_related("lot").select_for_update().order_by("pk"))
+
+
+def order_lock(order_id: int) -> Order:
+    return Order.objects.select_for_update().get(pk=order_id)

@@ -1,0 +1,19 @@
+"""Every row lock the merchants app takes, in one place."""
+
+from merchants.models import IdempotencyRecord, Merchant, OnboardingChecklistItem
+
+
+def checklist_item_lock_or_create(
+    *, merchant: Merchant, item: str
+) -> tuple[OnboardingChecklistItem, bool]:
+    return OnboardingChecklistItem.objects.select_for_update().get_or_create(
+        merchant=merchant, item=item
+    )
+
+
+def checklist_item_lock(*, merchant: Merchant, item: str) -> OnboardingChecklistItem:
+    return OnboardingChecklistItem.objects.select_for_update().get(merchant=merchant, item=item)
+
+
+def idempotency_record_lock(*, merchant: Merchant, key: str) -> IdempotencyRecord | None:
+    return IdempotencyRecord.objects.select_for_update().filter(merchant=merchant, key=key).first()
