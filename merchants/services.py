@@ -23,7 +23,6 @@ from merchants.models import (
     Merchant,
     MerchantAPIKey,
     MerchantEvent,
-    MerchantMembership,
     MerchantStatus,
     OnboardingChecklistItem,
     Scope,
@@ -294,17 +293,6 @@ def api_key_touch(*, api_key: MerchantAPIKey) -> None:
         return
     MerchantAPIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
     api_key.last_used_at = now
-
-
-def membership_set(
-    *, merchant: Merchant, user: object, role: str, actor: Actor
-) -> MerchantMembership:
-    """Give ``user`` the ``role`` in ``merchant``'s portal (creating or changing it)."""
-    membership, _ = MerchantMembership.objects.update_or_create(
-        merchant=merchant, user=user, defaults={"role": role}
-    )
-    membership.full_clean()
-    return membership
 
 
 @transaction.atomic

@@ -23,6 +23,7 @@ from merchants.models import (
     Merchant,
     MerchantAPIKey,
     MerchantEvent,
+    MerchantMembership,
     MerchantStatus,
     OnboardingChecklistItem,
     Scope,
@@ -207,11 +208,10 @@ def rich_merchant(rows: int, actor) -> Merchant:
             reward_margin_percent=Decimal("5"),
             actor=actor,
         )
-        services.membership_set(
+        MerchantMembership.objects.create(
             merchant=merchant,
             user=UserFactory(username=f"portal-{merchant.slug}-{i}"),
             role="owner",
-            actor=actor,
         )
         item = ChecklistItem.values[i]
         services.checklist_item_reopen(merchant=merchant, item=item, reason="recheck", actor=actor)
