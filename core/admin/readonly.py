@@ -11,11 +11,8 @@ from django.http import HttpRequest, HttpResponse
 from simple_history.admin import SimpleHistoryAdmin
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """The list and the page of a record; these tables grow without end, so the list never
-    counts them all."""
-
-    show_full_result_count = False
+class NoWrites:
+    """Nobody adds, changes or deletes these rows here, whatever their permissions."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -25,6 +22,13 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ReadOnlyAdmin(NoWrites, admin.ModelAdmin):
+    """The list and the page of a record; these tables grow without end, so the list never
+    counts them all."""
+
+    show_full_result_count = False
 
 
 class SelectRelatedInline(admin.TabularInline):
@@ -36,21 +40,12 @@ class SelectRelatedInline(admin.TabularInline):
         return super().get_queryset(request).select_related(*self.list_select_related)
 
 
-class ReadOnlyInline(SelectRelatedInline):
+class ReadOnlyInline(NoWrites, SelectRelatedInline):
     """The rows of a record shown on its parent's page, for reading."""
 
     extra = 0
     can_delete = False
     show_change_link = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):

@@ -3,25 +3,16 @@ member list's "Adjust points" action: a confirm page first, then the service onc
 selected member, each outcome a message, and the permission checked before anything."""
 
 import pytest
-from django.contrib.auth.models import Group
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from core.staff_groups import staff_groups_sync
 from loyalty.models import LedgerEntry
 from tests.customercare.factories import care_merchant, member_of
-from tests.merchants.factories import StaffFactory
+from tests.merchants.factories import staff_in
 
 pytestmark = pytest.mark.django_db
 
 MEMBERS = reverse("admin:loyalty_member_changelist")
-
-
-def staff_in(*groups: str):
-    staff_groups_sync()
-    user = StaffFactory()
-    user.groups.add(*Group.objects.filter(name__in=groups))
-    return user
 
 
 def adjust(client, members, **form):

@@ -8,7 +8,6 @@ from decimal import Decimal
 from html.parser import HTMLParser
 
 import pytest
-from django.contrib.auth.models import Group
 from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -36,6 +35,7 @@ from tests.merchants.factories import (
     UserFactory,
     complete_checklist,
     issue_key,
+    staff_in,
 )
 
 pytestmark = pytest.mark.django_db
@@ -134,12 +134,6 @@ def messages_of(response) -> list[str]:
 
 def login(client, user) -> None:
     client.force_login(user)
-
-
-def staff_in(group_name: str):
-    user = StaffFactory()
-    user.groups.add(Group.objects.get(name=group_name))
-    return user
 
 
 def status_of(merchant: Merchant) -> str:
