@@ -7,7 +7,7 @@ registered on it (the apps' own and those of the libraries: scheduled jobs, user
   action (run a scheduled job now) is never open to whoever may only look.
 
 Each custom page of an admin checks the permissions of what it does itself (see
-``merchants.admin.rights``); ``tests/merchants/test_staff_rights.py`` holds the whole
+``core.admin.rights``); ``tests/merchants/test_staff_rights.py`` holds the whole
 matrix of who may do what, read from this site's registry."""
 
 from typing import Any

@@ -209,13 +209,6 @@ def _whole_seconds(micros: Fraction | int) -> datetime.timedelta:
     return datetime.timedelta(seconds=round(seconds))
 
 
-def age_band(age: datetime.timedelta) -> str:
-    for key, _, at_least, under in AGE_BANDS:
-        if age >= at_least and (under is None or age < under):
-            return key
-    return AGE_BANDS[0][0]  # a ticket dated in the future counts as new
-
-
 # -- querysets -----------------------------------------------------------------------------
 
 

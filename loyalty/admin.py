@@ -10,18 +10,17 @@ on a ticket, with its threshold, approval and limits), erasing personal data
 to add and to change members."""
 
 from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from import_export.formats import base_formats
 
 from core.actors import Actor
-from core.exceptions import DomainError
-from core.importexport import StaffImportExportAdmin
+from core.admin.actions import ConfirmActions
+from core.admin.importexport import StaffImportExportAdmin
+from core.admin.readonly import ReadOnlyAdmin, ReadOnlyInline
 from loyalty import selectors, services
 from loyalty.models import (
     Activity,
@@ -42,19 +41,6 @@ RECENT_ROWS = 50
 ADJUST_POINTS_PERMISSION = "loyalty.adjust_points"
 ANONYMISE_PERMISSION = "loyalty.anonymise_member"
 EXPORT_PERMISSION = "loyalty.export_member"
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 class TierInline(admin.TabularInline):
@@ -135,26 +121,16 @@ class ConfirmForm(forms.Form):
     confirm = forms.BooleanField(label="Yes, erase this personal data", required=True)
 
 
-class TierChangeInline(admin.TabularInline):
+class TierChangeInline(ReadOnlyInline):
     model = TierChange
     fk_name = "member"
-    extra = 0
-    can_delete = False
+    list_select_related = ["from_tier", "to_tier"]
     fields = ["created_at", "from_tier", "to_tier", "qualifying_value", "reason", "actor_label"]
     readonly_fields = fields
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("from_tier", "to_tier")
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(Member)
-class MemberAdmin(StaffImportExportAdmin):
+class MemberAdmin(ConfirmActions, StaffImportExportAdmin):
     resource_classes = [MemberResource]
     formats = [base_formats.CSV, base_formats.XLSX]
     list_display = [
@@ -292,70 +268,42 @@ class MemberAdmin(StaffImportExportAdmin):
             rows,
         )
 
-    def _form_page(self, request, *, title: str, form, queryset, action: str):
-        return TemplateResponse(
-            request,
-            "admin/ops_action_form.html",
-            {
-                **self.admin_site.each_context(request),
-                "opts": self.model._meta,
-                "title": title,
-                "form": form,
-                "objects": list(queryset),
-                "action": action,
-                "action_checkbox_name": ACTION_CHECKBOX_NAME,
-            },
-        )
-
     @admin.action(description="Adjust points…", permissions=["adjust_points"])
     def adjust_points(self, request: HttpRequest, queryset: QuerySet):
-        form = AdjustPointsForm(request.POST if "apply" in request.POST else None)
-        if not form.is_valid():
-            return self._form_page(
-                request,
-                title="Adjust points",
-                form=form,
-                queryset=queryset,
-                action="adjust_points",
-            )
-        for member in queryset.select_related("merchant"):
-            try:
-                entry = services.member_adjust_points(
-                    merchant=member.merchant,
-                    member=member,
-                    points=form.cleaned_data["points"],
-                    reason=form.cleaned_data["reason"],
-                    actor=Actor.staff(request.user),
-                )
-            except DomainError as error:
-                self.message_user(request, f"{member}: {error.detail}", messages.ERROR)
-            else:
-                self.message_user(
-                    request,
-                    f"{member}: {entry.points:+d} points, balance {entry.balance_after}.",
-                    messages.SUCCESS,
-                )
-        return None
+        return self.confirm_then_apply(
+            request,
+            queryset.select_related("merchant"),
+            form=self.confirm_form(AdjustPointsForm, request),
+            title="Adjust points",
+            action="adjust_points",
+            call=lambda member, data: services.member_adjust_points(
+                merchant=member.merchant,
+                member=member,
+                points=data["points"],
+                reason=data["reason"],
+                actor=Actor.staff(request.user),
+            ),
+            done=lambda entry: f"{entry.points:+d} points, balance {entry.balance_after}.",
+        )
 
     @admin.action(description="Anonymise (erase personal data)…", permissions=["anonymise"])
     def anonymise(self, request: HttpRequest, queryset: QuerySet):
-        form = ConfirmForm(request.POST if "apply" in request.POST else None)
-        if not form.is_valid():
-            return self._form_page(
-                request,
-                title="Erase the personal data of these members (the ledger stays)",
-                form=form,
-                queryset=queryset,
-                action="anonymise",
-            )
-        count = 0
-        for member in queryset.select_related("merchant"):
-            if services.member_is_anonymised(member=member):
-                continue
-            services.member_anonymise(merchant=member.merchant, member=member)
-            count += 1
-        self.message_user(request, f"{count} member(s) anonymised.", messages.SUCCESS)
-        return None
+        return self.confirm_then_apply(
+            request,
+            queryset,
+            form=self.confirm_form(ConfirmForm, request),
+            title="Erase the personal data of these members (the ledger stays)",
+            action="anonymise",
+            call=lambda member, data: services.member_anonymise(
+                merchant=member.merchant, member=member
+            ),
+            summary=lambda count: f"{count} member(s) anonymised.",
+            apply_to=(
+                member
+                for member in queryset.select_related("merchant")
+                if not services.member_is_anonymised(member=member)
+            ),
+        )
 
 
 @admin.register(LedgerEntry)
@@ -380,26 +328,16 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
 
 
-class OrderLineInline(admin.TabularInline):
+class OrderLineInline(ReadOnlyInline):
     model = OrderLine
-    extra = 0
-    can_delete = False
     fields = ["sku", "category", "quantity", "unit_price"]
     readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
-
-class RefundInline(admin.TabularInline):
+class RefundInline(ReadOnlyInline):
     model = Refund
-    extra = 0
-    can_delete = False
     fields = ["external_id", "amount", "points_reversed", "shortfall", "created_at"]
     readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Order)

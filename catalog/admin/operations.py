@@ -15,6 +15,7 @@ from catalog.models import (
     VoucherCode,
 )
 from core.actors import Actor
+from core.admin.readonly import ReadOnlyAdmin
 
 # -- code pools --------------------------------------------------------------------------
 
@@ -75,7 +76,7 @@ class CodePoolAdmin(admin.ModelAdmin):
 
 
 @admin.register(VoucherCode)
-class VoucherCodeAdmin(admin.ModelAdmin):
+class VoucherCodeAdmin(ReadOnlyAdmin):
     """Which codes were reserved and delivered, when and for which supplier order; never
     the code or its PIN."""
 
@@ -102,16 +103,6 @@ class VoucherCodeAdmin(admin.ModelAdmin):
         "used_for",
     ]
     readonly_fields = fields
-    show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 # -- alerts ----------------------------------------------------------------------------------

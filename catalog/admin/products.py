@@ -11,14 +11,7 @@ from django_countries import countries as all_countries
 from modeltranslation.admin import TranslationAdmin
 
 from catalog import denominations, services
-from catalog.admin.base import (
-    COUNTRY_CODE,
-    CatalogImportExportAdmin,
-    ReadOnlyHistoryAdmin,
-    ServiceErrorsAdmin,
-    form_error,
-    in_country,
-)
+from catalog.admin.base import COUNTRY_CODE, in_country
 from catalog.models import (
     RECIPIENT_FIELDS,
     Brand,
@@ -35,13 +28,16 @@ from catalog.resources import (
     SupplierOfferResource,
 )
 from core.actors import Actor
+from core.admin.errors import ServiceErrorsAdmin, form_error
+from core.admin.importexport import StaffImportExportAdmin
+from core.admin.readonly import ReadOnlyHistoryAdmin
 from core.exceptions import DomainError
 
 # -- brands, categories ----------------------------------------------------------------------
 
 
 @admin.register(Category)
-class CategoryAdmin(CatalogImportExportAdmin, TranslationAdmin):
+class CategoryAdmin(StaffImportExportAdmin, TranslationAdmin):
     resource_classes = [CategoryResource]
     list_display = ["name", "slug"]
     search_fields = ["name", "slug"]
@@ -50,7 +46,7 @@ class CategoryAdmin(CatalogImportExportAdmin, TranslationAdmin):
 
 
 @admin.register(Brand)
-class BrandAdmin(CatalogImportExportAdmin, TranslationAdmin):
+class BrandAdmin(StaffImportExportAdmin, TranslationAdmin):
     resource_classes = [BrandResource]
     list_display = ["name", "slug", "updated_at"]
     list_filter = ["categories"]
@@ -202,7 +198,7 @@ def _status_action(status: str, label: str):
 
 @admin.register(Reward)
 class RewardAdmin(
-    ServiceErrorsAdmin, CatalogImportExportAdmin, ReadOnlyHistoryAdmin, TranslationAdmin
+    ServiceErrorsAdmin, StaffImportExportAdmin, ReadOnlyHistoryAdmin, TranslationAdmin
 ):
     resource_classes = [RewardResource]
     form = RewardForm
@@ -275,7 +271,7 @@ class RewardAdmin(
 
 
 @admin.register(SupplierOffer)
-class SupplierOfferAdmin(CatalogImportExportAdmin, ReadOnlyHistoryAdmin):
+class SupplierOfferAdmin(StaffImportExportAdmin, ReadOnlyHistoryAdmin):
     resource_classes = [SupplierOfferResource]
     list_display = [
         "reward",

@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django_countries import countries as all_countries
 
 from catalog import denominations, services
-from catalog.admin.base import ReadOnlyHistoryAdmin, ServiceErrorsAdmin, form_error, in_country
+from catalog.admin.base import in_country
 from catalog.models import (
     MerchantCatalogItem,
     PriceRounding,
@@ -23,6 +23,8 @@ from catalog.models import (
     RewardType,
 )
 from core.actors import Actor
+from core.admin.errors import ServiceErrorsAdmin, form_error
+from core.admin.readonly import ReadOnlyHistoryAdmin
 from core.exceptions import DomainError
 from loyalty.models import Tier
 from merchants.models import Merchant

@@ -23,7 +23,6 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from catalog import services
-from catalog.admin.base import ServiceErrorsAdmin, form_error
 from catalog.exceptions import InvalidSupplierSettings
 from catalog.models import Supplier
 from catalog.supplier_settings import (
@@ -36,6 +35,7 @@ from catalog.supplier_settings import (
     stored_settings,
 )
 from core.actors import Actor
+from core.admin.errors import ServiceErrorsAdmin, form_error
 from core.exceptions import DomainError
 
 FIELD_PREFIX = "setting_"

@@ -4,29 +4,24 @@ and approve or reject, from the list or an adjustment's page, through
 
 from typing import Any
 
-from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core.exceptions import PermissionDenied
+from django.contrib import admin
 from django.db.models import Case, IntegerField, QuerySet, Value, When
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
+from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from core.actors import Actor
-from core.exceptions import DomainError
+from core.admin.actions import ConfirmActions
+from core.admin.buttons import NO_SAVE_BUTTONS
 from customercare import goodwill
 from customercare.admin.forms import ConfirmForm, DecisionNoteForm
 from customercare.models import GoodwillAdjustment, GoodwillStatus
-from merchants.admin.buttons import NO_SAVE_BUTTONS
-from merchants.admin.rights import require_page_action
 
 DECISIONS = {"approve": "Approve and post", "reject": "Reject"}
 
 
 @admin.register(GoodwillAdjustment)
-class GoodwillAdjustmentAdmin(admin.ModelAdmin):
+class GoodwillAdjustmentAdmin(ConfirmActions, admin.ModelAdmin):
     list_display = [
         "created_at",
         "ticket_link",
@@ -128,83 +123,45 @@ class GoodwillAdjustmentAdmin(admin.ModelAdmin):
         ]
 
     def decide_view(self, request: HttpRequest, pk: int, name: str) -> HttpResponse:
-        require_page_action(self.page_actions, request, name)
-        adjustment = get_object_or_404(GoodwillAdjustment, pk=pk)
-        if not self.has_view_or_change_permission(request, adjustment):
-            raise PermissionDenied
-        queryset = GoodwillAdjustment.objects.filter(pk=pk)
-        response = getattr(self, f"{name}_selected")(request, queryset)
-        if response is not None:
-            return response
-        return HttpResponseRedirect(
-            reverse("admin:customercare_goodwilladjustment_change", args=[pk])
-        )
+        return self.page_action_view(request, pk, name)
+
+    def page_action_method(self, name: str):
+        return getattr(self, f"{name}_selected")
 
     # -- actions ---------------------------------------------------------------------------
 
-    def _form_page(self, request: HttpRequest, *, title: str, form, queryset, action: str):
-        single = request.resolver_match and request.resolver_match.url_name.endswith("_decide")
-        return TemplateResponse(
+    def _each_adjustment(self, request: HttpRequest, queryset: QuerySet, **kwargs):
+        return self.confirm_then_apply(
             request,
-            "admin/ops_action_form.html",
-            {
-                **self.admin_site.each_context(request),
-                "opts": self.model._meta,
-                "title": title,
-                "form": form,
-                "objects": list(queryset.select_related("ticket")),
-                "action": None if single else action,
-                "action_checkbox_name": ACTION_CHECKBOX_NAME,
-            },
+            queryset.select_related("merchant", "ticket").order_by("pk"),
+            label=lambda a: f"{a.points} points on {a.ticket.reference}",
+            **kwargs,
         )
-
-    def _each(self, request: HttpRequest, queryset: QuerySet, call, done: str) -> None:
-        for adjustment in queryset.select_related("merchant", "ticket").order_by("pk"):
-            label = f"{adjustment.points} points on {adjustment.ticket.reference}"
-            try:
-                call(adjustment)
-            except DomainError as error:
-                self.message_user(request, f"{label}: {error.detail}", messages.ERROR)
-            else:
-                self.message_user(request, f"{label}: {done}", messages.SUCCESS)
 
     @admin.action(description="Approve and post…", permissions=["approve"])
     def approve_selected(self, request: HttpRequest, queryset: QuerySet):
-        form = ConfirmForm(request.POST if "apply" in request.POST else None)
-        if "apply" not in request.POST:
-            return self._form_page(
-                request,
-                title="Approve these goodwill adjustments (each posts to the ledger)",
-                form=form,
-                queryset=queryset,
-                action="approve_selected",
-            )
-        self._each(
+        return self._each_adjustment(
             request,
             queryset,
-            lambda a: goodwill.goodwill_approve(adjustment=a, actor=Actor.staff(request.user)),
-            "approved and posted.",
+            form=self.confirm_form(ConfirmForm, request),
+            title="Approve these goodwill adjustments (each posts to the ledger)",
+            action="approve_selected",
+            call=lambda a, data: goodwill.goodwill_approve(
+                adjustment=a, actor=Actor.staff(request.user)
+            ),
+            done="approved and posted.",
         )
-        return None
 
     @admin.action(description="Reject…", permissions=["approve"])
     def reject_selected(self, request: HttpRequest, queryset: QuerySet):
-        form = DecisionNoteForm(request.POST if "apply" in request.POST else None)
-        if not form.is_valid():
-            return self._form_page(
-                request,
-                title="Reject these goodwill adjustments",
-                form=form,
-                queryset=queryset,
-                action="reject_selected",
-            )
-        note = form.cleaned_data["note"]
-        self._each(
+        return self._each_adjustment(
             request,
             queryset,
-            lambda a: goodwill.goodwill_reject(
-                adjustment=a, note=note, actor=Actor.staff(request.user)
+            form=self.confirm_form(DecisionNoteForm, request),
+            title="Reject these goodwill adjustments",
+            action="reject_selected",
+            call=lambda a, data: goodwill.goodwill_reject(
+                adjustment=a, note=data["note"], actor=Actor.staff(request.user)
             ),
-            "rejected.",
+            done="rejected.",
         )
-        return None

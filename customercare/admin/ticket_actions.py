@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
 from core.actors import Actor
+from core.admin.rights import require_page_action
 from core.exceptions import DomainError
 from customercare import canned, goodwill, services
 from customercare.admin.forms import (
@@ -43,7 +44,6 @@ from fulfillment import delivery
 from fulfillment.models import RedemptionEvent
 from fulfillment.reissue import redemption_reissue
 from fulfillment.vouchers import member_language
-from merchants.admin.rights import require_page_action
 
 WORK = "customercare.change_ticket"
 GOODWILL_REQUEST = "customercare.add_goodwilladjustment"

@@ -18,7 +18,7 @@ senior agents' rights (``ticket_actions.ACTIONS`` lists each action's permission
 
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, F, QuerySet, When
 from django.forms import Form
@@ -35,7 +35,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from core.actors import Actor
-from core.exceptions import DomainError
+from core.admin.actions import ConfirmActions
 from customercare import canned, goodwill, selectors, services
 from customercare.admin.forms import (
     AssignForm,
@@ -133,7 +133,7 @@ def next_due() -> Case:
 
 
 @admin.register(Ticket)
-class TicketAdmin(TicketActionsMixin, ReportsMixin, admin.ModelAdmin):
+class TicketAdmin(TicketActionsMixin, ReportsMixin, ConfirmActions, admin.ModelAdmin):
     list_display = [
         "reference",
         "subject",
@@ -203,13 +203,13 @@ class TicketAdmin(TicketActionsMixin, ReportsMixin, admin.ModelAdmin):
 
     @admin.action(description="Take the selected tickets", permissions=["change"])
     def take_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for ticket in queryset.order_by("pk"):
-            try:
-                services.ticket_take(ticket=ticket, actor=Actor.staff(request.user))
-            except DomainError as error:
-                self.message_user(request, f"{ticket.reference}: {error.detail}", messages.ERROR)
-            else:
-                self.message_user(request, f"{ticket.reference}: yours now.", messages.SUCCESS)
+        self.apply_each(
+            request,
+            queryset.order_by("pk"),
+            lambda ticket: services.ticket_take(ticket=ticket, actor=Actor.staff(request.user)),
+            done="yours now.",
+            label=lambda ticket: ticket.reference,
+        )
 
     # -- urls ------------------------------------------------------------------------------
 

@@ -8,15 +8,18 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, QuerySet, Subquery
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from core.admin.actions import ConfirmActions
+from core.admin.buttons import NO_SAVE_BUTTONS
+from core.admin.readonly import ReadOnlyInline
+from core.admin.rights import page_action_allowed
 from core.exceptions import DomainError
 from fulfillment import delivery, staff
 from fulfillment.admin.forms import ConfirmForm, DeliverForm, ReasonForm
@@ -38,8 +41,6 @@ from fulfillment.models import (
     SupplierOrderStatus,
 )
 from fulfillment.models.redemptions import OPEN_STATUSES
-from merchants.admin.buttons import NO_SAVE_BUTTONS
-from merchants.admin.rights import page_action_allowed, require_page_action
 
 
 def can_reveal(request: HttpRequest) -> bool:
@@ -51,42 +52,25 @@ def can_reveal(request: HttpRequest) -> bool:
 # -- inlines -----------------------------------------------------------------------------
 
 
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-    related: tuple[str, ...] = ()
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).select_related(*self.related)
-
+class RecordInline(ReadOnlyInline):
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Part of the redemption's record: whoever may see the redemption sees its rows.
         return request.user.has_perm("fulfillment.view_redemption") or request.user.has_perm(
             "fulfillment.change_redemption"
         )
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class RedemptionEventInline(ReadOnlyInline):
+class RedemptionEventInline(RecordInline):
     model = RedemptionEvent
-    related = ("actor",)
+    list_select_related = ("actor",)
     fields = ["at", "field", "from_value", "to_value", "source", "actor", "note"]
     readonly_fields = fields
     verbose_name_plural = "History"
 
 
-class SupplierOrderInline(ReadOnlyInline):
+class SupplierOrderInline(RecordInline):
     model = SupplierOrder
-    related = ("supplier",)
+    list_select_related = ("supplier",)
     fields = [
         "attempt",
         "supplier",
@@ -107,9 +91,9 @@ class SupplierOrderInline(ReadOnlyInline):
     readonly_fields = fields
 
 
-class ShipmentInline(ReadOnlyInline):
+class ShipmentInline(RecordInline):
     model = Shipment
-    related = ("supplier_order",)
+    list_select_related = ("supplier_order",)
     fields = [
         "status",
         "carrier",
@@ -145,7 +129,7 @@ WORK_PERMISSION = "fulfillment.change_redemption"
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(ShipmentActions, admin.ModelAdmin):
+class RedemptionAdmin(ShipmentActions, ConfirmActions, admin.ModelAdmin):
     list_display = [
         "number",
         "created_at",
@@ -309,14 +293,7 @@ class RedemptionAdmin(ShipmentActions, admin.ModelAdmin):
 
     def act_view(self, request: HttpRequest, pk: int, name: str) -> HttpResponse:
         """One action on one redemption, from its page."""
-        require_page_action(self.page_actions, request, name)
-        redemption = get_object_or_404(Redemption, pk=pk)
-        if not self.has_view_or_change_permission(request, redemption):
-            raise PermissionDenied
-        response = getattr(self, name)(request, Redemption.objects.filter(pk=pk))
-        if response is not None:
-            return response
-        return HttpResponseRedirect(reverse("admin:fulfillment_redemption_change", args=[pk]))
+        return self.page_action_view(request, pk, name)
 
     def reveal_view(self, request: HttpRequest, pk: int, code_id: int) -> HttpResponse:
         """Confirm, then show one code in clear (recorded as a reveal)."""
@@ -344,113 +321,64 @@ class RedemptionAdmin(ShipmentActions, admin.ModelAdmin):
 
     # -- actions -----------------------------------------------------------------------
 
-    def _form_page(self, request: HttpRequest, *, title: str, form, queryset, action: str):
-        single = request.resolver_match and request.resolver_match.url_name.endswith("_act")
-        return TemplateResponse(
-            request,
-            "admin/ops_action_form.html",
-            {
-                **self.admin_site.each_context(request),
-                "opts": self.model._meta,
-                "title": title,
-                "form": form,
-                "objects": list(queryset),
-                "action": None if single else action,
-                "action_checkbox_name": ACTION_CHECKBOX_NAME,
-            },
+    def _each_redemption(self, request: HttpRequest, queryset: QuerySet, **kwargs):
+        return self.confirm_then_apply(
+            request, queryset.order_by("pk"), label=lambda r: f"#{r.pk}", **kwargs
         )
-
-    def _each(self, request: HttpRequest, queryset: QuerySet, call, done: str) -> None:
-        for redemption in queryset.order_by("pk"):
-            try:
-                call(redemption)
-            except DomainError as error:
-                self.message_user(request, f"#{redemption.pk}: {error.detail}", messages.ERROR)
-            else:
-                self.message_user(request, f"#{redemption.pk}: {done}", messages.SUCCESS)
-
-    def _form(self, form_class, request: HttpRequest):
-        return form_class(request.POST if "apply" in request.POST else None)
 
     @admin.action(description="Retry now (same key)…", permissions=["change"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet):
-        form = self._form(ConfirmForm, request)
-        if not form.is_valid():
-            return self._form_page(
-                request,
-                title="Make their supplier orders due now",
-                form=form,
-                queryset=queryset,
-                action="retry_now",
-            )
-        self._each(
+        return self._each_redemption(
             request,
             queryset,
-            lambda r: staff.redemption_retry_now(redemption=r, actor=request.user),
-            "due now.",
+            form=self.confirm_form(ConfirmForm, request),
+            title="Make their supplier orders due now",
+            action="retry_now",
+            call=lambda r, data: staff.redemption_retry_now(redemption=r, actor=request.user),
+            done="due now.",
         )
-        return None
 
     @admin.action(description="Resend the delivery email…", permissions=["change"])
     def resend_email(self, request: HttpRequest, queryset: QuerySet):
-        form = self._form(ConfirmForm, request)
-        if not form.is_valid():
-            return self._form_page(
-                request,
-                title="Send the members their claim link again",
-                form=form,
-                queryset=queryset,
-                action="resend_email",
-            )
-        self._each(
+        return self._each_redemption(
             request,
             queryset,
-            lambda r: delivery.delivery_email_send(
+            form=self.confirm_form(ConfirmForm, request),
+            title="Send the members their claim link again",
+            action="resend_email",
+            call=lambda r, data: delivery.delivery_email_send(
                 redemption=r, base_url=settings.PUBLIC_BASE_URL, resend=True, actor=request.user
             ),
-            "email sent again.",
+            done="email sent again.",
         )
-        return None
 
     @admin.action(description="Fail over to the next offer…", permissions=["change"])
     def fail_over(self, request: HttpRequest, queryset: QuerySet):
-        form = self._form(ReasonForm, request)
-        if not form.is_valid():
-            return self._form_page(
-                request,
-                title="Fail over to the next offer (or refund when none is left)",
-                form=form,
-                queryset=queryset,
-                action="fail_over",
-            )
-        reason = form.cleaned_data["reason"]
-        self._each(
+        return self._each_redemption(
             request,
             queryset,
-            lambda r: staff.redemption_fail_over(redemption=r, reason=reason, actor=request.user),
-            "failed over.",
+            form=self.confirm_form(ReasonForm, request),
+            title="Fail over to the next offer (or refund when none is left)",
+            action="fail_over",
+            call=lambda r, data: staff.redemption_fail_over(
+                redemption=r, reason=data["reason"], actor=request.user
+            ),
+            done="failed over.",
         )
-        return None
 
     @admin.action(description="Cancel and refund the points…", permissions=["change"])
     def cancel_and_refund(self, request: HttpRequest, queryset: QuerySet):
-        form = self._form(ReasonForm, request)
-        if not form.is_valid():
-            return self._form_page(
-                request,
-                title="Cancel and give the points back",
-                form=form,
-                queryset=queryset,
-                action="cancel_and_refund",
-            )
-        reason = form.cleaned_data["reason"]
-        self._each(
+        return self._each_redemption(
             request,
             queryset,
-            lambda r: staff.redemption_cancel(redemption=r, reason=reason, actor=request.user),
-            "cancelled, points given back.",
+            form=self.confirm_form(ReasonForm, request),
+            title="Cancel and give the points back",
+            action="cancel_and_refund",
+            call=lambda r, data: staff.redemption_cancel(
+                redemption=r, reason=data["reason"], actor=request.user
+            ),
+            done="cancelled, points given back.",
         )
-        return None
 
     @admin.action(description="Mark delivered (manual supplier)…", permissions=["change"])
     def mark_delivered(self, request: HttpRequest, queryset: QuerySet):
@@ -475,7 +403,7 @@ class RedemptionAdmin(ShipmentActions, admin.ModelAdmin):
                 messages.ERROR,
             )
             return None
-        form = self._form(DeliverForm, request)
+        form = self.confirm_form(DeliverForm, request)
         if form.is_valid():
             try:
                 staff.manual_order_deliver(
@@ -489,10 +417,10 @@ class RedemptionAdmin(ShipmentActions, admin.ModelAdmin):
             else:
                 self.message_user(request, f"#{redemption.pk}: delivered.", messages.SUCCESS)
                 return None
-        return self._form_page(
+        return self.confirm_page(
             request,
             title=f"Deliver {order.idempotency_key} by hand",
             form=form,
-            queryset=queryset,
+            objects=queryset,
             action="mark_delivered",
         )

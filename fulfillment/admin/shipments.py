@@ -8,11 +8,11 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from core.admin.errors import form_error
 from core.exceptions import DomainError
 from fulfillment import shipments
 from fulfillment.admin.forms import ShipmentAddForm, ShipmentMoveForm
@@ -45,10 +45,6 @@ def address_text(address: Any) -> str:
     if not isinstance(address, dict):
         return "-"
     return ", ".join(str(address[name]) for name in ADDRESS_LINES if address.get(name)) or "-"
-
-
-def _form_error(form: Form, error: DomainError) -> None:
-    form.add_error(error.field if error.field in form.fields else None, error.detail)
 
 
 # -- the actions on a redemption ---------------------------------------------------------
@@ -106,17 +102,17 @@ class ShipmentActions:
                     actor=request.user,
                 )
             except DomainError as error:
-                _form_error(form, error)
+                form_error(form, error)
             else:
                 self.message_user(
                     request, f"#{redemption.pk}: shipment recorded.", messages.SUCCESS
                 )
                 return None
-        return self._form_page(
+        return self.confirm_page(
             request,
             title=f"Add tracking to redemption #{redemption.pk}",
             form=form,
-            queryset=queryset,
+            objects=queryset,
             action="add_tracking",
         )
 
@@ -141,7 +137,7 @@ class ShipmentActions:
                     actor=request.user,
                 )
             except DomainError as error:
-                _form_error(form, error)
+                form_error(form, error)
             else:
                 self.message_user(
                     request,
@@ -150,11 +146,11 @@ class ShipmentActions:
                     messages.SUCCESS,
                 )
                 return None
-        return self._form_page(
+        return self.confirm_page(
             request,
             title=f"Move a shipment of redemption #{redemption.pk}",
             form=form,
-            queryset=queryset,
+            objects=queryset,
             action="move_shipment",
         )
 

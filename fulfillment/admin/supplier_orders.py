@@ -6,7 +6,6 @@ import datetime
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -20,23 +19,13 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from catalog.models import Supplier
+from core.admin.readonly import ReadOnlyAdmin
+from core.admin.rights import require
 from fulfillment import dispatch, staff
 from fulfillment.models import CodeReveal, SupplierOrder, SupplierOrderStatus
-from merchants.admin.rights import require
 
 WINDOW = datetime.timedelta(hours=24)
 RESUME_PERMISSION = "fulfillment.resume_supplier"
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(SupplierOrder)

@@ -1,10 +1,10 @@
 """What the merchant page shows inline: checklist, history, keys, stores, plans, users."""
 
 from django.contrib import admin
-from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from core.actors import Actor
+from core.admin.readonly import ReadOnlyInline, SelectRelatedInline
 from merchants import services
 from merchants.admin.forms import StoreForm, StoreSecretRights
 from merchants.models import (
@@ -16,27 +16,6 @@ from merchants.models import (
     OnboardingChecklistItem,
     Store,
 )
-
-
-class SelectRelatedInline(admin.TabularInline):
-    """An inline whose rows load their foreign keys in the same query."""
-
-    list_select_related: list[str] = []
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).select_related(*self.list_select_related)
-
-
-class ReadOnlyInline(SelectRelatedInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class ChecklistInline(ReadOnlyInline):

@@ -5,7 +5,6 @@ merchant's details): moving it through onboarding ``transition_merchant``, ticki
 checklist ``change_onboardingchecklistitem``, issuing an API key ``add_merchantapikey``."""
 
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -14,6 +13,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from core.actors import Actor
+from core.admin.actions import ConfirmActions
+from core.admin.errors import form_error
+from core.admin.rights import require, require_page_action
 from core.exceptions import DomainError
 from merchants import services
 from merchants.admin.forms import TRANSITION_LABELS, ChecklistForm, IssueKeyForm, ReasonForm
@@ -26,7 +28,6 @@ from merchants.admin.inlines import (
     StoreInline,
     fee_plan_create_from_form,
 )
-from merchants.admin.rights import require, require_page_action
 from merchants.models import (
     MERCHANT_TRANSITIONS,
     ChecklistItem,
@@ -50,7 +51,7 @@ def _transition_action(to_status: str):
 
 
 @admin.register(Merchant)
-class MerchantAdmin(admin.ModelAdmin):
+class MerchantAdmin(ConfirmActions, admin.ModelAdmin):
     list_display = [
         "name",
         "slug",
@@ -197,18 +198,16 @@ class MerchantAdmin(admin.ModelAdmin):
         return merchant
 
     def _apply_transitions(self, request, merchants, to_status: str, reason: str) -> None:
-        moved = 0
-        for merchant in merchants:
-            try:
-                services.merchant_transition(
-                    merchant=merchant,
-                    to_status=to_status,
-                    reason=reason,
-                    actor=Actor.staff(request.user),
-                )
-                moved += 1
-            except DomainError as error:
-                self.message_user(request, f"{merchant}: {error.detail}", messages.ERROR)
+        moved = self.apply_each(
+            request,
+            merchants,
+            lambda merchant: services.merchant_transition(
+                merchant=merchant,
+                to_status=to_status,
+                reason=reason,
+                actor=Actor.staff(request.user),
+            ),
+        )
         if moved:
             self.message_user(
                 request, f"{moved} merchant(s) moved to {to_status}.", messages.SUCCESS
@@ -304,7 +303,7 @@ class MerchantAdmin(admin.ModelAdmin):
                     actor=Actor.staff(request.user),
                 )
             except DomainError as error:
-                form.add_error(error.field if error.field in form.fields else None, error.detail)
+                form_error(form, error)
             else:
                 return TemplateResponse(
                     request,
@@ -324,19 +323,7 @@ class MerchantAdmin(admin.ModelAdmin):
         )
 
     def _render_form(self, request, *, title, form, merchants, action: str | None = None):
-        return TemplateResponse(
-            request,
-            "admin/ops_action_form.html",
-            {
-                **self.admin_site.each_context(request),
-                "opts": self.model._meta,
-                "title": title,
-                "form": form,
-                "objects": merchants,
-                "action": action,
-                "action_checkbox_name": ACTION_CHECKBOX_NAME,
-            },
-        )
+        return self.confirm_page(request, title=title, form=form, objects=merchants, action=action)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:

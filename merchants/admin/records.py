@@ -1,13 +1,13 @@
 """Stores, API keys, history, fee plans, portal users and usage records."""
 
 from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 from core.actors import Actor
+from core.admin.actions import ConfirmActions
 from merchants import services
 from merchants.admin.forms import ReasonForm, StoreForm, StoreSecretRights
 from merchants.admin.inlines import fee_plan_create_from_form
@@ -80,7 +80,7 @@ class RevokeForm(ReasonForm):
 
 
 @admin.register(MerchantAPIKey)
-class MerchantAPIKeyAdmin(admin.ModelAdmin):
+class MerchantAPIKeyAdmin(ConfirmActions, admin.ModelAdmin):
     """Keys are issued from the merchant's page (the clear key is shown once there) and
     can only be revoked here."""
 
@@ -127,28 +127,16 @@ class MerchantAPIKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected keys…", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet):
-        form = RevokeForm(request.POST if "apply" in request.POST else None)
-        if form.is_valid():
-            for api_key in queryset.select_related("merchant"):
-                services.api_key_revoke(
-                    api_key=api_key,
-                    reason=form.cleaned_data["reason"],
-                    actor=Actor.staff(request.user),
-                )
-            self.message_user(request, f"{queryset.count()} key(s) revoked.", messages.SUCCESS)
-            return None
-        return TemplateResponse(
+        return self.confirm_then_apply(
             request,
-            "admin/ops_action_form.html",
-            {
-                **self.admin_site.each_context(request),
-                "opts": self.model._meta,
-                "title": "Revoke API keys (this cannot be undone)",
-                "form": form,
-                "objects": list(queryset),
-                "action": "revoke",
-                "action_checkbox_name": ACTION_CHECKBOX_NAME,
-            },
+            queryset.select_related("merchant"),
+            form=self.confirm_form(RevokeForm, request),
+            title="Revoke API keys (this cannot be undone)",
+            action="revoke",
+            call=lambda api_key, data: services.api_key_revoke(
+                api_key=api_key, reason=data["reason"], actor=Actor.staff(request.user)
+            ),
+            summary=lambda revoked: f"{revoked} key(s) revoked.",
         )
 
 

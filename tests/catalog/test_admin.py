@@ -6,7 +6,6 @@ import re
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
 
@@ -36,19 +35,13 @@ from tests.catalog.factories import (
     rate,
     select,
 )
-from tests.merchants.factories import MerchantFactory, StaffFactory
+from tests.merchants.factories import MerchantFactory, staff_in
 
 pytestmark = pytest.mark.django_db
 
 REWARDS = reverse("admin:catalog_reward_changelist")
 ITEMS = reverse("admin:catalog_merchantcatalogitem_changelist")
 ADD_REWARDS = reverse("admin:catalog_merchantcatalogitem_add_rewards")
-
-
-def staff_in(group_name: str):
-    user = StaffFactory()
-    user.groups.add(Group.objects.get(name=group_name))
-    return user
 
 
 @pytest.fixture

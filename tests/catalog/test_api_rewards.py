@@ -9,7 +9,6 @@ from django.test.utils import CaptureQueriesContext
 
 from catalog import services
 from catalog.models import CodePool, Reward, SupplierKind, VoucherCode
-from loyalty import services as loyalty_services
 from loyalty.models import Member, Program, Tier
 from tests.catalog.factories import (
     CategoryFactory,
@@ -21,7 +20,7 @@ from tests.catalog.factories import (
     select,
 )
 from tests.conftest import assert_not_found, assert_problem, make_tenant
-from tests.loyalty.factories import points_give
+from tests.loyalty.factories import member_make
 
 pytestmark = pytest.mark.django_db
 
@@ -34,16 +33,6 @@ def shop():
     return make_tenant(merchant), program
 
 
-def member(merchant, external_id="cust-1", points=0, **fields) -> Member:
-    fields.setdefault("country", "US")
-    created, _ = loyalty_services.member_upsert(
-        merchant=merchant, external_id=external_id, fields=fields
-    )
-    if points:
-        points_give(created, points)
-    return Member.objects.get(pk=created.pk)
-
-
 def listed(tenant, **params) -> list[str]:
     response = tenant.client.get(URL, {"member": "cust-1", **params})
     assert response.status_code == 200, response.content
@@ -52,7 +41,7 @@ def listed(tenant, **params) -> list[str]:
 
 def test_a_member_sees_priced_rewards_of_their_country_and_whether_they_can_afford_them(shop):
     tenant, _ = shop
-    member(tenant.merchant, points=3000)
+    member_make(tenant.merchant, "cust-1", points=3000, country="US")
     card = offered(RewardFactory(slug="card", denominations=["10", "25", "50"]))
     select(tenant.merchant, card, price_step=1)
 
@@ -78,7 +67,7 @@ def test_a_member_sees_priced_rewards_of_their_country_and_whether_they_can_affo
 def test_country_status_stock_and_tier_decide_what_is_shown(shop):
     tenant, program = shop
     merchant = tenant.merchant
-    member(merchant)
+    member_make(merchant, "cust-1", country="US")
     visible = offered(RewardFactory(slug="visible"))
     france = offered(RewardFactory(slug="france", countries=["FR"]))
     paused = offered(RewardFactory(slug="paused"))
@@ -124,8 +113,8 @@ def test_country_status_stock_and_tier_decide_what_is_shown(shop):
 
 def test_a_member_in_france_sees_french_rewards_and_one_without_country_the_merchants(shop):
     tenant, _ = shop
-    member(tenant.merchant, "cust-fr", country="FR")
-    member(tenant.merchant, "cust-1", country="")
+    member_make(tenant.merchant, "cust-fr", country="FR")
+    member_make(tenant.merchant, "cust-1", country="")
     select(
         tenant.merchant,
         offered(RewardFactory(slug="us-card")),
@@ -137,7 +126,7 @@ def test_a_member_in_france_sees_french_rewards_and_one_without_country_the_merc
 
 def test_code_pool_offers_are_in_stock_while_free_codes_remain(shop):
     tenant, _ = shop
-    member(tenant.merchant)
+    member_make(tenant.merchant, "cust-1", country="US")
     reward = RewardFactory(slug="voucher", type="voucher", denominations=["10"])
     warehouse = SupplierFactory(kind=SupplierKind.WAREHOUSE, adapter="code_pool")
     offer = OfferFactory(reward=reward, supplier=warehouse)
@@ -157,7 +146,7 @@ def test_code_pool_offers_are_in_stock_while_free_codes_remain(shop):
 
 def test_filters_by_type_category_and_price_and_pages_in_a_stable_order(shop):
     tenant, _ = shop
-    member(tenant.merchant)
+    member_make(tenant.merchant, "cust-1", country="US")
     dining = CategoryFactory(slug="dining")
     cheap = offered(RewardFactory(slug="cheap", denominations=["5"]))
     mid = offered(RewardFactory(slug="mid", denominations=["20"], type="voucher"))
@@ -178,7 +167,7 @@ def test_filters_by_type_category_and_price_and_pages_in_a_stable_order(shop):
 
 def test_a_range_reward_shows_its_range_and_prices_at_both_ends(shop):
     tenant, _ = shop
-    member(tenant.merchant, points=2000)
+    member_make(tenant.merchant, "cust-1", points=2000, country="US")
     ranged = offered(
         RewardFactory(
             slug="ranged",
@@ -206,8 +195,8 @@ def test_a_range_reward_shows_its_range_and_prices_at_both_ends(shop):
 
 def test_texts_come_in_the_members_locale_with_english_as_fallback(shop):
     tenant, _ = shop
-    member(tenant.merchant, locale="fr-FR")
-    member(tenant.merchant, "cust-de", locale="de")
+    member_make(tenant.merchant, "cust-1", locale="fr-FR", country="US")
+    member_make(tenant.merchant, "cust-de", locale="de", country="US")
     reward = RewardFactory(slug="card", name="Gift card", description="Spend it anywhere.")
     reward.name_fr = "Carte cadeau"
     reward.description_fr = "À dépenser partout."
@@ -221,7 +210,7 @@ def test_texts_come_in_the_members_locale_with_english_as_fallback(shop):
 
 def test_a_changed_point_value_shows_at_once_before_the_repricing_job(shop):
     tenant, program = shop
-    member(tenant.merchant)
+    member_make(tenant.merchant, "cust-1", country="US")
     select(tenant.merchant, offered(RewardFactory(denominations=["10"])), price_step=1)
     Program.objects.filter(pk=program.pk).update(point_value=Decimal("0.02"))
     (reward,) = tenant.client.get(URL, {"member": "cust-1"}).json()["results"]
@@ -230,7 +219,7 @@ def test_a_changed_point_value_shows_at_once_before_the_repricing_job(shop):
 
 def test_the_query_count_does_not_grow_with_the_rewards(shop):
     tenant, _ = shop
-    member(tenant.merchant)
+    member_make(tenant.merchant, "cust-1", country="US")
     category = CategoryFactory()
 
     def count() -> int:
@@ -256,7 +245,7 @@ def test_the_query_count_does_not_grow_with_the_rewards(shop):
 
 def test_the_reward_list_query_count_is_pinned(shop, django_assert_max_num_queries):
     tenant, program = shop
-    member(tenant.merchant, points=5000)
+    member_make(tenant.merchant, "cust-1", points=5000, country="US")
     category = CategoryFactory()
     rewards = [offered(RewardFactory()) for _ in range(8)]
     rewards.append(
@@ -288,10 +277,10 @@ def test_the_reward_list_query_count_is_pinned(shop, django_assert_max_num_queri
 def test_another_merchants_member_and_rewards_are_invisible(shop):
     tenant, _ = shop
     other, _ = merchant_with_program()
-    member(other, "their-customer")
+    member_make(other, "their-customer", country="US")
     theirs = offered(RewardFactory(slug="theirs"))
     select(other, theirs)
-    member(tenant.merchant)
+    member_make(tenant.merchant, "cust-1", country="US")
     assert_not_found(tenant.client.get(URL, {"member": "their-customer"}))
     assert_not_found(tenant.client.get(f"{URL}{theirs.pk}/", {"member": "cust-1"}))
     assert listed(tenant) == []
@@ -313,14 +302,14 @@ def test_another_merchants_member_and_rewards_are_invisible(shop):
 )
 def test_bad_queries_are_400s(shop, params, attr):
     tenant, _ = shop
-    member(tenant.merchant)
+    member_make(tenant.merchant, "cust-1", country="US")
     response = tenant.client.get(URL, params)
     assert_problem(response, 400, "invalid_input", attr)
 
 
 def test_unknown_members_pages_and_ids_are_404s(shop):
     tenant, _ = shop
-    member(tenant.merchant)
+    member_make(tenant.merchant, "cust-1", country="US")
     assert_not_found(tenant.client.get(URL, {"member": "nobody"}))
     assert_not_found(tenant.client.get(URL, {"member": "cust-1", "page": 99}))
     assert_not_found(tenant.client.get(f"{URL}{2**70}/", {"member": "cust-1"}))

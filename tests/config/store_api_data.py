@@ -33,7 +33,7 @@ from tests.catalog.factories import (
     offered,
     select,
 )
-from tests.loyalty.factories import points_give
+from tests.loyalty.factories import member_make
 from tests.merchants.factories import issue_key
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -50,15 +50,15 @@ def store_with_data() -> Store:
     _, raw_key = issue_key(
         merchant, scopes=(Scope.READ, Scope.WRITE, Scope.ADJUST, Scope.CODES), name="fuzz"
     )
-    member, _ = loyalty_services.member_upsert(
-        merchant=merchant,
-        external_id=EXAMPLE["member"],
-        fields={"country": "US", "email": "ana@example.com", "first_name": "Ana"},
+    member = member_make(
+        merchant,
+        EXAMPLE["member"],
+        points=10_000_000,
+        country="US",
+        email="ana@example.com",
+        first_name="Ana",
     )
-    points_give(member, 10_000_000)
-    loyalty_services.member_upsert(
-        merchant=merchant, external_id="cust-1002", fields={"country": "US"}
-    )
+    member_make(merchant, "cust-1002", country="US")
     loyalty_services.order_record(
         merchant=merchant,
         data=loyalty_services.OrderInput(

@@ -6,11 +6,10 @@ from django.contrib.auth.models import Group
 from core.staff_groups import staff_groups_sync
 from customercare import services
 from customercare.models import AgentProfile, Ticket, TicketCategory, TicketChannel
-from loyalty import services as loyalty_services
 from loyalty.models import Member
 from merchants.models import Merchant
 from tests.catalog.factories import merchant_with_program
-from tests.loyalty.factories import next_id, points_give
+from tests.loyalty.factories import member_make, next_id
 from tests.merchants.factories import StaffFactory
 
 
@@ -22,15 +21,15 @@ def care_merchant(**terms) -> Merchant:
 def member_of(
     merchant: Merchant, points: int = 0, *, email: str = "ana@example.com", locale: str = ""
 ) -> Member:
-    member, _ = loyalty_services.member_upsert(
-        merchant=merchant,
-        external_id=next_id("cust"),
-        fields={"country": "US", "email": email, "first_name": "Ana", "locale": locale},
+    return member_make(
+        merchant,
+        next_id("cust"),
+        points=points,
+        country="US",
+        email=email,
+        first_name="Ana",
+        locale=locale,
     )
-    if points:
-        points_give(member, points)
-        member.refresh_from_db()
-    return member
 
 
 def agent_make(

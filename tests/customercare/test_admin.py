@@ -10,7 +10,7 @@ import json
 import uuid
 
 import pytest
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Permission
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -38,7 +38,7 @@ from loyalty.models import LedgerEntry, Member
 from tests.customercare.factories import agent_make, care_merchant, member_of, ticket_open
 from tests.fulfillment.factories import redemption_delivered
 from tests.loyalty.factories import assert_ledger_consistent, order_post, points_give
-from tests.merchants.factories import StaffFactory
+from tests.merchants.factories import staff_in
 from tests.merchants.test_admin import form_data, messages_of
 
 pytestmark = pytest.mark.django_db
@@ -54,13 +54,6 @@ def page_url(ticket: Ticket) -> str:
 
 def act_url(ticket: Ticket, name: str) -> str:
     return reverse("admin:customercare_ticket_act", args=[ticket.pk, name])
-
-
-def staff_in(group: str):
-    agent_make(available=False)  # the staff groups exist
-    user = StaffFactory()
-    user.groups.add(Group.objects.get(name=group))
-    return user
 
 
 def senior_make(**kwargs):

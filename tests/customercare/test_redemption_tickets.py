@@ -3,7 +3,6 @@ care opens one ticket for it, by the hook fulfillment calls after its commit or,
 was lost, by the scheduled sweep."""
 
 import contextlib
-import json
 from decimal import Decimal
 
 import pytest
@@ -14,24 +13,21 @@ from customercare import tasks
 from customercare.models import MessageKind, Ticket, TicketCategory, TicketChannel
 from fulfillment import dispatch, services
 from fulfillment.models import Redemption
-from tests.catalog.factories import OfferFactory, RewardFactory, SupplierFactory, select
 from tests.customercare.factories import care_merchant, member_of
+from tests.fulfillment.factories import sandbox_offer
 
 pytestmark = pytest.mark.django_db
 
 
 def refunded_redemption(commit_hooks=None) -> Redemption:
     merchant = care_merchant()
-    reward = RewardFactory(denominations=["25"])
-    supplier = SupplierFactory(slug="sbx", adapter="sandbox", adapter_config=json.dumps({}))
-    OfferFactory(reward=reward, supplier=supplier)
-    select(merchant, reward, price_step=1)
+    offer = sandbox_offer(merchant)
     member = member_of(merchant, 10_000)
     redemption = services.redemption_create(
         merchant=merchant,
         data=services.RedemptionInput(
             member_external_id=member.external_id,
-            reward_id=reward.pk,
+            reward_id=offer.reward_id,
             value=Decimal("25"),
             recipient={"email": "ana@example.com"},
         ),

@@ -27,7 +27,6 @@ from customercare.models import (
 from customercare.reports import (
     Durations,
     Period,
-    age_band,
     care_report,
     durations_summary,
     percentile,
@@ -68,12 +67,7 @@ def test_percentiles_interpolate_like_percentile_cont():
     ) == (datetime.timedelta(seconds=2))
 
 
-def test_age_bands_and_the_period():
-    assert age_band(hours(23)) == "under_1d"
-    assert age_band(hours(24)) == "1d_3d"
-    assert age_band(hours(72)) == "3d_7d"
-    assert age_band(datetime.timedelta(days=7)) == "over_7d"
-    assert age_band(-hours(1)) == "under_1d"
+def test_a_period_runs_from_its_first_day_to_the_day_after_its_last():
     assert MARCH.start == datetime.datetime(2024, 3, 1, tzinfo=UTC)
     assert MARCH.end == datetime.datetime(2024, 4, 1, tzinfo=UTC)
     with pytest.raises(ValueError, match="ends before"):

@@ -16,7 +16,7 @@ from catalog.models import AlertKind, CatalogAlert, Supplier
 from fulfillment import dispatch
 from fulfillment.models import CodeReveal, DeliveredCode, Redemption, RedemptionEvent, Shipment
 from tests.fulfillment.test_staff import (
-    add_member,
+    POINTS,
     fresh_sandbox,  # noqa: F401 (an autouse fixture, shared)
     manual,
     order_of,
@@ -24,6 +24,7 @@ from tests.fulfillment.test_staff import (
     sandbox,
     shop,
 )
+from tests.loyalty.factories import member_make
 from tests.merchants.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -385,7 +386,7 @@ def test_redemption_list_query_count_does_not_grow_with_rows(
     # and merchant filters, the count and the page (suppliers are annotated, not fetched).
     client = admin_client if who == "superuser" else agent_client
     merchant, reward = shop(sandbox("good"))
-    add_member(merchant, "cust-2")
+    member_make(merchant, "cust-2", points=POINTS, country="US")
     many(3, merchant, reward)
     client.get(REDEMPTIONS)
     with django_assert_max_num_queries(queries):

@@ -23,7 +23,6 @@ from core.exceptions import InvalidTransition
 from fulfillment import delivery, dispatch, services
 from fulfillment.adapters.sandbox import sandbox_reset
 from fulfillment.models import DeliveredCode, Redemption, RedemptionEvent
-from loyalty import services as loyalty_services
 from tests.catalog.factories import (
     OfferFactory,
     RewardFactory,
@@ -31,7 +30,7 @@ from tests.catalog.factories import (
     merchant_with_program,
     select,
 )
-from tests.loyalty.factories import points_give
+from tests.loyalty.factories import member_make
 
 pytestmark = pytest.mark.django_db
 BASE_URL = "https://rewards.example.com"
@@ -64,12 +63,15 @@ def delivered(
         reward.brand.logo.save("logo.png", png_logo())
     OfferFactory(reward=reward, supplier=supplier)
     select(merchant, reward, price_step=1)
-    member, _ = loyalty_services.member_upsert(
-        merchant=merchant,
-        external_id="cust-1",
-        fields={"country": "US", "email": member_email, "first_name": "Ana", "locale": locale},
+    member_make(
+        merchant,
+        "cust-1",
+        points=100_000,
+        country="US",
+        email=member_email,
+        first_name="Ana",
+        locale=locale,
     )
-    points_give(member, 100_000)
     redemption = services.redemption_create(
         merchant=merchant,
         data=services.RedemptionInput(

@@ -15,7 +15,6 @@ from catalog.models import AlertKind, CatalogAlert, Supplier, SupplierOffer
 from fulfillment import delivery, dispatch, services
 from fulfillment.adapters.sandbox import sandbox_placed_count, sandbox_placements, sandbox_reset
 from fulfillment.models import DeliveredCode, Redemption, SupplierOrder
-from loyalty import services as loyalty_services
 from loyalty.models import LedgerEntry, Member
 from merchants.models import UsageRecord
 from tests.catalog.factories import (
@@ -25,7 +24,7 @@ from tests.catalog.factories import (
     merchant_with_program,
     select,
 )
-from tests.loyalty.factories import assert_ledger_consistent, points_give
+from tests.loyalty.factories import assert_ledger_consistent, member_make
 
 pytestmark = pytest.mark.django_db
 HOUR = datetime.timedelta(hours=1)
@@ -50,11 +49,7 @@ def shop(*suppliers: Supplier, stock: int | None = None, points: int = 100_000):
     for preference, supplier in enumerate(suppliers):
         OfferFactory(reward=reward, supplier=supplier, preference=preference, stock=stock)
     select(merchant, reward, price_step=1)
-    member, _ = loyalty_services.member_upsert(
-        merchant=merchant, external_id="cust-1", fields={"country": "US"}
-    )
-    if points:
-        points_give(member, points)
+    member_make(merchant, "cust-1", points=points, country="US")
     return merchant, reward
 
 
@@ -365,10 +360,7 @@ def test_two_scheduled_runs_at_once_never_process_the_same_order():
     reward = RewardFactory(denominations=["10"], recipient_fields=[])
     OfferFactory(reward=reward, supplier=supplier)
     select(merchant, reward, price_step=1)
-    member, _ = loyalty_services.member_upsert(
-        merchant=merchant, external_id="cust-1", fields={"country": "US"}
-    )
-    points_give(member, 41 * 1000)
+    member_make(merchant, "cust-1", points=41 * 1000, country="US")
     for number in range(41):
         services.redemption_create(
             merchant=merchant,

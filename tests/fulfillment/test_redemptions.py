@@ -9,7 +9,6 @@ from django.db import connection, connections
 
 from catalog.models import CodePool, SupplierOffer
 from fulfillment.models import Redemption, SupplierOrder
-from loyalty import services as loyalty_services
 from loyalty.models import LedgerEntry, Member, Tier
 from tests.catalog.factories import (
     OfferFactory,
@@ -21,7 +20,7 @@ from tests.catalog.factories import (
 )
 from tests.conftest import assert_not_found, assert_problem, make_tenant
 from tests.loyalty.apihelpers import post_json
-from tests.loyalty.factories import assert_ledger_consistent, points_give
+from tests.loyalty.factories import assert_ledger_consistent, member_make
 
 URL = "/api/v1/redemptions/"
 ADDRESS = {
@@ -37,16 +36,6 @@ ADDRESS = {
 def shop(db):
     merchant, program = merchant_with_program()
     return make_tenant(merchant), program
-
-
-def member(merchant, external_id="cust-1", points=5000, **fields) -> Member:
-    fields.setdefault("country", "US")
-    created, _ = loyalty_services.member_upsert(
-        merchant=merchant, external_id=external_id, fields=fields
-    )
-    if points:
-        points_give(created, points)
-    return Member.objects.get(pk=created.pk)
 
 
 def card(merchant, **fields):
@@ -77,7 +66,7 @@ def state():
 
 def test_a_redemption_takes_the_points_records_what_was_bought_and_queues_an_order(shop):
     tenant, program = shop
-    member(tenant.merchant)
+    member_make(tenant.merchant, "cust-1", points=5000, country="US")
     reward = card(tenant.merchant)
 
     response = post_json(tenant.client, URL, body(reward, quantity=2, external_id="r-1"))
@@ -106,7 +95,7 @@ def test_a_redemption_takes_the_points_records_what_was_bought_and_queues_an_ord
 
 def test_the_same_external_id_replays_and_takes_nothing_more(shop):
     tenant, _ = shop
-    member(tenant.merchant)
+    member_make(tenant.merchant, "cust-1", points=5000, country="US")
     reward = card(tenant.merchant)
     first = post_json(tenant.client, URL, body(reward, external_id="r-1"))
     again = post_json(tenant.client, URL, body(reward, external_id="r-1"))
@@ -121,7 +110,7 @@ def test_the_same_external_id_replays_and_takes_nothing_more(shop):
 
 def test_short_of_points_is_a_409_and_nothing_changes(shop):
     tenant, _ = shop
-    member(tenant.merchant, points=2000)
+    member_make(tenant.merchant, "cust-1", points=2000, country="US")
     reward = card(tenant.merchant)
     before = state()
     assert_problem(post_json(tenant.client, URL, body(reward)), 409, "insufficient_points")
@@ -130,7 +119,7 @@ def test_short_of_points_is_a_409_and_nothing_changes(shop):
 
 def test_stock_is_taken_and_the_last_unit_goes_to_one_redemption(shop):
     tenant, _ = shop
-    member(tenant.merchant)
+    member_make(tenant.merchant, "cust-1", points=5000, country="US")
     reward = RewardFactory(
         type="physical", denominations=["10"], recipient_fields=["postal_address"]
     )
@@ -156,7 +145,7 @@ def test_a_code_pool_must_hold_enough_codes(shop):
     from catalog.pools import codes_upload
 
     tenant, _ = shop
-    member(tenant.merchant)
+    member_make(tenant.merchant, "cust-1", points=5000, country="US")
     reward = RewardFactory(type="voucher", denominations=["10"])
     offer = OfferFactory(reward=reward, supplier=SupplierFactory(kind="warehouse"))
     pool = CodePool.objects.create(offer=offer, face_value=Decimal(10))
@@ -174,7 +163,7 @@ def test_a_code_pool_must_hold_enough_codes(shop):
 
 def test_limits_per_member(shop):
     tenant, _ = shop
-    member(tenant.merchant, points=100000)
+    member_make(tenant.merchant, "cust-1", points=100000, country="US")
     reward = card(tenant.merchant)
     item = reward.catalog_items.get()
     item.limit_per_month = 2
@@ -186,8 +175,8 @@ def test_limits_per_member(shop):
 
 def test_tier_and_country_decide_as_in_the_catalog(shop):
     tenant, program = shop
-    member(tenant.merchant)
-    member(tenant.merchant, "cust-fr", country="FR")
+    member_make(tenant.merchant, "cust-1", points=5000, country="US")
+    member_make(tenant.merchant, "cust-fr", points=5000, country="FR")
     reward = card(tenant.merchant)
     gold = Tier.objects.create(program=program, name="Gold", threshold=Decimal(100))
     program.tiers_enabled = True
@@ -222,7 +211,7 @@ def test_tier_and_country_decide_as_in_the_catalog(shop):
 )
 def test_bad_input_is_a_4xx_and_takes_nothing(shop, changes, status, code, attr):
     tenant, _ = shop
-    member(tenant.merchant)
+    member_make(tenant.merchant, "cust-1", points=5000, country="US")
     reward = card(tenant.merchant)
     before = state()
     response = post_json(tenant.client, URL, body(reward, **changes))
@@ -243,7 +232,7 @@ def test_bad_input_is_a_4xx_and_takes_nothing(shop, changes, status, code, attr)
 )
 def test_a_shipped_reward_needs_a_valid_address_in_the_members_country(shop, address, attr):
     tenant, _ = shop
-    member(tenant.merchant)
+    member_make(tenant.merchant, "cust-1", points=5000, country="US")
     reward = card(tenant.merchant, type="physical", recipient_fields=["postal_address"])
     recipient = {} if address is None else {"postal_address": address}
     before = state()
@@ -256,12 +245,12 @@ def test_another_merchants_redemptions_and_members_are_invisible(shop):
     tenant, _ = shop
     other, _ = merchant_with_program()
     theirs = make_tenant(other)
-    member(other, "their-customer")
+    member_make(other, "their-customer", points=5000, country="US")
     reward = card(other)
     response = post_json(theirs.client, URL, body(reward, member="their-customer"))
     assert response.status_code == 201
     their_id = response.json()["id"]
-    member(tenant.merchant)
+    member_make(tenant.merchant, "cust-1", points=5000, country="US")
     assert_not_found(tenant.client.get(f"{URL}{their_id}/"))
     assert_not_found(tenant.client.get(URL, {"member": "their-customer"}))
     assert_not_found(post_json(tenant.client, URL, body(reward, member="their-customer")))
@@ -274,7 +263,7 @@ def test_another_merchants_redemptions_and_members_are_invisible(shop):
 def test_concurrent_redemptions_of_the_last_points_one_wins():
     merchant, _ = merchant_with_program()
     tenant = make_tenant(merchant)
-    member(merchant, points=2500)
+    member_make(merchant, "cust-1", points=2500, country="US")
     reward = card(merchant)
     statuses: list[int] = []
     barrier = threading.Barrier(4)
@@ -302,7 +291,7 @@ def test_concurrent_redemptions_of_the_last_points_one_wins():
 
 def test_every_missing_address_field_is_named(shop):
     tenant, _ = shop
-    member(tenant.merchant)
+    member_make(tenant.merchant, "cust-1", points=5000, country="US")
     reward = card(tenant.merchant, type="physical", recipient_fields=["postal_address", "phone"])
     response = post_json(
         tenant.client, URL, body(reward, recipient={"postal_address": {"country": "US"}})
@@ -328,7 +317,7 @@ def test_once_delivered_the_claim_link_is_given_and_codes_only_to_keys_with_the_
 
     settings.PUBLIC_BASE_URL = "https://loyalty.example.com"
     tenant, _ = shop
-    member(tenant.merchant)
+    member_make(tenant.merchant, "cust-1", points=5000, country="US")
     reward = card(tenant.merchant)
     created = post_json(tenant.client, URL, body(reward)).json()
     assert created["claim"] is None  # not delivered yet
@@ -357,7 +346,7 @@ def test_once_delivered_the_claim_link_is_given_and_codes_only_to_keys_with_the_
 )
 def test_a_phone_of_another_country_or_no_country_is_refused_and_takes_nothing(shop, phone, says):
     tenant, _ = shop
-    member(tenant.merchant)
+    member_make(tenant.merchant, "cust-1", points=5000, country="US")
     reward = card(tenant.merchant, recipient_fields=["email", "phone"])
     before = state()
 

@@ -29,11 +29,12 @@ from tests.conftest import assert_not_found, make_tenant
 from tests.fulfillment.adapters.aggregator import Aggregator, Step
 from tests.fulfillment.test_admin import WORK, act_url, change_url, staff_with
 from tests.fulfillment.test_staff import (
-    add_member,
+    POINTS,
     fresh_sandbox,  # noqa: F401 (an autouse fixture, shared)
     manual,
     order_of,
 )
+from tests.loyalty.factories import member_make
 from tests.merchants.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -66,7 +67,7 @@ def physical_shop(*suppliers, member: str = "cust-1", sku: str | None = None, me
         extra = {"supplier_sku": sku} if sku else {}
         OfferFactory(reward=reward, supplier=supplier, preference=preference, **extra)
     select(merchant, reward, price_step=1)
-    add_member(merchant, member)
+    member_make(merchant, member, points=POINTS, country="US")
     return merchant, reward
 
 
@@ -698,7 +699,7 @@ def test_shipment_list_query_count_does_not_grow_with_rows(
     )
     merchant, reward = physical_shop(manual())
     for number in range(3):
-        add_member(merchant, f"m-{number}")
+        member_make(merchant, f"m-{number}", points=POINTS, country="US")
         redemption = redeem(merchant, reward, member=f"m-{number}")
         dispatch.process_due(now=timezone.now())
         shipped(Redemption.objects.get(pk=redemption.pk), f"1Z{number}")
@@ -706,7 +707,7 @@ def test_shipment_list_query_count_does_not_grow_with_rows(
     with django_assert_max_num_queries(queries):
         assert client.get(SHIPMENTS).status_code == 200
     for number in range(3, 20):
-        add_member(merchant, f"m-{number}")
+        member_make(merchant, f"m-{number}", points=POINTS, country="US")
         redemption = redeem(merchant, reward, member=f"m-{number}")
         dispatch.process_due(now=timezone.now())
         shipped(Redemption.objects.get(pk=redemption.pk), f"1Z{number}")

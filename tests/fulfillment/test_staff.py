@@ -15,7 +15,6 @@ from core.exceptions import DomainError, InvalidTransition, ReasonRequired
 from fulfillment import dispatch, exceptions, services, staff
 from fulfillment.adapters.sandbox import SandboxAdapter, sandbox_placed_count, sandbox_reset
 from fulfillment.models import CodeReveal, DeliveredCode, Redemption, Shipment, SupplierOrder
-from loyalty import services as loyalty_services
 from loyalty.models import LedgerEntry
 from tests.catalog.factories import (
     OfferFactory,
@@ -24,7 +23,7 @@ from tests.catalog.factories import (
     merchant_with_program,
     select,
 )
-from tests.loyalty.factories import assert_ledger_consistent, points_give
+from tests.loyalty.factories import assert_ledger_consistent, member_make
 from tests.merchants.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -60,15 +59,8 @@ def shop(*suppliers: Supplier, stock: int | None = None, member: str = "cust-1")
     for preference, supplier in enumerate(suppliers):
         OfferFactory(reward=reward, supplier=supplier, preference=preference, stock=stock)
     select(merchant, reward, price_step=1)
-    add_member(merchant, member)
+    member_make(merchant, member, points=POINTS, country="US")
     return merchant, reward
-
-
-def add_member(merchant, external_id: str) -> None:
-    member, _ = loyalty_services.member_upsert(
-        merchant=merchant, external_id=external_id, fields={"country": "US"}
-    )
-    points_give(member, POINTS)
 
 
 def redeem(merchant, reward, *, quantity: int = 1, member: str = "cust-1") -> Redemption:
@@ -384,7 +376,7 @@ def test_manual_delivery_refuses_other_suppliers_bad_input_and_closed_orders(age
         )
 
     merchant, reward = shop(manual("hands"))
-    add_member(merchant, "cust-2")
+    member_make(merchant, "cust-2", points=POINTS, country="US")
     mine = redeem(merchant, reward, member="cust-2")
     dispatch.process_due(now=timezone.now())
     order = order_of(mine)

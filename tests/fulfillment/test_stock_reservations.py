@@ -19,7 +19,6 @@ from customercare.models import Ticket
 from fulfillment import dispatch, staff
 from fulfillment.models import DeliveredCode, Redemption, SupplierOrder
 from fulfillment.reissue import redemption_reissue
-from loyalty import services as loyalty_services
 from loyalty.models import LedgerEntry, Member
 from tests.catalog.factories import (
     OfferFactory,
@@ -30,19 +29,11 @@ from tests.catalog.factories import (
 )
 from tests.conftest import assert_problem, make_tenant
 from tests.loyalty.apihelpers import post_json
-from tests.loyalty.factories import assert_ledger_consistent, points_give
+from tests.loyalty.factories import assert_ledger_consistent, member_make
 from tests.loyalty.test_ledger_concurrency import run_together
 
 URL = "/api/v1/redemptions/"
 CODES = ("POOL-A", "POOL-B", "POOL-C", "POOL-D")
-
-
-def member_with_points(merchant, external_id: str = "cust-1", points: int = 5000) -> Member:
-    created, _ = loyalty_services.member_upsert(
-        merchant=merchant, external_id=external_id, fields={"country": "US"}
-    )
-    points_give(created, points)
-    return Member.objects.get(pk=created.pk)
 
 
 def pool_reward(merchant, codes=CODES, *, face_value: str = "10"):
@@ -93,7 +84,7 @@ def redeem_all_at_once(tenant, reward, count: int) -> list[tuple[int, str]]:
     """``count`` members redeem ``reward`` at the same moment, each through its own
     connection; returns (status, problem code) per request."""
     for n in range(count):
-        member_with_points(tenant.merchant, f"cust-{n}")
+        member_make(tenant.merchant, f"cust-{n}", points=5000, country="US")
 
     def redeem(n: int) -> tuple[int, str]:
         client = APIClient()
@@ -163,7 +154,7 @@ pytest_django_db = pytest.mark.django_db
 def test_a_redemption_reserves_its_code_in_its_own_transaction():
     merchant, _ = merchant_with_program()
     tenant = make_tenant(merchant)
-    member_with_points(merchant)
+    member_make(merchant, "cust-1", points=5000, country="US")
     reward, pool = pool_reward(merchant)
 
     response = post_json(tenant.client, URL, body(reward, quantity=2))
@@ -180,8 +171,8 @@ def test_a_redemption_reserves_its_code_in_its_own_transaction():
 def test_dispatch_delivers_the_code_reserved_for_that_redemption():
     merchant, _ = merchant_with_program()
     tenant = make_tenant(merchant)
-    member_with_points(merchant, "cust-1")
-    member_with_points(merchant, "cust-2")
+    member_make(merchant, "cust-1", points=5000, country="US")
+    member_make(merchant, "cust-2", points=5000, country="US")
     reward, pool = pool_reward(merchant)
     post_json(tenant.client, URL, body(reward, "cust-1"))
     post_json(tenant.client, URL, body(reward, "cust-2"))
@@ -206,7 +197,7 @@ def test_dispatch_delivers_the_code_reserved_for_that_redemption():
 def test_a_cancelled_redemption_gives_its_reserved_code_back_to_the_pool():
     merchant, _ = merchant_with_program()
     tenant = make_tenant(merchant)
-    member_with_points(merchant)
+    member_make(merchant, "cust-1", points=5000, country="US")
     reward, pool = pool_reward(merchant, codes=CODES[:1])
     post_json(tenant.client, URL, body(reward))
     redemption = Redemption.objects.get()
@@ -230,7 +221,7 @@ def test_a_cancelled_redemption_gives_its_reserved_code_back_to_the_pool():
 def test_a_refunded_redemption_gives_its_reserved_code_back_to_the_pool():
     merchant, _ = merchant_with_program()
     tenant = make_tenant(merchant)
-    member_with_points(merchant)
+    member_make(merchant, "cust-1", points=5000, country="US")
     reward, pool = pool_reward(merchant, codes=CODES[:1])
     post_json(tenant.client, URL, body(reward))
     # The warehouse is paused before dispatch: the order fails, no other offer is left.
@@ -249,7 +240,7 @@ def test_a_refunded_redemption_gives_its_reserved_code_back_to_the_pool():
 def test_failing_over_gives_the_code_back_and_reserves_from_the_next_offer():
     merchant, _ = merchant_with_program()
     tenant = make_tenant(merchant)
-    member_with_points(merchant)
+    member_make(merchant, "cust-1", points=5000, country="US")
     reward, first_pool = pool_reward(merchant, codes=CODES[:2])
     backup = SupplierFactory(kind=SupplierKind.WAREHOUSE, adapter="code_pool")
     backup_offer = OfferFactory(
@@ -277,7 +268,7 @@ def test_failing_over_gives_the_code_back_and_reserves_from_the_next_offer():
 def test_a_cancelled_redemption_gives_its_unit_of_stock_back():
     merchant, _ = merchant_with_program()
     tenant = make_tenant(merchant)
-    member_with_points(merchant)
+    member_make(merchant, "cust-1", points=5000, country="US")
     reward, offer = stocked_reward(merchant, stock=1)
     post_json(tenant.client, URL, body(reward))
     assert_problem(post_json(tenant.client, URL, body(reward)), 409, "out_of_stock", "quantity")
@@ -319,7 +310,7 @@ def _offer_inactive(pool: CodePool) -> None:
 def test_a_pool_reward_with_no_usable_code_is_a_409_out_of_stock_and_takes_nothing(sell_out):
     merchant, _ = merchant_with_program()
     tenant = make_tenant(merchant)
-    member_with_points(merchant)
+    member_make(merchant, "cust-1", points=5000, country="US")
     reward, pool = pool_reward(merchant, codes=CODES[:2])
     sell_out(pool)
     before = (Member.objects.get().points_balance, LedgerEntry.objects.count())
@@ -335,7 +326,7 @@ def test_a_pool_reward_with_no_usable_code_is_a_409_out_of_stock_and_takes_nothi
 def test_more_codes_than_the_pool_has_free_is_a_409_and_reserves_none():
     merchant, _ = merchant_with_program()
     tenant = make_tenant(merchant)
-    member_with_points(merchant)
+    member_make(merchant, "cust-1", points=5000, country="US")
     reward, pool = pool_reward(merchant, codes=CODES[:3])
 
     response = post_json(tenant.client, URL, body(reward, quantity=4))
@@ -349,7 +340,7 @@ def test_more_codes_than_the_pool_has_free_is_a_409_and_reserves_none():
 def test_a_sold_out_stocked_offer_is_a_409_out_of_stock():
     merchant, _ = merchant_with_program()
     tenant = make_tenant(merchant)
-    member_with_points(merchant)
+    member_make(merchant, "cust-1", points=5000, country="US")
     reward, _ = stocked_reward(merchant, stock=0)
 
     assert_problem(post_json(tenant.client, URL, body(reward)), 409, "out_of_stock", "quantity")
@@ -359,7 +350,7 @@ def test_a_sold_out_stocked_offer_is_a_409_out_of_stock():
 def test_a_pool_of_another_face_value_is_not_used():
     merchant, _ = merchant_with_program()
     tenant = make_tenant(merchant)
-    member_with_points(merchant)
+    member_make(merchant, "cust-1", points=5000, country="US")
     reward = RewardFactory(type="voucher", denominations=["10", "25"])
     warehouse = SupplierFactory(kind=SupplierKind.WAREHOUSE, adapter="code_pool")
     pool = CodePool.objects.create(
@@ -380,7 +371,7 @@ def test_a_pool_of_another_face_value_is_not_used():
 def test_reissuing_a_pool_reward_reserves_a_new_code_or_is_out_of_stock():
     merchant, _ = merchant_with_program()
     tenant = make_tenant(merchant)
-    member_with_points(merchant)
+    member_make(merchant, "cust-1", points=5000, country="US")
     reward, pool = pool_reward(merchant, codes=CODES[:2])
     post_json(tenant.client, URL, body(reward))
     dispatch.process_due(now=timezone.now())
@@ -408,8 +399,8 @@ def test_reissuing_a_pool_reward_reserves_a_new_code_or_is_out_of_stock():
 def test_a_pool_redemption_costs_two_statements_more_than_one_of_unlimited_stock():
     merchant, _ = merchant_with_program()
     tenant = make_tenant(merchant)
-    member_with_points(merchant, "cust-1")
-    member_with_points(merchant, "cust-2")
+    member_make(merchant, "cust-1", points=5000, country="US")
+    member_make(merchant, "cust-2", points=5000, country="US")
     unlimited = RewardFactory(denominations=["10"])
     OfferFactory(reward=unlimited)
     select(merchant, unlimited, price_step=1)
@@ -436,8 +427,8 @@ def test_pool_orders_queued_before_reservations_get_their_codes_reserved_by_the_
     )
     merchant, _ = merchant_with_program()
     tenant = make_tenant(merchant)
-    member_with_points(merchant, "cust-1")
-    member_with_points(merchant, "cust-2")
+    member_make(merchant, "cust-1", points=5000, country="US")
+    member_make(merchant, "cust-2", points=5000, country="US")
     reward, _ = pool_reward(merchant)
     post_json(tenant.client, URL, body(reward, "cust-1", quantity=2))
     post_json(tenant.client, URL, body(reward, "cust-2", quantity=2))

@@ -50,7 +50,6 @@ from django.utils import timezone
 
 from fulfillment import dispatch, services
 from fulfillment.models import DeliveredCode, Redemption, SupplierOrder
-from loyalty import services as loyalty_services
 from loyalty.models import LedgerEntry
 from tests.catalog.factories import (
     OfferFactory,
@@ -60,7 +59,7 @@ from tests.catalog.factories import (
     select,
 )
 from tests.fulfillment.adapters.aggregator import Aggregator, Step
-from tests.loyalty.factories import assert_ledger_consistent, points_give
+from tests.loyalty.factories import assert_ledger_consistent, member_make
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -240,10 +239,7 @@ def shop(aggregator: Aggregator):
     reward = RewardFactory(denominations=["10", "25"])
     OfferFactory(reward=reward, supplier=supplier, supplier_sku="GIFT-25")
     select(merchant, reward, price_step=1)
-    member, _ = loyalty_services.member_upsert(
-        merchant=merchant, external_id="cust-1", fields={"country": "US"}
-    )
-    points_give(member, POINTS)
+    member = member_make(merchant, "cust-1", points=POINTS, country="US")
     return merchant, reward, member
 
 

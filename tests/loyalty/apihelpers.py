@@ -20,11 +20,6 @@ def program_for(merchant, **terms):
     return services.program_configure(merchant=merchant, actor=None, **{**PROGRAM_TERMS, **terms})
 
 
-def member_make(merchant, external_id: str = "cust-1", **fields) -> Member:
-    member, _ = services.member_upsert(merchant=merchant, external_id=external_id, fields=fields)
-    return member
-
-
 def db_state() -> dict[str, list[dict]]:
     """Every row a bad request could touch, so "nothing changed" is a plain comparison."""
     return {

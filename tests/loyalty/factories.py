@@ -46,10 +46,18 @@ def program_merchant(**terms: Any) -> tuple[Merchant, Program]:
     return merchant, program
 
 
-def member_make(merchant: Merchant, external_id: str | None = None) -> Member:
+def member_make(
+    merchant: Merchant, external_id: str | None = None, *, points: int = 0, **fields: Any
+) -> Member:
+    """A member of ``merchant`` made through ``member_upsert`` (``fields`` are its profile:
+    ``country``, ``email``, ``locale``...), with ``points`` given as a staff credit; as the
+    database has it once they are."""
     member, _ = services.member_upsert(
-        merchant=merchant, external_id=external_id or next_id("member"), fields={}
+        merchant=merchant, external_id=external_id or next_id("member"), fields=fields
     )
+    if points:
+        points_give(member, points)
+        member.refresh_from_db()
     return member
 
 

@@ -8,7 +8,6 @@ import pytest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from loyalty import services
 from loyalty.models import (
     Activity,
     ActivityKind,
@@ -20,6 +19,7 @@ from loyalty.models import (
 )
 from tests.conftest import assert_problem, make_tenant
 from tests.loyalty.apihelpers import db_state, post_json, program_for
+from tests.loyalty.factories import member_make
 from tests.merchants.factories import MerchantFactory
 
 pytestmark = pytest.mark.django_db
@@ -191,7 +191,7 @@ def test_activity_for_an_unknown_member_named_by_external_id_is_404_and_changes_
 
 def test_activity_for_a_known_member_named_by_external_id_earns(tenant, program):
     bonus_rule(program, "review", 25)
-    services.member_upsert(merchant=tenant.merchant, external_id="cust-1", fields={})
+    member_make(tenant.merchant, "cust-1")
 
     response = post_activity(tenant, member="cust-1")
 
@@ -213,7 +213,7 @@ def test_an_activity_sent_with_a_member_object_replays_when_sent_with_the_bare_i
 def test_another_merchants_member_named_by_external_id_is_404(tenant_pair):
     program_for(tenant_pair.a.merchant)
     program_for(tenant_pair.b.merchant)
-    services.member_upsert(merchant=tenant_pair.a.merchant, external_id="cust-1", fields={})
+    member_make(tenant_pair.a.merchant, "cust-1")
 
     response = post_activity(tenant_pair.b, member="cust-1")
 
@@ -232,7 +232,7 @@ def test_activity_without_an_active_program_is_409_and_changes_nothing(tenant):
 
 def test_activity_of_a_blocked_member_is_409_and_changes_nothing(tenant, program):
     bonus_rule(program, "review", 25)
-    services.member_upsert(merchant=tenant.merchant, external_id="cust-1", fields={})
+    member_make(tenant.merchant, "cust-1")
     Member.objects.filter(merchant=tenant.merchant).update(status=MemberStatus.BLOCKED)
     before = db_state()
 

@@ -12,7 +12,8 @@ from loyalty import services
 from loyalty.models import LedgerEntry, Member, Tier
 from merchants.models import Scope
 from tests.conftest import assert_not_found, assert_problem, make_tenant
-from tests.loyalty.apihelpers import db_state, member_make, post_json, program_for
+from tests.loyalty.apihelpers import db_state, post_json, program_for
+from tests.loyalty.factories import member_make
 
 pytestmark = pytest.mark.django_db
 
@@ -93,7 +94,7 @@ def test_post_member_again_updates_only_the_fields_given(tenant):
 
 
 def test_post_member_with_only_its_external_id_changes_nothing_on_a_known_member(tenant):
-    member = member_make(tenant.merchant, email="keep@example.com", first_name="Kim")
+    member = member_make(tenant.merchant, "cust-1", email="keep@example.com", first_name="Kim")
 
     response = post_json(tenant.client, MEMBERS, {"external_id": member.external_id})
 
@@ -102,7 +103,7 @@ def test_post_member_with_only_its_external_id_changes_nothing_on_a_known_member
 
 
 def test_post_member_keeps_the_balance_it_has(tenant, program):
-    member = member_make(tenant.merchant)
+    member = member_make(tenant.merchant, "cust-1")
     adjust(tenant.merchant, member, 40)
 
     response = post_json(
@@ -114,7 +115,7 @@ def test_post_member_keeps_the_balance_it_has(tenant, program):
 
 
 def test_an_anonymised_member_cannot_be_updated(tenant):
-    member = member_make(tenant.merchant, email="gone@example.com")
+    member = member_make(tenant.merchant, "cust-1", email="gone@example.com")
     services.member_anonymise(merchant=tenant.merchant, member=member)
     before = db_state()
 
@@ -136,7 +137,7 @@ def test_a_read_only_key_cannot_create_members(tenant):
 
 
 def test_requests_without_a_key_are_refused(tenant):
-    member_make(tenant.merchant)
+    member_make(tenant.merchant, "cust-1")
     tenant.client.credentials()
 
     assert_problem(tenant.client.get(member_url("cust-1")), 401, "not_authenticated")
@@ -223,7 +224,7 @@ def test_get_member_returns_its_balances_and_tier(tenant):
         multiplier=Decimal("1.5"),
         benefits="Free shipping",
     )
-    member = member_make(tenant.merchant, email="ana@example.com")
+    member = member_make(tenant.merchant, "cust-1", email="ana@example.com")
     order_record(tenant.merchant, member.external_id, "o-1", "100.00")  # pending, 100
     adjust(tenant.merchant, member, 30)
     adjust(tenant.merchant, member, -5)
@@ -241,7 +242,7 @@ def test_get_member_returns_its_balances_and_tier(tenant):
 
 
 def test_get_member_without_a_tier_has_a_null_tier(tenant, program):
-    member = member_make(tenant.merchant)
+    member = member_make(tenant.merchant, "cust-1")
 
     body = tenant.client.get(member_url(member.external_id)).json()
 
@@ -255,7 +256,7 @@ def test_get_unknown_member_is_404(tenant):
 
 def test_get_member_query_count_is_pinned(tenant, program, django_assert_max_num_queries):
     Tier.objects.create(program=program, name="Gold", threshold=0)
-    member = member_make(tenant.merchant)
+    member = member_make(tenant.merchant, "cust-1")
     member.tier = program.tiers.get()
     member.save(update_fields=["tier"])
     tenant.client.get(member_url(member.external_id))  # the key's last_used_at is touched
@@ -279,7 +280,7 @@ def test_a_nul_byte_in_the_member_url_is_not_a_server_error(tenant, suffix):
 
 
 def test_ledger_is_newest_first_in_cursor_pages(tenant, program):
-    member = member_make(tenant.merchant)
+    member = member_make(tenant.merchant, "cust-1")
     for n in range(1, 31):
         adjust(tenant.merchant, member, n, reason=f"r{n}")
 
@@ -302,7 +303,7 @@ def test_ledger_is_newest_first_in_cursor_pages(tenant, program):
 
 
 def test_ledger_entries_carry_their_running_balance(tenant, program):
-    member = member_make(tenant.merchant)
+    member = member_make(tenant.merchant, "cust-1")
     order_record(tenant.merchant, member.external_id, "o-1", "40.00")
     adjust(tenant.merchant, member, 10, reason="goodwill")
     adjust(tenant.merchant, member, -4, reason="correction")
@@ -325,7 +326,7 @@ def test_ledger_entries_carry_their_running_balance(tenant, program):
 
 
 def test_ledger_default_page_holds_50_and_has_no_next_below_that(tenant, program):
-    member = member_make(tenant.merchant)
+    member = member_make(tenant.merchant, "cust-1")
     for n in range(3):
         adjust(tenant.merchant, member, n + 1)
 
@@ -349,7 +350,7 @@ def test_ledger_shows_only_this_members_entries(tenant, program):
 
 @pytest.mark.parametrize("query", ["page_size=-3", "page_size=abc", "page_size=0", "page_size=201"])
 def test_ledger_page_size_outside_1_to_200_is_a_400_naming_it(tenant, program, query):
-    member = member_make(tenant.merchant)
+    member = member_make(tenant.merchant, "cust-1")
 
     response = tenant.client.get(member_url(member.external_id, f"ledger/?{query}"))
 
@@ -358,7 +359,7 @@ def test_ledger_page_size_outside_1_to_200_is_a_400_naming_it(tenant, program, q
 
 @pytest.mark.parametrize("query", ["cursor=garbage", "page_size=200", "page_size=1"])
 def test_ledger_odd_query_parameters_are_never_a_server_error(tenant, program, query):
-    member = member_make(tenant.merchant)
+    member = member_make(tenant.merchant, "cust-1")
     adjust(tenant.merchant, member, 5)
 
     response = tenant.client.get(member_url(member.external_id, f"ledger/?{query}"))
@@ -374,7 +375,7 @@ def test_ledger_of_unknown_member_is_404(tenant):
 
 
 def test_ledger_query_count_is_pinned(tenant, program, django_assert_max_num_queries):
-    member = member_make(tenant.merchant)
+    member = member_make(tenant.merchant, "cust-1")
     for n in range(30):
         adjust(tenant.merchant, member, n + 1)
     tenant.client.get(member_url(member.external_id))  # the key's last_used_at is touched
@@ -390,7 +391,7 @@ def test_ledger_query_count_is_pinned(tenant, program, django_assert_max_num_que
 
 
 def test_positive_adjustment_credits_the_member(tenant, program):
-    member = member_make(tenant.merchant)
+    member = member_make(tenant.merchant, "cust-1")
 
     response = post_json(
         tenant.client,
@@ -407,7 +408,7 @@ def test_positive_adjustment_credits_the_member(tenant, program):
 
 
 def test_negative_adjustment_debits_the_member(tenant, program):
-    member = member_make(tenant.merchant)
+    member = member_make(tenant.merchant, "cust-1")
     adjust(tenant.merchant, member, 25)
 
     response = post_json(
@@ -424,7 +425,7 @@ def test_negative_adjustment_debits_the_member(tenant, program):
 
 
 def test_negative_adjustment_beyond_the_balance_is_409_and_changes_nothing(tenant, program):
-    member = member_make(tenant.merchant)
+    member = member_make(tenant.merchant, "cust-1")
     adjust(tenant.merchant, member, 15)
     before = db_state()
 
@@ -440,7 +441,7 @@ def test_negative_adjustment_beyond_the_balance_is_409_and_changes_nothing(tenan
 
 
 def test_negative_adjustment_cannot_take_pending_points(tenant, program):
-    member = member_make(tenant.merchant)
+    member = member_make(tenant.merchant, "cust-1")
     order_record(tenant.merchant, member.external_id, "o-1", "50.00")
     before = db_state()
 
@@ -453,7 +454,7 @@ def test_negative_adjustment_cannot_take_pending_points(tenant, program):
 
 
 def test_adjustments_need_the_adjust_scope(tenant, program):
-    member = member_make(tenant.merchant)
+    member = member_make(tenant.merchant, "cust-1")
     writer = make_tenant(tenant.merchant, scopes=(Scope.READ, Scope.WRITE))
     before = db_state()
 
@@ -477,7 +478,7 @@ def test_adjustment_of_unknown_member_is_404(tenant, program):
 
 
 def test_adjustment_without_an_active_program_is_409(tenant):
-    member = member_make(tenant.merchant)
+    member = member_make(tenant.merchant, "cust-1")
 
     response = post_json(
         tenant.client, member_url(member.external_id, "adjustments/"), {"points": 10, "reason": "x"}
@@ -505,7 +506,7 @@ ADJUSTMENT_BAD_BODIES = [
 
 @pytest.mark.parametrize(("body", "attr"), ADJUSTMENT_BAD_BODIES)
 def test_bad_adjustment_bodies_get_a_field_error_and_change_nothing(tenant, program, body, attr):
-    member = member_make(tenant.merchant)
+    member = member_make(tenant.merchant, "cust-1")
     adjust(tenant.merchant, member, 50)
     before = db_state()
 

@@ -23,7 +23,8 @@ from loyalty.models import (
 )
 from merchants.models import Scope
 from tests.conftest import assert_not_found, assert_problem, make_tenant
-from tests.loyalty.apihelpers import db_state, member_make, post_json, program_for
+from tests.loyalty.apihelpers import db_state, post_json, program_for
+from tests.loyalty.factories import member_make
 from tests.merchants.factories import MerchantFactory
 
 pytestmark = pytest.mark.django_db
@@ -332,7 +333,7 @@ def test_order_without_an_active_program_is_409_and_changes_nothing(tenant):
 
 
 def test_order_for_a_blocked_member_is_409_and_changes_nothing(tenant, program):
-    member_make(tenant.merchant)
+    member_make(tenant.merchant, "cust-1")
     Member.objects.filter(merchant=tenant.merchant).update(status=MemberStatus.BLOCKED)
     before = db_state()
 
@@ -356,7 +357,7 @@ def test_post_order_query_count_is_pinned(tenant, program, django_assert_max_num
         EarningRule.objects.create(
             program=program, name=f"bonus {n}", kind="purchase_bonus", bonus_points=1
         )
-    member_make(tenant.merchant)
+    member_make(tenant.merchant, "cust-1")
     tenant.client.get("/api/v1/members/cust-1/")  # the key's last_used_at is touched
     lines = [
         {"sku": f"SKU-{n}", "category": "c", "quantity": 1, "unit_price": "10.00"}
@@ -382,7 +383,7 @@ def test_capped_rules_do_not_cost_a_query_each(tenant, program, django_assert_ma
             bonus_points=1,
             cap_period="day",
         )
-    member_make(tenant.merchant)
+    member_make(tenant.merchant, "cust-1")
     tenant.client.get("/api/v1/members/cust-1/")  # the key's last_used_at is touched
 
     # What an order costs with plain rules (see above), plus one query for all the caps.

@@ -19,7 +19,8 @@ from loyalty.models import LedgerEntry, Member, Order
 from merchants.idempotency import idempotency_purge_expired, request_fingerprint
 from merchants.models import IdempotencyRecord, Scope
 from tests.conftest import assert_problem, make_tenant
-from tests.loyalty.apihelpers import member_make, program_for
+from tests.loyalty.apihelpers import program_for
+from tests.loyalty.factories import member_make
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +32,7 @@ ORDERS = "/api/v1/orders/"
 @pytest.fixture
 def member(tenant) -> Member:
     program_for(tenant.merchant)
-    return member_make(tenant.merchant)
+    return member_make(tenant.merchant, "cust-1")
 
 
 def post(client, url: str, body: Any, key: str | None):
@@ -212,7 +213,7 @@ def test_the_same_key_at_two_merchants_is_two_requests(tenant_pair):
     members = []
     for tenant in tenants:
         program_for(tenant.merchant)
-        members.append(member_make(tenant.merchant))
+        members.append(member_make(tenant.merchant, "cust-1"))
 
     responses = [post(tenant.client, ADJUSTMENTS, CREDIT, "shared-key") for tenant in tenants]
 

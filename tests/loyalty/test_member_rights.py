@@ -3,25 +3,16 @@ alone (care agents give points only as goodwill on a ticket), erasing personal d
 Operations' and the Care leads', exporting every merchant's members Operations'."""
 
 import pytest
-from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from core.staff_groups import staff_groups_sync
 from loyalty.models import LedgerEntry, Member, MemberStatus
 from tests.customercare.factories import care_merchant, member_of
-from tests.merchants.factories import StaffFactory
+from tests.merchants.factories import staff_in
 
 pytestmark = pytest.mark.django_db
 
 MEMBERS = reverse("admin:loyalty_member_changelist")
 EXPORT = reverse("admin:loyalty_member_export")
-
-
-def staff_in(*groups: str):
-    staff_groups_sync()
-    user = StaffFactory()
-    user.groups.add(*Group.objects.filter(name__in=groups))
-    return user
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 
+from core.staff_groups import staff_groups_sync
 from merchants import services
 from merchants.models import ChecklistItem, Merchant, MerchantStatus, Scope
 
@@ -17,6 +19,16 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 class StaffFactory(UserFactory):
     is_staff = True
+
+
+def staff_in(*groups: str):
+    """A staff user in the named staff groups (synced first, as a migration leaves them)."""
+    staff_groups_sync()
+    found = list(Group.objects.filter(name__in=groups))
+    assert len(found) == len(groups), f"No such staff group among {groups}"
+    user = StaffFactory()
+    user.groups.add(*found)
+    return user
 
 
 class MerchantFactory(factory.Factory):

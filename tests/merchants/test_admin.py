@@ -8,7 +8,6 @@ from decimal import Decimal
 from html.parser import HTMLParser
 
 import pytest
-from django.contrib.auth.models import Group
 from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -24,6 +23,7 @@ from merchants.models import (
     Merchant,
     MerchantAPIKey,
     MerchantEvent,
+    MerchantMembership,
     MerchantStatus,
     OnboardingChecklistItem,
     Scope,
@@ -36,6 +36,7 @@ from tests.merchants.factories import (
     UserFactory,
     complete_checklist,
     issue_key,
+    staff_in,
 )
 
 pytestmark = pytest.mark.django_db
@@ -136,12 +137,6 @@ def login(client, user) -> None:
     client.force_login(user)
 
 
-def staff_in(group_name: str):
-    user = StaffFactory()
-    user.groups.add(Group.objects.get(name=group_name))
-    return user
-
-
 def status_of(merchant: Merchant) -> str:
     return Merchant.objects.get(pk=merchant.pk).status
 
@@ -208,11 +203,10 @@ def rich_merchant(rows: int, actor) -> Merchant:
             reward_margin_percent=Decimal("5"),
             actor=actor,
         )
-        services.membership_set(
+        MerchantMembership.objects.create(
             merchant=merchant,
             user=UserFactory(username=f"portal-{merchant.slug}-{i}"),
             role="owner",
-            actor=actor,
         )
         item = ChecklistItem.values[i]
         services.checklist_item_reopen(merchant=merchant, item=item, reason="recheck", actor=actor)

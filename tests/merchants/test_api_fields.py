@@ -7,7 +7,8 @@ from customercare.models import Ticket, TicketMessage
 from loyalty.models import Member
 from tests.conftest import assert_problem
 from tests.customercare.factories import member_of, ticket_open
-from tests.loyalty.apihelpers import member_make, post_json, program_for
+from tests.loyalty.apihelpers import post_json, program_for
+from tests.loyalty.factories import member_make
 
 MEMBERS = "/api/v1/members/"
 
