@@ -46,7 +46,7 @@ from customercare.exceptions import (
 )
 from customercare.links import ticket_from_token
 from customercare.models import MessageAuthor, Ticket, TicketStatus
-from fulfillment.claim import private_view
+from fulfillment.claim_page import private_view
 from fulfillment.link_throttle import link_post_count
 from fulfillment.vouchers import member_language
 from merchants.models import Merchant

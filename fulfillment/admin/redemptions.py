@@ -17,8 +17,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from core.actors import Actor
 from core.exceptions import DomainError
-from fulfillment import delivery, staff
 from fulfillment.admin.forms import ConfirmForm, DeliverForm, ReasonForm
 from fulfillment.admin.queues import AgeFilter, CountryFilter, QueueFilter, SupplierFilter
 from fulfillment.admin.shipments import (
@@ -38,6 +38,7 @@ from fulfillment.models import (
     SupplierOrderStatus,
 )
 from fulfillment.models.redemptions import OPEN_STATUSES
+from fulfillment.services import code_reveals, delivery, interventions
 from merchants.admin.buttons import NO_SAVE_BUTTONS
 from merchants.admin.rights import page_action_allowed, require_page_action
 
@@ -326,7 +327,9 @@ class RedemptionAdmin(ShipmentActions, admin.ModelAdmin):
         code = get_object_or_404(DeliveredCode, pk=code_id, redemption=redemption)
         clear = None
         if request.method == "POST":
-            clear = staff.code_reveal(code=code, actor=request.user, via="admin")
+            clear = code_reveals.code_reveal(
+                code=code, via="admin", actor=Actor.staff(request.user)
+            )
         response = TemplateResponse(
             request,
             "admin/fulfillment/redemption/reveal.html",
@@ -386,7 +389,9 @@ class RedemptionAdmin(ShipmentActions, admin.ModelAdmin):
         self._each(
             request,
             queryset,
-            lambda r: staff.redemption_retry_now(redemption=r, actor=request.user),
+            lambda r: interventions.redemption_retry_now(
+                redemption=r, actor=Actor.staff(request.user)
+            ),
             "due now.",
         )
         return None
@@ -406,7 +411,10 @@ class RedemptionAdmin(ShipmentActions, admin.ModelAdmin):
             request,
             queryset,
             lambda r: delivery.delivery_email_send(
-                redemption=r, base_url=settings.PUBLIC_BASE_URL, resend=True, actor=request.user
+                redemption=r,
+                base_url=settings.PUBLIC_BASE_URL,
+                resend=True,
+                actor=Actor.staff(request.user),
             ),
             "email sent again.",
         )
@@ -427,7 +435,9 @@ class RedemptionAdmin(ShipmentActions, admin.ModelAdmin):
         self._each(
             request,
             queryset,
-            lambda r: staff.redemption_fail_over(redemption=r, reason=reason, actor=request.user),
+            lambda r: interventions.redemption_fail_over(
+                redemption=r, reason=reason, actor=Actor.staff(request.user)
+            ),
             "failed over.",
         )
         return None
@@ -447,7 +457,9 @@ class RedemptionAdmin(ShipmentActions, admin.ModelAdmin):
         self._each(
             request,
             queryset,
-            lambda r: staff.redemption_cancel(redemption=r, reason=reason, actor=request.user),
+            lambda r: interventions.redemption_cancel(
+                redemption=r, reason=reason, actor=Actor.staff(request.user)
+            ),
             "cancelled, points given back.",
         )
         return None
@@ -463,7 +475,7 @@ class RedemptionAdmin(ShipmentActions, admin.ModelAdmin):
             SupplierOrder.objects.filter(
                 redemption=redemption,
                 status=SupplierOrderStatus.SUBMITTED,
-                supplier__adapter=staff.MANUAL_ADAPTER,
+                supplier__adapter=interventions.MANUAL_ADAPTER,
             )
             .order_by("-attempt")
             .first()
@@ -478,11 +490,11 @@ class RedemptionAdmin(ShipmentActions, admin.ModelAdmin):
         form = self._form(DeliverForm, request)
         if form.is_valid():
             try:
-                staff.manual_order_deliver(
+                interventions.manual_order_deliver(
                     supplier_order=order,
                     codes=form.code_list(),
                     tracking=form.tracking(),
-                    actor=request.user,
+                    actor=Actor.staff(request.user),
                 )
             except DomainError as error:
                 form.add_error(None, error.detail)

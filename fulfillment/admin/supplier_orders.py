@@ -20,8 +20,9 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from catalog.models import Supplier
-from fulfillment import dispatch, staff
+from core.actors import Actor
 from fulfillment.models import CodeReveal, SupplierOrder, SupplierOrderStatus
+from fulfillment.services import dispatch, interventions
 from merchants.admin.rights import require
 
 WINDOW = datetime.timedelta(hours=24)
@@ -124,7 +125,7 @@ class SupplierOrderAdmin(ReadOnlyAdmin):
             raise PermissionDenied
         require(request, RESUME_PERMISSION)
         supplier = get_object_or_404(Supplier, pk=supplier_id)
-        if staff.supplier_activate(supplier=supplier, actor=request.user):
+        if interventions.supplier_activate(supplier=supplier, actor=Actor.staff(request.user)):
             self.message_user(request, f"{supplier} is active again.", messages.SUCCESS)
         else:
             self.message_user(request, f"{supplier} was already active.", messages.INFO)
