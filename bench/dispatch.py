@@ -1,4 +1,4 @@
-"""Dispatch benchmark: supplier orders through ``fulfillment.dispatch`` with the sandbox
+"""Dispatch benchmark: supplier orders through ``fulfillment.services.dispatch`` with the sandbox
 adapter at zero latency and no failures, on PostgreSQL.
 
 Run from the project root, with PostgreSQL on 127.0.0.1:5432 (user ``postgres``, trust
@@ -25,7 +25,7 @@ What one run does (measured figures in ``bench/DISPATCH.md``):
    merchant's selection (``catalog_items_add``) and ``--members`` members
    (``member_upsert``, country US) with enough points (``ledger.points_adjust``).
 3. For each batch size of ``--sweep`` (plus ``--batch-size``): creates ``--redemptions``
-   pending redemptions of 25 USD with ``fulfillment.services.redemption_create`` (the
+   pending redemptions of 25 USD with ``redemptions.redemption_create`` (the
    members in turn). Their on-commit ``dispatch_redemption.delay`` only publishes a
    message to the ``celery`` queue of Redis database 15, which no worker reads: the
    benchmark counts those messages (one per redemption) and deletes them, so nothing
@@ -337,7 +337,8 @@ def setup(args: argparse.Namespace, phases: int) -> World:
 def create_redemptions(world: World, count: int, label: str) -> tuple[list[int], float, int]:
     """``count`` pending redemptions; returns their ids, the seconds it took and the
     queries. Their dispatch messages are counted and deleted (nothing reads that queue)."""
-    from fulfillment import services
+    from core.actors import Actor
+    from fulfillment.services import redemptions
 
     client = redis_client()
     before = client.llen(CREATE_QUEUE)
@@ -345,15 +346,16 @@ def create_redemptions(world: World, count: int, label: str) -> tuple[list[int],
     started = time.perf_counter()
     with counting() as counter:
         for number in range(count):
-            recorded = services.redemption_create(
+            recorded = redemptions.redemption_create(
                 merchant=world.merchant,
-                data=services.RedemptionInput(
+                data=redemptions.RedemptionInput(
                     member_external_id=world.members[number % len(world.members)],
                     reward_id=world.reward.pk,
                     value=FACE_VALUE,
                     recipient={"email": f"member{number % len(world.members)}@example.com"},
                     external_id=f"{label}-{number:06d}",
                 ),
+                actor=Actor.system("bench"),
             )
             ids.append(recorded.obj.pk)
     seconds = time.perf_counter() - started
@@ -450,8 +452,8 @@ def run_in_process(
 ) -> InProcess:
     from django.utils import timezone
 
-    from fulfillment import dispatch
     from fulfillment.adapters.sandbox import sandbox_reset
+    from fulfillment.services import dispatch
 
     label = f"bs{batch_size}"
     log(f"[{label}] creating {count:,} redemptions")
@@ -627,8 +629,8 @@ def run_worker(
     args: argparse.Namespace, world: World, env: dict[str, str], var_dir: str, checks: Checks
 ) -> WorkerRun:
     from config.celery import app
-    from fulfillment import dispatch
     from fulfillment.models import SupplierOrder
+    from fulfillment.services import dispatch
 
     count = args.redemptions
     log(f"[worker] creating {count:,} redemptions")

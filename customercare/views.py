@@ -45,7 +45,7 @@ from customercare.selectors import (
     public_attachment,
     public_messages,
 )
-from fulfillment.claim import private_view
+from fulfillment.claim_page import private_view
 from fulfillment.link_throttle import link_post_count
 from fulfillment.vouchers import member_language
 from merchants.models import Merchant

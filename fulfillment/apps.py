@@ -38,3 +38,8 @@ class FulfillmentConfig(AppConfig):
             "and refunds.",
         },
     ]
+
+    def ready(self) -> None:
+        # The tasks are queued by name (``fulfillment.enqueue``): register them in every
+        # process, the web's included, not only in the workers that autodiscover them.
+        from fulfillment import tasks  # noqa: F401

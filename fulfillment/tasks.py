@@ -1,4 +1,7 @@
-"""Thin tasks of fulfillment: each calls one idempotent function."""
+"""Thin tasks of fulfillment: each calls one idempotent function, as a named system actor.
+
+Services queue them by name through ``fulfillment.enqueue``, never by importing this module.
+"""
 
 import datetime
 
@@ -6,8 +9,9 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from fulfillment import delivery, dispatch
+from core.actors import Actor
 from fulfillment.models import Redemption
+from fulfillment.services import delivery, dispatch
 
 # How long one scheduled run of process_supplier_orders keeps claiming batches: under the
 # minute between two runs, so that the runs of a busy worker do not queue up behind one
@@ -29,7 +33,12 @@ def process_supplier_orders(batch_size: int = 100, budget_seconds: float | None 
     after batch for up to ``run_budget()`` (or ``budget_seconds``), and queue again the
     delivery emails a crash may have lost."""
     budget = run_budget() if budget_seconds is None else datetime.timedelta(seconds=budget_seconds)
-    result = dispatch.process_due(now=timezone.now(), batch_size=batch_size, budget=budget)
+    result = dispatch.process_due(
+        now=timezone.now(),
+        batch_size=batch_size,
+        budget=budget,
+        actor=Actor.system("process_supplier_orders"),
+    )
     missing = delivery.unsent_deliveries_take(now=timezone.now())
     for redemption_id in missing:
         send_delivery_email.delay(redemption_id)
@@ -39,12 +48,22 @@ def process_supplier_orders(batch_size: int = 100, budget_seconds: float | None 
 @shared_task(name="fulfillment.dispatch_redemption", acks_late=True)
 def dispatch_redemption(redemption_id: int) -> str:
     """Enqueued when a redemption commits: its first order goes out at once."""
-    return str(dispatch.process_due(now=timezone.now(), redemption_id=redemption_id))
+    return str(
+        dispatch.process_due(
+            now=timezone.now(),
+            redemption_id=redemption_id,
+            actor=Actor.system("dispatch_redemption"),
+        )
+    )
 
 
 @shared_task(name="fulfillment.send_delivery_email", acks_late=True)
 def send_delivery_email(redemption_id: int) -> str:
     """Enqueued when a redemption is delivered: the member gets the claim link (once)."""
     redemption = Redemption.objects.select_related("member", "reward").get(pk=redemption_id)
-    delivery.delivery_email_send(redemption=redemption, base_url=settings.PUBLIC_BASE_URL)
+    delivery.delivery_email_send(
+        redemption=redemption,
+        base_url=settings.PUBLIC_BASE_URL,
+        actor=Actor.system("send_delivery_email"),
+    )
     return f"redemption {redemption_id}: {redemption.delivery_status}"

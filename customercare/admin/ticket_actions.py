@@ -40,9 +40,9 @@ from customercare.models import (
     GoodwillStatus,
     Ticket,
 )
-from fulfillment import delivery
 from fulfillment.models import RedemptionEvent
-from fulfillment.reissue import redemption_reissue
+from fulfillment.services import delivery
+from fulfillment.services.reissue import redemption_reissue
 from fulfillment.vouchers import member_language
 
 WORK = "customercare.change_ticket"

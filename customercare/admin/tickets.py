@@ -4,7 +4,7 @@ category and assignee, take it, merge, goodwill, the linked redemption's resend 
 reissue, the history, and the member's unified view beside it.
 
 Every change calls a service (``customercare.services``, ``customercare.goodwill``,
-``fulfillment.delivery``, ``fulfillment.reissue``; the page's actions are in
+``fulfillment.services.delivery``, ``fulfillment.services.reissue``; the page's actions are in
 ``ticket_actions``, the member's panel in ``member_view``); nothing here writes a model. A form
 that does not validate, or that a service refuses, comes back on the page with the
 reason and changes nothing.
@@ -71,7 +71,8 @@ from customercare.models import (
     TicketMessage,
     TicketStatus,
 )
-from fulfillment.models import RedemptionStatus
+from fulfillment.services.delivery import delivery_may_resend
+from fulfillment.services.reissue import redemption_may_reissue
 from fulfillment.vouchers import member_language
 
 # Queue: tickets whose clock runs, the soonest due first.
@@ -356,12 +357,10 @@ class TicketAdmin(TicketActionsMixin, ReportsMixin, ConfirmActions, admin.ModelA
             "redemption": redemption,
             "may_resend": may_work
             and redemption is not None
-            and redemption.status == RedemptionStatus.DELIVERED
-            and getattr(redemption, "voided_at", None) is None,
+            and delivery_may_resend(redemption=redemption),
             "may_reissue": user.has_perm(REISSUE)
             and redemption is not None
-            and redemption.status == RedemptionStatus.DELIVERED
-            and getattr(redemption, "voided_at", None) is None,
+            and redemption_may_reissue(redemption=redemption),
             "redemption_url": admin_link(
                 request,
                 ("fulfillment.view_redemption", "fulfillment.change_redemption"),

@@ -2,9 +2,9 @@
 (retry now, fail over, cancel and refund, deliver a manual order, add tracking, move a
 shipment), shipments, supplier orders, code reveals, and the supplier health page.
 
-Every action calls a service in ``fulfillment.staff`` or ``fulfillment.shipments``;
-nothing here changes a status. Delivered codes are shown masked; reading one in clear is
-a separate, audited step."""
+Every action calls a service in ``fulfillment.services`` (``interventions``,
+``shipments``, ``delivery``, ``code_reveals``); nothing here changes a status. Delivered
+codes are shown masked; reading one in clear is a separate, audited step."""
 
 from fulfillment.admin import redemptions, shipments, supplier_orders
 

@@ -9,9 +9,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from catalog.models import Supplier
-from fulfillment import dispatch, staff
 from fulfillment.models import Redemption, RedemptionStatus, SupplierOrder, SupplierOrderStatus
 from fulfillment.models.redemptions import OPEN_STATUSES
+from fulfillment.services import dispatch, interventions
 
 STUCK_AFTER = datetime.timedelta(hours=1)
 
@@ -47,7 +47,8 @@ class QueueFilter(admin.SimpleListFilter):
             return queryset.filter(status=RedemptionStatus.FAILED)
         if value == "manual":
             return queryset.filter(
-                Exists(_active_orders(supplier__adapter=staff.MANUAL_ADAPTER)) | Q(needs_care=True)
+                Exists(_active_orders(supplier__adapter=interventions.MANUAL_ADAPTER))
+                | Q(needs_care=True)
             )
         if value == "unknown":
             return queryset.filter(Exists(_active_orders(status=SupplierOrderStatus.UNKNOWN)))

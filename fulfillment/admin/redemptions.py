@@ -16,12 +16,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from core.actors import Actor
 from core.admin.actions import ConfirmActions
 from core.admin.buttons import NO_SAVE_BUTTONS
 from core.admin.readonly import ReadOnlyInline
 from core.admin.rights import page_action_allowed
 from core.exceptions import DomainError
-from fulfillment import delivery, staff
 from fulfillment.admin.forms import ConfirmForm, DeliverForm, ReasonForm
 from fulfillment.admin.queues import AgeFilter, CountryFilter, QueueFilter, SupplierFilter
 from fulfillment.admin.shipments import (
@@ -41,6 +41,7 @@ from fulfillment.models import (
     SupplierOrderStatus,
 )
 from fulfillment.models.redemptions import OPEN_STATUSES
+from fulfillment.services import code_reveals, delivery, interventions
 
 
 def can_reveal(request: HttpRequest) -> bool:
@@ -303,7 +304,9 @@ class RedemptionAdmin(ShipmentActions, ConfirmActions, admin.ModelAdmin):
         code = get_object_or_404(DeliveredCode, pk=code_id, redemption=redemption)
         clear = None
         if request.method == "POST":
-            clear = staff.code_reveal(code=code, actor=request.user, via="admin")
+            clear = code_reveals.code_reveal(
+                code=code, via="admin", actor=Actor.staff(request.user)
+            )
         response = TemplateResponse(
             request,
             "admin/fulfillment/redemption/reveal.html",
@@ -334,7 +337,9 @@ class RedemptionAdmin(ShipmentActions, ConfirmActions, admin.ModelAdmin):
             form=self.confirm_form(ConfirmForm, request),
             title="Make their supplier orders due now",
             action="retry_now",
-            call=lambda r, data: staff.redemption_retry_now(redemption=r, actor=request.user),
+            call=lambda r, data: interventions.redemption_retry_now(
+                redemption=r, actor=Actor.staff(request.user)
+            ),
             done="due now.",
         )
 
@@ -347,7 +352,10 @@ class RedemptionAdmin(ShipmentActions, ConfirmActions, admin.ModelAdmin):
             title="Send the members their claim link again",
             action="resend_email",
             call=lambda r, data: delivery.delivery_email_send(
-                redemption=r, base_url=settings.PUBLIC_BASE_URL, resend=True, actor=request.user
+                redemption=r,
+                base_url=settings.PUBLIC_BASE_URL,
+                resend=True,
+                actor=Actor.staff(request.user),
             ),
             done="email sent again.",
         )
@@ -360,8 +368,8 @@ class RedemptionAdmin(ShipmentActions, ConfirmActions, admin.ModelAdmin):
             form=self.confirm_form(ReasonForm, request),
             title="Fail over to the next offer (or refund when none is left)",
             action="fail_over",
-            call=lambda r, data: staff.redemption_fail_over(
-                redemption=r, reason=data["reason"], actor=request.user
+            call=lambda r, data: interventions.redemption_fail_over(
+                redemption=r, reason=data["reason"], actor=Actor.staff(request.user)
             ),
             done="failed over.",
         )
@@ -374,8 +382,8 @@ class RedemptionAdmin(ShipmentActions, ConfirmActions, admin.ModelAdmin):
             form=self.confirm_form(ReasonForm, request),
             title="Cancel and give the points back",
             action="cancel_and_refund",
-            call=lambda r, data: staff.redemption_cancel(
-                redemption=r, reason=data["reason"], actor=request.user
+            call=lambda r, data: interventions.redemption_cancel(
+                redemption=r, reason=data["reason"], actor=Actor.staff(request.user)
             ),
             done="cancelled, points given back.",
         )
@@ -391,7 +399,7 @@ class RedemptionAdmin(ShipmentActions, ConfirmActions, admin.ModelAdmin):
             SupplierOrder.objects.filter(
                 redemption=redemption,
                 status=SupplierOrderStatus.SUBMITTED,
-                supplier__adapter=staff.MANUAL_ADAPTER,
+                supplier__adapter=interventions.MANUAL_ADAPTER,
             )
             .order_by("-attempt")
             .first()
@@ -406,11 +414,11 @@ class RedemptionAdmin(ShipmentActions, ConfirmActions, admin.ModelAdmin):
         form = self.confirm_form(DeliverForm, request)
         if form.is_valid():
             try:
-                staff.manual_order_deliver(
+                interventions.manual_order_deliver(
                     supplier_order=order,
                     codes=form.code_list(),
                     tracking=form.tracking(),
-                    actor=request.user,
+                    actor=Actor.staff(request.user),
                 )
             except DomainError as error:
                 form.add_error(None, error.detail)

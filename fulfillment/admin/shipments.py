@@ -1,8 +1,9 @@
 """Shipments: the list (by status, carrier, country and merchant; searched by tracking
 number), a shipment's read-only page with its history, and the two staff actions of a
 redemption's page that add tracking and move a shipment along. The actions call the
-``fulfillment.shipments`` services and need the shipment permissions the Fulfillment
-group holds (``add_shipment`` to add tracking, ``change_shipment`` to move one)."""
+``fulfillment.services.shipments`` services and need the shipment permissions the
+Fulfillment group holds (``add_shipment`` to add tracking, ``change_shipment`` to move
+one)."""
 
 from typing import Any
 
@@ -12,9 +13,9 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from core.actors import Actor
 from core.admin.errors import form_error
 from core.exceptions import DomainError
-from fulfillment import shipments
 from fulfillment.admin.forms import ShipmentAddForm, ShipmentMoveForm
 from fulfillment.models import (
     Redemption,
@@ -23,6 +24,7 @@ from fulfillment.models import (
     SupplierOrder,
     SupplierOrderStatus,
 )
+from fulfillment.services import shipments
 
 ADD_PERMISSION = "fulfillment.add_shipment"
 MOVE_PERMISSION = "fulfillment.change_shipment"
@@ -99,7 +101,7 @@ class ShipmentActions:
                     status=data["status"],
                     supplier_order=_placed_order(redemption),
                     note=data["note"],
-                    actor=request.user,
+                    actor=Actor.staff(request.user),
                 )
             except DomainError as error:
                 form_error(form, error)
@@ -134,7 +136,7 @@ class ShipmentActions:
                     shipment=data["shipment"],
                     to=data["status"],
                     note=data["note"],
-                    actor=request.user,
+                    actor=Actor.staff(request.user),
                 )
             except DomainError as error:
                 form_error(form, error)

@@ -19,10 +19,11 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from catalog.models import Supplier
+from core.actors import Actor
 from core.admin.readonly import ReadOnlyAdmin
 from core.admin.rights import require
-from fulfillment import dispatch, staff
 from fulfillment.models import CodeReveal, SupplierOrder, SupplierOrderStatus
+from fulfillment.services import dispatch, interventions
 
 WINDOW = datetime.timedelta(hours=24)
 RESUME_PERMISSION = "fulfillment.resume_supplier"
@@ -113,7 +114,7 @@ class SupplierOrderAdmin(ReadOnlyAdmin):
             raise PermissionDenied
         require(request, RESUME_PERMISSION)
         supplier = get_object_or_404(Supplier, pk=supplier_id)
-        if staff.supplier_activate(supplier=supplier, actor=request.user):
+        if interventions.supplier_activate(supplier=supplier, actor=Actor.staff(request.user)):
             self.message_user(request, f"{supplier} is active again.", messages.SUCCESS)
         else:
             self.message_user(request, f"{supplier} was already active.", messages.INFO)

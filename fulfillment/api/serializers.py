@@ -8,14 +8,12 @@ from core.api.fields import (
     StrictCharField,
     StrictIntegerField,
 )
-from fulfillment.delivery import claim_url
 from fulfillment.models import Redemption, RedemptionEvent, RedemptionStatus, Shipment
 from fulfillment.recipients import PHONE_MAX_LENGTH
-from fulfillment.staff import code_reveal
+from fulfillment.services.delivery import claim_url
 from loyalty.api.serializers import external_id_field
 from loyalty.external_ids import EXTERNAL_ID_PATTERN
 from merchants.api.schema import EXAMPLE
-from merchants.models import Scope
 
 
 class _DetailsSerializer(serializers.Serializer):
@@ -173,13 +171,15 @@ class RedemptionSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ClaimSerializer(allow_null=True))
     def get_claim(self, redemption: Redemption) -> dict | None:
-        """How the member claims it, once delivered: the claim page, and the codes for a
-        key with the ``codes`` scope (each read is audited)."""
+        """How the member claims it, once delivered: the claim page, and the codes the
+        view revealed (``context["revealed"]``: the redemption's id to its codes in
+        clear, read through ``redemption_codes_reveal``, which records each reading).
+        Rendering reveals nothing."""
         if redemption.status != RedemptionStatus.DELIVERED or redemption.voided_at:
             return None  # a voided reward's codes no longer count: see ``reissued_as``
         claim = {"url": claim_url(redemption, settings.PUBLIC_BASE_URL), "codes": None}
-        api_key = self.context.get("api_key")
-        if api_key is not None and api_key.has_scope(Scope.CODES):
+        revealed = self.context.get("revealed", {}).get(redemption.pk)
+        if revealed is not None:
             claim["codes"] = [
                 {
                     "code": clear.code,
@@ -187,10 +187,7 @@ class RedemptionSerializer(serializers.ModelSerializer):
                     "claim_url": clear.claim_url,
                     "expires_on": clear.expires_on,
                 }
-                for clear in (
-                    code_reveal(code=code, actor=None, via="api", api_key_prefix=api_key.prefix)
-                    for code in redemption.codes.all()
-                )
+                for clear in revealed
             ]
         return claim
 

@@ -1,7 +1,5 @@
 """The redemption endpoints of the store API."""
 
-import uuid
-
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -9,7 +7,7 @@ from rest_framework.response import Response
 
 from core.api.pagination import NewestFirstCursorPagination
 from core.exceptions import DomainError, NotFound
-from fulfillment import services
+from fulfillment import selectors
 from fulfillment.api.serializers import (
     RedemptionInputSerializer,
     RedemptionListQuerySerializer,
@@ -23,6 +21,8 @@ from fulfillment.exceptions import (
     RewardNotAvailable,
 )
 from fulfillment.models import Redemption
+from fulfillment.services import redemptions
+from fulfillment.services.code_reveals import redemption_codes_reveal
 from loyalty import selectors as loyalty_selectors
 from loyalty.exceptions import (
     IdempotencyConflict,
@@ -32,6 +32,7 @@ from loyalty.exceptions import (
 )
 from merchants.api.schema import EXAMPLE, INVALID_INPUT, problems
 from merchants.api.views import MerchantAPIView
+from merchants.models import Scope
 
 REPLAYED = {"Idempotent-Replayed": "true"}
 REDEMPTION_ID = OpenApiParameter(
@@ -43,13 +44,19 @@ REDEMPTION_ID = OpenApiParameter(
 )
 
 
-def _with_events(queryset):
-    return queryset.select_related(
-        "member", "reward", "reissue_of", "reissued_as"
-    ).prefetch_related("events", "codes", "shipments")
+class _RedemptionView(MerchantAPIView):
+    def render(self, redemption: Redemption) -> dict:
+        """The redemption's body; its codes in clear for a key with the ``codes`` scope,
+        read through the audited reveal (once, here, never while rendering)."""
+        revealed = {}
+        if self.api_key.has_scope(Scope.CODES):
+            revealed[redemption.pk] = redemption_codes_reveal(
+                redemption=redemption, api_key_prefix=self.api_key.prefix, actor=self.actor
+            )
+        return RedemptionSerializer(redemption, context={"revealed": revealed}).data
 
 
-class RedemptionListView(MerchantAPIView):
+class RedemptionListView(_RedemptionView):
     pagination_class = NewestFirstCursorPagination
 
     @extend_schema(
@@ -84,9 +91,9 @@ class RedemptionListView(MerchantAPIView):
         serializer = RedemptionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        recorded = services.redemption_create(
+        recorded = redemptions.redemption_create(
             merchant=self.merchant,
-            data=services.RedemptionInput(
+            data=redemptions.RedemptionInput(
                 member_external_id=data["member"],
                 reward_id=data["reward"],
                 value=data["denomination"],
@@ -94,9 +101,11 @@ class RedemptionListView(MerchantAPIView):
                 recipient=data["recipient"],
                 external_id=data.get("external_id", ""),
             ),
+            actor=self.actor,
         )
-        redemption = _with_events(Redemption.objects.filter(pk=recorded.obj.pk)).get()
-        body = RedemptionSerializer(redemption, context={"api_key": self.api_key}).data
+        body = self.render(
+            selectors.redemption_get_by_pk(merchant=self.merchant, pk=recorded.obj.pk)
+        )
         if recorded.replayed:
             return Response(body, status=status.HTTP_200_OK, headers=REPLAYED)
         return Response(body, status=status.HTTP_201_CREATED)
@@ -104,7 +113,9 @@ class RedemptionListView(MerchantAPIView):
     @extend_schema(
         summary="A member's redemptions, newest first",
         description="Each with its status, delivery and history, as "
-        "`GET /redemptions/{redemption_id}/` gives it; by cursor, 50 a page.",
+        "`GET /redemptions/{redemption_id}/` gives it except the codes in clear "
+        "(`claim.codes` is null here: reading them is recorded, so it is done one redemption "
+        "at a time, on its own page); by cursor, 50 a page.",
         parameters=[RedemptionListQuerySerializer],
         responses={200: RedemptionSerializer(many=True), **problems(INVALID_INPUT, NotFound)},
         tags=["redemptions"],
@@ -117,16 +128,14 @@ class RedemptionListView(MerchantAPIView):
         )
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(
-            _with_events(Redemption.objects.filter(merchant=self.merchant, member=member)),
+            selectors.redemption_list(merchant=self.merchant, member=member),
             request,
             view=self,
         )
-        return paginator.get_paginated_response(
-            RedemptionSerializer(page, many=True, context={"api_key": self.api_key}).data
-        )
+        return paginator.get_paginated_response(RedemptionSerializer(page, many=True).data)
 
 
-class RedemptionDetailView(MerchantAPIView):
+class RedemptionDetailView(_RedemptionView):
     @extend_schema(
         summary="A redemption: its status and history",
         description="What was bought, its status and delivery status, and every change "
@@ -138,13 +147,5 @@ class RedemptionDetailView(MerchantAPIView):
         tags=["redemptions"],
     )
     def get(self, request: Request, redemption_id: str) -> Response:
-        try:
-            public_id = uuid.UUID(redemption_id)
-        except ValueError:
-            raise NotFound("No such redemption.", field="id") from None
-        redemption = _with_events(
-            Redemption.objects.filter(merchant=self.merchant, public_id=public_id)
-        ).first()
-        if redemption is None:
-            raise NotFound("No such redemption.", field="id")
-        return Response(RedemptionSerializer(redemption, context={"api_key": self.api_key}).data)
+        redemption = selectors.redemption_get(merchant=self.merchant, public_id=redemption_id)
+        return Response(self.render(redemption))

@@ -174,6 +174,19 @@ class RedemptionEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    api_key = models.ForeignKey(
+        "merchants.MerchantAPIKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The store's API key that acted, when a key did.",
+    )
+    actor_label = models.CharField(
+        max_length=150,
+        blank=True,
+        help_text="Who acted (a user, an API key, a job), kept when the user or key is gone.",
+    )
     note = models.CharField(max_length=500, blank=True)
 
     class Meta:

@@ -266,7 +266,7 @@ def test_the_operations_group_holds_the_credentials_permission_and_no_other_grou
 
 
 def test_dispatch_builds_the_adapter_from_the_stored_settings():
-    from fulfillment.dispatch import supplier_adapter
+    from fulfillment.services.dispatch import supplier_adapter
 
     adapter = supplier_adapter(http_supplier(timeout_s=2.5))
 

@@ -22,8 +22,8 @@ from customercare.models import (
     TicketCategory,
     TicketChannel,
 )
-from fulfillment import services as fulfillment_services
 from fulfillment.models import Redemption
+from fulfillment.services import redemptions as fulfillment_services
 from loyalty import services as loyalty_services
 from merchants.api.schema import EXAMPLE
 from merchants.models import Scope
@@ -81,6 +81,7 @@ def store_with_data() -> Store:
             recipient={"email": "ana@example.com"},
             external_id="rdm-1",
         ),
+        actor=Actor.system("test"),
     )
     Redemption.objects.filter(pk=recorded.obj.pk).update(public_id=uuid.UUID(EXAMPLE["redemption"]))
     ticket = care_services.ticket_open(

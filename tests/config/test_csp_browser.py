@@ -19,8 +19,8 @@ from django.contrib.auth import get_user_model
 
 from customercare.links import ticket_token
 from customercare.models import CannedReply, FAQEntry, MessageAuthor, MessageKind
-from fulfillment import delivery
 from fulfillment.models import CodeReveal
+from fulfillment.services import delivery
 from tests.customercare.factories import agent_make, care_merchant, member_of, ticket_open
 from tests.fulfillment.test_delivery import delivered, the_code
 from tests.merchants.factories import MerchantFactory

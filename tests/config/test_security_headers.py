@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from customercare.links import ticket_token
-from fulfillment import delivery
+from fulfillment.services import delivery
 from tests.customercare.factories import care_merchant, member_of, ticket_open
 from tests.fulfillment.test_delivery import delivered
 

@@ -16,6 +16,7 @@ from django.db import connection
 from django.test.client import encode_multipart
 from django.test.utils import CaptureQueriesContext
 
+from core.actors import Actor
 from customercare import attachments as attachment_rules
 from customercare import services
 from customercare.models import (
@@ -28,8 +29,8 @@ from customercare.models import (
     TicketMessage,
     TicketStatus,
 )
-from fulfillment import services as fulfillment_services
 from fulfillment.models import Redemption
+from fulfillment.services import redemptions as fulfillment_services
 from merchants.models import Scope
 from tests.catalog.factories import OfferFactory, RewardFactory, select
 from tests.conftest import assert_not_found, assert_problem, make_tenant
@@ -108,6 +109,7 @@ def redemption_of(member) -> Redemption:
             value=Decimal("5"),
             recipient={"email": "ana@example.com"},
         ),
+        actor=Actor.system("test"),
     ).obj
 
 

@@ -9,10 +9,11 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from core.actors import Actor
 from customercare import tasks
 from customercare.models import MessageKind, Ticket, TicketCategory, TicketChannel
-from fulfillment import dispatch, services
 from fulfillment.models import Redemption
+from fulfillment.services import outcomes, redemptions
 from tests.customercare.factories import care_merchant, member_of
 from tests.fulfillment.factories import sandbox_offer
 
@@ -23,19 +24,24 @@ def refunded_redemption(commit_hooks=None) -> Redemption:
     merchant = care_merchant()
     offer = sandbox_offer(merchant)
     member = member_of(merchant, 10_000)
-    redemption = services.redemption_create(
+    redemption = redemptions.redemption_create(
         merchant=merchant,
-        data=services.RedemptionInput(
+        data=redemptions.RedemptionInput(
             member_external_id=member.external_id,
             reward_id=offer.reward_id,
             value=Decimal("25"),
             recipient={"email": "ana@example.com"},
         ),
+        actor=Actor.system("test"),
     ).obj
     with commit_hooks or contextlib.nullcontext(), transaction.atomic():
         locked = Redemption.objects.select_for_update().get(pk=redemption.pk)
-        dispatch.refund(
-            locked, now=timezone.now(), reason="supplier out of cards", source="sandbox"
+        outcomes.redemption_refund(
+            redemption=locked,
+            reason="supplier out of cards",
+            source="sandbox",
+            at=timezone.now(),
+            actor=Actor.system("dispatch"),
         )
     redemption.refresh_from_db()
     assert redemption.needs_care
@@ -70,14 +76,15 @@ def test_a_redemption_flagged_without_a_refund_gets_a_ticket_that_says_so():
     """A lost parcel flags the redemption for care while it is not refunded: the ticket
     must not tell the store the points came back."""
     redemption = refunded_redemption()
-    pending = services.redemption_create(
+    pending = redemptions.redemption_create(
         merchant=redemption.merchant,
-        data=services.RedemptionInput(
+        data=redemptions.RedemptionInput(
             member_external_id=redemption.member.external_id,
             reward_id=redemption.reward_id,
             value=Decimal("25"),
             recipient={"email": "ana@example.com"},
         ),
+        actor=Actor.system("test"),
     ).obj
     # What fulfillment does when a shipment is lost.
     Redemption.objects.filter(pk=pending.pk).update(

@@ -6,8 +6,9 @@ from decimal import Decimal
 from django.utils import timezone
 
 from catalog.models import SupplierOffer
-from fulfillment import dispatch, services
+from core.actors import Actor
 from fulfillment.models import Redemption, RedemptionStatus
+from fulfillment.services import dispatch, redemptions
 from loyalty.models import Member
 from merchants.models import Merchant
 from tests.catalog.factories import OfferFactory, RewardFactory, SupplierFactory, select
@@ -31,16 +32,32 @@ def redemption_delivered(
     """The member (with points enough) redeems 25 of the offer's reward by email, and the
     sandbox delivers it."""
     offer = offer or sandbox_offer(merchant)
-    redemption = services.redemption_create(
+    redemption = redemptions.redemption_create(
         merchant=merchant,
-        data=services.RedemptionInput(
+        data=redemptions.RedemptionInput(
             member_external_id=member.external_id,
             reward_id=offer.reward_id,
             value=Decimal("25"),
             recipient={"email": "ana@example.com"},
         ),
+        actor=Actor.system("test"),
     ).obj
     dispatch.process_due(now=timezone.now())
     redemption.refresh_from_db()
     assert redemption.status == RedemptionStatus.DELIVERED
     return redemption
+
+
+def redemption_pending(merchant: Merchant, member: Member, offer: SupplierOffer) -> Redemption:
+    """The member (with points enough) redeems 25 of the offer's reward by email; the
+    order waits for dispatch."""
+    return redemptions.redemption_create(
+        merchant=merchant,
+        data=redemptions.RedemptionInput(
+            member_external_id=member.external_id,
+            reward_id=offer.reward_id,
+            value=Decimal("25"),
+            recipient={"email": "ana@example.com"},
+        ),
+        actor=Actor.system("test"),
+    ).obj

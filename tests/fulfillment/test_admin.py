@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from catalog.alerts import alert_raise
 from catalog.models import AlertKind, CatalogAlert, Supplier
-from fulfillment import dispatch
 from fulfillment.models import CodeReveal, DeliveredCode, Redemption, RedemptionEvent, Shipment
-from tests.fulfillment.test_staff import (
+from fulfillment.services import dispatch
+from tests.fulfillment.test_interventions import (
     POINTS,
     fresh_sandbox,  # noqa: F401 (an autouse fixture, shared)
     manual,
@@ -289,6 +289,7 @@ def test_cancel_and_refund_asks_a_reason_then_cancels_with_the_user(agent_client
     assert failing.status == "cancelled"
     event = failing.events.get(to_value="cancelled")
     assert (event.source, event.actor) == ("staff", agent)
+    assert (event.actor_label, event.api_key) == (agent.get_username(), None)
     assert "member asked" in event.note
     assert Redemption.objects.get(pk=unknown.pk).status == "pending"
 

@@ -9,9 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from fulfillment import dispatch
 from fulfillment.billing import BillingCache, redemption_bill
 from fulfillment.models import Redemption, SupplierOrder
+from fulfillment.services import dispatch
 from merchants.models import FeePlan, UsageRecord
 from tests.catalog.factories import OfferFactory, RewardFactory, rate
 from tests.fulfillment.test_dispatch import redeem, sandbox, shop
@@ -85,8 +85,8 @@ def test_refunded_redemptions_post_nothing():
 
 
 def test_a_hand_delivered_order_is_costed_from_the_offers_terms():
-    from fulfillment import staff
     from fulfillment.models import SupplierOrder
+    from fulfillment.services import interventions
     from tests.catalog.factories import SupplierFactory, select
 
     merchant, _ = shop(sandbox("unused"))
@@ -102,7 +102,7 @@ def test_a_hand_delivered_order_is_costed_from_the_offers_terms():
     redeem(merchant, reward, value="20")
     dispatch.process_due(now=timezone.now())
     order = SupplierOrder.objects.get(status="submitted")
-    staff.manual_order_deliver(
+    interventions.manual_order_deliver(
         supplier_order=order, codes=[{"code": "HAND-1234"}], tracking=None, actor=None
     )
     record = UsageRecord.objects.get()

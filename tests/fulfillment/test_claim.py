@@ -10,8 +10,9 @@ import pytest
 from django.core import signing
 from django.test import Client
 
-from fulfillment import delivery
+from core.actors import Actor
 from fulfillment.models import CodeReveal, Redemption, RedemptionEvent
+from fulfillment.services import delivery
 from tests.fulfillment.test_delivery import (
     BASE_URL,
     _SignedLongAgo,
@@ -48,7 +49,9 @@ def form_token(html: str) -> str:
 
 def test_opening_the_link_shows_the_reward_and_a_button_but_no_code(client):
     redemption = delivered(terms="Reward terms here.")
-    delivery.delivery_email_send(redemption=redemption, base_url=BASE_URL)
+    delivery.delivery_email_send(
+        redemption=redemption, base_url=BASE_URL, actor=Actor.system("test")
+    )
     code = the_code(redemption)
 
     response = client.get(page_of(redemption))
@@ -121,7 +124,9 @@ def test_the_button_shows_the_code_pin_expiry_instructions_and_terms(client):
 
 def test_every_reveal_is_recorded_and_the_first_one_claims(client):
     redemption = delivered()
-    delivery.delivery_email_send(redemption=redemption, base_url=BASE_URL)
+    delivery.delivery_email_send(
+        redemption=redemption, base_url=BASE_URL, actor=Actor.system("test")
+    )
     code = the_code(redemption)
 
     client.get(page_of(redemption))

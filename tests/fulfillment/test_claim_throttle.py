@@ -9,9 +9,10 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
-from fulfillment import delivery
+from core.actors import Actor
 from fulfillment.link_throttle import link_post_count
 from fulfillment.models import CodeReveal, Redemption, RedemptionEvent
+from fulfillment.services import delivery
 from tests.fulfillment.test_claim import assert_private
 from tests.fulfillment.test_delivery import BASE_URL, delivered, the_code
 
@@ -30,7 +31,9 @@ def written(redemption: Redemption) -> tuple:
 def test_one_post_past_the_limit_is_refused_with_429_and_writes_nothing(client):
     limit, window = settings.CLAIM_POST_RATE
     redemption = delivered()
-    delivery.delivery_email_send(redemption=redemption, base_url=BASE_URL)
+    delivery.delivery_email_send(
+        redemption=redemption, base_url=BASE_URL, actor=Actor.system("test")
+    )
     page = f"/claim/{delivery.claim_token(redemption)}/"
     code = the_code(redemption)
     for _ in range(limit - 1):

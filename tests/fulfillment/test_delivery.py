@@ -19,10 +19,11 @@ from django.utils import timezone
 from PIL import Image
 
 from catalog.models import RewardType
+from core.actors import Actor
 from core.exceptions import InvalidTransition
-from fulfillment import delivery, dispatch, services
 from fulfillment.adapters.sandbox import sandbox_reset
 from fulfillment.models import DeliveredCode, Redemption, RedemptionEvent
+from fulfillment.services import delivery, dispatch, redemptions
 from tests.catalog.factories import (
     OfferFactory,
     RewardFactory,
@@ -72,14 +73,15 @@ def delivered(
         first_name="Ana",
         locale=locale,
     )
-    redemption = services.redemption_create(
+    redemption = redemptions.redemption_create(
         merchant=merchant,
-        data=services.RedemptionInput(
+        data=redemptions.RedemptionInput(
             member_external_id="cust-1",
             reward_id=reward.pk,
             value=Decimal("25"),
             recipient={"email": "ana@example.com"} if recipient is None else recipient,
         ),
+        actor=Actor.system("test"),
     ).obj
     if deliver:
         assert dispatch.process_due(now=timezone.now()).delivered == 1
@@ -172,8 +174,12 @@ def test_the_email_is_sent_once_in_the_members_language_with_the_link_and_the_pd
     redemption = delivered(locale="fr-FR", name="Gift card", name_fr="Carte cadeau")
     code = the_code(redemption)
 
-    delivery.delivery_email_send(redemption=redemption, base_url=BASE_URL)
-    delivery.delivery_email_send(redemption=redemption, base_url=BASE_URL)
+    delivery.delivery_email_send(
+        redemption=redemption, base_url=BASE_URL, actor=Actor.system("test")
+    )
+    delivery.delivery_email_send(
+        redemption=redemption, base_url=BASE_URL, actor=Actor.system("test")
+    )
 
     (message,) = mail.outbox
     assert message.to == ["ana@example.com"]
@@ -196,9 +202,13 @@ def test_the_email_is_sent_once_in_the_members_language_with_the_link_and_the_pd
 
 def test_a_staff_resend_sends_again_and_records_it():
     redemption = delivered()
-    delivery.delivery_email_send(redemption=redemption, base_url=BASE_URL)
+    delivery.delivery_email_send(
+        redemption=redemption, base_url=BASE_URL, actor=Actor.system("test")
+    )
 
-    delivery.delivery_email_send(redemption=redemption, base_url=BASE_URL, resend=True)
+    delivery.delivery_email_send(
+        redemption=redemption, base_url=BASE_URL, resend=True, actor=Actor.system("test")
+    )
 
     assert len(mail.outbox) == 2
     assert mail.outbox[1].to == ["ana@example.com"]
@@ -209,10 +219,14 @@ def test_a_staff_resend_sends_again_and_records_it():
 
 def test_a_resend_after_the_member_claimed_keeps_it_claimed():
     redemption = delivered()
-    delivery.delivery_email_send(redemption=redemption, base_url=BASE_URL)
-    delivery.claim_open(redemption=redemption)
+    delivery.delivery_email_send(
+        redemption=redemption, base_url=BASE_URL, actor=Actor.system("test")
+    )
+    delivery.claim_open(redemption=redemption, actor=Actor(kind="portal", name="member"))
 
-    delivery.delivery_email_send(redemption=redemption, base_url=BASE_URL, resend=True)
+    delivery.delivery_email_send(
+        redemption=redemption, base_url=BASE_URL, resend=True, actor=Actor.system("test")
+    )
 
     assert len(mail.outbox) == 2
     redemption.refresh_from_db()
@@ -224,7 +238,9 @@ def test_a_reward_that_needs_email_goes_to_the_member_when_the_recipient_has_non
     Redemption.objects.filter(pk=redemption.pk).update(recipient={})
     redemption.refresh_from_db()
 
-    delivery.delivery_email_send(redemption=redemption, base_url=BASE_URL)
+    delivery.delivery_email_send(
+        redemption=redemption, base_url=BASE_URL, actor=Actor.system("test")
+    )
 
     assert mail.outbox[0].to == ["m@example.com"]
 
@@ -232,7 +248,9 @@ def test_a_reward_that_needs_email_goes_to_the_member_when_the_recipient_has_non
 def test_nothing_is_sent_when_there_is_no_address():
     redemption = delivered(recipient_fields=[], recipient={}, member_email="")
 
-    delivery.delivery_email_send(redemption=redemption, base_url=BASE_URL)
+    delivery.delivery_email_send(
+        redemption=redemption, base_url=BASE_URL, actor=Actor.system("test")
+    )
 
     assert mail.outbox == []
     redemption.refresh_from_db()
@@ -242,7 +260,9 @@ def test_nothing_is_sent_when_there_is_no_address():
 def test_a_donation_is_emailed_without_mentioning_a_voucher():
     redemption = delivered(reward_type=RewardType.DONATION)
 
-    delivery.delivery_email_send(redemption=redemption, base_url=BASE_URL)
+    delivery.delivery_email_send(
+        redemption=redemption, base_url=BASE_URL, actor=Actor.system("test")
+    )
 
     (message,) = mail.outbox
     assert message.attachments == []
@@ -253,14 +273,18 @@ def test_a_redemption_not_delivered_is_not_emailed():
     redemption = delivered(deliver=False)
 
     with pytest.raises(InvalidTransition):
-        delivery.delivery_email_send(redemption=redemption, base_url=BASE_URL)
+        delivery.delivery_email_send(
+            redemption=redemption, base_url=BASE_URL, actor=Actor.system("test")
+        )
 
     assert mail.outbox == []
 
 
 def test_staff_resend_the_email_from_the_admin(admin_client):
     redemption = delivered()
-    delivery.delivery_email_send(redemption=redemption, base_url=BASE_URL)
+    delivery.delivery_email_send(
+        redemption=redemption, base_url=BASE_URL, actor=Actor.system("test")
+    )
     mail.outbox.clear()
     response = admin_client.post(
         "/admin/fulfillment/redemption/",
@@ -281,7 +305,7 @@ def test_a_delivery_whose_email_was_lost_is_emailed_by_the_scheduled_run():
     Redemption.objects.filter(pk=redemption.pk).update(
         delivered_at=timezone.now() - datetime.timedelta(minutes=10)
     )
-    assert delivery.unsent_deliveries(now=timezone.now()) == [redemption.pk]
     assert "1 delivery email(s)" in process_supplier_orders()
     assert len(mail.outbox) == 1
-    assert delivery.unsent_deliveries(now=timezone.now()) == []
+    assert Redemption.objects.get(pk=redemption.pk).delivery_status == "sent"
+    assert "0 delivery email(s)" in process_supplier_orders()

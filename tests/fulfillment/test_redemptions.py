@@ -311,8 +311,8 @@ def test_once_delivered_the_claim_link_is_given_and_codes_only_to_keys_with_the_
 ):
     from django.utils import timezone
 
-    from fulfillment import dispatch
     from fulfillment.models import CodeReveal
+    from fulfillment.services import dispatch
     from merchants.models import Scope
 
     settings.PUBLIC_BASE_URL = "https://loyalty.example.com"

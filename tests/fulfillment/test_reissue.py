@@ -5,13 +5,14 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from core.actors import Actor
 from core.exceptions import InvalidTransition, ReasonRequired
-from fulfillment import dispatch
 from fulfillment.adapters.sandbox import sandbox_placed_count, sandbox_reset
-from fulfillment.delivery import claim_url
 from fulfillment.exceptions import OutOfStock
 from fulfillment.models import CodeReveal, Redemption, RedemptionStatus, SupplierOrder
-from fulfillment.reissue import AlreadyReissued, redemption_reissue
+from fulfillment.services import dispatch, outcomes
+from fulfillment.services.delivery import claim_url
+from fulfillment.services.reissue import AlreadyReissued, redemption_reissue
 from loyalty.models import LedgerEntry, PointLot
 from merchants.models import UsageRecord
 from tests.catalog.factories import (
@@ -96,7 +97,13 @@ def test_a_reissue_that_fails_for_good_gives_the_member_the_points_back():
     # The supplier never delivers it: fulfillment refunds it in the end.
     new_locked = Redemption.objects.get(pk=new.pk)
     with transaction.atomic():
-        dispatch.refund(new_locked, now=timezone.now(), reason="no stock", source="sandbox")
+        outcomes.redemption_refund(
+            redemption=new_locked,
+            reason="no stock",
+            source="sandbox",
+            at=timezone.now(),
+            actor=Actor.system("dispatch"),
+        )
     member.refresh_from_db()
     assert member.points_balance == balance + original.points_total
     assert_ledger_consistent(member)

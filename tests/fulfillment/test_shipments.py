@@ -13,11 +13,12 @@ from django.db import IntegrityError, connections, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from core.actors import Actor
 from core.exceptions import DomainError, InvalidTransition
 from core.staff_groups import staff_groups_sync
-from fulfillment import dispatch, services, shipments, staff
 from fulfillment.adapters.base import Tracking
 from fulfillment.models import Redemption, RedemptionEvent, Shipment
+from fulfillment.services import dispatch, interventions, redemptions, shipments
 from tests.catalog.factories import (
     OfferFactory,
     RewardFactory,
@@ -28,7 +29,7 @@ from tests.catalog.factories import (
 from tests.conftest import assert_not_found, make_tenant
 from tests.fulfillment.adapters.aggregator import Aggregator, Step
 from tests.fulfillment.test_admin import WORK, act_url, change_url, staff_with
-from tests.fulfillment.test_staff import (
+from tests.fulfillment.test_interventions import (
     POINTS,
     fresh_sandbox,  # noqa: F401 (an autouse fixture, shared)
     manual,
@@ -72,14 +73,15 @@ def physical_shop(*suppliers, member: str = "cust-1", sku: str | None = None, me
 
 
 def redeem(merchant, reward, member: str = "cust-1") -> Redemption:
-    return services.redemption_create(
+    return redemptions.redemption_create(
         merchant=merchant,
-        data=services.RedemptionInput(
+        data=redemptions.RedemptionInput(
             member_external_id=member,
             reward_id=reward.pk,
             value=Decimal("25"),
             recipient={"postal_address": ADDRESS},
         ),
+        actor=Actor.system("test"),
     ).obj
 
 
@@ -215,7 +217,7 @@ def test_only_a_redemption_with_a_supplier_ships(agent):
     before = state(pending)
     with pytest.raises(InvalidTransition):
         shipped(pending, actor=agent)
-    staff.redemption_cancel(redemption=pending, reason="member left", actor=agent)
+    interventions.redemption_cancel(redemption=pending, reason="member left", actor=agent)
     with pytest.raises(InvalidTransition):
         shipped(pending, actor=agent)
     assert not Shipment.objects.exists()
@@ -381,7 +383,7 @@ def test_the_database_refuses_the_same_tracking_twice_on_a_redemption(agent):
 def test_a_manual_order_delivered_with_tracking_ships_to_the_members_address(agent):
     redemption = with_supplier()
 
-    staff.manual_order_deliver(
+    interventions.manual_order_deliver(
         supplier_order=order_of(redemption),
         codes=None,
         tracking={"carrier": "DHL", "number": "JD0001", "url": "https://dhl.example/JD0001"},
@@ -399,7 +401,7 @@ def test_a_bad_tracking_link_on_a_manual_delivery_changes_nothing(agent):
     redemption = with_supplier()
     order = order_of(redemption)
     with pytest.raises(DomainError) as caught:
-        staff.manual_order_deliver(
+        interventions.manual_order_deliver(
             supplier_order=order,
             codes=None,
             tracking={"carrier": "DHL", "number": "JD0001", "url": "javascript:alert(1)"},
@@ -416,17 +418,28 @@ def test_a_bad_tracking_link_on_a_manual_delivery_changes_nothing(agent):
     assert not Shipment.objects.exists()
 
 
+DISPATCH = Actor.system("dispatch")
+
+
 def test_supplier_tracking_is_recorded_once_however_often_it_is_reported():
     redemption = with_supplier()
     order = order_of(redemption)
     tracking = Tracking(carrier="UPS", number="1ZSUP")
 
     first = shipments.shipment_from_supplier(
-        redemption=redemption, supplier_order=order, tracking=tracking, source="acme"
+        redemption=redemption,
+        supplier_order=order,
+        tracking=tracking,
+        source="acme",
+        actor=DISPATCH,
     )
     before = state(redemption)
     again = shipments.shipment_from_supplier(
-        redemption=redemption, supplier_order=order, tracking=tracking, source="acme"
+        redemption=redemption,
+        supplier_order=order,
+        tracking=tracking,
+        source="acme",
+        actor=DISPATCH,
     )
 
     assert again == first
@@ -440,6 +453,7 @@ def test_supplier_tracking_is_recorded_once_however_often_it_is_reported():
             supplier_order=order,
             tracking=Tracking(carrier="", number="1ZX"),
             source="acme",
+            actor=DISPATCH,
         )
         is None
     )

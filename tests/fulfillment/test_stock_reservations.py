@@ -16,9 +16,9 @@ from rest_framework.test import APIClient
 from catalog import pools
 from catalog.models import CodePool, Supplier, SupplierKind, SupplierOffer, VoucherCode
 from customercare.models import Ticket
-from fulfillment import dispatch, staff
 from fulfillment.models import DeliveredCode, Redemption, SupplierOrder
-from fulfillment.reissue import redemption_reissue
+from fulfillment.services import dispatch, interventions
+from fulfillment.services.reissue import redemption_reissue
 from loyalty.models import LedgerEntry, Member
 from tests.catalog.factories import (
     OfferFactory,
@@ -204,7 +204,7 @@ def test_a_cancelled_redemption_gives_its_reserved_code_back_to_the_pool():
     assert free_codes(pool) == 0
     assert_problem(post_json(tenant.client, URL, body(reward)), 409, "out_of_stock", "quantity")
 
-    staff.redemption_cancel(
+    interventions.redemption_cancel(
         redemption=redemption, reason="the member changed their mind", actor=None
     )
 
@@ -273,7 +273,9 @@ def test_a_cancelled_redemption_gives_its_unit_of_stock_back():
     post_json(tenant.client, URL, body(reward))
     assert_problem(post_json(tenant.client, URL, body(reward)), 409, "out_of_stock", "quantity")
 
-    staff.redemption_cancel(redemption=Redemption.objects.get(), reason="duplicate", actor=None)
+    interventions.redemption_cancel(
+        redemption=Redemption.objects.get(), reason="duplicate", actor=None
+    )
 
     offer.refresh_from_db()
     assert offer.stock == 1

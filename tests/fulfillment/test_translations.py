@@ -18,7 +18,9 @@ from django.core import mail
 from django.utils.translation.template import templatize
 
 import fulfillment
-from fulfillment import delivery, vouchers
+from core.actors import Actor
+from fulfillment import vouchers
+from fulfillment.services import delivery
 from tests.fulfillment.test_delivery import BASE_URL, delivered
 from tests.fulfillment.test_vouchers import pdf_text
 
@@ -76,7 +78,9 @@ def test_the_delivery_email_is_in_the_members_language(language):
     expected = EXPECTED[language]
     redemption = delivered(locale=language)
 
-    delivery.delivery_email_send(redemption=redemption, base_url=BASE_URL)
+    delivery.delivery_email_send(
+        redemption=redemption, base_url=BASE_URL, actor=Actor.system("test")
+    )
 
     (message,) = mail.outbox
     text, html = message.body, message.alternatives[0][0]

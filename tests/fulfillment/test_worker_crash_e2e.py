@@ -48,8 +48,11 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
-from fulfillment import dispatch, services
+from core.actors import Actor
+from fulfillment import enqueue
 from fulfillment.models import DeliveredCode, Redemption, SupplierOrder
+from fulfillment.services import dispatch
+from fulfillment.services import redemptions as redemption_services
 from loyalty.models import LedgerEntry
 from tests.catalog.factories import (
     OfferFactory,
@@ -244,15 +247,16 @@ def shop(aggregator: Aggregator):
 
 
 def redeem(merchant, reward, n: int) -> Redemption:
-    recorded = services.redemption_create(
+    recorded = redemption_services.redemption_create(
         merchant=merchant,
-        data=services.RedemptionInput(
+        data=redemption_services.RedemptionInput(
             member_external_id="cust-1",
             reward_id=reward.pk,
             value=Decimal("25"),
             recipient={"email": f"member{n}@example.com"},
             external_id=f"crash-{n}",
         ),
+        actor=Actor.system("test"),
     )
     return recorded.obj
 
@@ -274,7 +278,7 @@ def test_a_worker_killed_mid_batch_loses_and_buys_twice_nothing(
     # The test settings run tasks eagerly, in this process: catch the dispatch each
     # redemption enqueues when it commits, so the worker gets only the batch sent below.
     enqueued: list[int] = []
-    monkeypatch.setattr(services, "dispatch_soon", enqueued.append)
+    monkeypatch.setattr(enqueue, "dispatch_task_send", enqueued.append)
     redemptions = [redeem(merchant, reward, n) for n in range(ORDERS)]
     assert sorted(enqueued) == sorted(r.pk for r in redemptions)
     assert SupplierOrder.objects.filter(status="queued").count() == ORDERS

@@ -14,6 +14,11 @@ The scheduled run claims batch after batch while orders are due and its time bud
 lasts, so that one run drains a backlog of thousands. It starts an order only while the
 order's lease has ``LEASE_MARGIN`` left (time for one supplier call) and while the budget
 lasts; the claimed orders it does not get to are released, due again at once.
+
+What an outcome does to the redemption (delivered, failed over, refunded) is recorded by
+``fulfillment.services.outcomes``, which the staff actions share; every status move goes
+through ``redemption_transition``. The actor is the dispatch job; the event's source
+names the supplier that answered.
 """
 
 import datetime
@@ -22,15 +27,14 @@ import random
 import time
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from catalog.alerts import alert_raise
 from catalog.exceptions import InvalidSupplierSettings
 from catalog.models import AlertKind, Supplier
 from catalog.supplier_settings import stored_settings
-from core.actors import Actor, actor_user
-from core.hooks import app_hooks
+from core.actors import Actor
 from fulfillment.adapters.base import (
     AdapterConfigError,
     AdapterError,
@@ -42,19 +46,23 @@ from fulfillment.adapters.base import (
     TerminalError,
 )
 from fulfillment.adapters.registry import adapter_for
-from fulfillment.billing import BillingCache, redemption_bill
+from fulfillment.billing import BillingCache
+from fulfillment.locks import redemption_lock, supplier_order_lock, supplier_orders_claim
 from fulfillment.models import (
-    DeliveredCode,
     Redemption,
-    RedemptionEvent,
     RedemptionStatus,
     SupplierOrder,
     SupplierOrderStatus,
 )
-from fulfillment.models.redemptions import OPEN_STATUSES, REDEMPTION_TRANSITIONS
-from fulfillment.services import stock_release, stock_reserve, supplier_order_key
-from fulfillment.shipments import shipment_from_supplier
-from loyalty import ledger
+from fulfillment.models.redemptions import OPEN_STATUSES
+from fulfillment.services.outcomes import (
+    REFUNDED,
+    order_fail_over,
+    redemption_deliver,
+    supplier_order_set,
+)
+from fulfillment.services.shipments import shipment_from_supplier
+from fulfillment.services.transitions import redemption_transition
 
 logger = logging.getLogger("fulfillment.dispatch")
 
@@ -68,6 +76,8 @@ LEASE = datetime.timedelta(minutes=2)
 # and its outcome are in before the lease ends and another run may take the row.
 LEASE_MARGIN = datetime.timedelta(minutes=1)
 BREAKER_FAILURES = 5  # a supplier whose last this-many orders failed is paused
+# Who moves a redemption when its supplier answers (the event's source names the supplier).
+DISPATCH_ACTOR = Actor.system("dispatch")
 ACTIVE = (SupplierOrderStatus.QUEUED, SupplierOrderStatus.SUBMITTED, SupplierOrderStatus.UNKNOWN)
 
 
@@ -103,6 +113,7 @@ def process_due(
     batch_size: int = 100,
     redemption_id: int | None = None,
     budget: datetime.timedelta | None = None,
+    actor: Actor = DISPATCH_ACTOR,
 ) -> DispatchResult:
     """Handle the supplier orders that are due (all of them, or one redemption's): one
     batch, or with ``budget`` batch after batch until none is due or the budget is spent.
@@ -129,7 +140,7 @@ def process_due(
                 return result
             result.claimed += 1
             try:
-                _process(order_id, batch_now, result, billing=billing)
+                _process(order_id, batch_now, result, billing=billing, actor=actor)
             except BaseException:
                 # The soft time limit, or a failure: the rest of the batch need not wait
                 # out its lease (this order does, as a crash would leave it).
@@ -160,11 +171,7 @@ def _claim(
             due = due.filter(redemption_id=redemption_id)
         if full:
             due = due.exclude(status=SupplierOrderStatus.QUEUED, tries=0, supplier_id__in=full)
-        if connection.features.has_select_for_update_skip_locked:
-            due = due.select_for_update(skip_locked=True, of=("self",))
-        else:
-            due = due.select_for_update()
-        rows = list(due.select_related("supplier")[:batch_size])
+        rows = list(supplier_orders_claim(due).select_related("supplier")[:batch_size])
         rows = _within_rate_limits(rows, now, full)
         ids = [row.pk for row in rows]
         SupplierOrder.objects.filter(pk__in=ids).update(next_try_at=now + LEASE)
@@ -202,11 +209,13 @@ def _within_rate_limits(
     return kept
 
 
-def _config(supplier: Supplier) -> dict:
+def supplier_adapter(supplier: Supplier) -> SupplierAdapter:
+    """The adapter of ``supplier``, set up with its stored settings."""
     try:
-        return stored_settings(supplier.adapter_config)
+        config = stored_settings(supplier.adapter_config)
     except InvalidSupplierSettings as exc:
         raise AdapterConfigError(f"{supplier}: {exc.detail}") from None
+    return adapter_for(supplier.adapter, config)
 
 
 def order_request(order: SupplierOrder) -> OrderRequest:
@@ -227,7 +236,7 @@ def order_request(order: SupplierOrder) -> OrderRequest:
 def _call(order: SupplierOrder) -> OrderResult | None:
     """One call to the supplier: place a queued order, look up the others."""
     try:
-        adapter = adapter_for(order.supplier.adapter, _config(order.supplier))
+        adapter = supplier_adapter(order.supplier)
     except AdapterConfigError as exc:
         return OrderResult.failure(TerminalError(str(exc)))
     try:
@@ -248,6 +257,7 @@ def _process(
     result: DispatchResult,
     *,
     billing: BillingCache | None = None,
+    actor: Actor,
 ) -> None:
     lease = now + LEASE  # what this run's claim wrote: the row is ours while it is there
     order = SupplierOrder.objects.select_related(
@@ -263,18 +273,8 @@ def _process(
     else:
         outcome = _call(order)
     with transaction.atomic():
-        # Only the order's row is locked; its supplier and offer come along for reading.
-        order = (
-            SupplierOrder.objects.select_for_update(of=("self",))
-            .select_related("supplier", "offer")
-            .get(pk=order_id)
-        )
-        # Its merchant comes along for billing (not locked).
-        redemption = (
-            Redemption.objects.select_for_update(of=("self",))
-            .select_related("merchant")
-            .get(pk=order.redemption_id)
-        )
+        order = supplier_order_lock(order_id)
+        redemption = redemption_lock(order.redemption_id)
         if (
             order.status != claimed_status
             or order.next_try_at != lease
@@ -285,34 +285,11 @@ def _process(
         if outcome is None:
             if claimed_status == SupplierOrderStatus.UNKNOWN:
                 # The supplier never saw it: placing it again is safe (same key anyway).
-                _set(order, SupplierOrderStatus.QUEUED, next_try_at=now)
+                supplier_order_set(order=order, status=SupplierOrderStatus.QUEUED, next_try_at=now)
                 result.reconciling += 1
                 return
             outcome = OrderResult.failure(TerminalError("the supplier has no such order"))
-        _record(order, redemption, outcome, now, result, billing=billing)
-
-
-def _set(order: SupplierOrder, status: str, **fields) -> None:
-    order.status = status
-    for name, value in fields.items():
-        setattr(order, name, value)
-    order.save()
-
-
-def _move(redemption: Redemption, to: str, *, source: str, note: str = "", actor=None) -> None:
-    if redemption.status == to:
-        return
-    if to not in REDEMPTION_TRANSITIONS[redemption.status]:
-        raise ValueError(f"redemption {redemption.pk}: {redemption.status} -> {to}")
-    RedemptionEvent.objects.create(
-        redemption=redemption,
-        from_value=redemption.status,
-        to_value=to,
-        source=source,
-        actor=actor_user(actor),
-        note=note[:500],
-    )
-    redemption.status = to
+        _record(order, redemption, outcome, now, result, billing=billing, actor=actor)
 
 
 def _record(
@@ -323,6 +300,7 @@ def _record(
     result: DispatchResult,
     *,
     billing: BillingCache | None = None,
+    actor: Actor,
 ) -> None:
     supplier = order.supplier
     source = supplier.slug
@@ -338,45 +316,45 @@ def _record(
             tracking=outcome.tracking,
             source=source,
             at=now,
+            actor=actor,
         )
     if outcome.status == OrderStatus.DELIVERED:
-        DeliveredCode.objects.bulk_create(
-            DeliveredCode(
-                redemption=redemption,
-                supplier_order=order,
-                code=code.code,
-                pin=code.pin,
-                claim_url=code.claim_url,
-                expires_on=code.expires_on,
-            )
-            for code in outcome.codes
-        )
-        _set(
-            order,
-            SupplierOrderStatus.DELIVERED,
-            completed_at=now,
+        redemption_deliver(
+            redemption=redemption,
+            supplier_order=order,
+            codes=(
+                {
+                    "code": code.code,
+                    "pin": code.pin,
+                    "claim_url": code.claim_url,
+                    "expires_on": code.expires_on,
+                }
+                for code in outcome.codes
+            ),
+            at=now,
+            source=source,
+            note=order.idempotency_key,
             cost=outcome.cost,
-            cost_currency=order.offer.cost_currency if outcome.cost is not None else "",
-            error_kind="",
-            last_error="",
+            billing=billing,
+            actor=actor,
         )
-        _move(redemption, RedemptionStatus.DELIVERED, source=source, note=order.idempotency_key)
-        redemption.delivered_at = redemption.closed_at = now
-        redemption.save()
-        redemption_bill(redemption=redemption, supplier_order=order, at=now, cache=billing)
-        email_when_committed(redemption)
         result.delivered += 1
         return
     if outcome.status == OrderStatus.SUBMITTED:
-        _set(
-            order,
-            SupplierOrderStatus.SUBMITTED,
+        supplier_order_set(
+            order=order,
+            status=SupplierOrderStatus.SUBMITTED,
             next_try_at=now + POLL_INTERVAL,
             error_kind="",
             last_error="",
         )
-        _move(redemption, RedemptionStatus.SUBMITTED, source=source)
-        redemption.save()
+        redemption_transition(
+            redemption=redemption,
+            to_status=RedemptionStatus.SUBMITTED,
+            reason="",
+            source=source,
+            actor=actor,
+        )
         result.submitted += 1
         return
     error = outcome.error
@@ -391,132 +369,34 @@ def _record(
             if order.status == SupplierOrderStatus.QUEUED
             else order.status
         )
-        _set(order, status, next_try_at=now + backoff(order.tries))
+        supplier_order_set(order=order, status=status, next_try_at=now + backoff(order.tries))
         result.reconciling += 1
     elif error.kind == ErrorKind.RETRYABLE and order.tries < MAX_TRIES:
-        _set(order, SupplierOrderStatus.QUEUED, next_try_at=now + backoff(order.tries))
-        _move(redemption, RedemptionStatus.FAILED, source=source, note=error.message)
-        redemption.save()
-        result.retrying += 1
-    else:
-        _fail_over(order, redemption, now, error.message, result, source=source)
-    _breaker(supplier, result)
-
-
-def _fail_over(
-    order: SupplierOrder,
-    redemption: Redemption,
-    now: datetime.datetime,
-    reason: str,
-    result: DispatchResult,
-    *,
-    source: str,
-    actor: Actor = None,
-) -> None:
-    _set(order, SupplierOrderStatus.FAILED, completed_at=now)
-    stock_release(order)
-    tried = set(redemption.supplier_orders.values_list("offer_id", flat=True))
-    attempt = order.attempt + 1
-    reservation = stock_reserve(
-        reward=redemption.reward,
-        country=str(redemption.country),
-        value=redemption.face_value,
-        quantity=redemption.quantity,
-        reserved_for=supplier_order_key(redemption, attempt),
-        now=now,
-        exclude=tried,
-    )
-    if reservation is not None:
-        SupplierOrder.objects.create(
-            redemption=redemption,
-            offer=reservation.offer,
-            supplier_id=reservation.offer.supplier_id,
-            attempt=attempt,
-            idempotency_key=reservation.reserved_for,
-            stock_reserved=reservation.units,
-            next_try_at=now,
+        supplier_order_set(
+            order=order, status=SupplierOrderStatus.QUEUED, next_try_at=now + backoff(order.tries)
         )
-        _move(
-            redemption,
-            RedemptionStatus.FAILED,
+        redemption_transition(
+            redemption=redemption,
+            to_status=RedemptionStatus.FAILED,
+            reason=error.message,
             source=source,
-            note=f"failing over to {reservation.offer.supplier}: {reason}",
             actor=actor,
         )
-        redemption.save()
-        result.failed_over += 1
-        return
-    refund(redemption, now=now, reason=f"not delivered: {reason}", source=source, actor=actor)
-    result.refunded += 1
-
-
-def refund(
-    redemption: Redemption,
-    *,
-    now: datetime.datetime,
-    reason: str,
-    source: str,
-    status: str = RedemptionStatus.REFUNDED,
-    actor: Actor = None,
-) -> None:
-    """Give the points back (once: the ledger refuses a second refund of the spend) and
-    close the redemption; a refund the member did not ask for needs customer care."""
-    redemption.refund_entry = ledger.points_refund_spend(
-        spend_entry=redemption.spend_entry,
-        reason=reason[:500],
-        at=now,
-        source_ref=str(redemption.public_id),
-        actor=actor,
-    )
-    _move(redemption, status, source=source, note=reason, actor=actor)
-    redemption.closed_at = now
-    if status == RedemptionStatus.REFUNDED:
-        redemption.needs_care = True
-        redemption.care_reason = reason[:300]
-        redemption_id = redemption.pk
-        transaction.on_commit(lambda: needs_care_hooks(redemption_id))
-    redemption.save()
-
-
-def needs_care_hooks(redemption_id: int) -> None:
-    """Tell the apps that care (customer care opens a ticket) after the refund commits;
-    their own sweep catches what a crash here loses."""
-    for hook in app_hooks("on_redemption_needs_care"):
-        hook(redemption_id=redemption_id)
-
-
-def fail_over(
-    *,
-    order: SupplierOrder,
-    redemption: Redemption,
-    reason: str,
-    source: str,
-    actor: Actor = None,
-    now: datetime.datetime | None = None,
-) -> DispatchResult:
-    """Fail ``order`` over to the reward's next offer, or refund the points when none is
-    left. The caller holds the locks on both rows and has made sure the supplier did
-    not (or no longer) place the order."""
-    result = DispatchResult()
-    _fail_over(order, redemption, now or timezone.now(), reason, result, source=source, actor=actor)
-    return result
-
-
-def move(
-    redemption: Redemption, to: str, *, source: str, note: str = "", actor: Actor = None
-) -> None:
-    """Move a locked redemption to ``to`` and write the event (the caller saves it)."""
-    _move(redemption, to, source=source, note=note, actor=actor)
-
-
-def give_back_stock(order: SupplierOrder) -> None:
-    """Return the units or codes ``order`` took from its offer (once)."""
-    stock_release(order)
-
-
-def supplier_adapter(supplier: Supplier) -> SupplierAdapter:
-    """The adapter of ``supplier``, set up with its settings."""
-    return adapter_for(supplier.adapter, _config(supplier))
+        result.retrying += 1
+    else:
+        ended = order_fail_over(
+            order=order,
+            redemption=redemption,
+            reason=error.message,
+            source=source,
+            now=now,
+            actor=actor,
+        )
+        if ended == REFUNDED:
+            result.refunded += 1
+        else:
+            result.failed_over += 1
+    _breaker(supplier, result)
 
 
 def _breaker(supplier: Supplier, result: DispatchResult) -> None:
@@ -536,12 +416,3 @@ def _breaker(supplier: Supplier, result: DispatchResult) -> None:
         message=f"{supplier} was paused after {BREAKER_FAILURES} failed orders in a row; "
         "its orders fail over to other offers. Activate it again once it works.",
     )
-
-
-def email_when_committed(redemption: Redemption) -> None:
-    """Send the member their claim link once the delivery commits (a task, so a mail
-    server that is down delays the email, not the delivery)."""
-    from fulfillment.tasks import send_delivery_email  # tasks import this module
-
-    redemption_id = redemption.pk
-    transaction.on_commit(lambda: send_delivery_email.delay(redemption_id))

@@ -1,5 +1,5 @@
-"""Staff services with the sandbox and manual adapters: cancel, retry now, fail over,
-deliver a manual order by hand, reveal a code, reactivate a paused supplier."""
+"""What staff do by hand, with the sandbox and manual adapters: cancel, retry now, fail
+over, deliver a manual order by hand, reveal a code, reactivate a paused supplier."""
 
 import datetime
 import json
@@ -11,10 +11,12 @@ from django.utils import timezone
 
 from catalog.alerts import alert_raise
 from catalog.models import AlertKind, CatalogAlert, Supplier, SupplierOffer
+from core.actors import Actor
 from core.exceptions import DomainError, InvalidTransition, ReasonRequired
-from fulfillment import dispatch, exceptions, services, staff
+from fulfillment import exceptions
 from fulfillment.adapters.sandbox import SandboxAdapter, sandbox_placed_count, sandbox_reset
 from fulfillment.models import CodeReveal, DeliveredCode, Redemption, Shipment, SupplierOrder
+from fulfillment.services import code_reveals, dispatch, interventions, redemptions
 from loyalty.models import LedgerEntry
 from tests.catalog.factories import (
     OfferFactory,
@@ -64,15 +66,16 @@ def shop(*suppliers: Supplier, stock: int | None = None, member: str = "cust-1")
 
 
 def redeem(merchant, reward, *, quantity: int = 1, member: str = "cust-1") -> Redemption:
-    return services.redemption_create(
+    return redemptions.redemption_create(
         merchant=merchant,
-        data=services.RedemptionInput(
+        data=redemptions.RedemptionInput(
             member_external_id=member,
             reward_id=reward.pk,
             value=Decimal("25"),
             quantity=quantity,
             recipient={"email": "ana@example.com"},
         ),
+        actor=Actor.system("test"),
     ).obj
 
 
@@ -110,7 +113,7 @@ def test_cancel_a_queued_redemption_gives_points_and_stock_back_once(agent):
     redemption = redeem(merchant, reward)
     assert SupplierOffer.objects.get().stock == 2
 
-    staff.redemption_cancel(redemption=redemption, reason="member asked", actor=agent)
+    interventions.redemption_cancel(redemption=redemption, reason="member asked", actor=agent)
 
     redemption.refresh_from_db()
     assert redemption.status == "cancelled"
@@ -128,7 +131,7 @@ def test_cancel_a_queued_redemption_gives_points_and_stock_back_once(agent):
     assert sandbox_placed_count() == 0
 
     with pytest.raises(InvalidTransition):
-        staff.redemption_cancel(redemption=redemption, reason="again", actor=agent)
+        interventions.redemption_cancel(redemption=redemption, reason="again", actor=agent)
     assert len(refunds(redemption)) == 1
     assert SupplierOffer.objects.get().stock == 3
 
@@ -136,7 +139,7 @@ def test_cancel_a_queued_redemption_gives_points_and_stock_back_once(agent):
 def test_cancel_a_submitted_order_cancels_it_with_the_supplier(agent):
     redemption, order = submitted(sandbox("slow", async_rate=1))
 
-    staff.redemption_cancel(redemption=redemption, reason="too slow", actor=agent)
+    interventions.redemption_cancel(redemption=redemption, reason="too slow", actor=agent)
 
     redemption.refresh_from_db()
     assert redemption.status == "cancelled"
@@ -152,7 +155,7 @@ def test_cancel_is_refused_when_the_supplier_already_delivered(agent):
     SandboxAdapter({}).lookup(order.idempotency_key)  # delivered on the supplier's side
 
     with pytest.raises(exceptions.SupplierRefusedCancel, match="can no longer be cancelled"):
-        staff.redemption_cancel(redemption=redemption, reason="too slow", actor=agent)
+        interventions.redemption_cancel(redemption=redemption, reason="too slow", actor=agent)
 
     redemption.refresh_from_db()
     assert redemption.status == "submitted"
@@ -172,7 +175,7 @@ def test_cancel_is_refused_while_the_outcome_is_unknown(agent):
     assert order_of(redemption).status == "unknown"
 
     with pytest.raises(exceptions.SupplierRefusedCancel, match="not said whether"):
-        staff.redemption_cancel(redemption=redemption, reason="x", actor=agent)
+        interventions.redemption_cancel(redemption=redemption, reason="x", actor=agent)
     redemption.refresh_from_db()
     assert redemption.status == "pending"
     assert refunds(redemption) == []
@@ -184,7 +187,7 @@ def test_cancel_waits_while_a_dispatch_run_may_be_placing_the_order(agent):
     dispatch._claim(timezone.now(), 10, None)  # a run has it leased, mid-call
 
     with pytest.raises(exceptions.OrderInFlight):
-        staff.redemption_cancel(redemption=redemption, reason="x", actor=agent)
+        interventions.redemption_cancel(redemption=redemption, reason="x", actor=agent)
     assert Redemption.objects.get(pk=redemption.pk).status == "pending"
 
 
@@ -192,12 +195,12 @@ def test_cancel_needs_a_reason_and_refuses_closed_redemptions(agent):
     merchant, reward = shop(sandbox("good"))
     redemption = redeem(merchant, reward)
     with pytest.raises(ReasonRequired):
-        staff.redemption_cancel(redemption=redemption, reason="  ", actor=agent)
+        interventions.redemption_cancel(redemption=redemption, reason="  ", actor=agent)
     dispatch.process_due(now=timezone.now())
     redemption.refresh_from_db()
     assert redemption.status == "delivered"
     with pytest.raises(InvalidTransition):
-        staff.redemption_cancel(redemption=redemption, reason="late", actor=agent)
+        interventions.redemption_cancel(redemption=redemption, reason="late", actor=agent)
     assert refunds(redemption) == []
 
 
@@ -214,7 +217,7 @@ def test_retry_now_makes_the_order_due_with_the_same_key(agent):
     assert order.next_try_at > timezone.now()
     key = order.idempotency_key
 
-    staff.redemption_retry_now(redemption=redemption, actor=agent)
+    interventions.redemption_retry_now(redemption=redemption, actor=agent)
 
     order.refresh_from_db()
     assert order.next_try_at <= timezone.now()
@@ -231,10 +234,10 @@ def test_retry_now_refuses_closed_redemptions_and_orders_being_placed(agent):
     redemption = redeem(merchant, reward)
     dispatch._claim(timezone.now(), 10, None)
     with pytest.raises(exceptions.OrderInFlight):
-        staff.redemption_retry_now(redemption=redemption, actor=agent)
+        interventions.redemption_retry_now(redemption=redemption, actor=agent)
     dispatch.process_due(now=timezone.now() + dispatch.LEASE)
     with pytest.raises(InvalidTransition):
-        staff.redemption_retry_now(redemption=redemption, actor=agent)
+        interventions.redemption_retry_now(redemption=redemption, actor=agent)
 
 
 # -- fail over ---------------------------------------------------------------------------
@@ -244,7 +247,7 @@ def test_fail_over_a_queued_order_moves_to_the_next_offer(agent):
     merchant, reward = shop(sandbox("first"), sandbox("backup"), stock=5)
     redemption = redeem(merchant, reward)
 
-    staff.redemption_fail_over(redemption=redemption, reason="first is slow", actor=agent)
+    interventions.redemption_fail_over(redemption=redemption, reason="first is slow", actor=agent)
 
     redemption.refresh_from_db()
     assert redemption.status == "failed"
@@ -265,7 +268,7 @@ def test_fail_over_with_no_offer_left_refunds_once_for_care(agent):
     merchant, reward = shop(sandbox("only"), stock=2)
     redemption = redeem(merchant, reward)
 
-    staff.redemption_fail_over(redemption=redemption, reason="broken", actor=agent)
+    interventions.redemption_fail_over(redemption=redemption, reason="broken", actor=agent)
 
     redemption.refresh_from_db()
     assert redemption.status == "refunded"
@@ -275,14 +278,14 @@ def test_fail_over_with_no_offer_left_refunds_once_for_care(agent):
     assert SupplierOffer.objects.get().stock == 2
     assert staff_events(redemption, agent) == [("status", "pending", "refunded")]
     with pytest.raises(InvalidTransition):
-        staff.redemption_fail_over(redemption=redemption, reason="again", actor=agent)
+        interventions.redemption_fail_over(redemption=redemption, reason="again", actor=agent)
     assert len(refunds(redemption)) == 1
 
 
 def test_fail_over_a_submitted_order_only_once_the_supplier_cancelled_it(agent):
     redemption, order = submitted(sandbox("slow", async_rate=1), sandbox("backup"))
 
-    staff.redemption_fail_over(redemption=redemption, reason="stuck", actor=agent)
+    interventions.redemption_fail_over(redemption=redemption, reason="stuck", actor=agent)
 
     assert [o.status for o in redemption.supplier_orders.order_by("attempt")] == [
         "failed",
@@ -296,7 +299,7 @@ def test_fail_over_of_a_delivered_order_at_the_supplier_is_refused(agent):
     SandboxAdapter({}).lookup(order.idempotency_key)
 
     with pytest.raises(exceptions.SupplierRefusedCancel):
-        staff.redemption_fail_over(redemption=redemption, reason="stuck", actor=agent)
+        interventions.redemption_fail_over(redemption=redemption, reason="stuck", actor=agent)
 
     assert redemption.supplier_orders.count() == 1
     assert Redemption.objects.get(pk=redemption.pk).status == "submitted"
@@ -312,7 +315,7 @@ def test_manual_order_delivered_with_codes_stores_them_encrypted(agent):
     order = order_of(redemption)
     assert order.status == "submitted"
 
-    staff.manual_order_deliver(
+    interventions.manual_order_deliver(
         supplier_order=order,
         codes=[
             {"code": "HAND-0001-AAAA", "pin": "1111", "expires_on": "2030-01-31"},
@@ -341,7 +344,7 @@ def test_manual_order_shipped_records_the_tracking(agent):
     redemption = redeem(merchant, reward)
     dispatch.process_due(now=timezone.now())
 
-    staff.manual_order_deliver(
+    interventions.manual_order_deliver(
         supplier_order=order_of(redemption),
         codes=None,
         tracking={"carrier": "DHL", "number": "JD0001", "url": "https://dhl.example/JD0001"},
@@ -371,7 +374,7 @@ def test_manual_order_shipped_records_the_tracking(agent):
 def test_manual_delivery_refuses_other_suppliers_bad_input_and_closed_orders(agent):
     _, order = submitted(sandbox("slow", async_rate=1))
     with pytest.raises(exceptions.NotManualOrder):
-        staff.manual_order_deliver(
+        interventions.manual_order_deliver(
             supplier_order=order, codes=[{"code": "X-1"}], tracking=None, actor=agent
         )
 
@@ -381,18 +384,20 @@ def test_manual_delivery_refuses_other_suppliers_bad_input_and_closed_orders(age
     dispatch.process_due(now=timezone.now())
     order = order_of(mine)
     with pytest.raises(DomainError, match="code"):
-        staff.manual_order_deliver(supplier_order=order, codes=None, tracking=None, actor=agent)
+        interventions.manual_order_deliver(
+            supplier_order=order, codes=None, tracking=None, actor=agent
+        )
     with pytest.raises(DomainError, match="One code per unit"):
-        staff.manual_order_deliver(
+        interventions.manual_order_deliver(
             supplier_order=order, codes=[{"code": "A"}, {"code": "B"}], tracking=None, actor=agent
         )
     with pytest.raises(DomainError, match="carrier"):
-        staff.manual_order_deliver(
+        interventions.manual_order_deliver(
             supplier_order=order, codes=None, tracking={"number": "1"}, actor=agent
         )
-    staff.redemption_cancel(redemption=mine, reason="member left", actor=agent)
+    interventions.redemption_cancel(redemption=mine, reason="member left", actor=agent)
     with pytest.raises(exceptions.NotManualOrder):
-        staff.manual_order_deliver(
+        interventions.manual_order_deliver(
             supplier_order=order, codes=[{"code": "A"}], tracking=None, actor=agent
         )
     assert not DeliveredCode.objects.exists()
@@ -409,7 +414,7 @@ def test_code_reveal_returns_the_code_and_records_who_saw_it(agent):
     dispatch.process_due(now=timezone.now())
     code = DeliveredCode.objects.get(redemption=redemption)
 
-    clear = staff.code_reveal(code=code, actor=agent, via="admin")
+    clear = code_reveals.code_reveal(code=code, via="admin", actor=agent)
 
     assert clear.code == code.code
     assert clear.pin == code.pin
@@ -417,7 +422,7 @@ def test_code_reveal_returns_the_code_and_records_who_saw_it(agent):
     reveal = CodeReveal.objects.get()
     assert (reveal.code, reveal.user, reveal.via) == (code, agent, "admin")
     with pytest.raises(ValueError, match="via"):
-        staff.code_reveal(code=code, actor=agent, via="email")
+        code_reveals.code_reveal(code=code, via="email", actor=agent)
 
 
 def test_supplier_activate_clears_the_pause_alert(agent):
@@ -425,11 +430,11 @@ def test_supplier_activate_clears_the_pause_alert(agent):
     Supplier.objects.filter(pk=supplier.pk).update(is_active=False)
     alert_raise(kind=AlertKind.SUPPLIER_PAUSED, subject=f"supplier:{supplier.pk}", message="x")
 
-    assert staff.supplier_activate(supplier=supplier, actor=agent) is True
+    assert interventions.supplier_activate(supplier=supplier, actor=agent) is True
 
     supplier.refresh_from_db()
     assert supplier.is_active
     alert = CatalogAlert.objects.get()
     assert alert.resolved_at is not None
     assert alert.resolved_by == agent
-    assert staff.supplier_activate(supplier=supplier, actor=agent) is False
+    assert interventions.supplier_activate(supplier=supplier, actor=agent) is False

@@ -9,7 +9,7 @@ from core.append_only import ACTOR_COLUMNS, append_only
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("fulfillment", "0007_resume_supplier_permission"),
+        ("fulfillment", "0008_redemptionevent_api_key_actor_label"),
     ]
 
     operations = [

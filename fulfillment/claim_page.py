@@ -1,6 +1,6 @@
 """The claim page, ``/claim/<token>/``: where a member sees a delivered reward's codes.
 
-No login: the signed token in the path is the credential (see ``fulfillment.delivery``).
+No login: the signed token in the path is the credential (see ``fulfillment.services.delivery``).
 Opening the link (GET) shows what the reward is and a "Show my code" button; only that
 button's POST shows the codes, records each showing as a ``CodeReveal`` and marks the
 delivery claimed. Mail scanners and link previews follow the links in an email with GET,
@@ -23,10 +23,11 @@ from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
-from fulfillment.delivery import ClaimLinkInvalid, claim_open, redemption_from_token
+from core.actors import Actor
 from fulfillment.link_throttle import link_post_count
 from fulfillment.models import Redemption, RedemptionStatus
 from fulfillment.models.redemptions import OPEN_STATUSES
+from fulfillment.services.delivery import ClaimLinkInvalid, claim_open, redemption_from_token
 from fulfillment.vouchers import (
     code_expiry,
     member_language,
@@ -34,6 +35,9 @@ from fulfillment.vouchers import (
     voucher_context,
     voucher_pdf,
 )
+
+# The member holding the link: no account, so no user to record; the label says who.
+CLAIM_LINK_ACTOR = Actor(kind="portal", name="member (claim link)")
 
 PRIVATE_HEADERS = {
     "Cache-Control": "no-store",
@@ -155,7 +159,7 @@ def claim_page(request: HttpRequest, token: str) -> HttpResponse:
             return _not_delivered(request, redemption)
         if request.method == "GET":
             return _ready(request, redemption, token)
-        codes = claim_open(redemption=redemption)
+        codes = claim_open(redemption=redemption, actor=CLAIM_LINK_ACTOR)
         context = voucher_context(redemption, codes)
         context["token"] = token
         context["has_pdf"] = bool(codes)
@@ -174,7 +178,7 @@ def claim_voucher_pdf(request: HttpRequest, token: str) -> HttpResponse:
             return refused
         if redemption.status != RedemptionStatus.DELIVERED or redemption.voided_at:
             return _not_delivered(request, redemption)
-        claim_open(redemption=redemption)
+        claim_open(redemption=redemption, actor=CLAIM_LINK_ACTOR)
     response = HttpResponse(voucher_pdf(redemption), content_type="application/pdf")
     filename = f"voucher-{str(redemption.public_id)[:8]}.pdf"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -31,6 +31,7 @@ from catalog import services as catalog_services
 from catalog.models import Reward, SupplierOffer
 from core.actors import Actor, actor_user
 from core.exceptions import DomainError
+from fulfillment.enqueue import dispatch_when_committed
 from fulfillment.exceptions import (
     InvalidDenomination,
     InvalidRecipient,
@@ -40,12 +41,12 @@ from fulfillment.exceptions import (
 )
 from fulfillment.models import (
     Redemption,
-    RedemptionEvent,
     RedemptionStatus,
     SupplierOrder,
 )
 from fulfillment.models.redemptions import OPEN_STATUSES
 from fulfillment.recipients import validate as validate_recipient
+from fulfillment.services.transitions import redemption_created_record
 from loyalty import ledger, locks
 from loyalty import selectors as loyalty_selectors
 from loyalty import services as loyalty_services
@@ -67,9 +68,7 @@ class RedemptionInput:
     external_id: str = ""
 
 
-def redemption_create(
-    *, merchant: Merchant, data: RedemptionInput, actor: Actor = None
-) -> Recorded:
+def redemption_create(*, merchant: Merchant, data: RedemptionInput, actor: Actor) -> Recorded:
     """Spend the member's points on a reward; returns the redemption (or the first one
     with the same ``external_id``: a replay)."""
     digest = request_digest(asdict(data))
@@ -164,20 +163,19 @@ def _create(
         country=country,
         value=data.value,
         quantity=data.quantity,
-        reserved_for=supplier_order_key(redemption, 1),
+        reserved_for=supplier_order_key(redemption=redemption, attempt=1),
         now=now,
     )
     if reservation is None:
         raise OutOfStock("No supplier has enough of it in stock.", field="quantity")
     redemption.save(force_insert=True)
-    RedemptionEvent.objects.create(
+    redemption_created_record(
         redemption=redemption,
-        to_value=RedemptionStatus.PENDING,
-        source="staff" if actor_user(actor) else "api",
-        actor=actor_user(actor),
         note=f"{points_total} points",
+        source="staff" if actor_user(actor) else "api",
+        actor=actor,
     )
-    first_order_write(redemption, reservation, now)
+    first_order_write(redemption=redemption, reservation=reservation, now=now)
     return redemption
 
 
@@ -192,12 +190,15 @@ class Reservation:
 
 
 def first_order_write(
-    redemption: Redemption, reservation: Reservation, now: datetime.datetime
+    *,
+    redemption: Redemption,
+    reservation: Reservation,
+    now: datetime.datetime,
 ) -> SupplierOrder:
     """The redemption's first supplier order, holding what ``reservation`` took (made
     with this order's key), sent to dispatch once the caller's transaction commits (the
     scheduled run picks it up if that message is lost)."""
-    key = supplier_order_key(redemption, 1)
+    key = supplier_order_key(redemption=redemption, attempt=1)
     if reservation.reserved_for != key:
         raise ValueError(f"the stock was reserved for {reservation.reserved_for}, not {key}")
     order = SupplierOrder.objects.create(
@@ -209,18 +210,11 @@ def first_order_write(
         stock_reserved=reservation.units,
         next_try_at=now,
     )
-    redemption_id = redemption.pk
-    transaction.on_commit(lambda: dispatch_soon(redemption_id))
+    dispatch_when_committed(redemption.pk)
     return order
 
 
-def dispatch_soon(redemption_id: int) -> None:
-    from fulfillment.tasks import dispatch_redemption
-
-    dispatch_redemption.delay(redemption_id)
-
-
-def supplier_order_key(redemption: Redemption, attempt: int) -> str:
+def supplier_order_key(*, redemption: Redemption, attempt: int) -> str:
     """The key a supplier sees for an attempt: the same on every call of that attempt."""
     return f"rdm-{redemption.public_id.hex}-{attempt}"
 
@@ -288,7 +282,7 @@ def stock_reserve(
     return None
 
 
-def stock_release(order: SupplierOrder) -> None:
+def stock_release(*, order: SupplierOrder) -> None:
     """Give back what ``order`` took (once): its pool's codes reserved for it and not
     delivered, or its units of the offer's counted stock."""
     if not order.stock_reserved:

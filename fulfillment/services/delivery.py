@@ -14,7 +14,6 @@ resend (``resend=True``) sends again.
 """
 
 import datetime
-import itertools
 import uuid
 from collections.abc import Iterator
 
@@ -31,14 +30,15 @@ from django.utils import timezone, translation
 from catalog.models import RewardType
 from core.actors import Actor, actor_user
 from core.exceptions import InvalidTransition, NotFound
+from fulfillment.locks import redemption_delivery_lock
 from fulfillment.models import (
     CodeReveal,
     DeliveredCode,
     DeliveryStatus,
     Redemption,
-    RedemptionEvent,
     RedemptionStatus,
 )
+from fulfillment.services.transitions import redemption_event_record
 from fulfillment.vouchers import member_language, money_display
 
 CLAIM_LINK_DAYS = 30
@@ -102,8 +102,14 @@ def delivery_address(redemption: Redemption) -> str:
     return address if isinstance(address, str) else ""
 
 
+def delivery_may_resend(*, redemption: Redemption) -> bool:
+    """Whether the delivery email may go to the member again: delivered, and not voided
+    by a reissue (whose own delivery the member gets)."""
+    return redemption.status == RedemptionStatus.DELIVERED and redemption.voided_at is None
+
+
 def delivery_email_send(
-    *, redemption: Redemption, base_url: str, resend: bool = False, actor: Actor = None
+    *, redemption: Redemption, base_url: str, resend: bool = False, actor: Actor
 ) -> None:
     """Email the member the claim link (and the PDF voucher for gift cards and vouchers)
     in their locale, once; ``resend=True`` sends again. Physical items, which ship, and
@@ -117,6 +123,11 @@ def delivery_email_send(
         raise InvalidTransition(
             "Only a delivered redemption is sent to the member.", field="status"
         )
+    if resend and not delivery_may_resend(redemption=redemption):
+        raise InvalidTransition(
+            "This reward was reissued: its codes no longer count, so it is not sent again.",
+            field="status",
+        )
     address = delivery_address(redemption)
     if (
         not address
@@ -129,11 +140,7 @@ def delivery_email_send(
     message = _delivery_message(redemption, address, base_url)
     source = "staff" if actor_user(actor) is not None else "system"
     with transaction.atomic():
-        current = (
-            Redemption.objects.select_for_update()
-            .values_list("delivery_status", flat=True)
-            .get(pk=redemption.pk)
-        )
+        current = redemption_delivery_lock(redemption.pk)
         if current not in EMAIL_DELIVERY_STATES or (current != DeliveryStatus.NONE and not resend):
             return  # another worker sent it first
         to_value = (
@@ -142,14 +149,14 @@ def delivery_email_send(
         Redemption.objects.filter(pk=redemption.pk).update(
             delivery_status=to_value, updated_at=timezone.now()
         )
-        RedemptionEvent.objects.create(
+        redemption_event_record(
             redemption=redemption,
             field="delivery",
             from_value=current,
             to_value=to_value,
             source=source,
-            actor=actor_user(actor),
             note="resent" if current != DeliveryStatus.NONE else "emailed",
+            actor=actor,
         )
         # Sent inside the transaction: if sending fails, the status and event roll back
         # and the next try sends again; at worst a commit failure after sending repeats it.
@@ -192,7 +199,7 @@ def _delivery_message(
     return message
 
 
-def claim_open(*, redemption: Redemption) -> list[DeliveredCode]:
+def claim_open(*, redemption: Redemption, actor: Actor) -> list[DeliveredCode]:
     """The member opened the claim page or its PDF: the codes to show. Every code shown
     is a ``CodeReveal``; the first opening marks the delivery claimed."""
     if redemption.status != RedemptionStatus.DELIVERED:
@@ -202,22 +209,19 @@ def claim_open(*, redemption: Redemption) -> list[DeliveredCode]:
         CodeReveal.objects.bulk_create(
             CodeReveal(code=code, via=REVEAL_VIA_CLAIM_PAGE) for code in codes
         )
-        current = (
-            Redemption.objects.select_for_update()
-            .values_list("delivery_status", flat=True)
-            .get(pk=redemption.pk)
-        )
+        current = redemption_delivery_lock(redemption.pk)
         if current in (DeliveryStatus.NONE, DeliveryStatus.SENT):
             Redemption.objects.filter(pk=redemption.pk, delivery_status=current).update(
                 delivery_status=DeliveryStatus.CLAIMED, updated_at=timezone.now()
             )
-            RedemptionEvent.objects.create(
+            redemption_event_record(
                 redemption=redemption,
                 field="delivery",
                 from_value=current,
                 to_value=DeliveryStatus.CLAIMED,
                 source="member",
                 note="claim page opened",
+                actor=actor,
             )
             redemption.delivery_status = DeliveryStatus.CLAIMED
     return codes
@@ -262,12 +266,6 @@ def _unsent(now: datetime.datetime) -> Iterator[tuple[int, str]]:
         }
         queued = cache.get_many(list(keys))
         yield from ((pk, key) for key, pk in keys.items() if key not in queued)
-
-
-def unsent_deliveries(*, now: datetime.datetime, limit: int = UNSENT_LIMIT) -> list[int]:
-    """Delivered redemptions whose member was never emailed though they could be, oldest
-    first, less those queued again within ``UNSENT_REQUEUE_EVERY``."""
-    return [pk for pk, _ in itertools.islice(_unsent(now), limit)]
 
 
 def unsent_deliveries_take(*, now: datetime.datetime, limit: int = UNSENT_LIMIT) -> list[int]:

@@ -1,20 +1,22 @@
 """What the Fulfillment team does by hand: cancel a redemption, retry its supplier order
-now, fail it over to the next offer, deliver a manual supplier's order, reactivate a
-paused supplier, and read a delivered code in clear.
+now, fail it over to the next offer, deliver a manual supplier's order, and reactivate a
+paused supplier. Delivering, failing over and refunding are recorded by
+``fulfillment.services.outcomes``, as dispatch records them.
 
-Rows are locked in the order dispatch locks them (the redemption's supplier orders, then
-the redemption, then the member inside the ledger), so a staff action and a dispatch run
-never deadlock. An order that may have been placed is only given up once the supplier
-agreed to cancel it. That call is made outside any transaction, under a lease like a
-dispatch run's (the order is not due while we ask), and its outcome is recorded only if
-the order is still as it was. A queued order whose lease is running may be being placed
-by a dispatch run right now: it is left alone until the lease ends.
+Rows are locked in the order dispatch locks them (``fulfillment.locks``: the
+redemption's supplier orders, then the redemption, then the member inside the ledger),
+so a staff action and a dispatch run never deadlock. An order that may have been placed
+is only given up once the supplier agreed to cancel it. That call is made outside any
+transaction, under a lease like a dispatch run's (the order is not due while we ask),
+and its outcome is recorded only if the order is still as it was. A queued order whose
+lease is running may be being placed by a dispatch run right now: it is left alone until
+the lease ends.
 """
 
 import datetime
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -23,11 +25,9 @@ from django.utils.dateparse import parse_date
 
 from catalog.alerts import alert_clear
 from catalog.models import AlertKind, Supplier
-from core.actors import Actor, actor_user
+from core.actors import Actor
 from core.exceptions import DomainError, InvalidTransition, ReasonRequired
-from fulfillment import dispatch, shipments
 from fulfillment.adapters.base import AdapterConfigError, AdapterError
-from fulfillment.billing import redemption_bill
 from fulfillment.exceptions import (
     NoSupplierOrder,
     NotManualOrder,
@@ -35,53 +35,46 @@ from fulfillment.exceptions import (
     OrderInFlight,
     SupplierRefusedCancel,
 )
+from fulfillment.locks import (
+    redemption_lock,
+    redemption_lock_with_active_order,
+    supplier_order_lock,
+)
 from fulfillment.models import (
-    CodeReveal,
-    DeliveredCode,
     Redemption,
-    RedemptionEvent,
     RedemptionStatus,
     SupplierOrder,
     SupplierOrderStatus,
 )
-from fulfillment.models.redemptions import OPEN_STATUSES, REDEMPTION_TRANSITIONS
+from fulfillment.models.redemptions import OPEN_STATUSES
+from fulfillment.services import shipments
+from fulfillment.services.dispatch import ACTIVE, LEASE, supplier_adapter
+from fulfillment.services.outcomes import (
+    order_fail_over,
+    redemption_deliver,
+    redemption_refund,
+    supplier_order_set,
+)
+from fulfillment.services.redemptions import stock_release
+from fulfillment.services.transitions import redemption_event_record, redemption_may_move
 
-logger = logging.getLogger("fulfillment.staff")
+logger = logging.getLogger("fulfillment.interventions")
 
 SOURCE = "staff"
 MANUAL_ADAPTER = "manual"
-REVEAL_VIAS = ("admin", "api", "claim_page")
-
-
-@dataclass(frozen=True)
-class ClearCode:
-    """A delivered code in clear; kept out of ``repr`` so a log line never shows it."""
-
-    code: str = field(repr=False)
-    pin: str = field(default="", repr=False)
-    claim_url: str = field(default="", repr=False)
-    expires_on: datetime.date | None = None
 
 
 # -- locks and checks --------------------------------------------------------------------
 
 
 def _lock(redemption_id: int) -> tuple[SupplierOrder | None, Redemption]:
-    """The redemption's active supplier order (the latest attempt) and the redemption,
-    both locked, in dispatch's order."""
-    active = list(
-        SupplierOrder.objects.select_for_update()
-        .filter(redemption_id=redemption_id, status__in=dispatch.ACTIVE)
-        .order_by("attempt")
-    )
-    redemption = Redemption.objects.select_for_update().get(pk=redemption_id)
-    return (active[-1] if active else None), redemption
+    return redemption_lock_with_active_order(redemption_id, active=ACTIVE)
 
 
 def _require_move(redemption: Redemption, to: str) -> None:
-    # Staying failed (one more fail-over) is no move at all.
-    same = redemption.status == to and to in OPEN_STATUSES
-    if not same and to not in REDEMPTION_TRANSITIONS[redemption.status]:
+    # Asked before the supplier is asked to cancel: a move the state machine would refuse
+    # must not cost the order first. (Staying failed, one more fail-over, is allowed.)
+    if not redemption_may_move(redemption=redemption, to_status=to):
         raise InvalidTransition(
             f"A {redemption.get_status_display().lower()} redemption cannot become {to}.",
             field="status",
@@ -112,8 +105,8 @@ def _in_flight(order: SupplierOrder, now: datetime.datetime) -> bool:
     return (
         order.status == SupplierOrderStatus.QUEUED
         and order.next_try_at is not None
-        and now < order.next_try_at <= now + dispatch.LEASE
-        and order.next_try_at - order.updated_at >= dispatch.LEASE
+        and now < order.next_try_at <= now + LEASE
+        and order.next_try_at - order.updated_at >= LEASE
     )
 
 
@@ -124,20 +117,6 @@ def _refuse_in_flight(order: SupplierOrder, now: datetime.datetime) -> None:
             f"A dispatch run may be placing {order.idempotency_key} right now; try again "
             f"after {order.next_try_at:%H:%M:%S} UTC."
         )
-
-
-def _event(
-    redemption: Redemption, *, field: str, from_value: str, to_value: str, note: str, actor: Actor
-) -> None:
-    RedemptionEvent.objects.create(
-        redemption=redemption,
-        field=field,
-        from_value=from_value,
-        to_value=to_value,
-        source=SOURCE,
-        actor=actor_user(actor),
-        note=note[:500],
-    )
 
 
 # -- giving up an order that may be placed ---------------------------------------------
@@ -166,7 +145,7 @@ def _stop_active(
             f"{order.idempotency_key}: the supplier has not said whether it placed the order, "
             "so it cannot be cancelled yet. Retry now to ask it, then try again."
         )
-    SupplierOrder.objects.filter(pk=order.pk).update(next_try_at=now + dispatch.LEASE)
+    SupplierOrder.objects.filter(pk=order.pk).update(next_try_at=now + LEASE)
     return order, locked, _Held(order_id=order.pk, status=order.status)
 
 
@@ -175,7 +154,7 @@ def _cancel_with_supplier(held: _Held) -> None:
     would not or could not answer."""
     order = SupplierOrder.objects.select_related("supplier").get(pk=held.order_id)
     try:
-        cancelled = dispatch.supplier_adapter(order.supplier).cancel(order.supplier_ref)
+        cancelled = supplier_adapter(order.supplier).cancel(order.supplier_ref)
         problem = "" if cancelled else "the supplier says it can no longer be cancelled"
     except (AdapterError, AdapterConfigError) as exc:
         problem = str(exc)
@@ -232,16 +211,18 @@ def redemption_cancel(*, redemption: Redemption, reason: str, actor: Actor) -> R
 
     def apply(order: SupplierOrder | None, locked: Redemption, now: datetime.datetime) -> None:
         if order is not None:
-            order.status = SupplierOrderStatus.FAILED
-            order.completed_at = now
-            order.last_error = f"cancelled by staff: {reason}"[:500]
-            order.save()
-            dispatch.give_back_stock(order)
-        dispatch.refund(
-            locked,
-            now=now,
+            supplier_order_set(
+                order=order,
+                status=SupplierOrderStatus.FAILED,
+                completed_at=now,
+                last_error=f"cancelled by staff: {reason}"[:500],
+            )
+            stock_release(order=order)
+        redemption_refund(
+            redemption=locked,
             reason=f"cancelled by staff: {reason}",
             source=SOURCE,
+            at=now,
             status=RedemptionStatus.CANCELLED,
             actor=actor,
         )
@@ -262,13 +243,13 @@ def redemption_fail_over(*, redemption: Redemption, reason: str, actor: Actor) -
             if order is None:
                 raise NoSupplierOrder()
         order.last_error = f"failed over by staff: {reason}"[:500]
-        dispatch.fail_over(
+        order_fail_over(
             order=order,
             redemption=locked,
             reason=f"by staff: {reason}",
             source=SOURCE,
-            actor=actor,
             now=now,
+            actor=actor,
         )
 
     return _with_active(redemption, to=RedemptionStatus.FAILED, apply=apply)
@@ -286,11 +267,12 @@ def redemption_retry_now(*, redemption: Redemption, actor: Actor) -> SupplierOrd
         _refuse_in_flight(order, now)
         SupplierOrder.objects.filter(pk=order.pk).update(next_try_at=now, updated_at=now)
         order.next_try_at = now
-        _event(
-            locked,
+        redemption_event_record(
+            redemption=locked,
             field="supplier_order",
             from_value=order.status,
             to_value="retry_now",
+            source=SOURCE,
             note=order.idempotency_key,
             actor=actor,
         )
@@ -316,9 +298,9 @@ def manual_order_deliver(
         raise DomainError("Give the code(s), the tracking, or both.", field="codes")
     now = timezone.now()
     with transaction.atomic():
-        order = SupplierOrder.objects.select_for_update().get(pk=supplier_order.pk)
-        redemption = Redemption.objects.select_for_update().get(pk=order.redemption_id)
-        supplier = Supplier.objects.get(pk=order.supplier_id)
+        order = supplier_order_lock(supplier_order.pk)
+        redemption = redemption_lock(order.redemption_id)
+        supplier = order.supplier
         if supplier.adapter != MANUAL_ADAPTER:
             raise NotManualOrder(f"{supplier} is not a manual supplier ({supplier.adapter}).")
         if order.status != SupplierOrderStatus.SUBMITTED:
@@ -329,26 +311,18 @@ def manual_order_deliver(
                 f"One code per unit: {redemption.quantity} expected, {len(cleaned_codes)} given.",
                 field="codes",
             )
-        DeliveredCode.objects.bulk_create(
-            DeliveredCode(redemption=redemption, supplier_order=order, **code)
-            for code in cleaned_codes
-        )
-        order.status = SupplierOrderStatus.DELIVERED
-        order.completed_at = now
-        order.error_kind = order.last_error = ""
-        order.save()
         parts = [f"{len(cleaned_codes)} code(s)"] if cleaned_codes else []
         if cleaned_tracking is not None:
             parts.append("shipped")
-        dispatch.move(
-            redemption,
-            RedemptionStatus.DELIVERED,
+        redemption_deliver(
+            redemption=redemption,
+            supplier_order=order,
+            codes=cleaned_codes,
+            at=now,
             source=SOURCE,
             note=f"{order.idempotency_key} delivered by hand: {', '.join(parts)}",
             actor=actor,
         )
-        redemption.delivered_at = redemption.closed_at = now
-        redemption.save()
         if cleaned_tracking is not None:
             shipments.shipment_add(
                 redemption=redemption,
@@ -358,8 +332,6 @@ def manual_order_deliver(
                 supplier_order=order,
                 actor=actor,
             )
-        redemption_bill(redemption=redemption, supplier_order=order, at=now)
-        dispatch.email_when_committed(redemption)
     return redemption
 
 
@@ -384,20 +356,6 @@ def _clean_code(raw: dict[str, Any]) -> dict[str, Any]:
 def _clean_tracking(raw: dict[str, Any]) -> shipments.TrackingInput:
     return shipments.tracking_clean(
         carrier=raw.get("carrier") or "", number=raw.get("number") or "", url=raw.get("url") or ""
-    )
-
-
-def code_reveal(
-    *, code: DeliveredCode, actor: Actor, via: str, api_key_prefix: str = ""
-) -> ClearCode:
-    """The code in clear; records who saw it and how (a staff user, or an API key)."""
-    if via not in REVEAL_VIAS:
-        raise ValueError(f"via: one of {', '.join(REVEAL_VIAS)}")
-    CodeReveal.objects.create(
-        code=code, via=via, user=actor_user(actor), api_key_prefix=api_key_prefix[:16]
-    )
-    return ClearCode(
-        code=code.code, pin=code.pin, claim_url=code.claim_url, expires_on=code.expires_on
     )
 
 

@@ -19,12 +19,9 @@ from django.utils import timezone
 from core.actors import Actor, actor_label, actor_user
 from core.exceptions import InvalidTransition, ReasonRequired
 from fulfillment.exceptions import OutOfStock
-from fulfillment.models import (
-    Redemption,
-    RedemptionEvent,
-    RedemptionStatus,
-)
-from fulfillment.services import first_order_write, stock_reserve, supplier_order_key
+from fulfillment.models import Redemption, RedemptionStatus
+from fulfillment.services.redemptions import first_order_write, stock_reserve, supplier_order_key
+from fulfillment.services.transitions import redemption_created_record, redemption_event_record
 from loyalty import ledger, locks
 from loyalty.models import LedgerEntry
 
@@ -32,6 +29,12 @@ from loyalty.models import LedgerEntry
 class AlreadyReissued(InvalidTransition):
     code = "already_reissued"
     title = "This redemption was reissued already."
+
+
+def redemption_may_reissue(*, redemption: Redemption) -> bool:
+    """Whether ``redemption`` may be reissued: delivered, and not reissued already (a
+    reissue voids it)."""
+    return redemption.status == RedemptionStatus.DELIVERED and redemption.voided_at is None
 
 
 def redemption_reissue(*, redemption: Redemption, reason: str, actor: Actor) -> Redemption:
@@ -47,12 +50,11 @@ def redemption_reissue(*, redemption: Redemption, reason: str, actor: Actor) -> 
             .select_related("reward", "member")
             .get(pk=redemption.pk)
         )
-        if original.status != RedemptionStatus.DELIVERED:
-            raise InvalidTransition("Only a delivered reward can be reissued.", field="status")
-        if (
-            original.voided_at is not None
-            or Redemption.objects.filter(reissue_of=original).exists()
-        ):
+        if not redemption_may_reissue(redemption=original):
+            if original.status != RedemptionStatus.DELIVERED:
+                raise InvalidTransition("Only a delivered reward can be reissued.", field="status")
+            raise AlreadyReissued()
+        if Redemption.objects.filter(reissue_of=original).exists():
             raise AlreadyReissued()
         member = locks.member_lock(original.member_id)
         new = Redemption(
@@ -95,28 +97,25 @@ def redemption_reissue(*, redemption: Redemption, reason: str, actor: Actor) -> 
             country=str(original.country),
             value=original.face_value,
             quantity=original.quantity,
-            reserved_for=supplier_order_key(new, 1),
+            reserved_for=supplier_order_key(redemption=new, attempt=1),
             now=now,
         )
         if reservation is None:
             raise OutOfStock("No supplier can deliver it again now.", field="quantity")
         new.save(force_insert=True)
         Redemption.objects.filter(pk=original.pk).update(voided_at=now, updated_at=now)
-        RedemptionEvent.objects.create(
+        source = "staff" if actor_user(actor) else "system"
+        redemption_event_record(
             redemption=original,
             field="reissue",
             from_value=RedemptionStatus.DELIVERED,
             to_value="voided",
-            source="staff" if actor_user(actor) else "system",
-            actor=actor_user(actor),
-            note=f"reissued as {new.public_id} by {actor_label(actor)}: {reason}"[:500],
+            source=source,
+            note=f"reissued as {new.public_id} by {actor_label(actor)}: {reason}",
+            actor=actor,
         )
-        RedemptionEvent.objects.create(
-            redemption=new,
-            to_value=RedemptionStatus.PENDING,
-            source="staff" if actor_user(actor) else "system",
-            actor=actor_user(actor),
-            note=f"reissue of {original.public_id}",
+        redemption_created_record(
+            redemption=new, note=f"reissue of {original.public_id}", source=source, actor=actor
         )
-        first_order_write(new, reservation, now)
+        first_order_write(redemption=new, reservation=reservation, now=now)
     return new

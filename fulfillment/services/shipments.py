@@ -23,13 +23,13 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
-from core.actors import Actor, actor_user
+from core.actors import Actor
 from core.exceptions import DomainError, InvalidTransition
 from fulfillment.adapters.base import Tracking
+from fulfillment.locks import redemption_lock
 from fulfillment.models import (
     DeliveryStatus,
     Redemption,
-    RedemptionEvent,
     RedemptionStatus,
     Shipment,
     ShipmentSource,
@@ -37,6 +37,7 @@ from fulfillment.models import (
     SupplierOrder,
 )
 from fulfillment.models.shipments import SHIPMENT_INITIAL, SHIPMENT_ON_ITS_WAY, SHIPMENT_TRANSITIONS
+from fulfillment.services.transitions import redemption_event_record
 
 logger = logging.getLogger("fulfillment.shipments")
 
@@ -113,7 +114,7 @@ def shipment_add(
         raise DomainError("That supplier order is another redemption's.", field="supplier_order")
     now = timezone.now()
     with transaction.atomic():
-        locked = _lock(redemption.pk)
+        locked = redemption_lock(redemption.pk)
         if locked.status not in SHIPPABLE:
             raise InvalidTransition(
                 f"The redemption is {locked.status}: only one submitted to a supplier or "
@@ -146,6 +147,7 @@ def shipment_from_supplier(
     tracking: Tracking,
     source: str,
     at: datetime.datetime | None = None,
+    actor: Actor,
 ) -> Shipment | None:
     """Record the tracking a supplier reported for ``supplier_order`` as a shipped
     parcel. Idempotent: tracking recorded already (by an earlier poll, or by staff)
@@ -158,7 +160,7 @@ def shipment_from_supplier(
         logger.warning("%s: tracking left out: %s", supplier_order.idempotency_key, error.detail)
         return None
     with transaction.atomic():
-        locked = _lock(redemption.pk)
+        locked = redemption_lock(redemption.pk)
         existing = _existing(locked, cleaned)
         if existing is not None:
             return existing
@@ -170,7 +172,7 @@ def shipment_from_supplier(
             source=ShipmentSource.SUPPLIER,
             event_source=source,
             note=supplier_order.idempotency_key,
-            actor=None,
+            actor=actor,
             now=at or timezone.now(),
         )
     _mirror(redemption, locked)
@@ -193,7 +195,7 @@ def shipment_move(
         raise DomainError(f"Not a shipment status: {str(to)[:40]!r}.", field="status")
     now = at or timezone.now()
     with transaction.atomic():
-        redemption = _lock(shipment.redemption_id)
+        redemption = redemption_lock(shipment.redemption_id)
         current = Shipment.objects.get(pk=shipment.pk)
         if to not in SHIPMENT_TRANSITIONS[current.status]:
             raise InvalidTransition(
@@ -229,10 +231,6 @@ def shipment_move(
 
 
 # -- inside the services -------------------------------------------------------------------
-
-
-def _lock(redemption_id: int) -> Redemption:
-    return Redemption.objects.select_for_update().get(pk=redemption_id)
 
 
 def _existing(redemption: Redemption, tracking: TrackingInput) -> Shipment | None:
@@ -342,12 +340,12 @@ def _event(
     actor: Actor,
     note: str,
 ) -> None:
-    RedemptionEvent.objects.create(
+    redemption_event_record(
         redemption=redemption,
         field=field,
         from_value=from_value,
         to_value=to_value,
-        source=source[:20],
-        actor=actor_user(actor),
+        source=source,
         note=note,
+        actor=actor,
     )
