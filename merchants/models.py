@@ -124,6 +124,19 @@ class OnboardingChecklistItem(models.Model):
         return self.completed_at is not None
 
 
+def acting_api_key_field() -> models.ForeignKey:
+    """The store's API key that acted, on a change row or a ledger entry (beside the user
+    who acted; see ``core.actors``). Deleting a key keeps the row and clears this."""
+    return models.ForeignKey(
+        "merchants.MerchantAPIKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The store's API key that acted, when one did.",
+    )
+
+
 class MerchantEvent(models.Model):
     """Append-only history of a merchant: status changes, checklist ticks, key changes,
     stores and their webhook secrets, portal memberships, edits of its details; each names
@@ -150,14 +163,7 @@ class MerchantEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    api_key = models.ForeignKey(
-        "merchants.MerchantAPIKey",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        help_text="The store's API key that acted, when one did.",
-    )
+    api_key = acting_api_key_field()
     actor_label = models.CharField(max_length=150, help_text="Who acted, kept if the user goes.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

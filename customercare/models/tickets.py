@@ -15,7 +15,7 @@ from django.db import models
 from django.db.models import Q
 
 from core.actors import recorded_actor_label
-from merchants.models import Merchant
+from merchants.models import Merchant, acting_api_key_field
 
 # Crockford's base32 without the look-alikes: 12 characters are 60 random bits.
 REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -237,14 +237,7 @@ class TicketMessage(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    api_key = models.ForeignKey(
-        "merchants.MerchantAPIKey",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        help_text="The store's API key that acted, when one did.",
-    )
+    api_key = acting_api_key_field()
     body = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -325,14 +318,7 @@ class TicketEvent(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    api_key = models.ForeignKey(
-        "merchants.MerchantAPIKey",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        help_text="The store's API key that acted, when one did.",
-    )
+    api_key = acting_api_key_field()
     source = models.CharField(max_length=10, help_text="staff, portal, api, member or system")
     note = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

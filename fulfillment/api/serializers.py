@@ -97,7 +97,10 @@ class ClaimedCodeSerializer(serializers.Serializer):
 class ClaimSerializer(serializers.Serializer):
     url = serializers.CharField(help_text="The member's claim page (a signed, expiring link).")
     codes = ClaimedCodeSerializer(
-        many=True, allow_null=True, help_text="Only for keys with the codes scope."
+        many=True,
+        allow_null=True,
+        help_text="The codes in clear: only from the detail endpoint (or the redeeming POST), "
+        "and only for keys with the codes scope; always null in the list.",
     )
 
 

@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
             name="api_key",
             field=models.ForeignKey(
                 blank=True,
-                help_text="The store's API key that acted, when a key did.",
+                help_text="The store's API key that acted, when one did.",
                 null=True,
                 on_delete=django.db.models.deletion.SET_NULL,
                 related_name="+",

@@ -6,7 +6,7 @@ from django.db.models import Q
 from django_countries.fields import CountryField
 
 from core.fields import CurrencyField
-from merchants.models import Merchant
+from merchants.models import Merchant, acting_api_key_field
 
 
 class RedemptionStatus(models.TextChoices):
@@ -174,14 +174,7 @@ class RedemptionEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    api_key = models.ForeignKey(
-        "merchants.MerchantAPIKey",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        help_text="The store's API key that acted, when a key did.",
-    )
+    api_key = acting_api_key_field()
     actor_label = models.CharField(
         max_length=150,
         blank=True,

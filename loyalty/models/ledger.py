@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from loyalty.models.member import Member
-from merchants.models import Merchant
+from merchants.models import Merchant, acting_api_key_field
 
 
 class LedgerEntryKind(models.TextChoices):
@@ -61,14 +61,7 @@ class LedgerEntry(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    api_key = models.ForeignKey(
-        "merchants.MerchantAPIKey",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        help_text="The store's API key that acted, when one did.",
-    )
+    api_key = acting_api_key_field()
     actor_label = models.CharField(
         max_length=150, blank=True, help_text="Who acted (a job by name), kept if the user goes."
     )

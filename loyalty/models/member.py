@@ -4,7 +4,7 @@ from django.db.models import F, Q
 from django_countries.fields import CountryField
 
 from loyalty.models.program import Tier
-from merchants.models import Merchant
+from merchants.models import Merchant, acting_api_key_field
 
 
 class MemberStatus(models.TextChoices):
@@ -97,14 +97,7 @@ class TierChange(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    api_key = models.ForeignKey(
-        "merchants.MerchantAPIKey",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        help_text="The store's API key that acted, when one did.",
-    )
+    api_key = acting_api_key_field()
     actor_label = models.CharField(
         max_length=150, blank=True, help_text="Who acted (a job by name), kept if the user goes."
     )
