@@ -142,14 +142,16 @@ def current_csat(ticket: Ticket) -> CSATResponse | None:
     return next((c for c in ticket.csat.all() if c.resolution == ticket.resolutions), None)
 
 
+def ticket_may_be_rated(*, ticket: Ticket) -> bool:
+    """Whether the ticket has a resolution the member may rate: the rule
+    ``services.csat_record`` refuses by (one rating per resolution is checked apart)."""
+    return ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED) and ticket.resolutions > 0
+
+
 def csat_open(ticket: Ticket) -> bool:
     """Whether the member may rate the ticket's latest resolution now (as
     ``services.csat_record`` would accept)."""
-    return (
-        ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED)
-        and ticket.resolutions > 0
-        and current_csat(ticket) is None
-    )
+    return ticket_may_be_rated(ticket=ticket) and current_csat(ticket) is None
 
 
 def member_ticket_list(*, merchant: Merchant, member: Member) -> QuerySet[Ticket]:

@@ -54,7 +54,7 @@ from customercare.models import (
     TicketStatus,
 )
 from customercare.notifications import notification_queue
-from customercare.selectors import care_settings_for, sla_targets
+from customercare.selectors import care_settings_for, sla_targets, ticket_may_be_rated
 from fulfillment.models import Redemption
 from loyalty.models import LedgerEntry, Member
 from merchants.models import Merchant
@@ -579,10 +579,7 @@ def csat_record(*, ticket: Ticket, score: object, comment: object, via: str) -> 
         raise InvalidTicketInput("Text of at most 2000 characters.", field="comment")
     with transaction.atomic():
         ticket = locks.ticket_lock(pk=ticket.pk)
-        if (
-            ticket.status not in (TicketStatus.RESOLVED, TicketStatus.CLOSED)
-            or not ticket.resolutions
-        ):
+        if not ticket_may_be_rated(ticket=ticket):
             raise InvalidTransition("Only a resolved ticket can be rated.", field="score")
         if CSATResponse.objects.filter(ticket=ticket, resolution=ticket.resolutions).exists():
             raise CSATAlreadyGiven()

@@ -9,7 +9,8 @@ import pytest
 from django.utils import timezone
 
 from core.actors import Actor
-from customercare import services
+from core.exceptions import InvalidTransition
+from customercare import selectors, services
 from customercare.exceptions import TicketClosed
 from customercare.models import CareSettings, Ticket, TicketStatus
 from tests.customercare.factories import agent_make, care_merchant, member_of, ticket_open
@@ -95,3 +96,16 @@ def test_a_merge_chain_longer_than_the_limit_is_not_followed(member):
     assert not services.ticket_member_can_reply(ticket=stopped)
     with pytest.raises(TicketClosed):
         services.ticket_member_message(ticket=start, body="Hello?", actor=Actor.member())
+
+
+def test_only_a_resolved_ticket_may_be_rated_and_csat_record_refuses_by_the_same_rule(member):
+    ticket = ticket_open(member)
+    assert not selectors.ticket_may_be_rated(ticket=ticket)
+    with pytest.raises(InvalidTransition):
+        services.csat_record(ticket=ticket, score=5, comment="", via="link")
+    ticket = resolved(ticket, days_ago=0)
+    assert selectors.ticket_may_be_rated(ticket=ticket)
+    assert selectors.csat_open(ticket)
+    services.csat_record(ticket=ticket, score=5, comment="", via="link")
+    assert selectors.ticket_may_be_rated(ticket=ticket)
+    assert not selectors.csat_open(ticket)
