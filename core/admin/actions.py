@@ -18,7 +18,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 
 from core.admin.rights import require_page_action
 from core.exceptions import DomainError
@@ -127,6 +127,20 @@ class ConfirmActions:
         if text:
             self.message_user(request, text, messages.SUCCESS)
         return None
+
+    def page_action_urls(
+        self, *, segment: str = "act", view: Callable[..., HttpResponse] | None = None
+    ) -> list:
+        """The URL of the object's page actions, ``<pk>/<segment>/<name>/``, named
+        ``<app>_<model>_<segment>``; ``view`` defaults to ``page_action_view``."""
+        opts = self.model._meta
+        return [
+            path(
+                f"<int:pk>/{segment}/<str:name>/",
+                self.admin_site.admin_view(view or self.page_action_view),
+                name=f"{opts.app_label}_{opts.model_name}_{segment}",
+            )
+        ]
 
     def page_action_method(self, name: str) -> Callable[[HttpRequest, QuerySet], Any]:
         """The action a page action runs: the one of the same name."""

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils.html import format_html
 
 from core.actors import Actor
@@ -114,16 +114,9 @@ class GoodwillAdjustmentAdmin(ConfirmActions, admin.ModelAdmin):
 
     def get_urls(self) -> list:
         return [
-            path(
-                "<int:pk>/decide/<str:name>/",
-                self.admin_site.admin_view(self.decide_view),
-                name="customercare_goodwilladjustment_decide",
-            ),
+            *self.page_action_urls(segment="decide"),
             *super().get_urls(),
         ]
-
-    def decide_view(self, request: HttpRequest, pk: int, name: str) -> HttpResponse:
-        return self.page_action_view(request, pk, name)
 
     def page_action_method(self, name: str):
         return getattr(self, f"{name}_selected")

@@ -216,11 +216,7 @@ class TicketAdmin(TicketActionsMixin, ReportsMixin, ConfirmActions, admin.ModelA
 
     def get_urls(self) -> list:
         return [
-            path(
-                "<int:pk>/act/<str:name>/",
-                self.admin_site.admin_view(self.act_view),
-                name="customercare_ticket_act",
-            ),
+            *self.page_action_urls(view=self.act_view),
             path(
                 "<int:pk>/attachments/<int:attachment_id>/",
                 self.admin_site.admin_view(self.attachment_view),

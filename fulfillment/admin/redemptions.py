@@ -279,11 +279,7 @@ class RedemptionAdmin(ShipmentActions, ConfirmActions, admin.ModelAdmin):
 
     def get_urls(self) -> list:
         return [
-            path(
-                "<int:pk>/act/<str:name>/",
-                self.admin_site.admin_view(self.act_view),
-                name="fulfillment_redemption_act",
-            ),
+            *self.page_action_urls(),
             path(
                 "<int:pk>/codes/<int:code_id>/reveal/",
                 self.admin_site.admin_view(self.reveal_view),
@@ -291,10 +287,6 @@ class RedemptionAdmin(ShipmentActions, ConfirmActions, admin.ModelAdmin):
             ),
             *super().get_urls(),
         ]
-
-    def act_view(self, request: HttpRequest, pk: int, name: str) -> HttpResponse:
-        """One action on one redemption, from its page."""
-        return self.page_action_view(request, pk, name)
 
     def reveal_view(self, request: HttpRequest, pk: int, code_id: int) -> HttpResponse:
         """Confirm, then show one code in clear (recorded as a reveal)."""
