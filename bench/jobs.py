@@ -393,10 +393,10 @@ LEFT JOIN (
 SEED_ENTRIES = """
 INSERT INTO loyalty_ledgerentry (
     id, kind, points, pending, balance_after, pending_after, source_type, source_ref,
-    reason, shortfall, created_at, merchant_id, member_id
+    reason, shortfall, actor_label, created_at, merchant_id, member_id
 )
 SELECT id, 'earn', p, q, sum(p) OVER w, sum(q) OVER w, 'order', 'bench-' || id, '', 0,
-       earned_at, %(merchant)s, member_id
+       'bench', earned_at, %(merchant)s, member_id
 FROM (
     SELECT id, member_id, earned_at,
            CASE WHEN released_at IS NULL THEN 0 ELSE points END AS p,
