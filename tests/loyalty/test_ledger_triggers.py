@@ -145,7 +145,8 @@ def test_database_refuses_a_first_entry_that_does_not_start_from_zero(member):
         cursor.execute(
             "INSERT INTO loyalty_ledgerentry (merchant_id, member_id, kind, points, pending, "
             "balance_after, pending_after, source_type, source_ref, reason, shortfall, "
-            "created_at) VALUES (%s, %s, 'adjust', 5, 0, 7, 0, 'staff', '', '', 0, %s)",
+            "actor_label, created_at) "
+            "VALUES (%s, %s, 'adjust', 5, 0, 7, 0, 'staff', '', '', 0, '', %s)",
             [member.merchant_id, member.pk, timezone.now()],
         )
     assert not member.ledger.exists()
