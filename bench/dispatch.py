@@ -242,6 +242,7 @@ def setup(args: argparse.Namespace, phases: int) -> World:
         SupplierKind,
         SupplierOffer,
     )
+    from core.actors import SYSTEM
     from loyalty import ledger
     from loyalty import services as loyalty_services
     from merchants import services as merchant_services
@@ -253,20 +254,20 @@ def setup(args: argparse.Namespace, phases: int) -> World:
         country="US",
         default_currency="USD",
         timezone_name="UTC",
-        actor=None,
+        actor=SYSTEM,
     )
     for step in (MerchantStatus.IN_REVIEW, MerchantStatus.APPROVED):
         merchant_services.merchant_transition(
-            merchant=merchant, to_status=step, reason="benchmark", actor=None
+            merchant=merchant, to_status=step, reason="benchmark", actor=SYSTEM
         )
     for item in ChecklistItem.values:
-        merchant_services.checklist_item_complete(merchant=merchant, item=item, actor=None)
+        merchant_services.checklist_item_complete(merchant=merchant, item=item, actor=SYSTEM)
     merchant_services.merchant_transition(
-        merchant=merchant, to_status=MerchantStatus.LIVE, reason="benchmark", actor=None
+        merchant=merchant, to_status=MerchantStatus.LIVE, reason="benchmark", actor=SYSTEM
     )
     loyalty_services.program_configure(
         merchant=merchant,
-        actor=None,
+        actor=SYSTEM,
         name="Bench Points",
         points_name="Points",
         point_value=Decimal("0.01"),
@@ -287,7 +288,7 @@ def setup(args: argparse.Namespace, phases: int) -> World:
             recipient_fields=["email"],
             status=RewardStatus.ACTIVE,
         ),
-        actor=None,
+        actor=SYSTEM,
     )
     supplier = Supplier.objects.create(
         name="Bench Sandbox",
@@ -308,7 +309,7 @@ def setup(args: argparse.Namespace, phases: int) -> World:
         stock=None,
     )
     catalog_services.catalog_items_add(
-        merchant=merchant, rewards=[reward], actor=None, price_step=1
+        merchant=merchant, rewards=[reward], actor=SYSTEM, price_step=1
     )
     # 25 USD at 0.01 a point is 2,500 points; four times that leaves room for any markup.
     per_member = 4 * 2500 * (-(-args.redemptions * phases // args.members))
@@ -326,7 +327,7 @@ def setup(args: argparse.Namespace, phases: int) -> World:
                 reason="benchmark",
                 at=now,
                 expires_at=None,
-                actor=None,
+                actor=SYSTEM,
             )
         members.append(external_id)
     return World(

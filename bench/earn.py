@@ -179,6 +179,7 @@ def setup_data(args: argparse.Namespace) -> str:
     Runs in this process (Django configured by ``configure_django``)."""
     from decimal import Decimal
 
+    from core.actors import SYSTEM
     from loyalty import services as loyalty_services
     from loyalty.models import EarningRule, Member, RuleKind, Tier
     from merchants import services as merchant_services
@@ -190,15 +191,15 @@ def setup_data(args: argparse.Namespace) -> str:
         country="US",
         default_currency="USD",
         timezone_name="UTC",
-        actor=None,
+        actor=SYSTEM,
     )
     for step in (MerchantStatus.IN_REVIEW, MerchantStatus.APPROVED):
         merchant_services.merchant_transition(
-            merchant=merchant, to_status=step, reason="benchmark", actor=None
+            merchant=merchant, to_status=step, reason="benchmark", actor=SYSTEM
         )
     program = loyalty_services.program_configure(
         merchant=merchant,
-        actor=None,
+        actor=SYSTEM,
         name="Bench Rewards",
         points_name="Points",
         point_value=Decimal("0.01"),
@@ -229,12 +230,12 @@ def setup_data(args: argparse.Namespace) -> str:
         min_order_total=Decimal("100"),
     )
     for item in ChecklistItem.values:
-        merchant_services.checklist_item_complete(merchant=merchant, item=item, actor=None)
+        merchant_services.checklist_item_complete(merchant=merchant, item=item, actor=SYSTEM)
     merchant_services.merchant_transition(
-        merchant=merchant, to_status=MerchantStatus.LIVE, reason="benchmark", actor=None
+        merchant=merchant, to_status=MerchantStatus.LIVE, reason="benchmark", actor=SYSTEM
     )
     _, raw_key = merchant_services.api_key_issue(
-        merchant=merchant, name="bench", scopes=[Scope.READ, Scope.WRITE], actor=None
+        merchant=merchant, name="bench", scopes=[Scope.READ, Scope.WRITE], actor=SYSTEM
     )
     # Most of the pool exists before the run; the rest is created by the orders. Plain
     # rows in one statement (what member_upsert makes for an id and an email), because

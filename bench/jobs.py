@@ -290,6 +290,7 @@ class World:
 def setup_program():
     from django.utils import timezone
 
+    from core.actors import SYSTEM
     from loyalty import services as loyalty_services
     from loyalty import tiers
     from loyalty.models import Tier
@@ -302,15 +303,15 @@ def setup_program():
         country="US",
         default_currency="USD",
         timezone_name="UTC",
-        actor=None,
+        actor=SYSTEM,
     )
     for step in (MerchantStatus.IN_REVIEW, MerchantStatus.APPROVED):
         merchant_services.merchant_transition(
-            merchant=merchant, to_status=step, reason="benchmark", actor=None
+            merchant=merchant, to_status=step, reason="benchmark", actor=SYSTEM
         )
     program = loyalty_services.program_configure(
         merchant=merchant,
-        actor=None,
+        actor=SYSTEM,
         name="Bench Rewards",
         points_name="Points",
         point_value=Decimal("0.01"),
@@ -324,9 +325,9 @@ def setup_program():
     silver = Tier.objects.create(program=program, name="Silver", threshold=SILVER)
     gold = Tier.objects.create(program=program, name="Gold", threshold=GOLD)
     for item in ChecklistItem.values:
-        merchant_services.checklist_item_complete(merchant=merchant, item=item, actor=None)
+        merchant_services.checklist_item_complete(merchant=merchant, item=item, actor=SYSTEM)
     merchant_services.merchant_transition(
-        merchant=merchant, to_status=MerchantStatus.LIVE, reason="benchmark", actor=None
+        merchant=merchant, to_status=MerchantStatus.LIVE, reason="benchmark", actor=SYSTEM
     )
     now = timezone.now()
     return World(

@@ -29,7 +29,7 @@ from catalog.models import (
     Supplier,
 )
 from catalog.supplier_settings import schema_for, settings_json, stored_settings
-from core.actors import Actor, actor_label, actor_user, as_actor, history_user
+from core.actors import Actor, actor_label, actor_user, history_user
 from core.exceptions import DomainError
 from core.money import quantize_places
 from loyalty.exceptions import ExchangeRateMissing
@@ -140,9 +140,9 @@ def supplier_may_change_credentials(*, actor: Actor) -> bool:
     """May ``actor`` change a supplier's secrets, or what decides where they are sent
     (its adapter, a URL its secrets go to)? Staff with the permission may; so may the
     system (a command or job)."""
-    if as_actor(actor).kind == "system":
-        return True
     user = actor_user(actor)
+    if actor.kind == "system":
+        return True
     return user is not None and user.is_active and user.has_perm(CREDENTIALS_PERMISSION)
 
 

@@ -69,38 +69,35 @@ class Actor:
 
 SYSTEM = Actor.system()
 
-# What services accepted before actors were typed: a user, an anonymous user or nothing.
-# Only fulfillment's services still receive these; the other apps pass an ``Actor``.
-ActorLike = Actor | AbstractBaseUser | AnonymousUser | None
+
+def require_actor(actor: Actor) -> Actor:
+    """``actor`` itself; a bare user or None is a caller that was not converted, and fails."""
+    if not isinstance(actor, Actor):
+        raise TypeError("actor must be a core.actors.Actor")
+    return actor
 
 
-def as_actor(actor: ActorLike) -> Actor:
-    if isinstance(actor, Actor):
-        return actor
-    return Actor.staff(actor)
-
-
-def actor_user(actor: ActorLike) -> AbstractBaseUser | None:
+def actor_user(actor: Actor) -> AbstractBaseUser | None:
     """The user who acted, for a foreign key to the user model (None for a key or a job)."""
-    return as_actor(actor).user
+    return require_actor(actor).user
 
 
-def actor_api_key_id(actor: ActorLike) -> str | None:
-    return as_actor(actor).api_key_id
+def actor_api_key_id(actor: Actor) -> str | None:
+    return require_actor(actor).api_key_id
 
 
-def actor_label(actor: ActorLike) -> str:
-    return as_actor(actor).label
+def actor_label(actor: Actor) -> str:
+    return require_actor(actor).label
 
 
-def actor_fields(actor: ActorLike, *, user_field: str = "actor") -> dict[str, Any]:
+def actor_fields(actor: Actor, *, user_field: str = "actor") -> dict[str, Any]:
     """The columns a change row or ledger entry records its actor in: the user (under
     ``user_field``) and the API key. Spread into the row: ``Event(..., **actor_fields(a))``."""
-    actor = as_actor(actor)
+    actor = require_actor(actor)
     return {user_field: actor.user, "api_key_id": actor.api_key_id}
 
 
-def history_user(actor: ActorLike) -> AbstractBaseUser | None:
+def history_user(actor: Actor) -> AbstractBaseUser | None:
     """django-simple-history's ``history_user`` for a change this actor made: the user, or
     None for an API key or a job (the history row's change reason names those)."""
     return actor_user(actor)

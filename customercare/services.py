@@ -24,7 +24,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from core.actors import Actor, actor_fields, actor_user, as_actor
+from core.actors import Actor, actor_fields, actor_user, require_actor
 from core.exceptions import InvalidTransition
 from customercare import attachments as attachment_rules
 from customercare import claims, locks, sla
@@ -200,7 +200,7 @@ _SOURCES = {"staff": "staff", "portal": "portal", "api_key": "api", "member": "m
 
 def _source(actor: Actor) -> str:
     """What a ticket event's ``source`` says for this actor (a job: ``system``)."""
-    return _SOURCES.get(as_actor(actor).kind, "system")
+    return _SOURCES.get(require_actor(actor).kind, "system")
 
 
 def _event(

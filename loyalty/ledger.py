@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from core.actors import ActorLike, actor_fields, actor_label
+from core.actors import Actor, actor_fields, actor_label
 from loyalty.batch import WriteBatch
 from loyalty.exceptions import InsufficientPoints, InvalidAdjustment, SpendAlreadyRefunded
 from loyalty.locks import (
@@ -55,7 +55,7 @@ def _write(
     touch: bool = True,
     reverses: LedgerEntry | None = None,
     batch: WriteBatch | None = None,
-    actor: ActorLike,
+    actor: Actor,
 ) -> LedgerEntry:
     """Apply a change to a locked member and record it: at once, or queued in ``batch``
     (written when the caller executes it, before the transaction ends)."""
@@ -136,7 +136,7 @@ def points_earn(
     reason: str = "",
     member_locked: bool = False,
     batch: WriteBatch | None = None,
-    actor: ActorLike,
+    actor: Actor,
 ) -> LedgerEntry | None:
     """Credit ``points`` as a new lot: pending until ``available_at`` if that is later than
     ``at``, spendable at once otherwise. Nothing is written for zero points. The caller may
@@ -197,7 +197,7 @@ def points_spend(
     source_ref: str = "",
     kind: str = Kind.REDEEM,
     reason: str = "",
-    actor: ActorLike,
+    actor: Actor,
 ) -> LedgerEntry:
     """Debit ``points`` from the oldest available lots; refuses more than the balance."""
     if points <= 0:
@@ -234,7 +234,7 @@ def points_adjust(
     expires_at: datetime.datetime | None,
     source_type: str = Source.STAFF,
     source_ref: str = "",
-    actor: ActorLike,
+    actor: Actor,
 ) -> LedgerEntry:
     """A staff (or care goodwill) correction: a credit forms a new lot, a debit spends."""
     if not (reason or "").strip():
@@ -293,7 +293,7 @@ def points_reverse_for_refund(
     refund: Refund,
     points: int,
     at: datetime.datetime,
-    actor: ActorLike,
+    actor: Actor,
 ) -> Reversal:
     """Take back ``points`` an order earned: its pending lots first, then the balance (its
     own released lots, then the oldest others). What the member already spent becomes the
@@ -340,7 +340,7 @@ def points_refund_spend(
     reason: str,
     at: datetime.datetime,
     source_ref: str = "",
-    actor: ActorLike,
+    actor: Actor,
 ) -> LedgerEntry:
     """Give back what a spend took (a failed redemption), to the very lots it came from,
     so their expiry dates stay as they were. A spend is given back once at most (a unique
@@ -371,7 +371,7 @@ def points_refund_spend(
 
 
 def release_lots(
-    batches: list[tuple[Member, list[PointLot]]], at: datetime.datetime, *, actor: ActorLike
+    batches: list[tuple[Member, list[PointLot]]], at: datetime.datetime, *, actor: Actor
 ) -> list[LedgerEntry]:
     """Make locked members' due pending lots spendable: one entry per member for all of
     their lots. Set-based: one ``UPDATE`` of the lots, and the members' balances and
@@ -408,7 +408,7 @@ def expire_lots(
     at: datetime.datetime,
     reason: str,
     *,
-    actor: ActorLike,
+    actor: Actor,
 ) -> list[LedgerEntry]:
     """Expire what is left of locked members' lots: one entry per member for all of
     their lots, and a movement per lot. Set-based like ``release_lots``: the lots, the

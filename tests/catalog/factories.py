@@ -20,6 +20,7 @@ from catalog.models import (
     SupplierKind,
     SupplierOffer,
 )
+from core.actors import SYSTEM
 from loyalty import services as loyalty_services
 from loyalty.models import ExchangeRate, Program
 from merchants.models import Merchant
@@ -75,7 +76,7 @@ class RewardFactory(factory.django.DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
-        return services.reward_save(reward=model_class(*args, **kwargs), actor=None)
+        return services.reward_save(reward=model_class(*args, **kwargs), actor=SYSTEM)
 
 
 class OfferFactory(factory.django.DjangoModelFactory):
@@ -106,7 +107,7 @@ def merchant_with_program(
     merchant = MerchantFactory(live=True, country=country, default_currency=currency)
     program = loyalty_services.program_configure(
         merchant=merchant,
-        actor=None,
+        actor=SYSTEM,
         name="P",
         points_name="Points",
         point_value=Decimal(point_value),
@@ -125,4 +126,4 @@ def offered(reward: Reward, *countries: str) -> Reward:
 
 
 def select(merchant: Merchant, *rewards: Reward, **terms: Any) -> list[MerchantCatalogItem]:
-    return services.catalog_items_add(merchant=merchant, rewards=rewards, actor=None, **terms)
+    return services.catalog_items_add(merchant=merchant, rewards=rewards, actor=SYSTEM, **terms)

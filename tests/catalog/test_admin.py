@@ -21,6 +21,7 @@ from catalog.models import (
     RewardType,
     VoucherCode,
 )
+from core.actors import SYSTEM
 from loyalty import services as loyalty_services
 from merchants.models import ChecklistItem
 from merchants.selectors import checklist_missing
@@ -382,7 +383,7 @@ def fresh_merchant_with_program():
     merchant = MerchantFactory(country="FR", default_currency="USD")
     loyalty_services.program_configure(
         merchant=merchant,
-        actor=None,
+        actor=SYSTEM,
         name="P",
         point_value=Decimal("0.01"),
         base_earn_rate=Decimal("1"),

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from catalog import services
 from catalog.models import CodePool, Reward, SupplierKind, VoucherCode
+from core.actors import SYSTEM
 from loyalty.models import Member, Program, Tier
 from tests.catalog.factories import (
     CategoryFactory,
@@ -97,9 +98,9 @@ def test_country_status_stock_and_tier_decide_what_is_shown(shop):
     next(i for i in items if i.reward == gold_only).allowed_tiers.add(gold)
     disabled_item = next(i for i in items if i.reward == disabled)
     disabled_item.is_enabled = False
-    services.catalog_item_save(item=disabled_item, actor=None)
-    services.rewards_set_status(rewards=[paused], status="paused", actor=None)
-    services.rewards_set_status(rewards=[retired], status="retired", actor=None)
+    services.catalog_item_save(item=disabled_item, actor=SYSTEM)
+    services.rewards_set_status(rewards=[paused], status="paused", actor=SYSTEM)
+    services.rewards_set_status(rewards=[retired], status="retired", actor=SYSTEM)
 
     assert listed(tenant) == ["visible"]
     Member.objects.filter(merchant=merchant, external_id="cust-1").update(tier=gold)

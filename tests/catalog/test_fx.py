@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from catalog import fx
 from catalog.models import AlertKind, CatalogAlert, MerchantCatalogItem
+from core.actors import SYSTEM
 from loyalty.models import ExchangeRate
 from merchants import services as merchant_services
 from tests.catalog.factories import (
@@ -252,7 +253,7 @@ def test_pairs_in_use_cover_offer_costs_and_the_fee_plan_currency(drop_dir):
         fee_per_redemption=Decimal("0.5"),
         reward_margin_percent=Decimal("5"),
         currency="GBP",
-        actor=None,
+        actor=SYSTEM,
     )
     reward = RewardFactory(face_currency="USD")
     offered(reward)

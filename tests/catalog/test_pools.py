@@ -14,6 +14,7 @@ from django.utils import timezone
 from catalog import pools
 from catalog.exceptions import CodeUploadRefused
 from catalog.models import AlertKind, CatalogAlert, CodePool, SupplierKind, VoucherCode
+from core.actors import SYSTEM
 from tests.catalog.factories import OfferFactory, SupplierFactory
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +33,7 @@ def pool() -> CodePool:
 
 
 def upload(pool: CodePool, *rows: str, header: str = "code,pin,expires_on"):
-    return pools.codes_upload(pool=pool, csv_text="\n".join([header, *rows]) + "\n", actor=None)
+    return pools.codes_upload(pool=pool, csv_text="\n".join([header, *rows]) + "\n", actor=SYSTEM)
 
 
 def open_low_stock() -> set[str]:
@@ -62,7 +63,7 @@ def test_uploaded_codes_and_pins_are_encrypted_at_rest(pool):
 
 def test_a_code_column_alone_is_enough_and_a_file_object_works(pool):
     result = pools.codes_upload(
-        pool=pool, file=io.BytesIO(b"\xef\xbb\xbfcode\r\nONE\r\n\r\nTWO\r\n"), actor=None
+        pool=pool, file=io.BytesIO(b"\xef\xbb\xbfcode\r\nONE\r\n\r\nTWO\r\n"), actor=SYSTEM
     )
     assert result.created == 2
     assert sorted(c.code for c in VoucherCode.objects.all()) == ["ONE", "TWO"]

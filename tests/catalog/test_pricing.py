@@ -12,6 +12,7 @@ from catalog import pricing, services
 from catalog.denominations import Denominations
 from catalog.exceptions import InvalidPriceOverride
 from catalog.models import AlertKind, CatalogAlert, MerchantCatalogItem
+from core.actors import SYSTEM
 from merchants.models import ChecklistItem, FeePlan
 from tests.catalog.factories import (
     OfferFactory,
@@ -121,16 +122,16 @@ def test_fixed_overrides_win_and_bad_ones_are_refused():
     reward = offered(RewardFactory(denominations=["10", "25"]))
     (item,) = select(merchant, reward, price_step=1)
     item.fixed_prices = {"25": 2000}
-    services.catalog_item_save(item=item, actor=None)
+    services.catalog_item_save(item=item, actor=SYSTEM)
     assert item.prices == {"10.00": 1000, "25.00": 2000}
     for bad in ({"30": 100}, {"25": 0}, {"25": 10.5}, {"25": True}, ["25"]):
         item.fixed_prices = bad
         with pytest.raises(InvalidPriceOverride):
-            services.catalog_item_save(item=item, actor=None)
+            services.catalog_item_save(item=item, actor=SYSTEM)
     item.fixed_prices = {}
     item.fixed_points_per_unit = Decimal(50)  # only for ranges
     with pytest.raises(InvalidPriceOverride):
-        services.catalog_item_save(item=item, actor=None)
+        services.catalog_item_save(item=item, actor=SYSTEM)
     assert MerchantCatalogItem.objects.get(pk=item.pk).prices == {"10.00": 1000, "25.00": 2000}
 
 
@@ -148,7 +149,7 @@ def test_repricing_follows_rates_face_values_and_keeps_the_previous_price():
     assert item.prices == {"10.00": 1200}
 
     reward.denominations = ["20"]
-    services.reward_save(reward=reward, actor=None)
+    services.reward_save(reward=reward, actor=SYSTEM)
     item.refresh_from_db()
     assert item.prices == {"20.00": 2400}
 
@@ -212,7 +213,7 @@ def test_saving_the_program_reprices_its_merchants_catalog_after_commit(
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         loyalty_services.program_configure(
-            merchant=merchant, actor=None, point_value=Decimal("0.005")
+            merchant=merchant, actor=SYSTEM, point_value=Decimal("0.005")
         )
 
     assert len(callbacks) == 1

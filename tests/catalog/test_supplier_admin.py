@@ -13,6 +13,7 @@ from django.urls import NoReverseMatch, reverse
 from catalog import services
 from catalog.models import Supplier
 from catalog.supplier_settings import stored_settings
+from core.actors import SYSTEM
 from tests.merchants.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +36,7 @@ def supplier() -> Supplier:
             invoice_currency="USD",
         ),
         settings={"base_url": URL, "api_key": KEY, "timeout_s": 10},
-        actor=None,
+        actor=SYSTEM,
     )
 
 
@@ -230,7 +231,7 @@ def test_switching_the_adapter_asks_for_the_new_adapters_settings(client):
             name="Sbx", slug="sbx", kind="aggregator", adapter="sandbox", invoice_currency="USD"
         ),
         settings={"seed": 3},
-        actor=None,
+        actor=SYSTEM,
     )
     login(client, "Operations")
     data = {

@@ -19,7 +19,7 @@ from catalog.supplier_settings import (
     schema_for,
     stored_settings,
 )
-from core.actors import Actor
+from core.actors import SYSTEM, Actor
 from fulfillment.adapters import AdapterConfigError, adapter_for
 from tests.catalog.factories import SupplierFactory
 from tests.merchants.factories import StaffFactory
@@ -49,7 +49,7 @@ def http_supplier(**settings) -> Supplier:
     return services.supplier_save(
         supplier=supplier,
         settings={"base_url": URL, "api_key": KEY, "timeout_s": 10, **settings},
-        actor=None,
+        actor=SYSTEM,
     )
 
 
@@ -162,12 +162,14 @@ def test_a_blank_secret_keeps_the_stored_one_and_a_typed_one_replaces_it():
     operator = staff(credentials=True)
 
     services.supplier_save(
-        supplier=supplier, settings={"base_url": URL, "timeout_s": 5}, actor=operator
+        supplier=supplier, settings={"base_url": URL, "timeout_s": 5}, actor=Actor.staff(operator)
     )
     assert stored(supplier) == {"base_url": URL, "api_key": KEY, "timeout_s": 5}
 
     services.supplier_save(
-        supplier=supplier, settings={"base_url": URL, "api_key": "new-key-9999"}, actor=operator
+        supplier=supplier,
+        settings={"base_url": URL, "api_key": "new-key-9999"},
+        actor=Actor.staff(operator),
     )
     assert stored(supplier)["api_key"] == "new-key-9999"
 
@@ -177,13 +179,13 @@ def test_switching_the_adapter_checks_the_new_schema_and_drops_the_old_settings(
     supplier.adapter = "sandbox"
 
     with pytest.raises(InvalidSupplierSettings):
-        services.supplier_save(supplier=supplier, settings={"base_url": URL}, actor=None)
-    services.supplier_save(supplier=supplier, settings={"seed": 3}, actor=None)
+        services.supplier_save(supplier=supplier, settings={"base_url": URL}, actor=SYSTEM)
+    services.supplier_save(supplier=supplier, settings={"seed": 3}, actor=SYSTEM)
 
     assert stored(supplier) == {"seed": 3}
     supplier.adapter = "http_json"
     # The old key is not carried back: a secret belongs to the settings it was typed in.
-    services.supplier_save(supplier=supplier, settings={"base_url": URL}, actor=None)
+    services.supplier_save(supplier=supplier, settings={"base_url": URL}, actor=SYSTEM)
     assert stored(supplier) == {"base_url": URL}
 
 
@@ -202,7 +204,7 @@ def test_without_the_credentials_permission_secrets_and_where_they_go_are_locked
     settings = change["settings"]
 
     with pytest.raises(SupplierCredentialsLocked) as refused:
-        services.supplier_save(supplier=supplier, settings=settings, actor=clerk)
+        services.supplier_save(supplier=supplier, settings=settings, actor=Actor.staff(clerk))
 
     assert (refused.value.status, refused.value.code, refused.value.field) == (
         403,
@@ -221,7 +223,7 @@ def test_without_the_permission_the_other_settings_can_still_be_changed():
     services.supplier_save(
         supplier=supplier,
         settings={"base_url": URL, "timeout_s": 20},
-        actor=staff(credentials=False),
+        actor=Actor.staff(staff(credentials=False)),
     )
 
     assert stored(supplier) == {"base_url": URL, "api_key": KEY, "timeout_s": 20}
@@ -234,14 +236,18 @@ def test_creating_a_supplier_with_credentials_needs_the_permission():
     )
     with pytest.raises(SupplierCredentialsLocked):
         services.supplier_save(
-            supplier=supplier, settings={"base_url": URL}, actor=staff(credentials=False)
+            supplier=supplier,
+            settings={"base_url": URL},
+            actor=Actor.staff(staff(credentials=False)),
         )
     assert not Supplier.objects.filter(slug="new").exists()
 
     sandbox = Supplier(
         name="Sbx", slug="sbx", kind="aggregator", adapter="sandbox", invoice_currency="USD"
     )
-    services.supplier_save(supplier=sandbox, settings={"seed": 1}, actor=staff(credentials=False))
+    services.supplier_save(
+        supplier=sandbox, settings={"seed": 1}, actor=Actor.staff(staff(credentials=False))
+    )
     assert stored(sandbox) == {"seed": 1}
 
 

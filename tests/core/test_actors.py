@@ -3,9 +3,10 @@ from django.contrib.auth.models import AnonymousUser
 
 from core.actors import (
     Actor,
+    actor_api_key_id,
     actor_fields,
     actor_label,
-    as_actor,
+    actor_user,
     history_user,
     recorded_actor_label,
 )
@@ -45,5 +46,14 @@ def test_a_job_and_a_member_record_no_user_nor_key_and_are_labelled_by_name():
 
 def test_a_missing_or_anonymous_user_is_the_system_never_a_staff_member():
     assert Actor.staff(AnonymousUser()).kind == "system"
-    assert as_actor(None) == Actor.system()
-    assert actor_label(None) == "system"
+    assert Actor.staff(None) == Actor.system()
+    assert actor_label(Actor.staff(None)) == "system"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("given", ["user", "anonymous", "none"])
+def test_a_bare_user_or_none_is_refused_where_an_actor_is_expected(given):
+    bare = {"user": StaffFactory(), "anonymous": AnonymousUser(), "none": None}[given]
+    for helper in (actor_fields, actor_label, actor_user, actor_api_key_id, history_user):
+        with pytest.raises(TypeError, match=r"actor must be a core\.actors\.Actor"):
+            helper(bare)

@@ -18,7 +18,10 @@ from tests.merchants.factories import MerchantFactory, StaffFactory
 def _merchant_event(staff):
     merchant = MerchantFactory()
     merchant_services.merchant_transition(
-        merchant=merchant, to_status=MerchantStatus.IN_REVIEW, reason="ready", actor=staff
+        merchant=merchant,
+        to_status=MerchantStatus.IN_REVIEW,
+        reason="ready",
+        actor=Actor.staff(staff),
     )
     return MerchantEvent.objects.filter(merchant=merchant, actor=staff).get()
 

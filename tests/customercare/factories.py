@@ -3,6 +3,7 @@ the Customer care group, and tickets opened through the service."""
 
 from django.contrib.auth.models import Group
 
+from core.actors import SYSTEM, Actor
 from core.staff_groups import staff_groups_sync
 from customercare import services
 from customercare.models import AgentProfile, Ticket, TicketCategory, TicketChannel
@@ -51,7 +52,7 @@ def ticket_open(
     subject: str = "Where are my points?",
     body: str = "I bought shoes last week.",
     channel: str = TicketChannel.API,
-    actor=None,
+    actor: Actor = SYSTEM,
     attachments=(),
     **data,
 ) -> Ticket:

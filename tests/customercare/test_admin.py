@@ -16,6 +16,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from core.actors import Actor
 from customercare import goodwill, services
 from customercare.models import (
     CannedReply,
@@ -96,15 +97,17 @@ def desk(client):
 def test_filters_pick_the_right_tickets(client, desk):
     agent, member = desk["agent"], desk["member"]
     mine = desk["ticket"]
-    services.ticket_take(ticket=mine, actor=agent)
+    services.ticket_take(ticket=mine, actor=Actor.staff(agent))
     urgent = ticket_open(member, priority=TicketPriority.URGENT)
-    services.ticket_set_category(ticket=urgent, category=TicketCategory.WRONG_REWARD, actor=agent)
+    services.ticket_set_category(
+        ticket=urgent, category=TicketCategory.WRONG_REWARD, actor=Actor.staff(agent)
+    )
     breached = ticket_open(member)
     Ticket.objects.filter(pk=breached.pk).update(sla_state=SLAState.BREACHED)
     resolved = ticket_open(member)
-    services.ticket_move(ticket=resolved, to=TicketStatus.RESOLVED, actor=agent)
+    services.ticket_move(ticket=resolved, to=TicketStatus.RESOLVED, actor=Actor.staff(agent))
     colleague = agent_make(available=False)
-    services.ticket_assign(ticket=resolved, assignee=colleague, actor=agent)
+    services.ticket_assign(ticket=resolved, assignee=colleague, actor=Actor.staff(agent))
     elsewhere = ticket_open(member_of(care_merchant(), 0))
 
     def ids(**params) -> set[int]:
@@ -143,8 +146,8 @@ def test_the_queue_lists_new_and_open_tickets_soonest_due_first(client, desk):
     now = timezone.now()
     late = desk["ticket"]
     soon, answered, waiting = ticket_open(member), ticket_open(member), ticket_open(member)
-    services.ticket_reply(ticket=answered, body="Hi", internal=False, actor=agent)
-    services.ticket_move(ticket=waiting, to=TicketStatus.PENDING_CUSTOMER, actor=agent)
+    services.ticket_reply(ticket=answered, body="Hi", internal=False, actor=Actor.staff(agent))
+    services.ticket_move(ticket=waiting, to=TicketStatus.PENDING_CUSTOMER, actor=Actor.staff(agent))
     Ticket.objects.filter(pk=late.pk).update(
         first_response_due_at=now + datetime.timedelta(hours=5)
     )
@@ -186,7 +189,9 @@ def test_take_the_selected_tickets_from_the_list(client, desk):
 
 def test_the_page_shows_the_thread_the_history_and_the_member(client, desk):
     ticket, member = desk["ticket"], desk["member"]
-    services.ticket_reply(ticket=ticket, body="Checking", internal=True, actor=desk["agent"])
+    services.ticket_reply(
+        ticket=ticket, body="Checking", internal=True, actor=Actor.staff(desk["agent"])
+    )
     page = client.get(page_url(ticket)).content.decode()
     assert "I bought shoes last week." in page
     assert "Checking" in page
@@ -332,7 +337,7 @@ def test_status_priority_category_and_assignee_from_the_page(client, desk):
 
 def test_an_illegal_status_change_is_refused_with_its_reason_and_changes_nothing(client, desk):
     ticket = desk["ticket"]
-    services.ticket_move(ticket=ticket, to=TicketStatus.CLOSED, actor=desk["agent"])
+    services.ticket_move(ticket=ticket, to=TicketStatus.CLOSED, actor=Actor.staff(desk["agent"]))
     events = TicketEvent.objects.count()
 
     response = client.post(act_url(ticket, "status"), {"status-to": "open", "status-note": "try"})
@@ -463,7 +468,12 @@ def test_a_senior_cannot_approve_their_own_goodwill(client, desk):
 def test_a_senior_rejects_with_a_reason(client, desk):
     ticket = desk["ticket"]
     pending = goodwill.goodwill_request(
-        ticket=ticket, points=700, reason="other", note="ask", key=uuid.uuid4(), actor=desk["agent"]
+        ticket=ticket,
+        points=700,
+        reason="other",
+        note="ask",
+        key=uuid.uuid4(),
+        actor=Actor.staff(desk["agent"]),
     )
     client.force_login(senior_make())
     empty = client.post(
@@ -487,7 +497,12 @@ def test_goodwill_over_the_velocity_limit_is_refused_on_the_form(client, desk):
     ticket, member = desk["ticket"], desk["member"]
     CareSettings.objects.filter(merchant=desk["merchant"]).update(goodwill_max_per_30_days=1)
     goodwill.goodwill_request(
-        ticket=ticket, points=10, reason="other", note="once", key=uuid.uuid4(), actor=desk["agent"]
+        ticket=ticket,
+        points=10,
+        reason="other",
+        note="once",
+        key=uuid.uuid4(),
+        actor=Actor.staff(desk["agent"]),
     )
     response = submit(
         client,
@@ -534,7 +549,7 @@ def test_the_goodwill_list_approves_and_rejects_for_seniors_only(client, desk):
             reason="other",
             note="ask",
             key=uuid.uuid4(),
-            actor=desk["agent"],
+            actor=Actor.staff(desk["agent"]),
         )
 
     first, second = ask(600), ask(700)
@@ -799,7 +814,7 @@ def test_ticket_page_query_count_does_not_grow_with_the_thread(
             ticket=ticket,
             body=f"note {i}",
             internal=bool(i % 2),
-            actor=agent,
+            actor=Actor.staff(agent),
             attachments=[SimpleUploadedFile(f"p{i}.png", PNG, "image/png")],
         )
         if i < 3:
@@ -809,10 +824,10 @@ def test_ticket_page_query_count_does_not_grow_with_the_thread(
                 reason="other",
                 note="x",
                 key=uuid.uuid4(),
-                actor=agent,
+                actor=Actor.staff(agent),
             )
         CannedReply.objects.create(title=f"Reply {i}", body="{points_balance}")
-    services.ticket_set_priority(ticket=ticket, priority="high", actor=agent)
+    services.ticket_set_priority(ticket=ticket, priority="high", actor=Actor.staff(agent))
     with django_assert_max_num_queries(len(few)):
         response = client.get(page_url(ticket))
     assert response.status_code == 200
@@ -829,8 +844,10 @@ def test_the_page_renders_for_every_kind_of_ticket(client, desk):
     missing = ticket_open(member, category="missing_points", order_external_id="NOPE")
     reward = ticket_open(member, category="reward_not_received")
     merged = ticket_open(member)
-    services.ticket_merge(ticket=merged, into=reward, actor=desk["agent"])
-    done = services.ticket_move(ticket=ticket_open(member), to="resolved", actor=desk["agent"])
+    services.ticket_merge(ticket=merged, into=reward, actor=Actor.staff(desk["agent"]))
+    done = services.ticket_move(
+        ticket=ticket_open(member), to="resolved", actor=Actor.staff(desk["agent"])
+    )
     for ticket, text in (
         (found, "W-77 (found)"),
         (missing, "NOPE (not found)"),
@@ -848,7 +865,10 @@ def test_a_senior_who_may_not_see_tickets_cannot_act_on_one(client, desk):
     see the ticket as well as the action's own."""
     ticket = desk["ticket"]
     services.ticket_reply(
-        ticket=ticket, body="Internal: VIP, be kind", internal=True, actor=desk["agent"]
+        ticket=ticket,
+        body="Internal: VIP, be kind",
+        internal=True,
+        actor=Actor.staff(desk["agent"]),
     )
     lead = staff_in("Care leads")  # approve_goodwill, but not in Customer care
     client.force_login(lead)

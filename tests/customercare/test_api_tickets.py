@@ -16,7 +16,7 @@ from django.db import connection
 from django.test.client import encode_multipart
 from django.test.utils import CaptureQueriesContext
 
-from core.actors import Actor
+from core.actors import SYSTEM, Actor
 from customercare import attachments as attachment_rules
 from customercare import services
 from customercare.models import (
@@ -94,7 +94,9 @@ def open_by_api(shop, member, **fields) -> dict:
 
 def resolve(reference: str) -> Ticket:
     ticket = Ticket.objects.get(reference=reference)
-    return services.ticket_move(ticket=ticket, to=TicketStatus.RESOLVED, actor=agent_make())
+    return services.ticket_move(
+        ticket=ticket, to=TicketStatus.RESOLVED, actor=Actor.staff(agent_make())
+    )
 
 
 def redemption_of(member) -> Redemption:
@@ -380,11 +382,14 @@ def test_internal_notes_and_their_files_never_reach_any_member_route(shop, membe
         ticket=ticket,
         body=SECRET_NOTE,
         internal=True,
-        actor=agent,
+        actor=Actor.staff(agent),
         attachments=[upload("internal-report.pdf")],
     )
     services.ticket_reply(
-        ticket=ticket, body="We are checking with the store.", internal=False, actor=agent
+        ticket=ticket,
+        body="We are checking with the store.",
+        internal=False,
+        actor=Actor.staff(agent),
     )
     (note_file,) = note.attachments.all()
 
@@ -478,8 +483,10 @@ def test_the_list_query_count_does_not_grow_with_tickets(
             format="multipart",
         )
         ticket = Ticket.objects.order_by("-id").first()
-        services.ticket_reply(ticket=ticket, body="Answer", internal=False, actor=agent)
-        services.ticket_move(ticket=ticket, to=TicketStatus.RESOLVED, actor=agent)
+        services.ticket_reply(
+            ticket=ticket, body="Answer", internal=False, actor=Actor.staff(agent)
+        )
+        services.ticket_move(ticket=ticket, to=TicketStatus.RESOLVED, actor=Actor.staff(agent))
         services.csat_record(ticket=ticket, score=4, comment="", via="api")
 
     agent = agent_make()
@@ -500,7 +507,9 @@ def test_the_list_query_count_does_not_grow_with_tickets(
 def test_a_members_message_is_public_and_reopens_a_ticket_waiting_on_them(shop, member):
     reference = open_by_api(shop, member)["reference"]
     ticket = Ticket.objects.get(reference=reference)
-    services.ticket_move(ticket=ticket, to=TicketStatus.PENDING_CUSTOMER, actor=agent_make())
+    services.ticket_move(
+        ticket=ticket, to=TicketStatus.PENDING_CUSTOMER, actor=Actor.staff(agent_make())
+    )
     response = shop.client.post(
         ticket_url(reference, "messages/"),
         {"message": "Here is my receipt.", "attachments": [upload("receipt.pdf")]},
@@ -517,7 +526,7 @@ def test_a_members_message_is_public_and_reopens_a_ticket_waiting_on_them(shop, 
 def test_a_closed_ticket_refuses_messages(shop, member):
     reference = open_by_api(shop, member)["reference"]
     services.ticket_move(
-        ticket=Ticket.objects.get(reference=reference), to=TicketStatus.CLOSED, actor=None
+        ticket=Ticket.objects.get(reference=reference), to=TicketStatus.CLOSED, actor=SYSTEM
     )
     before = rows()
     response = post_json(shop.client, ticket_url(reference, "messages/"), {"message": "Hello?"})
@@ -640,7 +649,7 @@ def test_the_schema_documents_the_ticket_routes():
 
 def test_a_ticket_opened_by_staff_shows_no_internal_opening_note(shop, member):
     agent = agent_make()
-    ticket = ticket_open(member, channel="staff", actor=agent, body=SECRET_NOTE)
+    ticket = ticket_open(member, channel="staff", actor=Actor.staff(agent), body=SECRET_NOTE)
     response = shop.client.get(ticket_url(ticket.reference))
     assert response.status_code == 200
     assert response.json()["messages"] == []

@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.actors import SYSTEM, Actor
 from core.staff_groups import staff_groups_sync
 from customercare import services
 from customercare.assignment import assign_round_robin
@@ -64,7 +65,7 @@ def test_agents_at_their_cap_are_skipped_until_a_ticket_is_resolved(member):
     assert not full.events.filter(field="assignee").exists()
 
     (mine,) = [t for t in tickets if Ticket.objects.get(pk=t.pk).assignee == small]
-    services.ticket_move(ticket=mine, to=TicketStatus.RESOLVED, actor=small)
+    services.ticket_move(ticket=mine, to=TicketStatus.RESOLVED, actor=Actor.staff(small))
     assert ticket_open(member).assignee == small
 
 
@@ -113,10 +114,10 @@ def test_an_agent_can_take_a_ticket_and_staff_can_assign_it(member):
     lead = agent_make(available=False)
     agent = agent_make(available=False)
     ticket = ticket_open(member)
-    services.ticket_take(ticket=ticket, actor=agent)
+    services.ticket_take(ticket=ticket, actor=Actor.staff(agent))
     assert Ticket.objects.get(pk=ticket.pk).assignee == agent
-    services.ticket_assign(ticket=ticket, assignee=lead, actor=lead)
-    services.ticket_assign(ticket=ticket, assignee=None, actor=lead)
+    services.ticket_assign(ticket=ticket, assignee=lead, actor=Actor.staff(lead))
+    services.ticket_assign(ticket=ticket, assignee=None, actor=Actor.staff(lead))
     assert Ticket.objects.get(pk=ticket.pk).assignee is None
     assert list(
         ticket.events.filter(field="assignee").values_list("from_value", "to_value", "actor")
@@ -132,17 +133,17 @@ def test_only_care_agents_can_be_given_a_ticket(member):
     staff_groups_sync()
     for user in (StaffFactory(), UserFactory()):
         with pytest.raises(InvalidTicketInput) as error:
-            services.ticket_assign(ticket=ticket, assignee=user, actor=None)
+            services.ticket_assign(ticket=ticket, assignee=user, actor=SYSTEM)
         assert error.value.field == "assignee"
         with pytest.raises(InvalidTicketInput):
-            services.ticket_take(ticket=ticket, actor=user)
+            services.ticket_take(ticket=ticket, actor=Actor.staff(user))
     assert Ticket.objects.get(pk=ticket.pk).assignee is None
 
 
 def test_an_agent_opening_a_ticket_keeps_it(member):
     agent_make()
     opener = agent_make(available=False)
-    ticket = ticket_open(member, channel=TicketChannel.STAFF, actor=opener)
+    ticket = ticket_open(member, channel=TicketChannel.STAFF, actor=Actor.staff(opener))
     assert ticket.assignee == opener
 
 

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.actors import SYSTEM, Actor
 from core.schedules import declared_periodic_tasks
 from customercare import escalation, services, tasks
 from customercare.models import (
@@ -138,7 +139,7 @@ def test_a_newly_assigned_agent_hears_of_a_ticket_already_at_risk(member):
     ticket = ticket_open(member)
     check(ticket, 46)
     agent = agent_make(available=False)
-    services.ticket_assign(ticket=ticket, assignee=agent, actor=lead)
+    services.ticket_assign(ticket=ticket, assignee=agent, actor=Actor.staff(lead))
     check(ticket, 47)
     assert list(CareNotification.objects.values_list("kind", "to")) == [
         (NotificationKind.UNASSIGNED, [lead.email]),
@@ -185,7 +186,7 @@ def test_the_resolution_breach_raises_it_once_more(member):
     agent = agent_make()
     ticket = ticket_open(member)
     check(ticket, 61)  # first response breached: high
-    services.ticket_reply(ticket=ticket, body="On it.", internal=False, actor=agent)
+    services.ticket_reply(ticket=ticket, body="On it.", internal=False, actor=Actor.staff(agent))
     check(ticket, 62)
     ticket.refresh_from_db()
     # The first response was given: only the resolution (at 120 as high) is pending.
@@ -256,7 +257,7 @@ def test_an_urgent_ticket_stays_urgent_but_is_still_flagged_and_told(member):
 def test_a_paused_ticket_is_untouched(member, status):
     agent = agent_make(lead=True)
     ticket = ticket_open(member)
-    services.ticket_move(ticket=ticket, to=status, actor=agent)
+    services.ticket_move(ticket=ticket, to=status, actor=Actor.staff(agent))
     before = snapshot()
     result = check(ticket, 10 * 24 * 60)
     assert result.checked == 0
@@ -312,7 +313,9 @@ def test_many_tickets_are_checked_in_batches(member):
 
 
 def resolved_days_ago(member, days: float) -> Ticket:
-    ticket = services.ticket_move(ticket=ticket_open(member), to=TicketStatus.RESOLVED, actor=None)
+    ticket = services.ticket_move(
+        ticket=ticket_open(member), to=TicketStatus.RESOLVED, actor=SYSTEM
+    )
     Ticket.objects.filter(pk=ticket.pk).update(
         resolved_at=timezone.now() - datetime.timedelta(days=days)
     )

@@ -12,6 +12,7 @@ from django.contrib.auth.models import Permission
 from django.db import IntegrityError
 from django.utils import timezone
 
+from core.actors import SYSTEM, Actor
 from customercare import goodwill, services
 from customercare.exceptions import GoodwillRefused, InvalidTicketInput
 from customercare.models import (
@@ -44,7 +45,12 @@ def goodwill_entries(member) -> list[LedgerEntry]:
 
 def request(ticket, agent, points=100, *, key=None, reason="delivery_delay", note="Late card"):
     return goodwill.goodwill_request(
-        ticket=ticket, points=points, reason=reason, note=note, key=key or uuid.uuid4(), actor=agent
+        ticket=ticket,
+        points=points,
+        reason=reason,
+        note=note,
+        key=key or uuid.uuid4(),
+        actor=Actor.staff(agent),
     )
 
 
@@ -101,8 +107,10 @@ def test_a_senior_approves_and_it_lands_in_the_ledger_exactly_once(care):
     senior = senior_make()
     pending = request(ticket, agent, 800)
 
-    approved = goodwill.goodwill_approve(adjustment=pending, actor=senior)
-    again = goodwill.goodwill_approve(adjustment=pending, actor=senior)  # a double click
+    approved = goodwill.goodwill_approve(adjustment=pending, actor=Actor.staff(senior))
+    again = goodwill.goodwill_approve(
+        adjustment=pending, actor=Actor.staff(senior)
+    )  # a double click
 
     assert approved.status == again.status == GoodwillStatus.POSTED
     assert (approved.decided_by, again.ledger_entry_id) == (senior, approved.ledger_entry_id)
@@ -111,7 +119,7 @@ def test_a_senior_approves_and_it_lands_in_the_ledger_exactly_once(care):
     assert assert_ledger_consistent(member).points_balance == 1800
     assert ticket.messages.filter(kind=MessageKind.INTERNAL, author=senior).count() == 1
     with pytest.raises(GoodwillRefused, match="Already decided"):
-        goodwill.goodwill_approve(adjustment=pending, actor=senior_make())
+        goodwill.goodwill_approve(adjustment=pending, actor=Actor.staff(senior_make()))
     assert len(goodwill_entries(member)) == 1
 
 
@@ -122,9 +130,9 @@ def test_the_requester_cannot_approve_their_own_even_as_a_senior(care):
     pending = request(ticket, senior, 900)
 
     with pytest.raises(GoodwillRefused, match="Another agent"):
-        goodwill.goodwill_approve(adjustment=pending, actor=senior)
+        goodwill.goodwill_approve(adjustment=pending, actor=Actor.staff(senior))
     with pytest.raises(GoodwillRefused, match="Another agent"):
-        goodwill.goodwill_reject(adjustment=pending, actor=senior, note="mine")
+        goodwill.goodwill_reject(adjustment=pending, actor=Actor.staff(senior), note="mine")
 
     pending.refresh_from_db()
     assert (pending.status, pending.decided_by) == (GoodwillStatus.PENDING_APPROVAL, None)
@@ -140,11 +148,11 @@ def test_only_a_senior_approves_or_rejects(care):
     pending = request(ticket, agent, 900)
     colleague = agent_make()
     with pytest.raises(GoodwillRefused, match="senior"):
-        goodwill.goodwill_approve(adjustment=pending, actor=colleague)
+        goodwill.goodwill_approve(adjustment=pending, actor=Actor.staff(colleague))
     with pytest.raises(GoodwillRefused, match="senior"):
-        goodwill.goodwill_reject(adjustment=pending, actor=colleague, note="no")
+        goodwill.goodwill_reject(adjustment=pending, actor=Actor.staff(colleague), note="no")
     with pytest.raises(GoodwillRefused):
-        goodwill.goodwill_approve(adjustment=pending, actor=None)
+        goodwill.goodwill_approve(adjustment=pending, actor=SYSTEM)
     pending.refresh_from_db()
     assert pending.status == GoodwillStatus.PENDING_APPROVAL
     assert goodwill_entries(member) == []
@@ -156,9 +164,11 @@ def test_reject_needs_a_reason_posts_nothing_and_cannot_be_approved_after(care):
     senior = senior_make()
     pending = request(ticket, agent, 900)
     with pytest.raises(InvalidTicketInput):
-        goodwill.goodwill_reject(adjustment=pending, actor=senior, note="  ")
+        goodwill.goodwill_reject(adjustment=pending, actor=Actor.staff(senior), note="  ")
 
-    rejected = goodwill.goodwill_reject(adjustment=pending, actor=senior, note="Too much")
+    rejected = goodwill.goodwill_reject(
+        adjustment=pending, actor=Actor.staff(senior), note="Too much"
+    )
 
     assert (rejected.status, rejected.decided_by, rejected.decision_note) == (
         GoodwillStatus.REJECTED,
@@ -166,7 +176,7 @@ def test_reject_needs_a_reason_posts_nothing_and_cannot_be_approved_after(care):
         "Too much",
     )
     with pytest.raises(GoodwillRefused):
-        goodwill.goodwill_approve(adjustment=pending, actor=senior)
+        goodwill.goodwill_approve(adjustment=pending, actor=Actor.staff(senior))
     assert goodwill_entries(member) == []
     assert "Too much" in ticket.messages.filter(author=senior).get().body
 
@@ -221,7 +231,7 @@ def test_the_velocity_limit_counts_posted_and_pending_in_30_days(care):
     assert len(goodwill_entries(member)) == 1
 
     # A rejected one frees its place, and so does one older than 30 days.
-    goodwill.goodwill_reject(adjustment=pending, actor=senior, note="No")
+    goodwill.goodwill_reject(adjustment=pending, actor=Actor.staff(senior), note="No")
     request(ticket, agent, 50)
     with pytest.raises(GoodwillRefused):
         request(ticket, agent, 50)
@@ -263,7 +273,7 @@ def test_bad_input_is_refused_and_changes_nothing(care, field, changes):
     _, member, ticket, agent = care
     arguments = {"points": 10, "reason": "other", "note": "ok", "key": uuid.uuid4(), **changes}
     with pytest.raises(InvalidTicketInput) as error:
-        goodwill.goodwill_request(ticket=ticket, actor=agent, **arguments)
+        goodwill.goodwill_request(ticket=ticket, actor=Actor.staff(agent), **arguments)
     assert error.value.field == field
     assert not GoodwillAdjustment.objects.exists()
     assert goodwill_entries(member) == []
@@ -274,7 +284,7 @@ def test_a_closed_ticket_or_no_agent_gets_no_goodwill(care):
     _, member, ticket, agent = care
     with pytest.raises(GoodwillRefused):
         request(ticket, None)
-    ticket_move(ticket=ticket, to=TicketStatus.CLOSED, actor=agent)
+    ticket_move(ticket=ticket, to=TicketStatus.CLOSED, actor=Actor.staff(agent))
     with pytest.raises(GoodwillRefused, match="closed"):
         request(ticket, agent)
     assert not GoodwillAdjustment.objects.exists()
@@ -311,7 +321,7 @@ def test_two_seniors_approving_at_once_post_once():
     results = run_together(
         2,
         lambda i: goodwill.goodwill_approve(
-            adjustment=GoodwillAdjustment.objects.get(pk=pending.pk), actor=seniors[i]
+            adjustment=GoodwillAdjustment.objects.get(pk=pending.pk), actor=Actor.staff(seniors[i])
         ),
     )
 
@@ -366,11 +376,14 @@ def test_goodwill_and_replies_on_one_ticket_at_once_all_complete():
     def work(i: int):
         if i < 3:
             return goodwill.goodwill_approve(
-                adjustment=GoodwillAdjustment.objects.get(pk=pending[i].pk), actor=seniors[i]
+                adjustment=GoodwillAdjustment.objects.get(pk=pending[i].pk),
+                actor=Actor.staff(seniors[i]),
             )
         if i < 5:
             return request(ticket, agent, 10)
-        return services.ticket_reply(ticket=ticket, body=f"reply {i}", internal=False, actor=agent)
+        return services.ticket_reply(
+            ticket=ticket, body=f"reply {i}", internal=False, actor=Actor.staff(agent)
+        )
 
     results = run_together(8, work)
 

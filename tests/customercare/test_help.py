@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from rest_framework.test import APIClient
 
+from core.actors import SYSTEM
 from customercare import help as help_pages
 from customercare.models import FAQEntry, ProgramTerms
 from merchants import services as merchant_services
@@ -259,7 +260,7 @@ def test_help_pages_of_an_unknown_or_not_live_merchant_are_404(client, merchant)
     assert client.get(faq_page(applied)).status_code == 404
     assert client.get(terms_page(applied)).status_code == 404
     merchant_services.merchant_transition(
-        merchant=merchant, to_status=MerchantStatus.SUSPENDED, reason="test", actor=None
+        merchant=merchant, to_status=MerchantStatus.SUSPENDED, reason="test", actor=SYSTEM
     )
     assert client.get(faq_page(merchant)).status_code == 404
     assert client.get(terms_page(merchant)).status_code == 404

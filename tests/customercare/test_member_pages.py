@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation.template import templatize
 
 import customercare
+from core.actors import SYSTEM, Actor
 from customercare import services
 from customercare.links import ticket_page_url, ticket_token
 from customercare.models import (
@@ -78,14 +79,14 @@ def ticket(agent):
         ticket=ticket,
         body=SECRET_NOTE,
         internal=True,
-        actor=agent,
+        actor=Actor.staff(agent),
         attachments=[upload("agent-notes.pdf")],
     )
     services.ticket_reply(
         ticket=ticket,
         body=PUBLIC_REPLY,
         internal=False,
-        actor=agent,
+        actor=Actor.staff(agent),
         attachments=[upload("statement.pdf")],
     )
     return Ticket.objects.get(pk=ticket.pk)
@@ -140,7 +141,7 @@ def test_opening_the_page_changes_nothing(client, ticket):
 
 
 def test_the_member_replies_with_a_file_through_the_form(ticket):
-    services.ticket_move(ticket=ticket, to=TicketStatus.PENDING_CUSTOMER, actor=None)
+    services.ticket_move(ticket=ticket, to=TicketStatus.PENDING_CUSTOMER, actor=SYSTEM)
     client = Client(enforce_csrf_checks=True)
     page = page_of(ticket)  # once: a token made a second later differs
     opened = client.get(page)
@@ -184,8 +185,8 @@ def test_a_bad_reply_is_refused_and_writes_nothing(client, ticket, data, status)
 
 
 def test_a_closed_ticket_takes_no_reply(client, ticket):
-    services.ticket_move(ticket=ticket, to=TicketStatus.RESOLVED, actor=None)
-    services.ticket_move(ticket=ticket, to=TicketStatus.CLOSED, actor=None)
+    services.ticket_move(ticket=ticket, to=TicketStatus.RESOLVED, actor=SYSTEM)
+    services.ticket_move(ticket=ticket, to=TicketStatus.CLOSED, actor=SYSTEM)
     page = client.get(page_of(ticket))
     assert 'name="message"' not in page.text
     assert "This request is closed." in page.text
@@ -195,7 +196,7 @@ def test_a_closed_ticket_takes_no_reply(client, ticket):
 
 
 def test_a_ticket_resolved_longer_ago_than_the_reopen_window_takes_no_reply(client, ticket):
-    services.ticket_move(ticket=ticket, to=TicketStatus.RESOLVED, actor=None)
+    services.ticket_move(ticket=ticket, to=TicketStatus.RESOLVED, actor=SYSTEM)
     within = client.get(page_of(ticket))
     assert 'name="message"' in within.text
     Ticket.objects.filter(pk=ticket.pk).update(
@@ -248,7 +249,11 @@ def test_a_public_file_downloads_and_an_internal_notes_file_does_not(client, tic
 def test_a_file_of_another_ticket_is_not_served_under_this_link(client, ticket, agent):
     other = ticket_open(ticket.member, subject="Another")
     services.ticket_reply(
-        ticket=other, body="Here", internal=False, actor=agent, attachments=[upload("x.pdf")]
+        ticket=other,
+        body="Here",
+        internal=False,
+        actor=Actor.staff(agent),
+        attachments=[upload("x.pdf")],
     )
     (other_file,) = other.messages.get(author_type=MessageAuthor.STAFF).attachments.all()
     assert client.get(file_of(ticket, other_file.pk)).status_code == 404
@@ -259,7 +264,7 @@ def test_the_rating_is_taken_once_per_resolution(ticket, agent):
     client = Client(enforce_csrf_checks=True)
     unresolved = client.get(page_of(ticket))
     assert 'name="score"' not in unresolved.text
-    services.ticket_move(ticket=ticket, to=TicketStatus.RESOLVED, actor=agent)
+    services.ticket_move(ticket=ticket, to=TicketStatus.RESOLVED, actor=Actor.staff(agent))
     opened = client.get(page_of(ticket))
     assert 'name="score"' in opened.text
     csrf = form_token(opened.text)
@@ -286,7 +291,7 @@ def test_the_rating_is_taken_once_per_resolution(ticket, agent):
 
 @pytest.mark.parametrize("score", ["0", "6", "five", ""])
 def test_a_bad_rating_records_nothing(client, ticket, agent, score):
-    services.ticket_move(ticket=ticket, to=TicketStatus.RESOLVED, actor=agent)
+    services.ticket_move(ticket=ticket, to=TicketStatus.RESOLVED, actor=Actor.staff(agent))
     response = client.post(rate_of(ticket), {"score": score})
     assert response.status_code == 400
     assert not CSATResponse.objects.exists()
@@ -311,7 +316,7 @@ def test_the_page_is_in_the_members_locale(client, agent):
 
 def test_a_merged_tickets_link_shows_the_thread_it_went_into(client, ticket, agent):
     newer = ticket_open(ticket.member, subject="Same problem", body="Still no points.")
-    services.ticket_merge(ticket=newer, into=ticket, actor=agent)
+    services.ticket_merge(ticket=newer, into=ticket, actor=Actor.staff(agent))
     html = client.get(page_of(Ticket.objects.get(pk=newer.pk))).text
     assert "Still no points." in html
     assert PUBLIC_REPLY in html

@@ -7,6 +7,7 @@ import pytest
 from django.conf import settings
 from django.core import mail
 
+from core.actors import SYSTEM
 from customercare import services
 from customercare.links import ticket_token
 from customercare.models import CSATResponse, TicketMessage, TicketStatus
@@ -46,7 +47,7 @@ def test_a_rating_past_the_limit_is_refused_and_records_nothing(client):
     page = f"/care/t/{ticket_token(ticket)}/"
     for number in range(limit):
         client.post(page, {"message": f"Message {number}"})
-    services.ticket_move(ticket=ticket, to=TicketStatus.RESOLVED, actor=None)
+    services.ticket_move(ticket=ticket, to=TicketStatus.RESOLVED, actor=SYSTEM)
 
     refused = client.post(f"{page}rate/", {"score": "5", "comment": "Great"})
 

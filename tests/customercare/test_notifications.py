@@ -42,7 +42,9 @@ def send(django_capture_on_commit_callbacks):
 
 
 def reply(ticket, agent, body="We credited 120 points.", **kwargs):
-    return services.ticket_reply(ticket=ticket, body=body, internal=False, actor=agent, **kwargs)
+    return services.ticket_reply(
+        ticket=ticket, body=body, internal=False, actor=Actor.staff(agent), **kwargs
+    )
 
 
 def link_in(body: str) -> str:
@@ -106,7 +108,11 @@ def test_a_member_whose_language_is_not_translated_reads_english(agent, send, ma
 def test_the_resolution_email_is_translated(agent, send, mailoutbox, locale, greeting, resolved):
     member = member_of(care_merchant(), locale=locale)
     ticket = ticket_open(member)
-    send(lambda: services.ticket_move(ticket=ticket, to=TicketStatus.RESOLVED, actor=agent))
+    send(
+        lambda: services.ticket_move(
+            ticket=ticket, to=TicketStatus.RESOLVED, actor=Actor.staff(agent)
+        )
+    )
     (email,) = mailoutbox
     assert resolved in email.subject
     assert ticket.reference in email.subject
@@ -124,7 +130,11 @@ def test_a_member_without_a_first_name_is_greeted_plainly(agent, send, mailoutbo
     member.first_name = ""
     member.save()
     ticket = ticket_open(member)
-    send(lambda: services.ticket_move(ticket=ticket, to=TicketStatus.RESOLVED, actor=agent))
+    send(
+        lambda: services.ticket_move(
+            ticket=ticket, to=TicketStatus.RESOLVED, actor=Actor.staff(agent)
+        )
+    )
     (email,) = mailoutbox
     assert email.body.startswith("Hello,\n")
     assert email.subject.endswith(f"your request {ticket.reference} is resolved")
@@ -135,14 +145,21 @@ def test_internal_notes_are_never_emailed(agent, send, mailoutbox):
     ticket = ticket_open(member)
     send(
         lambda: services.ticket_reply(
-            ticket=ticket, body="Member looks like a fraudster.", internal=True, actor=agent
+            ticket=ticket,
+            body="Member looks like a fraudster.",
+            internal=True,
+            actor=Actor.staff(agent),
         )
     )
     assert mailoutbox == []
     assert not CareNotification.objects.exists()
 
     send(lambda: reply(ticket, agent, body="All sorted."))
-    send(lambda: services.ticket_move(ticket=ticket, to=TicketStatus.RESOLVED, actor=agent))
+    send(
+        lambda: services.ticket_move(
+            ticket=ticket, to=TicketStatus.RESOLVED, actor=Actor.staff(agent)
+        )
+    )
     assert len(mailoutbox) == 2
     assert not any("fraudster" in email.body for email in mailoutbox)
 
@@ -150,7 +167,9 @@ def test_internal_notes_are_never_emailed(agent, send, mailoutbox):
 def test_a_member_email_never_carries_an_internal_note_even_when_asked_to(agent):
     member = member_of(care_merchant())
     ticket = ticket_open(member)
-    note = services.ticket_reply(ticket=ticket, body="Secret note", internal=True, actor=agent)
+    note = services.ticket_reply(
+        ticket=ticket, body="Secret note", internal=True, actor=Actor.staff(agent)
+    )
     assert (
         notification_queue(
             ticket=ticket, kind=NotificationKind.REPLY, key="reply:forced", message=note
@@ -186,7 +205,11 @@ def test_each_reply_is_its_own_email_and_each_resolution_too(agent, send, mailou
             ticket=ticket, body="Not fixed.", actor=Actor.member()
         )
     )
-    send(lambda: services.ticket_move(ticket=ticket, to=TicketStatus.RESOLVED, actor=agent))
+    send(
+        lambda: services.ticket_move(
+            ticket=ticket, to=TicketStatus.RESOLVED, actor=Actor.staff(agent)
+        )
+    )
     kinds = list(CareNotification.objects.values_list("kind", flat=True))
     assert kinds == ["reply", "reply", "resolved", "resolved"]
     assert len(mailoutbox) == 4

@@ -25,7 +25,7 @@ def member():
 
 
 def resolved(ticket: Ticket, *, days_ago: int) -> Ticket:
-    services.ticket_move(ticket=ticket, to=S.RESOLVED, actor=agent_make())
+    services.ticket_move(ticket=ticket, to=S.RESOLVED, actor=Actor.staff(agent_make()))
     Ticket.objects.filter(pk=ticket.pk).update(
         resolved_at=timezone.now() - datetime.timedelta(days=days_ago)
     )
@@ -36,10 +36,10 @@ def test_an_open_ticket_is_open_and_a_closed_or_merged_one_is_not(member):
     ticket = ticket_open(member)
     assert services.ticket_is_open(ticket=ticket)
     merged = ticket_open(member)
-    services.ticket_merge(ticket=merged, into=ticket, actor=agent_make())
+    services.ticket_merge(ticket=merged, into=ticket, actor=Actor.staff(agent_make()))
     merged.refresh_from_db()
     assert not services.ticket_is_open(ticket=merged)
-    services.ticket_move(ticket=ticket, to=S.CLOSED, actor=agent_make())
+    services.ticket_move(ticket=ticket, to=S.CLOSED, actor=Actor.staff(agent_make()))
     ticket.refresh_from_db()
     assert not services.ticket_is_open(ticket=ticket)
 
@@ -60,7 +60,7 @@ def test_the_member_cannot_reply_past_the_window_and_the_service_refuses_alike(m
     with pytest.raises(TicketClosed):
         services.ticket_member_message(ticket=ticket, body="Hello?", actor=Actor.member())
     closed = ticket_open(member)
-    services.ticket_move(ticket=closed, to=S.CLOSED, actor=agent_make())
+    services.ticket_move(ticket=closed, to=S.CLOSED, actor=Actor.staff(agent_make()))
     closed.refresh_from_db()
     assert not services.ticket_member_can_reply(ticket=closed)
     with pytest.raises(TicketClosed):
@@ -76,8 +76,8 @@ def test_a_ticket_not_merged_is_its_own_merge_destination(member):
 def test_the_merge_destination_follows_merges_of_merges(member):
     agent = agent_make()
     first, second, third = (ticket_open(member) for _ in range(3))
-    services.ticket_merge(ticket=first, into=second, actor=agent)
-    services.ticket_merge(ticket=second, into=third, actor=agent)
+    services.ticket_merge(ticket=first, into=second, actor=Actor.staff(agent))
+    services.ticket_merge(ticket=second, into=third, actor=Actor.staff(agent))
     first.refresh_from_db()
     assert services.ticket_merge_destination(ticket=first) == third
     services.ticket_member_message(ticket=first, body="Any news?", actor=Actor.member())
@@ -88,7 +88,7 @@ def test_a_merge_chain_longer_than_the_limit_is_not_followed(member):
     agent = agent_make()
     chain = [ticket_open(member) for _ in range(services.MAX_MERGE_HOPS + 2)]
     for ticket, into in itertools.pairwise(chain):
-        services.ticket_merge(ticket=ticket, into=into, actor=agent)
+        services.ticket_merge(ticket=ticket, into=into, actor=Actor.staff(agent))
     start = Ticket.objects.get(pk=chain[0].pk)
     stopped = services.ticket_merge_destination(ticket=start)
     assert stopped.pk == chain[services.MAX_MERGE_HOPS].pk

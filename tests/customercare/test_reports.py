@@ -15,6 +15,7 @@ from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 from django.utils import timezone
 
+from core.actors import Actor
 from customercare import goodwill, services
 from customercare.models import (
     CareSettings,
@@ -94,11 +95,13 @@ def worked(
     """A ticket opened at ``opened``, answered and resolved after the given times, with
     targets of one hour (first response) and one day (resolution)."""
     ticket = ticket_open(member)
-    services.ticket_assign(ticket=ticket, assignee=agent, actor=agent)
+    services.ticket_assign(ticket=ticket, assignee=agent, actor=Actor.staff(agent))
     if responded is not None:
-        services.ticket_reply(ticket=ticket, body="On it.", internal=False, actor=agent)
+        services.ticket_reply(
+            ticket=ticket, body="On it.", internal=False, actor=Actor.staff(agent)
+        )
     if resolved is not None:
-        services.ticket_move(ticket=ticket, to=TicketStatus.RESOLVED, actor=agent)
+        services.ticket_move(ticket=ticket, to=TicketStatus.RESOLVED, actor=Actor.staff(agent))
         backdate(
             TicketEvent.objects.filter(ticket=ticket, to_value=TicketStatus.RESOLVED),
             created_at=opened + resolved,
@@ -120,7 +123,12 @@ def rate(ticket: Ticket, score: int, when: datetime.datetime) -> None:
 
 def give(ticket: Ticket, agent, points: int, reason: str, when: datetime.datetime | None = None):
     adjustment = goodwill.goodwill_request(
-        ticket=ticket, points=points, reason=reason, note="sorry", key=uuid.uuid4(), actor=agent
+        ticket=ticket,
+        points=points,
+        reason=reason,
+        note="sorry",
+        key=uuid.uuid4(),
+        actor=Actor.staff(agent),
     )
     if when is not None:
         backdate(LedgerEntry.objects.filter(pk=adjustment.ledger_entry_id), created_at=when)
@@ -154,7 +162,7 @@ def known(db):
         ana, x, opened=at(1) - datetime.timedelta(days=5), responded=minutes(1), resolved=hours(1)
     )
     merged = worked(ana, x, opened=at(6), responded=minutes(500))
-    services.ticket_merge(ticket=merged, into=a3, actor=x)
+    services.ticket_merge(ticket=merged, into=a3, actor=Actor.staff(x))
 
     rate(a1, 5, at(10))
     rate(a2, 4, at(11))
@@ -165,12 +173,12 @@ def known(db):
     give(a2, x, 50, "delivery_delay", at(11))
     give(a3, x, 200, "complaint", at(12))
     give(b1, y, 30, "other", at(13))
-    services.ticket_move(ticket=b1, to=TicketStatus.CLOSED, actor=y)
+    services.ticket_move(ticket=b1, to=TicketStatus.CLOSED, actor=Actor.staff(y))
     give(a1, x, 70, "other", at(1) - datetime.timedelta(days=1))  # February
     pending = give(a2, x, 900, "complaint")  # waits: not granted
     assert pending.status == "pending_approval"
     rejected = give(a3, x, 800, "complaint")
-    goodwill.goodwill_reject(adjustment=rejected, actor=senior, note="no")
+    goodwill.goodwill_reject(adjustment=rejected, actor=Actor.staff(senior), note="no")
 
     now = timezone.now()
     for age in (hours(2), hours(30), datetime.timedelta(days=5)):

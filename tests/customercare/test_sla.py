@@ -180,7 +180,7 @@ def test_a_ticket_paused_over_a_weekend_and_a_holiday_is_due_later_by_the_counte
         ticket=ticket,
         body="Which order?",
         internal=False,
-        actor=agent,
+        actor=Actor.staff(agent),
         then=TicketStatus.PENDING_CUSTOMER,
     )
     ticket.refresh_from_db()
@@ -201,7 +201,9 @@ def test_a_ticket_paused_over_a_weekend_and_a_holiday_is_due_later_by_the_counte
 
     # Raised to high: 480 minutes + the same 510 paused, counted from the opening.
     clock.moment = paris(22, 11)
-    services.ticket_set_priority(ticket=ticket, priority=TicketPriority.HIGH, actor=agent)
+    services.ticket_set_priority(
+        ticket=ticket, priority=TicketPriority.HIGH, actor=Actor.staff(agent)
+    )
     ticket.refresh_from_db()
     assert ticket.paused_minutes == 510
     assert ticket.resolution_due_at == paris(22, 15, 30)
@@ -210,7 +212,9 @@ def test_a_ticket_paused_over_a_weekend_and_a_holiday_is_due_later_by_the_counte
     assert (event.from_value, event.to_value, event.actor) == ("normal", "high", agent)
 
     # And back: the due times return to the normal targets.
-    services.ticket_set_priority(ticket=ticket, priority=TicketPriority.NORMAL, actor=agent)
+    services.ticket_set_priority(
+        ticket=ticket, priority=TicketPriority.NORMAL, actor=Actor.staff(agent)
+    )
     ticket.refresh_from_db()
     assert ticket.resolution_due_at == paris(23, 15, 30)
 
@@ -228,9 +232,11 @@ def test_around_the_clock_a_pause_pushes_the_due_time_by_its_real_length(clock):
     assert ticket.resolution_due_at == at(11, 2)
 
     clock.moment = at(10, 17)
-    services.ticket_move(ticket=ticket, to=TicketStatus.PENDING_FULFILLMENT, actor=agent)
+    services.ticket_move(
+        ticket=ticket, to=TicketStatus.PENDING_FULFILLMENT, actor=Actor.staff(agent)
+    )
     clock.moment = at(12, 17, 45)  # two days and 45 minutes later, over the weekend
-    services.ticket_move(ticket=ticket, to=TicketStatus.OPEN, actor=agent)
+    services.ticket_move(ticket=ticket, to=TicketStatus.OPEN, actor=Actor.staff(agent))
     ticket.refresh_from_db()
     assert ticket.paused_minutes == 2 * 24 * 60 + 45
     assert ticket.resolution_due_at == at(13, 2, 45)

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.utils import timezone
 
-from core.actors import Actor
+from core.actors import SYSTEM, Actor
 from core.exceptions import InvalidTransition
 from customercare import services
 from customercare.exceptions import InvalidTicketInput, TicketClosed
@@ -74,7 +74,7 @@ def test_bad_input_opens_nothing(member, field, data):
     assert not Ticket.objects.exists()
 
 
-def walk(ticket: Ticket, *statuses: str, actor=None) -> Ticket:
+def walk(ticket: Ticket, *statuses: str, actor: Actor = SYSTEM) -> Ticket:
     for status in statuses:
         ticket = services.ticket_move(ticket=ticket, to=status, actor=actor)
     return ticket
@@ -92,7 +92,7 @@ def test_every_legal_move_is_allowed_and_recorded(member):
                 S.PENDING_FULFILLMENT: [S.PENDING_FULFILLMENT],
                 S.RESOLVED: [S.RESOLVED],
             }[old]
-            ticket = walk(ticket, *path, new, actor=agent)
+            ticket = walk(ticket, *path, new, actor=Actor.staff(agent))
             assert Ticket.objects.get(pk=ticket.pk).status == new
             last = ticket.events.filter(field="status").last()
             assert (last.from_value, last.to_value, last.actor) == (old, new, agent)
@@ -111,7 +111,7 @@ def test_illegal_moves_are_refused_and_change_nothing(member, path, illegal):
     ticket = walk(ticket_open(member), *path)
     events = TicketEvent.objects.count()
     with pytest.raises(InvalidTransition):
-        services.ticket_move(ticket=ticket, to=illegal, actor=None)
+        services.ticket_move(ticket=ticket, to=illegal, actor=SYSTEM)
     assert Ticket.objects.get(pk=ticket.pk).status == path[-1]
     assert TicketEvent.objects.count() == events
 
@@ -119,14 +119,14 @@ def test_illegal_moves_are_refused_and_change_nothing(member, path, illegal):
 def test_merged_is_not_a_status_staff_can_set_by_hand(member):
     ticket = ticket_open(member)
     with pytest.raises(InvalidTicketInput):
-        services.ticket_move(ticket=ticket, to=S.MERGED, actor=None)
+        services.ticket_move(ticket=ticket, to=S.MERGED, actor=SYSTEM)
 
 
 def test_a_stale_copy_cannot_move_the_ticket_twice(member):
     ticket = ticket_open(member)
     stale = Ticket.objects.get(pk=ticket.pk)
-    services.ticket_move(ticket=ticket, to=S.OPEN, actor=None)
-    services.ticket_move(ticket=stale, to=S.RESOLVED, actor=None)  # reloads under the lock
+    services.ticket_move(ticket=ticket, to=S.OPEN, actor=SYSTEM)
+    services.ticket_move(ticket=stale, to=S.RESOLVED, actor=SYSTEM)  # reloads under the lock
     assert list(ticket.events.filter(field="status").values_list("to_value", flat=True)) == [
         "new",
         "open",
@@ -137,11 +137,13 @@ def test_a_stale_copy_cannot_move_the_ticket_twice(member):
 def test_first_public_reply_is_the_first_response_and_opens_a_new_ticket(member):
     agent = agent_make()
     ticket = ticket_open(member)
-    services.ticket_reply(ticket=ticket, body="Looking into it", internal=True, actor=agent)
+    services.ticket_reply(
+        ticket=ticket, body="Looking into it", internal=True, actor=Actor.staff(agent)
+    )
     ticket.refresh_from_db()
     assert ticket.first_responded_at is None
     assert ticket.status == S.NEW
-    services.ticket_reply(ticket=ticket, body="Found it", internal=False, actor=agent)
+    services.ticket_reply(ticket=ticket, body="Found it", internal=False, actor=Actor.staff(agent))
     ticket.refresh_from_db()
     assert ticket.first_responded_at is not None
     assert ticket.status == S.OPEN
@@ -151,14 +153,14 @@ def test_member_reply_reopens_within_the_window_and_not_after(member):
     agent = agent_make()
     ticket = ticket_open(member)
     services.ticket_reply(
-        ticket=ticket, body="Credited.", internal=False, actor=agent, then=S.RESOLVED
+        ticket=ticket, body="Credited.", internal=False, actor=Actor.staff(agent), then=S.RESOLVED
     )
     services.ticket_member_message(ticket=ticket, body="Still missing!", actor=Actor.member())
     ticket.refresh_from_db()
     assert ticket.status == S.OPEN
     assert ticket.events.filter(field="status", to_value="open", source="member").exists()
 
-    services.ticket_move(ticket=ticket, to=S.RESOLVED, actor=agent)
+    services.ticket_move(ticket=ticket, to=S.RESOLVED, actor=Actor.staff(agent))
     CareSettings.objects.create(merchant=member.merchant, reopen_window_days=2)
     Ticket.objects.filter(pk=ticket.pk).update(
         resolved_at=timezone.now() - datetime.timedelta(days=3)
@@ -174,7 +176,7 @@ def test_merge_moves_the_thread_and_closes_the_other_as_merged(member):
     agent = agent_make()
     first = ticket_open(member, body="one")
     second = ticket_open(member, body="two")
-    services.ticket_merge(ticket=second, into=first, actor=agent)
+    services.ticket_merge(ticket=second, into=first, actor=Actor.staff(agent))
     second.refresh_from_db()
     assert second.status == S.MERGED
     assert second.merged_into == first
@@ -190,7 +192,7 @@ def test_merge_moves_the_thread_and_closes_the_other_as_merged(member):
 def test_merge_refuses_another_members_ticket(member):
     other = member_of(member.merchant)
     with pytest.raises(InvalidTicketInput):
-        services.ticket_merge(ticket=ticket_open(other), into=ticket_open(member), actor=None)
+        services.ticket_merge(ticket=ticket_open(other), into=ticket_open(member), actor=SYSTEM)
     assert not Ticket.objects.filter(status=S.MERGED).exists()
 
 
@@ -212,7 +214,9 @@ def test_a_late_first_response_and_a_late_resolution_count_as_breaches(member):
     Ticket.objects.filter(pk=ticket.pk).update(
         created_at=timezone.now() - datetime.timedelta(days=10)
     )
-    services.ticket_reply(ticket=ticket, body="Sorry", internal=False, actor=agent, then=S.RESOLVED)
+    services.ticket_reply(
+        ticket=ticket, body="Sorry", internal=False, actor=Actor.staff(agent), then=S.RESOLVED
+    )
     ticket.refresh_from_db()
     assert ticket.first_response_breached
     assert ticket.resolution_breached
@@ -222,7 +226,9 @@ def test_a_late_first_response_and_a_late_resolution_count_as_breaches(member):
 def test_a_ticket_resolved_in_time_is_met(member):
     agent = agent_make()
     ticket = ticket_open(member)
-    services.ticket_reply(ticket=ticket, body="Done", internal=False, actor=agent, then=S.RESOLVED)
+    services.ticket_reply(
+        ticket=ticket, body="Done", internal=False, actor=Actor.staff(agent), then=S.RESOLVED
+    )
     ticket.refresh_from_db()
     assert (ticket.sla_state, ticket.first_response_breached) == ("met", False)
 
@@ -231,12 +237,16 @@ def test_time_waiting_on_the_member_is_not_counted_when_the_ticket_is_resolved(m
     agent = agent_make()
     ticket = ticket_open(member)
     services.ticket_reply(
-        ticket=ticket, body="Which order?", internal=False, actor=agent, then=S.PENDING_CUSTOMER
+        ticket=ticket,
+        body="Which order?",
+        internal=False,
+        actor=Actor.staff(agent),
+        then=S.PENDING_CUSTOMER,
     )
     # It waited on the member for five days, far past the 3-day resolution target.
     long_ago = timezone.now() - datetime.timedelta(days=5)
     Ticket.objects.filter(pk=ticket.pk).update(created_at=long_ago, paused_since=long_ago)
-    services.ticket_move(ticket=ticket, to=S.RESOLVED, actor=agent)
+    services.ticket_move(ticket=ticket, to=S.RESOLVED, actor=Actor.staff(agent))
     ticket.refresh_from_db()
     assert not ticket.resolution_breached
     assert ticket.sla_state == "met"
@@ -245,10 +255,10 @@ def test_time_waiting_on_the_member_is_not_counted_when_the_ticket_is_resolved(m
 def test_a_first_response_target_is_not_moved_by_a_later_priority_change(member):
     agent = agent_make()
     ticket = ticket_open(member)
-    services.ticket_reply(ticket=ticket, body="On it", internal=False, actor=agent)
+    services.ticket_reply(ticket=ticket, body="On it", internal=False, actor=Actor.staff(agent))
     ticket.refresh_from_db()
     due = ticket.first_response_due_at
-    services.ticket_set_priority(ticket=ticket, priority="urgent", actor=agent)
+    services.ticket_set_priority(ticket=ticket, priority="urgent", actor=Actor.staff(agent))
     ticket.refresh_from_db()
     assert ticket.first_response_due_at == due
     assert ticket.resolution_due_at < due + datetime.timedelta(days=3)

@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from core.actors import SYSTEM
 from fulfillment.billing import BillingCache, redemption_bill
 from fulfillment.models import Redemption, SupplierOrder
 from fulfillment.services import dispatch
@@ -103,7 +104,7 @@ def test_a_hand_delivered_order_is_costed_from_the_offers_terms():
     dispatch.process_due(now=timezone.now())
     order = SupplierOrder.objects.get(status="submitted")
     interventions.manual_order_deliver(
-        supplier_order=order, codes=[{"code": "HAND-1234"}], tracking=None, actor=None
+        supplier_order=order, codes=[{"code": "HAND-1234"}], tracking=None, actor=SYSTEM
     )
     record = UsageRecord.objects.get()
     assert record.cost == Decimal("19.40")  # 20 less 5 %, plus the 0.40 fee

@@ -113,7 +113,9 @@ def test_cancel_a_queued_redemption_gives_points_and_stock_back_once(agent):
     redemption = redeem(merchant, reward)
     assert SupplierOffer.objects.get().stock == 2
 
-    interventions.redemption_cancel(redemption=redemption, reason="member asked", actor=agent)
+    interventions.redemption_cancel(
+        redemption=redemption, reason="member asked", actor=Actor.staff(agent)
+    )
 
     redemption.refresh_from_db()
     assert redemption.status == "cancelled"
@@ -131,7 +133,9 @@ def test_cancel_a_queued_redemption_gives_points_and_stock_back_once(agent):
     assert sandbox_placed_count() == 0
 
     with pytest.raises(InvalidTransition):
-        interventions.redemption_cancel(redemption=redemption, reason="again", actor=agent)
+        interventions.redemption_cancel(
+            redemption=redemption, reason="again", actor=Actor.staff(agent)
+        )
     assert len(refunds(redemption)) == 1
     assert SupplierOffer.objects.get().stock == 3
 
@@ -139,7 +143,9 @@ def test_cancel_a_queued_redemption_gives_points_and_stock_back_once(agent):
 def test_cancel_a_submitted_order_cancels_it_with_the_supplier(agent):
     redemption, order = submitted(sandbox("slow", async_rate=1))
 
-    interventions.redemption_cancel(redemption=redemption, reason="too slow", actor=agent)
+    interventions.redemption_cancel(
+        redemption=redemption, reason="too slow", actor=Actor.staff(agent)
+    )
 
     redemption.refresh_from_db()
     assert redemption.status == "cancelled"
@@ -155,7 +161,9 @@ def test_cancel_is_refused_when_the_supplier_already_delivered(agent):
     SandboxAdapter({}).lookup(order.idempotency_key)  # delivered on the supplier's side
 
     with pytest.raises(exceptions.SupplierRefusedCancel, match="can no longer be cancelled"):
-        interventions.redemption_cancel(redemption=redemption, reason="too slow", actor=agent)
+        interventions.redemption_cancel(
+            redemption=redemption, reason="too slow", actor=Actor.staff(agent)
+        )
 
     redemption.refresh_from_db()
     assert redemption.status == "submitted"
@@ -175,7 +183,7 @@ def test_cancel_is_refused_while_the_outcome_is_unknown(agent):
     assert order_of(redemption).status == "unknown"
 
     with pytest.raises(exceptions.SupplierRefusedCancel, match="not said whether"):
-        interventions.redemption_cancel(redemption=redemption, reason="x", actor=agent)
+        interventions.redemption_cancel(redemption=redemption, reason="x", actor=Actor.staff(agent))
     redemption.refresh_from_db()
     assert redemption.status == "pending"
     assert refunds(redemption) == []
@@ -187,7 +195,7 @@ def test_cancel_waits_while_a_dispatch_run_may_be_placing_the_order(agent):
     dispatch._claim(timezone.now(), 10, None)  # a run has it leased, mid-call
 
     with pytest.raises(exceptions.OrderInFlight):
-        interventions.redemption_cancel(redemption=redemption, reason="x", actor=agent)
+        interventions.redemption_cancel(redemption=redemption, reason="x", actor=Actor.staff(agent))
     assert Redemption.objects.get(pk=redemption.pk).status == "pending"
 
 
@@ -195,12 +203,16 @@ def test_cancel_needs_a_reason_and_refuses_closed_redemptions(agent):
     merchant, reward = shop(sandbox("good"))
     redemption = redeem(merchant, reward)
     with pytest.raises(ReasonRequired):
-        interventions.redemption_cancel(redemption=redemption, reason="  ", actor=agent)
+        interventions.redemption_cancel(
+            redemption=redemption, reason="  ", actor=Actor.staff(agent)
+        )
     dispatch.process_due(now=timezone.now())
     redemption.refresh_from_db()
     assert redemption.status == "delivered"
     with pytest.raises(InvalidTransition):
-        interventions.redemption_cancel(redemption=redemption, reason="late", actor=agent)
+        interventions.redemption_cancel(
+            redemption=redemption, reason="late", actor=Actor.staff(agent)
+        )
     assert refunds(redemption) == []
 
 
@@ -217,7 +229,7 @@ def test_retry_now_makes_the_order_due_with_the_same_key(agent):
     assert order.next_try_at > timezone.now()
     key = order.idempotency_key
 
-    interventions.redemption_retry_now(redemption=redemption, actor=agent)
+    interventions.redemption_retry_now(redemption=redemption, actor=Actor.staff(agent))
 
     order.refresh_from_db()
     assert order.next_try_at <= timezone.now()
@@ -234,10 +246,10 @@ def test_retry_now_refuses_closed_redemptions_and_orders_being_placed(agent):
     redemption = redeem(merchant, reward)
     dispatch._claim(timezone.now(), 10, None)
     with pytest.raises(exceptions.OrderInFlight):
-        interventions.redemption_retry_now(redemption=redemption, actor=agent)
+        interventions.redemption_retry_now(redemption=redemption, actor=Actor.staff(agent))
     dispatch.process_due(now=timezone.now() + dispatch.LEASE)
     with pytest.raises(InvalidTransition):
-        interventions.redemption_retry_now(redemption=redemption, actor=agent)
+        interventions.redemption_retry_now(redemption=redemption, actor=Actor.staff(agent))
 
 
 # -- fail over ---------------------------------------------------------------------------
@@ -247,7 +259,9 @@ def test_fail_over_a_queued_order_moves_to_the_next_offer(agent):
     merchant, reward = shop(sandbox("first"), sandbox("backup"), stock=5)
     redemption = redeem(merchant, reward)
 
-    interventions.redemption_fail_over(redemption=redemption, reason="first is slow", actor=agent)
+    interventions.redemption_fail_over(
+        redemption=redemption, reason="first is slow", actor=Actor.staff(agent)
+    )
 
     redemption.refresh_from_db()
     assert redemption.status == "failed"
@@ -268,7 +282,9 @@ def test_fail_over_with_no_offer_left_refunds_once_for_care(agent):
     merchant, reward = shop(sandbox("only"), stock=2)
     redemption = redeem(merchant, reward)
 
-    interventions.redemption_fail_over(redemption=redemption, reason="broken", actor=agent)
+    interventions.redemption_fail_over(
+        redemption=redemption, reason="broken", actor=Actor.staff(agent)
+    )
 
     redemption.refresh_from_db()
     assert redemption.status == "refunded"
@@ -278,14 +294,18 @@ def test_fail_over_with_no_offer_left_refunds_once_for_care(agent):
     assert SupplierOffer.objects.get().stock == 2
     assert staff_events(redemption, agent) == [("status", "pending", "refunded")]
     with pytest.raises(InvalidTransition):
-        interventions.redemption_fail_over(redemption=redemption, reason="again", actor=agent)
+        interventions.redemption_fail_over(
+            redemption=redemption, reason="again", actor=Actor.staff(agent)
+        )
     assert len(refunds(redemption)) == 1
 
 
 def test_fail_over_a_submitted_order_only_once_the_supplier_cancelled_it(agent):
     redemption, order = submitted(sandbox("slow", async_rate=1), sandbox("backup"))
 
-    interventions.redemption_fail_over(redemption=redemption, reason="stuck", actor=agent)
+    interventions.redemption_fail_over(
+        redemption=redemption, reason="stuck", actor=Actor.staff(agent)
+    )
 
     assert [o.status for o in redemption.supplier_orders.order_by("attempt")] == [
         "failed",
@@ -299,7 +319,9 @@ def test_fail_over_of_a_delivered_order_at_the_supplier_is_refused(agent):
     SandboxAdapter({}).lookup(order.idempotency_key)
 
     with pytest.raises(exceptions.SupplierRefusedCancel):
-        interventions.redemption_fail_over(redemption=redemption, reason="stuck", actor=agent)
+        interventions.redemption_fail_over(
+            redemption=redemption, reason="stuck", actor=Actor.staff(agent)
+        )
 
     assert redemption.supplier_orders.count() == 1
     assert Redemption.objects.get(pk=redemption.pk).status == "submitted"
@@ -322,7 +344,7 @@ def test_manual_order_delivered_with_codes_stores_them_encrypted(agent):
             {"code": "HAND-0002-BBBB"},
         ],
         tracking=None,
-        actor=agent,
+        actor=Actor.staff(agent),
     )
 
     redemption.refresh_from_db()
@@ -348,7 +370,7 @@ def test_manual_order_shipped_records_the_tracking(agent):
         supplier_order=order_of(redemption),
         codes=None,
         tracking={"carrier": "DHL", "number": "JD0001", "url": "https://dhl.example/JD0001"},
-        actor=agent,
+        actor=Actor.staff(agent),
     )
 
     redemption.refresh_from_db()
@@ -375,7 +397,7 @@ def test_manual_delivery_refuses_other_suppliers_bad_input_and_closed_orders(age
     _, order = submitted(sandbox("slow", async_rate=1))
     with pytest.raises(exceptions.NotManualOrder):
         interventions.manual_order_deliver(
-            supplier_order=order, codes=[{"code": "X-1"}], tracking=None, actor=agent
+            supplier_order=order, codes=[{"code": "X-1"}], tracking=None, actor=Actor.staff(agent)
         )
 
     merchant, reward = shop(manual("hands"))
@@ -385,20 +407,23 @@ def test_manual_delivery_refuses_other_suppliers_bad_input_and_closed_orders(age
     order = order_of(mine)
     with pytest.raises(DomainError, match="code"):
         interventions.manual_order_deliver(
-            supplier_order=order, codes=None, tracking=None, actor=agent
+            supplier_order=order, codes=None, tracking=None, actor=Actor.staff(agent)
         )
     with pytest.raises(DomainError, match="One code per unit"):
         interventions.manual_order_deliver(
-            supplier_order=order, codes=[{"code": "A"}, {"code": "B"}], tracking=None, actor=agent
+            supplier_order=order,
+            codes=[{"code": "A"}, {"code": "B"}],
+            tracking=None,
+            actor=Actor.staff(agent),
         )
     with pytest.raises(DomainError, match="carrier"):
         interventions.manual_order_deliver(
-            supplier_order=order, codes=None, tracking={"number": "1"}, actor=agent
+            supplier_order=order, codes=None, tracking={"number": "1"}, actor=Actor.staff(agent)
         )
-    interventions.redemption_cancel(redemption=mine, reason="member left", actor=agent)
+    interventions.redemption_cancel(redemption=mine, reason="member left", actor=Actor.staff(agent))
     with pytest.raises(exceptions.NotManualOrder):
         interventions.manual_order_deliver(
-            supplier_order=order, codes=[{"code": "A"}], tracking=None, actor=agent
+            supplier_order=order, codes=[{"code": "A"}], tracking=None, actor=Actor.staff(agent)
         )
     assert not DeliveredCode.objects.exists()
     assert not Shipment.objects.exists()
@@ -414,7 +439,7 @@ def test_code_reveal_returns_the_code_and_records_who_saw_it(agent):
     dispatch.process_due(now=timezone.now())
     code = DeliveredCode.objects.get(redemption=redemption)
 
-    clear = code_reveals.code_reveal(code=code, via="admin", actor=agent)
+    clear = code_reveals.code_reveal(code=code, via="admin", actor=Actor.staff(agent))
 
     assert clear.code == code.code
     assert clear.pin == code.pin
@@ -422,7 +447,7 @@ def test_code_reveal_returns_the_code_and_records_who_saw_it(agent):
     reveal = CodeReveal.objects.get()
     assert (reveal.code, reveal.user, reveal.via) == (code, agent, "admin")
     with pytest.raises(ValueError, match="via"):
-        code_reveals.code_reveal(code=code, via="email", actor=agent)
+        code_reveals.code_reveal(code=code, via="email", actor=Actor.staff(agent))
 
 
 def test_supplier_activate_clears_the_pause_alert(agent):
@@ -430,11 +455,11 @@ def test_supplier_activate_clears_the_pause_alert(agent):
     Supplier.objects.filter(pk=supplier.pk).update(is_active=False)
     alert_raise(kind=AlertKind.SUPPLIER_PAUSED, subject=f"supplier:{supplier.pk}", message="x")
 
-    assert interventions.supplier_activate(supplier=supplier, actor=agent) is True
+    assert interventions.supplier_activate(supplier=supplier, actor=Actor.staff(agent)) is True
 
     supplier.refresh_from_db()
     assert supplier.is_active
     alert = CatalogAlert.objects.get()
     assert alert.resolved_at is not None
     assert alert.resolved_by == agent
-    assert interventions.supplier_activate(supplier=supplier, actor=agent) is False
+    assert interventions.supplier_activate(supplier=supplier, actor=Actor.staff(agent)) is False

@@ -8,6 +8,7 @@ import pytest
 from django.db import connection, connections
 
 from catalog.models import CodePool, SupplierOffer
+from core.actors import SYSTEM
 from fulfillment.models import Redemption, SupplierOrder
 from loyalty.models import LedgerEntry, Member, Tier
 from tests.catalog.factories import (
@@ -149,7 +150,7 @@ def test_a_code_pool_must_hold_enough_codes(shop):
     reward = RewardFactory(type="voucher", denominations=["10"])
     offer = OfferFactory(reward=reward, supplier=SupplierFactory(kind="warehouse"))
     pool = CodePool.objects.create(offer=offer, face_value=Decimal(10))
-    codes_upload(pool=pool, csv_text="code\nAAA-1\nAAA-2\n", actor=None)
+    codes_upload(pool=pool, csv_text="code\nAAA-1\nAAA-2\n", actor=SYSTEM)
     select(tenant.merchant, reward, price_step=1)
     before = state()
     too_many = post_json(tenant.client, URL, body(reward, denomination="10", quantity=3))

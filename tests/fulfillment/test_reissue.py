@@ -5,7 +5,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from core.actors import Actor
+from core.actors import SYSTEM, Actor
 from core.exceptions import InvalidTransition, ReasonRequired
 from fulfillment.adapters.sandbox import sandbox_placed_count, sandbox_reset
 from fulfillment.exceptions import OutOfStock
@@ -48,7 +48,9 @@ def test_reissue_orders_again_without_costing_the_member_points():
     lots = sorted(PointLot.objects.filter(member=member).values_list("pk", "remaining"))
     agent = StaffFactory()
 
-    new = redemption_reissue(redemption=original, reason="code did not work", actor=agent)
+    new = redemption_reissue(
+        redemption=original, reason="code did not work", actor=Actor.staff(agent)
+    )
     dispatch.process_due(now=timezone.now())
 
     new.refresh_from_db()
@@ -74,16 +76,16 @@ def test_reissue_orders_again_without_costing_the_member_points():
 
 def test_reissue_happens_once_and_refuses_what_is_not_delivered():
     original = delivered()
-    redemption_reissue(redemption=original, reason="dead code", actor=None)
+    redemption_reissue(redemption=original, reason="dead code", actor=SYSTEM)
     orders = SupplierOrder.objects.count()
     entries = LedgerEntry.objects.count()
     with pytest.raises(AlreadyReissued):
-        redemption_reissue(redemption=original, reason="again", actor=None)
+        redemption_reissue(redemption=original, reason="again", actor=SYSTEM)
     with pytest.raises(ReasonRequired):
-        redemption_reissue(redemption=original, reason="  ", actor=None)
+        redemption_reissue(redemption=original, reason="  ", actor=SYSTEM)
     pending = Redemption.objects.get(reissue_of=original)
     with pytest.raises(InvalidTransition):
-        redemption_reissue(redemption=pending, reason="not yet delivered", actor=None)
+        redemption_reissue(redemption=pending, reason="not yet delivered", actor=SYSTEM)
     assert SupplierOrder.objects.count() == orders
     assert LedgerEntry.objects.count() == entries
 
@@ -93,7 +95,7 @@ def test_a_reissue_that_fails_for_good_gives_the_member_the_points_back():
     member = original.member
     member.refresh_from_db()
     balance = member.points_balance
-    new = redemption_reissue(redemption=original, reason="dead code", actor=None)
+    new = redemption_reissue(redemption=original, reason="dead code", actor=SYSTEM)
     # The supplier never delivers it: fulfillment refunds it in the end.
     new_locked = Redemption.objects.get(pk=new.pk)
     with transaction.atomic():
@@ -113,14 +115,14 @@ def test_reissue_with_no_stock_left_changes_nothing():
     original = delivered(stock=1)
     entries = LedgerEntry.objects.count()
     with pytest.raises(OutOfStock):
-        redemption_reissue(redemption=original, reason="dead code", actor=None)
+        redemption_reissue(redemption=original, reason="dead code", actor=SYSTEM)
     assert LedgerEntry.objects.count() == entries
     assert Redemption.objects.get(pk=original.pk).voided_at is None
 
 
 def test_the_voided_rewards_claim_link_no_longer_shows_its_code(client):
     original = delivered()
-    redemption_reissue(redemption=original, reason="dead code", actor=None)
+    redemption_reissue(redemption=original, reason="dead code", actor=SYSTEM)
     url = claim_url(original, "https://example.test").removeprefix("https://example.test")
     for response in (client.get(url), client.post(url)):
         assert response.status_code == 200
@@ -132,7 +134,7 @@ def test_the_voided_rewards_claim_link_no_longer_shows_its_code(client):
 
 def test_the_api_links_the_voided_redemption_and_its_replacement(tenant_pair):
     original = delivered()
-    new = redemption_reissue(redemption=original, reason="dead code", actor=None)
+    new = redemption_reissue(redemption=original, reason="dead code", actor=SYSTEM)
     store = make_tenant(original.merchant)
     old_body = store.client.get(f"/api/v1/redemptions/{original.public_id}/").json()
     new_body = store.client.get(f"/api/v1/redemptions/{new.public_id}/").json()

@@ -13,7 +13,7 @@ from django.db import IntegrityError, connections, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from core.actors import Actor
+from core.actors import SYSTEM, Actor
 from core.exceptions import DomainError, InvalidTransition
 from core.staff_groups import staff_groups_sync
 from fulfillment.adapters.base import Tracking
@@ -95,7 +95,9 @@ def with_supplier(member: str = "cust-1", merchant=None) -> Redemption:
     return redemption
 
 
-def shipped(redemption: Redemption, number: str = "1Z999", actor=None, **extra) -> Shipment:
+def shipped(
+    redemption: Redemption, number: str = "1Z999", actor: Actor = SYSTEM, **extra
+) -> Shipment:
     return shipments.shipment_add(
         redemption=redemption, carrier="UPS", tracking_number=number, actor=actor, **extra
     )
@@ -131,7 +133,7 @@ def test_staff_record_a_shipment_with_the_address_as_it_was(agent):
         tracking_url="https://dhl.example/JD0001",
         supplier_order=order_of(redemption),
         note="two boxes",
-        actor=agent,
+        actor=Actor.staff(agent),
     )
 
     assert (shipment.carrier, shipment.tracking_number, shipment.status) == (
@@ -156,12 +158,12 @@ def test_staff_record_a_shipment_with_the_address_as_it_was(agent):
 
 def test_a_label_only_shipment_leaves_the_delivery_status_alone(agent):
     redemption = with_supplier()
-    shipment = shipped(redemption, status="label_created", actor=agent)
+    shipment = shipped(redemption, status="label_created", actor=Actor.staff(agent))
     assert (shipment.status, shipment.shipped_at) == ("label_created", None)
     assert Redemption.objects.get(pk=redemption.pk).delivery_status == "none"
     assert moves(redemption) == [("shipment", "", "label_created")]
 
-    shipments.shipment_move(shipment=shipment, to="shipped", actor=agent)
+    shipments.shipment_move(shipment=shipment, to="shipped", actor=Actor.staff(agent))
 
     shipment.refresh_from_db()
     assert shipment.shipped_at is not None
@@ -188,7 +190,7 @@ def test_bad_staff_input_names_the_field_and_changes_nothing(agent, fields, fiel
         shipments.shipment_add(
             redemption=redemption,
             **{"carrier": "UPS", "tracking_number": "1Z999", **fields},
-            actor=agent,
+            actor=Actor.staff(agent),
         )
     assert caught.value.field == field
     assert state(redemption) == before
@@ -196,18 +198,18 @@ def test_bad_staff_input_names_the_field_and_changes_nothing(agent, fields, fiel
 
 def test_the_same_tracking_twice_is_refused_but_another_carrier_or_redemption_is_not(agent):
     redemption = with_supplier()
-    shipped(redemption, actor=agent)
+    shipped(redemption, actor=Actor.staff(agent))
     before = state(redemption)
     with pytest.raises(DomainError) as caught:
-        shipped(redemption, actor=agent)
+        shipped(redemption, actor=Actor.staff(agent))
     assert caught.value.field == "tracking_number"
     assert state(redemption) == before
 
     shipments.shipment_add(
-        redemption=redemption, carrier="DHL", tracking_number="1Z999", actor=agent
+        redemption=redemption, carrier="DHL", tracking_number="1Z999", actor=Actor.staff(agent)
     )
     other = with_supplier("cust-2", merchant=redemption.merchant)
-    shipped(other, actor=agent)
+    shipped(other, actor=Actor.staff(agent))
     assert Shipment.objects.filter(tracking_number="1Z999").count() == 3
 
 
@@ -216,10 +218,12 @@ def test_only_a_redemption_with_a_supplier_ships(agent):
     pending = redeem(merchant, reward)  # not placed with a supplier yet
     before = state(pending)
     with pytest.raises(InvalidTransition):
-        shipped(pending, actor=agent)
-    interventions.redemption_cancel(redemption=pending, reason="member left", actor=agent)
+        shipped(pending, actor=Actor.staff(agent))
+    interventions.redemption_cancel(
+        redemption=pending, reason="member left", actor=Actor.staff(agent)
+    )
     with pytest.raises(InvalidTransition):
-        shipped(pending, actor=agent)
+        shipped(pending, actor=Actor.staff(agent))
     assert not Shipment.objects.exists()
     assert state(pending)[0] == before[0]
 
@@ -228,7 +232,7 @@ def test_a_supplier_order_of_another_redemption_is_refused(agent):
     redemption = with_supplier()
     other = with_supplier("cust-2")
     with pytest.raises(DomainError) as caught:
-        shipped(redemption, supplier_order=order_of(other), actor=agent)
+        shipped(redemption, supplier_order=order_of(other), actor=Actor.staff(agent))
     assert caught.value.field == "supplier_order"
     assert not Shipment.objects.exists()
 
@@ -238,14 +242,16 @@ def test_a_supplier_order_of_another_redemption_is_refused(agent):
 
 def test_a_shipment_moves_along_and_the_delivery_status_follows(agent):
     redemption = with_supplier()
-    shipment = shipped(redemption, actor=agent)
+    shipment = shipped(redemption, actor=Actor.staff(agent))
 
-    shipments.shipment_move(shipment=shipment, to="in_transit", actor=agent)
+    shipments.shipment_move(shipment=shipment, to="in_transit", actor=Actor.staff(agent))
     assert Redemption.objects.get(pk=redemption.pk).delivery_status == "shipped"
-    shipments.shipment_move(shipment=shipment, to="delivered", note="signed", actor=agent)
+    shipments.shipment_move(
+        shipment=shipment, to="delivered", note="signed", actor=Actor.staff(agent)
+    )
     assert (shipment.status, shipment.delivered_at is not None) == ("delivered", True)
     assert Redemption.objects.get(pk=redemption.pk).delivery_status == "received"
-    shipments.shipment_move(shipment=shipment, to="returned", actor=agent)
+    shipments.shipment_move(shipment=shipment, to="returned", actor=Actor.staff(agent))
 
     shipment.refresh_from_db()
     assert shipment.status == "returned"
@@ -280,13 +286,13 @@ def test_a_shipment_moves_along_and_the_delivery_status_follows(agent):
 )
 def test_illegal_moves_are_refused_and_change_nothing(agent, path, to):
     redemption = with_supplier()
-    shipment = shipped(redemption, actor=agent)
+    shipment = shipped(redemption, actor=Actor.staff(agent))
     for step in path:
-        shipments.shipment_move(shipment=shipment, to=step, actor=agent)
+        shipments.shipment_move(shipment=shipment, to=step, actor=Actor.staff(agent))
     before = state(redemption)
 
     with pytest.raises(InvalidTransition) as caught:
-        shipments.shipment_move(shipment=shipment, to=to, actor=agent)
+        shipments.shipment_move(shipment=shipment, to=to, actor=Actor.staff(agent))
 
     assert caught.value.field == "status"
     assert state(redemption) == before
@@ -294,19 +300,19 @@ def test_illegal_moves_are_refused_and_change_nothing(agent, path, to):
 
 def test_an_unknown_status_is_bad_input(agent):
     redemption = with_supplier()
-    shipment = shipped(redemption, actor=agent)
+    shipment = shipped(redemption, actor=Actor.staff(agent))
     before = state(redemption)
     with pytest.raises(DomainError) as caught:
-        shipments.shipment_move(shipment=shipment, to="teleported", actor=agent)
+        shipments.shipment_move(shipment=shipment, to="teleported", actor=Actor.staff(agent))
     assert caught.value.field == "status"
     assert state(redemption) == before
 
 
 def test_a_lost_parcel_puts_the_redemption_in_the_care_queue(agent):
     redemption = with_supplier()
-    shipment = shipped(redemption, actor=agent)
+    shipment = shipped(redemption, actor=Actor.staff(agent))
 
-    shipments.shipment_move(shipment=shipment, to="lost", actor=agent)
+    shipments.shipment_move(shipment=shipment, to="lost", actor=Actor.staff(agent))
 
     redemption.refresh_from_db()
     assert redemption.needs_care
@@ -326,7 +332,7 @@ def test_two_moves_at_once_one_wins_and_the_other_is_refused():
         try:
             barrier.wait()
             shipments.shipment_move(
-                shipment=Shipment.objects.get(pk=shipment.pk), to=to, actor=None
+                shipment=Shipment.objects.get(pk=shipment.pk), to=to, actor=SYSTEM
             )
             outcomes[to] = "moved"
         except InvalidTransition:
@@ -360,7 +366,7 @@ def test_two_moves_at_once_one_wins_and_the_other_is_refused():
     ],
 )
 def test_the_database_refuses_a_broken_shipment(agent, changes):
-    shipment = shipped(with_supplier(), actor=agent)
+    shipment = shipped(with_supplier(), actor=Actor.staff(agent))
     with pytest.raises(IntegrityError), transaction.atomic():
         Shipment.objects.filter(pk=shipment.pk).update(**changes)
     assert Shipment.objects.get(pk=shipment.pk).carrier == "UPS"
@@ -368,8 +374,8 @@ def test_the_database_refuses_a_broken_shipment(agent, changes):
 
 def test_the_database_refuses_the_same_tracking_twice_on_a_redemption(agent):
     redemption = with_supplier()
-    shipped(redemption, "1Z-A", actor=agent)
-    second = shipped(redemption, "1Z-B", actor=agent)
+    shipped(redemption, "1Z-A", actor=Actor.staff(agent))
+    second = shipped(redemption, "1Z-B", actor=Actor.staff(agent))
     with pytest.raises(IntegrityError), transaction.atomic():
         Shipment.objects.filter(pk=second.pk).update(tracking_number="1Z-A")
     # Without a number there is nothing to repeat: several pending parcels are fine.
@@ -387,7 +393,7 @@ def test_a_manual_order_delivered_with_tracking_ships_to_the_members_address(age
         supplier_order=order_of(redemption),
         codes=None,
         tracking={"carrier": "DHL", "number": "JD0001", "url": "https://dhl.example/JD0001"},
-        actor=agent,
+        actor=Actor.staff(agent),
     )
 
     redemption.refresh_from_db()
@@ -405,7 +411,7 @@ def test_a_bad_tracking_link_on_a_manual_delivery_changes_nothing(agent):
             supplier_order=order,
             codes=None,
             tracking={"carrier": "DHL", "number": "JD0001", "url": "javascript:alert(1)"},
-            actor=agent,
+            actor=Actor.staff(agent),
         )
     assert caught.value.field == "tracking_url"
     redemption.refresh_from_db()
@@ -681,9 +687,9 @@ def test_the_shipment_list_filters_and_searches(admin_client):
     second = with_supplier("cust-2")
     ups = shipped(first, "1ZABC")
     dhl = shipments.shipment_add(
-        redemption=second, carrier="DHL", tracking_number="JD77", actor=None
+        redemption=second, carrier="DHL", tracking_number="JD77", actor=SYSTEM
     )
-    shipments.shipment_move(shipment=dhl, to="delivered", actor=None)
+    shipments.shipment_move(shipment=dhl, to="delivered", actor=SYSTEM)
 
     def ids_for(**params) -> set[int]:
         return listed(admin_client.get(SHIPMENTS, params))
@@ -742,15 +748,15 @@ def test_the_api_shows_the_latest_shipment_and_nothing_to_another_merchant():
     detail = f"{URL}{redemption.public_id}/"
     assert tenant.client.get(detail).json()["shipment"] is None
     first = shipped(redemption, "1Z-OLD")
-    shipments.shipment_move(shipment=first, to="lost", actor=None)
+    shipments.shipment_move(shipment=first, to="lost", actor=SYSTEM)
     latest = shipments.shipment_add(
         redemption=redemption,
         carrier="DHL",
         tracking_number="JD-NEW",
         tracking_url="https://dhl.example/JD-NEW",
-        actor=None,
+        actor=SYSTEM,
     )
-    shipments.shipment_move(shipment=latest, to="delivered", actor=None)
+    shipments.shipment_move(shipment=latest, to="delivered", actor=SYSTEM)
 
     body = tenant.client.get(detail).json()
 

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from catalog import pools
 from catalog.models import CodePool, Supplier, SupplierKind, SupplierOffer, VoucherCode
+from core.actors import SYSTEM
 from customercare.models import Ticket
 from fulfillment.models import DeliveredCode, Redemption, SupplierOrder
 from fulfillment.services import dispatch, interventions
@@ -45,7 +46,7 @@ def pool_reward(merchant, codes=CODES, *, face_value: str = "10"):
         offer=offer, face_value=Decimal(face_value), low_stock_threshold=0
     )
     if codes:
-        pools.codes_upload(pool=pool, csv_text="code\n" + "\n".join(codes) + "\n", actor=None)
+        pools.codes_upload(pool=pool, csv_text="code\n" + "\n".join(codes) + "\n", actor=SYSTEM)
     select(merchant, reward, price_step=1)
     return reward, pool
 
@@ -205,7 +206,7 @@ def test_a_cancelled_redemption_gives_its_reserved_code_back_to_the_pool():
     assert_problem(post_json(tenant.client, URL, body(reward)), 409, "out_of_stock", "quantity")
 
     interventions.redemption_cancel(
-        redemption=redemption, reason="the member changed their mind", actor=None
+        redemption=redemption, reason="the member changed their mind", actor=SYSTEM
     )
 
     assert free_codes(pool) == 1
@@ -249,7 +250,7 @@ def test_failing_over_gives_the_code_back_and_reserves_from_the_next_offer():
     backup_pool = CodePool.objects.create(
         offer=backup_offer, face_value=Decimal(10), low_stock_threshold=0
     )
-    pools.codes_upload(pool=backup_pool, csv_text="code\nBACKUP-1\n", actor=None)
+    pools.codes_upload(pool=backup_pool, csv_text="code\nBACKUP-1\n", actor=SYSTEM)
     post_json(tenant.client, URL, body(reward))
     Supplier.objects.filter(pk=first_pool.offer.supplier_id).update(is_active=False)
 
@@ -274,7 +275,7 @@ def test_a_cancelled_redemption_gives_its_unit_of_stock_back():
     assert_problem(post_json(tenant.client, URL, body(reward)), 409, "out_of_stock", "quantity")
 
     interventions.redemption_cancel(
-        redemption=Redemption.objects.get(), reason="duplicate", actor=None
+        redemption=Redemption.objects.get(), reason="duplicate", actor=SYSTEM
     )
 
     offer.refresh_from_db()
@@ -360,7 +361,7 @@ def test_a_pool_of_another_face_value_is_not_used():
         face_value=Decimal(10),
         low_stock_threshold=0,
     )
-    pools.codes_upload(pool=pool, csv_text="code\nTEN-1\n", actor=None)
+    pools.codes_upload(pool=pool, csv_text="code\nTEN-1\n", actor=SYSTEM)
     select(merchant, reward, price_step=1)
 
     response = post_json(tenant.client, URL, body(reward, denomination="25"))
@@ -380,7 +381,7 @@ def test_reissuing_a_pool_reward_reserves_a_new_code_or_is_out_of_stock():
     original = Redemption.objects.get()
     assert original.status == "delivered"
 
-    new = redemption_reissue(redemption=original, reason="dead code", actor=None)
+    new = redemption_reissue(redemption=original, reason="dead code", actor=SYSTEM)
 
     assert reserved_for(new) == ["POOL-B"]
     assert free_codes(pool) == 0
@@ -390,7 +391,7 @@ def test_reissuing_a_pool_reward_reserves_a_new_code_or_is_out_of_stock():
     from core.exceptions import DomainError
 
     with pytest.raises(DomainError) as refused:
-        redemption_reissue(redemption=new, reason="dead again", actor=None)
+        redemption_reissue(redemption=new, reason="dead again", actor=SYSTEM)
     assert (refused.value.code, refused.value.status) == ("out_of_stock", 409)
 
 

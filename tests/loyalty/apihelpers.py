@@ -4,6 +4,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from core.actors import SYSTEM
 from loyalty import services
 from loyalty.models import Activity, LedgerEntry, Member, Order, OrderLine, PointLot, Refund
 
@@ -17,7 +18,7 @@ PROGRAM_TERMS: dict[str, Any] = {
 
 
 def program_for(merchant, **terms):
-    return services.program_configure(merchant=merchant, actor=None, **{**PROGRAM_TERMS, **terms})
+    return services.program_configure(merchant=merchant, actor=SYSTEM, **{**PROGRAM_TERMS, **terms})
 
 
 def db_state() -> dict[str, list[dict]]:

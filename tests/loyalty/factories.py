@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from core.actors import Actor
+from core.actors import SYSTEM, Actor
 from loyalty import ledger, locks, services
 from loyalty.models import LedgerEntry, Member, PointLot, Program
 from merchants.models import Merchant
@@ -41,7 +41,7 @@ def program_merchant(**terms: Any) -> tuple[Merchant, Program]:
     override the program's (e.g. ``pending_days=30``)."""
     merchant = MerchantFactory(live=True, country="US", default_currency="USD")
     program = services.program_configure(
-        merchant=merchant, actor=None, **{**PROGRAM_TERMS, **terms}
+        merchant=merchant, actor=SYSTEM, **{**PROGRAM_TERMS, **terms}
     )
     return merchant, program
 
@@ -109,7 +109,7 @@ def points_give(member: Member, points: int, *, reason: str = "goodwill") -> Led
         reason=reason,
         at=timezone.now(),
         expires_at=None,
-        actor=None,
+        actor=SYSTEM,
     )
 
 

@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from core.actors import Actor
+from core.actors import SYSTEM, Actor
 from loyalty import services
 from loyalty.exceptions import MemberNotActive
 from loyalty.models import ExchangeRate, LedgerEntry, Member, Program
@@ -26,7 +26,7 @@ def merchant():
     merchant = MerchantFactory(live=True, slug="acme")
     services.program_configure(
         merchant=merchant,
-        actor=None,
+        actor=SYSTEM,
         name="Acme Rewards",
         point_value=Decimal("0.01"),
         base_earn_rate=Decimal("1"),

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from core.actors import Actor
+from core.actors import SYSTEM, Actor
 from loyalty import services
 from loyalty.models import LedgerEntry, Member, Tier
 from merchants.models import Scope
@@ -26,7 +26,7 @@ def member_url(external_id: str, suffix: str = "") -> str:
 
 def adjust(merchant, member: Member, points: int, reason: str = "test") -> LedgerEntry:
     return services.member_adjust_points(
-        merchant=merchant, member=member, points=points, reason=reason, actor=None
+        merchant=merchant, member=member, points=points, reason=reason, actor=SYSTEM
     )
 
 

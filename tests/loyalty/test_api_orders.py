@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from core.actors import SYSTEM
 from loyalty import services
 from loyalty.models import (
     EarningRule,
@@ -700,7 +701,7 @@ def test_refund_after_the_points_were_spent_reports_the_shortfall(tenant):
     post_order(tenant, total="100.00")
     member = member_of(tenant)
     services.member_adjust_points(
-        merchant=tenant.merchant, member=member, points=-60, reason="spent", actor=None
+        merchant=tenant.merchant, member=member, points=-60, reason="spent", actor=SYSTEM
     )
 
     response = post_refund(tenant, "o-1", "r-1", "100.00")

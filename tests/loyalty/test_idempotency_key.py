@@ -14,6 +14,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from core.actors import SYSTEM
 from loyalty import services
 from loyalty.models import LedgerEntry, Member, Order
 from merchants.idempotency import idempotency_purge_expired, request_fingerprint
@@ -324,7 +325,7 @@ def test_an_error_response_is_stored_and_replayed(tenant, member):
     debit = {"points": -50, "reason": "redeemed in store"}
     first = post(tenant.client, ADJUSTMENTS, debit, "key-1")
     services.member_adjust_points(
-        merchant=tenant.merchant, member=member, points=100, reason="top up", actor=None
+        merchant=tenant.merchant, member=member, points=100, reason="top up", actor=SYSTEM
     )
 
     again = post(tenant.client, ADJUSTMENTS, debit, "key-1")

@@ -10,7 +10,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from core.actors import Actor
+from core.actors import SYSTEM, Actor
 from loyalty import jobs, services
 from loyalty.models import ExpiryPolicy, LedgerEntry, Member, PointLot, Tier, TierChange
 from loyalty.tasks import expire_points, recompute_tiers, release_pending_points
@@ -29,7 +29,7 @@ def program_for(merchant, **terms):
         "base_earn_rate": Decimal("1"),
         "pending_days": 14,
     }
-    return services.program_configure(merchant=merchant, actor=None, **{**defaults, **terms})
+    return services.program_configure(merchant=merchant, actor=SYSTEM, **{**defaults, **terms})
 
 
 def order(merchant, member_id: str, external_id: str, total: str, placed_at=None):
@@ -106,7 +106,7 @@ def test_lot_age_expiry_expires_what_is_left_of_old_lots_only(merchant):
     order(merchant, "m1", "o1", "100")
     m = member(merchant, "m1")
     services.member_adjust_points(
-        merchant=merchant, member=m, points=-30, reason="spent at the till", actor=None
+        merchant=merchant, member=m, points=-30, reason="spent at the till", actor=SYSTEM
     )
     later = timezone.now() + datetime.timedelta(days=400)
     order(merchant, "m1", "o2", "40")  # a younger lot

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from core.actors import Actor
+from core.actors import SYSTEM, Actor
 from core.exceptions import DomainError, NotFound
 from loyalty import ledger, services
 from loyalty.exceptions import (
@@ -196,7 +196,7 @@ def test_spend_of_no_points_is_refused(member, points):
 def test_adjust_credit_forms_a_lot_and_records_reason_and_actor(merchant, member):
     staff = StaffFactory()
     entry = services.member_adjust_points(
-        merchant=merchant, member=member, points=75, reason="parcel lost", actor=staff
+        merchant=merchant, member=member, points=75, reason="parcel lost", actor=Actor.staff(staff)
     )
 
     assert (entry.kind, entry.points, entry.reason) == (Kind.ADJUST, 75, "parcel lost")
@@ -215,7 +215,7 @@ def test_adjust_debit_spends_oldest_lots_and_keeps_lifetime(merchant, member):
     newer = lot_of(earn(member, 40, at=now - DAY))
 
     entry = services.member_adjust_points(
-        merchant=merchant, member=member, points=-50, reason="duplicate credit", actor=None
+        merchant=merchant, member=member, points=-50, reason="duplicate credit", actor=SYSTEM
     )
 
     assert (entry.kind, entry.points, entry.reason) == (Kind.ADJUST, -50, "duplicate credit")
@@ -229,7 +229,7 @@ def test_adjust_debit_beyond_the_balance_is_refused(merchant, member):
     earn(member, 20)
     with pytest.raises(InsufficientPoints):
         services.member_adjust_points(
-            merchant=merchant, member=member, points=-21, reason="oops", actor=None
+            merchant=merchant, member=member, points=-21, reason="oops", actor=SYSTEM
         )
     assert assert_ledger_consistent(member).points_balance == 20
 
@@ -240,7 +240,7 @@ def test_adjust_without_a_reason_is_refused(merchant, member, reason, points):
     earn(member, 50)
     with pytest.raises(InvalidAdjustment) as error:
         services.member_adjust_points(
-            merchant=merchant, member=member, points=points, reason=reason, actor=None
+            merchant=merchant, member=member, points=points, reason=reason, actor=SYSTEM
         )
     assert error.value.field == "reason"
     assert LedgerEntry.objects.filter(member=member).count() == 1
@@ -250,7 +250,7 @@ def test_adjust_without_a_reason_is_refused(merchant, member, reason, points):
 def test_adjust_of_zero_points_is_refused(merchant, member):
     with pytest.raises(InvalidAdjustment) as error:
         services.member_adjust_points(
-            merchant=merchant, member=member, points=0, reason="nothing", actor=None
+            merchant=merchant, member=member, points=0, reason="nothing", actor=SYSTEM
         )
     assert error.value.field == "points"
     assert not LedgerEntry.objects.filter(member=member).exists()

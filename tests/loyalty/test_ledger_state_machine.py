@@ -21,7 +21,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from core.actors import Actor
+from core.actors import SYSTEM, Actor
 from loyalty import ledger, locks, services
 from loyalty.exceptions import InsufficientPoints, RefundExceedsOrder
 from loyalty.models import LedgerEntry, LotMovement, Member, Order, PointLot
@@ -114,12 +114,12 @@ class LedgerMachine(RuleBasedStateMachine):
                     member=self.member,
                     points=points,
                     reason="r",
-                    actor=None,
+                    actor=SYSTEM,
                 )
             assert self.state() == before
             return
         services.member_adjust_points(
-            merchant=self.merchant, member=self.member, points=points, reason="r", actor=None
+            merchant=self.merchant, member=self.member, points=points, reason="r", actor=SYSTEM
         )
         lifetime = before[2] + max(points, 0)
         assert self.state() == (before[0] + points, before[1], lifetime)

@@ -2,6 +2,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from core.actors import SYSTEM
 from core.staff_groups import staff_groups_sync
 from merchants import services
 from merchants.models import ChecklistItem, Merchant, MerchantStatus, Scope
@@ -46,7 +47,7 @@ class MerchantFactory(factory.Factory):
 
     @classmethod
     def _create(cls, model_class, *, live: bool = False, **kwargs):
-        merchant = services.merchant_create(actor=None, **kwargs)
+        merchant = services.merchant_create(actor=SYSTEM, **kwargs)
         if live:
             make_live(merchant)
         return merchant
@@ -56,20 +57,24 @@ class MerchantFactory(factory.Factory):
 
 def complete_checklist(merchant: Merchant) -> None:
     for item in ChecklistItem.values:
-        services.checklist_item_complete(merchant=merchant, item=item, actor=None)
+        services.checklist_item_complete(merchant=merchant, item=item, actor=SYSTEM)
 
 
 def make_live(merchant: Merchant) -> Merchant:
     for step in (MerchantStatus.IN_REVIEW, MerchantStatus.APPROVED):
-        services.merchant_transition(merchant=merchant, to_status=step, reason="test", actor=None)
+        services.merchant_transition(merchant=merchant, to_status=step, reason="test", actor=SYSTEM)
     complete_checklist(merchant)
     services.merchant_transition(
-        merchant=merchant, to_status=MerchantStatus.LIVE, reason="test", actor=None
+        merchant=merchant, to_status=MerchantStatus.LIVE, reason="test", actor=SYSTEM
     )
     return merchant
 
 
 def issue_key(merchant: Merchant, scopes=(Scope.READ, Scope.WRITE), **kwargs):
     return services.api_key_issue(
-        merchant=merchant, name=kwargs.pop("name", "test key"), scopes=scopes, actor=None, **kwargs
+        merchant=merchant,
+        name=kwargs.pop("name", "test key"),
+        scopes=scopes,
+        actor=SYSTEM,
+        **kwargs,
     )

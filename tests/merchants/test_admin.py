@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from core.actors import SYSTEM, Actor
 from core.exceptions import InvalidTransition
 from core.fields import decrypt_text
 from merchants import services
@@ -150,7 +151,9 @@ def at_status(status: str, *, checklist_done: bool = False, **kwargs) -> Merchan
     ):
         complete_checklist(merchant)
     for step in merchant_transition_path(from_status=MerchantStatus.APPLIED, to_status=status):
-        services.merchant_transition(merchant=merchant, to_status=step, reason="setup", actor=None)
+        services.merchant_transition(
+            merchant=merchant, to_status=step, reason="setup", actor=SYSTEM
+        )
     return merchant
 
 
@@ -181,7 +184,7 @@ def transition_url(merchant: Merchant, to_status: str) -> str:
     return reverse("admin:merchants_merchant_transition", args=[merchant.pk, to_status])
 
 
-def rich_merchant(rows: int, actor) -> Merchant:
+def rich_merchant(rows: int, actor: Actor) -> Merchant:
     """A live merchant with ``rows`` stores, API keys (one per store), fee plans and portal
     users, and ``rows`` checklist items ticked by ``actor``."""
     merchant = MerchantFactory(live=True)
@@ -310,7 +313,7 @@ def test_merchant_changelist_query_count_does_not_grow_with_merchants(
 
 def test_merchant_change_page_shows_every_inline(admin_client):
     staff = StaffFactory(username="ops-alice")
-    merchant = rich_merchant(2, actor=staff)
+    merchant = rich_merchant(2, actor=Actor.staff(staff))
 
     response = admin_client.get(change_url(merchant))
 
@@ -364,7 +367,7 @@ def test_merchant_change_page_query_count_does_not_grow_with_inline_rows(admin_c
     staff = StaffFactory()
     counts = []
     for rows in (1, 3):
-        merchant = rich_merchant(rows, actor=staff)
+        merchant = rich_merchant(rows, actor=Actor.staff(staff))
         admin_client.get(change_url(merchant))
         with CaptureQueriesContext(connection) as queries:
             response = admin_client.get(change_url(merchant))
@@ -472,7 +475,7 @@ def test_the_service_refuses_to_move_the_status_as_a_detail():
     merchant = MerchantFactory(live=True)
     merchant.status = MerchantStatus.SUSPENDED
     with pytest.raises(InvalidTransition):
-        services.merchant_update(merchant=merchant, changed=["status"], actor=None)
+        services.merchant_update(merchant=merchant, changed=["status"], actor=SYSTEM)
     merchant.refresh_from_db()
     assert merchant.status == MerchantStatus.LIVE
 
@@ -657,7 +660,7 @@ def test_transition_action_refuses_an_illegal_move_with_an_error(ops_client):
 def test_transition_action_refuses_to_go_live_with_an_incomplete_checklist(ops_client):
     merchant = at_status(MerchantStatus.APPROVED)
     services.checklist_item_complete(
-        merchant=merchant, item=ChecklistItem.BUSINESS_VERIFIED, actor=None
+        merchant=merchant, item=ChecklistItem.BUSINESS_VERIFIED, actor=SYSTEM
     )
 
     response = confirm_action(ops_client, "transition_to_live", [merchant], reason="launch day")
@@ -689,7 +692,7 @@ def test_transition_action_moves_the_legal_merchants_and_reports_the_others(ops_
 def test_offboarding_revokes_the_keys_and_deactivates_the_stores(ops_client):
     merchant = MerchantFactory(live=True)
     services.store_create(
-        merchant=merchant, name="Shop", platform="shopify", domain="s.example.com", actor=None
+        merchant=merchant, name="Shop", platform="shopify", domain="s.example.com", actor=SYSTEM
     )
     _, raw_key = issue_key(merchant)
 
@@ -822,7 +825,7 @@ def test_checklist_page_ticks_an_item_and_records_it(ops_client, ops_user):
 def test_checklist_page_reopening_without_a_note_is_refused(ops_client):
     merchant = MerchantFactory()
     services.checklist_item_complete(
-        merchant=merchant, item=ChecklistItem.CONTRACT_SIGNED, actor=None
+        merchant=merchant, item=ChecklistItem.CONTRACT_SIGNED, actor=SYSTEM
     )
     events_before = merchant.events.count()
 
@@ -838,7 +841,7 @@ def test_checklist_page_reopening_without_a_note_is_refused(ops_client):
 def test_checklist_page_reopens_an_item_with_a_note(ops_client, ops_user):
     merchant = MerchantFactory()
     services.checklist_item_complete(
-        merchant=merchant, item=ChecklistItem.CONTRACT_SIGNED, actor=None
+        merchant=merchant, item=ChecklistItem.CONTRACT_SIGNED, actor=SYSTEM
     )
 
     response = ops_client.post(
@@ -943,7 +946,7 @@ def test_issued_key_authenticates_against_the_api(ops_client):
 def test_issue_key_can_bind_the_key_to_one_of_the_merchants_stores(ops_client):
     merchant = MerchantFactory(live=True)
     store, _ = services.store_create(
-        merchant=merchant, name="Ours", platform="custom", domain="ours.example.com", actor=None
+        merchant=merchant, name="Ours", platform="custom", domain="ours.example.com", actor=SYSTEM
     )
 
     response = issue_through_admin(ops_client, merchant, store=str(store.pk))
@@ -956,7 +959,7 @@ def test_issue_key_refuses_a_store_of_another_merchant(ops_client):
     merchant = MerchantFactory(live=True)
     other = MerchantFactory(live=True)
     foreign_store, _ = services.store_create(
-        merchant=other, name="Theirs", platform="custom", domain="theirs.example.com", actor=None
+        merchant=other, name="Theirs", platform="custom", domain="theirs.example.com", actor=SYSTEM
     )
 
     response = issue_through_admin(ops_client, merchant, store=str(foreign_store.pk))
@@ -1087,7 +1090,7 @@ def test_adding_a_store_keeps_the_secret_the_platform_issued(ops_client):
 def test_editing_a_store_with_a_blank_secret_keeps_the_current_one(ops_client):
     merchant = MerchantFactory(live=True)
     store, secret = services.store_create(
-        merchant=merchant, name="Shop", platform="shopify", domain="s.example.com", actor=None
+        merchant=merchant, name="Shop", platform="shopify", domain="s.example.com", actor=SYSTEM
     )
     url = reverse("admin:merchants_store_change", args=[store.pk])
     data = form_data(ops_client.get(url), "store_form")
@@ -1128,7 +1131,7 @@ def test_a_store_added_on_the_merchant_page_gets_a_secret_through_the_service(ad
 def test_rotate_webhook_secret_action_shows_the_new_secret_once(ops_client):
     merchant = MerchantFactory(live=True)
     store, old_secret = services.store_create(
-        merchant=merchant, name="Shop", platform="shopify", domain="s.example.com", actor=None
+        merchant=merchant, name="Shop", platform="shopify", domain="s.example.com", actor=SYSTEM
     )
 
     response = ops_client.post(

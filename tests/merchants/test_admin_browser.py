@@ -10,6 +10,7 @@ from django.core.servers.basehttp import WSGIServer
 from django.db import connections
 from django.test.testcases import LiveServerThread, QuietWSGIRequestHandler
 
+from core.actors import SYSTEM
 from merchants.models import Merchant, MerchantEvent, MerchantStatus
 from merchants.services import merchant_transition
 from tests.merchants.factories import MerchantFactory
@@ -88,7 +89,7 @@ def test_ops_approves_a_merchant_from_its_page_with_a_reason(server_url, page, t
     get_user_model().objects.create_superuser("ops", "ops@example.com", "a-long-pass-phrase")
     merchant = MerchantFactory(name="Fjord Gear", slug="fjord-gear")
     merchant_transition(
-        merchant=merchant, to_status=MerchantStatus.IN_REVIEW, reason="docs in", actor=None
+        merchant=merchant, to_status=MerchantStatus.IN_REVIEW, reason="docs in", actor=SYSTEM
     )
 
     page.goto(f"{server_url}/admin/login/")

@@ -8,6 +8,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.test import APIClient, APIRequestFactory
 
+from core.actors import SYSTEM
 from core.exceptions import DomainError, NotFound
 from merchants import services
 from merchants.api.throttling import APIKeyRateThrottle
@@ -88,9 +89,9 @@ def test_a_valid_secret_with_another_keys_prefix_is_refused(tenant_pair):
 
 @pytest.mark.django_db
 def test_revoked_key_gets_401_and_revoking_again_changes_nothing(tenant):
-    services.api_key_revoke(api_key=tenant.api_key, reason="leaked", actor=None)
+    services.api_key_revoke(api_key=tenant.api_key, reason="leaked", actor=SYSTEM)
     assert_problem(tenant.client.get(URL), 401, "invalid_api_key")
-    services.api_key_revoke(api_key=tenant.api_key, actor=None)
+    services.api_key_revoke(api_key=tenant.api_key, actor=SYSTEM)
     assert tenant.merchant.events.filter(kind=MerchantEvent.Kind.API_KEY_REVOKED).count() == 1
 
 
@@ -208,7 +209,11 @@ def test_no_keys_for_rejected_or_offboarded_merchants(status):
 @pytest.mark.django_db
 def test_a_key_cannot_be_bound_to_another_merchants_store(tenant_pair):
     store_b, _ = services.store_create(
-        merchant=tenant_pair.b.merchant, name="B", platform="custom", domain="b.example", actor=None
+        merchant=tenant_pair.b.merchant,
+        name="B",
+        platform="custom",
+        domain="b.example",
+        actor=SYSTEM,
     )
     with pytest.raises(DomainError):
         issue_key(tenant_pair.a.merchant, store=store_b)
@@ -217,7 +222,7 @@ def test_a_key_cannot_be_bound_to_another_merchants_store(tenant_pair):
 @pytest.mark.django_db
 def test_store_bound_key_reports_its_store(tenant):
     store, _ = services.store_create(
-        merchant=tenant.merchant, name="S", platform="shopify", domain="s.example", actor=None
+        merchant=tenant.merchant, name="S", platform="shopify", domain="s.example", actor=SYSTEM
     )
     _, raw_key = issue_key(tenant.merchant, store=store)
     assert client_with(raw_key).get(URL).json()["api_key"]["store"] == str(store.public_id)
@@ -226,7 +231,11 @@ def test_store_bound_key_reports_its_store(tenant):
 @pytest.mark.django_db
 def test_selectors_never_return_another_merchants_rows(tenant_pair):
     store_a, _ = services.store_create(
-        merchant=tenant_pair.a.merchant, name="A", platform="custom", domain="a.example", actor=None
+        merchant=tenant_pair.a.merchant,
+        name="A",
+        platform="custom",
+        domain="a.example",
+        actor=SYSTEM,
     )
     assert store_get(merchant=tenant_pair.a.merchant, pk=store_a.pk) == store_a
     with pytest.raises(NotFound):
@@ -244,7 +253,11 @@ def test_another_merchants_object_is_a_404_problem(tenant_pair):
             return Response({"domain": store_get(merchant=self.merchant, pk=pk).domain})
 
     store_a, _ = services.store_create(
-        merchant=tenant_pair.a.merchant, name="A", platform="custom", domain="a.example", actor=None
+        merchant=tenant_pair.a.merchant,
+        name="A",
+        platform="custom",
+        domain="a.example",
+        actor=SYSTEM,
     )
 
     def get(raw_key):
@@ -262,7 +275,7 @@ def test_domain_errors_become_problems_with_their_code_and_field(tenant):
     class Failing(MerchantAPIView):
         def get(self, request):
             services.merchant_transition(
-                merchant=self.merchant, to_status=MerchantStatus.APPLIED, reason="x", actor=None
+                merchant=self.merchant, to_status=MerchantStatus.APPLIED, reason="x", actor=SYSTEM
             )
 
     request = APIRequestFactory().get("/", HTTP_AUTHORIZATION=f"Bearer {tenant.raw_key}")

@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
-from core.actors import Actor
+from core.actors import SYSTEM, Actor
 from core.exceptions import InvalidTransition, ReasonRequired
 from merchants import services
 from merchants.exceptions import OnboardingIncomplete
@@ -49,7 +49,7 @@ def test_every_illegal_transition_is_refused_and_changes_nothing(from_status, to
     events_before = merchant.events.count()
     with pytest.raises(InvalidTransition):
         services.merchant_transition(
-            merchant=merchant, to_status=to_status, reason="try", actor=None
+            merchant=merchant, to_status=to_status, reason="try", actor=SYSTEM
         )
     merchant.refresh_from_db()
     assert merchant.status == from_status
@@ -63,7 +63,7 @@ def test_every_legal_transition_moves_and_records_who_when_why(from_status, to_s
     merchant = _force_status(MerchantFactory(), from_status)
     complete_checklist(merchant)
     services.merchant_transition(
-        merchant=merchant, to_status=to_status, reason="because", actor=staff
+        merchant=merchant, to_status=to_status, reason="because", actor=Actor.staff(staff)
     )
     merchant.refresh_from_db()
     assert merchant.status == to_status
@@ -77,10 +77,10 @@ def test_every_legal_transition_moves_and_records_who_when_why(from_status, to_s
 def test_going_live_needs_the_whole_checklist():
     merchant = _force_status(MerchantFactory(), MerchantStatus.APPROVED)
     for item in ChecklistItem.values[:-1]:
-        services.checklist_item_complete(merchant=merchant, item=item, actor=None)
+        services.checklist_item_complete(merchant=merchant, item=item, actor=SYSTEM)
     with pytest.raises(OnboardingIncomplete) as raised:
         services.merchant_transition(
-            merchant=merchant, to_status=MerchantStatus.LIVE, reason="go", actor=None
+            merchant=merchant, to_status=MerchantStatus.LIVE, reason="go", actor=SYSTEM
         )
     assert raised.value.extra["missing"] == [ChecklistItem.INTEGRATION_TESTED]
     merchant.refresh_from_db()
@@ -93,7 +93,7 @@ def test_a_transition_without_a_reason_is_refused(reason):
     merchant = MerchantFactory()
     with pytest.raises(ReasonRequired):
         services.merchant_transition(
-            merchant=merchant, to_status=MerchantStatus.IN_REVIEW, reason=reason, actor=None
+            merchant=merchant, to_status=MerchantStatus.IN_REVIEW, reason=reason, actor=SYSTEM
         )
     merchant.refresh_from_db()
     assert merchant.status == MerchantStatus.APPLIED
@@ -104,11 +104,11 @@ def test_transition_from_a_stale_copy_uses_the_current_status():
     merchant = MerchantFactory()
     stale = Merchant.objects.get(pk=merchant.pk)
     services.merchant_transition(
-        merchant=merchant, to_status=MerchantStatus.IN_REVIEW, reason="r", actor=None
+        merchant=merchant, to_status=MerchantStatus.IN_REVIEW, reason="r", actor=SYSTEM
     )
     with pytest.raises(InvalidTransition):
         services.merchant_transition(
-            merchant=stale, to_status=MerchantStatus.IN_REVIEW, reason="again", actor=None
+            merchant=stale, to_status=MerchantStatus.IN_REVIEW, reason="again", actor=SYSTEM
         )
     assert merchant.events.filter(kind=MerchantEvent.Kind.STATUS_CHANGED).count() == 1
 
@@ -127,7 +127,7 @@ def test_concurrent_moves_from_the_same_status_let_exactly_one_win():
                 merchant=Merchant.objects.get(pk=merchant.pk),
                 to_status=to_status,
                 reason="race",
-                actor=None,
+                actor=SYSTEM,
             )
             outcomes.append(to_status)
         except InvalidTransition:
@@ -153,11 +153,14 @@ def test_concurrent_moves_from_the_same_status_let_exactly_one_win():
 def test_offboarding_revokes_every_key_and_deactivates_every_store():
     merchant = MerchantFactory(live=True)
     services.store_create(
-        merchant=merchant, name="Shop", platform="shopify", domain="a.example", actor=None
+        merchant=merchant, name="Shop", platform="shopify", domain="a.example", actor=SYSTEM
     )
     key, _ = issue_key(merchant)
     services.merchant_transition(
-        merchant=merchant, to_status=MerchantStatus.OFFBOARDED, reason="contract ended", actor=None
+        merchant=merchant,
+        to_status=MerchantStatus.OFFBOARDED,
+        reason="contract ended",
+        actor=SYSTEM,
     )
     key.refresh_from_db()
     assert key.revoked
@@ -171,20 +174,29 @@ def test_checklist_tick_is_idempotent_and_reopen_needs_a_reason():
     staff = StaffFactory()
     merchant = MerchantFactory()
     first = services.checklist_item_complete(
-        merchant=merchant, item=ChecklistItem.CONTRACT_SIGNED, note="signed", actor=staff
+        merchant=merchant,
+        item=ChecklistItem.CONTRACT_SIGNED,
+        note="signed",
+        actor=Actor.staff(staff),
     )
     again = services.checklist_item_complete(
-        merchant=merchant, item=ChecklistItem.CONTRACT_SIGNED, actor=None
+        merchant=merchant, item=ChecklistItem.CONTRACT_SIGNED, actor=SYSTEM
     )
     assert again.completed_at == first.completed_at
     assert again.completed_by == staff
     assert merchant.events.filter(kind=MerchantEvent.Kind.CHECKLIST_COMPLETED).count() == 1
     with pytest.raises(ReasonRequired):
         services.checklist_item_reopen(
-            merchant=merchant, item=ChecklistItem.CONTRACT_SIGNED, reason="", actor=staff
+            merchant=merchant,
+            item=ChecklistItem.CONTRACT_SIGNED,
+            reason="",
+            actor=Actor.staff(staff),
         )
     services.checklist_item_reopen(
-        merchant=merchant, item=ChecklistItem.CONTRACT_SIGNED, reason="wrong file", actor=staff
+        merchant=merchant,
+        item=ChecklistItem.CONTRACT_SIGNED,
+        reason="wrong file",
+        actor=Actor.staff(staff),
     )
     assert ChecklistItem.CONTRACT_SIGNED in checklist_missing(merchant=merchant)
 
@@ -200,7 +212,7 @@ def test_fee_plan_ticks_the_checklist_and_respects_the_currency_exponent():
             fee_per_active_member=Decimal("1"),
             fee_per_redemption=Decimal("10"),
             reward_margin_percent=Decimal("5"),
-            actor=None,
+            actor=SYSTEM,
         )
     assert ChecklistItem.FEE_PLAN_SET in checklist_missing(merchant=merchant)
     plan = services.fee_plan_create(
@@ -210,7 +222,7 @@ def test_fee_plan_ticks_the_checklist_and_respects_the_currency_exponent():
         fee_per_active_member=Decimal("1.5"),
         fee_per_redemption=Decimal("10"),
         reward_margin_percent=Decimal("5"),
-        actor=None,
+        actor=SYSTEM,
     )
     assert plan.currency == "JPY"
     assert ChecklistItem.FEE_PLAN_SET not in checklist_missing(merchant=merchant)
@@ -234,7 +246,7 @@ def test_fee_plan_check_constraints_hold_without_python(field, value):
         fee_per_active_member=Decimal("0"),
         fee_per_redemption=Decimal("0"),
         reward_margin_percent=Decimal("5"),
-        actor=None,
+        actor=SYSTEM,
     )
     with pytest.raises(IntegrityError), transaction.atomic():
         FeePlan.objects.filter(pk=plan.pk).update(**{field: value})
@@ -268,7 +280,7 @@ def test_merchant_create_refuses_bad_input_and_creates_nothing(overrides):
 def test_store_webhook_secret_is_encrypted_at_rest():
     merchant = MerchantFactory()
     store, secret = services.store_create(
-        merchant=merchant, name="Shop", platform="shopify", domain="Shop.Example.com", actor=None
+        merchant=merchant, name="Shop", platform="shopify", domain="Shop.Example.com", actor=SYSTEM
     )
     with connection.cursor() as cursor:
         cursor.execute("SELECT webhook_secret FROM merchants_store WHERE id = %s", [store.pk])
@@ -277,7 +289,7 @@ def test_store_webhook_secret_is_encrypted_at_rest():
     store.refresh_from_db()
     assert store.webhook_secret == secret
     assert store.domain == "shop.example.com"
-    rotated = services.store_set_webhook_secret(store=store, actor=None)
+    rotated = services.store_set_webhook_secret(store=store, actor=SYSTEM)
     store.refresh_from_db()
     assert store.webhook_secret == rotated != secret
 
@@ -285,11 +297,11 @@ def test_store_webhook_secret_is_encrypted_at_rest():
 @pytest.mark.django_db
 def test_store_domain_is_unique_per_merchant_only():
     a, b = MerchantFactory(), MerchantFactory()
-    services.store_create(merchant=a, name="S", platform="custom", domain="x.example", actor=None)
-    services.store_create(merchant=b, name="S", platform="custom", domain="x.example", actor=None)
+    services.store_create(merchant=a, name="S", platform="custom", domain="x.example", actor=SYSTEM)
+    services.store_create(merchant=b, name="S", platform="custom", domain="x.example", actor=SYSTEM)
     with pytest.raises(ValidationError):
         services.store_create(
-            merchant=a, name="S2", platform="custom", domain="x.example", actor=None
+            merchant=a, name="S2", platform="custom", domain="x.example", actor=SYSTEM
         )
 
 

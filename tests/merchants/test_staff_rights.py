@@ -29,6 +29,7 @@ from django_celery_beat.models import PeriodicTask
 from catalog.alerts import alert_raise
 from catalog.models import AlertKind, CodePool, Supplier
 from config.admin import StaffRightsMixin
+from core.actors import SYSTEM, Actor
 from core.staff_groups import staff_groups_sync
 from customercare import goodwill
 from customercare.models import CareSettings, GoodwillStatus, TicketAttachment, TicketCategory
@@ -322,10 +323,10 @@ def world(db):
         merchant=merchant, goodwill_approval_threshold=100, goodwill_max_per_30_days=5
     )
     store, _ = merchant_services.store_create(
-        merchant=merchant, name="Shop", platform="shopify", domain="shop.example.com", actor=None
+        merchant=merchant, name="Shop", platform="shopify", domain="shop.example.com", actor=SYSTEM
     )
     api_key, _ = merchant_services.api_key_issue(
-        merchant=merchant, name="App", scopes=[Scope.READ], actor=None
+        merchant=merchant, name="App", scopes=[Scope.READ], actor=SYSTEM
     )
     MerchantMembership.objects.create(
         merchant=merchant, user=UserFactory(), role=MembershipRole.ANALYST
@@ -353,7 +354,7 @@ def world(db):
         reason="delivery_delay",
         note="Late",
         key=uuid.uuid4(),
-        actor=agent,
+        actor=Actor.staff(agent),
     )
     assert pending.status == GoodwillStatus.PENDING_APPROVAL
     yield {

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from catalog import pools
 from catalog.models import CodePool, SupplierKind, VoucherCode
+from core.actors import SYSTEM
 from fulfillment.adapters import OrderResult, adapter_for
 from tests.catalog.factories import OfferFactory, RewardFactory, SupplierFactory
 from tests.fulfillment.adapters.orders import order_request
@@ -26,7 +27,7 @@ def pool_make(*codes: str, face_value: str = "25") -> CodePool:
     )
     if codes:
         csv_text = "\n".join(["code,pin,expires_on", *codes]) + "\n"
-        pools.codes_upload(pool=pool, csv_text=csv_text, actor=None)
+        pools.codes_upload(pool=pool, csv_text=csv_text, actor=SYSTEM)
     return pool
 
 
