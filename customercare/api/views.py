@@ -42,6 +42,7 @@ from customercare.exceptions import (
     TicketNotFound,
 )
 from customercare.models import Ticket, TicketChannel
+from fulfillment import selectors as fulfillment_selectors
 from fulfillment.models import Redemption
 from loyalty import selectors as loyalty_selectors
 from merchants.api.schema import EXAMPLE, INVALID_INPUT, problems
@@ -112,10 +113,12 @@ def _redemption(merchant: Merchant, public_id: uuid.UUID | None) -> Redemption |
     words, so that neither answer tells whether it exists."""
     if public_id is None:
         return None
-    redemption = Redemption.objects.filter(merchant=merchant, public_id=public_id).first()
-    if redemption is None:
-        raise InvalidTicketInput("Not one of this member's redemptions.", field="redemption")
-    return redemption
+    try:
+        return fulfillment_selectors.redemption_get(merchant=merchant, public_id=public_id)
+    except NotFound:
+        raise InvalidTicketInput(
+            "Not one of this member's redemptions.", field="redemption"
+        ) from None
 
 
 def _json_or_multipart(json: type, form: type) -> dict:
