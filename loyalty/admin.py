@@ -21,6 +21,7 @@ from core.actors import Actor
 from core.admin.actions import ConfirmActions
 from core.admin.importexport import StaffImportExportAdmin
 from core.admin.readonly import ReadOnlyAdmin, ReadOnlyInline
+from core.money import money_text
 from loyalty import selectors, services
 from loyalty.models import (
     Activity,
@@ -131,6 +132,9 @@ class TierChangeInline(ReadOnlyInline):
 
 @admin.register(Member)
 class MemberAdmin(ConfirmActions, StaffImportExportAdmin):
+    class Media:
+        css = {"all": ["loyalty/admin.css"]}
+
     resource_classes = [MemberResource]
     formats = [base_formats.CSV, base_formats.XLSX]
     list_display = [
@@ -235,8 +239,9 @@ class MemberAdmin(ConfirmActions, StaffImportExportAdmin):
         )
         link = reverse("admin:loyalty_ledgerentry_changelist") + f"?member__id__exact={member.pk}"
         return format_html(
-            "<table><tr><th>When</th><th>Kind</th><th>Points</th><th>Pending</th>"
-            "<th>Balance after</th><th>Source</th><th>Reason</th><th>By</th></tr>{}</table>"
+            '<div class="table-scroll"><table><tr><th>When</th><th>Kind</th><th>Points</th>'
+            "<th>Pending</th><th>Balance after</th><th>Source</th><th>Reason</th><th>By</th>"
+            "</tr>{}</table></div>"
             '<p><a href="{}">The whole ledger</a> (the last {} are shown)</p>',
             rows,
             link,
@@ -254,7 +259,7 @@ class MemberAdmin(ConfirmActions, StaffImportExportAdmin):
                     reverse("admin:loyalty_order_change", args=[o.pk]),
                     o.external_id,
                     f"{o.placed_at:%Y-%m-%d %H:%M}",
-                    o.total,
+                    money_text(o.total, o.currency),
                     o.currency,
                     o.points_earned,
                     o.points_reversed,
@@ -263,8 +268,8 @@ class MemberAdmin(ConfirmActions, StaffImportExportAdmin):
             ),
         )
         return format_html(
-            "<table><tr><th>Order</th><th>Placed</th><th>Total</th><th>Earned</th>"
-            "<th>Reversed</th></tr>{}</table>",
+            '<div class="table-scroll"><table><tr><th>Order</th><th>Placed</th><th>Total</th>'
+            "<th>Earned</th><th>Reversed</th></tr>{}</table></div>",
             rows,
         )
 
