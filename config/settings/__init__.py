@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "catalog",
     "fulfillment",
     "customercare",
+    "portals",
 ]
 
 MIDDLEWARE = [
