@@ -63,4 +63,12 @@ class MerchantsConfig(AppConfig):
             "crontab": "17 3 * * *",
             "description": "Deletes stored API responses past IDEMPOTENCY_KEY_TTL_HOURS.",
         },
+        {
+            "name": "Monthly program reports",
+            "task": "merchants.produce_monthly_reports",
+            "crontab": "40 * 1 * *",
+            "description": "Last month's PDF report for every live merchant, and an email to "
+            "its owners; hourly on the 1st, so each merchant's month has ended in its own "
+            "time zone (a report already made is skipped).",
+        },
     ]

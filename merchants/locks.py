@@ -1,6 +1,8 @@
 """Every row lock the merchants app takes, in one place."""
 
-from merchants.models import IdempotencyRecord, Merchant, OnboardingChecklistItem
+import datetime
+
+from merchants.models import IdempotencyRecord, Merchant, MonthlyReport, OnboardingChecklistItem
 
 
 def checklist_item_lock_or_create(
@@ -17,3 +19,7 @@ def checklist_item_lock(*, merchant: Merchant, item: str) -> OnboardingChecklist
 
 def idempotency_record_lock(*, merchant: Merchant, key: str) -> IdempotencyRecord | None:
     return IdempotencyRecord.objects.select_for_update().filter(merchant=merchant, key=key).first()
+
+
+def monthly_report_lock(*, merchant: Merchant, month: datetime.date) -> MonthlyReport | None:
+    return MonthlyReport.objects.select_for_update().filter(merchant=merchant, month=month).first()

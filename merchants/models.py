@@ -385,3 +385,30 @@ class UsageRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.source_ref} for {self.merchant}"
+
+
+class MonthlyReport(models.Model):
+    """A merchant's program report for one calendar month, as the PDF that was sent.
+
+    ``is_final`` once the month is over and the first-of-month job made it; before that a
+    merchant may make a draft of the month so far, made again on each request. The PDF is
+    kept in the database, not on a disk, so every web host serves the same file."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="reports")
+    month = models.DateField(help_text="The first day of the month reported.")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    is_final = models.BooleanField(default=False)
+    pdf = models.BinaryField(editable=False)
+    pages = models.PositiveSmallIntegerField(default=0, editable=False)
+    generated_at = models.DateTimeField(editable=False)
+    generated_by = models.CharField(max_length=150, editable=False)
+    notified_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["merchant_id", "-month"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "month"], name="monthly_report_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant} {self.month:%Y-%m}{'' if self.is_final else ' (draft)'}"

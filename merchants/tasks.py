@@ -2,7 +2,9 @@ import time
 
 from celery import shared_task
 from django.core.cache import cache
+from django.utils import timezone
 
+from merchants import monthly_reports
 from merchants.idempotency import idempotency_purge_expired
 
 WORKER_HEARTBEAT_CACHE_KEY = "healthz:worker-heartbeat"
@@ -18,3 +20,8 @@ def record_worker_heartbeat() -> None:
 def purge_idempotency_records() -> int:
     """Daily: delete Idempotency-Key records past their time to live."""
     return idempotency_purge_expired()
+
+
+@shared_task(name="merchants.produce_monthly_reports", acks_late=True)
+def produce_monthly_reports() -> str:
+    return monthly_reports.monthly_reports_due(now=timezone.now())
