@@ -179,27 +179,35 @@ def program_report(
     during = {"merchant": merchant, "day__range": (start, end)}
 
     # Points by kind and source: in the period, and every entry up to its end.
-    period: dict[tuple[str, str], int] = defaultdict(int)
+    # Spendable and pending points moved in the period, by (kind, source).
+    period: dict[tuple[str, str], tuple[int, int]] = {}
     spendable = pending = 0
     for row in (
         ReportEntryDay.objects.filter(**upto)
         .values("kind", "source_type")
         .annotate(
-            points=_in_period("points", start),
-            pending=_in_period("pending", start),
-            all_points=Sum("points"),
-            all_pending=Sum("pending"),
+            points_in=_in_period("points", start),
+            pending_in=_in_period("pending", start),
+            points_upto=Sum("points"),
+            pending_upto=Sum("pending"),
         )
         .order_by()
     ):
-        period[(row["kind"], row["source_type"])] += row["points"] + row["pending"]
-        spendable += row["all_points"]
-        pending += row["all_pending"]
+        period[(row["kind"], row["source_type"])] = (row["points_in"], row["pending_in"])
+        spendable += row["points_upto"]
+        pending += row["pending_upto"]
 
-    def of_kind(kind: str, *, source: str | None = None, other_than: str | None = None) -> int:
+    def of_kind(
+        kind: str,
+        *,
+        source: str | None = None,
+        other_than: str | None = None,
+        spendable_only: bool = False,
+    ) -> int:
+        """Points an entry kind moved in the period, pending ones too unless told."""
         return sum(
-            value
-            for (k, s), value in period.items()
+            moved_points + (0 if spendable_only else moved_pending)
+            for (k, s), (moved_points, moved_pending) in period.items()
             if k == kind and (source is None or s == source) and s != other_than
         )
 
@@ -210,10 +218,10 @@ def program_report(
     liability_money = figures.points_money(liability_points, program.point_value, currency)
 
     movements = {
-        (row["cohort"], row["movement"]): row["points"]
+        (row["cohort"], row["movement"]): row["moved"]
         for row in ReportCohortDay.objects.filter(**upto)
         .values("cohort", "movement")
-        .annotate(points=Sum("points"))
+        .annotate(moved=Sum("points"))
         .order_by()
     }
     cohorts = figures.cohorts_from_movements(
@@ -226,7 +234,7 @@ def program_report(
     joined = ReportJoinDay.objects.filter(**upto).aggregate(
         total=Coalesce(Sum("members"), 0), new=Coalesce(_in_period("members", start), 0)
     )
-    tiers = {row["pk"]: row for row in Tier.objects.filter(program__merchant=merchant).values()}
+    tiers = {row["id"]: row for row in Tier.objects.filter(program__merchant=merchant).values()}
     moves_upto: dict[tuple[int | None, int | None], int] = {}
     moves_during: dict[tuple[int | None, int | None], int] = {}
     for row in (
@@ -259,7 +267,7 @@ def program_report(
         for row in ReportMemberDay.objects.filter(**during, orders__gt=0)
         .annotate(redeemer=redeemer)
         .values("redeemer")
-        .annotate(orders=Sum("orders"), revenue=Sum("revenue"))
+        .annotate(order_count=Sum("orders"), order_revenue=Sum("revenue"))
         .order_by()
     }
     members_split = _order_members(merchant, start, end)
@@ -268,8 +276,10 @@ def program_report(
         return figures.order_figures(
             members=sum(members_split[g][0] for g in groups),
             repeat_members=sum(members_split[g][1] for g in groups),
-            orders=sum(order_sums[g]["orders"] for g in groups if g in order_sums),
-            revenue=sum((order_sums[g]["revenue"] for g in groups if g in order_sums), Decimal(0)),
+            orders=sum(order_sums[g]["order_count"] for g in groups if g in order_sums),
+            revenue=sum(
+                (order_sums[g]["order_revenue"] for g in groups if g in order_sums), Decimal(0)
+            ),
             currency=currency,
         )
 
@@ -278,15 +288,15 @@ def program_report(
     for row in (
         ReportEntryDay.objects.filter(**during)
         .values("day", "kind")
-        .annotate(points=Sum("points"), pending=Sum("pending"))
+        .annotate(points_in=Sum("points"), pending_in=Sum("pending"))
         .order_by()
     ):
-        entry_days[row["day"]][row["kind"]] += row["points"] + row["pending"]
+        entry_days[row["day"]][row["kind"]] += row["points_in"] + row["pending_in"]
     join_days = {
-        row["day"]: row["members"]
+        row["day"]: row["joined"]
         for row in ReportJoinDay.objects.filter(**during)
         .values("day")
-        .annotate(members=Sum("members"))
+        .annotate(joined=Sum("members"))
         .order_by()
     }
     order_days = {
@@ -324,7 +334,8 @@ def program_report(
         tier_moves_up=up,
         tier_moves_down=down,
         points_issued=issued,
-        points_released=of_kind(Kind.RELEASE),
+        # A release moves points from pending to spendable: what became spendable.
+        points_released=of_kind(Kind.RELEASE, spendable_only=True),
         points_redeemed=redeemed,
         points_given_back=given_back,
         points_expired=-of_kind(Kind.EXPIRE),
