@@ -5,6 +5,8 @@ class LoyaltyConfig(AppConfig):
     name = "loyalty"
     verbose_name = "Loyalty programs"
     demo_seed = "loyalty.demo.seed"
+    # The invoicing calls it for each merchant and period (``core.hooks.app_hooks``).
+    billing_usage_collectors = "loyalty.reports.billing.active_members_usage_post"
 
     staff_group_permissions = {
         "Operations": [
@@ -65,5 +67,18 @@ class LoyaltyConfig(AppConfig):
             "task": "loyalty.recompute_tiers",
             "crontab": "0 4 * * *",
             "description": "Moves members to the tier their rolling window gives.",
+        },
+        {
+            "name": "Update report aggregates",
+            "task": "loyalty.report_aggregates_update",
+            "crontab": "* * * * *",
+            "description": "Brings the reports' daily figures up to date with the ledger, "
+            "orders and members written since the last run.",
+        },
+        {
+            "name": "Reconcile report aggregates",
+            "task": "loyalty.report_aggregates_reconcile",
+            "crontab": "45 3 * * *",
+            "description": "Recomputes every merchant's last two days of report figures.",
         },
     ]

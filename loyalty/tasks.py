@@ -2,6 +2,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from loyalty import jobs
+from loyalty.reports import aggregates
 
 
 @shared_task(name="loyalty.release_pending_points", acks_late=True)
@@ -17,3 +18,13 @@ def expire_points() -> str:
 @shared_task(name="loyalty.recompute_tiers", acks_late=True)
 def recompute_tiers() -> str:
     return str(jobs.recompute_tiers(now=timezone.now()))
+
+
+@shared_task(name="loyalty.report_aggregates_update", acks_late=True, soft_time_limit=50)
+def report_aggregates_update() -> str:
+    return str(aggregates.aggregates_update(now=timezone.now()))
+
+
+@shared_task(name="loyalty.report_aggregates_reconcile", acks_late=True)
+def report_aggregates_reconcile() -> str:
+    return str(aggregates.aggregates_reconcile(now=timezone.now()))

@@ -13,6 +13,15 @@ from loyalty.models.program import (
     TierBasis,
 )
 from loyalty.models.rates import ExchangeRate
+from loyalty.models.reports import (
+    ReportCohortDay,
+    ReportEntryDay,
+    ReportJoinDay,
+    ReportMemberDay,
+    ReportOrderDay,
+    ReportTierMoveDay,
+    ReportWatermark,
+)
 
 __all__ = [
     "Activity",
@@ -30,6 +39,13 @@ __all__ = [
     "PointLot",
     "Program",
     "Refund",
+    "ReportCohortDay",
+    "ReportEntryDay",
+    "ReportJoinDay",
+    "ReportMemberDay",
+    "ReportOrderDay",
+    "ReportTierMoveDay",
+    "ReportWatermark",
     "Rounding",
     "RuleAward",
     "RuleKind",

@@ -1,0 +1,342 @@
+import datetime
+import io
+import random
+import threading
+from decimal import Decimal
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection, transaction
+from django.utils import timezone
+
+from core.schedules import declared_periodic_tasks
+from loyalty import ledger, tasks
+from loyalty.models import (
+    LedgerEntry,
+    PointLot,
+    ReportCohortDay,
+    ReportEntryDay,
+    ReportJoinDay,
+    ReportMemberDay,
+    ReportOrderDay,
+    ReportWatermark,
+)
+from loyalty.reports import aggregates, buckets
+from tests.loyalty.factories import expire as expire_lots
+from tests.loyalty.factories import (
+    member_make,
+    order_post,
+    program_merchant,
+    refund_post,
+    release_due,
+)
+from tests.loyalty.reports.helpers import TEST, adjust, at, earn, run_job, snapshot, spend
+
+pytestmark = pytest.mark.django_db
+
+
+def test_day_ranges_merge_consecutive_days():
+    d = datetime.date
+    days = [d(2027, 1, 3), d(2027, 1, 1), d(2027, 1, 2), d(2027, 1, 5), d(2027, 1, 5)]
+    assert buckets.day_ranges(days) == [(d(2027, 1, 1), d(2027, 1, 3)), (d(2027, 1, 5),) * 2]
+    assert buckets.day_ranges([]) == []
+
+
+def test_entries_bucket_by_the_merchants_local_day_around_midnight():
+    merchant, _ = program_merchant()
+    merchant.timezone = "Asia/Tokyo"  # UTC+9, no daylight saving
+    merchant.save()
+    member = member_make(merchant)
+    # 23:59 and 00:01 in Tokyo: 14:59 and 15:01 UTC of the same UTC day.
+    earn(member, 10, at("2026-11-02", 14, 59))
+    earn(member, 7, at("2026-11-02", 15, 1))
+    order_post(merchant, member, "5.00", placed_at=at("2026-11-03", 23, 30, tz="Asia/Tokyo"))
+    run_job()
+
+    earned = dict(
+        ReportEntryDay.objects.filter(
+            merchant=merchant, kind="earn", source_type="activity"
+        ).values_list("day", "points")
+    )
+    assert earned == {datetime.date(2026, 11, 2): 10, datetime.date(2026, 11, 3): 7}
+    cohorts = set(ReportCohortDay.objects.filter(merchant=merchant).values_list("day", "cohort"))
+    assert (datetime.date(2026, 11, 3), datetime.date(2026, 11, 1)) in cohorts
+    assert list(ReportOrderDay.objects.filter(merchant=merchant).values_list("day", "orders")) == [
+        (datetime.date(2026, 11, 3), 1)
+    ]
+
+
+def test_running_the_job_twice_changes_nothing():
+    merchant, _ = program_merchant()
+    member = member_make(merchant, country="DE", points=40)
+    order = order_post(merchant, member, "30.00").obj
+    refund_post(merchant, order.external_id, "10.00")
+    spend(member, 25, timezone.now())
+    first = run_job()
+    assert first.rows > 0
+    assert first.buckets == 1
+    before = snapshot()
+    again = run_job()
+    assert (again.rows, again.buckets) == (0, 0)
+    assert snapshot() == before
+    # Recomputing the same bucket by hand gives the same rows too.
+    today = timezone.localdate(timezone=merchant.timezone)
+    with transaction.atomic():
+        buckets.recompute(merchant_id=merchant.pk, tz=merchant.timezone, ranges=[(today, today)])
+    assert snapshot() == before
+
+
+def test_another_merchants_rows_are_never_in_a_merchants_aggregates():
+    merchant, _ = program_merchant()
+    other, _ = program_merchant()
+    mine = member_make(merchant, country="FR")
+    theirs = member_make(other, country="FR", points=500)
+    order_post(merchant, mine, "12.00")
+    order_post(other, theirs, "999.00")
+    spend(theirs, 100, timezone.now())
+    run_job()
+
+    assert ReportJoinDay.objects.get(merchant=merchant).members == 1
+    assert ReportOrderDay.objects.get(merchant=merchant).revenue == Decimal("12.0000")
+    assert set(
+        ReportMemberDay.objects.filter(merchant=merchant).values_list("member", flat=True)
+    ) == {mine.pk}
+    assert not ReportEntryDay.objects.filter(merchant=merchant, kind="redeem").exists()
+    assert (
+        ReportEntryDay.objects.filter(merchant=merchant).values_list("points", flat=True).get()
+        == 12
+    )
+
+
+def test_the_job_waits_the_settle_delay_before_reading_new_rows(settings):
+    settings.REPORT_AGGREGATES_SETTLE_SECONDS = 60
+    merchant, _ = program_merchant()
+    member_make(merchant, points=5)
+    t0 = timezone.now()
+
+    assert run_job(t0).rows == 0  # sees the rows, reads none yet
+    assert aggregates.aggregates_as_of() is None
+    assert run_job(t0 + datetime.timedelta(seconds=30)).rows == 0
+    assert not ReportEntryDay.objects.exists()
+
+    later = run_job(t0 + datetime.timedelta(seconds=61))
+    assert later.rows > 0
+    assert ReportEntryDay.objects.get(merchant=merchant).points == 5
+    # Everything committed before the rows were seen is in.
+    assert aggregates.aggregates_as_of() == t0
+
+
+def test_a_row_committed_behind_the_watermark_is_recovered_by_the_reconcile():
+    merchant, _ = program_merchant()
+    member = member_make(merchant)
+    run_job()
+    earn(member, 30, timezone.now())
+    # The job already passed these ids (their transaction committed after it read).
+    for source in aggregates.SOURCES:
+        top = source.model.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        ReportWatermark.objects.filter(source=source.name).update(last_id=top, seen_id=top)
+    run_job()
+    assert not ReportEntryDay.objects.filter(merchant=merchant, kind="earn").exists()
+
+    result = aggregates.aggregates_reconcile(now=timezone.now())
+    assert merchant.pk in result.merchants
+    assert ReportEntryDay.objects.get(merchant=merchant, kind="earn").points == 30
+
+
+def test_as_of_is_when_the_rows_read_were_seen():
+    t0 = timezone.now()
+    run_job(t0)
+    assert aggregates.aggregates_as_of() == t0
+    assert ReportWatermark.objects.filter(finished_at__isnull=False).count() == len(
+        aggregates.SOURCES
+    )
+
+
+def test_the_job_reads_a_backlog_in_bounded_batches():
+    merchant, _ = program_merchant()
+    member = member_make(merchant)
+    for n in range(5):
+        earn(member, 10 + n, timezone.now())
+    first = aggregates.aggregates_update(now=timezone.now(), batch_size=2)
+    assert first.rows > 0
+    while aggregates.aggregates_update(now=timezone.now(), batch_size=2).rows:
+        pass
+    assert ReportEntryDay.objects.get(merchant=merchant, kind="earn").points == 60
+    assert aggregates.aggregates_as_of() is not None
+
+
+def test_the_incremental_job_refuses_a_merchant():
+    with pytest.raises(ValueError, match="every merchant"):
+        aggregates.aggregates_update(now=timezone.now(), merchant_id=1)
+
+
+def _random_history(merchant, members, rng: random.Random, start: datetime.datetime):
+    """Orders, refunds, redemptions (some given back), expiries, releases and adjustments
+    over ten days across a month end, the job run between steps."""
+    orders = []
+    for step in range(40):
+        when = start + datetime.timedelta(hours=6 * step + rng.randrange(6))
+        member = rng.choice(members)
+        member.refresh_from_db()
+        action = rng.choice(
+            ["order", "order", "refund", "spend", "refund_spend", "expire", "release", "adjust"]
+        )
+        if action == "order":
+            placed = min(when, timezone.now())
+            orders.append(
+                order_post(merchant, member, f"{rng.randint(1, 90)}.00", placed_at=placed).obj
+            )
+        elif action == "refund" and orders:
+            order = rng.choice(orders)
+            order.refresh_from_db()
+            left = order.total - order.refunded_total
+            if left > 0:
+                refund_post(merchant, order.external_id, min(left, Decimal(rng.randint(1, 40))))
+        elif action in ("spend", "refund_spend") and member.points_balance:
+            entry = spend(member, rng.randint(1, member.points_balance), when)
+            if action == "refund_spend":
+                ledger.points_refund_spend(
+                    spend_entry=entry,
+                    reason="failed",
+                    at=when + datetime.timedelta(hours=1),
+                    actor=TEST,
+                )
+        elif action == "expire":
+            lots = list(
+                PointLot.objects.filter(
+                    member=member, released_at__isnull=False, remaining__gt=0
+                ).values_list("pk", flat=True)[:1]
+            )
+            if lots:
+                expire_lots(member, lots, now=when)
+        elif action == "release":
+            release_due(member, now=when + datetime.timedelta(days=30))
+        else:
+            points = rng.choice([15, 40, -5])
+            if points > 0 or member.points_balance >= -points:
+                adjust(member, points, when, source=rng.choice(["staff", "ticket"]))
+        if rng.random() < 0.5:
+            run_job()
+        if rng.random() < 0.3:
+            earn(member, rng.randint(1, 30), when, pending=rng.random() < 0.5)
+
+
+@pytest.mark.parametrize("seed", [1, 7])
+def test_rebuild_equals_the_incremental_aggregates(seed):
+    rng = random.Random(seed)
+    merchant, _ = program_merchant(pending_days=14)
+    merchant.timezone = "America/New_York"
+    merchant.save()
+    other, _ = program_merchant()
+    members = [member_make(merchant, country=c) for c in ("US", "CA", "US")]
+    _random_history(merchant, members, rng, at("2026-10-27", 3))
+    _random_history(other, [member_make(other)], rng, at("2026-10-29", 20))
+    run_job()
+    incremental = snapshot()
+    assert incremental["ReportEntryDay"]
+    assert incremental["ReportCohortDay"]
+    assert len({row[1] for row in incremental["ReportEntryDay"]}) >= 4  # several days
+    kinds = {row[2] for row in incremental["ReportEntryDay"]}
+    assert kinds == {kind.value for kind in LedgerEntry.Kind}
+    months = {row[2] for row in incremental["ReportCohortDay"]}
+    assert len(months) >= 2  # across a month boundary
+
+    aggregates.aggregates_rebuild()
+    assert snapshot() == incremental
+    call_command("report_aggregates_rebuild", "--merchant", merchant.slug, stdout=io.StringIO())
+    assert snapshot() == incremental
+
+
+def test_rebuild_command_refuses_an_unknown_merchant():
+    with pytest.raises(CommandError):
+        call_command("report_aggregates_rebuild", "--merchant", "nobody")
+
+
+def test_rebuild_drops_rows_of_days_without_sources():
+    merchant, _ = program_merchant()
+    ReportOrderDay.objects.create(
+        merchant=merchant, day=datetime.date(2020, 1, 1), orders=3, revenue=1, refunds=0, refunded=0
+    )
+    aggregates.aggregates_rebuild(merchant_id=merchant.pk)
+    assert not ReportOrderDay.objects.filter(merchant=merchant).exists()
+
+
+def test_the_commands_and_the_task_run_the_jobs(capsys):
+    merchant, _ = program_merchant()
+    member_make(merchant, points=9)
+    call_command("report_aggregates_update")
+    assert "bucket(s) recomputed" in capsys.readouterr().out
+    assert ReportEntryDay.objects.get(merchant=merchant).points == 9
+    call_command("report_aggregates_reconcile", "--merchant", merchant.slug)
+    assert ReportEntryDay.objects.get(merchant=merchant).points == 9
+    assert "recomputed" in tasks.report_aggregates_update()
+    assert "recomputed" in tasks.report_aggregates_reconcile()
+
+
+def test_the_jobs_are_scheduled():
+    specs = {spec["task"]: spec for spec in declared_periodic_tasks()}
+    assert specs["loyalty.report_aggregates_update"]["crontab"] == "* * * * *"
+    assert "loyalty.report_aggregates_reconcile" in specs
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_run_leaves_at_once_while_another_holds_the_watermarks():
+    merchant, _ = program_merchant()
+    member_make(merchant, points=3)
+    run_job()
+    member_make(merchant, points=4)
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                aggregates._watermarks_lock(wait=True)
+                held.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(10)
+    try:
+        assert not run_job().ran
+    finally:
+        release.set()
+        holder.join()
+    assert run_job().ran
+    assert ReportEntryDay.objects.get(merchant=merchant).points == 7
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_runs_do_not_double_count():
+    merchant, _ = program_merchant()
+    members = [member_make(merchant, points=10 + n) for n in range(4)]
+    for member in members:
+        order_post(merchant, member, "20.00")
+    results = []
+    barrier = threading.Barrier(3)
+
+    def work():
+        try:
+            barrier.wait(10)
+            results.append(run_job())
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=work) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    run_job()
+    assert any(result.ran and result.rows for result in results)
+    incremental = snapshot()
+    assert sum(row[5] for row in incremental["ReportOrderDay"]) == 0  # no refunds
+    assert ReportOrderDay.objects.get(merchant=merchant).orders == 4
+    assert ReportJoinDay.objects.get(merchant=merchant).members == 4
+    aggregates.aggregates_rebuild()
+    assert snapshot() == incremental
