@@ -16,8 +16,10 @@ Pure: no ORM.
 
 import copy
 import datetime
+from collections.abc import Iterable
 from decimal import Decimal
 from functools import cache
+from typing import Protocol
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_interval, format_skeleton
@@ -55,6 +57,18 @@ def money(amount: Decimal | None, currency: str, *, locale: str | None = None) -
         raise TypeError("Money is a Decimal, never a float.")
     exact = quantize_money(Decimal(amount), currency)
     return format_currency(exact, currency, locale=reader_locale(locale), currency_digits=True)
+
+
+class HasAmount(Protocol):
+    amount: Decimal
+    currency: str
+
+
+def amounts(values: Iterable[HasAmount], *, locale: str | None = None) -> str:
+    """Totals in several currencies, one after the other (``$77.50 · £25.00``); a dash
+    when there are none. Amounts of different currencies are never added up."""
+    written = [money(value.amount, value.currency, locale=locale) for value in values]
+    return " · ".join(written) if written else MISSING
 
 
 def points(value: int | None, *, locale: str | None = None) -> str:

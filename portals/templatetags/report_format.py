@@ -1,7 +1,7 @@
 """Template filters for report figures, in the active language (``portals.formatting``):
 
     {% load report_format %}
-    {{ amount|money:"EUR" }}  {{ issued|points }}  {{ rate|percent }}
+    {{ amount|money:"EUR" }}  {{ report.value|amounts }}  {{ issued|points }}  {{ rate|percent }}
     {{ issued|change:previous }}  <span class="{{ issued|change_direction:previous }}">
     {{ day|human_date }}  {{ period.start|date_range:period.end }}  {{ p90|duration }}
     {{ month|human_month }}
@@ -9,6 +9,7 @@
 A missing figure (``None``) is written as an em dash."""
 
 import datetime
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django import template
@@ -21,6 +22,11 @@ register = template.Library()
 @register.filter
 def money(amount: Decimal | None, currency: str) -> str:
     return formatting.money(amount, currency)
+
+
+@register.filter
+def amounts(values: Iterable[formatting.HasAmount]) -> str:
+    return formatting.amounts(values)
 
 
 @register.filter

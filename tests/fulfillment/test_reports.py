@@ -50,7 +50,7 @@ def hours(value: float) -> datetime.timedelta:
 def known():
     """Merchant A (USD program): four redemptions in March of one member, three
     delivered (after 1, 2 and 10 hours) and one cancelled; one of them a coffee voucher,
-    one sent to France for a EUR reward priced at 1.1 USD a euro, one for a GBP reward
+    one of two units sent to France for a EUR reward priced at 1.1 USD a euro, one for a GBP reward
     without a rate. A reissue of the second (care's, not the member's) made in March too.
     Merchant B: one delivered redemption in March."""
     shop, _ = merchant_with_program()
@@ -70,7 +70,7 @@ def known():
     Redemption.objects.filter(pk=r1.pk).update(reward=voucher)
     Redemption.objects.filter(pk=r2.pk).update(face_currency="GBP", rate_used=None)
     Redemption.objects.filter(pk=r3.pk).update(
-        country="FR", face_currency="EUR", rate_used=Decimal("1.1")
+        country="FR", face_currency="EUR", rate_used=Decimal("1.1"), quantity=2
     )
     made_at(r1, at(3), delivered_after=hours(1))
     made_at(r2, at(4), delivered_after=hours(2))
@@ -91,10 +91,10 @@ def test_rewards_report_figures(known, django_assert_max_num_queries):
     with django_assert_max_num_queries(2):
         report = rewards_report(merchant=known["a"], start=MARCH_1, end=MARCH_31)
     each = known["points"]
-    assert (report.redemptions, report.quantity, report.points_spent) == (4, 4, 4 * each)
+    assert (report.redemptions, report.quantity, report.points_spent) == (4, 5, 4 * each)
     assert (report.refunded, report.points_refunded, report.points_kept) == (1, each, 3 * each)
-    # 25 + 27.50 (25 EUR at 1.1) + 25 in the program's USD; 25 GBP with no rate to USD.
-    assert report.value == (Amount(Decimal("25.00"), "GBP"), Amount(Decimal("77.50"), "USD"))
+    # 25 + 55 (2 x 25 EUR at 1.1) + 25 in the program's USD; 25 GBP with no rate to USD.
+    assert report.value == (Amount(Decimal("25.00"), "GBP"), Amount(Decimal("105.00"), "USD"))
     # Delivered after 1, 2 and 10 hours: the median 2 h, the p90 2 + 0.8 x 8 h.
     assert report.fulfillment_time == Durations(
         3, hours(2), datetime.timedelta(hours=8, minutes=24)
@@ -110,7 +110,7 @@ def test_rewards_report_breakdowns(known):
     ]
     assert report.by_reward[0].value == (
         Amount(Decimal("25.00"), "GBP"),
-        Amount(Decimal("52.50"), "USD"),
+        Amount(Decimal("80.00"), "USD"),
     )
     assert [(r.key, r.label, r.redemptions) for r in report.by_type] == [
         ("gift_card", "Gift card", 3),
@@ -123,7 +123,7 @@ def test_rewards_report_breakdowns(known):
             3,
             (Amount(Decimal("25.00"), "GBP"), Amount(Decimal("50.00"), "USD")),
         ),
-        ("FR", "France", 1, (Amount(Decimal("27.50"), "USD"),)),
+        ("FR", "France", 1, (Amount(Decimal("55.00"), "USD"),)),
     ]
 
 

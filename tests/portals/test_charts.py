@@ -179,3 +179,28 @@ def test_weasyprint_draws_the_charts_into_a_pdf(tmp_path):
         # The chart's labels are text in the PDF, not an image of it.
         assert "Previous period" in pdftotext.stdout
         assert "Young cohorts" in pdftotext.stdout
+
+
+def _luminance(colour: str) -> float:
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(one: str, two: str) -> float:
+    light, dark = sorted((_luminance(one), _luminance(two)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+@pytest.mark.parametrize(
+    "colour",
+    [
+        charts.PALETTE.text,
+        charts.PALETTE.axis,
+        charts.PALETTE.previous,
+        charts.PALETTE.young,
+        *charts.PALETTE.series,
+    ],
+)
+def test_the_palette_s_text_and_series_colours_meet_wcag_aa_on_the_background(colour):
+    assert _contrast(colour, charts.PALETTE.background) >= 4.5

@@ -5,6 +5,7 @@ import pytest
 from django.template import Context, Template
 from django.utils import translation
 
+from fulfillment.reports import Amount
 from portals import formatting
 
 NBSP, NNBSP, MINUS = "\xa0", "\u202f", "\u2212"
@@ -44,6 +45,12 @@ def test_money_follows_the_active_language_without_a_locale():
 
 def test_an_unknown_locale_falls_back_to_english():
     assert formatting.points(1000, locale="xx-nowhere") == "1,000"
+
+
+def test_amounts_in_several_currencies_are_listed_never_added():
+    values = [Amount(Decimal("77.5"), "USD"), Amount(Decimal("25"), "GBP")]
+    assert formatting.amounts(values, locale="en") == "$77.50 · £25.00"
+    assert formatting.amounts([], locale="en") == "—"
 
 
 def test_points_have_thousands_separators():
