@@ -1,6 +1,8 @@
 """Figures for care operations over a date range: first-response and resolution times
 (median and 90th percentile), SLA attainment, the backlog by age, the CSAT average and
-the goodwill granted, overall and per merchant or per agent.
+the goodwill granted, overall and per merchant or per agent (``care_operations_report``,
+the admin's page), and one merchant's figures over its local days (``care_report``, the
+merchant portal), both from the same selectors.
 
 Which tickets count: those opened in the range (a cohort), never those merged into
 another (their thread is counted with the ticket it went into). CSAT counts the ratings
@@ -11,22 +13,21 @@ Times are elapsed time, not business minutes: what the member waited. A ticket's
 resolution is its latest move to resolved (from its history, so a reopened and resolved
 again ticket counts the second one; one reopened and still open has none). Percentiles
 interpolate between the two closest rows, as PostgreSQL's ``percentile_cont`` does; on
-PostgreSQL the database computes them, elsewhere Python does over the range's rows.
+PostgreSQL the database computes them, elsewhere Python does over the range's rows
+(``core.percentiles``, shared with fulfillment's report). A rating of 4 or 5 counts as
+satisfied.
 """
 
 import datetime
-import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from fractions import Fraction
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.db.models import (
-    Aggregate,
     Count,
     DurationField,
     ExpressionWrapper,
@@ -39,6 +40,15 @@ from django.db.models import (
 )
 from django.utils import timezone
 
+from core.percentiles import (
+    MEDIAN,
+    P90,
+    Durations,
+    PercentileCont,
+    database_percentiles,
+    durations_summary,
+    rounded,
+)
 from customercare.models import (
     UNRESOLVED_STATUSES,
     CSATResponse,
@@ -53,8 +63,8 @@ from customercare.models import (
 from merchants.models import Merchant
 
 MAX_DAYS = 366
-MEDIAN = Fraction(1, 2)
-P90 = Fraction(9, 10)
+# A rating that counts as satisfied (4 or 5 of 5: the usual CSAT score's "top two").
+SATISFIED = 4
 BY_FIELDS = {
     "ticket": {"merchant": "merchant_id", "agent": "assignee_id"},
     "csat": {"merchant": "ticket__merchant_id", "agent": "ticket__assignee_id"},
@@ -75,30 +85,32 @@ Key = int | None
 
 @dataclass(frozen=True)
 class Period:
-    """``[start, end)``: whole days in the site's time zone, end exclusive."""
+    """``[start, end)``: whole days in a time zone (the site's for the admin, the
+    merchant's for the portal), end exclusive."""
 
     start: datetime.datetime
     end: datetime.datetime
 
     @classmethod
     def from_dates(cls, first: datetime.date, last: datetime.date) -> "Period":
-        if last < first:
-            raise ValueError("The range ends before it starts.")
+        """The admin's range: at most ``MAX_DAYS``, in the site's time zone."""
         if (last - first).days + 1 > MAX_DAYS:
             raise ValueError(f"At most {MAX_DAYS} days.")
-        zone = timezone.get_current_timezone()
+        return cls.local_days(first, last, zone=timezone.get_current_timezone())
+
+    @classmethod
+    def local_days(
+        cls, first: datetime.date, last: datetime.date, *, zone: datetime.tzinfo
+    ) -> "Period":
+        """From midnight of ``first`` to the midnight after ``last``, in ``zone`` (a day
+        of a daylight-saving change is 23 or 25 hours long)."""
+        if last < first:
+            raise ValueError("The range ends before it starts.")
         start = datetime.datetime.combine(first, datetime.time.min, tzinfo=zone)
         end = datetime.datetime.combine(
             last + datetime.timedelta(days=1), datetime.time.min, tzinfo=zone
         )
         return cls(start, end)
-
-
-@dataclass(frozen=True)
-class Durations:
-    count: int = 0
-    median: datetime.timedelta | None = None
-    p90: datetime.timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -117,14 +129,21 @@ class Rate:
 
 @dataclass(frozen=True)
 class Csat:
+    """Ratings (1 to 5): how many, their sum, and how many were ``SATISFIED`` or more."""
+
     count: int = 0
     total: int = 0
+    satisfied: int = 0
 
     @property
     def average(self) -> Decimal | None:
         if not self.count:
             return None
         return (Decimal(self.total) / self.count).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+    @property
+    def satisfied_rate(self) -> Rate:
+        return Rate(self.satisfied, self.count)
 
 
 @dataclass
@@ -177,59 +196,7 @@ class CareReport:
     backlog_overall: BacklogRow
 
 
-# -- pure arithmetic -----------------------------------------------------------------------
-
-
-def percentile(
-    values: Iterable[datetime.timedelta], fraction: Fraction
-) -> datetime.timedelta | None:
-    """The ``fraction`` percentile, interpolated linearly between the closest rows (as
-    ``percentile_cont``), to the whole second; ``None`` without values."""
-    ordered = sorted(values)
-    if not ordered:
-        return None
-    position = (len(ordered) - 1) * fraction
-    low, high = math.floor(position), math.ceil(position)
-    low_us, high_us = _micros(ordered[low]), _micros(ordered[high])
-    exact = low_us + (high_us - low_us) * (position - low)
-    return _whole_seconds(exact)
-
-
-def durations_summary(values: Iterable[datetime.timedelta]) -> Durations:
-    values = list(values)
-    return Durations(len(values), percentile(values, MEDIAN), percentile(values, P90))
-
-
-def _micros(value: datetime.timedelta) -> int:
-    return (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
-
-
-def _whole_seconds(micros: Fraction | int) -> datetime.timedelta:
-    seconds = Fraction(micros) / 1_000_000
-    return datetime.timedelta(seconds=round(seconds))
-
-
 # -- querysets -----------------------------------------------------------------------------
-
-
-class PercentileCont(Aggregate):
-    """PostgreSQL's ordered-set ``percentile_cont`` (works on intervals)."""
-
-    function = "percentile_cont"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    allow_distinct = False
-
-    def __init__(self, expression: Any, fraction: Fraction, **extra: Any) -> None:
-        super().__init__(
-            expression,
-            fraction=f"{float(fraction):.6f}",
-            output_field=DurationField(),
-            **extra,
-        )
-
-
-def _database_percentiles() -> bool:
-    return connection.vendor == "postgresql"
 
 
 def cohort(*, period: Period, merchant: Merchant | None = None) -> QuerySet[Ticket]:
@@ -264,7 +231,7 @@ def _durations(
     tickets: QuerySet[Ticket], start: str, end: str, group: str | None
 ) -> dict[Key, Durations]:
     tickets = tickets.filter(**{f"{end}__isnull": False})
-    if _database_percentiles():
+    if database_percentiles():
         spent = ExpressionWrapper(F(end) - F(start), output_field=DurationField())
         rows = _grouped(
             tickets,
@@ -276,8 +243,8 @@ def _durations(
         return {
             key: Durations(
                 row["n"],
-                _rounded(row["median"]),
-                _rounded(row["p90"]),
+                rounded(row["median"]),
+                rounded(row["p90"]),
             )
             for key, row in rows.items()
             if row["n"]
@@ -288,10 +255,6 @@ def _durations(
         key = values[0] if group else None
         spans[key].append(values[-1] - values[-2])
     return {key: durations_summary(values) for key, values in spans.items()}
-
-
-def _rounded(value: datetime.timedelta | None) -> datetime.timedelta | None:
-    return None if value is None else _whole_seconds(_micros(value))
 
 
 # -- one selector per figure -----------------------------------------------------------------
@@ -326,6 +289,21 @@ def resolution_times(
         status__in=[TicketStatus.RESOLVED, TicketStatus.CLOSED]
     )
     return _durations(tickets, "created_at", "resolved_moment", _group_field("ticket", by))
+
+
+def tickets_resolved(
+    *, period: Period, merchant: Merchant | None = None, by: str | None = None
+) -> dict[Key, int]:
+    """Tickets whose latest resolution fell in the range, whenever they were opened (a
+    ticket resolved, reopened and still open counts nowhere; merged ones never)."""
+    tickets = Ticket.objects.filter(status__in=[TicketStatus.RESOLVED, TicketStatus.CLOSED])
+    if merchant is not None:
+        tickets = tickets.filter(merchant=merchant)
+    tickets = _with_resolution(tickets).filter(
+        resolved_moment__gte=period.start, resolved_moment__lt=period.end
+    )
+    rows = _grouped(tickets, _group_field("ticket", by), n=Count("id"))
+    return {key: row["n"] for key, row in rows.items() if row["n"]}
 
 
 def sla_attainment(
@@ -368,8 +346,18 @@ def csat_average(
     ratings = CSATResponse.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
     if merchant is not None:
         ratings = ratings.filter(ticket__merchant=merchant)
-    rows = _grouped(ratings, _group_field("csat", by), n=Count("id"), total=Sum("score"))
-    return {key: Csat(row["n"], row["total"] or 0) for key, row in rows.items() if row["n"]}
+    rows = _grouped(
+        ratings,
+        _group_field("csat", by),
+        n=Count("id"),
+        total=Sum("score"),
+        satisfied=Count("id", filter=Q(score__gte=SATISFIED)),
+    )
+    return {
+        key: Csat(row["n"], row["total"] or 0, row["satisfied"])
+        for key, row in rows.items()
+        if row["n"]
+    }
 
 
 def _goodwill_posted(period: Period, merchant: Merchant | None) -> QuerySet[GoodwillAdjustment]:
@@ -488,10 +476,11 @@ def _backlog_rows(backlog: dict[Key, dict[str, int]], labels: dict[Key, str]) ->
     return sorted(rows, key=lambda row: (row.key is None, row.label.lower()))
 
 
-def care_report(
+def care_operations_report(
     *, period: Period, now: datetime.datetime, merchant: Merchant | None = None
 ) -> CareReport:
-    """Every figure for the range, overall, per merchant and per agent."""
+    """Every figure for the range, overall, per merchant and per agent (the admin's care
+    reports page)."""
     overall, overall_backlog = _figures(period, now, merchant, None)
     sections = {}
     for by in ("merchant", "agent"):
@@ -512,4 +501,56 @@ def care_report(
         backlog_by_merchant=sections["merchant"][1],
         backlog_by_agent=sections["agent"][1],
         backlog_overall=BacklogRow(None, "All", overall_backlog.get(None, empty)),
+    )
+
+
+# -- one merchant's figures, for the merchant portal ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class MerchantCareReport:
+    """A merchant's care over whole local days (``start`` to ``end``, both included),
+    with the same definitions as the admin's report: opened and the times of the tickets
+    opened in the range; resolved, the tickets whose resolution fell in it; CSAT, the
+    ratings given in it."""
+
+    start: datetime.date
+    end: datetime.date
+    opened: int
+    resolved: int
+    first_response: Durations
+    resolution: Durations
+    csat: Csat
+
+    @property
+    def csat_average(self) -> Decimal | None:
+        return self.csat.average
+
+    @property
+    def satisfied_percent(self) -> Decimal | None:
+        """The share of ratings of 4 or 5, in percent with one decimal."""
+        return self.csat.satisfied_rate.percent
+
+
+def _zone(merchant: Merchant) -> datetime.tzinfo:
+    zone = merchant.timezone
+    return ZoneInfo(zone) if isinstance(zone, str) else zone
+
+
+def care_report(
+    *, merchant: Merchant, start: datetime.date, end: datetime.date
+) -> MerchantCareReport:
+    """The merchant's care figures for its local days ``start`` to ``end`` (its
+    ``timezone``); empty days give zeros and ``None`` times. Five queries."""
+    period = Period.local_days(start, end, zone=_zone(merchant))
+    return MerchantCareReport(
+        start=start,
+        end=end,
+        opened=tickets_opened(period=period, merchant=merchant).get(None, 0),
+        resolved=tickets_resolved(period=period, merchant=merchant).get(None, 0),
+        first_response=first_response_times(period=period, merchant=merchant).get(
+            None, Durations()
+        ),
+        resolution=resolution_times(period=period, merchant=merchant).get(None, Durations()),
+        csat=csat_average(period=period, merchant=merchant).get(None, Csat()),
     )

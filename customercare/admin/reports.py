@@ -15,7 +15,14 @@ from django.urls import path
 from django.utils import timezone
 
 from customercare.admin.forms import ReportForm
-from customercare.reports import AGE_BANDS, CareReport, Durations, Figures, Period, care_report
+from customercare.reports import (
+    AGE_BANDS,
+    CareReport,
+    Durations,
+    Figures,
+    Period,
+    care_operations_report,
+)
 
 REPORT_PERMISSION = "customercare.view_care_reports"
 EXPORTS = ("summary", "goodwill", "backlog")
@@ -188,7 +195,9 @@ class ReportsMixin:
             return TemplateResponse(request, "admin/customercare/reports.html", context, status=400)
         data = form.cleaned_data
         period = Period.from_dates(data["start"], data["end"])
-        report = care_report(period=period, now=timezone.now(), merchant=data["merchant"])
+        report = care_operations_report(
+            period=period, now=timezone.now(), merchant=data["merchant"]
+        )
         export = request.GET.get("export")
         if export is not None:
             if export not in EXPORTS:

@@ -154,6 +154,8 @@ class Redemption(models.Model):
         ]
         indexes = [
             models.Index(fields=["merchant", "member", "-created_at"], name="redemption_member"),
+            # The merchant's reports read a range of days of all its members.
+            models.Index(fields=["merchant", "created_at"], name="redemption_merchant_day"),
             models.Index(fields=["status", "updated_at"], name="redemption_status"),
         ]
 

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.actors import Actor
+from core.percentiles import durations_summary, percentile
 from customercare import goodwill, services
 from customercare.models import (
     CareSettings,
@@ -25,13 +26,7 @@ from customercare.models import (
     TicketEvent,
     TicketStatus,
 )
-from customercare.reports import (
-    Durations,
-    Period,
-    care_report,
-    durations_summary,
-    percentile,
-)
+from customercare.reports import Durations, Period, care_operations_report, care_report
 from loyalty.models import LedgerEntry
 from merchants.models import Merchant
 from tests.core.history import backdate
@@ -188,7 +183,7 @@ def known(db):
 
 
 def test_overall_figures(known):
-    report = care_report(period=MARCH, now=known["now"])
+    report = care_operations_report(period=MARCH, now=known["now"])
     row = report.overall
     assert row.opened == 5
     assert row.first_response == Durations(5, minutes(30), minutes(76))
@@ -206,7 +201,7 @@ def test_overall_figures(known):
 
 
 def test_per_merchant_and_per_agent(known):
-    report = care_report(period=MARCH, now=known["now"])
+    report = care_operations_report(period=MARCH, now=known["now"])
     alpha, beta = report.by_merchant
     assert (alpha.label, beta.label) == ("Alpha", "Beta")
     assert alpha.opened == 4
@@ -238,7 +233,7 @@ def test_per_merchant_and_per_agent(known):
 
 
 def test_goodwill_by_merchant_and_reason(known):
-    rows = care_report(period=MARCH, now=known["now"]).goodwill
+    rows = care_operations_report(period=MARCH, now=known["now"]).goodwill
     assert [(r.merchant, r.reason, r.adjustments, r.points) for r in rows] == [
         ("Alpha", "complaint", 1, 200),
         ("Alpha", "delivery_delay", 2, 150),
@@ -249,7 +244,7 @@ def test_goodwill_by_merchant_and_reason(known):
 
 
 def test_one_merchant_sees_only_its_tickets(known):
-    report = care_report(period=MARCH, now=known["now"], merchant=known["b"])
+    report = care_operations_report(period=MARCH, now=known["now"], merchant=known["b"])
     assert report.overall.opened == 1
     assert report.overall.first_response == Durations(1, minutes(100), minutes(100))
     assert report.overall.csat.average == Decimal("2.00")
@@ -260,7 +255,7 @@ def test_one_merchant_sees_only_its_tickets(known):
 
 
 def test_an_empty_range_has_no_figures(known):
-    report = care_report(
+    report = care_operations_report(
         period=Period.from_dates(datetime.date(2023, 1, 1), datetime.date(2023, 1, 31)),
         now=known["now"],
     )
@@ -378,3 +373,88 @@ def test_staff_without_the_report_permission_get_403(client, db):
     client.force_login(user)
     assert client.get(reverse(REPORTS)).status_code == 403
     assert reverse(REPORTS).encode() not in client.get(reverse("admin:index")).content
+
+
+# -- one merchant's figures, for the merchant portal ----------------------------------------------
+
+
+MARCH_1, MARCH_31 = datetime.date(2024, 3, 1), datetime.date(2024, 3, 31)
+
+
+def test_merchant_care_report_counts_the_merchant_s_tickets_with_the_admin_s_definitions(
+    known, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(5):
+        report = care_report(merchant=known["a"], start=MARCH_1, end=MARCH_31)
+    # Four opened in March (the merged one goes with the ticket it went into); the
+    # February ticket and the recent ones are outside.
+    assert report.opened == 4
+    # Resolved in March: a1, a2 and a3 (a3 on March 4th); the February one in February.
+    assert report.resolved == 3
+    assert report.first_response == Durations(4, minutes(25), minutes(37))
+    assert report.resolution == Durations(3, hours(4), datetime.timedelta(hours=24, minutes=48))
+    assert (report.csat.count, report.csat_average, report.satisfied_percent) == (
+        2,
+        Decimal("4.50"),
+        Decimal("100.0"),
+    )
+    # The same figures the admin shows for this merchant.
+    admin = care_operations_report(period=MARCH, now=known["now"], merchant=known["a"]).overall
+    assert (admin.opened, admin.first_response, admin.resolution, admin.csat) == (
+        report.opened,
+        report.first_response,
+        report.resolution,
+        report.csat,
+    )
+
+
+def test_merchant_care_report_never_counts_another_merchant_s_tickets(known):
+    report = care_report(merchant=known["b"], start=MARCH_1, end=MARCH_31)
+    assert (report.opened, report.resolved) == (1, 1)  # resolved, then closed: still one
+    assert report.first_response == Durations(1, minutes(100), minutes(100))
+    assert report.resolution == Durations(1, hours(6), hours(6))
+    assert (report.csat.count, report.csat_average, report.satisfied_percent) == (
+        1,
+        Decimal("2.00"),
+        Decimal("0.0"),
+    )
+
+
+def test_merchant_care_report_of_an_empty_period_is_zeros_and_none(known):
+    report = care_report(
+        merchant=known["a"], start=datetime.date(2023, 6, 1), end=datetime.date(2023, 6, 30)
+    )
+    assert (report.opened, report.resolved) == (0, 0)
+    assert report.first_response == report.resolution == Durations(0, None, None)
+    assert (report.csat.count, report.csat_average, report.satisfied_percent) == (0, None, None)
+
+
+def test_merchant_care_report_counts_by_the_merchant_s_local_days(db):
+    shop = care_merchant()
+    Merchant.objects.filter(pk=shop.pk).update(timezone="Pacific/Auckland")  # UTC+13 in March
+    shop.refresh_from_db()
+    ana = member_of(shop)
+    early, late, inside = ticket_open(ana), ticket_open(ana), ticket_open(ana)
+    # Feb 29, 11:30 UTC is March 1st, 00:30 in Auckland: in March there.
+    Ticket.objects.filter(pk=early.pk).update(
+        created_at=datetime.datetime(2024, 2, 29, 11, 30, tzinfo=UTC)
+    )
+    # March 31, 11:30 UTC is April 1st, 00:30 in Auckland: in April there.
+    Ticket.objects.filter(pk=late.pk).update(
+        created_at=datetime.datetime(2024, 3, 31, 11, 30, tzinfo=UTC)
+    )
+    Ticket.objects.filter(pk=inside.pk).update(
+        created_at=datetime.datetime(2024, 3, 31, 10, 30, tzinfo=UTC)
+    )
+    assert care_report(merchant=shop, start=MARCH_1, end=MARCH_31).opened == 2
+    april = care_report(
+        merchant=shop, start=datetime.date(2024, 4, 1), end=datetime.date(2024, 4, 1)
+    )
+    assert april.opened == 1
+    one_day = care_report(merchant=shop, start=MARCH_1, end=MARCH_1)
+    assert one_day.opened == 1
+
+
+def test_merchant_care_report_refuses_a_range_that_ends_before_it_starts(db):
+    with pytest.raises(ValueError, match="ends before"):
+        care_report(merchant=care_merchant(), start=MARCH_31, end=MARCH_1)
