@@ -1,6 +1,11 @@
 """Every row lock the merchants app takes, in one place."""
 
-from merchants.models import IdempotencyRecord, Merchant, OnboardingChecklistItem
+from merchants.models import (
+    IdempotencyRecord,
+    Merchant,
+    MerchantMembership,
+    OnboardingChecklistItem,
+)
 
 
 def checklist_item_lock_or_create(
@@ -17,3 +22,11 @@ def checklist_item_lock(*, merchant: Merchant, item: str) -> OnboardingChecklist
 
 def idempotency_record_lock(*, merchant: Merchant, key: str) -> IdempotencyRecord | None:
     return IdempotencyRecord.objects.select_for_update().filter(merchant=merchant, key=key).first()
+
+
+def memberships_lock(*, merchant: Merchant) -> list[MerchantMembership]:
+    """Every portal membership of the merchant, locked in id order: a role change or a
+    removal counts the owners under it, so two owners cannot demote each other at once."""
+    return list(
+        MerchantMembership.objects.select_for_update().filter(merchant=merchant).order_by("pk")
+    )

@@ -18,3 +18,11 @@ def record_worker_heartbeat() -> None:
 def purge_idempotency_records() -> int:
     """Daily: delete Idempotency-Key records past their time to live."""
     return idempotency_purge_expired()
+
+
+@shared_task(name="merchants.send_portal_invite", acks_late=True)
+def send_portal_invite(membership_id: int, invited_by: str) -> bool:
+    """Email a portal invitation (a membership removed meanwhile gets none)."""
+    from merchants.services import portal_invite_email_send
+
+    return portal_invite_email_send(membership_id=membership_id, invited_by=invited_by)
