@@ -1,4 +1,5 @@
-"""Security headers on every response, and the admin's answer to a locked-out sign-in.
+"""Security headers on every response, and the answer to a locked-out sign-in (the admin's
+and the merchant portal's).
 
 The Content-Security-Policy comes from django-csp (``CONTENT_SECURITY_POLICY`` in the
 settings): one strict policy for every page. A few paths need more (the admin, where
@@ -79,3 +80,39 @@ def admin_lockout_response(
     if cool_off:
         response["Retry-After"] = str(int(cool_off.total_seconds()))
     return response.render()
+
+
+PORTAL_PREFIX = "/portal/"
+
+
+def portal_lockout_response(request: HttpRequest) -> HttpResponse:
+    """The merchant portal's page for a locked-out sign-in: 429 with Retry-After."""
+    cool_off: timedelta | None = settings.AXES_COOLOFF_TIME
+    minutes = int(cool_off.total_seconds() // 60) if cool_off else None
+    response = TemplateResponse(
+        request, "portals/login_locked.html", {"cool_off_minutes": minutes}, status=429
+    )
+    if cool_off:
+        response["Retry-After"] = str(int(cool_off.total_seconds()))
+    return response.render()
+
+
+def lockout_response(
+    request: HttpRequest, original_response: HttpResponse | None, credentials: dict | None
+) -> HttpResponse:
+    """django-axes' answer to a locked-out sign-in, in the look of the site it came from."""
+    if request.path_info.startswith(PORTAL_PREFIX):
+        return portal_lockout_response(request)
+    return admin_lockout_response(request, original_response, credentials)
+
+
+def signin_username(request: HttpRequest, credentials: dict | None) -> str | None:
+    """The name django-axes counts failures by: the admin's username, or the email a
+    merchant-portal user signs in with (allauth passes it as ``email``; its form field is
+    ``login``). Emails are compared without case, as allauth finds the user."""
+    source = credentials if credentials else getattr(request, "POST", {})
+    name = source.get("username") or source.get("email") or source.get("login")
+    if not name:
+        return None
+    name = str(name).strip()
+    return name.lower() if "@" in name else name

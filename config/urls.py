@@ -2,7 +2,7 @@ from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.defaults import bad_request, page_not_found, permission_denied, server_error
@@ -17,6 +17,21 @@ def api_not_found(request: HttpRequest) -> HttpResponse:
     """Any method on an unknown path under /api/: a 404 problem. Exempt from CSRF, like
     every API view, so a POST gets the 404 and not Django's HTML CSRF page."""
     return problem_response(status=404, code="not_found", title="Not found.")
+
+
+def not_offered(request: HttpRequest, **kwargs: object) -> HttpResponse:
+    raise Http404("The portal does not offer this.")
+
+
+# allauth's pages the merchant portal does not offer: open sign-up (users are invited),
+# managing email addresses (the invited address is the account's), sign-in by emailed code.
+PORTAL_NOT_OFFERED = [
+    re_path(r"^portal/signup/", not_offered),
+    re_path(r"^portal/email/", not_offered),
+    re_path(r"^portal/confirm-email/", not_offered),
+    re_path(r"^portal/login/code/", not_offered),
+    re_path(r"^portal/2fa/webauthn/", not_offered),
+]
 
 
 urlpatterns = [
@@ -37,6 +52,10 @@ urlpatterns = [
         name="api-docs",
     ),
     path("claim/", include("fulfillment.urls")),
+    *PORTAL_NOT_OFFERED,
+    path("portal/", include("portals.urls")),
+    # Sign-in, sign-out, password reset and change, TOTP and recovery codes.
+    path("portal/", include("allauth.urls")),
     path("care/", include("customercare.urls")),
     # Unknown API paths answer in the API's error format, in DEBUG too.
     re_path(r"^api/", api_not_found),

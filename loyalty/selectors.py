@@ -1,11 +1,11 @@
 """Reads of the loyalty app used by more than one caller: each takes the merchant first
 and answers only that merchant's rows (another merchant's row is a ``NotFound``)."""
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from core.exceptions import NotFound
 from loyalty.external_ids import is_external_id
-from loyalty.models import LedgerEntry, Member, Order
+from loyalty.models import LedgerEntry, Member, MemberStatus, Order, Program, Tier
 from merchants.models import Merchant
 
 
@@ -40,3 +40,31 @@ def order_get(*, merchant: Merchant, external_id: str, field: str = "order") -> 
         return Order.objects.get(merchant=merchant, external_id=external_id)
     except Order.DoesNotExist:
         raise NotFound("No order with that external_id.", field=field) from None
+
+
+def program_active(*, merchant: Merchant) -> Program | None:
+    """The merchant's active program, or None before one is configured."""
+    return Program.objects.filter(merchant=merchant, is_active=True).first()
+
+
+def tier_list(*, merchant: Merchant) -> QuerySet[Tier]:
+    """The tiers of the merchant's active program, lowest first."""
+    return Tier.objects.filter(program__merchant=merchant, program__is_active=True).order_by(
+        "threshold", "pk"
+    )
+
+
+def member_search(
+    *, merchant: Merchant, query: str = "", tier_id: int | None = None, status: str = ""
+) -> QuerySet[Member]:
+    """The merchant's members whose email or external id contains ``query``, in one tier
+    and one status when given; the most recently active first."""
+    members = Member.objects.filter(merchant=merchant).select_related("tier")
+    query = (query or "").strip()
+    if query:
+        members = members.filter(Q(email__icontains=query) | Q(external_id__icontains=query))
+    if tier_id is not None:
+        members = members.filter(tier_id=tier_id)
+    if status in MemberStatus.values:
+        members = members.filter(status=status)
+    return members.order_by("-last_activity_at", "-pk")

@@ -38,3 +38,15 @@ class InvalidIdempotencyKey(DomainError):
     code = "invalid_idempotency_key"
     status = 400
     title = "Invalid Idempotency-Key header."
+
+
+class LastOwner(DomainError):
+    code = "last_owner"
+    status = 409
+    title = "A merchant's portal keeps at least one owner."
+
+
+class AlreadyOnTeam(DomainError):
+    code = "already_on_team"
+    status = 409
+    title = "That person is already on the merchant's portal team."

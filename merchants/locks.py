@@ -2,7 +2,13 @@
 
 import datetime
 
-from merchants.models import IdempotencyRecord, Merchant, MonthlyReport, OnboardingChecklistItem
+from merchants.models import (
+    IdempotencyRecord,
+    Merchant,
+    MerchantMembership,
+    MonthlyReport,
+    OnboardingChecklistItem,
+)
 
 
 def checklist_item_lock_or_create(
@@ -23,3 +29,11 @@ def idempotency_record_lock(*, merchant: Merchant, key: str) -> IdempotencyRecor
 
 def monthly_report_lock(*, merchant: Merchant, month: datetime.date) -> MonthlyReport | None:
     return MonthlyReport.objects.select_for_update().filter(merchant=merchant, month=month).first()
+
+
+def memberships_lock(*, merchant: Merchant) -> list[MerchantMembership]:
+    """Every portal membership of the merchant, locked in id order: a role change or a
+    removal counts the owners under it, so two owners cannot demote each other at once."""
+    return list(
+        MerchantMembership.objects.select_for_update().filter(merchant=merchant).order_by("pk")
+    )

@@ -12,6 +12,7 @@ from merchants.models import (
     FeePlan,
     Merchant,
     MerchantAPIKey,
+    MerchantMembership,
     Store,
 )
 
@@ -94,3 +95,38 @@ def api_key_authenticate(*, raw_key: str) -> MerchantAPIKey | None:
 
 def fee_plan_current(*, merchant: Merchant, on: datetime.date) -> FeePlan | None:
     return merchant.fee_plans.filter(valid_from__lte=on).order_by("-valid_from").first()
+
+
+def membership_list(*, merchant: Merchant) -> QuerySet[MerchantMembership]:
+    """The merchant's portal team, with their users, by email."""
+    return (
+        MerchantMembership.objects.filter(merchant=merchant)
+        .select_related("user")
+        .order_by("user__email", "pk")
+    )
+
+
+def membership_get(*, merchant: Merchant, pk: object) -> MerchantMembership:
+    try:
+        return membership_list(merchant=merchant).get(pk=pk)
+    except (MerchantMembership.DoesNotExist, ValueError, TypeError):
+        raise NotFound("No such member of the team.") from None
+
+
+def memberships_of_user(*, user: object) -> QuerySet[MerchantMembership]:
+    """The portals a user may open: one membership per merchant, by merchant name."""
+    if not getattr(user, "is_authenticated", False):
+        return MerchantMembership.objects.none()
+    return (
+        MerchantMembership.objects.filter(user=user)
+        .select_related("merchant")
+        .order_by("merchant__name", "pk")
+    )
+
+
+def membership_of_user(*, user: object, pk: object) -> MerchantMembership | None:
+    """The user's own membership ``pk`` (None if it is gone or another user's)."""
+    try:
+        return memberships_of_user(user=user).filter(pk=int(pk)).first()
+    except (ValueError, TypeError):
+        return None

@@ -74,6 +74,10 @@ INSTALLED_APPS = [
     "fulfillment",
     "customercare",
     "portals",
+    # After portals, whose templates restyle allauth's pages.
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
 ]
 
 MIDDLEWARE = [
@@ -86,6 +90,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
@@ -137,12 +142,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+# Where Django's own ``login_required`` sends a visitor: the merchant portal's sign-in
+# (allauth's account and MFA pages use it). The admin sends its visitors to its own
+# ``/admin/login/`` whatever this says.
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "portals:dashboard"
 # django-axes first: it refuses a locked-out username and address before the password
-# is even checked (see "Admin sign-in lockout" below).
+# is even checked (see "Sign-in lockout" below). Staff sign in to the admin by username
+# (ModelBackend), merchant-portal users to the portal by email (allauth's backend).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
 ]
 
 LANGUAGE_CODE = "en"
@@ -279,17 +290,21 @@ PERMISSIONS_POLICY = {
     )
 }
 
-# Admin sign-in lockout (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one
-# username from one address, that pair is refused, right password included, for
+# Sign-in lockout (django-axes), the admin's and the merchant portal's alike: after
+# AXES_FAILURE_LIMIT wrong passwords for one username (the portal's: the email typed in)
+# from one address, that pair is refused, right password included, for
 # AXES_COOLOFF_MINUTES or until Operations unlock it (admin: Axes → Access attempts,
 # delete the row; or ``manage.py axes_reset_username <name>``). Locking the pair, not the
-# username alone, keeps an attacker from locking everyone else out.
+# username alone, keeps an attacker from locking everyone else out. allauth's own counter
+# of failed sign-ins is off (ACCOUNT_RATE_LIMITS below), so one rule and one unlock apply.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
-AXES_LOCKOUT_CALLABLE = "config.security.admin_lockout_response"
+AXES_LOCKOUT_CALLABLE = "config.security.lockout_response"
+# allauth authenticates with ``email=``, the admin with ``username=``: both are the name.
+AXES_USERNAME_CALLABLE = "config.security.signin_username"
 AXES_VERBOSE = False  # no banner on every start; lockouts are still logged as warnings
 # The client's address: REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT proxies that each
 # append to X-Forwarded-For, the address the outermost one saw (core.client_address.client_ip).
@@ -323,6 +338,47 @@ def _rate(name: str, default: str, *, may_be_off: bool = False) -> tuple[int, in
 CLAIM_POST_RATE = _rate("CLAIM_POST_RATE", "10/10m")
 # The care ticket page: the member's replies and rating.
 CARE_TICKET_POST_RATE = _rate("CARE_TICKET_POST_RATE", "10/10m")
+
+# --- Merchant portal sign-in (django-allauth, allauth.mfa) -------------------------------
+
+# Portal users are invited by their merchant's owner or by Operations (merchants.services.
+# portal_user_invite): there is no open sign-up, no social account, and the email is the
+# one the invitation went to, so it is neither verified again nor changed in the portal.
+ACCOUNT_ADAPTER = "portals.accounts.PortalAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_CHANGE_EMAIL = False
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
+# A shared office computer must not keep a merchant's figures open: never "remember me".
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
+# A reset asked for an address with no account sends nothing (invite-only: nobody to
+# point to a sign-up), and the page says the same either way.
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
+ACCOUNT_RATE_LIMITS = {
+    # Failed sign-ins are counted by django-axes (see "Sign-in lockout" above).
+    "login_failed": None,
+}
+# An invitation's link and a password-reset link stay valid this long (Django's reset
+# tokens, which allauth's use too).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_HOURS", default=72) * 3600
+MFA_ADAPTER = "portals.accounts.PortalMFAAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# Adding or removing an authenticator and showing recovery codes ask for the password
+# again (allauth's default, kept on purpose): a session left open is not enough.
+MFA_REAUTHENTICATION_REQUIRED = True
+MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Loyalty merchant portal")
+# Portal sessions end after PORTAL_SESSION_IDLE_MINUTES without a portal page, and
+# PORTAL_SESSION_MAX_HOURS after sign-in whatever happens: the portal shows a merchant's
+# customers' personal data, so a forgotten tab must not stay open for good (idle), and a
+# stolen session cookie must not work for good either (absolute). One working day fits.
+PORTAL_SESSION_IDLE_MINUTES = env.int("PORTAL_SESSION_IDLE_MINUTES", default=30)
+PORTAL_SESSION_MAX_HOURS = env.int("PORTAL_SESSION_MAX_HOURS", default=10)
 
 # --- Logging ------------------------------------------------------------------------------
 

@@ -1,0 +1,67 @@
+"""The merchant portal's template tags: its navigation, points and money for people."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from babel.numbers import format_currency
+from django import template
+from django.urls import NoReverseMatch, reverse
+
+from portals import roles
+
+register = template.Library()
+
+# The portal's navigation: label, URL name, the roles it is shown to. A page others add
+# later (invoices, monthly reports) appears once its URL name exists.
+NAV: list[tuple[str, str, frozenset[str]]] = [
+    ("Dashboard", "portals:dashboard", roles.EVERYONE),
+    ("Members", "portals:members", roles.MEMBERS),
+    ("Invoices", "portals:invoices", roles.INVOICES),
+    ("Monthly reports", "portals:monthly_reports", roles.REPORTS),
+    ("Team", "portals:team", roles.TEAM),
+    ("Account", "portals:account", roles.EVERYONE),
+]
+
+
+@dataclass(frozen=True)
+class NavLink:
+    label: str
+    url: str
+    current: bool
+
+
+@register.simple_tag(takes_context=True)
+def portal_nav(context) -> list[NavLink]:
+    request = context["request"]
+    portal = getattr(request, "portal", None)
+    if portal is None:
+        return []
+    links = []
+    for label, name, allowed in NAV:
+        if portal.role not in allowed:
+            continue
+        try:
+            url = reverse(name)
+        except NoReverseMatch:
+            continue
+        here = request.path == url or (
+            url != reverse("portals:dashboard") and request.path.startswith(url)
+        )
+        links.append(NavLink(label=label, url=url, current=here))
+    return links
+
+
+@register.filter
+def points(value: int | None) -> str:
+    """``12345`` → ``12,345``."""
+    if value is None:
+        return "\u2013"
+    return f"{int(value):,}"
+
+
+@register.simple_tag
+def money(amount: Decimal | None, currency: str) -> str:
+    """``Decimal("499.0000"), "EUR"`` → ``€499.00`` (the currency's own decimals)."""
+    if amount is None:
+        return "\u2013"
+    return format_currency(amount, currency, locale="en")
