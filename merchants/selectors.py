@@ -3,6 +3,7 @@ through the merchant they belong to."""
 
 import datetime
 
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from core.exceptions import NotFound
@@ -13,6 +14,7 @@ from merchants.models import (
     Merchant,
     MerchantAPIKey,
     MerchantMembership,
+    MonthlyReport,
     Store,
 )
 
@@ -130,3 +132,15 @@ def membership_of_user(*, user: object, pk: object) -> MerchantMembership | None
         return memberships_of_user(user=user).filter(pk=int(pk)).first()
     except (ValueError, TypeError):
         return None
+
+
+def monthly_report_list(*, merchant: Merchant) -> QuerySet[MonthlyReport]:
+    """The merchant's reports, newest month first, without their PDFs."""
+    return MonthlyReport.objects.filter(merchant=merchant).defer("pdf").order_by("-month")
+
+
+def monthly_report_get(*, merchant: Merchant, public_id: object) -> MonthlyReport:
+    try:
+        return MonthlyReport.objects.get(merchant=merchant, public_id=public_id)
+    except (MonthlyReport.DoesNotExist, ValueError, ValidationError):
+        raise NotFound("No such report.", field="public_id") from None

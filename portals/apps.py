@@ -8,3 +8,4 @@ class PortalsConfig(AppConfig):
 
     name = "portals"
     verbose_name = "Portals"
+    monthly_report_renderer = "portals.monthly.monthly_report_pdf"

@@ -206,3 +206,18 @@ def ratio_of(part: int | Decimal, whole: int | Decimal) -> Decimal | None:
     if not whole:
         return None
     return Decimal(part) / Decimal(whole)
+
+
+def moment(
+    value: datetime.datetime | None, zone: datetime.tzinfo, *, locale: str | None = None
+) -> str:
+    """A time in ``zone``, with the zone named: ``Dec 6, 2026, 10:42 AM CET``."""
+    if value is None:
+        return MISSING
+    local = value.astimezone(zone)
+    where = reader_locale(locale)
+    day = format_date(local.date(), "medium", locale=where)
+    time = format_skeleton(
+        "Hm" if where.time_formats["short"].pattern.startswith("H") else "hm", local, locale=where
+    )
+    return f"{day}, {time} {local.tzname()}"

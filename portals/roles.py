@@ -18,6 +18,8 @@ EVERYONE = frozenset({OWNER, ANALYST, SUPPORT})
 MEMBERS = EVERYONE
 # Reports, their CSV exports and the monthly PDF reports.
 REPORTS = frozenset({OWNER, ANALYST})
+# Top members by name: analysts and owners (support reads members one by one).
+TOP = REPORTS
 INVOICES = frozenset({OWNER})
 TEAM = frozenset({OWNER})
 

@@ -6,12 +6,21 @@ in tests/portals/test_roles.py enumerate these patterns and fail for one they do
 
 from django.urls import path
 
-from portals.views import account, frame, members, team
+from portals.views import account, frame, members, reports, team
 
 app_name = "portals"
 
 urlpatterns = [
-    path("", frame.dashboard, name="dashboard"),
+    path("", reports.dashboard, name="dashboard"),
+    path("reports/<slug:table>.csv", reports.report_csv, name="report_csv"),
+    path("reports/report.zip", reports.report_zip, name="report_zip"),
+    path("reports/monthly/", reports.monthly_reports, name="monthly_reports"),
+    path("reports/monthly/draft/", reports.monthly_report_draft, name="monthly_report_draft"),
+    path(
+        "reports/monthly/<uuid:public_id>.pdf",
+        reports.monthly_report_pdf,
+        name="monthly_report_pdf",
+    ),
     path("choose/", frame.choose, name="choose"),
     path("members/", members.member_list, name="members"),
     path("members/<str:external_id>/", members.member_detail, name="member"),

@@ -72,3 +72,8 @@ def date_range(start: datetime.date | None, end: datetime.date | None) -> str:
 @register.filter
 def duration(value: datetime.timedelta | None) -> str:
     return formatting.duration(value)
+
+
+@register.filter
+def as_of(value: datetime.datetime | None, zone: datetime.tzinfo) -> str:
+    return formatting.moment(value, zone)

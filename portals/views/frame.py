@@ -7,12 +7,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from loyalty.selectors import program_active
 from merchants.selectors import membership_of_user, memberships_of_user, store_list
-from portals import roles
-from portals.access import membership_choose, no_access, portal_view, signed_in_check
+from portals.access import membership_choose, no_access, signed_in_check
 
 
-@portal_view(roles=roles.EVERYONE)
-def dashboard(request: HttpRequest) -> HttpResponse:
+def overview(request: HttpRequest) -> HttpResponse:
+    """The portal's front page for roles that do not read reports."""
     merchant = request.portal.merchant
     return TemplateResponse(
         request,

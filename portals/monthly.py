@@ -1,0 +1,59 @@
+"""The monthly report's PDF: the dashboard's sections for one calendar month, laid out for
+A4 by WeasyPrint. ``merchants.monthly_reports`` calls it through the
+``monthly_report_renderer`` hook (``PortalsConfig``), because the pages are the portal's.
+
+The charts are the same server-drawn SVG as on the page; nothing is fetched while
+rendering (only ``data:`` URLs, the logo's), so a report renders the same on any host."""
+
+import calendar
+import datetime
+
+from django.contrib.staticfiles import finders
+from django.template.loader import render_to_string
+from django.utils import timezone
+from weasyprint import HTML
+from weasyprint.urls import URLFetcher
+
+from merchants.models import Merchant
+from portals.periods import Period
+from portals.report_page import merchant_today, report_build
+
+STYLESHEETS = ("core/design.css", "portals/report_pdf.css")
+
+
+def _styles() -> str:
+    texts = []
+    for name in STYLESHEETS:
+        path = finders.find(name)
+        with open(path, encoding="utf-8") as handle:
+            texts.append(handle.read())
+    return "\n".join(texts)
+
+
+def month_period(*, merchant: Merchant, month: datetime.date) -> Period:
+    """The month's days, up to today's for the month still running."""
+    last = month.replace(day=calendar.monthrange(month.year, month.month)[1])
+    return Period(start=month, end=min(last, max(merchant_today(merchant), month)))
+
+
+def monthly_report_pdf(
+    *, merchant: Merchant, month: datetime.date, final: bool
+) -> tuple[bytes, int]:
+    period = month_period(merchant=merchant, month=month)
+    report = report_build(merchant=merchant, period=period, with_top=True)
+    html = render_to_string(
+        "portals/reports/pdf.html",
+        {
+            "report": report,
+            "period": period,
+            "month": month,
+            "final": final,
+            "styles": _styles(),
+            "made_at": timezone.now(),
+            "pdf": True,
+        },
+    )
+    document = HTML(
+        string=html, url_fetcher=URLFetcher(allowed_protocols=("data",), timeout=1)
+    ).render()
+    return document.write_pdf(), len(document.pages)

@@ -1,0 +1,835 @@
+"""The program report as the portal shows it: one builder for the dashboard, its CSV and
+ZIP downloads and the monthly PDF, so a figure reads the same everywhere.
+
+Every figure comes with its definition (``loyalty.reports.definitions`` for the program's,
+``DEFINITIONS`` below for rewards and care). A table is kept as raw values (what the CSV
+writes: amounts with their currency, ratios as percentages with one decimal, times in
+hours) and as text for people (what the page and the PDF show)."""
+
+import datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from core.percentiles import Durations
+from customercare.reports import MerchantCareReport, care_report
+from fulfillment.reports import Amount, RewardsReport, RewardsRow, rewards_report
+from loyalty.reports.definitions import Definition, definitions
+from loyalty.reports.selectors import ProgramReport, TopMember, program_report, top_members
+from merchants.models import Merchant
+from portals import charts, formatting
+from portals.exports import Money, Table
+from portals.periods import Period
+
+DEFINITIONS: dict[str, Definition] = {
+    "redemptions": Definition(
+        _("Redemptions"),
+        _(
+            "Rewards your members asked for in the period, whatever became of them "
+            "(delivered, still on the way, or refunded)."
+        ),
+    ),
+    "points_spent": Definition(
+        _("Points spent on rewards"),
+        _("The points of those redemptions, before any was given back."),
+    ),
+    "reward_value": Definition(
+        _("Reward value"),
+        _(
+            "The face value of the rewards asked for, in your program's currency where the "
+            "reward was bought in it or converted; otherwise in the reward's own currency."
+        ),
+    ),
+    "rewards_refunded": Definition(
+        _("Refunded redemptions"),
+        _(
+            "Redemptions of the period that could not be delivered or were cancelled; their "
+            "points went back to the member."
+        ),
+    ),
+    "fulfillment_time": Definition(
+        _("Time to deliver"),
+        _(
+            "From the member's request to the reward's delivery, for the redemptions of the "
+            "period delivered so far: the median (half were faster) and the 90th percentile "
+            "(nine in ten were faster)."
+        ),
+    ),
+    "tickets_opened": Definition(
+        _("Tickets opened"), _("Care tickets your members (or our agents for them) opened.")
+    ),
+    "tickets_resolved": Definition(
+        _("Tickets resolved"), _("Tickets whose resolution fell in the period.")
+    ),
+    "first_response": Definition(
+        _("First response"),
+        _(
+            "From the ticket's opening to our agents' first public reply, for tickets opened "
+            "in the period: median and 90th percentile."
+        ),
+    ),
+    "resolution_time": Definition(
+        _("Time to resolve"),
+        _("From opening to resolution, for tickets opened in the period and resolved."),
+    ),
+    "csat": Definition(
+        _("Customer satisfaction (CSAT)"),
+        _(
+            "Ratings from 1 to 5 given by members after a resolved ticket, in the period: the "
+            "average, and the share of 4 or 5."
+        ),
+    ),
+}
+
+
+def definition(key: str) -> Definition:
+    return DEFINITIONS.get(key) or definitions[key]
+
+
+# -- tables: raw values for the CSV, text for people -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str
+    # text, count, points, money, percent, hours, date, month
+    kind: str = "text"
+
+
+def _hours(value: datetime.timedelta | None) -> Decimal | None:
+    if value is None:
+        return None
+    return (Decimal(value.total_seconds()) / 3600).quantize(Decimal("0.1"), ROUND_HALF_UP)
+
+
+def _percent_number(ratio: Decimal | None) -> Decimal | None:
+    if ratio is None:
+        return None
+    return (ratio * 100).quantize(Decimal("0.1"), ROUND_HALF_UP)
+
+
+def _amounts_cell(values: Sequence[Amount]) -> object:
+    if not values:
+        return None
+    if len(values) == 1:
+        return Money(values[0].amount, values[0].currency)
+    return "; ".join(f"{value.amount} {value.currency}" for value in values)
+
+
+@dataclass(frozen=True)
+class ReportTable:
+    slug: str
+    title: str
+    keys: tuple[str, ...]  # the definitions it carries
+    columns: tuple[Column, ...]
+    rows: tuple[tuple[object, ...], ...]
+    caption: str = ""
+
+    @property
+    def definitions(self) -> list[tuple[str, str]]:
+        return [(str(definition(key).label), str(definition(key).how)) for key in self.keys]
+
+    def csv_header(self) -> list[str]:
+        header = []
+        for column in self.columns:
+            if column.kind == "money":
+                header += [str(column.label), str(_("Currency"))]
+            elif column.kind == "percent":
+                header.append(f"{column.label} (%)")
+            elif column.kind == "hours":
+                header.append(f"{column.label} ({_('hours')})")
+            else:
+                header.append(str(column.label))
+        return header
+
+    def csv_rows(self) -> list[list[object]]:
+        rows = []
+        for row in self.rows:
+            cells: list[object] = []
+            for column, value in zip(self.columns, row, strict=True):
+                if column.kind == "money":
+                    # Two cells, amount and currency: amounts in several currencies are
+                    # listed in the first, each with its code, and never added up.
+                    if isinstance(value, Money):
+                        cells.append(value)
+                    else:
+                        cells += [value, ""]
+                elif column.kind == "percent":
+                    cells.append(_percent_number(value))
+                elif column.kind == "hours":
+                    cells.append(_hours(value))
+                elif column.kind in ("date", "month") and value is not None:
+                    cells.append(value.isoformat())
+                else:
+                    cells.append(value)
+            rows.append(cells)
+        return rows
+
+    def as_export(self, *, prefix: str) -> Table:
+        return Table(
+            filename=f"{prefix}-{self.slug}",
+            definitions=self.definitions,
+            header=self.csv_header(),
+            rows=self.csv_rows(),
+        )
+
+    @property
+    def display_rows(self) -> list[list[dict]]:
+        return [
+            [
+                {"text": _text(column.kind, value), "numeric": column.kind != "text"}
+                for column, value in zip(self.columns, row, strict=True)
+            ]
+            for row in self.rows
+        ]
+
+
+def _text(kind: str, value: object) -> str:
+    if value is None:
+        return formatting.MISSING
+    if kind == "money":
+        if isinstance(value, Money):
+            return formatting.money(value.amount, value.currency)
+        return str(value)
+    if kind == "points" or kind == "count":
+        return formatting.points(value)
+    if kind == "percent":
+        return formatting.percent(value)
+    if kind == "hours":
+        return formatting.duration(value)
+    if kind == "date":
+        return formatting.date(value)
+    if kind == "month":
+        return formatting.month(value)
+    return str(value)
+
+
+# -- tiles: a headline figure with its comparison ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tile:
+    key: str
+    value: str
+    previous: str = ""
+    change: str = ""
+    direction: str = "none"
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        return str(definition(self.key).label)
+
+    @property
+    def how(self) -> str:
+        return str(definition(self.key).how)
+
+
+def _tile(
+    key: str,
+    current: int | Decimal | None,
+    previous: int | Decimal | None,
+    show: Callable[[int | Decimal | None], str],
+    *,
+    note: str = "",
+    compare: bool = True,
+) -> Tile:
+    if not compare:
+        return Tile(key=key, value=show(current), note=note)
+    return Tile(
+        key=key,
+        value=show(current),
+        previous=show(previous),
+        change=formatting.change(current, previous),
+        direction=formatting.change_direction(current, previous),
+        note=note,
+    )
+
+
+# -- the report ------------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    merchant: Merchant
+    period: Period
+    previous_period: Period
+    program: ProgramReport
+    previous: ProgramReport
+    rewards: RewardsReport
+    care: MerchantCareReport
+    top_by_points: list[TopMember]
+    top_by_orders: list[TopMember]
+    tiles: dict[str, list[Tile]] = field(default_factory=dict)
+    tables: dict[str, ReportTable] = field(default_factory=dict)
+    charts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def currency(self) -> str:
+        return self.program.currency
+
+    @property
+    def points_name(self) -> str:
+        return self.program.points_name
+
+    @property
+    def export_prefix(self) -> str:
+        return f"{self.merchant.slug}-{self.period.start.isoformat()}-{self.period.end.isoformat()}"
+
+    def table_by_slug(self, slug: str) -> ReportTable | None:
+        return next((table for table in self.tables.values() if table.slug == slug), None)
+
+    @property
+    def expected_redemption(self) -> Decimal:
+        return Decimal(1) - self.program.deferred_revenue.breakage_rate
+
+    @property
+    def deferred_basis(self) -> str:
+        """How the breakage estimate was made, in a sentence."""
+        deferred = self.program.deferred_revenue
+        if deferred.basis == "no_expiry":
+            return str(_("Your points never expire, so no breakage is assumed."))
+        if deferred.basis == "no_points":
+            return str(_("No points have been issued yet, so no breakage is assumed."))
+        months = (
+            formatting.date_range(deferred.cohorts[0], deferred.cohorts[-1])
+            if deferred.cohorts
+            else formatting.MISSING
+        )
+        figures = {
+            "expired": formatting.points(deferred.expired),
+            "issued": formatting.points(deferred.issued),
+            "months": months,
+        }
+        if deferred.basis == "mature":
+            return str(
+                _(
+                    "Estimated from the months whose points can no longer expire (%(months)s): "
+                    "%(expired)s of %(issued)s points issued expired."
+                )
+                % figures
+            )
+        return str(
+            _(
+                "No month is old enough for all its points to have had the chance to expire, so "
+                "the estimate uses every month so far (%(months)s: %(expired)s of %(issued)s "
+                "points expired) and will rise as they mature."
+            )
+            % figures
+        )
+
+    def exports(self) -> list[Table]:
+        return [table.as_export(prefix=self.export_prefix) for table in self.tables.values()]
+
+
+def merchant_today(merchant: Merchant) -> datetime.date:
+    return timezone.localtime(timezone.now(), merchant.timezone).date()
+
+
+def report_build(*, merchant: Merchant, period: Period, with_top: bool = True) -> Report:
+    """Every figure, tile, table and chart of ``period`` (and its comparison)."""
+    previous_period = period.previous()
+    program = program_report(merchant=merchant, start=period.start, end=period.end)
+    report = Report(
+        merchant=merchant,
+        period=period,
+        previous_period=previous_period,
+        program=program,
+        previous=program_report(
+            merchant=merchant, start=previous_period.start, end=previous_period.end
+        ),
+        rewards=rewards_report(merchant=merchant, start=period.start, end=period.end),
+        care=care_report(merchant=merchant, start=period.start, end=period.end),
+        top_by_points=(
+            top_members(merchant=merchant, start=period.start, end=period.end, by="points")
+            if with_top
+            else []
+        ),
+        top_by_orders=(
+            top_members(merchant=merchant, start=period.start, end=period.end, by="orders")
+            if with_top
+            else []
+        ),
+    )
+    _tiles(report)
+    _tables(report, with_top=with_top)
+    _charts(report)
+    return report
+
+
+def _tiles(report: Report) -> None:
+    now, before = report.program, report.previous
+    currency = now.currency
+
+    def points(value: int | Decimal | None) -> str:
+        return formatting.points(value)
+
+    def money(value: int | Decimal | None) -> str:
+        return formatting.money(value, currency)
+
+    def percent(value: int | Decimal | None) -> str:
+        return formatting.percent(value)
+
+    report.tiles["members"] = [
+        _tile("members_total", now.members_total, before.members_total, points),
+        _tile("members_new", now.members_new, before.members_new, points),
+        _tile("members_active", now.members_active, before.members_active, points),
+        _tile("tier_moves_up", now.tier_moves_up, before.tier_moves_up, points),
+        _tile("tier_moves_down", now.tier_moves_down, before.tier_moves_down, points),
+    ]
+    report.tiles["points"] = [
+        _tile(key, getattr(now, key), getattr(before, key), points)
+        for key in (
+            "points_issued",
+            "points_released",
+            "points_redeemed",
+            "points_given_back",
+            "points_expired",
+            "points_adjusted_staff",
+            "points_adjusted_goodwill",
+            "points_reversed",
+            "points_pending",
+            "points_spendable",
+        )
+    ]
+    deferred = now.deferred_revenue
+    report.tiles["liability"] = [
+        _tile(
+            "liability_points",
+            now.liability_points,
+            before.liability_points,
+            points,
+            note=str(_("spendable and pending at the end of the period")),
+        ),
+        _tile("liability_money", now.liability_money, before.liability_money, money),
+        _tile("redemption_rate", now.redemption_rate, before.redemption_rate, percent),
+        _tile("breakage", deferred.breakage_rate, None, percent, compare=False),
+        _tile(
+            "deferred_revenue",
+            deferred.amount,
+            None,
+            money,
+            compare=False,
+            note=str(_("an estimate for your accountant")),
+        ),
+    ]
+    orders, orders_before = now.orders, before.orders
+    report.tiles["orders"] = [
+        _tile("orders", orders.orders, orders_before.orders, points),
+        _tile("revenue", orders.revenue, orders_before.revenue, money),
+        _tile(
+            "average_order_value",
+            orders.average_order_value,
+            orders_before.average_order_value,
+            money,
+        ),
+        _tile(
+            "repeat_purchase_rate",
+            orders.repeat_purchase_rate,
+            orders_before.repeat_purchase_rate,
+            percent,
+        ),
+    ]
+    rewards, care = report.rewards, report.care
+    report.tiles["rewards"] = [
+        _tile("redemptions", rewards.redemptions, None, points, compare=False),
+        _tile("points_spent", rewards.points_spent, None, points, compare=False),
+        Tile(key="reward_value", value=formatting.amounts(rewards.value)),
+        _tile("rewards_refunded", rewards.refunded, None, points, compare=False),
+        Tile(
+            key="fulfillment_time",
+            value=formatting.duration(rewards.fulfillment_time.median),
+            note=str(_("90th percentile: %(p90)s"))
+            % {"p90": formatting.duration(rewards.fulfillment_time.p90)},
+        ),
+    ]
+    report.tiles["care"] = [
+        _tile("tickets_opened", care.opened, None, points, compare=False),
+        _tile("tickets_resolved", care.resolved, None, points, compare=False),
+        Tile(
+            key="first_response",
+            value=formatting.duration(care.first_response.median),
+            note=str(_("90th percentile: %(p90)s"))
+            % {"p90": formatting.duration(care.first_response.p90)},
+        ),
+        Tile(
+            key="resolution_time",
+            value=formatting.duration(care.resolution.median),
+            note=str(_("90th percentile: %(p90)s"))
+            % {"p90": formatting.duration(care.resolution.p90)},
+        ),
+        Tile(
+            key="csat",
+            value=(
+                formatting.number(care.csat.average, places=1)
+                if care.csat.average is not None
+                else formatting.MISSING
+            ),
+            note=str(_("%(satisfied)s satisfied, %(count)s ratings"))
+            % {
+                "satisfied": formatting.percent(
+                    formatting.ratio_of(care.csat.satisfied, care.csat.count)
+                ),
+                "count": formatting.points(care.csat.count),
+            },
+        ),
+    ]
+
+
+def _money(amount: Decimal | None, currency: str) -> Money | None:
+    return None if amount is None else Money(amount, currency)
+
+
+def _rewards_rows(rows: Sequence[RewardsRow]) -> tuple[tuple[object, ...], ...]:
+    return tuple(
+        (row.label, row.redemptions, row.quantity, row.points, _amounts_cell(row.value))
+        for row in rows
+    )
+
+
+def _durations_row(label: str, durations: Durations) -> tuple[object, ...]:
+    return (label, durations.count, durations.median, durations.p90)
+
+
+def _tables(report: Report, *, with_top: bool) -> None:
+    now, before = report.program, report.previous
+    currency = now.currency
+    compare_columns = (
+        Column(_("Figure")),
+        Column(report.period.range_label, "points"),
+        Column(report.previous_period.range_label, "points"),
+    )
+    tables = [
+        ReportTable(
+            slug="members",
+            title=str(_("Members")),
+            keys=(
+                "members_total",
+                "members_new",
+                "members_active",
+                "tier_moves_up",
+                "tier_moves_down",
+            ),
+            columns=compare_columns,
+            rows=tuple(
+                (str(definition(key).label), getattr(now, key), getattr(before, key))
+                for key in (
+                    "members_total",
+                    "members_new",
+                    "members_active",
+                    "tier_moves_up",
+                    "tier_moves_down",
+                )
+            ),
+        ),
+        ReportTable(
+            slug="members-by-tier",
+            title=str(_("Members by tier at the end of the period")),
+            keys=("members_by_tier",),
+            columns=(Column(_("Tier")), Column(_("Members"), "count")),
+            rows=tuple(
+                (str(tier.name or _("No tier")), tier.members) for tier in now.members_by_tier
+            ),
+        ),
+        ReportTable(
+            slug="points",
+            title=str(_("Points")),
+            keys=tuple(tile.key for tile in report.tiles["points"]),
+            columns=compare_columns,
+            rows=tuple(
+                (tile.label, getattr(now, tile.key), getattr(before, tile.key))
+                for tile in report.tiles["points"]
+            ),
+        ),
+        ReportTable(
+            slug="liability",
+            title=str(_("Outstanding points and their accounting")),
+            keys=(
+                "liability_points",
+                "liability_money",
+                "redemption_rate",
+                "breakage",
+                "deferred_revenue",
+            ),
+            columns=(
+                Column(_("Figure")),
+                Column(_("Points"), "points"),
+                Column(_("Value"), "money"),
+                Column(_("Rate"), "percent"),
+            ),
+            rows=(
+                (
+                    str(definition("liability_points").label),
+                    now.liability_points,
+                    _money(now.liability_money, currency),
+                    None,
+                ),
+                (
+                    str(definition("redemption_rate").label),
+                    now.points_redeemed,
+                    None,
+                    now.redemption_rate,
+                ),
+                (
+                    str(definition("breakage").label),
+                    now.deferred_revenue.expired,
+                    None,
+                    now.deferred_revenue.breakage_rate,
+                ),
+                (
+                    str(definition("deferred_revenue").label),
+                    None,
+                    _money(now.deferred_revenue.amount, currency),
+                    Decimal(1) - now.deferred_revenue.breakage_rate,
+                ),
+            ),
+        ),
+        ReportTable(
+            slug="breakage-by-cohort",
+            title=str(_("Breakage by the month points were issued")),
+            keys=("breakage",),
+            columns=(
+                Column(_("Issued in"), "month"),
+                Column(_("Issued"), "points"),
+                Column(_("Redeemed"), "points"),
+                Column(_("Expired"), "points"),
+                Column(_("Breakage"), "percent"),
+                Column(_("Still young")),
+            ),
+            rows=tuple(
+                (
+                    cohort.month,
+                    cohort.issued,
+                    cohort.redeemed - cohort.given_back,
+                    cohort.expired,
+                    formatting.ratio_of(cohort.expired, cohort.issued),
+                    str(_("yes") if cohort.young else _("no")),
+                )
+                for cohort in now.cohorts
+            ),
+        ),
+        ReportTable(
+            slug="orders",
+            title=str(_("Orders of members")),
+            keys=("orders", "revenue", "average_order_value", "repeat_purchase_rate", "redeemers"),
+            columns=(
+                Column(_("Members")),
+                Column(_("With orders"), "count"),
+                Column(_("Orders"), "count"),
+                Column(_("Revenue"), "money"),
+                Column(_("Average order"), "money"),
+                Column(_("Repeat purchase rate"), "percent"),
+            ),
+            rows=tuple(
+                (
+                    label,
+                    figures.members,
+                    figures.orders,
+                    _money(figures.revenue, currency),
+                    _money(figures.average_order_value, currency),
+                    figures.repeat_purchase_rate,
+                )
+                for label, figures in (
+                    (str(_("All members")), now.orders),
+                    (str(_("Redeemed in the period")), now.orders_redeemers),
+                    (str(_("Did not redeem")), now.orders_non_redeemers),
+                )
+            ),
+        ),
+        ReportTable(
+            slug="daily",
+            title=str(_("Day by day")),
+            keys=(
+                "points_issued",
+                "points_redeemed",
+                "points_expired",
+                "members_new",
+                "orders",
+                "revenue",
+            ),
+            columns=(
+                Column(_("Day"), "date"),
+                Column(_("Issued"), "points"),
+                Column(_("Redeemed"), "points"),
+                Column(_("Expired"), "points"),
+                Column(_("New members"), "count"),
+                Column(_("Orders"), "count"),
+                Column(_("Revenue"), "money"),
+            ),
+            rows=tuple(
+                (
+                    day.day,
+                    day.issued,
+                    day.redeemed,
+                    day.expired,
+                    day.new_members,
+                    day.orders,
+                    _money(day.revenue, currency),
+                )
+                for day in now.daily
+            ),
+        ),
+    ]
+    reward_columns = (
+        Column(_("Reward")),
+        Column(_("Redemptions"), "count"),
+        Column(_("Units"), "count"),
+        Column(_("Points spent"), "points"),
+        Column(_("Reward value"), "money"),
+    )
+    rewards = report.rewards
+    for slug, title, first, rows in (
+        ("rewards-by-reward", _("Redemptions by reward"), _("Reward"), rewards.by_reward),
+        ("rewards-by-type", _("Redemptions by reward type"), _("Type"), rewards.by_type),
+        ("rewards-by-country", _("Redemptions by country"), _("Country"), rewards.by_country),
+    ):
+        tables.append(
+            ReportTable(
+                slug=slug,
+                title=str(title),
+                keys=("redemptions", "points_spent", "reward_value"),
+                columns=(Column(first), *reward_columns[1:]),
+                rows=_rewards_rows(rows),
+            )
+        )
+    tables.append(
+        ReportTable(
+            slug="service-times",
+            title=str(_("Delivery and care times")),
+            keys=("fulfillment_time", "first_response", "resolution_time"),
+            columns=(
+                Column(_("Time")),
+                Column(_("Counted"), "count"),
+                Column(_("Median"), "hours"),
+                Column(_("90th percentile"), "hours"),
+            ),
+            rows=(
+                _durations_row(str(_("Reward delivery")), rewards.fulfillment_time),
+                _durations_row(str(_("First response to a ticket")), report.care.first_response),
+                _durations_row(str(_("Ticket resolution")), report.care.resolution),
+            ),
+        )
+    )
+    care = report.care
+    tables.append(
+        ReportTable(
+            slug="care",
+            title=str(_("Customer care")),
+            keys=("tickets_opened", "tickets_resolved", "csat", "rewards_refunded"),
+            columns=(Column(_("Figure")), Column(_("Value"), "count")),
+            rows=(
+                (str(_("Tickets opened")), care.opened),
+                (str(_("Tickets resolved")), care.resolved),
+                (str(_("CSAT ratings")), care.csat.count),
+                (str(_("CSAT ratings of 4 or 5")), care.csat.satisfied),
+                (str(_("Refunded redemptions")), rewards.refunded),
+                (str(_("Points given back on refunded redemptions")), rewards.points_refunded),
+            ),
+        )
+    )
+    if with_top:
+        for slug, key, members, unit in (
+            ("top-members-by-points", "top_members_points", report.top_by_points, "points"),
+            ("top-members-by-orders", "top_members_orders", report.top_by_orders, "count"),
+        ):
+            tables.append(
+                ReportTable(
+                    slug=slug,
+                    title=str(definition(key).label),
+                    keys=(key,),
+                    columns=(
+                        Column(_("Rank"), "count"),
+                        Column(_("Member id")),
+                        Column(_("Name")),
+                        Column(_("Points earned") if unit == "points" else _("Orders"), unit),
+                    ),
+                    rows=tuple(
+                        (rank, member.external_id, member.name, member.value)
+                        for rank, member in enumerate(members, start=1)
+                    ),
+                )
+            )
+    # Keyed by a name templates can read (``members_by_tier``); URLs use the slug.
+    report.tables = {table.slug.replace("-", "_"): table for table in tables}
+
+
+def _charts(report: Report) -> None:
+    now, before = report.program, report.previous
+    days = [day.day for day in now.daily]
+    previous_days = {day.day: day for day in before.daily}
+    previous_in_order = [previous_days[day] for day in sorted(previous_days)]
+    previous_label = str(_("Previous period"))
+    report.charts["issued"] = charts.daily_chart(
+        title=str(_("Points issued per day")),
+        description=str(
+            _("Points issued each day of the period, with the previous period for comparison.")
+        ),
+        days=days,
+        values=[day.issued for day in now.daily],
+        series_label=str(_("Issued")),
+        previous=[day.issued for day in previous_in_order],
+        previous_label=previous_label,
+    )
+    report.charts["redeemed"] = charts.daily_chart(
+        title=str(_("Points redeemed per day")),
+        description=str(_("Points spent on rewards each day, with the previous period.")),
+        days=days,
+        values=[day.redeemed for day in now.daily],
+        series_label=str(_("Redeemed")),
+        previous=[day.redeemed for day in previous_in_order],
+        previous_label=previous_label,
+    )
+    report.charts["revenue"] = charts.daily_chart(
+        title=str(_("Members' revenue per day")),
+        description=str(_("Revenue of members' orders each day, with the previous period.")),
+        days=days,
+        values=[day.revenue for day in now.daily],
+        series_label=str(_("Revenue")),
+        previous=[day.revenue for day in previous_in_order],
+        previous_label=previous_label,
+        unit="money",
+        currency=report.currency,
+    )
+    report.charts["tiers"] = charts.bar_chart(
+        title=str(_("Members by tier")),
+        description=str(_("How many members were in each tier at the end of the period.")),
+        rows=[(str(tier.name or _("No tier")), tier.members) for tier in now.members_by_tier],
+        series_label=str(_("Members")),
+        compact=True,
+    )
+    report.charts["cohorts"] = charts.cohort_chart(
+        title=str(_("Breakage by issue month")),
+        description=str(
+            _(
+                "The share of each month's issued points that expired unused. Young months "
+                "can still change: their points may yet be spent or expire."
+            )
+        ),
+        cohorts=[
+            charts.Cohort(
+                month=cohort.month,
+                value=formatting.ratio_of(cohort.expired, cohort.issued),
+                young=cohort.young,
+            )
+            for cohort in now.cohorts
+        ],
+        settled_label=str(_("Settled")),
+        young_label=str(_("Still young")),
+    )
+    report.charts["rewards"] = charts.bar_chart(
+        title=str(_("Redemptions by reward")),
+        description=str(_("The rewards members asked for most in the period.")),
+        rows=[(row.label, row.redemptions) for row in report.rewards.by_reward],
+        series_label=str(_("Redemptions")),
+        compact=True,
+    )
+    report.charts["countries"] = charts.bar_chart(
+        title=str(_("Redemptions by country")),
+        description=str(_("Where the rewards of the period were delivered.")),
+        rows=[(row.label, row.redemptions) for row in report.rewards.by_country],
+        series_label=str(_("Redemptions")),
+        compact=True,
+    )
