@@ -597,7 +597,7 @@ def _tables(report: Report, *, with_top: bool) -> None:
                 Column(_("Redeemed"), "points"),
                 Column(_("Expired"), "points"),
                 Column(_("Breakage"), "percent"),
-                Column(_("Still young")),
+                Column(_("Settled")),
             ),
             rows=tuple(
                 (
@@ -606,7 +606,7 @@ def _tables(report: Report, *, with_top: bool) -> None:
                     cohort.redeemed - cohort.given_back,
                     cohort.expired,
                     formatting.ratio_of(cohort.expired, cohort.issued),
-                    str(_("yes") if cohort.young else _("no")),
+                    str(_("no") if cohort.young else _("yes")),
                 )
                 for cohort in now.cohorts
             ),
