@@ -9,3 +9,14 @@ class PortalsConfig(AppConfig):
     name = "portals"
     verbose_name = "Portals"
     monthly_report_renderer = "portals.monthly.monthly_report_pdf"
+
+    def ready(self) -> None:
+        # django-allauth registers its models (email addresses, authenticators) in the
+        # admin. Portal users are managed on the merchant's page and in the portal's team
+        # page; an authenticator's secret is nothing for staff to browse. Taken off the
+        # ops site, which has discovered every admin module by now (the admin app is first).
+        from django.contrib import admin
+
+        for model in list(admin.site._registry):
+            if model._meta.app_label in {"account", "mfa"}:
+                admin.site.unregister(model)

@@ -7,6 +7,7 @@ from core.actors import SYSTEM, Actor
 from merchants import services
 from merchants.models import (
     ChecklistItem,
+    MembershipRole,
     Merchant,
     MerchantStatus,
     Scope,
@@ -115,3 +116,12 @@ class StoreSecretRights:
     def store_form(self, request: HttpRequest) -> type[StoreForm]:
         base = StoreForm if self.may_set_webhook_secret(request) else StoreFormWithoutSecret
         return type(base.__name__, (base,), {"actor": Actor.staff(request.user)})
+
+
+class InvitePortalUserForm(forms.Form):
+    email = forms.EmailField(help_text="They get an email with a link to choose a password.")
+    role = forms.ChoiceField(
+        choices=MembershipRole.choices,
+        initial=MembershipRole.OWNER,
+        help_text="Owners manage the portal's team and must sign in with an authenticator app.",
+    )

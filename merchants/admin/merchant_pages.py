@@ -18,7 +18,13 @@ from core.admin.errors import form_error
 from core.admin.rights import require, require_page_action
 from core.exceptions import DomainError
 from merchants import services
-from merchants.admin.forms import TRANSITION_LABELS, ChecklistForm, IssueKeyForm, ReasonForm
+from merchants.admin.forms import (
+    TRANSITION_LABELS,
+    ChecklistForm,
+    InvitePortalUserForm,
+    IssueKeyForm,
+    ReasonForm,
+)
 from merchants.admin.inlines import (
     APIKeyInline,
     ChecklistInline,
@@ -38,6 +44,7 @@ from merchants.models import (
 TRANSITION_PERMISSION = "merchants.transition_merchant"
 CHECKLIST_PERMISSION = "merchants.change_onboardingchecklistitem"
 ISSUE_KEY_PERMISSION = "merchants.add_merchantapikey"
+INVITE_PERMISSION = "merchants.add_merchantmembership"
 
 
 def _transition_action(to_status: str):
@@ -183,6 +190,11 @@ class MerchantAdmin(ConfirmActions, admin.ModelAdmin):
                 view(self.issue_key_view),
                 name="merchants_merchant_issue_key",
             ),
+            path(
+                "<int:pk>/invite-portal-user/",
+                view(self.invite_portal_user_view),
+                name="merchants_merchant_invite_portal_user",
+            ),
             *super().get_urls(),
         ]
 
@@ -322,6 +334,33 @@ class MerchantAdmin(ConfirmActions, admin.ModelAdmin):
             request, title=f"Issue an API key: {merchant}", form=form, merchants=[merchant]
         )
 
+    def invite_portal_user_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Invite someone to the merchant's portal: the portal's own invitation service,
+        so the user, the membership, the event and the email are the same as an owner's."""
+        merchant = self._get_for(request, pk, INVITE_PERMISSION)
+        form = InvitePortalUserForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                membership = services.portal_user_invite(
+                    merchant=merchant,
+                    email=form.cleaned_data["email"],
+                    role=form.cleaned_data["role"],
+                    actor=Actor.staff(request.user),
+                )
+            except DomainError as error:
+                form_error(form, error)
+            else:
+                self.message_user(
+                    request,
+                    f"{membership.user.email} is invited to {merchant}'s portal as "
+                    f"{membership.get_role_display().lower()}.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(self._change_url(merchant))
+        return self._render_form(
+            request, title=f"Invite a portal user: {merchant}", form=form, merchants=[merchant]
+        )
+
     def _render_form(self, request, *, title, form, merchants, action: str | None = None):
         return self.confirm_page(request, title=title, form=form, objects=merchants, action=action)
 
@@ -338,4 +377,5 @@ class MerchantAdmin(ConfirmActions, admin.ModelAdmin):
             ]
             context["may_tick_checklist"] = user.has_perm(CHECKLIST_PERMISSION)
             context["may_issue_key"] = user.has_perm(ISSUE_KEY_PERMISSION)
+            context["may_invite_portal_user"] = user.has_perm(INVITE_PERMISSION)
         return super().render_change_form(request, context, add, change, form_url, obj)

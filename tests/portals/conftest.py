@@ -1,7 +1,14 @@
+from dataclasses import dataclass
+
 import pytest
 from django.core.cache import cache
 
+from loyalty.models import Member
+from merchants.models import Merchant, MerchantMembership
+from tests.catalog.factories import merchant_with_program
+from tests.loyalty.factories import member_make
 from tests.merchants.factories import MerchantFactory
+from tests.portals.factories import portal_user
 
 
 @pytest.fixture(autouse=True)
@@ -20,3 +27,41 @@ def merchant(db):
 @pytest.fixture
 def other_merchant(db):
     return MerchantFactory(live=True, name="Bolt Bikes")
+
+
+@dataclass
+class Side:
+    """One merchant of the pair with a team member in each role and one member."""
+
+    merchant: Merchant
+    owner: object
+    analyst: object
+    support: object
+    member: Member
+
+    def membership(self, role: str) -> MerchantMembership:
+        return MerchantMembership.objects.get(merchant=self.merchant, role=role)
+
+
+def side(name: str, member_id: str, email: str) -> Side:
+    merchant, program = merchant_with_program()
+    merchant.name = name
+    merchant.save(update_fields=["name"])
+    program.points_name = "Stars"
+    program.save(update_fields=["points_name"])
+    return Side(
+        merchant=merchant,
+        owner=portal_user(merchant, "owner"),
+        analyst=portal_user(merchant, "analyst"),
+        support=portal_user(merchant, "support"),
+        member=member_make(merchant, member_id, points=120, email=email),
+    )
+
+
+@pytest.fixture
+def pair(db) -> tuple[Side, Side]:
+    """Two merchants, A and B, each with a team and a member, nothing shared."""
+    return (
+        side("Alpha Apparel", "alpha-cust-1", "alice@alpha.example"),
+        side("Beta Books", "beta-cust-1", "bob@beta.example"),
+    )
