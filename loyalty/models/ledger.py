@@ -101,6 +101,8 @@ class LedgerEntry(models.Model):
             # A member's entries in the order they were written: the database's chain
             # check reads the previous entry, and the balance check the last, through it.
             models.Index(fields=["member", "id"], name="entry_member_chain"),
+            # The report aggregates: a merchant's entries of some local days.
+            models.Index(fields=["merchant", "created_at"], name="entry_merchant_time"),
         ]
 
     def __str__(self) -> str:
@@ -151,6 +153,8 @@ class PointLot(models.Model):
                 condition=Q(remaining__gt=0, released_at__isnull=False),
                 name="lot_expiry_due",
             ),
+            # The report aggregates: a merchant's lots earned on some local days.
+            models.Index(fields=["merchant", "earned_at"], name="lot_merchant_earned"),
         ]
 
     def __str__(self) -> str:

@@ -67,6 +67,8 @@ class Member(models.Model):
         indexes = [
             models.Index(fields=["merchant", "email"], name="member_email"),
             models.Index(fields=["merchant", "last_activity_at"], name="member_activity"),
+            # The report aggregates: who joined a merchant on some local days.
+            models.Index(fields=["merchant", "created_at"], name="member_joined"),
         ]
         # Beyond editing a profile (change_member): what staff may do to members in the
         # admin, each given on its own (see the staff groups in the README).
@@ -105,6 +107,8 @@ class TierChange(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # The report aggregates: the tier changes of some local days.
+        indexes = [models.Index(fields=["created_at"], name="tier_change_time")]
 
     def __str__(self) -> str:
         return f"{self.member_id}: {self.from_tier_id} -> {self.to_tier_id}"

@@ -49,7 +49,11 @@ class Order(models.Model):
                 name="order_reversed_in_range",
             ),
         ]
-        indexes = [models.Index(fields=["member", "-placed_at"], name="order_member_recent")]
+        indexes = [
+            models.Index(fields=["member", "-placed_at"], name="order_member_recent"),
+            # The report aggregates: a merchant's orders placed on some local days.
+            models.Index(fields=["merchant", "placed_at"], name="order_merchant_placed"),
+        ]
 
     def __str__(self) -> str:
         return self.external_id
@@ -89,6 +93,8 @@ class Refund(models.Model):
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_gt0"),
         ]
+        # The report aggregates: a merchant's refunds of some local days.
+        indexes = [models.Index(fields=["merchant", "created_at"], name="refund_merchant_time")]
 
     def __str__(self) -> str:
         return self.external_id

@@ -340,3 +340,28 @@ def test_concurrent_runs_do_not_double_count():
     assert ReportJoinDay.objects.get(merchant=merchant).members == 4
     aggregates.aggregates_rebuild()
     assert snapshot() == incremental
+
+
+def test_a_25_hour_local_day_is_one_bucket():
+    merchant, _ = program_merchant()
+    merchant.timezone = "America/New_York"  # clocks go back on 1 November 2026
+    merchant.save()
+    member = member_make(merchant)
+    earn(member, 1, at("2026-11-01", 3, 30))  # 23:30 EDT on 31 October
+    earn(member, 2, at("2026-11-01", 4, 30))  # 00:30 EDT on 1 November
+    earn(member, 4, at("2026-11-02", 4, 30))  # 23:30 EST on 1 November
+    earn(member, 8, at("2026-11-02", 5, 30))  # 00:30 EST on 2 November
+    run_job()
+    earned = dict(
+        ReportEntryDay.objects.filter(merchant=merchant, kind="earn").values_list("day", "points")
+    )
+    assert earned == {
+        datetime.date(2026, 10, 31): 1,
+        datetime.date(2026, 11, 1): 6,
+        datetime.date(2026, 11, 2): 8,
+    }
+    before = snapshot()
+    with transaction.atomic():
+        day = datetime.date(2026, 11, 1)
+        buckets.recompute(merchant_id=merchant.pk, tz=merchant.timezone, ranges=[(day, day)])
+    assert snapshot() == before
