@@ -77,7 +77,7 @@ def value_formatter(
             return formatting.MISSING
         exact = Decimal(str(value))
         if unit == "percent":
-            return formatting.percent(exact, locale=locale)
+            return formatting.percent_short(exact, locale=locale)
         where = formatting.reader_locale(locale)
         if unit == "money":
             return format_compact_currency(
@@ -331,6 +331,8 @@ def daily_chart(
             show_x_guides=False,
             show_y_guides=True,
             include_x_axis=True,
+            # Room for the last day's label, centred on the chart's right edge.
+            margin_right=40 if compact else 32,
             min_scale=3,
             max_scale=6 if compact else 8,
             value_formatter=value_formatter(unit, currency=currency, locale=locale),
@@ -402,7 +404,8 @@ def bar_chart(
             show_y_guides=True,
             show_x_guides=False,
             min_scale=3,
-            max_scale=5 if compact else 8,
+            max_scale=4 if compact else 8,
+            margin_right=24,
             value_formatter=write,
         )
     )

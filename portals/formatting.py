@@ -100,6 +100,13 @@ def percent(ratio: Decimal | None, *, locale: str | None = None) -> str:
     return _percent_text(ratio, least=1, most=1, locale=locale)
 
 
+def percent_short(ratio: Decimal | None, *, locale: str | None = None) -> str:
+    """A percent with a decimal only when it has one (``10%``, ``12.5%``): for an axis."""
+    if ratio is None:
+        return MISSING
+    return _percent_text(ratio, least=0, most=1, locale=locale)
+
+
 def change_ratio(current: int | Decimal | None, previous: int | Decimal | None) -> Decimal | None:
     """``(current - previous) / |previous|``; ``None`` when either is missing or the
     previous is 0 (a change from nothing has no ratio)."""

@@ -116,6 +116,15 @@ def test_axis_labels_are_written_for_people():
     assert not any(re.search(r"\d\.\d{3,}", text) for text in money)
 
 
+def test_percent_axis_labels_are_short_in_the_reader_s_locale():
+    rows = [("UK", Decimal("0.125")), ("France", Decimal("0.5"))]
+    texts = _texts(
+        ElementTree.fromstring(_bars(rows=rows, unit="percent", locale="fr", compact=True))
+    )
+    assert "20\xa0%" in texts
+    assert not any(text.endswith(",0\xa0%") for text in texts)
+
+
 def test_bar_chart_puts_the_largest_on_top_and_sums_the_rest_into_other():
     rows = [(f"Reward {n}", n) for n in range(1, 16)]
     root = ElementTree.fromstring(_bars(rows=rows, limit=5))

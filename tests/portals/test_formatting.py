@@ -68,6 +68,12 @@ def test_percent_has_one_decimal():
     assert formatting.percent(None) == "—"
 
 
+def test_short_percent_drops_a_zero_decimal():
+    assert formatting.percent_short(Decimal("0.1"), locale="en") == "10%"
+    assert formatting.percent_short(Decimal("0.125"), locale="en") == "12.5%"
+    assert formatting.percent_short(None) == "—"
+
+
 @pytest.mark.parametrize(
     ("current", "previous", "text", "direction"),
     [
