@@ -1,10 +1,12 @@
+import datetime
 from dataclasses import dataclass
 
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
 
 from loyalty.models import Member
-from merchants.models import Merchant, MerchantMembership
+from merchants.models import Merchant, MerchantMembership, MonthlyReport
 from tests.catalog.factories import merchant_with_program
 from tests.loyalty.factories import member_make
 from tests.merchants.factories import MerchantFactory
@@ -41,6 +43,22 @@ class Side:
 
     def membership(self, role: str) -> MerchantMembership:
         return MerchantMembership.objects.get(merchant=self.merchant, role=role)
+
+    def monthly_report(self) -> MonthlyReport:
+        """A final report of last month (its PDF a stand-in: the tenancy is what is tested)."""
+        month = (timezone.now().date().replace(day=1) - datetime.timedelta(days=1)).replace(day=1)
+        report, _ = MonthlyReport.objects.get_or_create(
+            merchant=self.merchant,
+            month=month,
+            defaults={
+                "is_final": True,
+                "pdf": b"%PDF-1.7 " + self.merchant.name.encode(),
+                "pages": 1,
+                "generated_at": timezone.now(),
+                "generated_by": "test",
+            },
+        )
+        return report
 
 
 def side(name: str, member_id: str, email: str) -> Side:

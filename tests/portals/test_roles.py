@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from tests.portals.factories import signed_in
-from tests.portals.test_tenancy import TABLE
+from tests.portals.test_tenancy import OWN_ARGS, TABLE
 from tests.portals.urltable import portal_url_names
 
 pytestmark = pytest.mark.django_db
@@ -22,6 +22,11 @@ MATRIX: dict[str, tuple[int, int, int]] = {
     "team_role": (200, 403, 403),
     "team_remove": (200, 403, 403),
     "account": (200, 200, 200),
+    "report_csv": (200, 200, 403),
+    "report_zip": (200, 200, 403),
+    "monthly_reports": (200, 200, 403),
+    "monthly_report_pdf": (200, 200, 403),
+    "monthly_report_draft": (405, 405, 405),
 }
 
 
@@ -35,7 +40,7 @@ def test_each_role_gets_what_the_matrix_says(pair, name, role):
     a, _ = pair
     expected = MATRIX[name][ROLES.index(role)]
     args = TABLE[name]
-    url = reverse(f"portals:{name}", kwargs=args(a) if args else None)
+    url = reverse(f"portals:{name}", kwargs=args(a) if args else OWN_ARGS.get(name))
 
     response = signed_in(getattr(a, role)).get(url)
 

@@ -32,13 +32,28 @@ TABLE: dict[str, Args] = {
     "team_role": lambda a: {"membership_id": a.membership("analyst").pk},
     "team_remove": lambda a: {"membership_id": a.membership("analyst").pk},
     "account": None,
+    "report_csv": None,
+    "report_zip": None,
+    "monthly_reports": None,
+    "monthly_report_draft": None,
+    "monthly_report_pdf": lambda a: {"public_id": a.monthly_report().public_id},
 }
+
+# URLs whose arguments name no object (a table of the report): like a page without
+# arguments, B gets B's own figures.
+OWN_ARGS: dict[str, dict] = {"report_csv": {"table": "points"}}
+# Pages that only take a POST (a GET is 405 for everyone).
+POST_ONLY = {"monthly_report_draft"}
 
 # Arguments that name nothing of anyone's: each URL with arguments, and what to guess.
 GUESSES: dict[str, list[dict]] = {
     "member": [{"external_id": "no-such-member"}, {"external_id": "0"}],
     "team_role": [{"membership_id": 999_999_999}, {"membership_id": 0}],
     "team_remove": [{"membership_id": 999_999_999}, {"membership_id": 0}],
+    "monthly_report_pdf": [
+        {"public_id": "00000000-0000-0000-0000-000000000000"},
+        {"public_id": "7d6e1c8a-5b1f-4f43-9a57-2f3b7d2c9e11"},
+    ],
 }
 
 WITH_ARGS = sorted(name for name, args in TABLE.items() if args is not None)
@@ -96,11 +111,23 @@ def test_guessed_and_nonexistent_ids_are_404(pair, name):
 def test_pages_without_arguments_show_only_the_users_merchant(pair, name):
     a, b = pair
     client = signed_in(b.owner)
-    response = client.get(reverse(f"portals:{name}"))
+    url = reverse(f"portals:{name}", kwargs=OWN_ARGS.get(name))
+    if name in POST_ONLY:
+        assert client.get(url).status_code == 405
+        response = client.post(url, follow=True)
+    else:
+        response = client.get(url)
     assert response.status_code == 200
-    page = response.content.decode()
+    page = response.content.decode(errors="replace")
     for text in markers(a):
         assert text not in page
+
+
+def test_an_unknown_report_table_is_404(pair):
+    _, b = pair
+    client = signed_in(b.analyst)
+    for table in ("nope", "points-x", "members_by_tier"):
+        assert client.get(reverse("portals:report_csv", args=[table])).status_code == 404
 
 
 def test_the_member_list_search_finds_nothing_of_another_merchant(pair):
