@@ -168,6 +168,13 @@ def month(value: datetime.date | None, *, locale: str | None = None, short: bool
     return format_skeleton("MMMyy" if short else "yMMM", value, locale=reader_locale(locale))
 
 
+def month_name(value: datetime.date | None, *, locale: str | None = None) -> str:
+    """A month in full, as a report is titled: ``November 2026``, ``novembre 2026``."""
+    if value is None:
+        return MISSING
+    return format_skeleton("yMMMM", value, locale=reader_locale(locale))
+
+
 def date_range(
     start: datetime.date | None, end: datetime.date | None, *, locale: str | None = None
 ) -> str:

@@ -15,6 +15,7 @@ from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
 from merchants.models import Merchant
+from merchants.monthly_reports import month_start
 from portals.periods import Period
 from portals.report_page import merchant_today, report_build
 
@@ -40,7 +41,19 @@ def monthly_report_pdf(
     *, merchant: Merchant, month: datetime.date, final: bool
 ) -> tuple[bytes, int]:
     period = month_period(merchant=merchant, month=month)
-    report = report_build(merchant=merchant, period=period, with_top=True)
+    # A month is compared with the month before it, whole (a draft too: the month so far
+    # against all of last month would mislead, so against as many of its first days).
+    before = month_start(month - datetime.timedelta(days=1))
+    last_of_before = month - datetime.timedelta(days=1)
+    whole = (
+        period.end == month_period(merchant=merchant, month=month).end
+        and period.end.month != (period.end + datetime.timedelta(days=1)).month
+    )
+    previous = Period(
+        start=before,
+        end=last_of_before if whole else min(last_of_before, before + (period.end - period.start)),
+    )
+    report = report_build(merchant=merchant, period=period, with_top=True, previous=previous)
     html = render_to_string(
         "portals/reports/pdf.html",
         {

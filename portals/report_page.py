@@ -329,9 +329,12 @@ def merchant_today(merchant: Merchant) -> datetime.date:
     return timezone.localtime(timezone.now(), merchant.timezone).date()
 
 
-def report_build(*, merchant: Merchant, period: Period, with_top: bool = True) -> Report:
-    """Every figure, tile, table and chart of ``period`` (and its comparison)."""
-    previous_period = period.previous()
+def report_build(
+    *, merchant: Merchant, period: Period, with_top: bool = True, previous: Period | None = None
+) -> Report:
+    """Every figure, tile, table and chart of ``period``, compared with ``previous`` (by
+    default the days just before, as many)."""
+    previous_period = previous or period.previous()
     program = program_report(merchant=merchant, start=period.start, end=period.end)
     report = Report(
         merchant=merchant,

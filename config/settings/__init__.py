@@ -388,9 +388,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # WeasyPrint and its font tools narrate every PDF at INFO.
+    # WeasyPrint and its font tools narrate every PDF at INFO, and WeasyPrint warns at
+    # each screen-only rule of the design system the monthly report shares with the page.
     "loggers": {
-        "weasyprint": {"level": "WARNING"},
+        "weasyprint": {"level": "ERROR"},
         "fontTools": {"level": "WARNING"},
     },
 }

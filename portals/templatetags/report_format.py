@@ -65,6 +65,11 @@ def human_month(value: datetime.date | None) -> str:
 
 
 @register.filter
+def month_name(value: datetime.date | None) -> str:
+    return formatting.month_name(value)
+
+
+@register.filter
 def date_range(start: datetime.date | None, end: datetime.date | None) -> str:
     return formatting.date_range(start, end)
 
