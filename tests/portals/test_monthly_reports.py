@@ -136,6 +136,6 @@ def test_the_pdf_has_pages_with_the_figures_in_its_text(november, tmp_path):
     assert len(pages) == report.pages >= 3
     assert "Alpha Apparel" in text
     assert "November 2026" in text
-    assert "Oct 1 – 31, 2026" in text or "Oct 1–31, 2026" in text
+    assert "Compared with Oct 1 \u2013 31, 2026" in text
     assert "$250.00" in text
     assert "Deferred revenue" in text
