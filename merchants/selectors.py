@@ -2,6 +2,7 @@
 through the merchant they belong to."""
 
 import datetime
+import uuid
 
 from django.db.models import QuerySet
 
@@ -10,6 +11,8 @@ from merchants.models import (
     MERCHANT_TRANSITIONS,
     ChecklistItem,
     FeePlan,
+    Invoice,
+    InvoiceStatus,
     Merchant,
     MerchantAPIKey,
     Store,
@@ -94,3 +97,23 @@ def api_key_authenticate(*, raw_key: str) -> MerchantAPIKey | None:
 
 def fee_plan_current(*, merchant: Merchant, on: datetime.date) -> FeePlan | None:
     return merchant.fee_plans.filter(valid_from__lte=on).order_by("-valid_from").first()
+
+
+def invoice_list(*, merchant: Merchant) -> QuerySet[Invoice]:
+    """The merchant's issued, paid and void invoices and its credit notes, newest first;
+    drafts are Finance's work in progress and never shown."""
+    return (
+        Invoice.objects.filter(merchant=merchant)
+        .exclude(status=InvoiceStatus.DRAFT)
+        .select_related("credited_invoice")
+        .order_by("-issued_on", "-number_year", "-number_sequence", "-id")
+    )
+
+
+def invoice_get(*, merchant: Merchant, public_id: uuid.UUID | str) -> Invoice:
+    """One of the merchant's invoices (or credit notes) as ``invoice_list`` shows them;
+    another merchant's, a draft or a malformed id is ``NotFound``."""
+    try:
+        return invoice_list(merchant=merchant).get(public_id=uuid.UUID(str(public_id)))
+    except (Invoice.DoesNotExist, ValueError, TypeError, AttributeError):
+        raise NotFound("No such invoice.") from None

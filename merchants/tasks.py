@@ -2,7 +2,9 @@ import time
 
 from celery import shared_task
 from django.core.cache import cache
+from django.utils import timezone
 
+from merchants import invoices
 from merchants.idempotency import idempotency_purge_expired
 
 WORKER_HEARTBEAT_CACHE_KEY = "healthz:worker-heartbeat"
@@ -18,3 +20,9 @@ def record_worker_heartbeat() -> None:
 def purge_idempotency_records() -> int:
     """Daily: delete Idempotency-Key records past their time to live."""
     return idempotency_purge_expired()
+
+
+@shared_task(name="merchants.draft_invoices", acks_late=True, soft_time_limit=1500, time_limit=1800)
+def draft_invoices() -> str:
+    """Monthly, on the 1st: draft last month's invoices for Finance to review and issue."""
+    return str(invoices.invoices_draft_last_month(now=timezone.now()))

@@ -17,7 +17,7 @@ from core.admin.actions import ConfirmActions
 from core.admin.errors import form_error
 from core.admin.rights import require, require_page_action
 from core.exceptions import DomainError
-from merchants import services
+from merchants import invoices, services
 from merchants.admin.forms import TRANSITION_LABELS, ChecklistForm, IssueKeyForm, ReasonForm
 from merchants.admin.inlines import (
     APIKeyInline,
@@ -28,8 +28,10 @@ from merchants.admin.inlines import (
     StoreInline,
     fee_plan_create_from_form,
 )
+from merchants.admin.invoices import BillingProfileInline
 from merchants.models import (
     MERCHANT_TRANSITIONS,
+    BillingProfile,
     ChecklistItem,
     FeePlan,
     Merchant,
@@ -78,6 +80,7 @@ class MerchantAdmin(ConfirmActions, admin.ModelAdmin):
         ChecklistInline,
         StoreInline,
         FeePlanInline,
+        BillingProfileInline,
         MembershipInline,
         APIKeyInline,
         EventInline,
@@ -150,6 +153,17 @@ class MerchantAdmin(ConfirmActions, admin.ModelAdmin):
         obj.refresh_from_db()
 
     def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        if formset.model is BillingProfile:
+            for profile_form in formset.forms:
+                if profile_form.has_changed() and profile_form.is_valid():
+                    profile = profile_form.save(commit=False)
+                    profile.merchant = form.instance
+                    invoices.billing_profile_save(
+                        profile=profile,
+                        changed=profile_form.changed_data,
+                        actor=Actor.staff(request.user),
+                    )
+            return
         if formset.model is not FeePlan:
             super().save_formset(request, form, formset, change)
             return

@@ -1,0 +1,139 @@
+"""An invoice as people and other systems read it: the PDF (WeasyPrint, A4, no network:
+the fetcher refuses every URL, and the template needs none) and the CSV rows the
+accounting system imports. Money is written with Babel, in English, with the currency's
+own decimals."""
+
+import csv
+import io
+from collections.abc import Iterable
+from decimal import Decimal
+
+from babel.dates import format_date
+from babel.numbers import format_currency, format_decimal
+from django.template.loader import render_to_string
+from django_countries import countries
+from weasyprint import HTML
+from weasyprint.urls import URLFetcher
+
+from core.money import money_text, quantize_money
+from merchants.models import Invoice, InvoiceKind
+
+LOCALE = "en"
+CSV_COLUMNS = [
+    "number",
+    "kind",
+    "issued_on",
+    "due_on",
+    "paid_on",
+    "period",
+    "merchant",
+    "legal_name",
+    "tax_id",
+    "currency",
+    "subtotal",
+    "tax_rate_percent",
+    "tax",
+    "total",
+    "status",
+    "credits",
+]
+
+
+def money_display(amount: Decimal, currency: str) -> str:
+    """``€1,234.50``, ``¥60,000``, ``KWD 12.345``."""
+    return format_currency(quantize_money(amount, currency), currency, locale=LOCALE)
+
+
+def date_display(day) -> str:
+    return format_date(day, format="long", locale=LOCALE) if day else ""
+
+
+def _quantity(value: Decimal) -> str:
+    return format_decimal(value.normalize(), locale=LOCALE)
+
+
+def _unit_price(value: Decimal, currency: str) -> str:
+    # A unit fee may be a fraction of the minor unit (0.0150 per member): shown as is,
+    # without trailing zeros, and never with fewer decimals than the currency has.
+    normalized = value.normalize()
+    if normalized.as_tuple().exponent >= -2 or normalized == quantize_money(value, currency):
+        return money_display(value, currency)
+    return format_currency(
+        normalized, currency, locale=LOCALE, currency_digits=False, format="¤#,##0.00####"
+    )
+
+
+def _lines(address: str) -> list[str]:
+    return [line for line in address.splitlines() if line.strip()]
+
+
+def invoice_context(invoice: Invoice) -> dict:
+    currency = invoice.currency
+    return {
+        "invoice": invoice,
+        "title": f"{invoice.get_kind_display()} {invoice.number}".strip(),
+        "is_credit_note": invoice.kind == InvoiceKind.CREDIT_NOTE,
+        "credited_number": invoice.credited_invoice.number if invoice.credited_invoice_id else "",
+        "provider_lines": _lines(invoice.provider_address),
+        "provider_country": countries.name(invoice.provider_country) or invoice.provider_country,
+        "customer_lines": _lines(invoice.customer_address),
+        "customer_country": countries.name(invoice.customer_country) or invoice.customer_country,
+        "issued_on": date_display(invoice.issued_on),
+        "due_on": date_display(invoice.due_on),
+        "paid_on": date_display(invoice.paid_on),
+        "period": format_date(invoice.period_start, format="LLLL y", locale=LOCALE),
+        "lines": [
+            {
+                "description": line.description,
+                "quantity": _quantity(line.quantity),
+                "unit_price": _unit_price(line.unit_price, currency),
+                "amount": money_display(line.amount, currency),
+            }
+            for line in invoice.lines.all()
+        ],
+        "subtotal": money_display(invoice.subtotal, currency),
+        "tax_rate": format_decimal(invoice.tax_rate_percent.normalize(), locale=LOCALE),
+        "tax": money_display(invoice.tax, currency),
+        "total": money_display(invoice.total, currency),
+    }
+
+
+def invoice_pdf(*, invoice: Invoice) -> bytes:
+    html = render_to_string("merchants/invoice_pdf.html", invoice_context(invoice))
+    document = HTML(string=html, url_fetcher=URLFetcher(allowed_protocols=(), timeout=1))
+    return document.write_pdf()
+
+
+def invoice_pdf_filename(invoice: Invoice) -> str:
+    return f"{invoice.number or f'draft-{invoice.pk}'}.pdf"
+
+
+def invoice_csv(invoices: Iterable[Invoice]) -> str:
+    """One row per invoice or credit note for the accounting system: amounts with the
+    currency's decimals and a dot, dates in ISO 8601, credit notes naming what they credit."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for invoice in invoices:
+        currency = invoice.currency
+        writer.writerow(
+            [
+                invoice.number,
+                invoice.kind,
+                invoice.issued_on.isoformat() if invoice.issued_on else "",
+                invoice.due_on.isoformat() if invoice.due_on else "",
+                invoice.paid_on.isoformat() if invoice.paid_on else "",
+                f"{invoice.period_start:%Y-%m}",
+                invoice.merchant.slug,
+                invoice.customer_legal_name or invoice.merchant.legal_name,
+                invoice.customer_tax_id,
+                currency,
+                money_text(invoice.subtotal, currency),
+                f"{invoice.tax_rate_percent.normalize():f}",
+                money_text(invoice.tax, currency),
+                money_text(invoice.total, currency),
+                invoice.status,
+                invoice.credited_invoice.number if invoice.credited_invoice_id else "",
+            ]
+        )
+    return out.getvalue()
