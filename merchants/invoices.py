@@ -405,7 +405,7 @@ def invoice_void(*, invoice: Invoice, reason: str, actor: Actor) -> Invoice:
         current = locks.invoice_lock(invoice=invoice)
         if current.kind != InvoiceKind.INVOICE:
             raise InvalidTransition("A credit note cannot be voided.", field="to_status")
-        if current.credit_notes.exists():
+        if current.status == InvoiceStatus.ISSUED and current.credit_notes.exists():
             raise InvalidTransition(
                 f"Credit notes refer to {current}; credit the rest instead.", field="to_status"
             )
