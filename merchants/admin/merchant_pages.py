@@ -154,15 +154,17 @@ class MerchantAdmin(ConfirmActions, admin.ModelAdmin):
 
     def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
         if formset.model is BillingProfile:
-            for profile_form in formset.forms:
-                if profile_form.has_changed() and profile_form.is_valid():
-                    profile = profile_form.save(commit=False)
-                    profile.merchant = form.instance
-                    invoices.billing_profile_save(
-                        profile=profile,
-                        changed=profile_form.changed_data,
-                        actor=Actor.staff(request.user),
-                    )
+            # Through its service (the merchant's history names the fields changed); the
+            # inline cannot delete, so only new and changed profiles arrive here.
+            formset.save(commit=False)
+            for profile, changed in [
+                *((profile, []) for profile in formset.new_objects),
+                *formset.changed_objects,
+            ]:
+                profile.merchant = form.instance
+                invoices.billing_profile_save(
+                    profile=profile, changed=changed, actor=Actor.staff(request.user)
+                )
             return
         if formset.model is not FeePlan:
             super().save_formset(request, form, formset, change)

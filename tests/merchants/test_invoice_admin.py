@@ -20,6 +20,7 @@ from tests.merchants.factories import (
     fee_plan_make,
     staff_in,
 )
+from tests.merchants.test_admin import form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -214,3 +215,38 @@ def test_the_merchant_page_shows_the_billing_profile(client, draft):
     ).content.decode()
     assert "Billing profile" in page
     assert draft.merchant.billing_profile.legal_name in page
+
+
+def test_operations_fills_in_the_billing_profile_on_the_merchant_page(client):
+    client.force_login(staff_in("Operations"))
+    merchant = MerchantFactory()
+    url = reverse("admin:merchants_merchant_change", args=[merchant.pk])
+    data = form_data(client.get(url), "merchant_form")
+    data["billing_profile-TOTAL_FORMS"] = ["1"]
+    for name, value in {
+        "legal_name": "Acme SARL",
+        "address": "1 rue Haute\n69001 Lyon",
+        "country": "FR",
+        "tax_id": "FR40123456824",
+        "is_business": "on",
+        "tax_rate_percent": "20",
+        "invoice_email": "compta@acme.example",
+    }.items():
+        data[f"billing_profile-0-{name}"] = [value]
+
+    response = client.post(url, data)
+
+    assert response.status_code == 302, response.content
+    profile = BillingProfile.objects.get(merchant=merchant)
+    assert (profile.legal_name, profile.country.code) == ("Acme SARL", "FR")
+    event = MerchantEvent.objects.get(merchant=merchant, reason="Billing profile created")
+    assert event.actor_label.startswith("user")
+
+    data = form_data(client.get(url), "merchant_form")
+    data["billing_profile-0-tax_rate_percent"] = ["10"]
+    assert client.post(url, data).status_code == 302
+    profile.refresh_from_db()
+    assert profile.tax_rate_percent == Decimal("10")
+    assert MerchantEvent.objects.filter(
+        merchant=merchant, reason="Billing profile changed: tax_rate_percent"
+    ).exists()
