@@ -15,6 +15,7 @@ from django_countries import countries
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
+from core.currency import currency_exponent
 from core.money import money_text, quantize_money
 from merchants.models import Invoice, InvoiceKind
 
@@ -48,19 +49,18 @@ def date_display(day) -> str:
     return format_date(day, format="long", locale=LOCALE) if day else ""
 
 
-def _quantity(value: Decimal) -> str:
+def quantity_text(value: Decimal) -> str:
     return format_decimal(value.normalize(), locale=LOCALE)
 
 
-def _unit_price(value: Decimal, currency: str) -> str:
-    # A unit fee may be a fraction of the minor unit (0.0150 per member): shown as is,
-    # without trailing zeros, and never with fewer decimals than the currency has.
-    normalized = value.normalize()
-    if normalized.as_tuple().exponent >= -2 or normalized == quantize_money(value, currency):
+def unit_price_text(value: Decimal, currency: str) -> str:
+    """A unit fee may be a fraction of the minor unit (0.0150 per member): shown to its
+    last significant digit, never with fewer decimals than the currency has."""
+    if value == quantize_money(value, currency):
         return money_display(value, currency)
-    return format_currency(
-        normalized, currency, locale=LOCALE, currency_digits=False, format="¤#,##0.00####"
-    )
+    exponent = currency_exponent(currency)
+    pattern = "¤#,##0." + "0" * exponent + "#" * (6 - exponent)
+    return format_currency(value, currency, format=pattern, locale=LOCALE, currency_digits=False)
 
 
 def _lines(address: str) -> list[str]:
@@ -85,8 +85,8 @@ def invoice_context(invoice: Invoice) -> dict:
         "lines": [
             {
                 "description": line.description,
-                "quantity": _quantity(line.quantity),
-                "unit_price": _unit_price(line.unit_price, currency),
+                "quantity": quantity_text(line.quantity),
+                "unit_price": unit_price_text(line.unit_price, currency),
                 "amount": money_display(line.amount, currency),
             }
             for line in invoice.lines.all()

@@ -29,6 +29,8 @@ from merchants.invoice_documents import (
     invoice_pdf,
     invoice_pdf_filename,
     money_display,
+    quantity_text,
+    unit_price_text,
 )
 from merchants.models import (
     BillingProfile,
@@ -94,9 +96,22 @@ class InvoiceRecordInline(ReadOnlyInline):
 
 class InvoiceLineInline(InvoiceRecordInline):
     model = InvoiceLine
-    fields = ["position", "description", "quantity", "unit_price", "amount"]
+    list_select_related = ["invoice"]
+    fields = ["position", "description", "quantity_display", "unit_price_display", "amount_display"]
     readonly_fields = fields
     verbose_name_plural = "Lines"
+
+    @admin.display(description="Quantity")
+    def quantity_display(self, line: InvoiceLine) -> str:
+        return quantity_text(line.quantity)
+
+    @admin.display(description="Unit price")
+    def unit_price_display(self, line: InvoiceLine) -> str:
+        return unit_price_text(line.unit_price, line.invoice.currency)
+
+    @admin.display(description="Amount")
+    def amount_display(self, line: InvoiceLine) -> str:
+        return money_display(line.amount, line.invoice.currency)
 
 
 class InvoiceEventInline(InvoiceRecordInline):

@@ -84,6 +84,8 @@ def test_the_page_offers_the_moves_of_its_status_and_shows_lines_and_history(fin
     assert pay_url not in page
     assert reverse("admin:merchants_invoice_pdf", args=[draft.pk]) in page
     assert "Platform fee" in page
+    assert "€1,234.50" in page
+    assert "1234.5000" not in page
     assert "Drafted from the fee plan" in page
     assert 'name="_save"' not in page
     assert "deletelink" not in page

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from core.actors import SYSTEM
 from merchants import invoices
-from merchants.invoice_documents import CSV_COLUMNS, invoice_csv, invoice_pdf
+from merchants.invoice_documents import CSV_COLUMNS, invoice_csv, invoice_pdf, unit_price_text
 from merchants.invoice_rules import REVERSE_CHARGE_NOTE
 from merchants.models import UsageKind
 from tests.merchants.factories import (
@@ -149,3 +149,18 @@ def test_the_csv_export_has_the_accounting_columns():
         invoice.number,
         "12.00",
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "currency", "text"),
+    [
+        ("0.0120", "EUR", "€0.012"),
+        ("399.0000", "EUR", "€399.00"),
+        ("2.5000", "JPY", "¥2.5"),  # never rounded to a whole yen
+        ("60000", "JPY", "¥60,000"),
+        ("0.0125", "KWD", "KWD0.0125"),
+        ("0.150", "KWD", "KWD0.150"),
+    ],
+)
+def test_unit_prices_keep_their_fractions_of_the_minor_unit(value, currency, text):
+    assert unit_price_text(Decimal(value), currency) == text
