@@ -3,6 +3,7 @@ the fetcher refuses every URL, and the template needs none) and the CSV rows the
 accounting system imports. Money is written with Babel, in English, with the currency's
 own decimals."""
 
+import copy
 import csv
 import io
 from collections.abc import Iterable
@@ -17,7 +18,8 @@ from weasyprint.urls import URLFetcher
 
 from core.currency import currency_exponent
 from core.money import money_text, quantize_money
-from merchants.models import Invoice, InvoiceKind
+from merchants.invoices import customer_details, provider_details
+from merchants.models import BillingProfile, Invoice, InvoiceKind, InvoiceStatus
 
 LOCALE = "en"
 CSV_COLUMNS = [
@@ -67,7 +69,24 @@ def _lines(address: str) -> list[str]:
     return [line for line in address.splitlines() if line.strip()]
 
 
+def as_printed(invoice: Invoice) -> Invoice:
+    """The invoice as its document shows it: a draft, which gets the parties' details only
+    when issued, is previewed with the provider's and the billing profile's current ones
+    (on an unsaved copy)."""
+    if invoice.status != InvoiceStatus.DRAFT or invoice.kind != InvoiceKind.INVOICE:
+        return invoice
+    preview = copy.copy(invoice)
+    details = provider_details()
+    profile = BillingProfile.objects.filter(merchant_id=invoice.merchant_id).first()
+    if profile is not None:
+        details.update(customer_details(profile))
+    for name, value in details.items():
+        setattr(preview, name, value)
+    return preview
+
+
 def invoice_context(invoice: Invoice) -> dict:
+    invoice = as_printed(invoice)
     currency = invoice.currency
     return {
         "invoice": invoice,

@@ -302,7 +302,7 @@ def invoice_draft(*, merchant: Merchant, year: int, month: int, actor: Actor) ->
 # -- issuing, payment, void ----------------------------------------------------------------
 
 
-def _provider_details() -> dict:
+def provider_details() -> dict:
     return {
         "provider_legal_name": settings.PROVIDER_LEGAL_NAME,
         "provider_address": "\n".join(
@@ -313,7 +313,7 @@ def _provider_details() -> dict:
     }
 
 
-def _customer_details(profile: BillingProfile) -> dict:
+def customer_details(profile: BillingProfile) -> dict:
     return {
         "customer_legal_name": profile.legal_name,
         "customer_address": profile.address.strip(),
@@ -362,8 +362,8 @@ def invoice_issue(*, invoice: Invoice, actor: Actor) -> Invoice:
                 f"Give {current.merchant} a billing profile before issuing its invoices."
             )
         changes = {
-            **_provider_details(),
-            **_customer_details(profile),
+            **provider_details(),
+            **customer_details(profile),
             **_totals(current.subtotal, _tax_terms(profile), current.currency),
         }
         issued = _issue_locked(invoice=current, changes=changes, reason="Issued.", actor=actor)
@@ -522,7 +522,7 @@ def credit_note_issue(
                 "period_end",
                 "tax_rate_percent",
                 "tax_note",
-                *_provider_details(),
+                *provider_details(),
                 "customer_legal_name",
                 "customer_address",
                 "customer_country",

@@ -123,3 +123,30 @@ def test_credit_notes_from_many_threads_never_credit_more_than_the_invoice():
     notes = Invoice.objects.filter(kind=InvoiceKind.CREDIT_NOTE)
     assert sorted(notes.values_list("number_sequence", flat=True)) == [1, 2, 3]
     assert sum(note.subtotal for note in notes) == Decimal("90.00")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_drafting_the_same_month_from_many_threads_makes_one_invoice():
+    merchant = MerchantFactory()
+    fee_plan_make(merchant)
+    barrier = threading.Barrier(THREADS)
+    drafted: list[int] = []
+
+    def draft() -> None:
+        try:
+            barrier.wait()
+            invoice = invoices.invoice_draft(merchant=merchant, year=2026, month=3, actor=SYSTEM)
+            drafted.append(invoice.pk)
+        finally:
+            connections.close_all()
+
+    workers = [threading.Thread(target=draft) for _ in range(THREADS)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    (invoice,) = Invoice.objects.all()
+    assert drafted == [invoice.pk] * THREADS
+    assert invoice.lines.count() == 1

@@ -164,3 +164,20 @@ def test_the_csv_export_has_the_accounting_columns():
 )
 def test_unit_prices_keep_their_fractions_of_the_minor_unit(value, currency, text):
     assert unit_price_text(Decimal(value), currency) == text
+
+
+@needs_poppler
+def test_a_draft_pdf_previews_the_current_billing_profile(tmp_path, settings):
+    settings.PROVIDER_ADDRESS = "Kanaalweg 7|3526 KL Utrecht"
+    merchant = MerchantFactory(default_currency="EUR")
+    fee_plan_make(merchant, currency="EUR", monthly="150.00")
+    billing_profile_make(merchant, legal_name="Preview GmbH", country="DE", tax_id="")
+    draft = invoices.invoice_draft(merchant=merchant, year=2026, month=3, actor=SYSTEM)
+
+    text = pdf_text(invoice_pdf(invoice=draft), tmp_path)
+
+    assert "Draft" in text
+    assert "Preview GmbH" in text
+    assert "3526 KL Utrecht" in text
+    draft.refresh_from_db()
+    assert draft.customer_legal_name == ""  # the preview saved nothing
