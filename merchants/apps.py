@@ -31,6 +31,9 @@ class MerchantsConfig(AppConfig):
             "merchants.view_merchantmembership",
             "merchants.add_feeplan",
             "merchants.view_feeplan",
+            "merchants.add_billingprofile",
+            "merchants.change_billingprofile",
+            "merchants.view_billingprofile",
             "django_celery_beat.view_periodictask",
             "django_celery_beat.change_periodictask",
             # Admin sign-in lockouts: see them, and unlock by deleting the attempt row.
@@ -48,6 +51,15 @@ class MerchantsConfig(AppConfig):
             "merchants.add_feeplan",
             "merchants.view_feeplan",
             "merchants.view_usagerecord",
+            "merchants.view_invoice",
+            "merchants.issue_invoice",
+            "merchants.record_invoice_payment",
+            "merchants.void_invoice",
+            "merchants.credit_invoice",
+            "merchants.view_invoiceevent",
+            "merchants.add_billingprofile",
+            "merchants.change_billingprofile",
+            "merchants.view_billingprofile",
         ],
     }
     periodic_tasks = [
@@ -70,5 +82,12 @@ class MerchantsConfig(AppConfig):
             "description": "Last month's PDF report for every live merchant, and an email to "
             "its owners; hourly on the 1st, so each merchant's month has ended in its own "
             "time zone (a report already made is skipped).",
+        },
+        {
+            "name": "Draft last month's invoices",
+            "task": "merchants.draft_invoices",
+            "crontab": "30 2 1 * *",
+            "description": "Drafts every live merchant's invoice for the month just ended "
+            "from its fee plan and usage; Finance reviews and issues them.",
         },
     ]

@@ -1,5 +1,7 @@
 """Demo data for the development run: merchants at each onboarding stage in several
-countries and currencies, their stores and fee plans, and an ops superuser."""
+countries and currencies, their stores, fee plans and billing profiles, an ops superuser,
+and last month's invoice of each live merchant (drafted after the other apps' demo data,
+so that it bills their usage)."""
 
 import datetime
 import secrets
@@ -8,11 +10,21 @@ from typing import TextIO
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
 from core.actors import Actor
+from core.exceptions import DomainError
 from core.hooks import app_hooks
-from merchants import services
-from merchants.models import ChecklistItem, Merchant, MerchantAPIKey, MerchantStatus, Scope
+from merchants import invoices, services
+from merchants.models import (
+    BillingProfile,
+    ChecklistItem,
+    InvoiceStatus,
+    Merchant,
+    MerchantAPIKey,
+    MerchantStatus,
+    Scope,
+)
 from merchants.selectors import merchant_transition_path
 
 DEMO_KEY_NAME = "Demo key (development run)"
@@ -21,6 +33,7 @@ DEMO = Actor.system("demo")
 DEMO_MERCHANTS = [
     {
         "slug": "northwind",
+        "billing": ("120 Harbor Street\nPortland, ME 04101", "EIN 12-3456789", "0"),
         "name": "Northwind Outfitters",
         "legal_name": "Northwind Outfitters LLC",
         "country": "US",
@@ -32,6 +45,7 @@ DEMO_MERCHANTS = [
     },
     {
         "slug": "maison-lumiere",
+        "billing": ("12 rue de la Paix\n75002 Paris", "FR40123456824", "20"),
         "name": "Maison Lumière",
         "legal_name": "Maison Lumière SAS",
         "country": "FR",
@@ -46,6 +60,7 @@ DEMO_MERCHANTS = [
     },
     {
         "slug": "sakura-tea",
+        "billing": ("1-2-3 Jingumae, Shibuya-ku\nTokyo 150-0001", "T1234567890123", "10"),
         "name": "Sakura Tea Co.",
         "legal_name": "Sakura Tea Co., Ltd.",
         "country": "JP",
@@ -79,6 +94,7 @@ DEMO_MERCHANTS = [
     },
     {
         "slug": "desert-bloom",
+        "billing": ("Office 1204, Al Saqr Tower\nDubai", "100234567800003", "5"),
         "name": "Desert Bloom Perfumes",
         "legal_name": "Desert Bloom Perfumes LLC",
         "country": "AE",
@@ -135,6 +151,47 @@ def _seed_merchant(spec: dict) -> Merchant:
     return merchant
 
 
+def _seed_billing_profiles() -> None:
+    """A billing profile for each demo merchant that has none (older demo data too)."""
+    for spec in DEMO_MERCHANTS:
+        merchant = Merchant.objects.filter(slug=spec["slug"]).first()
+        if spec.get("billing") and merchant and not hasattr(merchant, "billing_profile"):
+            _seed_billing_profile(merchant, spec)
+
+
+def _seed_billing_profile(merchant: Merchant, spec: dict) -> None:
+    address, tax_id, rate = spec["billing"]
+    invoices.billing_profile_save(
+        profile=BillingProfile(
+            merchant=merchant,
+            legal_name=spec["legal_name"],
+            address=address,
+            country=spec["country"],
+            tax_id=tax_id,
+            is_business=True,
+            tax_rate_percent=Decimal(rate),
+            invoice_email=f"accounts@{spec['slug']}.example",
+        ),
+        changed=[],
+        actor=DEMO,
+    )
+
+
+def _seed_last_months_invoices(out: TextIO) -> None:
+    """Last month's invoice of each live demo merchant, issued (kept if it already is)."""
+    year, month = invoices.previous_month(timezone.localdate())
+    slugs = [spec["slug"] for spec in DEMO_MERCHANTS]
+    for merchant in Merchant.objects.filter(slug__in=slugs, status=MerchantStatus.LIVE):
+        try:
+            invoice = invoices.invoice_draft(merchant=merchant, year=year, month=month, actor=DEMO)
+            if invoice.status == InvoiceStatus.DRAFT:
+                invoice = invoices.invoice_issue(invoice=invoice, actor=DEMO)
+        except DomainError as error:
+            out.write(f"No demo invoice for {merchant.name}: {error.detail}\n")
+            continue
+        out.write(f"Demo invoice {invoice.number} for {merchant.name}.\n")
+
+
 def _seed_superuser(out: TextIO) -> None:
     user_model = get_user_model()
     if user_model.objects.filter(username="ops").exists():
@@ -168,6 +225,7 @@ def seed(*, out: TextIO, base_url: str) -> None:
             for spec in DEMO_MERCHANTS:
                 _seed_merchant(spec)
             out.write(f"Demo merchants created: {len(DEMO_MERCHANTS)}.\n")
+        _seed_billing_profiles()
         _seed_superuser(out)
         keys = [
             (merchant, _rotate_demo_key(merchant))
@@ -177,6 +235,8 @@ def seed(*, out: TextIO, base_url: str) -> None:
     # their AppConfig, so this app imports none of them.
     for seeder in app_hooks("demo_seed"):
         seeder(out=out)
+    # Invoices bill the usage the apps above posted, so they come last.
+    _seed_last_months_invoices(out)
     out.write("\nDemo API keys (new on every run; the previous ones are revoked):\n")
     for merchant, raw_key in keys:
         out.write(

@@ -50,3 +50,33 @@ class AlreadyOnTeam(DomainError):
     code = "already_on_team"
     status = 409
     title = "That person is already on the merchant's portal team."
+
+
+class NoFeePlan(DomainError):
+    code = "no_fee_plan"
+    status = 409
+    title = "The merchant has no fee plan for that month."
+
+
+class InvalidPeriod(DomainError):
+    code = "invalid_period"
+    status = 400
+    title = "That is not a month that can be invoiced."
+
+
+class BillingProfileMissing(DomainError):
+    code = "billing_profile_missing"
+    status = 409
+    title = "The merchant has no billing profile."
+
+
+class UsageCurrencyMismatch(DomainError):
+    code = "usage_currency_mismatch"
+    status = 409
+    title = "Some usage records are in another currency than the fee plan."
+
+
+class CreditExceedsInvoice(DomainError):
+    code = "credit_exceeds_invoice"
+    status = 409
+    title = "The credit is more than what is left to credit on the invoice."

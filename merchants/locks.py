@@ -4,6 +4,8 @@ import datetime
 
 from merchants.models import (
     IdempotencyRecord,
+    Invoice,
+    InvoiceCounter,
     Merchant,
     MerchantMembership,
     MonthlyReport,
@@ -37,3 +39,23 @@ def memberships_lock(*, merchant: Merchant) -> list[MerchantMembership]:
     return list(
         MerchantMembership.objects.select_for_update().filter(merchant=merchant).order_by("pk")
     )
+
+
+def merchant_lock(*, merchant: Merchant) -> Merchant:
+    """The merchant's row: held while one of its invoices is drafted, so two drafts of the
+    same month never race to create it."""
+    return Merchant.objects.select_for_update().get(pk=merchant.pk)
+
+
+def invoice_lock(*, invoice: Invoice) -> Invoice:
+    return Invoice.objects.select_for_update().get(pk=invoice.pk)
+
+
+def invoice_counter_lock(*, kind: str, year: int) -> InvoiceCounter:
+    """The counter of ``kind`` numbers in ``year``, created at 0 the first time. Taken last
+    in an issuing transaction (after the invoice's own row), so issues queue on it and
+    hold it only for the rest of their short transaction."""
+    InvoiceCounter.objects.bulk_create(
+        [InvoiceCounter(kind=kind, year=year, last=0)], ignore_conflicts=True
+    )
+    return InvoiceCounter.objects.select_for_update().get(kind=kind, year=year)

@@ -2,6 +2,7 @@
 through the merchant they belong to."""
 
 import datetime
+import uuid
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -11,6 +12,8 @@ from merchants.models import (
     MERCHANT_TRANSITIONS,
     ChecklistItem,
     FeePlan,
+    Invoice,
+    InvoiceStatus,
     Merchant,
     MerchantAPIKey,
     MerchantMembership,
@@ -144,3 +147,23 @@ def monthly_report_get(*, merchant: Merchant, public_id: object) -> MonthlyRepor
         return MonthlyReport.objects.get(merchant=merchant, public_id=public_id)
     except (MonthlyReport.DoesNotExist, ValueError, ValidationError):
         raise NotFound("No such report.", field="public_id") from None
+
+
+def invoice_list(*, merchant: Merchant) -> QuerySet[Invoice]:
+    """The merchant's issued, paid and void invoices and its credit notes, newest first;
+    drafts are Finance's work in progress and never shown."""
+    return (
+        Invoice.objects.filter(merchant=merchant)
+        .exclude(status=InvoiceStatus.DRAFT)
+        .select_related("credited_invoice")
+        .order_by("-issued_on", "-number_year", "-number_sequence", "-id")
+    )
+
+
+def invoice_get(*, merchant: Merchant, public_id: uuid.UUID | str) -> Invoice:
+    """One of the merchant's invoices (or credit notes) as ``invoice_list`` shows them;
+    another merchant's, a draft or a malformed id is ``NotFound``."""
+    try:
+        return invoice_list(merchant=merchant).get(public_id=uuid.UUID(str(public_id)))
+    except (Invoice.DoesNotExist, ValueError, TypeError, AttributeError):
+        raise NotFound("No such invoice.") from None

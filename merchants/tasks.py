@@ -4,7 +4,7 @@ from celery import shared_task
 from django.core.cache import cache
 from django.utils import timezone
 
-from merchants import monthly_reports
+from merchants import invoices, monthly_reports
 from merchants.idempotency import idempotency_purge_expired
 
 WORKER_HEARTBEAT_CACHE_KEY = "healthz:worker-heartbeat"
@@ -33,3 +33,9 @@ def send_portal_invite(membership_id: int, invited_by: str) -> bool:
     from merchants.services import portal_invite_email_send
 
     return portal_invite_email_send(membership_id=membership_id, invited_by=invited_by)
+
+
+@shared_task(name="merchants.draft_invoices", acks_late=True, soft_time_limit=1500, time_limit=1800)
+def draft_invoices() -> str:
+    """Monthly, on the 1st: draft last month's invoices for Finance to review and issue."""
+    return str(invoices.invoices_draft_last_month(now=timezone.now()))

@@ -489,6 +489,13 @@ EXCHANGE_RATE_MAX_AGE_HOURS = env.int("EXCHANGE_RATE_MAX_AGE_HOURS", default=48)
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 
 PROVIDER_NAME = env.str("PROVIDER_NAME", default="Loyalty Operations")
+# The provider as its invoices name it. The address is written with "|" between its lines.
+PROVIDER_LEGAL_NAME = env.str("PROVIDER_LEGAL_NAME", default="Loyalty Operations B.V.")
+PROVIDER_ADDRESS = env.str("PROVIDER_ADDRESS", default="Herengracht 100|1015 BS Amsterdam")
+PROVIDER_COUNTRY = env.str("PROVIDER_COUNTRY", default="NL").upper()
+PROVIDER_TAX_ID = env.str("PROVIDER_TAX_ID", default="NL000099998B57")
+# Days between an invoice's issue and its due date.
+INVOICE_PAYMENT_DAYS = env.int("INVOICE_PAYMENT_DAYS", default=30)
 # Where members open links the back office sends them (the reward claim page).
 DEV_PUBLIC_BASE_URL = "http://127.0.0.1:8000"
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default=DEV_PUBLIC_BASE_URL).rstrip("/")

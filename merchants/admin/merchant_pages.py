@@ -17,7 +17,7 @@ from core.admin.actions import ConfirmActions
 from core.admin.errors import form_error
 from core.admin.rights import require, require_page_action
 from core.exceptions import DomainError
-from merchants import services
+from merchants import invoices, services
 from merchants.admin.forms import (
     TRANSITION_LABELS,
     ChecklistForm,
@@ -34,8 +34,10 @@ from merchants.admin.inlines import (
     StoreInline,
     fee_plan_create_from_form,
 )
+from merchants.admin.invoices import BillingProfileInline
 from merchants.models import (
     MERCHANT_TRANSITIONS,
+    BillingProfile,
     ChecklistItem,
     FeePlan,
     Merchant,
@@ -85,6 +87,7 @@ class MerchantAdmin(ConfirmActions, admin.ModelAdmin):
         ChecklistInline,
         StoreInline,
         FeePlanInline,
+        BillingProfileInline,
         MembershipInline,
         APIKeyInline,
         EventInline,
@@ -157,6 +160,19 @@ class MerchantAdmin(ConfirmActions, admin.ModelAdmin):
         obj.refresh_from_db()
 
     def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        if formset.model is BillingProfile:
+            # Through its service (the merchant's history names the fields changed); the
+            # inline cannot delete, so only new and changed profiles arrive here.
+            formset.save(commit=False)
+            for profile, changed in [
+                *((profile, []) for profile in formset.new_objects),
+                *formset.changed_objects,
+            ]:
+                profile.merchant = form.instance
+                invoices.billing_profile_save(
+                    profile=profile, changed=changed, actor=Actor.staff(request.user)
+                )
+            return
         if formset.model is not FeePlan:
             super().save_formset(request, form, formset, change)
             return

@@ -1,11 +1,14 @@
+import datetime
+from decimal import Decimal
+
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from core.actors import SYSTEM
 from core.staff_groups import staff_groups_sync
-from merchants import services
-from merchants.models import ChecklistItem, Merchant, MerchantStatus, Scope
+from merchants import invoices, services
+from merchants.models import BillingProfile, ChecklistItem, Merchant, MerchantStatus, Scope
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -77,4 +80,58 @@ def issue_key(merchant: Merchant, scopes=(Scope.READ, Scope.WRITE), **kwargs):
         scopes=scopes,
         actor=SYSTEM,
         **kwargs,
+    )
+
+
+# -- billing -----------------------------------------------------------------------------
+
+
+def fee_plan_make(
+    merchant: Merchant,
+    *,
+    valid_from=None,
+    currency: str | None = None,
+    monthly: str = "100",
+    per_member: str = "0",
+    per_redemption: str = "0",
+    margin: str = "0",
+):
+    return services.fee_plan_create(
+        merchant=merchant,
+        valid_from=valid_from or datetime.date(2026, 1, 1),
+        currency=currency,
+        monthly_platform_fee=Decimal(monthly),
+        fee_per_active_member=Decimal(per_member),
+        fee_per_redemption=Decimal(per_redemption),
+        reward_margin_percent=Decimal(margin),
+        actor=SYSTEM,
+    )
+
+
+def billing_profile_make(merchant: Merchant, **fields):
+    values = {
+        "legal_name": f"{merchant.name} Ltd",
+        "address": "1 Main Street\n10001 Springfield",
+        "country": "NL",
+        "tax_id": "",
+        "is_business": True,
+        "tax_rate_percent": Decimal("21"),
+        "invoice_email": "billing@example.com",
+        **fields,
+    }
+    return invoices.billing_profile_save(
+        profile=BillingProfile(merchant=merchant, **values), changed=[], actor=SYSTEM
+    )
+
+
+def usage_post(merchant: Merchant, kind: str, source_ref: str, occurred_at, **fields):
+    plan = merchant.fee_plans.order_by("-valid_from").first()
+    return services.usage_record_post(
+        merchant=merchant,
+        kind=kind,
+        source_ref=source_ref,
+        occurred_at=occurred_at,
+        currency=fields.pop("currency", plan.currency if plan else merchant.default_currency),
+        reward_value=Decimal(fields.pop("reward_value", "0")),
+        **fields,
     )

@@ -323,6 +323,7 @@ def test_merchant_change_page_shows_every_inline(admin_client):
         "checklist",
         "stores",
         "fee_plans",
+        "billing_profile",
         "memberships",
         "api_keys",
         "events",
@@ -356,8 +357,8 @@ def test_merchant_change_page_query_count_is_pinned(admin_client, django_assert_
     merchant = MerchantFactory(live=True)
     admin_client.get(change_url(merchant))  # warm per-process caches (content types)
 
-    # session, user, merchant, then one query per inline (six).
-    with django_assert_max_num_queries(9):
+    # session, user, merchant, then one query per inline (seven).
+    with django_assert_max_num_queries(10):
         response = admin_client.get(change_url(merchant))
 
     assert response.status_code == 200

@@ -36,6 +36,7 @@ from customercare.models import CareSettings, GoodwillStatus, TicketAttachment, 
 from fulfillment.adapters.sandbox import sandbox_reset
 from fulfillment.models import DeliveredCode
 from loyalty.models import LedgerEntry
+from merchants import invoices
 from merchants import services as merchant_services
 from merchants.models import MembershipRole, MerchantMembership, Scope
 from tests.catalog.factories import (
@@ -46,7 +47,12 @@ from tests.catalog.factories import (
 from tests.customercare.factories import agent_make, member_of, ticket_open
 from tests.fulfillment.factories import redemption_delivered, sandbox_offer
 from tests.loyalty.factories import points_give
-from tests.merchants.factories import StaffFactory, UserFactory
+from tests.merchants.factories import (
+    StaffFactory,
+    UserFactory,
+    billing_profile_make,
+    fee_plan_make,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -103,6 +109,22 @@ RIGHTS: list[tuple[str, set[str]]] = [
     ("action merchants.feeplan delete_selected", NOBODY),
     ("action merchants.merchantmembership delete_selected", {OPS}),
     ("action merchants.usagerecord delete_selected", NOBODY),
+    ("action merchants.invoice issue", {FINANCE}),
+    ("action merchants.invoice record_payment", {FINANCE}),
+    ("action merchants.invoice void", {FINANCE}),
+    ("action merchants.invoice credit", {FINANCE}),
+    ("action merchants.invoice export_csv", {FINANCE}),
+    ("action merchants.invoice delete_selected", NOBODY),
+    ("GET merchants_invoice_act:issue", {FINANCE}),
+    ("POST merchants_invoice_act:issue", {FINANCE}),
+    ("GET merchants_invoice_act:record_payment", {FINANCE}),
+    ("POST merchants_invoice_act:record_payment", {FINANCE}),
+    ("GET merchants_invoice_act:void", {FINANCE}),
+    ("POST merchants_invoice_act:void", {FINANCE}),
+    ("GET merchants_invoice_act:credit", {FINANCE}),
+    ("POST merchants_invoice_act:credit", {FINANCE}),
+    ("GET merchants_invoice_pdf", {FINANCE}),
+    ("action merchants.billingprofile delete_selected", NOBODY),
     # -- loyalty --------------------------------------------------------------------------
     ("action loyalty.member adjust_points", {OPS}),
     ("action loyalty.member anonymise", {OPS, LEADS}),
@@ -334,6 +356,9 @@ def world(db):
         merchant=merchant, user=UserFactory(), role=MembershipRole.ANALYST
     )
     rate("EUR", "USD", "1.1")
+    fee_plan_make(merchant)
+    billing_profile_make(merchant)
+    invoice = invoices.invoice_draft(merchant=merchant, year=2026, month=3, actor=SYSTEM)
 
     member = member_of(merchant, 0)
     points_give(member, 10_000)
@@ -361,6 +386,7 @@ def world(db):
     assert pending.status == GoodwillStatus.PENDING_APPROVAL
     yield {
         "merchant": merchant,
+        "invoice": invoice,
         "store": store,
         "api_key": api_key,
         "member": member,
@@ -392,6 +418,8 @@ PAGES = {
         [w["merchant"].pk],
         {"email": "invited@example.com", "role": "analyst"},
     ),
+    "merchants_invoice_act": lambda w, name: ([w["invoice"].pk, name], {}),
+    "merchants_invoice_pdf": lambda w, _: ([w["invoice"].pk], {}),
     "catalog_reward_simple_history": lambda w, _: (history_args(w["reward"]), {}),
     "catalog_supplieroffer_simple_history": lambda w, _: (history_args(w["offer"]), {}),
     "catalog_merchantcatalogitem_simple_history": lambda w, _: (history_args(w["item"]), {}),

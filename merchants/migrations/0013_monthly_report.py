@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("merchants", "0011_append_only_events"),
+        ("merchants", "0012_invoices"),
     ]
 
     operations = [

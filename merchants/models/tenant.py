@@ -346,6 +346,9 @@ class IdempotencyRecord(models.Model):
 
 class UsageKind(models.TextChoices):
     REDEMPTION = "redemption", "Delivered redemption"
+    # One record per merchant and month, ``quantity`` the members active in it; its
+    # ``fee`` is 0: the invoice prices it from the fee plan.
+    ACTIVE_MEMBERS = "active_members", "Active members in a month"
 
 
 class UsageRecord(models.Model):
