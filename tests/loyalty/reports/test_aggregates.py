@@ -365,3 +365,57 @@ def test_a_25_hour_local_day_is_one_bucket():
         day = datetime.date(2026, 11, 1)
         buckets.recompute(merchant_id=merchant.pk, tz=merchant.timezone, ranges=[(day, day)])
     assert snapshot() == before
+
+
+def test_after_a_full_rebuild_the_job_does_not_read_the_history_again():
+    merchant, _ = program_merchant()
+    member = member_make(merchant, points=12)
+    order_post(merchant, member, "8.00")
+    aggregates.aggregates_rebuild()
+    rebuilt = snapshot()
+    assert rebuilt["ReportEntryDay"]
+    assert run_job().rows == 0
+    assert snapshot() == rebuilt
+    earn(member, 3, timezone.now())
+    assert run_job().rows > 0
+    assert (
+        ReportEntryDay.objects.get(merchant=merchant, kind="earn", source_type="activity").points
+        == 3
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_row_that_commits_after_a_higher_id_is_read_within_the_settle_delay(settings):
+    settings.REPORT_AGGREGATES_SETTLE_SECONDS = 60
+    merchant, _ = program_merchant()
+    slow, quick = member_make(merchant), member_make(merchant)
+    t0 = timezone.now()
+    run_job(t0 - datetime.timedelta(minutes=5))
+    run_job(t0 - datetime.timedelta(minutes=3))  # the members are in
+    written = threading.Event()
+    commit = threading.Event()
+
+    def slow_writer():
+        try:
+            with transaction.atomic():
+                earn(slow, 100, t0)  # takes its ids first
+                written.set()
+                commit.wait(10)
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=slow_writer)
+    writer.start()
+    assert written.wait(10)
+    earn(quick, 1, t0)  # higher ids, committed first
+    run_job(t0)  # sees the quick entry's id as the newest
+    commit.set()
+    writer.join()
+
+    run_job(t0 + datetime.timedelta(seconds=61))
+    earned = dict(
+        ReportMemberDay.objects.filter(merchant=merchant).values_list("member", "points_earned")
+    )
+    assert earned == {slow.pk: 100, quick.pk: 1}
+    assert ReportEntryDay.objects.get(merchant=merchant, kind="earn").points == 101
