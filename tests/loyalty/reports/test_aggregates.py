@@ -419,3 +419,22 @@ def test_a_row_that_commits_after_a_higher_id_is_read_within_the_settle_delay(se
     )
     assert earned == {slow.pk: 100, quick.pk: 1}
     assert ReportEntryDay.objects.get(merchant=merchant, kind="earn").points == 101
+
+
+@pytest.mark.parametrize(
+    ("command", "args"),
+    [
+        ("report_aggregates_update", ["--batch-size", "0"]),
+        ("report_aggregates_update", ["--now", "yesterday"]),
+        ("report_aggregates_reconcile", ["--merchant", "nobody"]),
+    ],
+)
+def test_the_job_commands_refuse_bad_input(command, args):
+    with pytest.raises(CommandError):
+        call_command(command, *args)
+    assert not ReportEntryDay.objects.exists()
+
+
+def test_the_update_command_takes_no_merchant():
+    with pytest.raises(CommandError, match="merchant"):
+        call_command("report_aggregates_update", "--merchant", "shop")
