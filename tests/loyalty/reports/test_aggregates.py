@@ -335,7 +335,6 @@ def test_concurrent_runs_do_not_double_count():
     run_job()
     assert any(result.ran and result.rows for result in results)
     incremental = snapshot()
-    assert sum(row[5] for row in incremental["ReportOrderDay"]) == 0  # no refunds
     assert ReportOrderDay.objects.get(merchant=merchant).orders == 4
     assert ReportJoinDay.objects.get(merchant=merchant).members == 4
     aggregates.aggregates_rebuild()
