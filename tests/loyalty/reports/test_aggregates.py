@@ -437,3 +437,35 @@ def test_the_job_commands_refuse_bad_input(command, args):
 def test_the_update_command_takes_no_merchant():
     with pytest.raises(CommandError, match="merchant"):
         call_command("report_aggregates_update", "--merchant", "shop")
+
+
+def test_a_backdated_order_recomputes_the_day_it_was_placed():
+    merchant, _ = program_merchant()
+    member = member_make(merchant)
+    order_post(merchant, member, "10.00")
+    run_job()
+    placed = timezone.now() - datetime.timedelta(days=3)
+    order_post(merchant, member, "40.00", placed_at=placed)
+    run_job()
+    days = dict(ReportOrderDay.objects.filter(merchant=merchant).values_list("day", "revenue"))
+    assert days == {
+        timezone.localdate(): Decimal("10.0000"),
+        timezone.localdate(placed): Decimal("40.0000"),
+    }
+
+
+def test_the_reconcile_recomputes_today_and_yesterday_in_the_merchants_zone():
+    merchant, _ = program_merchant()
+    merchant.timezone = "Pacific/Auckland"
+    merchant.save()
+    member = member_make(merchant)
+    now = at("2026-11-02", 1)  # 14:00 on 2 November in Auckland
+    earn(member, 5, at("2026-11-01", 1))  # 1 November there: yesterday
+    earn(member, 9, at("2026-10-31", 1))  # 31 October there: older
+    ReportEntryDay.objects.all().delete()
+
+    aggregates.aggregates_reconcile(now=now, merchant_id=merchant.pk)
+    days = dict(
+        ReportEntryDay.objects.filter(merchant=merchant, kind="earn").values_list("day", "points")
+    )
+    assert days == {datetime.date(2026, 11, 1): 5}
