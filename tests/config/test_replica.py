@@ -340,6 +340,26 @@ def test_the_script_refuses_an_unknown_command(args):
     assert "usage: scripts/replica start|stop|status|url" in result.stderr
 
 
+@pytest.mark.parametrize("command", ["start", "stop", "url"])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("REPLICA_PORT", "abc"),
+        ("REPLICA_PORT", "70000"),
+        ("REPLICA_PORT", "0"),
+        ("REPLICA_PRIMARY_PORT", "5432; rm -rf /"),
+    ],
+)
+def test_the_script_refuses_a_bad_port_before_doing_anything(tmp_path, command, name, value):
+    folder = tmp_path / "standby"
+
+    result = replica_script(command, env={name: value, "REPLICA_DIR": str(folder)})
+
+    assert result.returncode == 1
+    assert "must be port numbers (1-65535)" in result.stderr
+    assert not folder.exists()
+
+
 def test_the_script_never_touches_a_folder_it_did_not_make(tmp_path):
     foreign = tmp_path / "not-a-replica"
     foreign.mkdir()
