@@ -59,7 +59,6 @@ PALETTE = Palette()
 WIDE = (800, 360)
 COMPACT = (420, 340)
 TALL_ROW = 34  # viewBox units per bar of a horizontal bar chart
-SVG_NS = "http://www.w3.org/2000/svg"
 
 
 # -- labels -------------------------------------------------------------------------------
@@ -71,6 +70,8 @@ def value_formatter(
     """How the axis writes a figure of ``unit``: short (``€12.5K``, ``40K``, ``12.5%``) so
     the ticks never run into each other; the table beside the chart has the exact
     figures."""
+    if unit == "money" and not currency:
+        raise ValueError("A money chart needs its currency.")
 
     def write(value: object) -> str:
         if value is None:
@@ -80,9 +81,7 @@ def value_formatter(
             return formatting.percent_short(exact, locale=locale)
         where = formatting.reader_locale(locale)
         if unit == "money":
-            return format_compact_currency(
-                exact, currency or "USD", locale=where, fraction_digits=1
-            )
+            return format_compact_currency(exact, str(currency), locale=where, fraction_digits=1)
         return format_compact_decimal(exact, locale=where, fraction_digits=1)
 
     return write

@@ -130,6 +130,36 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# Reports read from a streaming replica of the primary when one is configured: a second
+# alias that only the router (config.db_routers) and core.replica.reports_db() send reads
+# to; see core/replica.py for which reads and why.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="").strip()
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = env.db_url_config(DATABASE_REPLICA_URL)
+    if not (
+        DATABASES["default"]["ENGINE"]
+        == DATABASES["replica"]["ENGINE"]
+        == "django.db.backends.postgresql"
+    ):
+        raise ImproperlyConfigured(
+            "DATABASE_REPLICA_URL must be a postgres:// URL, and DATABASE_URL too: "
+            "the replica is a PostgreSQL standby of that primary."
+        )
+    DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    # A replica that does not answer fails the report page quickly, not after minutes.
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    # Tests create their database on the primary only; the standby replays it under the
+    # same name by itself, so the alias keeps its own host and port and takes the test
+    # database's name (that is all a test mirror changes), and is never created, migrated
+    # or flushed. A test that reads the replica must commit (transaction=True) and wait
+    # for the replay (core.replica.wait_for_replica).
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+# Off: report reads go back to the primary though a replica is configured.
+REPORTS_READ_FROM_REPLICA = env.bool("REPORTS_READ_FROM_REPLICA", default=True)
+DATABASE_ROUTERS = ["config.db_routers.ReplicaRouter"]
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}

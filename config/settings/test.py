@@ -28,3 +28,7 @@ STORAGES = {
         "OPTIONS": {"location": str(CARE_ATTACHMENT_ROOT), "base_url": None},
     },
 }
+# Report reads stay on the primary even with DATABASE_REPLICA_URL set: a test reads what it
+# has just written, uncommitted or not yet replayed. tests/config/test_replica.py turns
+# this on where it reads the replica on purpose.
+REPORTS_READ_FROM_REPLICA = False

@@ -177,10 +177,7 @@ def aggregates_update(
         marks = _watermarks_lock(wait=False)
         if marks is None:
             return RunResult(ran=False)
-        newest = {
-            source.name: source.model.objects.aggregate(top=Max("pk"))["top"] or 0
-            for source in SOURCES
-        }
+        newest = _newest_ids()
         uppers = {
             source.name: _upper(marks[source.name], newest[source.name], now, batch_size)
             for source in SOURCES
@@ -268,11 +265,22 @@ def _span(source: Source, merchant_id: int, tz: ZoneInfo) -> tuple | None:
     return bounds["first"].astimezone(tz).date(), bounds["last"].astimezone(tz).date()
 
 
+def _newest_ids() -> dict[str, int]:
+    return {
+        source.name: source.model.objects.aggregate(top=Max("pk"))["top"] or 0 for source in SOURCES
+    }
+
+
 def aggregates_rebuild(*, merchant_id: int | None = None) -> RunResult:
     """Recompute a merchant's aggregates (every merchant's by default) from the source
     tables, each in its own transaction under the job's lock: every day from the first
-    row to the last, with the bucket function the incremental job uses."""
+    row to the last, with the bucket function the incremental job uses.
+
+    A rebuild of every merchant then moves the watermarks past the ids that were there
+    when it began (all of them were read since), so the incremental job does not read
+    the whole history again after a first rebuild."""
     result = RunResult()
+    newest = _newest_ids() if merchant_id is None else None
     for pk, tz_name in _merchants(merchant_id):
         tz = ZoneInfo(str(tz_name))
         with transaction.atomic():
@@ -287,4 +295,12 @@ def aggregates_rebuild(*, merchant_id: int | None = None) -> RunResult:
             buckets.recompute(merchant_id=pk, tz=tz, ranges=[(first, last)])
             result.buckets += (last - first).days + 1
             result.merchants.add(pk)
+    if newest is not None:
+        with transaction.atomic():
+            marks = _watermarks_lock(wait=True)
+            for source in SOURCES:
+                mark = marks[source.name]
+                mark.last_id = max(mark.last_id, newest[source.name])
+                mark.seen_id = max(mark.seen_id, mark.last_id)
+            ReportWatermark.objects.bulk_update(marks.values(), ["last_id", "seen_id"])
     return result

@@ -168,6 +168,11 @@ def test_daily_chart_needs_one_value_per_day():
         _daily(values=[1, 2])
 
 
+def test_a_money_chart_needs_its_currency():
+    with pytest.raises(ValueError, match="currency"):
+        _bars(unit="money")
+
+
 def test_titles_are_escaped():
     markup = _daily(title="<b>Points & more</b>")
     assert "<b>" not in markup

@@ -7,11 +7,14 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core.exceptions import DomainError
+from fulfillment.adapters.sandbox import sandbox_reset
+from fulfillment.services import interventions
 from loyalty import jobs, ledger
 from loyalty.exceptions import NoActiveProgram
 from loyalty.models import PointLot, Tier
 from loyalty.reports.aggregates import aggregates_as_of
 from loyalty.reports.selectors import program_report, top_members
+from tests.fulfillment.factories import redemption_pending, sandbox_offer
 from tests.loyalty.factories import expire as expire_lots
 from tests.loyalty.factories import (
     member_make,
@@ -342,3 +345,21 @@ def test_the_report_takes_a_fixed_number_of_queries(django_assert_max_num_querie
     expire_lots(other, list(lots.filter(member=other).values_list("pk", flat=True)))
     run_job()
     assert _queries(merchant, start, end) == few
+
+
+def test_a_redemption_cancelled_in_fulfillment_gives_its_points_back():
+    sandbox_reset()
+    merchant, _ = program_merchant()
+    member = member_make(merchant, points=6000, country="US")
+    offer = sandbox_offer(merchant)
+    cancelled = redemption_pending(merchant, member, offer)
+    interventions.redemption_cancel(redemption=cancelled, reason="member asked", actor=TEST)
+    redemption_pending(merchant, member, offer)
+    sandbox_reset()
+
+    report = today_report(merchant)
+    assert report.points_redeemed == 2500  # 25 USD at 0.01 a point, once
+    assert report.points_given_back == 2500
+    assert report.points_spendable == 3500
+    assert report.redemption_rate is None  # nothing earned: a staff credit is no issue
+    assert report.members_active == 1
