@@ -6,7 +6,7 @@ in tests/portals/test_roles.py enumerate these patterns and fail for one they do
 
 from django.urls import path
 
-from portals.views import account, frame, members, reports, team
+from portals.views import account, frame, invoices, members, reports, team
 
 app_name = "portals"
 
@@ -24,6 +24,8 @@ urlpatterns = [
     path("choose/", frame.choose, name="choose"),
     path("members/", members.member_list, name="members"),
     path("members/<str:external_id>/", members.member_detail, name="member"),
+    path("invoices/", invoices.invoices, name="invoices"),
+    path("invoices/<uuid:public_id>.pdf", invoices.invoice_download, name="invoice_pdf"),
     path("team/", team.team, name="team"),
     path("team/<int:membership_id>/role/", team.team_role, name="team_role"),
     path("team/<int:membership_id>/remove/", team.team_remove, name="team_remove"),

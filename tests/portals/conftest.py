@@ -5,11 +5,13 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
+from core.actors import SYSTEM
 from loyalty.models import Member
-from merchants.models import Merchant, MerchantMembership, MonthlyReport
+from merchants import invoices
+from merchants.models import Invoice, Merchant, MerchantMembership, MonthlyReport
 from tests.catalog.factories import merchant_with_program
 from tests.loyalty.factories import member_make
-from tests.merchants.factories import MerchantFactory
+from tests.merchants.factories import MerchantFactory, billing_profile_make, fee_plan_make
 from tests.portals.factories import portal_user
 
 
@@ -43,6 +45,17 @@ class Side:
 
     def membership(self, role: str) -> MerchantMembership:
         return MerchantMembership.objects.get(merchant=self.merchant, role=role)
+
+    def invoice(self) -> Invoice:
+        """An issued invoice of March 2026 (a platform fee of 100 in the merchant's
+        currency, 21 % tax)."""
+        found = Invoice.objects.filter(merchant=self.merchant, number__gt="").first()
+        if found is not None:
+            return found
+        fee_plan_make(self.merchant)
+        billing_profile_make(self.merchant, legal_name=f"{self.merchant.name} BV")
+        draft = invoices.invoice_draft(merchant=self.merchant, year=2026, month=3, actor=SYSTEM)
+        return invoices.invoice_issue(invoice=draft, actor=SYSTEM)
 
     def monthly_report(self) -> MonthlyReport:
         """A final report of last month (its PDF a stand-in: the tenancy is what is tested)."""

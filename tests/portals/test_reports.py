@@ -11,9 +11,12 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from core.actors import SYSTEM
 from loyalty.reports import aggregates
 from loyalty.reports.definitions import definitions
+from merchants import invoices
 from tests.loyalty.factories import member_make, order_post
+from tests.merchants.factories import fee_plan_make
 from tests.portals.factories import signed_in
 
 pytestmark = pytest.mark.django_db
@@ -134,3 +137,27 @@ def test_the_dashboards_queries_do_not_grow_with_the_data(busy, django_assert_ma
     aggregates.aggregates_update(now=timezone.now())
     with django_assert_max_num_queries(60):
         assert client.get(reverse("portals:dashboard")).status_code == 200
+
+
+def test_an_owner_lists_issued_invoices_and_downloads_one(pair):
+    a, _ = pair
+    invoice = a.invoice()
+    client = signed_in(a.owner)
+
+    page = client.get(reverse("portals:invoices")).content.decode()
+    pdf = client.get(reverse("portals:invoice_pdf", args=[invoice.public_id]))
+
+    assert invoice.number in page
+    assert "Awaiting payment" in page
+    assert pdf["Content-Type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    assert f'filename="{invoice.number}.pdf"' in pdf["Content-Disposition"]
+
+
+def test_a_draft_invoice_is_not_shown_to_the_merchant(pair):
+    a, _ = pair
+    fee_plan_make(a.merchant)
+    draft = invoices.invoice_draft(merchant=a.merchant, year=2026, month=4, actor=SYSTEM)
+    client = signed_in(a.owner)
+    assert client.get(reverse("portals:invoice_pdf", args=[draft.public_id])).status_code == 404
+    assert str(draft.public_id) not in client.get(reverse("portals:invoices")).content.decode()

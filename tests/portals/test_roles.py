@@ -27,6 +27,8 @@ MATRIX: dict[str, tuple[int, int, int]] = {
     "monthly_reports": (200, 200, 403),
     "monthly_report_pdf": (200, 200, 403),
     "monthly_report_draft": (405, 405, 405),
+    "invoices": (200, 403, 403),
+    "invoice_pdf": (200, 403, 403),
 }
 
 

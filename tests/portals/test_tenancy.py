@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pytest
 from django.urls import reverse
 
-from merchants.models import MerchantMembership
+from merchants.models import Invoice, MerchantMembership
 from tests.portals.conftest import Side
 from tests.portals.factories import signed_in
 from tests.portals.urltable import portal_url_names
@@ -37,6 +37,8 @@ TABLE: dict[str, Args] = {
     "monthly_reports": None,
     "monthly_report_draft": None,
     "monthly_report_pdf": lambda a: {"public_id": a.monthly_report().public_id},
+    "invoices": None,
+    "invoice_pdf": lambda a: {"public_id": a.invoice().public_id},
 }
 
 # URLs whose arguments name no object (a table of the report): like a page without
@@ -50,6 +52,10 @@ GUESSES: dict[str, list[dict]] = {
     "member": [{"external_id": "no-such-member"}, {"external_id": "0"}],
     "team_role": [{"membership_id": 999_999_999}, {"membership_id": 0}],
     "team_remove": [{"membership_id": 999_999_999}, {"membership_id": 0}],
+    "invoice_pdf": [
+        {"public_id": "00000000-0000-0000-0000-000000000000"},
+        {"public_id": "3f1d2c4b-8a7e-4c55-9b0a-1e2f3a4b5c6d"},
+    ],
     "monthly_report_pdf": [
         {"public_id": "00000000-0000-0000-0000-000000000000"},
         {"public_id": "7d6e1c8a-5b1f-4f43-9a57-2f3b7d2c9e11"},
@@ -62,7 +68,15 @@ WITHOUT_ARGS = sorted(name for name, args in TABLE.items() if args is None)
 
 def markers(side: Side) -> list[str]:
     """Text only ``side``'s pages show."""
-    return [side.merchant.name, side.member.external_id, side.member.email, side.owner.email]
+    return [
+        side.merchant.name,
+        side.member.external_id,
+        side.member.email,
+        side.owner.email,
+        *Invoice.objects.filter(merchant=side.merchant)
+        .exclude(number="")
+        .values_list("number", flat=True),
+    ]
 
 
 def test_every_portal_url_has_a_row():
