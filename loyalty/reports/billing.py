@@ -13,6 +13,7 @@ from dateutil.relativedelta import relativedelta
 from django.db.models import Count, Q
 
 from core.exceptions import DomainError
+from loyalty.exceptions import NoActiveProgram
 from loyalty.models import ReportMemberDay
 from loyalty.reports.buckets import local_midnight
 from loyalty.reports.selectors import report_program
@@ -40,7 +41,10 @@ def active_members_usage_post(
     merchant's time zone, without a fee (the fee plan prices it)."""
     if period_start > period_end:
         raise DomainError("The period ends before it starts.", field="period_end")
-    currency = report_program(merchant=merchant).currency
+    try:
+        currency = report_program(merchant=merchant).currency
+    except NoActiveProgram:
+        return  # no program, no members: nothing to bill per member
     months = months_of(period_start, period_end)
     active = Q(earned=True) | Q(spent=True) | Q(ordered=True)
     counts = ReportMemberDay.objects.filter(

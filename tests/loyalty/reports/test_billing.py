@@ -10,6 +10,7 @@ from loyalty.reports.billing import active_members_usage_post, months_of
 from merchants.models import UsageRecord
 from tests.loyalty.factories import member_make, order_post, points_take, program_merchant
 from tests.loyalty.reports.helpers import at, earn, run_job
+from tests.merchants.factories import MerchantFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -93,3 +94,13 @@ def test_a_reversed_period_is_refused():
 
 def test_the_invoicing_finds_the_collector_by_its_hook():
     assert active_members_usage_post in app_hooks("billing_usage_collectors")
+
+
+def test_a_merchant_without_a_program_posts_no_active_members():
+    merchant = MerchantFactory()
+    active_members_usage_post(
+        merchant=merchant,
+        period_start=datetime.date(2026, 3, 1),
+        period_end=datetime.date(2026, 3, 31),
+    )
+    assert not UsageRecord.objects.filter(merchant=merchant).exists()
