@@ -30,7 +30,7 @@ from tests.loyalty.factories import (
     refund_post,
     release_due,
 )
-from tests.loyalty.reports.helpers import TEST, adjust, at, earn, run_job, snapshot, spend
+from tests.loyalty.reports.builders import TEST, adjust, at, earn, run_job, snapshot, spend
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from core.hooks import app_hooks
 from loyalty.reports.billing import active_members_usage_post, months_of
 from merchants.models import UsageRecord
 from tests.loyalty.factories import member_make, order_post, points_take, program_merchant
-from tests.loyalty.reports.helpers import at, earn, run_job
+from tests.loyalty.reports.builders import at, earn, run_job
 from tests.merchants.factories import MerchantFactory
 
 pytestmark = pytest.mark.django_db

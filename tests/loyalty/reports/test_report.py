@@ -24,7 +24,7 @@ from tests.loyalty.factories import (
     refund_post,
     release_due,
 )
-from tests.loyalty.reports.helpers import TEST, adjust, at, earn, run_job, spend
+from tests.loyalty.reports.builders import TEST, adjust, at, earn, run_job, spend
 from tests.merchants.factories import MerchantFactory
 
 pytestmark = pytest.mark.django_db
