@@ -123,7 +123,9 @@ class _Look:
 def _dropped(element: ElementTree.Element) -> bool:
     if not isinstance(element.tag, str):
         return True  # comments
-    if _local(element) in ("script", "style", "desc"):
+    # pygal's own <title> ("Pygal" when the chart has none) and its tooltips' <desc>s:
+    # the chart is named by ours.
+    if _local(element) in ("script", "style", "desc", "title"):
         return True
     classes = _classes(element)
     if _local(element) == "rect" and "rect" in classes:

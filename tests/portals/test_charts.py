@@ -64,8 +64,10 @@ def test_a_chart_is_named_for_assistive_technology(draw):
     assert title is not None
     assert desc is not None
     assert root.get("aria-labelledby") == f"{title.get('id')} {desc.get('id')}"
-    # Only the chart's own description: pygal's tooltip texts are gone.
+    # Only the chart's own title and description: pygal's ("Pygal", tooltips) are gone.
     assert len(root.findall(f".//{SVG}desc")) == 1
+    assert len(root.findall(f".//{SVG}title")) == 1
+    assert "Pygal" not in _texts(root)
 
 
 @pytest.mark.parametrize("draw", ALL)
@@ -218,3 +220,13 @@ def _contrast(one: str, two: str) -> float:
 )
 def test_the_palette_s_text_and_series_colours_meet_wcag_aa_on_the_background(colour):
     assert _contrast(colour, charts.PALETTE.background) >= 4.5
+
+
+def test_gaps_and_negative_days_are_drawn_without_error():
+    root = ElementTree.fromstring(
+        _daily(days=DAYS[:5], values=[-5, None, 0, 3, 7], previous=[1, 2], area=False)
+    )
+    lines = [e for e in root.iter(f"{SVG}path") if "line" in (e.get("class") or "").split()]
+    assert lines
+    assert all(e.get("fill") == "none" for e in lines)
+    assert any(text.startswith("-") for text in _texts(root))

@@ -1,6 +1,7 @@
 import datetime
 
 import pytest
+from django.http import QueryDict
 
 from portals.periods import MAX_DAYS, Period, period_from_query, preset_period
 
@@ -123,3 +124,10 @@ def test_labels_name_the_preset_or_the_dates():
 def test_dates_lists_every_day_in_order():
     days = Period(D(2026, 2, 27), D(2026, 3, 2)).dates()
     assert days == [D(2026, 2, 27), D(2026, 2, 28), D(2026, 3, 1), D(2026, 3, 2)]
+
+
+def test_a_query_dict_from_a_request_is_read():
+    params = QueryDict("period=custom&start=2026-03-01&end=2026-03-10&start=2026-03-05")
+    period, errors = period_from_query(params, today=TODAY)
+    assert errors == []
+    assert (period.start, period.end) == (D(2026, 3, 5), D(2026, 3, 10))
