@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from core.actors import Actor
 from core.money import quantize_places
-from loyalty import services
+from loyalty import jobs, services
 from loyalty.models import (
     CapPeriod,
     EarningRule,
@@ -102,10 +102,25 @@ def _program(merchant: Merchant) -> Program:
     return program
 
 
-def _members(merchant: Merchant, rng: random.Random, count: int) -> None:
+def _order_lines(rng: random.Random, unit: Decimal) -> tuple[services.LineInput, ...]:
+    return tuple(
+        services.LineInput(
+            sku=f"SKU-{rng.randint(100, 999)}",
+            category=rng.choice(CATEGORIES),
+            quantity=rng.randint(1, 3),
+            unit_price=unit * rng.randint(10, 90),
+        )
+        for _ in range(rng.randint(1, 3))
+    )
+
+
+def _history(merchant: Merchant, rng: random.Random, count: int) -> list[tuple]:
+    """The members' sign-ups, orders and refunds over the last eight months, in the order
+    they happened: (when, what, arguments)."""
     now = timezone.now()
     currency = merchant.default_currency
     unit = Decimal(1) if currency != "JPY" else Decimal(100)
+    events = []
     for n in range(1, count + 1):
         external_id = f"{merchant.slug}-cust-{n:03d}"
         fields = {
@@ -115,48 +130,66 @@ def _members(merchant: Merchant, rng: random.Random, count: int) -> None:
             "country": merchant.country.code,
             "marketing_consent": rng.random() < 0.6,
         }
-        services.activity_record(
-            merchant=merchant,
-            data=services.ActivityInput(
-                external_id=f"{external_id}-signup",
-                member_external_id=external_id,
-                kind="sign_up",
-                occurred_at=now - datetime.timedelta(days=120),
-                member_fields=fields,
-            ),
-            actor=DEMO,
-        )
-        for o in range(rng.randint(1, 5)):
-            lines = tuple(
-                services.LineInput(
-                    sku=f"SKU-{rng.randint(100, 999)}",
-                    category=rng.choice(CATEGORIES),
-                    quantity=rng.randint(1, 3),
-                    unit_price=unit * rng.randint(10, 90),
-                )
-                for _ in range(rng.randint(1, 3))
-            )
-            total = sum((line.unit_price * line.quantity for line in lines), Decimal(0))
+        joined = now - datetime.timedelta(days=rng.randint(20, 240), hours=rng.randint(0, 23))
+        events.append((joined, "sign_up", (external_id, fields)))
+        for o in range(rng.randint(1, 6)):
+            placed = joined + (now - joined) * rng.random()
+            lines = _order_lines(rng, unit)
             order_id = f"{merchant.slug}-order-{n:03d}-{o}"
-            services.order_record(
-                merchant=merchant,
-                data=services.OrderInput(
-                    external_id=order_id,
-                    member_external_id=external_id,
-                    total=total,
-                    currency=currency,
-                    placed_at=now - datetime.timedelta(days=rng.randint(0, 90)),
-                    lines=lines,
-                ),
-                actor=DEMO,
-            )
+            events.append((placed, "order", (external_id, order_id, lines)))
             if rng.random() < 0.1:
+                refunded = placed + datetime.timedelta(days=rng.randint(1, 10))
+                if refunded < now:
+                    events.append((refunded, "refund", (order_id, lines[0].unit_price)))
+    return sorted(events, key=lambda event: event[0])
+
+
+def _members(merchant: Merchant, rng: random.Random, count: int) -> None:
+    """Record the history at the times it happened: the services read the clock, so each
+    event is recorded with the clock set to its time (time-machine, a development
+    dependency: the demo is refused in production), and the reports have months to show."""
+    import time_machine
+
+    currency = merchant.default_currency
+    released_on = None
+    for when, kind, args in _history(merchant, rng, count):
+        with time_machine.travel(when, tick=False):
+            if when.date() != released_on:  # the daily job, as it would have run
+                jobs.release_pending_points(now=when, merchant_id=merchant.pk)
+                released_on = when.date()
+            if kind == "sign_up":
+                external_id, fields = args
+                services.activity_record(
+                    merchant=merchant,
+                    data=services.ActivityInput(
+                        external_id=f"{external_id}-signup",
+                        member_external_id=external_id,
+                        kind="sign_up",
+                        occurred_at=when,
+                        member_fields=fields,
+                    ),
+                    actor=DEMO,
+                )
+            elif kind == "order":
+                external_id, order_id, lines = args
+                services.order_record(
+                    merchant=merchant,
+                    data=services.OrderInput(
+                        external_id=order_id,
+                        member_external_id=external_id,
+                        total=sum((line.unit_price * line.quantity for line in lines), Decimal(0)),
+                        currency=currency,
+                        placed_at=when,
+                        lines=lines,
+                    ),
+                    actor=DEMO,
+                )
+            else:
+                order_id, amount = args
                 services.refund_record(
                     merchant=merchant,
                     order_external_id=order_id,
-                    data=services.RefundInput(
-                        external_id=f"{order_id}-r", amount=lines[0].unit_price
-                    ),
+                    data=services.RefundInput(external_id=f"{order_id}-r", amount=amount),
                     actor=DEMO,
                 )
 
@@ -173,7 +206,8 @@ def seed(*, out: TextIO) -> None:
                 continue
             _program(merchant)
             if merchant.status == MerchantStatus.LIVE:
-                _members(merchant, rng, count=25)
+                _members(merchant, rng, count=40)
+                jobs.release_pending_points(now=timezone.now(), merchant_id=merchant.pk)
             seeded += 1
     if seeded:
         out.write(f"Demo programs created: {seeded} (with members, orders and activities).\n")

@@ -9,6 +9,7 @@ class PortalsConfig(AppConfig):
     name = "portals"
     verbose_name = "Portals"
     monthly_report_renderer = "portals.monthly.monthly_report_pdf"
+    demo_seed = "portals.demo.seed"
 
     def ready(self) -> None:
         # django-allauth registers its models (email addresses, authenticators) in the
