@@ -115,6 +115,11 @@ def test_start_twice_status_and_stop_twice(script):
     assert "already running" in again.stdout
     assert postmaster_pid(script.folder) == pid
 
+    elsewhere = script("start", REPLICA_PORT=str(free_port()))
+    assert elsewhere.returncode == 1
+    assert f"already running from {script.folder} on port {script.port}" in elsewhere.stderr
+    assert postmaster_pid(script.folder) == pid
+
     status = script("status")
     assert status.returncode == 0, status.stderr
     assert f"running on 127.0.0.1:{script.port}" in status.stdout
