@@ -9,11 +9,14 @@ are in ``test_replica_e2e.py``, against a real standby).
 
 import json
 import os
+import secrets
+import string
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from django.db import connections, router, transaction
 from django.test.utils import CaptureQueriesContext
 
@@ -371,3 +374,31 @@ def test_the_script_never_touches_a_folder_it_did_not_make(tmp_path):
     assert result.returncode == 1
     assert "was not made by this script" in result.stderr
     assert (foreign / "precious").read_text() == "keep me"
+
+
+def test_production_with_a_replica_passes_the_deploy_checks(base_env):
+    env = {
+        "PATH": os.environ["PATH"],
+        **base_env,
+        "DJANGO_ENV": "production",
+        "SECRET_KEY": "".join(secrets.choice(string.ascii_letters) for _ in range(60)),
+        "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "ALLOWED_HOSTS": "loyalty.example.com",
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/loyalty",
+        "DATABASE_REPLICA_URL": "postgres://reader@10.0.0.7:5432/loyalty",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+        "PUBLIC_BASE_URL": "https://loyalty.example.com",
+    }
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout

@@ -74,6 +74,17 @@ def script(scratch):
             check=False,
         )
 
+    def launch(*args: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [str(BASE_DIR / "scripts" / "replica"), *args],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    run.launch = launch
     run.port = port
     run.folder = scratch / "standby"
     yield run
@@ -104,6 +115,11 @@ def test_start_twice_status_and_stop_twice(script):
     assert "already running" in again.stdout
     assert postmaster_pid(script.folder) == pid
 
+    elsewhere = script("start", REPLICA_PORT=str(free_port()))
+    assert elsewhere.returncode == 1
+    assert f"already running from {script.folder} on port {script.port}" in elsewhere.stderr
+    assert postmaster_pid(script.folder) == pid
+
     status = script("status")
     assert status.returncode == 0, status.stderr
     assert f"running on 127.0.0.1:{script.port}" in status.stdout
@@ -122,6 +138,16 @@ def test_start_twice_status_and_stop_twice(script):
     after = script("status")
     assert after.returncode == 3
     assert "not running" in after.stdout
+
+
+def test_two_starts_at_once_make_one_standby(script):
+    first, second = script.launch("start"), script.launch("start")
+    outputs = [process.communicate(timeout=180) for process in (first, second)]
+
+    assert [first.returncode, second.returncode] == [0, 0], outputs
+    said = sorted("already running" in stdout for stdout, _ in outputs)
+    assert said == [False, True]
+    assert standby_answer(script.port, "SELECT pg_is_in_recovery()") == "t"
 
 
 def test_start_refuses_a_taken_port_and_leaves_nothing(script):
