@@ -1,26 +1,36 @@
-"""``/healthz``: 200 while the database and the broker answer, 503 naming what is down."""
+"""``/healthz``: 200 while the database and the broker answer, 503 naming what is down.
+
+A reports replica is reported but never fails the probe: the load balancer would take
+every web host out for a replica that only the report pages read."""
 
 import time
 
 from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connections
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from core.replica import REPLICA_ALIAS, replica_configured
 from merchants.tasks import WORKER_HEARTBEAT_CACHE_KEY
 
 
-def _database() -> str | None:
+def _database(alias: str = DEFAULT_DB_ALIAS) -> str | None:
     try:
-        for alias in settings.DATABASES:
-            with connections[alias].cursor() as cursor:
-                cursor.execute("SELECT 1")
+        with connections[alias].cursor() as cursor:
+            cursor.execute("SELECT 1")
     except Exception as exc:  # any driver error means "down"
         return f"{type(exc).__name__}: {exc}".strip()
     return None
+
+
+def _replica() -> dict:
+    if not replica_configured():
+        return {"status": "not configured"}
+    error = _database(REPLICA_ALIAS)
+    return {"status": "down", "error": error} if error else {"status": "ok"}
 
 
 def _broker() -> str | None:
@@ -59,5 +69,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
         },
         # Informational: a worker heartbeat comes from the scheduled heartbeat task.
         "worker": _worker(),
+        "replica": _replica(),
     }
     return JsonResponse(body, status=503 if down else 200)

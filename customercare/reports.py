@@ -49,6 +49,7 @@ from core.percentiles import (
     durations_summary,
     rounded,
 )
+from core.replica import reports_db
 from customercare.models import (
     UNRESOLVED_STATUSES,
     CSATResponse,
@@ -201,7 +202,9 @@ class CareReport:
 
 def cohort(*, period: Period, merchant: Merchant | None = None) -> QuerySet[Ticket]:
     """The tickets a range's figures count: opened in it, not merged away."""
-    tickets = Ticket.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
+    tickets = Ticket.objects.using(reports_db()).filter(
+        created_at__gte=period.start, created_at__lt=period.end
+    )
     tickets = tickets.exclude(status=TicketStatus.MERGED)
     if merchant is not None:
         tickets = tickets.filter(merchant=merchant)
@@ -296,7 +299,9 @@ def tickets_resolved(
 ) -> dict[Key, int]:
     """Tickets whose latest resolution fell in the range, whenever they were opened (a
     ticket resolved, reopened and still open counts nowhere; merged ones never)."""
-    tickets = Ticket.objects.filter(status__in=[TicketStatus.RESOLVED, TicketStatus.CLOSED])
+    tickets = Ticket.objects.using(reports_db()).filter(
+        status__in=[TicketStatus.RESOLVED, TicketStatus.CLOSED]
+    )
     if merchant is not None:
         tickets = tickets.filter(merchant=merchant)
     tickets = _with_resolution(tickets).filter(
@@ -343,7 +348,9 @@ def csat_average(
     *, period: Period, merchant: Merchant | None = None, by: str | None = None
 ) -> dict[Key, Csat]:
     """Ratings given in the range (by the ticket's merchant, or its agent)."""
-    ratings = CSATResponse.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
+    ratings = CSATResponse.objects.using(reports_db()).filter(
+        created_at__gte=period.start, created_at__lt=period.end
+    )
     if merchant is not None:
         ratings = ratings.filter(ticket__merchant=merchant)
     rows = _grouped(
@@ -361,7 +368,7 @@ def csat_average(
 
 
 def _goodwill_posted(period: Period, merchant: Merchant | None) -> QuerySet[GoodwillAdjustment]:
-    rows = GoodwillAdjustment.objects.filter(
+    rows = GoodwillAdjustment.objects.using(reports_db()).filter(
         status=GoodwillStatus.POSTED,
         ledger_entry__created_at__gte=period.start,
         ledger_entry__created_at__lt=period.end,
@@ -405,7 +412,7 @@ def backlog_by_age(
     *, now: datetime.datetime, merchant: Merchant | None = None, by: str | None = None
 ) -> dict[Key, dict[str, int]]:
     """Unresolved tickets now, counted per age band."""
-    tickets = Ticket.objects.filter(status__in=UNRESOLVED_STATUSES)
+    tickets = Ticket.objects.using(reports_db()).filter(status__in=UNRESOLVED_STATUSES)
     if merchant is not None:
         tickets = tickets.filter(merchant=merchant)
     bands = {}

@@ -58,6 +58,7 @@ from core.percentiles import (
     durations_summary,
     rounded,
 )
+from core.replica import reports_db
 from fulfillment.models import Redemption, RedemptionEvent, RedemptionStatus
 from merchants.models import Merchant
 
@@ -129,7 +130,7 @@ def counted(
     """The redemptions the report counts: the merchant's, made in its local days
     ``start`` to ``end``, reissues left out."""
     first, after = local_range(merchant=merchant, start=start, end=end)
-    return Redemption.objects.filter(
+    return Redemption.objects.using(reports_db()).filter(
         merchant=merchant, created_at__gte=first, created_at__lt=after, reissue_of__isnull=True
     )
 

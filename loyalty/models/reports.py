@@ -33,6 +33,8 @@ class ReportEntryDay(models.Model):
     pending = models.BigIntegerField()
     entries = models.PositiveIntegerField()
 
+    reads_from_replica = True  # core.replica: report reads go to the replica
+
     class Meta:
         constraints = [
             models.UniqueConstraint(
@@ -53,6 +55,8 @@ class ReportCohortDay(models.Model):
     cohort = models.DateField(help_text="The first day of the month the lots were earned in.")
     movement = models.CharField(max_length=20)
     points = models.BigIntegerField(help_text="Signed: what was taken is negative.")
+
+    reads_from_replica = True  # core.replica: report reads go to the replica
 
     class Meta:
         constraints = [
@@ -81,6 +85,8 @@ class ReportMemberDay(models.Model):
         max_digits=18, decimal_places=4, help_text="Orders' totals in the program's currency."
     )
 
+    reads_from_replica = True  # core.replica: report reads go to the replica
+
     class Meta:
         constraints = [
             models.UniqueConstraint(
@@ -102,6 +108,8 @@ class ReportOrderDay(models.Model):
     refunds = models.PositiveIntegerField()
     refunded = models.DecimalField(max_digits=18, decimal_places=4)
 
+    reads_from_replica = True  # core.replica: report reads go to the replica
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["merchant", "day"], name="report_order_day_unique")
@@ -118,6 +126,8 @@ class ReportJoinDay(models.Model):
     day = models.DateField()
     country = models.CharField(max_length=2, blank=True)
     members = models.PositiveIntegerField()
+
+    reads_from_replica = True  # core.replica: report reads go to the replica
 
     class Meta:
         constraints = [
@@ -145,6 +155,8 @@ class ReportTierMoveDay(models.Model):
     )
     moves = models.PositiveIntegerField()
 
+    reads_from_replica = True  # core.replica: report reads go to the replica
+
     class Meta:
         indexes = [models.Index(fields=["merchant", "day"], name="report_tier_move_day")]
 
@@ -166,6 +178,8 @@ class ReportWatermark(models.Model):
     seen_at = models.DateTimeField(null=True, blank=True)
     covered_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    reads_from_replica = True  # core.replica: report reads go to the replica
 
     class Meta:
         ordering = ["source"]
