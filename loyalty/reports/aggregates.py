@@ -280,6 +280,7 @@ def aggregates_rebuild(*, merchant_id: int | None = None) -> RunResult:
     when it began (all of them were read since), so the incremental job does not read
     the whole history again after a first rebuild."""
     result = RunResult()
+    started = timezone.now()
     newest = _newest_ids() if merchant_id is None else None
     for pk, tz_name in _merchants(merchant_id):
         tz = ZoneInfo(str(tz_name))
@@ -302,5 +303,11 @@ def aggregates_rebuild(*, merchant_id: int | None = None) -> RunResult:
                 mark = marks[source.name]
                 mark.last_id = max(mark.last_id, newest[source.name])
                 mark.seen_id = max(mark.seen_id, mark.last_id)
-            ReportWatermark.objects.bulk_update(marks.values(), ["last_id", "seen_id"])
+                # Every row committed a settle delay before the rebuild began was read.
+                covered = started - settle_delay()
+                if mark.covered_at is None or mark.covered_at < covered:
+                    mark.covered_at = covered
+            ReportWatermark.objects.bulk_update(
+                marks.values(), ["last_id", "seen_id", "covered_at"]
+            )
     return result
