@@ -16,6 +16,7 @@ from merchants.models import (
     InvoiceStatus,
     Merchant,
     MerchantAPIKey,
+    MerchantBrand,
     MerchantMembership,
     MonthlyReport,
     Store,
@@ -167,3 +168,10 @@ def invoice_get(*, merchant: Merchant, public_id: uuid.UUID | str) -> Invoice:
         return invoice_list(merchant=merchant).get(public_id=uuid.UUID(str(public_id)))
     except (Invoice.DoesNotExist, ValueError, TypeError, AttributeError):
         raise NotFound("No such invoice.") from None
+
+
+def merchant_brand(*, merchant: Merchant) -> MerchantBrand:
+    """The merchant's brand, or an unsaved empty one (the portal's own colours, no logo)."""
+    return MerchantBrand.objects.filter(merchant=merchant).first() or MerchantBrand(
+        merchant=merchant
+    )

@@ -39,6 +39,7 @@ from merchants.models import (
     MembershipRole,
     Merchant,
     MerchantAPIKey,
+    MerchantBrand,
     MerchantEvent,
     MerchantMembership,
     MerchantStatus,
@@ -214,6 +215,21 @@ def merchant_update(*, merchant: Merchant, changed: list[str], actor: Actor) -> 
             reason="Changed: " + ", ".join(changed),
         )
     return merchant
+
+
+@transaction.atomic
+def merchant_brand_save(*, brand: MerchantBrand, changed: list[str], actor: Actor) -> MerchantBrand:
+    """Save the merchant's portal brand (colour, logo), with an event naming what changed."""
+    brand.full_clean()
+    brand.save()
+    if changed:
+        _event(
+            merchant=brand.merchant,
+            kind=MerchantEvent.Kind.DETAILS_CHANGED,
+            actor=actor,
+            reason="Brand changed: " + ", ".join(changed),
+        )
+    return brand
 
 
 def new_webhook_secret() -> str:

@@ -31,8 +31,8 @@ from django.template.response import TemplateResponse
 
 from core.actors import Actor
 from core.exceptions import NotFound
-from merchants.models import Merchant, MerchantMembership
-from merchants.selectors import membership_of_user, memberships_of_user
+from merchants.models import Merchant, MerchantBrand, MerchantMembership
+from merchants.selectors import membership_of_user, memberships_of_user, merchant_brand
 from portals import roles
 
 MEMBERSHIP_KEY = "portal_membership_id"
@@ -65,6 +65,10 @@ class Portal:
 
     def actor(self) -> Actor:
         return Actor.portal(self.membership.user)
+
+    @functools.cached_property
+    def brand(self) -> MerchantBrand:
+        return merchant_brand(merchant=self.membership.merchant)
 
 
 def session_start(request: HttpRequest) -> None:

@@ -22,6 +22,7 @@ urlpatterns = [
         name="monthly_report_pdf",
     ),
     path("choose/", frame.choose, name="choose"),
+    path("brand.css", frame.brand_stylesheet, name="brand_css"),
     path("members/", members.member_list, name="members"),
     path("members/<str:external_id>/", members.member_detail, name="member"),
     path("invoices/", invoices.invoices, name="invoices"),

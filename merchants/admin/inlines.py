@@ -11,6 +11,7 @@ from merchants.models import (
     FeePlan,
     Merchant,
     MerchantAPIKey,
+    MerchantBrand,
     MerchantEvent,
     MerchantMembership,
     OnboardingChecklistItem,
@@ -113,3 +114,13 @@ def fee_plan_create_from_form(*, merchant: Merchant, plan: FeePlan, actor: Actor
         reward_margin_percent=plan.reward_margin_percent,
         actor=actor,
     )
+
+
+class BrandInline(admin.StackedInline):
+    """The merchant's portal brand; saved through ``services.merchant_brand_save``."""
+
+    model = MerchantBrand
+    extra = 0
+    max_num = 1
+    can_delete = False
+    verbose_name_plural = "Brand in the merchant portal and its reports"

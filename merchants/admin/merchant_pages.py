@@ -27,6 +27,7 @@ from merchants.admin.forms import (
 )
 from merchants.admin.inlines import (
     APIKeyInline,
+    BrandInline,
     ChecklistInline,
     EventInline,
     FeePlanInline,
@@ -41,6 +42,7 @@ from merchants.models import (
     ChecklistItem,
     FeePlan,
     Merchant,
+    MerchantBrand,
 )
 
 TRANSITION_PERMISSION = "merchants.transition_merchant"
@@ -88,6 +90,7 @@ class MerchantAdmin(ConfirmActions, admin.ModelAdmin):
         StoreInline,
         FeePlanInline,
         BillingProfileInline,
+        BrandInline,
         MembershipInline,
         APIKeyInline,
         EventInline,
@@ -160,6 +163,17 @@ class MerchantAdmin(ConfirmActions, admin.ModelAdmin):
         obj.refresh_from_db()
 
     def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        if formset.model is MerchantBrand:
+            formset.save(commit=False)
+            for brand, changed in [
+                *((brand, ["colour", "logo"]) for brand in formset.new_objects),
+                *formset.changed_objects,
+            ]:
+                brand.merchant = form.instance
+                services.merchant_brand_save(
+                    brand=brand, changed=changed, actor=Actor.staff(request.user)
+                )
+            return
         if formset.model is BillingProfile:
             # Through its service (the merchant's history names the fields changed); the
             # inline cannot delete, so only new and changed profiles arrive here.

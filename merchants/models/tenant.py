@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django_countries.fields import CountryField
@@ -388,6 +389,32 @@ class UsageRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.source_ref} for {self.merchant}"
+
+
+class MerchantBrand(models.Model):
+    """The merchant's brand in its portal and its reports: the colour of links, buttons
+    and headings (made darker where needed to stay readable on white), and the logo."""
+
+    merchant = models.OneToOneField(
+        Merchant, on_delete=models.CASCADE, primary_key=True, related_name="brand"
+    )
+    colour = models.CharField(
+        max_length=7,
+        blank=True,
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "A colour as #RRGGBB, e.g. #1d4ed8.")],
+        help_text="#RRGGBB; empty for the portal's own blue.",
+    )
+    logo = models.ImageField(
+        upload_to="merchants/logos/",
+        blank=True,
+        help_text="PNG or JPEG, shown in the portal's header and on the monthly reports.",
+    )
+
+    class Meta:
+        verbose_name = "brand"
+
+    def __str__(self) -> str:
+        return f"{self.merchant} brand"
 
 
 class MonthlyReport(models.Model):

@@ -1,4 +1,4 @@
-"""The portal's frame pages: the overview, choosing a merchant."""
+"""The portal's frame pages: the overview, choosing a merchant, the brand's colours."""
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
@@ -7,7 +7,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from loyalty.selectors import program_active
 from merchants.selectors import membership_of_user, memberships_of_user, store_list
-from portals.access import membership_choose, no_access, signed_in_check
+from portals import roles
+from portals.access import membership_choose, no_access, portal_view, signed_in_check
+from portals.brand import brand_css
 
 
 def overview(request: HttpRequest) -> HttpResponse:
@@ -50,3 +52,14 @@ def choose(request: HttpRequest) -> HttpResponse:
     return TemplateResponse(
         request, "portals/choose.html", {"memberships": memberships, "next": next_url}
     )
+
+
+@portal_view(roles=roles.EVERYONE)
+def brand_stylesheet(request: HttpRequest) -> HttpResponse:
+    """The merchant's colours as the design system's custom properties: a stylesheet, so
+    the Content-Security-Policy needs no inline style."""
+    response = HttpResponse(
+        brand_css(request.portal.brand.colour), content_type="text/css; charset=utf-8"
+    )
+    response["Cache-Control"] = "private, max-age=300"
+    return response

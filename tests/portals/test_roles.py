@@ -16,6 +16,7 @@ ROLES = ("owner", "analyst", "support")
 MATRIX: dict[str, tuple[int, int, int]] = {
     "dashboard": (200, 200, 200),
     "choose": (200, 200, 200),
+    "brand_css": (200, 200, 200),
     "members": (200, 200, 200),
     "member": (200, 200, 200),
     "team": (200, 403, 403),

@@ -26,6 +26,7 @@ Args = Callable[[Side], dict] | None
 TABLE: dict[str, Args] = {
     "dashboard": None,
     "choose": None,
+    "brand_css": None,
     "members": None,
     "member": lambda a: {"external_id": a.member.external_id},
     "team": None,
