@@ -280,17 +280,19 @@ def invoice_draft(*, merchant: Merchant, year: int, month: int, actor: Actor) ->
                 period_end=period_end,
                 **fields,
             )
+            from_status = ""
             reason = f"Drafted from the fee plan of {plan.valid_from} and the month's usage."
         else:
             Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.DRAFT).update(
                 updated_at=timezone.now(), **fields
             )
             invoice.lines.all().delete()
+            from_status = InvoiceStatus.DRAFT
             reason = "Drafted again from the fee plan and the month's usage."
         _lines_write(invoice, lines)
         _event(
             invoice=invoice,
-            from_status=InvoiceStatus.DRAFT,
+            from_status=from_status,
             to_status=InvoiceStatus.DRAFT,
             reason=reason,
             actor=actor,
@@ -543,7 +545,7 @@ def credit_note_issue(
         _lines_write(note, built)
         _event(
             invoice=note,
-            from_status=InvoiceStatus.DRAFT,
+            from_status="",
             to_status=InvoiceStatus.DRAFT,
             reason=f"Credit for {original.number}: {reason}",
             actor=actor,

@@ -331,11 +331,20 @@ class InvoiceAdmin(ConfirmActions, ServiceErrorsAdmin):
 
     @admin.action(description="Credit (issue a credit note)…", permissions=["credit"])
     def credit(self, request: HttpRequest, queryset: QuerySet):
+        title = "Issue a credit note against each of these invoices"
+        selected = list(queryset[:2])
+        if len(selected) == 1:
+            (invoice,) = selected
+            net_left, _ = invoices.invoice_credit_left(invoice=invoice)
+            title = (
+                f"Credit {invoice} (at most {money_display(net_left, invoice.currency)} "
+                "before tax is left to credit)"
+            )
         return self._each_invoice(
             request,
             queryset,
             form=self.confirm_form(CreditForm, request),
-            title="Issue a credit note against each of these invoices",
+            title=title,
             action="credit",
             call=lambda invoice, data: invoices.credit_note_issue(
                 invoice=invoice,

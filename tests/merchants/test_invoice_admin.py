@@ -252,3 +252,14 @@ def test_operations_fills_in_the_billing_profile_on_the_merchant_page(client):
     assert MerchantEvent.objects.filter(
         merchant=merchant, reason="Billing profile changed: tax_rate_percent"
     ).exists()
+
+
+def test_the_credit_page_says_how_much_is_left_to_credit(finance, draft):
+    issued = invoices.invoice_issue(invoice=draft, actor=SYSTEM)
+    invoices.credit_note_issue(invoice=issued, amount=Decimal("234.50"), reason="r", actor=SYSTEM)
+
+    page = finance.get(
+        reverse("admin:merchants_invoice_act", args=[issued.pk, "credit"])
+    ).content.decode()
+
+    assert "at most €1,000.00 before tax is left to credit" in page
