@@ -720,3 +720,17 @@ def test_the_job_is_scheduled_monthly_and_runs_as_a_command(capsys):
 
     assert "1 invoice(s) drafted" in capsys.readouterr().out
     assert Invoice.objects.get().period_start == datetime.date(2026, 4, 1)
+
+
+def test_a_plan_without_unit_fees_bills_no_empty_lines():
+    merchant = MerchantFactory()
+    fee_plan_make(merchant, monthly="50.00")  # no per-member or per-redemption fee, no margin
+    active_members(merchant, 3, 500)
+    redemptions(merchant, 3, "12.00")
+
+    invoice = invoices.invoice_draft(merchant=merchant, year=2026, month=3, actor=SYSTEM)
+
+    assert lines_of(invoice) == [
+        ("platform_fee", 1, Decimal("50.00")),
+        ("reward_value", 1, Decimal("12.00")),
+    ]
