@@ -145,9 +145,9 @@ def invoice_draft(*, merchant: Merchant, year: int, month: int, actor: Actor) ->
         )
         lines = invoice_rules.invoice_lines(plan=_plan_terms(plan), usage=usage)
         totals = invoice_totals(
-            invoice_rules.lines_subtotal(lines, plan.currency),
-            tax_terms_for(billing_profile_find(merchant)),
-            plan.currency,
+            subtotal=invoice_rules.lines_subtotal(lines, plan.currency),
+            terms=tax_terms_for(profile=billing_profile_find(merchant=merchant)),
+            currency=plan.currency,
         )
         fields = {"currency": plan.currency, "fee_plan": plan, **totals}
         if invoice is None:

@@ -116,15 +116,19 @@ def invoice_issue(*, invoice: Invoice, actor: Actor) -> Invoice:
                 from_status=current.status,
                 to_status=InvoiceStatus.ISSUED,
             )
-        profile = billing_profile_find(current.merchant)
+        profile = billing_profile_find(merchant=current.merchant)
         if profile is None:
             raise BillingProfileMissing(
                 f"Give {current.merchant} a billing profile before issuing its invoices."
             )
         changes = {
             **provider_details(),
-            **customer_details(profile),
-            **invoice_totals(current.subtotal, tax_terms_for(profile), current.currency),
+            **customer_details(profile=profile),
+            **invoice_totals(
+                subtotal=current.subtotal,
+                terms=tax_terms_for(profile=profile),
+                currency=current.currency,
+            ),
         }
         issued = invoice_number_and_issue(
             invoice=current, changes=changes, reason="Issued.", actor=actor

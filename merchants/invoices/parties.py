@@ -12,11 +12,11 @@ from merchants import invoice_rules
 from merchants.models import BillingProfile, Merchant, MerchantEvent
 
 
-def billing_profile_find(merchant: Merchant) -> BillingProfile | None:
+def billing_profile_find(*, merchant: Merchant) -> BillingProfile | None:
     return BillingProfile.objects.filter(merchant=merchant).first()
 
 
-def tax_terms_for(profile: BillingProfile | None) -> invoice_rules.TaxTerms:
+def tax_terms_for(*, profile: BillingProfile | None) -> invoice_rules.TaxTerms:
     if profile is None:
         return invoice_rules.TaxTerms(rate_percent=Decimal(0))
     return invoice_rules.tax_terms(
@@ -28,7 +28,7 @@ def tax_terms_for(profile: BillingProfile | None) -> invoice_rules.TaxTerms:
     )
 
 
-def invoice_totals(subtotal: Decimal, terms: invoice_rules.TaxTerms, currency: str) -> dict:
+def invoice_totals(*, subtotal: Decimal, terms: invoice_rules.TaxTerms, currency: str) -> dict:
     tax = invoice_rules.tax_amount(subtotal, terms.rate_percent, currency)
     return {
         "subtotal": subtotal,
@@ -50,7 +50,7 @@ def provider_details() -> dict:
     }
 
 
-def customer_details(profile: BillingProfile) -> dict:
+def customer_details(*, profile: BillingProfile) -> dict:
     return {
         "customer_legal_name": profile.legal_name,
         "customer_address": profile.address.strip(),
