@@ -79,7 +79,7 @@ def as_printed(invoice: Invoice) -> Invoice:
     details = provider_details()
     profile = BillingProfile.objects.filter(merchant_id=invoice.merchant_id).first()
     if profile is not None:
-        details.update(customer_details(profile))
+        details.update(customer_details(profile=profile))
     for name, value in details.items():
         setattr(preview, name, value)
     return preview

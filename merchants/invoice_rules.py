@@ -5,8 +5,9 @@
   value of the rewards delivered, passed on at cost; the margin on that value (value times
   the plan's margin percent). Each line's amount is rounded once to the currency's minor
   unit (``core.money.quantize_money``, half-up); the subtotal is the sum of the rounded
-  lines, so the lines on paper add up to it. Lines that would bill nothing but the
-  platform fee are left out (no "0 redemptions" line, no margin of 0 %).
+  lines, so the lines on paper add up to it. A line that would bill nothing (no
+  redemptions, a fee of 0 per member, a margin of 0 %) is left out; the platform fee
+  always shows.
 - **Tax.** The billing profile's rate, rounded once on the subtotal. A business customer
   established in another EU member state than the provider's, with a VAT number on its
   profile, is billed 0 % with the reverse-charge note instead: the customer accounts for
@@ -142,7 +143,7 @@ def _percent_text(percent: Decimal) -> str:
 def invoice_lines(*, plan: PlanTerms, usage: MonthUsage) -> list[Line]:
     currency = plan.currency
     lines = [_line("platform_fee", "Platform fee", 1, plan.monthly_platform_fee, currency)]
-    if usage.active_members:
+    if usage.active_members and plan.fee_per_active_member:
         lines.append(
             _line(
                 "active_members",
@@ -152,7 +153,7 @@ def invoice_lines(*, plan: PlanTerms, usage: MonthUsage) -> list[Line]:
                 currency,
             )
         )
-    if usage.redemptions:
+    if usage.redemptions and plan.fee_per_redemption:
         lines.append(
             _line(
                 "redemptions",

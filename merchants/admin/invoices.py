@@ -50,6 +50,7 @@ CREDIT_PERMISSION = "merchants.credit_invoice"
 # The invoice page's actions (``<pk>/act/<name>/``): label, permission, and the statuses
 # in which the page offers it (the service decides; this only hides useless buttons).
 ACTIONS = {
+    "redraft": ("Draft again from the usage", ISSUE_PERMISSION, {InvoiceStatus.DRAFT}),
     "issue": ("Issue", ISSUE_PERMISSION, {InvoiceStatus.DRAFT}),
     "record_payment": ("Record a payment", PAY_PERMISSION, {InvoiceStatus.ISSUED}),
     "void": ("Void", VOID_PERMISSION, {InvoiceStatus.ISSUED}),
@@ -137,7 +138,7 @@ class InvoiceAdmin(ConfirmActions, ServiceErrorsAdmin):
     list_select_related = ["merchant"]
     show_full_result_count = False
     ordering = ["-period_start", "-id"]
-    actions = ["issue", "record_payment", "void", "credit", "export_csv"]
+    actions = ["redraft", "issue", "record_payment", "void", "credit", "export_csv"]
     page_actions = {name: permission for name, (_, permission, _) in ACTIONS.items()}
     inlines = [InvoiceLineInline, InvoiceEventInline]
     change_form_template = "admin/merchants/invoice/change_form.html"
@@ -282,6 +283,27 @@ class InvoiceAdmin(ConfirmActions, ServiceErrorsAdmin):
             request, queryset.select_related("merchant").order_by("pk"), **kwargs
         )
 
+    @admin.action(description="Draft again from the fee plan and usage…", permissions=["issue"])
+    def redraft(self, request: HttpRequest, queryset: QuerySet):
+        return self._each_invoice(
+            request,
+            queryset.filter(kind=InvoiceKind.INVOICE),
+            form=self.confirm_form(ConfirmForm, request),
+            title="Build these drafts again from their month's fee plan and usage records",
+            action="redraft",
+            call=lambda invoice, data: invoices.invoice_draft(
+                merchant=invoice.merchant,
+                year=invoice.period_start.year,
+                month=invoice.period_start.month,
+                actor=Actor.staff(request.user),
+            ),
+            done=lambda drafted: (
+                f"drafted again, {money_display(drafted.total, drafted.currency)}."
+                if drafted.status == InvoiceStatus.DRAFT
+                else f"already issued as {drafted.number}; nothing changed."
+            ),
+        )
+
     @admin.action(description="Issue the selected drafts…", permissions=["issue"])
     def issue(self, request: HttpRequest, queryset: QuerySet):
         return self._each_invoice(
@@ -331,11 +353,20 @@ class InvoiceAdmin(ConfirmActions, ServiceErrorsAdmin):
 
     @admin.action(description="Credit (issue a credit note)…", permissions=["credit"])
     def credit(self, request: HttpRequest, queryset: QuerySet):
+        title = "Issue a credit note against each of these invoices"
+        selected = list(queryset[:2])
+        if len(selected) == 1:
+            (invoice,) = selected
+            net_left, _ = invoices.invoice_credit_left(invoice=invoice)
+            title = (
+                f"Credit {invoice} (at most {money_display(net_left, invoice.currency)} "
+                "before tax is left to credit)"
+            )
         return self._each_invoice(
             request,
             queryset,
             form=self.confirm_form(CreditForm, request),
-            title="Issue a credit note against each of these invoices",
+            title=title,
             action="credit",
             call=lambda invoice, data: invoices.credit_note_issue(
                 invoice=invoice,

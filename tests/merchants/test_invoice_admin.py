@@ -2,6 +2,7 @@
 CSV export; Customer care may do none of it."""
 
 import csv
+import datetime
 import io
 from decimal import Decimal
 
@@ -13,12 +14,20 @@ from django.utils import timezone
 from core.actors import SYSTEM
 from merchants import invoices
 from merchants.invoice_documents import CSV_COLUMNS
-from merchants.models import BillingProfile, Invoice, InvoiceKind, InvoiceStatus, MerchantEvent
+from merchants.models import (
+    BillingProfile,
+    Invoice,
+    InvoiceKind,
+    InvoiceStatus,
+    MerchantEvent,
+    UsageKind,
+)
 from tests.merchants.factories import (
     MerchantFactory,
     billing_profile_make,
     fee_plan_make,
     staff_in,
+    usage_post,
 )
 from tests.merchants.test_admin import form_data
 
@@ -252,3 +261,34 @@ def test_operations_fills_in_the_billing_profile_on_the_merchant_page(client):
     assert MerchantEvent.objects.filter(
         merchant=merchant, reason="Billing profile changed: tax_rate_percent"
     ).exists()
+
+
+def test_the_credit_page_says_how_much_is_left_to_credit(finance, draft):
+    issued = invoices.invoice_issue(invoice=draft, actor=SYSTEM)
+    invoices.credit_note_issue(invoice=issued, amount=Decimal("234.50"), reason="r", actor=SYSTEM)
+
+    page = finance.get(
+        reverse("admin:merchants_invoice_act", args=[issued.pk, "credit"])
+    ).content.decode()
+
+    assert "at most €1,000.00 before tax is left to credit" in page
+
+
+def test_finance_drafts_again_after_late_usage(finance, draft):
+    usage_post(
+        draft.merchant,
+        UsageKind.REDEMPTION,
+        "late",
+        datetime.datetime(2026, 3, 31, 22, tzinfo=datetime.UTC),
+        reward_value="40.00",
+    )
+    url = reverse("admin:merchants_invoice_act", args=[draft.pk, "redraft"])
+
+    response = finance.post(url, {"apply": "1"}, follow=True)
+
+    draft.refresh_from_db()
+    assert draft.subtotal == Decimal("1274.50")
+    assert "drafted again, €1,542.15." in response.content.decode()  # 1,274.50 + 21 %
+    invoices.invoice_issue(invoice=draft, actor=SYSTEM)
+    response = finance.post(url, {"apply": "1"}, follow=True)
+    assert "already issued" in response.content.decode()

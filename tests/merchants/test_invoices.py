@@ -26,6 +26,7 @@ from merchants.models import (
     Invoice,
     InvoiceEvent,
     InvoiceKind,
+    InvoiceLine,
     InvoiceStatus,
     MerchantEvent,
     UsageKind,
@@ -452,7 +453,7 @@ def test_payment_then_nothing_more(draft):
             invoice=paid, paid_on=paid_on, reference="again", actor=SYSTEM
         )
     assert [(e.from_status, e.to_status) for e in paid.events.all()] == [
-        ("draft", "draft"),
+        ("", "draft"),
         ("draft", "issued"),
         ("issued", "paid"),
     ]
@@ -720,3 +721,51 @@ def test_the_job_is_scheduled_monthly_and_runs_as_a_command(capsys):
 
     assert "1 invoice(s) drafted" in capsys.readouterr().out
     assert Invoice.objects.get().period_start == datetime.date(2026, 4, 1)
+
+
+def test_a_plan_without_unit_fees_bills_no_empty_lines():
+    merchant = MerchantFactory()
+    fee_plan_make(merchant, monthly="50.00")  # no per-member or per-redemption fee, no margin
+    active_members(merchant, 3, 500)
+    redemptions(merchant, 3, "12.00")
+
+    invoice = invoices.invoice_draft(merchant=merchant, year=2026, month=3, actor=SYSTEM)
+
+    assert lines_of(invoice) == [
+        ("platform_fee", 1, Decimal("50.00")),
+        ("reward_value", 1, Decimal("12.00")),
+    ]
+
+
+def test_the_database_refuses_changing_an_issued_invoice_or_its_lines(draft):
+    Invoice.objects.filter(pk=draft.pk).update(tax_note="drafts may change")
+    draft.lines.update(description="so may their lines")
+    issued = invoices.invoice_issue(invoice=draft, actor=SYSTEM)
+    line = issued.lines.first()
+
+    for change in (
+        lambda: Invoice.objects.filter(pk=issued.pk).update(customer_legal_name="Other"),
+        lambda: Invoice.objects.filter(pk=issued.pk).update(
+            subtotal=Decimal(1), tax=Decimal(0), total=Decimal(1)
+        ),
+        lambda: Invoice.objects.filter(pk=issued.pk).update(number="INV-1999-000001"),
+        lambda: issued.lines.update(amount=Decimal(0)),
+        lambda: InvoiceLine.objects.create(
+            invoice=issued,
+            position=99,
+            code="extra",
+            description="slipped in",
+            quantity=1,
+            unit_price=1,
+            amount=1,
+        ),
+    ):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            change()
+
+    line.refresh_from_db()
+    assert line.description == "so may their lines"
+    paid = invoices.invoice_payment_record(
+        invoice=issued, paid_on=timezone.localdate(), reference="ok", actor=SYSTEM
+    )
+    assert paid.status == InvoiceStatus.PAID  # status and payment still move
