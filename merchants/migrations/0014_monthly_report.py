@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("merchants", "0012_invoices"),
+        ("merchants", "0013_issued_invoices_fixed"),
     ]
 
     operations = [

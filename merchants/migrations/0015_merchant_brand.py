@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("merchants", "0013_monthly_report"),
+        ("merchants", "0014_monthly_report"),
     ]
 
     operations = [
