@@ -118,6 +118,7 @@ def test_every_role_opens_its_pages_accessibly(server_url, page, shop):  # noqa:
             "members": "/portal/members/",
             "member": f"/portal/members/{members[0].external_id}/",
             "account": "/portal/account/",
+            "password-change": "/portal/password/change/",
         }.items():
             page.goto(f"{server_url}{path}")
             shots(page, watch, f"{role}-{name}")

@@ -348,3 +348,18 @@ def test_sign_out_is_a_post_and_ends_the_session(merchant):
     response = client.post(reverse("account_logout"))
     assert response.status_code == 302
     assert "_auth_user_id" not in client.session
+
+
+def test_an_offboarded_merchants_portal_closes_and_a_suspended_ones_stays(merchant):
+    from core.actors import SYSTEM
+    from merchants.services import merchant_transition
+
+    client = signed_in(portal_user(merchant, "analyst"))
+    merchant_transition(merchant=merchant, to_status="suspended", reason="unpaid", actor=SYSTEM)
+    assert client.get(reverse("portals:dashboard")).status_code == 200
+
+    merchant_transition(merchant=merchant, to_status="offboarded", reason="left", actor=SYSTEM)
+
+    response = client.get(reverse("portals:dashboard"))
+    assert response.status_code == 403
+    assert "no access to a merchant portal" in response.content.decode()
