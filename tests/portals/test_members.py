@@ -127,3 +127,15 @@ def test_unknown_or_malformed_member_ids_are_404(pair, external_id):
     a, _ = pair
     response = signed_in(a.support).get(reverse("portals:member", args=[external_id]))
     assert response.status_code == 404
+
+
+def test_member_page_query_count_does_not_grow_with_history(pair, django_assert_max_num_queries):
+    a, _ = pair
+    for n in range(15):
+        order_post(a.merchant, a.member, "10", external_id=f"o-{n}")
+        points_give(a.member, 5, reason=f"gift {n}")
+    client = signed_in(a.support)
+    url = reverse("portals:member", args=[a.member.external_id])
+    client.get(url)
+    with django_assert_max_num_queries(20):
+        assert client.get(url).status_code == 200

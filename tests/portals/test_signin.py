@@ -363,3 +363,21 @@ def test_an_offboarded_merchants_portal_closes_and_a_suspended_ones_stays(mercha
     response = client.get(reverse("portals:dashboard"))
     assert response.status_code == 403
     assert "no access to a merchant portal" in response.content.decode()
+
+
+@pytest.mark.parametrize("path", ["/portal/login/", "/portal/password/reset/"])
+def test_portal_pages_carry_the_strict_content_security_policy(client, path):
+    policy = client.get(path)["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "style-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    assert "data:" not in policy
+
+
+def test_the_portal_pages_have_no_inline_script_or_style(merchant):
+    client = signed_in(portal_user(merchant, "owner"))
+    for name in ("portals:dashboard", "portals:members", "portals:team", "portals:account"):
+        page = client.get(reverse(name)).content.decode()
+        assert "<script" not in page
+        assert "style=" not in page
+        assert "<style" not in page
