@@ -18,6 +18,7 @@ from merchants.models import (
     MerchantAPIKey,
     MerchantBrand,
     MerchantMembership,
+    MerchantStatus,
     MonthlyReport,
     Store,
 )
@@ -119,12 +120,19 @@ def membership_get(*, merchant: Merchant, pk: object) -> MerchantMembership:
         raise NotFound("No such member of the team.") from None
 
 
+# A merchant out of the program for good has no portal; a suspended one keeps it (its
+# reports and invoices stay readable while the suspension is sorted out).
+PORTAL_CLOSED_STATUSES = frozenset({MerchantStatus.REJECTED, MerchantStatus.OFFBOARDED})
+
+
 def memberships_of_user(*, user: object) -> QuerySet[MerchantMembership]:
-    """The portals a user may open: one membership per merchant, by merchant name."""
+    """The portals a user may open: one membership per merchant whose portal is open, by
+    merchant name."""
     if not getattr(user, "is_authenticated", False):
         return MerchantMembership.objects.none()
     return (
         MerchantMembership.objects.filter(user=user)
+        .exclude(merchant__status__in=PORTAL_CLOSED_STATUSES)
         .select_related("merchant")
         .order_by("merchant__name", "pk")
     )

@@ -475,18 +475,23 @@ def portal_invite_email_send(*, membership_id: int, invited_by: str) -> bool:
     if membership is None:
         return False
     user = membership.user
-    path = reverse(
-        "account_reset_password_from_key",
-        kwargs={
-            "uidb36": user_pk_to_url_str(user),
-            "key": default_token_generator.make_token(user),
-        },
-    )
+    # Someone who already has a password (on another merchant's team) signs in with it:
+    # their email says so, and carries no link that would reset it.
+    link = ""
+    if not user.has_usable_password():
+        path = reverse(
+            "account_reset_password_from_key",
+            kwargs={
+                "uidb36": user_pk_to_url_str(user),
+                "key": default_token_generator.make_token(user),
+            },
+        )
+        link = settings.PUBLIC_BASE_URL + path
     context = {
         "merchant": membership.merchant,
         "role": membership.get_role_display(),
         "invited_by": invited_by,
-        "link": settings.PUBLIC_BASE_URL + path,
+        "link": link,
         "login_link": settings.PUBLIC_BASE_URL + reverse("account_login"),
         "valid_days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
         "provider": settings.PROVIDER_NAME,

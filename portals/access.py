@@ -33,7 +33,7 @@ from core.actors import Actor
 from core.exceptions import NotFound
 from merchants.models import Merchant, MerchantBrand, MerchantMembership
 from merchants.selectors import membership_of_user, memberships_of_user, merchant_brand
-from portals import roles
+from portals.roles import MFA_REQUIRED, mfa_required
 
 MEMBERSHIP_KEY = "portal_membership_id"
 SIGNED_IN_KEY = "portal_signed_in_at"
@@ -59,9 +59,6 @@ class Portal:
     @property
     def role_label(self) -> str:
         return self.membership.get_role_display()
-
-    def may(self, allowed: Iterable[str]) -> bool:
-        return self.role in allowed
 
     def actor(self) -> Actor:
         return Actor.portal(self.membership.user)
@@ -177,10 +174,10 @@ def portal_view(*, roles: Iterable[str]) -> Callable:
 def roles_mfa_missing(request: HttpRequest) -> bool:
     """Whether the visitor's role needs an authenticator they have not set up."""
     portal: Portal = request.portal
-    return roles.mfa_required(portal.role) and not is_mfa_enabled(request.user)
+    return mfa_required(portal.role) and not is_mfa_enabled(request.user)
 
 
 def user_must_keep_mfa(user: object) -> bool:
     """Whether the user is an owner of any merchant, and so may not remove their
     authenticator."""
-    return memberships_of_user(user=user).filter(role__in=roles.MFA_REQUIRED).exists()
+    return memberships_of_user(user=user).filter(role__in=MFA_REQUIRED).exists()

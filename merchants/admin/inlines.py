@@ -92,13 +92,15 @@ class FeePlanInline(SelectRelatedInline):
         return False
 
 
-class MembershipInline(SelectRelatedInline):
+class MembershipInline(ReadOnlyInline):
+    """For reading: portal users are invited with the page's "Invite a portal user" (the
+    service writes the event and sends the email), and owners change roles and remove
+    people on the portal's team page, where the last owner is kept."""
+
     model = MerchantMembership
     list_select_related = ["merchant", "user"]
-    extra = 0
-    autocomplete_fields = ["user"]
     fields = ["user", "role", "created_at"]
-    readonly_fields = ["created_at"]
+    readonly_fields = fields
     verbose_name_plural = "Merchant portal users"
 
 

@@ -61,3 +61,15 @@ def test_staff_outside_operations_get_no_invite_button(client, merchant):
     invite = reverse("admin:merchants_merchant_invite_portal_user", args=[merchant.pk])
     assert invite not in page.content.decode()
     assert client.get(invite).status_code == 403
+
+
+def test_the_merchant_page_lists_portal_users_for_reading_only(client, ops, merchant):
+    portal_user(merchant, "owner", email="olga@example.com")
+    client.force_login(ops)
+    response = client.get(reverse("admin:merchants_merchant_change", args=[merchant.pk]))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "olga@example.com" in page
+    assert "memberships-TOTAL_FORMS" in page  # the inline is there, under this prefix
+    assert 'name="memberships-0-role"' not in page
+    assert 'name="memberships-__prefix__-user"' not in page

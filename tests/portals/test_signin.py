@@ -348,3 +348,36 @@ def test_sign_out_is_a_post_and_ends_the_session(merchant):
     response = client.post(reverse("account_logout"))
     assert response.status_code == 302
     assert "_auth_user_id" not in client.session
+
+
+def test_an_offboarded_merchants_portal_closes_and_a_suspended_ones_stays(merchant):
+    from core.actors import SYSTEM
+    from merchants.services import merchant_transition
+
+    client = signed_in(portal_user(merchant, "analyst"))
+    merchant_transition(merchant=merchant, to_status="suspended", reason="unpaid", actor=SYSTEM)
+    assert client.get(reverse("portals:dashboard")).status_code == 200
+
+    merchant_transition(merchant=merchant, to_status="offboarded", reason="left", actor=SYSTEM)
+
+    response = client.get(reverse("portals:dashboard"))
+    assert response.status_code == 403
+    assert "no access to a merchant portal" in response.content.decode()
+
+
+@pytest.mark.parametrize("path", ["/portal/login/", "/portal/password/reset/"])
+def test_portal_pages_carry_the_strict_content_security_policy(client, path):
+    policy = client.get(path)["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "style-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    assert "data:" not in policy
+
+
+def test_the_portal_pages_have_no_inline_script_or_style(merchant):
+    client = signed_in(portal_user(merchant, "owner"))
+    for name in ("portals:dashboard", "portals:members", "portals:team", "portals:account"):
+        page = client.get(reverse(name)).content.decode()
+        assert "<script" not in page
+        assert "style=" not in page
+        assert "<style" not in page

@@ -118,15 +118,20 @@ def test_inviting_someone_already_on_the_team_is_refused(merchant):
 
 
 def test_inviting_a_user_of_another_merchant_adds_a_membership_to_the_same_user(
-    merchant, other_merchant
+    merchant, other_merchant, django_capture_on_commit_callbacks
 ):
     elsewhere = portal_user(other_merchant, "owner", email="both@example.com")
-    membership = services.portal_user_invite(
-        merchant=merchant, email="both@example.com", role="analyst", actor=Actor.system("t")
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        membership = services.portal_user_invite(
+            merchant=merchant, email="both@example.com", role="analyst", actor=Actor.system("t")
+        )
     assert membership.user == elsewhere
+    elsewhere.refresh_from_db()
     assert elsewhere.has_usable_password()
     assert MerchantMembership.objects.filter(user=elsewhere).count() == 2
+    # Their email has no link that would reset the password they already use.
+    assert "/portal/password/reset/key/" not in mail.outbox[0].body
+    assert "/portal/login/" in mail.outbox[0].body
 
 
 def test_the_service_refuses_bad_input_as_domain_errors(merchant):
