@@ -60,6 +60,10 @@ class Portal:
     def role_label(self) -> str:
         return self.membership.get_role_display()
 
+    def may(self, allowed: Iterable[str]) -> bool:
+        """Whether the visitor's role is among ``allowed`` (a set of ``portals.roles``)."""
+        return self.role in allowed
+
     def actor(self) -> Actor:
         return Actor.portal(self.membership.user)
 
