@@ -6,9 +6,7 @@ brand logo is read through its storage and embedded as a data URI, the QR codes 
 inline SVG, and the fetcher refuses every other kind of URL.
 """
 
-import base64
 import datetime
-import mimetypes
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -23,12 +21,11 @@ from django.utils.safestring import SafeString, mark_safe
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
+from core.documents import image_data_uri
 from core.i18n import supported_language
 from core.money import quantize_money
 from fulfillment.models import DeliveredCode, Redemption
 from loyalty.models import Member
-
-LOGO_MAX_BYTES = 2 * 1024 * 1024  # a larger logo is left out rather than bloat every PDF
 
 
 def member_language(member: Member) -> str:
@@ -101,27 +98,12 @@ def voucher_context(redemption: Redemption, codes: list[DeliveredCode]) -> dict[
     }
 
 
-def _logo_data_uri(redemption: Redemption) -> str:
-    logo = redemption.reward.brand.logo
-    if not logo:
-        return ""
-    try:
-        if logo.size > LOGO_MAX_BYTES:
-            return ""
-        with logo.open("rb") as handle:
-            data = handle.read()
-    except OSError:
-        return ""  # a missing file must not stop a member's voucher
-    mime = mimetypes.guess_type(logo.name)[0] or "application/octet-stream"
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-
-
 def voucher_pdf(redemption: Redemption) -> bytes:
     """The PDF voucher of a delivered redemption, in the member's locale."""
     codes = list(redemption.codes.all())
     with translation.override(member_language(redemption.member)):
         context = voucher_context(redemption, codes)
-        context["logo"] = _logo_data_uri(redemption)
+        context["logo"] = image_data_uri(redemption.reward.brand.logo)
         html = render_to_string("fulfillment/voucher.html", context)
     document = HTML(
         string=html,

@@ -5,10 +5,8 @@ A4 by WeasyPrint. ``merchants.monthly_reports`` calls it through the
 The charts are the same server-drawn SVG as on the page; nothing is fetched while
 rendering (only ``data:`` URLs, the logo's), so a report renders the same on any host."""
 
-import base64
 import calendar
 import datetime
-import mimetypes
 
 from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
@@ -16,7 +14,8 @@ from django.utils import timezone
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
-from merchants.models import Merchant, MerchantBrand
+from core.documents import image_data_uri
+from merchants.models import Merchant
 from merchants.monthly_reports import month_start
 from merchants.selectors import merchant_brand
 from portals.brand import brand_css
@@ -24,7 +23,6 @@ from portals.periods import Period
 from portals.report_page import merchant_today, report_build
 
 STYLESHEETS = ("core/design.css", "portals/report_pdf.css")
-LOGO_MAX_BYTES = 1_000_000
 
 
 def _styles() -> str:
@@ -34,23 +32,6 @@ def _styles() -> str:
         with open(path, encoding="utf-8") as handle:
             texts.append(handle.read())
     return "\n".join(texts)
-
-
-def logo_data_uri(brand: MerchantBrand) -> str:
-    """The merchant's logo inlined, so the renderer fetches nothing ("" without one, or
-    when the file is missing or too large)."""
-    logo = brand.logo
-    if not logo:
-        return ""
-    try:
-        if logo.size > LOGO_MAX_BYTES:
-            return ""
-        with logo.open("rb") as handle:
-            data = handle.read()
-    except OSError:
-        return ""  # a lost file must not stop the month's report
-    mime = mimetypes.guess_type(logo.name)[0] or "application/octet-stream"
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def month_period(*, merchant: Merchant, month: datetime.date) -> Period:
@@ -86,7 +67,7 @@ def monthly_report_pdf(
             "final": final,
             "styles": _styles(),
             "brand_css": brand_css(brand.colour),
-            "logo": logo_data_uri(brand),
+            "logo": image_data_uri(brand.logo),
             "made_at": timezone.now(),
             "pdf": True,
         },

@@ -8,6 +8,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
+from core.admin.forms import reason_form
 from customercare.assignment import CARE_GROUP
 from customercare.attachments import MAX_FILES
 from customercare.goodwill import NOTE_MAX, POINTS_MAX
@@ -180,19 +181,10 @@ class RejectForm(AdjustmentForm):
     note = forms.CharField(label="Why not", max_length=NOTE_MAX)
 
 
-class ReasonForm(forms.Form):
-    reason = forms.CharField(
-        max_length=400,
-        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
-        help_text="Recorded in the redemption's history.",
-    )
+ReasonForm = reason_form("the redemption's")
 
 
 # -- the goodwill list -----------------------------------------------------------------------
-
-
-class ConfirmForm(forms.Form):
-    pass
 
 
 class DecisionNoteForm(forms.Form):

@@ -13,8 +13,9 @@ from django.utils.html import format_html
 from core.actors import Actor
 from core.admin.actions import ConfirmActions
 from core.admin.buttons import NO_SAVE_BUTTONS
+from core.admin.forms import ConfirmForm
 from customercare import goodwill
-from customercare.admin.forms import ConfirmForm, DecisionNoteForm
+from customercare.admin.forms import DecisionNoteForm
 from customercare.models import GoodwillAdjustment, GoodwillStatus
 
 DECISIONS = {"approve": "Approve and post", "reject": "Reject"}

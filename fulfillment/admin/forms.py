@@ -2,20 +2,11 @@
 
 from django import forms
 
+from core.admin.forms import reason_form
 from fulfillment.models import Redemption, Shipment, ShipmentStatus
 from fulfillment.models.shipments import SHIPMENT_INITIAL
 
-
-class ConfirmForm(forms.Form):
-    pass
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(
-        max_length=400,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="Recorded in the redemption's history.",
-    )
+ReasonForm = reason_form("the redemption's")
 
 
 class DeliverForm(forms.Form):

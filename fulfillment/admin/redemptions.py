@@ -19,10 +19,11 @@ from django.utils.html import format_html, format_html_join
 from core.actors import Actor
 from core.admin.actions import ConfirmActions
 from core.admin.buttons import NO_SAVE_BUTTONS
+from core.admin.forms import ConfirmForm
 from core.admin.readonly import ReadOnlyInline
 from core.admin.rights import page_action_allowed
 from core.exceptions import DomainError
-from fulfillment.admin.forms import ConfirmForm, DeliverForm, ReasonForm
+from fulfillment.admin.forms import DeliverForm, ReasonForm
 from fulfillment.admin.queues import AgeFilter, CountryFilter, QueueFilter, SupplierFilter
 from fulfillment.admin.shipments import (
     ADD_PERMISSION,

@@ -4,6 +4,7 @@ from django import forms
 from django.http import HttpRequest
 
 from core.actors import SYSTEM, Actor
+from core.admin.forms import reason_form
 from merchants import services
 from merchants.models import (
     ChecklistItem,
@@ -26,11 +27,7 @@ TRANSITION_LABELS = {
 }
 
 
-class ReasonForm(forms.Form):
-    reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="Recorded in the merchant's history.",
-    )
+ReasonForm = reason_form("the merchant's")
 
 
 class ChecklistForm(forms.Form):

@@ -20,6 +20,7 @@ from core.actors import Actor
 from core.admin.actions import ConfirmActions
 from core.admin.buttons import NO_SAVE_BUTTONS
 from core.admin.errors import ServiceErrorsAdmin
+from core.admin.forms import ConfirmForm, reason_form
 from core.admin.readonly import ReadOnlyInline
 from core.admin.rights import page_action_allowed
 from merchants import invoices
@@ -58,16 +59,7 @@ ACTIONS = {
 }
 
 
-class ConfirmForm(forms.Form):
-    pass
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(
-        max_length=400,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="Recorded in the invoice's history.",
-    )
+ReasonForm = reason_form("the invoice's")
 
 
 class PaymentForm(forms.Form):

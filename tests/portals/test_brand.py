@@ -10,10 +10,10 @@ from django.urls import reverse
 from PIL import Image
 
 from core.actors import SYSTEM
+from core.documents import image_data_uri
 from merchants.models import MerchantBrand
 from merchants.services import merchant_brand_save
 from portals import brand
-from portals.monthly import logo_data_uri
 from tests.portals.factories import signed_in
 
 
@@ -76,6 +76,6 @@ def test_the_logo_shows_in_the_header_and_inlines_in_the_report(pair, settings, 
     page = signed_in(a.analyst).get(reverse("portals:members")).content.decode()
 
     assert brand.logo.url in page
-    assert logo_data_uri(brand).startswith("data:image/png;base64,")
+    assert image_data_uri(brand.logo).startswith("data:image/png;base64,")
     brand.logo.delete(save=False)
-    assert logo_data_uri(brand) == ""
+    assert image_data_uri(brand.logo) == ""
