@@ -1,6 +1,6 @@
-"""Demo data of the merchant portal: an owner, an analyst and a support user for each
-live merchant (passwords printed once, when made), the report aggregates built from the
-demo history, and last month's monthly report."""
+"""Demo data of the merchant portal: for each live merchant a brand (colour and logo) and
+an owner, an analyst and a support user (passwords printed once, when made); then the
+report aggregates built from the demo history, and last month's monthly report."""
 
 import datetime
 import secrets
@@ -9,14 +9,26 @@ from typing import TextIO
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from catalog.demo_images import draw_logo
 from core.actors import Actor
 from loyalty.reports.aggregates import aggregates_rebuild
-from merchants.models import Merchant, MerchantMembership, MerchantStatus
+from merchants.models import Merchant, MerchantBrand, MerchantMembership, MerchantStatus
 from merchants.monthly_reports import merchant_today, month_start, monthly_report_make
-from merchants.services import membership_set
+from merchants.services import membership_set, merchant_brand_save
 
 DEMO = Actor.system("demo")
 ROLES = ("owner", "analyst", "support")
+BRAND_COLOURS = {"maison-lumiere": "#7a1f3d", "northwind": "#1f5f3a"}
+
+
+def _brand(merchant: Merchant) -> None:
+    colour = BRAND_COLOURS.get(merchant.slug)
+    if colour is None or MerchantBrand.objects.filter(merchant=merchant).exists():
+        return
+    logo = draw_logo(merchant.name, colour, size=160)
+    brand = MerchantBrand(merchant=merchant, colour=colour)
+    brand.logo.save(f"{merchant.slug}.png", logo, save=False)
+    merchant_brand_save(brand=brand, changed=["colour", "logo"], actor=DEMO)
 
 
 def _portal_user(merchant: Merchant, role: str) -> tuple[str, str | None]:
@@ -39,6 +51,7 @@ def seed(*, out: TextIO) -> None:
     logins = []
     with transaction.atomic():
         for merchant in live:
+            _brand(merchant)
             for role in ROLES:
                 logins.append((merchant, role, *_portal_user(merchant, role)))
     result = aggregates_rebuild()
