@@ -8,7 +8,9 @@ order is then placed at a later time, as the dispatch task would (a few minutes 
 with the same dispatch function, against the demo's suppliers (the sandbox aggregator
 and the code warehouse deliver at once; the charity, a manual supplier, is completed
 by hand hours to two days later). One manual order per merchant is cancelled instead,
-through the Fulfillment team's own service, so that its points go back.
+through the Fulfillment team's own service, so that its points go back. A redemption
+whose supplier cannot deliver is refunded by dispatch, as it would be, and its reward is
+not chosen again.
 
 A member redeems only after their last ledger entry (their last order, refund or
 release, or their previous redemption), so that their ledger reads in time order and
@@ -181,9 +183,8 @@ def _choose(
     failed: set[int],
 ) -> Choice | None:
     """A reward ``member`` can afford now, of the type (then the reward) redeemed least
-    so far (delivered
-    by email: the demo has no postal addresses; not one whose supplier already failed
-    to deliver it), at a value they can afford; None when nothing fits their balance."""
+    so far, delivered by email (the demo has no postal addresses) and not one whose
+    supplier already failed to deliver it; None when nothing fits their balance."""
     affordable: list[Choice] = []
     items = selectors.catalog_for_member(merchant=merchant, member=member).select_related("reward")
     for item in items:
