@@ -4,6 +4,7 @@ from django.apps import AppConfig
 class FulfillmentConfig(AppConfig):
     name = "fulfillment"
     verbose_name = "Fulfillment"
+    demo_seed = "fulfillment.demo.seed"
     supplier_adapter_schemas = "fulfillment.adapters.registry.adapter_schemas"
     staff_group_permissions = {
         "Fulfillment": [
