@@ -324,6 +324,7 @@ def test_merchant_change_page_shows_every_inline(admin_client):
         "stores",
         "fee_plans",
         "billing_profile",
+        "brand",
         "memberships",
         "api_keys",
         "events",
@@ -358,7 +359,7 @@ def test_merchant_change_page_query_count_is_pinned(admin_client, django_assert_
     admin_client.get(change_url(merchant))  # warm per-process caches (content types)
 
     # session, user, merchant, then one query per inline (seven).
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):
         response = admin_client.get(change_url(merchant))
 
     assert response.status_code == 200
