@@ -22,6 +22,7 @@ from core.money import quantize_money
 from loyalty.exceptions import NoActiveProgram
 from loyalty.models import (
     LedgerEntry,
+    Member,
     Program,
     ReportCohortDay,
     ReportEntryDay,
@@ -383,19 +384,28 @@ def top_members(
         raise DomainError(f"Rank by one of {', '.join(TOP_BY)}.", field="by")
     if not isinstance(limit, int) or not 1 <= limit <= MAX_TOP:
         raise DomainError(f"limit is between 1 and {MAX_TOP}.", field="limit")
-    rows = (
+    # Ranked by member id alone, then the few winners' names: grouping by the names
+    # would join every member of the period.
+    ranked = list(
         ReportMemberDay.objects.filter(merchant=merchant, day__range=(start, end))
-        .values("member", "member__external_id", "member__first_name", "member__last_name")
+        .values("member")
         .annotate(value=Sum(TOP_BY[by]))
         .filter(value__gt=0)
-        .order_by("-value", "member")[:limit]
+        .order_by("-value", "member")
+        .values_list("member", "value")[:limit]
     )
+    names = {
+        row["pk"]: row
+        for row in Member.objects.filter(merchant=merchant, pk__in=[pk for pk, _ in ranked]).values(
+            "pk", "external_id", "first_name", "last_name"
+        )
+    }
     return [
         TopMember(
-            member_id=row["member"],
-            external_id=row["member__external_id"],
-            name=f"{row['member__first_name']} {row['member__last_name']}".strip(),
-            value=int(row["value"]),
+            member_id=pk,
+            external_id=names[pk]["external_id"],
+            name=f"{names[pk]['first_name']} {names[pk]['last_name']}".strip(),
+            value=int(value),
         )
-        for row in rows
+        for pk, value in ranked
     ]
