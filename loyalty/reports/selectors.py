@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connections, router
-from django.db.models import Case, Count, Exists, F, IntegerField, Max, OuterRef, Q, Sum, When
+from django.db.models import Case, F, IntegerField, Max, Q, Sum, When
 from django.db.models.functions import Coalesce
 
 from core.exceptions import DomainError
@@ -22,6 +22,7 @@ from core.money import quantize_money
 from loyalty.exceptions import NoActiveProgram
 from loyalty.models import (
     LedgerEntry,
+    Member,
     Program,
     ReportCohortDay,
     ReportEntryDay,
@@ -137,35 +138,61 @@ def _days(start: datetime.date, end: datetime.date) -> list[datetime.date]:
     return [start + datetime.timedelta(days=n) for n in range((end - start).days + 1)]
 
 
-def _order_members(
+@dataclass(frozen=True)
+class _MemberGroup:
+    """Members of the period who redeemed in it (or did not): how many were active, how
+    many ordered once or more and twice or more, and their orders and revenue."""
+
+    active: int = 0
+    ordered: int = 0
+    repeat: int = 0
+    orders: int = 0
+    revenue: Decimal = Decimal(0)
+
+
+def _member_groups(
     merchant: Merchant, start: datetime.date, end: datetime.date
-) -> dict[bool, tuple[int, int]]:
-    """Members with one order or more, and with two or more, in the period, split by
-    whether they redeemed in it: one query over the members' days."""
+) -> dict[bool, _MemberGroup]:
+    """The distinct-member figures of the period, split by whether the member redeemed in
+    it: one query, one pass over the period's member days (grouped by member, then by
+    the redeemed flag)."""
     db = router.db_for_read(ReportMemberDay)
+
+    def flag(condition: Q) -> Max:
+        return Max(Case(When(condition, then=1), default=0, output_field=IntegerField()))
+
     per_member = (
         ReportMemberDay.objects.using(db)
         .filter(merchant=merchant, day__range=(start, end))
         .values("member")
         .annotate(
             o=Sum("orders"),
-            x=Max(Case(When(redeemed=True, then=1), default=0, output_field=IntegerField())),
+            r=Sum("revenue"),
+            x=flag(Q(redeemed=True)),
+            a=flag(Q(earned=True) | Q(spent=True) | Q(ordered=True)),
         )
-        .values("o", "x")
+        .values("o", "r", "x", "a")
         .order_by()
     )
     sql, params = per_member.query.get_compiler(using=db).as_sql()
     with connections[db].cursor() as cursor:
         cursor.execute(
-            "SELECT x, SUM(CASE WHEN o >= 1 THEN 1 ELSE 0 END), "  # noqa: S608 (compiled query)
-            f"SUM(CASE WHEN o >= 2 THEN 1 ELSE 0 END) FROM ({sql}) AS per_member GROUP BY x",
+            "SELECT x, SUM(a), SUM(CASE WHEN o >= 1 THEN 1 ELSE 0 END), "  # noqa: S608 (compiled query)
+            "SUM(CASE WHEN o >= 2 THEN 1 ELSE 0 END), SUM(o), SUM(r) "
+            f"FROM ({sql}) AS per_member GROUP BY x",
             params,
         )
         rows = cursor.fetchall()
-    split = {True: (0, 0), False: (0, 0)}
-    for redeemed, ordered, repeat in rows:
-        split[bool(redeemed)] = (int(ordered or 0), int(repeat or 0))
-    return split
+    groups = {True: _MemberGroup(), False: _MemberGroup()}
+    for redeemed, active, ordered, repeat, orders, revenue in rows:
+        groups[bool(redeemed)] = _MemberGroup(
+            active=int(active or 0),
+            ordered=int(ordered or 0),
+            repeat=int(repeat or 0),
+            orders=int(orders or 0),
+            revenue=Decimal(revenue or 0),
+        )
+    return groups
 
 
 def program_report(
@@ -254,32 +281,14 @@ def program_report(
         if pk is None or pk in by_tier or tiers[pk]["program_id"] == program.pk
     )
 
-    active = ReportMemberDay.objects.filter(
-        Q(earned=True) | Q(spent=True) | Q(ordered=True), **during
-    ).aggregate(members=Count("member", distinct=True))["members"]
-    redeemer = Exists(
-        ReportMemberDay.objects.filter(
-            merchant=merchant, day__range=(start, end), member=OuterRef("member"), redeemed=True
-        )
-    )
-    order_sums = {
-        row["redeemer"]: row
-        for row in ReportMemberDay.objects.filter(**during, orders__gt=0)
-        .annotate(redeemer=redeemer)
-        .values("redeemer")
-        .annotate(order_count=Sum("orders"), order_revenue=Sum("revenue"))
-        .order_by()
-    }
-    members_split = _order_members(merchant, start, end)
+    groups = _member_groups(merchant, start, end)
 
-    def order_figures_of(groups: list[bool]) -> OrderFigures:
+    def order_figures_of(redeemed: list[bool]) -> OrderFigures:
         return figures.order_figures(
-            members=sum(members_split[g][0] for g in groups),
-            repeat_members=sum(members_split[g][1] for g in groups),
-            orders=sum(order_sums[g]["order_count"] for g in groups if g in order_sums),
-            revenue=sum(
-                (order_sums[g]["order_revenue"] for g in groups if g in order_sums), Decimal(0)
-            ),
+            members=sum(groups[g].ordered for g in redeemed),
+            repeat_members=sum(groups[g].repeat for g in redeemed),
+            orders=sum(groups[g].orders for g in redeemed),
+            revenue=sum((groups[g].revenue for g in redeemed), Decimal(0)),
             currency=currency,
         )
 
@@ -329,7 +338,7 @@ def program_report(
         points_name=program.points_name,
         members_total=joined["total"],
         members_new=joined["new"],
-        members_active=active,
+        members_active=groups[True].active + groups[False].active,
         members_by_tier=members_by_tier,
         tier_moves_up=up,
         tier_moves_down=down,
@@ -375,19 +384,28 @@ def top_members(
         raise DomainError(f"Rank by one of {', '.join(TOP_BY)}.", field="by")
     if not isinstance(limit, int) or not 1 <= limit <= MAX_TOP:
         raise DomainError(f"limit is between 1 and {MAX_TOP}.", field="limit")
-    rows = (
+    # Ranked by member id alone, then the few winners' names: grouping by the names
+    # would join every member of the period.
+    ranked = list(
         ReportMemberDay.objects.filter(merchant=merchant, day__range=(start, end))
-        .values("member", "member__external_id", "member__first_name", "member__last_name")
+        .values("member")
         .annotate(value=Sum(TOP_BY[by]))
         .filter(value__gt=0)
-        .order_by("-value", "member")[:limit]
+        .order_by("-value", "member")
+        .values_list("member", "value")[:limit]
     )
+    names = {
+        row["pk"]: row
+        for row in Member.objects.filter(merchant=merchant, pk__in=[pk for pk, _ in ranked]).values(
+            "pk", "external_id", "first_name", "last_name"
+        )
+    }
     return [
         TopMember(
-            member_id=row["member"],
-            external_id=row["member__external_id"],
-            name=f"{row['member__first_name']} {row['member__last_name']}".strip(),
-            value=int(row["value"]),
+            member_id=pk,
+            external_id=names[pk]["external_id"],
+            name=f"{names[pk]['first_name']} {names[pk]['last_name']}".strip(),
+            value=int(value),
         )
-        for row in rows
+        for pk, value in ranked
     ]
