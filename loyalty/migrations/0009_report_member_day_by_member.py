@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("loyalty", "0008_report_source_indexes"),
-        ("merchants", "0013_monthly_report"),
+        ("merchants", "0015_merchant_brand"),
     ]
 
     operations = [
