@@ -55,3 +55,38 @@ def drop_db(name: str) -> None:
 
 def database_url(name: str) -> str:
     return f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
+
+
+# The variables a benchmark's Django takes from the environment: the caller's own are
+# dropped, so a DATABASE_URL exported for the tests never points a benchmark elsewhere.
+_DJANGO_PREFIXES = ("DJANGO_", "DATABASE_", "CACHE_", "CELERY_", "API_", "EMAIL_")
+
+
+def django_env(var_dir: str, *, database: str) -> dict[str, str]:
+    """The environment of a benchmark's Django (in-process or gunicorn) on ``database``:
+    development settings without DEBUG, a local cache, quiet logs."""
+    env = {
+        name: value for name, value in os.environ.items() if not name.startswith(_DJANGO_PREFIXES)
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DJANGO_ENV="development",
+        DEBUG="false",
+        DATABASE_URL=f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{database}",
+        CACHE_URL="locmemcache://",
+        LOG_LEVEL="WARNING",
+        VAR_DIR=var_dir,
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    return env
+
+
+def configure_django(env: dict[str, str]) -> None:
+    """Set this process up with ``env`` (from ``django_env``) and start Django."""
+    for name in list(os.environ):
+        if name.startswith(_DJANGO_PREFIXES):
+            del os.environ[name]
+    os.environ.update(env)
+    import django
+
+    django.setup()

@@ -87,7 +87,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from benchdb import PG, ROOT, drop_db, run, tool
+import benchdb
+from benchdb import ROOT, configure_django, drop_db, run, tool
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -109,35 +110,11 @@ def log(message: str) -> None:
 
 
 def django_env(var_dir: str) -> dict[str, str]:
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("DJANGO_", "DATABASE_", "CACHE_", "CELERY_", "API_", "EMAIL_"))
-    }
+    env = benchdb.django_env(var_dir, database=BENCH_DB)
     env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DJANGO_ENV="development",
-        DEBUG="false",
-        DATABASE_URL=f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{BENCH_DB}",
-        CACHE_URL="locmemcache://",
-        CELERY_BROKER_URL=REDIS_URL,
-        CELERY_TASK_ALWAYS_EAGER="false",
-        EMAIL_URL="dummymail://",
-        LOG_LEVEL="WARNING",
-        VAR_DIR=var_dir,
-        PYTHONDONTWRITEBYTECODE="1",
+        CELERY_BROKER_URL=REDIS_URL, CELERY_TASK_ALWAYS_EAGER="false", EMAIL_URL="dummymail://"
     )
     return env
-
-
-def configure_django(env: dict[str, str]) -> None:
-    for name in list(os.environ):
-        if name.startswith(("DJANGO_", "DATABASE_", "CACHE_", "CELERY_", "API_", "EMAIL_")):
-            del os.environ[name]
-    os.environ.update(env)
-    import django
-
-    django.setup()
 
 
 def redis_client():

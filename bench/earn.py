@@ -38,7 +38,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchdb import ROOT, database_url, drop_db, recreate_db, run, tool
+import benchdb
+from benchdb import ROOT, configure_django, drop_db, recreate_db, run, tool
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -65,23 +66,11 @@ def log(message: str) -> None:
 def django_env(args: argparse.Namespace, var_dir: str) -> dict[str, str]:
     """The environment of migrate, the setup, the query count and gunicorn: development
     defaults except the database, the broker, the cache, DEBUG and the throttle."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("DJANGO_", "DATABASE_", "CACHE_", "CELERY_", "API_"))
-    }
+    env = benchdb.django_env(var_dir, database=BENCH_DB)
     env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DJANGO_ENV="development",
-        DEBUG="false",
         ALLOWED_HOSTS="127.0.0.1,localhost",
-        DATABASE_URL=database_url(BENCH_DB),
-        CACHE_URL="locmemcache://",
         CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
         API_THROTTLE_RATE=args.throttle_rate,
-        LOG_LEVEL="WARNING",
-        VAR_DIR=var_dir,
-        PYTHONDONTWRITEBYTECODE="1",
     )
     return env
 
@@ -275,16 +264,6 @@ def order_body(external_id: str, member: str, rng: random.Random) -> dict:
         "placed_at": datetime.now(UTC).isoformat(),
         "lines": lines,
     }
-
-
-def configure_django(env: dict[str, str]) -> None:
-    for name in list(os.environ):
-        if name.startswith(("DJANGO_", "DATABASE_", "CACHE_", "CELERY_", "API_")):
-            del os.environ[name]
-    os.environ.update(env)
-    import django
-
-    django.setup()
 
 
 # -- 5. queries per order ----------------------------------------------------------------

@@ -102,7 +102,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from benchdb import PG, ROOT, drop_db, run, tool
+from benchdb import ROOT, configure_django, django_env, drop_db, run, tool
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -118,35 +118,6 @@ TARGET_PEAK_MB = 200
 
 def log(message: str) -> None:
     print(f"[jobs {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def django_env(var_dir: str) -> dict[str, str]:
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("DJANGO_", "DATABASE_", "CACHE_", "CELERY_", "API_"))
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DJANGO_ENV="development",
-        DEBUG="false",
-        DATABASE_URL=f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{BENCH_DB}",
-        CACHE_URL="locmemcache://",
-        LOG_LEVEL="WARNING",
-        VAR_DIR=var_dir,
-        PYTHONDONTWRITEBYTECODE="1",
-    )
-    return env
-
-
-def configure_django(env: dict[str, str]) -> None:
-    for name in list(os.environ):
-        if name.startswith(("DJANGO_", "DATABASE_", "CACHE_", "CELERY_", "API_")):
-            del os.environ[name]
-    os.environ.update(env)
-    import django
-
-    django.setup()
 
 
 def max_rss_mb() -> float:
@@ -1010,7 +981,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(max(1, int(args.timeout_minutes * 60)))
     var_dir = tempfile.mkdtemp(prefix="loyalty-bench-jobs-")
-    env = django_env(var_dir)
+    env = django_env(var_dir, database=BENCH_DB)
     checks = Checks(args.sample)
     try:
         log(f"creating {BENCH_DB} and migrating it")

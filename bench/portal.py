@@ -41,7 +41,6 @@ What one run does (figures and their meaning in ``bench/PORTAL.md``):
 
 import argparse
 import datetime
-import os
 import shutil
 import statistics
 import sys
@@ -50,7 +49,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from benchdb import PG, ROOT, drop_db, recreate_db, run
+from benchdb import ROOT, configure_django, django_env, drop_db, recreate_db, run
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -75,35 +74,6 @@ ENTRIES_PER_LOT = 2.29
 
 def log(message: str) -> None:
     print(f"[portal {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def django_env(var_dir: str) -> dict[str, str]:
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("DJANGO_", "DATABASE_", "CACHE_", "CELERY_", "API_"))
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DJANGO_ENV="development",
-        DEBUG="false",
-        DATABASE_URL=f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{BENCH_DB}",
-        CACHE_URL="locmemcache://",
-        LOG_LEVEL="WARNING",
-        VAR_DIR=var_dir,
-        PYTHONDONTWRITEBYTECODE="1",
-    )
-    return env
-
-
-def configure_django(env: dict[str, str]) -> None:
-    for name in list(os.environ):
-        if name.startswith(("DJANGO_", "DATABASE_", "CACHE_", "CELERY_", "API_")):
-            del os.environ[name]
-    os.environ.update(env)
-    import django
-
-    django.setup()
 
 
 def sql(statement: str, params=None) -> list[tuple]:
@@ -898,7 +868,7 @@ def main(argv: list[str] | None = None) -> int:
     BENCH_DB = args.database
     failed = False
     var_dir = tempfile.mkdtemp(prefix="bench-portal-")
-    env = django_env(var_dir)
+    env = django_env(var_dir, database=BENCH_DB)
     seeded: dict = {}
     rebuild_s = None
     try:
