@@ -72,7 +72,7 @@ def django_env(var_dir: str, *, database: str) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="config.settings",
         DJANGO_ENV="development",
         DEBUG="false",
-        DATABASE_URL=f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{database}",
+        DATABASE_URL=database_url(database),
         CACHE_URL="locmemcache://",
         LOG_LEVEL="WARNING",
         VAR_DIR=var_dir,
