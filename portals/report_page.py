@@ -18,7 +18,7 @@ from core.percentiles import Durations
 from customercare.reports import MerchantCareReport, care_report
 from fulfillment.reports import Amount, RewardsReport, RewardsRow, rewards_report
 from loyalty.reports.definitions import Definition, definitions
-from loyalty.reports.selectors import ProgramReport, TopMember, program_report, top_members
+from loyalty.reports.selectors import ProgramReport, TopMember, program_report
 from merchants.models import Merchant
 from portals import charts, formatting
 from portals.exports import Money, Table
@@ -83,6 +83,10 @@ DEFINITIONS: dict[str, Definition] = {
         ),
     ),
 }
+
+
+# How many members the top-member tables list.
+TOP = 10
 
 
 def definition(key: str) -> Definition:
@@ -335,7 +339,9 @@ def report_build(
     """Every figure, tile, table and chart of ``period``, compared with ``previous`` (by
     default the days just before, as many)."""
     previous_period = previous or period.previous()
-    program = program_report(merchant=merchant, start=period.start, end=period.end)
+    program = program_report(
+        merchant=merchant, start=period.start, end=period.end, top=TOP if with_top else 0
+    )
     report = Report(
         merchant=merchant,
         period=period,
@@ -346,16 +352,8 @@ def report_build(
         ),
         rewards=rewards_report(merchant=merchant, start=period.start, end=period.end),
         care=care_report(merchant=merchant, start=period.start, end=period.end),
-        top_by_points=(
-            top_members(merchant=merchant, start=period.start, end=period.end, by="points")
-            if with_top
-            else []
-        ),
-        top_by_orders=(
-            top_members(merchant=merchant, start=period.start, end=period.end, by="orders")
-            if with_top
-            else []
-        ),
+        top_by_points=list(program.top_by_points),
+        top_by_orders=list(program.top_by_orders),
     )
     _tiles(report)
     _tables(report, with_top=with_top)

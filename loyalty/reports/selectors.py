@@ -102,6 +102,9 @@ class ProgramReport:
     refunds: int
     refunded: Decimal
     daily: tuple[DayFigures, ...]
+    # the members who earned the most points and placed the most orders (``top``)
+    top_by_points: tuple["TopMember", ...] = ()
+    top_by_orders: tuple["TopMember", ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -151,11 +154,12 @@ class _MemberGroup:
 
 
 def _member_groups(
-    merchant: Merchant, start: datetime.date, end: datetime.date
-) -> dict[bool, _MemberGroup]:
+    merchant: Merchant, start: datetime.date, end: datetime.date, *, top: int = 0
+) -> tuple[dict[bool, _MemberGroup], dict[str, list[tuple[int, int]]]]:
     """The distinct-member figures of the period, split by whether the member redeemed in
-    it: one query, one pass over the period's member days (grouped by member, then by
-    the redeemed flag)."""
+    it, and the ``top`` members by points earned and by orders as (member id, value):
+    one query, one pass over the period's member days (grouped by member, then by the
+    redeemed flag and ranked)."""
     db = router.db_for_read(ReportMemberDay)
 
     def flag(condition: Q) -> Max:
@@ -164,42 +168,86 @@ def _member_groups(
     per_member = (
         ReportMemberDay.objects.using(db)
         .filter(merchant=merchant, day__range=(start, end))
-        .values("member")
+        .values(u=F("member"))
         .annotate(
             o=Sum("orders"),
             r=Sum("revenue"),
+            p=Sum("points_earned"),
             x=flag(Q(redeemed=True)),
             a=flag(Q(earned=True) | Q(spent=True) | Q(ordered=True)),
         )
-        .values("o", "r", "x", "a")
+        .values("u", "o", "r", "p", "x", "a")
         .order_by()
     )
     sql, params = per_member.query.get_compiler(using=db).as_sql()
+    statement = (
+        f"WITH per_member AS ({sql}) "  # noqa: S608 (a compiled query, fixed names)
+        "SELECT 'group', x, SUM(a), SUM(CASE WHEN o >= 1 THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN o >= 2 THEN 1 ELSE 0 END), SUM(o), SUM(r) "
+        "FROM per_member GROUP BY x"
+    )
+    params = tuple(params)
+    if top:
+        for key, column in (("points", "p"), ("orders", "o")):
+            statement += (
+                f" UNION ALL SELECT * FROM (SELECT '{key}', u, {column}, 0, 0, 0, 0 "  # noqa: S608
+                f"FROM per_member WHERE {column} > 0 ORDER BY {column} DESC, u LIMIT %s) "
+                f"AS top_{key}"
+            )
+            params += (top,)
     with connections[db].cursor() as cursor:
-        cursor.execute(
-            "SELECT x, SUM(a), SUM(CASE WHEN o >= 1 THEN 1 ELSE 0 END), "  # noqa: S608 (compiled query)
-            "SUM(CASE WHEN o >= 2 THEN 1 ELSE 0 END), SUM(o), SUM(r) "
-            f"FROM ({sql}) AS per_member GROUP BY x",
-            params,
-        )
+        cursor.execute(statement, params)
         rows = cursor.fetchall()
     groups = {True: _MemberGroup(), False: _MemberGroup()}
-    for redeemed, active, ordered, repeat, orders, revenue in rows:
-        groups[bool(redeemed)] = _MemberGroup(
+    ranked: dict[str, list[tuple[int, int]]] = {"points": [], "orders": []}
+    for kind, key, active, ordered, repeat, orders, revenue in rows:
+        if kind != "group":
+            ranked[kind].append((int(key), int(active)))
+            continue
+        groups[bool(key)] = _MemberGroup(
             active=int(active or 0),
             ordered=int(ordered or 0),
             repeat=int(repeat or 0),
             orders=int(orders or 0),
             revenue=Decimal(revenue or 0),
         )
-    return groups
+    for values in ranked.values():
+        values.sort(key=lambda pair: (-pair[1], pair[0]))
+    return groups, ranked
+
+
+def _top_members(ranked: list[tuple[int, int]], names: dict[int, dict]) -> tuple:
+    return tuple(
+        TopMember(
+            member_id=pk,
+            external_id=names[pk]["external_id"],
+            name=f"{names[pk]['first_name']} {names[pk]['last_name']}".strip(),
+            value=value,
+        )
+        for pk, value in ranked
+    )
+
+
+def _member_names(merchant: Merchant, ids: set[int]) -> dict[int, dict]:
+    if not ids:
+        return {}
+    return {
+        row["pk"]: row
+        for row in Member.objects.filter(merchant=merchant, pk__in=ids).values(
+            "pk", "external_id", "first_name", "last_name"
+        )
+    }
 
 
 def program_report(
-    *, merchant: Merchant, start: datetime.date, end: datetime.date
+    *, merchant: Merchant, start: datetime.date, end: datetime.date, top: int = 0
 ) -> ProgramReport:
-    """Every figure of the merchant's program for the local days ``start`` to ``end``."""
+    """Every figure of the merchant's program for the local days ``start`` to ``end``,
+    with the ``top`` members by points earned and by orders (none by default; as
+    ``top_members`` ranks them, read in the same pass as the member figures)."""
     _check_period(start, end)
+    if not isinstance(top, int) or not 0 <= top <= MAX_TOP:
+        raise DomainError(f"top is between 0 and {MAX_TOP}.", field="top")
     program = report_program(merchant=merchant)
     currency = program.currency
     upto = {"merchant": merchant, "day__lte": end}
@@ -281,7 +329,8 @@ def program_report(
         if pk is None or pk in by_tier or tiers[pk]["program_id"] == program.pk
     )
 
-    groups = _member_groups(merchant, start, end)
+    groups, ranked = _member_groups(merchant, start, end, top=top)
+    names = _member_names(merchant, {pk for pairs in ranked.values() for pk, _ in pairs})
 
     def order_figures_of(redeemed: list[bool]) -> OrderFigures:
         return figures.order_figures(
@@ -371,6 +420,8 @@ def program_report(
             sum((row["refunded"] for row in order_days.values()), Decimal(0)), currency
         ),
         daily=daily,
+        top_by_points=_top_members(ranked["points"], names),
+        top_by_orders=_top_members(ranked["orders"], names),
     )
 
 
@@ -394,18 +445,5 @@ def top_members(
         .order_by("-value", "member")
         .values_list("member", "value")[:limit]
     )
-    names = {
-        row["pk"]: row
-        for row in Member.objects.filter(merchant=merchant, pk__in=[pk for pk, _ in ranked]).values(
-            "pk", "external_id", "first_name", "last_name"
-        )
-    }
-    return [
-        TopMember(
-            member_id=pk,
-            external_id=names[pk]["external_id"],
-            name=f"{names[pk]['first_name']} {names[pk]['last_name']}".strip(),
-            value=int(value),
-        )
-        for pk, value in ranked
-    ]
+    names = _member_names(merchant, {pk for pk, _ in ranked})
+    return list(_top_members([(pk, int(value)) for pk, value in ranked], names))
