@@ -8,6 +8,8 @@ takes that name and keeps its own host and port. The rows a test reads there mus
 committed (``transaction=True``) and replayed (``wait_for_replica``) first.
 """
 
+import time
+
 import pytest
 from django.conf import settings
 from django.db import DatabaseError, OperationalError, connections, transaction
@@ -31,18 +33,25 @@ pytestmark = [
     ),
 ]
 
-REPLAY_TIMEOUT = 15.0
+REPLAY_TIMEOUT = 30.0
 READ_ONLY_SQL_TRANSACTION = "25006"
 
 
 @pytest.fixture
 def replica(settings, monkeypatch):
-    """The standby, reachable, with report reads on and ``Merchant`` as a report model."""
-    try:
-        connections["replica"].ensure_connection()
-    except OperationalError as error:
-        connections["replica"].close()
-        pytest.skip(f"the replica at DATABASE_REPLICA_URL is not reachable: {error}")
+    """The standby, reachable, with report reads on and ``Merchant`` as a report model.
+    The test database was just created on the primary: until the standby has replayed
+    that, connecting to it says the database does not exist, so keep trying a while."""
+    deadline = time.monotonic() + REPLAY_TIMEOUT
+    while True:
+        try:
+            connections["replica"].ensure_connection()
+            break
+        except OperationalError as error:
+            connections["replica"].close()
+            if time.monotonic() > deadline:
+                pytest.skip(f"the replica at DATABASE_REPLICA_URL is not reachable: {error}")
+            time.sleep(0.5)
     settings.REPORTS_READ_FROM_REPLICA = True
     monkeypatch.setattr(Merchant, "reads_from_replica", True, raising=False)
     yield connections["replica"]
