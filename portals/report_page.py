@@ -1,257 +1,36 @@
 """The program report as the portal shows it: one builder for the dashboard, its CSV and
-ZIP downloads and the monthly PDF, so a figure reads the same everywhere.
-
-Every figure comes with its definition (``loyalty.reports.definitions`` for the program's,
-``DEFINITIONS`` below for rewards and care). A table is kept as raw values (what the CSV
-writes: amounts with their currency, ratios as percentages with one decimal, times in
-hours) and as text for people (what the page and the PDF show)."""
+ZIP downloads and the monthly PDF, so a figure reads the same everywhere. Its parts
+(definitions, tables, tiles) are in ``portals.report_parts``, its charts in
+``portals.report_charts``."""
 
 import datetime
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.percentiles import Durations
 from customercare.reports import MerchantCareReport, care_report
-from fulfillment.reports import Amount, RewardsReport, RewardsRow, rewards_report
-from loyalty.reports.definitions import Definition, definitions
+from fulfillment.reports import RewardsReport, RewardsRow, rewards_report
 from loyalty.reports.selectors import ProgramReport, TopMember, program_report
 from merchants.models import Merchant
-from portals import charts, formatting
+from portals import formatting
 from portals.exports import Money, Table
 from portals.periods import Period
-
-DEFINITIONS: dict[str, Definition] = {
-    "redemptions": Definition(
-        _("Redemptions"),
-        _(
-            "Rewards your members asked for in the period, whatever became of them "
-            "(delivered, still on the way, or refunded)."
-        ),
-    ),
-    "points_spent": Definition(
-        _("Points spent on rewards"),
-        _("The points of those redemptions, before any was given back."),
-    ),
-    "reward_value": Definition(
-        _("Reward value"),
-        _(
-            "The face value of the rewards asked for, in your program's currency where the "
-            "reward was bought in it or converted; otherwise in the reward's own currency."
-        ),
-    ),
-    "rewards_refunded": Definition(
-        _("Refunded redemptions"),
-        _(
-            "Redemptions of the period that could not be delivered or were cancelled; their "
-            "points went back to the member."
-        ),
-    ),
-    "fulfillment_time": Definition(
-        _("Time to deliver"),
-        _(
-            "From the member's request to the reward's delivery, for the redemptions of the "
-            "period delivered so far: the median (half were faster) and the 90th percentile "
-            "(nine in ten were faster)."
-        ),
-    ),
-    "tickets_opened": Definition(
-        _("Tickets opened"), _("Care tickets your members (or our agents for them) opened.")
-    ),
-    "tickets_resolved": Definition(
-        _("Tickets resolved"), _("Tickets whose resolution fell in the period.")
-    ),
-    "first_response": Definition(
-        _("First response"),
-        _(
-            "From the ticket's opening to our agents' first public reply, for tickets opened "
-            "in the period: median and 90th percentile."
-        ),
-    ),
-    "resolution_time": Definition(
-        _("Time to resolve"),
-        _("From opening to resolution, for tickets opened in the period and resolved."),
-    ),
-    "csat": Definition(
-        _("Customer satisfaction (CSAT)"),
-        _(
-            "Ratings from 1 to 5 given by members after a resolved ticket, in the period: the "
-            "average, and the share of 4 or 5."
-        ),
-    ),
-}
-
+from portals.report_charts import report_charts
+from portals.report_parts import (
+    Column,
+    ReportTable,
+    Tile,
+    amounts_cell,
+    definition,
+    tile,
+)
 
 # How many members the top-member tables list.
 TOP = 10
-
-
-def definition(key: str) -> Definition:
-    return DEFINITIONS.get(key) or definitions[key]
-
-
-# -- tables: raw values for the CSV, text for people -------------------------------------------
-
-
-@dataclass(frozen=True)
-class Column:
-    label: str
-    # text, count, points, money, percent, hours, date, month
-    kind: str = "text"
-
-
-def _hours(value: datetime.timedelta | None) -> Decimal | None:
-    if value is None:
-        return None
-    return (Decimal(value.total_seconds()) / 3600).quantize(Decimal("0.1"), ROUND_HALF_UP)
-
-
-def _percent_number(ratio: Decimal | None) -> Decimal | None:
-    if ratio is None:
-        return None
-    return (ratio * 100).quantize(Decimal("0.1"), ROUND_HALF_UP)
-
-
-def _amounts_cell(values: Sequence[Amount]) -> object:
-    if not values:
-        return None
-    if len(values) == 1:
-        return Money(values[0].amount, values[0].currency)
-    return "; ".join(f"{value.amount} {value.currency}" for value in values)
-
-
-@dataclass(frozen=True)
-class ReportTable:
-    slug: str
-    title: str
-    keys: tuple[str, ...]  # the definitions it carries
-    columns: tuple[Column, ...]
-    rows: tuple[tuple[object, ...], ...]
-    caption: str = ""
-
-    @property
-    def definitions(self) -> list[tuple[str, str]]:
-        return [(str(definition(key).label), str(definition(key).how)) for key in self.keys]
-
-    def csv_header(self) -> list[str]:
-        header = []
-        for column in self.columns:
-            if column.kind == "money":
-                header += [str(column.label), str(_("Currency"))]
-            elif column.kind == "percent":
-                header.append(f"{column.label} (%)")
-            elif column.kind == "hours":
-                header.append(f"{column.label} ({_('hours')})")
-            else:
-                header.append(str(column.label))
-        return header
-
-    def csv_rows(self) -> list[list[object]]:
-        rows = []
-        for row in self.rows:
-            cells: list[object] = []
-            for column, value in zip(self.columns, row, strict=True):
-                if column.kind == "money":
-                    # Two cells, amount and currency: amounts in several currencies are
-                    # listed in the first, each with its code, and never added up.
-                    if isinstance(value, Money):
-                        cells.append(value)
-                    else:
-                        cells += [value, ""]
-                elif column.kind == "percent":
-                    cells.append(_percent_number(value))
-                elif column.kind == "hours":
-                    cells.append(_hours(value))
-                elif column.kind in ("date", "month") and value is not None:
-                    cells.append(value.isoformat())
-                else:
-                    cells.append(value)
-            rows.append(cells)
-        return rows
-
-    def as_export(self, *, prefix: str) -> Table:
-        return Table(
-            filename=f"{prefix}-{self.slug}",
-            definitions=self.definitions,
-            header=self.csv_header(),
-            rows=self.csv_rows(),
-        )
-
-    @property
-    def display_rows(self) -> list[list[dict]]:
-        return [
-            [
-                {"text": _text(column.kind, value), "numeric": column.kind != "text"}
-                for column, value in zip(self.columns, row, strict=True)
-            ]
-            for row in self.rows
-        ]
-
-
-def _text(kind: str, value: object) -> str:
-    if value is None:
-        return formatting.MISSING
-    if kind == "money":
-        if isinstance(value, Money):
-            return formatting.money(value.amount, value.currency)
-        return str(value)
-    if kind == "points" or kind == "count":
-        return formatting.points(value)
-    if kind == "percent":
-        return formatting.percent(value)
-    if kind == "hours":
-        return formatting.duration(value)
-    if kind == "date":
-        return formatting.date(value)
-    if kind == "month":
-        return formatting.month(value)
-    return str(value)
-
-
-# -- tiles: a headline figure with its comparison ------------------------------------------
-
-
-@dataclass(frozen=True)
-class Tile:
-    key: str
-    value: str
-    previous: str = ""
-    change: str = ""
-    direction: str = "none"
-    note: str = ""
-
-    @property
-    def label(self) -> str:
-        return str(definition(self.key).label)
-
-    @property
-    def how(self) -> str:
-        return str(definition(self.key).how)
-
-
-def _tile(
-    key: str,
-    current: int | Decimal | None,
-    previous: int | Decimal | None,
-    show: Callable[[int | Decimal | None], str],
-    *,
-    note: str = "",
-    compare: bool = True,
-) -> Tile:
-    if not compare:
-        return Tile(key=key, value=show(current), note=note)
-    return Tile(
-        key=key,
-        value=show(current),
-        previous=show(previous),
-        change=formatting.change(current, previous),
-        direction=formatting.change_direction(current, previous),
-        note=note,
-    )
-
 
 # -- the report ------------------------------------------------------------------------------
 
@@ -357,7 +136,7 @@ def report_build(
     )
     _tiles(report)
     _tables(report, with_top=with_top)
-    _charts(report)
+    report_charts(report)
     return report
 
 
@@ -375,14 +154,14 @@ def _tiles(report: Report) -> None:
         return formatting.percent(value)
 
     report.tiles["members"] = [
-        _tile("members_total", now.members_total, before.members_total, points),
-        _tile("members_new", now.members_new, before.members_new, points),
-        _tile("members_active", now.members_active, before.members_active, points),
-        _tile("tier_moves_up", now.tier_moves_up, before.tier_moves_up, points),
-        _tile("tier_moves_down", now.tier_moves_down, before.tier_moves_down, points),
+        tile("members_total", now.members_total, before.members_total, points),
+        tile("members_new", now.members_new, before.members_new, points),
+        tile("members_active", now.members_active, before.members_active, points),
+        tile("tier_moves_up", now.tier_moves_up, before.tier_moves_up, points),
+        tile("tier_moves_down", now.tier_moves_down, before.tier_moves_down, points),
     ]
     report.tiles["points"] = [
-        _tile(key, getattr(now, key), getattr(before, key), points)
+        tile(key, getattr(now, key), getattr(before, key), points)
         for key in (
             "points_issued",
             "points_released",
@@ -398,17 +177,17 @@ def _tiles(report: Report) -> None:
     ]
     deferred = now.deferred_revenue
     report.tiles["liability"] = [
-        _tile(
+        tile(
             "liability_points",
             now.liability_points,
             before.liability_points,
             points,
             note=str(_("spendable and pending at the end of the period")),
         ),
-        _tile("liability_money", now.liability_money, before.liability_money, money),
-        _tile("redemption_rate", now.redemption_rate, before.redemption_rate, percent),
-        _tile("breakage", deferred.breakage_rate, None, percent, compare=False),
-        _tile(
+        tile("liability_money", now.liability_money, before.liability_money, money),
+        tile("redemption_rate", now.redemption_rate, before.redemption_rate, percent),
+        tile("breakage", deferred.breakage_rate, None, percent, compare=False),
+        tile(
             "deferred_revenue",
             deferred.amount,
             None,
@@ -419,15 +198,15 @@ def _tiles(report: Report) -> None:
     ]
     orders, orders_before = now.orders, before.orders
     report.tiles["orders"] = [
-        _tile("orders", orders.orders, orders_before.orders, points),
-        _tile("revenue", orders.revenue, orders_before.revenue, money),
-        _tile(
+        tile("orders", orders.orders, orders_before.orders, points),
+        tile("revenue", orders.revenue, orders_before.revenue, money),
+        tile(
             "average_order_value",
             orders.average_order_value,
             orders_before.average_order_value,
             money,
         ),
-        _tile(
+        tile(
             "repeat_purchase_rate",
             orders.repeat_purchase_rate,
             orders_before.repeat_purchase_rate,
@@ -436,10 +215,10 @@ def _tiles(report: Report) -> None:
     ]
     rewards, care = report.rewards, report.care
     report.tiles["rewards"] = [
-        _tile("redemptions", rewards.redemptions, None, points, compare=False),
-        _tile("points_spent", rewards.points_spent, None, points, compare=False),
+        tile("redemptions", rewards.redemptions, None, points, compare=False),
+        tile("points_spent", rewards.points_spent, None, points, compare=False),
         Tile(key="reward_value", value=formatting.amounts(rewards.value)),
-        _tile("rewards_refunded", rewards.refunded, None, points, compare=False),
+        tile("rewards_refunded", rewards.refunded, None, points, compare=False),
         Tile(
             key="fulfillment_time",
             value=formatting.duration(rewards.fulfillment_time.median),
@@ -448,8 +227,8 @@ def _tiles(report: Report) -> None:
         ),
     ]
     report.tiles["care"] = [
-        _tile("tickets_opened", care.opened, None, points, compare=False),
-        _tile("tickets_resolved", care.resolved, None, points, compare=False),
+        tile("tickets_opened", care.opened, None, points, compare=False),
+        tile("tickets_resolved", care.resolved, None, points, compare=False),
         Tile(
             key="first_response",
             value=formatting.duration(care.first_response.median),
@@ -486,7 +265,7 @@ def _money(amount: Decimal | None, currency: str) -> Money | None:
 
 def _rewards_rows(rows: Sequence[RewardsRow]) -> tuple[tuple[object, ...], ...]:
     return tuple(
-        (row.label, row.redemptions, row.quantity, row.points, _amounts_cell(row.value))
+        (row.label, row.redemptions, row.quantity, row.points, amounts_cell(row.value))
         for row in rows
     )
 
@@ -755,82 +534,3 @@ def _tables(report: Report, *, with_top: bool) -> None:
             )
     # Keyed by a name templates can read (``members_by_tier``); URLs use the slug.
     report.tables = {table.slug.replace("-", "_"): table for table in tables}
-
-
-def _charts(report: Report) -> None:
-    now, before = report.program, report.previous
-    days = [day.day for day in now.daily]
-    previous_days = {day.day: day for day in before.daily}
-    previous_in_order = [previous_days[day] for day in sorted(previous_days)]
-    previous_label = str(_("Previous period"))
-    report.charts["issued"] = charts.daily_chart(
-        title=str(_("Points issued per day")),
-        description=str(
-            _("Points issued each day of the period, with the previous period for comparison.")
-        ),
-        days=days,
-        values=[day.issued for day in now.daily],
-        series_label=str(_("Issued")),
-        previous=[day.issued for day in previous_in_order],
-        previous_label=previous_label,
-    )
-    report.charts["redeemed"] = charts.daily_chart(
-        title=str(_("Points redeemed per day")),
-        description=str(_("Points spent on rewards each day, with the previous period.")),
-        days=days,
-        values=[day.redeemed for day in now.daily],
-        series_label=str(_("Redeemed")),
-        previous=[day.redeemed for day in previous_in_order],
-        previous_label=previous_label,
-    )
-    report.charts["revenue"] = charts.daily_chart(
-        title=str(_("Members' revenue per day")),
-        description=str(_("Revenue of members' orders each day, with the previous period.")),
-        days=days,
-        values=[day.revenue for day in now.daily],
-        series_label=str(_("Revenue")),
-        previous=[day.revenue for day in previous_in_order],
-        previous_label=previous_label,
-        unit="money",
-        currency=report.currency,
-    )
-    report.charts["tiers"] = charts.bar_chart(
-        title=str(_("Members by tier")),
-        description=str(_("How many members were in each tier at the end of the period.")),
-        rows=[(str(tier.name or _("No tier")), tier.members) for tier in now.members_by_tier],
-        series_label=str(_("Members")),
-        compact=True,
-    )
-    report.charts["cohorts"] = charts.cohort_chart(
-        title=str(_("Breakage by issue month")),
-        description=str(
-            _(
-                "The share of each month's issued points that expired unused. Young months "
-                "can still change: their points may yet be spent or expire."
-            )
-        ),
-        cohorts=[
-            charts.Cohort(
-                month=cohort.month,
-                value=formatting.ratio_of(cohort.expired, cohort.issued),
-                young=cohort.young,
-            )
-            for cohort in now.cohorts
-        ],
-        settled_label=str(_("Settled")),
-        young_label=str(_("Still young")),
-    )
-    report.charts["rewards"] = charts.bar_chart(
-        title=str(_("Redemptions by reward")),
-        description=str(_("The rewards members asked for most in the period.")),
-        rows=[(row.label, row.redemptions) for row in report.rewards.by_reward],
-        series_label=str(_("Redemptions")),
-        compact=True,
-    )
-    report.charts["countries"] = charts.bar_chart(
-        title=str(_("Redemptions by country")),
-        description=str(_("Where the rewards of the period were delivered.")),
-        rows=[(row.label, row.redemptions) for row in report.rewards.by_country],
-        series_label=str(_("Redemptions")),
-        compact=True,
-    )
