@@ -113,10 +113,16 @@ def merchant_today(merchant: Merchant) -> datetime.date:
 
 
 def report_build(
-    *, merchant: Merchant, period: Period, with_top: bool = True, previous: Period | None = None
+    *,
+    merchant: Merchant,
+    period: Period,
+    with_top: bool = True,
+    previous: Period | None = None,
+    with_charts: bool = True,
 ) -> Report:
-    """Every figure, tile, table and chart of ``period``, compared with ``previous`` (by
-    default the days just before, as many)."""
+    """Every figure, tile, table and (unless ``with_charts`` is off: a download needs none)
+    chart of ``period``, compared with ``previous`` (by default the days just before, as
+    many)."""
     previous_period = previous or period.previous()
     program = program_report(
         merchant=merchant, start=period.start, end=period.end, top=TOP if with_top else 0
@@ -136,7 +142,8 @@ def report_build(
     )
     _tiles(report)
     _tables(report, with_top=with_top)
-    report_charts(report)
+    if with_charts:
+        report_charts(report)
     return report
 
 

@@ -30,16 +30,19 @@ def _period(request: HttpRequest) -> tuple[Period, list[str]]:
     return period_from_query(request.GET, today=merchant_today(request.portal.merchant))
 
 
-def _report(request: HttpRequest, period: Period) -> Report:
+def _report(request: HttpRequest, period: Period, *, with_charts: bool = True) -> Report:
     return report_build(
-        merchant=request.portal.merchant, period=period, with_top=request.portal.may(roles.TOP)
+        merchant=request.portal.merchant,
+        period=period,
+        with_top=request.portal.may(roles.TOP),
+        with_charts=with_charts,
     )
 
 
 def _report_or_404(request: HttpRequest) -> Report:
     period, _errors = _period(request)
     try:
-        return _report(request, period)
+        return _report(request, period, with_charts=False)
     except NoActiveProgram:
         raise Http404("No program yet.") from None
 
