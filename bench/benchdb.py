@@ -90,3 +90,51 @@ def configure_django(env: dict[str, str]) -> None:
     import django
 
     django.setup()
+
+
+def live_merchant_with_program(*, name: str, slug: str, timezone_name: str, silver, gold):
+    """A live merchant (onboarded through its services) with the benchmarks' program: USD,
+    a point worth $0.01, 1 point per dollar, 14 pending days, lots expiring after 12
+    months, and two tiers at ``silver`` and ``gold``. Needs Django set up; returns the
+    merchant, the program and the two tiers."""
+    from decimal import Decimal
+
+    from core.actors import SYSTEM
+    from loyalty import services as loyalty_services
+    from loyalty.models import Tier
+    from merchants import services as merchant_services
+    from merchants.models import ChecklistItem, MerchantStatus
+
+    merchant = merchant_services.merchant_create(
+        name=name,
+        slug=slug,
+        country="US",
+        default_currency="USD",
+        timezone_name=timezone_name,
+        actor=SYSTEM,
+    )
+    for step in (MerchantStatus.IN_REVIEW, MerchantStatus.APPROVED):
+        merchant_services.merchant_transition(
+            merchant=merchant, to_status=step, reason="benchmark", actor=SYSTEM
+        )
+    program = loyalty_services.program_configure(
+        merchant=merchant,
+        actor=SYSTEM,
+        name="Bench Rewards",
+        points_name="Points",
+        point_value=Decimal("0.01"),
+        base_earn_rate=Decimal("1"),
+        pending_days=14,
+        expiry_policy="lot_age",
+        expiry_months=12,
+        tiers_enabled=True,
+        tier_window_months=12,
+    )
+    silver_tier = Tier.objects.create(program=program, name="Silver", threshold=silver)
+    gold_tier = Tier.objects.create(program=program, name="Gold", threshold=gold)
+    for item in ChecklistItem.values:
+        merchant_services.checklist_item_complete(merchant=merchant, item=item, actor=SYSTEM)
+    merchant_services.merchant_transition(
+        merchant=merchant, to_status=MerchantStatus.LIVE, reason="benchmark", actor=SYSTEM
+    )
+    return merchant, program, silver_tier, gold_tier

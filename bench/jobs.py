@@ -102,7 +102,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from benchdb import ROOT, configure_django, django_env, drop_db, run, tool
+from benchdb import (
+    ROOT,
+    configure_django,
+    django_env,
+    drop_db,
+    live_merchant_with_program,
+    run,
+    tool,
+)
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -261,44 +269,14 @@ class World:
 def setup_program():
     from django.utils import timezone
 
-    from core.actors import SYSTEM
-    from loyalty import services as loyalty_services
     from loyalty import tiers
-    from loyalty.models import Tier
-    from merchants import services as merchant_services
-    from merchants.models import ChecklistItem, MerchantStatus
 
-    merchant = merchant_services.merchant_create(
+    merchant, program, silver, gold = live_merchant_with_program(
         name="Bench Jobs Outfitters",
         slug="bench-jobs",
-        country="US",
-        default_currency="USD",
         timezone_name="UTC",
-        actor=SYSTEM,
-    )
-    for step in (MerchantStatus.IN_REVIEW, MerchantStatus.APPROVED):
-        merchant_services.merchant_transition(
-            merchant=merchant, to_status=step, reason="benchmark", actor=SYSTEM
-        )
-    program = loyalty_services.program_configure(
-        merchant=merchant,
-        actor=SYSTEM,
-        name="Bench Rewards",
-        points_name="Points",
-        point_value=Decimal("0.01"),
-        base_earn_rate=Decimal("1"),
-        pending_days=14,
-        expiry_policy="lot_age",
-        expiry_months=12,
-        tiers_enabled=True,
-        tier_window_months=12,
-    )
-    silver = Tier.objects.create(program=program, name="Silver", threshold=SILVER)
-    gold = Tier.objects.create(program=program, name="Gold", threshold=GOLD)
-    for item in ChecklistItem.values:
-        merchant_services.checklist_item_complete(merchant=merchant, item=item, actor=SYSTEM)
-    merchant_services.merchant_transition(
-        merchant=merchant, to_status=MerchantStatus.LIVE, reason="benchmark", actor=SYSTEM
+        silver=SILVER,
+        gold=GOLD,
     )
     now = timezone.now()
     return World(

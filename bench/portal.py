@@ -49,7 +49,15 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from benchdb import ROOT, configure_django, django_env, drop_db, recreate_db, run
+from benchdb import (
+    ROOT,
+    configure_django,
+    django_env,
+    drop_db,
+    live_merchant_with_program,
+    recreate_db,
+    run,
+)
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -104,42 +112,14 @@ def setup(now: datetime.datetime) -> dict:
     from catalog import services as catalog_services
     from catalog.models import Brand, Reward, RewardStatus, RewardType
     from core.actors import SYSTEM
-    from loyalty import services as loyalty_services
-    from loyalty.models import Tier
-    from merchants import services as merchant_services
-    from merchants.models import ChecklistItem, MerchantMembership, MerchantStatus
+    from merchants.models import MerchantMembership
 
-    merchant = merchant_services.merchant_create(
+    merchant, program, silver, gold = live_merchant_with_program(
         name="Bench Portal Outfitters",
         slug="bench-portal",
-        country="US",
-        default_currency="USD",
         timezone_name=TIMEZONE,
-        actor=SYSTEM,
-    )
-    for step in (MerchantStatus.IN_REVIEW, MerchantStatus.APPROVED):
-        merchant_services.merchant_transition(
-            merchant=merchant, to_status=step, reason="benchmark", actor=SYSTEM
-        )
-    program = loyalty_services.program_configure(
-        merchant=merchant,
-        actor=SYSTEM,
-        name="Bench Rewards",
-        points_name="Points",
-        point_value=Decimal("0.01"),
-        base_earn_rate=Decimal("1"),
-        pending_days=14,
-        expiry_policy="lot_age",
-        expiry_months=12,
-        tiers_enabled=True,
-        tier_window_months=12,
-    )
-    silver = Tier.objects.create(program=program, name="Silver", threshold=SILVER)
-    gold = Tier.objects.create(program=program, name="Gold", threshold=GOLD)
-    for item in ChecklistItem.values:
-        merchant_services.checklist_item_complete(merchant=merchant, item=item, actor=SYSTEM)
-    merchant_services.merchant_transition(
-        merchant=merchant, to_status=MerchantStatus.LIVE, reason="benchmark", actor=SYSTEM
+        silver=SILVER,
+        gold=GOLD,
     )
     brand = Brand.objects.create(
         name="Bench Brand", slug="bench-brand", description="A brand.", terms="Terms apply."
