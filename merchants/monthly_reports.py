@@ -6,8 +6,8 @@ The pages are the portal's, an app above this one: it declares ``monthly_report_
 on its AppConfig (``core.hooks``), a callable ``(*, merchant, month, final) -> (pdf bytes,
 page count)``. A final report never changes; the month still running may be drafted again
 and again on request. Running the job twice makes one report per merchant and month and
-one email: ``notified_at`` is set by the first sender, and a crash between the commit and
-the email is repaired by the next run."""
+one email: ``notified_at`` is claimed before sending, and a failed send is tried
+again by the next run."""
 
 import datetime
 import logging
@@ -105,37 +105,48 @@ def _owner_addresses(merchant: Merchant) -> list[str]:
 
 
 def monthly_report_notify(*, report: MonthlyReport) -> bool:
-    """Email the owners that the final report is ready; True when this call sent it."""
+    """Email the owners that the final report is ready; True when this call sent it.
+
+    The send is claimed first (compare-and-swap on ``notified_at``), so two runs at once
+    never both send; a send that fails gives the claim back for the next run."""
     if not report.is_final or report.notified_at is not None:
         return False
+    claimed = MonthlyReport.objects.filter(pk=report.pk, notified_at__isnull=True).update(
+        notified_at=timezone.now()
+    )
+    if not claimed:
+        return False
+    try:
+        _owners_email(report)
+    except Exception:
+        MonthlyReport.objects.filter(pk=report.pk).update(notified_at=None)
+        raise
+    return True
+
+
+def _owners_email(report: MonthlyReport) -> None:
     merchant = report.merchant
     to = _owner_addresses(merchant)
-    if to:
-        context = {
-            "merchant": merchant,
-            "report": report,
-            "url": settings.PUBLIC_BASE_URL
-            + reverse("portals:monthly_report_pdf", kwargs={"public_id": report.public_id}),
-            "list_url": settings.PUBLIC_BASE_URL + reverse("portals:monthly_reports"),
-        }
-        subject = " ".join(
-            render_to_string("merchants/email/monthly_report_subject.txt", context).split()
-        )
-        body = render_to_string("merchants/email/monthly_report.txt", context)
-        EmailMultiAlternatives(
-            subject=subject,
-            body=body,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=to,
-            headers={"Auto-Submitted": "auto-generated"},
-        ).send()
-    # Compare-and-swap: of two runs that both sent, only one records it; the next run sends
-    # nothing either way.
-    return bool(
-        MonthlyReport.objects.filter(pk=report.pk, notified_at__isnull=True).update(
-            notified_at=timezone.now()
-        )
+    if not to:
+        return
+    context = {
+        "merchant": merchant,
+        "report": report,
+        "url": settings.PUBLIC_BASE_URL
+        + reverse("portals:monthly_report_pdf", kwargs={"public_id": report.public_id}),
+        "list_url": settings.PUBLIC_BASE_URL + reverse("portals:monthly_reports"),
+    }
+    subject = " ".join(
+        render_to_string("merchants/email/monthly_report_subject.txt", context).split()
     )
+    body = render_to_string("merchants/email/monthly_report.txt", context)
+    EmailMultiAlternatives(
+        subject=subject,
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=to,
+        headers={"Auto-Submitted": "auto-generated"},
+    ).send()
 
 
 def monthly_reports_due(

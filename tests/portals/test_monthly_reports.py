@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
 from django.urls import reverse
 from django.utils import timezone
 
@@ -139,3 +140,26 @@ def test_the_pdf_has_pages_with_the_figures_in_its_text(november, tmp_path):
     assert "Compared with Oct 1 \u2013 31, 2026" in text
     assert "$250.00" in text
     assert "Deferred revenue" in text
+
+
+def test_a_failed_email_is_sent_again_by_the_next_run(november, settings):
+    a, _ = november
+    settings.EMAIL_BACKEND = "tests.portals.test_monthly_reports.RefusingBackend"
+    first = monthly_reports_due(now=NOW, merchant_id=a.merchant.pk)
+    assert first == "1 reports, 0 emails, 1 failed"
+    report = MonthlyReport.objects.get(merchant=a.merchant, month=NOVEMBER)
+    assert report.notified_at is None
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    again = monthly_reports_due(now=NOW, merchant_id=a.merchant.pk)
+    assert again == "1 reports, 1 emails, 0 failed"
+    assert len(mail.outbox) == 1
+    report.refresh_from_db()
+    assert report.notified_at is not None
+
+
+class RefusingBackend(BaseEmailBackend):
+    """A mail server that is down."""
+
+    def send_messages(self, email_messages):
+        raise ConnectionRefusedError("mail server down")
