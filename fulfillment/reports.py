@@ -34,10 +34,12 @@ from django.db.models import (
     Case,
     CharField,
     Count,
+    DateField,
     DecimalField,
     DurationField,
     ExpressionWrapper,
     F,
+    Max,
     OuterRef,
     Q,
     QuerySet,
@@ -45,6 +47,7 @@ from django.db.models import (
     Sum,
     When,
 )
+from django.db.models.functions import TruncDate
 from django_countries import countries
 
 from catalog.models import RewardType
@@ -293,3 +296,22 @@ def _spans(
     pairs: Iterable[tuple[datetime.datetime, datetime.datetime]],
 ) -> list[datetime.timedelta]:
     return [moment - created for created, moment in pairs]
+
+
+def days_changed(
+    *, merchant: Merchant, since: datetime.datetime
+) -> dict[datetime.date, datetime.datetime]:
+    """The merchant's local days whose redemptions were made or changed (status,
+    delivery, a reissue) at or after ``since``, with the latest change: the rewards
+    figures of a range holding one of them, computed before then, may be out of date."""
+    zone = merchant.timezone
+    zone = ZoneInfo(zone) if isinstance(zone, str) else zone
+    rows = (
+        Redemption.objects.using(reports_db())
+        .filter(merchant=merchant, updated_at__gte=since)
+        .annotate(day=TruncDate("created_at", tzinfo=zone, output_field=DateField()))
+        .values("day")
+        .annotate(latest=Max("updated_at"))
+        .order_by()
+    )
+    return {row["day"]: row["latest"] for row in rows}

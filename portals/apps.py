@@ -10,6 +10,17 @@ class PortalsConfig(AppConfig):
     verbose_name = "Portals"
     monthly_report_renderer = "portals.monthly.monthly_report_pdf"
     demo_seed = "portals.demo.seed"
+    # A program's currency, point value and tiers are in every figure of its reports.
+    on_program_saved = "portals.snapshots.program_saved"
+    periodic_tasks = [
+        {
+            "name": "Refresh report snapshots",
+            "task": "portals.refresh_report_snapshots",
+            "crontab": "* * * * *",
+            "description": "Computes the dashboard's periods for every live merchant when "
+            "their figures changed, so a report page reads them instead of computing them.",
+        },
+    ]
 
     def ready(self) -> None:
         # django-allauth registers its models (email addresses, authenticators) in the

@@ -1,5 +1,5 @@
-"""The dashboard's date range: a preset (the last 7, 30 or 90 days, this month, last
-month, this year) or a custom range, read from the page's GET parameters.
+"""The dashboard's date range: a preset (the last 7, 30, 90 or 365 days, this month,
+last month, this year) or a custom range, read from the page's GET parameters.
 
 A period is whole local days of the merchant, both ends included: ``today`` is the
 merchant's local date, which the caller works out (``merchant.timezone``); the report
@@ -28,6 +28,7 @@ PRESETS = {
     "last_7": gettext_lazy("Last 7 days"),
     "last_30": gettext_lazy("Last 30 days"),
     "last_90": gettext_lazy("Last 90 days"),
+    "last_365": gettext_lazy("Last 365 days"),
     "this_month": gettext_lazy("This month"),
     "last_month": gettext_lazy("Last month"),
     "this_year": gettext_lazy("This year"),
@@ -88,7 +89,7 @@ class Period:
 def preset_period(preset: str, *, today: datetime.date) -> Period:
     """The preset's days as of ``today``; ``KeyError`` for a name that is not a preset
     (``custom`` included: it has no days of its own)."""
-    if preset in ("last_7", "last_30", "last_90"):
+    if preset in ("last_7", "last_30", "last_90", "last_365"):
         length = int(preset.removeprefix("last_"))
         return Period(today - datetime.timedelta(days=length - 1), today, preset)
     if preset == "this_month":

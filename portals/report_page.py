@@ -13,8 +13,8 @@ from django.utils.translation import gettext_lazy as _
 
 from core.percentiles import Durations
 from customercare.reports import MerchantCareReport, care_report
-from fulfillment.reports import RewardsReport, RewardsRow, rewards_report
-from loyalty.reports.selectors import ProgramReport, TopMember, program_report
+from fulfillment.reports import RewardsReport, RewardsRow
+from loyalty.reports.selectors import ProgramReport, TopMember
 from merchants.models import Merchant
 from portals import formatting
 from portals.exports import Money, Table
@@ -28,9 +28,7 @@ from portals.report_parts import (
     definition,
     tile,
 )
-
-# How many members the top-member tables list.
-TOP = 10
+from portals.snapshots import period_figures
 
 # -- the report ------------------------------------------------------------------------------
 
@@ -124,21 +122,18 @@ def report_build(
     chart of ``period``, compared with ``previous`` (by default the days just before, as
     many)."""
     previous_period = previous or period.previous()
-    program = program_report(
-        merchant=merchant, start=period.start, end=period.end, top=TOP if with_top else 0
-    )
+    now, before = period_figures(merchant=merchant, periods=[period, previous_period])
+    program = now.program
     report = Report(
         merchant=merchant,
         period=period,
         previous_period=previous_period,
         program=program,
-        previous=program_report(
-            merchant=merchant, start=previous_period.start, end=previous_period.end
-        ),
-        rewards=rewards_report(merchant=merchant, start=period.start, end=period.end),
+        previous=before.program,
+        rewards=now.rewards,
         care=care_report(merchant=merchant, start=period.start, end=period.end),
-        top_by_points=list(program.top_by_points),
-        top_by_orders=list(program.top_by_orders),
+        top_by_points=list(program.top_by_points) if with_top else [],
+        top_by_orders=list(program.top_by_orders) if with_top else [],
     )
     _tiles(report)
     _tables(report, with_top=with_top)

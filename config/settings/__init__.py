@@ -409,6 +409,12 @@ MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Loyalty merchant portal")
 # stolen session cookie must not work for good either (absolute). One working day fits.
 PORTAL_SESSION_IDLE_MINUTES = env.int("PORTAL_SESSION_IDLE_MINUTES", default=30)
 PORTAL_SESSION_MAX_HOURS = env.int("PORTAL_SESSION_MAX_HOURS", default=10)
+# Report snapshots (portals.snapshots): the snapshot job recomputes a dashboard period
+# whose sources changed once its snapshot is REPORT_SNAPSHOT_REFRESH_SECONDS old; a page
+# reads a changed snapshot while it is younger than REPORT_SNAPSHOT_MAX_LAG_SECONDS (the
+# job is about to replace it) and computes the figures itself after that.
+REPORT_SNAPSHOT_REFRESH_SECONDS = env.int("REPORT_SNAPSHOT_REFRESH_SECONDS", default=60)
+REPORT_SNAPSHOT_MAX_LAG_SECONDS = env.int("REPORT_SNAPSHOT_MAX_LAG_SECONDS", default=120)
 
 # --- Logging ------------------------------------------------------------------------------
 

@@ -156,6 +156,8 @@ class Redemption(models.Model):
             models.Index(fields=["merchant", "member", "-created_at"], name="redemption_member"),
             # The merchant's reports read a range of days of all its members.
             models.Index(fields=["merchant", "created_at"], name="redemption_merchant_day"),
+            # What changed lately, for the reports computed before (fulfillment.reports).
+            models.Index(fields=["merchant", "updated_at"], name="redemption_merchant_changed"),
             models.Index(fields=["status", "updated_at"], name="redemption_status"),
         ]
 

@@ -15,6 +15,7 @@ from loyalty.models.program import (
 from loyalty.models.rates import ExchangeRate
 from loyalty.models.reports import (
     ReportCohortDay,
+    ReportDayStamp,
     ReportEntryDay,
     ReportJoinDay,
     ReportMemberDay,
@@ -40,6 +41,7 @@ __all__ = [
     "Program",
     "Refund",
     "ReportCohortDay",
+    "ReportDayStamp",
     "ReportEntryDay",
     "ReportJoinDay",
     "ReportMemberDay",

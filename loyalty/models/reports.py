@@ -181,6 +181,29 @@ class ReportTierMoveDay(models.Model):
         return f"{self.day} {self.from_tier_id} -> {self.to_tier_id}: {self.moves}"
 
 
+class ReportDayStamp(models.Model):
+    """When a (merchant, local day) bucket was last recomputed: what was computed from the
+    aggregates before then may be out of date (``loyalty.reports.selectors.days_changed``).
+    Written by the bucket function with the buckets, in their transaction."""
+
+    merchant = _merchant()
+    day = models.DateField()
+    recomputed_at = models.DateTimeField()
+
+    reads_from_replica = True  # core.replica: report reads go to the replica
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "day"], name="report_day_stamp_unique")
+        ]
+        indexes = [
+            models.Index(fields=["merchant", "recomputed_at"], name="report_day_stamp_recent")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} recomputed at {self.recomputed_at:%Y-%m-%d %H:%M:%S}"
+
+
 class ReportWatermark(models.Model):
     """How far the incremental job has read one source table, by id.
 

@@ -41,6 +41,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Cast, Coalesce, TruncDate, TruncMonth
+from django.utils import timezone
 
 from loyalty.models import (
     LedgerEntry,
@@ -50,6 +51,7 @@ from loyalty.models import (
     PointLot,
     Refund,
     ReportCohortDay,
+    ReportDayStamp,
     ReportEntryDay,
     ReportJoinDay,
     ReportMemberDay,
@@ -299,4 +301,23 @@ def recompute(*, merchant_id: int, tz: ZoneInfo, ranges: list[DayRange]) -> None
         .values("m", "d", "from_tier_id", "to_tier_id")
         .annotate(n=Count("id"))
         .values("m", "d", "from_tier_id", "to_tier_id", "n"),
+    )
+    _stamp(merchant_id, ranges)
+
+
+def _stamp(merchant_id: int, ranges: list[DayRange]) -> None:
+    """Note when the days were recomputed, for what was computed from them before."""
+    now = timezone.now()
+    ReportDayStamp.objects.bulk_create(
+        [
+            ReportDayStamp(
+                merchant_id=merchant_id, day=first + datetime.timedelta(days=n), recomputed_at=now
+            )
+            for first, last in ranges
+            for n in range((last - first).days + 1)
+        ],
+        update_conflicts=True,
+        unique_fields=["merchant", "day"],
+        update_fields=["recomputed_at"],
+        batch_size=1000,
     )

@@ -25,6 +25,7 @@ from loyalty.models import (
     Member,
     Program,
     ReportCohortDay,
+    ReportDayStamp,
     ReportEntryDay,
     ReportJoinDay,
     ReportMemberDay,
@@ -447,3 +448,16 @@ def top_members(
     )
     names = _member_names(merchant, {pk for pk, _ in ranked})
     return list(_top_members([(pk, int(value)) for pk, value in ranked], names))
+
+
+def days_changed(
+    *, merchant: Merchant, since: datetime.datetime
+) -> dict[datetime.date, datetime.datetime]:
+    """The merchant's local days whose aggregates were recomputed at or after ``since``,
+    with when: a figure computed from days up to one of them before then may be out of
+    date (one indexed read)."""
+    return dict(
+        ReportDayStamp.objects.filter(merchant=merchant, recomputed_at__gte=since).values_list(
+            "day", "recomputed_at"
+        )
+    )
