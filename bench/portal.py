@@ -704,9 +704,10 @@ def incremental(world: dict, *, members: int, rounds: int, per_round: int) -> di
     from django.utils import timezone
 
     from loyalty.reports.aggregates import aggregates_update
+    from portals.snapshots import refresh_after
 
     tz = ZoneInfo(TIMEZONE)
-    times, results, mismatches, written = [], [], [], []
+    times, results, mismatches, written, snapshots = [], [], [], [], []
     for _ in range(rounds):
         now = timezone.now()
         today = now.astimezone(tz).date()
@@ -749,7 +750,25 @@ def incremental(world: dict, *, members: int, rounds: int, per_round: int) -> di
         )
         if row[0] != row[1] or row[2] != row[3] or row[4] != row[5]:
             mismatches.append(row)
-    return {"times": times, "results": results, "mismatches": mismatches, "written": written}
+        # The snapshot job's next run once the refresh interval has passed: it recomputes
+        # the dashboard periods that hold today.
+        snapshots.append(snapshot_job(timezone.now() + refresh_after()))
+    return {
+        "times": times,
+        "results": results,
+        "mismatches": mismatches,
+        "written": written,
+        "snapshots": snapshots,
+    }
+
+
+def snapshot_job(now: datetime.datetime) -> tuple[float, str]:
+    """One run of the snapshot job at ``now``: seconds and what it did."""
+    from portals.snapshots import snapshots_refresh
+
+    began = time.perf_counter()
+    result = snapshots_refresh(now=now)
+    return time.perf_counter() - began, str(result)
 
 
 # -- the dashboard -----------------------------------------------------------------------------
@@ -808,6 +827,39 @@ def dashboard(world: dict, *, repetitions: int, periods: dict[str, dict]) -> dic
             "slowest": sorted(timer.statements, reverse=True)[:6],
         }
     return figures
+
+
+def _client(world: dict):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(pk=world["user"]))
+    return client
+
+
+def custom_request(world: dict, query: dict) -> float:
+    """One dashboard request, in milliseconds."""
+    client = _client(world)
+    began = time.perf_counter()
+    response = client.get("/portal/", query)
+    took = (time.perf_counter() - began) * 1000
+    if response.status_code != 200:
+        raise SystemExit(f"GET /portal/ {query}: {response.status_code}")
+    return took
+
+
+def dashboard_orders(world: dict, preset: str) -> int:
+    """The orders figure the dashboard reads for the preset (its snapshot, or computed)."""
+    from merchants.models import Merchant
+    from portals.periods import preset_period
+    from portals.report_page import merchant_today
+    from portals.snapshots import period_figures
+
+    merchant = Merchant.objects.get(pk=world["merchant"])
+    period = preset_period(preset, today=merchant_today(merchant))
+    (figures,) = period_figures(merchant=merchant, periods=[period])
+    return figures.program.orders.orders
 
 
 # -- the run -----------------------------------------------------------------------------------
@@ -910,15 +962,23 @@ def main(argv: list[str] | None = None) -> int:
         today = merchant_today(Merchant.objects.get(pk=world["merchant"]))
         periods = {
             "last 30 days": {"period": "last_30"},
-            "last 365 days": {
-                "period": "custom",
-                "start": (today - datetime.timedelta(days=364)).isoformat(),
-                "end": today.isoformat(),
-            },
+            "last 365 days": {"period": "last_365"},
         }
+        log(f"the snapshot job's first run: every preset, compared (load {load_average()})")
+        first_job = snapshot_job(timezone.now())
+        log(f"{first_job[0]:.1f} s: {first_job[1]}")
         load_before = load_average()
         log(f"timing the dashboard, {args.repetitions} requests a period (load {load_before})")
         pages = dashboard(world, repetitions=args.repetitions, periods=periods)
+        custom = {
+            "period": "custom",
+            "start": (today - datetime.timedelta(days=59)).isoformat(),
+            "end": (today - datetime.timedelta(days=1)).isoformat(),
+        }
+        log("a custom range (the 59 days before today): computed on request, then read")
+        on_request = [custom_request(world, custom) for _ in range(2)]
+        orders_before = dashboard_orders(world, "last_30")
+        last_order = sql_one("SELECT coalesce(max(id), 0) FROM loyalty_order")[0]
         log(f"timing the incremental job (load {load_average()})")
         updates = incremental(
             world,
@@ -931,6 +991,16 @@ def main(argv: list[str] | None = None) -> int:
         if updates["mismatches"]:
             failed = True
             log(f"CHECK FAILED: aggregates differ from the ledger: {updates['mismatches']}")
+        orders_after = dashboard_orders(world, "last_30")
+        orders_written = sql_one("SELECT count(*) FROM loyalty_order WHERE id > %s", [last_order])[
+            0
+        ]
+        if orders_after - orders_before != orders_written:
+            failed = True
+            log(
+                f"CHECK FAILED: the dashboard's orders went from {orders_before:,} to "
+                f"{orders_after:,} after {orders_written:,} new orders"
+            )
         load_after = load_average()
 
         print()
@@ -964,6 +1034,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {p95:.0f} ms | {max(durations):.0f} ms | {p95 / TARGET_P95_MS:.2f} "
                 f"| {page['queries']} | {page['sql_ms']:.0f} ms | {verdict} |"
             )
+        print(
+            f"\nSnapshot job, first run (every preset and its comparison): "
+            f"{first_job[0] * 1000:,.0f} ms: {first_job[1]}"
+        )
+        print(
+            "Custom range (59 days before today), computed on request then read from its "
+            "snapshot: " + " / ".join(f"{ms:,.0f} ms" for ms in on_request)
+        )
         for label, page in pages.items():
             print(f"\nSlowest statements of one request, {label} ({page['one_ms']:.0f} ms):")
             for seconds, statement in page["slowest"]:
@@ -977,6 +1055,14 @@ def main(argv: list[str] | None = None) -> int:
             + f"; median {statistics.median(times) * 1000:.0f} ms"
         )
         print("  entries written: " + ", ".join(f"{n:,}" for n in updates["written"]))
+        print(
+            "Snapshot job after each round (the periods that hold today): "
+            + "; ".join(f"{t * 1000:,.0f} ms ({what})" for t, what in updates["snapshots"])
+        )
+        print(
+            f"Dashboard orders, last 30 days: {orders_before:,} before the rounds, "
+            f"{orders_after:,} after (+{orders_written:,} written)"
+        )
         print("  " + "; ".join(updates["results"]))
         print(f"Result: {'FAIL' if failed else 'PASS'}")
     finally:

@@ -7,7 +7,7 @@ from merchants.models import Merchant
 
 
 class ReportSnapshot(models.Model):
-    """One period's program and rewards figures for one merchant, as computed at
+    """One period's program, rewards and care figures for one merchant, as computed at
     ``computed_at`` (the figures' own ``as_of`` says how current their sources were).
     Kept current by the snapshot job for the dashboard's presets; made on demand for
     other ranges. Never a source of truth: deleting every row only costs time."""

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.percentiles import Durations
-from customercare.reports import MerchantCareReport, care_report
+from customercare.reports import MerchantCareReport
 from fulfillment.reports import RewardsReport, RewardsRow
 from loyalty.reports.selectors import ProgramReport, TopMember
 from merchants.models import Merchant
@@ -131,7 +131,7 @@ def report_build(
         program=program,
         previous=before.program,
         rewards=now.rewards,
-        care=care_report(merchant=merchant, start=period.start, end=period.end),
+        care=now.care,
         top_by_points=list(program.top_by_points) if with_top else [],
         top_by_orders=list(program.top_by_orders) if with_top else [],
     )

@@ -1,4 +1,4 @@
-"""Report snapshots: a period's program and rewards figures computed once, then read by
+"""Report snapshots: a period's program, rewards and care figures computed once, then read by
 every dashboard request, download and PDF of that period until its sources change.
 
 Why: the distinct-member figures (active members, the redeemer split, repeat buyers, top
@@ -14,7 +14,8 @@ database work, too slow for a page. So they are computed off the request:
   margin for transactions still open then): a day up to the period's end whose report
   aggregates were recomputed (``loyalty.reports.selectors.days_changed``: members total,
   liability and cohorts add up every day until the end), or a redemption made in the
-  period that was made or changed (``fulfillment.reports.days_changed``). A period that no
+  period that was made or changed (``fulfillment.reports.days_changed``), or a ticket or
+  rating whose days it holds (``customercare.reports.changes_since``). A period that no
   write touches keeps its snapshot for good; the figures of one that ended long ago are
   computed once.
 - **A request** reads the snapshot when nothing changed since, or when it is younger than
@@ -22,8 +23,6 @@ database work, too slow for a page. So they are computed off the request:
   otherwise (a custom range, the job not running) it computes the figures itself and
   keeps them for the next request. The page's "as of" is the snapshot's, so it never
   claims to be more current than it is.
-
-The care figures are not kept: they are a few indexed reads, computed per request.
 """
 
 import dataclasses
@@ -41,6 +40,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from customercare import reports as care_reports
+from customercare.reports import MerchantCareReport, care_report
 from fulfillment import reports as rewards_reports
 from fulfillment.reports import RewardsReport, rewards_report
 from loyalty.exceptions import NoActiveProgram
@@ -69,6 +70,7 @@ KEEP = datetime.timedelta(days=1)
 class PeriodFigures:
     program: ProgramReport
     rewards: RewardsReport
+    care: MerchantCareReport
 
 
 def _dataclasses_in(hint: object) -> Iterable[type]:
@@ -114,10 +116,11 @@ def max_lag() -> datetime.timedelta:
 
 
 def figures_compute(*, merchant: Merchant, period: Period) -> PeriodFigures:
-    """The period's figures, from the aggregates and the redemptions (the slow part)."""
+    """The period's figures, from the aggregates, the redemptions and the tickets."""
     return PeriodFigures(
         program=program_report(merchant=merchant, start=period.start, end=period.end, top=TOP),
         rewards=rewards_report(merchant=merchant, start=period.start, end=period.end),
+        care=care_report(merchant=merchant, start=period.start, end=period.end),
     )
 
 
@@ -164,26 +167,31 @@ def _load(snapshot: ReportSnapshot) -> PeriodFigures | None:
 # -- what changed -------------------------------------------------------------------------------
 
 
+# A span of local days a change touched (first, last) and when it was made.
+Span = tuple[datetime.date, datetime.date, datetime.datetime]
+
+
 @dataclass(frozen=True)
 class Changes:
-    """The merchant's days whose sources changed since some instant, with when."""
+    """The spans of the merchant's days whose sources changed since some instant."""
 
-    program_days: dict[datetime.date, datetime.datetime]
-    rewards_days: dict[datetime.date, datetime.datetime]
+    spans: list[Span]
 
     @classmethod
     def since(cls, *, merchant: Merchant, since: datetime.datetime) -> "Changes":
+        program = program_reports.days_changed(merchant=merchant, since=since)
+        rewards = rewards_reports.days_changed(merchant=merchant, since=since)
         return cls(
-            program_days=program_reports.days_changed(merchant=merchant, since=since),
-            rewards_days=rewards_reports.days_changed(merchant=merchant, since=since),
+            # A program figure adds up every day to the period's end (members, liability).
+            [(day, datetime.date.max, at) for day, at in program.items()]
+            + [(day, day, at) for day, at in rewards.items()]
+            + care_reports.changes_since(merchant=merchant, since=since)
         )
 
     def touch(self, *, start: datetime.date, end: datetime.date, after: datetime.datetime) -> bool:
         """Whether a change at or after ``after`` (less the margin) touches the period."""
         after = after - MARGIN
-        return any(day <= end and at >= after for day, at in self.program_days.items()) or any(
-            start <= day <= end and at >= after for day, at in self.rewards_days.items()
-        )
+        return any(first <= end and last >= start and at >= after for first, last, at in self.spans)
 
 
 def _snapshots(merchant: Merchant, periods: Iterable[Period]) -> dict[tuple, ReportSnapshot]:
@@ -272,7 +280,7 @@ def merchant_refresh(*, merchant: Merchant, now: datetime.datetime, result: Refr
             merchant=merchant, since=min(row.computed_at for row in usable.values()) - MARGIN
         )
         if usable
-        else Changes({}, {})
+        else Changes([])
     )
     for period in periods:
         row = usable.get((period.start, period.end))

@@ -200,6 +200,8 @@ class Ticket(models.Model):
             models.Index(fields=["status", "resolution_due_at"], name="ticket_due"),
             models.Index(fields=["assignee", "status"], name="ticket_assignee_status"),
             models.Index(fields=["merchant", "member"], name="ticket_member"),
+            # What changed lately, for the reports computed before (customercare.reports).
+            models.Index(fields=["merchant", "updated_at"], name="ticket_merchant_changed"),
         ]
         permissions = [
             ("approve_goodwill", "Can approve goodwill adjustments above the threshold"),
@@ -348,6 +350,8 @@ class CSATResponse(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # The ratings given lately, for the reports computed before (customercare.reports).
+        indexes = [models.Index(fields=["created_at"], name="csat_created")]
         constraints = [
             models.UniqueConstraint(fields=["ticket", "resolution"], name="csat_once"),
             models.CheckConstraint(

@@ -10,6 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.actors import SYSTEM
+from customercare import services as care_services
+from customercare.models import TicketStatus
 from loyalty import services as loyalty_services
 from loyalty.reports import aggregates, buckets
 from portals.models import ReportSnapshot
@@ -22,6 +24,7 @@ from portals.snapshots import (
     period_figures,
     snapshots_refresh,
 )
+from tests.customercare.factories import ticket_open
 from tests.fulfillment.factories import redemption_delivered
 from tests.loyalty.factories import order_post, points_give
 from tests.portals.factories import signed_in
@@ -86,9 +89,7 @@ def test_a_write_in_the_period_is_in_the_next_read(pair):
     assert figures.program.members_active == 1
 
 
-def test_a_changed_snapshot_is_read_while_younger_than_the_lag_then_computed_again(
-    pair, settings
-):
+def test_a_changed_snapshot_is_read_while_younger_than_the_lag_then_computed_again(pair, settings):
     settings.REPORT_SNAPSHOT_MAX_LAG_SECONDS = 120
     a, _ = pair
     period = last_30(a.merchant)
@@ -137,6 +138,24 @@ def test_a_redemption_made_or_changed_in_the_period_is_in_the_next_read(pair):
     assert rewards.fulfillment_time.count == 1
 
 
+def test_a_ticket_opened_and_one_resolved_later_are_in_the_next_reads(pair):
+    a, _ = pair
+    today = merchant_today(a.merchant)
+    week = Period(today - datetime.timedelta(days=13), today - datetime.timedelta(days=7))
+    with time_machine.travel(NOON - datetime.timedelta(days=10), tick=True):
+        ticket = ticket_open(a.member)
+    assert figures_of(a.merchant, week).care.opened == 1
+    assert figures_of(a.merchant, week).care.resolution.count == 0
+    kept = snapshot(a.merchant, week).computed_at
+
+    # Resolved today: the week it was opened in has its resolution time now.
+    care_services.ticket_move(ticket=ticket, to=TicketStatus.RESOLVED, actor=SYSTEM)
+
+    assert figures_of(a.merchant, week).care.resolution.count == 1
+    assert snapshot(a.merchant, week).computed_at > kept
+    assert figures_of(a.merchant, last_30(a.merchant)).care.resolved == 1
+
+
 def test_a_program_change_drops_the_merchants_snapshots(pair):
     a, b = pair
     figures_of(a.merchant, last_30(a.merchant))
@@ -182,7 +201,7 @@ def test_each_merchant_reads_its_own_snapshot_of_the_same_days(pair):
 
 
 def test_the_job_computes_the_presets_then_only_what_a_write_touched(pair):
-    a, b = pair
+    a, _ = pair
     aggregates.aggregates_update(now=timezone.now())  # the pair's members and points
     with time_machine.travel(timezone.now() + datetime.timedelta(minutes=5), tick=True):
         now = timezone.now()
@@ -222,7 +241,7 @@ def test_the_job_deletes_snapshots_of_other_ranges_after_a_day(pair):
 
 
 def test_the_job_passes_over_merchants_that_are_not_live(pair):
-    a, b = pair
+    _, b = pair
     b.merchant.status = "suspended"
     b.merchant.save(update_fields=["status"])
 
