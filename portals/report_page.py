@@ -4,11 +4,16 @@ ZIP downloads and the monthly PDF, so a figure reads the same everywhere. Its pa
 ``portals.report_charts``."""
 
 import datetime
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 
+import pygal
+from django.core.cache import cache
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from core.percentiles import Durations
@@ -16,7 +21,8 @@ from customercare.reports import MerchantCareReport
 from fulfillment.reports import RewardsReport, RewardsRow
 from loyalty.reports.selectors import ProgramReport, TopMember
 from merchants.models import Merchant
-from portals import formatting
+from portals import charts, formatting, report_parts
+from portals import report_charts as report_charts_module
 from portals.exports import Money, Table
 from portals.periods import Period
 from portals.report_charts import report_charts
@@ -28,7 +34,7 @@ from portals.report_parts import (
     definition,
     tile,
 )
-from portals.snapshots import period_figures
+from portals.snapshots import PeriodFigures, period_figures
 
 # -- the report ------------------------------------------------------------------------------
 
@@ -47,6 +53,9 @@ class Report:
     tiles: dict[str, list[Tile]] = field(default_factory=dict)
     tables: dict[str, ReportTable] = field(default_factory=dict)
     charts: dict[str, str] = field(default_factory=dict)
+    # What its drawing follows from: the key its charts and its page sections are kept
+    # under in the cache (``report_build``).
+    version: str = ""
 
     @property
     def currency(self) -> str:
@@ -137,8 +146,9 @@ def report_build(
     )
     _tiles(report)
     _tables(report, with_top=with_top)
+    report.version = _version(report, now, before, with_top)
     if with_charts:
-        report_charts(report)
+        _charts(report)
     return report
 
 
@@ -536,3 +546,50 @@ def _tables(report: Report, *, with_top: bool) -> None:
             )
     # Keyed by a name templates can read (``members_by_tier``); URLs use the slug.
     report.tables = {table.slug.replace("-", "_"): table for table in tables}
+
+
+# What the report's charts and sections are drawn by: another version draws them again.
+_DRAWN_BY = (
+    Path(charts.__file__),
+    Path(report_charts_module.__file__),
+    Path(report_parts.__file__),
+    Path(formatting.__file__),
+    Path(__file__),
+    *sorted((Path(__file__).parent / "templates" / "portals" / "reports").glob("_*.html")),
+)
+_CODE = hashlib.sha256(
+    b"".join(path.read_bytes() for path in _DRAWN_BY) + pygal.__version__.encode()
+).hexdigest()[:12]
+KEPT_SECONDS = 24 * 60 * 60
+
+
+def _version(report: Report, now: PeriodFigures, before: PeriodFigures, with_top: bool) -> str:
+    """What the report's drawing follows from: the two periods' figures (named by when
+    each was computed), the reader's language, whether it lists top members, and the
+    code that draws it."""
+    return ":".join(
+        (
+            _CODE,
+            str(report.merchant.pk),
+            report.period.start.isoformat(),
+            report.period.end.isoformat(),
+            now.computed_at.isoformat(),
+            report.previous_period.start.isoformat(),
+            report.previous_period.end.isoformat(),
+            before.computed_at.isoformat(),
+            get_language() or "",
+            "top" if with_top else "",
+        )
+    )
+
+
+def _charts(report: Report) -> None:
+    """Draw the report's charts, or take them from the cache: drawing a year of days
+    takes longer than the rest of the page."""
+    key = f"report-charts:{report.version}"
+    drawn = cache.get(key)
+    if isinstance(drawn, dict):
+        report.charts = drawn
+        return
+    report_charts(report)
+    cache.set(key, report.charts, KEPT_SECONDS)

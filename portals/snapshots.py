@@ -71,6 +71,9 @@ class PeriodFigures:
     program: ProgramReport
     rewards: RewardsReport
     care: MerchantCareReport
+    # When the computation began: with the merchant and the days, what names this
+    # version of the figures (what is drawn from them can be kept under it).
+    computed_at: datetime.datetime
 
 
 def _dataclasses_in(hint: object) -> Iterable[type]:
@@ -115,9 +118,12 @@ def max_lag() -> datetime.timedelta:
 # -- computing and keeping ------------------------------------------------------------------------
 
 
-def figures_compute(*, merchant: Merchant, period: Period) -> PeriodFigures:
+def figures_compute(
+    *, merchant: Merchant, period: Period, began: datetime.datetime
+) -> PeriodFigures:
     """The period's figures, from the aggregates, the redemptions and the tickets."""
     return PeriodFigures(
+        computed_at=began,
         program=program_report(merchant=merchant, start=period.start, end=period.end, top=TOP),
         rewards=rewards_report(merchant=merchant, start=period.start, end=period.end),
         care=care_report(merchant=merchant, start=period.start, end=period.end),
@@ -148,7 +154,7 @@ def figures_refresh(*, merchant: Merchant, period: Period) -> PeriodFigures:
     """Compute the period's figures now and keep them."""
     began = timezone.now()
     clock = time.perf_counter()
-    figures = figures_compute(merchant=merchant, period=period)
+    figures = figures_compute(merchant=merchant, period=period, began=began)
     _keep(merchant, period, figures, began, round((time.perf_counter() - clock) * 1000))
     return figures
 

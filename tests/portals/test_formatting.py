@@ -156,3 +156,13 @@ def test_template_filters_write_the_same_as_the_functions():
             )
         )
     assert text == ("€499.00|1,125|50.0%|+12.5%|up|Mar 3, 2026|Mar 3, 2026|1 hr 30 min|—")
+
+
+@pytest.mark.parametrize("locale", ["en", "fr", "de", "de-ch", "pt-br", "hi", "ar", "xx-nowhere"])
+def test_points_write_what_babel_writes_for_the_pattern(locale):
+    from babel.numbers import format_decimal
+
+    for value in (0, 7, -7, 999, 1000, -1234, 987654321, -(10**12)):
+        assert formatting.points(value, locale=locale) == format_decimal(
+            value, format="#,##0", locale=formatting.reader_locale(locale)
+        )

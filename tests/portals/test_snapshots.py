@@ -6,6 +6,7 @@ import datetime
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -177,7 +178,13 @@ def test_a_snapshot_that_does_not_fit_the_code_is_computed_again(pair, damage):
     expected = figures_of(a.merchant, period)
     ReportSnapshot.objects.filter(merchant=a.merchant).update(**damage)
 
-    assert figures_of(a.merchant, period) == expected
+    again = figures_of(a.merchant, period)
+    assert (again.program, again.rewards, again.care) == (
+        expected.program,
+        expected.rewards,
+        expected.care,
+    )
+    assert again.computed_at > expected.computed_at
     assert snapshot(a.merchant, period).figures != b"not a pickle"
     assert snapshot(a.merchant, period).schema != "an-older-shape"
 
@@ -265,3 +272,19 @@ def test_the_dashboard_offers_the_last_365_days_and_reads_the_jobs_snapshot(pair
     assert 'value="last_365"' in response.content.decode()
     assert response.context["report"].program.orders.orders == 1
     assert snapshot(a.merchant, year).computed_at == computed
+
+
+def test_the_page_kept_for_a_version_of_the_figures_is_not_shown_after_a_write(pair):
+    a, _ = pair
+    client = signed_in(a.analyst)
+    order_in_aggregates(a, "1234.50")
+    first = client.get(reverse("portals:dashboard"))
+    report = first.context["report"]
+    assert "$1,234.50" in first.content.decode()
+    assert set(cache.get(f"report-charts:{report.version}")) >= {"issued", "revenue"}
+
+    order_in_aggregates(a, "100.00")
+    second = client.get(reverse("portals:dashboard"))
+
+    assert second.context["report"].version != report.version
+    assert "$1,334.50" in second.content.decode()
