@@ -14,9 +14,9 @@ back, so the member's redemption is counted once, as the original.
   price was set with, kept on the redemption) when the reward is in another currency and
   that rate exists; else in the reward's own currency. So a total is a list of amounts,
   one per currency, each rounded half-up to its currency's decimals (``core.money``).
-- Fulfillment time: from the redemption to its first move to delivered (its status
-  events), for the counted redemptions delivered so far; median and 90th percentile
-  (``core.percentiles``: the database computes them on PostgreSQL).
+- Fulfillment time: from the redemption to its delivery (``delivered_at``, set with its
+  one move to delivered), for the counted redemptions delivered so far; median and 90th
+  percentile (``core.percentiles``: the database computes them on PostgreSQL).
 
 Two queries whatever the range: one grouped by reward, country and currency (the rest is
 summed from it), one for the times (PostgreSQL; on SQLite it brings the range's delivered
@@ -40,10 +40,8 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     Max,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     When,
 )
@@ -62,7 +60,7 @@ from core.percentiles import (
     rounded,
 )
 from core.replica import reports_db
-from fulfillment.models import Redemption, RedemptionEvent, RedemptionStatus
+from fulfillment.models import Redemption, RedemptionStatus
 from merchants.models import Merchant
 
 GIVEN_BACK = (RedemptionStatus.REFUNDED, RedemptionStatus.CANCELLED)
@@ -266,30 +264,18 @@ def _country_name(code: str) -> str:
 
 
 def fulfillment_times(redemptions: QuerySet[Redemption]) -> Durations:
-    """From each redemption to its first move to delivered, for those delivered."""
-    delivered_at = (
-        RedemptionEvent.objects.filter(
-            redemption=OuterRef("pk"),
-            field=STATUS_FIELD,
-            to_value=RedemptionStatus.DELIVERED,
-        )
-        .order_by("at", "id")
-        .values("at")[:1]
-    )
-    delivered = redemptions.annotate(delivered_moment=Subquery(delivered_at)).filter(
-        delivered_moment__isnull=False
-    )
+    """From each redemption to its delivery (``delivered_at``: set with the one move to
+    delivered, which no status leaves), for those delivered."""
+    delivered = redemptions.filter(status=RedemptionStatus.DELIVERED, delivered_at__isnull=False)
     if database_percentiles(delivered.db):
-        took = ExpressionWrapper(
-            F("delivered_moment") - F("created_at"), output_field=DurationField()
-        )
+        took = ExpressionWrapper(F("delivered_at") - F("created_at"), output_field=DurationField())
         row = delivered.aggregate(
             n=Count("id"), median=PercentileCont(took, MEDIAN), p90=PercentileCont(took, P90)
         )
         if not row["n"]:
             return Durations()
         return Durations(row["n"], rounded(row["median"]), rounded(row["p90"]))
-    return durations_summary(_spans(delivered.values_list("created_at", "delivered_moment")))
+    return durations_summary(_spans(delivered.values_list("created_at", "delivered_at")))
 
 
 def _spans(

@@ -29,6 +29,7 @@ class MerchantsConfig(AppConfig):
             "merchants.change_merchantmembership",
             "merchants.delete_merchantmembership",
             "merchants.view_merchantmembership",
+            "merchants.reset_second_factor",
             "merchants.add_merchantbrand",
             "merchants.change_merchantbrand",
             "merchants.view_merchantbrand",

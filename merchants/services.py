@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from allauth.account.forms import default_token_generator
 from allauth.account.utils import user_pk_to_url_str
+from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -566,6 +567,29 @@ def membership_remove(*, merchant: Merchant, membership_id: int, actor: Actor) -
         reason=f"{username} removed from the team",
         actor=actor,
     )
+
+
+@transaction.atomic
+def portal_user_second_factor_reset(
+    *, membership: MerchantMembership, reason: str, actor: Actor
+) -> int:
+    """Remove a portal user's second factor (their authenticator app and recovery codes)
+    when they lost it, on a request the provider verified: they set up a new one at their
+    next sign-in, which an owner must before any page. It is the user's, so it goes for
+    every team they are on; the merchant's history names who, and why. Returns how many
+    authenticators were removed (none: the user had none, and nothing is recorded)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReasonRequired("Say why, for the merchant's history.", field="reason")
+    removed, _ = Authenticator.objects.filter(user=membership.user).delete()
+    if removed:
+        _event(
+            merchant=membership.merchant,
+            kind=MerchantEvent.Kind.MEMBERSHIP_SET,
+            reason=f"{membership.user.get_username()}: second factor reset ({reason})",
+            actor=actor,
+        )
+    return removed
 
 
 @transaction.atomic

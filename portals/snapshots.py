@@ -312,15 +312,19 @@ def merchant_refresh(*, merchant: Merchant, now: datetime.datetime, result: Refr
     result.deleted += deleted
 
 
-def snapshots_refresh(*, now: datetime.datetime) -> RefreshResult:
+def snapshots_refresh(*, now: datetime.datetime, merchant_id: int | None = None) -> RefreshResult:
     """The snapshot job: for every live merchant with a program, compute the dashboard
     periods' snapshots that are missing, and those a change touched once they are older
-    than the refresh interval; delete what is no longer a preset after a day.
+    than the refresh interval; delete what is no longer a preset after a day
+    (``merchant_id``: that merchant only).
 
     Two runs at once (a slow run overlapping the next) only repeat work: a snapshot is
     stored unless one begun later is there already."""
     result = RefreshResult()
-    for merchant in Merchant.objects.filter(status=MerchantStatus.LIVE).order_by("pk"):
+    merchants = Merchant.objects.filter(status=MerchantStatus.LIVE).order_by("pk")
+    if merchant_id is not None:
+        merchants = merchants.filter(pk=merchant_id)
+    for merchant in merchants:
         try:
             merchant_refresh(merchant=merchant, now=now, result=result)
         except NoActiveProgram:

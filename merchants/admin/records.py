@@ -79,6 +79,13 @@ class RevokeForm(ReasonForm):
     reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
 
 
+class SecondFactorResetForm(ReasonForm):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text="How the request was verified (who asked, and how you knew it was them).",
+    )
+
+
 @admin.register(MerchantAPIKey)
 class MerchantAPIKeyAdmin(ConfirmActions, admin.ModelAdmin):
     """Keys are issued from the merchant's page (the clear key is shown once there) and
@@ -200,13 +207,34 @@ class FeePlanAdmin(admin.ModelAdmin):
 
 
 @admin.register(MerchantMembership)
-class MerchantMembershipAdmin(admin.ModelAdmin):
+class MerchantMembershipAdmin(ConfirmActions, admin.ModelAdmin):
     list_display = ["user", "merchant", "role", "created_at"]
     list_filter = ["role"]
     search_fields = ["user__username", "user__email", "merchant__name", "merchant__slug"]
     list_select_related = ["user", "merchant"]
     autocomplete_fields = ["user", "merchant"]
     show_full_result_count = False
+    actions = ["reset_second_factor"]
+
+    def has_reset_second_factor_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("merchants.reset_second_factor")
+
+    @admin.action(
+        description="Reset the second factor of the selected users…",
+        permissions=["reset_second_factor"],
+    )
+    def reset_second_factor(self, request: HttpRequest, queryset: QuerySet):
+        return self.confirm_then_apply(
+            request,
+            queryset.select_related("merchant", "user"),
+            form=self.confirm_form(SecondFactorResetForm, request),
+            title="Reset second factors (each user sets up a new one at their next sign-in)",
+            action="reset_second_factor",
+            call=lambda membership, data: services.portal_user_second_factor_reset(
+                membership=membership, reason=data["reason"], actor=Actor.staff(request.user)
+            ),
+            summary=lambda done: f"{done} user(s) will set up a new second factor.",
+        )
 
 
 @admin.register(UsageRecord)

@@ -263,6 +263,12 @@ class MerchantMembership(models.Model):
                 condition=Q(role__in=MembershipRole.values), name="membership_role_valid"
             ),
         ]
+        permissions = [
+            (
+                "reset_second_factor",
+                "Can reset a portal user's second factor (after a verified request)",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.merchant} ({self.role})"

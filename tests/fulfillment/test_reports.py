@@ -40,6 +40,7 @@ def made_at(redemption: Redemption, when: datetime.datetime, *, delivered_after=
             ),
             at=when + delivered_after,
         )
+        Redemption.objects.filter(pk=redemption.pk).update(delivered_at=when + delivered_after)
 
 
 def hours(value: float) -> datetime.timedelta:

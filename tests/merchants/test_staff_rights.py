@@ -108,6 +108,7 @@ RIGHTS: list[tuple[str, set[str]]] = [
     ("action merchants.merchantevent delete_selected", NOBODY),
     ("action merchants.feeplan delete_selected", NOBODY),
     ("action merchants.merchantmembership delete_selected", {OPS}),
+    ("action merchants.merchantmembership reset_second_factor", {OPS}),
     ("action merchants.usagerecord delete_selected", NOBODY),
     ("action merchants.invoice redraft", {FINANCE}),
     ("action merchants.invoice issue", {FINANCE}),

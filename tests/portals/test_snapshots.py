@@ -3,10 +3,12 @@ period changes; the job keeps the dashboard's presets current; a snapshot that d
 fit the code is computed again; each merchant's are its own."""
 
 import datetime
+import io
 
 import pytest
 import time_machine
 from django.core.cache import cache
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -288,3 +290,17 @@ def test_the_page_kept_for_a_version_of_the_figures_is_not_shown_after_a_write(p
 
     assert second.context["report"].version != report.version
     assert "$1,334.50" in second.content.decode()
+
+
+def test_the_command_refreshes_one_merchant_by_its_slug(pair):
+    a, b = pair
+    out = io.StringIO()
+
+    call_command("refresh_report_snapshots", "--merchant", a.merchant.slug, stdout=out)
+
+    periods = dashboard_periods(today=merchant_today(a.merchant))
+    assert f"{len(periods)} snapshot(s) computed" in out.getvalue()
+    assert ReportSnapshot.objects.filter(merchant=a.merchant).count() == len(periods)
+    assert not ReportSnapshot.objects.filter(merchant=b.merchant).exists()
+    with pytest.raises(CommandError):
+        call_command("refresh_report_snapshots", "--merchant", "nobody")
