@@ -704,7 +704,6 @@ def incremental(world: dict, *, members: int, rounds: int, per_round: int) -> di
     from django.utils import timezone
 
     from loyalty.reports.aggregates import aggregates_update
-    from portals.snapshots import refresh_after
 
     tz = ZoneInfo(TIMEZONE)
     times, results, mismatches, written, snapshots = [], [], [], [], []
@@ -750,9 +749,10 @@ def incremental(world: dict, *, members: int, rounds: int, per_round: int) -> di
         )
         if row[0] != row[1] or row[2] != row[3] or row[4] != row[5]:
             mismatches.append(row)
-        # The snapshot job's next run once the refresh interval has passed: it recomputes
-        # the dashboard periods that hold today.
-        snapshots.append(snapshot_job(timezone.now() + refresh_after()))
+        # The snapshot job's run once the wait for a changed period has passed (the refresh
+        # interval, or three times what the merchant's periods took): it recomputes the
+        # dashboard periods that hold today and yesterday.
+        snapshots.append(snapshot_job(timezone.now() + datetime.timedelta(minutes=15)))
     return {
         "times": times,
         "results": results,

@@ -195,9 +195,9 @@ def test_a_computation_begun_earlier_never_replaces_a_later_one(pair):
     a, _ = pair
     period = last_30(a.merchant)
     later = timezone.now()
-    figures_refresh(merchant=a.merchant, period=period)
+    figures_refresh(merchant=a.merchant, periods=[period])
     with time_machine.travel(later - datetime.timedelta(minutes=5), tick=False):
-        figures_refresh(merchant=a.merchant, period=period)
+        figures_refresh(merchant=a.merchant, periods=[period])
     assert snapshot(a.merchant, period).computed_at >= later
 
 
@@ -304,3 +304,22 @@ def test_the_command_refreshes_one_merchant_by_its_slug(pair):
     assert not ReportSnapshot.objects.filter(merchant=b.merchant).exists()
     with pytest.raises(CommandError):
         call_command("refresh_report_snapshots", "--merchant", "nobody")
+
+
+def test_a_merchant_whose_periods_take_long_is_refreshed_less_often(pair):
+    a, _ = pair
+    aggregates.aggregates_update(now=timezone.now())
+    with time_machine.travel(timezone.now() + datetime.timedelta(minutes=5), tick=True):
+        snapshots_refresh(now=timezone.now())
+        # As if each period had taken 20 s to compute: the six that hold today, 2 min.
+        ReportSnapshot.objects.filter(merchant=a.merchant).update(took_ms=20_000)
+        order_in_aggregates(a)
+        touched = len(
+            [p for p in dashboard_periods(today=merchant_today(a.merchant)) if p.end >= NOON.date()]
+        )
+
+        soon = snapshots_refresh(now=timezone.now() + datetime.timedelta(minutes=2))
+        later = snapshots_refresh(now=timezone.now() + datetime.timedelta(minutes=7))
+
+    assert soon.computed == 0
+    assert later.computed == touched
