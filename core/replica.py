@@ -22,11 +22,14 @@ load). Hence the rules, stated here once and applied by ``config.db_routers.Repl
   settings switch it off; the replica's own tests switch it on.
 """
 
+import datetime
 import time
+from datetime import tzinfo
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Model
+from django.db.models import DateField, Max, Model, QuerySet
+from django.db.models.functions import TruncDate
 
 REPLICA_ALIAS = "replica"
 
@@ -78,3 +81,21 @@ def wait_for_replica(*, timeout: float = 10.0, interval: float = 0.02) -> bool:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(interval)
+
+
+def changed_days(
+    rows: QuerySet, *, day_of: str, changed: str, since: datetime.datetime, zone: tzinfo
+) -> dict[datetime.date, datetime.datetime]:
+    """The local days (in ``zone``) of ``day_of`` among ``rows`` whose ``changed`` time is
+    at or after ``since``, each with its latest change: what a report computed before then
+    over one of those days may have missed. Read where the reports read (``reports_db``),
+    grouped by day in the database."""
+    grouped = (
+        rows.using(reports_db())
+        .filter(**{f"{changed}__gte": since})
+        .annotate(local_day=TruncDate(day_of, tzinfo=zone, output_field=DateField()))
+        .values("local_day")
+        .annotate(latest=Max(changed))
+        .order_by()
+    )
+    return {row["local_day"]: row["latest"] for row in grouped}

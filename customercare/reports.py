@@ -29,18 +29,15 @@ from zoneinfo import ZoneInfo
 from django.contrib.auth import get_user_model
 from django.db.models import (
     Count,
-    DateField,
     DurationField,
     ExpressionWrapper,
     F,
-    Max,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     Sum,
 )
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from core.percentiles import (
@@ -52,7 +49,7 @@ from core.percentiles import (
     durations_summary,
     rounded,
 )
-from core.replica import reports_db
+from core.replica import changed_days, reports_db
 from customercare.models import (
     UNRESOLVED_STATUSES,
     CSATResponse,
@@ -577,22 +574,20 @@ def changes_since(*, merchant: Merchant, since: datetime.datetime) -> list[Span]
     a reopening moves the day it counts as resolved, which falls between), a rating's on
     its day. Two indexed reads, grouped by day."""
     zone = _zone(merchant)
-    tickets = (
-        Ticket.objects.using(reports_db())
-        .filter(merchant=merchant, updated_at__gte=since)
-        .annotate(day=TruncDate("created_at", tzinfo=zone, output_field=DateField()))
-        .values("day")
-        .annotate(latest=Max("updated_at"))
-        .order_by()
+    tickets = changed_days(
+        Ticket.objects.filter(merchant=merchant),
+        day_of="created_at",
+        changed="updated_at",
+        since=since,
+        zone=zone,
     )
-    ratings = (
-        CSATResponse.objects.using(reports_db())
-        .filter(ticket__merchant=merchant, created_at__gte=since)
-        .annotate(day=TruncDate("created_at", tzinfo=zone, output_field=DateField()))
-        .values("day")
-        .annotate(latest=Max("created_at"))
-        .order_by()
+    ratings = changed_days(
+        CSATResponse.objects.filter(ticket__merchant=merchant),
+        day_of="created_at",
+        changed="created_at",
+        since=since,
+        zone=zone,
     )
-    return [
-        (row["day"], row["latest"].astimezone(zone).date(), row["latest"]) for row in tickets
-    ] + [(row["day"], row["day"], row["latest"]) for row in ratings]
+    return [(day, latest.astimezone(zone).date(), latest) for day, latest in tickets.items()] + [
+        (day, day, latest) for day, latest in ratings.items()
+    ]

@@ -34,18 +34,15 @@ from django.db.models import (
     Case,
     CharField,
     Count,
-    DateField,
     DecimalField,
     DurationField,
     ExpressionWrapper,
     F,
-    Max,
     Q,
     QuerySet,
     Sum,
     When,
 )
-from django.db.models.functions import TruncDate
 from django_countries import countries
 
 from catalog.models import RewardType
@@ -59,7 +56,7 @@ from core.percentiles import (
     durations_summary,
     rounded,
 )
-from core.replica import reports_db
+from core.replica import changed_days, reports_db
 from fulfillment.models import Redemption, RedemptionStatus
 from merchants.models import Merchant
 
@@ -291,13 +288,10 @@ def days_changed(
     delivery, a reissue) at or after ``since``, with the latest change: the rewards
     figures of a range holding one of them, computed before then, may be out of date."""
     zone = merchant.timezone
-    zone = ZoneInfo(zone) if isinstance(zone, str) else zone
-    rows = (
-        Redemption.objects.using(reports_db())
-        .filter(merchant=merchant, updated_at__gte=since)
-        .annotate(day=TruncDate("created_at", tzinfo=zone, output_field=DateField()))
-        .values("day")
-        .annotate(latest=Max("updated_at"))
-        .order_by()
+    return changed_days(
+        Redemption.objects.filter(merchant=merchant),
+        day_of="created_at",
+        changed="updated_at",
+        since=since,
+        zone=ZoneInfo(zone) if isinstance(zone, str) else zone,
     )
-    return {row["day"]: row["latest"] for row in rows}

@@ -5,22 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customercare', '0004_append_only_events'),
-        ('fulfillment', '0011_redemption_merchant_changed'),
-        ('loyalty', '0010_report_day_stamp'),
-        ('merchants', '0015_merchant_brand'),
+        ("customercare", "0004_append_only_events"),
+        ("fulfillment", "0011_redemption_merchant_changed"),
+        ("loyalty", "0010_report_day_stamp"),
+        ("merchants", "0015_merchant_brand"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='csatresponse',
-            index=models.Index(fields=['created_at'], name='csat_created'),
+            model_name="csatresponse",
+            index=models.Index(fields=["created_at"], name="csat_created"),
         ),
         migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(fields=['merchant', 'updated_at'], name='ticket_merchant_changed'),
+            model_name="ticket",
+            index=models.Index(fields=["merchant", "updated_at"], name="ticket_merchant_changed"),
         ),
     ]
