@@ -4,14 +4,21 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('merchants', '0015_merchant_brand'),
+        ("merchants", "0015_merchant_brand"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='merchantmembership',
-            options={'ordering': ['merchant_id', 'user_id'], 'permissions': [('reset_second_factor', "Can reset a portal user's second factor (after a verified request)")]},
+            name="merchantmembership",
+            options={
+                "ordering": ["merchant_id", "user_id"],
+                "permissions": [
+                    (
+                        "reset_second_factor",
+                        "Can reset a portal user's second factor (after a verified request)",
+                    )
+                ],
+            },
         ),
     ]
