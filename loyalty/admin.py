@@ -29,6 +29,7 @@ from loyalty.models import (
     ExchangeRate,
     LedgerEntry,
     Member,
+    MemberAttribute,
     Order,
     OrderLine,
     Program,
@@ -309,6 +310,23 @@ class MemberAdmin(ConfirmActions, StaffImportExportAdmin):
                 if not services.member_is_anonymised(member=member)
             ),
         )
+
+
+@admin.register(MemberAttribute)
+class MemberAttributeAdmin(admin.ModelAdmin):
+    """A merchant's CRM attribute schema: what stores may send in members' attributes."""
+
+    list_display = ["label", "name", "merchant", "type", "choice_list", "is_personal"]
+    list_filter = ["type", "is_personal"]
+    search_fields = ["name", "label", "merchant__name", "merchant__slug"]
+    list_select_related = ["merchant"]
+    autocomplete_fields = ["merchant"]
+    fields = ["merchant", "name", "label", "type", "choices", "is_personal"]
+    show_full_result_count = False
+
+    @admin.display(description="Choices")
+    def choice_list(self, obj: MemberAttribute) -> str:
+        return ", ".join(obj.choices or []) or "—"
 
 
 @admin.register(LedgerEntry)

@@ -11,9 +11,10 @@ class LoyaltyConfig(AppConfig):
     staff_group_permissions = {
         "Operations": [
             f"loyalty.{action}_{model}"
-            for model in ("program", "tier", "earningrule", "member")
+            for model in ("program", "tier", "earningrule", "member", "memberattribute")
             for action in ("add", "change", "view")
         ]
+        + ["loyalty.delete_memberattribute"]
         + [
             "loyalty.adjust_points",
             "loyalty.anonymise_member",

@@ -1,12 +1,15 @@
 """Import and export of members (django-import-export): matched on merchant + external_id,
 with a dry-run preview and errors per row in the admin. Balances are exported, never
-imported: they only ever come from the ledger."""
+imported: they only ever come from the ledger. The ``attributes`` column is a JSON object
+checked against the merchant's attribute schema, as the API checks it."""
 
-from import_export import fields, resources
+from import_export import fields, resources, widgets
 from import_export.widgets import ForeignKeyWidget
 
+from loyalty.attributes import InvalidAttribute, attributes_clean
 from loyalty.models import ExchangeRate, Member
 from loyalty.rates import rates_changed
+from loyalty.selectors import attribute_schema
 from loyalty.services import member_is_anonymised
 from merchants.models import Merchant
 
@@ -33,6 +36,9 @@ class MemberResource(resources.ModelResource):
     lifetime_points = fields.Field(attribute="lifetime_points", readonly=True)
     tier = fields.Field(attribute="tier__name", column_name="tier", readonly=True)
     status = fields.Field(attribute="status", readonly=True)
+    attributes = fields.Field(
+        attribute="attributes", column_name="attributes", widget=widgets.JSONWidget()
+    )
 
     class Meta:
         model = Member
@@ -47,6 +53,7 @@ class MemberResource(resources.ModelResource):
             "locale",
             "birthday",
             "marketing_consent",
+            "attributes",
             "status",
             "tier",
             "points_balance",
@@ -72,6 +79,16 @@ class MemberResource(resources.ModelResource):
     def before_save_instance(self, instance, row, **kwargs):
         if instance.pk and member_is_anonymised(member=instance):
             raise ValueError(f"Member {instance.external_id} is anonymised: not updated.")
+        # The merchant's attribute schema, as the API checks it (an empty cell: none).
+        values = instance.attributes if instance.attributes is not None else {}
+        if not isinstance(values, dict):
+            raise ValueError("attributes: give a JSON object.")
+        try:
+            instance.attributes = attributes_clean(
+                attribute_schema(merchant=instance.merchant), values
+            )
+        except InvalidAttribute as error:
+            raise ValueError(error.detail) from None
 
 
 class ExchangeRateResource(resources.ModelResource):

@@ -4,8 +4,17 @@ and answers only that merchant's rows (another merchant's row is a ``NotFound``)
 from django.db.models import Q, QuerySet
 
 from core.exceptions import NotFound
+from loyalty.attributes import AttributeSpec
 from loyalty.external_ids import is_external_id
-from loyalty.models import LedgerEntry, Member, MemberStatus, Order, Program, Tier
+from loyalty.models import (
+    LedgerEntry,
+    Member,
+    MemberAttribute,
+    MemberStatus,
+    Order,
+    Program,
+    Tier,
+)
 from merchants.models import Merchant
 
 
@@ -68,3 +77,17 @@ def member_search(
     if status in MemberStatus.values:
         members = members.filter(status=status)
     return members.order_by("-last_activity_at", "-pk")
+
+
+def attribute_schema(*, merchant: Merchant) -> dict[str, AttributeSpec]:
+    """The merchant's CRM attributes by name (``loyalty.attributes``); empty: no schema."""
+    return {
+        row.name: AttributeSpec(
+            name=row.name,
+            label=row.label,
+            type=row.type,
+            choices=tuple(row.choices or ()),
+            is_personal=row.is_personal,
+        )
+        for row in MemberAttribute.objects.filter(merchant=merchant)
+    }

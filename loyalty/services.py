@@ -21,6 +21,7 @@ from core.exceptions import DomainError, NotFound
 from core.hooks import app_hooks
 from core.money import points_share, quantize_money
 from loyalty import ledger, locks, rules, tiers
+from loyalty.attributes import attributes_clean, attributes_kept_on_erasure
 from loyalty.batch import WriteBatch
 from loyalty.exceptions import (
     MemberNotActive,
@@ -47,6 +48,7 @@ from loyalty.models import (
 from loyalty.program_config import ProgramConfig, program_config
 from loyalty.rates import convert, rates_changed
 from loyalty.recording import Recorded, replay, request_digest
+from loyalty.selectors import attribute_schema
 from merchants.models import ChecklistItem, Merchant, Store
 from merchants.services import checklist_item_complete
 
@@ -138,6 +140,10 @@ def member_upsert(
     are validated before anything is written. No actor: a member's profile keeps no
     history (the store's records are the source of it)."""
     values = _clean_member_fields(fields)
+    if values.get("attributes") is not None:
+        values["attributes"] = attributes_clean(
+            attribute_schema(merchant=merchant), values["attributes"]
+        )
     member = locks.member_lock_by_external_id(merchant=merchant, external_id=external_id)
     created = member is None
     if created:
@@ -165,7 +171,8 @@ def member_upsert(
 
 @transaction.atomic
 def member_anonymise(*, merchant: Merchant, member: Member) -> Member:
-    """Erase personal data on request; the ledger, orders and balances stay whole. No
+    """Erase personal data on request (the CRM attributes the schema does not mark as
+    non-personal too); the ledger, orders and balances stay whole. No
     actor: nothing about the request is kept beside the member (``anonymised_at`` only)."""
     member = locks.member_lock_of(merchant=merchant, member_id=member.pk)
     member.email = ""
@@ -175,7 +182,9 @@ def member_anonymise(*, merchant: Merchant, member: Member) -> Member:
     member.locale = ""
     member.birthday = None
     member.marketing_consent = False
-    member.attributes = {}
+    member.attributes = attributes_kept_on_erasure(
+        attribute_schema(merchant=merchant), member.attributes or {}
+    )
     member.status = MemberStatus.ANONYMISED
     member.anonymised_at = timezone.now()
     member.save()

@@ -79,7 +79,13 @@ class MemberFieldsSerializer(serializers.Serializer):
     birthday = serializers.DateField(required=False, allow_null=True)
     marketing_consent = StrictBooleanField(required=False)
     attributes = serializers.DictField(
-        required=False, help_text="Free-form data of the store's, 10 kB at most."
+        required=False,
+        help_text=(
+            "The store's CRM data, 10 kB at most. Once ops define the merchant's attribute "
+            "schema, each key must be one of its attributes with a value of its type (text, "
+            "number, YYYY-MM-DD date, boolean, one of its choices; null removes it); "
+            "otherwise a 400 invalid_attribute names it."
+        ),
     )
 
     def validate_attributes(self, value: dict) -> dict:

@@ -1,5 +1,11 @@
 from loyalty.models.ledger import LedgerEntry, LotMovement, PointLot
-from loyalty.models.member import Member, MemberStatus, TierChange
+from loyalty.models.member import (
+    AttributeType,
+    Member,
+    MemberAttribute,
+    MemberStatus,
+    TierChange,
+)
 from loyalty.models.orders import Activity, ActivityKind, Order, OrderLine, Refund
 from loyalty.models.program import (
     CapPeriod,
@@ -27,6 +33,7 @@ from loyalty.models.reports import (
 __all__ = [
     "Activity",
     "ActivityKind",
+    "AttributeType",
     "CapPeriod",
     "EarningRule",
     "ExchangeRate",
@@ -34,6 +41,7 @@ __all__ = [
     "LedgerEntry",
     "LotMovement",
     "Member",
+    "MemberAttribute",
     "MemberStatus",
     "Order",
     "OrderLine",

@@ -1,8 +1,11 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django_countries.fields import CountryField
 
+from loyalty.attributes import NAME_PATTERN
 from loyalty.models.program import Tier
 from merchants.models import Merchant, acting_api_key_field
 
@@ -112,3 +115,60 @@ class TierChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id}: {self.from_tier_id} -> {self.to_tier_id}"
+
+
+class AttributeType(models.TextChoices):
+    TEXT = "text", "Text"
+    NUMBER = "number", "Number"
+    DATE = "date", "Date"
+    BOOLEAN = "boolean", "Yes or no"
+    CHOICE = "choice", "One of a list"
+
+
+class MemberAttribute(models.Model):
+    """One CRM attribute of a merchant's members (``loyalty.attributes``): what a store may
+    send in a member's ``attributes``, of which type, and whether it is personal data."""
+
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="member_attributes"
+    )
+    name = models.CharField(
+        max_length=40,
+        validators=[RegexValidator(NAME_PATTERN, "Lower-case letters, digits and _.")],
+        help_text="The key stores send, e.g. favourite_store.",
+    )
+    label = models.CharField(max_length=80)
+    type = models.CharField(max_length=10, choices=AttributeType.choices)
+    choices = models.JSONField(
+        default=list, blank=True, help_text="For “one of a list”: the allowed values."
+    )
+    is_personal = models.BooleanField(
+        default=False, help_text="Personal data: cleared when the member's data is erased."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["merchant_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "name"], name="member_attribute_unique"),
+            models.CheckConstraint(
+                condition=Q(type__in=AttributeType.values), name="member_attribute_type_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.name})"
+
+    def clean(self) -> None:
+        choices = self.choices if isinstance(self.choices, list) else None
+        if self.type == AttributeType.CHOICE:
+            if (
+                not choices
+                or not all(isinstance(c, str) and c.strip() for c in choices)
+                or len(set(choices)) != len(choices)
+            ):
+                raise ValidationError(
+                    {"choices": "Give the allowed values: a list of different texts."}
+                )
+        elif choices:
+            raise ValidationError({"choices": "Only “one of a list” has choices."})

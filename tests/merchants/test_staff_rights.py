@@ -133,6 +133,7 @@ RIGHTS: list[tuple[str, set[str]]] = [
     ("action loyalty.member adjust_points", {OPS}),
     ("action loyalty.member anonymise", {OPS, LEADS}),
     ("action loyalty.member delete_selected", NOBODY),
+    ("action loyalty.memberattribute delete_selected", {OPS}),
     ("GET loyalty_member_export", {OPS}),
     ("POST loyalty_member_export", {OPS}),
     ("GET loyalty_member_import", {OPS}),
