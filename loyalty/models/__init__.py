@@ -29,6 +29,7 @@ from loyalty.models.reports import (
     ReportTierMoveDay,
     ReportWatermark,
 )
+from loyalty.models.segments import MemberScore, Segment, SegmentMembership
 
 __all__ = [
     "Activity",
@@ -42,6 +43,7 @@ __all__ = [
     "LotMovement",
     "Member",
     "MemberAttribute",
+    "MemberScore",
     "MemberStatus",
     "Order",
     "OrderLine",
@@ -59,6 +61,8 @@ __all__ = [
     "Rounding",
     "RuleAward",
     "RuleKind",
+    "Segment",
+    "SegmentMembership",
     "Tier",
     "TierBasis",
     "TierChange",

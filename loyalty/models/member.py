@@ -72,6 +72,8 @@ class Member(models.Model):
             models.Index(fields=["merchant", "last_activity_at"], name="member_activity"),
             # The report aggregates: who joined a merchant on some local days.
             models.Index(fields=["merchant", "created_at"], name="member_joined"),
+            # Segment refreshes: the members whose profile changed since the last one.
+            models.Index(fields=["merchant", "updated_at"], name="member_changed"),
         ]
         # Beyond editing a profile (change_member): what staff may do to members in the
         # admin, each given on its own (see the staff groups in the README).

@@ -53,6 +53,8 @@ class Order(models.Model):
             models.Index(fields=["member", "-placed_at"], name="order_member_recent"),
             # The report aggregates: a merchant's orders placed on some local days.
             models.Index(fields=["merchant", "placed_at"], name="order_merchant_placed"),
+            # Segment refreshes: the members who ordered since the last one.
+            models.Index(fields=["merchant", "created_at"], name="order_merchant_recorded"),
         ]
 
     def __str__(self) -> str:
@@ -125,6 +127,12 @@ class Activity(models.Model):
     class Meta:
         ordering = ["-occurred_at", "-id"]
         verbose_name_plural = "activities"
+        indexes = [
+            # Segments: a member's activities of some kinds in a window; refreshes: the
+            # members who did something since the last one.
+            models.Index(fields=["member", "occurred_at"], name="activity_member_time"),
+            models.Index(fields=["merchant", "created_at"], name="activity_merchant_recorded"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["merchant", "external_id"], name="activity_unique_external_id"

@@ -1,5 +1,6 @@
-"""The merchants app's models: the tenant (``tenant``) and what the provider bills it
-(``billing``). Every name is importable from ``merchants.models``."""
+"""The merchants app's models: the tenant (``tenant``), what the provider bills it
+(``billing``) and the events for the merchant's own systems (``outbox``). Every name is
+importable from ``merchants.models``."""
 
 from merchants.models.billing import (
     CREDITABLE_STATUSES,
@@ -12,6 +13,7 @@ from merchants.models.billing import (
     InvoiceLine,
     InvoiceStatus,
 )
+from merchants.models.outbox import OutboxEvent
 from merchants.models.tenant import (
     API_ENABLED_STATUSES,
     MERCHANT_TRANSITIONS,
@@ -60,6 +62,7 @@ __all__ = [
     "MerchantStatus",
     "MonthlyReport",
     "OnboardingChecklistItem",
+    "OutboxEvent",
     "Platform",
     "Scope",
     "Store",
