@@ -11,6 +11,7 @@ STAFF_GROUPS = (
     "Customer care",
     "Care leads",  # senior agents, on top of Customer care: approvals, reissues, erasure
     "Finance",
+    "Marketing",  # segments and campaigns
 )
 
 

@@ -426,3 +426,6 @@ class ExchangeRateAdmin(StaffImportExportAdmin):
 
     def delete_model(self, request: HttpRequest, obj: ExchangeRate) -> None:
         services.exchange_rate_delete(rate=obj)
+
+
+from loyalty.segments import admin as segments_admin  # noqa: E402, F401  (registers SegmentAdmin)

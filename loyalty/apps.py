@@ -24,6 +24,21 @@ class LoyaltyConfig(AppConfig):
             "loyalty.view_refund",
             "loyalty.view_activity",
             "loyalty.view_exchangerate",
+            "loyalty.view_segment",
+            "loyalty.refresh_segment",
+            "loyalty.export_segment",
+        ],
+        "Marketing": [f"loyalty.{action}_segment" for action in ("add", "change", "view", "delete")]
+        + [
+            "loyalty.refresh_segment",
+            "loyalty.export_segment",
+            "loyalty.view_member",
+            "loyalty.view_memberattribute",
+            "loyalty.view_program",
+            "loyalty.view_tier",
+            "loyalty.view_earningrule",
+            "loyalty.view_order",
+            "loyalty.view_activity",
         ],
         "Catalog": [
             "loyalty.add_exchangerate",
@@ -81,5 +96,19 @@ class LoyaltyConfig(AppConfig):
             "task": "loyalty.report_aggregates_reconcile",
             "crontab": "45 3 * * *",
             "description": "Recomputes every merchant's last two days of report figures.",
+        },
+        {
+            "name": "Refresh segments",
+            "task": "loyalty.refresh_segments",
+            "crontab": "*/15 * * * *",
+            "description": "Moves the members something happened to since the last refresh "
+            "in or out of each active segment.",
+        },
+        {
+            "name": "Refresh segments in full",
+            "task": "loyalty.refresh_segments_full",
+            "crontab": "30 4 * * *",
+            "description": "Scores members (RFM), then recomputes every active segment for "
+            "every member, after the night's tier changes.",
         },
     ]

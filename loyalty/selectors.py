@@ -13,6 +13,7 @@ from loyalty.models import (
     MemberStatus,
     Order,
     Program,
+    SegmentMembership,
     Tier,
 )
 from merchants.models import Merchant
@@ -91,3 +92,17 @@ def attribute_schema(*, merchant: Merchant) -> dict[str, AttributeSpec]:
         )
         for row in MemberAttribute.objects.filter(merchant=merchant)
     }
+
+
+def member_segment_list(*, merchant: Merchant, member: Member) -> QuerySet[SegmentMembership]:
+    """The member's current stays in the merchant's active segments, latest joined first."""
+    return (
+        SegmentMembership.objects.filter(
+            member=member,
+            segment__merchant=merchant,
+            segment__is_active=True,
+            left_at__isnull=True,
+        )
+        .select_related("segment")
+        .order_by("-joined_at", "-id")
+    )

@@ -3,6 +3,7 @@ from django.utils import timezone
 
 from loyalty import jobs
 from loyalty.reports import aggregates
+from loyalty.segments import services as segments
 
 
 @shared_task(name="loyalty.release_pending_points", acks_late=True)
@@ -28,3 +29,18 @@ def report_aggregates_update() -> str:
 @shared_task(name="loyalty.report_aggregates_reconcile", acks_late=True)
 def report_aggregates_reconcile() -> str:
     return str(aggregates.aggregates_reconcile(now=timezone.now()))
+
+
+@shared_task(name="loyalty.refresh_segments", acks_late=True, soft_time_limit=600)
+def refresh_segments() -> str:
+    return str(segments.segments_refresh(now=timezone.now()))
+
+
+@shared_task(name="loyalty.refresh_segments_full", acks_late=True)
+def refresh_segments_full() -> str:
+    return str(segments.segments_refresh_full(now=timezone.now()))
+
+
+@shared_task(name="loyalty.refresh_segment", acks_late=True)
+def refresh_segment(segment_id: int) -> str:
+    return str(segments.segment_refresh(segment_id=segment_id, now=timezone.now(), full=True))

@@ -340,3 +340,14 @@ class ActivitySerializer(serializers.ModelSerializer):
             "rules",
             "created_at",
         ]
+
+
+class MemberSegmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="segment_id", help_text="The segment's id.")
+    name = serializers.CharField(source="segment.name")
+    description = serializers.CharField(source="segment.description")
+    joined_at = serializers.DateTimeField(help_text="Since when the member is in it.")
+
+
+class MemberSegmentListSerializer(serializers.Serializer):
+    results = MemberSegmentSerializer(many=True)

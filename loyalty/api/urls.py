@@ -11,6 +11,11 @@ urlpatterns = [
         name="api-member-ledger",
     ),
     path(
+        "members/<str:external_id>/segments/",
+        views.MemberSegmentsView.as_view(),
+        name="api-member-segments",
+    ),
+    path(
         "members/<str:external_id>/adjustments/",
         views.MemberAdjustmentView.as_view(),
         name="api-member-adjustments",

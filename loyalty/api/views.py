@@ -13,6 +13,7 @@ from loyalty.api.serializers import (
     ActivitySerializer,
     AdjustmentSerializer,
     LedgerEntrySerializer,
+    MemberSegmentListSerializer,
     MemberSerializer,
     MemberWriteSerializer,
     OrderInputSerializer,
@@ -141,6 +142,22 @@ class MemberLedgerView(MerchantAPIView):
             selectors.ledger_entry_list(merchant=self.merchant, member=member), request, view=self
         )
         return paginator.get_paginated_response(LedgerEntrySerializer(page, many=True).data)
+
+
+class MemberSegmentsView(MerchantAPIView):
+    @extend_schema(
+        summary="The segments a member is in",
+        description="The merchant's active segments the member is in now, as of their last "
+        "refresh, with when the member joined each; the segment with the most recent join "
+        "first.",
+        parameters=[MEMBER_ID],
+        responses={200: MemberSegmentListSerializer, **problems(NotFound)},
+        tags=["members"],
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        member = selectors.member_get(merchant=self.merchant, external_id=external_id)
+        stays = selectors.member_segment_list(merchant=self.merchant, member=member)
+        return Response(MemberSegmentListSerializer({"results": stays}).data)
 
 
 class MemberAdjustmentView(MerchantAPIView):

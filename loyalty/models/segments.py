@@ -41,7 +41,10 @@ class Segment(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["merchant", "name"], name="segment_unique_name"),
         ]
-        permissions = [("refresh_segment", "Can refresh segments now")]
+        permissions = [
+            ("refresh_segment", "Can refresh segments now"),
+            ("export_segment", "Can export a segment's members"),
+        ]
 
     def __str__(self) -> str:
         return self.name

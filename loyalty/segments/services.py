@@ -103,7 +103,7 @@ def segment_save(*, segment: Segment, actor: Actor) -> Segment:
     segment.is_time_relative = definition.relative
     if segment.pk is None and segment.created_by_id is None:
         segment.created_by = actor_user(actor)
-    segment.full_clean(exclude=["merchant", "created_by"])
+    segment.full_clean(exclude=["created_by"])
     segment.save()
     return segment
 

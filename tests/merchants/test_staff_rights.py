@@ -35,7 +35,8 @@ from customercare import goodwill
 from customercare.models import CareSettings, GoodwillStatus, TicketAttachment, TicketCategory
 from fulfillment.adapters.sandbox import sandbox_reset
 from fulfillment.models import DeliveredCode
-from loyalty.models import LedgerEntry
+from loyalty.models import LedgerEntry, Segment
+from loyalty.segments.services import segment_save
 from merchants import invoices
 from merchants import services as merchant_services
 from merchants.models import MembershipRole, MerchantMembership, Scope
@@ -62,6 +63,7 @@ FULFILLMENT = "Fulfillment"
 CARE = "Customer care"
 LEADS = "Care leads"
 FINANCE = "Finance"
+MARKETING = "Marketing"
 GROUPS = {
     OPS: [OPS],
     CATALOG: [CATALOG],
@@ -69,6 +71,7 @@ GROUPS = {
     CARE: [CARE],
     LEADS: [CARE, LEADS],
     FINANCE: [FINANCE],
+    MARKETING: [MARKETING],
 }
 AGENTS = {CARE, LEADS}
 NOBODY: set[str] = set()
@@ -134,6 +137,9 @@ RIGHTS: list[tuple[str, set[str]]] = [
     ("action loyalty.member anonymise", {OPS, LEADS}),
     ("action loyalty.member delete_selected", NOBODY),
     ("action loyalty.memberattribute delete_selected", {OPS}),
+    ("action loyalty.segment refresh_now", {OPS, MARKETING}),
+    ("action loyalty.segment delete_selected", {MARKETING}),
+    ("GET loyalty_segment_members_csv", {OPS, MARKETING}),
     ("GET loyalty_member_export", {OPS}),
     ("POST loyalty_member_export", {OPS}),
     ("GET loyalty_member_import", {OPS}),
@@ -406,6 +412,10 @@ def world(db):
         "goodwill": pending,
         "agent": agent,
         "heartbeat": PeriodicTask.objects.get(name="Worker heartbeat"),
+        "segment": segment_save(
+            segment=Segment(merchant=merchant, name="Everyone", definition={"groups": []}),
+            actor=SYSTEM,
+        ),
     }
     sandbox_reset()
 
@@ -429,6 +439,7 @@ PAGES = {
     "catalog_supplieroffer_simple_history": lambda w, _: (history_args(w["offer"]), {}),
     "catalog_merchantcatalogitem_simple_history": lambda w, _: (history_args(w["item"]), {}),
     "catalog_merchantcatalogitem_add_rewards": lambda w, _: ([], {}),
+    "loyalty_segment_members_csv": lambda w, _: ([w["segment"].pk], {}),
     "fulfillment_redemption_act": lambda w, name: ([w["redemption"].pk, name], {}),
     "fulfillment_redemption_reveal": lambda w, _: ([w["redemption"].pk, w["code"].pk], {}),
     "fulfillment_supplierorder_health": lambda w, _: ([], {}),
