@@ -19,8 +19,10 @@ from loyalty.models import (
     ExpiryPolicy,
     Program,
     RuleKind,
+    Segment,
     Tier,
 )
+from loyalty.segments import services as segments
 from merchants.models import Merchant, MerchantStatus
 
 # One US dollar in each currency (illustrative figures for the demo).
@@ -194,6 +196,55 @@ def _members(merchant: Merchant, rng: random.Random, count: int) -> None:
                 )
 
 
+# Segments a marketer would start with; amounts in the program's currency.
+DEMO_SEGMENTS = [
+    (
+        "Lapsed high spenders",
+        "Spent well in the last year, no order for 60 days: worth a win-back offer.",
+        [
+            [{"field": "spend", "op": "gte", "value": "150", "window": {"last_days": 365}}],
+            [{"field": "days_since_last_order", "op": "gte", "value": 60}],
+        ],
+    ),
+    (
+        "New this month",
+        "Joined in the last 30 days.",
+        [[{"field": "member_since", "op": "within_last_days", "value": 30}]],
+    ),
+    (
+        "Camping fans",
+        "Bought camping gear in the last 90 days, or ordered three times or more.",
+        [
+            [
+                {
+                    "field": "bought",
+                    "op": "any",
+                    "value": [],
+                    "categories": ["camping"],
+                    "window": {"last_days": 90},
+                },
+                {"field": "orders_count", "op": "gte", "value": 3},
+            ]
+        ],
+    ),
+]
+
+
+def _segments(merchant: Merchant) -> None:
+    for name, description, groups in DEMO_SEGMENTS:
+        segment = segments.segment_save(
+            segment=Segment(
+                merchant=merchant,
+                name=name,
+                description=description,
+                definition={"version": 1, "groups": [{"conditions": g} for g in groups]},
+            ),
+            actor=DEMO,
+        )
+        segments.segment_refresh(segment_id=segment.pk, now=timezone.now())
+    segments.member_scores_compute(now=timezone.now(), merchant_id=merchant.pk)
+
+
 def seed(*, out: TextIO) -> None:
     rng = random.Random(7)  # noqa: S311 (repeatable demo data, nothing secret)
     with transaction.atomic():
@@ -208,6 +259,7 @@ def seed(*, out: TextIO) -> None:
             if merchant.status == MerchantStatus.LIVE:
                 _members(merchant, rng, count=40)
                 jobs.release_pending_points(now=timezone.now(), merchant_id=merchant.pk)
+                _segments(merchant)
             seeded += 1
     if seeded:
         out.write(f"Demo programs created: {seeded} (with members, orders and activities).\n")
