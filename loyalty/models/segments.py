@@ -22,6 +22,7 @@ class Segment(models.Model):
         default=True, help_text="Only active segments are refreshed and can be targeted."
     )
     is_time_relative = models.BooleanField(
+        "moves with the calendar",
         default=False,
         editable=False,
         help_text="Who matches can change with the calendar alone (a last-N-days window).",

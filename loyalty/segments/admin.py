@@ -7,12 +7,13 @@ from dataclasses import asdict
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.forms import formset_factory
+from django.forms import BaseFormSet, formset_factory
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from import_export import fields, resources
 
 from core.actors import Actor
@@ -27,6 +28,7 @@ REFRESH_PERMISSION = "loyalty.refresh_segment"
 EXPORT_PERMISSION = "loyalty.export_segment"
 HISTORY_ROWS = 50
 BLANK_ROWS = 3
+CONDITIONS_SHOWN = 60
 
 OPERATORS = sorted(
     {op for spec in FIELDS.values() for op in spec.ops}
@@ -77,8 +79,22 @@ class ConditionForm(forms.Form):
         )
 
 
+class ConditionRows(BaseFormSet):
+    def add_fields(self, form: forms.Form, index: int | None) -> None:
+        super().add_fields(form, index)
+        # The rows are a table: each box is named by its row and its column for readers.
+        row = f"Row {index + 1}" if index is not None else "New row"
+        for field in form.fields.values():
+            field.widget.attrs["aria-label"] = f"{row}: {field.label or 'Delete'}"
+
+
 ConditionFormSet = formset_factory(
-    ConditionForm, extra=BLANK_ROWS, can_delete=True, max_num=100, validate_max=True
+    ConditionForm,
+    formset=ConditionRows,
+    extra=BLANK_ROWS,
+    can_delete=True,
+    max_num=100,
+    validate_max=True,
 )
 
 
@@ -131,10 +147,10 @@ class SegmentAdmin(admin.ModelAdmin):
     list_display = [
         "name",
         "merchant",
-        "member_count",
+        "members",
         "is_active",
         "moves_with_calendar",
-        "refreshed_at",
+        "refreshed",
         "conditions",
     ]
     list_filter = ["is_active", "is_time_relative"]
@@ -150,10 +166,25 @@ class SegmentAdmin(admin.ModelAdmin):
     def moves_with_calendar(self, obj: Segment) -> bool:
         return obj.is_time_relative
 
+    @admin.display(description="Members", ordering="member_count")
+    def members(self, obj: Segment) -> str:
+        return f"{obj.member_count:,}"
+
+    @admin.display(description="Refreshed", ordering="refreshed_at")
+    def refreshed(self, obj: Segment) -> str:
+        if obj.refreshed_at is None:
+            return "not yet"
+        return timezone.localtime(obj.refreshed_at).strftime("%Y-%m-%d %H:%M %Z")
+
     @admin.display(description="Conditions")
     def conditions(self, obj: Segment) -> str:
-        lines = definition_text(obj.definition, {}, {})
-        return " and ".join(f"({line})" for line in lines) if lines else "Every member"
+        named = {c.get("field") for g in obj.definition.get("groups", []) for c in g["conditions"]}
+        tiers, segments = _names(obj.merchant, obj) if named & {"tier", "segment"} else ({}, {})
+        lines = definition_text(obj.definition, tiers, segments)
+        text = " and ".join(f"({line})" for line in lines) if lines else "Every member"
+        if len(text) <= CONDITIONS_SHOWN:
+            return text
+        return format_html('<span title="{}">{}…</span>', text, text[: CONDITIONS_SHOWN - 1])
 
     @admin.action(description="Refresh now (every member)", permissions=["refresh"])
     def refresh_now(self, request: HttpRequest, queryset) -> None:
@@ -200,7 +231,9 @@ class SegmentAdmin(admin.ModelAdmin):
         preview = None
         status = 200
         if request.method == "POST" and may_change:
-            form = SegmentForm(request.POST)
+            form = SegmentForm(
+                request.POST, initial={"merchant": segment.merchant_id} if segment else None
+            )
             rows = ConditionFormSet(request.POST, prefix="c")
             if segment is not None:
                 form.fields["merchant"].required = False

@@ -230,6 +230,10 @@ def _fail(where: str, message: str) -> InvalidDefinition:
     return InvalidDefinition(f"{where}: {message}", field=f"definition.{where}")
 
 
+def _ops_text(what: str, ops: tuple[str, ...]) -> str:
+    return f"{what} takes " + ", ".join(f"“{OP_LABELS[op]}”" for op in ops) + "."
+
+
 def _int(value: Any, where: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise _fail(where, "give a whole number.")
@@ -410,11 +414,11 @@ def _condition(data: Any, where: str, context: Context) -> Condition:
             raise _fail(f"{where}.attribute", "not an attribute of this merchant.")
         ops = ATTRIBUTE_OPS[attr.type]
         if op not in ops:
-            raise _fail(f"{where}.op", f"give one of {', '.join(ops)}.")
+            raise _fail(f"{where}.op", _ops_text(f"a {attr.type} attribute", ops))
         value = _attribute_value(attr, op, value, f"{where}.value")
     else:
         if op not in spec.ops:
-            raise _fail(f"{where}.op", f"give one of {', '.join(spec.ops)}.")
+            raise _fail(f"{where}.op", _ops_text(spec.label, spec.ops))
         value = _field_value(name, spec, op, value, f"{where}.value", context)
     window = _window(data["window"], f"{where}.window") if data.get("window") is not None else None
     categories: tuple[str, ...] = ()
