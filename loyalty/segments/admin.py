@@ -189,7 +189,7 @@ class SegmentAdmin(admin.ModelAdmin):
     @admin.action(description="Refresh now (every member)", permissions=["refresh"])
     def refresh_now(self, request: HttpRequest, queryset) -> None:
         for segment in queryset:
-            result = services.segment_refresh_now(segment=segment, actor=Actor.staff(request.user))
+            result = services.segment_refresh_now(segment=segment)
             self.message_user(
                 request, f"{segment.name}: {result.joined} joined, {result.left} left."
             )

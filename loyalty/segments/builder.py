@@ -16,6 +16,7 @@ from loyalty.segments.definition import (
     BOOL,
     COUNTRIES,
     FIELDS,
+    OP_LABELS,
     SEGMENT,
     TEXTS,
     TIERS,
@@ -184,8 +185,6 @@ def definition_text(
     data: dict, tier_names: Mapping[int, str], segment_names: Mapping[int, str]
 ) -> list[str]:
     """The definition in words, a line per group: for lists and the segment page."""
-    from loyalty.segments.definition import OP_LABELS
-
     lines = []
     for row_group in _grouped(definition_rows(data, tier_names, segment_names)):
         parts = []

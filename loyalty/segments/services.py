@@ -368,6 +368,6 @@ def member_scores_compute(
     return result
 
 
-def segment_refresh_now(*, segment: Segment, actor: Actor) -> RefreshResult:
-    """Staff's "refresh now": a full refresh at once."""
+def segment_refresh_now(*, segment: Segment) -> RefreshResult:
+    """Staff's "refresh now": a full refresh at once (no actor: moves name no one)."""
     return segment_refresh(segment_id=segment.pk, now=timezone.now(), full=True)
