@@ -27,9 +27,20 @@ class LoyaltyConfig(AppConfig):
             "loyalty.view_segment",
             "loyalty.refresh_segment",
             "loyalty.export_segment",
+            "loyalty.view_campaign",
+            "loyalty.transition_campaign",
+            "loyalty.export_campaign",
+            "loyalty.simulate_order",
         ],
-        "Marketing": [f"loyalty.{action}_segment" for action in ("add", "change", "view", "delete")]
+        "Marketing": [
+            f"loyalty.{action}_{model}"
+            for model in ("segment", "campaign")
+            for action in ("add", "change", "view", "delete")
+        ]
         + [
+            "loyalty.transition_campaign",
+            "loyalty.export_campaign",
+            "loyalty.simulate_order",
             "loyalty.refresh_segment",
             "loyalty.export_segment",
             "loyalty.view_member",
@@ -110,5 +121,12 @@ class LoyaltyConfig(AppConfig):
             "crontab": "30 4 * * *",
             "description": "Scores members (RFM), then recomputes every active segment for "
             "every member, after the night's tier changes.",
+        },
+        {
+            "name": "Start and end campaigns",
+            "task": "loyalty.advance_campaigns",
+            "crontab": "* * * * *",
+            "description": "Runs scheduled campaigns whose start came and ends those whose "
+            "end passed.",
         },
     ]

@@ -15,6 +15,7 @@ from django.db import connection
 from django.db.models import F, QuerySet
 
 from loyalty.models import LedgerEntry, LotMovement, Member, Order, PointLot, Program
+from loyalty.segments.query import current_segment_ids
 from merchants.models import Merchant
 
 
@@ -39,13 +40,14 @@ def member_lock_by_external_id(*, merchant: Merchant, external_id: str) -> Membe
 
 def member_lock_with_config_version(*, merchant: Merchant, external_id: str) -> Member:
     """The member an order or activity is for, annotated with the merchant's
-    ``config_version`` as of this transaction; raises ``Member.DoesNotExist``."""
+    ``config_version`` as of this transaction and the segments they are in now
+    (``segment_list``); raises ``Member.DoesNotExist``."""
     # No select_related("tier"): when this query waits for the lock, PostgreSQL re-reads
     # the member row it waited for but keeps the joined tier row from before the wait, so
     # a concurrent upgrade would leave tier_id pointing past a stale or empty tier.
     return (
         Member.objects.select_for_update(of=("self",))
-        .annotate(config_version=F("merchant__config_version"))
+        .annotate(config_version=F("merchant__config_version"), segment_list=current_segment_ids())
         .get(merchant=merchant, external_id=external_id)
     )
 

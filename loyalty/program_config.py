@@ -1,6 +1,7 @@
 """The merchant's active program, its earning rules and tiers, cached per process.
 
-Orders and activities need all three on every request. They are read once per
+Orders and activities need them all (with the campaigns that are scheduled or running) on
+every request. They are read once per
 ``Merchant.config_version``, a token that database triggers renew whenever the program, a
 tier or a rule is written (see migration 0002), and which the caller reads in the same
 transaction as its writes (the member lock query carries it). A change is therefore seen
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 from loyalty import rules
 from loyalty.exceptions import NoActiveProgram
-from loyalty.models import EarningRule, Program, RuleKind, Tier
+from loyalty.models import Campaign, CampaignStatus, EarningRule, Program, RuleKind, Tier
 
 # Distinct (merchant, version) pairs kept; the oldest go first. Versions that are no
 # longer current are simply never asked for again.
@@ -27,6 +28,14 @@ class ProgramConfig:
     order_rules: tuple[rules.RuleTerms, ...]
     activity_rules: tuple[rules.RuleTerms, ...]
     tiers: tuple[Tier, ...]  # by threshold, lowest first; empty when tiers are off
+    campaigns: tuple[rules.CampaignTerms, ...] = ()  # scheduled or running
+
+    @property
+    def uses_segments(self) -> bool:
+        """Whether evaluating needs the member's segments."""
+        return any(rule.segment_id for rule in self.order_rules + self.activity_rules) or any(
+            campaign.segment_ids for campaign in self.campaigns
+        )
 
 
 _cache: dict[tuple[int, str], ProgramConfig | None] = {}
@@ -54,6 +63,33 @@ def rule_terms(rule: EarningRule) -> rules.RuleTerms:
         store_id=rule.store_id,
         cap_period=rule.cap_period,
         cap_count=rule.cap_count,
+        segment_id=rule.segment_id,
+    )
+
+
+def campaign_terms(campaign: Campaign) -> rules.CampaignTerms:
+    """``campaign``'s terms (its ``segments`` prefetched, or read here)."""
+    return rules.CampaignTerms(
+        id=campaign.pk,
+        name=campaign.name,
+        status=campaign.status,
+        starts_at=campaign.starts_at,
+        ends_at=campaign.ends_at,
+        priority=campaign.priority,
+        stacking=campaign.stacking,
+        effect=campaign.effect,
+        multiplier=campaign.multiplier,
+        points_per_unit=campaign.points_per_unit,
+        bonus_points=campaign.bonus_points,
+        min_order_total=campaign.min_order_total,
+        activity_kind=campaign.activity_kind,
+        include_skus=tuple(campaign.include_skus),
+        include_categories=tuple(campaign.include_categories),
+        segment_ids=frozenset(segment.pk for segment in campaign.segments.all()),
+        points_budget=campaign.points_budget,
+        cap_period=campaign.cap_period,
+        cap_count=campaign.cap_count,
+        holdout_percent=campaign.holdout_percent,
     )
 
 
@@ -68,12 +104,16 @@ def _load(merchant_id: int) -> ProgramConfig | None:
     rows = EarningRule.objects.filter(program=program, is_active=True)
     active = [rule_terms(rule) for rule in rows]
     tiers = tuple(program.tiers.order_by("threshold")) if program.tiers_enabled else ()
+    campaigns = Campaign.objects.filter(
+        program=program, status__in=[CampaignStatus.SCHEDULED, CampaignStatus.RUNNING]
+    ).prefetch_related("segments")
     return ProgramConfig(
         program=program,
         terms=program_terms(program),
         order_rules=tuple(rule for rule in active if rule.kind != RuleKind.ACTIVITY_BONUS),
         activity_rules=tuple(rule for rule in active if rule.kind == RuleKind.ACTIVITY_BONUS),
         tiers=tiers,
+        campaigns=tuple(campaign_terms(campaign) for campaign in campaigns),
     )
 
 

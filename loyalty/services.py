@@ -13,14 +13,13 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 
 from core.actors import Actor, actor_user
 from core.exceptions import DomainError, NotFound
 from core.hooks import app_hooks
 from core.money import points_share, quantize_money
-from loyalty import ledger, locks, rules, tiers
+from loyalty import earning, ledger, locks, rules, tiers
 from loyalty.attributes import attributes_clean, attributes_kept_on_erasure
 from loyalty.batch import WriteBatch
 from loyalty.exceptions import (
@@ -32,7 +31,6 @@ from loyalty.external_ids import is_external_id
 from loyalty.models import (
     Activity,
     ActivityKind,
-    CapPeriod,
     ExchangeRate,
     ExpiryPolicy,
     LedgerEntry,
@@ -42,11 +40,11 @@ from loyalty.models import (
     OrderLine,
     Program,
     Refund,
-    RuleAward,
+    Segment,
     Tier,
 )
 from loyalty.program_config import ProgramConfig, program_config
-from loyalty.rates import convert, rates_changed
+from loyalty.rates import Conversion, convert, rates_changed
 from loyalty.recording import Recorded, replay, request_digest
 from loyalty.selectors import attribute_schema
 from merchants.models import ChecklistItem, Merchant, Store
@@ -209,54 +207,6 @@ def member_adjust_points(
     )
 
 
-# -- rule evaluation ---------------------------------------------------------------------
-
-
-def _member_facts(
-    merchant: Merchant,
-    member: Member,
-    rule_rows: tuple[rules.RuleTerms, ...],
-    at: datetime.datetime,
-) -> rules.MemberFacts:
-    """The member's tier and, for each capped rule, its awards in the period around ``at``
-    (one query for all of them)."""
-    counters = {}
-    for rule in rule_rows:
-        if rule.cap_period == CapPeriod.NONE:
-            continue
-        condition = Q(rule_id=rule.id)
-        bounds = rules.cap_period_bounds(rule.cap_period, at, merchant.timezone)
-        if bounds is not None:
-            condition &= Q(awarded_at__gte=bounds[0], awarded_at__lt=bounds[1])
-        counters[f"rule_{rule.id}"] = Count("pk", filter=condition)
-    counts: dict[int, int] = {}
-    if counters:
-        totals = RuleAward.objects.filter(member=member).aggregate(**counters)
-        counts = {int(name.removeprefix("rule_")): total for name, total in totals.items()}
-    tier = member.tier
-    return rules.MemberFacts(
-        tier_name=tier.name if tier else None,
-        tier_multiplier=tier.multiplier if tier else Decimal(1),
-        awards_in_period=counts,
-    )
-
-
-def _record_awards(
-    evaluation: rules.Evaluation,
-    member: Member,
-    entry: LedgerEntry | None,
-    at: datetime.datetime,
-    batch: WriteBatch,
-) -> None:
-    if entry is None:
-        return
-    batch.insert_many(
-        RuleAward(rule_id=part.rule_id, member=member, entry=entry, awarded_at=at)
-        for part in evaluation.parts
-        if part.rule_id is not None
-    )
-
-
 # -- orders ------------------------------------------------------------------------------
 
 
@@ -295,15 +245,20 @@ def _validate_order(data: OrderInput) -> None:
         raise DomainError(f"{data.currency} has fewer decimal places than that.", field="total")
 
 
+def _order_store(merchant: Merchant, data: OrderInput) -> Store | None:
+    if not data.store_public_id:
+        return None
+    store = Store.objects.filter(merchant=merchant, public_id=data.store_public_id).first()
+    if store is None:
+        raise DomainError("No such store.", field="store")
+    return store
+
+
 def order_record(*, merchant: Merchant, data: OrderInput, actor: Actor) -> Recorded:
     """Record an order and credit what it earns (pending for the program's return window)."""
     digest = request_digest(asdict(data))
     _validate_order(data)
-    store = None
-    if data.store_public_id:
-        store = Store.objects.filter(merchant=merchant, public_id=data.store_public_id).first()
-        if store is None:
-            raise DomainError("No such store.", field="store")
+    store = _order_store(merchant, data)
     try:
         with transaction.atomic():
             order = _order_create(merchant, data, digest, store, actor)
@@ -353,16 +308,10 @@ def _member_tier(member: Member, config: ProgramConfig) -> None:
     member.tier = Tier.objects.get(pk=member.tier_id)
 
 
-def _order_create(
-    merchant: Merchant, data: OrderInput, digest: str, store: Store | None, actor: Actor
-) -> Order:
-    # An existing order's id makes the INSERT below fail on the unique constraint, and
-    # order_record replays it: no lookup first on the common path.
-    now = timezone.now()
-    member = _member_locked(merchant, data.member_external_id, data.member_fields)
-    config = program_config(merchant_id=merchant.pk, version=member.config_version)
-    _member_tier(member, config)
-    program = config.program
+def _order_facts(
+    program: Program, data: OrderInput, store: Store | None
+) -> tuple[Conversion, rules.OrderFacts]:
+    """The order in the program's currency, as ``rules`` reads it."""
     conversion = convert(
         amount=data.total,
         from_currency=data.currency,
@@ -373,44 +322,64 @@ def _order_create(
         raise DomainError(
             f"The total is too large once converted to {program.currency}.", field="total"
         )
-    evaluation = rules.evaluate_order(
-        program=config.terms,
-        rules=config.order_rules,
-        member=_member_facts(merchant, member, config.order_rules, data.placed_at),
-        order=rules.OrderFacts(
-            total=conversion.amount,
-            placed_at=data.placed_at,
-            store_id=store.pk if store else None,
-            lines=tuple(
-                rules.Line(
-                    sku=line.sku,
-                    category=line.category,
-                    quantity=line.quantity,
-                    unit_price=line.unit_price * conversion.rate,
-                )
-                for line in data.lines
-            ),
+    facts = rules.OrderFacts(
+        total=conversion.amount,
+        placed_at=data.placed_at,
+        store_id=store.pk if store else None,
+        lines=tuple(
+            rules.Line(
+                sku=line.sku,
+                category=line.category,
+                quantity=line.quantity,
+                unit_price=line.unit_price * conversion.rate,
+            )
+            for line in data.lines
         ),
     )
+    return conversion, facts
+
+
+def _order_create(
+    merchant: Merchant, data: OrderInput, digest: str, store: Store | None, actor: Actor
+) -> Order:
+    # An existing order's id makes the INSERT below fail on the unique constraint, and
+    # order_record replays it: no lookup first on the common path.
+    now = timezone.now()
+    member = _member_locked(merchant, data.member_external_id, data.member_fields)
+    config = program_config(merchant_id=merchant.pk, version=member.config_version)
+    _member_tier(member, config)
+    program = config.program
+    conversion, facts = _order_facts(program, data, store)
+    order = Order(merchant=merchant, member=member, store=store, external_id=data.external_id)
+    earned = earning.earn(
+        merchant=merchant,
+        member=member,
+        config=config,
+        rule_rows=config.order_rules,
+        at=data.placed_at,
+        evaluate=lambda member_facts: rules.evaluate_order(
+            program=config.terms,
+            rules=config.order_rules,
+            campaigns=config.campaigns,
+            member=member_facts,
+            order=facts,
+            now=now,
+        ),
+    )
+    evaluation = earned.evaluation
     # The order, its lines, the member's balances, the ledger entry, its lot and the rule
     # awards: one statement on PostgreSQL.
     batch = WriteBatch()
-    order = Order(
-        merchant=merchant,
-        member=member,
-        store=store,
-        external_id=data.external_id,
-        placed_at=data.placed_at,
-        currency=data.currency,
-        total=data.total,
-        program_currency=program.currency,
-        program_total=conversion.amount,
-        exchange_rate=conversion.rate_row,
-        rate_used=conversion.rate if conversion.rate_row else None,
-        points_earned=evaluation.points,
-        explanation=evaluation.explanation(),
-        request_hash=digest,
-    )
+    order.placed_at = data.placed_at
+    order.currency = data.currency
+    order.total = data.total
+    order.program_currency = program.currency
+    order.program_total = conversion.amount
+    order.exchange_rate = conversion.rate_row
+    order.rate_used = conversion.rate if conversion.rate_row else None
+    order.points_earned = evaluation.points
+    order.explanation = evaluation.explanation()
+    order.request_hash = digest
     batch.insert(order)
     batch.insert_many(
         OrderLine(
@@ -437,8 +406,16 @@ def _order_create(
         reason=f"order {data.external_id}",
         actor=actor,
     )
-    _record_awards(evaluation, member, entry, data.placed_at, batch)
+    earning.awards_record(
+        evaluation=evaluation,
+        member=member,
+        entry=entry,
+        at=data.placed_at,
+        batch=batch,
+        order=order,
+    )
     batch.execute()
+    earning.on_exhausted(earned.exhausted)
     order.first_lot = entry.lot if entry else None
     tiers.member_tier_upgrade(
         member=member,
@@ -449,6 +426,107 @@ def _order_create(
         actor=actor,
     )
     return order
+
+
+# -- the simulator -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Assumed:
+    """What to assume of a member who does not exist yet: their tier and segments."""
+
+    tier_name: str | None = None
+    segment_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Simulation:
+    member: Member | None  # None: hypothetical
+    tier: Tier | None
+    segment_ids: frozenset[int]
+    program: Program
+    program_total: Decimal
+    evaluation: rules.Evaluation
+    at: datetime.datetime
+
+
+def order_simulate(
+    *, merchant: Merchant, data: OrderInput, assumed: Assumed | None = None
+) -> Simulation:
+    """What ``data`` would earn now, with every rule, tier multiplier and campaign that
+    would apply, and why the others would not; writes nothing. An unknown member is
+    hypothetical: new, with the tier and segments ``assumed`` (or none)."""
+    _validate_order(data)
+    store = _order_store(merchant, data)
+    now = timezone.now()
+    version = Merchant.objects.values_list("config_version", flat=True).get(pk=merchant.pk)
+    config = program_config(merchant_id=merchant.pk, version=version)
+    member = (
+        Member.objects.select_related("tier")
+        .filter(merchant=merchant, external_id=data.member_external_id)
+        .first()
+    )
+    if member is not None and assumed is not None:
+        raise DomainError(
+            "The member exists: their own tier and segments are used.", field="assume"
+        )
+    if member is not None and member.status != MemberStatus.ACTIVE:
+        raise MemberNotActive(f"The member is {member.status}.", field="member")
+    tier, segment_ids = None, None
+    if member is None:
+        tier, segment_ids = _assumed(merchant, config, assumed or Assumed())
+    else:
+        tier = member.tier
+    conversion, facts = _order_facts(config.program, data, store)
+    member_facts = earning.member_facts(
+        merchant=merchant,
+        member=member,
+        config=config,
+        rule_rows=config.order_rules,
+        at=data.placed_at,
+        campaigns=config.campaigns,
+        segment_ids=segment_ids,
+        tier=tier,
+    )
+    evaluation = rules.evaluate_order(
+        program=config.terms,
+        rules=config.order_rules,
+        campaigns=config.campaigns,
+        member=member_facts,
+        order=facts,
+        now=now,
+    )
+    return Simulation(
+        member=member,
+        tier=tier,
+        segment_ids=member_facts.segment_ids,
+        program=config.program,
+        program_total=conversion.amount,
+        evaluation=evaluation,
+        at=now,
+    )
+
+
+def _assumed(
+    merchant: Merchant, config: ProgramConfig, assumed: Assumed
+) -> tuple[Tier | None, frozenset[int]]:
+    tier = None
+    if assumed.tier_name:
+        tier = next((t for t in config.tiers if t.name == assumed.tier_name), None)
+        if tier is None:
+            raise DomainError(f"No tier {assumed.tier_name!r} in the program.", field="assume.tier")
+    segment_ids = frozenset(assumed.segment_ids)
+    if segment_ids:
+        known = set(
+            Segment.objects.filter(merchant=merchant, pk__in=segment_ids).values_list(
+                "pk", flat=True
+            )
+        )
+        if unknown := segment_ids - known:
+            raise DomainError(
+                f"No segment {min(unknown)} for this merchant.", field="assume.segments"
+            )
+    return tier, segment_ids
 
 
 # -- refunds -----------------------------------------------------------------------------
@@ -586,12 +664,23 @@ def _activity_create(
     _member_tier(member, config)
     custom_kind = data.custom_kind.strip()
     kind = custom_kind if data.kind == ActivityKind.CUSTOM else data.kind
-    evaluation = rules.evaluate_activity(
-        program=config.terms,
-        rules=config.activity_rules,
-        member=_member_facts(merchant, member, config.activity_rules, occurred_at),
-        activity=rules.ActivityFacts(kind=kind, occurred_at=occurred_at),
+    facts = rules.ActivityFacts(kind=kind, occurred_at=occurred_at)
+    earned = earning.earn(
+        merchant=merchant,
+        member=member,
+        config=config,
+        rule_rows=config.activity_rules,
+        at=occurred_at,
+        evaluate=lambda member_facts: rules.evaluate_activity(
+            program=config.terms,
+            rules=config.activity_rules,
+            campaigns=config.campaigns,
+            member=member_facts,
+            activity=facts,
+            now=now,
+        ),
     )
+    evaluation = earned.evaluation
     batch = WriteBatch()
     activity = Activity(
         merchant=merchant,
@@ -620,8 +709,16 @@ def _activity_create(
         reason=f"{kind} {data.external_id}",
         actor=actor,
     )
-    _record_awards(evaluation, member, entry, occurred_at, batch)
+    earning.awards_record(
+        evaluation=evaluation,
+        member=member,
+        entry=entry,
+        at=occurred_at,
+        batch=batch,
+        activity=activity,
+    )
     batch.execute()
+    earning.on_exhausted(earned.exhausted)
     return activity
 
 

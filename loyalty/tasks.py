@@ -2,6 +2,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from loyalty import jobs
+from loyalty.campaigns import services as campaigns
 from loyalty.reports import aggregates
 from loyalty.segments import services as segments
 
@@ -44,3 +45,13 @@ def refresh_segments_full() -> str:
 @shared_task(name="loyalty.refresh_segment", acks_late=True)
 def refresh_segment(segment_id: int) -> str:
     return str(segments.segment_refresh(segment_id=segment_id, now=timezone.now(), full=True))
+
+
+@shared_task(name="loyalty.advance_campaigns", acks_late=True)
+def advance_campaigns() -> str:
+    return str(campaigns.campaigns_advance(now=timezone.now()))
+
+
+@shared_task(name="loyalty.campaign_budget_spent", acks_late=True)
+def campaign_budget_spent(campaign_id: int) -> str:
+    return str(campaigns.campaign_budget_spent(campaign_id=campaign_id))

@@ -51,6 +51,24 @@ class MerchantCatalogItem(models.Model):
     allowed_tiers = models.ManyToManyField(
         "loyalty.Tier", blank=True, related_name="+", help_text="Empty: every member."
     )
+    audience_segment = models.ForeignKey(
+        "loyalty.Segment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="catalog_items",
+        help_text="Only members of this segment see and redeem it; empty: every member.",
+    )
+    unlocked_by = models.ForeignKey(
+        "loyalty.Campaign",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="unlocked_items",
+        limit_choices_to={"effect": "unlock_reward"},
+        help_text="Only while this campaign runs, for the members it targets (not its "
+        "control group).",
+    )
     limit_per_month = models.PositiveIntegerField(null=True, blank=True)
     limit_ever = models.PositiveIntegerField(null=True, blank=True)
     # Computed by catalog.pricing; never typed in.

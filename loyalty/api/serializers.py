@@ -218,10 +218,54 @@ class OrderInputSerializer(serializers.Serializer):
     lines = OrderLineSerializer(many=True, required=False, max_length=1000)
 
 
+class AssumeSerializer(serializers.Serializer):
+    tier = StrictCharField(max_length=60, required=False, allow_blank=True, default="")
+    segments = serializers.ListField(
+        child=StrictIntegerField(min_value=1), required=False, max_length=100, default=list
+    )
+
+
+class SimulateInputSerializer(OrderInputSerializer):
+    external_id = external_id_field(required=False)
+    assume = AssumeSerializer(
+        required=False,
+        help_text="For a member who does not exist yet: the tier and segment ids to assume.",
+    )
+
+
 class ExplanationSerializer(serializers.Serializer):
     rule_id = serializers.IntegerField(allow_null=True)
+    campaign_id = serializers.IntegerField(
+        allow_null=True, default=None, help_text="The campaign that gave this part, if any."
+    )
     label = serializers.CharField()
     points = serializers.CharField(help_text="Before rounding.")
+
+
+class SkippedSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["rule", "campaign"])
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class SimulatedMemberSerializer(serializers.Serializer):
+    external_id = serializers.CharField()
+    exists = serializers.BooleanField()
+    tier = serializers.CharField(allow_null=True)
+    segments = serializers.ListField(child=serializers.IntegerField())
+
+
+class SimulationSerializer(serializers.Serializer):
+    member = SimulatedMemberSerializer()
+    program_currency = serializers.CharField()
+    program_total = serializers.CharField()
+    points = serializers.IntegerField(help_text="What the order would earn now.")
+    rules = ExplanationSerializer(many=True, help_text="What would give points, and how many.")
+    not_applied = SkippedSerializer(
+        many=True, help_text="Rules and campaigns that would not apply, and why."
+    )
+    evaluated_at = serializers.DateTimeField()
 
 
 class OrderSerializer(serializers.ModelSerializer):

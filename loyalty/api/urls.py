@@ -21,6 +21,7 @@ urlpatterns = [
         name="api-member-adjustments",
     ),
     path("orders/", views.OrderListView.as_view(), name="api-orders"),
+    path("orders/simulate/", views.OrderSimulateView.as_view(), name="api-orders-simulate"),
     path(
         "orders/<str:external_id>/refunds/",
         views.OrderRefundView.as_view(),

@@ -20,6 +20,8 @@ from loyalty.api.serializers import (
     OrderSerializer,
     RefundInputSerializer,
     RefundSerializer,
+    SimulateInputSerializer,
+    SimulationSerializer,
 )
 from loyalty.exceptions import (
     ExchangeRateMissing,
@@ -192,6 +194,97 @@ class MemberAdjustmentView(MerchantAPIView):
         return Response(LedgerEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
 
 
+def _order_input(view: MerchantAPIView, data: dict, external_id: str) -> services.OrderInput:
+    store = data.get("store") or (view.api_key.store.public_id if view.api_key.store_id else None)
+    return services.OrderInput(
+        external_id=external_id,
+        member_external_id=data["member"]["external_id"],
+        member_fields=_member_fields(data["member"]),
+        total=data["total"],
+        currency=data["currency"],
+        placed_at=data["placed_at"],
+        store_public_id=str(store) if store else None,
+        lines=tuple(services.LineInput(**line) for line in data.get("lines", [])),
+    )
+
+
+def simulation_body(simulation: services.Simulation, external_id: str) -> dict:
+    """The simulator's answer, for the API and the admin page alike."""
+    evaluation = simulation.evaluation
+    return {
+        "member": {
+            "external_id": external_id,
+            "exists": simulation.member is not None,
+            "tier": simulation.tier.name if simulation.tier else None,
+            "segments": sorted(simulation.segment_ids),
+        },
+        "program_currency": simulation.program.currency,
+        "program_total": f"{simulation.program_total.normalize():f}",
+        "points": evaluation.points,
+        "rules": evaluation.explanation(),
+        "not_applied": [
+            {"kind": skip.kind, "id": skip.id, "name": skip.name, "reason": skip.reason}
+            for skip in evaluation.skipped
+        ],
+        "evaluated_at": simulation.at,
+    }
+
+
+class OrderSimulateView(MerchantAPIView):
+    @extend_schema(
+        summary="Simulate what an order would earn",
+        description="Takes an order's body (`external_id` may be left out) and answers what "
+        "it would earn now: every rule, tier multiplier and campaign that would apply, and "
+        "why the others would not (outside their dates, cap reached, not in the segment, "
+        "budget spent, control group). Writes nothing. An unknown member is hypothetical: "
+        "new, with the tier and segments given in `assume` (or none).",
+        request=SimulateInputSerializer,
+        responses={
+            200: OpenApiResponse(SimulationSerializer, description="What it would earn."),
+            **problems(INVALID_INPUT, DomainError, MemberNotActive, NoActiveProgram),
+            **problems(ExchangeRateMissing),
+        },
+        tags=["orders"],
+        examples=[
+            OpenApiExample(
+                "A hypothetical Gold member",
+                value={
+                    "member": "prospect-1",
+                    "total": "120.00",
+                    "currency": "USD",
+                    "placed_at": "2026-11-20T14:03:00Z",
+                    "lines": [
+                        {
+                            "sku": "TENT-2P",
+                            "category": "camping",
+                            "quantity": 1,
+                            "unit_price": "120.00",
+                        }
+                    ],
+                    "assume": {"tier": "Gold", "segments": [12]},
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = SimulateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        assume = data.get("assume")
+        simulation = services.order_simulate(
+            merchant=self.merchant,
+            data=_order_input(self, data, data.get("external_id", "")),
+            assumed=services.Assumed(
+                tier_name=assume["tier"] or None, segment_ids=tuple(assume["segments"])
+            )
+            if assume is not None
+            else None,
+        )
+        body = simulation_body(simulation, data["member"]["external_id"])
+        return Response(SimulationSerializer(body).data)
+
+
 class OrderListView(MerchantAPIView):
     @extend_schema(
         summary="Record an order",
@@ -233,21 +326,9 @@ class OrderListView(MerchantAPIView):
         serializer = OrderInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        store = data.get("store") or (
-            self.api_key.store.public_id if self.api_key.store_id else None
-        )
         recorded = services.order_record(
             merchant=self.merchant,
-            data=services.OrderInput(
-                external_id=data["external_id"],
-                member_external_id=data["member"]["external_id"],
-                member_fields=_member_fields(data["member"]),
-                total=data["total"],
-                currency=data["currency"],
-                placed_at=data["placed_at"],
-                store_public_id=str(store) if store else None,
-                lines=tuple(services.LineInput(**line) for line in data.get("lines", [])),
-            ),
+            data=_order_input(self, data, data["external_id"]),
             actor=self.actor,
         )
         return _recorded(recorded, OrderSerializer)

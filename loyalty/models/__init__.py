@@ -1,3 +1,15 @@
+from loyalty.models.campaigns import (
+    CAMPAIGN_TRANSITIONS,
+    Campaign,
+    CampaignAward,
+    CampaignCap,
+    CampaignCoupon,
+    CampaignEffect,
+    CampaignEvent,
+    CampaignSpend,
+    CampaignStatus,
+    Stacking,
+)
 from loyalty.models.ledger import LedgerEntry, LotMovement, PointLot
 from loyalty.models.member import (
     AttributeType,
@@ -32,9 +44,18 @@ from loyalty.models.reports import (
 from loyalty.models.segments import MemberScore, Segment, SegmentMembership
 
 __all__ = [
+    "CAMPAIGN_TRANSITIONS",
     "Activity",
     "ActivityKind",
     "AttributeType",
+    "Campaign",
+    "CampaignAward",
+    "CampaignCap",
+    "CampaignCoupon",
+    "CampaignEffect",
+    "CampaignEvent",
+    "CampaignSpend",
+    "CampaignStatus",
     "CapPeriod",
     "EarningRule",
     "ExchangeRate",
@@ -63,6 +84,7 @@ __all__ = [
     "RuleKind",
     "Segment",
     "SegmentMembership",
+    "Stacking",
     "Tier",
     "TierBasis",
     "TierChange",

@@ -68,6 +68,7 @@ class Program(models.Model):
                 condition=Q(tier_window_months__gt=0), name="program_tier_window_gt0"
             ),
         ]
+        permissions = [("simulate_order", "Can simulate what an order would earn")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.merchant})"
@@ -138,6 +139,14 @@ class EarningRule(models.Model):
     cap_period = models.CharField(max_length=8, choices=CapPeriod.choices, default=CapPeriod.NONE)
     cap_count = models.PositiveIntegerField(
         default=1, help_text="How many times per period a member can get it."
+    )
+    segment = models.ForeignKey(
+        "loyalty.Segment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="rules",
+        help_text="Only members of this segment; empty: every member.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

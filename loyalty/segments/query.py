@@ -24,6 +24,7 @@ from django.db.models import (
     Avg,
     BooleanField,
     Case,
+    CharField,
     Count,
     DecimalField,
     Exists,
@@ -34,6 +35,7 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Sum,
     Value,
     When,
@@ -164,6 +166,38 @@ def _date_range(field: str, op: str, value: Any, clock: Clock, *, timestamp: boo
     if high is not None:
         condition &= Q(**{f"{field}__lt": clock.day_start(high) if timestamp else high})
     return condition
+
+
+class _IdList(Func):
+    """The ids of a subquery's rows as one text, comma-separated, in no given order."""
+
+    output_field = CharField()
+    contains_aggregate = True
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+        column, params = compiler.compile(self.source_expressions[0])
+        return f"string_agg(({column})::text, ',')", params
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+        column, params = compiler.compile(self.source_expressions[0])
+        return f"group_concat({column}, ',')", params
+
+
+def current_segment_ids() -> Subquery:
+    """For ``OuterRef("pk")`` a member: the segments they are in now, as "3,17" (null when
+    none); ``segment_ids_parse`` reads it."""
+    stays = (
+        SegmentMembership.objects.filter(member=OuterRef("pk"), left_at__isnull=True)
+        .order_by()
+        .values("member")
+        .annotate(ids=_IdList(F("segment_id")))
+        .values("ids")
+    )
+    return Subquery(stays, output_field=CharField())
+
+
+def segment_ids_parse(text: str | None) -> frozenset[int]:
+    return frozenset(int(part) for part in text.split(",")) if text else frozenset()
 
 
 class _JSONType(Func):

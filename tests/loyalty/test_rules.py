@@ -524,7 +524,8 @@ def test_inactive_rule_changes_nothing():
         lines=BASKET,
     )
 
-    assert with_inactive == active
+    assert (with_inactive.points, with_inactive.parts) == (active.points, active.parts)
+    assert {skip.id for skip in with_inactive.skipped} == {3, 4, 5}
 
 
 # Tier multiplier
@@ -624,7 +625,8 @@ def test_explanation_lists_every_part_with_rule_label_and_points_as_text():
     assert explanation[3]["rule_id"] is None
     assert is_tier_label(explanation[3]["label"], "Gold", "1.25")
     for item, part in zip(explanation, evaluation.parts, strict=True):
-        assert set(item) == {"rule_id", "label", "points"}
+        assert set(item) == {"rule_id", "campaign_id", "label", "points"}
+        assert item["campaign_id"] is None
         assert isinstance(item["points"], str)
         assert Decimal(item["points"]) == part.points
     # (100 + 40 + 60) x 1.25
