@@ -13,8 +13,9 @@ from catalog.models import MerchantCatalogItem, Reward, RewardStatus, SupplierOf
 from catalog.pools import free_codes
 from catalog.services import price_terms
 from loyalty.exceptions import ExchangeRateMissing
-from loyalty.models import Member, Program
+from loyalty.models import Member, Program, SegmentMembership
 from loyalty.rates import rate_between
+from loyalty.selectors import campaigns_unlocking_for
 from merchants.models import Merchant
 
 
@@ -63,7 +64,9 @@ def catalog_for_member(
 ) -> QuerySet[MerchantCatalogItem]:
     """The merchant's catalog items this member can redeem: enabled and priced, the
     reward active and redeemable in the member's country, in stock there, and open to
-    the member's tier. Ordered by price, then reward id (stable for pagination).
+    the member: their tier, the item's audience segment, and the campaign that unlocks
+    it (running, targeting them, not holding them out). Ordered by price, then reward id
+    (stable for pagination).
 
     ``in_stock=False`` leaves stock out: a redemption takes its stock itself, and a
     reward that is merely sold out is then refused as out of stock, not as unknown."""
@@ -81,6 +84,18 @@ def catalog_for_member(
         )
         .filter(_in_country(country))
         .filter(~Exists(tiers) | Exists(tiers.filter(tier_id=member.tier_id)))
+        .filter(
+            Q(audience_segment__isnull=True)
+            | Exists(
+                SegmentMembership.objects.filter(
+                    segment_id=OuterRef("audience_segment_id"), member=member, left_at__isnull=True
+                )
+            )
+        )
+        .filter(
+            Q(unlocked_by__isnull=True)
+            | Q(unlocked_by__in=campaigns_unlocking_for(merchant=merchant, member=member))
+        )
     )
     if in_stock:
         items = items.filter(Exists(in_stock_offers(country)))

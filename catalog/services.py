@@ -33,7 +33,7 @@ from core.actors import Actor, actor_label, actor_user, history_user
 from core.exceptions import DomainError
 from core.money import quantize_places
 from loyalty.exceptions import ExchangeRateMissing
-from loyalty.models import Program
+from loyalty.models import CampaignEffect, Program
 from loyalty.rates import convert, rate_between
 from loyalty.services import program_get_active
 from merchants.models import ChecklistItem, Merchant
@@ -218,6 +218,17 @@ def supplier_save(*, supplier: Supplier, settings: Mapping[str, Any], actor: Act
 
 
 def item_validate(*, item: MerchantCatalogItem) -> None:
+    if item.audience_segment_id is not None and (
+        item.audience_segment.merchant_id != item.merchant_id
+    ):
+        raise DomainError("Choose one of this merchant's segments.", field="audience_segment")
+    if item.unlocked_by_id is not None and (
+        item.unlocked_by.program.merchant_id != item.merchant_id
+        or item.unlocked_by.effect != CampaignEffect.UNLOCK_REWARD
+    ):
+        raise DomainError(
+            "Choose one of this merchant's campaigns that unlock rewards.", field="unlocked_by"
+        )
     reward = item.reward
     rule = denominations.of_reward(reward)
     overrides = item.fixed_prices or {}

@@ -11,9 +11,11 @@ to add and to change members."""
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.urls import reverse
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from import_export.formats import base_formats
 
@@ -34,10 +36,12 @@ from loyalty.models import (
     OrderLine,
     Program,
     Refund,
+    Segment,
     Tier,
     TierChange,
 )
 from loyalty.resources import ExchangeRateResource, MemberResource
+from loyalty.simulator_admin import simulate_view
 
 RECENT_ROWS = 50
 ADJUST_POINTS_PERMISSION = "loyalty.adjust_points"
@@ -55,10 +59,27 @@ class EarningRuleInline(admin.StackedInline):
     model = EarningRule
     extra = 0
     autocomplete_fields = ["store"]
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name == "segment":
+            # Only the program's merchant's segments (none until the program is saved).
+            object_id = request.resolver_match.kwargs.get("object_id")
+            program = Program.objects.filter(pk=object_id).first() if object_id else None
+            kwargs["queryset"] = Segment.objects.filter(
+                merchant_id=program.merchant_id if program else None
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     fieldsets = [
         (
             None,
-            {"fields": [("name", "kind", "priority", "is_active"), ("valid_from", "valid_until")]},
+            {
+                "fields": [
+                    ("name", "kind", "priority", "is_active"),
+                    ("valid_from", "valid_until"),
+                    "segment",
+                ]
+            },
         ),
         (
             "What it gives",
@@ -105,8 +126,26 @@ class ProgramAdmin(admin.ModelAdmin):
         ("Tiers", {"fields": ["tiers_enabled", "tier_basis", "tier_window_months"]}),
     ]
 
+    change_form_template = "admin/loyalty/program/change_form.html"
+
     def save_model(self, request: HttpRequest, obj: Program, form, change: bool) -> None:
         services.program_save(program=obj, actor=Actor.staff(request.user))
+
+    def get_urls(self) -> list:
+        return [
+            path(
+                "<int:pk>/simulate/",
+                self.admin_site.admin_view(self.simulate),
+                name="loyalty_program_simulate",
+            ),
+            *super().get_urls(),
+        ]
+
+    def simulate(self, request: HttpRequest, pk: int):
+        program = get_object_or_404(Program.objects.select_related("merchant"), pk=pk)
+        if not self.has_view_or_change_permission(request, program):
+            raise PermissionDenied
+        return simulate_view(self, request, program)
 
 
 class AdjustPointsForm(forms.Form):
@@ -428,4 +467,5 @@ class ExchangeRateAdmin(StaffImportExportAdmin):
         services.exchange_rate_delete(rate=obj)
 
 
+from loyalty.campaigns import admin as campaigns_admin  # noqa: E402, F401  (registers CampaignAdmin)
 from loyalty.segments import admin as segments_admin  # noqa: E402, F401  (registers SegmentAdmin)

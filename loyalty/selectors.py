@@ -2,11 +2,14 @@
 and answers only that merchant's rows (another merchant's row is a ``NotFound``)."""
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from core.exceptions import NotFound
 from loyalty.attributes import AttributeSpec
+from loyalty.exceptions import NoActiveProgram
 from loyalty.external_ids import is_external_id
 from loyalty.models import (
+    CampaignEffect,
     LedgerEntry,
     Member,
     MemberAttribute,
@@ -16,6 +19,7 @@ from loyalty.models import (
     SegmentMembership,
     Tier,
 )
+from loyalty.program_config import program_config
 from merchants.models import Merchant
 
 
@@ -106,3 +110,33 @@ def member_segment_list(*, merchant: Merchant, member: Member) -> QuerySet[Segme
         .select_related("segment")
         .order_by("-joined_at", "-id")
     )
+
+
+def campaigns_unlocking_for(*, merchant: Merchant, member: Member, now=None) -> list[int]:
+    """The merchant's campaigns that unlock catalog rewards for ``member`` now: live,
+    targeting them (all members, or a segment they are in) and not holding them out.
+    Read from the cached program configuration: no query unless one targets segments."""
+    now = now or timezone.now()
+    try:
+        config = program_config(merchant_id=merchant.pk, version=merchant.config_version)
+    except NoActiveProgram:
+        return []
+    unlocking = [
+        campaign
+        for campaign in config.campaigns
+        if campaign.effect == CampaignEffect.UNLOCK_REWARD
+        and campaign.not_live(now, now) is None
+        and not campaign.in_holdout(str(member.pk))
+    ]
+    segment_ids: frozenset[int] = frozenset()
+    if any(campaign.segment_ids for campaign in unlocking):
+        segment_ids = frozenset(
+            SegmentMembership.objects.filter(member=member, left_at__isnull=True).values_list(
+                "segment_id", flat=True
+            )
+        )
+    return [
+        campaign.id
+        for campaign in unlocking
+        if not campaign.segment_ids or campaign.segment_ids & segment_ids
+    ]

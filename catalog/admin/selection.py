@@ -26,7 +26,7 @@ from core.actors import Actor
 from core.admin.errors import ServiceErrorsAdmin, form_error
 from core.admin.readonly import ReadOnlyHistoryAdmin
 from core.exceptions import DomainError
-from loyalty.models import Tier
+from loyalty.models import Campaign, CampaignEffect, Segment, Tier
 from merchants.models import Merchant
 
 # -- merchants' catalogs ---------------------------------------------------------------------
@@ -45,6 +45,8 @@ class CatalogItemForm(forms.ModelForm):
             "fixed_prices",
             "fixed_points_per_unit",
             "allowed_tiers",
+            "audience_segment",
+            "unlocked_by",
             "limit_per_month",
             "limit_ever",
         ]
@@ -145,7 +147,16 @@ class MerchantCatalogItemAdmin(ServiceErrorsAdmin, ReadOnlyHistoryAdmin):
                 ]
             },
         ),
-        ("Who can redeem it", {"fields": ["allowed_tiers", ("limit_per_month", "limit_ever")]}),
+        (
+            "Who can redeem it",
+            {
+                "fields": [
+                    "allowed_tiers",
+                    ("audience_segment", "unlocked_by"),
+                    ("limit_per_month", "limit_ever"),
+                ]
+            },
+        ),
         (
             "Prices (computed)",
             {
@@ -177,6 +188,15 @@ class MerchantCatalogItemAdmin(ServiceErrorsAdmin, ReadOnlyHistoryAdmin):
                 Tier.objects.filter(program__merchant=obj.merchant, program__is_active=True)
                 if obj is not None
                 else Tier.objects.none()
+            )
+        merchant_id = obj.merchant_id if obj is not None else None
+        if "audience_segment" in form.base_fields:
+            form.base_fields["audience_segment"].queryset = Segment.objects.filter(
+                merchant_id=merchant_id
+            )
+        if "unlocked_by" in form.base_fields:
+            form.base_fields["unlocked_by"].queryset = Campaign.objects.filter(
+                program__merchant_id=merchant_id, effect=CampaignEffect.UNLOCK_REWARD
             )
         return form
 

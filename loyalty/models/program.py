@@ -1,5 +1,6 @@
 """A merchant's program: its points, earn rate, pending period, expiry, rules and tiers."""
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -175,6 +176,14 @@ class EarningRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if (
+            self.segment_id is not None
+            and self.program_id is not None
+            and self.segment.merchant_id != self.program.merchant_id
+        ):
+            raise ValidationError({"segment": "Choose one of this merchant's segments."})
 
 
 class RuleAward(models.Model):
