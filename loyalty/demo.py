@@ -12,7 +12,11 @@ from django.utils import timezone
 from core.actors import Actor
 from core.money import quantize_places
 from loyalty import jobs, services
+from loyalty.campaigns import services as campaigns
 from loyalty.models import (
+    Campaign,
+    CampaignEffect,
+    CampaignStatus,
     CapPeriod,
     EarningRule,
     ExchangeRate,
@@ -245,6 +249,32 @@ def _segments(merchant: Merchant) -> None:
     segments.member_scores_compute(now=timezone.now(), merchant_id=merchant.pk)
 
 
+def _campaign(program: Program) -> Campaign:
+    """A running campaign over the last 60 days and the next 30, for every member, with a
+    30% control group: its report compares the two."""
+    now = timezone.now()
+    campaign = campaigns.campaign_save(
+        campaign=Campaign(
+            program=program,
+            name="Double stars on camping",
+            description="Twice the base stars on camping gear; 30% of members held out.",
+            starts_at=now - datetime.timedelta(days=60),
+            ends_at=now + datetime.timedelta(days=30),
+            effect=CampaignEffect.MULTIPLIER,
+            multiplier=Decimal(2),
+            include_categories=["camping"],
+            points_budget=50_000,
+            holdout_percent=Decimal(30),
+        ),
+        actor=DEMO,
+    )
+    for status in (CampaignStatus.SCHEDULED, CampaignStatus.RUNNING):
+        campaigns.campaign_transition(
+            campaign=campaign, to_status=status, reason="demo", actor=DEMO
+        )
+    return campaign
+
+
 def seed(*, out: TextIO) -> None:
     rng = random.Random(7)  # noqa: S311 (repeatable demo data, nothing secret)
     with transaction.atomic():
@@ -255,8 +285,9 @@ def seed(*, out: TextIO) -> None:
         ).order_by("pk"):
             if Program.objects.filter(merchant=merchant).exists():
                 continue
-            _program(merchant)
+            program = _program(merchant)
             if merchant.status == MerchantStatus.LIVE:
+                _campaign(program)
                 _members(merchant, rng, count=40)
                 jobs.release_pending_points(now=timezone.now(), merchant_id=merchant.pk)
                 _segments(merchant)

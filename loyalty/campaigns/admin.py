@@ -20,6 +20,7 @@ from django.utils.html import format_html
 
 from core.actors import Actor
 from core.admin.readonly import ReadOnlyInline
+from core.admin.rights import require_page_action
 from core.exceptions import DomainError, InvalidTransition
 from loyalty.campaigns import report as reports
 from loyalty.campaigns import services
@@ -186,6 +187,7 @@ class CampaignAdmin(admin.ModelAdmin):
     list_select_related = ["program__merchant", "spend"]
     show_full_result_count = False
     autocomplete_fields = ["program"]
+    page_actions = {status: TRANSITION_PERMISSION for status in MOVES}
     inlines = [CampaignEventInline]
     readonly_fields = ["status_badge", "spend_text", "coupon_pool"]
     fieldsets = [
@@ -359,10 +361,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def move_view(self, request: HttpRequest, pk: int, status: str) -> HttpResponse:
         campaign = self._campaign(request, pk)
-        if not request.user.has_perm(TRANSITION_PERMISSION):
-            raise PermissionDenied
-        if status not in MOVES:
-            raise PermissionDenied
+        require_page_action(self.page_actions, request, status)
         label = MOVES[status]
         if status == CampaignStatus.RUNNING and campaign.status == CampaignStatus.PAUSED:
             label = "Resume"

@@ -35,7 +35,7 @@ from customercare import goodwill
 from customercare.models import CareSettings, GoodwillStatus, TicketAttachment, TicketCategory
 from fulfillment.adapters.sandbox import sandbox_reset
 from fulfillment.models import DeliveredCode
-from loyalty.models import LedgerEntry, Segment
+from loyalty.models import LedgerEntry, Program, Segment
 from loyalty.segments.services import segment_save
 from merchants import invoices
 from merchants import services as merchant_services
@@ -47,6 +47,7 @@ from tests.catalog.factories import (
 )
 from tests.customercare.factories import agent_make, member_of, ticket_open
 from tests.fulfillment.factories import redemption_delivered, sandbox_offer
+from tests.loyalty.campaigns.helpers import campaign_make
 from tests.loyalty.factories import points_give
 from tests.merchants.factories import (
     StaffFactory,
@@ -140,6 +141,21 @@ RIGHTS: list[tuple[str, set[str]]] = [
     ("action loyalty.segment refresh_now", {OPS, MARKETING}),
     ("action loyalty.segment delete_selected", {MARKETING}),
     ("GET loyalty_segment_members_csv", {OPS, MARKETING}),
+    ("action loyalty.campaign delete_selected", {MARKETING}),
+    ("GET loyalty_campaign_move:scheduled", {OPS, MARKETING}),
+    ("POST loyalty_campaign_move:scheduled", {OPS, MARKETING}),
+    ("GET loyalty_campaign_move:running", {OPS, MARKETING}),
+    ("POST loyalty_campaign_move:running", {OPS, MARKETING}),
+    ("GET loyalty_campaign_move:paused", {OPS, MARKETING}),
+    ("POST loyalty_campaign_move:paused", {OPS, MARKETING}),
+    ("GET loyalty_campaign_move:draft", {OPS, MARKETING}),
+    ("POST loyalty_campaign_move:draft", {OPS, MARKETING}),
+    ("GET loyalty_campaign_move:ended", {OPS, MARKETING}),
+    ("POST loyalty_campaign_move:ended", {OPS, MARKETING}),
+    ("GET loyalty_campaign_report", {OPS, MARKETING}),
+    ("GET loyalty_campaign_report_csv", {OPS, MARKETING}),
+    ("GET loyalty_program_simulate", {OPS, MARKETING}),
+    ("POST loyalty_program_simulate", {OPS, MARKETING}),
     ("GET loyalty_member_export", {OPS}),
     ("POST loyalty_member_export", {OPS}),
     ("GET loyalty_member_import", {OPS}),
@@ -416,6 +432,8 @@ def world(db):
             segment=Segment(merchant=merchant, name="Everyone", definition={"groups": []}),
             actor=SYSTEM,
         ),
+        "campaign": campaign_make(Program.objects.get(merchant=merchant, is_active=True)),
+        "program": Program.objects.get(merchant=merchant, is_active=True),
     }
     sandbox_reset()
 
@@ -440,6 +458,18 @@ PAGES = {
     "catalog_merchantcatalogitem_simple_history": lambda w, _: (history_args(w["item"]), {}),
     "catalog_merchantcatalogitem_add_rewards": lambda w, _: ([], {}),
     "loyalty_segment_members_csv": lambda w, _: ([w["segment"].pk], {}),
+    "loyalty_campaign_move": lambda w, name: ([w["campaign"].pk, name], {"reason": "checking"}),
+    "loyalty_campaign_report": lambda w, _: ([w["campaign"].pk], {}),
+    "loyalty_campaign_report_csv": lambda w, _: ([w["campaign"].pk], {}),
+    "loyalty_program_simulate": lambda w, _: (
+        [w["program"].pk],
+        {
+            "member": w["member"].external_id,
+            "total": "20.00",
+            "currency": "USD",
+            "placed_at": "2026-11-20 10:00:00",
+        },
+    ),
     "fulfillment_redemption_act": lambda w, name: ([w["redemption"].pk, name], {}),
     "fulfillment_redemption_reveal": lambda w, _: ([w["redemption"].pk, w["code"].pk], {}),
     "fulfillment_supplierorder_health": lambda w, _: ([], {}),
