@@ -248,21 +248,56 @@ def _take(
     return coupons
 
 
+Event = rules.OrderFacts | rules.ActivityFacts
+
+
+def evaluate(
+    config: ProgramConfig, facts: rules.MemberFacts, event: Event, now: datetime.datetime
+) -> rules.Evaluation:
+    """The program's evaluation of an order or an activity with ``facts``."""
+    if isinstance(event, rules.OrderFacts):
+        return rules.evaluate_order(
+            program=config.terms,
+            rules=config.order_rules,
+            campaigns=config.campaigns,
+            member=facts,
+            order=event,
+            now=now,
+        )
+    return rules.evaluate_activity(
+        program=config.terms,
+        rules=config.activity_rules,
+        campaigns=config.campaigns,
+        member=facts,
+        activity=event,
+        now=now,
+    )
+
+
+def rule_rows_for(config: ProgramConfig, event: Event) -> tuple[rules.RuleTerms, ...]:
+    return config.order_rules if isinstance(event, rules.OrderFacts) else config.activity_rules
+
+
+def event_at(event: Event) -> datetime.datetime:
+    return event.placed_at if isinstance(event, rules.OrderFacts) else event.occurred_at
+
+
 def earn(
     *,
     merchant: Merchant,
     member: Member,
     config: ProgramConfig,
-    evaluate,
-    rule_rows: tuple[rules.RuleTerms, ...],
-    at: datetime.datetime,
+    event: Event,
+    now: datetime.datetime,
 ) -> Earned:
-    """Evaluate with ``evaluate(facts)`` and take what the campaigns give (see the module
-    docstring); the member is locked by the caller."""
+    """Evaluate ``event`` and take what the campaigns give (see the module docstring);
+    the member is locked by the caller."""
+    rule_rows = rule_rows_for(config, event)
+    at = event_at(event)
     facts = member_facts(
         merchant=merchant, member=member, config=config, rule_rows=rule_rows, at=at
     )
-    evaluation = evaluate(facts)
+    evaluation = evaluate(config, facts, event, now)
     campaigns = {campaign.id: campaign for campaign in config.campaigns}
     coupons = _take(evaluation, campaigns, member, at, merchant)
     if coupons is not None:
@@ -279,7 +314,7 @@ def earn(
             campaigns=with_state,
             segment_ids=facts.segment_ids,
         )
-        evaluation = evaluate(facts)
+        evaluation = evaluate(config, facts, event, now)
         coupons = _take(evaluation, campaigns, member, at, merchant)
         if coupons is not None:
             exhausted = frozenset(

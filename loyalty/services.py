@@ -351,21 +351,7 @@ def _order_create(
     program = config.program
     conversion, facts = _order_facts(program, data, store)
     order = Order(merchant=merchant, member=member, store=store, external_id=data.external_id)
-    earned = earning.earn(
-        merchant=merchant,
-        member=member,
-        config=config,
-        rule_rows=config.order_rules,
-        at=data.placed_at,
-        evaluate=lambda member_facts: rules.evaluate_order(
-            program=config.terms,
-            rules=config.order_rules,
-            campaigns=config.campaigns,
-            member=member_facts,
-            order=facts,
-            now=now,
-        ),
-    )
+    earned = earning.earn(merchant=merchant, member=member, config=config, event=facts, now=now)
     evaluation = earned.evaluation
     # The order, its lines, the member's balances, the ledger entry, its lot and the rule
     # awards: one statement on PostgreSQL.
@@ -488,14 +474,7 @@ def order_simulate(
         segment_ids=segment_ids,
         tier=tier,
     )
-    evaluation = rules.evaluate_order(
-        program=config.terms,
-        rules=config.order_rules,
-        campaigns=config.campaigns,
-        member=member_facts,
-        order=facts,
-        now=now,
-    )
+    evaluation = earning.evaluate(config, member_facts, facts, now)
     return Simulation(
         member=member,
         tier=tier,
@@ -665,21 +644,7 @@ def _activity_create(
     custom_kind = data.custom_kind.strip()
     kind = custom_kind if data.kind == ActivityKind.CUSTOM else data.kind
     facts = rules.ActivityFacts(kind=kind, occurred_at=occurred_at)
-    earned = earning.earn(
-        merchant=merchant,
-        member=member,
-        config=config,
-        rule_rows=config.activity_rules,
-        at=occurred_at,
-        evaluate=lambda member_facts: rules.evaluate_activity(
-            program=config.terms,
-            rules=config.activity_rules,
-            campaigns=config.campaigns,
-            member=member_facts,
-            activity=facts,
-            now=now,
-        ),
-    )
+    earned = earning.earn(merchant=merchant, member=member, config=config, event=facts, now=now)
     evaluation = earned.evaluation
     batch = WriteBatch()
     activity = Activity(

@@ -153,35 +153,25 @@ def campaigns_advance(*, now: datetime.datetime) -> dict[str, int]:
     compare-and-swap)."""
     counts = {"started": 0, "ended": 0}
     system = Actor.system("scheduler")
-    to_end = Campaign.objects.filter(
-        status__in=[CampaignStatus.SCHEDULED, CampaignStatus.RUNNING, CampaignStatus.PAUSED],
-        ends_at__lte=now,
+    live = [CampaignStatus.SCHEDULED, CampaignStatus.RUNNING, CampaignStatus.PAUSED]
+    moves = (
+        ("ended", CampaignStatus.ENDED, "its end passed", Q(status__in=live, ends_at__lte=now)),
+        (
+            "started",
+            CampaignStatus.RUNNING,
+            "its start came",
+            Q(status=CampaignStatus.SCHEDULED, starts_at__lte=now, ends_at__gt=now),
+        ),
     )
-    for campaign in to_end:
-        try:
-            campaign_transition(
-                campaign=campaign,
-                to_status=CampaignStatus.ENDED,
-                reason="its end passed",
-                actor=system,
-            )
-            counts["ended"] += 1
-        except InvalidTransition:
-            continue
-    to_start = Campaign.objects.filter(
-        status=CampaignStatus.SCHEDULED, starts_at__lte=now, ends_at__gt=now
-    )
-    for campaign in to_start:
-        try:
-            campaign_transition(
-                campaign=campaign,
-                to_status=CampaignStatus.RUNNING,
-                reason="its start came",
-                actor=system,
-            )
-            counts["started"] += 1
-        except InvalidTransition:
-            continue
+    for counter, to_status, reason, due in moves:
+        for campaign in Campaign.objects.filter(due):
+            try:
+                campaign_transition(
+                    campaign=campaign, to_status=to_status, reason=reason, actor=system
+                )
+            except InvalidTransition:
+                continue  # moved by another run meanwhile
+            counts[counter] += 1
     return counts
 
 
