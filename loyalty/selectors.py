@@ -9,6 +9,7 @@ from loyalty.attributes import AttributeSpec
 from loyalty.exceptions import NoActiveProgram
 from loyalty.external_ids import is_external_id
 from loyalty.models import (
+    CampaignCoupon,
     CampaignEffect,
     LedgerEntry,
     Member,
@@ -110,6 +111,11 @@ def member_segment_list(*, merchant: Merchant, member: Member) -> QuerySet[Segme
         .select_related("segment")
         .order_by("-joined_at", "-id")
     )
+
+
+def member_coupon_list(*, member: Member) -> QuerySet[CampaignCoupon]:
+    """The codes handed to ``member`` (already the caller's merchant's), newest first."""
+    return member.coupons.select_related("campaign").order_by("-issued_at", "-id")
 
 
 def campaigns_unlocking_for(*, merchant: Merchant, member: Member, now=None) -> list[int]:

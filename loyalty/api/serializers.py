@@ -395,3 +395,14 @@ class MemberSegmentSerializer(serializers.Serializer):
 
 class MemberSegmentListSerializer(serializers.Serializer):
     results = MemberSegmentSerializer(many=True)
+
+
+class MemberCouponSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    campaign_id = serializers.IntegerField()
+    campaign = serializers.CharField(source="campaign.name", help_text="The campaign's name.")
+    issued_at = serializers.DateTimeField()
+
+
+class MemberCouponListSerializer(serializers.Serializer):
+    results = MemberCouponSerializer(many=True)

@@ -16,6 +16,11 @@ urlpatterns = [
         name="api-member-segments",
     ),
     path(
+        "members/<str:external_id>/coupons/",
+        views.MemberCouponsView.as_view(),
+        name="api-member-coupons",
+    ),
+    path(
         "members/<str:external_id>/adjustments/",
         views.MemberAdjustmentView.as_view(),
         name="api-member-adjustments",

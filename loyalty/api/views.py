@@ -13,6 +13,7 @@ from loyalty.api.serializers import (
     ActivitySerializer,
     AdjustmentSerializer,
     LedgerEntrySerializer,
+    MemberCouponListSerializer,
     MemberSegmentListSerializer,
     MemberSerializer,
     MemberWriteSerializer,
@@ -160,6 +161,21 @@ class MemberSegmentsView(MerchantAPIView):
         member = selectors.member_get(merchant=self.merchant, external_id=external_id)
         stays = selectors.member_segment_list(merchant=self.merchant, member=member)
         return Response(MemberSegmentListSerializer({"results": stays}).data)
+
+
+class MemberCouponsView(MerchantAPIView):
+    @extend_schema(
+        summary="The coupon codes a member was handed",
+        description="Codes from campaigns' pools handed to the member (one per campaign, on "
+        "a qualifying order), newest first.",
+        parameters=[MEMBER_ID],
+        responses={200: MemberCouponListSerializer, **problems(NotFound)},
+        tags=["members"],
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        member = selectors.member_get(merchant=self.merchant, external_id=external_id)
+        coupons = selectors.member_coupon_list(member=member)
+        return Response(MemberCouponListSerializer({"results": coupons}).data)
 
 
 class MemberAdjustmentView(MerchantAPIView):

@@ -11,11 +11,12 @@ from django.utils import timezone
 from catalog import services as catalog
 from core.actors import SYSTEM
 from core.exceptions import DomainError
-from loyalty.campaigns.services import campaign_transition, campaigns_advance
+from loyalty.campaigns.services import campaign_transition, campaigns_advance, coupon_codes_add
 from loyalty.models import EarningRule
 from loyalty.rules import HOLDOUT_BUCKETS, CampaignTerms, MemberFacts, holdout_bucket
 from tests.catalog.factories import RewardFactory, merchant_with_program, offered, select
 from tests.conftest import make_tenant
+from tests.loyalty.apihelpers import program_for
 from tests.loyalty.campaigns.helpers import campaign_make, segment_with
 from tests.loyalty.factories import member_make, order_post, program_merchant
 
@@ -170,3 +171,26 @@ def test_the_scheduler_starts_and_ends_campaigns_with_events():
         "its end passed",
         "scheduler",
     )
+
+
+@pytest.mark.django_db
+def test_a_member_reads_their_coupons_and_another_merchants_member_is_a_404(tenant_pair):
+    program = program_for(tenant_pair.a.merchant)
+    program_for(tenant_pair.b.merchant)
+    campaign = campaign_make(program, effect="coupon", min_order_total=Decimal(1))
+    coupon_codes_add(campaign=campaign, codes=["WELCOME-1"])
+    member = member_make(tenant_pair.a.merchant, "cust-1")
+    order_post(tenant_pair.a.merchant, member, "10.00")
+    member_make(tenant_pair.b.merchant, "theirs")
+
+    response = tenant_pair.a.client.get("/api/v1/members/cust-1/coupons/")
+
+    assert response.status_code == 200
+    (coupon,) = response.json()["results"]
+    assert (coupon["code"], coupon["campaign_id"], coupon["campaign"]) == (
+        "WELCOME-1",
+        campaign.pk,
+        "C",
+    )
+    assert tenant_pair.a.client.get("/api/v1/members/theirs/coupons/").status_code == 404
+    assert tenant_pair.b.client.get("/api/v1/members/cust-1/coupons/").status_code == 404
