@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from core.exceptions import DomainError
 from loyalty import services
+from loyalty.campaigns.admin import wall_time_exists
 from loyalty.external_ids import is_external_id
 from loyalty.models import Program, Segment
 from merchants.models import Store
@@ -66,8 +67,13 @@ class SimulateForm(forms.Form):
         return self.cleaned_data["currency"].upper()
 
     def clean_placed_at(self) -> datetime.datetime:
+        tz = self.program.merchant.timezone
         wall = timezone.localtime(self.cleaned_data["placed_at"]).replace(tzinfo=None)
-        return timezone.make_aware(wall, self.program.merchant.timezone)
+        if not wall_time_exists(wall, tz):
+            raise forms.ValidationError(
+                f"Clocks change at that time in {tz.key}: it happens twice or not at all."
+            )
+        return timezone.make_aware(wall, tz)
 
     def clean_lines(self) -> tuple[services.LineInput, ...]:
         rows = [row for row in self.cleaned_data["lines"].splitlines() if row.strip()]
@@ -83,7 +89,7 @@ class SimulateForm(forms.Form):
                 raise forms.ValidationError(
                     f"Line {number}: write SKU, category, quantity, unit price."
                 ) from None
-            if line.quantity < 1 or line.unit_price < 0 or not line.unit_price.is_finite():
+            if not line.unit_price.is_finite() or line.quantity < 1 or line.unit_price < 0:
                 raise forms.ValidationError(f"Line {number}: a positive quantity and price.")
             lines.append(line)
         return tuple(lines)
@@ -122,7 +128,8 @@ def simulate_view(model_admin, request: HttpRequest, program: Program) -> HttpRe
                 assumed=assumed,
             )
         except DomainError as error:
-            form.add_error(None, str(error))
+            field = (error.field or "").split(".")[-1]
+            form.add_error(field if field in form.fields else None, error.detail)
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.model._meta,

@@ -48,6 +48,15 @@ MOVES = {
 }
 
 
+def wall_time_exists(wall: datetime.datetime, tz: zoneinfo.ZoneInfo) -> bool:
+    """Whether a naive wall-clock time happens exactly once in ``tz`` (not skipped or
+    repeated by a clock change)."""
+    first, second = wall.replace(tzinfo=tz, fold=0), wall.replace(tzinfo=tz, fold=1)
+    if first.utcoffset() != second.utcoffset():
+        return False
+    return first.astimezone(datetime.UTC).astimezone(tz).replace(tzinfo=None) == wall
+
+
 def _local(value: datetime.datetime, tz: zoneinfo.ZoneInfo) -> datetime.datetime:
     """An aware time as the merchant's wall clock (naive: the form shows it as typed)."""
     return timezone.localtime(value, tz).replace(tzinfo=None)
@@ -59,6 +68,16 @@ class CampaignForm(forms.ModelForm):
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="Members of any of these segments; none ticked: every member.",
+    )
+    include_skus = forms.CharField(
+        required=False,
+        label="Only these SKUs",
+        help_text="Comma separated, e.g. TENT-2P, STOVE-1; empty: every line.",
+    )
+    include_categories = forms.CharField(
+        required=False,
+        label="Only these categories",
+        help_text="Comma separated, e.g. camping, kitchen; empty: every line.",
     )
     add_codes = forms.CharField(
         required=False,
@@ -94,12 +113,17 @@ class CampaignForm(forms.ModelForm):
         help_texts = {
             "starts_at": "In the merchant's time zone.",
             "ends_at": "In the merchant's time zone; the campaign ends by itself then.",
-            "include_skus": 'Only these SKUs, e.g. ["TENT-2P"]; empty: every line.',
-            "include_categories": 'Only these categories, e.g. ["camping"]; empty: every line.',
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        for name in ("include_skus", "include_categories"):
+            if name in self.fields:
+                self.initial[name] = ", ".join(getattr(self.instance, name) or [])
+        for name in ("starts_at", "ends_at"):
+            widget = self.fields[name].widget if name in self.fields else None
+            for part, words in zip(getattr(widget, "widgets", ()), ("date", "time"), strict=False):
+                part.attrs["aria-label"] = f"{self.fields[name].label}, {words}"
         program = self.instance.program if self.instance.program_id else None
         if "segments" in self.fields:
             self.fields["segments"].queryset = (
@@ -123,6 +147,23 @@ class CampaignForm(forms.ModelForm):
                 is_active=True
             )
 
+    def _clean_names(self, name: str) -> list[str]:
+        names = [part.strip() for part in self.cleaned_data.get(name, "").split(",")]
+        return [part for part in names if part]
+
+    def clean_include_skus(self) -> list[str]:
+        return self._clean_names("include_skus")
+
+    def clean_include_categories(self) -> list[str]:
+        return self._clean_names("include_categories")
+
+    def clean_add_codes(self) -> list[str]:
+        codes = [code.strip() for code in self.cleaned_data.get("add_codes", "").splitlines()]
+        try:
+            return services.coupon_codes_check(codes)
+        except DomainError as error:
+            raise forms.ValidationError(str(error)) from None
+
     def clean(self) -> dict:
         data = super().clean()
         program = data.get("program") or (
@@ -136,6 +177,13 @@ class CampaignForm(forms.ModelForm):
             if value is not None:
                 # Typed as the merchant's wall clock, whatever zone the admin runs in.
                 wall = timezone.localtime(value).replace(tzinfo=None)
+                if not wall_time_exists(wall, tz):
+                    self.add_error(
+                        name,
+                        f"Clocks change at that time in {tz.key}: it happens twice or not at "
+                        "all. Pick another time.",
+                    )
+                    continue
                 data[name] = timezone.make_aware(wall, tz)
                 setattr(self.instance, name, data[name])
         segments = data.get("segments") or []
@@ -166,6 +214,12 @@ class CampaignEventInline(ReadOnlyInline):
     readonly_fields = fields
     verbose_name = "Status change"
     verbose_name_plural = "Status history"
+
+    def has_view_permission(self, request: HttpRequest, obj: Campaign | None = None) -> bool:
+        # The history is part of the campaign: whoever reads the campaign reads it.
+        return request.user.has_perm("loyalty.view_campaign") or request.user.has_perm(
+            "loyalty.change_campaign"
+        )
 
 
 @admin.register(Campaign)
@@ -310,14 +364,12 @@ class CampaignAdmin(admin.ModelAdmin):
         )
         codes = form.cleaned_data.get("add_codes")
         if codes:
-            try:
-                added = services.coupon_codes_add(campaign=obj, codes=codes.splitlines())
-            except DomainError as error:
-                messages.error(request, str(error))
-            else:
-                messages.info(
-                    request, f"{added} code{'s' if added != 1 else ''} added to the pool."
-                )
+            added = services.coupon_codes_add(campaign=obj, codes=codes)
+            messages.info(request, f"{added} code{'s' if added != 1 else ''} added to the pool.")
+
+    def get_inline_instances(self, request: HttpRequest, obj: Campaign | None = None) -> list:
+        # A new campaign has no history yet.
+        return super().get_inline_instances(request, obj) if obj is not None else []
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         # The segments were set by campaign_save; the events are read-only.

@@ -278,8 +278,8 @@ def report_csv(report: CampaignReport) -> str:
         writer.writerow(
             [
                 "Metric",
-                f"Reached ({report.treated.members})",
-                f"Control ({report.control.members})",
+                f"Campaign group ({report.treated.members})",
+                f"Control group ({report.control.members})",
                 "Lift",
                 "95% low",
                 "95% high",

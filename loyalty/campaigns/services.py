@@ -235,23 +235,33 @@ def budget_raised(*, campaign: Campaign) -> None:
         ).update(exhausted_at=None)
 
 
-def coupon_codes_add(*, campaign: Campaign, codes: Iterable[str]) -> int:
-    """Add codes to a coupon campaign's pool (one per line of a paste or file); blanks and
-    codes already in the pool are skipped. Returns how many were added."""
-    if campaign.effect != CampaignEffect.COUPON:
-        raise DomainError("Only a coupon campaign has a code pool.", field="effect")
-    cleaned = []
-    seen = set()
+def coupon_codes_check(codes: Iterable[str]) -> list[str]:
+    """The codes of a paste or file (one per line), stripped, without blanks or repeats;
+    ``DomainError`` on the first that cannot be a code."""
+    cleaned: list[str] = []
+    seen: set[str] = set()
     for raw in codes:
         code = raw.strip()
         if not code or code in seen:
             continue
         if len(code) > MAX_CODE_LENGTH or not code.isprintable():
-            raise DomainError(f"Not a code: {code[:40]!r}.", field="codes")
+            raise DomainError(
+                f"Not a code (at most {MAX_CODE_LENGTH} printable characters): {code[:40]!r}.",
+                field="codes",
+            )
         seen.add(code)
         cleaned.append(code)
         if len(cleaned) > MAX_COUPON_CODES:
             raise DomainError(f"At most {MAX_COUPON_CODES} codes at once.", field="codes")
+    return cleaned
+
+
+def coupon_codes_add(*, campaign: Campaign, codes: Iterable[str]) -> int:
+    """Add codes to a coupon campaign's pool; blanks and codes already in the pool are
+    skipped. Returns how many were added."""
+    if campaign.effect != CampaignEffect.COUPON:
+        raise DomainError("Only a coupon campaign has a code pool.", field="effect")
+    cleaned = coupon_codes_check(codes)
     before = CampaignCoupon.objects.filter(campaign=campaign).count()
     CampaignCoupon.objects.bulk_create(
         [CampaignCoupon(campaign=campaign, code=code) for code in cleaned],
