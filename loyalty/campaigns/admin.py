@@ -210,10 +210,24 @@ class MoveForm(forms.Form):
 
 class CampaignEventInline(ReadOnlyInline):
     model = CampaignEvent
-    fields = ["at", "from_status", "to_status", "reason", "actor_label"]
+    fields = ["when", "move", "reason", "by"]
     readonly_fields = fields
     verbose_name = "Status change"
     verbose_name_plural = "Status history"
+
+    @admin.display(description="When (UTC)")
+    def when(self, event: CampaignEvent) -> str:
+        return f"{event.at:%Y-%m-%d %H:%M}"
+
+    @admin.display(description="By")
+    def by(self, event: CampaignEvent) -> str:
+        return event.actor_label
+
+    @admin.display(description="Move")
+    def move(self, event: CampaignEvent) -> str:
+        labels = dict(CampaignStatus.choices)
+        to = labels.get(event.to_status, event.to_status)
+        return f"{labels[event.from_status]} → {to}" if event.from_status else f"Created as {to}"
 
     def has_view_permission(self, request: HttpRequest, obj: Campaign | None = None) -> bool:
         # The history is part of the campaign: whoever reads the campaign reads it.

@@ -8,7 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.conf import settings as django_settings
+from django.db import DataError, transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -22,7 +23,6 @@ from loyalty.models import (
     CampaignSpend,
     EarningRule,
     ExchangeRate,
-    LedgerEntry,
     Member,
     MemberStatus,
     Order,
@@ -38,6 +38,7 @@ from tests.loyalty.factories import member_make, next_id, program_merchant
 
 pytestmark = pytest.mark.django_db
 
+ON_POSTGRES = "postgresql" in django_settings.DATABASES["default"]["ENGINE"]
 SIMULATE = "/api/v1/orders/simulate/"
 ORDERS = "/api/v1/orders/"
 LINES = [
@@ -158,9 +159,7 @@ def test_simulating_writes_nothing(tenant, program):
     assert before["CampaignSpend"][0]["points_given"] == 90
 
     known = simulate(tenant, order_body())
-    unknown = simulate(
-        tenant, order_body(member="prospect-1", assume={"segments": [segment.pk]})
-    )
+    unknown = simulate(tenant, order_body(member="prospect-1", assume={"segments": [segment.pk]}))
     named = simulate(tenant, order_body(member="cust-2", external_id="o-2"))
 
     assert [known.status_code, unknown.status_code, named.status_code] == [200, 200, 200]
@@ -194,9 +193,7 @@ def test_not_applied_says_why_each_rule_and_campaign_would_not_apply(tenant, pro
         min_order_total=Decimal(1),
         cap_period="ever",
     )
-    vip = campaign_make(
-        program, name="VIP", segments=[segment_with(tenant.merchant, name="VIP")]
-    )
+    vip = campaign_make(program, name="VIP", segments=[segment_with(tenant.merchant, name="VIP")])
     budget = campaign_make(
         program, name="Budget", effect="per_unit", points_per_unit=Decimal(1), points_budget=5
     )
@@ -284,7 +281,11 @@ def test_a_hypothetical_member_earns_with_the_tier_and_segments_assumed(tenant, 
     }
     # The control group is drawn by member: nobody is in it before they exist.
     assert body["points"] == (40 + 20) * 1.5
-    assert parts(body["rules"]) == [(None, None, "40"), (None, welcome.pk, "20"), (None, None, "30")]
+    assert parts(body["rules"]) == [
+        (None, None, "40"),
+        (None, welcome.pk, "20"),
+        (None, None, "30"),
+    ]
     assert body["rules"][2]["label"] == "Tier Gold x1.5"
     assert body["not_applied"] == []
     body = plain.json()
@@ -300,8 +301,8 @@ def test_another_merchants_member_rules_and_campaigns_are_invisible(tenant_pair)
     program_a = program_for(a.merchant)
     program_for(b.merchant)
     member_make(a.merchant, "cust-1")
-    campaign = campaign_make(program_a, name="A's double")
-    rule = rule_make(program_a, "A's bonus", "purchase_bonus", bonus_points=5)
+    campaign_make(program_a, name="A's double")
+    rule_make(program_a, "A's bonus", "purchase_bonus", bonus_points=5)
     post_json(a.client, ORDERS, {**order_body(), "external_id": "o-1"})
 
     response = simulate(b, {**order_body(), "currency": "EUR"})
@@ -315,7 +316,6 @@ def test_another_merchants_member_rules_and_campaigns_are_invisible(tenant_pair)
     }
     assert ids == {None}
     assert body["not_applied"] == []
-    assert {rule.pk, campaign.pk}.isdisjoint(ids - {None})
 
 
 # -- what it refuses ---------------------------------------------------------------------
@@ -393,9 +393,7 @@ BAD_BODIES = [
     pytest.param({"external_id": "a b"}, 400, "invalid_input", "external_id", id="id-space"),
     pytest.param({"total": "1e20"}, 400, "invalid_input", "total", id="total-1e20"),
     pytest.param({"total": 1e20}, 400, "invalid_input", "total", id="total-1e20-number"),
-    pytest.param(
-        {"total": "123456789012345"}, 400, "invalid_input", "total", id="total-15-digits"
-    ),
+    pytest.param({"total": "123456789012345"}, 400, "invalid_input", "total", id="total-15-digits"),
     pytest.param({"total": "-1.00"}, 400, "invalid_input", "total", id="total-negative"),
     pytest.param({"total": "10.005"}, 400, "domain_error", "total", id="total-3-decimals"),
     pytest.param({"total": True}, 400, "invalid_input", "total", id="total-bool"),
@@ -467,9 +465,7 @@ def test_bad_simulation_bodies_get_a_field_error_and_write_nothing(
 
     assert_problem(response, status, code)
     # A list's own errors come as "x" or "x.non_field_errors"; items as "x.0" or "x.0.y".
-    assert any(a == attr or a.startswith(f"{attr}.") for a in _attrs(response)), (
-        response.json()
-    )
+    assert any(a == attr or a.startswith(f"{attr}.") for a in _attrs(response)), response.json()
     assert rows() == before
 
 
@@ -496,16 +492,31 @@ def test_a_total_too_large_once_converted_is_refused(tenant, program):
     assert rows() == before
 
 
-def test_the_largest_total_is_answered(tenant, program):
-    campaign_make(program, name="Double", points_budget=10**12)
-    campaign_make(
-        program, name="Huge", effect="per_unit", points_per_unit=Decimal("99999999.9999")
-    )
+@pytest.mark.xfail(
+    ON_POSTGRES,
+    strict=True,
+    raises=DataError,
+    reason=(
+        "CampaignAward.points is a PositiveIntegerField (loyalty/models/campaigns.py:212): "
+        "a campaign part above 2,147,483,647 points, which the simulator answers and the "
+        "ledger (BigIntegerField) holds, makes the order's write batch fail on PostgreSQL "
+        "with DataError 'integer out of range', a 500 (earning.awards_record, "
+        "loyalty/earning.py:374)."
+    ),
+)
+def test_the_largest_order_the_simulator_answers_is_recorded_as_answered(tenant, program):
+    campaign_make(program, name="Double")
+    member_make(tenant.merchant, "cust-1")
+    body = order_body(total="9999999999.99", lines=[])
 
-    response = simulate(tenant, order_body(member="new-1", total="9999999999.99", lines=[]))
+    answer = simulate(tenant, body)
+    recorded = post_json(tenant.client, ORDERS, {**body, "external_id": "o-huge"})
 
-    assert response.status_code == 200, response.content
-    assert response.json()["points"] > 0
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["points"] == 2 * 9_999_999_999
+    assert recorded.status_code == 201, recorded.content
+    assert recorded.json()["points_earned"] == answer.json()["points"]
+    assert parts(recorded.json()["rules"]) == parts(answer.json()["rules"])
 
 
 def test_another_merchants_segment_is_refused_as_if_it_did_not_exist(tenant_pair):
@@ -563,7 +574,7 @@ def test_the_schema_documents_the_simulator(tenant):
 # -- the simulator and the order path agree, whatever the program ------------------------
 
 DECIMALS = st.sampled_from([Decimal("0.5"), Decimal(1), Decimal("1.25"), Decimal(3)])
-CATEGORY_FILTERS = st.sampled_from([[], ["camping"], ["kitchen"]])
+CATEGORY_FILTERS = st.sampled_from([[], [], ["camping"], ["kitchen"]])
 CAPS = st.one_of(
     st.just(("none", 1)),
     st.tuples(st.sampled_from(["ever", "day", "month"]), st.integers(1, 2)),
@@ -602,10 +613,10 @@ def campaigns(draw) -> dict[str, Any]:
         "points_budget": draw(st.sampled_from([None, 1, 15, 60])),
         "cap_period": cap_period,
         "cap_count": cap_count,
-        "holdout_percent": draw(st.sampled_from([Decimal(0), Decimal(0), Decimal(50)])),
+        "holdout_percent": draw(st.sampled_from([Decimal(0), Decimal(0), Decimal(0), Decimal(50)])),
         "include_categories": draw(CATEGORY_FILTERS),
-        "min_order_total": draw(st.sampled_from([None, Decimal(25)])),
-        "target": draw(st.sampled_from(["everyone", "in", "out"])),
+        "min_order_total": draw(st.sampled_from([None, None, Decimal(25)])),
+        "target": draw(st.sampled_from(["everyone", "everyone", "in", "out"])),
     }
     if effect == "multiplier":
         terms["multiplier"] = draw(st.sampled_from([Decimal("1.5"), Decimal(2), Decimal(4)]))
@@ -622,13 +633,13 @@ def campaigns(draw) -> dict[str, Any]:
 LINE = st.tuples(
     st.sampled_from(["camping", "kitchen", "books"]),
     st.integers(1, 3),
-    st.integers(0, 4000),  # cents
+    st.integers(1, 4000),  # cents
 )
 
 
 @st.composite
 def orders(draw) -> tuple[Decimal, tuple[services.LineInput, ...]]:
-    lines = draw(st.lists(LINE, max_size=3))
+    lines = draw(st.lists(LINE, min_size=1, max_size=3))
     cents = sum(quantity * price for _, quantity, price in lines)
     # Shipping added or a discount taken: lines need not add up to the total.
     total = max(0, cents + draw(st.integers(-1500, 1500)))
@@ -640,6 +651,10 @@ def orders(draw) -> tuple[Decimal, tuple[services.LineInput, ...]]:
 
 def _program_with(merchant, rule_specs: list[dict], campaign_specs: list[dict], **terms: Any):
     program = services.program_configure(merchant=merchant, actor=SYSTEM, **terms)
+    if program.tiers_enabled:
+        # Gold is reached within an example's orders: the later ones earn with its multiplier.
+        Tier.objects.create(program=program, name="Member", threshold=0)
+        Tier.objects.create(program=program, name="Gold", threshold=40, multiplier=Decimal("1.5"))
     member = member_make(merchant)
     inside = segment_with(merchant, member, name="In")
     outside = segment_with(merchant, name="Out")
@@ -676,11 +691,12 @@ def shop():
         {
             "base_earn_rate": st.sampled_from([Decimal(0), Decimal("0.1"), Decimal(1)]),
             "rounding": st.sampled_from(["down", "half_up"]),
+            "tiers_enabled": st.booleans(),
         }
     ),
     rule_specs=st.lists(earning_rules(), max_size=3),
     campaign_specs=st.lists(campaigns(), min_size=1, max_size=3),
-    order_specs=st.lists(orders(), min_size=2, max_size=5),
+    order_specs=st.lists(orders(), min_size=3, max_size=5),
 )
 def test_the_simulation_equals_what_the_order_then_earns(
     shop, terms, rule_specs, campaign_specs, order_specs
@@ -707,6 +723,8 @@ def test_the_simulation_equals_what_the_order_then_earns(
                 event(f"{skip.kind} skipped: {skip.reason}")
             if predicted.campaign_parts:
                 event("a campaign gave")
+            if simulation.tier is not None:
+                event(f"tier {simulation.tier.name}")
             assert order.points_earned == predicted.points
             assert parts(order.explanation) == parts(predicted.explanation())
             for expected, got in zip(predicted.parts, order.explanation, strict=True):
