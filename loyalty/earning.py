@@ -76,6 +76,7 @@ def member_facts(
     campaigns: Iterable[rules.CampaignTerms] = (),
     segment_ids: frozenset[int] | None = None,
     tier=None,
+    lock: bool = False,
 ) -> rules.MemberFacts:
     """The member's tier, segments and, for each capped rule (and each campaign given:
     the simulator and the order path's second look), its awards in the period around
@@ -99,7 +100,7 @@ def member_facts(
     counts: dict[str, int] = {}
     if counters:
         counts = Member.objects.filter(pk=member.pk).values(**counters).get()
-    budget_left = _budget_left(campaigns)
+    budget_left = _budget_left(campaigns, lock)
     if segment_ids is None:
         segment_ids = _segment_ids(member)
     tier = tier if tier is not None else (member.tier if member is not None else None)
@@ -132,15 +133,17 @@ def _segment_ids(member: Member | None) -> frozenset[int]:
     )
 
 
-def _budget_left(campaigns: Iterable[rules.CampaignTerms]) -> dict[int, int]:
-    """Campaign id -> points left in its budget; coupon campaigns -> free codes left."""
+def _budget_left(campaigns: Iterable[rules.CampaignTerms], lock: bool) -> dict[int, int]:
+    """Campaign id -> points left in its budget (the spend rows locked, in id order, with
+    ``lock``); coupon campaigns -> free codes left."""
     campaigns = list(campaigns)
     left: dict[int, int] = {}
     budgeted = {c.id: c.points_budget for c in campaigns if c.points_budget is not None}
     if budgeted:
-        for campaign_id, given in CampaignSpend.objects.filter(
-            campaign_id__in=budgeted
-        ).values_list("campaign_id", "points_given"):
+        spends = CampaignSpend.objects.filter(campaign_id__in=budgeted).order_by("campaign_id")
+        if lock:
+            spends = spends.select_for_update()
+        for campaign_id, given in spends.values_list("campaign_id", "points_given"):
             left[campaign_id] = max(0, budgeted[campaign_id] - given)
         for campaign_id in budgeted:
             left.setdefault(campaign_id, budgeted[campaign_id])
@@ -219,9 +222,9 @@ def _take(
     member: Member,
     at: datetime.datetime,
     merchant: Merchant,
-) -> dict[int, str] | None:
-    """Take what each campaign of ``evaluation`` gives; the coupons handed out, or None
-    (with nothing taken) when a budget, a cap or a pool said no."""
+) -> tuple[dict[int, str] | None, int]:
+    """Take what each campaign of ``evaluation`` gives: (the coupons handed out, 0), or
+    (None, the campaign that said no) with nothing taken."""
     taken: list[tuple[int, int]] = []
     coupons: dict[int, str] = {}
     parts = sorted(evaluation.campaign_parts, key=lambda part: part.campaign_id)
@@ -244,8 +247,8 @@ def _take(
                 CampaignCoupon.objects.filter(
                     campaign_id__in=coupons, member=member, code__in=coupons.values()
                 ).update(member=None, issued_at=None)
-            return None
-    return coupons
+            return None, campaign.id
+    return coupons, 0
 
 
 Event = rules.OrderFacts | rules.ActivityFacts
@@ -299,11 +302,14 @@ def earn(
     )
     evaluation = evaluate(config, facts, event, now)
     campaigns = {campaign.id: campaign for campaign in config.campaigns}
-    coupons = _take(evaluation, campaigns, member, at, merchant)
+    coupons, _ = _take(evaluation, campaigns, member, at, merchant)
     if coupons is not None:
         return Earned(evaluation=_with_codes(evaluation, coupons), coupons=coupons)
-    # A budget, cap or pool said no: evaluate with the real state, and take again.
-    with_state = [campaigns[part.campaign_id] for part in evaluation.campaign_parts]
+    # A budget, cap or pool said no. Read the real state with every budgeted campaign's
+    # spend row locked (in id order, as takes lock them), so that no other order can take
+    # between this read and the take; evaluate with it, and take again. Only a coupon
+    # pool emptied meanwhile can refuse now: that campaign is then left out.
+    refused: set[int] = set()
     for _ in range(len(campaigns) + 1):
         facts = member_facts(
             merchant=merchant,
@@ -311,27 +317,27 @@ def earn(
             config=config,
             rule_rows=rule_rows,
             at=at,
-            campaigns=with_state,
+            campaigns=config.campaigns,
             segment_ids=facts.segment_ids,
+            lock=True,
         )
+        if refused:
+            facts = replace(facts, budget_left={**facts.budget_left, **dict.fromkeys(refused, 0)})
         evaluation = evaluate(config, facts, event, now)
-        coupons = _take(evaluation, campaigns, member, at, merchant)
+        coupons, failed = _take(evaluation, campaigns, member, at, merchant)
         if coupons is not None:
+            given = {part.campaign_id: int(part.points) for part in evaluation.campaign_parts}
             exhausted = frozenset(
-                campaign.id
-                for campaign in with_state
-                if campaign.points_budget is not None
-                and _spent_out(campaign.id, campaign.points_budget)
+                campaign_id
+                for campaign_id, left in facts.budget_left.items()
+                if campaigns[campaign_id].points_budget is not None
+                and given.get(campaign_id, 0) >= left
             )
             return Earned(
                 evaluation=_with_codes(evaluation, coupons), coupons=coupons, exhausted=exhausted
             )
-        with_state = list(campaigns.values())
-    raise RuntimeError("campaign budgets kept changing under a locked member")
-
-
-def _spent_out(campaign_id: int, budget: int) -> bool:
-    return CampaignSpend.objects.filter(campaign_id=campaign_id, points_given__gte=budget).exists()
+        refused.add(failed)
+    raise RuntimeError("a campaign refused what its locked state allowed")
 
 
 def _with_codes(evaluation: rules.Evaluation, coupons: dict[int, str]) -> rules.Evaluation:

@@ -148,10 +148,11 @@ def campaign_transition(
 
 
 def campaigns_advance(*, now: datetime.datetime) -> dict[str, int]:
-    """The scheduler's moves: a scheduled campaign whose start passed runs, and a
-    campaign whose end passed ends. Safe to run twice at once (each move is a
+    """The scheduler's moves: a scheduled campaign whose start passed runs, a campaign
+    whose end passed ends, and a running one whose budget is spent is paused (with ops
+    told). Safe to run twice at once (each move is a
     compare-and-swap)."""
-    counts = {"started": 0, "ended": 0}
+    counts = {"started": 0, "ended": 0, "budget_spent": 0}
     system = Actor.system("scheduler")
     live = [CampaignStatus.SCHEDULED, CampaignStatus.RUNNING, CampaignStatus.PAUSED]
     moves = (
@@ -172,6 +173,14 @@ def campaigns_advance(*, now: datetime.datetime) -> dict[str, int]:
             except InvalidTransition:
                 continue  # moved by another run meanwhile
             counts[counter] += 1
+    # A budget an order used up exactly is found here (the next order would find it too).
+    spent = CampaignSpend.objects.filter(
+        exhausted_at__isnull=True,
+        campaign__status=CampaignStatus.RUNNING,
+        campaign__points_budget__isnull=False,
+        points_given__gte=F("campaign__points_budget"),
+    ).values_list("campaign_id", flat=True)
+    counts["budget_spent"] = sum(campaign_budget_spent(campaign_id=pk) for pk in list(spent))
     return counts
 
 

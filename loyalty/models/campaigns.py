@@ -209,7 +209,7 @@ class CampaignAward(models.Model):
     activity = models.ForeignKey(
         Activity, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
-    points = models.PositiveIntegerField(default=0)
+    points = models.PositiveBigIntegerField(default=0)
     awarded_at = models.DateTimeField()
 
     class Meta:

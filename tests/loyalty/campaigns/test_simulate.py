@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import DataError, transaction
+from django.db import transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -492,18 +492,6 @@ def test_a_total_too_large_once_converted_is_refused(tenant, program):
     assert rows() == before
 
 
-@pytest.mark.xfail(
-    ON_POSTGRES,
-    strict=True,
-    raises=DataError,
-    reason=(
-        "CampaignAward.points is a PositiveIntegerField (loyalty/models/campaigns.py:212): "
-        "a campaign part above 2,147,483,647 points, which the simulator answers and the "
-        "ledger (BigIntegerField) holds, makes the order's write batch fail on PostgreSQL "
-        "with DataError 'integer out of range', a 500 (earning.awards_record, "
-        "loyalty/earning.py:374)."
-    ),
-)
 def test_the_largest_order_the_simulator_answers_is_recorded_as_answered(tenant, program):
     campaign_make(program, name="Double")
     member_make(tenant.merchant, "cust-1")

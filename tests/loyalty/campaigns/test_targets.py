@@ -158,8 +158,8 @@ def test_the_scheduler_starts_and_ends_campaigns_with_events():
     )
     then = now + datetime.timedelta(minutes=2)
 
-    assert campaigns_advance(now=then) == {"started": 1, "ended": 1}
-    assert campaigns_advance(now=then) == {"started": 0, "ended": 0}
+    assert campaigns_advance(now=then) == {"started": 1, "ended": 1, "budget_spent": 0}
+    assert campaigns_advance(now=then) == {"started": 0, "ended": 0, "budget_spent": 0}
 
     for campaign in (starting, later, ending):
         campaign.refresh_from_db()
