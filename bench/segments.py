@@ -5,8 +5,8 @@ auth; ``createdb``, ``dropdb`` and ``psql`` on ``PATH``)::
 
     .venv/bin/python bench/segments.py [--members 1000000] [--preview-members 100000]
                                        [--orders-per-member 4] [--repetitions 3]
-                                       [--database loyalty_bench_segments] [--refill]
-                                       [--drop] [--explain]
+                                       [--timeout 300] [--database loyalty_bench_segments]
+                                       [--refill] [--drop] [--explain]
 
 What one run does (figures and their meaning in ``bench/SEGMENTS.md``):
 
@@ -27,9 +27,10 @@ What one run does (figures and their meaning in ``bench/SEGMENTS.md``):
    balances are the sums of their entries, the running balances chain. Then ``VACUUM
    ANALYZE``, and a ``bench_segments_fill`` row with the sizes and the fill's "now",
    which every run uses as its "now" (so the windows fall where the data is).
-3. The segment (``DEFINITION``: four groups AND'ed, two of them with two conditions
-   OR'ed; marketing consent, country or a CRM attribute, spend in the last 365 days or
-   points balance, days since the last order):
+3. Prints what PostgreSQL plans for our matching query (``EXPLAIN``, not run): which
+   of its subplans are hashed. Then the segment (``DEFINITION``: four groups AND'ed, two
+   of them with two conditions OR'ed; marketing consent, country or a CRM attribute,
+   spend in the last 365 days or points balance, days since the last order):
    - ours: ``segment_refresh(full=True)`` on a new segment (saved with
      ``segment_save``): the first run, which writes a stay and a ``segment.joined``
      outbox event per member, then a second run, which changes nothing;
@@ -41,9 +42,11 @@ What one run does (figures and their meaning in ``bench/SEGMENTS.md``):
      rounds is compared: ratio = hand-written time / ours, PASS when >= 0.5. The query
      alone (``count()`` of the matching members against the hand-written ``count(*)``)
      is timed the same way, for reference.
+   - every timed statement is cut after ``--timeout`` seconds (``statement_timeout``):
+     the figure is then "cut", and a cut refresh is a FAIL.
 4. The admin preview (``segment_preview``: the definition checked, the count and 20
    sample members) on the merchant with ``--preview-members`` members: one first call,
-   then five more; PASS when their median is under 1 s. The same on the large merchant,
+   then five more; PASS when their median is under 1 s. One call on the large merchant,
    for reference.
 5. Prints the figures; ``--explain`` adds ``EXPLAIN (ANALYZE, BUFFERS)`` of our
    matching query and of the hand-written one. The database is kept for the next run
@@ -57,6 +60,7 @@ What one run does (figures and their meaning in ``bench/SEGMENTS.md``):
 import argparse
 import datetime
 import json
+import re
 import shutil
 import statistics
 import sys
@@ -555,9 +559,25 @@ def segments_clear(merchant) -> None:
         sql(f"VACUUM ANALYZE {table}")
 
 
-def timed(call):
+class TimedOut(Exception):
+    pass
+
+
+def timed(call, *, timeout: float):
+    """Seconds and result of ``call``, its statements cut at ``timeout`` seconds (then
+    ``TimedOut``): a plan gone quadratic ends the round instead of the run."""
+    from django.db import OperationalError
+
+    sql(f"SET statement_timeout = {int(timeout * 1000)}")
     began = time.perf_counter()
-    result = call()
+    try:
+        result = call()
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) == "57014":  # query_canceled
+            raise TimedOut from error
+        raise
+    finally:
+        sql("RESET statement_timeout")
     return time.perf_counter() - began, result
 
 
@@ -581,90 +601,153 @@ def events(segment_id: int) -> list[tuple]:
     )
 
 
-def round_once(world: World, n: int, checks: list[str]) -> dict:
-    """One round: our first and second refresh, the hand-written statement, both counts."""
-    from loyalty.segments.services import definition_members, definition_parse, segment_refresh
+def matching_members(world: World, merchant):
+    from loyalty.segments.services import definition_members, definition_parse
+
+    definition = definition_parse(merchant=merchant, data=DEFINITION)
+    return definition_members(merchant=merchant, definition=definition, now=world.now)
+
+
+def attempt(label: str, call, *, timeout: float) -> tuple[float | None, object]:
+    """``timed``, with (None, None) when the statement was cut."""
+    try:
+        return timed(call, timeout=timeout)
+    except TimedOut:
+        log(f"{label} ran past {timeout:.0f} s; cut")
+        return None, None
+
+
+def round_once(world: World, n: int, checks: list[str], timeout: float) -> dict:
+    """One round: our first and second refresh, the hand-written statement, both counts.
+    A figure is None when its statement ran past ``timeout``."""
+    from loyalty.segments.services import segment_refresh
 
     merchant = world.merchant
+    figures: dict = {"matching": None, "hand_matching": None}
     ours = segment_new(merchant, f"Bench ours {n}")
-    first, result = timed(lambda: segment_refresh(segment_id=ours.pk, now=world.now, full=True))
-    second, again = timed(lambda: segment_refresh(segment_id=ours.pk, now=world.now, full=True))
-    if again.joined or again.left:
+    figures["first"], result = attempt(
+        f"round {n}: our first refresh",
+        lambda: segment_refresh(segment_id=ours.pk, now=world.now, full=True),
+        timeout=timeout,
+    )
+    figures["second"], again = None, None
+    if result is not None:
+        figures["second"], again = attempt(
+            f"round {n}: our second refresh",
+            lambda: segment_refresh(segment_id=ours.pk, now=world.now, full=True),
+            timeout=timeout,
+        )
+    if again is not None and (again.joined or again.left):
         checks.append(f"round {n}: the second refresh moved members: {again}")
 
     hand = segment_new(merchant, f"Bench hand {n}")
     payload = json.dumps({"segment": {"id": hand.pk, "name": hand.name}})
-    hand_s, _ = timed(
-        lambda: sql(HAND_WRITTEN, world.params(merchant, segment=hand.pk, payload=payload))
+    figures["hand"], _ = attempt(
+        f"round {n}: the hand-written statement",
+        lambda: sql(HAND_WRITTEN, world.params(merchant, segment=hand.pk, payload=payload)),
+        timeout=timeout,
     )
+    if figures["hand"] is not None:
+        figures["hand_matching"] = len(stays(hand.pk))
+    if result is not None:
+        ours_ids = stays(ours.pk)
+        figures["matching"] = len(ours_ids)
+        if len(ours_ids) != result.joined:
+            checks.append(f"round {n}: {result.joined:,} joined, {len(ours_ids):,} stays")
+    if result is not None and figures["hand"] is not None:
+        hand_ids = stays(hand.pk)
+        if ours_ids != hand_ids:
+            checks.append(
+                f"round {n}: ours {len(ours_ids):,} members, hand-written {len(hand_ids):,}; "
+                f"{len(set(ours_ids) - set(hand_ids)):,} only ours, "
+                f"{len(set(hand_ids) - set(ours_ids)):,} only hand-written"
+            )
+        ours_events, hand_events = events(ours.pk), events(hand.pk)
+        if len(ours_events) != len(ours_ids) or ours_events != hand_events:
+            checks.append(
+                f"round {n}: events differ: ours {len(ours_events):,}, "
+                f"hand-written {len(hand_events):,}"
+            )
 
-    ours_ids, hand_ids = stays(ours.pk), stays(hand.pk)
-    if len(ours_ids) != result.joined or ours_ids != hand_ids:
-        only_ours = len(set(ours_ids) - set(hand_ids))
-        only_hand = len(set(hand_ids) - set(ours_ids))
-        checks.append(
-            f"round {n}: ours {len(ours_ids):,} members ({result.joined:,} joined), "
-            f"hand-written {len(hand_ids):,}; {only_ours:,} only ours, {only_hand:,} only "
-            "hand-written"
-        )
-    ours_events, hand_events = events(ours.pk), events(hand.pk)
-    if len(ours_events) != len(ours_ids) or ours_events != hand_events:
-        checks.append(
-            f"round {n}: events differ: ours {len(ours_events):,}, hand {len(hand_events):,}"
-        )
-
-    definition = definition_parse(merchant=merchant, data=DEFINITION)
-    count_ours, counted = timed(
-        lambda: definition_members(merchant=merchant, definition=definition, now=world.now).count()
+    members = matching_members(world, merchant)
+    figures["count_hand"], hand_counted = attempt(
+        f"round {n}: the hand-written count",
+        lambda: sql_one(HAND_WRITTEN_COUNT, world.params(merchant))[0],
+        timeout=timeout,
     )
-    count_hand, (hand_counted,) = timed(lambda: sql_one(HAND_WRITTEN_COUNT, world.params(merchant)))
-    if counted != hand_counted or counted != len(ours_ids):
-        checks.append(f"round {n}: counts {counted:,} (ours) and {hand_counted:,} (hand)")
+    figures["count_ours"], counted = attempt(
+        f"round {n}: our count()", members.count, timeout=timeout
+    )
+    if None not in (counted, hand_counted) and counted != hand_counted:
+        checks.append(f"round {n}: counts {counted:,} (ours), {hand_counted:,} (hand)")
     segments_clear(merchant)
+
+    def shown(key: str) -> str:
+        value = figures[key]
+        if value is None:
+            return "not run" if key == "second" and result is None else "cut"
+        return f"{value:.2f} s"
+
     log(
-        f"round {n}: ours {first:.2f} s first, {second:.2f} s again; hand-written "
-        f"{hand_s:.2f} s; count {count_ours:.2f} / {count_hand:.2f} s; "
-        f"{len(ours_ids):,} members"
+        f"round {n}: ours {shown('first')} first, {shown('second')} again; hand-written "
+        f"{shown('hand')}; count {shown('count_ours')} / {shown('count_hand')}; "
+        f"{figures['matching'] or figures['hand_matching'] or '?'} members "
+        f"(load {load_average()})"
     )
-    return {
-        "first": first,
-        "second": second,
-        "hand": hand_s,
-        "count_ours": count_ours,
-        "count_hand": count_hand,
-        "matching": len(ours_ids),
-        "hand_matching": len(hand_ids),
-    }
+    return figures
 
 
-def preview_times(world: World, merchant) -> dict:
+def preview_times(world: World, merchant, *, calls: int, timeout: float) -> dict:
+    """``calls`` previews after a first one; None figures: cut at ``timeout``."""
     from loyalty.segments.services import SAMPLE_SIZE, segment_preview
 
-    runs = []
+    _, expected = attempt(
+        "the hand-written count",
+        lambda: sql_one(HAND_WRITTEN_COUNT, world.params(merchant))[0],
+        timeout=timeout,
+    )
+    runs: list[float] = []
     result = None
-    for _ in range(1 + PREVIEW_RUNS):
-        seconds, result = timed(
-            lambda: segment_preview(merchant=merchant, data=DEFINITION, now=world.now)
-        )
-        runs.append(seconds)
-    expected = sql_one(HAND_WRITTEN_COUNT, world.params(merchant))[0]
+    try:
+        for _ in range(1 + calls):
+            seconds, result = timed(
+                lambda: segment_preview(merchant=merchant, data=DEFINITION, now=world.now),
+                timeout=timeout,
+            )
+            runs.append(seconds)
+    except TimedOut:
+        log(f"a preview ran past {timeout:.0f} s; cut")
     return {
-        "first": runs[0],
+        "first": runs[0] if runs else None,
         "runs": runs[1:],
-        "median": statistics.median(runs[1:]),
-        "count": result.count,
+        "median": statistics.median(runs[1:]) if len(runs) > 1 else None,
+        "count": result.count if result else None,
         "expected": expected,
-        "sample": len(result.sample),
-        "sample_ok": len(result.sample) == min(SAMPLE_SIZE, expected),
+        "sample": len(result.sample) if result else 0,
+        "sample_ok": result is None
+        or expected is None
+        or len(result.sample) == min(SAMPLE_SIZE, expected),
     }
+
+
+def plan_note(world: World, merchant) -> str:
+    """What PostgreSQL plans for our matching query (EXPLAIN, not run): its subplans, and
+    whether each is hashed (a hash probe per member) or not (the subquery's rows scanned
+    again for every member)."""
+    members = matching_members(world, merchant)
+    select, params = members.order_by().values("pk").query.sql_with_params()
+    text = "\n".join(line for (line,) in sql(f"EXPLAIN {select}", params))
+    references = dict.fromkeys(re.findall(r"SubPlan (\d+)\)", text), "not hashed")
+    for number in re.findall(r"hashed SubPlan (\d+)\)", text):
+        references[number] = "hashed"
+    if not references:
+        return "no subplans"
+    return ", ".join(f"SubPlan {k} {v}" for k, v in sorted(references.items()))
 
 
 def explain(world: World) -> None:
-    from loyalty.segments.services import definition_members, definition_parse
-
     merchant = world.merchant
-    definition = definition_parse(merchant=merchant, data=DEFINITION)
-    members = definition_members(merchant=merchant, definition=definition, now=world.now)
+    members = matching_members(world, merchant)
     select, params = members.order_by().values("pk").query.sql_with_params()
     for label, statement, bound in (
         ("ours (the matching members)", select, params),
@@ -672,7 +755,15 @@ def explain(world: World) -> None:
     ):
         print(f"\nEXPLAIN ANALYZE, {label}:")
         print(f"  {' '.join(statement.split())}")
-        for (line,) in sql(f"EXPLAIN (ANALYZE, BUFFERS) {statement}", bound):
+        try:
+            _, lines = timed(
+                lambda s=statement, b=bound: sql(f"EXPLAIN (ANALYZE, BUFFERS) {s}", b),
+                timeout=600,
+            )
+        except TimedOut:
+            print("  (ran past 600 s; the plan without ANALYZE:)")
+            lines = sql(f"EXPLAIN {statement}", bound)
+        for (line,) in lines:
             print(f"  {line}")
 
 
@@ -686,6 +777,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--orders-per-member", type=int, default=4)
     parser.add_argument("--repetitions", type=int, default=3)
     parser.add_argument(
+        "--timeout",
+        type=float,
+        default=300,
+        help="seconds after which a timed statement is cut (default 300)",
+    )
+    parser.add_argument(
         "--database",
         default=BENCH_PREFIX,
         help=f"the scratch database (its name starts with {BENCH_PREFIX})",
@@ -694,12 +791,94 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--drop", action="store_true", help="drop the database at the end")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE both queries")
     args = parser.parse_args(argv)
-    for name in ("members", "preview_members", "orders_per_member", "repetitions"):
+    for name in ("members", "preview_members", "orders_per_member", "repetitions", "timeout"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be 1 or more")
     if not args.database.startswith(BENCH_PREFIX) or not args.database.replace("_", "").isalnum():
         parser.error(f"--database is a name starting with {BENCH_PREFIX}")
     return args
+
+
+def best(values) -> float | None:
+    done = [v for v in values if v is not None]
+    return min(done) if done else None
+
+
+def ms(seconds: float | None) -> str:
+    return f"{seconds * 1000:,.0f} ms" if seconds is not None else "cut"
+
+
+def each(values) -> str:
+    return " / ".join(ms(v) for v in values)
+
+
+def report(world: World, counts: tuple, rounds: list[dict], previews: dict) -> bool:
+    """Prints the figures; whether every target was met."""
+    first, second = best(r["first"] for r in rounds), best(r["second"] for r in rounds)
+    hand = best(r["hand"] for r in rounds)
+    count_ours, count_hand = (best(r[k] for r in rounds) for k in ("count_ours", "count_hand"))
+    ratio = hand / first if None not in (first, hand) else None
+    ratio_met = ratio is not None and ratio >= TARGET_RATIO
+    target = previews["target"]
+    preview_met = target["median"] is not None and target["median"] < TARGET_PREVIEW_S
+    matching = next((r["matching"] for r in rounds if r["matching"] is not None), None)
+
+    print(
+        f"Large merchant: {counts[0]:,} members ({counts[1]:,} active), {counts[2]:,} "
+        f"orders, {counts[3]:,} ledger entries; preview merchant: {counts[4]:,} members"
+    )
+    print(f"Now (the fill's): {world.now.isoformat()}")
+    print(f"Definition: {json.dumps(DEFINITION)}")
+    print(f"Our query's plan (large merchant): {previews['plan']}")
+    print()
+    print("| measure | rounds | best | matching members |")
+    print("| --- | --- | --- | --- |")
+    rows = (
+        ("ours: segment_refresh(full=True), first run (writes the joins)", "first", matching),
+        ("ours: segment_refresh(full=True), second run (no change)", "second", None),
+        ("hand-written: one statement, INSERT ... SELECT (stays + events)", "hand", None),
+        ("ours: the matching members' count()", "count_ours", None),
+        ("hand-written: SELECT count(*)", "count_hand", None),
+    )
+    for label, key, members in rows:
+        if key == "hand":
+            members = rounds[0]["hand_matching"]
+        shown = ms(best(r[key] for r in rounds))
+        if key in ("first", "hand"):
+            shown = f"**{shown}**"
+        runs = each(r[key] for r in rounds)
+        if key == "second":
+            runs = " / ".join("not run" if r["first"] is None else ms(r[key]) for r in rounds)
+        print(f"| {label} | {runs} | {shown} | {f'{members:,}' if members is not None else ''} |")
+    print()
+    print(
+        f"Refresh ratio (hand-written / ours, best of {len(rounds)}): "
+        f"{f'{ratio:.2f}' if ratio is not None else 'none (a statement was cut)'} "
+        f"(target >= {TARGET_RATIO}): {'PASS' if ratio_met else 'FAIL'}"
+    )
+    if count_ours is not None and count_hand is not None:
+        print(f"Query-only ratio (count, hand-written / ours): {count_hand / count_ours:.2f}")
+    if None not in (first, second):
+        print(f"Second run / first run (ours): {second / first:.2f}")
+    print()
+    print("| preview (segment_preview) | first call | next calls | median | count | result |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for label, preview in previews["rows"].items():
+        if preview is target:
+            verdict = "PASS" if preview_met else "FAIL"
+        elif preview["first"] is None:
+            verdict = "cut (reference)"
+        else:
+            verdict = (
+                f"{'under' if preview['first'] < TARGET_PREVIEW_S else 'over'} 1 s (reference)"
+            )
+        count = f"{preview['count']:,}" if preview["count"] is not None else ""
+        median = ms(preview["median"]) if preview["runs"] or preview["first"] is None else "-"
+        print(
+            f"| {label} | {ms(preview['first'])} | {each(preview['runs']) or '-'} "
+            f"| **{median}** | {count} | {verdict} |"
+        )
+    return ratio_met and preview_met
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -744,16 +923,25 @@ def main(argv: list[str] | None = None) -> int:
             "FROM loyalty_member WHERE merchant_id = %(m)s",
             {"m": merchant.pk, "p": world.preview.pk},
         )
+        plan = plan_note(world, merchant)
+        log(f"our query's plan: {plan}")
         load_before = load_average()
         log(f"{args.repetitions} round(s) of refresh against hand-written (load {load_before})")
-        rounds = [round_once(world, n, checks) for n in range(1, args.repetitions + 1)]
-        log(f"the preview, {1 + PREVIEW_RUNS} calls a merchant (load {load_average()})")
+        rounds = [
+            round_once(world, n, checks, args.timeout) for n in range(1, args.repetitions + 1)
+        ]
+        log(f"the preview: {1 + PREVIEW_RUNS} calls, one on the large merchant")
+        target = preview_times(world, world.preview, calls=PREVIEW_RUNS, timeout=args.timeout)
+        large = preview_times(world, merchant, calls=0, timeout=args.timeout)
         previews = {
-            f"{counts[4]:,} members": preview_times(world, world.preview),
-            f"{counts[0]:,} members": preview_times(world, merchant),
+            "target": target,
+            "plan": plan,
+            "rows": {f"{counts[4]:,} members": target, f"{counts[0]:,} members": large},
         }
-        for label, preview in previews.items():
-            if preview["count"] != preview["expected"] or not preview["sample_ok"]:
+        for label, preview in previews["rows"].items():
+            if None not in (preview["count"], preview["expected"]) and (
+                preview["count"] != preview["expected"] or not preview["sample_ok"]
+            ):
                 checks.append(
                     f"preview ({label}): count {preview['count']:,} (expected "
                     f"{preview['expected']:,}), {preview['sample']} sampled"
@@ -761,23 +949,6 @@ def main(argv: list[str] | None = None) -> int:
         load_after = load_average()
         if args.explain:
             explain(world)
-
-        best_first = min(r["first"] for r in rounds)
-        best_second = min(r["second"] for r in rounds)
-        best_hand = min(r["hand"] for r in rounds)
-        best_count_ours = min(r["count_ours"] for r in rounds)
-        best_count_hand = min(r["count_hand"] for r in rounds)
-        ratio = best_hand / best_first
-        count_ratio = best_count_hand / best_count_ours
-        ratio_verdict = "PASS" if ratio >= TARGET_RATIO else "FAIL"
-        target_preview = previews[f"{counts[4]:,} members"]
-        preview_verdict = "PASS" if target_preview["median"] < TARGET_PREVIEW_S else "FAIL"
-
-        def ms(seconds: float) -> str:
-            return f"{seconds * 1000:,.0f} ms"
-
-        def each(values) -> str:
-            return " / ".join(ms(v) for v in values)
 
         print()
         print(f"Load average (1, 5, 15 min) before / after timing: {load_before} / {load_after}")
@@ -788,52 +959,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         else:
             print(f"Reused the database (filled in {world.fill_seconds:.0f} s by an earlier run)")
-        print(
-            f"Large merchant: {counts[0]:,} members ({counts[1]:,} active), {counts[2]:,} "
-            f"orders, {counts[3]:,} ledger entries; preview merchant: {counts[4]:,} members"
-        )
-        print(f"Now (the fill's): {world.now.isoformat()}")
-        print(f"Definition: {json.dumps(DEFINITION)}")
-        print()
-        print(
-            "| measure | rounds | best | matching members |\n"
-            "| --- | --- | --- | --- |\n"
-            f"| ours: segment_refresh(full=True), first run (writes the joins) "
-            f"| {each(r['first'] for r in rounds)} | **{ms(best_first)}** "
-            f"| {rounds[0]['matching']:,} |\n"
-            f"| ours: segment_refresh(full=True), second run (no change) "
-            f"| {each(r['second'] for r in rounds)} | {ms(best_second)} | |\n"
-            f"| hand-written: one INSERT ... SELECT (stays + events) "
-            f"| {each(r['hand'] for r in rounds)} | **{ms(best_hand)}** "
-            f"| {rounds[0]['hand_matching']:,} |\n"
-            f"| ours: the matching members' count() "
-            f"| {each(r['count_ours'] for r in rounds)} | {ms(best_count_ours)} | |\n"
-            f"| hand-written: SELECT count(*) "
-            f"| {each(r['count_hand'] for r in rounds)} | {ms(best_count_hand)} | |"
-        )
-        print()
-        print(
-            f"Refresh ratio (hand-written / ours, best of {len(rounds)}): {ratio:.2f} "
-            f"(target >= {TARGET_RATIO}): {ratio_verdict}"
-        )
-        print(f"Query-only ratio (count, hand-written / ours): {count_ratio:.2f} (for reference)")
-        print()
-        print("| preview (segment_preview) | first call | next calls | median | count | result |")
-        print("| --- | --- | --- | --- | --- | --- |")
-        for label, preview in previews.items():
-            verdict = (
-                preview_verdict
-                if preview is target_preview
-                else ("under 1 s" if preview["median"] < TARGET_PREVIEW_S else "over 1 s")
-                + " (reference)"
-            )
-            print(
-                f"| {label} | {ms(preview['first'])} | {each(preview['runs'])} "
-                f"| **{ms(preview['median'])}** | {preview['count']:,} | {verdict} |"
-            )
+        met = report(world, counts, rounds, previews)
         for check in checks:
             print(f"CHECK FAILED: {check}")
-        failed = bool(checks) or ratio_verdict == "FAIL" or preview_verdict == "FAIL"
+        failed = bool(checks) or not met
         print(f"Result: {'FAIL' if failed else 'PASS'}")
     finally:
         if args.drop:
