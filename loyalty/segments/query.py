@@ -31,7 +31,6 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     Func,
-    Max,
     OuterRef,
     Q,
     QuerySet,
@@ -132,11 +131,14 @@ def _compare(name: str, op: str, value: Any) -> Q:
 def _per_member(rows: QuerySet, member: str, total: Any, op: str, value: Any, zero: Any) -> Q:
     """Members whose ``total`` over their ``rows`` satisfies ``op value``; members with no
     rows count as ``zero`` (None: they never match)."""
-    grouped = rows.order_by().values(member).annotate(v=total)
+    # Correlated per member (``EXISTS``), not ``pk IN (all members' totals)``: PostgreSQL
+    # then never builds every member's total to probe it, which under OR or NOT is a
+    # sub-plan it hashes only while the ids fit in memory.
+    grouped = rows.filter(**{member: OuterRef("pk")}).order_by().values(member).annotate(v=total)
     test = _compare("v", op, value)
     if zero is not None and _holds(op, value, zero):
-        return ~Q(pk__in=grouped.exclude(test).values(member))
-    return Q(pk__in=grouped.filter(test).values(member))
+        return ~Q(Exists(grouped.exclude(test)))
+    return Q(Exists(grouped.filter(test)))
 
 
 def _day_bounds(
@@ -316,22 +318,24 @@ def _last_order(merchant: Merchant, clock: Clock, op: str, value: Any) -> Q:
         # Last order on or after this instant: at most ``days`` days ago.
         return clock.days_ago_start(days)
 
-    grouped = (
-        Order.objects.filter(merchant=merchant)
-        .order_by()
-        .values("member_id")
-        .annotate(last=Max("placed_at"))
-    )
+    orders = Order.objects.filter(merchant=merchant, member=OuterRef("pk"))
+
+    def ordered_since(days: int) -> Q:
+        return Q(Exists(orders.filter(placed_at__gte=since(days))))
+
+    def none_since(days: int) -> Q:
+        # The last order is before ``since(days)``: none on or after it (an order today
+        # is 0 days ago, so "at least 0" needs only an order).
+        return ~ordered_since(days) if days >= 0 else Q()
+
     if op == "gte":
-        test = Q(last__lt=since(value - 1)) if value > 0 else Q()
-    elif op == "lte":
-        test = Q(last__gte=since(value))
-    elif op == "eq":
-        test = Q(last__gte=since(value)) & (Q(last__lt=since(value - 1)) if value > 0 else Q())
-    else:
-        low, high = value
-        test = Q(last__gte=since(high)) & (Q(last__lt=since(low - 1)) if low > 0 else Q())
-    return Q(pk__in=grouped.filter(test).values("member_id"))
+        return Q(Exists(orders)) & none_since(value - 1)
+    if op == "lte":
+        return ordered_since(value)
+    if op == "eq":
+        return ordered_since(value) & none_since(value - 1)
+    low, high = value
+    return ordered_since(high) & none_since(low - 1)
 
 
 def _redemptions(merchant: Merchant, clock: Clock, condition: Condition) -> QuerySet:
@@ -394,7 +398,7 @@ def _condition(
                 _in_window("order__placed_at", clock.window(c.window)),
                 order__merchant=merchant,
             )
-            return Q(pk__in=lines.values("order__member_id"))
+            return Q(Exists(lines.filter(order__member_id=OuterRef("pk"))))
         case "activities":
             rows = _activities(merchant, clock, c, c.kinds)
             return _per_member(rows, "member_id", Count("pk"), op, value, 0)
@@ -409,12 +413,12 @@ def _condition(
             scores = MemberScore.objects.filter(merchant=merchant).filter(
                 _compare(c.field.removeprefix("rfm_"), op, value)
             )
-            return Q(pk__in=scores.values("member_id"))
+            return Q(Exists(scores.filter(member_id=OuterRef("pk"))))
         case "segment":
             stays = SegmentMembership.objects.filter(
                 segment_id__in=list(value), left_at__isnull=True
             )
-            return Q(pk__in=stays.values("member_id"))
+            return Q(Exists(stays.filter(member_id=OuterRef("pk"))))
         case "attribute":
             return _attribute(c, clock, attribute_types)
     raise ValueError(f"unknown field {c.field}")

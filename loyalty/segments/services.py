@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Max, Q, QuerySet, Sum, Window
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Sum, Window
 from django.db.models.functions import Ntile
 from django.utils import timezone
 
@@ -143,8 +143,13 @@ def segment_preview(
     started = time.monotonic()
     definition = definition_parse(merchant=merchant, data=data, segment=segment)
     members = definition_members(merchant=merchant, definition=definition, now=now)
-    count = members.count()
-    sample = list(members.select_related("tier").order_by("-last_activity_at", "-pk")[:SAMPLE_SIZE])
+    # One statement: the sample, each row carrying the count of all that match.
+    sample = list(
+        members.select_related("tier")
+        .annotate(matching=Window(Count("pk")))
+        .order_by("-last_activity_at", "-pk")[:SAMPLE_SIZE]
+    )
+    count = sample[0].matching if sample else 0
     return Preview(count=count, sample=sample, took_ms=int((time.monotonic() - started) * 1000))
 
 
@@ -234,8 +239,8 @@ def segment_refresh(*, segment_id: int, now: datetime.datetime, full: bool = Tru
         since = None if full or segment.fully_refreshed_at is None else segment.refreshed_at
         matching = definition_members(merchant=merchant, definition=definition, now=now)
         current = SegmentMembership.objects.filter(segment=segment, left_at__isnull=True)
-        joiners = matching.exclude(pk__in=current.values("member_id"))
-        leavers = current.exclude(member_id__in=matching.values("pk"))
+        joiners = matching.exclude(Exists(current.filter(member_id=OuterRef("pk"))))
+        leavers = current.exclude(Exists(matching.filter(pk=OuterRef("member_id"))))
         if since is not None:
             changed = _changed_members(segment, definition, since - MARGIN)
             joiners = joiners.filter(changed)
