@@ -66,6 +66,8 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -881,6 +883,87 @@ def report(world: World, counts: tuple, rounds: list[dict], previews: dict) -> b
     return ratio_met and preview_met
 
 
+def order_statements(merchant, member_id: str, n: int) -> int:
+    """The statements one order of ``member_id`` costs once the configuration is cached."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from core.actors import Actor
+    from loyalty import services
+
+    def order(suffix: str) -> None:
+        services.order_record(
+            merchant=merchant,
+            data=services.OrderInput(
+                external_id=f"bench-statements-{n}-{suffix}-{uuid.uuid4().hex[:8]}",
+                member_external_id=member_id,
+                total=Decimal("40.00"),
+                currency=merchant.default_currency,
+                placed_at=timezone.now(),
+                lines=(
+                    services.LineInput("TENT-2P", "camping", 1, Decimal("30.00")),
+                    services.LineInput("MUG", "kitchen", 2, Decimal("5.00")),
+                ),
+            ),
+            actor=Actor.system("bench"),
+        )
+
+    order("warm")  # reads the configuration into the cache
+    with CaptureQueriesContext(connection) as queries:
+        order("measured")
+    return len(queries.captured_queries)
+
+
+def campaign_statements() -> dict:
+    """What a running campaign (a budgeted x2 for a segment the member is in) adds to an
+    order, in statements, on a merchant of its own: the target is at most one."""
+    import datetime
+
+    from django.utils import timezone
+
+    from core.actors import SYSTEM
+    from loyalty.campaigns import services as campaigns
+    from loyalty.models import Campaign, Member, Segment, SegmentMembership
+
+    merchant, program, _, _ = live_merchant_with_program(
+        name="Bench campaign",
+        slug=f"bench-campaign-{uuid.uuid4().hex[:8]}",
+        timezone_name=TIMEZONE,
+        silver=1000,
+        gold=2500,
+    )
+    member, _ = Member.objects.get_or_create(merchant=merchant, external_id="bench-cust-1")
+    Campaign.objects.filter(program=program).delete()
+    segment, _ = Segment.objects.get_or_create(
+        merchant=merchant, name="Bench fans", defaults={"definition": {"version": 1, "groups": []}}
+    )
+    SegmentMembership.objects.get_or_create(
+        segment=segment, member=member, left_at=None, defaults={"joined_at": timezone.now()}
+    )
+    without = order_statements(merchant, member.external_id, 1)
+    now = timezone.now()
+    campaign = campaigns.campaign_save(
+        campaign=Campaign(
+            program=program,
+            name="Bench double",
+            effect="multiplier",
+            multiplier=Decimal(2),
+            points_budget=10_000_000,
+            starts_at=now - datetime.timedelta(days=1),
+            ends_at=now + datetime.timedelta(days=30),
+        ),
+        actor=SYSTEM,
+        segments=[segment],
+    )
+    for status in ("scheduled", "running"):
+        campaigns.campaign_transition(
+            campaign=campaign, to_status=status, reason="bench", actor=SYSTEM
+        )
+    with_campaign = order_statements(merchant, member.external_id, 2)
+    return {"without": without, "with": with_campaign, "added": with_campaign - without}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     database = args.database
@@ -960,6 +1043,14 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"Reused the database (filled in {world.fill_seconds:.0f} s by an earlier run)")
         met = report(world, counts, rounds, previews)
+        statements = campaign_statements()
+        print(
+            f"Statements of an order: {statements['without']} without a campaign, "
+            f"{statements['with']} with a running one (budgeted, for a segment): "
+            f"+{statements['added']} (target: at most 1) "
+            f"{'PASS' if statements['added'] <= 1 else 'FAIL'}"
+        )
+        met = met and statements["added"] <= 1
         for check in checks:
             print(f"CHECK FAILED: {check}")
         failed = bool(checks) or not met
