@@ -32,6 +32,17 @@ UNSTATED_RULES: dict[tuple[str, str], set[tuple[str, str | None]]] = {
         ("invalid_input", "member.attributes"),
         ("invalid_input", "member.email"),
     },
+    ("POST", "/api/v1/orders/simulate/"): {
+        ("domain_error", "total"),
+        ("domain_error", "placed_at"),
+        ("domain_error", "store"),
+        ("domain_error", "assume.tier"),  # one of the program's tiers
+        ("domain_error", "assume.segments"),  # the merchant's segments
+        ("exchange_rate_missing", None),
+        ("invalid_input", "member.birthday"),
+        ("invalid_input", "member.attributes"),
+        ("invalid_input", "member.email"),
+    },
     ("POST", "/api/v1/orders/{external_id}/refunds/"): {
         ("domain_error", "currency"),  # the order's currency
         ("domain_error", "amount"),  # the order currency's decimal places

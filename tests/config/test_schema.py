@@ -102,7 +102,7 @@ def test_every_operation_documents_auth_scope_and_throttling_as_problems(schema)
 
 def test_every_post_takes_an_idempotency_key_and_may_be_a_replay(schema):
     posts = [(path, op) for path, method, op in operations(schema) if method == "post"]
-    assert len(posts) == 9
+    assert len(posts) == 10
     for path, operation in posts:
         headers = [p for p in operation["parameters"] if p["in"] == "header"]
         assert [h["name"] for h in headers] == ["Idempotency-Key"], path

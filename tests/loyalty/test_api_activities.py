@@ -84,7 +84,9 @@ def test_each_kind_earns_by_its_activity_bonus_rule(tenant, program, kind):
     assert (body["external_id"], body["member"], body["kind"]) == ("act-1", "cust-1", kind)
     assert parse_datetime(body["occurred_at"]) == occurred_at
     assert body["points_earned"] == 25
-    assert body["rules"] == [{"rule_id": rule.pk, "label": rule.name, "points": "25"}]
+    assert body["rules"] == [
+        {"rule_id": rule.pk, "campaign_id": None, "label": rule.name, "points": "25"}
+    ]
     member = member_of(tenant)
     assert (member.points_balance, member.pending_points) == (25, 0)  # never pending
     entry = LedgerEntry.objects.get(member=member)

@@ -89,7 +89,9 @@ def test_order_earns_points_that_stay_pending_for_the_return_window(tenant, prog
     assert body["points_status"] == "pending"
     assert parse_datetime(body["available_at"]) == placed_at + 14 * DAY
     assert parse_datetime(body["placed_at"]) == placed_at
-    assert body["rules"] == [{"rule_id": None, "label": "Base 1 per unit", "points": "120"}]
+    assert body["rules"] == [
+        {"rule_id": None, "campaign_id": None, "label": "Base 1 per unit", "points": "120"}
+    ]
     assert (Decimal(body["total"]), body["currency"]) == (Decimal("120"), "USD")
     assert (Decimal(body["program_total"]), body["program_currency"]) == (Decimal("120"), "USD")
     assert body["rate_used"] is None
@@ -156,9 +158,9 @@ def test_order_explains_the_rules_that_gave_points(tenant, program):
     body = response.json()
     assert body["points_earned"] == 120 + 100 + 10
     assert body["rules"] == [
-        {"rule_id": None, "label": "Base 1 per unit", "points": "120"},
-        {"rule_id": rate.pk, "label": "Camping: +1 per unit", "points": "100"},
-        {"rule_id": bonus.pk, "label": "Big basket", "points": "10"},
+        {"rule_id": None, "campaign_id": None, "label": "Base 1 per unit", "points": "120"},
+        {"rule_id": rate.pk, "campaign_id": None, "label": "Camping: +1 per unit", "points": "100"},
+        {"rule_id": bonus.pk, "campaign_id": None, "label": "Big basket", "points": "10"},
     ]
     order = Order.objects.get(merchant=tenant.merchant, external_id="o-1")
     assert sorted(order.lines.values_list("sku", "quantity")) == [("MUG", 2), ("TENT-2P", 1)]
