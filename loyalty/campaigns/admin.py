@@ -550,7 +550,7 @@ def effect_summary(campaign: Campaign) -> str:
     if campaign.include_categories or campaign.include_skus:
         where = " on " + ", ".join([*campaign.include_categories, *campaign.include_skus])
     minimum = (
-        f" from {campaign.min_order_total.normalize():f}"
+        f" from {campaign.min_order_total.normalize():f} {campaign.program.currency}"
         if campaign.min_order_total is not None
         else ""
     )
