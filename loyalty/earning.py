@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from django.db import transaction
-from django.db.models import Count, Exists, F, Func, IntegerField, Subquery, Value
+from django.db.models import Count, Exists, F, Func, IntegerField, Model, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import GreaterThan
 
@@ -34,6 +34,7 @@ from loyalty.models import (
     Member,
     Order,
     RuleAward,
+    Tier,
 )
 from loyalty.program_config import ProgramConfig
 from loyalty.segments.query import segment_ids_parse
@@ -58,7 +59,13 @@ def _cap_bounds(
     return rules.cap_period_bounds(period, at, merchant.timezone)
 
 
-def _award_count(model: type, key: str, item_id: int, member_id: int, bounds) -> Subquery:
+def _award_count(
+    model: type[Model],
+    key: str,
+    item_id: int,
+    member_id: int,
+    bounds: tuple[datetime.datetime, datetime.datetime] | None,
+) -> Coalesce:
     awards = model.objects.filter(**{key: item_id}, member_id=member_id)
     if bounds is not None:
         awards = awards.filter(awarded_at__gte=bounds[0], awarded_at__lt=bounds[1])
@@ -70,12 +77,11 @@ def member_facts(
     *,
     merchant: Merchant,
     member: Member | None,
-    config: ProgramConfig,
     rule_rows: Iterable[rules.RuleTerms],
     at: datetime.datetime,
     campaigns: Iterable[rules.CampaignTerms] = (),
     segment_ids: frozenset[int] | None = None,
-    tier=None,
+    tier: Tier | None = None,
     lock: bool = False,
 ) -> rules.MemberFacts:
     """The member's tier, segments and, for each capped rule (and each campaign given:
@@ -297,9 +303,7 @@ def earn(
     the member is locked by the caller."""
     rule_rows = rule_rows_for(config, event)
     at = event_at(event)
-    facts = member_facts(
-        merchant=merchant, member=member, config=config, rule_rows=rule_rows, at=at
-    )
+    facts = member_facts(merchant=merchant, member=member, rule_rows=rule_rows, at=at)
     evaluation = evaluate(config, facts, event, now)
     campaigns = {campaign.id: campaign for campaign in config.campaigns}
     coupons, _ = _take(evaluation, campaigns, member, at, merchant)
@@ -314,7 +318,6 @@ def earn(
         facts = member_facts(
             merchant=merchant,
             member=member,
-            config=config,
             rule_rows=rule_rows,
             at=at,
             campaigns=config.campaigns,

@@ -467,7 +467,6 @@ def order_simulate(
     member_facts = earning.member_facts(
         merchant=merchant,
         member=member,
-        config=config,
         rule_rows=config.order_rules,
         at=data.placed_at,
         campaigns=config.campaigns,
