@@ -68,6 +68,21 @@ def store_get(*, merchant: Merchant, pk: int) -> Store:
         raise NotFound("No such store.") from None
 
 
+# How long a replaced webhook secret still verifies (Shopify may take up to an hour to
+# start signing with a new one).
+WEBHOOK_SECRET_OVERLAP = datetime.timedelta(hours=1)
+
+
+def store_webhook_secrets(*, store: Store, at: datetime.datetime) -> list[str]:
+    """The secrets a delivery to ``store`` may be signed with at ``at``: its own, and the
+    one it replaced while the overlap lasts."""
+    secrets = [store.webhook_secret]
+    rotated = store.webhook_secret_rotated_at
+    if store.previous_webhook_secret and rotated and at - rotated < WEBHOOK_SECRET_OVERLAP:
+        secrets.append(store.previous_webhook_secret)
+    return secrets
+
+
 def api_key_list(*, merchant: Merchant) -> QuerySet[MerchantAPIKey]:
     return MerchantAPIKey.objects.filter(merchant=merchant).select_related("store")
 

@@ -268,13 +268,23 @@ def store_create(
     return store, secret
 
 
+def _secret_rotate(store: Store, secret: str) -> None:
+    if secret == store.webhook_secret:
+        return
+    store.previous_webhook_secret = store.webhook_secret
+    store.webhook_secret_rotated_at = timezone.now()
+    store.webhook_secret = secret
+
+
 @transaction.atomic
 def store_save(*, store: Store, webhook_secret: str | None = None, actor: Actor) -> Store:
     """Save a store staff added or edited. A webhook secret given (the platform's, when it
     issues one) replaces the store's; a store that has none gets a random one. A new store
     and a replaced secret each leave an event (naming the store, never the secret)."""
     created = store._state.adding
-    if webhook_secret:
+    if webhook_secret and not created:
+        _secret_rotate(store, webhook_secret)
+    elif webhook_secret:
         store.webhook_secret = webhook_secret
     elif not store.webhook_secret:
         store.webhook_secret = new_webhook_secret()
@@ -295,10 +305,14 @@ def store_save(*, store: Store, webhook_secret: str | None = None, actor: Actor)
 @transaction.atomic
 def store_set_webhook_secret(*, store: Store, secret: str | None = None, actor: Actor) -> str:
     """Replace a store's webhook secret (a new random one unless given); returns it. The
-    event names the store and who set it, never the secret."""
+    one it replaces stays valid for ``WEBHOOK_SECRET_OVERLAP`` (the platform may sign
+    with it until the new one reaches it). The event names the store and who set it,
+    never the secret."""
     secret = secret or new_webhook_secret()
-    store.webhook_secret = secret
-    store.save(update_fields=["webhook_secret"])
+    _secret_rotate(store, secret)
+    store.save(
+        update_fields=["webhook_secret", "previous_webhook_secret", "webhook_secret_rotated_at"]
+    )
     _event(
         merchant=store.merchant,
         kind=MerchantEvent.Kind.WEBHOOK_SECRET_SET,

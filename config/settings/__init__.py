@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "catalog",
     "fulfillment",
     "customercare",
+    "integrations",
     "portals",
     # After portals, whose templates restyle allauth's pages.
     "allauth",

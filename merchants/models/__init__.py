@@ -29,6 +29,7 @@ from merchants.models.tenant import (
     MerchantStatus,
     MonthlyReport,
     OnboardingChecklistItem,
+    EarnOn,
     Platform,
     Scope,
     Store,

@@ -184,6 +184,13 @@ class Platform(models.TextChoices):
     CUSTOM = "custom", "Custom"
 
 
+class EarnOn(models.TextChoices):
+    """Which state of a platform's order earns points."""
+
+    PAID = "paid", "When paid"
+    FULFILLED = "fulfilled", "When fulfilled"
+
+
 class Store(models.Model):
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="stores")
     name = models.CharField(max_length=200)
@@ -194,6 +201,22 @@ class Store(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     webhook_secret = EncryptedTextField(
         editable=False, help_text="Signs the platform's webhooks (HMAC). Encrypted at rest."
+    )
+    # After a rotation the platform may sign with the old secret for a while (Shopify
+    # applies a new one within the hour): the previous secret stays valid that long.
+    previous_webhook_secret = EncryptedTextField(blank=True, editable=False)
+    webhook_secret_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    earn_on = models.CharField(
+        max_length=10,
+        choices=EarnOn.choices,
+        default=EarnOn.PAID,
+        help_text="Which orders from the platform's webhooks earn points.",
+    )
+    earn_on_tax = models.BooleanField(
+        default=False, help_text="Whether the tax on an order earns points."
+    )
+    earn_on_shipping = models.BooleanField(
+        default=False, help_text="Whether the shipping on an order earns points."
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
