@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("catalog.api.urls")),
     path("", include("fulfillment.api.urls")),
     path("", include("customercare.api.urls")),
+    path("", include("integrations.api.urls")),
 ]

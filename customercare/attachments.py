@@ -29,7 +29,7 @@ DOWNLOAD_HEADERS = {
     "Cache-Control": "private, no-store",
     "Content-Security-Policy": "default-src 'none'; sandbox",
 }
-TEXT_EXTENSIONS = (".txt", ".csv", ".log")
+TEXT_EXTENSIONS = (".txt", ".csv", ".log", ".json")
 ALLOWED = "PDF, PNG, JPEG, GIF or plain text"
 
 

@@ -12,14 +12,16 @@ from decimal import Decimal
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, router, transaction
+from django.db.models import sql
+from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 from core.actors import Actor, actor_user
 from core.exceptions import DomainError, NotFound
 from core.hooks import app_hooks
 from core.money import points_share, quantize_money
-from loyalty import earning, ledger, locks, rules, tiers
+from loyalty import earning, events, ledger, locks, rules, tiers
 from loyalty.attributes import attributes_clean, attributes_kept_on_erasure
 from loyalty.batch import WriteBatch
 from loyalty.exceptions import (
@@ -36,6 +38,7 @@ from loyalty.models import (
     LedgerEntry,
     Member,
     MemberStatus,
+    NonMemberOrder,
     Order,
     OrderLine,
     Program,
@@ -136,7 +139,8 @@ def member_upsert(
 ) -> tuple[Member, bool]:
     """Create the member, or update the fields given; returns (member, created). Fields
     are validated before anything is written. No actor: a member's profile keeps no
-    history (the store's records are the source of it)."""
+    history (the store's records are the source of it). A new member is a
+    ``member.created`` event, a change of a field's value a ``member.updated`` one."""
     values = _clean_member_fields(fields)
     if values.get("attributes") is not None:
         values["attributes"] = attributes_clean(
@@ -148,6 +152,7 @@ def member_upsert(
         member = Member(merchant=merchant, external_id=external_id)
     elif values and member_is_anonymised(member=member):
         raise MemberNotActive("An anonymised member cannot be updated.")
+    before = {name: getattr(member, name) for name in values}
     for name, value in values.items():
         setattr(member, name, value)
     # Uniqueness was settled by the lookup above and the CHECK constraints concern balances
@@ -162,8 +167,12 @@ def member_upsert(
         except IntegrityError:
             # Created meanwhile by a concurrent request: update that one instead.
             return member_upsert(merchant=merchant, external_id=external_id, fields=fields)
+        events.member_created_publish(member=member)
     elif values:
         member.save(update_fields=[*values, "updated_at"])
+        changed = [name for name in values if getattr(member, name) != before[name]]
+        if changed:
+            events.member_updated_publish(member=member, changed=changed)
     return member, created
 
 
@@ -287,12 +296,32 @@ def _member_locked(merchant: Merchant, external_id: str, fields: dict[str, Any] 
             exclude=["merchant", "tier"], validate_unique=False, validate_constraints=False
         )
         # INSERT ... ON CONFLICT DO NOTHING: when a concurrent request creates the same
-        # member, its row wins (this waits for it) and is the one locked below.
-        Member.objects.bulk_create([new], ignore_conflicts=True)
+        # member, its row wins (this waits for it) and is the one locked below, and only
+        # the request whose row went in reports the new member.
+        created = _member_insert(new)
         member = locks.member_lock_with_config_version(merchant=merchant, external_id=external_id)
+        if created:
+            events.member_created_publish(member=member)
     if member.status != MemberStatus.ACTIVE:
         raise MemberNotActive(f"The member is {member.status}.", field="member")
     return member
+
+
+def _member_insert(member: Member) -> bool:
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING id``: whether the row went in. One
+    statement, as ``bulk_create(ignore_conflicts=True)``, which cannot say so."""
+    using = router.db_for_write(Member)
+    fields = [f for f in Member._meta.concrete_fields if not f.primary_key]
+    query = sql.InsertQuery(Member, on_conflict=OnConflict.IGNORE)
+    query.insert_values(fields, [member])
+    compiler = query.get_compiler(using=using)
+    returning = compiler.connection.features.can_return_columns_from_insert
+    if returning:
+        compiler.returning_fields = [Member._meta.pk]
+    ((statement, params),) = compiler.as_sql()
+    with compiler.connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchone() is not None if returning else cursor.rowcount == 1
 
 
 def _member_tier(member: Member, config: ProgramConfig) -> None:
@@ -412,6 +441,41 @@ def _order_create(
         actor=actor,
     )
     return order
+
+
+def non_member_order_record(
+    *,
+    merchant: Merchant,
+    external_id: str,
+    total: Decimal,
+    currency: str,
+    placed_at: datetime.datetime,
+    store: Store | None = None,
+) -> tuple[NonMemberOrder, bool]:
+    """Record a shopper's order that earns nothing (no customer on it), for the reports;
+    returns (order, created). Idempotent by ``external_id``: the first record stays."""
+    _check_when(placed_at, "placed_at")
+    if total < 0:
+        raise DomainError("total cannot be negative.", field="total")
+    if quantize_money(total, currency) != total:
+        raise DomainError(f"{currency} has fewer decimal places than that.", field="total")
+    recorded = NonMemberOrder.objects.filter(merchant=merchant, external_id=external_id)
+    if (existing := recorded.first()) is not None:
+        return existing, False
+    order = NonMemberOrder(
+        merchant=merchant,
+        store=store,
+        external_id=external_id,
+        total=total,
+        currency=currency,
+        placed_at=placed_at,
+    )
+    try:
+        with transaction.atomic():
+            order.save()
+    except IntegrityError:  # recorded meanwhile by a concurrent delivery
+        return recorded.get(), False
+    return order, True
 
 
 # -- the simulator -----------------------------------------------------------------------

@@ -18,7 +18,14 @@ from loyalty.models.member import (
     MemberStatus,
     TierChange,
 )
-from loyalty.models.orders import Activity, ActivityKind, Order, OrderLine, Refund
+from loyalty.models.orders import (
+    Activity,
+    ActivityKind,
+    NonMemberOrder,
+    Order,
+    OrderLine,
+    Refund,
+)
 from loyalty.models.program import (
     CapPeriod,
     EarningRule,
@@ -66,6 +73,7 @@ __all__ = [
     "MemberAttribute",
     "MemberScore",
     "MemberStatus",
+    "NonMemberOrder",
     "Order",
     "OrderLine",
     "PointLot",

@@ -102,6 +102,34 @@ class Refund(models.Model):
         return self.external_id
 
 
+class NonMemberOrder(models.Model):
+    """An order a platform reported for a shopper who is not a member (a guest checkout):
+    it earns nothing, and counts in the merchant's reports beside the members' orders."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey(Store, null=True, blank=True, on_delete=models.SET_NULL)
+    external_id = models.CharField(max_length=128)
+    placed_at = models.DateTimeField()
+    currency = CurrencyField()
+    total = models.DecimalField(max_digits=14, decimal_places=4)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-placed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "external_id"], name="nonmember_order_unique_external_id"
+            ),
+            models.CheckConstraint(condition=Q(total__gte=0), name="nonmember_order_total_gte0"),
+        ]
+        indexes = [
+            models.Index(fields=["merchant", "placed_at"], name="nonmember_order_placed"),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
 class ActivityKind(models.TextChoices):
     SIGN_UP = "sign_up", "Sign-up"
     BIRTHDAY = "birthday", "Birthday"

@@ -230,17 +230,28 @@ class StoreAPISchema(AutoSchema):
         # description in ``extend_schema`` gets none (a test holds every one to having it).
         return ""
 
+    def _keyed(self) -> bool:
+        """Whether the operation takes an API key (a platform's webhook is signed instead,
+        and has no Idempotency-Key: the platform's delivery id de-duplicates it)."""
+        return bool(getattr(self.view, "authentication_classes", ()))
+
+    def _idempotent(self) -> bool:
+        return self.method in getattr(self.view, "idempotent_methods", ())
+
     def get_override_parameters(self) -> list[Any]:
         parameters = list(super().get_override_parameters())
-        if self.method == "POST":
+        if self._idempotent():
             parameters.append(IDEMPOTENCY_KEY)
         return parameters
 
     def _shared_problems(self) -> list[Problem]:
-        shared: list[Problem] = [*AUTHENTICATION, INSUFFICIENT_SCOPE, THROTTLED]
+        shared: list[Problem] = [THROTTLED]
+        if not self._keyed():
+            return shared
+        shared += [*AUTHENTICATION, INSUFFICIENT_SCOPE]
         if not getattr(self.view, "allow_inactive_merchant", False):
             shared.append(problem_of(MerchantNotActive))
-        if self.method == "POST":
+        if self._idempotent():
             shared += [problem_of(error) for error in POST_PROBLEMS]
         if self.method == "GET" and getattr(self.view, "pagination_class", None) is not None:
             shared += PAGE_PROBLEMS
@@ -289,7 +300,7 @@ class StoreAPISchema(AutoSchema):
             merged = own.merged(found) if own is not None else ProblemResponse(status, found)
             responses[str(status)] = self._get_response_for_code(merged, str(status))
         operation["responses"] = dict(sorted(responses.items()))
-        if self.method == "POST":
+        if self._idempotent():
             for status, response in operation["responses"].items():
                 if status.startswith("2"):
                     headers = response.setdefault("headers", {})
