@@ -299,7 +299,10 @@ def _take_back(
     except IdempotencyConflict:
         return f"Refund {external_id} was recorded before."
     refund = recorded.obj
-    return f"Refund {external_id} of {amount} took back {refund.points_reversed} points."
+    return (
+        f"Refund {external_id} of {amount} {order.currency} took back "
+        f"{refund.points_reversed} points."
+    )
 
 
 def _order_gross(store: Store, order_external_id: str) -> tuple[Decimal, Decimal] | None:

@@ -70,7 +70,15 @@ class StoreForm(forms.ModelForm):
 
     class Meta:
         model = Store
-        fields = ["name", "platform", "domain", "is_active"]
+        fields = [
+            "name",
+            "platform",
+            "domain",
+            "is_active",
+            "earn_on",
+            "earn_on_tax",
+            "earn_on_shipping",
+        ]
 
     def clean_domain(self) -> str:
         return self.cleaned_data["domain"].strip().lower()

@@ -5,6 +5,8 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 
 from core.actors import Actor
 from core.admin.actions import ConfirmActions
@@ -24,20 +26,24 @@ from merchants.models import (
 @admin.register(Store)
 class StoreAdmin(StoreSecretRights, admin.ModelAdmin):
     form = StoreForm
-    list_display = ["name", "merchant", "platform", "domain", "is_active", "public_id"]
+    list_display = ["name", "merchant", "platform", "domain", "is_active", "connection"]
     list_filter = ["platform", "is_active"]
     search_fields = ["name", "domain", "merchant__name", "merchant__slug"]
     list_select_related = ["merchant"]
     autocomplete_fields = ["merchant"]
-    readonly_fields = ["public_id", "created_at"]
+    readonly_fields = ["public_id", "connection", "created_at"]
     fields = [
         "merchant",
         "name",
         "platform",
         "domain",
         "is_active",
+        "earn_on",
+        "earn_on_tax",
+        "earn_on_shipping",
         "new_webhook_secret",
         "public_id",
+        "connection",
         "created_at",
     ]
     show_full_result_count = False
@@ -53,6 +59,15 @@ class StoreAdmin(StoreSecretRights, admin.ModelAdmin):
 
     def has_set_webhook_secret_permission(self, request: HttpRequest) -> bool:
         return self.may_set_webhook_secret(request)
+
+    @admin.display(description="Connection")
+    def connection(self, store: Store) -> str:
+        """The store's connection page (the integrations app's): the URL and secret to
+        paste into the platform, and the latest deliveries."""
+        if store.pk is None:
+            return "-"
+        url = reverse("admin:integrations_inboxdelivery_connect", args=[store.pk])
+        return format_html('<a href="{}">Set up and check webhooks</a>', url)
 
     @admin.action(
         description="Rotate the webhook secret and show it once",

@@ -35,6 +35,7 @@ from customercare import goodwill
 from customercare.models import CareSettings, GoodwillStatus, TicketAttachment, TicketCategory
 from fulfillment.adapters.sandbox import sandbox_reset
 from fulfillment.models import DeliveredCode
+from integrations.models import InboxDelivery
 from loyalty.models import LedgerEntry, Program, Segment
 from loyalty.segments.services import segment_save
 from merchants import invoices
@@ -276,6 +277,12 @@ RIGHTS: list[tuple[str, set[str]]] = [
     ("action customercare.cannedreply delete_selected", NOBODY),
     ("action customercare.faqentry delete_selected", NOBODY),
     ("action customercare.programterms delete_selected", NOBODY),
+    # -- store integrations -------------------------------------------------------------
+    ("action integrations.inboxdelivery replay", {OPS}),
+    ("action integrations.inboxdelivery delete_selected", NOBODY),
+    ("GET integrations_inboxdelivery_act:replay", {OPS}),
+    ("POST integrations_inboxdelivery_act:replay", {OPS}),
+    ("GET integrations_inboxdelivery_connect", {OPS}),
     # -- admin sign-in lockouts: Operations unlock by deleting the attempt ---------------
     ("action axes.accessattempt delete_selected", {OPS}),
     ("action axes.accessattempt cleanup_expired_attempts", NOBODY),
@@ -434,6 +441,9 @@ def world(db):
         ),
         "campaign": campaign_make(Program.objects.get(merchant=merchant, is_active=True)),
         "program": Program.objects.get(merchant=merchant, is_active=True),
+        "inbox": InboxDelivery.objects.create(
+            merchant=merchant, store=store, platform="shopify", topic="x/y", delivery_id="1"
+        ),
     }
     sandbox_reset()
 
@@ -482,6 +492,8 @@ PAGES = {
     "customercare_ticket_reports": lambda w, _: ([], {}),
     "customercare_goodwilladjustment_decide": lambda w, name: ([w["goodwill"].pk, name], {}),
     "auth_user_password_change": lambda w, _: ([w["agent"].pk], {}),
+    "integrations_inboxdelivery_act": lambda w, name: ([w["inbox"].pk, name], {}),
+    "integrations_inboxdelivery_connect": lambda w, _: ([w["store"].pk], {}),
 }
 IMPORT_EXPORT = ("_import", "_process_import", "_export")
 
