@@ -57,6 +57,7 @@ urlpatterns = [
     # Sign-in, sign-out, password reset and change, TOTP and recovery codes.
     path("portal/", include("allauth.urls")),
     path("care/", include("customercare.urls")),
+    path("widget/", include("integrations.widget.urls")),
     # Unknown API paths answer in the API's error format, in DEBUG too.
     re_path(r"^api/", api_not_found),
     # Uploaded and drawn images (brand logos, reward pictures) in development; nothing
