@@ -57,7 +57,8 @@ from customercare.notifications import notification_queue
 from customercare.selectors import care_settings_for, sla_targets, ticket_may_be_rated
 from fulfillment.models import Redemption
 from loyalty.models import LedgerEntry, Member
-from merchants.models import Merchant
+from merchants.models import Merchant, WebhookEventType
+from merchants.services import event_publish
 
 SUBJECT_MAX = 200
 BODY_MAX = 10_000
@@ -377,7 +378,30 @@ def ticket_reply(
                 _move(ticket, TicketStatus.OPEN, actor=actor, source="staff", now=now)
             _move(ticket, then, actor=actor, source="staff", now=now)
         ticket.save()
+        if not internal:
+            _reply_publish(ticket, message, now)
     return message
+
+
+def _reply_publish(ticket: Ticket, message: TicketMessage, now: datetime.datetime) -> None:
+    """``ticket.replied`` for the merchant's systems (outbound webhooks), in the reply's
+    transaction; internal notes are never published."""
+    external_id = Member.objects.values_list("external_id", flat=True).get(pk=ticket.member_id)
+    event_publish(
+        merchant_id=ticket.merchant_id,
+        type=WebhookEventType.TICKET_REPLIED,
+        subject=external_id,
+        payload={
+            "ticket": {
+                "reference": ticket.reference,
+                "subject": ticket.subject,
+                "status": ticket.status,
+                "category": ticket.category,
+            },
+            "message": {"body": message.body, "at": now.isoformat()},
+        },
+        occurred_at=now,
+    )
 
 
 def ticket_is_open(*, ticket: Ticket) -> bool:

@@ -14,6 +14,9 @@ negative balance even if this code were wrong.
   shortfall and never drives the balance negative.
 - Every entry records who acted (``core.actors.actor_fields``): the staff or portal user,
   or the store's API key, and a label that names a job too (``"expire_points"``).
+- Earning, spending and expiry are events for the merchant's systems (``loyalty.events``):
+  each writes its outbox row beside its entry, in the same batch when there is one (the
+  order path stays one statement).
 """
 
 import datetime
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from core.actors import Actor, actor_fields, actor_label
+from loyalty import events
 from loyalty.batch import WriteBatch
 from loyalty.exceptions import InsufficientPoints, InvalidAdjustment, SpendAlreadyRefunded
 from loyalty.locks import (
@@ -182,6 +186,9 @@ def points_earn(
         expires_at=expires_at,
     )
     batch.insert(entry.lot)
+    events.points_publish(
+        type=events.EventType.POINTS_EARNED, member=member, entry=entry, lot=entry.lot, batch=batch
+    )
     if own_batch:
         batch.execute()
     return entry
@@ -221,6 +228,7 @@ def points_spend(
         actor=actor,
     )
     _record_movements(entry, taken, -1)
+    events.points_publish(type=events.EventType.POINTS_SPENT, member=member, entry=entry)
     return entry
 
 
@@ -264,7 +272,7 @@ def points_adjust(
         reason=reason,
         actor=actor,
     )
-    PointLot.objects.create(
+    lot = PointLot.objects.create(
         merchant_id=member.merchant_id,
         member=member,
         entry=entry,
@@ -275,6 +283,7 @@ def points_adjust(
         released_at=at,
         expires_at=expires_at,
     )
+    events.points_publish(type=events.EventType.POINTS_EARNED, member=member, entry=entry, lot=lot)
     return entry
 
 
@@ -421,6 +430,7 @@ def expire_lots(
     PointLot.objects.filter(
         pk__in=[lot.pk for _, taken in taken_by_member for lot, _ in taken]
     ).update(remaining=0)
+    events.tiers_attach([member for member, _ in taken_by_member])
     batch = WriteBatch()
     entries = []
     for member, taken in taken_by_member:
@@ -434,6 +444,9 @@ def expire_lots(
             touch=False,
             batch=batch,
             actor=actor,
+        )
+        events.points_publish(
+            type=events.EventType.POINTS_EXPIRED, member=member, entry=entry, batch=batch
         )
         entries.append(entry)
     batch.execute()

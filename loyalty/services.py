@@ -324,6 +324,23 @@ def _member_insert(member: Member) -> bool:
         return cursor.fetchone() is not None if returning else cursor.rowcount == 1
 
 
+def _member_insert(member: Member) -> bool:
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING id``: whether the row went in. One
+    statement, as ``bulk_create(ignore_conflicts=True)``, which cannot say so."""
+    using = router.db_for_write(Member)
+    fields = [f for f in Member._meta.concrete_fields if not f.primary_key]
+    query = sql.InsertQuery(Member, on_conflict=OnConflict.IGNORE)
+    query.insert_values(fields, [member])
+    compiler = query.get_compiler(using=using)
+    returning = compiler.connection.features.can_return_columns_from_insert
+    if returning:
+        compiler.returning_fields = [Member._meta.pk]
+    ((statement, params),) = compiler.as_sql()
+    with compiler.connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchone() is not None if returning else cursor.rowcount == 1
+
+
 def _member_tier(member: Member, config: ProgramConfig) -> None:
     """Attach the locked member's tier: from the cached configuration when tiers are on
     (no query), otherwise read now, under the lock."""

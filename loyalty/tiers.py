@@ -1,7 +1,9 @@
 """Tier qualification: points earned, or amount spent, within the program's rolling window.
 
 A member moves up as soon as an order lifts them over a threshold; moving down only
-happens at the scheduled recomputation. Every change is a ``TierChange`` row."""
+happens at the scheduled recomputation. Every change is a ``TierChange`` row and a
+``tier.changed`` event for the merchant's systems, written together (one statement on
+PostgreSQL)."""
 
 import datetime
 from decimal import Decimal
@@ -11,6 +13,7 @@ from django.db.models import DecimalField, ExpressionWrapper, F, Sum
 from django.db.models.functions import Coalesce
 
 from core.actors import Actor, actor_fields, actor_label
+from loyalty import events
 from loyalty.batch import WriteBatch
 from loyalty.models import LedgerEntry, Member, Order, Program, Tier, TierBasis, TierChange
 
@@ -72,10 +75,11 @@ def _move(
     reason: str,
     batch: WriteBatch | None = None,
     *,
+    at: datetime.datetime,
     actor: Actor,
 ) -> TierChange:
-    """Record the change and put the member in ``tier``: at once, or queued in
-    ``batch`` (the caller executes it)."""
+    """Record the change and put the member in ``tier``, with its event: at once, or
+    queued in ``batch`` (the caller executes it)."""
     change = TierChange(
         member=member,
         from_tier=member.tier,
@@ -86,12 +90,14 @@ def _move(
         actor_label=actor_label(actor),
     )
     member.tier = tier
+    own_batch = batch is None
     if batch is None:
-        change.save(force_insert=True)
-        Member.objects.filter(pk=member.pk).update(tier=tier)
-    else:
-        batch.insert(change)
-        batch.update(member, ["tier"])
+        batch = WriteBatch()
+    batch.insert(change)
+    batch.update(member, ["tier"])
+    events.tier_changed_publish(member=member, change=change, at=at, batch=batch)
+    if own_batch:
+        batch.execute()
     return change
 
 
@@ -120,7 +126,7 @@ def member_tier_upgrade(
     target = tier_for(tiers, value)
     if target is None or (current is not None and target.threshold <= current):
         return None
-    return _move(member, target, value, reason, actor=actor)
+    return _move(member, target, value, reason, at=at, actor=actor)
 
 
 def tiers_recompute(
@@ -144,6 +150,7 @@ def tiers_recompute(
                     values[member.pk],
                     "scheduled recomputation",
                     batch=batch,
+                    at=at,
                     actor=actor,
                 )
             )

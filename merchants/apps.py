@@ -38,6 +38,11 @@ class MerchantsConfig(AppConfig):
             "merchants.add_billingprofile",
             "merchants.change_billingprofile",
             "merchants.view_billingprofile",
+            "merchants.view_webhookendpoint",
+            "merchants.change_webhookendpoint",
+            "merchants.replay_webhookdelivery",
+            "merchants.view_webhookdelivery",
+            "merchants.view_webhookattempt",
             "django_celery_beat.view_periodictask",
             "django_celery_beat.change_periodictask",
             # Admin sign-in lockouts: see them, and unlock by deleting the attempt row.
@@ -86,6 +91,13 @@ class MerchantsConfig(AppConfig):
             "description": "Last month's PDF report for every live merchant, and an email to "
             "its owners; hourly on the 1st, so each merchant's month has ended in its own "
             "time zone (a report already made is skipped).",
+        },
+        {
+            "name": "Deliver webhooks",
+            "task": "merchants.dispatch_webhooks",
+            "interval_seconds": 60,
+            "description": "Turns new outbox events into deliveries to the merchants' "
+            "webhook endpoints and sends those that are due (retries included).",
         },
         {
             "name": "Draft last month's invoices",

@@ -80,3 +80,15 @@ class CreditExceedsInvoice(DomainError):
     code = "credit_exceeds_invoice"
     status = 409
     title = "The credit is more than what is left to credit on the invoice."
+
+
+class UnsafeWebhookURL(DomainError):
+    code = "unsafe_webhook_url"
+    status = 400
+    title = "Webhooks cannot be sent to that address."
+
+
+class UnknownEventType(DomainError):
+    code = "unknown_event_type"
+    status = 400
+    title = "Unknown webhook event type."

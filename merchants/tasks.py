@@ -39,3 +39,26 @@ def send_portal_invite(membership_id: int, invited_by: str) -> bool:
 def draft_invoices() -> str:
     """Monthly, on the 1st: draft last month's invoices for Finance to review and issue."""
     return str(invoices.invoices_draft_last_month(now=timezone.now()))
+
+
+@shared_task(name="merchants.dispatch_webhooks", acks_late=True, soft_time_limit=50, time_limit=60)
+def dispatch_webhooks(merchant_id: int | None = None) -> str:
+    """Every minute (and nudged after events commit): deliveries for new outbox events,
+    and a worker task for each delivery that is due."""
+    from merchants.webhooks import delivery
+
+    return str(
+        delivery.webhooks_dispatch(now=timezone.now(), merchant_id=merchant_id, send=_deliver_later)
+    )
+
+
+def _deliver_later(delivery_id: int) -> None:
+    deliver_webhook.delay(delivery_id)
+
+
+@shared_task(name="merchants.deliver_webhook", acks_late=True, soft_time_limit=60, time_limit=90)
+def deliver_webhook(delivery_id: int) -> str:
+    """Send one webhook delivery if it is (still) due; idempotent."""
+    from merchants.webhooks import delivery
+
+    return delivery.delivery_send(delivery_id=delivery_id)

@@ -542,6 +542,17 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default=DEV_PUBLIC_BASE_URL).rstrip
 WORKER_HEARTBEAT_STALE_SECONDS = env.int("WORKER_HEARTBEAT_STALE_SECONDS", default=300)
 
 
+# Outbound webhooks (merchants.webhooks). Plain http only where DEBUG is on, unless set;
+# loopback addresses only for a test receiver (config/settings/test.py).
+WEBHOOKS_ALLOW_HTTP = env.bool("WEBHOOKS_ALLOW_HTTP", default=DEBUG)
+WEBHOOKS_ALLOW_LOOPBACK = env.bool("WEBHOOKS_ALLOW_LOOPBACK", default=False)
+WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=15.0)
+WEBHOOKS_SECRET_OVERLAP_HOURS = env.int("WEBHOOKS_SECRET_OVERLAP_HOURS", default=24)
+WEBHOOKS_LIVE_CACHE_SECONDS = 600
+# How long before a lot expires the merchant's systems hear of it (points.expiring).
+LOYALTY_EXPIRY_WARNING_DAYS = env.int("LOYALTY_EXPIRY_WARNING_DAYS", default=30)
+
+
 def _refuse_insecure_production() -> None:
     problems = []
     if DEBUG:
@@ -562,6 +573,8 @@ def _refuse_insecure_production() -> None:
         problems.append("SESSION_COOKIE_SECURE and CSRF_COOKIE_SECURE must be on")
     if not PUBLIC_BASE_URL.startswith("https://"):
         problems.append("PUBLIC_BASE_URL must be the site's https:// address")
+    if WEBHOOKS_ALLOW_LOOPBACK:
+        problems.append("WEBHOOKS_ALLOW_LOOPBACK must be off (it is for the tests)")
     if problems:
         raise ImproperlyConfigured(
             "Refusing to start in production with insecure settings: " + "; ".join(problems)

@@ -35,3 +35,6 @@ REPORTS_READ_FROM_REPLICA = False
 # A test reads its report right after a write: a snapshot is read only while nothing it
 # was computed from changed (tests/portals/test_snapshots.py sets a lag where it tests one).
 REPORT_SNAPSHOT_MAX_LAG_SECONDS = 0
+# The webhook tests run a receiver on 127.0.0.1 over plain http.
+WEBHOOKS_ALLOW_HTTP = True
+WEBHOOKS_ALLOW_LOOPBACK = True

@@ -22,6 +22,7 @@ from django.db import transaction
 
 from core.actors import Actor
 from core.hooks import app_hooks
+from fulfillment import events
 from fulfillment.billing import BillingCache, redemption_bill
 from fulfillment.enqueue import delivery_email_when_committed
 from fulfillment.models import (
@@ -85,6 +86,9 @@ def redemption_deliver(
     )
     redemption_bill(redemption=redemption, supplier_order=supplier_order, at=at, cache=billing)
     delivery_email_when_committed(redemption.pk)
+    events.redemption_publish(
+        redemption=redemption, type=events.EventType.REDEMPTION_DELIVERED, at=at
+    )
     return redemption
 
 
@@ -168,6 +172,9 @@ def redemption_refund(
         source=source,
         changes=changes,
         actor=actor,
+    )
+    events.redemption_publish(
+        redemption=redemption, type=events.EventType.REDEMPTION_REFUNDED, at=at, reason=reason
     )
     if status == RedemptionStatus.REFUNDED:
         redemption_id = redemption.pk

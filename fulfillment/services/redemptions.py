@@ -31,6 +31,7 @@ from catalog import services as catalog_services
 from catalog.models import Reward, SupplierOffer
 from core.actors import Actor, actor_user
 from core.exceptions import DomainError
+from fulfillment import events
 from fulfillment.enqueue import dispatch_when_committed
 from fulfillment.exceptions import (
     InvalidDenomination,
@@ -176,6 +177,9 @@ def _create(
         actor=actor,
     )
     first_order_write(redemption=redemption, reservation=reservation, now=now)
+    events.redemption_publish(
+        redemption=redemption, type=events.EventType.REDEMPTION_CREATED, at=now
+    )
     return redemption
 
 

@@ -41,6 +41,7 @@ from loyalty.segments.definition import Context, Definition, definition_clean
 from loyalty.segments.query import NET_TOTAL, segment_members
 from loyalty.selectors import attribute_schema
 from merchants.models import Merchant, OutboxEvent
+from merchants.services import webhooks_nudge_when_committed
 
 SAMPLE_SIZE = 20
 # Rows written up to this long before a refresh started may commit after it read: the
@@ -199,7 +200,10 @@ def _insert_select(table: str, columns: list[str], select: str, params: list) ->
 
 
 def _events(segment: Segment, kind: str, at_column: str, at: datetime.datetime) -> None:
-    """One outbox event per member whose stay opened (or closed) at ``at``."""
+    """One outbox event per member whose stay opened (or closed) at ``at``: the columns
+    ``event_publish`` writes, set-based (the subject is the member's ``external_id``, from
+    which the delivered event's ``data.member`` comes; ``dedupe_key`` and
+    ``dispatched_at`` stay empty, so the webhook dispatcher takes them up)."""
     ops = connection.ops
     stays = SegmentMembership._meta.db_table
     members = Member._meta.db_table
@@ -221,6 +225,7 @@ def _events(segment: Segment, kind: str, at_column: str, at: datetime.datetime) 
             when,
         ],
     )
+    webhooks_nudge_when_committed(merchant_id=segment.merchant_id)
 
 
 def segment_refresh(*, segment_id: int, now: datetime.datetime, full: bool = True) -> RefreshResult:

@@ -1,5 +1,6 @@
 """The merchants app's models: the tenant (``tenant``), what the provider bills it
-(``billing``) and the events for the merchant's own systems (``outbox``). Every name is
+(``billing``), the events for the merchant's own systems (``outbox``) and the webhook
+endpoints that deliver them (``webhooks``). Every name is
 importable from ``merchants.models``."""
 
 from merchants.models.billing import (
@@ -18,6 +19,7 @@ from merchants.models.tenant import (
     API_ENABLED_STATUSES,
     MERCHANT_TRANSITIONS,
     ChecklistItem,
+    EarnOn,
     FeePlan,
     IdempotencyRecord,
     MembershipRole,
@@ -29,7 +31,6 @@ from merchants.models.tenant import (
     MerchantStatus,
     MonthlyReport,
     OnboardingChecklistItem,
-    EarnOn,
     Platform,
     Scope,
     Store,
@@ -38,14 +39,28 @@ from merchants.models.tenant import (
     acting_api_key_field,
     new_config_version,
 )
+from merchants.models.webhooks import (
+    TEST_EVENT,
+    DeliveryStatus,
+    EndpointStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEventType,
+    webhook_secret_new,
+)
 
 __all__ = [
     "API_ENABLED_STATUSES",
     "CREDITABLE_STATUSES",
     "INVOICE_TRANSITIONS",
     "MERCHANT_TRANSITIONS",
+    "TEST_EVENT",
     "BillingProfile",
     "ChecklistItem",
+    "DeliveryStatus",
+    "EarnOn",
+    "EndpointStatus",
     "FeePlan",
     "IdempotencyRecord",
     "Invoice",
@@ -69,6 +84,11 @@ __all__ = [
     "Store",
     "UsageKind",
     "UsageRecord",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEventType",
     "acting_api_key_field",
     "new_config_version",
+    "webhook_secret_new",
 ]

@@ -154,6 +154,7 @@ class MerchantEvent(models.Model):
         WEBHOOK_SECRET_SET = "webhook_secret_set", "Store webhook secret set"
         MEMBERSHIP_SET = "membership_set", "Portal membership set"
         DETAILS_CHANGED = "details_changed", "Details changed"
+        WEBHOOK_ENDPOINT_CHANGED = "webhook_endpoint", "Webhook endpoint changed"
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=30, choices=Kind.choices)

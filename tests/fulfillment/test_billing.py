@@ -138,21 +138,22 @@ def billing_statements(queries) -> Counter:
     return found
 
 
-def test_one_delivery_takes_sixteen_queries(django_assert_num_queries):
+def test_one_delivery_takes_eighteen_queries(django_assert_num_queries):
     """Pinned so that it cannot grow back. Per run: the claim (select, rate-limit count,
     lease) and the fee plan. Per delivery: the order read before the call, the two row
     locks (the merchant comes with the redemption), the code, the order, the event, the
-    redemption and the usage record (one insert). In a test every transaction is a
-    savepoint: two more each."""
+    redemption, the usage record (one insert), and the ``redemption.delivered`` webhook
+    event (the member and reward in one read, the outbox row). In a test every transaction
+    is a savepoint: two more each."""
     merchant, reward = shop(sandbox("good"))
     plan(merchant)
     redeem(merchant, reward, value="25")
-    with django_assert_num_queries(3 + 2 + 1 + 8 + 2):
+    with django_assert_num_queries(3 + 2 + 1 + 10 + 2):
         assert dispatch.process_due(now=timezone.now()).delivered == 1
     assert UsageRecord.objects.count() == 1
 
 
-def test_each_further_delivery_of_a_run_takes_ten_queries_and_billing_one():
+def test_each_further_delivery_of_a_run_takes_twelve_queries_and_billing_one():
     merchant, reward = shop(sandbox("good"))
     plan(merchant, currency="EUR")
     rate("USD", "EUR", "0.90")
@@ -160,7 +161,7 @@ def test_each_further_delivery_of_a_run_takes_ten_queries_and_billing_one():
         redeem(merchant, reward, value="10", external_id=f"r{number}")
     with CaptureQueriesContext(connection) as captured:
         assert dispatch.process_due(now=timezone.now()).delivered == 4
-    assert len(captured) == 3 + 2 + 1 + 1 + 4 * (8 + 2)  # the plan and the rate once
+    assert len(captured) == 3 + 2 + 1 + 1 + 4 * (10 + 2)  # the plan and the rate once
     # No merchant read, the plan and the rate once for the run, one insert a delivery.
     assert billing_statements(captured.captured_queries) == Counter(
         {"merchants_feeplan": 1, "loyalty_exchangerate": 1, "usage record insert": 4}
