@@ -62,8 +62,14 @@ _SCRIPT_ESCAPES = {
 
 @functools.cache
 def widget_code() -> str:
-    """The script's code (read once per process: a deployment restarts them)."""
-    return CODE.read_text(encoding="utf-8")
+    """The script's code as served: without its opening comment (for whoever maintains
+    it), comment-only lines, blank lines and indentation, which every shop's visitor would
+    otherwise download. Read once per process (a deployment restarts them)."""
+    code = CODE.read_text(encoding="utf-8")
+    if code.startswith("/*"):
+        code = code[code.index("*/") + 2 :]
+    lines = (line.strip() for line in code.splitlines())
+    return "\n".join(line for line in lines if line and not line.startswith("//"))
 
 
 def _portal_url(request: HttpRequest, store: Store) -> str:
