@@ -90,6 +90,13 @@ class LoyaltyConfig(AppConfig):
             "description": "Expires lots past their date and points of inactive members.",
         },
         {
+            "name": "Announce expiring points",
+            "task": "loyalty.announce_expiring_points",
+            "crontab": "15 2 * * *",
+            "description": "A points.expiring webhook event for each lot that expires within "
+            "LOYALTY_EXPIRY_WARNING_DAYS, once per lot.",
+        },
+        {
             "name": "Recompute tiers",
             "task": "loyalty.recompute_tiers",
             "crontab": "0 4 * * *",

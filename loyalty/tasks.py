@@ -55,3 +55,10 @@ def advance_campaigns() -> str:
 @shared_task(name="loyalty.campaign_budget_spent", acks_late=True)
 def campaign_budget_spent(campaign_id: int) -> str:
     return str(campaigns.campaign_budget_spent(campaign_id=campaign_id))
+
+
+@shared_task(name="loyalty.announce_expiring_points", acks_late=True)
+def announce_expiring_points() -> str:
+    from loyalty import events
+
+    return f"{events.announce_expiring_points(now=timezone.now())} lot(s) announced"
