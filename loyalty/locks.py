@@ -52,6 +52,21 @@ def member_lock_with_config_version(*, merchant: Merchant, external_id: str) -> 
     )
 
 
+def members_lock_with_config_version(
+    *, merchant: Merchant, external_ids: Iterable[str]
+) -> dict[str, Member]:
+    """The members of an order batch by ``external_id``, locked in primary-key order,
+    annotated as ``member_lock_with_config_version`` annotates one; the unknown are
+    absent."""
+    rows = (
+        Member.objects.select_for_update(of=("self",))
+        .annotate(config_version=F("merchant__config_version"), segment_list=current_segment_ids())
+        .filter(merchant=merchant, external_id__in=list(external_ids))
+        .order_by("pk")
+    )
+    return {member.external_id: member for member in rows}
+
+
 def members_lock_batch(member_ids: Iterable[int]) -> list[Member]:
     """A job's batch of members, in primary-key order; on PostgreSQL the rows another
     transaction holds are skipped."""

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, router, transaction
 from django.db.models import sql
 from django.db.models.constants import OnConflict
@@ -246,7 +247,7 @@ def _check_when(at: datetime.datetime, field: str) -> None:
         raise DomainError(f"{field} is before {EARLIEST:%Y-%m-%d}.", field=field)
 
 
-def _validate_order(data: OrderInput) -> None:
+def validate_order(data: OrderInput) -> None:
     _check_when(data.placed_at, "placed_at")
     if data.total < 0:
         raise DomainError("total cannot be negative.", field="total")
@@ -254,7 +255,7 @@ def _validate_order(data: OrderInput) -> None:
         raise DomainError(f"{data.currency} has fewer decimal places than that.", field="total")
 
 
-def _order_store(merchant: Merchant, data: OrderInput) -> Store | None:
+def order_store(merchant: Merchant, data: OrderInput) -> Store | None:
     if not data.store_public_id:
         return None
     store = Store.objects.filter(merchant=merchant, public_id=data.store_public_id).first()
@@ -266,8 +267,8 @@ def _order_store(merchant: Merchant, data: OrderInput) -> Store | None:
 def order_record(*, merchant: Merchant, data: OrderInput, actor: Actor) -> Recorded:
     """Record an order and credit what it earns (pending for the program's return window)."""
     digest = request_digest(asdict(data))
-    _validate_order(data)
-    store = _order_store(merchant, data)
+    validate_order(data)
+    store = order_store(merchant, data)
     try:
         with transaction.atomic():
             order = _order_create(merchant, data, digest, store, actor)
@@ -284,7 +285,7 @@ def _member_locked(merchant: Merchant, external_id: str, fields: dict[str, Any] 
     """The member an order or activity is for, row-locked and annotated with the merchant's
     ``config_version`` as of this transaction; an unknown member is created with ``fields``
     (a known member's profile is left as it is), or, when ``fields`` is None, is a 404.
-    The caller puts the tier on it with ``_member_tier`` once it has the program's
+    The caller puts the tier on it with ``member_tier_attach`` once it has the program's
     configuration."""
     try:
         member = locks.member_lock_with_config_version(merchant=merchant, external_id=external_id)
@@ -324,24 +325,30 @@ def _member_insert(member: Member) -> bool:
         return cursor.fetchone() is not None if returning else cursor.rowcount == 1
 
 
-def _member_insert(member: Member) -> bool:
-    """``INSERT ... ON CONFLICT DO NOTHING RETURNING id``: whether the row went in. One
-    statement, as ``bulk_create(ignore_conflicts=True)``, which cannot say so."""
-    using = router.db_for_write(Member)
-    fields = [f for f in Member._meta.concrete_fields if not f.primary_key]
-    query = sql.InsertQuery(Member, on_conflict=OnConflict.IGNORE)
-    query.insert_values(fields, [member])
-    compiler = query.get_compiler(using=using)
-    returning = compiler.connection.features.can_return_columns_from_insert
-    if returning:
-        compiler.returning_fields = [Member._meta.pk]
-    ((statement, params),) = compiler.as_sql()
-    with compiler.connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        return cursor.fetchone() is not None if returning else cursor.rowcount == 1
+def members_create_quietly(
+    *, merchant: Merchant, fields_by_external_id: dict[str, dict[str, Any]]
+) -> dict[str, DomainError]:
+    """Create the members an order batch names that do not exist yet, each with its
+    first order's profile fields, as a single order creates one; a member created
+    meanwhile by a concurrent request is left as it is. Returns the members whose fields
+    are not valid, with why (they are not created)."""
+    new, refused = [], {}
+    for external_id, fields in fields_by_external_id.items():
+        member = Member(merchant=merchant, external_id=external_id, **_clean_member_fields(fields))
+        try:
+            member.full_clean(
+                exclude=["merchant", "tier"], validate_unique=False, validate_constraints=False
+            )
+        except ValidationError as error:
+            name, messages = next(iter(error.message_dict.items()))
+            refused[external_id] = DomainError(" ".join(messages), field=f"member.{name}")
+            continue
+        new.append(member)
+    Member.objects.bulk_create(new, ignore_conflicts=True)
+    return refused
 
 
-def _member_tier(member: Member, config: ProgramConfig) -> None:
+def member_tier_attach(member: Member, config: ProgramConfig) -> None:
     """Attach the locked member's tier: from the cached configuration when tiers are on
     (no query), otherwise read now, under the lock."""
     if member.tier_id is None:
@@ -393,15 +400,55 @@ def _order_create(
     now = timezone.now()
     member = _member_locked(merchant, data.member_external_id, data.member_fields)
     config = program_config(merchant_id=merchant.pk, version=member.config_version)
-    _member_tier(member, config)
+    member_tier_attach(member, config)
+    # The order, its lines, the member's balances, the ledger entry, its lot and the rule
+    # awards: one statement on PostgreSQL.
+    batch = WriteBatch()
+    built = order_build(
+        merchant=merchant,
+        member=member,
+        config=config,
+        data=data,
+        digest=digest,
+        store=store,
+        now=now,
+        batch=batch,
+        actor=actor,
+    )
+    batch.execute()
+    order_built_after(built=built, config=config, now=now, actor=actor)
+    return built.order
+
+
+@dataclass(frozen=True)
+class BuiltOrder:
+    order: Order
+    member: Member
+    earned: earning.Earned
+    entry: LedgerEntry | None
+
+
+def order_build(
+    *,
+    merchant: Merchant,
+    member: Member,
+    config: ProgramConfig,
+    data: OrderInput,
+    digest: str,
+    store: Store | None,
+    now: datetime.datetime,
+    batch: WriteBatch,
+    actor: Actor,
+) -> BuiltOrder:
+    """Evaluate an order of a locked member (its tier attached) and queue its writes in
+    ``batch``: the order, its lines, the ledger entry and lot, the awards. The campaigns'
+    budgets are taken now, in this transaction. The caller executes the batch, then calls
+    ``order_built_after``."""
     program = config.program
     conversion, facts = _order_facts(program, data, store)
     order = Order(merchant=merchant, member=member, store=store, external_id=data.external_id)
     earned = earning.earn(merchant=merchant, member=member, config=config, event=facts, now=now)
     evaluation = earned.evaluation
-    # The order, its lines, the member's balances, the ledger entry, its lot and the rule
-    # awards: one statement on PostgreSQL.
-    batch = WriteBatch()
     order.placed_at = data.placed_at
     order.currency = data.currency
     order.total = data.total
@@ -446,18 +493,24 @@ def _order_create(
         batch=batch,
         order=order,
     )
-    batch.execute()
-    earning.on_exhausted(earned.exhausted)
-    order.first_lot = entry.lot if entry else None
+    return BuiltOrder(order=order, member=member, earned=earned, entry=entry)
+
+
+def order_built_after(
+    *, built: BuiltOrder, config: ProgramConfig, now: datetime.datetime, actor: Actor
+) -> None:
+    """What follows an order's written batch: spent campaign budgets reported, and the
+    member's tier upgraded when the order lifts it."""
+    earning.on_exhausted(built.earned.exhausted)
+    built.order.first_lot = built.entry.lot if built.entry else None
     tiers.member_tier_upgrade(
-        member=member,
-        program=program,
+        member=built.member,
+        program=config.program,
         tiers=config.tiers,
         at=now,
-        reason=f"order {data.external_id}",
+        reason=f"order {built.order.external_id}",
         actor=actor,
     )
-    return order
 
 
 def non_member_order_record(
@@ -523,8 +576,8 @@ def order_simulate(
     """What ``data`` would earn now, with every rule, tier multiplier and campaign that
     would apply, and why the others would not; writes nothing. An unknown member is
     hypothetical: new, with the tier and segments ``assumed`` (or none)."""
-    _validate_order(data)
-    store = _order_store(merchant, data)
+    validate_order(data)
+    store = order_store(merchant, data)
     now = timezone.now()
     version = Merchant.objects.values_list("config_version", flat=True).get(pk=merchant.pk)
     config = program_config(merchant_id=merchant.pk, version=version)
@@ -720,7 +773,7 @@ def _activity_create(
     occurred_at = data.occurred_at or now
     member = _member_locked(merchant, data.member_external_id, data.member_fields)
     config = program_config(merchant_id=merchant.pk, version=member.config_version)
-    _member_tier(member, config)
+    member_tier_attach(member, config)
     custom_kind = data.custom_kind.strip()
     kind = custom_kind if data.kind == ActivityKind.CUSTOM else data.kind
     facts = rules.ActivityFacts(kind=kind, occurred_at=occurred_at)

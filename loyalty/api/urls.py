@@ -1,9 +1,10 @@
 from django.urls import path
 
-from loyalty.api import views
+from loyalty.api import bulk, views
 
 urlpatterns = [
     path("members/", views.MemberListView.as_view(), name="api-members"),
+    path("members/bulk/", bulk.MemberBulkView.as_view(), name="api-members-bulk"),
     path("members/<str:external_id>/", views.MemberDetailView.as_view(), name="api-member"),
     path(
         "members/<str:external_id>/ledger/",
@@ -27,6 +28,7 @@ urlpatterns = [
     ),
     path("orders/", views.OrderListView.as_view(), name="api-orders"),
     path("orders/simulate/", views.OrderSimulateView.as_view(), name="api-orders-simulate"),
+    path("orders/bulk/", bulk.OrderBulkView.as_view(), name="api-orders-bulk"),
     path(
         "orders/<str:external_id>/refunds/",
         views.OrderRefundView.as_view(),

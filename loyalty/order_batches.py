@@ -1,0 +1,243 @@
+"""Orders in bulk: up to 1,000 a call (back-fills, imports, stores that batch), each
+idempotent by its ``external_id`` and answered on its own, written set-based.
+
+How a batch is written:
+
+1. Each item is checked as ``order_record`` checks one; an item that fails is answered
+   with its problem and takes no further part.
+2. The orders recorded before (one query for all the batch's ids) are replays, or
+   conflicts when the body differs; an id given twice in the batch is the same: the
+   second is a replay of the first.
+3. In one transaction: the batch's members are locked in primary-key order, once (the
+   unknown ones created first, as a single order creates them); the rules are evaluated
+   in Python for each order; the orders, their lines, the ledger entries, the lots, the
+   awards and the members' balances are written in a few statements for the whole
+   batch (one ``WriteBatch``: on PostgreSQL the primary keys of the orders and ledger
+   entries are drawn from their sequences first, so that every table is one multi-row
+   insert). A member with several orders in the batch has them written in rounds, one
+   order of theirs per round, so that each is evaluated on what the one before it
+   earned (a capped rule, a tier reached).
+4. If a concurrent request recorded one of the batch's ids meanwhile, the transaction
+   rolls back and each remaining item is recorded on its own, as ``order_record`` does.
+"""
+
+import datetime
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from core.actors import Actor
+from core.exceptions import DomainError
+from loyalty import locks, services
+from loyalty.batch import WriteBatch
+from loyalty.exceptions import MemberNotActive, NoActiveProgram
+from loyalty.models import LedgerEntry, Member, MemberStatus, Order
+from loyalty.program_config import ProgramConfig, program_config
+from loyalty.recording import replay, request_digest
+from merchants.models import Merchant, Store
+
+MAX_ORDERS = 1000
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """One item's answer: ``created`` or ``replayed`` with its order, or ``error``."""
+
+    status: str
+    order: Order | None = None
+    error: DomainError | None = None
+
+
+@dataclass
+class _Item:
+    index: int
+    data: services.OrderInput
+    digest: str
+    store: Store | None
+
+
+def orders_record_bulk(
+    *,
+    merchant: Merchant,
+    items: Sequence[services.OrderInput | DomainError],
+    actor: Actor,
+) -> list[BulkResult]:
+    """Record each order (an item that failed to parse is its ``DomainError``); the
+    answers come in the items' order."""
+    results: list[BulkResult | None] = [None] * len(items)
+    stores: dict[str | None, Store | None] = {None: None}
+    pending: list[_Item] = []
+    first_of: dict[str, _Item] = {}
+    repeats: list[_Item] = []
+    for index, item in enumerate(items):
+        if isinstance(item, DomainError):
+            results[index] = BulkResult("error", error=item)
+            continue
+        try:
+            services.validate_order(item)
+            if item.store_public_id not in stores:
+                stores[item.store_public_id] = services.order_store(merchant, item)
+        except DomainError as error:
+            results[index] = BulkResult("error", error=error)
+            continue
+        entry = _Item(index, item, request_digest(asdict(item)), stores[item.store_public_id])
+        if item.external_id in first_of:
+            repeats.append(entry)
+        else:
+            first_of[item.external_id] = entry
+            pending.append(entry)
+    recorded = {
+        order.external_id: order
+        for order in Order.objects.filter(
+            merchant=merchant, external_id__in=[item.data.external_id for item in pending]
+        )
+    }
+    fresh: list[_Item] = []
+    for item in pending:
+        existing = recorded.get(item.data.external_id)
+        if existing is None:
+            fresh.append(item)
+        else:
+            results[item.index] = _replayed(existing, item.digest)
+    if fresh:
+        try:
+            with transaction.atomic():
+                written = _write(merchant, fresh, actor)
+        except IntegrityError:
+            written = {item.index: _one(merchant, item, actor) for item in fresh}
+        results = [written.get(index, result) for index, result in enumerate(results)]
+    for item in repeats:
+        first = results[first_of[item.data.external_id].index]
+        if first is not None and first.order is not None:
+            results[item.index] = _replayed(first.order, item.digest)
+        else:
+            results[item.index] = first
+    return [result if result is not None else BulkResult("error") for result in results]
+
+
+def _replayed(order: Order, digest: str) -> BulkResult:
+    try:
+        return BulkResult("replayed", order=replay(order, digest, "Order").obj)
+    except DomainError as error:
+        return BulkResult("error", error=error)
+
+
+def _one(merchant: Merchant, item: _Item, actor: Actor) -> BulkResult:
+    try:
+        recorded = services.order_record(merchant=merchant, data=item.data, actor=actor)
+    except DomainError as error:
+        return BulkResult("error", error=error)
+    return BulkResult("replayed" if recorded.replayed else "created", order=recorded.obj)
+
+
+def _members_locked(
+    merchant: Merchant, items: list[_Item]
+) -> tuple[dict[str, Member], dict[str, DomainError]]:
+    """The batch's members, locked in primary-key order; the unknown ones created first
+    with the fields of their first order (as a single order creates them). Also the
+    members that could not be created, with why."""
+    wanted: dict[str, dict] = {}
+    for item in items:
+        wanted.setdefault(item.data.member_external_id, item.data.member_fields)
+    members = locks.members_lock_with_config_version(merchant=merchant, external_ids=wanted)
+    missing = {e: fields for e, fields in wanted.items() if e not in members}
+    refused: dict[str, DomainError] = {}
+    if missing:
+        refused = services.members_create_quietly(merchant=merchant, fields_by_external_id=missing)
+        members = locks.members_lock_with_config_version(merchant=merchant, external_ids=wanted)
+    return members, refused
+
+
+def _write(merchant: Merchant, items: list[_Item], actor: Actor) -> dict[int, BulkResult]:
+    now = timezone.now()
+    results: dict[int, BulkResult] = {}
+    members, refused = _members_locked(merchant, items)
+    for item in items:
+        if item.data.member_external_id in refused:
+            results[item.index] = BulkResult("error", error=refused[item.data.member_external_id])
+    items = [item for item in items if item.index not in results]
+    if not members:
+        return results
+    version = max(member.config_version for member in members.values())
+    try:
+        config = program_config(merchant_id=merchant.pk, version=version)
+    except NoActiveProgram as error:
+        return {**results, **{item.index: BulkResult("error", error=error) for item in items}}
+    for member in members.values():
+        services.member_tier_attach(member, config)
+    rounds: dict[int, list[_Item]] = defaultdict(list)
+    seen: dict[str, int] = defaultdict(int)
+    for item in items:
+        rounds[seen[item.data.member_external_id]].append(item)
+        seen[item.data.member_external_id] += 1
+    for number in sorted(rounds):
+        results.update(_round(merchant, rounds[number], members, config, now, actor))
+    return results
+
+
+def _round(
+    merchant: Merchant,
+    items: list[_Item],
+    members: dict[str, Member],
+    config: ProgramConfig,
+    now: datetime.datetime,
+    actor: Actor,
+) -> dict[int, BulkResult]:
+    """One order per member: evaluated, then written in one batch."""
+    batch = WriteBatch()
+    built: list[tuple[_Item, services.BuiltOrder]] = []
+    results: dict[int, BulkResult] = {}
+    for item in items:
+        member = members[item.data.member_external_id]
+        if member.status != MemberStatus.ACTIVE:
+            results[item.index] = BulkResult(
+                "error",
+                error=MemberNotActive(f"The member is {member.status}.", field="member"),
+            )
+            continue
+        try:
+            # A savepoint per order: a campaign budget taken for an order that then fails
+            # is given back with it.
+            with transaction.atomic():
+                order = services.order_build(
+                    merchant=merchant,
+                    member=member,
+                    config=config,
+                    data=item.data,
+                    digest=item.digest,
+                    store=item.store,
+                    now=now,
+                    batch=batch,
+                    actor=actor,
+                )
+        except DomainError as error:
+            results[item.index] = BulkResult("error", error=error)
+            continue
+        built.append((item, order))
+    _draw_keys(batch_orders=[b.order for _, b in built], entries=[b.entry for _, b in built])
+    batch.execute()
+    for item, order in built:
+        services.order_built_after(built=order, config=config, now=now, actor=actor)
+        results[item.index] = BulkResult("created", order=order.order)
+    return results
+
+
+def _draw_keys(*, batch_orders: list[Order], entries: list[LedgerEntry | None]) -> None:
+    """On PostgreSQL, give the orders and ledger entries their primary keys from their
+    sequences in one query each, so that the rows pointing at them (lines, lots, awards)
+    are plain multi-row inserts in the batch rather than one insert per order."""
+    if connection.vendor != "postgresql" or len(batch_orders) < 2:
+        return
+    for model, objs in ((Order, batch_orders), (LedgerEntry, [e for e in entries if e])):
+        if not objs:
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [model._meta.db_table, len(objs)],
+            )
+            for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
+                obj.pk = pk
