@@ -18,6 +18,7 @@ from pathlib import Path
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.http import quote_etag
@@ -100,7 +101,7 @@ def script_config(request: HttpRequest, widget: WidgetStore, language: str) -> d
     return {
         "version": 1,
         "store": str(store.public_id),
-        "endpoint": request.build_absolute_uri(f"/widget/v1/{store.public_id}/member.json"),
+        "endpoint": request.build_absolute_uri(reverse("widget-member", args=[store.public_id])),
         "portal": _portal_url(request, store),
         "program": program.name,
         "points_name": program.points_name,

@@ -237,6 +237,28 @@ def test_a_member_sees_their_points_tier_progress_and_rewards_on_the_shop(
     duration = widget.locator(".fill").evaluate("f => getComputedStyle(f).transitionDuration")
     assert duration == "0s"
 
+    # A new member: no tier yet, nothing affordable: what is missing for the first reward.
+    newcomer = member_make(merchant, "shopify-7302", first_name="Ola", locale="nb-NO")
+    order_post(merchant, newcomer, "150.00")
+    (folder / "newcomer.html").write_text(
+        shop_page(
+            script_url=script_url,
+            token=make_token(secret, str(store.public_id), newcomer.external_id),
+        )
+    )
+    page.goto(f"http://{domain}/newcomer.html")
+    widget.get_by_role("link", name="Open your rewards account").wait_for()
+    settled(page)
+    text = widget_text(page)
+    for shown in ("Hi Ola", "150 Stars pending", "350 more Stars to reach Silver"):
+        assert shown in text, (shown, text)
+    assert widget.get_by_role("heading", name="Your next reward").is_visible()
+    assert "Insulated bottle\nFjord Gear\n300 Stars" in text
+    assert "300 more Stars to go" in text  # the 150 are pending
+    assert "Rewards you can get now" not in text
+    watch.assert_clean("the shop's page for a new member")
+    screenshots(page, "widget/newcomer")
+
     # Not signed in: the invitation, with the portal link.
     page.emulate_media(reduced_motion="no-preference")
     page.goto(f"http://{domain}/index.html")

@@ -156,31 +156,35 @@ function progress(card, next) {
   });
 }
 
+function rewardList(card, heading, items) {
+  card.appendChild(make("h3", null, heading));
+  var list = make("ul", "rewards");
+  items.forEach(function (reward) {
+    var item = make("li", "reward");
+    var name = make("span", "name", reward.name);
+    if (reward.brand && reward.name.indexOf(reward.brand) === -1) {
+      name.appendChild(make("span", "brand", reward.brand));
+    }
+    item.appendChild(name);
+    item.appendChild(
+      make("span", "price", text(reward.from ? "reward_from" : "reward_price", {
+        points: number(reward.points)
+      }))
+    );
+    list.appendChild(item);
+  });
+  card.appendChild(list);
+}
+
 function rewards(card, data) {
   if (data.rewards && data.rewards.length) {
-    card.appendChild(make("h3", null, text("rewards_heading")));
-    var list = make("ul", "rewards");
-    data.rewards.forEach(function (reward) {
-      var item = make("li", "reward");
-      var name = make("span", "name", reward.name);
-      if (reward.brand && reward.name.indexOf(reward.brand) === -1) {
-        name.appendChild(make("span", "brand", reward.brand));
-      }
-      item.appendChild(name);
-      item.appendChild(
-        make("span", "price", text(reward.from ? "reward_from" : "reward_price", {
-          points: number(reward.points)
-        }))
-      );
-      list.appendChild(item);
-    });
-    card.appendChild(list);
+    rewardList(card, text("rewards_heading"), data.rewards);
     var more = data.rewards_affordable - data.rewards.length;
     if (more > 0) card.appendChild(make("p", "muted more", text("more_rewards", { count: number(more) })));
   } else if (data.next_reward) {
-    card.appendChild(make("p", "text", text("next_reward", {
-      points: number(data.next_reward.remaining),
-      reward: data.next_reward.name
+    rewardList(card, text("next_reward_heading"), [data.next_reward]);
+    card.appendChild(make("p", "muted more", text("next_reward", {
+      points: number(data.next_reward.remaining)
     })));
   }
 }
