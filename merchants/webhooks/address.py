@@ -76,10 +76,10 @@ def address_refusal(address: Address) -> str | None:
         return "a multicast address"
     if address.is_unspecified:
         return "an unspecified address"
-    if address.is_private:
-        return "a private address"
     if address.is_reserved:
         return "a reserved address"
+    if address.is_private:
+        return "a private address"
     if not address.is_global:
         return "an address that is not public"
     return None
