@@ -7,7 +7,9 @@ store, so public and cached for five minutes, with an ETag.
 
 ``/widget/v1/{store_public_id}/member.json?token=…`` is what the script asks for a signed-in
 customer: the member's summary, readable cross-origin by the store's own https origin
-only, and never stored by a cache. The token is the store's signature (``tokens.py``).
+only, and never stored by a cache. The token is the store's signature (``tokens.py``). It
+travels in the query so that the request stays simple (no preflight, no cookie); it is in
+the shop's page already, lives ten minutes at most and reads nothing but this summary.
 """
 
 import functools
@@ -51,7 +53,8 @@ SCRIPT_TYPE = "text/javascript; charset=utf-8"
 SCRIPT_CACHE = "public, max-age=300"
 # The member portal's address for a merchant (portals owns the pages; this is their root).
 PORTAL_PATH = "/m/{slug}/"
-# JSON in a script: nothing in it may end the script element or a line of JavaScript.
+# JSON as JavaScript: U+2028 and U+2029 end a line in older engines; <, > and & are escaped
+# too, so the configuration stays inert even where someone pastes the script inline.
 _SCRIPT_ESCAPES = {
     ord("<"): "\\u003C",
     ord(">"): "\\u003E",
