@@ -1,7 +1,10 @@
 """Reads of the loyalty app used by more than one caller: each takes the merchant first
 and answers only that merchant's rows (another merchant's row is a ``NotFound``)."""
 
-from django.db.models import Q, QuerySet
+import datetime
+from dataclasses import dataclass
+
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from core.exceptions import NotFound
@@ -21,7 +24,8 @@ from loyalty.models import (
     Tier,
 )
 from loyalty.program_config import program_config
-from merchants.models import Merchant
+from loyalty.segments.query import current_segment_ids
+from merchants.models import Merchant, OutboxEvent
 
 
 def member_get(*, merchant: Merchant, external_id: str, field: str = "external_id") -> Member:
@@ -146,3 +150,65 @@ def campaigns_unlocking_for(*, merchant: Merchant, member: Member, now=None) -> 
         for campaign in unlocking
         if not campaign.segment_ids or campaign.segment_ids & segment_ids
     ]
+
+
+# -- the CRM's changes feed -----------------------------------------------------------------
+
+# Events newer than this are not served yet: an event's id is drawn when it is written,
+# and the transaction that wrote it commits a moment later, so a smaller id can become
+# visible after a larger one. Every writer commits well within this.
+CHANGES_SETTLE = datetime.timedelta(seconds=30)
+# The event types that say a member's profile, balance, tier or segments changed.
+MEMBER_CHANGE_PREFIXES = ("member.", "points.", "tier.", "segment.")
+
+
+@dataclass(frozen=True)
+class MemberChanges:
+    members: list[Member]
+    sequences: dict[int, int]  # member id -> the sequence of their last change served
+    next: int
+
+
+def members_changed(
+    *, merchant: Merchant, since: int, limit: int, now: datetime.datetime
+) -> MemberChanges:
+    """The members whose profile, balance, tier or segments changed after ``since`` (an
+    outbox sequence), by their latest change, oldest first, at most ``limit``; and the
+    cursor to pass next. Each member comes with the segments they are in now
+    (``segment_list``) and their tier."""
+    horizon = (
+        OutboxEvent.objects.filter(merchant=merchant, created_at__lt=now - CHANGES_SETTLE)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    if horizon is None or horizon <= since:
+        return MemberChanges(members=[], sequences={}, next=max(since, 0))
+    kinds = Q()
+    for prefix in MEMBER_CHANGE_PREFIXES:
+        kinds |= Q(type__startswith=prefix)
+    latest = list(
+        OutboxEvent.objects.filter(kinds, merchant=merchant, id__gt=since, id__lte=horizon)
+        .exclude(subject="")
+        .values("subject")
+        .annotate(last=Max("id"))
+        .order_by("last")[:limit]
+    )
+    by_external_id = {
+        member.external_id: member
+        for member in Member.objects.filter(
+            merchant=merchant, external_id__in=[row["subject"] for row in latest]
+        )
+        .select_related("tier")
+        .annotate(segment_list=current_segment_ids())
+    }
+    members, sequences = [], {}
+    for row in latest:
+        member = by_external_id.get(row["subject"])
+        if member is not None:
+            members.append(member)
+            sequences[member.pk] = row["last"]
+    # A full page stops at its last change; a short one has seen everything up to the
+    # horizon.
+    cursor = latest[-1]["last"] if len(latest) == limit else horizon
+    return MemberChanges(members=members, sequences=sequences, next=cursor)

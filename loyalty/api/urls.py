@@ -1,10 +1,11 @@
 from django.urls import path
 
-from loyalty.api import bulk, views
+from loyalty.api import bulk, sync, views
 
 urlpatterns = [
     path("members/", views.MemberListView.as_view(), name="api-members"),
     path("members/bulk/", bulk.MemberBulkView.as_view(), name="api-members-bulk"),
+    path("members/changes/", sync.MemberChangesView.as_view(), name="api-members-changes"),
     path("members/<str:external_id>/", views.MemberDetailView.as_view(), name="api-member"),
     path(
         "members/<str:external_id>/ledger/",
