@@ -20,6 +20,13 @@ class PortalsConfig(AppConfig):
             "description": "Computes the dashboard's periods for every live merchant when "
             "their figures changed, so a report page reads them instead of computing them.",
         },
+        {
+            "name": "Make the members CSV",
+            "task": "portals.make_member_exports",
+            "crontab": "30 2 * * *",
+            "description": "Writes each live merchant's members (balances, tier, segments, "
+            "consent) to a CSV its owners download from the portal; keeps a week of them.",
+        },
     ]
 
     def ready(self) -> None:

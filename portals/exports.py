@@ -31,6 +31,7 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TextIO
 
 from django.http import HttpResponse
 
@@ -107,6 +108,19 @@ def csv_text(
 ) -> str:
     """The CSV as text (without the byte-order mark)."""
     out = io.StringIO()
+    csv_write(out, definitions=definitions, header=header, rows=rows)
+    return out.getvalue()
+
+
+def csv_write(
+    out: TextIO,
+    *,
+    definitions: list[tuple[str, str]],
+    header: list[str],
+    rows: Iterable[Sequence[object]],
+) -> None:
+    """Write the CSV (without the byte-order mark) to ``out`` as the rows come: a file
+    of a million members never sits in memory whole."""
     for label, text in definitions:
         # One line each: a newline in a definition would start a data line.
         line = " ".join(f"# {label}: {text}".split())
@@ -117,7 +131,6 @@ def csv_text(
     writer.writerow([cell(name) for name in header])
     for row in rows:
         writer.writerow(_cells(row))
-    return out.getvalue()
 
 
 def _attachment(response: HttpResponse, filename: str) -> HttpResponse:

@@ -7,3 +7,10 @@ from portals import snapshots
 @shared_task(name="portals.refresh_report_snapshots", acks_late=True, soft_time_limit=240)
 def refresh_report_snapshots() -> str:
     return str(snapshots.snapshots_refresh(now=timezone.now()))
+
+
+@shared_task(name="portals.make_member_exports", acks_late=True, soft_time_limit=3000)
+def make_member_exports() -> str:
+    from portals import member_exports
+
+    return member_exports.member_exports_make(now=timezone.now())
