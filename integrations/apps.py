@@ -4,6 +4,7 @@ from django.apps import AppConfig
 class IntegrationsConfig(AppConfig):
     name = "integrations"
     verbose_name = "Store integrations"
+    demo_seed = "integrations.demo.seed"
 
     periodic_tasks = [
         {
