@@ -22,6 +22,8 @@ REPORTS = frozenset({OWNER, ANALYST})
 TOP = REPORTS
 INVOICES = frozenset({OWNER})
 TEAM = frozenset({OWNER})
+# Webhook endpoints: their secrets sign what the merchant's systems trust.
+WEBHOOKS = frozenset({OWNER})
 
 # Roles that must sign in with a second factor (TOTP) before any portal page.
 MFA_REQUIRED = frozenset({OWNER})

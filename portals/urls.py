@@ -6,7 +6,7 @@ in tests/portals/test_roles.py enumerate these patterns and fail for one they do
 
 from django.urls import path
 
-from portals.views import account, frame, invoices, members, reports, team
+from portals.views import account, frame, invoices, members, reports, team, webhooks
 
 app_name = "portals"
 
@@ -31,4 +31,7 @@ urlpatterns = [
     path("team/<int:membership_id>/role/", team.team_role, name="team_role"),
     path("team/<int:membership_id>/remove/", team.team_remove, name="team_remove"),
     path("account/", account.account, name="account"),
+    path("webhooks/", webhooks.webhooks, name="webhooks"),
+    path("webhooks/<int:endpoint_id>/", webhooks.webhook, name="webhook"),
+    path("webhooks/<int:endpoint_id>/manage/", webhooks.webhook_manage, name="webhook_manage"),
 ]

@@ -30,6 +30,9 @@ MATRIX: dict[str, tuple[int, int, int]] = {
     "monthly_report_draft": (405, 405, 405),
     "invoices": (200, 403, 403),
     "invoice_pdf": (200, 403, 403),
+    "webhooks": (200, 403, 403),
+    "webhook": (200, 403, 403),
+    "webhook_manage": (200, 403, 403),
 }
 
 

@@ -40,6 +40,9 @@ TABLE: dict[str, Args] = {
     "monthly_report_pdf": lambda a: {"public_id": a.monthly_report().public_id},
     "invoices": None,
     "invoice_pdf": lambda a: {"public_id": a.invoice().public_id},
+    "webhooks": None,
+    "webhook": lambda a: {"endpoint_id": webhook_endpoint(a).pk},
+    "webhook_manage": lambda a: {"endpoint_id": webhook_endpoint(a).pk},
 }
 
 # URLs whose arguments name no object (a table of the report): like a page without
@@ -57,11 +60,31 @@ GUESSES: dict[str, list[dict]] = {
         {"public_id": "00000000-0000-0000-0000-000000000000"},
         {"public_id": "3f1d2c4b-8a7e-4c55-9b0a-1e2f3a4b5c6d"},
     ],
+    "webhook": [{"endpoint_id": 999_999_999}, {"endpoint_id": 0}],
+    "webhook_manage": [{"endpoint_id": 999_999_999}, {"endpoint_id": 0}],
     "monthly_report_pdf": [
         {"public_id": "00000000-0000-0000-0000-000000000000"},
         {"public_id": "7d6e1c8a-5b1f-4f43-9a57-2f3b7d2c9e11"},
     ],
 }
+
+
+def webhook_endpoint(side: Side):
+    """The side's webhook endpoint (made once)."""
+    from core.actors import SYSTEM
+    from merchants.models import WebhookEndpoint
+    from merchants.services import webhook_endpoint_create
+
+    endpoint = WebhookEndpoint.objects.filter(merchant=side.merchant).first()
+    if endpoint is None:
+        endpoint, _ = webhook_endpoint_create(
+            merchant=side.merchant,
+            url=f"http://127.0.0.1:9999/{side.merchant.slug}",
+            event_types=["member.created"],
+            actor=SYSTEM,
+        )
+    return endpoint
+
 
 WITH_ARGS = sorted(name for name, args in TABLE.items() if args is not None)
 WITHOUT_ARGS = sorted(name for name, args in TABLE.items() if args is None)
