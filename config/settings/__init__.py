@@ -479,6 +479,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "LedgerEntryKindEnum": "loyalty.models.ledger.LedgerEntryKind",
         "ActivityKindEnum": "loyalty.models.orders.ActivityKind",
+        "MemberStatusEnum": "loyalty.models.member.MemberStatus",
     },
 }
 
