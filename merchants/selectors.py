@@ -2,10 +2,16 @@
 through the merchant they belong to."""
 
 import datetime
+import hashlib
+import secrets
+import time
 import uuid
+from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db import DEFAULT_DB_ALIAS
+from django.db.models import Model, QuerySet
 
 from core.exceptions import NotFound
 from merchants.models import (
@@ -94,14 +100,91 @@ def api_key_get(*, merchant: Merchant, pk: str) -> MerchantAPIKey:
         raise NotFound("No such API key.") from None
 
 
-def api_key_authenticate(*, raw_key: str) -> MerchantAPIKey | None:
-    """The usable key matching ``raw_key``, with its merchant loaded, or None.
+# -- API key verification, cached -----------------------------------------------------------
+#
+# Verifying a key costs a query (the key, its merchant and store) and a SHA-512 check; the
+# store API does it on every request. A verified key is kept in this process for
+# API_KEY_CACHE_SECONDS, under the SHA-256 of the whole key (only the exact key finds it),
+# with the *stamp* of its prefix: a random token kept in Django's cache (Redis in
+# production, shared by every process). A revocation deletes the stamp
+# (``api_key_cache_invalidate``), so the next request of every process finds no stamp, or
+# a new one, and verifies the key against the database again.
+#
+# Why no revoked key survives: a request takes (or makes) the stamp *before* it reads the
+# key from the database, and the revocation deletes it *after* its commit (and once before,
+# for callers inside a longer transaction). A read that missed the revocation therefore
+# took a stamp the revocation then deleted, and its entry can never match again.
+#
+# Other changes to a key or its merchant (an onboarding status, a scope, an expiry) are
+# seen within API_KEY_CACHE_SECONDS; each request gets its own instances, never the cached
+# ones. A key answered from the cache is marked ``from_cache``: it was touched when read.
 
-    One indexed query on the visible prefix, then a constant-time comparison of hashes.
+API_KEY_CACHE_SECONDS = 5.0
+_API_KEY_CACHE_MAX = 1000
+
+
+@dataclass(frozen=True)
+class _Verified:
+    until: float
+    stamp: str
+    rows: tuple[tuple[type, tuple[str, ...], tuple], ...]  # key, merchant, store
+
+
+_verified: dict[bytes, _Verified] = {}
+
+
+def _stamp_key(prefix: str) -> str:
+    return f"api-key-stamp:{prefix}"
+
+
+def _stamp(prefix: str) -> str | None:
+    """The prefix's current stamp, made if there is none (None if the cache refuses)."""
+    key = _stamp_key(prefix)
+    stamp = cache.get(key)
+    if stamp is None:
+        token = secrets.token_hex(8)
+        stamp = token if cache.add(key, token, timeout=None) else cache.get(key)
+    return stamp
+
+
+def _row(obj: Model) -> tuple[type, tuple[str, ...], tuple]:
+    names = tuple(field.attname for field in obj._meta.concrete_fields)
+    return type(obj), names, tuple(getattr(obj, name) for name in names)
+
+
+def _fresh(verified: _Verified) -> MerchantAPIKey:
+    """New instances of the cached rows, as a query would give them."""
+    key, merchant, store = (
+        model.from_db(DEFAULT_DB_ALIAS, names, values) if model else None
+        for model, names, values in verified.rows
+    )
+    key.merchant = merchant
+    key.store = store
+    return key
+
+
+def api_key_cache_invalidate(*, prefix: str) -> None:
+    """Make every process verify the key with ``prefix`` against the database again."""
+    cache.delete(_stamp_key(prefix))
+
+
+def api_key_authenticate(*, raw_key: str) -> MerchantAPIKey | None:
+    """The usable key matching ``raw_key``, with its merchant and store loaded, or None.
+
+    From this process's cache while the prefix's stamp is unchanged; otherwise one indexed
+    query on the visible prefix, then a constant-time comparison of hashes.
     """
     prefix, dot, secret = raw_key.partition(".")
     if not (dot and prefix and secret) or len(prefix) > 8:
         return None
+    digest = hashlib.sha256(raw_key.encode()).digest()
+    stamp = _stamp(prefix)
+    verified = _verified.get(digest)
+    if verified is not None and verified.stamp == stamp and verified.until > time.monotonic():
+        key = _fresh(verified)
+        # Touched when it was read, at most API_KEY_CACHE_SECONDS ago (api_key_touch).
+        key.from_cache = True
+        return None if key.has_expired else key
     try:
         key = (
             MerchantAPIKey.objects.get_usable_keys()
@@ -112,6 +195,15 @@ def api_key_authenticate(*, raw_key: str) -> MerchantAPIKey | None:
         return None
     if key.has_expired or not key.is_valid(raw_key):
         return None
+    if stamp is not None:
+        if len(_verified) >= _API_KEY_CACHE_MAX:
+            _verified.clear()
+        store = _row(key.store) if key.store_id else (None, (), ())
+        _verified[digest] = _Verified(
+            until=time.monotonic() + API_KEY_CACHE_SECONDS,
+            stamp=stamp,
+            rows=(_row(key), _row(key.merchant), store),
+        )
     return key
 
 

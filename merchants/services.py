@@ -63,7 +63,7 @@ from merchants.models import (
     WebhookEventType,
     webhook_secret_new,
 )
-from merchants.selectors import checklist_missing
+from merchants.selectors import api_key_cache_invalidate, checklist_missing
 from merchants.webhooks.address import url_target
 
 # Keys cannot be issued to merchants that are out of the program for good.
@@ -395,6 +395,11 @@ def api_key_revoke(*, api_key: MerchantAPIKey, reason: str = "", actor: Actor) -
         revoked=True, revoked_at=now
     )
     if revoked:
+        # Every process's cached verification goes now, and again once the revocation is
+        # committed: a request that read the key meanwhile cached it under a stamp that
+        # this second deletion removes (merchants.selectors.api_key_authenticate).
+        api_key_cache_invalidate(prefix=api_key.prefix)
+        transaction.on_commit(lambda: api_key_cache_invalidate(prefix=api_key.prefix))
         _event(
             merchant=api_key.merchant,
             kind=MerchantEvent.Kind.API_KEY_REVOKED,

@@ -55,7 +55,8 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
         api_key = api_key_authenticate(raw_key=raw_key)
         if api_key is None:
             raise _failed(address, "Invalid, revoked or expired API key.", "invalid_api_key")
-        api_key_touch(api_key=api_key)
+        if not getattr(api_key, "from_cache", False):
+            api_key_touch(api_key=api_key)
         return APIKeyUser(api_key), api_key
 
     def authenticate_header(self, request: Request) -> str:
