@@ -47,9 +47,11 @@ if str(ROOT) not in sys.path:
 BENCH_DB = "loyalty_bench"
 PGBENCH_DB = "loyalty_bench_pgbench"
 ORDERS_PATH = "/api/v1/orders/"
+BULK_PATH = "/api/v1/orders/bulk/"
 MERCHANT_PATH = "/api/v1/merchant/"
 CATEGORIES = ("camping", "kitchen", "apparel", "books")
-TARGET_RATIO = 0.25
+TARGET_RATIO = 0.15
+TARGET_BULK_RATIO = 1.0
 TARGET_QUERIES = 8
 # A hard ceiling on requests per client thread, so the loop is bounded even if the clock
 # misbehaves; far above what one thread can do in any sensible --seconds.
@@ -466,11 +468,11 @@ def load_process(config: dict) -> dict:
         errors = 0
         first_error = None
         warm = tail = 0
-        conn = http.client.HTTPConnection("127.0.0.1", config["port"], timeout=30)
+        conn = http.client.HTTPConnection("127.0.0.1", config["port"], timeout=120)
         for number in range(MAX_REQUESTS_PER_THREAD):
             if time.time() >= stop_at:
                 break
-            external_id = f"o{config['proc']}-{thread}-{number}"
+            external_id = f"{config['prefix']}{config['proc']}-{thread}-{number}"
             member = member_id(rng.randrange(config["members"]))
             request_headers = dict(headers)
             if config["idempotency_key"]:
@@ -479,15 +481,28 @@ def load_process(config: dict) -> dict:
             try:
                 if config["floor"]:
                     conn.request("GET", MERCHANT_PATH, headers=request_headers)
+                elif config["bulk_size"]:
+                    members = config["members"]
+                    orders = [
+                        order_body(f"{external_id}-{item}", member_id(rng.randrange(members)), rng)
+                        for item in range(config["bulk_size"])
+                    ]
+                    payload = json.dumps({"orders": orders})
+                    conn.request("POST", BULK_PATH, body=payload, headers=request_headers)
                 else:
                     payload = json.dumps(order_body(external_id, member, rng))
                     conn.request("POST", ORDERS_PATH, body=payload, headers=request_headers)
                 response = conn.getresponse()
                 text = response.read()
                 status = response.status
+                if config["bulk_size"] and 200 <= status < 300:
+                    # Every item answered on its own: one that is not recorded is an error.
+                    failed = [r for r in json.loads(text)["results"] if r["status"] != "created"]
+                    if failed:
+                        status, text = 207, json.dumps(failed[0]).encode()
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", config["port"], timeout=30)
+                conn = http.client.HTTPConnection("127.0.0.1", config["port"], timeout=120)
                 status, text = 0, repr(exc).encode()
             elapsed = time.perf_counter() - began
             done_at = time.time()
@@ -498,7 +513,7 @@ def load_process(config: dict) -> dict:
             else:
                 latencies.append(elapsed)
                 statuses[status] = statuses.get(status, 0) + 1
-            if not 200 <= status < 300:
+            if not 200 <= status < 300 or status == 207:
                 errors += 1
                 if first_error is None:
                     first_error = f"{status} {text[:2000].decode(errors='replace')}"
@@ -528,9 +543,14 @@ def load_process(config: dict) -> dict:
     return shared
 
 
-def drive(args: argparse.Namespace, port: int, raw_key: str, start_at: float) -> dict:
-    procs = max(1, min(args.client_procs, args.clients))
-    base, extra = divmod(args.clients, procs)
+def drive(
+    args: argparse.Namespace, port: int, raw_key: str, start_at: float, *, bulk_size: int = 0
+) -> dict:
+    """The load: single orders, or with ``bulk_size`` calls of that many orders each (by
+    ``--bulk-clients`` threads, with external ids of their own)."""
+    clients = args.bulk_clients if bulk_size else args.clients
+    procs = max(1, min(args.client_procs, clients))
+    base, extra = divmod(clients, procs)
     configs = [
         {
             "proc": proc,
@@ -543,14 +563,16 @@ def drive(args: argparse.Namespace, port: int, raw_key: str, start_at: float) ->
             "stop_at": start_at + args.warmup + args.seconds,
             "seed": args.seed + proc,
             "idempotency_key": args.idempotency_key,
-            "floor": args.floor,
+            "floor": args.floor and not bulk_size,
+            "bulk_size": bulk_size,
+            "prefix": "b" if bulk_size else "o",
         }
         for proc in range(procs)
     ]
     context = multiprocessing.get_context("spawn")
     with context.Pool(processes=procs) as pool:
         pending = pool.map_async(load_process, configs)
-        parts = pending.get(timeout=args.warmup + args.seconds + 120)
+        parts = pending.get(timeout=args.warmup + args.seconds + 300)
     merged = {
         "latencies": [],
         "statuses": {},
@@ -570,6 +592,26 @@ def drive(args: argparse.Namespace, port: int, raw_key: str, start_at: float) ->
         merged["client_cpu_s"] += part["client_cpu_s"]
         merged["first_error"] = merged["first_error"] or part["first_error"]
     return merged
+
+
+def measure(args: argparse.Namespace, gunicorn, port: int, raw_key: str, *, bulk_size: int):
+    """One measured load against the running gunicorn: its results and the CPU snapshot
+    of its measured window."""
+    # The load process starts at a fixed wall-clock time, so that the CPU snapshots here
+    # bracket exactly the measured window.
+    start_at = time.time() + 3
+    snapshots: list[CpuSnapshot] = []
+
+    def snapshot_at_measure_start() -> None:
+        time.sleep(max(0.0, start_at + args.warmup - time.time()))
+        snapshots.append(CpuSnapshot(gunicorn.pid))
+
+    timer = threading.Thread(target=snapshot_at_measure_start, daemon=True)
+    timer.start()
+    load_result = drive(args, port, raw_key, start_at, bulk_size=bulk_size)
+    after = CpuSnapshot(gunicorn.pid)
+    timer.join(timeout=5)
+    return load_result, after.since(snapshots[0]) if snapshots else None
 
 
 # -- 4. pgbench --------------------------------------------------------------------------
@@ -634,11 +676,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"drive GET {MERCHANT_PATH} instead of orders: what authenticating and "
         "answering a request costs in this stack, the ceiling of any endpoint",
     )
+    parser.add_argument(
+        "--bulk-size",
+        type=int,
+        default=1000,
+        help=f"orders a call of the bulk run ({BULK_PATH}), after the single run; 0: none",
+    )
+    parser.add_argument(
+        "--bulk-clients", type=int, default=4, help="concurrent HTTP clients of the bulk run"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep-db", action="store_true", help="do not drop loyalty_bench")
     args = parser.parse_args(argv)
     if args.seconds < 1 or args.seconds > 3600 or args.clients < 1 or args.clients > 256:
         parser.error("--seconds must be 1..3600 and --clients 1..256")
+    if not 0 <= args.bulk_size <= 1000 or not 1 <= args.bulk_clients <= 64:
+        parser.error("--bulk-size must be 0..1000 and --bulk-clients 1..64")
     args.seed_members = min(args.seed_members, args.members)
     return args
 
@@ -680,21 +733,14 @@ def main(argv: list[str] | None = None) -> int:
         wait_ready(gunicorn, port, raw_key, log_path)
 
         log(f"{args.clients} clients: {args.warmup}s warm-up, then {args.seconds}s measured")
-        # The load process starts at a fixed wall-clock time, so that the CPU snapshots
-        # here bracket exactly the measured window.
-        start_at = time.time() + 3
-        snapshots: list[CpuSnapshot] = []
-
-        def snapshot_at_measure_start() -> None:
-            time.sleep(max(0.0, start_at + args.warmup - time.time()))
-            snapshots.append(CpuSnapshot(gunicorn.pid))
-
-        timer = threading.Thread(target=snapshot_at_measure_start, daemon=True)
-        timer.start()
-        load_result = drive(args, port, raw_key, start_at)
-        after = CpuSnapshot(gunicorn.pid)
-        timer.join(timeout=5)
-        cpu = after.since(snapshots[0]) if snapshots else None
+        load_result, cpu = measure(args, gunicorn, port, raw_key, bulk_size=0)
+        bulk = None
+        if args.bulk_size:
+            log(
+                f"{args.bulk_clients} clients posting {args.bulk_size} orders a call to "
+                f"{BULK_PATH}: {args.warmup}s warm-up, then {args.seconds}s measured"
+            )
+            bulk = measure(args, gunicorn, port, raw_key, bulk_size=args.bulk_size)
         stop_gunicorn(gunicorn)
         gunicorn_log = log_path.read_text(errors="replace")
         gunicorn = None
@@ -708,11 +754,14 @@ def main(argv: list[str] | None = None) -> int:
             pgbench_tps, pgbench_busy = run_pgbench(args)
 
         report(args, label, load_result, cpu, pgbench_tps, pgbench_busy, queries, gunicorn_log)
+        if bulk is not None:
+            report_bulk(args, *bulk, pgbench_tps, gunicorn_log)
         from loyalty.audit import ledger_audit
 
         audit = ledger_audit()
         log(f"audit_ledger: {audit}")
-        return 1 if load_result["errors"] or not audit.ok else 0
+        errors = load_result["errors"] + (bulk[0]["errors"] if bulk else 0)
+        return 1 if errors or not audit.ok else 0
     finally:
         stop_gunicorn(gunicorn)
         with contextlib.suppress(Exception):
@@ -793,6 +842,62 @@ def report(args, label, load, cpu, pgbench_tps, pgbench_busy, queries, gunicorn_
             print(f"\n-- {case['label']}: {case['count']} queries")
             for number, sql in enumerate(case["queries"], 1):
                 print(f"{number:3d}. {_compact(sql)}")
+
+
+def report_bulk(args, load, cpu, pgbench_tps, gunicorn_log) -> None:
+    """The bulk run: orders/s counts the orders of the calls answered inside the window,
+    every order of them recorded."""
+    latencies = sorted(load["latencies"])
+    ok = sum(count for status, count in load["statuses"].items() if 200 <= status < 300)
+    ok -= load["statuses"].get(207, 0)
+    orders = ok * args.bulk_size
+    print()
+    print(
+        f"== bulk: {args.bulk_clients} clients, {args.bulk_size} orders a call to {BULK_PATH}, "
+        f"{args.seconds}s =="
+    )
+    print(
+        f"orders/s            {orders / args.seconds:10.1f}   ({ok} calls in {args.seconds}s; "
+        f"{load['warm']} in the warm-up, {load['tail']} after the window)"
+    )
+    print(f"calls/s             {ok / args.seconds:10.2f}")
+    if latencies:
+        print(f"call p50            {percentile(latencies, 0.50) * 1000:10.1f} ms")
+        print(f"call p99            {percentile(latencies, 0.99) * 1000:10.1f} ms")
+    statuses = ", ".join(f"{status}: {count}" for status, count in sorted(load["statuses"].items()))
+    print(
+        f"failed calls        {load['errors']:10d}   (a non-2xx answer or an item not "
+        f"created; warm-up included; statuses in the window: {statuses})"
+    )
+    if load["first_error"]:
+        print(f"first error:        {load['first_error'][:2000]}")
+        tail = "\n".join(gunicorn_log.strip().splitlines()[-40:])
+        if tail:
+            print(f"gunicorn log (last lines):\n{tail}")
+    if pgbench_tps:
+        ratio = orders / args.seconds / pgbench_tps
+        verdict = "meets" if ratio >= TARGET_BULK_RATIO else "below"
+        print(
+            f"bulk orders/s ÷ TPS {ratio:10.3f}   ({verdict} the {TARGET_BULK_RATIO} target; "
+            f"pgbench {pgbench_tps:.1f} TPS)"
+        )
+    if cpu and ok:
+        served = (ok + load["tail"]) * args.bulk_size
+        per_order = (cpu["gunicorn_s"] + cpu["postgres_s"]) / served
+        print(
+            f"CPU per order       {per_order * 1000:10.2f} ms   (gunicorn "
+            f"{cpu['gunicorn_s'] / served * 1000:.2f} ms, PostgreSQL backends "
+            f"{cpu['postgres_s'] / served * 1000:.2f} ms; load client "
+            f"{load['client_cpu_s'] / max(1, served) * 1000:.3f} ms)"
+        )
+        wall = cpu["wall_s"] or 1.0
+        ours = cpu["gunicorn_s"] + cpu["postgres_s"] + load["client_cpu_s"]
+        print(
+            f"cores in use        {cpu['machine_busy_s'] / wall:10.2f}   of {os.cpu_count() or 1} "
+            f"(gunicorn {cpu['gunicorn_s'] / wall:.2f}, PostgreSQL backends "
+            f"{cpu['postgres_s'] / wall:.2f}, load client {load['client_cpu_s'] / wall:.2f}, "
+            f"everything else {max(0.0, cpu['machine_busy_s'] - ours) / wall:.2f})"
+        )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@
 
 from collections.abc import Iterable
 
-from django.db import connection
+from django.db import connection, router
 from django.db.models import F, QuerySet
 
 from loyalty.models import LedgerEntry, LotMovement, Member, Order, PointLot, Program
@@ -38,18 +38,55 @@ def member_lock_by_external_id(*, merchant: Merchant, external_id: str) -> Membe
     ).first()
 
 
+def _member_with_config_version() -> QuerySet[Member]:
+    # No select_related("tier"): when this query waits for the lock, PostgreSQL re-reads
+    # the member row it waited for but keeps the joined tier row from before the wait, so
+    # a concurrent upgrade would leave tier_id pointing past a stale or empty tier.
+    return Member.objects.select_for_update(of=("self",)).annotate(
+        config_version=F("merchant__config_version"), segment_list=current_segment_ids()
+    )
+
+
+# Every order builds the same statement; building it through the ORM (the subquery, the
+# joins, the compilation) costs more CPU than PostgreSQL spends running it. It is built
+# once a database, with marks where the merchant and the external_id go, and run as a raw
+# query of the same model (the same columns, converters and annotations).
+_MERCHANT_MARK = -7_317_000_001
+_EXTERNAL_ID_MARK = "\x01member-lock-external-id\x01"
+_member_lock_sql: dict[str, tuple[str, tuple[int, int]]] = {}
+
+
+def _member_lock_statement(using: str) -> tuple[str, tuple[int, int]]:
+    compiled = _member_lock_sql.get(using)
+    if compiled is None:
+        queryset = (
+            _member_with_config_version()
+            .using(using)
+            .filter(merchant_id=_MERCHANT_MARK, external_id=_EXTERNAL_ID_MARK)
+            .order_by()
+        )
+        statement, params = queryset.query.get_compiler(using=using).as_sql()
+        params = list(params)
+        if sorted(map(repr, params)) != sorted(map(repr, (_MERCHANT_MARK, _EXTERNAL_ID_MARK))):
+            raise RuntimeError(f"unexpected parameters of the member lock: {params!r}")
+        compiled = (statement, (params.index(_MERCHANT_MARK), params.index(_EXTERNAL_ID_MARK)))
+        _member_lock_sql[using] = compiled
+    return compiled
+
+
 def member_lock_with_config_version(*, merchant: Merchant, external_id: str) -> Member:
     """The member an order or activity is for, annotated with the merchant's
     ``config_version`` as of this transaction and the segments they are in now
     (``segment_list``); raises ``Member.DoesNotExist``."""
-    # No select_related("tier"): when this query waits for the lock, PostgreSQL re-reads
-    # the member row it waited for but keeps the joined tier row from before the wait, so
-    # a concurrent upgrade would leave tier_id pointing past a stale or empty tier.
-    return (
-        Member.objects.select_for_update(of=("self",))
-        .annotate(config_version=F("merchant__config_version"), segment_list=current_segment_ids())
-        .get(merchant=merchant, external_id=external_id)
-    )
+    using = router.db_for_write(Member)
+    statement, (merchant_at, external_id_at) = _member_lock_statement(using)
+    params: list[object] = [None, None]
+    params[merchant_at] = merchant.pk
+    params[external_id_at] = external_id
+    rows = list(Member.objects.raw(statement, params).using(using))
+    if not rows:
+        raise Member.DoesNotExist("Member matching query does not exist.")
+    return rows[0]
 
 
 def members_lock_with_config_version(
@@ -59,8 +96,7 @@ def members_lock_with_config_version(
     annotated as ``member_lock_with_config_version`` annotates one; the unknown are
     absent."""
     rows = (
-        Member.objects.select_for_update(of=("self",))
-        .annotate(config_version=F("merchant__config_version"), segment_list=current_segment_ids())
+        _member_with_config_version()
         .filter(merchant=merchant, external_id__in=list(external_ids))
         .order_by("pk")
     )

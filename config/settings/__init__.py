@@ -442,7 +442,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["merchants.api.permissions.HasScopedAPIKey"],
     "DEFAULT_THROTTLE_CLASSES": ["merchants.api.throttling.APIKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_THROTTLE_RATE", default="1200/min")},
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["core.api.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["core.api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "merchants.api.schema.StoreAPISchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

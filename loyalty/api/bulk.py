@@ -24,6 +24,8 @@ from loyalty.api.serializers import (
     MemberWriteSerializer,
     OrderInputSerializer,
     OrderSerializer,
+    parsed,
+    represented,
 )
 from loyalty.api.views import _member_fields, _order_input
 from loyalty.exceptions import MemberNotActive
@@ -83,10 +85,8 @@ def item_problem(error: DomainError) -> dict[str, Any]:
 
 
 def _parse(serializer_class: type[serializers.Serializer], item: Any) -> dict | ItemInvalid:
-    serializer = serializer_class(data=item)
-    if serializer.is_valid():
-        return serializer.validated_data
-    return ItemInvalid(_flatten(serializer.errors))
+    data, errors = parsed(serializer_class, item)
+    return ItemInvalid(_flatten(errors)) if errors else data
 
 
 def _items(request: Request, key: str) -> list[Any]:
@@ -194,7 +194,7 @@ class OrderBulkView(MerchantAPIView):
         for index, answer in enumerate(answers):
             if answer.order is not None:
                 results.append(
-                    _result(index, answer.status, order=OrderSerializer(answer.order).data)
+                    _result(index, answer.status, order=represented(OrderSerializer, answer.order))
                 )
             else:
                 results.append(_result(index, "error", problem=item_problem(answer.error)))

@@ -1,4 +1,6 @@
 import datetime
+import threading
+from typing import Any
 
 from django.core.validators import EmailValidator
 from django.utils import timezone
@@ -17,6 +19,53 @@ from core.api.fields import (
 )
 from loyalty.external_ids import EXTERNAL_ID_PATTERN
 from loyalty.models import Activity, ActivityKind, LedgerEntry, Member, Order, Refund
+
+# -- serializers built once a thread -----------------------------------------------------
+#
+# DRF builds a serializer's fields for every instance: a deep copy of each declared field,
+# which re-runs its __init__ (the currency and country fields rebuild their lists of
+# choices), and a ModelSerializer builds its model fields again. For a small body that
+# costs more than validating or rendering it. The store API's hot paths (an order, a
+# bulk call's items, their answers) go through one instance a thread instead, through the
+# serializer's own ``run_validation`` and ``to_representation``: the same rules, messages
+# and output, only the fields are not built again. An invalid body is validated once more
+# the usual way, so its errors are worded exactly as ``is_valid`` words them.
+
+_local = threading.local()
+
+
+def _shared(serializer_class: type[serializers.Serializer]) -> serializers.Serializer:
+    instances = _local.__dict__.setdefault("instances", {})
+    instance = instances.get(serializer_class)
+    if instance is None:
+        instance = instances[serializer_class] = serializer_class()
+    return instance
+
+
+def validated(serializer_class: type[serializers.Serializer], data: Any) -> Any:
+    """``serializer_class(data=data).validated_data``; raises its ``ValidationError``."""
+    try:
+        return _shared(serializer_class).run_validation(data)
+    except serializers.ValidationError:
+        serializer = serializer_class(data=data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
+def parsed(serializer_class: type[serializers.Serializer], data: Any) -> tuple[Any, Any]:
+    """``(validated_data, None)``, or ``(None, errors)`` as ``serializer_class(data=data)``
+    gives them."""
+    try:
+        return _shared(serializer_class).run_validation(data), None
+    except serializers.ValidationError:
+        serializer = serializer_class(data=data)
+        serializer.is_valid()
+        return None, serializer.errors
+
+
+def represented(serializer_class: type[serializers.Serializer], instance: Any) -> dict:
+    """``serializer_class(instance).data``."""
+    return _shared(serializer_class).to_representation(instance)
 
 
 def _contains_nul(value: object) -> bool:
@@ -126,9 +175,7 @@ class MemberRefField(serializers.Field):
             data = {"external_id": data}
         if not isinstance(data, dict):
             self.fail("invalid")
-        serializer = MemberWriteSerializer(data=data)
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
+        return validated(MemberWriteSerializer, data)
 
     def to_representation(self, value):
         return value

@@ -23,6 +23,8 @@ from loyalty.api.serializers import (
     RefundSerializer,
     SimulateInputSerializer,
     SimulationSerializer,
+    represented,
+    validated,
 )
 from loyalty.exceptions import (
     ExchangeRateMissing,
@@ -59,7 +61,7 @@ RECORDING = (IdempotencyConflict, MemberNotActive, NoActiveProgram)
 
 
 def _recorded(recorded: Recorded, serializer_class) -> Response:
-    body = serializer_class(recorded.obj).data
+    body = represented(serializer_class, recorded.obj)
     if recorded.replayed:
         return Response(body, status=status.HTTP_200_OK, headers=REPLAYED)
     return Response(body, status=status.HTTP_201_CREATED)
@@ -339,9 +341,7 @@ class OrderListView(MerchantAPIView):
         ],
     )
     def post(self, request: Request) -> Response:
-        serializer = OrderInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated(OrderInputSerializer, request.data)
         recorded = services.order_record(
             merchant=self.merchant,
             data=_order_input(self, data, data["external_id"]),

@@ -1,0 +1,82 @@
+"""The single order's hot path: its statements pinned, and the member lock (a statement
+built once a process) reading what the ORM's query reads."""
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from loyalty import locks
+from loyalty.models import Member
+from tests.loyalty.factories import member_make, program_merchant
+from tests.merchants.factories import issue_key
+
+
+def _order(number: int, member: str) -> dict:
+    return {
+        "external_id": f"order-{number}",
+        "member": {"external_id": member, "email": f"{member}@example.com"},
+        "total": "139.00",
+        "currency": "USD",
+        "placed_at": "2026-01-05T10:00:00Z",
+        "lines": [
+            {"sku": "TENT", "category": "camping", "quantity": 1, "unit_price": "120.00"},
+            {"sku": "MUG", "category": "kitchen", "quantity": 2, "unit_price": "9.50"},
+        ],
+    }
+
+
+@pytest.fixture
+def client(db):
+    from rest_framework.test import APIClient
+
+    merchant, _ = program_merchant()
+    _, raw_key = issue_key(merchant)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    api.merchant = merchant
+    return api
+
+
+@pytest.mark.django_db
+def test_an_order_of_a_known_member_takes_its_lock_and_one_write(client):
+    member_make(client.merchant, "cust-1")
+    assert client.post("/api/v1/orders/", _order(1, "cust-1"), format="json").status_code == 201
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post("/api/v1/orders/", _order(2, "cust-1"), format="json")
+
+    assert response.status_code == 201, response.content
+    statements = [q["sql"] for q in captured.captured_queries]
+    # The key comes from the process's cache; the member is locked (with the program's
+    # configuration version); one statement writes the order, its lines, the ledger
+    # entry, its lot, the awards and the balances; around them the savepoint the test's
+    # transaction turns the service's transaction into.
+    assert not [sql for sql in statements if "merchantapikey" in sql]
+    assert len([sql for sql in statements if "FOR UPDATE" in sql]) == 1
+    assert len(statements) == 4, statements
+
+
+@pytest.mark.django_db
+def test_the_member_lock_reads_what_the_orm_reads():
+    merchant, _ = program_merchant()
+    member_make(merchant, "cust-1", points=40, country="FR", attributes={"vip": True, "n": 1.5})
+    with transaction.atomic():
+        locked = locks.member_lock_with_config_version(merchant=merchant, external_id="cust-1")
+        queried = (
+            locks._member_with_config_version().filter(merchant=merchant).get(external_id="cust-1")
+        )
+    fields = [field.attname for field in Member._meta.concrete_fields]
+    assert [getattr(locked, name) for name in fields] == [getattr(queried, name) for name in fields]
+    assert locked.config_version == queried.config_version
+    assert locked.segment_list == queried.segment_list
+    assert locked.attributes == {"vip": True, "n": 1.5}
+    assert locked.country.code == "FR"
+
+
+@pytest.mark.django_db
+def test_the_member_lock_of_an_unknown_member_raises_does_not_exist():
+    merchant, _ = program_merchant()
+    other, _ = program_merchant()
+    member_make(other, "cust-1")
+    with transaction.atomic(), pytest.raises(Member.DoesNotExist):
+        locks.member_lock_with_config_version(merchant=merchant, external_id="cust-1")
