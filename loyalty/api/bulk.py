@@ -98,6 +98,9 @@ def _items(request: Request, key: str) -> list[Any]:
         raise exceptions.ValidationError({key: ["Give one at least."]})
     if len(items) > MAX_ITEMS:
         raise exceptions.ValidationError({key: [f"At most {MAX_ITEMS} a call."]})
+    for number, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise exceptions.ValidationError({f"{key}.{number}": ["Each item is an object."]})
     return items
 
 
@@ -108,8 +111,17 @@ def _result(index: int, status: str, **fields: Any) -> dict[str, Any]:
 # -- the schema -----------------------------------------------------------------------------
 
 
-class OrderBulkInputSerializer(serializers.Serializer):
-    orders = OrderInputSerializer(many=True, max_length=MAX_ITEMS, min_length=1)
+def _envelope(key: str, item: str) -> type[serializers.Serializer]:
+    """The request schema of a bulk call: the items are objects, each checked on its own
+    (as the single call checks it) and answered in ``results``, so the schema states the
+    envelope only: a request the schema refuses is refused whole."""
+    field = serializers.ListField(
+        child=serializers.DictField(help_text=item),
+        min_length=1,
+        max_length=MAX_ITEMS,
+        help_text=f"1 to {MAX_ITEMS}: {item}",
+    )
+    return type(f"{key.title()}BulkInputSerializer", (serializers.Serializer,), {key: field})
 
 
 class OrderBulkResultSerializer(serializers.Serializer):
@@ -121,10 +133,6 @@ class OrderBulkResultSerializer(serializers.Serializer):
 
 class OrderBulkSerializer(serializers.Serializer):
     results = OrderBulkResultSerializer(many=True)
-
-
-class MemberBulkInputSerializer(serializers.Serializer):
-    members = MemberWriteSerializer(many=True, max_length=MAX_ITEMS, min_length=1)
 
 
 class MemberBulkResultSerializer(serializers.Serializer):
@@ -150,7 +158,10 @@ class OrderBulkView(MerchantAPIView):
         "answer lists every item in order, with its `status` and its order or its "
         "`problem`; one item's problem never stops the others. Written set-based: a call "
         "of 1,000 orders takes a few statements, not thousands.",
-        request=OrderBulkInputSerializer,
+        request=_envelope(
+            "orders",
+            "An order as `POST /api/v1/orders/` takes it (`OrderInputRequest`).",
+        ),
         responses={
             200: OpenApiResponse(OrderBulkSerializer, description="Each item's answer."),
             **problems(INVALID_INPUT),
@@ -208,7 +219,10 @@ class MemberBulkView(MerchantAPIView):
         "`external_id` of the fields given, attributes checked against the merchant's "
         "attribute schema. The answer lists every item in order: `created`, `updated`, or "
         "`error` with its `problem`. Sending the same call again changes nothing more.",
-        request=MemberBulkInputSerializer,
+        request=_envelope(
+            "members",
+            "A member as `POST /api/v1/members/` takes it (`MemberWriteRequest`).",
+        ),
         responses={
             200: OpenApiResponse(MemberBulkSerializer, description="Each item's answer."),
             **problems(INVALID_INPUT),

@@ -90,8 +90,17 @@ def test_every_operation_has_its_own_summary_and_description(schema):
     assert len(set(descriptions)) == len(descriptions)
 
 
+# The platforms' webhooks: signed with the store's secret instead of an API key, and
+# de-duplicated by the platform's delivery id instead of an Idempotency-Key.
+SIGNED = ("/api/v1/integrations/",)
+
+
+def keyed(schema):
+    return [(p, m, op) for p, m, op in operations(schema) if not p.startswith(SIGNED)]
+
+
 def test_every_operation_documents_auth_scope_and_throttling_as_problems(schema):
-    for path, _method, operation in operations(schema):
+    for path, _method, operation in keyed(schema):
         assert {"invalid_api_key", "not_authenticated"} <= problem_codes(operation, 401)
         assert "insufficient_scope" in problem_codes(operation, 403)
         assert problem_codes(operation, 429) == {"throttled"}
@@ -101,8 +110,8 @@ def test_every_operation_documents_auth_scope_and_throttling_as_problems(schema)
 
 
 def test_every_post_takes_an_idempotency_key_and_may_be_a_replay(schema):
-    posts = [(path, op) for path, method, op in operations(schema) if method == "post"]
-    assert len(posts) == 10
+    posts = [(path, op) for path, method, op in keyed(schema) if method == "post"]
+    assert len(posts) == 12
     for path, operation in posts:
         headers = [p for p in operation["parameters"] if p["in"] == "header"]
         assert [h["name"] for h in headers] == ["Idempotency-Key"], path
@@ -116,6 +125,20 @@ def test_every_post_takes_an_idempotency_key_and_may_be_a_replay(schema):
         assert "invalid_idempotency_key" in problem_codes(operation, 400)
         assert problem_codes(operation, 413) == {"request_too_large"}
         assert problem_codes(operation, 415) == {"unsupported_media_type"}
+
+
+def test_platform_webhooks_are_signed_not_keyed(schema):
+    signed = [(p, m, op) for p, m, op in operations(schema) if p.startswith(SIGNED)]
+    assert [(p, m) for p, m, _ in signed] == [
+        ("/api/v1/integrations/shopify/{store_public_id}/webhooks/", "post"),
+        ("/api/v1/integrations/woocommerce/{store_public_id}/webhooks/", "post"),
+    ]
+    for _path, _method, operation in signed:
+        assert operation.get("security") in (None, [], [{}])  # no key named
+        assert not [p for p in operation["parameters"] if p["in"] == "header"]
+        assert problem_codes(operation, 401) == {"invalid_signature"}
+        assert problem_codes(operation, 400) == {"invalid_delivery"}
+        assert problem_codes(operation, 429) == {"throttled"}
 
 
 def test_error_codes_come_from_the_domain_errors_the_operation_raises(schema):
