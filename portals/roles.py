@@ -21,6 +21,8 @@ REPORTS = frozenset({OWNER, ANALYST})
 # Top members by name: analysts and owners (support reads members one by one).
 TOP = REPORTS
 INVOICES = frozenset({OWNER})
+# The nightly members CSV: every member's personal data at once.
+MEMBER_EXPORTS = frozenset({OWNER})
 TEAM = frozenset({OWNER})
 # Webhook endpoints: their secrets sign what the merchant's systems trust.
 WEBHOOKS = frozenset({OWNER})

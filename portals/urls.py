@@ -6,7 +6,16 @@ in tests/portals/test_roles.py enumerate these patterns and fail for one they do
 
 from django.urls import path
 
-from portals.views import account, frame, invoices, members, reports, team, webhooks
+from portals.views import (
+    account,
+    frame,
+    invoices,
+    member_exports,
+    members,
+    reports,
+    team,
+    webhooks,
+)
 
 app_name = "portals"
 
@@ -24,6 +33,12 @@ urlpatterns = [
     path("choose/", frame.choose, name="choose"),
     path("brand.css", frame.brand_stylesheet, name="brand_css"),
     path("members/", members.member_list, name="members"),
+    path("members/exports/", member_exports.member_exports, name="member_exports"),
+    path(
+        "members/exports/<uuid:public_id>.csv",
+        member_exports.member_export_download,
+        name="member_export",
+    ),
     path("members/<str:external_id>/", members.member_detail, name="member"),
     path("invoices/", invoices.invoices, name="invoices"),
     path("invoices/<uuid:public_id>.pdf", invoices.invoice_download, name="invoice_pdf"),

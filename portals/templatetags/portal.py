@@ -16,6 +16,7 @@ register = template.Library()
 NAV: list[tuple[str, str, frozenset[str]]] = [
     ("Dashboard", "portals:dashboard", roles.EVERYONE),
     ("Members", "portals:members", roles.MEMBERS),
+    ("Members CSV", "portals:member_exports", roles.MEMBER_EXPORTS),
     ("Invoices", "portals:invoices", roles.INVOICES),
     ("Monthly reports", "portals:monthly_reports", roles.REPORTS),
     ("Team", "portals:team", roles.TEAM),
@@ -37,19 +38,24 @@ def portal_nav(context) -> list[NavLink]:
     portal = getattr(request, "portal", None)
     if portal is None:
         return []
-    links = []
+    found = []
     for label, name, allowed in NAV:
         if portal.role not in allowed:
             continue
         try:
-            url = reverse(name)
+            found.append((label, reverse(name)))
         except NoReverseMatch:
             continue
-        here = request.path == url or (
-            url != reverse("portals:dashboard") and request.path.startswith(url)
-        )
-        links.append(NavLink(label=label, url=url, current=here))
-    return links
+    # The current page is the link whose URL is the longest start of the path (the
+    # dashboard only for itself): /members/exports/ is "Members CSV", not "Members".
+    dashboard = reverse("portals:dashboard")
+    starts = [
+        url
+        for _, url in found
+        if request.path == url or (url != dashboard and request.path.startswith(url))
+    ]
+    here = max(starts, key=len, default=None)
+    return [NavLink(label=label, url=url, current=url == here) for label, url in found]
 
 
 @register.filter

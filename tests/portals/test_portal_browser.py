@@ -7,8 +7,10 @@ at."""
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from merchants.models import MerchantMembership
+from portals.member_exports import member_exports_make
 from tests.catalog.factories import merchant_with_program
 from tests.config.test_csp_browser import SCREENSHOTS, Watch, screenshots
 from tests.loyalty.factories import member_make, points_give
@@ -94,7 +96,9 @@ def test_every_role_opens_its_pages_accessibly(server_url, page, shop):  # noqa:
         "owner-member": f"/portal/members/{members[0].external_id}/",
         "owner-team": "/portal/team/",
         "owner-account": "/portal/account/",
+        "owner-member-exports": "/portal/members/exports/",
     }
+    member_exports_make(now=timezone.now())
     for name, path in owner_pages.items():
         page.goto(f"{server_url}{path}")
         assert page.locator("h1").first.is_visible(), name

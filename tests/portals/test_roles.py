@@ -29,6 +29,8 @@ MATRIX: dict[str, tuple[int, int, int]] = {
     "monthly_report_pdf": (200, 200, 403),
     "monthly_report_draft": (405, 405, 405),
     "invoices": (200, 403, 403),
+    "member_exports": (200, 403, 403),
+    "member_export": (200, 403, 403),
     "invoice_pdf": (200, 403, 403),
     "webhooks": (200, 403, 403),
     "webhook": (200, 403, 403),

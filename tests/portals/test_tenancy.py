@@ -39,6 +39,8 @@ TABLE: dict[str, Args] = {
     "monthly_report_draft": None,
     "monthly_report_pdf": lambda a: {"public_id": a.monthly_report().public_id},
     "invoices": None,
+    "member_exports": None,
+    "member_export": lambda a: {"public_id": member_export(a).public_id},
     "invoice_pdf": lambda a: {"public_id": a.invoice().public_id},
     "webhooks": None,
     "webhook": lambda a: {"endpoint_id": webhook_endpoint(a).pk},
@@ -61,12 +63,28 @@ GUESSES: dict[str, list[dict]] = {
         {"public_id": "3f1d2c4b-8a7e-4c55-9b0a-1e2f3a4b5c6d"},
     ],
     "webhook": [{"endpoint_id": 999_999_999}, {"endpoint_id": 0}],
+    "member_export": [
+        {"public_id": "00000000-0000-0000-0000-000000000000"},
+        {"public_id": "5b2c0a9e-3f41-4d8e-9c6a-7e1f2d3c4b5a"},
+    ],
     "webhook_manage": [{"endpoint_id": 999_999_999}, {"endpoint_id": 0}],
     "monthly_report_pdf": [
         {"public_id": "00000000-0000-0000-0000-000000000000"},
         {"public_id": "7d6e1c8a-5b1f-4f43-9a57-2f3b7d2c9e11"},
     ],
 }
+
+
+def member_export(side: Side):
+    """The side's members CSV of today (made once)."""
+    from django.utils import timezone
+
+    from portals.member_exports import member_export_make
+    from portals.models import MemberExport
+
+    return member_export_make(merchant=side.merchant, now=timezone.now()) or (
+        MemberExport.objects.get(merchant=side.merchant)
+    )
 
 
 def webhook_endpoint(side: Side):
