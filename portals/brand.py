@@ -1,49 +1,10 @@
 """A merchant's brand colour made fit for its portal: the colour of links, buttons and
-headings on white, darkened until it reads at WCAG AA (4.5:1), the text colour on it,
-and a pale tint for backgrounds. Pure: no ORM."""
+headings on white (``core.colours``: darkened until it reads at WCAG AA), the text colour
+on it, and a pale tint for backgrounds. Pure: no ORM."""
 
-DEFAULT = "#1d4ed8"
-AA = 4.5
-WHITE = (255, 255, 255)
+from core.colours import DEFAULT, contrast, readable, tint
 
-
-def _rgb(colour: str) -> tuple[int, int, int]:
-    return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
-
-
-def _hex(rgb: tuple[int, int, int]) -> str:
-    return "#" + "".join(f"{round(channel):02x}" for channel in rgb)
-
-
-def _luminance(rgb: tuple[int, int, int]) -> float:
-    # WCAG 2.1 relative luminance (a colour computation, not an amount: floats are right).
-    def linear(channel: int) -> float:
-        value = channel / 255
-        return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
-
-    red, green, blue = (linear(channel) for channel in rgb)
-    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
-
-
-def contrast(first: str, second: str) -> float:
-    lighter, darker = sorted((_luminance(_rgb(first)), _luminance(_rgb(second))), reverse=True)
-    return (lighter + 0.05) / (darker + 0.05)
-
-
-def readable(colour: str) -> str:
-    """``colour``, or the darkest step toward black it needs to read on white at AA."""
-    rgb = _rgb(colour)
-    for step in range(0, 101):
-        shade = tuple(channel * (1 - step / 100) for channel in rgb)
-        candidate = _hex(shade)  # type: ignore[arg-type]
-        if contrast(candidate, "#ffffff") >= AA:
-            return candidate
-    return "#000000"
-
-
-def tint(colour: str, *, white_share: float = 0.9) -> str:
-    rgb = _rgb(colour)
-    return _hex(tuple(c * (1 - white_share) + 255 * white_share for c in rgb))  # type: ignore[arg-type]
+__all__ = ["brand_css", "contrast", "readable"]
 
 
 def brand_css(colour: str) -> str:
@@ -54,6 +15,6 @@ def brand_css(colour: str) -> str:
         ":root {\n"
         f"  --brand: {base};\n"
         "  --brand-text: #ffffff;\n"
-        f"  --brand-soft: {tint(base)};\n"
+        f"  --brand-soft: {tint(base, white_share=0.9)};\n"
         "}\n"
     )
