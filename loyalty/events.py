@@ -18,6 +18,7 @@ from django.db.models import CharField, Exists, OuterRef, Value
 from django.db.models.functions import Cast, Concat
 
 from core.actors import Actor
+from loyalty.batch import WriteBatch
 from loyalty.locks import members_lock_batch
 from loyalty.models import LedgerEntry, Member, PointLot, Tier, TierChange
 from merchants.models import OutboxEvent, WebhookEventType
@@ -82,7 +83,7 @@ def _profile(member: Member) -> dict[str, Any]:
     }
 
 
-def member_created_publish(*, member: Member) -> None:
+def member_created_publish(*, member: Member, batch: WriteBatch | None = None) -> None:
     event_publish(
         merchant_id=member.merchant_id,
         type=EventType.MEMBER_CREATED,
@@ -92,6 +93,7 @@ def member_created_publish(*, member: Member) -> None:
             "created_at": _iso(member.created_at),
         },
         occurred_at=member.created_at,
+        batch=batch,
     )
 
 

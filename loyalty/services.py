@@ -240,6 +240,31 @@ class OrderInput:
     member_fields: dict[str, Any] = field(default_factory=dict)
 
 
+def order_digest(data: OrderInput) -> str:
+    """``request_digest(asdict(data))`` without ``asdict``'s deep copies (the same
+    mapping, so the same digest)."""
+    return request_digest(
+        {
+            "external_id": data.external_id,
+            "member_external_id": data.member_external_id,
+            "total": data.total,
+            "currency": data.currency,
+            "placed_at": data.placed_at,
+            "lines": [
+                {
+                    "sku": line.sku,
+                    "category": line.category,
+                    "quantity": line.quantity,
+                    "unit_price": line.unit_price,
+                }
+                for line in data.lines
+            ],
+            "store_public_id": data.store_public_id,
+            "member_fields": data.member_fields,
+        }
+    )
+
+
 def _check_when(at: datetime.datetime, field: str) -> None:
     if at > timezone.now() + datetime.timedelta(days=1):
         raise DomainError(f"{field} is in the future.", field=field)
@@ -266,7 +291,7 @@ def order_store(merchant: Merchant, data: OrderInput) -> Store | None:
 
 def order_record(*, merchant: Merchant, data: OrderInput, actor: Actor) -> Recorded:
     """Record an order and credit what it earns (pending for the program's return window)."""
-    digest = request_digest(asdict(data))
+    digest = order_digest(data)
     validate_order(data)
     store = order_store(merchant, data)
     try:
@@ -309,20 +334,38 @@ def _member_locked(merchant: Merchant, external_id: str, fields: dict[str, Any] 
 
 
 def _member_insert(member: Member) -> bool:
-    """``INSERT ... ON CONFLICT DO NOTHING RETURNING id``: whether the row went in. One
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING``: whether the row went in. One
     statement, as ``bulk_create(ignore_conflicts=True)``, which cannot say so."""
+    return member.external_id in _members_insert([member])
+
+
+def _members_insert(members: list[Member]) -> set[str]:
+    """Insert ``members`` in one statement, skipping those that exist (a concurrent
+    request's row wins); returns the ``external_id`` of those that went in."""
+    if not members:
+        return set()
     using = router.db_for_write(Member)
     fields = [f for f in Member._meta.concrete_fields if not f.primary_key]
     query = sql.InsertQuery(Member, on_conflict=OnConflict.IGNORE)
-    query.insert_values(fields, [member])
+    query.insert_values(fields, members)
     compiler = query.get_compiler(using=using)
-    returning = compiler.connection.features.can_return_columns_from_insert
+    features = compiler.connection.features
+    returning = (
+        features.can_return_rows_from_bulk_insert
+        if len(members) > 1
+        else features.can_return_columns_from_insert
+    )
     if returning:
-        compiler.returning_fields = [Member._meta.pk]
-    ((statement, params),) = compiler.as_sql()
+        compiler.returning_fields = [Member._meta.get_field("external_id")]
+    inserted: set[str] = set()
     with compiler.connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        return cursor.fetchone() is not None if returning else cursor.rowcount == 1
+        for statement, params in compiler.as_sql():
+            cursor.execute(statement, params)
+            if returning:
+                inserted.update(row[0] for row in cursor.fetchall())
+            elif cursor.rowcount == len(members):
+                inserted.update(member.external_id for member in members)
+    return inserted
 
 
 def members_create_quietly(
@@ -344,7 +387,12 @@ def members_create_quietly(
             refused[external_id] = DomainError(" ".join(messages), field=f"member.{name}")
             continue
         new.append(member)
-    Member.objects.bulk_create(new, ignore_conflicts=True)
+    inserted = _members_insert(new)
+    batch = WriteBatch()
+    for member in new:
+        if member.external_id in inserted:
+            events.member_created_publish(member=member, batch=batch)
+    batch.execute()
     return refused
 
 

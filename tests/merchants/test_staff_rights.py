@@ -666,6 +666,7 @@ def test_editing_a_store_does_not_set_its_webhook_secret(client, world):
             "platform": store.platform,
             "domain": store.domain,
             "is_active": "on",
+            "earn_on": "paid",
             "new_webhook_secret": "chosen-by-someone-who-may-not",
         },
     )
