@@ -24,7 +24,7 @@ How a batch is written:
 import datetime
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -36,7 +36,7 @@ from loyalty.batch import WriteBatch
 from loyalty.exceptions import MemberNotActive, NoActiveProgram
 from loyalty.models import LedgerEntry, Member, MemberStatus, Order
 from loyalty.program_config import ProgramConfig, program_config
-from loyalty.recording import replay, request_digest
+from loyalty.recording import replay
 from merchants.models import Merchant, Store
 
 MAX_ORDERS = 1000
@@ -83,7 +83,7 @@ def orders_record_bulk(
         except DomainError as error:
             results[index] = BulkResult("error", error=error)
             continue
-        entry = _Item(index, item, request_digest(asdict(item)), stores[item.store_public_id])
+        entry = _Item(index, item, services.order_digest(item), stores[item.store_public_id])
         if item.external_id in first_of:
             repeats.append(entry)
         else:

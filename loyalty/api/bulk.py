@@ -24,6 +24,7 @@ from loyalty.api.serializers import (
     MemberWriteSerializer,
     OrderInputSerializer,
     OrderSerializer,
+    order_input_read,
     parsed,
     represented,
 )
@@ -193,7 +194,10 @@ class OrderBulkView(MerchantAPIView):
         ],
     )
     def post(self, request: Request) -> Response:
-        parsed = [_parse(OrderInputSerializer, item) for item in _items(request, "orders")]
+        parsed = [
+            order_input_read(item) or _parse(OrderInputSerializer, item)
+            for item in _items(request, "orders")
+        ]
         inputs = [
             item if isinstance(item, DomainError) else _order_input(self, item, item["external_id"])
             for item in parsed

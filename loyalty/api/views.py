@@ -23,6 +23,7 @@ from loyalty.api.serializers import (
     RefundSerializer,
     SimulateInputSerializer,
     SimulationSerializer,
+    order_input_read,
     represented,
     validated,
 )
@@ -341,7 +342,7 @@ class OrderListView(MerchantAPIView):
         ],
     )
     def post(self, request: Request) -> Response:
-        data = validated(OrderInputSerializer, request.data)
+        data = order_input_read(request.data) or validated(OrderInputSerializer, request.data)
         recorded = services.order_record(
             merchant=self.merchant,
             data=_order_input(self, data, data["external_id"]),
