@@ -9,7 +9,9 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from core.actors import SYSTEM
 from merchants.models import MerchantMembership
+from merchants.services import webhook_endpoint_create
 from portals.member_exports import member_exports_make
 from tests.catalog.factories import merchant_with_program
 from tests.config.test_csp_browser import SCREENSHOTS, Watch, screenshots
@@ -97,8 +99,18 @@ def test_every_role_opens_its_pages_accessibly(server_url, page, shop):  # noqa:
         "owner-team": "/portal/team/",
         "owner-account": "/portal/account/",
         "owner-member-exports": "/portal/members/exports/",
+        "owner-webhooks": "/portal/webhooks/",
     }
     member_exports_make(now=timezone.now())
+    endpoint, _ = webhook_endpoint_create(
+        merchant=merchant,
+        url="http://127.0.0.1:9999/northwind/crm",
+        event_types=["member.created", "points.earned", "tier.changed"],
+        description="CRM sync",
+        actor=SYSTEM,
+    )
+    owner_pages["owner-webhook"] = f"/portal/webhooks/{endpoint.pk}/"
+    owner_pages["owner-webhook-manage"] = f"/portal/webhooks/{endpoint.pk}/manage/"
     for name, path in owner_pages.items():
         page.goto(f"{server_url}{path}")
         assert page.locator("h1").first.is_visible(), name
