@@ -74,6 +74,8 @@ def django_env(args: argparse.Namespace, var_dir: str) -> dict[str, str]:
         CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
         API_THROTTLE_RATE=args.throttle_rate,
     )
+    if args.database_options:
+        env["DATABASE_URL"] += f"?{args.database_options}"
     return env
 
 
@@ -635,10 +637,29 @@ def measure(args: argparse.Namespace, gunicorn, port: int, raw_key: str, *, bulk
 # -- 4. pgbench --------------------------------------------------------------------------
 
 
-def run_pgbench(args: argparse.Namespace) -> tuple[float, float]:
-    """tpcb-like TPS on a scratch database, and the machine's busy share meanwhile."""
+def run_pgbench(args: argparse.Namespace) -> tuple[float, float, float | None]:
+    """tpcb-like TPS on a scratch database, the machine's busy share meanwhile, and the CPU
+    seconds of one transaction (pgbench itself and its PostgreSQL backends, sampled every
+    0.2 s while they run: what a backend spends after its last sample is not counted)."""
+    import psycopg
+
     recreate_db(PGBENCH_DB)
     run([tool("pgbench"), "-i", "-q", "-s", str(args.pgbench_scale), PGBENCH_DB])
+    backends: dict[int, float] = {}
+    done = threading.Event()
+
+    def sample() -> None:
+        with psycopg.connect(benchdb.database_url("postgres"), autocommit=True) as conn:
+            while not done.wait(0.2):
+                rows = conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s", [PGBENCH_DB]
+                ).fetchall()
+                for (pid,) in rows:
+                    backends[pid] = max(backends.get(pid, 0.0), process_cpu(pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    sampler.start()
     before = machine_cpu()
     out = run(
         [
@@ -656,11 +677,20 @@ def run_pgbench(args: argparse.Namespace) -> tuple[float, float]:
         timeout=args.seconds + 300,
     )
     after = machine_cpu()
+    done.set()
+    sampler.join(timeout=10)
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     match = re.search(r"^tps = ([\d.]+)", out, re.MULTILINE)
     if match is None:
         raise SystemExit(f"could not read pgbench's TPS:\n{out}")
+    tps = float(match.group(1))
+    client = (children_after.ru_utime - children_before.ru_utime) + (
+        children_after.ru_stime - children_before.ru_stime
+    )
+    transactions = tps * args.seconds
+    per_tx = (client + sum(backends.values())) / transactions if transactions else None
     total = after[1] - before[1]
-    return float(match.group(1)), (after[0] - before[0]) / total if total else 0.0
+    return tps, (after[0] - before[0]) / total if total else 0.0, per_tx
 
 
 # -- main ----------------------------------------------------------------------------------
@@ -702,6 +732,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--bulk-clients", type=int, default=3, help="concurrent HTTP clients of the bulk run"
+    )
+    parser.add_argument(
+        "--database-options",
+        default="",
+        help="query string added to DATABASE_URL (its OPTIONS), e.g. server_side_binding=true",
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep-db", action="store_true", help="do not drop loyalty_bench")
@@ -763,17 +798,31 @@ def main(argv: list[str] | None = None) -> int:
         gunicorn_log = log_path.read_text(errors="replace")
         gunicorn = None
 
-        pgbench_tps, pgbench_busy = (None, None)
+        pgbench_tps, pgbench_busy, pgbench_cpu = (None, None, None)
         if not args.skip_pgbench:
             log(
                 f"pgbench -b tpcb-like -c {args.clients} -j 2 -T {args.seconds} (scale "
                 f"{args.pgbench_scale})"
             )
-            pgbench_tps, pgbench_busy = run_pgbench(args)
+            pgbench_tps, pgbench_busy, pgbench_cpu = run_pgbench(args)
 
         report(args, label, load_result, cpu, pgbench_tps, pgbench_busy, queries, gunicorn_log)
+        if pgbench_cpu:
+            print(
+                f"pgbench CPU per tx  {pgbench_cpu * 1000:10.2f} ms   (pgbench and its "
+                "PostgreSQL backends)"
+            )
+            if cpu and load_result["latencies"]:
+                served = len(load_result["latencies"]) + load_result["tail"]
+                ours = cpu["gunicorn_s"] + cpu["postgres_s"]
+                ours += load_result["client_cpu_s"] * served / (served + load_result["warm"])
+                print(
+                    f"ratio at equal CPU  {pgbench_cpu / (ours / served):10.3f}   (pgbench's CPU "
+                    "per transaction ÷ ours per order, load client included: the ratio on "
+                    "a machine with nothing else running)"
+                )
         if bulk is not None:
-            report_bulk(args, *bulk, pgbench_tps, gunicorn_log)
+            report_bulk(args, *bulk, pgbench_tps, gunicorn_log, pgbench_cpu)
         from loyalty.audit import ledger_audit
 
         audit = ledger_audit()
@@ -862,7 +911,7 @@ def report(args, label, load, cpu, pgbench_tps, pgbench_busy, queries, gunicorn_
                 print(f"{number:3d}. {_compact(sql)}")
 
 
-def report_bulk(args, load, cpu, pgbench_tps, gunicorn_log) -> None:
+def report_bulk(args, load, cpu, pgbench_tps, gunicorn_log, pgbench_cpu=None) -> None:
     """The bulk run: a call of 1,000 orders lasts seconds, so each call whose orders were
     all recorded counts for the share of its duration inside the window."""
     latencies = sorted(load["latencies"])
@@ -909,6 +958,12 @@ def report_bulk(args, load, cpu, pgbench_tps, gunicorn_log) -> None:
             f"{cpu['postgres_s'] / served * 1000:.2f} ms; load client "
             f"{load['client_cpu_s'] / max(1, served) * 1000:.3f} ms)"
         )
+        if pgbench_cpu:
+            with_client = per_order + load["client_cpu_s"] / max(1, served)
+            print(
+                f"ratio at equal CPU  {pgbench_cpu / with_client:10.3f}   (pgbench's CPU per "
+                "transaction ÷ ours per order, load client included)"
+            )
         wall = cpu["wall_s"] or 1.0
         ours = cpu["gunicorn_s"] + cpu["postgres_s"] + load["client_cpu_s"]
         print(
