@@ -116,8 +116,9 @@ def api_key_get(*, merchant: Merchant, pk: str) -> MerchantAPIKey:
 # took a stamp the revocation then deleted, and its entry can never match again.
 #
 # Other changes to a key or its merchant (an onboarding status, a scope, an expiry) are
-# seen within API_KEY_CACHE_SECONDS; each request gets its own instances, never the cached
-# ones. A key answered from the cache is marked ``from_cache``: it was touched when read.
+# seen within API_KEY_CACHE_SECONDS, except the merchant's ``config_version``, which is
+# never cached; each request gets its own instances, never the cached ones. A key answered
+# from the cache is marked ``from_cache``: it was touched when read.
 
 API_KEY_CACHE_SECONDS = 5.0
 _API_KEY_CACHE_MAX = 1000
@@ -147,8 +148,16 @@ def _stamp(prefix: str) -> str | None:
     return stamp
 
 
+# Never served from the cache: the token that says whether the program's configuration
+# changed (``loyalty.program_config``) must be the database's. Left deferred, it is read
+# (one query) by the requests that use it.
+_NOT_CACHED = frozenset({"config_version"})
+
+
 def _row(obj: Model) -> tuple[type, tuple[str, ...], tuple]:
-    names = tuple(field.attname for field in obj._meta.concrete_fields)
+    names = tuple(
+        field.attname for field in obj._meta.concrete_fields if field.attname not in _NOT_CACHED
+    )
     return type(obj), names, tuple(getattr(obj, name) for name in names)
 
 

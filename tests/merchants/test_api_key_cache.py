@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from core.actors import SYSTEM
 from merchants import selectors, services
-from merchants.models import MerchantAPIKey
+from merchants.models import Merchant, MerchantAPIKey
 from tests.conftest import assert_problem
 from tests.merchants.factories import MerchantFactory, issue_key
 
@@ -125,3 +125,14 @@ def test_the_cached_entry_lapses(monkeypatch):
     selectors._verified.clear()
     assert selectors.api_key_authenticate(raw_key=raw_key).name == "renamed"
     assert selectors.api_key_authenticate(raw_key=raw_key).name == "renamed"
+
+
+@pytest.mark.django_db
+def test_a_cached_keys_merchant_reads_its_configuration_version_fresh():
+    """The token that says whether the program changed is never taken from the cache."""
+    api_key, raw_key = issue_key(MerchantFactory(live=True))
+    assert selectors.api_key_authenticate(raw_key=raw_key) == api_key
+    Merchant.objects.filter(pk=api_key.merchant_id).update(config_version="changed")
+    cached = selectors.api_key_authenticate(raw_key=raw_key)
+    assert cached.from_cache
+    assert cached.merchant.config_version == "changed"
