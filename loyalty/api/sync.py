@@ -53,14 +53,24 @@ class MemberChangesView(MerchantAPIView):
         "with fewer results than `limit` has caught up, and `next` is where to resume. "
         "Changes are served once 30 seconds old, so that none committed late is skipped.",
         parameters=[
-            OpenApiParameter("since", int, description="The cursor; 0 for the beginning."),
-            OpenApiParameter("limit", int, description="At most this many members (1-500)."),
+            OpenApiParameter(
+                "since",
+                {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+                description="The cursor; 0 for the beginning.",
+            ),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+                description="At most this many members (1-500).",
+            ),
         ],
         responses={200: MemberChangesSerializer, **problems(INVALID_INPUT)},
         tags=["members"],
     )
     def get(self, request: Request) -> Response:
-        query = ChangesQuerySerializer(data=request.query_params)
+        # A plain dict, not the QueryDict: DRF reads an empty value of a form as "not
+        # given", and `limit=` would quietly mean the default.
+        query = ChangesQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         changes = selectors.members_changed(
             merchant=self.merchant,

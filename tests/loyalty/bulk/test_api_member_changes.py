@@ -87,7 +87,7 @@ def test_another_merchants_changes_are_not_listed(tenant_pair):
 
 
 @pytest.mark.parametrize(
-    "params", [{"since": "-1"}, {"since": "x"}, {"limit": "0"}, {"limit": "501"}]
+    "params", [{"since": "-1"}, {"since": "x"}, {"limit": "0"}, {"limit": "501"}, {"limit": ""}]
 )
 def test_bad_cursors_and_limits_are_a_400(tenant, params):
     assert_problem(tenant.client.get(CHANGES, params), 400, "invalid_input")
