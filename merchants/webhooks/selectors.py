@@ -32,6 +32,4 @@ def webhook_deliveries_of(
     *, endpoint: WebhookEndpoint, pks: list[int]
 ) -> QuerySet[WebhookDelivery]:
     """The endpoint's deliveries among ``pks`` (others' are simply not there)."""
-    return WebhookDelivery.objects.filter(endpoint=endpoint, pk__in=pks).select_related(
-        "endpoint"
-    )
+    return WebhookDelivery.objects.filter(endpoint=endpoint, pk__in=pks).select_related("endpoint")
