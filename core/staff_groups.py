@@ -29,21 +29,42 @@ def staff_groups_sync(*, using: str = "default") -> dict[str, int]:
     """Create the groups and add the declared permissions; permissions staff added by hand
     stay. Returns how many permissions each group was given now."""
     added: dict[str, int] = {}
-    for name, perms in declared_group_permissions().items():
+    declared = declared_group_permissions()
+    existing = _permissions_by_name(
+        {dotted for perms in declared.values() for dotted in perms}, using
+    )
+    for name, perms in declared.items():
         group, _ = Group.objects.using(using).get_or_create(name=name)
         wanted = []
         for dotted in sorted(perms):
-            app_label, codename = dotted.split(".", 1)
-            try:
-                wanted.append(
-                    Permission.objects.using(using).get(
-                        content_type__app_label=app_label, codename=codename
-                    )
+            found = existing.get(dotted, [])
+            if not found:
+                raise ImproperlyConfigured(f"Unknown permission {dotted!r}")
+            if len(found) > 1:
+                raise Permission.MultipleObjectsReturned(
+                    f"{dotted!r} names {len(found)} permissions"
                 )
-            except Permission.DoesNotExist:
-                raise ImproperlyConfigured(f"Unknown permission {dotted!r}") from None
+            wanted.append(found[0])
         have = set(group.permissions.values_list("pk", flat=True))
-        new = [perm for perm in wanted if perm.pk not in have]
+        new = [pk for pk in wanted if pk not in have]
         group.permissions.add(*new)
         added[name] = len(new)
     return added
+
+
+def _permissions_by_name(dotted_names: set[str], using: str) -> dict[str, list[int]]:
+    """The ids of the permissions named ``app_label.codename``, in one query (not one a
+    name: a sync runs after every migrate)."""
+    labels = {dotted.split(".", 1)[0] for dotted in dotted_names}
+    codenames = {dotted.split(".", 1)[1] for dotted in dotted_names}
+    found: dict[str, list[int]] = {}
+    candidates = Permission.objects.using(using).filter(
+        content_type__app_label__in=labels, codename__in=codenames
+    )
+    for pk, app_label, codename in candidates.order_by("pk").values_list(
+        "pk", "content_type__app_label", "codename"
+    ):
+        dotted = f"{app_label}.{codename}"
+        if dotted in dotted_names:
+            found.setdefault(dotted, []).append(pk)
+    return found

@@ -28,11 +28,7 @@ from loyalty.rates import convert
 from merchants.models import Merchant
 from tests.merchants.factories import issue_key
 
-
-@pytest.fixture
-def media(settings, tmp_path) -> Path:
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
+pytestmark = pytest.mark.seeded_demo
 
 
 def seed_demo() -> str:
@@ -58,10 +54,10 @@ def assert_png(path: Path) -> None:
 
 
 @pytest.mark.django_db
-def test_seed_demo_builds_a_catalog_in_many_countries_currencies_and_types(media):
-    out = seed_demo()
+def test_seed_demo_builds_a_catalog_in_many_countries_currencies_and_types(seeded_demo):
+    media = seeded_demo.media
 
-    assert "Demo catalog:" in out
+    assert "Demo catalog:" in seeded_demo.output
     rewards = list(Reward.objects.all())
     assert len(rewards) == len(REWARDS) >= 30
     assert len({country.code for reward in rewards for country in reward.countries}) >= 8
@@ -119,8 +115,7 @@ def test_seed_demo_builds_a_catalog_in_many_countries_currencies_and_types(media
 
 
 @pytest.mark.django_db
-def test_a_demo_member_sees_rewards_of_every_type_with_prices_through_the_api(media):
-    seed_demo()
+def test_a_demo_member_sees_rewards_of_every_type_with_prices_through_the_api(seeded_demo):
     merchant = Merchant.objects.get(slug="northwind")
     member = Member.objects.filter(merchant=merchant).order_by("pk").first()
     client = APIClient()
@@ -143,8 +138,8 @@ def test_brand_initials_take_two_words_or_two_capitals():
 
 
 @pytest.mark.django_db
-def test_seed_demo_again_duplicates_nothing_and_restores_only_what_is_missing(media):
-    seed_demo()
+def test_seed_demo_again_duplicates_nothing_and_restores_only_what_is_missing(seeded_demo):
+    media = seeded_demo.media
     first = snapshot()
     files = sorted(path for path in media.rglob("*") if path.is_file())
 

@@ -43,10 +43,17 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+# A standby is a copy of the whole primary cluster, synced to disk when made: in memory
+# (tmpfs) where the machine has one, seconds faster on each start and stop than on disk.
+SCRATCH_PARENT = next(
+    (folder for folder in ("/dev/shm", "/var/tmp") if Path(folder).is_dir()), "/var/tmp"
+)
+
+
 @pytest.fixture
 def scratch():
-    # Under /var/tmp, opened up to the postgres user, who runs the standby.
-    folder = Path(tempfile.mkdtemp(prefix="loyalty-replica-test-", dir="/var/tmp"))
+    # Opened up to the postgres user, who runs the standby.
+    folder = Path(tempfile.mkdtemp(prefix="loyalty-replica-test-", dir=SCRATCH_PARENT))
     folder.chmod(0o755)
     yield folder
     shutil.rmtree(folder, ignore_errors=True)

@@ -481,12 +481,41 @@ def test_after_a_purge_the_key_is_free_again(tenant, member):
 # -- records stored before responses were kept as bytes -----------------------------------
 
 
+def state_before(loader, migration):
+    """The project as the migration finds it: its ancestors applied, nothing else."""
+    return loader.project_state((migration.app_label, migration.name), at_end=False)
+
+
+def touches_idempotency_records(migration) -> bool:
+    return any(
+        "idempotencyrecord"
+        in " ".join(
+            str(getattr(operation, attribute, "")).lower()
+            for attribute in ("model_name", "name", "sql")
+        )
+        for operation in migration.operations
+    )
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_record_stored_as_json_is_migrated_and_replayed_as_json(tenant, member):
+    """The two migrations that moved stored responses from JSON to bytes are undone, the
+    table gets rows as they were stored before them, and they are run again. Nothing
+    after them touches the table, so the other apps' migrations stay as they are."""
     before = ("merchants", "0005_usage_records")
     body = json.dumps(CREDIT).encode()
     executor = MigrationExecutor(connection)
-    executor.migrate([before])
+    loader = executor.loader
+    steps = [
+        loader.graph.nodes[("merchants", name)]
+        for name in ("0006_idempotency_response_bytes", "0007_drop_response_body")
+    ]
+    last = ("merchants", "0007_drop_response_body")
+    later = set(loader.graph.backwards_plan(last)) - {last}
+    assert later  # what the whole project's migrations back to 0005 would have undone
+    assert not [key for key in later if touches_idempotency_records(loader.graph.nodes[key])]
+    for migration in reversed(steps):
+        executor.unapply_migration(state_before(loader, migration), migration)
     try:
         old = executor.loader.project_state([before]).apps.get_model(
             "merchants", "IdempotencyRecord"
@@ -509,8 +538,8 @@ def test_a_record_stored_as_json_is_migrated_and_replayed_as_json(tenant, member
                 expires_at=now + datetime.timedelta(hours=1),
             )
     finally:
-        executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes())
+        for migration in steps:
+            executor.apply_migration(state_before(loader, migration), migration)
 
     records = {record.key: record for record in IdempotencyRecord.objects.all()}
     assert records["running"].status_code is None

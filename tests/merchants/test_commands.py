@@ -1,7 +1,6 @@
 from io import StringIO
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 from django.test import override_settings
@@ -9,7 +8,7 @@ from django_celery_beat.models import PeriodicTask
 from rest_framework.test import APIClient
 
 from core.staff_groups import STAFF_GROUPS
-from merchants.models import Merchant, MerchantAPIKey, MerchantStatus
+from merchants.models import Merchant, MerchantAPIKey
 from tests.merchants.factories import MerchantFactory
 
 
@@ -47,33 +46,6 @@ def test_issue_api_key_refuses_bad_input_and_issues_nothing(args, message):
     with pytest.raises(CommandError, match=message):
         run("issue_api_key", *args)
     assert not MerchantAPIKey.objects.exists()
-
-
-@pytest.mark.django_db
-def test_seed_demo_builds_merchants_at_each_stage_and_keeps_data_on_rerun():
-    out, _ = run("seed_demo")
-    assert "password" in out
-    statuses = set(Merchant.objects.values_list("status", flat=True))
-    assert {MerchantStatus.LIVE, MerchantStatus.APPLIED, MerchantStatus.SUSPENDED} <= statuses
-    live = Merchant.objects.filter(status=MerchantStatus.LIVE)
-    assert live.count() >= 2
-    assert len({m.default_currency for m in live}) >= 2
-    assert len({m.country.code for m in live}) >= 2
-    assert get_user_model().objects.get(username="ops").is_superuser
-    first_count = Merchant.objects.count()
-
-    out, _ = run("seed_demo")
-    assert Merchant.objects.count() == first_count
-    assert "password was printed when it was created" in out
-    # Each run's demo keys work; the previous run's are revoked.
-    usable = MerchantAPIKey.objects.filter(revoked=False, merchant__in=live)
-    assert usable.count() == live.count()
-    assert MerchantAPIKey.objects.filter(revoked=True).count() == live.count()
-    curl = next(line for line in out.splitlines() if "curl" in line)
-    raw_key = curl.split("Bearer ")[1].split('"')[0]
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
-    assert client.get("/api/v1/merchant/").status_code == 200
 
 
 @pytest.mark.django_db

@@ -10,13 +10,13 @@ from django.utils import timezone
 from merchants.invoices import previous_month
 from merchants.models import BillingProfile, Invoice, InvoiceStatus, Merchant, MerchantStatus
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.seeded_demo]
 
 
-def test_seed_demo_issues_last_months_invoice_of_each_live_merchant_once():
-    out = StringIO()
-    call_command("seed_demo", stdout=out)
-    call_command("seed_demo", stdout=out)
+def test_seed_demo_issues_last_months_invoice_of_each_live_merchant_once(seeded_demo):
+    again = StringIO()
+    call_command("seed_demo", stdout=again)
+    out = seeded_demo.output + again.getvalue()
 
     year, month = previous_month(timezone.localdate())
     live = Merchant.objects.filter(status=MerchantStatus.LIVE)
@@ -27,5 +27,5 @@ def test_seed_demo_issues_last_months_invoice_of_each_live_merchant_once():
         assert invoice.status == InvoiceStatus.ISSUED
         assert (invoice.period_start.year, invoice.period_start.month) == (year, month)
         assert invoice.customer_legal_name == merchant.legal_name
-        assert f"Demo invoice {invoice.number} for {merchant.name}." in out.getvalue()
+        assert f"Demo invoice {invoice.number} for {merchant.name}." in out
     assert not Invoice.objects.exclude(merchant__in=live).exists()

@@ -11,6 +11,7 @@ without a row fails ``test_every_action_and_custom_page_has_a_row``.
 
 "Care leads" is a user in Customer care and Care leads, as the README says leads are."""
 
+import copy
 import uuid
 from decimal import Decimal
 from importlib import import_module
@@ -56,6 +57,7 @@ from tests.merchants.factories import (
     billing_profile_make,
     fee_plan_make,
 )
+from tests.module_data import kept_for_the_module
 
 pytestmark = pytest.mark.django_db
 
@@ -377,9 +379,23 @@ def test_every_admin_on_the_site_refuses_actions_its_user_may_not_run():
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
 
+@pytest.fixture(scope="module")
+def shared_world(django_db_setup, django_db_blocker):
+    """One of each thing an action or page works on, built once for the module's tests."""
+    with kept_for_the_module(django_db_blocker):
+        with django_db_blocker.unblock():
+            built = build_world()
+        yield built
+    sandbox_reset()
+
+
 @pytest.fixture
-def world(db):
-    """One of each thing an action or page works on."""
+def world(shared_world, db):
+    """The shared objects, this test's own copies."""
+    return copy.deepcopy(shared_world)
+
+
+def build_world() -> dict:
     staff_groups_sync()
     sandbox_reset()
     merchant, _ = merchant_with_program()
@@ -424,7 +440,7 @@ def world(db):
         actor=Actor.staff(agent),
     )
     assert pending.status == GoodwillStatus.PENDING_APPROVAL
-    yield {
+    return {
         "merchant": merchant,
         "invoice": invoice,
         "store": store,
@@ -451,7 +467,6 @@ def world(db):
             merchant=merchant, store=store, platform="shopify", topic="x/y", delivery_id="1"
         ),
     }
-    sandbox_reset()
 
 
 def history_args(obj) -> list:
