@@ -27,7 +27,8 @@ instance updated twice is written once, with the union of the fields.
 # names); every value is a parameter.
 # ruff: noqa: S608
 
-from collections.abc import Iterable, Sequence
+import datetime
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,12 +47,75 @@ class _Update:
     fields: tuple[str, ...]
 
 
+# Values that Django's preparation for the database (``get_db_prep_save``) returns as they
+# are on PostgreSQL, by the field's internal type: they skip it (a good share of the cost
+# of writing a large batch). Anything else, None included, goes through it.
+_INTEGER = frozenset(
+    (
+        "AutoField",
+        "BigAutoField",
+        "BigIntegerField",
+        "ForeignKey",
+        "IntegerField",
+        "OneToOneField",
+        "PositiveBigIntegerField",
+        "PositiveIntegerField",
+        "PositiveSmallIntegerField",
+        "SmallIntegerField",
+    )
+)
+_TEXT = frozenset(("CharField", "EmailField", "SlugField", "TextField"))
+
+
+def _is_integer(value: Any) -> bool:
+    return type(value) is int
+
+
+def _is_text(value: Any) -> bool:
+    return type(value) is str
+
+
+def _is_aware_datetime(value: Any) -> bool:
+    return type(value) is datetime.datetime and value.tzinfo is not None
+
+
+def _is_bool(value: Any) -> bool:
+    return type(value) is bool
+
+
+def _as_is_test(field: Any) -> Callable[[Any], bool] | None:
+    internal = field.get_internal_type()
+    if internal in _INTEGER and (
+        not field.is_relation or field.target_field.get_internal_type() in _INTEGER
+    ):
+        return _is_integer
+    if internal in _TEXT:
+        return _is_text
+    if internal == "DateTimeField":
+        return _is_aware_datetime
+    if internal == "BooleanField":
+        return _is_bool
+    return None
+
+
+_AS_IS_TESTS: dict[Any, Callable[[Any], bool] | None] = {}
+
+
+_RELATION_FIELDS: dict[type, tuple[Any, ...]] = {}
+
+
 def _relations(obj: Model) -> Iterable[tuple[Any, Model]]:
-    for field in obj._meta.concrete_fields:
-        if field.is_relation:
-            target = field.get_cached_value(obj, None)
-            if target is not None:
-                yield field, target
+    model = type(obj)
+    try:
+        fields = _RELATION_FIELDS[model]
+    except KeyError:
+        fields = _RELATION_FIELDS[model] = tuple(
+            field for field in obj._meta.concrete_fields if field.is_relation
+        )
+    for field in fields:
+        target = field.get_cached_value(obj, None)
+        if target is not None:
+            yield field, target
 
 
 def _group(ops: list[_Insert | _Update]) -> list[_Insert | _Update]:
@@ -70,10 +134,9 @@ def _group(ops: list[_Insert | _Update]) -> list[_Insert | _Update]:
         obj = op.objs[0]
         if isinstance(op, _Update):
             key: tuple = ("update", type(obj), op.fields)
-        elif (
-            len(op.objs) == 1
-            and id(obj) not in referenced
-            and not any(target.pk is None for _, target in _relations(obj))
+        elif not any(
+            id(one) in referenced or any(target.pk is None for _, target in _relations(one))
+            for one in op.objs
         ):
             key = ("insert", type(obj))
         else:
@@ -90,7 +153,7 @@ def _group(ops: list[_Insert | _Update]) -> list[_Insert | _Update]:
         elif isinstance(entry[0], _Update):
             merged.append(_Update(tuple(op.objs[0] for op in entry), entry[0].fields))
         else:
-            merged.append(_Insert(tuple(op.objs[0] for op in entry)))
+            merged.append(_Insert(tuple(one for op in entry for one in op.objs)))
     return merged
 
 
@@ -127,6 +190,15 @@ class WriteBatch:
         self._ops.append(op)
         self._updates[id(obj)] = op
 
+    def absorb(self, other: "WriteBatch") -> None:
+        """Queue what ``other`` holds after what this batch holds, and empty ``other``."""
+        for op in other._ops:
+            if isinstance(op, _Update):
+                self.update(op.objs[0], op.fields)
+            else:
+                self._ops.append(op)
+        other._ops, other._updates = [], {}
+
     def execute(self) -> None:
         """Write everything queued, then empty the batch."""
         ops, self._ops, self._updates = self._ops, [], {}
@@ -157,100 +229,184 @@ class WriteBatch:
 
     def _execute_statement(self, ops: list[_Insert | _Update]) -> None:
         connection = connections[self.using]
-        quote = connection.ops.quote_name
-        ctes: list[str] = []
-        params: list[Any] = []
-        inserted: dict[int, tuple[str, str]] = {}  # id(obj) -> (cte name, pk column)
-        outputs: list[tuple[str, _Insert]] = []
+        statement = _Statement(connection)
         for number, op in enumerate(ops):
-            name = f"w{number}"
-            meta = op.objs[0]._meta
-            table = quote(meta.db_table)
-            pk_column = quote(meta.pk.column)
             if isinstance(op, _Update):
-                fields = [meta.get_field(field_name) for field_name in op.fields]
-                rows = []
-                for obj in op.objs:
-                    values = [f"%s::{meta.pk.db_type(connection)}"]
-                    params.append(meta.pk.get_db_prep_save(obj.pk, connection))
-                    for field in fields:
-                        value = field.pre_save(obj, add=False)
-                        values.append(f"%s::{field.db_type(connection)}")
-                        params.append(field.get_db_prep_save(value, connection))
-                    rows.append(f"({', '.join(values)})")
-                aliases = ", ".join(f"c{index}" for index in range(len(fields)))
-                assignments = ", ".join(
-                    f"{quote(field.column)} = v.c{index}" for index, field in enumerate(fields)
-                )
-                ctes.append(
-                    f"{name} AS (UPDATE {table} SET {assignments} "
-                    f"FROM (VALUES {', '.join(rows)}) AS v(pk, {aliases}) "
-                    f"WHERE {table}.{pk_column} = v.pk)"
-                )
-                continue
-            fields = [
-                field
-                for field in meta.concrete_fields
-                if not (field.primary_key and getattr(op.objs[0], field.attname) is None)
-            ]
-            keys = None
-            if len(op.objs) > 1 and meta.pk not in fields:
-                # The keys first, then the rows with their own key each (see the docstring).
-                keys = f"k{number}"
-                ctes.append(
-                    f"{keys} AS (SELECT ARRAY(SELECT nextval(pg_get_serial_sequence(%s, %s)) "
-                    f"FROM generate_series(1, {len(op.objs)})) AS pks)"
-                )
-                params.extend([table, meta.pk.column])
-            rows = []
-            for row_number, obj in enumerate(op.objs, start=1):
-                values = [] if keys is None else [f"(SELECT pks[{row_number}] FROM {keys})"]
-                for field in fields:
-                    target = field.get_cached_value(obj, None) if field.is_relation else None
-                    if target is not None and target.pk is None:
-                        ref = inserted.get(id(target))
-                        if ref is None:
-                            raise ValueError(
-                                f"{meta.label}.{field.name} points at an instance that is "
-                                "neither saved nor inserted earlier in the batch on its own"
-                            )
-                        values.append(f"(SELECT {ref[1]} FROM {ref[0]})")
-                        continue
-                    if target is not None:
-                        # Not setattr: that would drop the cached instance.
-                        obj.__dict__[field.attname] = target.pk
-                    value = field.pre_save(obj, add=True)
-                    values.append("%s")
-                    params.append(field.get_db_prep_save(value, connection))
-                rows.append(f"({', '.join(values)})")
-            columns = ", ".join(
-                quote(field.column) for field in ([meta.pk] if keys else []) + fields
-            )
-            ctes.append(
-                f"{name} AS (INSERT INTO {table} ({columns}) VALUES {', '.join(rows)} "
-                f"RETURNING {pk_column})"
-            )
-            if len(op.objs) == 1:
-                inserted[id(op.objs[0])] = (name, pk_column)
-                # One row: the one key it returns is its own.
-                outputs.append((f"ARRAY(SELECT {pk_column} FROM {name})", op))
-            elif keys is not None:
-                outputs.append((f"(SELECT pks FROM {keys})", op))
-            else:  # the instances brought their own keys
-                outputs.append(("NULL", op))
-        selects = ", ".join(select for select, _ in outputs)
-        sql = f"WITH {', '.join(ctes)} SELECT {selects or 'NULL'}"
+                statement.update(f"w{number}", op)
+            else:
+                statement.insert(f"w{number}", op)
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(statement.sql(), statement.params)
             row = cursor.fetchone()
-        for (_, op), pks in zip(outputs, row or (), strict=False):
+        for (_, op), pks in zip(statement.outputs, row or (), strict=False):
             for obj, pk in zip(op.objs, pks or [obj.pk for obj in op.objs], strict=True):
                 obj.pk = pk
                 obj._state.adding = False
                 obj._state.db = self.using
         # Foreign-key attributes follow the instances they point at, as after save().
-        for _, op in outputs:
+        for _, op in statement.outputs:
             for obj in op.objs:
                 for field, target in _relations(obj):
                     if getattr(obj, field.attname) is None:
                         obj.__dict__[field.attname] = target.pk
+
+
+class _Statement:
+    """The chain of CTEs of one batch on PostgreSQL, and its parameters.
+
+    Rows of several instances travel as one array parameter a column, read back with
+    ``unnest``: a statement of a few dozen parameters that PostgreSQL parses and plans in
+    no time, where a ``VALUES`` list of a thousand rows (a parameter a value) took longer
+    to plan than to run. A ``VALUES`` row remains for an instance alone and for rows that
+    point at an instance inserted earlier in the statement."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self.quote = connection.ops.quote_name
+        self.ctes: list[str] = []
+        self.params: list[Any] = []
+        self.inserted: dict[int, tuple[str, str]] = {}  # id(obj) -> (cte name, pk column)
+        self.outputs: list[tuple[str, _Insert]] = []
+
+    def _prepared(self, field: Any, value: Any) -> Any:
+        try:
+            as_is = _AS_IS_TESTS[field]
+        except KeyError:
+            as_is = _AS_IS_TESTS[field] = _as_is_test(field)
+        if as_is is not None and as_is(value):
+            return value
+        return field.get_db_prep_save(value, self.connection)
+
+    def sql(self) -> str:
+        selects = ", ".join(select for select, _ in self.outputs)
+        return f"WITH {', '.join(self.ctes)} SELECT {selects or 'NULL'}"
+
+    def _array_type(self, field: Any) -> str | None:
+        """The array type a column of ``field``'s values travels as, or None when its
+        values are arrays themselves (which do not stack into one)."""
+        db_type = field.db_type(self.connection)
+        if db_type is None or "[" in db_type:
+            return None
+        return f"{db_type}[]"
+
+    def update(self, name: str, op: _Update) -> None:
+        meta = op.objs[0]._meta
+        table = self.quote(meta.db_table)
+        fields = [meta.get_field(field_name) for field_name in op.fields]
+        columns = [[self._prepared(meta.pk, obj.pk) for obj in op.objs]]
+        for field in fields:
+            columns.append(
+                [self._prepared(field, field.pre_save(obj, add=False)) for obj in op.objs]
+            )
+        aliases = ", ".join(f"c{index}" for index in range(len(fields)))
+        types = [self._array_type(field) for field in [meta.pk, *fields]]
+        if len(op.objs) > 1 and all(types):
+            source = f"unnest({', '.join(f'%s::{kind}' for kind in types)})"
+            self.params.extend(columns)
+        else:
+            rows = []
+            for values in zip(*columns, strict=True):
+                rows.append(
+                    "("
+                    + ", ".join(
+                        f"%s::{field.db_type(self.connection)}" for field in [meta.pk, *fields]
+                    )
+                    + ")"
+                )
+                self.params.extend(values)
+            source = f"(VALUES {', '.join(rows)})"
+        assignments = ", ".join(
+            f"{self.quote(field.column)} = v.c{index}" for index, field in enumerate(fields)
+        )
+        self.ctes.append(
+            f"{name} AS (UPDATE {table} SET {assignments} FROM {source} AS v(pk, {aliases}) "
+            f"WHERE {table}.{self.quote(meta.pk.column)} = v.pk)"
+        )
+
+    def insert(self, name: str, op: _Insert) -> None:
+        meta = op.objs[0]._meta
+        table = self.quote(meta.db_table)
+        pk_column = self.quote(meta.pk.column)
+        fields = [
+            field
+            for field in meta.concrete_fields
+            if not (field.primary_key and getattr(op.objs[0], field.attname) is None)
+        ]
+        keys = None
+        if len(op.objs) > 1 and meta.pk not in fields:
+            # The keys first, then the rows with their own key each (see the module).
+            keys = f"k{name}"
+            self.ctes.append(
+                f"{keys} AS (SELECT ARRAY(SELECT nextval(pg_get_serial_sequence(%s, %s)) "
+                f"FROM generate_series(1, {len(op.objs)})) AS pks)"
+            )
+            self.params.extend([table, meta.pk.column])
+        # Each row's values, or the CTE of the unsaved instance a value points at.
+        rows: list[list[Any]] = []
+        pointing = False
+        for obj in op.objs:
+            values: list[Any] = []
+            for field in fields:
+                target = field.get_cached_value(obj, None) if field.is_relation else None
+                if target is not None and target.pk is None:
+                    ref = self.inserted.get(id(target))
+                    if ref is None:
+                        raise ValueError(
+                            f"{meta.label}.{field.name} points at an instance that is "
+                            "neither saved nor inserted earlier in the batch on its own"
+                        )
+                    values.append(_Ref(f"(SELECT {ref[1]} FROM {ref[0]})"))
+                    pointing = True
+                    continue
+                if target is not None:
+                    # Not setattr: that would drop the cached instance.
+                    obj.__dict__[field.attname] = target.pk
+                values.append(self._prepared(field, field.pre_save(obj, add=True)))
+            rows.append(values)
+        columns = ", ".join(
+            self.quote(field.column) for field in ([meta.pk] if keys else []) + fields
+        )
+        types = [self._array_type(field) for field in fields]
+        if len(op.objs) > 1 and not pointing and all(types):
+            aliases = [f"c{index}" for index in range(len(fields))]
+            arrays = ", ".join(f"%s::{kind}" for kind in types)
+            self.params.extend([list(column) for column in zip(*rows, strict=True)])
+            if keys:
+                selected = ", ".join([f"{keys}.pks[v.n]", *(f"v.{a}" for a in aliases)])
+                source = f"unnest({arrays}) WITH ORDINALITY AS v({', '.join(aliases)}, n), {keys}"
+            else:
+                selected = ", ".join(f"v.{a}" for a in aliases)
+                source = f"unnest({arrays}) AS v({', '.join(aliases)})"
+            self.ctes.append(
+                f"{name} AS (INSERT INTO {table} ({columns}) SELECT {selected} FROM {source})"
+            )
+        else:
+            lines = []
+            for row_number, values in enumerate(rows, start=1):
+                marks = [] if keys is None else [f"(SELECT pks[{row_number}] FROM {keys})"]
+                for value in values:
+                    if isinstance(value, _Ref):
+                        marks.append(value.sql)
+                    else:
+                        marks.append("%s")
+                        self.params.append(value)
+                lines.append(f"({', '.join(marks)})")
+            self.ctes.append(
+                f"{name} AS (INSERT INTO {table} ({columns}) VALUES {', '.join(lines)} "
+                f"RETURNING {pk_column})"
+            )
+        if len(op.objs) == 1:
+            self.inserted[id(op.objs[0])] = (name, pk_column)
+            # One row: the one key it returns is its own.
+            self.outputs.append((f"ARRAY(SELECT {pk_column} FROM {name})", op))
+        elif keys is not None:
+            self.outputs.append((f"(SELECT pks FROM {keys})", op))
+        else:  # the instances brought their own keys
+            self.outputs.append(("NULL", op))
+
+
+@dataclass(frozen=True)
+class _Ref:
+    """A value that is the key of a row inserted earlier in the statement."""
+
+    sql: str

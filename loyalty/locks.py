@@ -6,7 +6,9 @@
 - An order is locked before its member (refunds of one order queue on the order).
 - The program is locked alone (its configuration changes).
 - Several members are locked in primary-key order (the scheduled jobs), skipping rows
-  another worker holds on PostgreSQL: that worker is already handling them.
+  another worker holds on PostgreSQL: that worker is already handling them. A batch of
+  orders first takes the members no one holds, skipping the others, and commits; then it
+  waits for the rest in primary-key order, holding nothing else.
 """
 
 from collections.abc import Iterable
@@ -90,16 +92,16 @@ def member_lock_with_config_version(*, merchant: Merchant, external_id: str) -> 
 
 
 def members_lock_with_config_version(
-    *, merchant: Merchant, external_ids: Iterable[str]
+    *, merchant: Merchant, external_ids: Iterable[str], skip_locked: bool = False
 ) -> dict[str, Member]:
     """The members of an order batch by ``external_id``, locked in primary-key order,
     annotated as ``member_lock_with_config_version`` annotates one; the unknown are
-    absent."""
-    rows = (
-        _member_with_config_version()
-        .filter(merchant=merchant, external_id__in=list(external_ids))
-        .order_by("pk")
-    )
+    absent, and with ``skip_locked`` (PostgreSQL) so are those another transaction
+    holds."""
+    queryset = _member_with_config_version()
+    if skip_locked:
+        queryset = queryset.select_for_update(of=("self",), skip_locked=True)
+    rows = queryset.filter(merchant=merchant, external_id__in=list(external_ids)).order_by("pk")
     return {member.external_id: member for member in rows}
 
 

@@ -8,8 +8,11 @@ How a batch is written:
 2. The orders recorded before (one query for all the batch's ids) are replays, or
    conflicts when the body differs; an id given twice in the batch is the same: the
    second is a replay of the first.
-3. In one transaction: the batch's members are locked in primary-key order, once (the
-   unknown ones created first, as a single order creates them); the rules are evaluated
+3. In two transactions: the first takes the members that exist and that no other
+   transaction holds (``SKIP LOCKED``, so that concurrent calls for overlapping members
+   run side by side) and records their orders; the second waits for the rest, locked in
+   primary-key order while holding nothing else (the unknown ones created first, as a
+   single order creates them), and records theirs. In each, the rules are evaluated
    in Python for each order; the orders, their lines, the ledger entries, the lots, the
    awards and the members' balances are written in a few statements for the whole
    batch (one ``WriteBatch``: on PostgreSQL the primary keys of the orders and ledger
@@ -17,10 +20,12 @@ How a batch is written:
    insert). A member with several orders in the batch has them written in rounds, one
    order of theirs per round, so that each is evaluated on what the one before it
    earned (a capped rule, a tier reached).
-4. If a concurrent request recorded one of the batch's ids meanwhile, the transaction
-   rolls back and each remaining item is recorded on its own, as ``order_record`` does.
+   A member's orders are all written in the same transaction, in the batch's order.
+4. If a concurrent request recorded one of the batch's ids meanwhile, that transaction
+   rolls back and each of its items is recorded on its own, as ``order_record`` does.
 """
 
+import contextlib
 import datetime
 from collections import defaultdict
 from collections.abc import Sequence
@@ -103,11 +108,19 @@ def orders_record_bulk(
         else:
             results[item.index] = _replayed(existing, item.digest)
     if fresh:
-        try:
-            with transaction.atomic():
-                written = _write(merchant, fresh, actor)
-        except IntegrityError:
-            written = {item.index: _one(merchant, item, actor) for item in fresh}
+        written: dict[int, BulkResult] = {}
+        # First the orders of the members no other transaction holds (concurrent calls
+        # for overlapping members then run side by side instead of one after the other),
+        # committed; then the rest, waiting for their members.
+        for skip_locked in (connection.features.has_select_for_update_skip_locked, False):
+            left = [item for item in fresh if item.index not in written]
+            if not left:
+                break
+            try:
+                with transaction.atomic():
+                    written.update(_write(merchant, left, actor, skip_locked=skip_locked))
+            except IntegrityError:
+                written.update({item.index: _one(merchant, item, actor) for item in left})
         results = [written.get(index, result) for index, result in enumerate(results)]
     for item in repeats:
         first = results[first_of[item.data.external_id].index]
@@ -134,15 +147,20 @@ def _one(merchant: Merchant, item: _Item, actor: Actor) -> BulkResult:
 
 
 def _members_locked(
-    merchant: Merchant, items: list[_Item]
+    merchant: Merchant, items: list[_Item], *, skip_locked: bool
 ) -> tuple[dict[str, Member], dict[str, DomainError]]:
     """The batch's members, locked in primary-key order; the unknown ones created first
     with the fields of their first order (as a single order creates them). Also the
-    members that could not be created, with why."""
+    members that could not be created, with why. With ``skip_locked``, only the members
+    that exist and that no other transaction holds."""
     wanted: dict[str, dict] = {}
     for item in items:
         wanted.setdefault(item.data.member_external_id, item.data.member_fields)
-    members = locks.members_lock_with_config_version(merchant=merchant, external_ids=wanted)
+    members = locks.members_lock_with_config_version(
+        merchant=merchant, external_ids=wanted, skip_locked=skip_locked
+    )
+    if skip_locked:
+        return members, {}
     missing = {e: fields for e, fields in wanted.items() if e not in members}
     refused: dict[str, DomainError] = {}
     if missing:
@@ -151,14 +169,22 @@ def _members_locked(
     return members, refused
 
 
-def _write(merchant: Merchant, items: list[_Item], actor: Actor) -> dict[int, BulkResult]:
+def _write(
+    merchant: Merchant, items: list[_Item], actor: Actor, *, skip_locked: bool = False
+) -> dict[int, BulkResult]:
+    """Record ``items``; with ``skip_locked``, only those whose members could be locked
+    without waiting (the others are not answered)."""
     now = timezone.now()
     results: dict[int, BulkResult] = {}
-    members, refused = _members_locked(merchant, items)
+    members, refused = _members_locked(merchant, items, skip_locked=skip_locked)
     for item in items:
         if item.data.member_external_id in refused:
             results[item.index] = BulkResult("error", error=refused[item.data.member_external_id])
-    items = [item for item in items if item.index not in results]
+    items = [
+        item
+        for item in items
+        if item.index not in results and item.data.member_external_id in members
+    ]
     if not members:
         return results
     version = max(member.config_version for member in members.values())
@@ -198,10 +224,14 @@ def _round(
                 error=MemberNotActive(f"The member is {member.status}.", field="member"),
             )
             continue
+        # Each order's writes are queued apart and join the round's only when it is
+        # built, so an order that fails leaves nothing behind. Campaigns take their
+        # budgets as the order is evaluated: then a savepoint per order gives a budget
+        # taken for an order that fails back with it (without campaigns nothing is
+        # written before the batch, and no savepoint is needed).
+        own = WriteBatch()
         try:
-            # A savepoint per order: a campaign budget taken for an order that then fails
-            # is given back with it.
-            with transaction.atomic():
+            with transaction.atomic() if config.campaigns else contextlib.nullcontext():
                 order = services.order_build(
                     merchant=merchant,
                     member=member,
@@ -210,17 +240,20 @@ def _round(
                     digest=item.digest,
                     store=item.store,
                     now=now,
-                    batch=batch,
+                    batch=own,
                     actor=actor,
                 )
         except DomainError as error:
             results[item.index] = BulkResult("error", error=error)
             continue
+        batch.absorb(own)
         built.append((item, order))
     _draw_keys(batch_orders=[b.order for _, b in built], entries=[b.entry for _, b in built])
     batch.execute()
+    services.orders_built_after(
+        built=[order for _, order in built], config=config, now=now, actor=actor
+    )
     for item, order in built:
-        services.order_built_after(built=order, config=config, now=now, actor=actor)
         results[item.index] = BulkResult("created", order=order.order)
     return results
 

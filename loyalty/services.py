@@ -549,14 +549,22 @@ def order_built_after(
 ) -> None:
     """What follows an order's written batch: spent campaign budgets reported, and the
     member's tier upgraded when the order lifts it."""
-    earning.on_exhausted(built.earned.exhausted)
-    built.order.first_lot = built.entry.lot if built.entry else None
-    tiers.member_tier_upgrade(
-        member=built.member,
+    orders_built_after(built=[built], config=config, now=now, actor=actor)
+
+
+def orders_built_after(
+    *, built: list[BuiltOrder], config: ProgramConfig, now: datetime.datetime, actor: Actor
+) -> None:
+    """``order_built_after`` for the orders of one written batch, each of another member:
+    the tier upgrades in one query and one statement."""
+    for one in built:
+        earning.on_exhausted(one.earned.exhausted)
+        one.order.first_lot = one.entry.lot if one.entry else None
+    tiers.members_tier_upgrade(
+        members=[(one.member, f"order {one.order.external_id}") for one in built],
         program=config.program,
         tiers=config.tiers,
         at=now,
-        reason=f"order {built.order.external_id}",
         actor=actor,
     )
 

@@ -112,21 +112,52 @@ def member_tier_upgrade(
 ) -> TierChange | None:
     """Move the member up if they now reach a higher tier; never down. ``tiers``: the
     program's tiers by threshold, when the caller has them already."""
+    changes = members_tier_upgrade(
+        members=[(member, reason)], program=program, at=at, tiers=tiers, actor=actor
+    )
+    return changes[0] if changes else None
+
+
+def members_tier_upgrade(
+    *,
+    members: list[tuple[Member, str]],
+    program: Program,
+    at: datetime.datetime,
+    tiers: tuple[Tier, ...] | list[Tier] | None = None,
+    actor: Actor,
+) -> list[TierChange]:
+    """``member_tier_upgrade`` for several members (locked, each once, with the reason of
+    their move): one query for the qualifying values of those who could move, one
+    statement for the moves."""
     if not program.tiers_enabled:
-        return None
+        return []
     tiers = program_tiers(program) if tiers is None else list(tiers)
-    current = member.tier.threshold if member.tier_id else None
-    higher = [tier for tier in tiers if current is None or tier.threshold > current]
-    if not higher:
-        return None
-    if program.tier_basis == TierBasis.POINTS and member.lifetime_points < higher[0].threshold:
-        # Points earned in the window never exceed lifetime points: nothing to reach yet.
-        return None
-    value = qualifying_values(program=program, member_ids=[member.pk], at=at)[member.pk]
-    target = tier_for(tiers, value)
-    if target is None or (current is not None and target.threshold <= current):
-        return None
-    return _move(member, target, value, reason, at=at, actor=actor)
+    candidates = []
+    for member, reason in members:
+        current = member.tier.threshold if member.tier_id else None
+        higher = [tier for tier in tiers if current is None or tier.threshold > current]
+        if not higher:
+            continue
+        if program.tier_basis == TierBasis.POINTS and member.lifetime_points < higher[0].threshold:
+            # Points earned in the window never exceed lifetime points: nothing to reach yet.
+            continue
+        candidates.append((member, reason, current))
+    if not candidates:
+        return []
+    values = qualifying_values(
+        program=program, member_ids=[member.pk for member, _, _ in candidates], at=at
+    )
+    batch = WriteBatch()
+    changes = []
+    for member, reason, current in candidates:
+        target = tier_for(tiers, values[member.pk])
+        if target is None or (current is not None and target.threshold <= current):
+            continue
+        changes.append(
+            _move(member, target, values[member.pk], reason, batch=batch, at=at, actor=actor)
+        )
+    batch.execute()
+    return changes
 
 
 def tiers_recompute(

@@ -752,8 +752,12 @@ class EventInput:
     dedupe_key: str | None = None
 
 
+# Django's ``Choices.values`` builds its list on every read.
+EVENT_TYPES = frozenset(WebhookEventType.values)
+
+
 def _outbox_row(merchant_id: int, event: EventInput) -> OutboxEvent:
-    if event.type not in WebhookEventType.values:
+    if event.type not in EVENT_TYPES:
         raise UnknownEventType(f"Unknown event type {event.type!r}.", field="type")
     return OutboxEvent(
         merchant_id=merchant_id,

@@ -241,3 +241,80 @@ def test_every_row_of_a_multi_row_insert_gets_its_own_key():
     stored_lines = dict(OrderLine.objects.filter(order__merchant=merchant).values_list("pk", "sku"))
     assert {line.pk: line.sku for line in written} == stored_lines
     assert [line.order_id for line in written] == [orders[n % 3].pk for n in range(40)]
+
+
+# Text that an array literal must quote or escape, and values that are not text.
+AWKWARD = ["NULL", "", 'say "hi"', "a,b", "{braces}", "back\\slash", "tab\there", "ünïcødé ✓"]
+
+
+@pytest.mark.django_db
+def test_many_rows_travel_as_arrays_and_come_back_as_they_were_sent():
+    merchant, _ = program_merchant()
+    member = member_make(merchant)
+    placed = timezone.now() - datetime.timedelta(days=2)
+    batch = WriteBatch()
+    orders = []
+    for number, text in enumerate(AWKWARD):
+        order = _order(merchant, member, f"aw-{number}")
+        order.placed_at = placed + datetime.timedelta(microseconds=number)
+        order.total = Decimal("0.0001") * (number + 1)
+        order.rate_used = None if number % 2 else Decimal("1.0837000001")
+        order.explanation = [{"label": text, "points": str(number), "nested": {"k": [text]}}]
+        orders.append(batch.insert(order))
+    with CaptureQueriesContext(connection) as captured:
+        batch.execute()
+    # Two lists of lines of saved orders, queued apart: they join one insert.
+    lines = WriteBatch()
+    first = lines.insert_many(
+        OrderLine(order=orders[0], sku=text, category="", quantity=1, unit_price=Decimal("1"))
+        for text in AWKWARD
+    )
+    second = lines.insert_many(
+        OrderLine(order=orders[1], sku="x", category=text, quantity=2, unit_price=Decimal("2.5"))
+        for text in AWKWARD
+    )
+    with CaptureQueriesContext(connection) as captured_lines:
+        lines.execute()
+
+    if connection.vendor == "postgresql":
+        for queries, table in ((captured, "loyalty_order"), (captured_lines, "loyalty_orderline")):
+            (statement,) = queries.captured_queries
+            assert statement["sql"].count(f'INSERT INTO "{table}"') == 1
+            assert "unnest" in statement["sql"]
+    for order, text in zip(orders, AWKWARD, strict=True):
+        stored = Order.objects.get(pk=order.pk)
+        assert stored.explanation == order.explanation
+        assert stored.explanation[0]["label"] == text
+        assert (stored.placed_at, stored.total, stored.rate_used) == (
+            order.placed_at,
+            order.total,
+            order.rate_used,
+        )
+    stored_lines = {line.pk: line for line in OrderLine.objects.filter(order__in=orders[:2])}
+    assert [stored_lines[line.pk].sku for line in first] == AWKWARD
+    assert [stored_lines[line.pk].category for line in second] == AWKWARD
+    assert {stored_lines[line.pk].unit_price for line in second} == {Decimal("2.5")}
+
+
+@pytest.mark.django_db
+def test_an_absorbed_batch_is_written_with_the_one_that_took_it_and_is_left_empty():
+    merchant, _ = program_merchant()
+    member = member_make(merchant)
+    batch, own = WriteBatch(), WriteBatch()
+    kept = batch.insert(_order(merchant, member, "ab-1"))
+    member.first_name = "Ana"
+    own.update(member, ["first_name"])
+    taken = own.insert(_order(merchant, member, "ab-2"))
+    member.last_name = "Lima"
+    batch.update(member, ["last_name"])
+
+    batch.absorb(own)
+    own.execute()  # nothing left in it
+    assert taken.pk is None
+    batch.execute()
+
+    assert {kept.pk, taken.pk} == set(
+        Order.objects.filter(merchant=merchant).values_list("pk", flat=True)
+    )
+    member.refresh_from_db()
+    assert (member.first_name, member.last_name) == ("Ana", "Lima")

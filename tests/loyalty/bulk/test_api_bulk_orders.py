@@ -224,3 +224,98 @@ def test_concurrent_calls_with_the_same_orders_record_each_once(tenant, program)
     assert sum(o.points_earned for o in Order.objects.all()) == sum(
         m.lifetime_points for m in Member.objects.all()
     )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_orders_of_a_member_another_transaction_holds_wait_and_the_others_do_not(tenant, program):
+    import time
+
+    from django.db import connections, transaction
+
+    held = member_make(tenant.merchant, "held")
+    for n in range(3):
+        member_make(tenant.merchant, f"free-{n}")
+    orders = [
+        order_body("h-1", member="held", total="10.00"),
+        *(order_body(f"f-{n}", member=f"free-{n}", total="20.00") for n in range(3)),
+        order_body("h-2", member="held", total="5.00"),
+        order_body("n-1", member="brand-new", total="3.00"),
+    ]
+    answers = []
+
+    def call():
+        try:
+            answers.append(bulk(tenant, orders))
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        Member.objects.select_for_update().get(pk=held.pk)
+        thread = threading.Thread(target=call)
+        thread.start()
+        # The free members' orders are committed while the held member is still held.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            recorded = set(
+                Order.objects.filter(merchant=tenant.merchant).values_list("external_id", flat=True)
+            )
+            if recorded:
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+        recorded = set(
+            Order.objects.filter(merchant=tenant.merchant).values_list("external_id", flat=True)
+        )
+        assert recorded == {"f-0", "f-1", "f-2"}
+        assert thread.is_alive()
+    thread.join(timeout=30)
+
+    (response,) = answers
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [(r["status"], r["order"]["points_earned"]) for r in results] == [
+        ("created", 10),
+        ("created", 20),
+        ("created", 20),
+        ("created", 20),
+        ("created", 5),
+        ("created", 3),
+    ]
+    held = assert_ledger_consistent(Member.objects.get(pk=held.pk))
+    assert held.lifetime_points == 15
+    # The member's orders were written in the call's order.
+    assert list(
+        LedgerEntry.objects.filter(member=held).order_by("pk").values_list("source_ref", flat=True)
+    ) == ["h-1", "h-2"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_calls_for_the_same_members_earn_every_order_once(tenant, program):
+    from django.db import connections
+
+    calls = [
+        [order_body(f"k{call}-{n}", member=f"km-{n % 9}", total="10.00") for n in range(45)]
+        for call in range(4)
+    ]
+    answers = []
+
+    def call(orders):
+        try:
+            answers.append(bulk(tenant, orders).json()["results"])
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=call, args=(orders,)) for orders in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(answers) == 4
+    assert {r["status"] for results in answers for r in results} == {"created"}
+    assert Order.objects.filter(merchant=tenant.merchant).count() == 180
+    for member in Member.objects.filter(merchant=tenant.merchant):
+        member = assert_ledger_consistent(member)
+        assert member.lifetime_points == 20 * 10
