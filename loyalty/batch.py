@@ -28,12 +28,15 @@ instance updated twice is written once, with the union of the fields.
 # ruff: noqa: S608
 
 import datetime
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.db import connections
 from django.db.models import Model
+from psycopg.types.json import Jsonb
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,37 @@ def _as_is_test(field: Any) -> Callable[[Any], bool] | None:
     if internal == "BooleanField":
         return _is_bool
     return None
+
+
+def _array_element(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, bool):
+        return "t" if value else "f"
+    elif isinstance(value, int | Decimal):
+        return str(value)
+    elif isinstance(value, datetime.date | datetime.time | uuid.UUID):
+        text = value.isoformat() if not isinstance(value, uuid.UUID) else str(value)
+    elif isinstance(value, Jsonb) and value.dumps is not None:
+        dumped = value.dumps(value.obj)
+        text = dumped.decode() if isinstance(dumped, bytes) else dumped
+    else:
+        raise TypeError(type(value))
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _array_literal(values: Iterable[Any]) -> Any:
+    """A column of values as PostgreSQL's text form of an array (cast in the statement),
+    built here in one pass: psycopg's array dumper quotes element by element with a
+    regular expression, a fifth of the CPU of writing a large batch. A value of a type
+    not handled here leaves the column to psycopg, as a list."""
+    values = list(values)
+    try:
+        return "{" + ",".join(map(_array_element, values)) + "}"
+    except TypeError:
+        return values
 
 
 _AS_IS_TESTS: dict[Any, Callable[[Any], bool] | None] = {}
@@ -302,7 +336,7 @@ class _Statement:
         types = [self._array_type(field) for field in [meta.pk, *fields]]
         if len(op.objs) > 1 and all(types):
             source = f"unnest({', '.join(f'%s::{kind}' for kind in types)})"
-            self.params.extend(columns)
+            self.params.extend(_array_literal(column) for column in columns)
         else:
             rows = []
             for values in zip(*columns, strict=True):
@@ -370,7 +404,7 @@ class _Statement:
         if len(op.objs) > 1 and not pointing and all(types):
             aliases = [f"c{index}" for index in range(len(fields))]
             arrays = ", ".join(f"%s::{kind}" for kind in types)
-            self.params.extend([list(column) for column in zip(*rows, strict=True)])
+            self.params.extend(_array_literal(column) for column in zip(*rows, strict=True))
             if keys:
                 selected = ", ".join([f"{keys}.pks[v.n]", *(f"v.{a}" for a in aliases)])
                 source = f"unnest({arrays}) WITH ORDINALITY AS v({', '.join(aliases)}, n), {keys}"
