@@ -32,10 +32,11 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from django.db import connections
-from django.db.models import Model
+from django.db.models import Field, Model
 from psycopg.types.json import Jsonb
 
 
@@ -375,36 +376,17 @@ class _Statement:
                 f"FROM generate_series(1, {len(op.objs)})) AS pks)"
             )
             self.params.extend([table, meta.pk.column])
-        # Each row's values, or the CTE of the unsaved instance a value points at.
-        rows: list[list[Any]] = []
-        pointing = False
-        for obj in op.objs:
-            values: list[Any] = []
-            for field in fields:
-                target = field.get_cached_value(obj, None) if field.is_relation else None
-                if target is not None and target.pk is None:
-                    ref = self.inserted.get(id(target))
-                    if ref is None:
-                        raise ValueError(
-                            f"{meta.label}.{field.name} points at an instance that is "
-                            "neither saved nor inserted earlier in the batch on its own"
-                        )
-                    values.append(_Ref(f"(SELECT {ref[1]} FROM {ref[0]})"))
-                    pointing = True
-                    continue
-                if target is not None:
-                    # Not setattr: that would drop the cached instance.
-                    obj.__dict__[field.attname] = target.pk
-                values.append(self._prepared(field, field.pre_save(obj, add=True)))
-            rows.append(values)
         columns = ", ".join(
             self.quote(field.column) for field in ([meta.pk] if keys else []) + fields
         )
         types = [self._array_type(field) for field in fields]
-        if len(op.objs) > 1 and not pointing and all(types):
+        by_column = None
+        if len(op.objs) > 1 and all(types):
+            by_column = self._columns(fields, op.objs)
+        if by_column is not None:
             aliases = [f"c{index}" for index in range(len(fields))]
             arrays = ", ".join(f"%s::{kind}" for kind in types)
-            self.params.extend(_array_literal(column) for column in zip(*rows, strict=True))
+            self.params.extend(_array_literal(column) for column in by_column)
             if keys:
                 selected = ", ".join([f"{keys}.pks[v.n]", *(f"v.{a}" for a in aliases)])
                 source = f"unnest({arrays}) WITH ORDINALITY AS v({', '.join(aliases)}, n), {keys}"
@@ -416,9 +398,9 @@ class _Statement:
             )
         else:
             lines = []
-            for row_number, values in enumerate(rows, start=1):
+            for row_number, obj in enumerate(op.objs, start=1):
                 marks = [] if keys is None else [f"(SELECT pks[{row_number}] FROM {keys})"]
-                for value in values:
+                for value in self._row(meta, fields, obj):
                     if isinstance(value, _Ref):
                         marks.append(value.sql)
                     else:
@@ -437,6 +419,58 @@ class _Statement:
             self.outputs.append((f"(SELECT pks FROM {keys})", op))
         else:  # the instances brought their own keys
             self.outputs.append(("NULL", op))
+
+    def _row(self, meta: Any, fields: list[Any], obj: Model) -> list[Any]:
+        """One row's values, or the CTE of the unsaved instance a value points at."""
+        values: list[Any] = []
+        for field in fields:
+            target = field.get_cached_value(obj, None) if field.is_relation else None
+            if target is not None and target.pk is None:
+                ref = self.inserted.get(id(target))
+                if ref is None:
+                    raise ValueError(
+                        f"{meta.label}.{field.name} points at an instance that is "
+                        "neither saved nor inserted earlier in the batch on its own"
+                    )
+                values.append(_Ref(f"(SELECT {ref[1]} FROM {ref[0]})"))
+                continue
+            if target is not None:
+                # Not setattr: that would drop the cached instance.
+                obj.__dict__[field.attname] = target.pk
+            values.append(self._prepared(field, field.pre_save(obj, add=True)))
+        return values
+
+    def _columns(self, fields: list[Any], objs: Sequence[Model]) -> list[list[Any]] | None:
+        """The values of many rows, a column at a time; None when a row points at an
+        unsaved instance (its key is not known yet)."""
+        columns = []
+        for field in fields:
+            if field.is_relation:
+                values = []
+                for obj in objs:
+                    target = field.get_cached_value(obj, None)
+                    if target is not None:
+                        if target.pk is None:
+                            return None
+                        obj.__dict__[field.attname] = target.pk
+                    values.append(obj.__dict__[field.attname])
+            elif type(field).pre_save is Field.pre_save:
+                values = list(map(attrgetter(field.attname), objs))
+            else:
+                values = [field.pre_save(obj, add=True) for obj in objs]
+            try:
+                as_is = _AS_IS_TESTS[field]
+            except KeyError:
+                as_is = _AS_IS_TESTS[field] = _as_is_test(field)
+            prepare = field.get_db_prep_save
+            connection = self.connection
+            if as_is is None:
+                columns.append([prepare(value, connection) for value in values])
+            else:
+                columns.append(
+                    [value if as_is(value) else prepare(value, connection) for value in values]
+                )
+        return columns
 
 
 @dataclass(frozen=True)

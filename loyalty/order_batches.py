@@ -45,6 +45,8 @@ from loyalty.recording import replay
 from merchants.models import Merchant, Store
 
 MAX_ORDERS = 1000
+# Passes that take only the members no other transaction holds, before one that waits.
+SKIP_LOCKED_PASSES = 3
 
 
 @dataclass(frozen=True)
@@ -108,19 +110,7 @@ def orders_record_bulk(
         else:
             results[item.index] = _replayed(existing, item.digest)
     if fresh:
-        written: dict[int, BulkResult] = {}
-        # First the orders of the members no other transaction holds (concurrent calls
-        # for overlapping members then run side by side instead of one after the other),
-        # committed; then the rest, waiting for their members.
-        for skip_locked in (connection.features.has_select_for_update_skip_locked, False):
-            left = [item for item in fresh if item.index not in written]
-            if not left:
-                break
-            try:
-                with transaction.atomic():
-                    written.update(_write(merchant, left, actor, skip_locked=skip_locked))
-            except IntegrityError:
-                written.update({item.index: _one(merchant, item, actor) for item in left})
+        written = _write_all(merchant, fresh, actor)
         results = [written.get(index, result) for index, result in enumerate(results)]
     for item in repeats:
         first = results[first_of[item.data.external_id].index]
@@ -129,6 +119,29 @@ def orders_record_bulk(
         else:
             results[item.index] = first
     return [result if result is not None else BulkResult("error") for result in results]
+
+
+def _write_all(merchant: Merchant, items: list[_Item], actor: Actor) -> dict[int, BulkResult]:
+    """Record the new orders, each pass in its own transaction: first those of the members
+    no other transaction holds (concurrent calls for overlapping members then run side by
+    side instead of one after the other), again while that finds some (the others commit
+    meanwhile), then the rest, waiting for their members."""
+    written: dict[int, BulkResult] = {}
+    skipping = SKIP_LOCKED_PASSES if connection.features.has_select_for_update_skip_locked else 0
+    while left := [item for item in items if item.index not in written]:
+        skip_locked = skipping > 0
+        skipping -= 1
+        try:
+            with transaction.atomic():
+                found = _write(merchant, left, actor, skip_locked=skip_locked)
+        except IntegrityError:
+            found = {item.index: _one(merchant, item, actor) for item in left}
+        written.update(found)
+        if not skip_locked:
+            break
+        if not found:
+            skipping = 0  # nothing free: wait for the rest
+    return written
 
 
 def _replayed(order: Order, digest: str) -> BulkResult:
