@@ -133,6 +133,7 @@ def _array_literal(values: Iterable[Any]) -> Any:
         return values
 
 
+_DB_TYPES: dict[tuple[Any, str], str | None] = {}
 _AS_IS_TESTS: dict[Any, Callable[[Any], bool] | None] = {}
 
 
@@ -316,10 +317,19 @@ class _Statement:
         selects = ", ".join(select for select, _ in self.outputs)
         return f"WITH {', '.join(self.ctes)} SELECT {selects or 'NULL'}"
 
+    def _db_type(self, field: Any) -> str | None:
+        """``field.db_type``, kept: a foreign key's builds a new field each time."""
+        key = (field, self.connection.vendor)
+        try:
+            return _DB_TYPES[key]
+        except KeyError:
+            db_type = _DB_TYPES[key] = field.db_type(self.connection)
+            return db_type
+
     def _array_type(self, field: Any) -> str | None:
         """The array type a column of ``field``'s values travels as, or None when its
         values are arrays themselves (which do not stack into one)."""
-        db_type = field.db_type(self.connection)
+        db_type = self._db_type(field)
         if db_type is None or "[" in db_type:
             return None
         return f"{db_type}[]"
@@ -344,7 +354,7 @@ class _Statement:
                 rows.append(
                     "("
                     + ", ".join(
-                        f"%s::{field.db_type(self.connection)}" for field in [meta.pk, *fields]
+                        f"%s::{self._db_type(field)}" for field in [meta.pk, *fields]
                     )
                     + ")"
                 )
@@ -379,10 +389,8 @@ class _Statement:
         columns = ", ".join(
             self.quote(field.column) for field in ([meta.pk] if keys else []) + fields
         )
-        types = [self._array_type(field) for field in fields]
-        by_column = None
-        if len(op.objs) > 1 and all(types):
-            by_column = self._columns(fields, op.objs)
+        types = [self._array_type(field) for field in fields] if len(op.objs) > 1 else [None]
+        by_column = self._columns(fields, op.objs) if all(types) else None
         if by_column is not None:
             aliases = [f"c{index}" for index in range(len(fields))]
             arrays = ", ".join(f"%s::{kind}" for kind in types)
