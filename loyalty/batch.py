@@ -353,9 +353,7 @@ class _Statement:
             for values in zip(*columns, strict=True):
                 rows.append(
                     "("
-                    + ", ".join(
-                        f"%s::{self._db_type(field)}" for field in [meta.pk, *fields]
-                    )
+                    + ", ".join(f"%s::{self._db_type(field)}" for field in [meta.pk, *fields])
                     + ")"
                 )
                 self.params.extend(values)

@@ -117,17 +117,23 @@ def points_publish(
 ) -> None:
     """A ``points.*`` event for ``entry``, just written to the locked ``member`` (or
     queued in ``batch`` beside it)."""
-    points = entry.points + entry.pending
+    # What moved: a release moves points from pending to spendable (its two parts cancel
+    # out); every other entry adds or takes its points and pending points.
+    released = entry.kind == LedgerEntry.Kind.RELEASE
+    points = entry.points if released else entry.points + entry.pending
     payload: dict[str, Any] = {
         "member": member_summary(member),
         "points": abs(points),
-        "pending": entry.pending != 0,
+        "pending": entry.pending != 0 and not released,
         "balance_after": entry.balance_after,
         "pending_after": entry.pending_after,
         "kind": entry.kind,
         "source": {"type": entry.source_type, "ref": entry.source_ref},
         "reason": entry.reason,
     }
+    if entry.kind == LedgerEntry.Kind.REVERSE:
+        # Points the member had already spent, which a refund could not take back.
+        payload["shortfall"] = entry.shortfall
     if lot is not None:
         payload["available_at"] = _iso(lot.available_at)
         payload["expires_at"] = _iso(lot.expires_at)

@@ -47,3 +47,9 @@ class SpendAlreadyRefunded(DomainError):
     code = "spend_already_refunded"
     status = 409
     title = "Those points were already given back."
+
+
+class CursorExpired(DomainError):
+    code = "cursor_expired"
+    status = 410
+    title = "Changes after this cursor are no longer kept."

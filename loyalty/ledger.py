@@ -339,6 +339,7 @@ def points_reverse_for_refund(
         actor=actor,
     )
     _record_movements(entry, from_pending + from_balance, -1)
+    events.points_publish(type=events.EventType.POINTS_REVERSED, member=member, entry=entry)
     return Reversal(entry=entry, reversed=pending_taken + balance_taken, shortfall=shortfall)
 
 
@@ -376,6 +377,7 @@ def points_refund_spend(
         actor=actor,
     )
     _record_movements(entry, [(m.lot, -m.points) for m in movements], 1)
+    events.points_publish(type=events.EventType.POINTS_RETURNED, member=member, entry=entry)
     return entry
 
 
@@ -394,20 +396,22 @@ def release_lots(
         points = sum(lot.remaining for lot in lots)
         if points <= 0:
             continue
-        entries.append(
-            _write(
-                member,
-                kind=Kind.RELEASE,
-                points=points,
-                pending=-points,
-                at=at,
-                source_type=Source.SYSTEM,
-                reason=f"{len(lots)} lot(s) past their pending period",
-                touch=False,
-                batch=batch,
-                actor=actor,
-            )
+        entry = _write(
+            member,
+            kind=Kind.RELEASE,
+            points=points,
+            pending=-points,
+            at=at,
+            source_type=Source.SYSTEM,
+            reason=f"{len(lots)} lot(s) past their pending period",
+            touch=False,
+            batch=batch,
+            actor=actor,
         )
+        events.points_publish(
+            type=events.EventType.POINTS_RELEASED, member=member, entry=entry, batch=batch
+        )
+        entries.append(entry)
     batch.execute()
     return entries
 

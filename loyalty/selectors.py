@@ -5,12 +5,13 @@ import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from core.exceptions import NotFound
 from loyalty.attributes import AttributeSpec
-from loyalty.exceptions import NoActiveProgram
+from loyalty.exceptions import CursorExpired, NoActiveProgram
 from loyalty.external_ids import is_external_id
 from loyalty.models import (
     CampaignCoupon,
@@ -177,7 +178,20 @@ def members_changed(
     """The members whose profile, balance, tier or segments changed after ``since`` (an
     outbox sequence), by their latest change, oldest first, at most ``limit``; and the
     cursor to pass next. Each member comes with the segments they are in now
-    (``segment_list``) and their tier."""
+    (``segment_list``) and their tier. Raises ``CursorExpired`` for a cursor before
+    events the retention job deleted."""
+    purged = (
+        Merchant.objects.filter(pk=merchant.pk)
+        .values_list("events_purged_through", flat=True)
+        .first()
+    )
+    if 0 < since < (purged or 0):
+        days = settings.WEBHOOK_EVENT_RETENTION_DAYS
+        raise CursorExpired(
+            f"Changes are kept for {days} days and some after this cursor are gone: start "
+            "again from a full export (the members CSV) with since=0.",
+            field="since",
+        )
     horizon = (
         OutboxEvent.objects.filter(merchant=merchant, created_at__lt=now - CHANGES_SETTLE)
         .order_by("-id")

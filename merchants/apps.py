@@ -100,6 +100,13 @@ class MerchantsConfig(AppConfig):
             "webhook endpoints and sends those that are due (retries included).",
         },
         {
+            "name": "Purge old webhook events",
+            "task": "merchants.purge_outbox",
+            "crontab": "27 3 * * *",
+            "description": "Deletes outbox events older than WEBHOOK_EVENT_RETENTION_DAYS "
+            "with their deliveries and attempts (not those still being retried).",
+        },
+        {
             "name": "Draft last month's invoices",
             "task": "merchants.draft_invoices",
             "crontab": "30 2 1 * *",

@@ -62,3 +62,12 @@ def deliver_webhook(delivery_id: int) -> str:
     from merchants.webhooks import delivery
 
     return delivery.delivery_send(delivery_id=delivery_id)
+
+
+@shared_task(name="merchants.purge_outbox", acks_late=True)
+def purge_outbox() -> str:
+    """Daily: delete outbox events past WEBHOOK_EVENT_RETENTION_DAYS (and their deliveries
+    and attempts)."""
+    from merchants.webhooks import retention
+
+    return str(retention.outbox_purge(now=timezone.now()))

@@ -555,6 +555,15 @@ WEBHOOKS_SECRET_OVERLAP_HOURS = env.int("WEBHOOKS_SECRET_OVERLAP_HOURS", default
 WEBHOOKS_LIVE_CACHE_SECONDS = 600
 # How long before a lot expires the merchant's systems hear of it (points.expiring).
 LOYALTY_EXPIRY_WARNING_DAYS = env.int("LOYALTY_EXPIRY_WARNING_DAYS", default=30)
+# How long outbox events, their deliveries and attempts are kept (the delivery log, the
+# changes feed). Longer than the expiry warning: an announced lot's event is what keeps it
+# from being announced twice.
+WEBHOOK_EVENT_RETENTION_DAYS = env.int("WEBHOOK_EVENT_RETENTION_DAYS", default=35)
+if WEBHOOK_EVENT_RETENTION_DAYS <= LOYALTY_EXPIRY_WARNING_DAYS:
+    raise ImproperlyConfigured(
+        "WEBHOOK_EVENT_RETENTION_DAYS must be more than LOYALTY_EXPIRY_WARNING_DAYS "
+        f"({LOYALTY_EXPIRY_WARNING_DAYS})."
+    )
 
 
 def _refuse_insecure_production() -> None:

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from loyalty import selectors
 from loyalty.api.serializers import MemberSerializer
+from loyalty.exceptions import CursorExpired
 from loyalty.models import Segment
 from loyalty.segments.query import segment_ids_parse
 from merchants.api.schema import INVALID_INPUT, problems
@@ -51,7 +52,10 @@ class MemberChangesView(MerchantAPIView):
         "`limit` a page (100 by default, 500 at most). Start with `since=0` (after a full "
         "export: the nightly members CSV), then pass the `next` of each answer; an answer "
         "with fewer results than `limit` has caught up, and `next` is where to resume. "
-        "Changes are served once 30 seconds old, so that none committed late is skipped.",
+        "Changes are served once 30 seconds old, so that none committed late is skipped. "
+        "Changes are kept for `WEBHOOK_EVENT_RETENTION_DAYS` (35 by default): a cursor "
+        "older than that is refused with `410 cursor_expired`; start again from a full "
+        "export with `since=0`.",
         parameters=[
             OpenApiParameter(
                 "since",
@@ -64,7 +68,7 @@ class MemberChangesView(MerchantAPIView):
                 description="At most this many members (1-500).",
             ),
         ],
-        responses={200: MemberChangesSerializer, **problems(INVALID_INPUT)},
+        responses={200: MemberChangesSerializer, **problems(INVALID_INPUT, CursorExpired)},
         tags=["members"],
     )
     def get(self, request: Request) -> Response:

@@ -22,7 +22,8 @@ The life of an event:
 
 Outcomes: a 2xx delivers. Anything else fails the attempt (a 3xx too: redirects are not
 followed; 429, 502 and 504 included) and the next is scheduled by ``SCHEDULE`` with up
-to 10% jitter, about three days in all; after the last, the delivery is given up. A 410
+to 10% jitter (or later, when a 429 or 503 says ``Retry-After``: up to a day), about three
+days in all; after the last, the delivery is given up. A 410
 gives up and disables the endpoint at once. An endpoint failing without a single success
 for ``DISABLE_AFTER`` is disabled. Either way the merchant's owners are emailed.
 
@@ -85,6 +86,8 @@ DISABLE_AFTER = datetime.timedelta(days=5)
 LEASE = datetime.timedelta(seconds=120)
 USER_AGENT = "LoyaltyWebhooks/1.0"
 SHORT_WAIT = datetime.timedelta(minutes=1)
+# The longest pause a receiver's Retry-After may ask for.
+RETRY_AFTER_MAX = datetime.timedelta(hours=24)
 
 
 def retry_delay(attempts: int, rng: random.Random | None = None) -> datetime.timedelta | None:
@@ -350,6 +353,9 @@ def _record(
         if endpoint.failing_since is None:
             WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=now)
         wait = retry_delay(delivery.attempts)
+        if wait is not None and answer.retry_after is not None:
+            # The receiver asked for a pause (429, 503): at least that, up to a day.
+            wait = max(wait, min(answer.retry_after, RETRY_AFTER_MAX))
         delivery.status = DeliveryStatus.PENDING if wait else DeliveryStatus.FAILED
         delivery.next_attempt_at = now + wait if wait else None
         delivery.save()

@@ -9,11 +9,15 @@ proxy from the environment and reads only what is asked of it: the first
 ``timeout`` bounds the connection and each read; a request that exceeds it is an error
 like any other network failure (``Answer.error``)."""
 
+import datetime
 import http.client
 import socket
 import ssl
 import time
 from dataclasses import dataclass
+
+from django.utils import timezone
+from django.utils.http import parse_http_date
 
 from merchants.webhooks.address import Target
 
@@ -26,6 +30,27 @@ class Answer:
     body: str = ""
     error: str = ""
     duration_ms: int = 0
+    retry_after: datetime.timedelta | None = None  # what a 429 or 503 asked us to wait
+
+
+# Answers that say "not now": their Retry-After is honoured.
+RETRY_AFTER_STATUSES = frozenset((429, 503))
+
+
+def retry_after(value: str | None, now: datetime.datetime) -> datetime.timedelta | None:
+    """A ``Retry-After`` header (RFC 9110: seconds, or an HTTP date) as a wait from
+    ``now``; None when absent, unreadable or already past."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return datetime.timedelta(seconds=int(value[:9]))
+    try:
+        at = datetime.datetime.fromtimestamp(parse_http_date(value), tz=datetime.UTC)
+    except ValueError:
+        return None
+    wait = at - now
+    return wait if wait > datetime.timedelta(0) else None
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
@@ -63,6 +88,9 @@ def post(*, target: Target, headers: dict[str, str], body: bytes, timeout: float
             status=response.status,
             body=kept.decode("utf-8", errors="replace"),
             duration_ms=_since(started),
+            retry_after=retry_after(response.getheader("retry-after"), timezone.now())
+            if response.status in RETRY_AFTER_STATUSES
+            else None,
         )
     except (OSError, http.client.HTTPException, ssl.SSLError) as error:
         return Answer(status=None, error=_describe(error), duration_ms=_since(started))

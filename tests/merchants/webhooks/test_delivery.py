@@ -288,3 +288,45 @@ def test_the_management_command_runs_the_job(shop, receiver):
     call_command("deliver_webhooks", stdout=out)
     assert "1 delivered" in out.getvalue()
     assert len(receiver.received) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "header", "at_least", "at_most"),
+    [
+        (429, "120", 120, 133),
+        (503, "7200", 7200, 7200 * 1.01),
+        (429, "999999", 24 * 3600, 24 * 3600),  # capped at a day
+        (429, "", 5, 5.5),  # none given: the schedule's 5 s
+        (500, "120", 5, 5.5),  # only 429 and 503 ask for a pause
+        (429, "soon", 5, 5.5),  # unreadable: ignored
+    ],
+)
+def test_a_retry_after_is_honoured_up_to_a_day(shop, receiver, status, header, at_least, at_most):
+    receiver.script = [status]
+    receiver.headers = {"retry-after": header} if header else {}
+    endpoint_make(shop, receiver.url)
+    member_make(shop, "cust-1")
+    now = timezone.now()
+    run(now)
+    row = WebhookDelivery.objects.get()
+    assert row.status == DeliveryStatus.PENDING
+    wait = (row.next_attempt_at - now).total_seconds()
+    assert at_least <= wait <= at_most
+    assert not run(now + datetime.timedelta(seconds=at_least - 1)).outcomes
+    assert len(receiver.received) == 1
+    run(now + datetime.timedelta(seconds=at_most + 1))
+    assert WebhookDelivery.objects.get().status == DeliveryStatus.DELIVERED
+
+
+def test_a_retry_after_date_is_read_as_a_date():
+    from django.utils.http import http_date
+
+    from merchants.webhooks.transport import retry_after
+
+    now = timezone.now()
+    later = now + datetime.timedelta(minutes=10)
+    wait = retry_after(http_date(later.timestamp()), now)
+    assert datetime.timedelta(minutes=9) < wait <= datetime.timedelta(minutes=10)
+    assert retry_after(http_date((now - datetime.timedelta(minutes=1)).timestamp()), now) is None
+    assert retry_after("Wed, 99 Foo 2026", now) is None
+    assert retry_after(None, now) is None

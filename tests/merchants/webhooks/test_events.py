@@ -22,6 +22,8 @@ from tests.loyalty.factories import (
     points_give,
     points_take,
     program_merchant,
+    refund_post,
+    release_due,
 )
 from tests.loyalty.segments.helpers import segment_make, where
 
@@ -140,6 +142,13 @@ def test_redemption_created_delivered_and_refunded():
     (refunded,) = published(merchant, "redemption.refunded")
     assert refunded.payload["reason"] == "no stock"
     assert refunded.payload["member"]["points_balance"] == 6000 - delivered.points_total
+    (returned,) = published(merchant, "points.returned")
+    assert returned.subject == "ann"
+    assert (returned.payload["points"], returned.payload["balance_after"]) == (
+        pending.points_total,
+        6000 - delivered.points_total,
+    )
+    assert returned.payload["kind"] == "redemption_refund"
 
 
 def test_a_public_reply_is_an_event_and_an_internal_note_is_not():
@@ -163,6 +172,9 @@ def test_every_event_type_has_a_test_here():
         "points.spent",
         "points.expiring",
         "points.expired",
+        "points.released",
+        "points.reversed",
+        "points.returned",
         "tier.changed",
         "segment.joined",
         "segment.left",
@@ -180,3 +192,32 @@ def test_a_staff_credit_is_points_earned():
     points_give(member, 7)
     (earned,) = published(merchant, "points.earned")
     assert (earned.payload["points"], earned.payload["kind"]) == (7, "adjust")
+
+
+def test_pending_points_released_and_points_taken_back_for_a_refund():
+    merchant, _ = program_merchant(pending_days=14)
+    member = member_make(merchant, "ann")
+    order_post(merchant, member, "40", external_id="o-1")
+    refund_post(merchant, "o-1", "10", external_id="r-1")  # while pending
+    (first,) = published(merchant, "points.reversed")
+    assert (first.payload["points"], first.payload["pending"]) == (10, True)
+    assert first.payload["member"]["pending_points"] == 30
+    assert first.payload["source"] == {"type": "refund", "ref": "r-1"}
+
+    release_due(member, timezone.now() + datetime.timedelta(days=15))
+    (released,) = published(merchant, "points.released")
+    assert (released.payload["points"], released.payload["pending"]) == (30, False)
+    assert released.payload["member"]["points_balance"] == 30
+    assert released.payload["member"]["pending_points"] == 0
+
+    points_take(member, 25)
+    refund_post(merchant, "o-1", "30", external_id="r-2")  # 25 of the 30 were spent
+    second = published(merchant, "points.reversed")[1]
+    assert (second.payload["points"], second.payload["shortfall"]) == (5, 25)
+    assert second.payload["balance_after"] == 0
+    assert [e.type for e in OutboxEvent.objects.filter(merchant=merchant).order_by("id")][-4:] == [
+        "points.reversed",
+        "points.released",
+        "points.spent",
+        "points.reversed",
+    ]
