@@ -162,6 +162,19 @@ def merchant_transition(
             for key in MerchantAPIKey.objects.filter(merchant=current, revoked=False):
                 api_key_revoke(api_key=key, reason="merchant offboarded", actor=actor)
             Store.objects.filter(merchant=current).update(is_active=False)
+        # The API reads the merchant's status from its keys' cached verification: every
+        # process verifies them again on their next request (now, and once committed, as
+        # a revocation does), so a suspension stops the API at once.
+        prefixes = list(
+            MerchantAPIKey.objects.filter(merchant=current, revoked=False).values_list(
+                "prefix", flat=True
+            )
+        )
+        for prefix in prefixes:
+            api_key_cache_invalidate(prefix=prefix)
+        transaction.on_commit(
+            lambda: [api_key_cache_invalidate(prefix=prefix) for prefix in prefixes]
+        )
     merchant.status = to_status
     merchant.status_changed_at = now
     return merchant

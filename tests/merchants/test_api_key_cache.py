@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from core.actors import SYSTEM
 from merchants import selectors, services
-from merchants.models import Merchant, MerchantAPIKey
+from merchants.models import Merchant, MerchantAPIKey, MerchantStatus
 from tests.conftest import assert_problem
 from tests.merchants.factories import MerchantFactory, issue_key
 
@@ -67,6 +67,25 @@ def test_a_revoked_key_is_refused_on_the_next_request():
     assert client.get(URL).status_code == 200  # from the cache
     services.api_key_revoke(api_key=api_key, reason="leaked", actor=SYSTEM)
     assert_problem(client.get(URL), 401, "invalid_api_key")
+
+
+@pytest.mark.django_db
+def test_a_suspended_merchant_is_refused_on_the_next_request_and_welcome_back_after():
+    merchant = MerchantFactory(live=True)
+    _, raw_key = issue_key(merchant)
+    client = client_with(raw_key)
+    feed = "/api/v1/members/changes/"
+    assert client.get(feed).status_code == 200
+    assert client.get(feed).status_code == 200  # from the cache
+    services.merchant_transition(
+        merchant=merchant, to_status=MerchantStatus.SUSPENDED, reason="unpaid", actor=SYSTEM
+    )
+    assert_problem(client.get(feed), 403, "merchant_not_active")
+    assert client.get(URL).json()["status"] == "suspended"
+    services.merchant_transition(
+        merchant=merchant, to_status=MerchantStatus.LIVE, reason="paid", actor=SYSTEM
+    )
+    assert client.get(feed).status_code == 200
 
 
 @pytest.mark.django_db
