@@ -218,3 +218,13 @@ def test_no_model_change_lacks_a_migration():
     # --check exits (SystemExit) when a migration is missing.
     call_command("makemigrations", "--check", "--dry-run", stdout=out, stderr=out)
     assert "No changes detected" in out.getvalue()
+
+
+def test_webhook_events_are_kept_longer_than_the_expiry_warning(base_env):
+    refused = manage({**base_env, "WEBHOOK_EVENT_RETENTION_DAYS": "30"}, "check")
+    assert refused.returncode != 0
+    assert (
+        "WEBHOOK_EVENT_RETENTION_DAYS must be more than LOYALTY_EXPIRY_WARNING_DAYS (30)"
+        in refused.stderr
+    )
+    assert manage({**base_env, "WEBHOOK_EVENT_RETENTION_DAYS": "31"}, "check").returncode == 0
