@@ -100,12 +100,16 @@ def live_merchant_with_program(*, name: str, slug: str, timezone_name: str, silv
     from decimal import Decimal
 
     from core.actors import SYSTEM
-    from loyalty import services as loyalty_services
     from loyalty.models import Tier
-    from merchants import services as merchant_services
+    from loyalty.services.programs import program_configure
     from merchants.models import ChecklistItem, MerchantStatus
+    from merchants.services.lifecycle import (
+        checklist_item_complete,
+        merchant_create,
+        merchant_transition,
+    )
 
-    merchant = merchant_services.merchant_create(
+    merchant = merchant_create(
         name=name,
         slug=slug,
         country="US",
@@ -114,10 +118,8 @@ def live_merchant_with_program(*, name: str, slug: str, timezone_name: str, silv
         actor=SYSTEM,
     )
     for step in (MerchantStatus.IN_REVIEW, MerchantStatus.APPROVED):
-        merchant_services.merchant_transition(
-            merchant=merchant, to_status=step, reason="benchmark", actor=SYSTEM
-        )
-    program = loyalty_services.program_configure(
+        merchant_transition(merchant=merchant, to_status=step, reason="benchmark", actor=SYSTEM)
+    program = program_configure(
         merchant=merchant,
         actor=SYSTEM,
         name="Bench Rewards",
@@ -133,8 +135,8 @@ def live_merchant_with_program(*, name: str, slug: str, timezone_name: str, silv
     silver_tier = Tier.objects.create(program=program, name="Silver", threshold=silver)
     gold_tier = Tier.objects.create(program=program, name="Gold", threshold=gold)
     for item in ChecklistItem.values:
-        merchant_services.checklist_item_complete(merchant=merchant, item=item, actor=SYSTEM)
-    merchant_services.merchant_transition(
+        checklist_item_complete(merchant=merchant, item=item, actor=SYSTEM)
+    merchant_transition(
         merchant=merchant, to_status=MerchantStatus.LIVE, reason="benchmark", actor=SYSTEM
     )
     return merchant, program, silver_tier, gold_tier

@@ -221,11 +221,16 @@ def setup(args: argparse.Namespace, phases: int) -> World:
     )
     from core.actors import SYSTEM
     from loyalty import ledger
-    from loyalty import services as loyalty_services
-    from merchants import services as merchant_services
+    from loyalty.services.members import member_upsert
+    from loyalty.services.programs import program_configure
     from merchants.models import ChecklistItem, MerchantStatus
+    from merchants.services.lifecycle import (
+        checklist_item_complete,
+        merchant_create,
+        merchant_transition,
+    )
 
-    merchant = merchant_services.merchant_create(
+    merchant = merchant_create(
         name="Bench Rewards Shop",
         slug="bench-rewards-shop",
         country="US",
@@ -234,15 +239,13 @@ def setup(args: argparse.Namespace, phases: int) -> World:
         actor=SYSTEM,
     )
     for step in (MerchantStatus.IN_REVIEW, MerchantStatus.APPROVED):
-        merchant_services.merchant_transition(
-            merchant=merchant, to_status=step, reason="benchmark", actor=SYSTEM
-        )
+        merchant_transition(merchant=merchant, to_status=step, reason="benchmark", actor=SYSTEM)
     for item in ChecklistItem.values:
-        merchant_services.checklist_item_complete(merchant=merchant, item=item, actor=SYSTEM)
-    merchant_services.merchant_transition(
+        checklist_item_complete(merchant=merchant, item=item, actor=SYSTEM)
+    merchant_transition(
         merchant=merchant, to_status=MerchantStatus.LIVE, reason="benchmark", actor=SYSTEM
     )
-    loyalty_services.program_configure(
+    program_configure(
         merchant=merchant,
         actor=SYSTEM,
         name="Bench Points",
@@ -294,7 +297,7 @@ def setup(args: argparse.Namespace, phases: int) -> World:
     now = timezone.now()
     for number in range(args.members):
         external_id = f"bench-{number:04d}"
-        member, _ = loyalty_services.member_upsert(
+        member, _ = member_upsert(
             merchant=merchant, external_id=external_id, fields={"country": "US"}
         )
         with transaction.atomic():

@@ -173,12 +173,17 @@ def setup_data(args: argparse.Namespace) -> str:
     from decimal import Decimal
 
     from core.actors import SYSTEM
-    from loyalty import services as loyalty_services
     from loyalty.models import EarningRule, Member, RuleKind, Tier
-    from merchants import services as merchant_services
+    from loyalty.services.programs import program_configure
     from merchants.models import ChecklistItem, MerchantStatus, Scope
+    from merchants.services.api_keys import api_key_issue
+    from merchants.services.lifecycle import (
+        checklist_item_complete,
+        merchant_create,
+        merchant_transition,
+    )
 
-    merchant = merchant_services.merchant_create(
+    merchant = merchant_create(
         name="Bench Outfitters",
         slug="bench-outfitters",
         country="US",
@@ -187,10 +192,8 @@ def setup_data(args: argparse.Namespace) -> str:
         actor=SYSTEM,
     )
     for step in (MerchantStatus.IN_REVIEW, MerchantStatus.APPROVED):
-        merchant_services.merchant_transition(
-            merchant=merchant, to_status=step, reason="benchmark", actor=SYSTEM
-        )
-    program = loyalty_services.program_configure(
+        merchant_transition(merchant=merchant, to_status=step, reason="benchmark", actor=SYSTEM)
+    program = program_configure(
         merchant=merchant,
         actor=SYSTEM,
         name="Bench Rewards",
@@ -223,11 +226,11 @@ def setup_data(args: argparse.Namespace) -> str:
         min_order_total=Decimal("100"),
     )
     for item in ChecklistItem.values:
-        merchant_services.checklist_item_complete(merchant=merchant, item=item, actor=SYSTEM)
-    merchant_services.merchant_transition(
+        checklist_item_complete(merchant=merchant, item=item, actor=SYSTEM)
+    merchant_transition(
         merchant=merchant, to_status=MerchantStatus.LIVE, reason="benchmark", actor=SYSTEM
     )
-    _, raw_key = merchant_services.api_key_issue(
+    _, raw_key = api_key_issue(
         merchant=merchant, name="bench", scopes=[Scope.READ, Scope.WRITE], actor=SYSTEM
     )
     # Most of the pool exists before the run; the rest is created by the orders. Plain
@@ -291,8 +294,9 @@ def count_queries(raw_key: str, idempotency_key: bool) -> list[dict]:
     from rest_framework.test import APIClient
 
     from core.actors import Actor
-    from loyalty import services
     from loyalty.models import Member
+    from loyalty.services.members import member_upsert
+    from loyalty.services.orders import LineInput, OrderInput, order_record
     from merchants.models import Merchant
 
     client = APIClient(SERVER_NAME="localhost")
@@ -324,7 +328,7 @@ def count_queries(raw_key: str, idempotency_key: bool) -> list[dict]:
     if Member.objects.get(merchant=merchant, external_id="qc-tiered").tier_id is None:
         raise SystemExit("warm-up did not lift the member into a tier; check the thresholds")
     for external_id in ("qc-plain-http", "qc-plain-service"):
-        services.member_upsert(merchant=merchant, external_id=external_id, fields={})
+        member_upsert(merchant=merchant, external_id=external_id, fields={})
 
     cases = [
         ("HTTP POST, existing member, no tier", "http", "qc-plain-http"),
@@ -340,9 +344,9 @@ def count_queries(raw_key: str, idempotency_key: bool) -> list[dict]:
             if how == "http":
                 post(data)
             else:
-                services.order_record(
+                order_record(
                     merchant=merchant,
-                    data=services.OrderInput(
+                    data=OrderInput(
                         external_id=data["external_id"],
                         member_external_id=member,
                         member_fields={"email": data["member"]["email"]},
@@ -350,7 +354,7 @@ def count_queries(raw_key: str, idempotency_key: bool) -> list[dict]:
                         currency="USD",
                         placed_at=datetime.now(UTC),
                         lines=tuple(
-                            services.LineInput(
+                            LineInput(
                                 sku=line["sku"],
                                 category=line["category"],
                                 quantity=line["quantity"],

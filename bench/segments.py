@@ -890,20 +890,20 @@ def order_statements(merchant, member_id: str, n: int) -> int:
     from django.utils import timezone
 
     from core.actors import Actor
-    from loyalty import services
+    from loyalty.services import orders
 
     def order(suffix: str) -> None:
-        services.order_record(
+        orders.order_record(
             merchant=merchant,
-            data=services.OrderInput(
+            data=orders.OrderInput(
                 external_id=f"bench-statements-{n}-{suffix}-{uuid.uuid4().hex[:8]}",
                 member_external_id=member_id,
                 total=Decimal("40.00"),
                 currency=merchant.default_currency,
                 placed_at=timezone.now(),
                 lines=(
-                    services.LineInput("TENT-2P", "camping", 1, Decimal("30.00")),
-                    services.LineInput("MUG", "kitchen", 2, Decimal("5.00")),
+                    orders.LineInput("TENT-2P", "camping", 1, Decimal("30.00")),
+                    orders.LineInput("MUG", "kitchen", 2, Decimal("5.00")),
                 ),
             ),
             actor=Actor.system("bench"),

@@ -35,10 +35,10 @@ from core.money import quantize_places
 from loyalty.exceptions import ExchangeRateMissing
 from loyalty.models import CampaignEffect, Program
 from loyalty.rates import convert, rate_between
-from loyalty.services import program_get_active
+from loyalty.services.programs import program_get_active
 from merchants.models import ChecklistItem, Merchant
 from merchants.selectors import fee_plan_current
-from merchants.services import checklist_item_complete
+from merchants.services.lifecycle import checklist_item_complete
 
 logger = logging.getLogger("catalog.services")
 

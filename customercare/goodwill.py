@@ -42,7 +42,7 @@ from customercare.services import care_settings_for, ticket_is_open
 from loyalty import ledger
 from loyalty import locks as loyalty_locks
 from loyalty.models import LedgerEntry, Program
-from loyalty.services import lot_expiry, program_get_active
+from loyalty.services.programs import lot_expiry, program_get_active
 
 APPROVE_PERMISSION = "customercare.approve_goodwill"
 VELOCITY_WINDOW = datetime.timedelta(days=30)

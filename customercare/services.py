@@ -58,7 +58,7 @@ from customercare.selectors import care_settings_for, sla_targets, ticket_may_be
 from fulfillment.models import Redemption
 from loyalty.models import LedgerEntry, Member
 from merchants.models import Merchant, WebhookEventType
-from merchants.services import event_publish
+from merchants.services.outbox import event_publish
 
 SUBJECT_MAX = 200
 BODY_MAX = 10_000

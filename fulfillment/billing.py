@@ -12,7 +12,7 @@ from loyalty.exceptions import ExchangeRateMissing
 from loyalty.rates import rate_between
 from merchants.models import FeePlan, Merchant, UsageKind, UsageRecord
 from merchants.selectors import fee_plan_current
-from merchants.services import usage_record_post
+from merchants.services.billing import usage_record_post
 
 HUNDRED = Decimal(100)
 

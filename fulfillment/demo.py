@@ -43,8 +43,8 @@ from fulfillment.models import Redemption, RedemptionStatus, SupplierOrderStatus
 from fulfillment.services.dispatch import process_due
 from fulfillment.services.interventions import manual_order_deliver, redemption_cancel
 from fulfillment.services.redemptions import RedemptionInput, redemption_create
-from loyalty import services as loyalty_services
 from loyalty.models import LedgerEntry, Member, MemberStatus, Program
+from loyalty.services.programs import program_get_active
 from merchants.models import Merchant, MerchantStatus
 
 DEMO = Actor.system("demo")
@@ -100,7 +100,7 @@ def _redemptions(merchant: Merchant) -> Counter[str]:
     import time_machine
 
     rng = random.Random(f"demo-redemptions:{merchant.slug}")  # noqa: S311 (repeatable)
-    program = loyalty_services.program_get_active(merchant=merchant)
+    program = program_get_active(merchant=merchant)
     now = timezone.now()
     window_start = now - WINDOW
     latest = now - SETTLE_ROOM

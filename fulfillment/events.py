@@ -1,5 +1,5 @@
 """The redemption events for the merchant's own systems (outbound webhooks), written
-through ``merchants.services.event_publish`` in the transaction of the change:
+through ``merchants.services.outbox.event_publish`` in the transaction of the change:
 ``redemption.created`` (points spent, the order queued), ``redemption.delivered`` and
 ``redemption.refunded`` (the points given back: refunded or cancelled)."""
 
@@ -9,7 +9,7 @@ from typing import Any
 from fulfillment.models import Redemption
 from loyalty.events import member_summary
 from merchants.models import WebhookEventType
-from merchants.services import event_publish
+from merchants.services.outbox import event_publish
 
 EventType = WebhookEventType
 

@@ -33,11 +33,13 @@ from customercare.services import TicketInput, ticket_open
 from integrations import shopify, woocommerce
 from integrations.mapping import PayloadError, PlatformOrder, StoreTerms, scaled
 from integrations.models import InboxDelivery, InboxStatus
-from loyalty import services as loyalty
 from loyalty.exceptions import IdempotencyConflict, MemberNotActive
 from loyalty.models import Member, MemberStatus, NonMemberOrder, Order, Refund
+from loyalty.services.members import member_anonymise, member_upsert
+from loyalty.services.orders import LineInput, OrderInput, non_member_order_record, order_record
+from loyalty.services.refunds import RefundInput, refund_record
 from merchants.models import Platform, Store
-from merchants.services import store_save
+from merchants.services.stores import store_save
 
 logger = logging.getLogger(__name__)
 
@@ -187,7 +189,7 @@ def _process(delivery: InboxDelivery) -> Outcome:
 
 def _customer(store: Store, customer) -> Outcome:
     try:
-        member, created = loyalty.member_upsert(
+        member, created = member_upsert(
             merchant=store.merchant, external_id=customer.external_id, fields=customer.fields
         )
     except MemberNotActive:
@@ -208,7 +210,7 @@ def _order(store: Store, placed: PlatformOrder) -> Outcome:
     if order is None and placed.customer is None:
         if not placed.earns:
             return _ignored(f"A non-member order, {placed.status}: not recorded yet.", **result)
-        _, created = loyalty.non_member_order_record(
+        _, created = non_member_order_record(
             merchant=merchant,
             external_id=placed.external_id,
             total=placed.gross,
@@ -247,23 +249,21 @@ def _order(store: Store, placed: PlatformOrder) -> Outcome:
 
 def _order_earn(store: Store, placed: PlatformOrder) -> tuple[Order, str]:
     assert placed.customer is not None
-    data = loyalty.OrderInput(
+    data = OrderInput(
         external_id=placed.external_id,
         member_external_id=placed.customer.external_id,
         total=placed.earnable,
         currency=placed.currency,
         placed_at=placed.placed_at,
         lines=tuple(
-            loyalty.LineInput(
-                sku=line.sku, category="", quantity=line.quantity, unit_price=line.unit_price
-            )
+            LineInput(sku=line.sku, category="", quantity=line.quantity, unit_price=line.unit_price)
             for line in placed.lines
         ),
         store_public_id=str(store.public_id),
         member_fields=placed.customer.fields,
     )
     try:
-        recorded = loyalty.order_record(merchant=store.merchant, data=data, actor=_actor(store))
+        recorded = order_record(merchant=store.merchant, data=data, actor=_actor(store))
     except IdempotencyConflict:
         # Sent before under this id with other details (by the store API, or before an
         # edit): it earned then, and earns nothing more now.
@@ -290,10 +290,10 @@ def _take_back(
     if amount <= 0:
         return f"Refund {external_id}: nothing that earned is left to take back."
     try:
-        recorded = loyalty.refund_record(
+        recorded = refund_record(
             merchant=store.merchant,
             order_external_id=order.external_id,
-            data=loyalty.RefundInput(external_id=external_id, amount=amount),
+            data=RefundInput(external_id=external_id, amount=amount),
             actor=_actor(store),
         )
     except IdempotencyConflict:
@@ -400,7 +400,7 @@ def _redact(store: Store, external_id: str) -> Outcome:
         return _ignored("We hold no data on this customer.", member=external_id)
     if member.status == MemberStatus.ANONYMISED:
         return _ignored("The member was anonymised before.", member=external_id)
-    loyalty.member_anonymise(merchant=store.merchant, member=member)
+    member_anonymise(merchant=store.merchant, member=member)
     return Outcome(InboxStatus.PROCESSED, "Member anonymised.", {"member": external_id})
 
 
@@ -418,7 +418,7 @@ def _shop_redact(store: Store) -> Outcome:
         members = members.filter(orders__store=store).exclude(pk__in=elsewhere.values("member_id"))
     count = 0
     for member in members.distinct().iterator(chunk_size=500):
-        loyalty.member_anonymise(merchant=store.merchant, member=member)
+        member_anonymise(merchant=store.merchant, member=member)
         count += 1
     return Outcome(
         InboxStatus.PROCESSED,

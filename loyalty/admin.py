@@ -24,7 +24,7 @@ from core.admin.actions import ConfirmActions
 from core.admin.importexport import StaffImportExportAdmin
 from core.admin.readonly import ReadOnlyAdmin, ReadOnlyInline
 from core.money import money_text
-from loyalty import selectors, services
+from loyalty import selectors
 from loyalty.models import (
     Activity,
     EarningRule,
@@ -41,6 +41,7 @@ from loyalty.models import (
     TierChange,
 )
 from loyalty.resources import ExchangeRateResource, MemberResource
+from loyalty.services import exchange_rates, members, programs
 from loyalty.simulator_admin import simulate_view
 
 RECENT_ROWS = 50
@@ -129,7 +130,7 @@ class ProgramAdmin(admin.ModelAdmin):
     change_form_template = "admin/loyalty/program/change_form.html"
 
     def save_model(self, request: HttpRequest, obj: Program, form, change: bool) -> None:
-        services.program_save(program=obj, actor=Actor.staff(request.user))
+        programs.program_save(program=obj, actor=Actor.staff(request.user))
 
     def get_urls(self) -> list:
         return [
@@ -321,7 +322,7 @@ class MemberAdmin(ConfirmActions, StaffImportExportAdmin):
             form=self.confirm_form(AdjustPointsForm, request),
             title="Adjust points",
             action="adjust_points",
-            call=lambda member, data: services.member_adjust_points(
+            call=lambda member, data: members.member_adjust_points(
                 merchant=member.merchant,
                 member=member,
                 points=data["points"],
@@ -339,14 +340,14 @@ class MemberAdmin(ConfirmActions, StaffImportExportAdmin):
             form=self.confirm_form(ConfirmForm, request),
             title="Erase the personal data of these members (the ledger stays)",
             action="anonymise",
-            call=lambda member, data: services.member_anonymise(
+            call=lambda member, data: members.member_anonymise(
                 merchant=member.merchant, member=member
             ),
             summary=lambda count: f"{count} member(s) anonymised.",
             apply_to=(
                 member
                 for member in queryset.select_related("merchant")
-                if not services.member_is_anonymised(member=member)
+                if not members.member_is_anonymised(member=member)
             ),
         )
 
@@ -461,10 +462,10 @@ class ExchangeRateAdmin(StaffImportExportAdmin):
     show_full_result_count = False
 
     def save_model(self, request: HttpRequest, obj: ExchangeRate, form, change: bool) -> None:
-        services.exchange_rate_save(rate=obj)
+        exchange_rates.exchange_rate_save(rate=obj)
 
     def delete_model(self, request: HttpRequest, obj: ExchangeRate) -> None:
-        services.exchange_rate_delete(rate=obj)
+        exchange_rates.exchange_rate_delete(rate=obj)
 
 
 from loyalty.campaigns import admin as campaigns_admin  # noqa: E402, F401  (registers CampaignAdmin)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from core.actors import Actor
 from core.money import quantize_places
-from loyalty import jobs, services
+from loyalty import jobs
 from loyalty.campaigns import services as campaigns
 from loyalty.models import (
     Campaign,
@@ -27,6 +27,7 @@ from loyalty.models import (
     Tier,
 )
 from loyalty.segments import services as segments
+from loyalty.services import activities, orders, programs, refunds
 from merchants.models import Merchant, MerchantStatus
 
 # One US dollar in each currency (illustrative figures for the demo).
@@ -56,7 +57,7 @@ def _rates() -> None:
 
 def _program(merchant: Merchant) -> Program:
     currency = merchant.default_currency
-    program = services.program_configure(
+    program = programs.program_configure(
         merchant=merchant,
         actor=DEMO,
         name=f"{merchant.name} Rewards",
@@ -108,9 +109,9 @@ def _program(merchant: Merchant) -> Program:
     return program
 
 
-def _order_lines(rng: random.Random, unit: Decimal) -> tuple[services.LineInput, ...]:
+def _order_lines(rng: random.Random, unit: Decimal) -> tuple[orders.LineInput, ...]:
     return tuple(
-        services.LineInput(
+        orders.LineInput(
             sku=f"SKU-{rng.randint(100, 999)}",
             category=rng.choice(CATEGORIES),
             quantity=rng.randint(1, 3),
@@ -165,9 +166,9 @@ def _members(merchant: Merchant, rng: random.Random, count: int) -> None:
                 released_on = when.date()
             if kind == "sign_up":
                 external_id, fields = args
-                services.activity_record(
+                activities.activity_record(
                     merchant=merchant,
-                    data=services.ActivityInput(
+                    data=activities.ActivityInput(
                         external_id=f"{external_id}-signup",
                         member_external_id=external_id,
                         kind="sign_up",
@@ -178,9 +179,9 @@ def _members(merchant: Merchant, rng: random.Random, count: int) -> None:
                 )
             elif kind == "order":
                 external_id, order_id, lines = args
-                services.order_record(
+                orders.order_record(
                     merchant=merchant,
-                    data=services.OrderInput(
+                    data=orders.OrderInput(
                         external_id=order_id,
                         member_external_id=external_id,
                         total=sum((line.unit_price * line.quantity for line in lines), Decimal(0)),
@@ -192,10 +193,10 @@ def _members(merchant: Merchant, rng: random.Random, count: int) -> None:
                 )
             else:
                 order_id, amount = args
-                services.refund_record(
+                refunds.refund_record(
                     merchant=merchant,
                     order_external_id=order_id,
-                    data=services.RefundInput(external_id=f"{order_id}-r", amount=amount),
+                    data=refunds.RefundInput(external_id=f"{order_id}-r", amount=amount),
                     actor=DEMO,
                 )
 

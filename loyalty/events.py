@@ -1,5 +1,5 @@
 """What the loyalty core tells the merchant's own systems (outbound webhooks): the payloads
-of its events, written through ``merchants.services.event_publish`` in the transaction of
+of its events, written through ``merchants.services.outbox.event_publish`` in the transaction of
 the change, and the daily announcement of points about to expire.
 
 Every member event has the member's ``external_id`` as its subject and carries the
@@ -22,7 +22,7 @@ from loyalty.batch import WriteBatch
 from loyalty.locks import members_lock_batch
 from loyalty.models import LedgerEntry, Member, PointLot, Tier, TierChange
 from merchants.models import OutboxEvent, WebhookEventType
-from merchants.services import EventInput, event_publish, events_publish_once
+from merchants.services.outbox import EventInput, event_publish, events_publish_once
 
 EventType = WebhookEventType
 ANNOUNCER = Actor.system("announce_expiring_points")

@@ -36,12 +36,23 @@ from django.utils import timezone
 
 from core.actors import Actor
 from core.exceptions import DomainError
-from loyalty import locks, services
+from loyalty import locks
 from loyalty.batch import WriteBatch
 from loyalty.exceptions import MemberNotActive, NoActiveProgram
 from loyalty.models import LedgerEntry, Member, MemberStatus, Order
 from loyalty.program_config import ProgramConfig, program_config
 from loyalty.recording import replay
+from loyalty.services.members import member_tier_attach, members_create_quietly
+from loyalty.services.orders import (
+    BuiltOrder,
+    OrderInput,
+    order_build,
+    order_digest,
+    order_record,
+    order_store,
+    orders_built_after,
+    validate_order,
+)
 from merchants.models import Merchant, Store
 
 MAX_ORDERS = 1000
@@ -61,7 +72,7 @@ class BulkResult:
 @dataclass
 class _Item:
     index: int
-    data: services.OrderInput
+    data: OrderInput
     digest: str
     store: Store | None
 
@@ -69,7 +80,7 @@ class _Item:
 def orders_record_bulk(
     *,
     merchant: Merchant,
-    items: Sequence[services.OrderInput | DomainError],
+    items: Sequence[OrderInput | DomainError],
     actor: Actor,
 ) -> list[BulkResult]:
     """Record each order (an item that failed to parse is its ``DomainError``); the
@@ -84,13 +95,13 @@ def orders_record_bulk(
             results[index] = BulkResult("error", error=item)
             continue
         try:
-            services.validate_order(item)
+            validate_order(item)
             if item.store_public_id not in stores:
-                stores[item.store_public_id] = services.order_store(merchant, item)
+                stores[item.store_public_id] = order_store(merchant, item)
         except DomainError as error:
             results[index] = BulkResult("error", error=error)
             continue
-        entry = _Item(index, item, services.order_digest(item), stores[item.store_public_id])
+        entry = _Item(index, item, order_digest(item), stores[item.store_public_id])
         if item.external_id in first_of:
             repeats.append(entry)
         else:
@@ -153,7 +164,7 @@ def _replayed(order: Order, digest: str) -> BulkResult:
 
 def _one(merchant: Merchant, item: _Item, actor: Actor) -> BulkResult:
     try:
-        recorded = services.order_record(merchant=merchant, data=item.data, actor=actor)
+        recorded = order_record(merchant=merchant, data=item.data, actor=actor)
     except DomainError as error:
         return BulkResult("error", error=error)
     return BulkResult("replayed" if recorded.replayed else "created", order=recorded.obj)
@@ -177,7 +188,7 @@ def _members_locked(
     missing = {e: fields for e, fields in wanted.items() if e not in members}
     refused: dict[str, DomainError] = {}
     if missing:
-        refused = services.members_create_quietly(merchant=merchant, fields_by_external_id=missing)
+        refused = members_create_quietly(merchant=merchant, fields_by_external_id=missing)
         members = locks.members_lock_with_config_version(merchant=merchant, external_ids=wanted)
     return members, refused
 
@@ -206,7 +217,7 @@ def _write(
     except NoActiveProgram as error:
         return {**results, **{item.index: BulkResult("error", error=error) for item in items}}
     for member in members.values():
-        services.member_tier_attach(member, config)
+        member_tier_attach(member, config)
     rounds: dict[int, list[_Item]] = defaultdict(list)
     seen: dict[str, int] = defaultdict(int)
     for item in items:
@@ -227,7 +238,7 @@ def _round(
 ) -> dict[int, BulkResult]:
     """One order per member: evaluated, then written in one batch."""
     batch = WriteBatch()
-    built: list[tuple[_Item, services.BuiltOrder]] = []
+    built: list[tuple[_Item, BuiltOrder]] = []
     results: dict[int, BulkResult] = {}
     for item in items:
         member = members[item.data.member_external_id]
@@ -245,7 +256,7 @@ def _round(
         own = WriteBatch()
         try:
             with transaction.atomic() if config.campaigns else contextlib.nullcontext():
-                order = services.order_build(
+                order = order_build(
                     merchant=merchant,
                     member=member,
                     config=config,
@@ -263,9 +274,7 @@ def _round(
         built.append((item, order))
     _draw_keys(batch_orders=[b.order for _, b in built], entries=[b.entry for _, b in built])
     batch.execute()
-    services.orders_built_after(
-        built=[order for _, order in built], config=config, now=now, actor=actor
-    )
+    orders_built_after(built=[order for _, order in built], config=config, now=now, actor=actor)
     for item, order in built:
         results[item.index] = BulkResult("created", order=order.order)
     return results

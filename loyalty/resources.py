@@ -10,7 +10,7 @@ from loyalty.attributes import InvalidAttribute, attributes_clean
 from loyalty.models import ExchangeRate, Member
 from loyalty.rates import rates_changed
 from loyalty.selectors import attribute_schema
-from loyalty.services import member_is_anonymised
+from loyalty.services.members import member_is_anonymised
 from merchants.models import Merchant
 
 

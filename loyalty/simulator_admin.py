@@ -1,7 +1,7 @@
 """The earning simulator on a program's admin page: staff type an order (for an existing
 member, or a hypothetical one with a tier and segments) and see what it would earn now,
 part by part, and why each rule or campaign that would not apply would not. Writes
-nothing (``services.order_simulate``, as ``POST /api/v1/orders/simulate/``)."""
+nothing (``services.simulator.order_simulate``, as ``POST /api/v1/orders/simulate/``)."""
 
 import datetime
 from decimal import Decimal, InvalidOperation
@@ -13,10 +13,10 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from core.exceptions import DomainError
-from loyalty import services
 from loyalty.campaigns.admin import wall_time_exists
 from loyalty.external_ids import is_external_id
 from loyalty.models import Program, Segment
+from loyalty.services import orders, simulator
 from merchants.models import Store
 
 SIMULATE_PERMISSION = "loyalty.simulate_order"
@@ -75,7 +75,7 @@ class SimulateForm(forms.Form):
             )
         return timezone.make_aware(wall, tz)
 
-    def clean_lines(self) -> tuple[services.LineInput, ...]:
+    def clean_lines(self) -> tuple[orders.LineInput, ...]:
         rows = [row for row in self.cleaned_data["lines"].splitlines() if row.strip()]
         if len(rows) > MAX_LINES:
             raise forms.ValidationError(f"At most {MAX_LINES} lines.")
@@ -84,7 +84,7 @@ class SimulateForm(forms.Form):
             parts = [part.strip() for part in row.split(",")]
             try:
                 sku, category, quantity, price = parts
-                line = services.LineInput(sku, category, int(quantity), Decimal(price))
+                line = orders.LineInput(sku, category, int(quantity), Decimal(price))
             except (ValueError, InvalidOperation):
                 raise forms.ValidationError(
                     f"Line {number}: write SKU, category, quantity, unit price."
@@ -109,14 +109,14 @@ def simulate_view(model_admin, request: HttpRequest, program: Program) -> HttpRe
         data = form.cleaned_data
         assumed = None
         if data["tier"] or data["segments"]:
-            assumed = services.Assumed(
+            assumed = simulator.Assumed(
                 tier_name=data["tier"] or None,
                 segment_ids=tuple(segment.pk for segment in data["segments"]),
             )
         try:
-            simulation = services.order_simulate(
+            simulation = simulator.order_simulate(
                 merchant=program.merchant,
-                data=services.OrderInput(
+                data=orders.OrderInput(
                     external_id="",
                     member_external_id=data["member"],
                     total=data["total"],

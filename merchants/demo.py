@@ -15,7 +15,7 @@ from django.utils import timezone
 from core.actors import Actor
 from core.exceptions import DomainError
 from core.hooks import app_hooks
-from merchants import invoices, services
+from merchants import invoices
 from merchants.models import (
     BillingProfile,
     ChecklistItem,
@@ -26,6 +26,7 @@ from merchants.models import (
     Scope,
 )
 from merchants.selectors import merchant_transition_path
+from merchants.services import api_keys, billing, lifecycle, stores
 
 DEMO_KEY_NAME = "Demo key (development run)"
 DEMO = Actor.system("demo")
@@ -108,7 +109,7 @@ DEMO_MERCHANTS = [
 
 
 def _seed_merchant(spec: dict) -> Merchant:
-    merchant = services.merchant_create(
+    merchant = lifecycle.merchant_create(
         name=spec["name"],
         slug=spec["slug"],
         country=spec["country"],
@@ -119,12 +120,12 @@ def _seed_merchant(spec: dict) -> Merchant:
         actor=DEMO,
     )
     for name, platform, domain in spec["stores"]:
-        services.store_create(
+        stores.store_create(
             merchant=merchant, name=name, platform=platform, domain=domain, actor=DEMO
         )
     if spec["fees"]:
         monthly, per_member, per_redemption, margin = spec["fees"]
-        services.fee_plan_create(
+        billing.fee_plan_create(
             merchant=merchant,
             valid_from=datetime.date(2026, 1, 1),
             monthly_platform_fee=Decimal(monthly),
@@ -138,16 +139,16 @@ def _seed_merchant(spec: dict) -> Merchant:
     ):
         if step == MerchantStatus.APPROVED:
             for item in (ChecklistItem.BUSINESS_VERIFIED, ChecklistItem.CONTRACT_SIGNED):
-                services.checklist_item_complete(
+                lifecycle.checklist_item_complete(
                     merchant=merchant, item=item, note="demo data", actor=DEMO
                 )
         if step == MerchantStatus.LIVE:
             for item in ChecklistItem.values:
-                services.checklist_item_complete(
+                lifecycle.checklist_item_complete(
                     merchant=merchant, item=item, note="demo data", actor=DEMO
                 )
         reason = "demo: payment dispute" if step == MerchantStatus.SUSPENDED else "demo data"
-        services.merchant_transition(merchant=merchant, to_status=step, reason=reason, actor=DEMO)
+        lifecycle.merchant_transition(merchant=merchant, to_status=step, reason=reason, actor=DEMO)
     return merchant
 
 
@@ -207,8 +208,8 @@ def _seed_superuser(out: TextIO) -> None:
 
 def _rotate_demo_key(merchant: Merchant) -> str:
     for old in MerchantAPIKey.objects.filter(merchant=merchant, name=DEMO_KEY_NAME, revoked=False):
-        services.api_key_revoke(api_key=old, reason="replaced by a new demo run", actor=DEMO)
-    _, raw_key = services.api_key_issue(
+        api_keys.api_key_revoke(api_key=old, reason="replaced by a new demo run", actor=DEMO)
+    _, raw_key = api_keys.api_key_issue(
         merchant=merchant,
         name=DEMO_KEY_NAME,
         scopes=[Scope.READ, Scope.WRITE, Scope.ADJUST],

@@ -30,7 +30,7 @@ def produce_monthly_reports() -> str:
 @shared_task(name="merchants.send_portal_invite", acks_late=True)
 def send_portal_invite(membership_id: int, invited_by: str) -> bool:
     """Email a portal invitation (a membership removed meanwhile gets none)."""
-    from merchants.services import portal_invite_email_send
+    from merchants.services.team import portal_invite_email_send
 
     return portal_invite_email_send(membership_id=membership_id, invited_by=invited_by)
 

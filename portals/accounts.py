@@ -1,6 +1,6 @@
 """django-allauth's adapters for the merchant portal's sign-in.
 
-Sign-up is closed (portal users are invited: ``merchants.services.portal_user_invite``);
+Sign-up is closed (portal users are invited: ``merchants.services.team.portal_user_invite``);
 a sign-in starts a fresh portal session (``portals.access``); an owner may not remove
 their authenticator, since owners must sign in with one.
 """

@@ -14,7 +14,8 @@ from core.actors import Actor
 from loyalty.reports.aggregates import aggregates_rebuild
 from merchants.models import Merchant, MerchantBrand, MerchantMembership, MerchantStatus
 from merchants.monthly_reports import merchant_today, month_start, monthly_report_make
-from merchants.services import membership_set, merchant_brand_save
+from merchants.services.lifecycle import merchant_brand_save
+from merchants.services.team import membership_set
 
 DEMO = Actor.system("demo")
 ROLES = ("owner", "analyst", "support")

@@ -377,9 +377,10 @@ CARE_TICKET_POST_RATE = _rate("CARE_TICKET_POST_RATE", "10/10m")
 
 # --- Merchant portal sign-in (django-allauth, allauth.mfa) -------------------------------
 
-# Portal users are invited by their merchant's owner or by Operations (merchants.services.
-# portal_user_invite): there is no open sign-up, no social account, and the email is the
-# one the invitation went to, so it is neither verified again nor changed in the portal.
+# Portal users are invited by their merchant's owner or by Operations
+# (merchants.services.team.portal_user_invite): there is no open sign-up, no social account,
+# and the email is the one the invitation went to, so it is neither verified again nor
+# changed in the portal.
 ACCOUNT_ADAPTER = "portals.accounts.PortalAccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]

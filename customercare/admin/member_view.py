@@ -12,7 +12,7 @@ from customercare.models import (
 from fulfillment.models import Redemption
 from loyalty import selectors as loyalty_selectors
 from loyalty.exceptions import NoActiveProgram
-from loyalty.services import program_get_active
+from loyalty.services.programs import program_get_active
 
 RECENT_ORDERS = 5
 RECENT_LEDGER = 10

@@ -50,10 +50,10 @@ from fulfillment.recipients import validate as validate_recipient
 from fulfillment.services.transitions import redemption_created_record
 from loyalty import ledger, locks
 from loyalty import selectors as loyalty_selectors
-from loyalty import services as loyalty_services
 from loyalty.exceptions import MemberNotActive
 from loyalty.models import LedgerEntry, MemberStatus
 from loyalty.recording import Recorded, replay, request_digest
+from loyalty.services.programs import program_get_active
 from merchants.models import Merchant
 
 MAX_QUANTITY = 10
@@ -107,7 +107,7 @@ def _create(
     member = locks.member_lock(member_id)
     if member.status != MemberStatus.ACTIVE:
         raise MemberNotActive(f"The member is {member.status}.", field="member")
-    program = loyalty_services.program_get_active(merchant=merchant)
+    program = program_get_active(merchant=merchant)
     item = (
         selectors.catalog_for_member(merchant=merchant, member=member, in_stock=False)
         .filter(reward_id=data.reward_id)

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 from core.api.errors import VALIDATION_CODE, problem_document
 from core.exceptions import DomainError
-from loyalty import order_batches, selectors, services
+from loyalty import order_batches, selectors
 from loyalty.api.serializers import (
     MemberSerializer,
     MemberWriteSerializer,
@@ -30,6 +30,7 @@ from loyalty.api.serializers import (
 )
 from loyalty.api.views import _member_fields, _order_input
 from loyalty.exceptions import MemberNotActive
+from loyalty.services import members
 from merchants.api.schema import INVALID_INPUT, ProblemSerializer, problems
 from merchants.api.views import MerchantAPIView
 
@@ -241,7 +242,7 @@ class MemberBulkView(MerchantAPIView):
                 results.append(_result(index, "error", problem=item_problem(parsed)))
                 continue
             try:
-                member, created = services.member_upsert(
+                member, created = members.member_upsert(
                     merchant=self.merchant,
                     external_id=parsed["external_id"],
                     fields=_member_fields(parsed),

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 
 from core.api.pagination import NewestFirstCursorPagination
 from core.exceptions import DomainError, NotFound
-from loyalty import selectors, services
+from loyalty import selectors
 from loyalty.api.serializers import (
     ActivityInputSerializer,
     ActivitySerializer,
@@ -38,6 +38,7 @@ from loyalty.exceptions import (
 )
 from loyalty.external_ids import EXTERNAL_ID_PATTERN
 from loyalty.recording import Recorded
+from loyalty.services import activities, members, orders, refunds, simulator
 from merchants.api.schema import EXAMPLE, INVALID_INPUT, problems
 from merchants.api.views import MerchantAPIView
 from merchants.models import Scope
@@ -102,7 +103,7 @@ class MemberListView(MerchantAPIView):
     def post(self, request: Request) -> Response:
         serializer = MemberWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        member, created = services.member_upsert(
+        member, created = members.member_upsert(
             merchant=self.merchant,
             external_id=serializer.validated_data["external_id"],
             fields=_member_fields(serializer.validated_data),
@@ -203,7 +204,7 @@ class MemberAdjustmentView(MerchantAPIView):
         serializer = AdjustmentSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         member = selectors.member_get(merchant=self.merchant, external_id=external_id)
-        entry = services.member_adjust_points(
+        entry = members.member_adjust_points(
             merchant=self.merchant,
             member=member,
             points=serializer.validated_data["points"],
@@ -213,9 +214,9 @@ class MemberAdjustmentView(MerchantAPIView):
         return Response(LedgerEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
 
 
-def _order_input(view: MerchantAPIView, data: dict, external_id: str) -> services.OrderInput:
+def _order_input(view: MerchantAPIView, data: dict, external_id: str) -> orders.OrderInput:
     store = data.get("store") or (view.api_key.store.public_id if view.api_key.store_id else None)
-    return services.OrderInput(
+    return orders.OrderInput(
         external_id=external_id,
         member_external_id=data["member"]["external_id"],
         member_fields=_member_fields(data["member"]),
@@ -223,11 +224,11 @@ def _order_input(view: MerchantAPIView, data: dict, external_id: str) -> service
         currency=data["currency"],
         placed_at=data["placed_at"],
         store_public_id=str(store) if store else None,
-        lines=tuple(services.LineInput(**line) for line in data.get("lines", [])),
+        lines=tuple(orders.LineInput(**line) for line in data.get("lines", [])),
     )
 
 
-def simulation_body(simulation: services.Simulation, external_id: str) -> dict:
+def simulation_body(simulation: simulator.Simulation, external_id: str) -> dict:
     """The simulator's answer, for the API and the admin page alike."""
     evaluation = simulation.evaluation
     return {
@@ -291,10 +292,10 @@ class OrderSimulateView(MerchantAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         assume = data.get("assume")
-        simulation = services.order_simulate(
+        simulation = simulator.order_simulate(
             merchant=self.merchant,
             data=_order_input(self, data, data.get("external_id", "")),
-            assumed=services.Assumed(
+            assumed=simulator.Assumed(
                 tier_name=assume["tier"] or None, segment_ids=tuple(assume["segments"])
             )
             if assume is not None
@@ -343,7 +344,7 @@ class OrderListView(MerchantAPIView):
     )
     def post(self, request: Request) -> Response:
         data = order_input_read(request.data) or validated(OrderInputSerializer, request.data)
-        recorded = services.order_record(
+        recorded = orders.order_record(
             merchant=self.merchant,
             data=_order_input(self, data, data["external_id"]),
             actor=self.actor,
@@ -373,10 +374,10 @@ class OrderRefundView(MerchantAPIView):
     def post(self, request: Request, external_id: str) -> Response:
         serializer = RefundInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        recorded = services.refund_record(
+        recorded = refunds.refund_record(
             merchant=self.merchant,
             order_external_id=external_id,
-            data=services.RefundInput(**serializer.validated_data),
+            data=refunds.RefundInput(**serializer.validated_data),
             actor=self.actor,
         )
         return _recorded(recorded, RefundSerializer)
@@ -412,9 +413,9 @@ class ActivityListView(MerchantAPIView):
         data = serializer.validated_data
         # A member object may create the member; a bare external_id names one that exists.
         member_sent_as_object = isinstance(request.data.get("member"), dict)
-        recorded = services.activity_record(
+        recorded = activities.activity_record(
             merchant=self.merchant,
-            data=services.ActivityInput(
+            data=activities.ActivityInput(
                 external_id=data["external_id"],
                 member_external_id=data["member"]["external_id"],
                 member_fields=_member_fields(data["member"]) if member_sent_as_object else None,

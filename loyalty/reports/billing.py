@@ -18,7 +18,7 @@ from loyalty.models import ReportMemberDay
 from loyalty.reports.buckets import local_midnight
 from loyalty.reports.selectors import report_program
 from merchants.models import Merchant
-from merchants.services import usage_record_post
+from merchants.services.billing import usage_record_post
 
 KIND = "active_members"
 

@@ -41,7 +41,7 @@ from loyalty.segments.definition import Context, Definition, definition_clean
 from loyalty.segments.query import NET_TOTAL, segment_members
 from loyalty.selectors import attribute_schema
 from merchants.models import Merchant, OutboxEvent
-from merchants.services import webhooks_nudge_when_committed
+from merchants.services.outbox import webhooks_nudge_when_committed
 
 SAMPLE_SIZE = 20
 # Rows written up to this long before a refresh started may commit after it read: the

@@ -5,7 +5,6 @@ from django.http import HttpRequest
 
 from core.actors import SYSTEM, Actor
 from core.admin.forms import reason_form
-from merchants import services
 from merchants.models import (
     ChecklistItem,
     MembershipRole,
@@ -14,6 +13,7 @@ from merchants.models import (
     Scope,
     Store,
 )
+from merchants.services import stores
 
 WEBHOOK_SECRET_PERMISSION = "merchants.set_webhook_secret"
 
@@ -93,7 +93,7 @@ class StoreForm(forms.ModelForm):
     def save(self, commit: bool = True) -> Store:
         store = super().save(commit=False)
         if commit:
-            store = services.store_save(
+            store = stores.store_save(
                 store=store, webhook_secret=self.new_secret(), actor=self.actor
             )
         return store

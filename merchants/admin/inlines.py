@@ -5,7 +5,6 @@ from django.http import HttpRequest
 
 from core.actors import Actor
 from core.admin.readonly import ReadOnlyInline, SelectRelatedInline
-from merchants import services
 from merchants.admin.forms import StoreForm, StoreSecretRights
 from merchants.models import (
     FeePlan,
@@ -17,6 +16,7 @@ from merchants.models import (
     OnboardingChecklistItem,
     Store,
 )
+from merchants.services import billing
 
 
 class ChecklistInline(ReadOnlyInline):
@@ -106,7 +106,7 @@ class MembershipInline(ReadOnlyInline):
 
 def fee_plan_create_from_form(*, merchant: Merchant, plan: FeePlan, actor: Actor) -> FeePlan:
     """Save a fee plan the admin form built, through the service."""
-    return services.fee_plan_create(
+    return billing.fee_plan_create(
         merchant=merchant,
         valid_from=plan.valid_from,
         currency=plan.currency,

@@ -17,7 +17,7 @@ from core.admin.actions import ConfirmActions
 from core.admin.errors import form_error
 from core.admin.rights import require, require_page_action
 from core.exceptions import DomainError
-from merchants import invoices, services
+from merchants import invoices
 from merchants.admin.forms import (
     TRANSITION_LABELS,
     ChecklistForm,
@@ -44,6 +44,7 @@ from merchants.models import (
     Merchant,
     MerchantBrand,
 )
+from merchants.services import api_keys, lifecycle, team
 
 TRANSITION_PERMISSION = "merchants.transition_merchant"
 CHECKLIST_PERMISSION = "merchants.change_onboardingchecklistitem"
@@ -144,11 +145,11 @@ class MerchantAdmin(ConfirmActions, admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Merchant, form, change: bool) -> None:
         if change:
-            services.merchant_update(
+            lifecycle.merchant_update(
                 merchant=obj, changed=form.changed_data, actor=Actor.staff(request.user)
             )
             return
-        created = services.merchant_create(
+        created = lifecycle.merchant_create(
             name=obj.name,
             slug=obj.slug,
             country=obj.country.code,
@@ -170,7 +171,7 @@ class MerchantAdmin(ConfirmActions, admin.ModelAdmin):
                 *formset.changed_objects,
             ]:
                 brand.merchant = form.instance
-                services.merchant_brand_save(
+                lifecycle.merchant_brand_save(
                     brand=brand, changed=changed, actor=Actor.staff(request.user)
                 )
             return
@@ -243,7 +244,7 @@ class MerchantAdmin(ConfirmActions, admin.ModelAdmin):
         moved = self.apply_each(
             request,
             merchants,
-            lambda merchant: services.merchant_transition(
+            lambda merchant: lifecycle.merchant_transition(
                 merchant=merchant,
                 to_status=to_status,
                 reason=reason,
@@ -310,14 +311,14 @@ class MerchantAdmin(ConfirmActions, admin.ModelAdmin):
     def _apply_checklist(self, request: HttpRequest, merchant: Merchant, data: dict) -> None:
         try:
             if data["done"]:
-                services.checklist_item_complete(
+                lifecycle.checklist_item_complete(
                     merchant=merchant,
                     item=data["item"],
                     note=data["note"],
                     actor=Actor.staff(request.user),
                 )
             else:
-                services.checklist_item_reopen(
+                lifecycle.checklist_item_reopen(
                     merchant=merchant,
                     item=data["item"],
                     reason=data["note"],
@@ -336,7 +337,7 @@ class MerchantAdmin(ConfirmActions, admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
-                api_key, raw_key = services.api_key_issue(
+                api_key, raw_key = api_keys.api_key_issue(
                     merchant=merchant,
                     name=data["name"],
                     scopes=data["scopes"],
@@ -371,7 +372,7 @@ class MerchantAdmin(ConfirmActions, admin.ModelAdmin):
         form = InvitePortalUserForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                membership = services.portal_user_invite(
+                membership = team.portal_user_invite(
                     merchant=merchant,
                     email=form.cleaned_data["email"],
                     role=form.cleaned_data["role"],

@@ -10,7 +10,6 @@ from django.utils.html import format_html
 
 from core.actors import Actor
 from core.admin.actions import ConfirmActions
-from merchants import services
 from merchants.admin.forms import ReasonForm, StoreForm, StoreSecretRights
 from merchants.admin.inlines import fee_plan_create_from_form
 from merchants.models import (
@@ -21,6 +20,7 @@ from merchants.models import (
     Store,
     UsageRecord,
 )
+from merchants.services import api_keys, stores, team
 
 
 @admin.register(Store)
@@ -53,7 +53,7 @@ class StoreAdmin(StoreSecretRights, admin.ModelAdmin):
         return super().get_form(request, obj, change, form=self.store_form(request), **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Store, form: StoreForm, change: bool) -> None:
-        services.store_save(
+        stores.store_save(
             store=obj, webhook_secret=form.new_secret(), actor=Actor.staff(request.user)
         )
 
@@ -75,7 +75,7 @@ class StoreAdmin(StoreSecretRights, admin.ModelAdmin):
     )
     def rotate_webhook_secret(self, request: HttpRequest, queryset: QuerySet):
         rotated = [
-            (store, services.store_set_webhook_secret(store=store, actor=Actor.staff(request.user)))
+            (store, stores.store_set_webhook_secret(store=store, actor=Actor.staff(request.user)))
             for store in queryset.select_related("merchant")
         ]
         return TemplateResponse(
@@ -155,7 +155,7 @@ class MerchantAPIKeyAdmin(ConfirmActions, admin.ModelAdmin):
             form=self.confirm_form(RevokeForm, request),
             title="Revoke API keys (this cannot be undone)",
             action="revoke",
-            call=lambda api_key, data: services.api_key_revoke(
+            call=lambda api_key, data: api_keys.api_key_revoke(
                 api_key=api_key, reason=data["reason"], actor=Actor.staff(request.user)
             ),
             summary=lambda revoked: f"{revoked} key(s) revoked.",
@@ -245,7 +245,7 @@ class MerchantMembershipAdmin(ConfirmActions, admin.ModelAdmin):
             form=self.confirm_form(SecondFactorResetForm, request),
             title="Reset second factors (each user sets up a new one at their next sign-in)",
             action="reset_second_factor",
-            call=lambda membership, data: services.portal_user_second_factor_reset(
+            call=lambda membership, data: team.portal_user_second_factor_reset(
                 membership=membership, reason=data["reason"], actor=Actor.staff(request.user)
             ),
             summary=lambda done: f"{done} user(s) will set up a new second factor.",

@@ -1,7 +1,7 @@
 """Webhook endpoints and their deliveries, for Operations: the endpoint with its latest
 attempts, disabling and enabling, a test event, replays. The merchant's owners add and
 edit endpoints in the portal (the secret is theirs: it is never shown here). Every
-action calls a service in ``merchants.services``."""
+action calls a service in ``merchants.services.webhook_endpoints``."""
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -9,8 +9,8 @@ from django.http import HttpRequest
 
 from core.actors import Actor
 from core.exceptions import DomainError
-from merchants import services
 from merchants.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from merchants.services import webhook_endpoints
 
 REPLAY = "merchants.replay_webhookdelivery"
 
@@ -86,7 +86,9 @@ class WebhookEndpointAdmin(_Replays, admin.ModelAdmin):
         self._each(
             request,
             queryset,
-            lambda e: services.webhook_endpoint_disable(endpoint=e, reason=reason, actor=actor),
+            lambda e: webhook_endpoints.webhook_endpoint_disable(
+                endpoint=e, reason=reason, actor=actor
+            ),
             "{count} endpoint(s) disabled.",
         )
 
@@ -96,7 +98,7 @@ class WebhookEndpointAdmin(_Replays, admin.ModelAdmin):
         self._each(
             request,
             queryset,
-            lambda e: services.webhook_endpoint_enable(endpoint=e, actor=actor),
+            lambda e: webhook_endpoints.webhook_endpoint_enable(endpoint=e, actor=actor),
             "{count} endpoint(s) enabled.",
         )
 
@@ -106,7 +108,7 @@ class WebhookEndpointAdmin(_Replays, admin.ModelAdmin):
         self._each(
             request,
             queryset,
-            lambda e: services.webhook_test_send(endpoint=e, actor=actor),
+            lambda e: webhook_endpoints.webhook_test_send(endpoint=e, actor=actor),
             "A test event is on its way to {count} endpoint(s).",
         )
 
@@ -167,6 +169,6 @@ class WebhookDeliveryAdmin(_Replays, admin.ModelAdmin):
         self._each(
             request,
             queryset.select_related("endpoint"),
-            lambda d: services.webhook_delivery_replay(delivery=d, actor=actor),
+            lambda d: webhook_endpoints.webhook_delivery_replay(delivery=d, actor=actor),
             "{count} event(s) sent again.",
         )

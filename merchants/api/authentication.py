@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from merchants.api.throttling import auth_failure_record, auth_failures_check, client_address
 from merchants.models import MerchantAPIKey
 from merchants.selectors import api_key_authenticate
-from merchants.services import api_key_touch
+from merchants.services.api_keys import api_key_touch
 
 
 class APIKeyUser:

@@ -9,8 +9,8 @@ class OutboxEvent(models.Model):
     ``points.earned``...), written in the same transaction as the change it reports, so a
     change that rolls back reports nothing and a committed one is never lost. Outbound
     webhooks deliver these rows (``merchants.webhooks``); every writer goes through
-    ``merchants.services.event_publish`` except the segment refresh, which inserts its
-    rows set-based with the same columns.
+    ``merchants.services.outbox.event_publish`` except the segment refresh, which inserts
+    its rows set-based with the same columns.
 
     ``subject`` names what the event is about in the merchant's own terms: a member's
     ``external_id`` for every member event (the delivered body's ``data.member`` comes

@@ -1,8 +1,9 @@
 """The tenant: merchants, their onboarding, stores, API keys, portal users and fee plans.
 
-A merchant's status moves only through ``merchants.services.merchant_transition``, along
-``MERCHANT_TRANSITIONS``; every move, checklist tick and key issued or revoked is an
-append-only ``MerchantEvent`` row, so the admin can show who did what, when and why.
+A merchant's status moves only through
+``merchants.services.lifecycle.merchant_transition``, along ``MERCHANT_TRANSITIONS``; every
+move, checklist tick and key issued or revoked is an append-only ``MerchantEvent`` row, so
+the admin can show who did what, when and why.
 """
 
 import uuid
@@ -387,9 +388,9 @@ class UsageKind(models.TextChoices):
 
 class UsageRecord(models.Model):
     """Something billable that happened for a merchant, posted by the app where it
-    happened (through ``merchants.services.usage_record_post``) and never changed after:
-    invoices are built from these rows alone. Amounts are in ``currency`` (the fee plan's,
-    when the merchant has one); ``fee`` is what the plan charges for it."""
+    happened (through ``merchants.services.billing.usage_record_post``) and never changed
+    after: invoices are built from these rows alone. Amounts are in ``currency`` (the fee
+    plan's, when the merchant has one); ``fee`` is what the plan charges for it."""
 
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="usage")
     kind = models.CharField(max_length=20, choices=UsageKind.choices)

@@ -8,5 +8,6 @@
   disabled).
 
 The writes that staff and owners make (endpoints, replays, test events) and
-``event_publish`` are services in ``merchants.services``.
+``event_publish`` are services in ``merchants.services`` (``webhook_endpoints``,
+``outbox``).
 """

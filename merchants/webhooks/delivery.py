@@ -51,7 +51,6 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 
 from core.actors import Actor
-from merchants import services
 from merchants.exceptions import UnsafeWebhookURL
 from merchants.models import (
     DeliveryStatus,
@@ -63,6 +62,7 @@ from merchants.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from merchants.services import outbox, webhook_endpoints
 from merchants.webhooks import address, transport
 
 SENDER = Actor.system("deliver_webhooks")
@@ -412,7 +412,7 @@ def _endpoint_disable_failing(
     email the merchant's owners once that commits."""
     if not endpoint.is_active:
         return
-    services.webhook_endpoint_disable(endpoint=endpoint, reason=reason, actor=SENDER)
+    webhook_endpoints.webhook_endpoint_disable(endpoint=endpoint, reason=reason, actor=SENDER)
     endpoint_id = endpoint.pk
     transaction.on_commit(lambda: endpoint_disabled_email_send(endpoint_id=endpoint_id))
 
@@ -491,4 +491,4 @@ def _live_refresh() -> None:
         .values_list("merchant_id", flat=True)
         .distinct()
     )
-    services.webhooks_live_mark(merchant_ids_live=live)
+    outbox.webhooks_live_mark(merchant_ids_live=live)

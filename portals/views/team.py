@@ -1,5 +1,5 @@
 """The team page (owners only): the merchant's portal users, inviting one, changing a
-role, removing someone. Every change goes through ``merchants.services``."""
+role, removing someone. Every change goes through ``merchants.services.team``."""
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -7,8 +7,13 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 
 from core.exceptions import DomainError
-from merchants import services
 from merchants.selectors import membership_get, membership_list
+from merchants.services.team import (
+    membership_may_leave_owners,
+    membership_remove,
+    membership_role_change,
+    portal_user_invite,
+)
 from portals import roles
 from portals.access import portal_view
 from portals.forms import InviteForm, RoleForm
@@ -21,7 +26,7 @@ def _team_page(request: HttpRequest, invite: InviteForm, status: int = 200) -> H
         {
             "membership": m,
             "is_you": m.user_id == request.user.pk,
-            "may_leave": services.membership_may_leave_owners(membership=m, owners=owners),
+            "may_leave": membership_may_leave_owners(membership=m, owners=owners),
         }
         for m in team
     ]
@@ -35,7 +40,7 @@ def team(request: HttpRequest) -> HttpResponse:
     form = InviteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            membership = services.portal_user_invite(
+            membership = portal_user_invite(
                 merchant=request.portal.merchant,
                 email=form.cleaned_data["email"],
                 role=form.cleaned_data["role"],
@@ -59,7 +64,7 @@ def team_role(request: HttpRequest, membership_id: int) -> HttpResponse:
     form = RoleForm(request.POST or None, initial={"role": membership.role})
     if request.method == "POST" and form.is_valid():
         try:
-            services.membership_role_change(
+            membership_role_change(
                 merchant=request.portal.merchant,
                 membership_id=membership.pk,
                 role=form.cleaned_data["role"],
@@ -86,7 +91,7 @@ def team_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
     error = None
     if request.method == "POST":
         try:
-            services.membership_remove(
+            membership_remove(
                 merchant=request.portal.merchant,
                 membership_id=membership.pk,
                 actor=request.portal.actor(),

@@ -1,7 +1,7 @@
 """The webhook pages (owners only): the merchant's endpoints, adding one (its secret
 shown once), editing, disabling and enabling, rotating the secret (shown once), sending
 a test event, the delivery log and replays. Every change goes through
-``merchants.services``; another merchant's endpoint is a 404 (the selector)."""
+``merchants.services.webhook_endpoints``; another merchant's endpoint is a 404 (the selector)."""
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -9,8 +9,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 
 from core.exceptions import DomainError
-from merchants import services
 from merchants.models import WebhookEndpoint
+from merchants.services import webhook_endpoints
 from merchants.webhooks.selectors import (
     webhook_attempt_list,
     webhook_deliveries_of,
@@ -33,7 +33,7 @@ def webhooks(request: HttpRequest) -> HttpResponse:
     secret = created = None
     if request.method == "POST" and form.is_valid():
         try:
-            created, secret = services.webhook_endpoint_create(
+            created, secret = webhook_endpoints.webhook_endpoint_create(
                 merchant=request.portal.merchant,
                 url=form.cleaned_data["url"],
                 description=form.cleaned_data["description"],
@@ -70,7 +70,9 @@ def _detail(
             "rows": [
                 {
                     "attempt": a,
-                    "may_replay": services.webhook_delivery_may_replay(delivery=a.delivery),
+                    "may_replay": webhook_endpoints.webhook_delivery_may_replay(
+                        delivery=a.delivery
+                    ),
                 }
                 for a in attempts
             ],
@@ -90,7 +92,7 @@ def webhook(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     form = EndpointForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.webhook_endpoint_update(
+            webhook_endpoints.webhook_endpoint_update(
                 endpoint=endpoint,
                 url=form.cleaned_data["url"],
                 description=form.cleaned_data["description"],
@@ -117,20 +119,20 @@ def webhook_manage(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     action, actor = request.POST.get("action"), request.portal.actor()
     try:
         if action == "disable" and disable.is_valid():
-            services.webhook_endpoint_disable(
+            webhook_endpoints.webhook_endpoint_disable(
                 endpoint=endpoint, reason=disable.cleaned_data["reason"], actor=actor
             )
             messages.success(request, "The endpoint is disabled: nothing is sent to it.")
         elif action == "enable":
-            services.webhook_endpoint_enable(endpoint=endpoint, actor=actor)
+            webhook_endpoints.webhook_endpoint_enable(endpoint=endpoint, actor=actor)
             messages.success(request, "The endpoint is enabled.")
         elif action == "rotate":
-            context["secret"] = services.webhook_endpoint_secret_rotate(
+            context["secret"] = webhook_endpoints.webhook_endpoint_secret_rotate(
                 endpoint=endpoint, actor=actor
             )
             return TemplateResponse(request, "portals/webhooks/manage.html", context)
         elif action == "test":
-            services.webhook_test_send(endpoint=endpoint, actor=actor)
+            webhook_endpoints.webhook_test_send(endpoint=endpoint, actor=actor)
             messages.success(request, "A test event is on its way; see the delivery log.")
         elif action == "replay":
             replayed = _replay(request, endpoint)
@@ -150,7 +152,9 @@ def _replay(request: HttpRequest, endpoint: WebhookEndpoint) -> int:
         return 0
     replayed = 0
     for delivery in webhook_deliveries_of(endpoint=endpoint, pks=form.cleaned_data["deliveries"]):
-        if services.webhook_delivery_may_replay(delivery=delivery):
-            services.webhook_delivery_replay(delivery=delivery, actor=request.portal.actor())
+        if webhook_endpoints.webhook_delivery_may_replay(delivery=delivery):
+            webhook_endpoints.webhook_delivery_replay(
+                delivery=delivery, actor=request.portal.actor()
+            )
             replayed += 1
     return replayed

@@ -21,8 +21,8 @@ from catalog.models import (
     SupplierOffer,
 )
 from core.actors import SYSTEM
-from loyalty import services as loyalty_services
 from loyalty.models import ExchangeRate, Program
+from loyalty.services.programs import program_configure
 from merchants.models import Merchant
 from tests.merchants.factories import MerchantFactory
 
@@ -105,7 +105,7 @@ def merchant_with_program(
     *, country: str = "US", currency: str = "USD", point_value: str = "0.01", **terms: Any
 ) -> tuple[Merchant, Program]:
     merchant = MerchantFactory(live=True, country=country, default_currency=currency)
-    program = loyalty_services.program_configure(
+    program = program_configure(
         merchant=merchant,
         actor=SYSTEM,
         name="P",

@@ -22,7 +22,7 @@ from catalog.models import (
     VoucherCode,
 )
 from core.actors import SYSTEM
-from loyalty import services as loyalty_services
+from loyalty.services.programs import program_configure
 from merchants.models import ChecklistItem
 from merchants.selectors import checklist_missing
 from tests.catalog.factories import (
@@ -381,7 +381,7 @@ def test_item_changelist_query_count_does_not_grow_with_rows(
 def fresh_merchant_with_program():
     """A merchant still onboarding (its checklist open) with a program in USD."""
     merchant = MerchantFactory(country="FR", default_currency="USD")
-    loyalty_services.program_configure(
+    program_configure(
         merchant=merchant,
         actor=SYSTEM,
         name="P",

@@ -12,7 +12,7 @@ from catalog import fx
 from catalog.models import AlertKind, CatalogAlert, MerchantCatalogItem
 from core.actors import SYSTEM
 from loyalty.models import ExchangeRate
-from merchants import services as merchant_services
+from merchants.services.billing import fee_plan_create
 from tests.catalog.factories import (
     RewardFactory,
     merchant_with_program,
@@ -245,7 +245,7 @@ def test_a_pair_in_use_without_any_rate_is_stale(drop_dir):
 def test_pairs_in_use_cover_offer_costs_and_the_fee_plan_currency(drop_dir):
     merchant, _ = merchant_with_program(currency="EUR")
     today = timezone.localdate()
-    merchant_services.fee_plan_create(
+    fee_plan_create(
         merchant=merchant,
         valid_from=today - datetime.timedelta(days=10),
         monthly_platform_fee=Decimal("100"),

@@ -204,7 +204,7 @@ def test_a_reward_costing_more_than_the_fee_plan_recovers_is_flagged():
 def test_saving_the_program_reprices_its_merchants_catalog_after_commit(
     django_capture_on_commit_callbacks,
 ):
-    from loyalty import services as loyalty_services
+    from loyalty.services.programs import program_configure
 
     merchant, _ = merchant_with_program()
     other, _ = merchant_with_program()
@@ -212,9 +212,7 @@ def test_saving_the_program_reprices_its_merchants_catalog_after_commit(
     (untouched,) = select(other, offered(RewardFactory(denominations=["10"])), price_step=1)
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        loyalty_services.program_configure(
-            merchant=merchant, actor=SYSTEM, point_value=Decimal("0.005")
-        )
+        program_configure(merchant=merchant, actor=SYSTEM, point_value=Decimal("0.005"))
 
     assert len(callbacks) == 1
     item.refresh_from_db()

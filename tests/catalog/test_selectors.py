@@ -5,8 +5,8 @@ from decimal import Decimal
 import pytest
 
 from catalog.selectors import catalog_for_member, member_rewards
-from loyalty import services as loyalty_services
 from loyalty.models import Member, Program
+from loyalty.services.members import member_upsert
 from tests.catalog.factories import RewardFactory, merchant_with_program, offered, select
 from tests.loyalty.factories import points_give
 
@@ -14,9 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def member_with(merchant, points: int = 0) -> Member:
-    member, _ = loyalty_services.member_upsert(
-        merchant=merchant, external_id="cust-1", fields={"country": "US"}
-    )
+    member, _ = member_upsert(merchant=merchant, external_id="cust-1", fields={"country": "US"})
     if points:
         points_give(member, points)
     return Member.objects.get(pk=member.pk)

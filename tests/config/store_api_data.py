@@ -24,7 +24,7 @@ from customercare.models import (
 )
 from fulfillment.models import Redemption
 from fulfillment.services import redemptions as fulfillment_services
-from loyalty import services as loyalty_services
+from loyalty.services.orders import OrderInput, order_record
 from merchants.api.schema import EXAMPLE
 from merchants.models import Scope
 from tests.catalog.factories import (
@@ -59,9 +59,9 @@ def store_with_data() -> Store:
         first_name="Ana",
     )
     member_make(merchant, "cust-1002", country="US")
-    loyalty_services.order_record(
+    order_record(
         merchant=merchant,
-        data=loyalty_services.OrderInput(
+        data=OrderInput(
             external_id=EXAMPLE["order"],
             member_external_id=member.external_id,
             total=Decimal("120.00"),

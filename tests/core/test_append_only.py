@@ -8,8 +8,8 @@ from django.db import IntegrityError, connection, transaction
 from core.actors import Actor
 from customercare.models import TicketEvent
 from fulfillment.models import CodeReveal, DeliveredCode, RedemptionEvent
-from merchants import services as merchant_services
 from merchants.models import MerchantEvent, MerchantStatus
+from merchants.services.lifecycle import merchant_transition
 from tests.customercare.factories import care_merchant, member_of, ticket_open
 from tests.fulfillment.factories import redemption_delivered
 from tests.merchants.factories import MerchantFactory, StaffFactory
@@ -17,7 +17,7 @@ from tests.merchants.factories import MerchantFactory, StaffFactory
 
 def _merchant_event(staff):
     merchant = MerchantFactory()
-    merchant_services.merchant_transition(
+    merchant_transition(
         merchant=merchant,
         to_status=MerchantStatus.IN_REVIEW,
         reason="ready",

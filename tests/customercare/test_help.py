@@ -12,8 +12,8 @@ from rest_framework.test import APIClient
 from core.actors import SYSTEM
 from customercare import help as help_pages
 from customercare.models import FAQEntry, ProgramTerms
-from merchants import services as merchant_services
 from merchants.models import MerchantStatus
+from merchants.services.lifecycle import merchant_transition
 from tests.conftest import assert_not_found, assert_problem, make_tenant
 from tests.customercare.factories import care_merchant
 from tests.merchants.factories import MerchantFactory
@@ -259,7 +259,7 @@ def test_help_pages_of_an_unknown_or_not_live_merchant_are_404(client, merchant)
     terms(applied, 1, days(-5))
     assert client.get(faq_page(applied)).status_code == 404
     assert client.get(terms_page(applied)).status_code == 404
-    merchant_services.merchant_transition(
+    merchant_transition(
         merchant=merchant, to_status=MerchantStatus.SUSPENDED, reason="test", actor=SYSTEM
     )
     assert client.get(faq_page(merchant)).status_code == 404

@@ -17,7 +17,7 @@ from fulfillment import demo
 from fulfillment.models import Redemption, RedemptionStatus
 from loyalty.audit import ledger_audit
 from merchants.models import MerchantStatus
-from merchants.services import merchant_transition
+from merchants.services.lifecycle import merchant_transition
 from tests.catalog.factories import merchant_with_program, select
 from tests.fulfillment.factories import sandbox_offer
 from tests.fulfillment.test_demo import assert_ledger_reads_in_time_order, counts

@@ -14,7 +14,7 @@ from core.actors import Actor
 from integrations.signatures import body_signature
 from loyalty.models import Member
 from merchants.models import Merchant, Store
-from merchants.services import store_create
+from merchants.services.stores import store_create
 
 PAYLOADS = Path(__file__).parent / "payloads"
 SYSTEM = Actor.system("tests")

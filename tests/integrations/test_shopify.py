@@ -13,7 +13,7 @@ from core.money import points_share
 from customercare.models import Ticket, TicketAttachment
 from integrations.models import InboxDelivery, InboxStatus
 from loyalty.models import LedgerEntry, Member, MemberStatus, NonMemberOrder, Order, Refund
-from merchants.services import store_set_webhook_secret
+from merchants.services.stores import store_set_webhook_secret
 from tests.conftest import assert_problem
 from tests.integrations.helpers import (
     SYSTEM,
@@ -89,12 +89,12 @@ def test_create_then_paid_earns_once(merchant, shop, deliver):
 
 
 def test_an_order_the_store_api_sent_under_the_same_id_is_not_earned_twice(merchant, shop, deliver):
-    from loyalty import services
+    from loyalty.services import orders
 
     store, secret = shop
-    services.order_record(
+    orders.order_record(
         merchant=merchant,
-        data=services.OrderInput(
+        data=orders.OrderInput(
             external_id=ORDER,
             member_external_id=str(CUSTOMER),
             total=Decimal("404.95"),

@@ -5,8 +5,8 @@ from decimal import Decimal
 from typing import Any
 
 from core.actors import SYSTEM
-from loyalty import services
 from loyalty.models import Activity, LedgerEntry, Member, Order, OrderLine, PointLot, Refund
+from loyalty.services import programs
 
 PROGRAM_TERMS: dict[str, Any] = {
     "name": "P",
@@ -18,7 +18,7 @@ PROGRAM_TERMS: dict[str, Any] = {
 
 
 def program_for(merchant, **terms):
-    return services.program_configure(merchant=merchant, actor=SYSTEM, **{**PROGRAM_TERMS, **terms})
+    return programs.program_configure(merchant=merchant, actor=SYSTEM, **{**PROGRAM_TERMS, **terms})
 
 
 def db_state() -> dict[str, list[dict]]:

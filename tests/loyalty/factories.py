@@ -16,8 +16,10 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from core.actors import SYSTEM, Actor
-from loyalty import ledger, locks, services
+from loyalty import ledger, locks
 from loyalty.models import LedgerEntry, Member, PointLot, Program
+from loyalty.recording import Recorded
+from loyalty.services import members, orders, programs, refunds
 from merchants.models import Merchant
 from tests.merchants.factories import MerchantFactory
 
@@ -40,7 +42,7 @@ def program_merchant(**terms: Any) -> tuple[Merchant, Program]:
     """A live USD merchant whose active program earns 1 point per dollar; ``terms``
     override the program's (e.g. ``pending_days=30``)."""
     merchant = MerchantFactory(live=True, country="US", default_currency="USD")
-    program = services.program_configure(
+    program = programs.program_configure(
         merchant=merchant, actor=SYSTEM, **{**PROGRAM_TERMS, **terms}
     )
     return merchant, program
@@ -52,7 +54,7 @@ def member_make(
     """A member of ``merchant`` made through ``member_upsert`` (``fields`` are its profile:
     ``country``, ``email``, ``locale``...), with ``points`` given as a staff credit; as the
     database has it once they are."""
-    member, _ = services.member_upsert(
+    member, _ = members.member_upsert(
         merchant=merchant, external_id=external_id or next_id("member"), fields=fields
     )
     if points:
@@ -69,10 +71,10 @@ def order_post(
     external_id: str | None = None,
     placed_at: datetime.datetime | None = None,
     currency: str = "USD",
-) -> services.Recorded:
-    return services.order_record(
+) -> Recorded:
+    return orders.order_record(
         merchant=merchant,
-        data=services.OrderInput(
+        data=orders.OrderInput(
             external_id=external_id or next_id("order"),
             member_external_id=member.external_id,
             total=Decimal(total),
@@ -90,11 +92,11 @@ def refund_post(
     *,
     external_id: str | None = None,
     currency: str | None = None,
-) -> services.Recorded:
-    return services.refund_record(
+) -> Recorded:
+    return refunds.refund_record(
         merchant=merchant,
         order_external_id=order_external_id,
-        data=services.RefundInput(
+        data=refunds.RefundInput(
             external_id=external_id or next_id("refund"), amount=Decimal(amount), currency=currency
         ),
         actor=Actor.system("test"),

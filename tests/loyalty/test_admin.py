@@ -11,9 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.actors import SYSTEM, Actor
-from loyalty import services
 from loyalty.exceptions import MemberNotActive
 from loyalty.models import ExchangeRate, LedgerEntry, Member, Program
+from loyalty.services import members, orders, programs, refunds
 from merchants.models import ChecklistItem
 from merchants.selectors import checklist_missing
 from tests.merchants.factories import MerchantFactory
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def merchant():
     merchant = MerchantFactory(live=True, slug="acme")
-    services.program_configure(
+    programs.program_configure(
         merchant=merchant,
         actor=SYSTEM,
         name="Acme Rewards",
@@ -36,9 +36,9 @@ def merchant():
 
 
 def record_order(merchant, member_id: str, external_id: str, total: str):
-    return services.order_record(
+    return orders.order_record(
         merchant=merchant,
-        data=services.OrderInput(
+        data=orders.OrderInput(
             external_id=external_id,
             member_external_id=member_id,
             total=Decimal(total),
@@ -321,10 +321,10 @@ def test_loyalty_lists_render(admin_client, merchant, url_name):
 
 def test_order_page_shows_lines_and_refunds_read_only(admin_client, merchant):
     order = record_order(merchant, "m1", "o1", "100")
-    services.refund_record(
+    refunds.refund_record(
         merchant=merchant,
         order_external_id="o1",
-        data=services.RefundInput("r1", Decimal("10")),
+        data=refunds.RefundInput("r1", Decimal("10")),
         actor=Actor.system("test"),
     )
     response = admin_client.get(reverse("admin:loyalty_order_change", args=[order.pk]))
@@ -389,16 +389,16 @@ def test_a_rate_added_in_the_admin_is_stored_by_the_service_and_reprices_after_c
 
 def test_a_member_is_anonymised_only_once_the_service_says_so(merchant):
     member = record_order(merchant, "m1", "o1", "100").member
-    assert not services.member_is_anonymised(member=member)
-    member = services.member_anonymise(merchant=merchant, member=member)
-    assert services.member_is_anonymised(member=member)
+    assert not members.member_is_anonymised(member=member)
+    member = members.member_anonymise(merchant=merchant, member=member)
+    assert members.member_is_anonymised(member=member)
     with pytest.raises(MemberNotActive):
-        services.member_upsert(merchant=merchant, external_id="m1", fields={"first_name": "Ana"})
+        members.member_upsert(merchant=merchant, external_id="m1", fields={"first_name": "Ana"})
 
 
 def test_the_anonymise_action_passes_over_a_member_already_anonymised(admin_client, merchant):
     member = record_order(merchant, "m1", "o1", "100").member
-    services.member_anonymise(merchant=merchant, member=member)
+    members.member_anonymise(merchant=merchant, member=member)
     erased_at = Member.objects.get(pk=member.pk).anonymised_at
     response = admin_client.post(
         reverse("admin:loyalty_member_changelist"),

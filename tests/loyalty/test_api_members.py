@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 
 from core.actors import SYSTEM, Actor
-from loyalty import services
 from loyalty.models import LedgerEntry, Member, Tier
+from loyalty.services import members, orders
 from merchants.models import Scope
 from tests.conftest import assert_not_found, assert_problem, make_tenant
 from tests.loyalty.apihelpers import db_state, post_json, program_for
@@ -25,15 +25,15 @@ def member_url(external_id: str, suffix: str = "") -> str:
 
 
 def adjust(merchant, member: Member, points: int, reason: str = "test") -> LedgerEntry:
-    return services.member_adjust_points(
+    return members.member_adjust_points(
         merchant=merchant, member=member, points=points, reason=reason, actor=SYSTEM
     )
 
 
 def order_record(merchant, member_external_id: str, external_id: str, total: str):
-    return services.order_record(
+    return orders.order_record(
         merchant=merchant,
-        data=services.OrderInput(
+        data=orders.OrderInput(
             external_id=external_id,
             member_external_id=member_external_id,
             total=Decimal(total),
@@ -116,7 +116,7 @@ def test_post_member_keeps_the_balance_it_has(tenant, program):
 
 def test_an_anonymised_member_cannot_be_updated(tenant):
     member = member_make(tenant.merchant, "cust-1", email="gone@example.com")
-    services.member_anonymise(merchant=tenant.merchant, member=member)
+    members.member_anonymise(merchant=tenant.merchant, member=member)
     before = db_state()
 
     response = post_json(

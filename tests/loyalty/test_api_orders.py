@@ -12,7 +12,6 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from core.actors import SYSTEM
-from loyalty import services
 from loyalty.models import (
     EarningRule,
     ExchangeRate,
@@ -22,6 +21,7 @@ from loyalty.models import (
     Order,
     Refund,
 )
+from loyalty.services import members
 from merchants.models import Scope
 from tests.conftest import assert_not_found, assert_problem, make_tenant
 from tests.loyalty.apihelpers import db_state, post_json, program_for
@@ -703,7 +703,7 @@ def test_refund_after_the_points_were_spent_reports_the_shortfall(tenant):
     program_for(tenant.merchant, pending_days=0)
     post_order(tenant, total="100.00")
     member = member_of(tenant)
-    services.member_adjust_points(
+    members.member_adjust_points(
         merchant=tenant.merchant, member=member, points=-60, reason="spent", actor=SYSTEM
     )
 

@@ -7,7 +7,6 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from loyalty import services
 from loyalty.attributes import (
     AttributeSpec,
     InvalidAttribute,
@@ -15,6 +14,7 @@ from loyalty.attributes import (
     attributes_kept_on_erasure,
 )
 from loyalty.models import Member, MemberAttribute
+from loyalty.services import members
 from tests.conftest import assert_problem
 from tests.loyalty.apihelpers import db_state, post_json, program_for
 from tests.loyalty.factories import member_make
@@ -172,7 +172,7 @@ def test_erasing_a_member_clears_the_personal_attributes_only(tenant, program):
     member.attributes = {"store": "Braga", "anniversary": "2019-06-01", "newsletter": True}
     member.save(update_fields=["attributes"])
 
-    services.member_anonymise(merchant=tenant.merchant, member=member)
+    members.member_anonymise(merchant=tenant.merchant, member=member)
 
     member.refresh_from_db()
     assert member.attributes == {"store": "Braga", "newsletter": True}

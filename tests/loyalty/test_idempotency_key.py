@@ -15,8 +15,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from core.actors import SYSTEM
-from loyalty import services
 from loyalty.models import LedgerEntry, Member, Order
+from loyalty.services.members import member_adjust_points
 from merchants.idempotency import idempotency_purge_expired, request_fingerprint
 from merchants.models import IdempotencyRecord, Scope
 from tests.conftest import assert_problem, make_tenant
@@ -324,7 +324,7 @@ def test_an_abandoned_claim_is_taken_over(tenant, member):
 def test_an_error_response_is_stored_and_replayed(tenant, member):
     debit = {"points": -50, "reason": "redeemed in store"}
     first = post(tenant.client, ADJUSTMENTS, debit, "key-1")
-    services.member_adjust_points(
+    member_adjust_points(
         merchant=tenant.merchant, member=member, points=100, reason="top up", actor=SYSTEM
     )
 
@@ -375,7 +375,7 @@ def test_a_server_error_is_not_stored_so_the_client_may_retry(tenant, member, mo
         raise RuntimeError("database went away")
 
     with monkeypatch.context() as patch:
-        patch.setattr(services, "member_adjust_points", broken)
+        patch.setattr("loyalty.services.members.member_adjust_points", broken)
         tenant.client.raise_request_exception = False
         failed = post(tenant.client, ADJUSTMENTS, CREDIT, "key-1")
     assert failed.status_code == 500

@@ -11,8 +11,12 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from core.actors import SYSTEM, Actor
-from loyalty import jobs, services
+from loyalty import jobs
 from loyalty.models import ExpiryPolicy, LedgerEntry, Member, PointLot, Tier, TierChange
+from loyalty.services.members import member_adjust_points
+from loyalty.services.orders import OrderInput, order_record
+from loyalty.services.programs import program_configure
+from loyalty.services.refunds import RefundInput, refund_record
 from loyalty.tasks import expire_points, recompute_tiers, release_pending_points
 from tests.merchants.factories import MerchantFactory
 
@@ -29,13 +33,13 @@ def program_for(merchant, **terms):
         "base_earn_rate": Decimal("1"),
         "pending_days": 14,
     }
-    return services.program_configure(merchant=merchant, actor=SYSTEM, **{**defaults, **terms})
+    return program_configure(merchant=merchant, actor=SYSTEM, **{**defaults, **terms})
 
 
 def order(merchant, member_id: str, external_id: str, total: str, placed_at=None):
-    return services.order_record(
+    return order_record(
         merchant=merchant,
-        data=services.OrderInput(
+        data=OrderInput(
             external_id=external_id,
             member_external_id=member_id,
             total=Decimal(total),
@@ -88,10 +92,10 @@ def test_release_moves_due_pending_points_to_the_balance_once(merchant):
 def test_release_after_a_full_refund_releases_nothing(merchant):
     program_for(merchant, pending_days=14)
     order(merchant, "m1", "o1", "100")
-    services.refund_record(
+    refund_record(
         merchant=merchant,
         order_external_id="o1",
-        data=services.RefundInput("r1", Decimal("100")),
+        data=RefundInput("r1", Decimal("100")),
         actor=Actor.system("test"),
     )
     result = jobs.release_pending_points(now=timezone.now() + 15 * DAY)
@@ -105,7 +109,7 @@ def test_lot_age_expiry_expires_what_is_left_of_old_lots_only(merchant):
     program_for(merchant, pending_days=0, expiry_policy=ExpiryPolicy.LOT_AGE, expiry_months=12)
     order(merchant, "m1", "o1", "100")
     m = member(merchant, "m1")
-    services.member_adjust_points(
+    member_adjust_points(
         merchant=merchant, member=m, points=-30, reason="spent at the till", actor=SYSTEM
     )
     later = timezone.now() + datetime.timedelta(days=400)
@@ -154,10 +158,10 @@ def test_tiers_move_up_at_once_and_down_only_at_recomputation(merchant):
     m.refresh_from_db()
     assert m.tier == gold
     # Gold earns double: the second order earned 400 with the tier applied only after it.
-    services.refund_record(
+    refund_record(
         merchant=merchant,
         order_external_id="o2",
-        data=services.RefundInput("r2", Decimal("200")),
+        data=RefundInput("r2", Decimal("200")),
         actor=Actor.system("test"),
     )
     m.refresh_from_db()

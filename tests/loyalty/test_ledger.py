@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from core.actors import SYSTEM, Actor
 from core.exceptions import DomainError, NotFound
-from loyalty import ledger, services
+from loyalty import ledger
 from loyalty.exceptions import (
     IdempotencyConflict,
     InsufficientPoints,
@@ -22,6 +22,7 @@ from loyalty.exceptions import (
     SpendAlreadyRefunded,
 )
 from loyalty.models import LedgerEntry, LotMovement, Member, Order, PointLot, Refund
+from loyalty.services import members
 from tests.loyalty.factories import (
     assert_ledger_consistent,
     entries_sum,
@@ -195,7 +196,7 @@ def test_spend_of_no_points_is_refused(member, points):
 
 def test_adjust_credit_forms_a_lot_and_records_reason_and_actor(merchant, member):
     staff = StaffFactory()
-    entry = services.member_adjust_points(
+    entry = members.member_adjust_points(
         merchant=merchant, member=member, points=75, reason="parcel lost", actor=Actor.staff(staff)
     )
 
@@ -214,7 +215,7 @@ def test_adjust_debit_spends_oldest_lots_and_keeps_lifetime(merchant, member):
     older = lot_of(earn(member, 40, at=now - 2 * DAY))
     newer = lot_of(earn(member, 40, at=now - DAY))
 
-    entry = services.member_adjust_points(
+    entry = members.member_adjust_points(
         merchant=merchant, member=member, points=-50, reason="duplicate credit", actor=SYSTEM
     )
 
@@ -228,7 +229,7 @@ def test_adjust_debit_spends_oldest_lots_and_keeps_lifetime(merchant, member):
 def test_adjust_debit_beyond_the_balance_is_refused(merchant, member):
     earn(member, 20)
     with pytest.raises(InsufficientPoints):
-        services.member_adjust_points(
+        members.member_adjust_points(
             merchant=merchant, member=member, points=-21, reason="oops", actor=SYSTEM
         )
     assert assert_ledger_consistent(member).points_balance == 20
@@ -239,7 +240,7 @@ def test_adjust_debit_beyond_the_balance_is_refused(merchant, member):
 def test_adjust_without_a_reason_is_refused(merchant, member, reason, points):
     earn(member, 50)
     with pytest.raises(InvalidAdjustment) as error:
-        services.member_adjust_points(
+        members.member_adjust_points(
             merchant=merchant, member=member, points=points, reason=reason, actor=SYSTEM
         )
     assert error.value.field == "reason"
@@ -249,7 +250,7 @@ def test_adjust_without_a_reason_is_refused(merchant, member, reason, points):
 
 def test_adjust_of_zero_points_is_refused(merchant, member):
     with pytest.raises(InvalidAdjustment) as error:
-        services.member_adjust_points(
+        members.member_adjust_points(
             merchant=merchant, member=member, points=0, reason="nothing", actor=SYSTEM
         )
     assert error.value.field == "points"

@@ -22,9 +22,10 @@ from hypothesis.stateful import (
 )
 
 from core.actors import SYSTEM, Actor
-from loyalty import ledger, locks, services
+from loyalty import ledger, locks
 from loyalty.exceptions import InsufficientPoints, RefundExceedsOrder
 from loyalty.models import LedgerEntry, LotMovement, Member, Order, PointLot
+from loyalty.services import members
 from tests.loyalty.factories import (
     assert_ledger_consistent,
     member_make,
@@ -109,7 +110,7 @@ class LedgerMachine(RuleBasedStateMachine):
         before = self.state()
         if -points > before[0]:
             with pytest.raises(InsufficientPoints):
-                services.member_adjust_points(
+                members.member_adjust_points(
                     merchant=self.merchant,
                     member=self.member,
                     points=points,
@@ -118,7 +119,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 )
             assert self.state() == before
             return
-        services.member_adjust_points(
+        members.member_adjust_points(
             merchant=self.merchant, member=self.member, points=points, reason="r", actor=SYSTEM
         )
         lifetime = before[2] + max(points, 0)

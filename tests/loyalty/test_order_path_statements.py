@@ -9,9 +9,10 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from loyalty import locks, services
+from loyalty import locks
 from loyalty.models import Member
 from loyalty.recording import request_digest
+from loyalty.services import orders
 from tests.loyalty.factories import member_make, program_merchant
 from tests.merchants.factories import issue_key
 
@@ -88,19 +89,19 @@ def test_the_member_lock_of_an_unknown_member_raises_does_not_exist():
 
 
 def test_the_order_digest_is_the_digest_of_the_whole_input():
-    data = services.OrderInput(
+    data = orders.OrderInput(
         external_id="order-1",
         member_external_id="cust-1",
         total=decimal.Decimal("139.0000"),
         currency="USD",
         placed_at=datetime.datetime(2026, 1, 5, 10, tzinfo=datetime.UTC),
         lines=(
-            services.LineInput("TENT", "camping", 1, decimal.Decimal("120.00")),
-            services.LineInput("", "", 2, decimal.Decimal("9.5")),
+            orders.LineInput("TENT", "camping", 1, decimal.Decimal("120.00")),
+            orders.LineInput("", "", 2, decimal.Decimal("9.5")),
         ),
         store_public_id="0b6c5a3e-2f41-4a8e-9d4e-4a7f3b1c2d5e",
         member_fields={"email": "ana@example.com", "first_name": "Ana"},
     )
-    assert services.order_digest(data) == request_digest(asdict(data))
-    bare = services.OrderInput("order-2", "cust-2", decimal.Decimal(0), "JPY", data.placed_at)
-    assert services.order_digest(bare) == request_digest(asdict(bare))
+    assert orders.order_digest(data) == request_digest(asdict(data))
+    bare = orders.OrderInput("order-2", "cust-2", decimal.Decimal(0), "JPY", data.placed_at)
+    assert orders.order_digest(bare) == request_digest(asdict(bare))

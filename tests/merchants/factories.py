@@ -7,8 +7,9 @@ from django.contrib.auth.models import Group
 
 from core.actors import SYSTEM
 from core.staff_groups import staff_groups_sync
-from merchants import invoices, services
+from merchants import invoices
 from merchants.models import BillingProfile, ChecklistItem, Merchant, MerchantStatus, Scope
+from merchants.services import api_keys, billing, lifecycle
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -50,7 +51,7 @@ class MerchantFactory(factory.Factory):
 
     @classmethod
     def _create(cls, model_class, *, live: bool = False, **kwargs):
-        merchant = services.merchant_create(actor=SYSTEM, **kwargs)
+        merchant = lifecycle.merchant_create(actor=SYSTEM, **kwargs)
         if live:
             make_live(merchant)
         return merchant
@@ -60,21 +61,23 @@ class MerchantFactory(factory.Factory):
 
 def complete_checklist(merchant: Merchant) -> None:
     for item in ChecklistItem.values:
-        services.checklist_item_complete(merchant=merchant, item=item, actor=SYSTEM)
+        lifecycle.checklist_item_complete(merchant=merchant, item=item, actor=SYSTEM)
 
 
 def make_live(merchant: Merchant) -> Merchant:
     for step in (MerchantStatus.IN_REVIEW, MerchantStatus.APPROVED):
-        services.merchant_transition(merchant=merchant, to_status=step, reason="test", actor=SYSTEM)
+        lifecycle.merchant_transition(
+            merchant=merchant, to_status=step, reason="test", actor=SYSTEM
+        )
     complete_checklist(merchant)
-    services.merchant_transition(
+    lifecycle.merchant_transition(
         merchant=merchant, to_status=MerchantStatus.LIVE, reason="test", actor=SYSTEM
     )
     return merchant
 
 
 def issue_key(merchant: Merchant, scopes=(Scope.READ, Scope.WRITE), **kwargs):
-    return services.api_key_issue(
+    return api_keys.api_key_issue(
         merchant=merchant,
         name=kwargs.pop("name", "test key"),
         scopes=scopes,
@@ -96,7 +99,7 @@ def fee_plan_make(
     per_redemption: str = "0",
     margin: str = "0",
 ):
-    return services.fee_plan_create(
+    return billing.fee_plan_create(
         merchant=merchant,
         valid_from=valid_from or datetime.date(2026, 1, 1),
         currency=currency,
@@ -126,7 +129,7 @@ def billing_profile_make(merchant: Merchant, **fields):
 
 def usage_post(merchant: Merchant, kind: str, source_ref: str, occurred_at, **fields):
     plan = merchant.fee_plans.order_by("-valid_from").first()
-    return services.usage_record_post(
+    return billing.usage_record_post(
         merchant=merchant,
         kind=kind,
         source_ref=source_ref,

@@ -17,7 +17,6 @@ from rest_framework.test import APIClient
 from core.actors import SYSTEM, Actor
 from core.exceptions import InvalidTransition
 from core.fields import decrypt_text
-from merchants import services
 from merchants.models import (
     ChecklistItem,
     FeePlan,
@@ -31,6 +30,7 @@ from merchants.models import (
     Store,
 )
 from merchants.selectors import merchant_transition_path
+from merchants.services import api_keys, billing, lifecycle, stores
 from tests.merchants.factories import (
     MerchantFactory,
     StaffFactory,
@@ -151,7 +151,7 @@ def at_status(status: str, *, checklist_done: bool = False, **kwargs) -> Merchan
     ):
         complete_checklist(merchant)
     for step in merchant_transition_path(from_status=MerchantStatus.APPLIED, to_status=status):
-        services.merchant_transition(
+        lifecycle.merchant_transition(
             merchant=merchant, to_status=step, reason="setup", actor=SYSTEM
         )
     return merchant
@@ -189,15 +189,15 @@ def rich_merchant(rows: int, actor: Actor) -> Merchant:
     users, and ``rows`` checklist items ticked by ``actor``."""
     merchant = MerchantFactory(live=True)
     for i in range(rows):
-        store, _ = services.store_create(
+        store, _ = stores.store_create(
             merchant=merchant,
             name=f"Store {i}",
             platform="shopify",
             domain=f"shop{i}.example.com",
             actor=actor,
         )
-        services.api_key_issue(merchant=merchant, name=f"key {i}", store=store, actor=actor)
-        services.fee_plan_create(
+        api_keys.api_key_issue(merchant=merchant, name=f"key {i}", store=store, actor=actor)
+        billing.fee_plan_create(
             merchant=merchant,
             valid_from=datetime.date(2025, 1, 1 + i),
             monthly_platform_fee=Decimal("99.00"),
@@ -212,8 +212,8 @@ def rich_merchant(rows: int, actor: Actor) -> Merchant:
             role="owner",
         )
         item = ChecklistItem.values[i]
-        services.checklist_item_reopen(merchant=merchant, item=item, reason="recheck", actor=actor)
-        services.checklist_item_complete(merchant=merchant, item=item, actor=actor)
+        lifecycle.checklist_item_reopen(merchant=merchant, item=item, reason="recheck", actor=actor)
+        lifecycle.checklist_item_complete(merchant=merchant, item=item, actor=actor)
     return merchant
 
 
@@ -477,7 +477,7 @@ def test_the_service_refuses_to_move_the_status_as_a_detail():
     merchant = MerchantFactory(live=True)
     merchant.status = MerchantStatus.SUSPENDED
     with pytest.raises(InvalidTransition):
-        services.merchant_update(merchant=merchant, changed=["status"], actor=SYSTEM)
+        lifecycle.merchant_update(merchant=merchant, changed=["status"], actor=SYSTEM)
     merchant.refresh_from_db()
     assert merchant.status == MerchantStatus.LIVE
 
@@ -661,7 +661,7 @@ def test_transition_action_refuses_an_illegal_move_with_an_error(ops_client):
 
 def test_transition_action_refuses_to_go_live_with_an_incomplete_checklist(ops_client):
     merchant = at_status(MerchantStatus.APPROVED)
-    services.checklist_item_complete(
+    lifecycle.checklist_item_complete(
         merchant=merchant, item=ChecklistItem.BUSINESS_VERIFIED, actor=SYSTEM
     )
 
@@ -693,7 +693,7 @@ def test_transition_action_moves_the_legal_merchants_and_reports_the_others(ops_
 
 def test_offboarding_revokes_the_keys_and_deactivates_the_stores(ops_client):
     merchant = MerchantFactory(live=True)
-    services.store_create(
+    stores.store_create(
         merchant=merchant, name="Shop", platform="shopify", domain="s.example.com", actor=SYSTEM
     )
     _, raw_key = issue_key(merchant)
@@ -826,7 +826,7 @@ def test_checklist_page_ticks_an_item_and_records_it(ops_client, ops_user):
 
 def test_checklist_page_reopening_without_a_note_is_refused(ops_client):
     merchant = MerchantFactory()
-    services.checklist_item_complete(
+    lifecycle.checklist_item_complete(
         merchant=merchant, item=ChecklistItem.CONTRACT_SIGNED, actor=SYSTEM
     )
     events_before = merchant.events.count()
@@ -842,7 +842,7 @@ def test_checklist_page_reopening_without_a_note_is_refused(ops_client):
 
 def test_checklist_page_reopens_an_item_with_a_note(ops_client, ops_user):
     merchant = MerchantFactory()
-    services.checklist_item_complete(
+    lifecycle.checklist_item_complete(
         merchant=merchant, item=ChecklistItem.CONTRACT_SIGNED, actor=SYSTEM
     )
 
@@ -947,7 +947,7 @@ def test_issued_key_authenticates_against_the_api(ops_client):
 
 def test_issue_key_can_bind_the_key_to_one_of_the_merchants_stores(ops_client):
     merchant = MerchantFactory(live=True)
-    store, _ = services.store_create(
+    store, _ = stores.store_create(
         merchant=merchant, name="Ours", platform="custom", domain="ours.example.com", actor=SYSTEM
     )
 
@@ -960,7 +960,7 @@ def test_issue_key_can_bind_the_key_to_one_of_the_merchants_stores(ops_client):
 def test_issue_key_refuses_a_store_of_another_merchant(ops_client):
     merchant = MerchantFactory(live=True)
     other = MerchantFactory(live=True)
-    foreign_store, _ = services.store_create(
+    foreign_store, _ = stores.store_create(
         merchant=other, name="Theirs", platform="custom", domain="theirs.example.com", actor=SYSTEM
     )
 
@@ -1091,7 +1091,7 @@ def test_adding_a_store_keeps_the_secret_the_platform_issued(ops_client):
 
 def test_editing_a_store_with_a_blank_secret_keeps_the_current_one(ops_client):
     merchant = MerchantFactory(live=True)
-    store, secret = services.store_create(
+    store, secret = stores.store_create(
         merchant=merchant, name="Shop", platform="shopify", domain="s.example.com", actor=SYSTEM
     )
     url = reverse("admin:merchants_store_change", args=[store.pk])
@@ -1132,7 +1132,7 @@ def test_a_store_added_on_the_merchant_page_gets_a_secret_through_the_service(ad
 
 def test_rotate_webhook_secret_action_shows_the_new_secret_once(ops_client):
     merchant = MerchantFactory(live=True)
-    store, old_secret = services.store_create(
+    store, old_secret = stores.store_create(
         merchant=merchant, name="Shop", platform="shopify", domain="s.example.com", actor=SYSTEM
     )
 

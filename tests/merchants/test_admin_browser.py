@@ -12,7 +12,7 @@ from django.test.testcases import LiveServerThread, QuietWSGIRequestHandler
 
 from core.actors import SYSTEM
 from merchants.models import Merchant, MerchantEvent, MerchantStatus
-from merchants.services import merchant_transition
+from merchants.services.lifecycle import merchant_transition
 from tests.merchants.factories import MerchantFactory
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))

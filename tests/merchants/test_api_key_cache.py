@@ -10,8 +10,9 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from core.actors import SYSTEM
-from merchants import selectors, services
+from merchants import selectors
 from merchants.models import Merchant, MerchantAPIKey, MerchantStatus
+from merchants.services import api_keys, lifecycle
 from tests.conftest import assert_problem
 from tests.merchants.factories import MerchantFactory, issue_key
 
@@ -65,7 +66,7 @@ def test_a_revoked_key_is_refused_on_the_next_request():
     client = client_with(raw_key)
     assert client.get(URL).status_code == 200
     assert client.get(URL).status_code == 200  # from the cache
-    services.api_key_revoke(api_key=api_key, reason="leaked", actor=SYSTEM)
+    api_keys.api_key_revoke(api_key=api_key, reason="leaked", actor=SYSTEM)
     assert_problem(client.get(URL), 401, "invalid_api_key")
 
 
@@ -77,12 +78,12 @@ def test_a_suspended_merchant_is_refused_on_the_next_request_and_welcome_back_af
     feed = "/api/v1/members/changes/"
     assert client.get(feed).status_code == 200
     assert client.get(feed).status_code == 200  # from the cache
-    services.merchant_transition(
+    lifecycle.merchant_transition(
         merchant=merchant, to_status=MerchantStatus.SUSPENDED, reason="unpaid", actor=SYSTEM
     )
     assert_problem(client.get(feed), 403, "merchant_not_active")
     assert client.get(URL).json()["status"] == "suspended"
-    services.merchant_transition(
+    lifecycle.merchant_transition(
         merchant=merchant, to_status=MerchantStatus.LIVE, reason="paid", actor=SYSTEM
     )
     assert client.get(feed).status_code == 200
@@ -97,7 +98,7 @@ def test_a_revocation_committed_while_a_request_read_the_key_is_not_cached(monke
 
     def revoked_meanwhile(self, key):
         monkeypatch.setattr(MerchantAPIKey, "is_valid", verify)
-        services.api_key_revoke(api_key=api_key, actor=SYSTEM)
+        api_keys.api_key_revoke(api_key=api_key, actor=SYSTEM)
         return verify(self, key)
 
     monkeypatch.setattr(MerchantAPIKey, "is_valid", revoked_meanwhile)
@@ -120,7 +121,7 @@ def test_a_revocation_by_another_connection_is_refused_on_the_next_request():
     def revoke_elsewhere() -> None:
         try:
             key = MerchantAPIKey.objects.select_related("merchant").get(pk=api_key.pk)
-            services.api_key_revoke(api_key=key, reason="leaked", actor=SYSTEM)
+            api_keys.api_key_revoke(api_key=key, reason="leaked", actor=SYSTEM)
         except BaseException as exc:
             failures.append(exc)
         finally:

@@ -10,12 +10,12 @@ from rest_framework.test import APIClient, APIRequestFactory
 
 from core.actors import SYSTEM
 from core.exceptions import DomainError, NotFound
-from merchants import services
 from merchants.api.throttling import APIKeyRateThrottle
 from merchants.api.views import MerchantAPIView
 from merchants.exceptions import InvalidScope, MerchantNotActive
 from merchants.models import Merchant, MerchantAPIKey, MerchantEvent, MerchantStatus, Scope
 from merchants.selectors import api_key_get, store_get
+from merchants.services import api_keys, lifecycle, stores
 from tests.conftest import assert_not_found, assert_problem
 from tests.merchants.factories import MerchantFactory, issue_key
 
@@ -89,9 +89,9 @@ def test_a_valid_secret_with_another_keys_prefix_is_refused(tenant_pair):
 
 @pytest.mark.django_db
 def test_revoked_key_gets_401_and_revoking_again_changes_nothing(tenant):
-    services.api_key_revoke(api_key=tenant.api_key, reason="leaked", actor=SYSTEM)
+    api_keys.api_key_revoke(api_key=tenant.api_key, reason="leaked", actor=SYSTEM)
     assert_problem(tenant.client.get(URL), 401, "invalid_api_key")
-    services.api_key_revoke(api_key=tenant.api_key, actor=SYSTEM)
+    api_keys.api_key_revoke(api_key=tenant.api_key, actor=SYSTEM)
     assert tenant.merchant.events.filter(kind=MerchantEvent.Kind.API_KEY_REVOKED).count() == 1
 
 
@@ -208,7 +208,7 @@ def test_no_keys_for_rejected_or_offboarded_merchants(status):
 
 @pytest.mark.django_db
 def test_a_key_cannot_be_bound_to_another_merchants_store(tenant_pair):
-    store_b, _ = services.store_create(
+    store_b, _ = stores.store_create(
         merchant=tenant_pair.b.merchant,
         name="B",
         platform="custom",
@@ -221,7 +221,7 @@ def test_a_key_cannot_be_bound_to_another_merchants_store(tenant_pair):
 
 @pytest.mark.django_db
 def test_store_bound_key_reports_its_store(tenant):
-    store, _ = services.store_create(
+    store, _ = stores.store_create(
         merchant=tenant.merchant, name="S", platform="shopify", domain="s.example", actor=SYSTEM
     )
     _, raw_key = issue_key(tenant.merchant, store=store)
@@ -230,7 +230,7 @@ def test_store_bound_key_reports_its_store(tenant):
 
 @pytest.mark.django_db
 def test_selectors_never_return_another_merchants_rows(tenant_pair):
-    store_a, _ = services.store_create(
+    store_a, _ = stores.store_create(
         merchant=tenant_pair.a.merchant,
         name="A",
         platform="custom",
@@ -252,7 +252,7 @@ def test_another_merchants_object_is_a_404_problem(tenant_pair):
         def get(self, request, pk):
             return Response({"domain": store_get(merchant=self.merchant, pk=pk).domain})
 
-    store_a, _ = services.store_create(
+    store_a, _ = stores.store_create(
         merchant=tenant_pair.a.merchant,
         name="A",
         platform="custom",
@@ -274,7 +274,7 @@ def test_another_merchants_object_is_a_404_problem(tenant_pair):
 def test_domain_errors_become_problems_with_their_code_and_field(tenant):
     class Failing(MerchantAPIView):
         def get(self, request):
-            services.merchant_transition(
+            lifecycle.merchant_transition(
                 merchant=self.merchant, to_status=MerchantStatus.APPLIED, reason="x", actor=SYSTEM
             )
 

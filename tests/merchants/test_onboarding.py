@@ -8,7 +8,6 @@ from django.db import IntegrityError, connection, transaction
 
 from core.actors import SYSTEM, Actor
 from core.exceptions import InvalidTransition, ReasonRequired
-from merchants import services
 from merchants.exceptions import OnboardingIncomplete
 from merchants.models import (
     MERCHANT_TRANSITIONS,
@@ -19,6 +18,7 @@ from merchants.models import (
     MerchantStatus,
 )
 from merchants.selectors import checklist_missing, merchant_transition_path
+from merchants.services import api_keys, billing, lifecycle, stores, team
 from tests.merchants.factories import MerchantFactory, StaffFactory, complete_checklist, issue_key
 
 ALL_MOVES = list(itertools.product(MerchantStatus.values, MerchantStatus.values))
@@ -48,7 +48,7 @@ def test_every_illegal_transition_is_refused_and_changes_nothing(from_status, to
     complete_checklist(merchant)
     events_before = merchant.events.count()
     with pytest.raises(InvalidTransition):
-        services.merchant_transition(
+        lifecycle.merchant_transition(
             merchant=merchant, to_status=to_status, reason="try", actor=SYSTEM
         )
     merchant.refresh_from_db()
@@ -62,7 +62,7 @@ def test_every_legal_transition_moves_and_records_who_when_why(from_status, to_s
     staff = StaffFactory()
     merchant = _force_status(MerchantFactory(), from_status)
     complete_checklist(merchant)
-    services.merchant_transition(
+    lifecycle.merchant_transition(
         merchant=merchant, to_status=to_status, reason="because", actor=Actor.staff(staff)
     )
     merchant.refresh_from_db()
@@ -77,9 +77,9 @@ def test_every_legal_transition_moves_and_records_who_when_why(from_status, to_s
 def test_going_live_needs_the_whole_checklist():
     merchant = _force_status(MerchantFactory(), MerchantStatus.APPROVED)
     for item in ChecklistItem.values[:-1]:
-        services.checklist_item_complete(merchant=merchant, item=item, actor=SYSTEM)
+        lifecycle.checklist_item_complete(merchant=merchant, item=item, actor=SYSTEM)
     with pytest.raises(OnboardingIncomplete) as raised:
-        services.merchant_transition(
+        lifecycle.merchant_transition(
             merchant=merchant, to_status=MerchantStatus.LIVE, reason="go", actor=SYSTEM
         )
     assert raised.value.extra["missing"] == [ChecklistItem.INTEGRATION_TESTED]
@@ -92,7 +92,7 @@ def test_going_live_needs_the_whole_checklist():
 def test_a_transition_without_a_reason_is_refused(reason):
     merchant = MerchantFactory()
     with pytest.raises(ReasonRequired):
-        services.merchant_transition(
+        lifecycle.merchant_transition(
             merchant=merchant, to_status=MerchantStatus.IN_REVIEW, reason=reason, actor=SYSTEM
         )
     merchant.refresh_from_db()
@@ -103,11 +103,11 @@ def test_a_transition_without_a_reason_is_refused(reason):
 def test_transition_from_a_stale_copy_uses_the_current_status():
     merchant = MerchantFactory()
     stale = Merchant.objects.get(pk=merchant.pk)
-    services.merchant_transition(
+    lifecycle.merchant_transition(
         merchant=merchant, to_status=MerchantStatus.IN_REVIEW, reason="r", actor=SYSTEM
     )
     with pytest.raises(InvalidTransition):
-        services.merchant_transition(
+        lifecycle.merchant_transition(
             merchant=stale, to_status=MerchantStatus.IN_REVIEW, reason="again", actor=SYSTEM
         )
     assert merchant.events.filter(kind=MerchantEvent.Kind.STATUS_CHANGED).count() == 1
@@ -123,7 +123,7 @@ def test_concurrent_moves_from_the_same_status_let_exactly_one_win():
     def move(to_status: str) -> None:
         try:
             barrier.wait()
-            services.merchant_transition(
+            lifecycle.merchant_transition(
                 merchant=Merchant.objects.get(pk=merchant.pk),
                 to_status=to_status,
                 reason="race",
@@ -152,11 +152,11 @@ def test_concurrent_moves_from_the_same_status_let_exactly_one_win():
 @pytest.mark.django_db
 def test_offboarding_revokes_every_key_and_deactivates_every_store():
     merchant = MerchantFactory(live=True)
-    services.store_create(
+    stores.store_create(
         merchant=merchant, name="Shop", platform="shopify", domain="a.example", actor=SYSTEM
     )
     key, _ = issue_key(merchant)
-    services.merchant_transition(
+    lifecycle.merchant_transition(
         merchant=merchant,
         to_status=MerchantStatus.OFFBOARDED,
         reason="contract ended",
@@ -173,26 +173,26 @@ def test_offboarding_revokes_every_key_and_deactivates_every_store():
 def test_checklist_tick_is_idempotent_and_reopen_needs_a_reason():
     staff = StaffFactory()
     merchant = MerchantFactory()
-    first = services.checklist_item_complete(
+    first = lifecycle.checklist_item_complete(
         merchant=merchant,
         item=ChecklistItem.CONTRACT_SIGNED,
         note="signed",
         actor=Actor.staff(staff),
     )
-    again = services.checklist_item_complete(
+    again = lifecycle.checklist_item_complete(
         merchant=merchant, item=ChecklistItem.CONTRACT_SIGNED, actor=SYSTEM
     )
     assert again.completed_at == first.completed_at
     assert again.completed_by == staff
     assert merchant.events.filter(kind=MerchantEvent.Kind.CHECKLIST_COMPLETED).count() == 1
     with pytest.raises(ReasonRequired):
-        services.checklist_item_reopen(
+        lifecycle.checklist_item_reopen(
             merchant=merchant,
             item=ChecklistItem.CONTRACT_SIGNED,
             reason="",
             actor=Actor.staff(staff),
         )
-    services.checklist_item_reopen(
+    lifecycle.checklist_item_reopen(
         merchant=merchant,
         item=ChecklistItem.CONTRACT_SIGNED,
         reason="wrong file",
@@ -205,7 +205,7 @@ def test_checklist_tick_is_idempotent_and_reopen_needs_a_reason():
 def test_fee_plan_ticks_the_checklist_and_respects_the_currency_exponent():
     merchant = MerchantFactory(country="JP", default_currency="JPY")
     with pytest.raises(ValidationError):
-        services.fee_plan_create(
+        billing.fee_plan_create(
             merchant=merchant,
             valid_from="2026-01-01",
             monthly_platform_fee=Decimal("100.50"),
@@ -215,7 +215,7 @@ def test_fee_plan_ticks_the_checklist_and_respects_the_currency_exponent():
             actor=SYSTEM,
         )
     assert ChecklistItem.FEE_PLAN_SET in checklist_missing(merchant=merchant)
-    plan = services.fee_plan_create(
+    plan = billing.fee_plan_create(
         merchant=merchant,
         valid_from="2026-01-01",
         monthly_platform_fee=Decimal("60000"),
@@ -239,7 +239,7 @@ def test_fee_plan_ticks_the_checklist_and_respects_the_currency_exponent():
 )
 def test_fee_plan_check_constraints_hold_without_python(field, value):
     merchant = MerchantFactory()
-    plan = services.fee_plan_create(
+    plan = billing.fee_plan_create(
         merchant=merchant,
         valid_from="2026-01-01",
         monthly_platform_fee=Decimal("10"),
@@ -279,7 +279,7 @@ def test_merchant_create_refuses_bad_input_and_creates_nothing(overrides):
 @pytest.mark.django_db
 def test_store_webhook_secret_is_encrypted_at_rest():
     merchant = MerchantFactory()
-    store, secret = services.store_create(
+    store, secret = stores.store_create(
         merchant=merchant, name="Shop", platform="shopify", domain="Shop.Example.com", actor=SYSTEM
     )
     with connection.cursor() as cursor:
@@ -289,7 +289,7 @@ def test_store_webhook_secret_is_encrypted_at_rest():
     store.refresh_from_db()
     assert store.webhook_secret == secret
     assert store.domain == "shop.example.com"
-    rotated = services.store_set_webhook_secret(store=store, actor=SYSTEM)
+    rotated = stores.store_set_webhook_secret(store=store, actor=SYSTEM)
     store.refresh_from_db()
     assert store.webhook_secret == rotated != secret
 
@@ -297,10 +297,10 @@ def test_store_webhook_secret_is_encrypted_at_rest():
 @pytest.mark.django_db
 def test_store_domain_is_unique_per_merchant_only():
     a, b = MerchantFactory(), MerchantFactory()
-    services.store_create(merchant=a, name="S", platform="custom", domain="x.example", actor=SYSTEM)
-    services.store_create(merchant=b, name="S", platform="custom", domain="x.example", actor=SYSTEM)
+    stores.store_create(merchant=a, name="S", platform="custom", domain="x.example", actor=SYSTEM)
+    stores.store_create(merchant=b, name="S", platform="custom", domain="x.example", actor=SYSTEM)
     with pytest.raises(ValidationError):
-        services.store_create(
+        stores.store_create(
             merchant=a, name="S2", platform="custom", domain="x.example", actor=SYSTEM
         )
 
@@ -328,14 +328,14 @@ def test_transition_path_to_an_unreachable_status_raises(from_status, to_status)
 @pytest.mark.django_db
 def test_store_creation_and_webhook_secret_rotation_record_the_staff_user_not_the_secret():
     merchant, staff = MerchantFactory(), StaffFactory(username="ops-ben")
-    store, secret = services.store_create(
+    store, secret = stores.store_create(
         merchant=merchant,
         name="Shop",
         platform="shopify",
         domain="shop.example.com",
         actor=Actor.staff(staff),
     )
-    rotated = services.store_set_webhook_secret(store=store, actor=Actor.staff(staff))
+    rotated = stores.store_set_webhook_secret(store=store, actor=Actor.staff(staff))
     events = merchant.events.filter(
         kind__in=[MerchantEvent.Kind.STORE_CREATED, MerchantEvent.Kind.WEBHOOK_SECRET_SET]
     )
@@ -351,7 +351,7 @@ def test_a_key_revoked_through_another_key_records_that_key_on_the_event():
     merchant = MerchantFactory(live=True)
     acting, _ = issue_key(merchant, name="integration")
     revoked, _ = issue_key(merchant, name="old")
-    services.api_key_revoke(api_key=revoked, reason="rotated", actor=Actor.api_key(acting))
+    api_keys.api_key_revoke(api_key=revoked, reason="rotated", actor=Actor.api_key(acting))
     event = merchant.events.get(kind=MerchantEvent.Kind.API_KEY_REVOKED)
     assert (event.actor_id, event.api_key_id) == (None, acting.pk)
     assert event.actor_label == f"API key {acting.prefix}"
@@ -360,6 +360,6 @@ def test_a_key_revoked_through_another_key_records_that_key_on_the_event():
 @pytest.mark.django_db
 def test_a_portal_membership_change_records_who_gave_the_role():
     merchant, staff, user = MerchantFactory(), StaffFactory(), StaffFactory(username="shopkeeper")
-    services.membership_set(merchant=merchant, user=user, role="owner", actor=Actor.staff(staff))
+    team.membership_set(merchant=merchant, user=user, role="owner", actor=Actor.staff(staff))
     event = merchant.events.get(kind=MerchantEvent.Kind.MEMBERSHIP_SET)
     assert (event.actor_id, event.reason) == (staff.pk, "shopkeeper: owner")

@@ -10,8 +10,8 @@ from django.urls import reverse
 from core.actors import Actor
 from core.exceptions import ReasonRequired
 from core.staff_groups import staff_groups_sync
-from merchants import services
 from merchants.models import MerchantEvent, MerchantMembership
+from merchants.services import team
 from tests.catalog.factories import merchant_with_program
 from tests.merchants.factories import StaffFactory
 from tests.portals.factories import portal_user, signed_in
@@ -37,7 +37,7 @@ def ops_user(group: str = "Operations"):
 def test_the_reset_removes_the_authenticators_and_records_why(owner):
     staff = ops_user()
 
-    removed = services.portal_user_second_factor_reset(
+    removed = team.portal_user_second_factor_reset(
         membership=owner,
         reason="Called from the shop's number; lost phone",
         actor=Actor.staff(staff),
@@ -53,14 +53,14 @@ def test_the_reset_removes_the_authenticators_and_records_why(owner):
 
 def test_a_reset_without_a_reason_is_refused_and_changes_nothing(owner):
     with pytest.raises(ReasonRequired):
-        services.portal_user_second_factor_reset(
+        team.portal_user_second_factor_reset(
             membership=owner, reason="  ", actor=Actor.staff(ops_user())
         )
     assert Authenticator.objects.filter(user=owner.user).exists()
 
 
 def test_the_owner_sets_up_a_new_one_at_the_next_sign_in(owner):
-    services.portal_user_second_factor_reset(
+    team.portal_user_second_factor_reset(
         membership=owner, reason="verified by video call", actor=Actor.staff(ops_user())
     )
 

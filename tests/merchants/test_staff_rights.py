@@ -40,8 +40,9 @@ from integrations.models import InboxDelivery
 from loyalty.models import LedgerEntry, Program, Segment
 from loyalty.segments.services import segment_save
 from merchants import invoices
-from merchants import services as merchant_services
 from merchants.models import MembershipRole, MerchantMembership, Scope
+from merchants.services.api_keys import api_key_issue
+from merchants.services.stores import store_create
 from tests.catalog.factories import (
     SupplierFactory,
     merchant_with_program,
@@ -402,12 +403,10 @@ def build_world() -> dict:
     CareSettings.objects.create(
         merchant=merchant, goodwill_approval_threshold=100, goodwill_max_per_30_days=5
     )
-    store, _ = merchant_services.store_create(
+    store, _ = store_create(
         merchant=merchant, name="Shop", platform="shopify", domain="shop.example.com", actor=SYSTEM
     )
-    api_key, _ = merchant_services.api_key_issue(
-        merchant=merchant, name="App", scopes=[Scope.READ], actor=SYSTEM
-    )
+    api_key, _ = api_key_issue(merchant=merchant, name="App", scopes=[Scope.READ], actor=SYSTEM)
     MerchantMembership.objects.create(
         merchant=merchant, user=UserFactory(), role=MembershipRole.ANALYST
     )

@@ -10,7 +10,7 @@ from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from merchants.models import UsageKind, UsageRecord
-from merchants.services import usage_record_post
+from merchants.services.billing import usage_record_post
 from tests.merchants.factories import MerchantFactory
 
 pytestmark = pytest.mark.django_db

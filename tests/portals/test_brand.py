@@ -12,7 +12,7 @@ from PIL import Image
 from core.actors import SYSTEM
 from core.documents import image_data_uri
 from merchants.models import MerchantBrand
-from merchants.services import merchant_brand_save
+from merchants.services.lifecycle import merchant_brand_save
 from portals import brand
 from tests.portals.factories import signed_in
 

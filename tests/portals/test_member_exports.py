@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from loyalty.models import Segment, SegmentMembership, Tier
-from loyalty.services import member_anonymise
+from loyalty.services.members import member_anonymise
 from portals.member_exports import HEADER, member_exports_make
 from portals.models import MemberExport
 from tests.loyalty.factories import member_make, program_merchant

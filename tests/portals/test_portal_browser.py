@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from core.actors import SYSTEM
 from merchants.models import MerchantMembership
-from merchants.services import webhook_endpoint_create
+from merchants.services.webhook_endpoints import webhook_endpoint_create
 from portals.member_exports import member_exports_make
 from tests.catalog.factories import merchant_with_program
 from tests.config.test_csp_browser import SCREENSHOTS, Watch, screenshots

@@ -352,7 +352,7 @@ def test_sign_out_is_a_post_and_ends_the_session(merchant):
 
 def test_an_offboarded_merchants_portal_closes_and_a_suspended_ones_stays(merchant):
     from core.actors import SYSTEM
-    from merchants.services import merchant_transition
+    from merchants.services.lifecycle import merchant_transition
 
     client = signed_in(portal_user(merchant, "analyst"))
     merchant_transition(merchant=merchant, to_status="suspended", reason="unpaid", actor=SYSTEM)

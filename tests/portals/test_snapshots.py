@@ -15,8 +15,8 @@ from django.utils import timezone
 from core.actors import SYSTEM
 from customercare import services as care_services
 from customercare.models import TicketStatus
-from loyalty import services as loyalty_services
 from loyalty.reports import aggregates, buckets
+from loyalty.services.programs import program_get_active, program_save
 from portals.models import ReportSnapshot
 from portals.periods import Period, preset_period
 from portals.report_page import merchant_today
@@ -163,10 +163,10 @@ def test_a_program_change_drops_the_merchants_snapshots(pair):
     a, b = pair
     figures_of(a.merchant, last_30(a.merchant))
     figures_of(b.merchant, last_30(b.merchant))
-    program = loyalty_services.program_get_active(merchant=a.merchant)
+    program = program_get_active(merchant=a.merchant)
     program.points_name = "Beans"
 
-    loyalty_services.program_save(program=program, actor=SYSTEM)
+    program_save(program=program, actor=SYSTEM)
 
     assert not ReportSnapshot.objects.filter(merchant=a.merchant).exists()
     assert ReportSnapshot.objects.filter(merchant=b.merchant).count() == 1

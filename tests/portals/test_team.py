@@ -11,10 +11,10 @@ from django.urls import reverse
 
 from core.actors import Actor
 from core.exceptions import DomainError, NotFound
-from merchants import services
 from merchants.exceptions import AlreadyOnTeam, LastOwner
 from merchants.models import MerchantEvent, MerchantMembership
 from merchants.selectors import membership_get, membership_list
+from merchants.services.team import membership_remove, membership_role_change, portal_user_invite
 from tests.portals.factories import portal_user, signed_in
 
 pytestmark = pytest.mark.django_db
@@ -69,7 +69,7 @@ def test_owner_invites_by_email_and_the_link_sets_a_password_to_sign_in(
 
 def test_an_invitation_link_works_once(merchant, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        services.portal_user_invite(
+        portal_user_invite(
             merchant=merchant, email="once@example.com", role="support", actor=Actor.system("t")
         )
     link = invite_link(mail.outbox[0])
@@ -122,7 +122,7 @@ def test_inviting_a_user_of_another_merchant_adds_a_membership_to_the_same_user(
 ):
     elsewhere = portal_user(other_merchant, "owner", email="both@example.com")
     with django_capture_on_commit_callbacks(execute=True):
-        membership = services.portal_user_invite(
+        membership = portal_user_invite(
             merchant=merchant, email="both@example.com", role="analyst", actor=Actor.system("t")
         )
     assert membership.user == elsewhere
@@ -137,16 +137,14 @@ def test_inviting_a_user_of_another_merchant_adds_a_membership_to_the_same_user(
 def test_the_service_refuses_bad_input_as_domain_errors(merchant):
     actor = Actor.system("t")
     with pytest.raises(DomainError) as bad_email:
-        services.portal_user_invite(merchant=merchant, email="nope", role="owner", actor=actor)
+        portal_user_invite(merchant=merchant, email="nope", role="owner", actor=actor)
     assert bad_email.value.field == "email"
     with pytest.raises(DomainError) as bad_role:
-        services.portal_user_invite(merchant=merchant, email="a@example.com", role="x", actor=actor)
+        portal_user_invite(merchant=merchant, email="a@example.com", role="x", actor=actor)
     assert bad_role.value.field == "role"
-    services.portal_user_invite(merchant=merchant, email="a@example.com", role="owner", actor=actor)
+    portal_user_invite(merchant=merchant, email="a@example.com", role="owner", actor=actor)
     with pytest.raises(AlreadyOnTeam):
-        services.portal_user_invite(
-            merchant=merchant, email="A@example.com", role="owner", actor=actor
-        )
+        portal_user_invite(merchant=merchant, email="A@example.com", role="owner", actor=actor)
 
 
 def test_owner_changes_a_role_and_the_event_names_them(merchant):
@@ -191,12 +189,10 @@ def test_with_two_owners_one_may_step_down_and_then_the_other_is_the_last(mercha
     mine = MerchantMembership.objects.get(user=first)
     theirs = MerchantMembership.objects.get(user=second)
 
-    services.membership_role_change(
-        merchant=merchant, membership_id=mine.pk, role="analyst", actor=actor
-    )
+    membership_role_change(merchant=merchant, membership_id=mine.pk, role="analyst", actor=actor)
 
     with pytest.raises(LastOwner):
-        services.membership_remove(merchant=merchant, membership_id=theirs.pk, actor=actor)
+        membership_remove(merchant=merchant, membership_id=theirs.pk, actor=actor)
 
 
 def test_owner_removes_a_member_who_loses_access_at_once(merchant):
@@ -240,11 +236,11 @@ def test_team_services_and_selectors_refuse_another_merchants_membership(merchan
     with pytest.raises(NotFound):
         membership_get(merchant=merchant, pk="x")
     with pytest.raises(NotFound):
-        services.membership_role_change(
+        membership_role_change(
             merchant=merchant, membership_id=theirs.pk, role="owner", actor=actor
         )
     with pytest.raises(NotFound):
-        services.membership_remove(merchant=merchant, membership_id=theirs.pk, actor=actor)
+        membership_remove(merchant=merchant, membership_id=theirs.pk, actor=actor)
     assert stranger not in [m.user for m in membership_list(merchant=merchant)]
     theirs.refresh_from_db()
     assert theirs.role == "analyst"
@@ -252,7 +248,7 @@ def test_team_services_and_selectors_refuse_another_merchants_membership(merchan
 
 def test_the_team_page_lists_the_team_with_roles_and_invited_state(merchant):
     owner = portal_user(merchant, "owner", email="olga@example.com")
-    services.portal_user_invite(
+    portal_user_invite(
         merchant=merchant, email="pending@example.com", role="support", actor=Actor.portal(owner)
     )
     page = signed_in(owner).get(reverse("portals:team")).content.decode()

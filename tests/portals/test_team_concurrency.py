@@ -7,9 +7,9 @@ import pytest
 from django.db import connection
 
 from core.actors import Actor
-from merchants import services
 from merchants.exceptions import LastOwner
 from merchants.models import MerchantMembership
+from merchants.services import team
 from tests.merchants.factories import MerchantFactory
 from tests.portals.factories import portal_user
 
@@ -30,7 +30,7 @@ def test_two_owners_demoting_each_other_at_once_leave_one_owner():
     def demote(membership_id: int, by) -> None:
         try:
             barrier.wait()
-            services.membership_role_change(
+            team.membership_role_change(
                 merchant=merchant,
                 membership_id=membership_id,
                 role="analyst",

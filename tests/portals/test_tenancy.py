@@ -91,7 +91,7 @@ def webhook_endpoint(side: Side):
     """The side's webhook endpoint (made once)."""
     from core.actors import SYSTEM
     from merchants.models import WebhookEndpoint
-    from merchants.services import webhook_endpoint_create
+    from merchants.services.webhook_endpoints import webhook_endpoint_create
 
     endpoint = WebhookEndpoint.objects.filter(merchant=side.merchant).first()
     if endpoint is None:

@@ -2,9 +2,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from core.actors import Actor
 from core.exceptions import DomainError
-from merchants import services
 from merchants.models import Scope
 from merchants.selectors import merchant_get, store_list
+from merchants.services import api_keys
 
 
 class Command(BaseCommand):
@@ -30,7 +30,7 @@ class Command(BaseCommand):
                 store_obj = store_list(merchant=merchant).filter(domain=store.lower()).first()
                 if store_obj is None:
                     raise CommandError(f"{merchant_slug} has no store with domain {store!r}.")
-            api_key, raw_key = services.api_key_issue(
+            api_key, raw_key = api_keys.api_key_issue(
                 merchant=merchant,
                 name=name,
                 scopes=[scope for scope in scopes.split(",") if scope.strip()],

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from catalog.models import MerchantCatalogItem
 from loyalty.models import MemberStatus, Tier
-from merchants.services import store_set_webhook_secret
+from merchants.services.stores import store_set_webhook_secret
 from tests.catalog.factories import RewardFactory, offered, select
 from tests.conftest import assert_problem
 from tests.integrations.helpers import SYSTEM, connected_store

@@ -3,7 +3,7 @@
 import pytest
 
 from loyalty.models import Member, MemberAttribute
-from loyalty.services import member_anonymise
+from loyalty.services.members import member_anonymise
 from tests.conftest import assert_problem
 from tests.loyalty.apihelpers import db_state, post_json
 from tests.loyalty.factories import member_make

@@ -141,7 +141,7 @@ def test_a_body_that_is_not_a_list_of_1_to_1000_orders_is_a_400(tenant, program,
 
 def test_another_merchants_store_and_members_stay_theirs(tenant_pair):
     from core.actors import SYSTEM
-    from merchants.services import store_create
+    from merchants.services.stores import store_create
     from tests.loyalty.apihelpers import program_for
 
     program_for(tenant_pair.a.merchant)

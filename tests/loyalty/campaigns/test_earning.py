@@ -8,10 +8,10 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from core.actors import Actor
-from loyalty import services
 from loyalty.campaigns.services import coupon_codes_add
 from loyalty.models import CampaignAward, CampaignCoupon, Order
 from loyalty.rules import holdout_bucket
+from loyalty.services import activities, orders
 from tests.loyalty.campaigns.helpers import campaign_make, segment_with, spent
 from tests.loyalty.factories import member_make, order_post, program_merchant
 
@@ -96,17 +96,17 @@ def test_per_unit_on_categories_counts_only_the_matching_lines():
     )
     member = member_make(merchant)
 
-    recorded = services.order_record(
+    recorded = orders.order_record(
         merchant=merchant,
-        data=services.OrderInput(
+        data=orders.OrderInput(
             external_id="o-lines",
             member_external_id=member.external_id,
             total=Decimal("50.00"),
             currency="USD",
             placed_at=timezone.now(),
             lines=(
-                services.LineInput("TENT", "camping", 1, Decimal("30.00")),
-                services.LineInput("MUG", "kitchen", 2, Decimal("10.00")),
+                orders.LineInput("TENT", "camping", 1, Decimal("30.00")),
+                orders.LineInput("MUG", "kitchen", 2, Decimal("10.00")),
             ),
         ),
         actor=Actor.system("test"),
@@ -132,9 +132,9 @@ def test_an_activity_bonus_campaign_gives_on_its_kind_only():
     member = member_make(merchant)
 
     def activity(kind, external_id):
-        return services.activity_record(
+        return activities.activity_record(
             merchant=merchant,
-            data=services.ActivityInput(
+            data=activities.ActivityInput(
                 external_id=external_id, member_external_id=member.external_id, kind=kind
             ),
             actor=Actor.system("test"),

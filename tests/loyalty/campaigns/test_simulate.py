@@ -15,7 +15,6 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from core.actors import SYSTEM, Actor
-from loyalty import services
 from loyalty.campaigns.services import coupon_codes_add
 from loyalty.models import (
     CampaignAward,
@@ -31,6 +30,10 @@ from loyalty.models import (
     Tier,
 )
 from loyalty.rules import HOLDOUT_BUCKETS, holdout_bucket
+from loyalty.services.members import member_anonymise
+from loyalty.services.orders import LineInput, OrderInput, order_record
+from loyalty.services.programs import program_configure
+from loyalty.services.simulator import order_simulate
 from tests.conftest import assert_problem
 from tests.loyalty.apihelpers import db_state, post_json, program_for
 from tests.loyalty.campaigns.helpers import campaign_make, segment_with, spent
@@ -529,7 +532,7 @@ def test_another_merchants_segment_is_refused_as_if_it_did_not_exist(tenant_pair
 def test_a_member_who_is_not_active_is_409(tenant, program, status):
     member = member_make(tenant.merchant, "cust-1", email="ana@example.com")
     if status == MemberStatus.ANONYMISED:
-        services.member_anonymise(merchant=tenant.merchant, member=member)
+        member_anonymise(merchant=tenant.merchant, member=member)
     else:
         Member.objects.filter(pk=member.pk).update(status=status)
     before = rows()
@@ -626,19 +629,19 @@ LINE = st.tuples(
 
 
 @st.composite
-def orders(draw) -> tuple[Decimal, tuple[services.LineInput, ...]]:
+def orders(draw) -> tuple[Decimal, tuple[LineInput, ...]]:
     lines = draw(st.lists(LINE, min_size=1, max_size=3))
     cents = sum(quantity * price for _, quantity, price in lines)
     # Shipping added or a discount taken: lines need not add up to the total.
     total = max(0, cents + draw(st.integers(-1500, 1500)))
     return Decimal(total) / 100, tuple(
-        services.LineInput(f"SKU-{n}", category, quantity, Decimal(price) / 100)
+        LineInput(f"SKU-{n}", category, quantity, Decimal(price) / 100)
         for n, (category, quantity, price) in enumerate(lines)
     )
 
 
 def _program_with(merchant, rule_specs: list[dict], campaign_specs: list[dict], **terms: Any):
-    program = services.program_configure(merchant=merchant, actor=SYSTEM, **terms)
+    program = program_configure(merchant=merchant, actor=SYSTEM, **terms)
     if program.tiers_enabled:
         # Gold is reached within an example's orders: the later ones earn with its multiplier.
         Tier.objects.create(program=program, name="Member", threshold=0)
@@ -694,7 +697,7 @@ def test_the_simulation_equals_what_the_order_then_earns(
         member, made = _program_with(shop, rule_specs, campaign_specs, **terms)
         placed_at = timezone.now() - datetime.timedelta(minutes=30)
         for total, lines in order_specs:
-            data = services.OrderInput(
+            data = OrderInput(
                 external_id=next_id("order"),
                 member_external_id=member.external_id,
                 total=total,
@@ -703,8 +706,8 @@ def test_the_simulation_equals_what_the_order_then_earns(
                 lines=lines,
             )
 
-            simulation = services.order_simulate(merchant=shop, data=data)
-            order = services.order_record(merchant=shop, data=data, actor=Actor.system("test")).obj
+            simulation = order_simulate(merchant=shop, data=data)
+            order = order_record(merchant=shop, data=data, actor=Actor.system("test")).obj
 
             predicted = simulation.evaluation
             for skip in predicted.skipped:

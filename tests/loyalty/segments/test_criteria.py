@@ -8,9 +8,11 @@ import pytest
 from django.utils import timezone
 
 from core.actors import SYSTEM
-from loyalty import services
 from loyalty.ledger import points_refund_spend
 from loyalty.models import Member, MemberAttribute, MemberScore, SegmentMembership, Tier
+from loyalty.services.activities import ActivityInput, activity_record
+from loyalty.services.members import member_anonymise
+from loyalty.services.orders import LineInput, OrderInput, order_record
 from tests.loyalty.factories import (
     member_make,
     next_id,
@@ -44,9 +46,9 @@ def at(day: int, hour: int = 12, minute: int = 0, month: int = 10) -> datetime.d
 
 
 def activity(merchant, member, kind, when, custom_kind=""):
-    return services.activity_record(
+    return activity_record(
         merchant=merchant,
-        data=services.ActivityInput(
+        data=ActivityInput(
             external_id=next_id("act"),
             member_external_id=member.external_id,
             kind=kind,
@@ -267,15 +269,15 @@ def test_bought_a_sku_or_a_category_in_a_window():
         (tent, "TENT-2", "camping", at(26)),
         (stove, "STOVE", "kitchen", at(1)),
     ):
-        services.order_record(
+        order_record(
             merchant=merchant,
-            data=services.OrderInput(
+            data=OrderInput(
                 external_id=next_id("o"),
                 member_external_id=member.external_id,
                 total=Decimal("50"),
                 currency="USD",
                 placed_at=when,
-                lines=(services.LineInput(sku, category, 1, Decimal("50")),),
+                lines=(LineInput(sku, category, 1, Decimal("50")),),
             ),
             actor=SYSTEM,
         )
@@ -481,7 +483,7 @@ def test_only_the_merchants_active_members_match():
     member_make(merchant, "mine", country="FR")
     member_make(other, "theirs", country="FR")
     gone = member_make(merchant, "gone", country="FR")
-    services.member_anonymise(merchant=merchant, member=gone)
+    member_anonymise(merchant=merchant, member=gone)
     blocked = member_make(merchant, "blocked", country="FR")
     Member.objects.filter(pk=blocked.pk).update(status="blocked")
     assert matching(merchant, where(c("marketing_consent", "is", False))) == {"mine"}

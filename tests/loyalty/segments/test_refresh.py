@@ -8,9 +8,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from loyalty import services
 from loyalty.models import Member, MemberScore, SegmentMembership
 from loyalty.segments import services as segments
+from loyalty.services.members import member_upsert
 from merchants.models import OutboxEvent
 from tests.loyalty.factories import member_make, order_post, program_merchant
 from tests.loyalty.segments.helpers import current, matching, segment_make, where
@@ -21,7 +21,7 @@ FRANCE = {"field": "country", "op": "in", "value": ["FR"]}
 
 
 def move(merchant, external_id, country):
-    services.member_upsert(merchant=merchant, external_id=external_id, fields={"country": country})
+    member_upsert(merchant=merchant, external_id=external_id, fields={"country": country})
 
 
 def later(minutes):

@@ -10,8 +10,8 @@ import pytest
 from django.core.cache import cache
 
 from core.actors import SYSTEM
-from merchants import services
 from merchants.models import WebhookEndpoint, WebhookEventType
+from merchants.services import webhook_endpoints
 from tests.loyalty.factories import program_merchant
 
 
@@ -95,7 +95,7 @@ def shop():
 
 
 def endpoint_make(merchant, url: str, types=None) -> tuple[WebhookEndpoint, str]:
-    return services.webhook_endpoint_create(
+    return webhook_endpoints.webhook_endpoint_create(
         merchant=merchant,
         url=url,
         event_types=list(types or WebhookEventType.values),

@@ -6,8 +6,8 @@ import socket
 import pytest
 
 from core.actors import SYSTEM
-from merchants import services
 from merchants.exceptions import UnsafeWebhookURL
+from merchants.services import webhook_endpoints
 from merchants.webhooks.address import url_target
 from tests.merchants.factories import MerchantFactory
 
@@ -97,7 +97,7 @@ def test_an_endpoint_with_an_unsafe_url_is_not_saved(settings):
     settings.WEBHOOKS_ALLOW_LOOPBACK = False
     merchant = MerchantFactory()
     with pytest.raises(UnsafeWebhookURL) as refused:
-        services.webhook_endpoint_create(
+        webhook_endpoints.webhook_endpoint_create(
             merchant=merchant,
             url="http://169.254.169.254/",
             event_types=["member.created"],

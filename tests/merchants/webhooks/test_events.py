@@ -37,10 +37,10 @@ def published(merchant, type_: str) -> list[OutboxEvent]:
 def test_member_created_and_updated():
     merchant, _ = program_merchant()
     member_make(merchant, "ann", email="ann@example.com")
-    from loyalty import services
+    from loyalty.services import members
 
-    services.member_upsert(merchant=merchant, external_id="ann", fields={"first_name": "Ann"})
-    services.member_upsert(merchant=merchant, external_id="ann", fields={"first_name": "Ann"})
+    members.member_upsert(merchant=merchant, external_id="ann", fields={"first_name": "Ann"})
+    members.member_upsert(merchant=merchant, external_id="ann", fields={"first_name": "Ann"})
     (created,) = published(merchant, "member.created")
     (updated,) = published(merchant, "member.updated")  # the same value again: no event
     assert created.subject == "ann"
@@ -51,11 +51,11 @@ def test_member_created_and_updated():
 
 def test_an_order_creates_its_member_and_earns_with_events():
     merchant, _ = program_merchant(pending_days=14)
-    from loyalty import services
+    from loyalty.services import orders
 
-    services.order_record(
+    orders.order_record(
         merchant=merchant,
-        data=services.OrderInput(
+        data=orders.OrderInput(
             external_id="o-1",
             member_external_id="new-1",
             total=Decimal("25.00"),
@@ -114,9 +114,9 @@ def test_segment_moves_are_events():
     member_make(merchant, "ann", country="FR")
     segment = segment_make(merchant, where({"field": "country", "op": "in", "value": ["FR"]}))
     segments.segment_refresh(segment_id=segment.pk, now=timezone.now())
-    from loyalty import services
+    from loyalty.services import members
 
-    services.member_upsert(merchant=merchant, external_id="ann", fields={"country": "DE"})
+    members.member_upsert(merchant=merchant, external_id="ann", fields={"country": "DE"})
     segments.segment_refresh(segment_id=segment.pk, now=timezone.now())
     (joined,) = published(merchant, "segment.joined")
     (left,) = published(merchant, "segment.left")

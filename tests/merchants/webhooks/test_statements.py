@@ -42,9 +42,9 @@ def _body(tenant, external_id: str, member: str, total: str = "120.00") -> dict:
 
 
 def test_an_order_for_a_known_member_stays_three_statements_with_its_event(tenant):
-    from loyalty import services
+    from loyalty.services import programs
 
-    services.program_configure(
+    programs.program_configure(
         merchant=tenant.merchant,
         actor=SYSTEM,
         name="P",
@@ -63,9 +63,9 @@ def test_an_order_for_a_known_member_stays_three_statements_with_its_event(tenan
 
 
 def test_a_new_member_costs_one_statement_more_for_member_created(tenant):
-    from loyalty import services
+    from loyalty.services import programs
 
-    services.program_configure(
+    programs.program_configure(
         merchant=tenant.merchant,
         actor=SYSTEM,
         name="P",
@@ -83,9 +83,9 @@ def test_a_new_member_costs_one_statement_more_for_member_created(tenant):
 
 
 def test_a_tier_upgrade_writes_its_change_member_and_event_in_one_statement(tenant):
-    from loyalty import services
+    from loyalty.services import programs
 
-    program = services.program_configure(
+    program = programs.program_configure(
         merchant=tenant.merchant,
         actor=SYSTEM,
         name="P",
