@@ -28,7 +28,7 @@ from loyalty.models import (
 )
 from loyalty.program_config import program_config
 from loyalty.segments.query import current_segment_ids, segment_ids_parse
-from merchants.models import Merchant, OutboxEvent
+from merchants.models import Merchant, OutboxEvent, OutboxPurgeMark
 
 
 def member_get(*, merchant: Merchant, external_id: str, field: str = "external_id") -> Member:
@@ -181,8 +181,8 @@ def members_changed(
     (``segment_list``) and their tier. Raises ``CursorExpired`` for a cursor before
     events the retention job deleted."""
     purged = (
-        Merchant.objects.filter(pk=merchant.pk)
-        .values_list("events_purged_through", flat=True)
+        OutboxPurgeMark.objects.filter(merchant=merchant)
+        .values_list("purged_through", flat=True)
         .first()
     )
     if 0 < since < (purged or 0):

@@ -14,7 +14,7 @@ from merchants.models.billing import (
     InvoiceLine,
     InvoiceStatus,
 )
-from merchants.models.outbox import OutboxEvent
+from merchants.models.outbox import OutboxEvent, OutboxPurgeMark
 from merchants.models.tenant import (
     API_ENABLED_STATUSES,
     MERCHANT_TRANSITIONS,
@@ -79,6 +79,7 @@ __all__ = [
     "MonthlyReport",
     "OnboardingChecklistItem",
     "OutboxEvent",
+    "OutboxPurgeMark",
     "Platform",
     "Scope",
     "Store",

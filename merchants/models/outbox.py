@@ -51,3 +51,18 @@ class OutboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.subject}"
+
+
+class OutboxPurgeMark(models.Model):
+    """The latest of a merchant's outbox events (its id: the changes feed's cursor) that
+    the retention job deleted; a feed cursor before it may have missed changes. A table
+    of its own rather than a column of ``Merchant``: SQLite rebuilds a table to add a
+    column, which the triggers that point at the merchants table refuse."""
+
+    merchant = models.OneToOneField(
+        Merchant, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    purged_through = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"events of {self.merchant_id} deleted through {self.purged_through}"

@@ -81,9 +81,6 @@ class Merchant(models.Model):
     # (database triggers of the apps that own it set it: the loyalty program, its tiers and
     # rules). Caches key on it, so a change is seen by the next request of every process.
     config_version = models.CharField(max_length=32, default=new_config_version, editable=False)
-    # The latest outbox event (its id, the changes feed's cursor) of this merchant that the
-    # retention job deleted: a feed cursor before it may have missed changes.
-    events_purged_through = models.BigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -4,7 +4,7 @@ The daily job deletes the events older than that, with their deliveries and atte
 delivery log), a batch of ids per transaction, so neither a table nor a transaction grows
 without end. An event with a delivery still being retried stays until it is delivered or
 given up. Each merchant keeps the id of the latest event deleted
-(``Merchant.events_purged_through``): the changes feed refuses a cursor before it, since
+(``OutboxPurgeMark``): the changes feed refuses a cursor before it, since
 changes after that cursor may be gone, and the CRM starts again from a full export.
 """
 
@@ -18,8 +18,8 @@ from django.db.models.functions import Greatest
 
 from merchants.models import (
     DeliveryStatus,
-    Merchant,
     OutboxEvent,
+    OutboxPurgeMark,
     WebhookAttempt,
     WebhookDelivery,
 )
@@ -71,8 +71,9 @@ def outbox_purge(
                 .order_by()
             )
             for row in latest:
-                Merchant.objects.filter(pk=row["merchant_id"]).update(
-                    events_purged_through=Greatest(F("events_purged_through"), row["last"])
+                mark, _ = OutboxPurgeMark.objects.get_or_create(merchant_id=row["merchant_id"])
+                OutboxPurgeMark.objects.filter(pk=mark.pk).update(
+                    purged_through=Greatest(F("purged_through"), row["last"])
                 )
             attempts += WebhookAttempt.objects.filter(delivery__event_id__in=ids).delete()[0]
             deliveries += WebhookDelivery.objects.filter(event_id__in=ids).delete()[0]

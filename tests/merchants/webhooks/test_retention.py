@@ -12,8 +12,8 @@ from django.utils import timezone
 from core.schedules import declared_periodic_tasks
 from merchants.models import (
     DeliveryStatus,
-    Merchant,
     OutboxEvent,
+    OutboxPurgeMark,
     WebhookAttempt,
     WebhookDelivery,
 )
@@ -68,8 +68,8 @@ def test_old_events_go_with_their_deliveries_and_attempts_and_the_rest_stay(shop
         waiting.pk,
     }
     assert WebhookAttempt.objects.filter(delivery__event__in=old).count() == 0
-    assert Merchant.objects.get(pk=shop.pk).events_purged_through == old[-1].pk
-    assert Merchant.objects.get(pk=other.pk).events_purged_through == 0
+    assert OutboxPurgeMark.objects.get(merchant=shop).purged_through == old[-1].pk
+    assert not OutboxPurgeMark.objects.filter(merchant=other).exists()
     assert str(purged) == "3 event(s), 3 deliveries and 4 attempt(s) deleted"
     # Again: nothing more.
     assert retention.outbox_purge(now=timezone.now()).events == 0
