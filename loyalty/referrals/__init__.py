@@ -2,5 +2,7 @@
 it honest, and what both sides earn.
 
 - ``identity``: the keys under which two customers count as the same person for the
-  self-referral checks (an email, a phone number, a postal address, normalised).
+  self-referral checks (an email, a phone number, a postal address, normalised);
+- ``checks``: the fraud checks of a referral and their verdict (clear, flagged for a
+  review, blocked), each with its reason.
 """
