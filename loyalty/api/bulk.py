@@ -19,14 +19,13 @@ from rest_framework.response import Response
 from core.api.errors import VALIDATION_CODE, problem_document
 from core.exceptions import DomainError
 from loyalty import order_batches, selectors
+from loyalty.api.fastpath import order_input_read, represented
 from loyalty.api.serializers import (
     MemberSerializer,
     MemberWriteSerializer,
     OrderInputSerializer,
     OrderSerializer,
-    order_input_read,
     parsed,
-    represented,
 )
 from loyalty.api.views import _member_fields, _order_input
 from loyalty.exceptions import MemberNotActive

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from core.api.pagination import NewestFirstCursorPagination
 from core.exceptions import DomainError, NotFound
 from loyalty import selectors
+from loyalty.api.fastpath import order_input_read, represented
 from loyalty.api.serializers import (
     ActivityInputSerializer,
     ActivitySerializer,
@@ -23,8 +24,6 @@ from loyalty.api.serializers import (
     RefundSerializer,
     SimulateInputSerializer,
     SimulationSerializer,
-    order_input_read,
-    represented,
     validated,
 )
 from loyalty.exceptions import (

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from loyalty.api.serializers import OrderInputSerializer, order_input_read
+from loyalty.api.fastpath import order_input_read
+from loyalty.api.serializers import OrderInputSerializer
 
 BODY = {
     "external_id": "order-5001",

@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from loyalty.api.serializers import OrderSerializer, order_represented
+from loyalty.api.fastpath import order_represented
+from loyalty.api.serializers import OrderSerializer
 from loyalty.models import EarningRule, Order, RuleKind
 from tests.catalog.factories import rate
 from tests.loyalty.factories import member_make, order_post, program_merchant, refund_post
