@@ -28,6 +28,7 @@ instance updated twice is written once, with the union of the fields.
 # ruff: noqa: S608
 
 import datetime
+import functools
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -87,6 +88,7 @@ def _is_bool(value: Any) -> bool:
     return type(value) is bool
 
 
+@functools.cache
 def _as_is_test(field: Any) -> Callable[[Any], bool] | None:
     internal = field.get_internal_type()
     if internal in _INTEGER and (
@@ -134,20 +136,15 @@ def _array_literal(values: Iterable[Any]) -> Any:
 
 
 _DB_TYPES: dict[tuple[Any, str], str | None] = {}
-_AS_IS_TESTS: dict[Any, Callable[[Any], bool] | None] = {}
 
 
-_RELATION_FIELDS: dict[type, tuple[Any, ...]] = {}
+@functools.cache
+def _relation_fields(model: type[Model]) -> tuple[Any, ...]:
+    return tuple(field for field in model._meta.concrete_fields if field.is_relation)
 
 
 def _relations(obj: Model) -> Iterable[tuple[Any, Model]]:
-    model = type(obj)
-    try:
-        fields = _RELATION_FIELDS[model]
-    except KeyError:
-        fields = _RELATION_FIELDS[model] = tuple(
-            field for field in obj._meta.concrete_fields if field.is_relation
-        )
+    fields = _relation_fields(type(obj))
     for field in fields:
         target = field.get_cached_value(obj, None)
         if target is not None:
@@ -305,10 +302,7 @@ class _Statement:
         self.outputs: list[tuple[str, _Insert]] = []
 
     def _prepared(self, field: Any, value: Any) -> Any:
-        try:
-            as_is = _AS_IS_TESTS[field]
-        except KeyError:
-            as_is = _AS_IS_TESTS[field] = _as_is_test(field)
+        as_is = _as_is_test(field)
         if as_is is not None and as_is(value):
             return value
         return field.get_db_prep_save(value, self.connection)
@@ -464,10 +458,7 @@ class _Statement:
                 values = list(map(attrgetter(field.attname), objs))
             else:
                 values = [field.pre_save(obj, add=True) for obj in objs]
-            try:
-                as_is = _AS_IS_TESTS[field]
-            except KeyError:
-                as_is = _AS_IS_TESTS[field] = _as_is_test(field)
+            as_is = _as_is_test(field)
             prepare = field.get_db_prep_save
             connection = self.connection
             if as_is is None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, Max, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.db.models.functions import Greatest
 
 from merchants.models import (
@@ -55,25 +55,21 @@ def outbox_purge(
     after = 0
     while True:
         with transaction.atomic():
-            ids = list(
+            rows = list(
                 old.filter(id__gt=after)
                 .exclude(Exists(waiting))
                 .order_by("id")
-                .values_list("id", flat=True)[:batch_size]
+                .values_list("id", "merchant_id")[:batch_size]
             )
-            if not ids:
+            if not rows:
                 break
+            ids = [pk for pk, _ in rows]
             after = ids[-1]
-            latest = (
-                OutboxEvent.objects.filter(id__in=ids)
-                .values("merchant_id")
-                .annotate(last=Max("id"))
-                .order_by()
-            )
-            for row in latest:
-                mark, _ = OutboxPurgeMark.objects.get_or_create(merchant_id=row["merchant_id"])
+            latest = {merchant_id: pk for pk, merchant_id in rows}  # ids ascend: the last wins
+            for merchant_id, last in latest.items():
+                mark, _ = OutboxPurgeMark.objects.get_or_create(merchant_id=merchant_id)
                 OutboxPurgeMark.objects.filter(pk=mark.pk).update(
-                    purged_through=Greatest(F("purged_through"), row["last"])
+                    purged_through=Greatest(F("purged_through"), last)
                 )
             attempts += WebhookAttempt.objects.filter(delivery__event_id__in=ids).delete()[0]
             deliveries += WebhookDelivery.objects.filter(event_id__in=ids).delete()[0]

@@ -44,7 +44,8 @@ def retry_after(value: str | None, now: datetime.datetime) -> datetime.timedelta
         return None
     value = value.strip()
     if value.isdigit():
-        return datetime.timedelta(seconds=int(value[:9]))
+        # Nine digits are three years, more than any wait is kept to.
+        return datetime.timedelta(seconds=int(value) if len(value) <= 9 else 10**9)
     try:
         at = datetime.datetime.fromtimestamp(parse_http_date(value), tz=datetime.UTC)
     except ValueError:
