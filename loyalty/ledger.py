@@ -390,6 +390,7 @@ def release_lots(
     PointLot.objects.filter(pk__in=[lot.pk for _, lots in batches for lot in lots]).update(
         released_at=at
     )
+    events.tiers_attach([member for member, _ in batches])  # for the events, in one query
     batch = WriteBatch()
     entries = []
     for member, lots in batches:

@@ -18,6 +18,7 @@ from loyalty.services.orders import OrderInput, order_record
 from loyalty.services.programs import program_configure
 from loyalty.services.refunds import RefundInput, refund_record
 from loyalty.tasks import expire_points, recompute_tiers, release_pending_points
+from merchants.models import OutboxEvent
 from tests.merchants.factories import MerchantFactory
 
 pytestmark = pytest.mark.django_db
@@ -284,3 +285,26 @@ def test_the_jobs_are_scheduled_in_beat():
         "loyalty.expire_points",
         "loyalty.recompute_tiers",
     } <= tasks
+
+
+def test_releasing_for_members_in_a_tier_reads_their_tiers_once_a_batch():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def statements(members: int) -> int:
+        merchant = MerchantFactory(live=True)
+        program = program_for(merchant, pending_days=14, tiers_enabled=True)
+        Tier.objects.create(program=program, name="Silver", threshold=Decimal(5))
+        for n in range(members):
+            order(merchant, f"m{n}", f"o{n}", "10")
+        assert Member.objects.filter(merchant=merchant, tier__name="Silver").count() == members
+        with CaptureQueriesContext(connection) as released:
+            result = jobs.release_pending_points(
+                now=timezone.now() + 15 * DAY, batch_size=100, merchant_id=merchant.pk
+            )
+        assert result.members == members
+        events = OutboxEvent.objects.filter(merchant=merchant, type="points.released")
+        assert {e.payload["member"]["tier"]["name"] for e in events} == {"Silver"}
+        return len(released.captured_queries)
+
+    assert statements(3) == statements(25)
