@@ -1,3 +1,14 @@
+from loyalty.models.achievements import (
+    Achievement,
+    AchievementCompletion,
+    AchievementMeasure,
+    AchievementOccurrence,
+    AchievementRepeat,
+    AchievementTrigger,
+    AchievementUnit,
+    AchievementWindow,
+    StreakReset,
+)
 from loyalty.models.campaigns import (
     CAMPAIGN_TRANSITIONS,
     Campaign,
@@ -17,6 +28,14 @@ from loyalty.models.member import (
     MemberAttribute,
     MemberStatus,
     TierChange,
+)
+from loyalty.models.messages import (
+    MemberMessage,
+    MessageCategory,
+    MessageKind,
+    MessageOptOut,
+    MessageStatus,
+    MessageTemplate,
 )
 from loyalty.models.orders import (
     Activity,
@@ -38,6 +57,14 @@ from loyalty.models.program import (
     TierBasis,
 )
 from loyalty.models.rates import ExchangeRate
+from loyalty.models.referrals import (
+    REFERRAL_TRANSITIONS,
+    Referral,
+    ReferralCode,
+    ReferralEvent,
+    ReferralStatus,
+    ReferralTerms,
+)
 from loyalty.models.reports import (
     ReportCohortDay,
     ReportDayStamp,
@@ -52,6 +79,15 @@ from loyalty.models.segments import MemberScore, Segment, SegmentMembership
 
 __all__ = [
     "CAMPAIGN_TRANSITIONS",
+    "REFERRAL_TRANSITIONS",
+    "Achievement",
+    "AchievementCompletion",
+    "AchievementMeasure",
+    "AchievementOccurrence",
+    "AchievementRepeat",
+    "AchievementTrigger",
+    "AchievementUnit",
+    "AchievementWindow",
     "Activity",
     "ActivityKind",
     "AttributeType",
@@ -71,13 +107,24 @@ __all__ = [
     "LotMovement",
     "Member",
     "MemberAttribute",
+    "MemberMessage",
     "MemberScore",
     "MemberStatus",
+    "MessageCategory",
+    "MessageKind",
+    "MessageOptOut",
+    "MessageStatus",
+    "MessageTemplate",
     "NonMemberOrder",
     "Order",
     "OrderLine",
     "PointLot",
     "Program",
+    "Referral",
+    "ReferralCode",
+    "ReferralEvent",
+    "ReferralStatus",
+    "ReferralTerms",
     "Refund",
     "ReportCohortDay",
     "ReportDayStamp",
@@ -93,6 +140,7 @@ __all__ = [
     "Segment",
     "SegmentMembership",
     "Stacking",
+    "StreakReset",
     "Tier",
     "TierBasis",
     "TierChange",

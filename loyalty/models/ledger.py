@@ -36,6 +36,8 @@ class LedgerEntry(models.Model):
         TICKET = "ticket", "Care ticket"
         STAFF = "staff", "Staff"
         SYSTEM = "system", "Scheduled job"
+        ACHIEVEMENT = "achievement", "Achievement"
+        REFERRAL = "referral", "Referral"
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
     # Indexed with ``id`` below (``entry_member_chain``), which serves lookups by member too.

@@ -27,6 +27,7 @@ class Member(models.Model):
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="members")
     external_id = models.CharField(max_length=128)
     email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=32, blank=True)
     first_name = models.CharField(max_length=120, blank=True)
     last_name = models.CharField(max_length=120, blank=True)
     country = CountryField(blank=True)

@@ -440,6 +440,14 @@ class MerchantBrand(models.Model):
         blank=True,
         help_text="PNG or JPEG, shown in the portal's header and on the monthly reports.",
     )
+    sender_name = models.CharField(
+        max_length=80,
+        blank=True,
+        help_text="The name members' emails come from; empty: the merchant's.",
+    )
+    shop_url = models.URLField(
+        blank=True, help_text="The store's address, for “back to the shop” and the emails' links."
+    )
 
     class Meta:
         verbose_name = "brand"
