@@ -1010,9 +1010,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name="referralcode",
-            constraint=models.UniqueConstraint(
-                fields=("merchant", "code"), name="referral_code_unique"
-            ),
+            constraint=models.UniqueConstraint(fields=("code",), name="referral_code_unique"),
         ),
         migrations.AddConstraint(
             model_name="streakreset",

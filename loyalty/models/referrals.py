@@ -64,8 +64,9 @@ class ReferralCode(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        # Unique across merchants: a link ``/r/<code>`` names no merchant.
         constraints = [
-            models.UniqueConstraint(fields=["merchant", "code"], name="referral_code_unique"),
+            models.UniqueConstraint(fields=["code"], name="referral_code_unique"),
         ]
 
     def __str__(self) -> str:
