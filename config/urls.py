@@ -10,6 +10,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from config.health import healthz
 from core.api.errors import problem_response
+from loyalty.achievements.views import badge
+from portals.views.referral_link import referral_link
 
 
 @csrf_exempt
@@ -58,6 +60,10 @@ urlpatterns = [
     path("portal/", include("allauth.urls")),
     path("care/", include("customercare.urls")),
     path("widget/", include("integrations.widget.urls")),
+    # A member's referral link: short, on the site's own host (PUBLIC_BASE_URL).
+    path("r/<str:code>", referral_link, name="referral-link"),
+    path("m/<slug:merchant_slug>/", include("portals.member_urls")),
+    path("badges/<int:pk>/<slug:version>.png", badge, name="achievement-badge"),
     # Unknown API paths answer in the API's error format, in DEBUG too.
     re_path(r"^api/", api_not_found),
     # Uploaded and drawn images (brand logos, reward pictures) in development; nothing

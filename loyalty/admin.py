@@ -25,6 +25,8 @@ from core.admin.importexport import StaffImportExportAdmin
 from core.admin.readonly import ReadOnlyAdmin, ReadOnlyInline
 from core.money import money_text
 from loyalty import selectors
+from loyalty.achievements.admin import AchievementCompletionInline
+from loyalty.messages.admin import MemberMessageInline
 from loyalty.models import (
     Activity,
     EarningRule,
@@ -228,7 +230,7 @@ class MemberAdmin(ConfirmActions, StaffImportExportAdmin):
             {
                 "fields": [
                     ("first_name", "last_name"),
-                    "email",
+                    ("email", "phone"),
                     ("country", "locale"),
                     "birthday",
                     "marketing_consent",
@@ -238,7 +240,7 @@ class MemberAdmin(ConfirmActions, StaffImportExportAdmin):
         ),
         ("Record", {"fields": ["created_at", "anonymised_at"], "classes": ["collapse"]}),
     ]
-    inlines = [TierChangeInline]
+    inlines = [TierChangeInline, AchievementCompletionInline, MemberMessageInline]
     actions = ["adjust_points", "anonymise"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -469,4 +471,5 @@ class ExchangeRateAdmin(StaffImportExportAdmin):
 
 
 from loyalty.campaigns import admin as campaigns_admin  # noqa: E402, F401  (registers CampaignAdmin)
+from loyalty.referrals import admin as referrals_admin  # noqa: E402, F401  (registers ReferralAdmin)
 from loyalty.segments import admin as segments_admin  # noqa: E402, F401  (registers SegmentAdmin)

@@ -31,13 +31,32 @@ class LoyaltyConfig(AppConfig):
             "loyalty.transition_campaign",
             "loyalty.export_campaign",
             "loyalty.simulate_order",
+            "loyalty.add_messagetemplate",
+            "loyalty.change_messagetemplate",
+            "loyalty.view_messagetemplate",
+            "loyalty.delete_messagetemplate",
+            "loyalty.view_membermessage",
+            "loyalty.view_achievement",
+            "loyalty.view_achievementcompletion",
+            # Referrals: the terms on each program, and the review of flagged ones.
+            "loyalty.view_referral",
+            "loyalty.review_referral",
+            "loyalty.add_referralterms",
+            "loyalty.change_referralterms",
+            "loyalty.view_referralterms",
         ],
         "Marketing": [
             f"loyalty.{action}_{model}"
-            for model in ("segment", "campaign")
+            for model in ("segment", "campaign", "achievement")
             for action in ("add", "change", "view", "delete")
         ]
         + [
+            "loyalty.view_achievementcompletion",
+            "loyalty.add_messagetemplate",
+            "loyalty.change_messagetemplate",
+            "loyalty.view_messagetemplate",
+            "loyalty.delete_messagetemplate",
+            "loyalty.view_membermessage",
             "loyalty.transition_campaign",
             "loyalty.export_campaign",
             "loyalty.simulate_order",
@@ -50,6 +69,8 @@ class LoyaltyConfig(AppConfig):
             "loyalty.view_earningrule",
             "loyalty.view_order",
             "loyalty.view_activity",
+            "loyalty.view_referral",
+            "loyalty.view_referralterms",
         ],
         "Catalog": [
             "loyalty.add_exchangerate",
@@ -65,6 +86,9 @@ class LoyaltyConfig(AppConfig):
             "loyalty.view_order",
             "loyalty.view_refund",
             "loyalty.view_activity",
+            "loyalty.view_membermessage",
+            # "Where are my referral points?": the referral, its status and why.
+            "loyalty.view_referral",
         ],
         # Senior agents erase a member's personal data on a verified request.
         "Care leads": ["loyalty.anonymise_member"],
@@ -78,6 +102,14 @@ class LoyaltyConfig(AppConfig):
     }
     periodic_tasks = [
         {
+            "name": "Qualify referrals",
+            "task": "loyalty.qualify_referrals",
+            "crontab": "20 * * * *",
+            "description": "Finds referred friends' first orders, rewards both sides once the "
+            "pending period passed without a refund, and voids referrals whose first order "
+            "was refunded.",
+        },
+        {
             "name": "Release pending points",
             "task": "loyalty.release_pending_points",
             "crontab": "*/15 * * * *",
@@ -90,11 +122,32 @@ class LoyaltyConfig(AppConfig):
             "description": "Expires lots past their date and points of inactive members.",
         },
         {
+            "name": "Close achievement periods",
+            "task": "loyalty.close_achievement_periods",
+            "crontab": "45 1 * * *",
+            "description": "Records each achievement streak that broke, so it starts again "
+            "from zero, and drops what fell out of a rolling window.",
+        },
+        {
             "name": "Announce expiring points",
             "task": "loyalty.announce_expiring_points",
             "crontab": "15 2 * * *",
             "description": "A points.expiring webhook event for each lot that expires within "
             "LOYALTY_EXPIRY_WARNING_DAYS, once per lot.",
+        },
+        {
+            "name": "Send expiry warnings",
+            "task": "loyalty.send_expiry_warnings",
+            "crontab": "0 9 * * *",
+            "description": "Emails members whose points expire within a threshold of "
+            "LOYALTY_EXPIRY_EMAIL_DAYS, once per expiry day and threshold.",
+        },
+        {
+            "name": "Send member messages",
+            "task": "loyalty.send_member_messages",
+            "crontab": "*/5 * * * *",
+            "description": "Sends the welcome, tier, achievement and referral emails of the "
+            "last 7 days that were not sent yet.",
         },
         {
             "name": "Recompute tiers",

@@ -108,7 +108,7 @@ def member_facts(
         counts = Member.objects.filter(pk=member.pk).values(**counters).get()
     budget_left = _budget_left(campaigns, lock)
     if segment_ids is None:
-        segment_ids = _segment_ids(member)
+        segment_ids = member_segment_ids(member)
     tier = tier if tier is not None else (member.tier if member is not None else None)
     return rules.MemberFacts(
         tier_name=tier.name if tier else None,
@@ -129,7 +129,8 @@ def member_facts(
     )
 
 
-def _segment_ids(member: Member | None) -> frozenset[int]:
+def member_segment_ids(member: Member | None) -> frozenset[int]:
+    """The segments ``member`` is in now (read with the member's lock when it was)."""
     if member is None:
         return frozenset()
     if hasattr(member, "segment_list"):  # read with the member's lock

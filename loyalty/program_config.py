@@ -13,8 +13,19 @@ import threading
 from dataclasses import dataclass
 
 from loyalty import rules
+from loyalty.achievements import windows
+from loyalty.achievements.terms import AchievementTerms
 from loyalty.exceptions import NoActiveProgram
-from loyalty.models import Campaign, CampaignStatus, EarningRule, Program, RuleKind, Tier
+from loyalty.models import (
+    Achievement,
+    AchievementWindow,
+    Campaign,
+    CampaignStatus,
+    EarningRule,
+    Program,
+    RuleKind,
+    Tier,
+)
 
 # Distinct (merchant, version) pairs kept; the oldest go first. Versions that are no
 # longer current are simply never asked for again.
@@ -29,12 +40,15 @@ class ProgramConfig:
     activity_rules: tuple[rules.RuleTerms, ...]
     tiers: tuple[Tier, ...]  # by threshold, lowest first; empty when tiers are off
     campaigns: tuple[rules.CampaignTerms, ...] = ()  # scheduled or running
+    achievements: tuple[AchievementTerms, ...] = ()  # active
 
     @property
     def uses_segments(self) -> bool:
         """Whether evaluating needs the member's segments."""
-        return any(rule.segment_id for rule in self.order_rules + self.activity_rules) or any(
-            campaign.segment_ids for campaign in self.campaigns
+        return (
+            any(rule.segment_id for rule in self.order_rules + self.activity_rules)
+            or any(campaign.segment_ids for campaign in self.campaigns)
+            or any(one.segment_id for one in self.achievements)
         )
 
 
@@ -93,6 +107,37 @@ def campaign_terms(campaign: Campaign) -> rules.CampaignTerms:
     )
 
 
+def achievement_terms(achievement: Achievement) -> AchievementTerms:
+    """The terms the order path and the API read (``ProgramConfig.achievements``)."""
+    if achievement.window == AchievementWindow.STREAK:
+        window = windows.Window(
+            kind=windows.WindowKind.STREAK,
+            unit=windows.Unit(achievement.streak_unit),
+            length=int(achievement.goal),
+        )
+    elif achievement.window == AchievementWindow.ROLLING:
+        window = windows.Window(kind=windows.WindowKind.ROLLING, days=achievement.window_days)
+    else:
+        window = windows.Window(kind=windows.WindowKind.OVERALL)
+    return AchievementTerms(
+        id=achievement.pk,
+        name=achievement.name,
+        trigger=achievement.trigger,
+        measure=achievement.measure,
+        goal=achievement.goal,
+        window=window,
+        repeat=achievement.repeat,
+        activity_kind=achievement.activity_kind.strip(),
+        min_order_total=achievement.min_order_total,
+        skus=frozenset(achievement.skus or ()),
+        categories=frozenset(achievement.categories or ()),
+        segment_id=achievement.segment_id,
+        reward_points=achievement.reward_points,
+        starts_at=achievement.starts_at,
+        ends_at=achievement.ends_at,
+    )
+
+
 def program_terms(program: Program) -> rules.ProgramTerms:
     return rules.ProgramTerms(base_earn_rate=program.base_earn_rate, rounding=program.rounding)
 
@@ -114,6 +159,9 @@ def _load(merchant_id: int) -> ProgramConfig | None:
         activity_rules=tuple(rule for rule in active if rule.kind == RuleKind.ACTIVITY_BONUS),
         tiers=tiers,
         campaigns=tuple(campaign_terms(campaign) for campaign in campaigns),
+        achievements=tuple(
+            achievement_terms(one) for one in program.achievements.filter(is_active=True)
+        ),
     )
 
 

@@ -3,6 +3,7 @@ from django.utils import timezone
 
 from loyalty import jobs
 from loyalty.campaigns import services as campaigns
+from loyalty.referrals import services as referrals
 from loyalty.reports import aggregates
 from loyalty.segments import services as segments
 
@@ -62,3 +63,29 @@ def announce_expiring_points() -> str:
     from loyalty import events
 
     return f"{events.announce_expiring_points(now=timezone.now())} lot(s) announced"
+
+
+@shared_task(name="loyalty.close_achievement_periods", acks_late=True)
+def close_achievement_periods() -> str:
+    from loyalty.achievements import services as achievements
+
+    return f"{achievements.periods_close(now=timezone.now())} streak(s) broke"
+
+
+@shared_task(name="loyalty.send_expiry_warnings", acks_late=True, soft_time_limit=1800)
+def send_expiry_warnings() -> str:
+    from loyalty.messages import jobs as messages
+
+    return str(messages.expiry_warnings_send(now=timezone.now()))
+
+
+@shared_task(name="loyalty.send_member_messages", acks_late=True, soft_time_limit=240)
+def send_member_messages() -> str:
+    from loyalty.messages import jobs as messages
+
+    return str(messages.lifecycle_messages_send(now=timezone.now()))
+
+
+@shared_task(name="loyalty.qualify_referrals", acks_late=True, soft_time_limit=600)
+def qualify_referrals() -> str:
+    return str(referrals.referrals_qualify(now=timezone.now()))

@@ -35,6 +35,7 @@ from fulfillment.models import (
 from fulfillment.services.redemptions import stock_release, stock_reserve, supplier_order_key
 from fulfillment.services.transitions import redemption_transition
 from loyalty import ledger
+from loyalty.achievements import services as achievements
 
 FAILED_OVER = "failed_over"
 REFUNDED = "refunded"
@@ -161,6 +162,9 @@ def redemption_refund(
         at=at,
         source_ref=str(redemption.public_id),
         actor=actor,
+    )
+    achievements.source_reverse(
+        merchant_id=redemption.merchant_id, source=f"redemption:{redemption.pk}", at=at
     )
     changes: dict[str, Any] = {"refund_entry": refund_entry, "closed_at": at}
     if status == RedemptionStatus.REFUNDED:

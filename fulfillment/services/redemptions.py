@@ -50,6 +50,8 @@ from fulfillment.recipients import validate as validate_recipient
 from fulfillment.services.transitions import redemption_created_record
 from loyalty import ledger, locks
 from loyalty import selectors as loyalty_selectors
+from loyalty.achievements import services as achievements
+from loyalty.achievements.terms import Happening
 from loyalty.exceptions import MemberNotActive
 from loyalty.models import LedgerEntry, MemberStatus
 from loyalty.recording import Recorded, replay, request_digest
@@ -177,6 +179,14 @@ def _create(
         actor=actor,
     )
     first_order_write(redemption=redemption, reservation=reservation, now=now)
+    achievements.member_event_record(
+        member=member,
+        happening=Happening(trigger="redemption", at=now, points=points_total),
+        source=f"redemption:{redemption.pk}",
+        label=f"redemption of {reward.name}",
+        now=now,
+        actor=actor,
+    )
     events.redemption_publish(
         redemption=redemption, type=events.EventType.REDEMPTION_CREATED, at=now
     )

@@ -111,8 +111,8 @@ def _line(value: object) -> object:
 def order_input_read(data: object) -> dict | None:
     """What ``OrderInputSerializer(data=data).validated_data`` would be, or None where
     only the serializer can say (see above)."""
-    if type(data) is not dict:
-        return None
+    if type(data) is not dict or "referral_code" in data or "referral" in data:
+        return None  # a referral: the serializer reads it (the rare order that has one)
     external_id = data.get("external_id")
     if type(external_id) is not str or not _ID.fullmatch(external_id):
         return None
@@ -199,6 +199,11 @@ def order_represented(order: Order) -> dict:
             (order.refunded_total, order.currency)
         ),
         "points_reversed": order.points_reversed,
+        "achievements": (
+            serializer.get_achievements(order)
+            if getattr(order, "achievement_outcomes", True)
+            else []
+        ),
         "created_at": placed_at.to_representation(order.created_at),
     }
 

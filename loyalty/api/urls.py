@@ -1,6 +1,6 @@
 from django.urls import path
 
-from loyalty.api import bulk, sync, views
+from loyalty.api import achievements, bulk, referrals, sync, views
 
 urlpatterns = [
     path("members/", views.MemberListView.as_view(), name="api-members"),
@@ -18,9 +18,19 @@ urlpatterns = [
         name="api-member-segments",
     ),
     path(
+        "members/<str:external_id>/achievements/",
+        achievements.MemberAchievementsView.as_view(),
+        name="api-member-achievements",
+    ),
+    path(
         "members/<str:external_id>/coupons/",
         views.MemberCouponsView.as_view(),
         name="api-member-coupons",
+    ),
+    path(
+        "members/<str:external_id>/referrals/",
+        referrals.MemberReferralsView.as_view(),
+        name="api-member-referrals",
     ),
     path(
         "members/<str:external_id>/adjustments/",

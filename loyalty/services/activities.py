@@ -11,6 +11,8 @@ from django.utils import timezone
 from core.actors import Actor
 from core.exceptions import DomainError
 from loyalty import earning, ledger, rules
+from loyalty.achievements import services as achievements
+from loyalty.achievements.terms import Happening
 from loyalty.batch import WriteBatch
 from loyalty.exceptions import NoActiveProgram
 from loyalty.models import Activity, ActivityKind, LedgerEntry
@@ -112,4 +114,20 @@ def _activity_create(
     )
     batch.execute()
     earning.on_exhausted(earned.exhausted)
+    activity.achievement_outcomes = []
+    if config.achievements:
+        activity.achievement_outcomes = achievements.event_record(
+            member=member,
+            achievements=config.achievements,
+            happening=Happening(
+                trigger="activity", at=occurred_at, points=evaluation.points, kind=kind
+            ),
+            source=f"activity:{activity.pk}",
+            label=f"{kind} {data.external_id}",
+            segment_ids=earning.member_segment_ids(member),
+            tz=merchant.timezone,
+            program=config.program,
+            now=now,
+            actor=actor,
+        )
     return activity

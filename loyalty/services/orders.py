@@ -14,12 +14,14 @@ from core.actors import Actor
 from core.exceptions import DomainError
 from core.money import quantize_money
 from loyalty import earning, ledger, rules, tiers
+from loyalty.achievements import services as achievements
 from loyalty.batch import WriteBatch
 from loyalty.exceptions import NoActiveProgram
 from loyalty.models import LedgerEntry, Member, NonMemberOrder, Order, OrderLine, Program
 from loyalty.program_config import ProgramConfig, program_config
 from loyalty.rates import Conversion, convert
 from loyalty.recording import Recorded, replay, request_digest
+from loyalty.referrals.services import ReferralInput, referral_input_attach
 from loyalty.services.members import member_locked, member_tier_attach
 from loyalty.services.programs import lot_expiry
 from merchants.models import Merchant, Store
@@ -48,6 +50,9 @@ class OrderInput:
     lines: tuple[LineInput, ...] = ()
     store_public_id: str | None = None
     member_fields: dict[str, Any] = field(default_factory=dict)
+    # A referral code (and what the store saw of the customer) sent with the order: not
+    # part of what the order is (its digest), it concerns the member.
+    referral: ReferralInput | None = None
 
 
 def order_digest(data: OrderInput) -> str:
@@ -100,20 +105,36 @@ def order_store(merchant: Merchant, data: OrderInput) -> Store | None:
 
 
 def order_record(*, merchant: Merchant, data: OrderInput, actor: Actor) -> Recorded:
-    """Record an order and credit what it earns (pending for the program's return window)."""
+    """Record an order and credit what it earns (pending for the program's return window).
+    A referral sent with it is attached to the order's member in the same transaction (an
+    unknown code refuses the whole order); with a replay, the member's referral is
+    attached, or found, as it would be without an order."""
     digest = order_digest(data)
     validate_order(data)
     store = order_store(merchant, data)
     try:
         with transaction.atomic():
             order = _order_create(merchant, data, digest, store, actor)
+            if data.referral is not None:
+                referral_input_attach(
+                    merchant=merchant,
+                    member=order.member,
+                    data=data.referral,
+                    order=order,
+                    actor=actor,
+                )
         return Recorded(obj=order, replayed=False)
     except (IntegrityError, NoActiveProgram):
         # Recorded before (a replay needs no active program), or by a concurrent request.
         existing = Order.objects.filter(merchant=merchant, external_id=data.external_id).first()
         if existing is None:
             raise
-        return replay(existing, digest, "Order")
+        recorded = replay(existing, digest, "Order")
+        if data.referral is not None:
+            referral_input_attach(
+                merchant=merchant, member=existing.member, data=data.referral, actor=actor
+            )
+        return recorded
 
 
 def order_facts(
@@ -181,6 +202,7 @@ class BuiltOrder:
     member: Member
     earned: earning.Earned
     entry: LedgerEntry | None
+    lines: list[OrderLine]
 
 
 def order_build(
@@ -215,7 +237,7 @@ def order_build(
     order.explanation = evaluation.explanation()
     order.request_hash = digest
     batch.insert(order)
-    batch.insert_many(
+    lines = batch.insert_many(
         OrderLine(
             order=order,
             sku=line.sku,
@@ -248,7 +270,7 @@ def order_build(
         batch=batch,
         order=order,
     )
-    return BuiltOrder(order=order, member=member, earned=earned, entry=entry)
+    return BuiltOrder(order=order, member=member, earned=earned, entry=entry, lines=lines)
 
 
 def order_built_after(
@@ -263,10 +285,14 @@ def orders_built_after(
     *, built: list[BuiltOrder], config: ProgramConfig, now: datetime.datetime, actor: Actor
 ) -> None:
     """``order_built_after`` for the orders of one written batch, each of another member:
-    the tier upgrades in one query and one statement."""
+    the tier upgrades in one query and one statement, the achievements the orders count
+    toward in three (none when the program has none)."""
     for one in built:
         earning.on_exhausted(one.earned.exhausted)
         one.order.first_lot = one.entry.lot if one.entry else None
+        one.order.achievement_outcomes = []
+    if config.achievements:
+        _achievements_advance(built=built, config=config, now=now, actor=actor)
     tiers.members_tier_upgrade(
         members=[(one.member, f"order {one.order.external_id}") for one in built],
         program=config.program,
@@ -274,6 +300,42 @@ def orders_built_after(
         at=now,
         actor=actor,
     )
+
+
+def _achievements_advance(
+    *, built: list[BuiltOrder], config: ProgramConfig, now: datetime.datetime, actor: Actor
+) -> None:
+    merchant = built[0].order.merchant
+    batch = WriteBatch()
+    advances = achievements.achievements_queue(
+        members=[
+            (
+                one.member,
+                achievements.order_happening(one.order, one.lines),
+                f"order:{one.order.pk}",
+                f"order {one.order.external_id}",
+            )
+            for one in built
+        ],
+        achievements=config.achievements,
+        segment_ids_of=earning.member_segment_ids,
+        tz=merchant.timezone,
+        now=now,
+        batch=batch,
+    )
+    if not advances:
+        return
+    batch.execute()
+    achievements.achievements_advance(
+        advances=advances,
+        tz=merchant.timezone,
+        expiry_of=lambda at: lot_expiry(config.program, at),
+        now=now,
+        actor=actor,
+    )
+    orders = {one.member.pk: one.order for one in built}
+    for advance in advances:
+        orders[advance.member.pk].achievement_outcomes = advance.outcomes or []
 
 
 def non_member_order_record(

@@ -11,6 +11,7 @@ from core.actors import Actor
 from core.exceptions import DomainError, NotFound
 from core.money import points_share, quantize_money
 from loyalty import ledger, locks
+from loyalty.achievements import services as achievements
 from loyalty.exceptions import RefundExceedsOrder
 from loyalty.external_ids import is_external_id
 from loyalty.models import Order, Refund
@@ -95,4 +96,5 @@ def _refund_create(order: Order, data: RefundInput, digest: str, actor: Actor) -
     refund.points_reversed = reversal.reversed
     refund.shortfall = reversal.shortfall
     refund.save(update_fields=["points_reversed", "shortfall"])
+    achievements.order_refunded(order=order, at=refund.created_at)
     return Recorded(obj=refund, replayed=False)

@@ -1,0 +1,223 @@
+"""Admin for achievements: the list, the page (terms, window, conditions, reward and the
+badge, uploaded and resized), the completions with when and why, and the member page's
+inline of what a member completed."""
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from modeltranslation.admin import TranslationAdmin
+
+from core.admin.readonly import NoWrites, ReadOnlyInline
+from core.exceptions import DomainError
+from loyalty.achievements.badges import badge_png
+from loyalty.models import (
+    Achievement,
+    AchievementCompletion,
+    AchievementWindow,
+    Program,
+    Segment,
+)
+
+
+def goal_text(achievement: Achievement) -> str:
+    goal = f"{achievement.goal.normalize():f}"
+    if achievement.window == AchievementWindow.STREAK:
+        return f"{goal} {achievement.streak_unit}s in a row"
+    what = {
+        "count": {
+            "order": "orders",
+            "activity": f"“{achievement.activity_kind}” activities",
+            "redemption": "redemptions",
+            "referral": "qualified referrals",
+        }.get(achievement.trigger, "times"),
+        "spend": f"{achievement.program.currency} spent" if achievement.program_id else "spent",
+        "points": "points earned",
+    }[achievement.measure]
+    if achievement.window == AchievementWindow.ROLLING:
+        return f"{goal} {what} in {achievement.window_days} days"
+    return f"{goal} {what}"
+
+
+class AchievementForm(forms.ModelForm):
+    badge_upload = forms.ImageField(
+        required=False,
+        label="Badge picture",
+        help_text="PNG, JPEG, GIF or WebP up to 5 MB; fitted into 256 by 256 pixels.",
+    )
+
+    class Meta:
+        model = Achievement
+        fields = [
+            "program",
+            "name",
+            "description",
+            "is_active",
+            "position",
+            "trigger",
+            "activity_kind",
+            "measure",
+            "goal",
+            "window",
+            "window_days",
+            "streak_unit",
+            "repeat",
+            "min_order_total",
+            "skus",
+            "categories",
+            "segment",
+            "starts_at",
+            "ends_at",
+            "reward_points",
+        ]
+
+    def clean_badge_upload(self):
+        upload = self.cleaned_data.get("badge_upload")
+        if not upload:
+            return None
+        upload.seek(0)
+        try:
+            return badge_png(upload.read())
+        except DomainError as error:
+            raise ValidationError(str(error)) from error
+
+    def clean(self):
+        cleaned = super().clean()
+        program: Program | None = cleaned.get("program")
+        segment: Segment | None = cleaned.get("segment")
+        if (
+            program is not None
+            and segment is not None
+            and segment.merchant_id != program.merchant_id
+        ):
+            self.add_error("segment", "Choose one of this program's merchant's segments.")
+        if program is not None:
+            self.instance.merchant_id = program.merchant_id
+        return cleaned
+
+
+@admin.register(Achievement)
+class AchievementAdmin(TranslationAdmin):
+    form = AchievementForm
+    list_display = [
+        "name",
+        "merchant_name",
+        "goal_summary",
+        "repeat",
+        "reward_points",
+        "badge_thumb",
+        "is_active",
+        "completed",
+    ]
+    list_filter = ["is_active", "trigger", "window", "repeat"]
+    search_fields = ["name", "program__merchant__name", "program__merchant__slug"]
+    list_select_related = ["program__merchant"]
+    autocomplete_fields = ["program", "segment"]
+    show_full_result_count = False
+    readonly_fields = ["badge_preview", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["program", "name", "description", ("is_active", "position")]}),
+        ("Badge", {"fields": ["badge_preview", "badge_upload"]}),
+        (
+            "What counts",
+            {
+                "fields": [
+                    ("trigger", "activity_kind"),
+                    ("measure", "goal"),
+                    ("window", "window_days", "streak_unit"),
+                    "repeat",
+                ]
+            },
+        ),
+        (
+            "Conditions",
+            {
+                "fields": [
+                    "min_order_total",
+                    "skus",
+                    "categories",
+                    "segment",
+                    ("starts_at", "ends_at"),
+                ]
+            },
+        ),
+        ("On completion", {"fields": ["reward_points"]}),
+        ("Record", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(completed_count=Count("completions"))
+
+    def save_model(self, request: HttpRequest, obj: Achievement, form, change: bool) -> None:
+        badge = form.cleaned_data.get("badge_upload")
+        if badge:
+            obj.badge, obj.badge_version = badge
+        obj.merchant_id = obj.program.merchant_id
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description="Merchant", ordering="program__merchant__name")
+    def merchant_name(self, obj: Achievement) -> str:
+        return obj.program.merchant.name
+
+    @admin.display(description="Goal")
+    def goal_summary(self, obj: Achievement) -> str:
+        return goal_text(obj)
+
+    @admin.display(description="Completed", ordering="completed_count")
+    def completed(self, obj: Achievement) -> str:
+        count = getattr(obj, "completed_count", 0)
+        url = reverse("admin:loyalty_achievementcompletion_changelist")
+        return format_html(
+            '<a href="{}?achievement__id__exact={}">{}</a>', url, obj.pk, f"{count:,}"
+        )
+
+    @admin.display(description="Badge")
+    def badge_thumb(self, obj: Achievement) -> str:
+        if not obj.badge_version:
+            return "—"
+        url = reverse("achievement-badge", args=[obj.pk, obj.badge_version])
+        return format_html('<img src="{}" alt="" width="32" height="32">', url)
+
+    @admin.display(description="Badge now")
+    def badge_preview(self, obj: Achievement) -> str:
+        if not obj or not obj.badge_version:
+            return "No badge yet."
+        url = reverse("achievement-badge", args=[obj.pk, obj.badge_version])
+        return format_html('<img src="{}" alt="The badge" width="96" height="96">', url)
+
+
+@admin.register(AchievementCompletion)
+class AchievementCompletionAdmin(NoWrites, admin.ModelAdmin):
+    list_display = [
+        "completed_at",
+        "achievement",
+        "member_link",
+        "merchant",
+        "period",
+        "points",
+        "reason",
+    ]
+    list_filter = ["achievement"]
+    search_fields = ["member__external_id", "member__email", "achievement__name"]
+    list_select_related = ["achievement", "member", "merchant"]
+    date_hierarchy = "completed_at"
+    show_full_result_count = False
+
+    @admin.display(description="Member", ordering="member__external_id")
+    def member_link(self, obj: AchievementCompletion) -> str:
+        url = reverse("admin:loyalty_member_change", args=[obj.member_id])
+        return format_html('<a href="{}">{}</a>', url, obj.member.external_id)
+
+
+class AchievementCompletionInline(ReadOnlyInline):
+    model = AchievementCompletion
+    fk_name = "member"
+    fields = ["achievement", "completed_at", "period", "points", "reason"]
+    readonly_fields = fields
+    list_select_related = ["achievement"]
+    verbose_name = "achievement completed"
+    verbose_name_plural = "achievements completed"
+    ordering = ["-completed_at"]
