@@ -58,14 +58,17 @@ def test_the_third_order_completes_once_and_rewards_through_the_ledger():
     order_post(merchant, member, "10.00")
     third = order_post(merchant, member, "10.00", external_id="o-third").obj
     (outcome,) = third.achievement_outcomes
-    assert outcome.completed and outcome.points == 150
+    assert outcome.completed
+    assert outcome.points == 150
     order_post(merchant, member, "10.00")  # a fourth: once ever
 
     (done,) = completions(member)
-    assert done.period == "ever" and done.source == f"order:{third.pk}"
+    assert done.period == "ever"
+    assert done.source == f"order:{third.pk}"
     assert "o-third" in done.reason
     (entry,) = rewards(member)
-    assert entry.points == 150 and entry.source_ref == str(three.pk)
+    assert entry.points == 150
+    assert entry.source_ref == str(three.pk)
     assert done.entry_id == entry.pk
     member = assert_ledger_consistent(member)
     assert member.points_balance == 40 + 150
@@ -112,9 +115,8 @@ def test_a_partial_refund_keeps_the_order_counted_but_lowers_its_spend():
         o.achievement_id: o
         for o in AchievementOccurrence.objects.filter(source=f"order:{order.pk}")
     }
-    assert (
-        occurrences[spend.pk].amount == Decimal(150) and occurrences[spend.pk].reversed_at is None
-    )
+    assert occurrences[spend.pk].amount == Decimal(150)
+    assert occurrences[spend.pk].reversed_at is None
     # 150 left is still over the 100 minimum.
     assert occurrences[count.pk].reversed_at is None
     refund_post(merchant, "big", "60.00")
@@ -186,7 +188,8 @@ def test_the_nightly_job_records_a_broken_streak_once_and_it_starts_again():
     assert achievements.periods_close(now=later) == 1
     assert achievements.periods_close(now=later + DAY) == 0  # run again: nothing more
     (reset,) = StreakReset.objects.filter(member=member, achievement=streak)
-    assert reset.length == 2 and reset.broken_period == datetime.date(2026, 11, 16)
+    assert reset.length == 2
+    assert reset.broken_period == datetime.date(2026, 11, 16)
     with time_machine.travel(later):
         order_post(merchant, member, "10.00")
         (status,) = member_achievement_list(merchant=merchant, member=member, now=timezone.now())
@@ -226,13 +229,14 @@ def test_a_first_review_activity_completes_its_achievement():
         actor=Actor.system("test"),
     )
     (outcome,) = recorded.obj.achievement_outcomes
-    assert outcome.achievement_id == review.pk and outcome.completed
+    assert outcome.achievement_id == review.pk
+    assert outcome.completed
     assert len(rewards(member)) == 1
 
 
 def test_an_inactive_or_other_merchants_achievement_never_counts():
     merchant, program = program_merchant()
-    other_merchant, other_program = program_merchant()
+    _other_merchant, other_program = program_merchant()
     achievement_make(program, goal=Decimal(1), is_active=False)
     achievement_make(other_program, goal=Decimal(1))
     member = member_make(merchant)
