@@ -40,6 +40,7 @@ PROFILE_FIELDS = (
 )
 
 
+    "phone",
 def _iso(value: datetime.datetime | datetime.date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -82,6 +83,7 @@ def _profile(member: Member) -> dict[str, Any]:
         "status": member.status,
     }
 
+        "phone": member.phone,
 
 def member_created_publish(*, member: Member, batch: WriteBatch | None = None) -> None:
     event_publish(

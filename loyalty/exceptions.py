@@ -53,3 +53,15 @@ class CursorExpired(DomainError):
     code = "cursor_expired"
     status = 410
     title = "Changes after this cursor are no longer kept."
+
+
+class ReferralCodeUnknown(DomainError):
+    code = "referral_code_unknown"
+    status = 400
+    title = "No such referral code."
+
+
+class ReferralRefused(DomainError):
+    code = "referral_refused"
+    status = 422
+    title = "That referral cannot be made."

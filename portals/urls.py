@@ -12,6 +12,7 @@ from portals.views import (
     invoices,
     member_exports,
     members,
+    referrals,
     reports,
     team,
     webhooks,
@@ -24,6 +25,7 @@ urlpatterns = [
     path("reports/<slug:table>.csv", reports.report_csv, name="report_csv"),
     path("reports/report.zip", reports.report_zip, name="report_zip"),
     path("reports/monthly/", reports.monthly_reports, name="monthly_reports"),
+    path("referrals/", referrals.referrals, name="referrals"),
     path("reports/monthly/draft/", reports.monthly_report_draft, name="monthly_report_draft"),
     path(
         "reports/monthly/<uuid:public_id>.pdf",

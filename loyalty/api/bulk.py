@@ -22,12 +22,12 @@ from loyalty import order_batches, selectors
 from loyalty.api.fastpath import order_input_read, represented
 from loyalty.api.serializers import (
     MemberSerializer,
-    MemberWriteSerializer,
+    MemberUpsertSerializer,
     OrderInputSerializer,
     OrderSerializer,
     parsed,
 )
-from loyalty.api.views import _member_fields, _order_input
+from loyalty.api.views import REFERRAL_KEYS, _member_fields, _order_input, referral_input
 from loyalty.exceptions import MemberNotActive
 from loyalty.services import members
 from merchants.api.schema import INVALID_INPUT, ProblemSerializer, problems
@@ -103,6 +103,22 @@ def _items(request: Request, key: str) -> list[Any]:
         if not isinstance(item, dict):
             raise exceptions.ValidationError({f"{key}.{number}": ["Each item is an object."]})
     return items
+
+
+def _order_item(item: Any) -> dict | DomainError:
+    """An order item parsed; one with a referral is refused (a referral is attached by
+    ``POST /api/v1/orders/``, one order at a time)."""
+    if isinstance(item, dict) and any(key in item for key in REFERRAL_KEYS):
+        return ItemInvalid(
+            [
+                {
+                    "code": "invalid",
+                    "detail": "Send an order with a referral to POST /api/v1/orders/.",
+                    "attr": "referral_code",
+                }
+            ]
+        )
+    return order_input_read(item) or _parse(OrderInputSerializer, item)
 
 
 def _result(index: int, status: str, **fields: Any) -> dict[str, Any]:
@@ -194,10 +210,7 @@ class OrderBulkView(MerchantAPIView):
         ],
     )
     def post(self, request: Request) -> Response:
-        parsed = [
-            order_input_read(item) or _parse(OrderInputSerializer, item)
-            for item in _items(request, "orders")
-        ]
+        parsed = [_order_item(item) for item in _items(request, "orders")]
         inputs = [
             item if isinstance(item, DomainError) else _order_input(self, item, item["external_id"])
             for item in parsed
@@ -225,7 +238,7 @@ class MemberBulkView(MerchantAPIView):
         "`error` with its `problem`. Sending the same call again changes nothing more.",
         request=_envelope(
             "members",
-            "A member as `POST /api/v1/members/` takes it (`MemberWriteRequest`).",
+            "A member as `POST /api/v1/members/` takes it (`MemberUpsertRequest`).",
         ),
         responses={
             200: OpenApiResponse(MemberBulkSerializer, description="Each item's answer."),
@@ -236,7 +249,7 @@ class MemberBulkView(MerchantAPIView):
     def post(self, request: Request) -> Response:
         results = []
         for index, item in enumerate(_items(request, "members")):
-            parsed = _parse(MemberWriteSerializer, item)
+            parsed = _parse(MemberUpsertSerializer, item)
             if isinstance(parsed, DomainError):
                 results.append(_result(index, "error", problem=item_problem(parsed)))
                 continue
@@ -245,6 +258,8 @@ class MemberBulkView(MerchantAPIView):
                     merchant=self.merchant,
                     external_id=parsed["external_id"],
                     fields=_member_fields(parsed),
+                    referral=referral_input(parsed),
+                    actor=self.actor,
                 )
             except (DomainError, MemberNotActive) as error:
                 results.append(_result(index, "error", problem=item_problem(error)))

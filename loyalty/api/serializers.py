@@ -86,6 +86,8 @@ EXTERNAL_ID = EXTERNAL_ID_PATTERN
 MAX_AMOUNT_DIGITS = 14
 LOCALE_PATTERN = r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$"
 
+PHONE_PATTERN = r"^(\+?[0-9][0-9 ().-]{2,30})?$"
+REFERRAL_CODE_PATTERN = r"^[A-Za-z0-9]{4,16}$"
 
 def external_id_field(**kwargs) -> StrictCharField:
     return StrictCharField(
@@ -107,6 +109,16 @@ class MemberFieldsSerializer(serializers.Serializer):
         required=False, allow_blank=True, max_length=254, validators=[EmailValidator()]
     )
     first_name = StrictCharField(required=False, allow_blank=True, max_length=120)
+    phone = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=32,
+        pattern=PHONE_PATTERN,
+        pattern_message="Give a phone number: digits, an optional leading +, spaces, ( ) . -",
+        help_text="Best in E.164 (+33612345678); a national number is read in the member's "
+        "country.",
+        example="+33612345678",
+    )
     last_name = StrictCharField(required=False, allow_blank=True, max_length=120)
     country = CountryCodeField(
         required=False,
@@ -147,6 +159,51 @@ class MemberWriteSerializer(MemberFieldsSerializer):
 
 
 @extend_schema_field(
+class AddressSerializer(serializers.Serializer):
+    lines = serializers.ListField(
+        child=StrictCharField(max_length=200),
+        min_length=1,
+        max_length=4,
+        help_text='The street lines, e.g. ["12 rue de l\'Église", "Apt 4"].',
+    )
+    postal_code = StrictCharField(required=False, allow_blank=True, max_length=20, default="")
+    country = CountryCodeField(required=False, allow_blank=True, default="")
+
+
+class ReferralDetailsSerializer(serializers.Serializer):
+    """What the store saw of the customer, for the referral checks: kept (the address as
+    a digest only) and compared with the friends this member refers later."""
+
+    client_ip = serializers.IPAddressField(required=False, help_text="The customer's IP.")
+    device_id = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=128,
+        default="",
+        help_text="A device fingerprint of the store's.",
+    )
+    address = AddressSerializer(
+        required=False, help_text="A postal address (kept as a digest for the checks)."
+    )
+
+
+class ReferralFieldsMixin(serializers.Serializer):
+    referral_code = StrictCharField(
+        required=False,
+        pattern=REFERRAL_CODE_PATTERN,
+        pattern_message="A referral code is 4 to 16 letters or digits.",
+        help_text="The code of the member who referred this customer (from their link's "
+        "`?ref=`). An unknown code is a 400 `referral_code_unknown`; a customer is "
+        "referred once, and sending it again changes nothing.",
+        example="K7QM2XPA",
+    )
+    referral = ReferralDetailsSerializer(required=False)
+
+
+class MemberUpsertSerializer(ReferralFieldsMixin, MemberWriteSerializer):
+    """A member as ``POST /api/v1/members/`` takes it: the profile, and a referral."""
+
+
     {
         "oneOf": [
             {
@@ -247,7 +304,9 @@ class OrderLineSerializer(serializers.Serializer):
     unit_price = money_field(help_text="In the order's currency.")
 
 
-class OrderInputSerializer(serializers.Serializer):
+class OrderInputSerializer(ReferralFieldsMixin, serializers.Serializer):
+    """An order, and a referral of its member (``referral_code``) when it came with one."""
+
     external_id = external_id_field()
     member = MemberRefField()
     total = money_field(
@@ -270,6 +329,8 @@ class AssumeSerializer(serializers.Serializer):
 class SimulateInputSerializer(OrderInputSerializer):
     external_id = external_id_field(required=False)
     assume = AssumeSerializer(
+    referral_code = None
+    referral = None
         required=False,
         help_text="For a member who does not exist yet: the tier and segment ids to assume.",
     )

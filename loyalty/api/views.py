@@ -17,7 +17,7 @@ from loyalty.api.serializers import (
     MemberCouponListSerializer,
     MemberSegmentListSerializer,
     MemberSerializer,
-    MemberWriteSerializer,
+    MemberUpsertSerializer,
     OrderInputSerializer,
     OrderSerializer,
     RefundInputSerializer,
@@ -33,10 +33,13 @@ from loyalty.exceptions import (
     InvalidAdjustment,
     MemberNotActive,
     NoActiveProgram,
+    ReferralCodeUnknown,
+    ReferralRefused,
     RefundExceedsOrder,
 )
 from loyalty.external_ids import EXTERNAL_ID_PATTERN
 from loyalty.recording import Recorded
+from loyalty.referrals.services import Address, ReferralInput
 from loyalty.services import activities, members, orders, refunds, simulator
 from merchants.api.schema import EXAMPLE, INVALID_INPUT, problems
 from merchants.api.views import MerchantAPIView
@@ -68,8 +71,37 @@ def _recorded(recorded: Recorded, serializer_class) -> Response:
     return Response(body, status=status.HTTP_201_CREATED)
 
 
+REFERRAL_KEYS = ("referral_code", "referral")
+# What a referral sent with a member or an order can be refused for.
+REFERRAL_PROBLEMS = (ReferralCodeUnknown, ReferralRefused)
+
+
 def _member_fields(data: dict) -> dict:
-    return {name: value for name, value in data.items() if name != "external_id"}
+    return {
+        name: value
+        for name, value in data.items()
+        if name != "external_id" and name not in REFERRAL_KEYS
+    }
+
+
+def referral_input(data: dict) -> ReferralInput | None:
+    """The referral a member's or an order's body carries, if any."""
+    if not any(key in data for key in REFERRAL_KEYS):
+        return None
+    details = data.get("referral") or {}
+    address = details.get("address")
+    return ReferralInput(
+        code=data.get("referral_code") or "",
+        client_ip=details.get("client_ip") or None,
+        device_id=details.get("device_id") or "",
+        address=Address(
+            lines=tuple(address["lines"]),
+            postal_code=address.get("postal_code") or "",
+            country=address.get("country") or "",
+        )
+        if address
+        else None,
+    )
 
 
 class MemberListView(MerchantAPIView):
@@ -77,12 +109,16 @@ class MemberListView(MerchantAPIView):
         summary="Create or update a member",
         description="Creates the member with this `external_id`, or updates the profile "
         "fields given (the others stay as they are): 201 when created, 200 when updated. "
-        "An anonymised member cannot be updated (409 `member_not_active`).",
-        request=MemberWriteSerializer,
+        "An anonymised member cannot be updated (409 `member_not_active`). With a "
+        "`referral_code`, the member is attached to the member who referred them, once "
+        "(the referral's fraud checks run then); `referral` carries what the store saw of "
+        "the customer (IP, device, address), kept for the checks of the referrals they "
+        "make.",
+        request=MemberUpsertSerializer,
         responses={
             201: OpenApiResponse(MemberSerializer, description="Created."),
             200: OpenApiResponse(MemberSerializer, description="Updated."),
-            **problems(INVALID_INPUT, MemberNotActive),
+            **problems(INVALID_INPUT, MemberNotActive, *REFERRAL_PROBLEMS),
         },
         tags=["members"],
         examples=[
@@ -100,12 +136,14 @@ class MemberListView(MerchantAPIView):
         ],
     )
     def post(self, request: Request) -> Response:
-        serializer = MemberWriteSerializer(data=request.data)
+        serializer = MemberUpsertSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         member, created = members.member_upsert(
             merchant=self.merchant,
             external_id=serializer.validated_data["external_id"],
             fields=_member_fields(serializer.validated_data),
+            referral=referral_input(serializer.validated_data),
+            actor=self.actor,
         )
         member = selectors.member_get(merchant=self.merchant, external_id=member.external_id)
         return Response(
@@ -224,6 +262,7 @@ def _order_input(view: MerchantAPIView, data: dict, external_id: str) -> orders.
         placed_at=data["placed_at"],
         store_public_id=str(store) if store else None,
         lines=tuple(orders.LineInput(**line) for line in data.get("lines", [])),
+        referral=referral_input(data),
     )
 
 
@@ -310,12 +349,17 @@ class OrderListView(MerchantAPIView):
         description="Earns points by the program's base rate and rules; they stay pending "
         "for the program's return window. Posting the same order again returns the first "
         "result (200, `Idempotent-Replayed: true`) and earns nothing more; the same "
-        "external_id with a different body is a 409 `idempotency_conflict`.",
+        "external_id with a different body is a 409 `idempotency_conflict`. A "
+        "`referral_code` attaches the order's member to the member who referred them, "
+        "once; this order is then their first when it is large enough (an unknown code "
+        "refuses the order, 400 `referral_code_unknown`, and records nothing).",
         request=OrderInputSerializer,
         responses={
             201: OpenApiResponse(OrderSerializer, description="Recorded."),
             200: OpenApiResponse(OrderSerializer, description="A replay of the first result."),
-            **problems(INVALID_INPUT, DomainError, *RECORDING, ExchangeRateMissing),
+            **problems(
+                INVALID_INPUT, DomainError, *RECORDING, ExchangeRateMissing, *REFERRAL_PROBLEMS
+            ),
         },
         tags=["orders"],
         examples=[

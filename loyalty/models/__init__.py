@@ -59,9 +59,11 @@ from loyalty.models.program import (
 from loyalty.models.rates import ExchangeRate
 from loyalty.models.referrals import (
     REFERRAL_TRANSITIONS,
+    FlaggedReferral,
     Referral,
     ReferralCode,
     ReferralEvent,
+    ReferralIdentity,
     ReferralStatus,
     ReferralTerms,
 )
@@ -120,9 +122,11 @@ __all__ = [
     "OrderLine",
     "PointLot",
     "Program",
+    "FlaggedReferral",
     "Referral",
     "ReferralCode",
     "ReferralEvent",
+    "ReferralIdentity",
     "ReferralStatus",
     "ReferralTerms",
     "Refund",

@@ -149,6 +149,39 @@ class Referral(models.Model):
         return f"{self.advocate_id} → {self.friend_id} ({self.status})"
 
 
+class FlaggedReferral(Referral):
+    """The review queue: flagged referrals, as the admin lists them for a person to
+    approve or reject."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "referral to review"
+        verbose_name_plural = "referrals to review"
+
+
+class ReferralIdentity(models.Model):
+    """What the referral checks know of a member beyond the profile (email, phone): the
+    last client IP and device the store sent with them, and a digest of their postal
+    address (the address itself is not kept). Compared when the member refers a friend
+    later; erased with the member's personal data."""
+
+    member = models.OneToOneField(
+        Member, on_delete=models.CASCADE, primary_key=True, related_name="referral_identity"
+    )
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    address_digest = models.CharField(max_length=64, blank=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    device_id = models.CharField(max_length=128, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "referral identity"
+        verbose_name_plural = "referral identities"
+
+    def __str__(self) -> str:
+        return f"Referral identity of {self.member_id}"
+
+
 class ReferralEvent(models.Model):
     referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="events")
     from_status = models.CharField(max_length=10, blank=True)

@@ -18,12 +18,18 @@ from loyalty.batch import WriteBatch
 from loyalty.exceptions import MemberNotActive
 from loyalty.models import LedgerEntry, Member, MemberStatus, Tier
 from loyalty.program_config import ProgramConfig
+from loyalty.referrals.services import (
+    ReferralInput,
+    referral_identity_erase,
+    referral_input_attach,
+)
 from loyalty.selectors import attribute_schema
 from loyalty.services.programs import lot_expiry, program_get_active
 from merchants.models import Merchant
 
 MEMBER_FIELDS = (
     "email",
+    "phone",
     "first_name",
     "last_name",
     "country",
@@ -46,12 +52,21 @@ def member_is_anonymised(*, member: Member) -> bool:
 
 @transaction.atomic
 def member_upsert(
-    *, merchant: Merchant, external_id: str, fields: dict[str, Any]
+    *,
+    merchant: Merchant,
+    external_id: str,
+    fields: dict[str, Any],
+    referral: ReferralInput | None = None,
+    actor: Actor | None = None,
 ) -> tuple[Member, bool]:
     """Create the member, or update the fields given; returns (member, created). Fields
-    are validated before anything is written. No actor: a member's profile keeps no
-    history (the store's records are the source of it). A new member is a
-    ``member.created`` event, a change of a field's value a ``member.updated`` one."""
+    are validated before anything is written. A member's profile keeps no history (the
+    store's records are the source of it): the ``actor`` is the one of the ``referral``
+    the store may send with it (a code, what it saw of the customer), attached in the
+    same transaction. A new member is a ``member.created`` event, a change of a field's
+    value a ``member.updated`` one."""
+    if referral is not None and actor is None:
+        raise TypeError("a referral needs the actor who sent it")
     values = _clean_member_fields(fields)
     if values.get("attributes") is not None:
         values["attributes"] = attributes_clean(
@@ -77,13 +92,21 @@ def member_upsert(
                 member.save()
         except IntegrityError:
             # Created meanwhile by a concurrent request: update that one instead.
-            return member_upsert(merchant=merchant, external_id=external_id, fields=fields)
+            return member_upsert(
+                merchant=merchant,
+                external_id=external_id,
+                fields=fields,
+                referral=referral,
+                actor=actor,
+            )
         events.member_created_publish(member=member)
     elif values:
         member.save(update_fields=[*values, "updated_at"])
         changed = [name for name in values if getattr(member, name) != before[name]]
         if changed:
             events.member_updated_publish(member=member, changed=changed)
+    if referral is not None and actor is not None:
+        referral_input_attach(merchant=merchant, member=member, data=referral, actor=actor)
     return member, created
 
 
@@ -94,6 +117,7 @@ def member_anonymise(*, merchant: Merchant, member: Member) -> Member:
     actor: nothing about the request is kept beside the member (``anonymised_at`` only)."""
     member = locks.member_lock_of(merchant=merchant, member_id=member.pk)
     member.email = ""
+    member.phone = ""
     member.first_name = ""
     member.last_name = ""
     member.country = ""
@@ -106,6 +130,7 @@ def member_anonymise(*, merchant: Merchant, member: Member) -> Member:
     member.status = MemberStatus.ANONYMISED
     member.anonymised_at = timezone.now()
     member.save()
+    referral_identity_erase(member=member)
     return member
 
 

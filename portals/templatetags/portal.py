@@ -19,6 +19,7 @@ NAV: list[tuple[str, str, frozenset[str]]] = [
     ("Members CSV", "portals:member_exports", roles.MEMBER_EXPORTS),
     ("Invoices", "portals:invoices", roles.INVOICES),
     ("Monthly reports", "portals:monthly_reports", roles.REPORTS),
+    ("Referrals", "portals:referrals", roles.REPORTS),
     ("Team", "portals:team", roles.TEAM),
     ("Webhooks", "portals:webhooks", roles.WEBHOOKS),
     ("Account", "portals:account", roles.EVERYONE),

@@ -28,6 +28,7 @@ MATRIX: dict[str, tuple[int, int, int]] = {
     "monthly_reports": (200, 200, 403),
     "monthly_report_pdf": (200, 200, 403),
     "monthly_report_draft": (405, 405, 405),
+    "referrals": (200, 200, 403),
     "invoices": (200, 403, 403),
     "member_exports": (200, 403, 403),
     "member_export": (200, 403, 403),

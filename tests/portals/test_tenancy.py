@@ -37,6 +37,7 @@ TABLE: dict[str, Args] = {
     "report_zip": None,
     "monthly_reports": None,
     "monthly_report_draft": None,
+    "referrals": None,
     "monthly_report_pdf": lambda a: {"public_id": a.monthly_report().public_id},
     "invoices": None,
     "member_exports": None,
