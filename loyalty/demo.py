@@ -12,6 +12,7 @@ from django.utils import timezone
 from core.actors import Actor
 from core.money import quantize_places
 from loyalty import jobs
+from loyalty.achievements import demo as demo_achievements
 from loyalty.campaigns import services as campaigns
 from loyalty.models import (
     Campaign,
@@ -287,9 +288,19 @@ def seed(*, out: TextIO) -> None:
             if Program.objects.filter(merchant=merchant).exists():
                 continue
             program = _program(merchant)
+            usd_rate = Decimal(USD_RATES.get(merchant.default_currency, "1"))
+            demo_achievements.achievements_make(program, usd_rate)
             if merchant.status == MerchantStatus.LIVE:
                 _campaign(program)
                 _members(merchant, rng, count=40)
+                demo_achievements.streak_member(
+                    program,
+                    {
+                        "first_name": "Sam",
+                        "email": f"sam@{merchant.slug}.example",
+                        "country": merchant.country.code,
+                    },
+                )
                 jobs.release_pending_points(now=timezone.now(), merchant_id=merchant.pk)
                 _segments(merchant)
             seeded += 1
