@@ -13,7 +13,7 @@ from catalog.models import MerchantCatalogItem, Reward, RewardStatus, SupplierOf
 from catalog.pools import free_codes
 from catalog.services import price_terms
 from loyalty.exceptions import ExchangeRateMissing
-from loyalty.models import Member, Program, SegmentMembership
+from loyalty.models import AchievementCompletion, Member, Program, SegmentMembership
 from loyalty.rates import rate_between
 from loyalty.selectors import campaigns_unlocking_for
 from merchants.models import Merchant
@@ -64,8 +64,9 @@ def catalog_for_member(
 ) -> QuerySet[MerchantCatalogItem]:
     """The merchant's catalog items this member can redeem: enabled and priced, the
     reward active and redeemable in the member's country, in stock there, and open to
-    the member: their tier, the item's audience segment, and the campaign that unlocks
-    it (running, targeting them, not holding them out). Ordered by price, then reward id
+    the member: their tier, the item's audience segment, the campaign that unlocks it
+    (running, targeting them, not holding them out) and the achievement that unlocks it
+    (completed). Ordered by price, then reward id
     (stable for pagination).
 
     ``in_stock=False`` leaves stock out: a redemption takes its stock itself, and a
@@ -95,6 +96,14 @@ def catalog_for_member(
         .filter(
             Q(unlocked_by__isnull=True)
             | Q(unlocked_by__in=campaigns_unlocking_for(merchant=merchant, member=member))
+        )
+        .filter(
+            Q(unlocked_by_achievement__isnull=True)
+            | Exists(
+                AchievementCompletion.objects.filter(
+                    achievement_id=OuterRef("unlocked_by_achievement_id"), member=member
+                )
+            )
         )
     )
     if in_stock:

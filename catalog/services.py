@@ -229,6 +229,13 @@ def item_validate(*, item: MerchantCatalogItem) -> None:
         raise DomainError(
             "Choose one of this merchant's campaigns that unlock rewards.", field="unlocked_by"
         )
+    if (
+        item.unlocked_by_achievement_id is not None
+        and item.unlocked_by_achievement.merchant_id != item.merchant_id
+    ):
+        raise DomainError(
+            "Choose one of this merchant's achievements.", field="unlocked_by_achievement"
+        )
     reward = item.reward
     rule = denominations.of_reward(reward)
     overrides = item.fixed_prices or {}

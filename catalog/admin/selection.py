@@ -26,7 +26,7 @@ from core.actors import Actor
 from core.admin.errors import ServiceErrorsAdmin, form_error
 from core.admin.readonly import ReadOnlyHistoryAdmin
 from core.exceptions import DomainError
-from loyalty.models import Campaign, CampaignEffect, Segment, Tier
+from loyalty.models import Achievement, Campaign, CampaignEffect, Segment, Tier
 from merchants.models import Merchant
 
 # -- merchants' catalogs ---------------------------------------------------------------------
@@ -47,6 +47,7 @@ class CatalogItemForm(forms.ModelForm):
             "allowed_tiers",
             "audience_segment",
             "unlocked_by",
+            "unlocked_by_achievement",
             "limit_per_month",
             "limit_ever",
         ]
@@ -153,6 +154,7 @@ class MerchantCatalogItemAdmin(ServiceErrorsAdmin, ReadOnlyHistoryAdmin):
                 "fields": [
                     "allowed_tiers",
                     ("audience_segment", "unlocked_by"),
+                    "unlocked_by_achievement",
                     ("limit_per_month", "limit_ever"),
                 ]
             },
@@ -197,6 +199,10 @@ class MerchantCatalogItemAdmin(ServiceErrorsAdmin, ReadOnlyHistoryAdmin):
         if "unlocked_by" in form.base_fields:
             form.base_fields["unlocked_by"].queryset = Campaign.objects.filter(
                 program__merchant_id=merchant_id, effect=CampaignEffect.UNLOCK_REWARD
+            )
+        if "unlocked_by_achievement" in form.base_fields:
+            form.base_fields["unlocked_by_achievement"].queryset = Achievement.objects.filter(
+                merchant_id=merchant_id
             )
         return form
 

@@ -69,6 +69,14 @@ class MerchantCatalogItem(models.Model):
         help_text="Only while this campaign runs, for the members it targets (not its "
         "control group).",
     )
+    unlocked_by_achievement = models.ForeignKey(
+        "loyalty.Achievement",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="unlocked_items",
+        help_text="Only for members who completed this achievement.",
+    )
     limit_per_month = models.PositiveIntegerField(null=True, blank=True)
     limit_ever = models.PositiveIntegerField(null=True, blank=True)
     # Computed by catalog.pricing; never typed in.

@@ -282,7 +282,7 @@ def _reason(terms: AchievementTerms, label: str) -> str:
     goal = f"{terms.goal.normalize():f}"
     if terms.window.kind == windows.WindowKind.STREAK:
         return f"{goal} {terms.window.unit}s in a row, completed by {label}"
-    return f"Reached {goal} ({terms.measure}) with {label}"
+    return f"Goal of {goal} reached with {label}"
 
 
 # -- orders, activities, redemptions, referrals -----------------------------------------------
