@@ -46,7 +46,7 @@ from loyalty.achievements.terms import (
 )
 from loyalty.batch import WriteBatch
 from loyalty.exceptions import NoActiveProgram
-from loyalty.locks import members_lock_batch
+from loyalty.locks import member_lock, members_lock_batch
 from loyalty.models import (
     Achievement,
     AchievementCompletion,
@@ -352,8 +352,8 @@ def member_event_record(
     actor: Actor,
 ) -> list[Outcome]:
     """``event_record`` for a caller outside the order path (a redemption, a qualified
-    referral) that locked ``member`` in this transaction: the program's configuration
-    as of this transaction, and the member's segments, read here."""
+    referral), in its transaction: the member locked (again) and read as they are now,
+    the program's configuration as of this transaction, and the member's segments."""
     version = Merchant.objects.values_list("config_version", flat=True).get(pk=member.merchant_id)
     try:
         config = program_config(merchant_id=member.merchant_id, version=version)
@@ -361,6 +361,7 @@ def member_event_record(
         return []
     if not any(one.trigger == happening.trigger for one in config.achievements):
         return []
+    member = member_lock(member.pk)
     merchant = Merchant.objects.only("timezone").get(pk=member.merchant_id)
     segment_ids = frozenset(
         member.segment_stays.filter(left_at__isnull=True).values_list("segment_id", flat=True)
