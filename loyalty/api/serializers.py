@@ -85,11 +85,11 @@ def validate_json_object(value: dict) -> dict:
 EXTERNAL_ID = EXTERNAL_ID_PATTERN
 MAX_AMOUNT_DIGITS = 14
 LOCALE_PATTERN = r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$"
-
 PHONE_PATTERN = r"^(\+?[0-9][0-9 ().-]{2,30})?$"
 REFERRAL_CODE_PATTERN = r"^[A-Za-z0-9]{4,16}$"
 
 def external_id_field(**kwargs) -> StrictCharField:
+
     return StrictCharField(
         pattern=EXTERNAL_ID,
         pattern_message="Use 1 to 128 letters, digits or . _ : @ + = -",
@@ -108,7 +108,6 @@ class MemberFieldsSerializer(serializers.Serializer):
     email = StrictCharField(
         required=False, allow_blank=True, max_length=254, validators=[EmailValidator()]
     )
-    first_name = StrictCharField(required=False, allow_blank=True, max_length=120)
     phone = StrictCharField(
         required=False,
         allow_blank=True,
@@ -120,6 +119,7 @@ class MemberFieldsSerializer(serializers.Serializer):
         example="+33612345678",
     )
     last_name = StrictCharField(required=False, allow_blank=True, max_length=120)
+    first_name = StrictCharField(required=False, allow_blank=True, max_length=120)
     country = CountryCodeField(
         required=False,
         allow_blank=True,
@@ -158,7 +158,6 @@ class MemberWriteSerializer(MemberFieldsSerializer):
     external_id = external_id_field()
 
 
-@extend_schema_field(
 class AddressSerializer(serializers.Serializer):
     lines = serializers.ListField(
         child=StrictCharField(max_length=200),
@@ -167,7 +166,14 @@ class AddressSerializer(serializers.Serializer):
         help_text='The street lines, e.g. ["12 rue de l\'Église", "Apt 4"].',
     )
     postal_code = StrictCharField(required=False, allow_blank=True, max_length=20, default="")
-    country = CountryCodeField(required=False, allow_blank=True, default="")
+    country = StrictCharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        pattern=r"^([A-Za-z]{2})?$",
+        pattern_message="Give an ISO 3166-1 alpha-2 country code.",
+        help_text="ISO 3166-1 alpha-2.",
+    )
 
 
 class ReferralDetailsSerializer(serializers.Serializer):
@@ -205,6 +211,7 @@ class MemberUpsertSerializer(ReferralFieldsMixin, MemberWriteSerializer):
 
 
     {
+@extend_schema_field(
         "oneOf": [
             {
                 "type": "string",
@@ -249,6 +256,7 @@ class MemberSerializer(serializers.ModelSerializer):
             "external_id",
             "email",
             "first_name",
+            "phone",
             "last_name",
             "country",
             "locale",
@@ -328,10 +336,10 @@ class AssumeSerializer(serializers.Serializer):
 
 class SimulateInputSerializer(OrderInputSerializer):
     external_id = external_id_field(required=False)
-    assume = AssumeSerializer(
     referral_code = None
     referral = None
         required=False,
+    assume = AssumeSerializer(
         help_text="For a member who does not exist yet: the tier and segment ids to assume.",
     )
 

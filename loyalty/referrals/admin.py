@@ -132,7 +132,12 @@ class ReferralAdmin(ConfirmActions, admin.ModelAdmin):
     # -- the review queue ---------------------------------------------------------------
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Referral]:
-        return super().get_queryset(request).select_related("advocate_entry", "friend_entry")
+        # All at once: Django adds ``list_select_related`` only to a queryset without any.
+        return (
+            super()
+            .get_queryset(request)
+            .select_related(*self.list_select_related, "advocate_entry", "friend_entry")
+        )
 
     def get_ordering(self, request: HttpRequest) -> list[str]:
         return ["-created_at", "-id"]
