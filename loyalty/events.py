@@ -40,7 +40,6 @@ PROFILE_FIELDS = (
 )
 
 
-    "phone",
 def _iso(value: datetime.datetime | datetime.date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -73,6 +72,7 @@ def member_summary(member: Member) -> dict[str, Any]:
 def _profile(member: Member) -> dict[str, Any]:
     return {
         "email": member.email,
+        "phone": member.phone,
         "first_name": member.first_name,
         "last_name": member.last_name,
         "country": str(member.country or ""),
@@ -83,7 +83,6 @@ def _profile(member: Member) -> dict[str, Any]:
         "status": member.status,
     }
 
-        "phone": member.phone,
 
 def member_created_publish(*, member: Member, batch: WriteBatch | None = None) -> None:
     event_publish(

@@ -88,8 +88,8 @@ LOCALE_PATTERN = r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$"
 PHONE_PATTERN = r"^(\+?[0-9][0-9 ().-]{2,30})?$"
 REFERRAL_CODE_PATTERN = r"^[A-Za-z0-9]{4,16}$"
 
-def external_id_field(**kwargs) -> StrictCharField:
 
+def external_id_field(**kwargs) -> StrictCharField:
     return StrictCharField(
         pattern=EXTERNAL_ID,
         pattern_message="Use 1 to 128 letters, digits or . _ : @ + = -",
@@ -118,8 +118,8 @@ class MemberFieldsSerializer(serializers.Serializer):
         "country.",
         example="+33612345678",
     )
-    last_name = StrictCharField(required=False, allow_blank=True, max_length=120)
     first_name = StrictCharField(required=False, allow_blank=True, max_length=120)
+    last_name = StrictCharField(required=False, allow_blank=True, max_length=120)
     country = CountryCodeField(
         required=False,
         allow_blank=True,
@@ -210,8 +210,8 @@ class MemberUpsertSerializer(ReferralFieldsMixin, MemberWriteSerializer):
     """A member as ``POST /api/v1/members/`` takes it: the profile, and a referral."""
 
 
-    {
 @extend_schema_field(
+    {
         "oneOf": [
             {
                 "type": "string",
@@ -255,8 +255,8 @@ class MemberSerializer(serializers.ModelSerializer):
         fields = [
             "external_id",
             "email",
-            "first_name",
             "phone",
+            "first_name",
             "last_name",
             "country",
             "locale",
@@ -338,8 +338,8 @@ class SimulateInputSerializer(OrderInputSerializer):
     external_id = external_id_field(required=False)
     referral_code = None
     referral = None
-        required=False,
     assume = AssumeSerializer(
+        required=False,
         help_text="For a member who does not exist yet: the tier and segment ids to assume.",
     )
 
