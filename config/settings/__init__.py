@@ -556,6 +556,14 @@ WEBHOOKS_SECRET_OVERLAP_HOURS = env.int("WEBHOOKS_SECRET_OVERLAP_HOURS", default
 WEBHOOKS_LIVE_CACHE_SECONDS = 600
 # How long before a lot expires the merchant's systems hear of it (points.expiring).
 LOYALTY_EXPIRY_WARNING_DAYS = env.int("LOYALTY_EXPIRY_WARNING_DAYS", default=30)
+# How many days before their points expire members are emailed, once at each threshold
+# ("30,7": a month before, then a week before).
+LOYALTY_EXPIRY_EMAIL_DAYS = sorted(
+    {int(days) for days in env.list("LOYALTY_EXPIRY_EMAIL_DAYS", default=["30", "7"])},
+    reverse=True,
+)
+if not LOYALTY_EXPIRY_EMAIL_DAYS or min(LOYALTY_EXPIRY_EMAIL_DAYS) < 1:
+    raise ImproperlyConfigured("LOYALTY_EXPIRY_EMAIL_DAYS must list days of 1 or more, e.g. 30,7.")
 # How long outbox events, their deliveries and attempts are kept (the delivery log, the
 # changes feed). Longer than the expiry warning: an announced lot's event is what keeps it
 # from being announced twice.

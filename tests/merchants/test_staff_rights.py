@@ -37,7 +37,7 @@ from customercare.models import CareSettings, GoodwillStatus, TicketAttachment, 
 from fulfillment.adapters.sandbox import sandbox_reset
 from fulfillment.models import DeliveredCode
 from integrations.models import InboxDelivery
-from loyalty.models import LedgerEntry, Program, Segment
+from loyalty.models import LedgerEntry, MessageTemplate, Program, Segment
 from loyalty.segments.services import segment_save
 from merchants import invoices
 from merchants.models import MembershipRole, MerchantMembership, Scope
@@ -164,6 +164,9 @@ RIGHTS: list[tuple[str, set[str]]] = [
     ("POST loyalty_campaign_move:ended", {OPS, MARKETING}),
     ("GET loyalty_campaign_report", {OPS, MARKETING}),
     ("GET loyalty_campaign_report_csv", {OPS, MARKETING}),
+    ("action loyalty.messagetemplate delete_selected", {OPS, MARKETING}),
+    ("action loyalty.membermessage delete_selected", NOBODY),
+    ("GET loyalty_messagetemplate_preview", {OPS, MARKETING}),
     ("action loyalty.referral approve", {OPS}),
     ("action loyalty.referral reject", {OPS}),
     ("action loyalty.referral delete_selected", NOBODY),
@@ -469,6 +472,9 @@ def build_world() -> dict:
         ),
         "campaign": campaign_make(Program.objects.get(merchant=merchant, is_active=True)),
         "program": Program.objects.get(merchant=merchant, is_active=True),
+        "message_template": MessageTemplate.objects.create(
+            merchant=merchant, kind="points_expiring", locale="en", subject="Hi", body="Bye"
+        ),
         "inbox": InboxDelivery.objects.create(
             merchant=merchant, store=store, platform="shopify", topic="x/y", delivery_id="1"
         ),
@@ -498,6 +504,7 @@ PAGES = {
     "loyalty_campaign_move": lambda w, name: ([w["campaign"].pk, name], {"reason": "checking"}),
     "loyalty_campaign_report": lambda w, _: ([w["campaign"].pk], {}),
     "loyalty_campaign_report_csv": lambda w, _: ([w["campaign"].pk], {}),
+    "loyalty_messagetemplate_preview": lambda w, _: ([w["message_template"].pk], {}),
     "loyalty_program_simulate": lambda w, _: (
         [w["program"].pk],
         {
