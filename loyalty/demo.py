@@ -277,6 +277,29 @@ def _campaign(program: Program) -> Campaign:
     return campaign
 
 
+def _expiry_warning(merchant: Merchant) -> None:
+    """A member with stars that expire within the first warning window, warned at once:
+    the warning is in the development run's console email (and the daily job would send
+    it too)."""
+    from loyalty import ledger, locks
+    from loyalty.messages import jobs as message_jobs
+    from loyalty.models import Member
+
+    member = Member.objects.filter(merchant=merchant).exclude(email="").order_by("pk").first()
+    if member is None:
+        return
+    now = timezone.now()
+    ledger.points_adjust(
+        member=locks.member_lock(member.pk),
+        points=250,
+        reason="Demo: a welcome gift that expires soon",
+        at=now,
+        expires_at=now + datetime.timedelta(days=6),
+        actor=DEMO,
+    )
+    message_jobs.expiry_warnings_send(now=now, merchant_id=merchant.pk)
+
+
 def seed(*, out: TextIO) -> None:
     rng = random.Random(7)  # noqa: S311 (repeatable demo data, nothing secret)
     with transaction.atomic():
@@ -303,6 +326,7 @@ def seed(*, out: TextIO) -> None:
                 )
                 jobs.release_pending_points(now=timezone.now(), merchant_id=merchant.pk)
                 _segments(merchant)
+                _expiry_warning(merchant)
             seeded += 1
     if seeded:
         out.write(f"Demo programs created: {seeded} (with members, orders and activities).\n")

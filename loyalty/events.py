@@ -12,6 +12,7 @@ integers. Events are written under the member's row lock, so their outbox ids (t
 import datetime
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import CharField, Exists, OuterRef, Value
@@ -20,13 +21,22 @@ from django.db.models.functions import Cast, Concat
 from core.actors import Actor
 from loyalty.batch import WriteBatch
 from loyalty.locks import members_lock_batch
-from loyalty.models import LedgerEntry, Member, PointLot, Tier, TierChange
+from loyalty.models import (
+    ExpiryPolicy,
+    LedgerEntry,
+    Member,
+    PointLot,
+    Program,
+    Tier,
+    TierChange,
+)
 from merchants.models import OutboxEvent, WebhookEventType
 from merchants.services.outbox import EventInput, event_publish, events_publish_once
 
 EventType = WebhookEventType
 ANNOUNCER = Actor.system("announce_expiring_points")
 EXPIRING_KEY = "points.expiring:lot:"
+INACTIVE_KEY = "points.expiring:inactive:"
 
 PROFILE_FIELDS = (
     "email",
@@ -210,7 +220,9 @@ def announce_expiring_points(
             .distinct()[:batch_size]
         )
         if not member_ids:
-            return total
+            return total + _announce_inactive(
+                now=now, horizon=horizon, batch_size=batch_size, merchant_id=merchant_id
+            )
         last = member_ids[-1]
         with transaction.atomic():
             members = members_lock_batch(member_ids)
@@ -236,3 +248,68 @@ def announce_expiring_points(
                 )
             for owner_id, events in by_merchant.items():
                 total += events_publish_once(merchant_id=owner_id, events=events)
+
+
+def _announce_inactive(
+    *, now: datetime.datetime, horizon: datetime.datetime, batch_size: int, merchant_id: int | None
+) -> int:
+    """The inactivity policy's ``points.expiring``: every point of a member expires
+    ``expiry_months`` after their last activity, so one event per member and expiry date
+    (an order moves the date, and the new date is announced when it comes near)."""
+    total = 0
+    programs = Program.objects.filter(
+        is_active=True, expiry_policy=ExpiryPolicy.INACTIVITY, expiry_months__isnull=False
+    )
+    if merchant_id is not None:
+        programs = programs.filter(merchant_id=merchant_id)
+    for program in programs:
+        months = relativedelta(months=program.expiry_months)
+        day = datetime.timedelta(days=1)  # months differ in length: checked exactly below
+        idle = Member.objects.filter(
+            merchant_id=program.merchant_id,
+            points_balance__gt=0,
+            last_activity_at__gt=now - months - day,
+            last_activity_at__lte=horizon - months + day,
+        )
+        last = 0
+        while True:
+            ids = list(
+                idle.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:batch_size]
+            )
+            if not ids:
+                break
+            last = ids[-1]
+            with transaction.atomic():
+                members = members_lock_batch(ids)
+                tiers_attach(members)
+                events = []
+                for member in members:
+                    if member.last_activity_at is None or member.points_balance <= 0:
+                        continue
+                    expires_at = member.last_activity_at + months
+                    if not now < expires_at <= horizon:
+                        continue
+                    events.append(
+                        EventInput(
+                            type=EventType.POINTS_EXPIRING,
+                            subject=member.external_id,
+                            payload={
+                                "member": member_summary(member),
+                                "points": member.points_balance,
+                                "expires_at": _iso(expires_at),
+                                "last_activity_at": _iso(member.last_activity_at),
+                            },
+                            occurred_at=now,
+                            dedupe_key=f"{INACTIVE_KEY}{member.pk}:{expires_at.date()}",
+                        )
+                    )
+                announced = set(
+                    OutboxEvent.objects.filter(
+                        merchant_id=program.merchant_id,
+                        dedupe_key__in=[event.dedupe_key for event in events],
+                    ).values_list("dedupe_key", flat=True)
+                )
+                events = [event for event in events if event.dedupe_key not in announced]
+                if events:
+                    total += events_publish_once(merchant_id=program.merchant_id, events=events)
+    return total
