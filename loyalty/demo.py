@@ -27,6 +27,7 @@ from loyalty.models import (
     Segment,
     Tier,
 )
+from loyalty.referrals import demo as demo_referrals
 from loyalty.segments import services as segments
 from loyalty.services import activities, orders, programs, refunds
 from merchants.models import Merchant, MerchantStatus
@@ -327,6 +328,9 @@ def seed(*, out: TextIO) -> None:
                 jobs.release_pending_points(now=timezone.now(), merchant_id=merchant.pk)
                 _segments(merchant)
                 _expiry_warning(merchant)
+            demo_referrals.referrals_make(
+                program, usd_rate, with_referrals=merchant.status == MerchantStatus.LIVE
+            )
             seeded += 1
     if seeded:
         out.write(f"Demo programs created: {seeded} (with members, orders and activities).\n")
