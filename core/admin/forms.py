@@ -23,3 +23,19 @@ def reason_form(record: str) -> type[forms.Form]:
             )
         },
     )
+
+
+class NameListField(forms.CharField):
+    """A list of names (SKUs, categories) typed as one comma-separated line, never shown
+    as JSON: ``["TENT", "MUG"]`` is ``TENT, MUG``."""
+
+    def prepare_value(self, value):
+        if isinstance(value, list | tuple):
+            return ", ".join(str(part) for part in value)
+        return value
+
+    def to_python(self, value) -> list[str]:
+        if isinstance(value, list | tuple):
+            return [str(part).strip() for part in value if str(part).strip()]
+        text = super().to_python(value) or ""
+        return [part.strip() for part in text.split(",") if part.strip()]

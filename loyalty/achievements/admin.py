@@ -2,7 +2,9 @@
 badge, uploaded and resized), the completions with when and why, and the member page's
 inline of what a member completed."""
 
+from babel.numbers import format_currency
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
@@ -11,6 +13,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from modeltranslation.admin import TranslationAdmin
 
+from core.admin.forms import NameListField
 from core.admin.readonly import NoWrites, ReadOnlyInline
 from core.exceptions import DomainError
 from loyalty.achievements.badges import badge_png
@@ -22,27 +25,43 @@ from loyalty.models import (
     Segment,
 )
 
+OTHER_LANGUAGES = [code for code, _ in settings.LANGUAGES if code != "en"]
+
 
 def goal_text(achievement: Achievement) -> str:
     goal = f"{achievement.goal.normalize():f}"
     if achievement.window == AchievementWindow.STREAK:
         return f"{goal} {achievement.streak_unit}s in a row"
-    what = {
-        "count": {
-            "order": "orders",
-            "activity": f"“{achievement.activity_kind}” activities",
-            "redemption": "redemptions",
-            "referral": "qualified referrals",
-        }.get(achievement.trigger, "times"),
-        "spend": f"{achievement.program.currency} spent" if achievement.program_id else "spent",
-        "points": "points earned",
-    }[achievement.measure]
+    one = achievement.goal == 1
+    if achievement.measure == "spend":
+        currency = achievement.program.currency
+        text = f"{format_currency(achievement.goal, currency, locale='en_US')} spent"
+    elif achievement.measure == "points":
+        text = f"{goal} points earned"
+    else:
+        what = {
+            "order": "order" if one else "orders",
+            "activity": f"“{achievement.activity_kind}” " + ("activity" if one else "activities"),
+            "redemption": "redemption" if one else "redemptions",
+            "referral": "qualified referral" if one else "qualified referrals",
+        }[achievement.trigger]
+        text = f"{goal} {what}"
     if achievement.window == AchievementWindow.ROLLING:
-        return f"{goal} {what} in {achievement.window_days} days"
-    return f"{goal} {what}"
+        return f"{text} in {achievement.window_days} days"
+    return text
 
 
 class AchievementForm(forms.ModelForm):
+    skus = NameListField(
+        required=False,
+        label="Only orders with these SKUs",
+        help_text="Comma separated, e.g. TENT-2P, STOVE-1; empty: any order.",
+    )
+    categories = NameListField(
+        required=False,
+        label="Only orders with these categories",
+        help_text="Comma separated, e.g. camping, kitchen; empty: any order.",
+    )
     badge_upload = forms.ImageField(
         required=False,
         label="Badge picture",
@@ -84,6 +103,12 @@ class AchievementForm(forms.ModelForm):
         except DomainError as error:
             raise ValidationError(str(error)) from error
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            if name.startswith("description") and isinstance(field.widget, forms.Textarea):
+                field.widget.attrs.update({"rows": 3, "cols": 60})
+
     def clean(self):
         cleaned = super().clean()
         program: Program | None = cleaned.get("program")
@@ -119,7 +144,14 @@ class AchievementAdmin(TranslationAdmin):
     show_full_result_count = False
     readonly_fields = ["badge_preview", "created_at", "updated_at"]
     fieldsets = [
-        (None, {"fields": ["program", "name", "description", ("is_active", "position")]}),
+        (None, {"fields": ["program", "name_en", "description_en", ("is_active", "position")]}),
+        (
+            "In the members' other languages (empty: the English text)",
+            {
+                "fields": [(f"name_{code}", f"description_{code}") for code in OTHER_LANGUAGES],
+                "classes": ["collapse"],
+            },
+        ),
         ("Badge", {"fields": ["badge_preview", "badge_upload"]}),
         (
             "What counts",

@@ -54,12 +54,13 @@ def test_ops_upload_a_badge_in_the_admin_and_it_is_served_by_version(client):
         for name, value in form.initial.items()
         if value is not None and name in form.fields and name != "badge_upload"
     }
-    data.update({"program": program.pk, "skus": "[]", "categories": "[]", "goal": "3"})
+    data.update({"program": program.pk, "goal": "3"})
     data["badge_upload"] = SimpleUploadedFile("badge.jpg", picture(300, 300), "image/jpeg")
     answer = client.post(url, data)
     assert answer.status_code == 302, answer.context["adminform"].form.errors
     achievement = Achievement.objects.get(pk=achievement.pk)
     assert achievement.badge_version
+    assert achievement.skus == []
     served = client.get(
         reverse("achievement-badge", args=[achievement.pk, achievement.badge_version])
     )
@@ -89,8 +90,6 @@ def test_a_text_file_as_badge_is_refused_in_the_admin_form(client):
             "repeat": "once",
             "position": 1,
             "reward_points": 0,
-            "skus": "[]",
-            "categories": "[]",
             "badge_upload": SimpleUploadedFile("badge.png", b"hello", "image/png"),
         },
     )
