@@ -21,6 +21,14 @@ class MessageTemplateForm(forms.ModelForm):
     class Meta:
         model = MessageTemplate
         fields = ["merchant", "kind", "locale", "subject", "body", "is_active"]
+        widgets = {
+            "subject": forms.TextInput(attrs={"size": 80}),
+            "body": forms.Textarea(attrs={"rows": 12, "cols": 80}),
+        }
+        help_texts = {
+            "body": "Plain text, paragraphs separated by a blank line; the fields below may "
+            "be used.",
+        }
 
     def clean(self):
         cleaned = super().clean()

@@ -41,9 +41,9 @@ from loyalty.models import (
     Program,
     Referral,
     ReferralStatus,
-    ReferralTerms,
     TierChange,
 )
+from loyalty.referrals import services as referrals
 
 DEFAULT_BATCH = 500
 LIFECYCLE_WINDOW = datetime.timedelta(days=7)
@@ -208,9 +208,13 @@ def _keyed(prefix: str, *parts: Any) -> Concat:
     return Concat(*pieces, output_field=CharField())
 
 
-def _messaged(member_ref: str, key: Any) -> Exists:
+def _messaged(merchant_ref: str, member_ref: str, key: Any) -> Exists:
+    """Whether the row's member has the message ``key`` (the log's unique index, whose
+    columns lead with the merchant)."""
     return Exists(
-        MemberMessage.objects.filter(member_id=OuterRef(member_ref), key=key).values("pk")
+        MemberMessage.objects.filter(
+            merchant_id=OuterRef(merchant_ref), member_id=OuterRef(member_ref), key=key
+        ).values("pk")
     )
 
 
@@ -227,21 +231,18 @@ def _rows(queryset: QuerySet, batch_size: int):
 
 
 def _referral_link(member: Member) -> str:
-    terms = ReferralTerms.objects.filter(
-        program__merchant_id=member.merchant_id, program__is_active=True, is_enabled=True
-    ).exists()
-    if not terms:
+    terms = referrals.referral_terms_get(merchant=member.merchant)
+    if terms is None or not terms.is_enabled:
         return ""
-    from loyalty.referrals import services as referrals
-
     return referrals.referral_link(referrals.referral_code_get_or_create(member=member))
 
 
 def _welcome(now, since, batch_size, merchant_id, result) -> None:
-    members = Member.objects.select_related("merchant").filter(created_at__gte=since)
-    members = members.exclude(_messaged("pk", Value(MessageKind.WELCOME)))
-    if merchant_id is not None:
-        members = members.filter(merchant_id=merchant_id)
+    members = (
+        Member.objects.select_related("merchant")
+        .filter(merchant_id=merchant_id, created_at__gte=since)
+        .exclude(_messaged("merchant_id", "pk", Value(MessageKind.WELCOME)))
+    )
     for batch in _rows(members, batch_size):
         for member in batch:
             link = _referral_link(member) if member.status == MemberStatus.ACTIVE else ""
@@ -259,12 +260,10 @@ def _welcome(now, since, batch_size, merchant_id, result) -> None:
 def _tiers(now, since, batch_size, merchant_id, result) -> None:
     changes = (
         TierChange.objects.select_related("member__merchant", "from_tier", "to_tier")
-        .filter(created_at__gte=since)
+        .filter(member__merchant_id=merchant_id, created_at__gte=since)
         .exclude(from_tier__isnull=True, to_tier__isnull=True)
-        .exclude(_messaged("member_id", _keyed("tier:", OuterRef("pk"))))
+        .exclude(_messaged("member__merchant_id", "member_id", _keyed("tier:", OuterRef("pk"))))
     )
-    if merchant_id is not None:
-        changes = changes.filter(member__merchant_id=merchant_id)
     for batch in _rows(changes, batch_size):
         for change in batch:
             up = change.to_tier is not None and (
@@ -285,17 +284,12 @@ def _tiers(now, since, batch_size, merchant_id, result) -> None:
 
 
 def _achievements(now, since, batch_size, merchant_id, result) -> None:
+    key = _keyed("achievement:", OuterRef("achievement_id"), OuterRef("period"))
     completions = (
         AchievementCompletion.objects.select_related("member__merchant", "achievement")
-        .filter(completed_at__gte=since)
-        .exclude(
-            _messaged(
-                "member_id", _keyed("achievement:", OuterRef("achievement_id"), OuterRef("period"))
-            )
-        )
+        .filter(merchant_id=merchant_id, completed_at__gte=since)
+        .exclude(_messaged("merchant_id", "member_id", key))
     )
-    if merchant_id is not None:
-        completions = completions.filter(merchant_id=merchant_id)
     for batch in _rows(completions, batch_size):
         for completion in batch:
             result.add(
@@ -315,21 +309,19 @@ def _achievements(now, since, batch_size, merchant_id, result) -> None:
 def _referrals(now, since, batch_size, merchant_id, result) -> None:
     advocate_key = _keyed("referral:", OuterRef("pk"), Value("advocate"))
     friend_key = _keyed("referral:", OuterRef("pk"), Value("friend"))
-    base = (
+    qualified = (
         Referral.objects.annotate(
-            advocate_done=_messaged("advocate_id", advocate_key),
-            friend_done=_messaged("friend_id", friend_key),
+            advocate_done=_messaged("merchant_id", "advocate_id", advocate_key),
+            friend_done=_messaged("merchant_id", "friend_id", friend_key),
         )
         .select_related("advocate__merchant", "friend__merchant", "advocate_entry", "friend_entry")
-        .filter(status=ReferralStatus.QUALIFIED, decided_at__gte=since)
+        .filter(merchant_id=merchant_id, status=ReferralStatus.QUALIFIED, decided_at__gte=since)
         .filter(
             Q(advocate_entry__isnull=False, advocate_done=False)
             | Q(friend_entry__isnull=False, friend_done=False)
         )
     )
-    if merchant_id is not None:
-        base = base.filter(merchant_id=merchant_id)
-    for batch in _rows(base, batch_size):
+    for batch in _rows(qualified, batch_size):
         for referral in batch:
             for side, member, entry in (
                 ("advocate", referral.advocate, referral.advocate_entry),
@@ -358,6 +350,15 @@ def lifecycle_messages_send(
     last ``LIFECYCLE_WINDOW`` that were not sent yet."""
     result = MessagesResult()
     since = now - LIFECYCLE_WINDOW
-    for source in LIFECYCLE:
-        source(now, since, batch_size, merchant_id, result)
+    # A merchant at a time: each source's indexes lead with the merchant.
+    merchant_ids = (
+        [merchant_id]
+        if merchant_id is not None
+        else Program.objects.filter(is_active=True)
+        .order_by("merchant_id")
+        .values_list("merchant_id", flat=True)
+    )
+    for owner_id in merchant_ids:
+        for source in LIFECYCLE:
+            source(now, since, batch_size, owner_id, result)
     return result

@@ -384,3 +384,21 @@ def test_the_message_log_lists_and_filters(shop, admin_client):
     assert sent.status_code == 200
     assert sent.content.decode().count("1,200 Beans expire") == 1
     assert skipped.content.decode().count("1,200 Beans expire") == 0
+
+
+def test_the_admin_refuses_a_broken_template_with_the_reason(shop, admin_client):
+    page = admin_client.post(
+        "/admin/loyalty/messagetemplate/add/",
+        {
+            "merchant": shop.pk,
+            "kind": MessageKind.POINTS_EXPIRING,
+            "locale": "en",
+            "subject": "Your {{ points_name }}",
+            "body": "{{ member.email }} has {{ points }}",
+            "is_active": "on",
+        },
+    )
+
+    assert page.status_code == 200  # the form again, not a redirect
+    assert "{{ member.email }}, which is not a field" in page.content.decode()
+    assert not MessageTemplate.objects.exists()

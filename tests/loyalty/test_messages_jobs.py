@@ -352,3 +352,16 @@ def test_a_qualified_referral_tells_both_sides_once(shop):
     )
     assert keys == {f"referral:{referral.pk}:advocate", f"referral:{referral.pk}:friend"}
     assert sorted(subjects()) == ["You earned 100 Beans", "You earned 50 Beans"]
+
+
+@pytest.mark.parametrize("terms", [None, "disabled"])
+def test_the_welcome_has_no_referral_link_without_referral_terms(shop, terms):
+    if terms == "disabled":
+        ReferralTerms.objects.create(program=merchant_program(shop), is_enabled=False)
+    member_make(shop, email="ana@example.com", marketing_consent=True)
+
+    lifecycle()
+
+    (email,) = mail.outbox
+    assert "/r/" not in email.body
+    assert "Share your personal link" not in email.body
