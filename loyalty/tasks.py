@@ -72,7 +72,9 @@ def close_achievement_periods() -> str:
     return f"{achievements.periods_close(now=timezone.now())} streak(s) broke"
 
 
-@shared_task(name="loyalty.send_expiry_warnings", acks_late=True, soft_time_limit=1800)
+@shared_task(
+    name="loyalty.send_expiry_warnings", acks_late=True, soft_time_limit=1500, time_limit=1800
+)
 def send_expiry_warnings() -> str:
     from loyalty.messages import jobs as messages
 
