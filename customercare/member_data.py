@@ -30,6 +30,7 @@ def member_data_export(*, member: Member) -> dict[str, Any]:
         "profile": {
             "external_id": member.external_id,
             "email": member.email,
+            "phone": member.phone,
             "first_name": member.first_name,
             "last_name": member.last_name,
             "country": str(member.country or ""),

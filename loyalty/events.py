@@ -40,6 +40,7 @@ INACTIVE_KEY = "points.expiring:inactive:"
 
 PROFILE_FIELDS = (
     "email",
+    "phone",
     "first_name",
     "last_name",
     "country",

@@ -174,7 +174,8 @@ class OrderBulkView(MerchantAPIView):
         "`replayed`; with a different body, an `error` with `idempotency_conflict`). The "
         "answer lists every item in order, with its `status` and its order or its "
         "`problem`; one item's problem never stops the others. Written set-based: a call "
-        "of 1,000 orders takes a few statements, not thousands.",
+        "of 1,000 orders takes a few statements, not thousands. An order with a "
+        "`referral_code` goes to `POST /api/v1/orders/` on its own (here, an `error`).",
         request=_envelope(
             "orders",
             "An order as `POST /api/v1/orders/` takes it (`OrderInputRequest`).",

@@ -4,8 +4,11 @@ sides only after the pending period and never for a refunded first order."""
 
 import datetime
 from decimal import Decimal
+from io import StringIO
 
 import pytest
+from django.apps import apps
+from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -519,3 +522,25 @@ def test_the_database_refuses_a_self_referral_and_a_second_referral_of_a_friend(
             code="X",
             created_at=timezone.now(),
         )
+
+
+# -- the scheduled job ------------------------------------------------------------------------
+
+
+def test_the_job_runs_by_hand_as_a_command_and_hourly_on_the_beat(shop):
+    advocate, friend, _ = referred_friend(shop)
+    order_post(shop, friend, "60.00")
+    later = (timezone.now() + 31 * DAY).isoformat()
+    out = StringIO()
+
+    call_command("qualify_referrals", "--now", later, "--merchant", shop.slug, stdout=out)
+    call_command("qualify_referrals", "--now", later, stdout=out)
+
+    assert "1 referral(s) qualified" in out.getvalue().splitlines()[0]
+    assert referral_points(advocate) == 500
+    (entry,) = [
+        task
+        for task in apps.get_app_config("loyalty").periodic_tasks
+        if task["task"] == "loyalty.qualify_referrals"
+    ]
+    assert entry["crontab"].split()[1:] == ["*", "*", "*", "*"]
