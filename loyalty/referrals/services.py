@@ -37,6 +37,8 @@ from django.utils import timezone
 from core.actors import Actor, actor_fields, actor_label
 from core.exceptions import InvalidTransition, NotFound, ReasonRequired
 from loyalty import ledger, locks
+from loyalty.achievements import services as achievements
+from loyalty.achievements.terms import Happening
 from loyalty.exceptions import MemberNotActive, ReferralCodeUnknown, ReferralRefused
 from loyalty.models import (
     REFERRAL_TRANSITIONS,
@@ -565,6 +567,15 @@ def referral_settle(
                 "advocate_entry": advocate_entry,
                 "friend_entry": friend_entry,
             },
+        )
+        # The advocate's achievements that count qualified referrals.
+        achievements.member_event_record(
+            member=members[referral.advocate_id],
+            happening=Happening(trigger="referral", at=now),
+            source=f"referral:{referral.pk}",
+            label=f"referral {referral.pk}",
+            now=now,
+            actor=QUALIFY,
         )
         given = sum(entry.points for entry in (advocate_entry, friend_entry) if entry)
         return Status.QUALIFIED, given
