@@ -17,6 +17,7 @@ from core.api.fields import (
     StrictChoiceField,
     StrictIntegerField,
 )
+from loyalty.api.outcomes import OutcomeSerializer, outcomes_represented
 from loyalty.external_ids import EXTERNAL_ID_PATTERN
 from loyalty.models import Activity, ActivityKind, LedgerEntry, Member, Order, Refund
 
@@ -387,6 +388,9 @@ class OrderSerializer(serializers.ModelSerializer):
     points_status = serializers.SerializerMethodField()
     available_at = serializers.SerializerMethodField()
     rules = ExplanationSerializer(source="explanation", many=True)
+    achievements = serializers.SerializerMethodField(
+        help_text="The achievements it counted toward, and whether it completed them."
+    )
 
     class Meta:
         model = Order
@@ -405,8 +409,13 @@ class OrderSerializer(serializers.ModelSerializer):
             "rules",
             "refunded_total",
             "points_reversed",
+            "achievements",
             "created_at",
         ]
+
+    @extend_schema_field(OutcomeSerializer(many=True))
+    def get_achievements(self, order: Order) -> list[dict]:
+        return outcomes_represented(order, f"order:{order.pk}")
 
     def _lot(self, order: Order):
         # order_record attaches the lot it created; a replayed order loads it once.
@@ -482,6 +491,9 @@ class ActivityInputSerializer(serializers.Serializer):
 class ActivitySerializer(serializers.ModelSerializer):
     member = serializers.CharField(source="member.external_id")
     rules = ExplanationSerializer(source="explanation", many=True)
+    achievements = serializers.SerializerMethodField(
+        help_text="The achievements it counted toward, and whether it completed them."
+    )
 
     class Meta:
         model = Activity
@@ -493,8 +505,13 @@ class ActivitySerializer(serializers.ModelSerializer):
             "occurred_at",
             "points_earned",
             "rules",
+            "achievements",
             "created_at",
         ]
+
+    @extend_schema_field(OutcomeSerializer(many=True))
+    def get_achievements(self, activity: Activity) -> list[dict]:
+        return outcomes_represented(activity, f"activity:{activity.pk}")
 
 
 class MemberSegmentSerializer(serializers.Serializer):
