@@ -67,9 +67,9 @@ def announce_expiring_points() -> str:
 
 @shared_task(name="loyalty.close_achievement_periods", acks_late=True)
 def close_achievement_periods() -> str:
-    from loyalty.achievements import services as achievements
+    from loyalty.achievements import periods
 
-    return f"{achievements.periods_close(now=timezone.now())} streak(s) broke"
+    return f"{periods.periods_close(now=timezone.now())} streak(s) broke"
 
 
 @shared_task(

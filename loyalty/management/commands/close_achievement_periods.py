@@ -1,5 +1,5 @@
 from core.management.jobcommand import JobCommand
-from loyalty.achievements import services as achievements
+from loyalty.achievements import periods
 
 
 class Command(JobCommand):
@@ -7,4 +7,4 @@ class Command(JobCommand):
         "Record each achievement streak that broke (a period ended with no occurrence), "
         "and drop occurrences that fell out of a rolling window."
     )
-    job = staticmethod(achievements.periods_close)
+    job = staticmethod(periods.periods_close)

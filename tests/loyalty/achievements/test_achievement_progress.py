@@ -12,7 +12,7 @@ import time_machine
 from django.utils import timezone
 
 from core.actors import Actor
-from loyalty.achievements import services as achievements
+from loyalty.achievements import periods
 from loyalty.achievements.selectors import member_achievement_list
 from loyalty.models import (
     AchievementCompletion,
@@ -185,8 +185,8 @@ def test_the_nightly_job_records_a_broken_streak_once_and_it_starts_again():
         with time_machine.travel(monday + week * 7 * DAY):
             order_post(merchant, member, "10.00")
     later = monday + 28 * DAY
-    assert achievements.periods_close(now=later) == 1
-    assert achievements.periods_close(now=later + DAY) == 0  # run again: nothing more
+    assert periods.periods_close(now=later) == 1
+    assert periods.periods_close(now=later + DAY) == 0  # run again: nothing more
     (reset,) = StreakReset.objects.filter(member=member, achievement=streak)
     assert reset.length == 2
     assert reset.broken_period == datetime.date(2026, 11, 16)
