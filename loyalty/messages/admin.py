@@ -140,12 +140,10 @@ class MemberMessageAdmin(ReadOnlyAdmin):
     list_display = [
         "created_at",
         "merchant",
-        "member",
+        "member_link",
         "kind",
-        "category",
         "status",
         "subject",
-        "sent_at",
         "opened_at",
     ]
     list_filter = ["status", "kind", "category", "locale"]
@@ -154,6 +152,11 @@ class MemberMessageAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     list_per_page = 50
     exclude = ["token"]
+
+    @admin.display(description="Member", ordering="member__external_id")
+    def member_link(self, obj: MemberMessage) -> str:
+        url = reverse("admin:loyalty_member_change", args=[obj.member_id])
+        return format_html('<a href="{}">{}</a>', url, obj.member.external_id)
 
 
 class MemberMessageInline(ReadOnlyInline):

@@ -402,3 +402,17 @@ def test_the_admin_refuses_a_broken_template_with_the_reason(shop, admin_client)
     assert page.status_code == 200  # the form again, not a redirect
     assert "{{ member.email }}, which is not a field" in page.content.decode()
     assert not MessageTemplate.objects.exists()
+
+
+def test_the_message_log_reads_a_fixed_number_of_queries(
+    shop, admin_client, django_assert_max_num_queries
+):
+    for n in range(12):
+        send(member_make(shop, email=f"m{n}@example.com"), key=f"expiring:{n}")
+    admin_client.get("/admin/loyalty/membermessage/")  # the session and permissions cached
+
+    with django_assert_max_num_queries(7):
+        page = admin_client.get("/admin/loyalty/membermessage/")
+
+    assert page.content.decode().count("/admin/loyalty/member/") >= 12  # each row links
+    assert page.status_code == 200

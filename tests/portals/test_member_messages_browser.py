@@ -115,6 +115,22 @@ def test_the_admin_preview_of_a_template(server_url, page):  # noqa: F811
     page.goto(f"{server_url}/admin/loyalty/messagetemplate/{template.pk}/change/")
     page.screenshot(path=str(screenshot_path("admin-template-1440")), full_page=True)
 
+    member = member_make(merchant, email="ana@example.com", first_name="Ana", locale="fr")
+    message_for(merchant, "en", "bo@example.com")
+    services.message_send(
+        member=member,
+        kind=MessageKind.POINTS_EXPIRING,
+        key="expiring:2026-12-31:30",
+        data={"points": 90, "expires_on": datetime.date(2026, 12, 31)},
+        now=NOW,
+    )
+    page.goto(f"{server_url}/admin/loyalty/membermessage/")
+    assert page.locator("#result_list tbody tr").count() == 2
+    page.screenshot(path=str(screenshot_path("admin-message-log-1440")), full_page=True)
+    page.goto(f"{server_url}/admin/loyalty/member/{member.pk}/change/")
+    assert page.get_by_text("Messages (newest first)").count() == 1
+    page.screenshot(path=str(screenshot_path("admin-member-1440")), full_page=True)
+
 
 def screenshot_path(name: str):
     from tests.config.test_csp_browser import SCREENSHOTS
