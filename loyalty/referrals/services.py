@@ -510,6 +510,8 @@ def _claim(referral_id: int) -> Referral | None:
 def _credit(
     member: Member, points: int, program: Program, referral: Referral, now, side: str
 ) -> LedgerEntry | None:
+    if member.status != MemberStatus.ACTIVE:
+        return None  # blocked or erased since: the other side still earns
     return ledger.points_earn(
         member=member,
         member_locked=True,

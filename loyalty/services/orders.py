@@ -57,7 +57,9 @@ class OrderInput:
 
 def order_digest(data: OrderInput) -> str:
     """``request_digest(asdict(data))`` without ``asdict``'s deep copies (the same
-    mapping, so the same digest)."""
+    mapping, so the same digest), and without the referral that may come with the order:
+    it concerns the member, not what the order is (and orders recorded before it existed
+    keep their digest)."""
     return request_digest(
         {
             "external_id": data.external_id,

@@ -1,6 +1,7 @@
 """The single order's hot path: its statements pinned, and the member lock (a statement
 built once a process) reading what the ORM's query reads."""
 
+import dataclasses
 import datetime
 import decimal
 from dataclasses import asdict
@@ -12,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from loyalty import locks
 from loyalty.models import Member
 from loyalty.recording import request_digest
+from loyalty.referrals.services import ReferralInput
 from loyalty.services import orders
 from tests.loyalty.factories import member_make, program_merchant
 from tests.merchants.factories import issue_key
@@ -102,6 +104,16 @@ def test_the_order_digest_is_the_digest_of_the_whole_input():
         store_public_id="0b6c5a3e-2f41-4a8e-9d4e-4a7f3b1c2d5e",
         member_fields={"email": "ana@example.com", "first_name": "Ana"},
     )
-    assert orders.order_digest(data) == request_digest(asdict(data))
+    assert orders.order_digest(data) == request_digest(order_mapping(data))
     bare = orders.OrderInput("order-2", "cust-2", decimal.Decimal(0), "JPY", data.placed_at)
-    assert orders.order_digest(bare) == request_digest(asdict(bare))
+    assert orders.order_digest(bare) == request_digest(order_mapping(bare))
+    referred = dataclasses.replace(bare, referral=ReferralInput(code="K7QM2XPA"))
+    assert orders.order_digest(referred) == orders.order_digest(bare)
+
+
+def order_mapping(data: orders.OrderInput) -> dict:
+    """The order's input as a mapping, without the referral that may come with it (it
+    concerns the member, not what the order is)."""
+    mapping = asdict(data)
+    del mapping["referral"]
+    return mapping

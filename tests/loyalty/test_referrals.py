@@ -544,3 +544,17 @@ def test_the_job_runs_by_hand_as_a_command_and_hourly_on_the_beat(shop):
         if task["task"] == "loyalty.qualify_referrals"
     ]
     assert entry["crontab"].split()[1:] == ["*", "*", "*", "*"]
+
+
+def test_a_side_erased_before_qualifying_earns_nothing_and_the_other_still_earns(shop):
+    advocate, friend, referral = referred_friend(shop)
+    order_post(shop, friend, "60.00")
+    qualify(timezone.now())
+    members.member_anonymise(merchant=shop, member=advocate)
+
+    assert qualify(timezone.now() + 31 * DAY).qualified == 1
+
+    referral.refresh_from_db()
+    assert referral.advocate_entry is None
+    assert referral.friend_entry.points == 250
+    assert referral_points(advocate) == 0

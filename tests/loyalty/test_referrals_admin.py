@@ -145,3 +145,17 @@ def test_operations_edit_a_programs_referral_terms(client, world):
     terms.refresh_from_db()
     assert (terms.advocate_points, terms.min_order_total) == (800, Decimal("25.00"))
     assert terms.landing_url == "https://shop.example/welcome"
+
+
+@pytest.mark.parametrize("url_name", ["loyalty_referral_change", "loyalty_flaggedreferral_change"])
+def test_a_referrals_page_shows_its_reasons_and_history(client, world, url_name):
+    client.force_login(staff_in("Customer care"))
+    flagged = world["flagged"][0]
+
+    response = client.get(reverse(f"admin:{url_name}", args=[flagged.pk]))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Status history" in page
+    assert "Made as Waiting for a review" in page
+    assert "used the advocate&#x27;s device" in page
