@@ -88,6 +88,8 @@ def send_member_messages() -> str:
     return str(messages.lifecycle_messages_send(now=timezone.now()))
 
 
-@shared_task(name="loyalty.qualify_referrals", acks_late=True, soft_time_limit=600)
+# Each referral is settled in its own transaction: a run cut short leaves the rest to
+# the next one.
+@shared_task(name="loyalty.qualify_referrals", acks_late=True, soft_time_limit=600, time_limit=720)
 def qualify_referrals() -> str:
     return str(referrals.referrals_qualify(now=timezone.now()))
