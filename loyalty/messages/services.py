@@ -19,8 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from django.db import IntegrityError, transaction
-from django.http import Http404
 
+from core.exceptions import NotFound
 from core.i18n import supported_language
 from loyalty.messages.emails import message_email
 from loyalty.models import (
@@ -121,14 +121,14 @@ def message_send(
 
 def message_by_token(*, merchant_slug: str, token: str) -> MemberMessage:
     """The message a link names, within the merchant the link names: another merchant's
-    token, like an unknown one, is a 404."""
+    token, like an unknown one, is ``NotFound``."""
     message = (
         MemberMessage.objects.select_related("merchant", "member")
         .filter(token=token, merchant__slug=merchant_slug)
         .first()
     )
     if message is None:
-        raise Http404("No such message.")
+        raise NotFound("No such message.")
     return message
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone, translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from core.exceptions import NotFound
 from core.i18n import supported_language
 from loyalty.messages import services
 from loyalty.messages.emails import brand_of
@@ -51,7 +52,7 @@ def _not_found(request: HttpRequest) -> HttpResponse:
 def _message(merchant_slug: str, token: str) -> MemberMessage | None:
     try:
         return services.message_by_token(merchant_slug=merchant_slug, token=token)
-    except Http404:
+    except NotFound:
         return None
 
 
