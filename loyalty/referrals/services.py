@@ -626,6 +626,8 @@ def referral_input_attach(
     """What a store sent with a member or an order: kept for later checks, and the
     referral made when a code came with it."""
     if not data.code:
+        if member.status != MemberStatus.ACTIVE:
+            return None  # nothing is kept of an erased or blocked member
         referral_identity_note(
             member=member,
             client_ip=data.client_ip,

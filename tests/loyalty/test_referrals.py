@@ -558,3 +558,18 @@ def test_a_side_erased_before_qualifying_earns_nothing_and_the_other_still_earns
     assert referral.advocate_entry is None
     assert referral.friend_entry.points == 250
     assert referral_points(advocate) == 0
+
+
+def test_nothing_is_kept_of_an_erased_member_the_store_sends_details_for(shop):
+    member = member_make(shop)
+    members.member_anonymise(merchant=shop, member=member)
+
+    members.member_upsert(
+        merchant=shop,
+        external_id=member.external_id,
+        fields={},
+        referral=services.ReferralInput(client_ip="198.51.100.4", device_id="fp"),
+        actor=SYSTEM,
+    )
+
+    assert not ReferralIdentity.objects.filter(member=member).exists()
