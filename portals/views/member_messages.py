@@ -32,21 +32,30 @@ TOPICS = {
 }
 
 
-def _context(message: MemberMessage | None, **context: object) -> dict:
+def _context(
+    message: MemberMessage | None, merchant: Merchant | None = None, **context: object
+) -> dict:
     return {
         **context,
         "message": message,
-        "merchant": message.merchant if message is not None else None,
+        "merchant": message.merchant if message is not None else merchant,
         "topic": TOPICS.get(message.kind, "") if message is not None else "",
         "language": translation.get_language(),
         "text_direction": "rtl" if translation.get_language_bidi() else "ltr",
     }
 
 
-def _not_found(request: HttpRequest) -> HttpResponse:
-    # No member to take a language from: the browser's, among the supported ones.
+def _not_found(request: HttpRequest, merchant_slug: str) -> HttpResponse:
+    # No member to take a language from: the browser's, among the supported ones. The
+    # merchant the address names, if any, frames the page (its name and colour are public).
+    merchant = Merchant.objects.select_related("brand").filter(slug=merchant_slug).first()
     with translation.override(translation.get_language_from_request(request)):
-        return render(request, "portals/member/message_missing.html", _context(None), status=404)
+        return render(
+            request,
+            "portals/member/message_missing.html",
+            _context(None, merchant=merchant),
+            status=404,
+        )
 
 
 def _message(merchant_slug: str, token: str) -> MemberMessage | None:
@@ -61,7 +70,7 @@ def _message(merchant_slug: str, token: str) -> MemberMessage | None:
 def message_unsubscribe(request: HttpRequest, merchant_slug: str, token: str) -> HttpResponse:
     message = _message(merchant_slug, token)
     if message is None:
-        return _not_found(request)
+        return _not_found(request, merchant_slug)
     with translation.override(supported_language(message.locale)):
         if request.method == "POST":
             one_click = request.POST.get("List-Unsubscribe") == "One-Click"
@@ -80,13 +89,13 @@ def message_open(request: HttpRequest, merchant_slug: str, token: str) -> HttpRe
     may name a path on the shop's host, nothing else."""
     message = _message(merchant_slug, token)
     if message is None:
-        return _not_found(request)
+        return _not_found(request, merchant_slug)
     destination = services.message_destination(
         shop_url=brand_of(message.merchant).shop_url, path=request.GET.get("to", "")
     )
     services.message_opened(message=message, now=timezone.now())
     if not destination:
-        return _not_found(request)
+        return _not_found(request, merchant_slug)
     return HttpResponseRedirect(destination)
 
 

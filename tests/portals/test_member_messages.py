@@ -160,3 +160,15 @@ def test_the_pages_carry_a_policy_without_inline_script(sent, client):
     assert "unsafe-inline" not in policy
     assert "<script" not in response.content.decode()
     assert 'style="' not in response.content.decode()
+
+
+def test_a_bad_link_answers_in_the_browsers_language_framed_by_the_merchant(sent, client):
+    known = client.get(
+        f"/m/{sent.merchant.slug}/messages/nope/unsubscribe", HTTP_ACCEPT_LANGUAGE="fr"
+    )
+    unknown = client.get("/m/no-such-merchant/messages/nope/open", HTTP_ACCEPT_LANGUAGE="ja")
+
+    assert known.status_code == unknown.status_code == 404
+    assert "avons pas trouvé ce lien" in known.content.decode()
+    assert f"/m/{sent.merchant.slug}/brand.css" in known.content.decode()
+    assert "このリンクは見つかりませんでした" in unknown.content.decode()
