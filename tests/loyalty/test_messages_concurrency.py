@@ -6,6 +6,7 @@ import datetime
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from loyalty.messages import jobs, services
 from loyalty.models import MemberMessage, MessageKind, MessageStatus
@@ -51,3 +52,16 @@ def test_two_workers_sending_the_same_message_send_it_once():
     assert len(sent) == 1
     assert len(mail.outbox) == 1
     assert MemberMessage.objects.count() == 1
+
+
+def test_two_lifecycle_runs_at_once_welcome_each_member_once():
+    merchant, _ = program_merchant()
+    members = [
+        member_make(merchant, email=f"w{n}@example.com", marketing_consent=True) for n in range(8)
+    ]
+
+    results = run_together(2, lambda _: jobs.lifecycle_messages_send(now=timezone.now()))
+
+    assert errors(results) == []
+    assert sorted(email.to[0] for email in mail.outbox) == sorted(m.email for m in members)
+    assert MemberMessage.objects.filter(kind=MessageKind.WELCOME).count() == 8

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from core.actors import SYSTEM
-from loyalty import events, ledger
+from loyalty import events, ledger, tasks
 from loyalty.messages import jobs
 from loyalty.models import (
     Achievement,
@@ -365,3 +365,18 @@ def test_the_welcome_has_no_referral_link_without_referral_terms(shop, terms):
     (email,) = mail.outbox
     assert "/r/" not in email.body
     assert "Share your personal link" not in email.body
+
+
+def test_the_beats_tasks_run_the_jobs(shop):
+    member = member_make(shop, email="ana@example.com", marketing_consent=True)
+    lot(member, 300, timezone.now() + 3 * DAY)
+
+    expiring = tasks.send_expiry_warnings.delay().get()
+    lifecycle_run = tasks.send_member_messages.delay().get()
+
+    assert expiring.startswith("1 sent")
+    assert lifecycle_run.startswith("1 sent")  # the welcome
+    assert sorted(m.kind for m in MemberMessage.objects.filter(member=member)) == [
+        MessageKind.POINTS_EXPIRING,
+        MessageKind.WELCOME,
+    ]
