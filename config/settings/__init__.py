@@ -558,10 +558,13 @@ WEBHOOKS_LIVE_CACHE_SECONDS = 600
 LOYALTY_EXPIRY_WARNING_DAYS = env.int("LOYALTY_EXPIRY_WARNING_DAYS", default=30)
 # How many days before their points expire members are emailed, once at each threshold
 # ("30,7": a month before, then a week before).
-LOYALTY_EXPIRY_EMAIL_DAYS = sorted(
-    {int(days) for days in env.list("LOYALTY_EXPIRY_EMAIL_DAYS", default=["30", "7"])},
-    reverse=True,
-)
+try:
+    LOYALTY_EXPIRY_EMAIL_DAYS = sorted(
+        {int(days) for days in env.list("LOYALTY_EXPIRY_EMAIL_DAYS", default=["30", "7"])},
+        reverse=True,
+    )
+except ValueError:
+    LOYALTY_EXPIRY_EMAIL_DAYS = []
 if not LOYALTY_EXPIRY_EMAIL_DAYS or min(LOYALTY_EXPIRY_EMAIL_DAYS) < 1:
     raise ImproperlyConfigured("LOYALTY_EXPIRY_EMAIL_DAYS must list days of 1 or more, e.g. 30,7.")
 # How long outbox events, their deliveries and attempts are kept (the delivery log, the

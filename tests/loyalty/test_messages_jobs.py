@@ -31,6 +31,7 @@ from loyalty.models import (
     TierChange,
 )
 from merchants.models import MerchantBrand, OutboxEvent, WebhookEventType
+from tests.config.test_settings import base_env, manage  # noqa: F401 (a fixture)
 from tests.loyalty.factories import member_make, program_merchant
 
 pytestmark = pytest.mark.django_db
@@ -380,3 +381,24 @@ def test_the_beats_tasks_run_the_jobs(shop):
         MessageKind.POINTS_EXPIRING,
         MessageKind.WELCOME,
     ]
+
+
+@pytest.mark.parametrize(("value", "expected"), [("7,30,7", "[30, 7]"), ("14", "[14]")])
+def test_the_thresholds_read_as_days_largest_first(base_env, value, expected):  # noqa: F811
+    result = manage(
+        {**base_env, "LOYALTY_EXPIRY_EMAIL_DAYS": value},
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.LOYALTY_EXPIRY_EMAIL_DAYS)",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected
+
+
+@pytest.mark.parametrize("value", ["0", "30,seven", "-7"])
+def test_thresholds_that_are_not_days_are_refused(base_env, value):  # noqa: F811
+    result = manage({**base_env, "LOYALTY_EXPIRY_EMAIL_DAYS": value}, "check")
+
+    assert result.returncode != 0
+    assert "LOYALTY_EXPIRY_EMAIL_DAYS must list days of 1 or more" in result.stderr
