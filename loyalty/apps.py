@@ -47,9 +47,10 @@ class LoyaltyConfig(AppConfig):
         ],
         "Marketing": [
             f"loyalty.{action}_{model}"
-            for model in ("segment", "campaign", "achievement")
+            for model in ("segment", "campaign")
             for action in ("add", "change", "view", "delete")
         ]
+        + [f"loyalty.{action}_achievement" for action in ("add", "change", "view")]
         + [
             "loyalty.view_achievementcompletion",
             "loyalty.add_messagetemplate",

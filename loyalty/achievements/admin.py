@@ -183,6 +183,9 @@ class AchievementAdmin(TranslationAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).annotate(completed_count=Count("completions"))
 
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # switched off instead: its completions keep pointing at it
+
     def save_model(self, request: HttpRequest, obj: Achievement, form, change: bool) -> None:
         badge = form.cleaned_data.get("badge_upload")
         if badge:

@@ -152,6 +152,9 @@ RIGHTS: list[tuple[str, set[str]]] = [
     ("action loyalty.segment delete_selected", {MARKETING}),
     ("GET loyalty_segment_members_csv", {OPS, MARKETING}),
     ("action loyalty.campaign delete_selected", {MARKETING}),
+    # An achievement ends by being switched off: its completions keep pointing at it.
+    ("action loyalty.achievement delete_selected", NOBODY),
+    ("action loyalty.achievementcompletion delete_selected", NOBODY),
     ("GET loyalty_campaign_move:scheduled", {OPS, MARKETING}),
     ("POST loyalty_campaign_move:scheduled", {OPS, MARKETING}),
     ("GET loyalty_campaign_move:running", {OPS, MARKETING}),
