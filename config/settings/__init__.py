@@ -484,6 +484,7 @@ SPECTACULAR_SETTINGS = {
         "LedgerEntryKindEnum": "loyalty.models.ledger.LedgerEntryKind",
         "ActivityKindEnum": "loyalty.models.orders.ActivityKind",
         "MemberStatusEnum": "loyalty.models.member.MemberStatus",
+        "CountryEnum": "core.api.fields.country_codes",
     },
 }
 

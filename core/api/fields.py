@@ -138,6 +138,11 @@ class CurrencyCodeField(StrictChoiceField):
         super().__init__(choices=sorted(currency_codes()), **kwargs)
 
 
+def country_codes() -> list[str]:
+    """Every ISO 3166-1 alpha-2 code (the schema's ``CountryEnum``)."""
+    return [code for code, _ in countries]
+
+
 class CountryCodeField(StrictChoiceField):
     """An ISO 3166-1 alpha-2 country code, such as ``US``; ``""`` clears it where blank is
     allowed."""
@@ -147,7 +152,7 @@ class CountryCodeField(StrictChoiceField):
     }
 
     def __init__(self, **kwargs):
-        super().__init__(choices=[code for code, _ in countries], **kwargs)
+        super().__init__(choices=country_codes(), **kwargs)
 
 
 @extend_schema_field(
@@ -177,3 +182,15 @@ class MoneyOutputField(serializers.Field):
             return None
         places = Decimal(1).scaleb(-currency_exponent(currency))
         return str(Decimal(amount).quantize(places, ROUND_HALF_UP))
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "format": "ipv4"},
+            {"type": "string", "format": "ipv6"},
+        ]
+    }
+)
+class IPAddressField(serializers.IPAddressField):
+    """An IPv4 or IPv6 address, as the schema says it (DRF's own field states no format)."""

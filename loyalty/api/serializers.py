@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.validators import EmailValidator
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -11,6 +12,7 @@ from core.api.fields import (
     AmountField,
     CountryCodeField,
     CurrencyCodeField,
+    IPAddressField,
     MoneyOutputField,
     StrictBooleanField,
     StrictCharField,
@@ -181,7 +183,7 @@ class ReferralDetailsSerializer(serializers.Serializer):
     """What the store saw of the customer, for the referral checks: kept (the address as
     a digest only) and compared with the friends this member refers later."""
 
-    client_ip = serializers.IPAddressField(required=False, help_text="The customer's IP.")
+    client_ip = IPAddressField(required=False, help_text="The customer's IP.")
     device_id = StrictCharField(
         required=False,
         allow_blank=True,
@@ -211,19 +213,6 @@ class MemberUpsertSerializer(ReferralFieldsMixin, MemberWriteSerializer):
     """A member as ``POST /api/v1/members/`` takes it: the profile, and a referral."""
 
 
-@extend_schema_field(
-    {
-        "oneOf": [
-            {
-                "type": "string",
-                "pattern": EXTERNAL_ID_PATTERN,
-                "maxLength": 128,
-                "description": "The member's external_id.",
-            },
-            {"$ref": "#/components/schemas/MemberWriteRequest"},
-        ]
-    }
-)
 class MemberRefField(serializers.Field):
     """A member as the store knows them: their ``external_id``, or an object with it and
     profile fields used when the member is new."""
@@ -239,6 +228,28 @@ class MemberRefField(serializers.Field):
 
     def to_representation(self, value):
         return value
+
+
+class MemberRefFieldSchema(OpenApiSerializerFieldExtension):
+    """The member of an order or activity in the schema: an external_id, or the member
+    object (its component made from ``MemberWriteSerializer`` here, whatever else the
+    schema uses)."""
+
+    target_class = MemberRefField
+
+    def map_serializer_field(self, auto_schema, direction):
+        component = auto_schema.resolve_serializer(MemberWriteSerializer, direction)
+        return {
+            "oneOf": [
+                {
+                    "type": "string",
+                    "pattern": EXTERNAL_ID_PATTERN,
+                    "maxLength": 128,
+                    "description": "The member's external_id.",
+                },
+                component.ref,
+            ]
+        }
 
 
 class TierSerializer(serializers.Serializer):

@@ -22,12 +22,16 @@ UNSTATED_RULES: dict[tuple[str, str], set[tuple[str, str | None]]] = {
         ("invalid_input", "birthday"),  # 1900 to today
         ("invalid_input", "attributes"),  # no NUL anywhere inside, 10 kB
         ("invalid_input", "email"),  # Django's address rules are narrower than RFC 5322
+        ("referral_code_unknown", "referral_code"),  # a code of one of the members
+        ("referral_refused", "referral_code"),  # not the member's own; terms set
     },
     ("POST", "/api/v1/orders/"): {
         ("domain_error", "total"),  # the currency's decimal places; the converted size
         ("domain_error", "placed_at"),  # at most a day ahead
         ("domain_error", "store"),  # one of the merchant's stores
         ("exchange_rate_missing", None),  # a rate to the program's currency must exist
+        ("referral_code_unknown", "referral_code"),
+        ("referral_refused", "referral_code"),
         ("invalid_input", "member.birthday"),
         ("invalid_input", "member.attributes"),
         ("invalid_input", "member.email"),

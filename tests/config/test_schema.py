@@ -151,7 +151,7 @@ def test_error_codes_come_from_the_domain_errors_the_operation_raises(schema):
     )
     order = schema["paths"]["/api/v1/orders/"]["post"]
     assert IdempotencyConflict.code in problem_codes(order, 409)
-    assert problem_codes(order, 422) == {"exchange_rate_missing"}
+    assert problem_codes(order, 422) == {"exchange_rate_missing", "referral_refused"}
     assert "insufficient_points" not in problem_codes(order, 409)
     ticket = schema["paths"]["/api/v1/tickets/{reference}/"]["get"]
     assert problem_codes(ticket, 404) == {"ticket_not_found"}
