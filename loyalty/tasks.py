@@ -3,7 +3,7 @@ from django.utils import timezone
 
 from loyalty import jobs
 from loyalty.campaigns import services as campaigns
-from loyalty.referrals import services as referrals
+from loyalty.referrals import qualify
 from loyalty.reports import aggregates
 from loyalty.segments import services as segments
 
@@ -92,4 +92,4 @@ def send_member_messages() -> str:
 # the next one.
 @shared_task(name="loyalty.qualify_referrals", acks_late=True, soft_time_limit=600, time_limit=720)
 def qualify_referrals() -> str:
-    return str(referrals.referrals_qualify(now=timezone.now()))
+    return str(qualify.referrals_qualify(now=timezone.now()))

@@ -10,7 +10,7 @@ from django.utils import timezone
 from core.actors import Actor
 from core.money import quantize_money
 from loyalty.models import Member, Program, ReferralTerms
-from loyalty.referrals import services
+from loyalty.referrals import qualify, services
 from loyalty.services import members, orders
 
 DEMO = Actor.system("demo")
@@ -59,4 +59,4 @@ def referrals_make(program: Program, usd_rate: Decimal, *, with_referrals: bool)
         referral=services.ReferralInput(code=code, device_id="demo-device-7f3a"),
         actor=DEMO,
     )
-    services.referrals_qualify(now=timezone.now(), merchant_id=merchant.pk)
+    qualify.referrals_qualify(now=timezone.now(), merchant_id=merchant.pk)

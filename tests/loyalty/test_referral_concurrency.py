@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from core.actors import SYSTEM
 from loyalty.models import LedgerEntry, Referral, ReferralStatus, ReferralTerms
-from loyalty.referrals import services
+from loyalty.referrals import qualify, services
 from tests.loyalty.factories import (
     assert_ledger_consistent,
     member_make,
@@ -48,7 +48,7 @@ def test_concurrent_job_runs_reward_each_referral_exactly_once():
     _, advocate, friends = shop_with_due_referrals(3)
     later = timezone.now() + datetime.timedelta(days=31)
 
-    results = run_together(WORKERS, lambda _: services.referrals_qualify(now=later, batch_size=2))
+    results = run_together(WORKERS, lambda _: qualify.referrals_qualify(now=later, batch_size=2))
 
     assert errors(results) == []
     assert sum(result.qualified for result in oks(results)) == 3

@@ -23,6 +23,7 @@ from loyalty.models import (
     ReferralStatus,
     ReferralTerms,
 )
+from loyalty.referrals import qualify as qualify_job
 from loyalty.referrals import services
 from loyalty.referrals.services import Address
 from loyalty.services import members, orders
@@ -70,7 +71,7 @@ def attach(merchant, friend, code, **kwargs) -> Referral:
 
 
 def qualify(at: datetime.datetime):
-    return services.referrals_qualify(now=at)
+    return qualify_job.referrals_qualify(now=at)
 
 
 def reason_codes(referral: Referral) -> list[str]:

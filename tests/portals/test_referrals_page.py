@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from core.actors import SYSTEM
 from loyalty.models import Referral, ReferralTerms
-from loyalty.referrals import services
+from loyalty.referrals import qualify, services
 from tests.loyalty.factories import member_make, order_post
 from tests.portals.factories import signed_in
 
@@ -40,7 +40,7 @@ def referrals_on(side, *, qualified: int, blocked: int, flagged: int, pending: i
     for _ in range(qualified):
         referral = refer()
         order_post(side.merchant, referral.friend, "30.00")
-    services.referrals_qualify(now=timezone.now() + datetime.timedelta(days=31))
+    qualify.referrals_qualify(now=timezone.now() + datetime.timedelta(days=31))
     for _ in range(pending):
         refer()
     for _ in range(flagged):

@@ -1,5 +1,5 @@
 from core.management.jobcommand import JobCommand
-from loyalty.referrals import services
+from loyalty.referrals import qualify
 
 
 class Command(JobCommand):
@@ -7,5 +7,5 @@ class Command(JobCommand):
         "Find referred friends' first orders, reward referrals whose pending period passed "
         "and void those whose first order was refunded."
     )
-    default_batch = services.DEFAULT_BATCH
-    job = staticmethod(services.referrals_qualify)
+    default_batch = qualify.DEFAULT_BATCH
+    job = staticmethod(qualify.referrals_qualify)

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from core.actors import SYSTEM
 from loyalty.models import AchievementCompletion, AchievementOccurrence, ReferralTerms
+from loyalty.referrals import qualify
 from loyalty.referrals import services as referrals
 from tests.loyalty.achievements.helpers import achievement_make
 from tests.loyalty.factories import member_make, order_post, program_merchant
@@ -30,11 +31,11 @@ def test_a_qualified_referral_completes_the_advocates_first_referral_achievement
     referral = referrals.referral_attach(merchant=merchant, friend=friend, code=code, actor=SYSTEM)
     now = timezone.now()
     order_post(merchant, friend, "60.00", placed_at=now)
-    referrals.referrals_qualify(now=now)
+    qualify.referrals_qualify(now=now)
     assert not AchievementOccurrence.objects.filter(member=advocate).exists()
 
-    referrals.referrals_qualify(now=now + 15 * DAY)
-    referrals.referrals_qualify(now=now + 16 * DAY)  # again: nothing more
+    qualify.referrals_qualify(now=now + 15 * DAY)
+    qualify.referrals_qualify(now=now + 16 * DAY)  # again: nothing more
 
     (occurrence,) = AchievementOccurrence.objects.filter(member=advocate)
     assert occurrence.source == f"referral:{referral.pk}"
