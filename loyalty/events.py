@@ -19,6 +19,7 @@ from django.db.models import CharField, Exists, OuterRef, Value
 from django.db.models.functions import Cast, Concat
 
 from core.actors import Actor
+from core.batches import value_batches
 from loyalty.batch import WriteBatch
 from loyalty.locks import members_lock_batch
 from loyalty.models import (
@@ -212,19 +213,7 @@ def announce_expiring_points(
     if merchant_id is not None:
         lots = lots.filter(merchant_id=merchant_id)
     total = 0
-    last = 0
-    while True:
-        member_ids = list(
-            lots.filter(member_id__gt=last)
-            .order_by("member_id")
-            .values_list("member_id", flat=True)
-            .distinct()[:batch_size]
-        )
-        if not member_ids:
-            return total + _announce_inactive(
-                now=now, horizon=horizon, batch_size=batch_size, merchant_id=merchant_id
-            )
-        last = member_ids[-1]
+    for member_ids in value_batches(lots, "member_id", batch_size):
         with transaction.atomic():
             members = members_lock_batch(member_ids)
             tiers_attach(members)
@@ -249,6 +238,9 @@ def announce_expiring_points(
                 )
             for owner_id, events in by_merchant.items():
                 total += events_publish_once(merchant_id=owner_id, events=events)
+    return total + _announce_inactive(
+        now=now, horizon=horizon, batch_size=batch_size, merchant_id=merchant_id
+    )
 
 
 def _announce_inactive(
@@ -272,14 +264,7 @@ def _announce_inactive(
             last_activity_at__gt=now - months - day,
             last_activity_at__lte=horizon - months + day,
         )
-        last = 0
-        while True:
-            ids = list(
-                idle.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:batch_size]
-            )
-            if not ids:
-                break
-            last = ids[-1]
+        for ids in value_batches(idle, "pk", batch_size):
             with transaction.atomic():
                 members = members_lock_batch(ids)
                 tiers_attach(members)

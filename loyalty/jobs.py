@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from core.actors import Actor
+from core.batches import value_batches
 from loyalty import ledger, tiers
 from loyalty.locks import lots_lock, members_lock_batch
 from loyalty.models import ExpiryPolicy, Member, PointLot, Program
@@ -42,18 +43,7 @@ class JobResult:
 
 def _member_batches(lots: QuerySet[PointLot], batch_size: int):
     """Successive lists of member ids that own lots in ``lots``, ascending."""
-    last = 0
-    while True:
-        ids = list(
-            lots.filter(member_id__gt=last)
-            .order_by("member_id")
-            .values_list("member_id", flat=True)
-            .distinct()[:batch_size]
-        )
-        if not ids:
-            return
-        yield ids
-        last = ids[-1]
+    return value_batches(lots, "member_id", batch_size)
 
 
 def _by_member(lots: QuerySet[PointLot]) -> dict[int, list[PointLot]]:

@@ -11,6 +11,7 @@ import zoneinfo
 
 from django.db import transaction
 
+from core.batches import value_batches
 from loyalty.achievements import windows
 from loyalty.achievements.terms import streak_broken_at
 from loyalty.locks import members_lock_batch
@@ -48,17 +49,7 @@ def periods_close(
         open_rows = AchievementOccurrence.objects.filter(
             achievement=achievement, completion__isnull=True, reversed_at__isnull=True
         )
-        last_member = 0
-        while True:
-            member_ids = list(
-                open_rows.filter(member_id__gt=last_member)
-                .order_by("member_id")
-                .values_list("member_id", flat=True)
-                .distinct()[:batch_size]
-            )
-            if not member_ids:
-                break
-            last_member = member_ids[-1]
+        for member_ids in value_batches(open_rows, "member_id", batch_size):
             with transaction.atomic():
                 members = members_lock_batch(member_ids)
                 broken += _streaks_close(achievement, unit, tz, members, open_rows, now)

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from core.actors import Actor
+from core.admin.forms import NameListField
 from core.admin.readonly import ReadOnlyInline
 from core.admin.rights import require_page_action
 from core.exceptions import DomainError, InvalidTransition
@@ -69,12 +70,12 @@ class CampaignForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         help_text="Members of any of these segments; none ticked: every member.",
     )
-    include_skus = forms.CharField(
+    include_skus = NameListField(
         required=False,
         label="Only these SKUs",
         help_text="Comma separated, e.g. TENT-2P, STOVE-1; empty: every line.",
     )
-    include_categories = forms.CharField(
+    include_categories = NameListField(
         required=False,
         label="Only these categories",
         help_text="Comma separated, e.g. camping, kitchen; empty: every line.",
@@ -117,9 +118,6 @@ class CampaignForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for name in ("include_skus", "include_categories"):
-            if name in self.fields:
-                self.initial[name] = ", ".join(getattr(self.instance, name) or [])
         for name in ("starts_at", "ends_at"):
             widget = self.fields[name].widget if name in self.fields else None
             for part, words in zip(getattr(widget, "widgets", ()), ("date", "time"), strict=False):
@@ -146,16 +144,6 @@ class CampaignForm(forms.ModelForm):
             self.fields["program"].queryset = Program.objects.select_related("merchant").filter(
                 is_active=True
             )
-
-    def _clean_names(self, name: str) -> list[str]:
-        names = [part.strip() for part in self.cleaned_data.get(name, "").split(",")]
-        return [part for part in names if part]
-
-    def clean_include_skus(self) -> list[str]:
-        return self._clean_names("include_skus")
-
-    def clean_include_categories(self) -> list[str]:
-        return self._clean_names("include_categories")
 
     def clean_add_codes(self) -> list[str]:
         codes = [code.strip() for code in self.cleaned_data.get("add_codes", "").splitlines()]

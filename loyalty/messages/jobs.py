@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db.models import CharField, Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 
+from core.batches import keyset_batches
 from loyalty.messages.services import message_send
 from loyalty.models import (
     AchievementCompletion,
@@ -218,18 +219,6 @@ def _messaged(merchant_ref: str, member_ref: str, key: Any) -> Exists:
     )
 
 
-def _rows(queryset: QuerySet, batch_size: int):
-    """The source rows in ascending id, a batch at a time (keyset), each batch read anew
-    so that rows another worker handled meanwhile drop out."""
-    last = 0
-    while True:
-        rows = list(queryset.filter(pk__gt=last).order_by("pk")[:batch_size])
-        if not rows:
-            return
-        yield rows
-        last = rows[-1].pk
-
-
 def _referral_link(member: Member) -> str:
     terms = referrals.referral_terms_get(merchant=member.merchant)
     if terms is None or not terms.is_enabled:
@@ -243,7 +232,7 @@ def _welcome(now, since, batch_size, merchant_id, result) -> None:
         .filter(merchant_id=merchant_id, created_at__gte=since)
         .exclude(_messaged("merchant_id", "pk", Value(MessageKind.WELCOME)))
     )
-    for batch in _rows(members, batch_size):
+    for batch in keyset_batches(members, batch_size):
         for member in batch:
             link = _referral_link(member) if member.status == MemberStatus.ACTIVE else ""
             result.add(
@@ -264,7 +253,7 @@ def _tiers(now, since, batch_size, merchant_id, result) -> None:
         .exclude(from_tier__isnull=True, to_tier__isnull=True)
         .exclude(_messaged("member__merchant_id", "member_id", _keyed("tier:", OuterRef("pk"))))
     )
-    for batch in _rows(changes, batch_size):
+    for batch in keyset_batches(changes, batch_size):
         for change in batch:
             up = change.to_tier is not None and (
                 change.from_tier is None or change.to_tier.threshold > change.from_tier.threshold
@@ -290,7 +279,7 @@ def _achievements(now, since, batch_size, merchant_id, result) -> None:
         .filter(merchant_id=merchant_id, completed_at__gte=since)
         .exclude(_messaged("merchant_id", "member_id", key))
     )
-    for batch in _rows(completions, batch_size):
+    for batch in keyset_batches(completions, batch_size):
         for completion in batch:
             result.add(
                 message_send(
@@ -321,7 +310,7 @@ def _referrals(now, since, batch_size, merchant_id, result) -> None:
             | Q(friend_entry__isnull=False, friend_done=False)
         )
     )
-    for batch in _rows(qualified, batch_size):
+    for batch in keyset_batches(qualified, batch_size):
         for referral in batch:
             for side, member, entry in (
                 ("advocate", referral.advocate, referral.advocate_entry),

@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.db.models import Q
 
+from core.batches import keyset_batches
 from core.exceptions import InvalidTransition
 from loyalty import ledger, locks
 from loyalty.achievements import services as achievements
@@ -65,17 +66,6 @@ def _terms_by_merchant(merchant_ids: set[int]) -> dict[int, ReferralTerms]:
         program__merchant_id__in=merchant_ids, program__is_active=True
     )
     return {terms.program.merchant_id: terms for terms in rows}
-
-
-def _keyset(queryset, batch_size: int):
-    """Successive batches of ``queryset`` by ascending id."""
-    last = 0
-    while True:
-        rows = list(queryset.filter(pk__gt=last).order_by("pk")[:batch_size])
-        if not rows:
-            return
-        yield rows
-        last = rows[-1].pk
 
 
 def _first_orders(batch: list[Referral], result: QualifyResult) -> None:
@@ -197,12 +187,12 @@ def referrals_qualify(
     pending = Referral.objects.filter(status=Status.PENDING)
     if merchant_id is not None:
         pending = pending.filter(merchant_id=merchant_id)
-    for batch in _keyset(pending.filter(first_order__isnull=True), batch_size):
+    for batch in keyset_batches(pending.filter(first_order__isnull=True), batch_size):
         _first_orders(batch, result)
     settling = pending.filter(first_order__isnull=False).filter(
         Q(qualifies_at__lte=now) | Q(first_order__refunded_total__gt=0)
     )
-    for batch in _keyset(settling.only("pk", "merchant_id"), batch_size):
+    for batch in keyset_batches(settling.only("pk", "merchant_id"), batch_size):
         terms = _terms_by_merchant({referral.merchant_id for referral in batch})
         for referral in batch:
             if referral.merchant_id not in terms:
