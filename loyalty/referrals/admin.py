@@ -237,6 +237,8 @@ class ReviewQueueAdmin(ReferralAdmin):
     """The flagged referrals, who waited longest first. Whoever reads referrals reads the
     queue; approving and rejecting need the review right."""
 
+    # All flagged and undecided: the status and the decision dates say nothing here.
+    list_display = ["id", "merchant", "advocate_link", "friend_link", "reasons_text", "created_at"]
     list_filter = [
         ReasonFilter,
         ("merchant", admin.RelatedOnlyFieldListFilter),
