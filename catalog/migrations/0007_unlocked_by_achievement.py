@@ -5,21 +5,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0006_catalog_item_audience'),
-        ('loyalty', '0019_referrals_identity'),
+        ("catalog", "0006_catalog_item_audience"),
+        ("loyalty", "0019_referrals_identity"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='historicalmerchantcatalogitem',
-            name='unlocked_by_achievement',
-            field=models.ForeignKey(blank=True, db_constraint=False, help_text='Only for members who completed this achievement.', null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='loyalty.achievement'),
+            model_name="historicalmerchantcatalogitem",
+            name="unlocked_by_achievement",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                help_text="Only for members who completed this achievement.",
+                null=True,
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="+",
+                to="loyalty.achievement",
+            ),
         ),
         migrations.AddField(
-            model_name='merchantcatalogitem',
-            name='unlocked_by_achievement',
-            field=models.ForeignKey(blank=True, help_text='Only for members who completed this achievement.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='unlocked_items', to='loyalty.achievement'),
+            model_name="merchantcatalogitem",
+            name="unlocked_by_achievement",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="Only for members who completed this achievement.",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="unlocked_items",
+                to="loyalty.achievement",
+            ),
         ),
     ]

@@ -5,39 +5,53 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('loyalty', '0018_achievement_config_triggers'),
-        ('merchants', '0021_brand_sender'),
+        ("loyalty", "0018_achievement_config_triggers"),
+        ("merchants", "0021_brand_sender"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='FlaggedReferral',
-            fields=[
-            ],
+            name="FlaggedReferral",
+            fields=[],
             options={
-                'verbose_name': 'referral to review',
-                'verbose_name_plural': 'referrals to review',
-                'proxy': True,
-                'indexes': [],
-                'constraints': [],
+                "verbose_name": "referral to review",
+                "verbose_name_plural": "referrals to review",
+                "proxy": True,
+                "indexes": [],
+                "constraints": [],
             },
-            bases=('loyalty.referral',),
+            bases=("loyalty.referral",),
         ),
         migrations.CreateModel(
-            name='ReferralIdentity',
+            name="ReferralIdentity",
             fields=[
-                ('member', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='referral_identity', serialize=False, to='loyalty.member')),
-                ('address_digest', models.CharField(blank=True, max_length=64)),
-                ('client_ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('device_id', models.CharField(blank=True, max_length=128)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='merchants.merchant')),
+                (
+                    "member",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="referral_identity",
+                        serialize=False,
+                        to="loyalty.member",
+                    ),
+                ),
+                ("address_digest", models.CharField(blank=True, max_length=64)),
+                ("client_ip", models.GenericIPAddressField(blank=True, null=True)),
+                ("device_id", models.CharField(blank=True, max_length=128)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "merchant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="merchants.merchant",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'referral identity',
-                'verbose_name_plural': 'referral identities',
+                "verbose_name": "referral identity",
+                "verbose_name_plural": "referral identities",
             },
         ),
     ]
