@@ -1,0 +1,320 @@
+"""The member portal's signed-in pages: home, history, ways to earn, achievements, refer a
+friend, profile, and the language switch. Every page reads through ``request.member`` and
+``request.merchant`` (``portals.member_session.member_page``): nothing here takes a member
+or a merchant from the URL's query or a form."""
+
+import datetime
+from urllib.parse import quote
+
+from django import forms
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.db.models import Q, Sum
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import get_language_info, gettext_lazy
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from core.i18n import supported_language
+from integrations.widget.selectors import TierProgress
+from integrations.widget.selectors import _tier_progress as tier_progress
+from loyalty.achievements.selectors import member_achievement_list
+from loyalty.exceptions import NoActiveProgram
+from loyalty.models import (
+    EarningRule,
+    LedgerEntry,
+    MessageKind,
+    MessageOptOut,
+    PointLot,
+    Referral,
+    ReferralStatus,
+)
+from loyalty.models.ledger import LedgerEntryKind
+from loyalty.program_config import program_config
+from loyalty.referrals.services import referral_code_get_or_create, referral_link
+from loyalty.services.members import member_upsert
+from merchants.selectors import merchant_brand
+from portals import formatting
+from portals.member_session import frame_context, member_page, safe_next
+from portals.views.member_words import entry_words, rule_words
+
+HISTORY_PAGE_SIZE = 20
+EXPIRY_HORIZON = datetime.timedelta(days=30)
+# Achievements at least this far along count as "close" on the home page.
+CLOSE_SHARE = 0.5
+HISTORY_FILTERS = {
+    "earned": Q(kind__in=[LedgerEntryKind.EARN, LedgerEntryKind.RELEASE]),
+    "spent": Q(kind=LedgerEntryKind.REDEEM),
+    "other": ~Q(kind__in=[LedgerEntryKind.EARN, LedgerEntryKind.RELEASE, LedgerEntryKind.REDEEM]),
+}
+# The messages a member may turn off from the profile, as the unsubscribe page names them.
+PREFERENCE_KINDS = [
+    (MessageKind.POINTS_EXPIRING, gettext_lazy("Reminders about expiring points")),
+    (MessageKind.TIER_REACHED, gettext_lazy("Tier updates")),
+    (MessageKind.ACHIEVEMENT_COMPLETED, gettext_lazy("Achievement news")),
+    (MessageKind.REFERRAL_REWARDED, gettext_lazy("Referral rewards")),
+]
+
+
+def _page(request: HttpRequest, template: str, nav: str, **context) -> HttpResponse:
+    return render(
+        request,
+        f"portals/member/{template}",
+        frame_context(
+            request,
+            request.member_frame,
+            nav=nav,
+            shop_url=merchant_brand(merchant=request.merchant).shop_url,
+            **context,
+        ),
+    )
+
+
+def _tier_progress(request: HttpRequest) -> TierProgress | None:
+    # The storefront widget's reading of the tiers: one rule for both faces.
+    merchant = request.merchant
+    try:
+        config = program_config(merchant_id=merchant.pk, version=merchant.config_version)
+    except NoActiveProgram:
+        return None
+    return tier_progress(config=config, member=request.member, at=timezone.now())
+
+
+@require_GET
+@member_page
+def member_home(request: HttpRequest, merchant_slug: str) -> HttpResponse:
+    member, now = request.member, timezone.now()
+    lots = PointLot.objects.filter(merchant=request.merchant, member=member, remaining__gt=0)
+    pending = list(
+        lots.filter(released_at__isnull=True, available_at__gt=now)
+        .values("available_at__date")
+        .annotate(points=Sum("remaining"))
+        .order_by("available_at__date")[:5]
+    )
+    expiring = lots.filter(
+        Q(released_at__isnull=False) | Q(available_at__lte=now),
+        expires_at__gt=now,
+        expires_at__lte=now + EXPIRY_HORIZON,
+    )
+    expiring_points = expiring.aggregate(points=Sum("remaining"))["points"] or 0
+    first_expiry = expiring.order_by("expires_at").values_list("expires_at", flat=True).first()
+    achievements = [
+        status
+        for status in member_achievement_list(merchant=request.merchant, member=member, now=now)
+        if status.open_now
+        and not status.done_for_now
+        and status.progress.goal
+        and float(status.progress.current / status.progress.goal) >= CLOSE_SHARE
+    ][:3]
+    return _page(
+        request,
+        "home.html",
+        "home",
+        pending=[{"date": row["available_at__date"], "points": row["points"]} for row in pending],
+        expiring_points=expiring_points,
+        first_expiry=first_expiry,
+        progress=_tier_progress(request),
+        achievements=achievements,
+    )
+
+
+@require_GET
+@member_page
+def member_history(request: HttpRequest, merchant_slug: str) -> HttpResponse:
+    shown = request.GET.get("show", "")
+    entries = (
+        LedgerEntry.objects.filter(merchant=request.merchant, member=request.member)
+        .select_related("order", "activity")
+        .order_by("-created_at", "-id")
+    )
+    if shown in HISTORY_FILTERS:
+        entries = entries.filter(HISTORY_FILTERS[shown])
+    else:
+        shown = ""
+    page = Paginator(entries, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    points_name = request.program.points_name if request.program else ""
+    lines = [entry_words(entry, points_name=points_name) for entry in page]
+    return _page(
+        request,
+        "history.html",
+        "history",
+        page=page,
+        lines=lines,
+        shown=shown,
+        filters=[
+            ("", _("Everything")),
+            ("earned", _("Earned")),
+            ("spent", _("Spent")),
+            ("other", _("Other changes")),
+        ],
+    )
+
+
+@require_GET
+@member_page
+def member_earn(request: HttpRequest, merchant_slug: str) -> HttpResponse:
+    program, now = request.program, timezone.now()
+    rules = []
+    if program is not None:
+        rules = [
+            rule_words(rule, points_name=program.points_name, currency=program.currency)
+            for rule in EarningRule.objects.filter(program=program, is_active=True, segment=None)
+            .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=now))
+            .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
+            .order_by("priority", "pk")
+        ]
+    base = ""
+    if program is not None and program.base_earn_rate:
+        base = _("%(points)s %(name)s for every %(amount)s you spend") % {
+            "points": formatting.number(program.base_earn_rate, places=0)
+            if program.base_earn_rate == program.base_earn_rate.to_integral_value()
+            else formatting.number(program.base_earn_rate, places=2),
+            "name": program.points_name,
+            "amount": formatting.money(1, program.currency),
+        }
+    return _page(request, "earn.html", "earn", base=base, rules=rules)
+
+
+@require_GET
+@member_page
+def member_achievements(request: HttpRequest, merchant_slug: str) -> HttpResponse:
+    statuses = member_achievement_list(
+        merchant=request.merchant, member=request.member, now=timezone.now()
+    )
+    return _page(request, "achievements.html", "achievements", statuses=statuses)
+
+
+REFERRAL_WORDS = {
+    ReferralStatus.PENDING: gettext_lazy("Waiting for your friend's first order"),
+    ReferralStatus.FLAGGED: gettext_lazy("Being checked"),
+    ReferralStatus.QUALIFIED: gettext_lazy("Rewarded"),
+    ReferralStatus.BLOCKED: gettext_lazy("Did not qualify"),
+    ReferralStatus.REJECTED: gettext_lazy("Did not qualify"),
+    ReferralStatus.VOID: gettext_lazy("Did not qualify"),
+}
+
+
+@require_GET
+@member_page
+def member_refer(request: HttpRequest, merchant_slug: str) -> HttpResponse:
+    code = referral_code_get_or_create(member=request.member)
+    link = referral_link(code)
+    # The friend is never named: their status and the date only.
+    referrals = [
+        {"created_at": created_at, "status": REFERRAL_WORDS.get(status, "")}
+        for created_at, status in Referral.objects.filter(
+            merchant=request.merchant, advocate=request.member
+        )
+        .order_by("-created_at", "-pk")
+        .values_list("created_at", "status")[:50]
+    ]
+    subject = _("A gift from %(merchant)s") % {"merchant": request.merchant.name}
+    body = _("Join %(merchant)s's rewards program with my link: %(link)s") % {
+        "merchant": request.merchant.name,
+        "link": link,
+    }
+    mailto = f"mailto:?subject={quote(subject)}&body={quote(body)}"
+    return _page(
+        request,
+        "refer.html",
+        "refer",
+        code=code.code,
+        link=link,
+        mailto=mailto,
+        referrals=referrals,
+    )
+
+
+class ProfileForm(forms.Form):
+    first_name = forms.CharField(label=gettext_lazy("First name"), max_length=120, required=False)
+    last_name = forms.CharField(label=gettext_lazy("Last name"), max_length=120, required=False)
+    locale = forms.ChoiceField(label=gettext_lazy("Language"), choices=())
+    marketing_consent = forms.BooleanField(
+        label=gettext_lazy("Send me news and offers by email"), required=False
+    )
+    messages = forms.MultipleChoiceField(
+        label=gettext_lazy("Emails about my points"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        choices=(),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["locale"].choices = [
+            (code, _language_name(code)) for code, _name in settings.LANGUAGES
+        ]
+        self.fields["messages"].choices = [(str(k), label) for k, label in PREFERENCE_KINDS]
+
+
+def _language_name(code: str) -> str:
+    return get_language_info(code)["name_local"]
+
+
+def _preferences_save(request: HttpRequest, wanted: set[str]) -> None:
+    """Opt the member out of the kinds they unticked and back in to those they ticked."""
+    member, merchant = request.member, request.merchant
+    kinds = {str(kind) for kind, _label in PREFERENCE_KINDS}
+    MessageOptOut.objects.filter(merchant=merchant, member=member, kind__in=kinds & wanted).delete()
+    for kind in sorted(kinds - wanted):
+        MessageOptOut.objects.get_or_create(
+            merchant=merchant, member=member, kind=kind, defaults={"source": "portal"}
+        )
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@member_page
+def member_profile(request: HttpRequest, merchant_slug: str) -> HttpResponse:
+    member = request.member
+    opted_out = set(
+        MessageOptOut.objects.filter(merchant=request.merchant, member=member).values_list(
+            "kind", flat=True
+        )
+    )
+    initial = {
+        "first_name": member.first_name,
+        "last_name": member.last_name,
+        "locale": request.member_frame.language,
+        "marketing_consent": member.marketing_consent,
+        "messages": [str(k) for k, _label in PREFERENCE_KINDS if str(k) not in opted_out],
+    }
+    if request.method == "POST":
+        form = ProfileForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            member_upsert(
+                merchant=request.merchant,
+                external_id=member.external_id,
+                fields={
+                    "first_name": data["first_name"],
+                    "last_name": data["last_name"],
+                    "locale": data["locale"],
+                    "marketing_consent": data["marketing_consent"],
+                },
+            )
+            _preferences_save(request, set(data["messages"]))
+            url = reverse("member:profile", kwargs={"merchant_slug": merchant_slug})
+            return HttpResponseRedirect(url + "?saved=1")
+        return _page(request, "profile.html", "profile", form=form)
+    form = ProfileForm(initial=initial)
+    return _page(
+        request, "profile.html", "profile", form=form, saved=request.GET.get("saved") == "1"
+    )
+
+
+@require_POST
+@member_page
+def member_language(request: HttpRequest, merchant_slug: str) -> HttpResponse:
+    """The header's language switch: the member's locale becomes the one chosen."""
+    codes = {code for code, _name in settings.LANGUAGES}
+    chosen = request.POST.get("language", "")
+    if chosen in codes:
+        member_upsert(
+            merchant=request.merchant,
+            external_id=request.member.external_id,
+            fields={"locale": supported_language(chosen)},
+        )
+    return HttpResponseRedirect(safe_next(request, request.merchant, request.POST.get("next")))
