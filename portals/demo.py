@@ -1,18 +1,24 @@
 """Demo data of the merchant portal: for each live merchant a brand (colour and logo) and
 an owner, an analyst and a support user (passwords printed once, when made); then the
-report aggregates built from the demo history, and last month's monthly report."""
+report aggregates built from the demo history, and last month's monthly report. Last,
+the member portal's sign-in links for a demo member of each live merchant."""
 
 import datetime
 import secrets
+import time
 from typing import TextIO
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils.http import urlencode
 
 from catalog.demo_images import draw_logo
 from core.actors import Actor
+from integrations.widget.tokens import MAX_LIFETIME, token_make
+from loyalty.models import Member, MemberStatus
 from loyalty.reports.aggregates import aggregates_rebuild
-from merchants.models import Merchant, MerchantBrand, MerchantMembership, MerchantStatus
+from merchants.models import Merchant, MerchantBrand, MerchantMembership, MerchantStatus, Store
 from merchants.monthly_reports import merchant_today, month_start, monthly_report_make
 from merchants.services.lifecycle import merchant_brand_save
 from merchants.services.team import membership_set
@@ -73,3 +79,51 @@ def seed(*, out: TextIO) -> None:
     for merchant, role, email, password in logins:
         shown = password or "(kept from an earlier run)"
         out.write(f"  {merchant.name}, {role}: {email}  password {shown}\n")
+    member_portal_links(out=out, base_url=settings.PUBLIC_BASE_URL)
+
+
+# The demo member to sign in as: the one with orders in a streak, a tier and achievements
+# under way (loyalty.achievements.demo), else the member with the most points.
+PORTAL_MEMBER = "{slug}-cust-streak"
+
+
+def _portal_member(merchant: Merchant) -> Member | None:
+    members = Member.objects.filter(merchant=merchant, status=MemberStatus.ACTIVE)
+    return (
+        members.filter(external_id=PORTAL_MEMBER.format(slug=merchant.slug)).first()
+        or members.exclude(email="").order_by("-lifetime_points", "pk").first()
+    )
+
+
+def member_portal_links(*, out: TextIO, base_url: str, now: float | None = None) -> None:
+    """For each live merchant, a store sign-in link for its demo member (the store's
+    signature, as its backend would make it) and the email sign-in page with the member's
+    address. A store link lives ten minutes at most; after that, the email link (printed
+    by the console email backend) signs in."""
+    now = time.time() if now is None else now
+    expires = int(now + MAX_LIFETIME.total_seconds())
+    lines = []
+    for merchant in Merchant.objects.filter(status=MerchantStatus.LIVE).order_by("name"):
+        member = _portal_member(merchant)
+        store = Store.objects.filter(merchant=merchant, is_active=True).order_by("pk").first()
+        if member is None:
+            continue
+        lines.append(f"  {merchant.name}: {member.first_name or member.external_id}")
+        if store is not None:
+            token = token_make(
+                secret=store.webhook_secret,
+                store_public_id=store.public_id,
+                external_id=member.external_id,
+                expires=expires,
+            )
+            query = urlencode({"store": str(store.public_id), "token": token})
+            lines.append(f"    from the store: {base_url}/m/{merchant.slug}/login/store?{query}")
+        lines.append(
+            f"    by email:       {base_url}/m/{merchant.slug}/login/  with {member.email}"
+        )
+    if lines:
+        out.write(
+            "\nMember portal (/m/<merchant>/): the store links work for ten minutes; after "
+            "that, ask for a link by email (the email shows in this console).\n"
+        )
+        out.write("\n".join(lines) + "\n")

@@ -3,6 +3,7 @@ store's signed link, the email link (a page, then a POST, once), the email form 
 reveals nothing and is throttled, sign-out, and the pages showing the member's own
 figures and nobody else's."""
 
+import io
 import re
 import time
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ from core.actors import SYSTEM
 from integrations.widget.tokens import token_make
 from loyalty.models import MemberStatus, MessageKind, MessageOptOut
 from merchants.services.stores import store_create
+from portals.demo import member_portal_links
 from portals.member_session import SESSION_KEY, email_link_token
 from tests.loyalty.factories import member_make, order_post, points_give, program_merchant
 
@@ -450,3 +452,18 @@ def test_language_switch_sets_the_members_locale(shop):
     member.refresh_from_db()
     assert member.locale == "ar"
     assert 'dir="rtl"' in client.get(f"/m/{merchant.slug}/history/").content.decode()
+
+
+# -- the demo's sign-in links -------------------------------------------------------------------
+
+
+def test_demo_prints_a_store_link_that_signs_in_and_the_email_page(shop):
+    merchant = shop[0]
+    out = io.StringIO()
+    member_portal_links(out=out, base_url="http://testserver")
+    text = out.getvalue()
+    assert f"http://testserver/m/{merchant.slug}/login/  with ana@example.com" in text
+    link = re.search(rf"http://testserver(/m/{merchant.slug}/login/store\?\S+)", text).group(1)
+    client = Client()
+    assert client.get(link)["Location"] == f"/m/{merchant.slug}/"
+    assert client.get(f"/m/{merchant.slug}/").status_code == 200
