@@ -3,6 +3,9 @@ from importlib import import_module
 from django.apps import AppConfig
 
 _AGENT_MODELS = ("ticket", "ticketmessage", "goodwilladjustment")
+# Deletion requests are decided by those who may anonymise a member (Operations, Care
+# leads): they read the queue; the decision needs ``loyalty.anonymise_member``.
+_DELETION_QUEUE = ["customercare.view_accountdeletionrequest"]
 _AGENT_REFERENCE = (
     "ticketevent",
     "ticketattachment",
@@ -51,6 +54,7 @@ class CustomerCareConfig(AppConfig):
             "customercare.add_caresettings",
             "customercare.change_caresettings",
             "customercare.view_caresettings",
+            *_DELETION_QUEUE,
         ],
         # Not the care settings: their goodwill threshold and limit bound the leads' own
         # approvals and goodwill, so Operations set them with the merchant.
@@ -63,6 +67,7 @@ class CustomerCareConfig(AppConfig):
             "customercare.add_slapolicy",
             "customercare.change_slapolicy",
             "customercare.view_slapolicy",
+            *_DELETION_QUEUE,
         ],
         "Finance": ["customercare.view_goodwilladjustment", "customercare.view_care_reports"],
     }
@@ -81,6 +86,13 @@ class CustomerCareConfig(AppConfig):
             "description": "Flags tickets at risk of missing their SLA and breached, raises "
             "a breached ticket's priority one step, emails the assignee and the team leads, "
             "and closes resolved tickets past their reopen window.",
+        },
+        {
+            "name": "Delete expired member data archives",
+            "task": "customercare.member_data_expire",
+            "crontab": "40 3 * * *",
+            "description": "Deletes the archives members downloaded their data in once "
+            "their week is over.",
         },
     ]
 

@@ -36,3 +36,9 @@ class GoodwillRefused(DomainError):
     code = "goodwill_refused"
     status = 409
     title = "The goodwill adjustment is not allowed."
+
+
+class PrivacyRequestRefused(DomainError):
+    code = "privacy_request_refused"
+    status = 409
+    title = "The request cannot be made for this member."

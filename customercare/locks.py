@@ -6,11 +6,21 @@ locked alone (``of=("self",)``): the member comes along for reading, and the led
 the member itself when points move. The jobs claim with ``SKIP LOCKED`` where the
 database has it, so a row an agent is working on waits for the next run."""
 
+import datetime
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import QuerySet
 
-from customercare.models import AgentProfile, CareNotification, GoodwillAdjustment, Ticket
+from customercare.models import (
+    AccountDeletionRequest,
+    AgentProfile,
+    CareNotification,
+    DataExportStatus,
+    GoodwillAdjustment,
+    MemberDataExport,
+    Ticket,
+)
 
 
 def ticket_lock(*, pk: int) -> Ticket:
@@ -70,5 +80,40 @@ def notification_claim(*, pk: int) -> CareNotification | None:
         CareNotification.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related("ticket__member", "ticket__merchant", "message")
         .filter(pk=pk, sent_at__isnull=True)
+        .first()
+    )
+
+
+def member_data_export_lock(*, pk: int) -> MemberDataExport | None:
+    """The data export's row, locked while its archive is made or its email sent."""
+    return (
+        MemberDataExport.objects.select_for_update(of=("self",))
+        .select_related("merchant", "member")
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def member_data_exports_expired_claim(
+    *, now: datetime.datetime, batch_size: int, merchant_id: int | None = None
+) -> list[MemberDataExport]:
+    """Archives past their week in id order, locked; on PostgreSQL the rows another run
+    of the job holds are skipped."""
+    queryset = MemberDataExport.objects.filter(status=DataExportStatus.READY, expires_at__lte=now)
+    if merchant_id is not None:
+        queryset = queryset.filter(merchant_id=merchant_id)
+    if connection.features.has_select_for_update_skip_locked:
+        queryset = queryset.select_for_update(skip_locked=True, of=("self",))
+    else:
+        queryset = queryset.select_for_update()
+    return list(queryset.order_by("pk")[:batch_size])
+
+
+def account_deletion_lock(*, pk: int) -> AccountDeletionRequest | None:
+    """The deletion request's row, locked while its email is sent."""
+    return (
+        AccountDeletionRequest.objects.select_for_update(of=("self",))
+        .select_related("merchant", "member")
+        .filter(pk=pk)
         .first()
     )

@@ -4,7 +4,7 @@ page and tracked link, and the merchant's colours for them."""
 
 from django.urls import path
 
-from portals.views import member_messages, member_pages, member_signin
+from portals.views import member_data, member_messages, member_pages, member_signin
 
 app_name = "member"
 
@@ -15,6 +15,9 @@ urlpatterns = [
     path("achievements/", member_pages.member_achievements, name="achievements"),
     path("refer/", member_pages.member_refer, name="refer"),
     path("profile/", member_pages.member_profile, name="profile"),
+    path("profile/data", member_data.data_request, name="data_request"),
+    path("profile/delete", member_data.deletion_request, name="deletion_request"),
+    path("data/<str:token>.zip", member_data.data_download, name="data_download"),
     path("language", member_pages.member_language, name="language"),
     path("login/", member_signin.member_login, name="login"),
     path("login/store", member_signin.member_login_store, name="login_store"),

@@ -9,6 +9,14 @@ from customercare.models.care import (
     NotificationKind,
 )
 from customercare.models.help import FAQEntry, ProgramTerms
+from customercare.models.privacy import (
+    DELETION_TRANSITIONS,
+    AccountDeletionEvent,
+    AccountDeletionRequest,
+    DataExportStatus,
+    DeletionStatus,
+    MemberDataExport,
+)
 from customercare.models.sla import BusinessCalendar, Holiday, SLAPolicy
 from customercare.models.tickets import (
     PAUSED_STATUSES,
@@ -31,21 +39,27 @@ from customercare.models.tickets import (
 )
 
 __all__ = [
+    "DELETION_TRANSITIONS",
     "PAUSED_STATUSES",
     "PRIORITY_ORDER",
     "TICKET_TRANSITIONS",
     "UNRESOLVED_STATUSES",
+    "AccountDeletionEvent",
+    "AccountDeletionRequest",
     "AgentProfile",
     "BusinessCalendar",
     "CSATResponse",
     "CannedReply",
     "CareNotification",
     "CareSettings",
+    "DataExportStatus",
+    "DeletionStatus",
     "FAQEntry",
     "GoodwillAdjustment",
     "GoodwillReason",
     "GoodwillStatus",
     "Holiday",
+    "MemberDataExport",
     "MessageAuthor",
     "MessageKind",
     "NotificationKind",

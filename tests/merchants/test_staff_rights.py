@@ -33,6 +33,7 @@ from config.admin import StaffRightsMixin
 from core.actors import SYSTEM, Actor
 from core.staff_groups import staff_groups_sync
 from customercare import goodwill
+from customercare.account_deletion import account_deletion_request
 from customercare.models import CareSettings, GoodwillStatus, TicketAttachment, TicketCategory
 from fulfillment.adapters.sandbox import sandbox_reset
 from fulfillment.models import DeliveredCode
@@ -299,6 +300,9 @@ RIGHTS: list[tuple[str, set[str]]] = [
     ("action customercare.cannedreply delete_selected", NOBODY),
     ("action customercare.faqentry delete_selected", NOBODY),
     ("action customercare.programterms delete_selected", NOBODY),
+    ("action customercare.accountdeletionrequest approve_selected", {OPS, LEADS}),
+    ("action customercare.accountdeletionrequest reject_selected", {OPS, LEADS}),
+    ("action customercare.accountdeletionrequest delete_selected", NOBODY),
     # -- store integrations -------------------------------------------------------------
     ("action integrations.inboxdelivery replay", {OPS}),
     ("action integrations.inboxdelivery delete_selected", NOBODY),
@@ -452,6 +456,8 @@ def build_world() -> dict:
         actor=Actor.staff(agent),
     )
     assert pending.status == GoodwillStatus.PENDING_APPROVAL
+    leaving = member_of(merchant, 0, email="leaving@example.com")
+    account_deletion_request(merchant=merchant, member=leaving, actor=Actor.member())
     return {
         "merchant": merchant,
         "invoice": invoice,

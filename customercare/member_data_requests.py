@@ -1,0 +1,202 @@
+"""Download my data: a member asks from the portal, a task makes the archive and emails
+its link, the portal serves it to that member only, and a daily job deletes it a week on.
+
+- **One open request a member.** A request is a row first (``requested``), the task
+  second. Asking again while the archive is being made returns the request in hand; the
+  database holds it too (a partial unique index), so two clicks at once make one row.
+- **The task is idempotent.** It locks the row, makes the archive only while the row is
+  ``requested``, and emails only while ``emailed_at`` is empty: run twice, or by two
+  workers at once, it makes one archive and sends one email. A failure to make the
+  archive marks the row ``failed`` (the member may ask again); a failure to send leaves it
+  ``ready`` and unsent, and the care sweep sends it later.
+- **The file is personal data.** It sits in the care files' private storage (shared by
+  every web host like the ticket attachments, never under ``MEDIA_URL``) under a random
+  name, and is deleted when it expires or when the member is anonymised."""
+
+import datetime
+import logging
+import tempfile
+
+from django.core.files import File
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from core.actors import Actor
+from customercare import enqueue, locks
+from customercare.exceptions import PrivacyRequestRefused
+from customercare.member_data import member_data_export
+from customercare.member_data_archive import archive_write
+from customercare.models import DataExportStatus, MemberDataExport
+from customercare.privacy_emails import data_ready_email
+from loyalty.models import Member
+from loyalty.services.members import member_is_anonymised
+
+logger = logging.getLogger(__name__)
+# A request still ``requested`` this long after it was made lost its task: the sweep
+# starts it again.
+STALE_AFTER = datetime.timedelta(minutes=10)
+
+
+def member_data_request_refusal(*, member: Member) -> str:
+    """Why the member may not ask for their data now; empty when they may."""
+    if member_is_anonymised(member=member):
+        return "The member's data was erased."
+    if not member.email:
+        return "The member has no email address to send the link to."
+    return ""
+
+
+def member_data_request(*, member: Member, actor: Actor) -> MemberDataExport:
+    """Ask for the member's data archive; the open request when there is one."""
+    refusal = member_data_request_refusal(member=member)
+    if refusal:
+        raise PrivacyRequestRefused(refusal)
+    merchant = member.merchant
+    open_requests = MemberDataExport.objects.filter(
+        merchant=merchant, member=member, status=DataExportStatus.REQUESTED
+    )
+    existing = open_requests.first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            export = MemberDataExport.objects.create(
+                merchant=merchant, member=member, source=actor.kind
+            )
+            enqueue.member_data_export_make(export_id=export.pk)
+    except IntegrityError:  # asked at the same moment: that request (made by now, maybe)
+        return MemberDataExport.objects.filter(merchant=merchant, member=member).latest("pk")
+    return export
+
+
+def _archive_make(export: MemberDataExport, now: datetime.datetime) -> None:
+    with tempfile.TemporaryFile("w+b") as raw:
+        archive_write(raw, member_data_export(member=export.member))
+        size = raw.seek(0, 2)
+        raw.seek(0)
+        export.file.save(f"{export.token}.zip", File(raw), save=False)
+    export.status = DataExportStatus.READY
+    export.size = size
+    export.ready_at = now
+    export.expires_at = now + datetime.timedelta(days=MemberDataExport.KEPT_DAYS)
+    export.save(update_fields=["file", "status", "size", "ready_at", "expires_at"])
+
+
+def member_data_export_make(*, export_id: int, now: datetime.datetime | None = None) -> str:
+    """The task's work: make the archive if it is not made, then email its link if it was
+    not sent. Returns what it did, in words."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        export = locks.member_data_export_lock(pk=export_id)
+        if export is None:
+            return "no such request"
+        if export.status == DataExportStatus.REQUESTED:
+            try:
+                with transaction.atomic():
+                    _archive_make(export, now)
+            except Exception as exc:
+                logger.exception("member data archive %s not made", export.pk)
+                if export.file:
+                    export.file.delete(save=False)
+                MemberDataExport.objects.filter(pk=export.pk).update(
+                    status=DataExportStatus.FAILED, error=repr(exc)[:300], file=""
+                )
+                return "failed"
+    return "made and " + ("sent" if member_data_email_send(export_id=export_id) else "not sent")
+
+
+def member_data_email_send(*, export_id: int) -> bool:
+    """Email the link of a ready archive once; True when this call sent it."""
+    with transaction.atomic():
+        export = locks.member_data_export_lock(pk=export_id)
+        if (
+            export is None
+            or export.status != DataExportStatus.READY
+            or export.emailed_at is not None
+            or not export.member.email
+        ):
+            return False
+        try:
+            data_ready_email(export).send()
+        except Exception as exc:  # the sweep sends it later
+            MemberDataExport.objects.filter(pk=export.pk).update(error=repr(exc)[:300])
+            logger.warning("member data email %s not sent: %r", export.pk, exc)
+            return False
+        MemberDataExport.objects.filter(pk=export.pk).update(emailed_at=timezone.now(), error="")
+    return True
+
+
+def member_data_exports_unfinished(*, now: datetime.datetime, limit: int = 200) -> list[int]:
+    """Requests whose task was lost: still being made long after they were asked for,
+    or ready and not yet emailed."""
+    stale = MemberDataExport.objects.filter(
+        status=DataExportStatus.REQUESTED, created_at__lte=now - STALE_AFTER
+    )
+    unsent = MemberDataExport.objects.filter(
+        status=DataExportStatus.READY, emailed_at__isnull=True, expires_at__gt=now
+    )
+    return list((stale | unsent).order_by("pk").values_list("pk", flat=True)[:limit])
+
+
+def member_data_export_get(*, member: Member, token: str) -> MemberDataExport | None:
+    """The member's ready, unexpired archive of that token; None for anything else (another
+    member's, another merchant's, expired), so a caller answers each the same way."""
+    return (
+        MemberDataExport.objects.filter(
+            merchant_id=member.merchant_id,
+            member=member,
+            token=token,
+            status=DataExportStatus.READY,
+            expires_at__gt=timezone.now(),
+        )
+        .select_related("merchant")
+        .first()
+    )
+
+
+def _file_delete(export: MemberDataExport) -> None:
+    if export.file:
+        export.file.storage.delete(export.file.name)
+
+
+def member_data_exports_expire(
+    *, now: datetime.datetime, batch_size: int = 500, merchant_id: int | None = None
+) -> str:
+    """The daily job: delete the archives past their week, a batch a transaction."""
+    removed = 0
+    while True:
+        with transaction.atomic():
+            claimed = locks.member_data_exports_expired_claim(
+                now=now, batch_size=batch_size, merchant_id=merchant_id
+            )
+            for export in claimed:
+                _file_delete(export)
+            MemberDataExport.objects.filter(pk__in=[e.pk for e in claimed]).update(
+                status=DataExportStatus.EXPIRED, file=""
+            )
+        removed += len(claimed)
+        if len(claimed) < batch_size:
+            return f"{removed} member data archive(s) deleted"
+
+
+def member_data_exports_erase(*, member: Member) -> int:
+    """The member's archives deleted now (their data is being erased): the files go once
+    the caller's transaction commits."""
+    exports = list(
+        MemberDataExport.objects.select_for_update()
+        .filter(member=member, status__in=[DataExportStatus.READY, DataExportStatus.REQUESTED])
+        .order_by("pk")
+    )
+    names = [export.file.name for export in exports if export.file]
+    MemberDataExport.objects.filter(pk__in=[e.pk for e in exports]).update(
+        status=DataExportStatus.EXPIRED, file=""
+    )
+    if names:
+        storage = MemberDataExport._meta.get_field("file").storage
+
+        def delete_files() -> None:
+            for name in names:
+                storage.delete(name)
+
+        transaction.on_commit(delete_files)
+    return len(exports)

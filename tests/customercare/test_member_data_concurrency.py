@@ -1,0 +1,79 @@
+"""Two clicks at the same moment, and two workers on one request: the partial unique index
+and the row lock make one request, one archive and one email."""
+
+import threading
+
+import pytest
+from django.core import mail
+from django.db import connection
+
+from core.actors import Actor
+from customercare.account_deletion import account_deletion_request
+from customercare.member_data_requests import member_data_export_make, member_data_request
+from customercare.models import AccountDeletionRequest, MemberDataExport
+from tests.customercare.factories import care_merchant, member_of
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def at_once(work, times: int = 2) -> list:
+    barrier = threading.Barrier(times)
+    results: list = []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            results.append(work())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_concurrent_requests_make_one_archive_and_one_email(mailoutbox):
+    member = member_of(care_merchant(), email="ana@example.com")
+
+    results = at_once(lambda: member_data_request(member=member, actor=Actor.member()).pk, 3)
+
+    export = MemberDataExport.objects.get(member=member)
+    assert results == [export.pk] * 3
+    assert export.status == "ready"
+    assert len([m for m in mail.outbox if "/data/" in m.body]) == 1
+    _, files = export.file.storage.listdir(f"member-data/{member.merchant_id}")
+    assert files == [f"{export.token}.zip"]
+
+
+def test_two_workers_on_one_request_make_one_archive(mailoutbox):
+    member = member_of(care_merchant(), email="ana@example.com")
+    export = MemberDataExport.objects.create(
+        merchant=member.merchant, member=member, source="member"
+    )
+
+    results = at_once(lambda: member_data_export_make(export_id=export.pk))
+
+    assert sorted(results) == ["made and not sent", "made and sent"]
+    assert len(mail.outbox) == 1
+    _, files = export.file.storage.listdir(f"member-data/{member.merchant_id}")
+    assert files == [f"{export.token}.zip"]
+
+
+def test_concurrent_deletion_requests_make_one():
+    member = member_of(care_merchant(), email="ana@example.com")
+
+    results = at_once(
+        lambda: (
+            account_deletion_request(
+                merchant=member.merchant, member=member, actor=Actor.member()
+            ).pk
+        ),
+        3,
+    )
+
+    request = AccountDeletionRequest.objects.get(member=member)
+    assert results == [request.pk] * 3
+    assert request.events.count() == 1

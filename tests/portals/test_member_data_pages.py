@@ -1,0 +1,164 @@
+"""The profile page's privacy part, ``/m/<merchant>/profile/``: "Email me my data" (a
+request, an email with the link) and the archive's download, served only to its own
+member signed in to that merchant's portal and only until it expires; "Delete my account"
+with its confirmation box."""
+
+import datetime
+import io
+import re
+import time
+import zipfile
+from urllib.parse import urlsplit
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from customercare.models import AccountDeletionRequest, DeletionStatus, MemberDataExport
+from portals.member_session import SESSION_KEY
+from tests.loyalty.factories import member_make, program_merchant
+
+pytestmark = pytest.mark.django_db
+
+
+def member_in(merchant, external_id: str, email: str):
+    return member_make(merchant, external_id, email=email, first_name="Ana", points=50)
+
+
+@pytest.fixture
+def member():
+    merchant, _ = program_merchant(name="Northwind Rewards", points_name="Beans")
+    return member_in(merchant, "cust-ana", "ana@example.com")
+
+
+def signed_in(member) -> Client:
+    client = Client()
+    session = client.session
+    session[SESSION_KEY] = {str(member.merchant_id): {"member": member.pk, "at": int(time.time())}}
+    session.save()
+    return client
+
+
+def profile(member) -> str:
+    return f"/m/{member.merchant.slug}/profile/"
+
+
+def download_path(email) -> str:
+    return urlsplit(re.search(r"https?://\S+\.zip", email.body).group(0)).path
+
+
+@pytest.fixture
+def archive(member, django_capture_on_commit_callbacks, mailoutbox):
+    """The member asked for their data and got the email; the link's path."""
+    client = signed_in(member)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/m/{member.merchant.slug}/profile/data")
+    assert response.status_code == 302
+    assert response["Location"].startswith(profile(member) + "?data=requested")
+    (email,) = mailoutbox
+    return download_path(email)
+
+
+def test_the_profile_page_offers_both_requests(member):
+    page = signed_in(member).get(profile(member)).content.decode()
+
+    assert f'action="/m/{member.merchant.slug}/profile/data"' in page
+    assert f'action="/m/{member.merchant.slug}/profile/delete"' in page
+    assert "Email me my data" in page
+    assert 'name="confirm"' in page
+
+
+def test_the_member_downloads_their_archive(member, archive):
+    response = signed_in(member).get(archive)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/zip"
+    assert response["Cache-Control"] == "private, no-store"
+    assert "attachment;" in response["Content-Disposition"]
+    names = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))).namelist()
+    assert "data.json" in names
+    assert "ledger.csv" in names
+
+
+def test_the_page_says_the_link_is_on_its_way(member, archive):
+    page = signed_in(member).get(profile(member) + "?data=requested").content.decode()
+
+    assert "ana@example.com" in page
+
+
+def test_a_visitor_not_signed_in_is_sent_to_sign_in(member, archive):
+    response = Client().get(archive)
+
+    assert response.status_code == 302
+    assert f"/m/{member.merchant.slug}/login/" in response["Location"]
+
+
+def test_another_member_of_the_merchant_gets_a_404(member, archive):
+    neighbour = member_in(member.merchant, "cust-ben", "ben@example.com")
+
+    assert signed_in(neighbour).get(archive).status_code == 404
+
+
+def test_another_merchants_portal_gets_a_404(member, archive):
+    other_merchant, _ = program_merchant(name="Bolt Bikes")
+    other = member_in(other_merchant, "cust-ana", "ana@example.com")
+    token = archive.rsplit("/", 1)[1]
+
+    response = signed_in(other).get(f"/m/{other_merchant.slug}/data/{token}")
+
+    assert response.status_code == 404
+
+
+def test_a_changed_token_gets_a_404(member, archive):
+    assert signed_in(member).get(archive.replace("/data/", "/data/x")).status_code == 404
+
+
+def test_an_expired_archive_gets_a_404(member, archive):
+    MemberDataExport.objects.filter(member=member).update(
+        expires_at=timezone.now() - datetime.timedelta(seconds=1)
+    )
+
+    assert signed_in(member).get(archive).status_code == 404
+
+
+def test_a_member_without_an_email_is_told_why(member):
+    member.__class__.objects.filter(pk=member.pk).update(email="")
+    client = signed_in(member)
+
+    response = client.post(f"/m/{member.merchant.slug}/profile/data")
+
+    assert response["Location"].startswith(profile(member) + "?data=refused")
+    assert not MemberDataExport.objects.exists()
+
+
+def test_deleting_needs_the_confirmation_box(member):
+    client = signed_in(member)
+
+    response = client.post(f"/m/{member.merchant.slug}/profile/delete", {"reason": "Bye"})
+
+    assert response["Location"].startswith(profile(member) + "?deletion=unconfirmed")
+    assert not AccountDeletionRequest.objects.exists()
+    page = client.get(response["Location"]).content.decode()
+    assert "Tick the box" in page
+
+
+def test_the_member_asks_to_delete_their_account(member):
+    client = signed_in(member)
+
+    response = client.post(
+        f"/m/{member.merchant.slug}/profile/delete", {"reason": "Moving away", "confirm": "yes"}
+    )
+
+    assert response["Location"].startswith(profile(member) + "?deletion=requested")
+    request = AccountDeletionRequest.objects.get(member=member)
+    assert (request.status, request.reason) == (DeletionStatus.REQUESTED, "Moving away")
+    assert request.merchant == member.merchant
+    page = client.get(response["Location"]).content.decode()
+    assert "We have your request to delete your account" in page
+
+
+def test_the_requests_take_a_post_only(member):
+    client = signed_in(member)
+
+    assert client.get(f"/m/{member.merchant.slug}/profile/data").status_code == 405
+    assert client.get(f"/m/{member.merchant.slug}/profile/delete").status_code == 405
