@@ -111,9 +111,9 @@ def _send_link(request: HttpRequest, member: Member, next_path: str) -> None:
             "language": translation.get_language(),
             "text_direction": "rtl" if translation.get_language_bidi() else "ltr",
         }
-        subject = render_to_string("portals/member/email/signin_subject.txt", context).strip()
-        text = render_to_string("portals/member/email/signin.txt", context)
-        html = render_to_string("portals/member/email/signin.html", context)
+        subject = render_to_string("portals/member_email/signin_subject.txt", context).strip()
+        text = render_to_string("portals/member_email/signin.txt", context)
+        html = render_to_string("portals/member_email/signin.html", context)
     email = EmailMultiAlternatives(
         subject=subject, body=text, from_email=sender(brand), to=[member.email]
     )
