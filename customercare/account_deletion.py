@@ -29,6 +29,7 @@ from customercare.models import (
     DeletionStatus,
 )
 from customercare.privacy_emails import deletion_decided_email
+from loyalty.locks import member_lock_of
 from loyalty.models import Member
 from loyalty.services.members import member_anonymise, member_is_anonymised
 from merchants.models import Merchant
@@ -121,7 +122,7 @@ def account_deletion_approve(
 ) -> AccountDeletionRequest:
     """Approve and carry out: the member anonymised (ledger kept), their archives
     deleted, the request done, the member told."""
-    member = Member.objects.select_for_update().get(pk=request.member_id, merchant=request.merchant)
+    member = member_lock_of(merchant=request.merchant, member_id=request.member_id)
     account_deletion_transition(request=request, to=DeletionStatus.APPROVED, actor=actor, note=note)
     _notify_copy(request, member)
     if not member_is_anonymised(member=member):

@@ -84,13 +84,15 @@ def _archive_make(export: MemberDataExport, now: datetime.datetime) -> None:
 
 def member_data_export_make(*, export_id: int, now: datetime.datetime | None = None) -> str:
     """The task's work: make the archive if it is not made, then email its link if it was
-    not sent. Returns what it did, in words."""
+    not sent. Returns what this call did, in words."""
     now = now or timezone.now()
+    made = False
     with transaction.atomic():
         export = locks.member_data_export_lock(pk=export_id)
         if export is None:
             return "no such request"
         if export.status == DataExportStatus.REQUESTED:
+            made = True
             try:
                 with transaction.atomic():
                     _archive_make(export, now)
@@ -102,7 +104,10 @@ def member_data_export_make(*, export_id: int, now: datetime.datetime | None = N
                     status=DataExportStatus.FAILED, error=repr(exc)[:300], file=""
                 )
                 return "failed"
-    return "made and " + ("sent" if member_data_email_send(export_id=export_id) else "not sent")
+        elif export.status != DataExportStatus.READY:
+            return str(export.status)  # expired, or failed before
+    sent = member_data_email_send(export_id=export_id)
+    return f"{'made' if made else 'made before'}, {'sent' if sent else 'not sent'}"
 
 
 def member_data_email_send(*, export_id: int) -> bool:
