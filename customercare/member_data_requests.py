@@ -159,6 +159,20 @@ def member_data_export_get(*, member: Member, token: str) -> MemberDataExport | 
     )
 
 
+def member_data_export_latest(*, member: Member) -> MemberDataExport | None:
+    """The member's latest request still being made or ready to download, if any."""
+    return (
+        MemberDataExport.objects.filter(
+            merchant_id=member.merchant_id,
+            member=member,
+            status__in=[DataExportStatus.REQUESTED, DataExportStatus.READY],
+        )
+        .exclude(status=DataExportStatus.READY, expires_at__lte=timezone.now())
+        .order_by("-pk")
+        .first()
+    )
+
+
 def _file_delete(export: MemberDataExport) -> None:
     if export.file:
         export.file.storage.delete(export.file.name)

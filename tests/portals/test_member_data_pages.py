@@ -162,3 +162,35 @@ def test_the_requests_take_a_post_only(member):
 
     assert client.get(f"/m/{member.merchant.slug}/profile/data").status_code == 405
     assert client.get(f"/m/{member.merchant.slug}/profile/delete").status_code == 405
+
+
+def test_the_profile_page_links_a_ready_archive_until_it_expires(member, archive):
+    client = signed_in(member)
+
+    page = client.get(profile(member)).content.decode()
+    assert f'href="{archive}"' in page
+
+    MemberDataExport.objects.filter(member=member).update(
+        expires_at=timezone.now() - datetime.timedelta(seconds=1)
+    )
+    assert archive not in client.get(profile(member)).content.decode()
+
+
+def test_the_profile_page_says_an_archive_is_being_made(member):
+    client = signed_in(member)
+    client.post(f"/m/{member.merchant.slug}/profile/data")  # its task waits on the commit
+
+    page = client.get(profile(member)).content.decode()
+
+    assert "We are preparing your data" in page
+    assert f'action="/m/{member.merchant.slug}/profile/data"' not in page
+
+
+def test_a_waiting_deletion_request_is_shown_instead_of_the_form(member):
+    client = signed_in(member)
+    client.post(f"/m/{member.merchant.slug}/profile/delete", {"confirm": "yes"})
+
+    page = client.get(profile(member)).content.decode()
+
+    assert "We have your request to delete your account" in page
+    assert 'name="confirm"' not in page
