@@ -73,6 +73,11 @@ def _page(request: HttpRequest, template: str, nav: str, **context) -> HttpRespo
     )
 
 
+def _local_date(request: HttpRequest, moment: datetime.datetime) -> datetime.date:
+    """The day ``moment`` falls on where the merchant is (its program's days)."""
+    return timezone.localtime(moment, request.merchant.timezone).date()
+
+
 def _tier_progress(request: HttpRequest) -> TierProgress | None:
     # The storefront widget's reading of the tiers: one rule for both faces.
     merchant = request.merchant
@@ -88,12 +93,14 @@ def _tier_progress(request: HttpRequest) -> TierProgress | None:
 def member_home(request: HttpRequest, merchant_slug: str) -> HttpResponse:
     member, now = request.member, timezone.now()
     lots = PointLot.objects.filter(merchant=request.merchant, member=member, remaining__gt=0)
-    pending = list(
+    pending: dict[datetime.date, int] = {}
+    for available_at, points in (
         lots.filter(released_at__isnull=True, available_at__gt=now)
-        .values("available_at__date")
-        .annotate(points=Sum("remaining"))
-        .order_by("available_at__date")[:5]
-    )
+        .order_by("available_at")
+        .values_list("available_at", "remaining")[:50]
+    ):
+        day = _local_date(request, available_at)
+        pending[day] = pending.get(day, 0) + points
     expiring = lots.filter(
         Q(released_at__isnull=False) | Q(available_at__lte=now),
         expires_at__gt=now,
@@ -101,6 +108,8 @@ def member_home(request: HttpRequest, merchant_slug: str) -> HttpResponse:
     )
     expiring_points = expiring.aggregate(points=Sum("remaining"))["points"] or 0
     first_expiry = expiring.order_by("expires_at").values_list("expires_at", flat=True).first()
+    if first_expiry is not None:
+        first_expiry = _local_date(request, first_expiry)
     achievements = [
         status
         for status in member_achievement_list(merchant=request.merchant, member=member, now=now)
@@ -113,7 +122,7 @@ def member_home(request: HttpRequest, merchant_slug: str) -> HttpResponse:
         request,
         "home.html",
         "home",
-        pending=[{"date": row["available_at__date"], "points": row["points"]} for row in pending],
+        pending=[{"date": day, "points": points} for day, points in list(pending.items())[:5]],
         expiring_points=expiring_points,
         first_expiry=first_expiry,
         progress=_tier_progress(request),
@@ -136,7 +145,10 @@ def member_history(request: HttpRequest, merchant_slug: str) -> HttpResponse:
         shown = ""
     page = Paginator(entries, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     points_name = request.program.points_name if request.program else ""
-    lines = [entry_words(entry, points_name=points_name) for entry in page]
+    lines = [
+        (entry_words(entry, points_name=points_name), _local_date(request, entry.created_at))
+        for entry in page
+    ]
     return _page(
         request,
         "history.html",

@@ -3,6 +3,7 @@ store's signed link, the email link (a page, then a POST, once), the email form 
 reveals nothing and is throttled, sign-out, and the pages showing the member's own
 figures and nobody else's."""
 
+import datetime
 import io
 import re
 import time
@@ -15,7 +16,7 @@ from django.test import Client, override_settings
 
 from core.actors import SYSTEM
 from integrations.widget.tokens import token_make
-from loyalty.models import MemberStatus, MessageKind, MessageOptOut
+from loyalty.models import MemberStatus, MessageKind, MessageOptOut, Program
 from merchants.services.stores import store_create
 from portals.demo import member_portal_links
 from portals.member_session import SESSION_KEY, email_link_token
@@ -467,3 +468,35 @@ def test_demo_prints_a_store_link_that_signs_in_and_the_email_page(shop):
     client = Client()
     assert client.get(link)["Location"] == f"/m/{merchant.slug}/"
     assert client.get(f"/m/{merchant.slug}/").status_code == 200
+
+
+def test_history_dates_are_the_merchants_days(shop):
+    merchant, _, _, member = shop
+    type(merchant).objects.filter(pk=merchant.pk).update(timezone="Pacific/Auckland")
+    with time_machine.travel(datetime.datetime(2026, 3, 1, 20, 0, tzinfo=datetime.UTC)):
+        points_give(member, 5)
+        client = signed_in(shop)
+        body = client.get(f"/m/{merchant.slug}/history/").content.decode()
+    # 20:00 UTC on March 1 is already March 2 in Auckland.
+    assert 'datetime="2026-03-02"' in body
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_queries_do_not_grow_with_the_history(shop, page, django_assert_max_num_queries):
+    merchant, _, _, member = shop
+    for number in range(30):
+        order_post(merchant, member, "10.00", external_id=f"q-{number}")
+    client = signed_in(shop)
+    with django_assert_max_num_queries(25):
+        assert client.get(f"/m/{merchant.slug}/{page}").status_code == 200
+
+
+def test_home_shows_pending_points_with_the_day_they_become_spendable(shop):
+    merchant, _, _, member = shop
+    type(merchant).objects.filter(pk=merchant.pk).update(timezone="Pacific/Auckland")
+    Program.objects.filter(merchant=merchant, is_active=True).update(pending_days=14)
+    type(merchant).objects.filter(pk=merchant.pk).update(config_version="pending-14")
+    with time_machine.travel(datetime.datetime(2026, 3, 1, 20, 0, tzinfo=datetime.UTC)):
+        order_post(merchant, member, "64.00", external_id="1043")
+        body = signed_in(shop).get(f"/m/{merchant.slug}/").content.decode()
+    assert "64 Beans spendable on Mar 16, 2026" in body

@@ -17,7 +17,7 @@ from django.utils import timezone
 from core.actors import SYSTEM
 from integrations.widget.tokens import token_make
 from loyalty import ledger
-from loyalty.models import Tier
+from loyalty.models import EarningRule, Tier
 from merchants.models import MerchantBrand
 from merchants.services.stores import store_create
 from tests.config.test_csp_browser import Watch, screenshots
@@ -58,6 +58,13 @@ def northwind():
     achievement_make(program, name="Three orders", description="Place three orders.")
     achievement_make(
         program, name="Big spender", measure="spend", goal=Decimal(150), reward_points=250
+    )
+    EarningRule.objects.create(
+        program=program,
+        name="Write a review",
+        kind="activity_bonus",
+        bonus_points=50,
+        activity_kind="review",
     )
     store, secret = store_create(
         merchant=merchant, name="Shop", platform="shopify", domain="northwind.example", actor=SYSTEM
