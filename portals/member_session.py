@@ -36,14 +36,13 @@ from loyalty.selectors import program_active
 from merchants.models import Merchant, MerchantStatus
 
 SESSION_KEY = "member_portal"
-DEFAULT_MAX_HOURS = 12
 # Members see the portal of a live merchant, and of one suspended for a while (their
 # points are still theirs); nothing before launch or after the end.
 OPEN_STATUSES = frozenset({MerchantStatus.LIVE, MerchantStatus.SUSPENDED})
 
 
 def _max_age() -> int:
-    return int(getattr(settings, "MEMBER_SESSION_MAX_HOURS", DEFAULT_MAX_HOURS)) * 3600
+    return settings.MEMBER_SESSION_MAX_HOURS * 3600
 
 
 def portal_merchant_get(*, slug: str) -> Merchant:

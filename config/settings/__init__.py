@@ -568,6 +568,16 @@ except ValueError:
     LOYALTY_EXPIRY_EMAIL_DAYS = []
 if not LOYALTY_EXPIRY_EMAIL_DAYS or min(LOYALTY_EXPIRY_EMAIL_DAYS) < 1:
     raise ImproperlyConfigured("LOYALTY_EXPIRY_EMAIL_DAYS must list days of 1 or more, e.g. 30,7.")
+# The member portal: how long a member's sign-in lasts, and how many sign-in emails one
+# address (per merchant) and one client address may ask for in an hour.
+MEMBER_SESSION_MAX_HOURS = env.int("MEMBER_SESSION_MAX_HOURS", default=12)
+MEMBER_SIGNIN_EMAIL_RATE = (env.int("MEMBER_SIGNIN_EMAILS_PER_HOUR", default=5), 3600)
+MEMBER_SIGNIN_IP_RATE = (env.int("MEMBER_SIGNIN_REQUESTS_PER_HOUR", default=30), 3600)
+if min(MEMBER_SESSION_MAX_HOURS, MEMBER_SIGNIN_EMAIL_RATE[0], MEMBER_SIGNIN_IP_RATE[0]) < 1:
+    raise ImproperlyConfigured(
+        "MEMBER_SESSION_MAX_HOURS, MEMBER_SIGNIN_EMAILS_PER_HOUR and "
+        "MEMBER_SIGNIN_REQUESTS_PER_HOUR must be 1 or more."
+    )
 # How long outbox events, their deliveries and attempts are kept (the delivery log, the
 # changes feed). Longer than the expiry warning: an announced lot's event is what keeps it
 # from being announced twice.

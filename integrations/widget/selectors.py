@@ -100,7 +100,7 @@ class MemberView:
     next_reward: MemberReward | None
 
 
-def _tier_progress(
+def tier_progress(
     *, config: ProgramConfig, member: Member, at: datetime.datetime
 ) -> TierProgress | None:
     if not config.tiers:
@@ -132,7 +132,7 @@ def widget_member_get(
     if member is None:
         return None
     config = widget.config
-    progress = _tier_progress(config=config, member=member, at=at)
+    progress = tier_progress(config=config, member=member, at=at)
     affordable = catalog_for_member(
         merchant=merchant,
         member=member,

@@ -19,8 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.i18n import supported_language
-from integrations.widget.selectors import TierProgress
-from integrations.widget.selectors import _tier_progress as tier_progress
+from integrations.widget.selectors import TierProgress, tier_progress
 from loyalty.achievements.selectors import member_achievement_list
 from loyalty.exceptions import NoActiveProgram
 from loyalty.models import (

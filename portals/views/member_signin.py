@@ -50,8 +50,6 @@ from portals.member_session import (
 )
 
 # Sign-in emails asked for one address, and from one client address, per window.
-DEFAULT_EMAIL_RATE = (5, 3600)
-DEFAULT_IP_RATE = (30, 3600)
 
 
 class EmailForm(forms.Form):
@@ -85,11 +83,11 @@ def _throttled(request: HttpRequest, email: str) -> bool:
     slug = request.merchant.slug
     by_ip = _spend(
         f"member-signin-ip:{client_ip(request)}",
-        getattr(settings, "MEMBER_SIGNIN_IP_RATE", DEFAULT_IP_RATE),
+        settings.MEMBER_SIGNIN_IP_RATE,
     )
     by_address = _spend(
         f"member-signin-email:{slug}:{address}",
-        getattr(settings, "MEMBER_SIGNIN_EMAIL_RATE", DEFAULT_EMAIL_RATE),
+        settings.MEMBER_SIGNIN_EMAIL_RATE,
     )
     return not (by_ip and by_address)
 
