@@ -299,3 +299,23 @@ def merchant_brand(*, merchant: Merchant) -> MerchantBrand:
     return MerchantBrand.objects.filter(merchant=merchant).first() or MerchantBrand(
         merchant=merchant
     )
+
+
+def merchant_shop_url(*, merchant_id: int) -> str:
+    """Where "the shop" is for the merchant's members: the address on its brand, else its
+    first active store's domain; empty when it has neither. Two queries at most."""
+    shop_url = (
+        MerchantBrand.objects.filter(merchant_id=merchant_id)
+        .values_list("shop_url", flat=True)
+        .first()
+    )
+    if shop_url:
+        return shop_url
+    domain = (
+        Store.objects.filter(merchant_id=merchant_id, is_active=True)
+        .exclude(domain="")
+        .order_by("pk")
+        .values_list("domain", flat=True)
+        .first()
+    )
+    return f"https://{domain.strip().strip('/')}/" if domain else ""

@@ -21,7 +21,8 @@ from core.colours import DEFAULT, readable
 from core.i18n import supported_language
 from loyalty.messages import content
 from loyalty.models import MemberMessage, MessageKind, MessageTemplate, Program
-from merchants.models import Merchant, MerchantBrand, Store
+from merchants.models import Merchant, MerchantBrand
+from merchants.selectors import merchant_shop_url
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +43,7 @@ def brand_of(merchant: Merchant) -> Brand:
     """The merchant's brand as the emails use it; a merchant without one gets the design
     system's blue, its own name and its first store's address."""
     brand = MerchantBrand.objects.filter(merchant=merchant).first()
-    shop_url = brand.shop_url if brand is not None else ""
-    if not shop_url:
-        store = Store.objects.filter(merchant=merchant).exclude(domain="").order_by("pk").first()
-        if store is not None:
-            shop_url = f"https://{store.domain.strip('/')}/"
+    shop_url = merchant_shop_url(merchant_id=merchant.pk)
     logo_url = ""
     if brand is not None and brand.logo:
         logo_url = brand.logo.url

@@ -16,7 +16,8 @@ from loyalty.models import (
     ReferralStatus,
     ReferralTerms,
 )
-from merchants.models import Merchant, MerchantBrand, Store
+from merchants.models import Merchant
+from merchants.selectors import merchant_shop_url
 
 Status = ReferralStatus
 # Why a referral ended without earning, in words a store may show the member. A flagged
@@ -108,20 +109,7 @@ def referral_destination(*, code: ReferralCode) -> str | None:
     )
     if terms:
         return terms
-    shop_url = (
-        MerchantBrand.objects.filter(merchant_id=code.merchant_id)
-        .values_list("shop_url", flat=True)
-        .first()
-    )
-    if shop_url:
-        return shop_url
-    domain = (
-        Store.objects.filter(merchant_id=code.merchant_id, is_active=True)
-        .order_by("pk")
-        .values_list("domain", flat=True)
-        .first()
-    )
-    return f"https://{domain.strip().strip('/')}/" if domain else None
+    return merchant_shop_url(merchant_id=code.merchant_id) or None
 
 
 def with_ref(url: str, code: str) -> str:

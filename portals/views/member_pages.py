@@ -35,7 +35,7 @@ from loyalty.models.ledger import LedgerEntryKind
 from loyalty.program_config import program_config
 from loyalty.referrals.services import referral_code_get_or_create, referral_link
 from loyalty.services.members import member_upsert
-from merchants.selectors import merchant_brand
+from merchants.selectors import merchant_shop_url
 from portals import formatting
 from portals.member_session import frame_context, member_page, safe_next
 from portals.views.member_words import entry_words, rule_words
@@ -66,7 +66,7 @@ def _page(request: HttpRequest, template: str, nav: str, **context) -> HttpRespo
             request,
             request.member_frame,
             nav=nav,
-            shop_url=merchant_brand(merchant=request.merchant).shop_url,
+            shop_url=merchant_shop_url(merchant_id=request.merchant.pk),
             **context,
         ),
     )
