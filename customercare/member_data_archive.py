@@ -17,8 +17,9 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 
+from core.spreadsheet import spreadsheet_text
+
 BOM = "\ufeff"
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 PROFILE_HEADER = [
     "external_id",
@@ -74,8 +75,7 @@ def text(value: Any) -> str:
         return str(value)  # a negative number of points stays a number
     if isinstance(value, dict | list):
         return json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False, sort_keys=True)
-    cell = str(value)
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+    return spreadsheet_text(str(value))
 
 
 def _csv(header: list[str], rows: Iterable[Sequence[Any]]) -> bytes:

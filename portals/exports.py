@@ -36,9 +36,9 @@ from typing import TextIO
 from django.http import HttpResponse
 
 from core.money import quantize_money
+from core.spreadsheet import spreadsheet_text
 
 BOM = "\ufeff"
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_TYPE = "text/csv; charset=utf-8"
 ZIP_TYPE = "application/zip"
 
@@ -87,10 +87,7 @@ def cell(value: object) -> str:
         return value.isoformat()
     if isinstance(value, datetime.timedelta):
         return str(int(value.total_seconds()))
-    text = str(value)
-    if text.startswith(FORMULA_STARTS):
-        return "'" + text
-    return text
+    return spreadsheet_text(str(value))
 
 
 def _cells(row: Sequence[object]) -> list[str]:

@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
+from core.spreadsheet import spreadsheet_text
 from customercare.admin.forms import ReportForm
 from customercare.reports import (
     AGE_BANDS,
@@ -26,8 +27,6 @@ from customercare.reports import (
 
 REPORT_PERMISSION = "customercare.view_care_reports"
 EXPORTS = ("summary", "goodwill", "backlog")
-# A cell a spreadsheet would read as a formula is written as text.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def duration_text(value: datetime.timedelta | None) -> str:
@@ -54,9 +53,7 @@ def _optional(value: Any) -> str:
 
 
 def _cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
+    return spreadsheet_text(value) if isinstance(value, str) else value
 
 
 def _times(durations: Durations) -> dict[str, str]:
