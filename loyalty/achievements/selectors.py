@@ -12,7 +12,9 @@ from loyalty.models import (
     Achievement,
     AchievementCompletion,
     AchievementOccurrence,
+    Activity,
     Member,
+    Order,
     StreakReset,
 )
 from loyalty.program_config import achievement_terms
@@ -89,25 +91,25 @@ def member_achievement_list(
 
 
 def source_outcomes(
-    *, merchant: Merchant, member: Member, source: str, now: datetime.datetime
+    *, recorded: Order | Activity, source: str, now: datetime.datetime
 ) -> list[Outcome]:
     """What an order or activity (``source``: ``order:<id>``) did to achievements, read
     back (a replayed or listed one): each achievement it counted toward, with the
     member's progress now, and whether it was this one that completed it. One query when
-    it counted toward nothing."""
+    it counted toward nothing (its merchant and member are read only when it did)."""
     counted = set(
-        AchievementOccurrence.objects.filter(merchant=merchant, source=source).values_list(
-            "achievement_id", flat=True
-        )
+        AchievementOccurrence.objects.filter(
+            merchant_id=recorded.merchant_id, source=source
+        ).values_list("achievement_id", flat=True)
     )
     if not counted:
         return []
     completed = dict(
-        AchievementCompletion.objects.filter(merchant=merchant, source=source).values_list(
-            "achievement_id", "points"
-        )
+        AchievementCompletion.objects.filter(
+            merchant_id=recorded.merchant_id, source=source
+        ).values_list("achievement_id", "points")
     )
-    statuses = member_achievement_list(merchant=merchant, member=member, now=now)
+    statuses = member_achievement_list(merchant=recorded.merchant, member=recorded.member, now=now)
     return [
         Outcome(
             achievement_id=status.achievement.pk,

@@ -36,10 +36,5 @@ def outcomes_represented(recorded, source: str) -> list[dict]:
     attached, else read back."""
     outcomes = getattr(recorded, "achievement_outcomes", None)
     if outcomes is None:
-        outcomes = source_outcomes(
-            merchant=recorded.merchant,
-            member=recorded.member,
-            source=source,
-            now=timezone.now(),
-        )
+        outcomes = source_outcomes(recorded=recorded, source=source, now=timezone.now())
     return OutcomeSerializer(outcomes, many=True).data
