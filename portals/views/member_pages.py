@@ -4,6 +4,7 @@ friend, profile, and the language switch. Every page reads through ``request.mem
 or a merchant from the URL's query or a form."""
 
 import datetime
+from decimal import Decimal
 from urllib.parse import quote
 
 from django import forms
@@ -43,7 +44,7 @@ from portals.views.member_words import entry_words, rule_words
 HISTORY_PAGE_SIZE = 20
 EXPIRY_HORIZON = datetime.timedelta(days=30)
 # Achievements at least this far along count as "close" on the home page.
-CLOSE_SHARE = 0.5
+CLOSE_SHARE = Decimal("0.5")
 HISTORY_FILTERS = {
     "earned": Q(kind__in=[LedgerEntryKind.EARN, LedgerEntryKind.RELEASE]),
     "spent": Q(kind=LedgerEntryKind.REDEEM),
@@ -115,7 +116,7 @@ def member_home(request: HttpRequest, merchant_slug: str) -> HttpResponse:
         if status.open_now
         and not status.done_for_now
         and status.progress.goal
-        and float(status.progress.current / status.progress.goal) >= CLOSE_SHARE
+        and status.progress.current >= status.progress.goal * CLOSE_SHARE
     ][:3]
     return _page(
         request,
