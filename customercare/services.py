@@ -66,6 +66,9 @@ BODY_MAX = 10_000
 CLAIMS = Actor.system("claims")
 # The note a merge leaves on the ticket merged into is the system's; the event names the agent.
 MERGE_NOTE = Actor.system("ticket_merge")
+# Where the first message is the member's own words (a public message they wrote): the
+# store's API on their behalf, and the member portal's Help pages.
+MEMBER_CHANNELS = frozenset({TicketChannel.API, TicketChannel.PORTAL})
 # A merge chain longer than this is not followed (merges only ever go one way).
 MAX_MERGE_HOPS = 10
 
@@ -162,15 +165,14 @@ def ticket_open(
         ticket.created_at = now
         Ticket.objects.filter(pk=ticket.pk).update(created_at=now)
         _event(ticket, TicketEventField.STATUS, "", TicketStatus.NEW, actor, _source(actor), "")
-        from_member = channel == TicketChannel.API
+        from_member = channel in MEMBER_CHANNELS
         _message(
             ticket,
             body,
             kind=MessageKind.PUBLIC if from_member else MessageKind.INTERNAL,
-            author_type={
-                TicketChannel.API: MessageAuthor.MEMBER,
-                TicketChannel.SYSTEM: MessageAuthor.SYSTEM,
-            }.get(channel, MessageAuthor.STAFF),
+            author_type=MessageAuthor.MEMBER
+            if from_member
+            else {TicketChannel.SYSTEM: MessageAuthor.SYSTEM}.get(channel, MessageAuthor.STAFF),
             actor=actor,
             attachments=attachments,
         )

@@ -573,10 +573,20 @@ if not LOYALTY_EXPIRY_EMAIL_DAYS or min(LOYALTY_EXPIRY_EMAIL_DAYS) < 1:
 MEMBER_SESSION_MAX_HOURS = env.int("MEMBER_SESSION_MAX_HOURS", default=12)
 MEMBER_SIGNIN_EMAIL_RATE = (env.int("MEMBER_SIGNIN_EMAILS_PER_HOUR", default=5), 3600)
 MEMBER_SIGNIN_IP_RATE = (env.int("MEMBER_SIGNIN_REQUESTS_PER_HOUR", default=30), 3600)
-if min(MEMBER_SESSION_MAX_HOURS, MEMBER_SIGNIN_EMAIL_RATE[0], MEMBER_SIGNIN_IP_RATE[0]) < 1:
+# How many tickets one member may open from the portal's Help pages in an hour.
+MEMBER_TICKET_RATE = (env.int("MEMBER_TICKETS_PER_HOUR", default=5), 3600)
+if (
+    min(
+        MEMBER_SESSION_MAX_HOURS,
+        MEMBER_SIGNIN_EMAIL_RATE[0],
+        MEMBER_SIGNIN_IP_RATE[0],
+        MEMBER_TICKET_RATE[0],
+    )
+    < 1
+):
     raise ImproperlyConfigured(
-        "MEMBER_SESSION_MAX_HOURS, MEMBER_SIGNIN_EMAILS_PER_HOUR and "
-        "MEMBER_SIGNIN_REQUESTS_PER_HOUR must be 1 or more."
+        "MEMBER_SESSION_MAX_HOURS, MEMBER_SIGNIN_EMAILS_PER_HOUR, "
+        "MEMBER_SIGNIN_REQUESTS_PER_HOUR and MEMBER_TICKETS_PER_HOUR must be 1 or more."
     )
 # How long outbox events, their deliveries and attempts are kept (the delivery log, the
 # changes feed). Longer than the expiry warning: an announced lot's event is what keeps it

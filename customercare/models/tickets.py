@@ -101,6 +101,7 @@ class SLAState(models.TextChoices):
 
 class TicketChannel(models.TextChoices):
     API = "api", "Store API"
+    PORTAL = "portal", "Member portal"
     STAFF = "staff", "Care agent"
     SYSTEM = "system", "Opened by the system"
 
