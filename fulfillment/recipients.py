@@ -85,7 +85,7 @@ def validate(fields: list[str], recipient: Any, country: str) -> tuple[dict, dic
 def _phone(raw: Any, country: str) -> tuple[str, str]:
     """The number in E.164 and no error, or no number and what is wrong with it."""
     known = country in phonenumbers.SUPPORTED_REGIONS
-    example = _phone_example(country) if known else "+14155550100"
+    example = phone_example(country) if known else "+14155550100"
     text = _text(raw, PHONE_MAX_LENGTH)
     if not text:
         return "", f"A phone number in {country} is required, e.g. {example}."
@@ -106,10 +106,19 @@ def _phone(raw: Any, country: str) -> tuple[str, str]:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), ""
 
 
-def _phone_example(country: str) -> str:
+def phone_example(country: str) -> str:
     number = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
     if number is None:
         return "+14155550100"
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def phone_display(e164: str) -> str:
+    """A kept number as people read it: ``+1 415-555-0132``."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 

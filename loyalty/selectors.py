@@ -14,6 +14,7 @@ from loyalty.attributes import AttributeSpec
 from loyalty.exceptions import CursorExpired, NoActiveProgram
 from loyalty.external_ids import is_external_id
 from loyalty.models import (
+    Campaign,
     CampaignCoupon,
     CampaignEffect,
     LedgerEntry,
@@ -153,6 +154,50 @@ def campaigns_unlocking_for(*, merchant: Merchant, member: Member, now=None) -> 
         for campaign in unlocking
         if not campaign.segment_ids or campaign.segment_ids & segment_ids
     ]
+
+
+def campaigns_for_member(
+    *, merchant: Merchant, member: Member, now: datetime.datetime
+) -> list[Campaign]:
+    """The merchant's campaigns ``member`` can get now, by priority: live (running, in its
+    dates, its budget not spent), targeting them (all members, or a segment they are in)
+    and not holding them out. A member of a campaign's control group never sees it: being
+    told of an offer would change what they do, and the experiment would measure nothing.
+
+    Who is targeted is read as the order path reads it (the cached configuration's
+    ``not_live`` and ``in_holdout``); then one query for the rows (their description and
+    the spent budget live only there), and one for the member's segments when a live
+    campaign targets segments."""
+    if member.merchant_id != merchant.pk:
+        return []
+    try:
+        config = program_config(merchant_id=merchant.pk, version=merchant.config_version)
+    except NoActiveProgram:
+        return []
+    live = [
+        campaign
+        for campaign in config.campaigns
+        if campaign.not_live(now, now) is None and not campaign.in_holdout(str(member.pk))
+    ]
+    segment_ids: frozenset[int] = frozenset()
+    if any(campaign.segment_ids for campaign in live):
+        segment_ids = frozenset(
+            SegmentMembership.objects.filter(member=member, left_at__isnull=True).values_list(
+                "segment_id", flat=True
+            )
+        )
+    ids = [
+        campaign.id
+        for campaign in live
+        if not campaign.segment_ids or campaign.segment_ids & segment_ids
+    ]
+    if not ids:
+        return []
+    return list(
+        Campaign.objects.filter(pk__in=ids, program__merchant=merchant)
+        .filter(Q(spend__isnull=True) | Q(spend__exhausted_at__isnull=True))
+        .order_by("priority", "pk")
+    )
 
 
 # -- the CRM's changes feed -----------------------------------------------------------------

@@ -54,6 +54,11 @@ def reader_locale(locale: str | None = None) -> Locale:
     return _locale(locale or translation.get_language() or "en")
 
 
+def country(code: str, *, locale: str | None = None) -> str:
+    """The country's name in the reader's language ("Deutschland" for DE in German)."""
+    return reader_locale(locale).territories.get(code, code)
+
+
 def money(amount: Decimal | None, currency: str, *, locale: str | None = None) -> str:
     """``amount`` in ``currency``, rounded half-up to the currency's decimals."""
     if amount is None:

@@ -83,6 +83,14 @@ def member_sign_out(request: HttpRequest, *, merchant: Merchant | None) -> None:
         request.session.pop(SESSION_KEY, None)
 
 
+def signed_in_at(request: HttpRequest, *, merchant: Merchant) -> int | None:
+    """When this browser signed in to ``merchant``'s portal (unix seconds), or None."""
+    entry = _entries(request).get(str(merchant.pk))
+    if not isinstance(entry, dict) or not isinstance(entry.get("at"), int):
+        return None
+    return entry["at"]
+
+
 def signed_in_member(request: HttpRequest, *, merchant: Merchant) -> Member | None:
     """The active member of ``merchant`` this browser is signed in as, or None."""
     entry = _entries(request).get(str(merchant.pk))

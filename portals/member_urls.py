@@ -4,7 +4,14 @@ page and tracked link, and the merchant's colours for them."""
 
 from django.urls import path
 
-from portals.views import member_data, member_messages, member_pages, member_signin
+from portals.views import (
+    member_data,
+    member_help,
+    member_messages,
+    member_pages,
+    member_rewards,
+    member_signin,
+)
 
 app_name = "member"
 
@@ -12,9 +19,32 @@ urlpatterns = [
     path("", member_pages.member_home, name="home"),
     path("history/", member_pages.member_history, name="history"),
     path("earn/", member_pages.member_earn, name="earn"),
+    path("rewards/", member_rewards.member_rewards, name="rewards"),
+    path("rewards/<int:reward_id>/", member_rewards.member_reward, name="reward"),
+    path("rewards/<int:reward_id>/redeem", member_rewards.member_redeem, name="redeem"),
+    path("my-rewards/", member_rewards.member_my_rewards, name="my_rewards"),
+    path("my-rewards/<uuid:public_id>/", member_rewards.member_my_reward, name="my_reward"),
+    path("my-rewards/<uuid:public_id>/code", member_rewards.member_reward_code, name="reward_code"),
+    path(
+        "my-rewards/<uuid:public_id>/voucher.pdf",
+        member_rewards.member_reward_voucher,
+        name="reward_voucher",
+    ),
     path("achievements/", member_pages.member_achievements, name="achievements"),
     path("refer/", member_pages.member_refer, name="refer"),
     path("profile/", member_pages.member_profile, name="profile"),
+    path("help/", member_help.help_hub, name="help"),
+    path("help/new/", member_help.help_new, name="help_new"),
+    path("help/terms/", member_help.help_terms, name="help_terms"),
+    path("help/tickets/<str:reference>/", member_help.help_ticket, name="help_ticket"),
+    path(
+        "help/tickets/<str:reference>/rate", member_help.help_ticket_rate, name="help_ticket_rate"
+    ),
+    path(
+        "help/tickets/<str:reference>/files/<str:attachment_id>/",
+        member_help.help_ticket_file,
+        name="help_ticket_file",
+    ),
     path("profile/data", member_data.data_request, name="data_request"),
     path("profile/delete", member_data.deletion_request, name="deletion_request"),
     path("data/<str:token>.zip", member_data.data_download, name="data_download"),

@@ -588,6 +588,11 @@ if (
         "MEMBER_SESSION_MAX_HOURS, MEMBER_SIGNIN_EMAILS_PER_HOUR, "
         "MEMBER_SIGNIN_REQUESTS_PER_HOUR and MEMBER_TICKETS_PER_HOUR must be 1 or more."
     )
+# A delivered code (the claim page, the PDF voucher) is opened from the portal only by a
+# member who signed in this recently; others are asked to sign in again.
+MEMBER_CODES_SIGNIN_MINUTES = env.int("MEMBER_CODES_SIGNIN_MINUTES", default=15)
+if MEMBER_CODES_SIGNIN_MINUTES < 1:
+    raise ImproperlyConfigured("MEMBER_CODES_SIGNIN_MINUTES must be 1 or more.")
 # How long outbox events, their deliveries and attempts are kept (the delivery log, the
 # changes feed). Longer than the expiry warning: an announced lot's event is what keeps it
 # from being announced twice.

@@ -4,15 +4,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customercare', '0006_member_data_requests'),
+        ("customercare", "0006_member_data_requests"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='ticket',
-            name='channel',
-            field=models.CharField(choices=[('api', 'Store API'), ('portal', 'Member portal'), ('staff', 'Care agent'), ('system', 'Opened by the system')], max_length=8),
+            model_name="ticket",
+            name="channel",
+            field=models.CharField(
+                choices=[
+                    ("api", "Store API"),
+                    ("portal", "Member portal"),
+                    ("staff", "Care agent"),
+                    ("system", "Opened by the system"),
+                ],
+                max_length=8,
+            ),
         ),
     ]

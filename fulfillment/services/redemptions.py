@@ -175,7 +175,7 @@ def _create(
     redemption_created_record(
         redemption=redemption,
         note=f"{points_total} points",
-        source="staff" if actor_user(actor) else "api",
+        source="staff" if actor_user(actor) else "member" if actor.kind == "member" else "api",
         actor=actor,
     )
     first_order_write(redemption=redemption, reservation=reservation, now=now)

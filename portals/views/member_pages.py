@@ -35,16 +35,19 @@ from loyalty.models import (
 from loyalty.models.ledger import LedgerEntryKind
 from loyalty.program_config import program_config
 from loyalty.referrals.services import referral_code_get_or_create, referral_link
+from loyalty.selectors import campaigns_for_member
 from loyalty.services.members import member_upsert
 from merchants.selectors import merchant_shop_url
 from portals import formatting
 from portals.member_session import frame_context, member_page, safe_next
-from portals.views.member_words import entry_words, rule_words
+from portals.views.member_words import CampaignWords, campaign_words, entry_words, rule_words
 
 HISTORY_PAGE_SIZE = 20
 EXPIRY_HORIZON = datetime.timedelta(days=30)
 # Achievements at least this far along count as "close" on the home page.
 CLOSE_SHARE = Decimal("0.5")
+# The campaigns "For you right now" shows on the home page; Ways to earn lists them all.
+HOME_CAMPAIGNS = 3
 HISTORY_FILTERS = {
     "earned": Q(kind__in=[LedgerEntryKind.EARN, LedgerEntryKind.RELEASE]),
     "spent": Q(kind=LedgerEntryKind.REDEEM),
@@ -76,6 +79,25 @@ def _page(request: HttpRequest, template: str, nav: str, **context) -> HttpRespo
 def _local_date(request: HttpRequest, moment: datetime.datetime) -> datetime.date:
     """The day ``moment`` falls on where the merchant is (its program's days)."""
     return timezone.localtime(moment, request.merchant.timezone).date()
+
+
+def _campaigns(request: HttpRequest, now: datetime.datetime) -> list[CampaignWords]:
+    """The campaigns the member is offered now, in their words (none for a control group's
+    member: see ``campaigns_for_member``)."""
+    program = request.program
+    if program is None:
+        return []
+    return [
+        campaign_words(
+            campaign,
+            points_name=program.points_name,
+            currency=program.currency,
+            tz=request.merchant.timezone,
+        )
+        for campaign in campaigns_for_member(
+            merchant=request.merchant, member=request.member, now=now
+        )
+    ]
 
 
 def _tier_progress(request: HttpRequest) -> TierProgress | None:
@@ -127,6 +149,7 @@ def member_home(request: HttpRequest, merchant_slug: str) -> HttpResponse:
         first_expiry=first_expiry,
         progress=_tier_progress(request),
         achievements=achievements,
+        campaigns=_campaigns(request, now)[:HOME_CAMPAIGNS],
     )
 
 
@@ -187,7 +210,9 @@ def member_earn(request: HttpRequest, merchant_slug: str) -> HttpResponse:
             "name": program.points_name,
             "amount": formatting.money(1, program.currency),
         }
-    return _page(request, "earn.html", "earn", base=base, rules=rules)
+    return _page(
+        request, "earn.html", "earn", base=base, rules=rules, campaigns=_campaigns(request, now)
+    )
 
 
 @require_GET

@@ -1,14 +1,27 @@
-"""The ledger and the earning rules in the member's words and language: "+120 Stars for
-order 1043", "-500 Stars: a reward", "+50 Stars from our team". Numbers go through Babel
-in the active language. Pure: reads the objects given, queries nothing."""
+"""The ledger, the earning rules and the campaigns in the member's words and language:
+"+120 Stars for order 1043", "-500 Stars: a reward", "+50 Stars from our team", "twice
+the Stars on what you buy". Numbers go through Babel in the active language. Pure: reads
+the objects given, queries nothing."""
 
+import datetime
+import zoneinfo
 from dataclasses import dataclass
 from decimal import Decimal
 
+from babel.lists import format_list
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
-from loyalty.models import ActivityKind, EarningRule, LedgerEntry, RuleKind
+from loyalty.models import (
+    ActivityKind,
+    Campaign,
+    CampaignCap,
+    CampaignEffect,
+    EarningRule,
+    LedgerEntry,
+    RuleKind,
+)
 from loyalty.models.ledger import LedgerEntryKind
 from portals import formatting
 
@@ -72,9 +85,11 @@ def entry_words(entry: LedgerEntry, *, points_name: str) -> Line:
 
 
 def _number(value: Decimal | None) -> str:
+    """A rate as people write it: 2, 1.5, 1.25 (never 1.50 or 2.000)."""
     if value is None:
         return ""
-    places = 0 if value == value.to_integral_value() else 2
+    exponent = value.normalize().as_tuple().exponent
+    places = min(-exponent, 4) if isinstance(exponent, int) and exponent < 0 else 0
     return formatting.number(value, places=places)
 
 
@@ -110,3 +125,114 @@ def rule_words(rule: EarningRule, *, points_name: str, currency: str) -> dict:
             "amount": formatting.money(rule.min_order_total, currency)
         }
     return {"name": rule.name, "what": what, "minimum": minimum, "until": rule.valid_until}
+
+
+@dataclass(frozen=True)
+class CampaignWords:
+    campaign: Campaign
+    name: str
+    description: str
+    what: str  # the effect, in a sentence
+    notes: tuple[str, ...]  # its conditions: a minimum order, how often
+    until: str  # "Until 31 Dec 2026", the last day in the merchant's time zone
+
+
+def _on_what(campaign: Campaign) -> str:
+    """What of an order the campaign counts, when it counts only some lines: its
+    categories by name (the store's own words), else "selected products" (SKUs are codes
+    nobody reads)."""
+    if campaign.include_categories:
+        return format_list(
+            [str(one) for one in campaign.include_categories], locale=formatting.reader_locale()
+        )
+    if campaign.include_skus:
+        return _("selected products")
+    return ""
+
+
+def _how_often(campaign: Campaign) -> str:
+    count, period = campaign.cap_count, campaign.cap_period
+    if period == CampaignCap.EVER:
+        if count == 1:
+            return _("Once per member")
+        return ngettext("Up to %(count)s time", "Up to %(count)s times", count) % {"count": count}
+    if period == CampaignCap.DAY:
+        return ngettext("Once a day", "Up to %(count)s times a day", count) % {"count": count}
+    if period == CampaignCap.MONTH:
+        return ngettext("Once a month", "Up to %(count)s times a month", count) % {"count": count}
+    return ""
+
+
+def campaign_words(
+    campaign: Campaign, *, points_name: str, currency: str, tz: zoneinfo.ZoneInfo
+) -> CampaignWords:
+    """What the campaign gives the member, in a sentence, with its conditions and its
+    last day. A campaign counts up to (not including) ``ends_at``: the last day is the one
+    of the moment just before, so one ending at midnight ends "until" the day before."""
+    on_what = _on_what(campaign)
+    effect = campaign.effect
+    minimum = ""
+    if campaign.min_order_total:
+        minimum = formatting.money(campaign.min_order_total, currency)
+    if effect == CampaignEffect.MULTIPLIER:
+        values = {"times": _number(campaign.multiplier), "name": points_name, "what": on_what}
+        what = (
+            _("%(times)s× the %(name)s on %(what)s") % values  # noqa: RUF001
+            if on_what
+            else _("%(times)s× the %(name)s on what you buy") % values  # noqa: RUF001
+        )
+    elif effect == CampaignEffect.PER_UNIT:
+        values = {
+            "points": _number(campaign.points_per_unit),
+            "name": points_name,
+            "unit": formatting.money(Decimal(1), currency),
+            "what": on_what,
+        }
+        what = (
+            _("%(points)s extra %(name)s for every %(unit)s spent on %(what)s") % values
+            if on_what
+            else _("%(points)s extra %(name)s for every %(unit)s spent") % values
+        )
+    elif effect == CampaignEffect.ORDER_BONUS:
+        values = {
+            "points": formatting.points(campaign.bonus_points or 0),
+            "name": points_name,
+            "amount": minimum,
+        }
+        what = (
+            _("%(points)s bonus %(name)s on an order of %(amount)s or more") % values
+            if minimum
+            else _("%(points)s bonus %(name)s on an order") % values
+        )
+        minimum = ""  # said already
+    elif effect == CampaignEffect.ACTIVITY_BONUS:
+        activity = ACTIVITY_WORDS.get(campaign.activity_kind) or campaign.activity_kind.replace(
+            "_", " "
+        )
+        what = _("%(points)s bonus %(name)s for %(what)s") % {
+            "points": formatting.points(campaign.bonus_points or 0),
+            "name": points_name,
+            "what": activity,
+        }
+    elif effect == CampaignEffect.UNLOCK_REWARD:
+        what = _("Rewards open to you alone: find them among the rewards")
+    elif effect == CampaignEffect.COUPON:
+        what = _("A coupon code with your next order")
+    else:
+        what = ""
+    notes = []
+    if minimum:
+        notes.append(_("On orders of %(amount)s or more") % {"amount": minimum})
+    # A coupon comes once per member whatever the cap; rewards unlocked are not counted.
+    counted = effect not in (CampaignEffect.COUPON, CampaignEffect.UNLOCK_REWARD)
+    if counted and (how_often := _how_often(campaign)):
+        notes.append(how_often)
+    last_day = timezone.localtime(campaign.ends_at - datetime.timedelta(microseconds=1), tz)
+    return CampaignWords(
+        campaign=campaign,
+        name=campaign.name,
+        description=campaign.description,
+        what=what,
+        notes=tuple(notes),
+        until=_("Until %(date)s") % {"date": formatting.date(last_day.date())},
+    )

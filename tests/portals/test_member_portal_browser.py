@@ -22,6 +22,7 @@ from merchants.models import MerchantBrand
 from merchants.services.stores import store_create
 from tests.config.test_csp_browser import Watch, screenshots
 from tests.loyalty.achievements.helpers import achievement_make
+from tests.loyalty.campaigns.helpers import campaign_make, segment_with
 from tests.loyalty.factories import member_make, order_post, points_give, program_merchant
 from tests.merchants.test_admin_browser import CHROMIUM, page, server_url  # noqa: F401
 
@@ -83,6 +84,26 @@ def northwind():
     )
     order_post(merchant, member, "64.00", external_id="1043")
     order_post(merchant, member, "38.50", external_id="1051")
+    # Campaigns for Ana: one for everyone, one for a segment she is in.
+    campaign_make(
+        program,
+        name="Double Beans on coffee",
+        description="All of December, on every bag of beans and every cup.",
+        multiplier=Decimal(2),
+        include_categories=["coffee"],
+        priority=10,
+        ends_at=timezone.now() + datetime.timedelta(days=24),
+    )
+    campaign_make(
+        program,
+        name="Regulars' thank-you",
+        effect="order_bonus",
+        bonus_points=300,
+        min_order_total=Decimal(40),
+        cap_period="ever",
+        segments=[segment_with(merchant, member, name="Regulars")],
+        priority=20,
+    )
     return merchant, store, secret, member
 
 
