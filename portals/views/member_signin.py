@@ -7,8 +7,11 @@
   token leaves the address bar and the history; a bad one gets a page offering the email
   sign-in.
 - By email: ``login/`` asks for an address. Whatever was typed, the answer is the same
-  page ("if it is a member's address, a link is on its way"); requests are throttled per
-  address and per client address. The email's link (``login/link/<token>``) is valid
+  page ("if it is a member's address, a link is on its way"), after the same work: the
+  request only throttles (per address and per client address) and queues a task, for
+  every well-formed address, and the task looks the member up and sends the link
+  (``portals.member_signin_email``), so not even the time taken to answer tells whether
+  the address is a member's. The email's link (``login/link/<token>``) is valid
   fifteen minutes; opening it shows a "Continue" button, and only its POST signs in, once,
   since mail scanners open every link of a message.
 """
@@ -19,28 +22,21 @@ import uuid
 from django import forms
 from django.conf import settings
 from django.core.cache import cache
-from django.core.mail import EmailMultiAlternatives
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
-from django.utils.http import urlencode
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.client_address import client_ip
-from core.i18n import supported_language
 from integrations.widget.exceptions import TokenRefused
 from integrations.widget.tokens import token_verify
-from loyalty.messages.emails import brand_of, sender
 from loyalty.models import Member, MemberStatus
 from merchants.models import Store
 from merchants.selectors import store_webhook_secrets
 from portals.member_session import (
-    EMAIL_LINK_MAX_AGE,
     email_link_member,
-    email_link_token,
     email_link_use,
     frame_context,
     member_sign_in,
@@ -48,6 +44,7 @@ from portals.member_session import (
     public_page,
     safe_next,
 )
+from portals.tasks import send_member_signin_email
 
 # Sign-in emails asked for one address, and from one client address, per window.
 
@@ -92,33 +89,6 @@ def _throttled(request: HttpRequest, email: str) -> bool:
     return not (by_ip and by_address)
 
 
-def _send_link(request: HttpRequest, member: Member, next_path: str) -> None:
-    merchant = request.merchant
-    brand = brand_of(merchant)
-    token = email_link_token(member=member)
-    path = reverse("member:login_link", kwargs={"merchant_slug": merchant.slug, "token": token})
-    if next_path:
-        path += "?" + urlencode({"next": next_path})
-    with translation.override(supported_language(member.locale) if member.locale else None):
-        context = {
-            "brand": brand,
-            "member": member,
-            "merchant": merchant,
-            "url": settings.PUBLIC_BASE_URL + path,
-            "minutes": EMAIL_LINK_MAX_AGE // 60,
-            "language": translation.get_language(),
-            "text_direction": "rtl" if translation.get_language_bidi() else "ltr",
-        }
-        subject = render_to_string("portals/member_email/signin_subject.txt", context).strip()
-        text = render_to_string("portals/member_email/signin.txt", context)
-        html = render_to_string("portals/member_email/signin.html", context)
-    email = EmailMultiAlternatives(
-        subject=subject, body=text, from_email=sender(brand), to=[member.email]
-    )
-    email.attach_alternative(html, "text/html")
-    email.send()
-
-
 @require_http_methods(["GET", "HEAD", "POST"])
 @public_page
 def member_login(request: HttpRequest, merchant_slug: str) -> HttpResponse:
@@ -134,15 +104,15 @@ def member_login(request: HttpRequest, merchant_slug: str) -> HttpResponse:
     email = form.cleaned_data["email"]
     if _throttled(request, email):
         return _render(request, "login.html", status=429, form=form, throttled=True)
-    # The same page whether or not the address is a member's; the message goes only to a
-    # member's address.
-    member = (
-        Member.objects.filter(merchant=merchant, email__iexact=email, status=MemberStatus.ACTIVE)
-        .order_by("pk")
-        .first()
+    # The same work and the same page whether or not the address is a member's: the task
+    # looks the member up, and sends the message only to a member's address.
+    send_member_signin_email.delay(
+        merchant.pk,
+        email,
+        safe_next(request, merchant, form.cleaned_data["next"]),
+        request.member_frame.language,
+        uuid.uuid4().hex,
     )
-    if member is not None:
-        _send_link(request, member, safe_next(request, merchant, form.cleaned_data["next"]))
     return _render(request, "login_sent.html", email=email)
 
 
