@@ -16,6 +16,7 @@ blocked or erased since is signed out), the merchant's active program, and the l
 the member's locale, else the browser's among ``settings.LANGUAGES``, else English.
 """
 
+import datetime
 import functools
 import secrets
 import time
@@ -26,14 +27,16 @@ from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
 from core.i18n import supported_language
 from loyalty.models import Member, MemberStatus, Program
 from loyalty.selectors import program_active
 from merchants.models import Merchant, MerchantStatus
+from merchants.selectors import merchant_shop_url
 
 SESSION_KEY = "member_portal"
 # Members see the portal of a live merchant, and of one suspended for a while (their
@@ -173,6 +176,30 @@ def frame_context(request: HttpRequest, frame: Frame, **context: object) -> dict
         "text_direction": frame.text_direction,
         "points_name": frame.program.points_name if frame.program else "",
     }
+
+
+def member_render(
+    request: HttpRequest, template: str, nav: str, *, status: int = 200, **context: object
+) -> HttpResponse:
+    """A signed-in page of the portal: ``portals/member/<template>`` in the member's frame,
+    with ``nav`` the menu item it is under."""
+    return render(
+        request,
+        f"portals/member/{template}",
+        frame_context(
+            request,
+            request.member_frame,
+            nav=nav,
+            shop_url=merchant_shop_url(merchant_id=request.merchant.pk),
+            **context,
+        ),
+        status=status,
+    )
+
+
+def local_date(request: HttpRequest, moment: datetime.datetime) -> datetime.date:
+    """The day ``moment`` falls on where the merchant is (its program's days)."""
+    return timezone.localtime(moment, request.merchant.timezone).date()
 
 
 def _serve(request, view, merchant, member, *args, **kwargs) -> HttpResponse:

@@ -15,7 +15,7 @@ limited like the care page's (``settings.CARE_TICKET_POST_RATE``). Past a limit 
 comes back with status 429, Retry-After and the member's text still in the form.
 """
 
-import datetime
+import contextlib
 import secrets
 import uuid
 
@@ -25,9 +25,7 @@ from django.core.cache import cache
 from django.db.models import Max, Q
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -65,9 +63,8 @@ from customercare.selectors import (
 from customercare.views import STATUS_FOR_MEMBER
 from fulfillment.link_throttle import link_post_count
 from fulfillment.models import Redemption
-from merchants.selectors import merchant_shop_url
 from portals import formatting
-from portals.member_session import frame_context, member_page
+from portals.member_session import local_date, member_page, member_render
 
 # The member's tickets listed on the Help page (the newest; older ones stay reachable by
 # the links in their emails).
@@ -108,27 +105,6 @@ SERVICE_FIELDS = {
     "order": "order",
     "redemption": "redemption",
 }
-
-
-def _render(
-    request: HttpRequest, template: str, *, status: int = 200, **context: object
-) -> HttpResponse:
-    return render(
-        request,
-        f"portals/member/{template}",
-        frame_context(
-            request,
-            request.member_frame,
-            nav="help",
-            shop_url=merchant_shop_url(merchant_id=request.merchant.pk),
-            **context,
-        ),
-        status=status,
-    )
-
-
-def _local_date(request: HttpRequest, moment: datetime.datetime) -> datetime.date:
-    return timezone.localtime(moment, request.merchant.timezone).date()
 
 
 def _status_words(ticket: Ticket) -> dict:
@@ -186,13 +162,14 @@ def help_hub(request: HttpRequest, merchant_slug: str) -> HttpResponse:
             "reference": ticket.reference,
             "subject": ticket.subject,
             "status": _status_words(ticket),
-            "updated_on": _local_date(request, ticket.last_public),
+            "updated_on": local_date(request, ticket.last_public),
         }
         for ticket in rows
     ]
-    return _render(
+    return member_render(
         request,
         "help.html",
+        "help",
         tickets=tickets,
         faq=help_pages.faq_published(merchant=merchant),
         terms=help_pages.terms_current(merchant=merchant),
@@ -279,10 +256,8 @@ def _member_redemptions(request: HttpRequest, *, also: str = "") -> list[Redempt
     own = Redemption.objects.filter(merchant=request.merchant, member=request.member)
     latest = list(own.select_related("reward").order_by("-created_at", "-id")[:REDEMPTIONS_OFFERED])
     if also and all(str(redemption.public_id) != also for redemption in latest):
-        try:
+        with contextlib.suppress(ValueError):  # not an id: nothing more to offer
             latest += list(own.select_related("reward").filter(public_id=uuid.UUID(also)))
-        except ValueError:
-            pass
     return latest
 
 
@@ -305,9 +280,10 @@ def _new_page(
     attachment_error: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    return _render(
+    return member_render(
         request,
         "help_new.html",
+        "help",
         status=status,
         form=form,
         error=error,
@@ -478,14 +454,15 @@ def _ticket_page(
         for message in public_messages(ticket)
     ]
     redemption = ticket.redemption
-    return _render(
+    return member_render(
         request,
         "help_ticket.html",
+        "help",
         status=status,
         ticket=ticket,
         status_words=_status_words(ticket),
         category=_category_words(ticket.category),
-        opened_on=_local_date(request, ticket.created_at),
+        opened_on=local_date(request, ticket.created_at),
         reward=_redemption_words(redemption) if redemption is not None else "",
         messages=messages,
         zone=request.merchant.timezone,
@@ -630,9 +607,10 @@ def help_terms(request: HttpRequest, merchant_slug: str) -> HttpResponse:
         shown = next((terms for terms in history if terms.version == int(asked)), None)
         if shown is None:
             raise Http404("No such version.")
-    return _render(
+    return member_render(
         request,
         "help_terms.html",
+        "help",
         terms=shown,
         in_force=bool(history) and shown is history[0],
         history=[

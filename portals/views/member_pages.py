@@ -12,7 +12,6 @@ from django.conf import settings
 from django.core.paginator import Paginator
 from django.db.models import Q, Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language_info, gettext_lazy
@@ -20,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.i18n import supported_language
+from fulfillment.models import Redemption
 from integrations.widget.selectors import TierProgress, tier_progress
 from loyalty.achievements.selectors import member_achievement_list
 from loyalty.exceptions import NoActiveProgram
@@ -37,9 +37,9 @@ from loyalty.program_config import program_config
 from loyalty.referrals.services import referral_code_get_or_create, referral_link
 from loyalty.selectors import campaigns_for_member
 from loyalty.services.members import member_upsert
-from merchants.selectors import merchant_shop_url
 from portals import formatting
-from portals.member_session import frame_context, member_page, safe_next
+from portals.member_session import local_date, member_page, member_render, safe_next
+from portals.views.member_rewards import affordable_cards, redemption_url
 from portals.views.member_words import CampaignWords, campaign_words, entry_words, rule_words
 
 HISTORY_PAGE_SIZE = 20
@@ -48,6 +48,8 @@ EXPIRY_HORIZON = datetime.timedelta(days=30)
 CLOSE_SHARE = Decimal("0.5")
 # The campaigns "For you right now" shows on the home page; Ways to earn lists them all.
 HOME_CAMPAIGNS = 3
+# The rewards "You can get these now" shows on the home page.
+HOME_REWARDS = 3
 HISTORY_FILTERS = {
     "earned": Q(kind__in=[LedgerEntryKind.EARN, LedgerEntryKind.RELEASE]),
     "spent": Q(kind=LedgerEntryKind.REDEEM),
@@ -60,25 +62,6 @@ PREFERENCE_KINDS = [
     (MessageKind.ACHIEVEMENT_COMPLETED, gettext_lazy("Achievement news")),
     (MessageKind.REFERRAL_REWARDED, gettext_lazy("Referral rewards")),
 ]
-
-
-def _page(request: HttpRequest, template: str, nav: str, **context) -> HttpResponse:
-    return render(
-        request,
-        f"portals/member/{template}",
-        frame_context(
-            request,
-            request.member_frame,
-            nav=nav,
-            shop_url=merchant_shop_url(merchant_id=request.merchant.pk),
-            **context,
-        ),
-    )
-
-
-def _local_date(request: HttpRequest, moment: datetime.datetime) -> datetime.date:
-    """The day ``moment`` falls on where the merchant is (its program's days)."""
-    return timezone.localtime(moment, request.merchant.timezone).date()
 
 
 def _campaigns(request: HttpRequest, now: datetime.datetime) -> list[CampaignWords]:
@@ -121,7 +104,7 @@ def member_home(request: HttpRequest, merchant_slug: str) -> HttpResponse:
         .order_by("available_at")
         .values_list("available_at", "remaining")[:50]
     ):
-        day = _local_date(request, available_at)
+        day = local_date(request, available_at)
         pending[day] = pending.get(day, 0) + points
     expiring = lots.filter(
         Q(released_at__isnull=False) | Q(available_at__lte=now),
@@ -131,7 +114,7 @@ def member_home(request: HttpRequest, merchant_slug: str) -> HttpResponse:
     expiring_points = expiring.aggregate(points=Sum("remaining"))["points"] or 0
     first_expiry = expiring.order_by("expires_at").values_list("expires_at", flat=True).first()
     if first_expiry is not None:
-        first_expiry = _local_date(request, first_expiry)
+        first_expiry = local_date(request, first_expiry)
     achievements = [
         status
         for status in member_achievement_list(merchant=request.merchant, member=member, now=now)
@@ -140,7 +123,7 @@ def member_home(request: HttpRequest, merchant_slug: str) -> HttpResponse:
         and status.progress.goal
         and status.progress.current >= status.progress.goal * CLOSE_SHARE
     ][:3]
-    return _page(
+    return member_render(
         request,
         "home.html",
         "home",
@@ -150,7 +133,29 @@ def member_home(request: HttpRequest, merchant_slug: str) -> HttpResponse:
         progress=_tier_progress(request),
         achievements=achievements,
         campaigns=_campaigns(request, now)[:HOME_CAMPAIGNS],
+        rewards=affordable_cards(request, limit=HOME_REWARDS),
     )
+
+
+def _redemptions_of(request: HttpRequest, entries) -> dict[int, Redemption]:
+    """The redemptions the page's spends and refunds were for, by entry id (one query)."""
+    ids = [
+        entry.pk
+        for entry in entries
+        if entry.kind in (LedgerEntryKind.REDEEM, LedgerEntryKind.REDEMPTION_REFUND)
+    ]
+    if not ids:
+        return {}
+    found: dict[int, Redemption] = {}
+    for redemption in (
+        Redemption.objects.filter(merchant=request.merchant, member=request.member)
+        .filter(Q(spend_entry_id__in=ids) | Q(refund_entry_id__in=ids))
+        .select_related("reward")
+    ):
+        found[redemption.spend_entry_id] = redemption
+        if redemption.refund_entry_id:
+            found[redemption.refund_entry_id] = redemption
+    return found
 
 
 @require_GET
@@ -168,11 +173,16 @@ def member_history(request: HttpRequest, merchant_slug: str) -> HttpResponse:
         shown = ""
     page = Paginator(entries, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     points_name = request.program.points_name if request.program else ""
-    lines = [
-        (entry_words(entry, points_name=points_name), _local_date(request, entry.created_at))
-        for entry in page
-    ]
-    return _page(
+    rewards = _redemptions_of(request, page)
+    lines = []
+    for entry in page:
+        redemption = rewards.get(entry.pk)
+        words = entry_words(
+            entry, points_name=points_name, reward=redemption.reward.name if redemption else ""
+        )
+        url = redemption_url(request, redemption) if redemption else ""
+        lines.append((words, local_date(request, entry.created_at), url))
+    return member_render(
         request,
         "history.html",
         "history",
@@ -210,7 +220,7 @@ def member_earn(request: HttpRequest, merchant_slug: str) -> HttpResponse:
             "name": program.points_name,
             "amount": formatting.money(1, program.currency),
         }
-    return _page(
+    return member_render(
         request, "earn.html", "earn", base=base, rules=rules, campaigns=_campaigns(request, now)
     )
 
@@ -221,7 +231,7 @@ def member_achievements(request: HttpRequest, merchant_slug: str) -> HttpRespons
     statuses = member_achievement_list(
         merchant=request.merchant, member=request.member, now=timezone.now()
     )
-    return _page(request, "achievements.html", "achievements", statuses=statuses)
+    return member_render(request, "achievements.html", "achievements", statuses=statuses)
 
 
 REFERRAL_WORDS = {
@@ -254,7 +264,7 @@ def member_refer(request: HttpRequest, merchant_slug: str) -> HttpResponse:
         "link": link,
     }
     mailto = f"mailto:?subject={quote(subject)}&body={quote(body)}"
-    return _page(
+    return member_render(
         request,
         "refer.html",
         "refer",
@@ -335,9 +345,9 @@ def member_profile(request: HttpRequest, merchant_slug: str) -> HttpResponse:
             _preferences_save(request, set(data["messages"]))
             url = reverse("member:profile", kwargs={"merchant_slug": merchant_slug})
             return HttpResponseRedirect(url + "?saved=1")
-        return _page(request, "profile.html", "profile", form=form)
+        return member_render(request, "profile.html", "profile", form=form)
     form = ProfileForm(initial=initial)
-    return _page(
+    return member_render(
         request, "profile.html", "profile", form=form, saved=request.GET.get("saved") == "1"
     )
 

@@ -64,8 +64,7 @@ from loyalty.exceptions import (
 )
 from loyalty.program_config import program_config
 from portals import formatting
-from portals.member_session import member_page, signed_in_at
-from portals.views.member_pages import _local_date, _page
+from portals.member_session import local_date, member_page, member_render, signed_in_at
 from portals.views.member_signin import EmailForm
 
 REWARDS_PAGE_SIZE = 12
@@ -133,7 +132,7 @@ def _reward_url(request: HttpRequest, reward_id: int) -> str:
     )
 
 
-def _redemption_url(request: HttpRequest, redemption: Redemption) -> str:
+def redemption_url(request: HttpRequest, redemption: Redemption) -> str:
     return reverse(
         "member:my_reward",
         kwargs={"merchant_slug": request.merchant.slug, "public_id": redemption.public_id},
@@ -212,7 +211,7 @@ def member_rewards(request: HttpRequest, merchant_slug: str) -> HttpResponse:
         page = Paginator(items, REWARDS_PAGE_SIZE).get_page(request.GET.get("page"))
         priced = catalog_selectors.member_rewards(items=list(page), member=member, program=program)
         cards = [_card(request, reward) for reward in priced]
-    return _page(
+    return member_render(
         request,
         "rewards.html",
         "rewards",
@@ -229,6 +228,23 @@ def member_rewards(request: HttpRequest, merchant_slug: str) -> HttpResponse:
         if page and page.has_next()
         else "",
     )
+
+
+def affordable_cards(request: HttpRequest, *, limit: int) -> list[dict]:
+    """Up to ``limit`` rewards the member can get now, the dearest first: what their
+    points reach furthest (the home page's "You can get these now")."""
+    program = _program(request)
+    if program is None:
+        return []
+    items = catalog_selectors.catalog_for_member(
+        merchant=request.merchant,
+        member=request.member,
+        filters=catalog_selectors.RewardFilters(max_points=request.member.points_balance),
+    ).order_by("-min_points", "reward_id")[:limit]
+    priced = catalog_selectors.member_rewards(
+        items=list(items), member=request.member, program=program
+    )
+    return [_card(request, reward) for reward in priced if reward.affordable]
 
 
 # -- one reward, and redeeming it --------------------------------------------------------------
@@ -457,7 +473,7 @@ def _reward_page(
             "min_points": offer.priced.min_points,
             "max_points": offer.priced.max_points,
         }
-    response = _page(
+    response = member_render(
         request,
         "reward.html",
         "rewards",
@@ -480,7 +496,7 @@ def _reward_page(
 
 
 def _missing(request: HttpRequest) -> HttpResponse:
-    response = _page(request, "reward_missing.html", "rewards")
+    response = member_render(request, "reward_missing.html", "rewards")
     response.status_code = 404
     return response
 
@@ -502,7 +518,7 @@ def member_reward(request: HttpRequest, merchant_slug: str, reward_id: int) -> H
         return _reward_page(request, offer, form, status=400)
     if request.POST.get("edit"):  # "Change" on the confirmation: the form as filled in
         return _reward_page(request, offer, form)
-    return _page(
+    return member_render(
         request,
         "reward_confirm.html",
         "rewards",
@@ -534,7 +550,7 @@ def member_redeem(request: HttpRequest, merchant_slug: str, reward_id: int) -> H
         merchant=request.merchant, member=request.member, external_id=external_id
     ).first()
     if earlier is not None:  # a second click or a reload: the first one's result
-        return HttpResponseRedirect(_redemption_url(request, earlier), status=303)
+        return HttpResponseRedirect(redemption_url(request, earlier), status=303)
     offer = _offer(request, reward_id)
     if offer is None:
         return _missing(request)
@@ -560,7 +576,7 @@ def member_redeem(request: HttpRequest, merchant_slug: str, reward_id: int) -> H
         ).first()
         if earlier is None:
             return _missing(request)
-        return HttpResponseRedirect(_redemption_url(request, earlier), status=303)
+        return HttpResponseRedirect(redemption_url(request, earlier), status=303)
     except (RewardNotAvailable, NoActiveProgram, MemberNotActive):
         return _missing(request)
     except (InsufficientPoints, OutOfStock, RedemptionLimitReached, DomainError) as error:
@@ -568,7 +584,7 @@ def member_redeem(request: HttpRequest, merchant_slug: str, reward_id: int) -> H
             request, offer, form, status=_refusal_status(error), error=_refusal(error)
         )
     return HttpResponseRedirect(
-        _redemption_url(request, recorded.obj) + "?" + urlencode({"new": "1"}), status=303
+        redemption_url(request, recorded.obj) + "?" + urlencode({"new": "1"}), status=303
     )
 
 
@@ -606,8 +622,8 @@ def _row(request: HttpRequest, redemption: Redemption) -> dict:
         "points": redemption.points_total,
         "status": STATUS_WORDS.get(redemption.status, ""),
         "tone": STATUS_TONES.get(redemption.status, "busy"),
-        "date": _local_date(request, redemption.created_at),
-        "url": _redemption_url(request, redemption),
+        "date": local_date(request, redemption.created_at),
+        "url": redemption_url(request, redemption),
         "replaced": redemption.voided_at is not None,
     }
 
@@ -619,7 +635,7 @@ def member_my_rewards(request: HttpRequest, merchant_slug: str) -> HttpResponse:
         _own_redemptions(request).select_related("reward__brand").order_by("-created_at", "-id")
     )
     page = Paginator(redemptions_, MY_REWARDS_PAGE_SIZE).get_page(request.GET.get("page"))
-    return _page(
+    return member_render(
         request,
         "my_rewards.html",
         "my_rewards",
@@ -652,7 +668,7 @@ def _timeline(request: HttpRequest, redemption: Redemption) -> list[dict]:
         if words is None or (event.field, event.to_value) in seen:
             continue
         seen.add((event.field, event.to_value))
-        lines.append({"words": words, "at": _local_date(request, event.at)})
+        lines.append({"words": words, "at": local_date(request, event.at)})
     return lines
 
 
@@ -678,7 +694,7 @@ def member_my_reward(request: HttpRequest, merchant_slug: str, public_id) -> Htt
     replacement = getattr(redemption, "reissued_as", None)
     if replacement is not None and replacement.member_id != request.member.pk:
         replacement = None
-    return _page(
+    return member_render(
         request,
         "my_reward.html",
         "my_rewards",
@@ -689,7 +705,7 @@ def member_my_reward(request: HttpRequest, merchant_slug: str, public_id) -> Htt
         shipment=shipment,
         tracking_url=tracking_url,
         shows_codes=_shows_codes(redemption),
-        replacement_url=_redemption_url(request, replacement) if replacement else "",
+        replacement_url=redemption_url(request, replacement) if replacement else "",
         new=request.GET.get("new") == "1",
         open=redemption.status in {RedemptionStatus.PENDING, RedemptionStatus.SUBMITTED},
         help_url=reverse("member:help_new", kwargs={"merchant_slug": merchant_slug})
@@ -707,9 +723,9 @@ def _sign_in_again(request: HttpRequest, redemption: Redemption) -> HttpResponse
     """The page asking for a fresh sign-in before a code is shown; the email link brings
     the member back to the reward."""
     form = EmailForm(
-        initial={"email": request.member.email, "next": _redemption_url(request, redemption)}
+        initial={"email": request.member.email, "next": redemption_url(request, redemption)}
     )
-    response = _page(request, "reauth.html", "my_rewards", form=form, redemption=redemption)
+    response = member_render(request, "reauth.html", "my_rewards", form=form, redemption=redemption)
     response.status_code = 403
     return response
 
@@ -723,7 +739,7 @@ def member_reward_code(request: HttpRequest, merchant_slug: str, public_id) -> H
     if redemption is None:
         return _missing(request)
     if not _shows_codes(redemption):
-        return HttpResponseRedirect(_redemption_url(request, redemption), status=303)
+        return HttpResponseRedirect(redemption_url(request, redemption), status=303)
     if not _signed_in_recently(request):
         return _sign_in_again(request, redemption)
     url = reverse("claim:page", kwargs={"token": claim_token(redemption)})
@@ -740,13 +756,13 @@ def member_reward_voucher(request: HttpRequest, merchant_slug: str, public_id) -
     if redemption is None:
         return _missing(request)
     if not _shows_codes(redemption):
-        return HttpResponseRedirect(_redemption_url(request, redemption), status=303)
+        return HttpResponseRedirect(redemption_url(request, redemption), status=303)
     if not _signed_in_recently(request):
         return _sign_in_again(request, redemption)
     try:
         claim_open(redemption=redemption, actor=PORTAL_MEMBER)
     except InvalidTransition:
-        return HttpResponseRedirect(_redemption_url(request, redemption), status=303)
+        return HttpResponseRedirect(redemption_url(request, redemption), status=303)
     response = HttpResponse(voucher_pdf(redemption), content_type="application/pdf")
     filename = f"voucher-{str(redemption.public_id)[:8]}.pdf"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

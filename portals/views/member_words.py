@@ -48,7 +48,8 @@ def points_amount(points: int, points_name: str) -> str:
     return f"{sign}{formatting.points(abs(points))} {points_name}"
 
 
-def entry_words(entry: LedgerEntry, *, points_name: str) -> Line:
+def entry_words(entry: LedgerEntry, *, points_name: str, reward: str = "") -> Line:
+    """``reward``: the name of the reward a redemption's spend or refund was for."""
     kind, source = entry.kind, entry.source_type
     moved = entry.points if entry.points else entry.pending
     order = entry.order.external_id if entry.order_id else entry.source_ref
@@ -64,9 +65,13 @@ def entry_words(entry: LedgerEntry, *, points_name: str) -> Line:
     elif kind == LedgerEntryKind.RELEASE:
         text = _("Now spendable, from order %(order)s") % {"order": order}
     elif kind == LedgerEntryKind.REDEEM:
-        text = _("Spent on a reward")
+        text = _("Spent on %(reward)s") % {"reward": reward} if reward else _("Spent on a reward")
     elif kind == LedgerEntryKind.REDEMPTION_REFUND:
-        text = _("Given back: a reward could not be delivered")
+        text = (
+            _("Given back: %(reward)s could not be delivered") % {"reward": reward}
+            if reward
+            else _("Given back: a reward could not be delivered")
+        )
     elif kind == LedgerEntryKind.REVERSE:
         text = _("Taken back for a refund of order %(order)s") % {"order": order}
     elif kind == LedgerEntryKind.EXPIRE:

@@ -17,8 +17,9 @@ from catalog.services import reward_save
 from core.actors import SYSTEM
 from fulfillment.models import CodeReveal, Redemption, RedemptionEvent
 from loyalty import ledger
-from loyalty.models import Member
+from loyalty.models import LedgerEntry, Member
 from merchants.services.stores import store_create
+from portals.views.member_words import entry_words
 from tests.catalog.factories import OfferFactory, RewardFactory, select
 from tests.fulfillment.factories import redemption_delivered, sandbox_offer
 from tests.loyalty.factories import member_make, program_merchant
@@ -460,3 +461,75 @@ def test_my_rewards_empty_state(shop):
     merchant, *_ = shop
     page = signed_in(shop).get(url(merchant, "my-rewards/")).content.decode()
     assert "You have not redeemed a reward yet." in page
+
+
+# -- on the home page and in the history --------------------------------------------------------
+
+
+def test_home_shows_the_three_dearest_rewards_the_member_can_get_now(shop):
+    merchant, *_ = shop
+    for value in ("10", "15", "20", "25", "50"):
+        card(merchant, name=f"Card of {value}", denominations=[value])
+    page = signed_in(shop).get(url(merchant)).content.decode()
+    section = page[page.index("You can get these now") :]
+    shown = re.findall(r"Card of (\d+)", section)
+    assert shown == ["25", "20", "15"]  # 50 is out of reach, 10 the fourth
+    assert f'href="{url(merchant, "rewards/")}?within=1"' in section
+
+
+def test_home_without_an_affordable_reward_has_no_such_section(shop):
+    merchant, *_ = shop
+    card(merchant, name="Dear card", denominations=["50"])
+    page = signed_in(shop).get(url(merchant)).content.decode()
+    assert "You can get these now" not in page
+
+
+def test_history_names_the_reward_and_links_to_it_in_one_query_for_the_page(
+    shop, django_assert_max_num_queries
+):
+    merchant, _store, _secret, member = shop
+    offer = sandbox_offer(merchant)
+    client = signed_in(shop)
+    first = redemption_delivered(merchant, member, offer)
+    history = url(merchant, "history/")
+    client.get(history)  # warm: the session, the program
+    with django_assert_max_num_queries(50) as one:
+        page = client.get(history).content.decode()
+    name = first.reward.name
+    assert f"Spent on {name}" in page
+    assert f'href="{url(merchant, f"my-rewards/{first.public_id}/")}"' in page
+    ledger.points_adjust(
+        member=member,
+        points=5000,
+        reason="goodwill",
+        at=timezone.now(),
+        expires_at=None,
+        actor=SYSTEM,
+    )
+    redemption_delivered(merchant, member, offer)
+    redemption_delivered(merchant, member, offer)
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        page = client.get(history).content.decode()
+    assert page.count(f"Spent on {name}") == 3
+
+
+@pytest.mark.parametrize(
+    ("kind", "points", "reward", "said"),
+    [
+        ("redeem", -2500, "Aurora gift card", "Spent on Aurora gift card"),
+        ("redeem", -2500, "", "Spent on a reward"),
+        (
+            "redemption_refund",
+            2500,
+            "Aurora gift card",
+            "Given back: Aurora gift card could not be delivered",
+        ),
+        ("redemption_refund", 2500, "", "Given back: a reward could not be delivered"),
+    ],
+)
+def test_spends_and_refunds_in_words(kind, points, reward, said):
+    line = entry_words(
+        LedgerEntry(kind=kind, points=points, pending=0), points_name="Beans", reward=reward
+    )
+    assert line.text == said
+    assert line.amount == ("\u22122,500 Beans" if points < 0 else "+2,500 Beans")
