@@ -308,7 +308,7 @@ def test_a_member_redeems_a_reward_through_the_form(server_url, page):  # noqa: 
     redemption = Redemption.objects.exclude(pk=shop.redemption.pk).get(member=shop.member)
     page.wait_for_url(f"{base}/my-rewards/{redemption.public_id}/?new=1")
     assert page.locator("h1").inner_text() == "Aurora Books gift card"
-    assert "Done! Your reward is being prepared." in page.locator("main").inner_text()
+    assert "Done! Your reward is ready." in page.locator("main").inner_text()
     assert "$5.00" in page.locator("main").inner_text()
     assert redemption.recipient["email"] == "ana.lima@example.com"
     assert redemption.points_total == 500

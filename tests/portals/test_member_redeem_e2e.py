@@ -59,6 +59,7 @@ def test_a_reward_redeemed_in_the_portal_is_delivered_by_the_worker(
         page.get_by_role("button", name=re.compile("^Confirm: spend")).click()
         redemption = Redemption.objects.exclude(pk=shop.redemption.pk).get(member=shop.member)
         page.wait_for_url(f"{base}/my-rewards/{redemption.public_id}/?new=1")
+        assert "Done! Your reward is" in page.locator("main").inner_text()  # prepared or ready
 
         page.goto(f"{base}/my-rewards/")
         row = page.locator(".my-rewards li").first  # the newest
