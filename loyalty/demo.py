@@ -260,7 +260,7 @@ def _campaign(program: Program) -> Campaign:
         campaign=Campaign(
             program=program,
             name="Double stars on camping",
-            description="Twice the base stars on camping gear; 30% of members held out.",
+            description="Twice the stars on tents, packs and everything for the trail.",
             starts_at=now - datetime.timedelta(days=60),
             ends_at=now + datetime.timedelta(days=30),
             effect=CampaignEffect.MULTIPLIER,

@@ -1,23 +1,32 @@
 """Demo data of the merchant portal: for each live merchant a brand (colour and logo) and
 an owner, an analyst and a support user (passwords printed once, when made); then the
 report aggregates built from the demo history, and last month's monthly report. Last,
-the member portal's sign-in links for a demo member of each live merchant."""
+the member portal's demo member made ready (a reward in My rewards, another within their
+points) and their sign-in links for each live merchant."""
 
 import datetime
 import secrets
 import time
+from decimal import Decimal
 from typing import TextIO
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 from django.utils.http import urlencode
 
 from catalog.demo_images import draw_logo
+from catalog.selectors import catalog_for_member, member_rewards
 from core.actors import Actor
+from fulfillment.models import Redemption
+from fulfillment.services import dispatch
+from fulfillment.services.redemptions import RedemptionInput, redemption_create
 from integrations.widget.tokens import MAX_LIFETIME, token_make
-from loyalty.models import Member, MemberStatus
+from loyalty.ledger import points_adjust
+from loyalty.models import LedgerEntry, Member, MemberStatus
 from loyalty.reports.aggregates import aggregates_rebuild
+from loyalty.selectors import program_active
 from merchants.models import Merchant, MerchantBrand, MerchantMembership, MerchantStatus, Store
 from merchants.monthly_reports import merchant_today, month_start, monthly_report_make
 from merchants.services.lifecycle import merchant_brand_save
@@ -61,6 +70,11 @@ def seed(*, out: TextIO) -> None:
             _brand(merchant)
             for role in ROLES:
                 logins.append((merchant, role, *_portal_user(merchant, role)))
+    ready = sum(_portal_member_ready(merchant) for merchant in live)
+    if ready:
+        # Delivered now rather than at the worker's next round: My rewards shows the code.
+        dispatch.process_due(now=timezone.now())
+        out.write(f"Member portal demo members given a reward and points for another: {ready}.\n")
     result = aggregates_rebuild()
     out.write(f"Report aggregates built: {result}.\n")
     made = 0
@@ -93,6 +107,51 @@ def _portal_member(merchant: Merchant) -> Member | None:
         members.filter(external_id=PORTAL_MEMBER.format(slug=merchant.slug)).first()
         or members.exclude(email="").order_by("-lifetime_points", "pk").first()
     )
+
+
+def _portal_member_ready(merchant: Merchant) -> bool:
+    """The demo member has a reward in My rewards and can get another now: the team's
+    welcome gift covers twice the cheapest reward sent by email, and one of them is
+    redeemed (the worker delivers it). Once: False when done before or not possible."""
+    member = _portal_member(merchant)
+    program = program_active(merchant=merchant)
+    if member is None or program is None or not member.email:
+        return False
+    external_id = f"{member.external_id}-portal-demo"
+    if Redemption.objects.filter(merchant=merchant, external_id=external_id).exists():
+        return False
+    items = [
+        item
+        for item in catalog_for_member(merchant=merchant, member=member)[:20]
+        if set(item.reward.recipient_fields) <= {"email"}
+    ]
+    if not items:
+        return False
+    [cheapest] = member_rewards(items=items[:1], member=member, program=program)
+    value, points = min(cheapest.prices.items(), key=lambda pair: pair[1])
+    with transaction.atomic():
+        gift = 2 * points + points // 2
+        points_adjust(
+            member=member,
+            points=gift,
+            reason="A welcome gift from the team",
+            at=timezone.now(),
+            expires_at=None,
+            source_type=LedgerEntry.Source.STAFF,
+            actor=DEMO,
+        )
+        redemption_create(
+            merchant=merchant,
+            data=RedemptionInput(
+                member_external_id=member.external_id,
+                reward_id=cheapest.item.reward_id,
+                value=Decimal(value),
+                recipient={"email": member.email},
+                external_id=external_id,
+            ),
+            actor=DEMO,
+        )
+    return True
 
 
 def member_portal_links(*, out: TextIO, base_url: str, now: float | None = None) -> None:
