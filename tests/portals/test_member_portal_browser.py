@@ -54,6 +54,7 @@ PAGES = [
     ("earn/", "earn"),
     ("rewards/", "rewards"),
     ("rewards/{reward}/", "reward"),
+    ("rewards/{kettle}/", "reward-short"),
     ("my-rewards/", "my-rewards"),
     ("my-rewards/{redemption}/", "my-reward"),
     ("achievements/", "achievements"),
@@ -74,6 +75,7 @@ class Northwind:
     member: Member
     reward: Reward  # 5, 10 or 25 USD, from the sandbox supplier; Ana can afford 5 and 10
     offer: SupplierOffer
+    kettle: Reward  # 60 USD, out of Ana's reach
     redemption: Redemption  # 25 USD of ``reward``, delivered
     ticket: Ticket  # open, with an agent's public reply
 
@@ -85,6 +87,7 @@ class Northwind:
     def ids(self) -> dict[str, object]:
         return {
             "reward": self.reward.pk,
+            "kettle": self.kettle.pk,
             "redemption": self.redemption.public_id,
             "ticket": self.ticket.reference,
         }
@@ -204,7 +207,7 @@ def northwind() -> Northwind:
     )
     # The delivery and the reply emailed Ana; the sign-in below reads the next email.
     mail.outbox.clear()
-    return Northwind(merchant, store, secret, member, gift_card, offer, redemption, ticket)
+    return Northwind(merchant, store, secret, member, gift_card, offer, kettle, redemption, ticket)
 
 
 def sign_in_by_the_store(page, server_url: str, shop: Northwind) -> None:  # noqa: F811
@@ -249,6 +252,15 @@ def test_the_member_portal_in_a_browser(server_url, page):  # noqa: F811
     screenshots(page, "member-portal/home-ar")
     page.goto(f"{base}/profile/")
     screenshots(page, "member-portal/profile-ar")
+    for path, name in (
+        ("rewards/", "rewards"),
+        ("rewards/{reward}/", "reward"),
+        ("my-rewards/{redemption}/", "my-reward"),
+        ("help/tickets/{ticket}/", "help-ticket"),
+    ):
+        page.goto(f"{base}/{path.format(**shop.ids)}")
+        screenshots(page, f"member-portal/{name}-ar")
+    watch.assert_clean("arabic rewards and help")
     page.select_option("#member-language", "en")
     page.locator("footer button[type=submit]").click()
 
@@ -298,6 +310,9 @@ def test_a_member_redeems_a_reward_through_the_form(server_url, page):  # noqa: 
     page.get_by_role("button", name="Continue").click()
     assert "like name@example.com" in page.locator("main form").inner_text()
     screenshots(page, "member-portal/reward-error")
+    page.locator(".reward-terms summary").click()
+    assert "Terms apply." in page.locator(".reward-terms").inner_text()
+    screenshots(page, "member-portal/reward-terms")
     page.get_by_label("Email address").fill("ana.lima@example.com")
     page.get_by_role("button", name="Continue").click()
     assert page.locator("h1").inner_text() == "Check and confirm"
@@ -327,6 +342,9 @@ def test_a_member_asks_for_help_and_sees_the_request_listed(server_url, page):  
     page.goto(f"{base}/help/")
     page.get_by_role("link", name="Ask for help").click()
     page.wait_for_url(f"{base}/help/new/")
+    page.get_by_role("button", name="Send my request").click()
+    assert "Choose what your question is about." in page.locator("main form").inner_text()
+    screenshots(page, "member-portal/help-new-errors")
     page.get_by_label("A question about a reward").check()
     page.get_by_label("Which reward?").select_option(str(shop.redemption.public_id))
     screenshots(page, "member-portal/help-new-reward")
