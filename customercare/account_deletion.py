@@ -6,7 +6,9 @@ the ledger, orders and balances whole (the merchant's books and invoices rest on
   ``account_deletion_transition`` is the only writer of the status: a compare-and-swap on
   the status it read (0 rows: someone decided first, ``InvalidTransition``) and an event
   row with who, when and why.
-- **One open request a member**, held by a partial unique index; asking again returns it.
+- **One open request a member.** Asking again while one waits for review raises
+  ``DeletionAlreadyRequested`` and writes nothing; the member's row is locked while the
+  check and the insert run, and a partial unique index holds it in the database too.
 - **Approving is one transaction**: approved, the member anonymised, their data archives
   deleted, done. Where to tell the member is copied first (``notify_email``) since the
   anonymisation clears it; the email goes by a task after the commit, once, and the copy
@@ -20,7 +22,7 @@ from django.utils import timezone
 from core.actors import Actor, actor_user
 from core.exceptions import InvalidTransition
 from customercare import enqueue, locks
-from customercare.exceptions import PrivacyRequestRefused
+from customercare.exceptions import DeletionAlreadyRequested, PrivacyRequestRefused
 from customercare.member_data_requests import member_data_exports_erase
 from customercare.models import (
     DELETION_TRANSITIONS,
@@ -68,20 +70,18 @@ def account_deletion_transition(
 def account_deletion_request(
     *, merchant: Merchant, member: Member, reason: str = "", actor: Actor
 ) -> AccountDeletionRequest:
-    """The member asks for their account to be deleted; the open request when there is
-    one."""
+    """The member asks for their account to be deleted (``DeletionAlreadyRequested`` when
+    a request of theirs is waiting for review, and nothing written)."""
     if member.merchant_id != merchant.pk:
         raise PrivacyRequestRefused("The member is not this merchant's.")
     if member_is_anonymised(member=member):
         raise PrivacyRequestRefused("The member's data was erased already.")
-    open_requests = AccountDeletionRequest.objects.filter(
-        merchant=merchant, member=member, status=DeletionStatus.REQUESTED
-    )
-    existing = open_requests.first()
-    if existing is not None:
-        return existing
     try:
         with transaction.atomic():
+            # One member's requests queue here, so the check below sees the one before.
+            member_lock_of(merchant=merchant, member_id=member.pk)
+            if account_deletion_open(merchant=merchant, member=member) is not None:
+                raise DeletionAlreadyRequested()
             request = AccountDeletionRequest.objects.create(
                 merchant=merchant, member=member, reason=reason.strip()[:1000]
             )
@@ -92,8 +92,8 @@ def account_deletion_request(
                 source=actor.kind,
                 note=request.reason,
             )
-    except IntegrityError:  # asked at the same moment: that request (decided by now, maybe)
-        return AccountDeletionRequest.objects.filter(merchant=merchant, member=member).latest("pk")
+    except IntegrityError:  # an open request written past the lock: that one stands
+        raise DeletionAlreadyRequested() from None
     return request
 
 

@@ -1,9 +1,12 @@
 """Download my data: a member asks from the portal, a task makes the archive and emails
 its link, the portal serves it to that member only, and a daily job deletes it a week on.
 
-- **One open request a member.** A request is a row first (``requested``), the task
-  second. Asking again while the archive is being made returns the request in hand; the
-  database holds it too (a partial unique index), so two clicks at once make one row.
+- **One request a member a day.** Making an archive reads the member's whole history, so
+  a member asks at most once in ``EXPORT_INTERVAL`` (a request that failed does not
+  count); asking sooner raises ``DataExportTooSoon`` with the time they may ask again,
+  and writes nothing. The member's row is locked while the check and the insert run, so
+  two clicks at once make one row; the database holds one open request too (a partial
+  unique index). A request is a row first (``requested``), the task second.
 - **The task is idempotent.** It locks the row, makes the archive only while the row is
   ``requested``, and emails only while ``emailed_at`` is empty: run twice, or by two
   workers at once, it makes one archive and sends one email. A failure to make the
@@ -15,6 +18,7 @@ its link, the portal serves it to that member only, and a daily job deletes it a
 
 import datetime
 import logging
+import math
 import tempfile
 
 from django.core.files import File
@@ -23,11 +27,12 @@ from django.utils import timezone
 
 from core.actors import Actor
 from customercare import enqueue, locks
-from customercare.exceptions import PrivacyRequestRefused
+from customercare.exceptions import DataExportTooSoon, PrivacyRequestRefused
 from customercare.member_data import member_data_export
 from customercare.member_data_archive import archive_write
 from customercare.models import DataExportStatus, MemberDataExport
 from customercare.privacy_emails import data_ready_email
+from loyalty.locks import member_lock_of
 from loyalty.models import Member
 from loyalty.services.members import member_is_anonymised
 
@@ -35,6 +40,8 @@ logger = logging.getLogger(__name__)
 # A request still ``requested`` this long after it was made lost its task: the sweep
 # starts it again.
 STALE_AFTER = datetime.timedelta(minutes=10)
+# How often a member may ask for their data.
+EXPORT_INTERVAL = datetime.timedelta(hours=24)
 
 
 def member_data_request_refusal(*, member: Member) -> str:
@@ -46,26 +53,52 @@ def member_data_request_refusal(*, member: Member) -> str:
     return ""
 
 
+def member_data_request_next_at(*, member: Member) -> datetime.datetime | None:
+    """When the member may ask for their data again; None when they may now."""
+    now = timezone.now()
+    last = (
+        MemberDataExport.objects.filter(
+            merchant_id=member.merchant_id, member=member, created_at__gt=now - EXPORT_INTERVAL
+        )
+        .exclude(status=DataExportStatus.FAILED)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return None if last is None else last + EXPORT_INTERVAL
+
+
+def _too_soon(next_at: datetime.datetime) -> DataExportTooSoon:
+    wait = math.ceil((next_at - timezone.now()).total_seconds())
+    return DataExportTooSoon(
+        f"The member asked for their data less than 24 hours ago; they may ask again "
+        f"from {next_at.isoformat()}.",
+        available_at=next_at,
+        retry_after=max(wait, 1),
+    )
+
+
 def member_data_request(*, member: Member, actor: Actor) -> MemberDataExport:
-    """Ask for the member's data archive; the open request when there is one."""
+    """Ask for the member's data archive, at most once in ``EXPORT_INTERVAL``
+    (``DataExportTooSoon`` otherwise, and nothing written)."""
     refusal = member_data_request_refusal(member=member)
     if refusal:
         raise PrivacyRequestRefused(refusal)
     merchant = member.merchant
-    open_requests = MemberDataExport.objects.filter(
-        merchant=merchant, member=member, status=DataExportStatus.REQUESTED
-    )
-    existing = open_requests.first()
-    if existing is not None:
-        return existing
     try:
         with transaction.atomic():
+            # One member's requests queue here, so the check below sees the one before.
+            member_lock_of(merchant=merchant, member_id=member.pk)
+            next_at = member_data_request_next_at(member=member)
+            if next_at is not None:
+                raise _too_soon(next_at)
             export = MemberDataExport.objects.create(
                 merchant=merchant, member=member, source=actor.kind
             )
             enqueue.member_data_export_make(export_id=export.pk)
-    except IntegrityError:  # asked at the same moment: that request (made by now, maybe)
-        return MemberDataExport.objects.filter(merchant=merchant, member=member).latest("pk")
+    except IntegrityError:  # an open request written past the lock: that one stands
+        next_at = member_data_request_next_at(member=member)
+        raise _too_soon(next_at or timezone.now() + EXPORT_INTERVAL) from None
     return export
 
 

@@ -16,7 +16,7 @@ from customercare.account_deletion import (
     account_deletion_request,
     account_deletion_transition,
 )
-from customercare.exceptions import PrivacyRequestRefused
+from customercare.exceptions import DeletionAlreadyRequested, PrivacyRequestRefused
 from customercare.member_data_requests import member_data_request
 from customercare.models import (
     AccountDeletionEvent,
@@ -61,15 +61,37 @@ def moves(request) -> list[tuple[str, str]]:
     return [(e.from_status, e.to_status) for e in request.events.order_by("pk")]
 
 
-def test_asking_again_returns_the_open_request(member):
+def test_asking_again_while_one_waits_is_refused_and_writes_nothing(member):
     first = asked(member)
-    again = asked(member, reason="Please hurry")
 
-    assert again.pk == first.pk
+    with pytest.raises(DeletionAlreadyRequested) as refused:
+        asked(member, reason="Please hurry")
+
+    assert refused.value.status == 409
+    assert AccountDeletionRequest.objects.filter(member=member).count() == 1
+    first.refresh_from_db()
     assert first.status == DeletionStatus.REQUESTED
     assert first.reason == "I no longer shop here."
     assert moves(first) == [("", "requested")]
     assert first.events.get().source == "member"
+
+
+def test_after_a_rejection_the_member_may_ask_again(member, lead):
+    first = asked(member)
+    account_deletion_reject(request=first, reason="Orders still open", actor=Actor.staff(lead))
+
+    second = asked(member, reason="Now please")
+
+    assert second.pk != first.pk
+    assert second.status == DeletionStatus.REQUESTED
+
+
+def test_the_database_holds_one_waiting_request_a_member(member):
+    from django.db import IntegrityError, transaction
+
+    asked(member)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AccountDeletionRequest.objects.create(merchant=member.merchant, member=member)
 
 
 def test_approving_anonymises_the_member_and_keeps_the_ledger(

@@ -1,4 +1,4 @@
-"""Download my data: one open request a member, an archive made by an idempotent task
+"""Download my data: one request a member a day, an archive made by an idempotent task
 (JSON and five CSV files, amounts and times as text), one email with the link in the
 member's language, and the archive deleted a week on by the daily job."""
 
@@ -9,12 +9,13 @@ import json
 import zipfile
 
 import pytest
+import time_machine
 from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
 
 from core.actors import Actor
 from customercare import member_data_requests, services, tasks
-from customercare.exceptions import PrivacyRequestRefused
+from customercare.exceptions import DataExportTooSoon, PrivacyRequestRefused
 from customercare.member_data_requests import member_data_export_make, member_data_request
 from customercare.models import DataExportStatus, MemberDataExport
 from tests.customercare.factories import agent_make, care_merchant, member_of, ticket_open
@@ -171,22 +172,56 @@ def test_an_arabic_email_reads_right_to_left(django_capture_on_commit_callbacks,
     assert "تنزيل بياناتي" in html
 
 
-def test_asking_again_while_the_archive_is_made_returns_the_same_request(member):
+def test_asking_again_while_the_archive_is_made_is_refused_and_writes_nothing(member):
     first = member_data_request(member=member, actor=MEMBER)  # its task waits on the commit
-    again = member_data_request(member=member, actor=MEMBER)
 
-    assert again.pk == first.pk
+    with pytest.raises(DataExportTooSoon) as refused:
+        member_data_request(member=member, actor=MEMBER)
+
+    first.refresh_from_db()
+    assert refused.value.available_at == first.created_at + datetime.timedelta(hours=24)
+    assert refused.value.status == 429
+    assert 0 < refused.value.retry_after <= 24 * 3600
     assert MemberDataExport.objects.filter(member=member).count() == 1
 
 
-def test_asking_once_the_archive_was_sent_makes_a_new_one(
+def test_asking_again_within_a_day_of_a_sent_archive_is_refused(
     member, django_capture_on_commit_callbacks, mailoutbox
 ):
-    first = requested(member, django_capture_on_commit_callbacks)
-    second = requested(member, django_capture_on_commit_callbacks)
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        first = requested(member, django_capture_on_commit_callbacks)
+        traveller.shift(datetime.timedelta(hours=23, minutes=59))
+
+        with pytest.raises(DataExportTooSoon) as refused:
+            requested(member, django_capture_on_commit_callbacks)
+
+    first.refresh_from_db()
+    assert first.status == DataExportStatus.READY
+    assert refused.value.available_at == first.created_at + datetime.timedelta(hours=24)
+    assert refused.value.retry_after == 60
+    assert MemberDataExport.objects.filter(member=member).count() == 1
+    assert len(links_sent(mailoutbox)) == 1
+
+
+def test_a_day_later_the_member_may_ask_again(
+    member, django_capture_on_commit_callbacks, mailoutbox
+):
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        first = requested(member, django_capture_on_commit_callbacks)
+        traveller.shift(datetime.timedelta(hours=24, seconds=1))
+
+        second = requested(member, django_capture_on_commit_callbacks)
 
     assert second.pk != first.pk
+    assert MemberDataExport.objects.filter(member=member).count() == 2
     assert len(links_sent(mailoutbox)) == 2
+
+
+def test_the_day_is_counted_for_each_member_alone(member, django_capture_on_commit_callbacks):
+    requested(member, django_capture_on_commit_callbacks)
+    neighbour = member_of(member.merchant, email="ben@example.com")
+
+    assert requested(neighbour, django_capture_on_commit_callbacks).member == neighbour
 
 
 def test_the_task_run_twice_makes_one_archive_and_sends_one_email(member, mailoutbox):

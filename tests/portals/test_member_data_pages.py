@@ -11,6 +11,7 @@ import zipfile
 from urllib.parse import urlsplit
 
 import pytest
+import time_machine
 from django.test import Client
 from django.utils import timezone
 
@@ -194,3 +195,65 @@ def test_a_waiting_deletion_request_is_shown_instead_of_the_form(member):
 
     assert "We have your request to delete your account" in page
     assert 'name="confirm"' not in page
+
+
+def test_asking_for_data_again_within_a_day_says_when_and_writes_nothing(member, archive):
+    export = MemberDataExport.objects.get(member=member)
+    client = signed_in(member)
+
+    response = client.post(f"/m/{member.merchant.slug}/profile/data")
+
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 24 * 3600
+    page = response.content.decode()
+    assert "You can ask again from" in page
+    assert str((export.created_at + datetime.timedelta(hours=24)).year) in page
+    assert MemberDataExport.objects.filter(member=member).count() == 1
+
+
+def test_the_wait_is_told_in_the_members_language(member, archive):
+    member.__class__.objects.filter(pk=member.pk).update(locale="fr")
+    when = MemberDataExport.objects.get(member=member).created_at + datetime.timedelta(hours=24)
+    when = when.replace(second=0, microsecond=0) + datetime.timedelta(minutes=1)  # rounded up
+
+    response = signed_in(member).post(f"/m/{member.merchant.slug}/profile/data")
+
+    assert response.status_code == 429
+    page = response.content.decode()
+    assert 'lang="fr"' in page
+    months = ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept."]
+    months += ["oct.", "nov.", "déc."]
+    assert f"{when.day} {months[when.month - 1]} {when.year}, {when:%H:%M} UTC" in page
+
+
+def test_the_profile_page_says_when_the_member_may_ask_again(member, archive):
+    page = signed_in(member).get(profile(member)).content.decode()
+
+    assert "You can ask again from" in page
+    assert f'action="/m/{member.merchant.slug}/profile/data"' not in page
+
+
+def test_a_day_later_the_member_may_ask_for_their_data_again(member, archive, mailoutbox):
+    with time_machine.travel(timezone.now() + datetime.timedelta(hours=24, seconds=1)):
+        client = signed_in(member)
+        page = client.get(profile(member)).content.decode()
+        assert f'action="/m/{member.merchant.slug}/profile/data"' in page
+
+        response = client.post(f"/m/{member.merchant.slug}/profile/data")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(profile(member) + "?data=requested")
+    assert MemberDataExport.objects.filter(member=member).count() == 2
+
+
+def test_asking_to_delete_again_says_a_request_is_waiting(member):
+    client = signed_in(member)
+    url = f"/m/{member.merchant.slug}/profile/delete"
+    client.post(url, {"reason": "Moving away", "confirm": "yes"})
+
+    response = client.post(url, {"reason": "Hurry", "confirm": "yes"})
+
+    assert response.status_code == 409
+    assert "We have your request to delete your account" in response.content.decode()
+    request = AccountDeletionRequest.objects.get(member=member)
+    assert request.reason == "Moving away"
