@@ -24,6 +24,7 @@ from integrations.widget.selectors import TierProgress, tier_progress
 from loyalty.achievements.selectors import member_achievement_list
 from loyalty.exceptions import NoActiveProgram
 from loyalty.models import (
+    Achievement,
     EarningRule,
     LedgerEntry,
     MessageKind,
@@ -158,6 +159,24 @@ def _redemptions_of(request: HttpRequest, entries) -> dict[int, Redemption]:
     return found
 
 
+def _achievements_of(request: HttpRequest, entries) -> dict[str, str]:
+    """The names of the achievements the page's entries reward, by the entries'
+    ``source_ref`` (the achievement's id; one query)."""
+    ids = {
+        entry.source_ref
+        for entry in entries
+        if entry.source_type == LedgerEntry.Source.ACHIEVEMENT and entry.source_ref.isdigit()
+    }
+    if not ids:
+        return {}
+    return {
+        str(pk): name
+        for pk, name in Achievement.objects.filter(
+            merchant=request.merchant, pk__in=[int(one) for one in ids]
+        ).values_list("pk", "name")
+    }
+
+
 @require_GET
 @member_page
 def member_history(request: HttpRequest, merchant_slug: str) -> HttpResponse:
@@ -174,11 +193,17 @@ def member_history(request: HttpRequest, merchant_slug: str) -> HttpResponse:
     page = Paginator(entries, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     points_name = request.program.points_name if request.program else ""
     rewards = _redemptions_of(request, page)
+    achievements = _achievements_of(request, page)
     lines = []
     for entry in page:
         redemption = rewards.get(entry.pk)
         words = entry_words(
-            entry, points_name=points_name, reward=redemption.reward.name if redemption else ""
+            entry,
+            points_name=points_name,
+            reward=redemption.reward.name if redemption else "",
+            achievement=achievements.get(entry.source_ref, "")
+            if entry.source_type == LedgerEntry.Source.ACHIEVEMENT
+            else "",
         )
         url = redemption_url(request, redemption) if redemption else ""
         lines.append((words, local_date(request, entry.created_at), url))

@@ -48,22 +48,44 @@ def points_amount(points: int, points_name: str) -> str:
     return f"{sign}{formatting.points(abs(points))} {points_name}"
 
 
-def entry_words(entry: LedgerEntry, *, points_name: str, reward: str = "") -> Line:
-    """``reward``: the name of the reward a redemption's spend or refund was for."""
+def entry_words(
+    entry: LedgerEntry, *, points_name: str, reward: str = "", achievement: str = ""
+) -> Line:
+    """``reward``: the name of the reward a redemption's spend or refund was for;
+    ``achievement``: the name of the achievement an entry rewards."""
     kind, source = entry.kind, entry.source_type
     moved = entry.points if entry.points else entry.pending
     order = entry.order.external_id if entry.order_id else entry.source_ref
     if kind == LedgerEntryKind.EARN and source == LedgerEntry.Source.ORDER:
         text = _("For order %(order)s") % {"order": order}
         if entry.pending and not entry.points:
-            text = _("For order %(order)s, pending until the return window ends") % {"order": order}
+            text = _("For order %(order)s, spendable once the return window ends") % {
+                "order": order
+            }
+    elif kind == LedgerEntryKind.EARN and source == LedgerEntry.Source.ACHIEVEMENT:
+        text = (
+            _("For the achievement %(name)s") % {"name": achievement}
+            if achievement
+            else _("For an achievement")
+        )
+    elif kind == LedgerEntryKind.EARN and source == LedgerEntry.Source.REFERRAL:
+        # The referral's two sides: its reason says which (loyalty.referrals.qualify).
+        text = (
+            _("For a friend you invited")
+            if "(advocate)" in entry.reason
+            else _("For joining with a friend's invitation")
+        )
     elif kind == LedgerEntryKind.EARN and entry.activity_id:
         what = ACTIVITY_WORDS.get(entry.activity.kind) or entry.activity.custom_kind
         text = _("For %(what)s") % {"what": what} if what else _("Earned")
     elif kind == LedgerEntryKind.EARN:
         text = _("Earned")
     elif kind == LedgerEntryKind.RELEASE:
-        text = _("Now spendable, from order %(order)s") % {"order": order}
+        text = (
+            _("Now spendable, from order %(order)s") % {"order": order}
+            if order
+            else _("Now spendable, from your orders")
+        )
     elif kind == LedgerEntryKind.REDEEM:
         text = _("Spent on %(reward)s") % {"reward": reward} if reward else _("Spent on a reward")
     elif kind == LedgerEntryKind.REDEMPTION_REFUND:

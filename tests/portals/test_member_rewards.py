@@ -17,11 +17,12 @@ from catalog.services import reward_save
 from core.actors import SYSTEM
 from fulfillment.models import CodeReveal, Redemption, RedemptionEvent
 from loyalty import ledger
-from loyalty.models import LedgerEntry, Member
+from loyalty.models import LedgerEntry, Member, Program
 from merchants.services.stores import store_create
 from portals.views.member_words import entry_words
 from tests.catalog.factories import OfferFactory, RewardFactory, select
 from tests.fulfillment.factories import redemption_delivered, sandbox_offer
+from tests.loyalty.achievements.helpers import achievement_make
 from tests.loyalty.factories import member_make, program_merchant
 from tests.portals.test_member_portal import signed_in
 
@@ -533,3 +534,55 @@ def test_spends_and_refunds_in_words(kind, points, reward, said):
     )
     assert line.text == said
     assert line.amount == ("\u22122,500 Beans" if points < 0 else "+2,500 Beans")
+
+
+@pytest.mark.parametrize(
+    ("fields", "achievement", "said"),
+    [
+        (
+            {"source_type": "achievement", "source_ref": "7"},
+            "Three orders",
+            "For the achievement Three orders",
+        ),
+        ({"source_type": "achievement", "source_ref": "7"}, "", "For an achievement"),
+        (
+            {"source_type": "referral", "reason": "referral 4 qualified (advocate)"},
+            "",
+            "For a friend you invited",
+        ),
+        (
+            {"source_type": "referral", "reason": "referral 4 qualified (friend)"},
+            "",
+            "For joining with a friend's invitation",
+        ),
+    ],
+)
+def test_achievement_and_referral_points_in_words(fields, achievement, said):
+    entry = LedgerEntry(kind="earn", points=150, pending=0, **fields)
+    line = entry_words(entry, points_name="Beans", achievement=achievement)
+    assert line.text == said
+
+
+def test_a_release_of_several_orders_names_none():
+    entry = LedgerEntry(kind="release", points=128, pending=-128, source_type="system")
+    assert entry_words(entry, points_name="Beans").text == "Now spendable, from your orders"
+
+
+def test_history_names_the_achievement_of_its_points(shop):
+    merchant, _store, _secret, member = shop
+    achievement = achievement_make(
+        Program.objects.get(merchant=merchant), name="Three orders in 30 days"
+    )
+    ledger.points_earn(
+        member=member,
+        points=150,
+        at=timezone.now(),
+        available_at=timezone.now(),
+        expires_at=None,
+        source_type=LedgerEntry.Source.ACHIEVEMENT,
+        source_ref=str(achievement.pk),
+        reason="achievement completed",
+        actor=SYSTEM,
+    )
+    page = signed_in(shop).get(url(merchant, "history/")).content.decode()
+    assert "For the achievement Three orders in 30 days" in page
