@@ -244,8 +244,10 @@ class TicketForm(forms.Form):
 
 
 def _redemption_words(redemption: Redemption) -> str:
-    return _("%(reward)s, %(date)s") % {
+    """"Aurora gift card, $25.00, Dec 7, 2026": a member tells their rewards apart."""
+    return _("%(reward)s, %(value)s, %(date)s") % {
         "reward": redemption.reward.name,
+        "value": formatting.money(redemption.face_value, redemption.face_currency),
         "date": formatting.date(redemption.created_at),
     }
 

@@ -121,19 +121,13 @@ def _number(value: Decimal | None) -> str:
 
 
 def rule_words(rule: EarningRule, *, points_name: str, currency: str) -> dict:
-    """The rule's name and what it gives, in a sentence."""
-    unit = formatting.money(Decimal(1), currency)
+    """The rule's name and what it gives, in a sentence (a campaign's words where the
+    effect is the same)."""
+    on_what = _on_what(rule)
     if rule.kind == RuleKind.PURCHASE_RATE:
-        what = _("%(points)s extra %(name)s for every %(unit)s spent") % {
-            "points": _number(rule.points_per_unit),
-            "name": points_name,
-            "unit": unit,
-        }
+        what = _per_unit_words(rule.points_per_unit, points_name, currency, on_what)
     elif rule.kind == RuleKind.PURCHASE_MULTIPLIER:
-        what = _("%(times)s times the %(name)s on what you buy") % {
-            "times": _number(rule.multiplier),
-            "name": points_name,
-        }
+        what = _multiplier_words(rule.multiplier, points_name, on_what)
     elif rule.kind == RuleKind.PURCHASE_BONUS:
         what = _("%(points)s bonus %(name)s on an order") % {
             "points": formatting.points(rule.bonus_points or 0),
@@ -164,17 +158,36 @@ class CampaignWords:
     until: str  # "Until 31 Dec 2026", the last day in the merchant's time zone
 
 
-def _on_what(campaign: Campaign) -> str:
-    """What of an order the campaign counts, when it counts only some lines: its
+def _on_what(terms: Campaign | EarningRule) -> str:
+    """What of an order a campaign or rule counts, when it counts only some lines: its
     categories by name (the store's own words), else "selected products" (SKUs are codes
     nobody reads)."""
-    if campaign.include_categories:
+    if terms.include_categories:
         return format_list(
-            [str(one) for one in campaign.include_categories], locale=formatting.reader_locale()
+            [str(one) for one in terms.include_categories], locale=formatting.reader_locale()
         )
-    if campaign.include_skus:
+    if terms.include_skus:
         return _("selected products")
     return ""
+
+
+def _multiplier_words(multiplier: Decimal | None, points_name: str, on_what: str) -> str:
+    values = {"times": _number(multiplier), "name": points_name, "what": on_what}
+    if on_what:
+        return _("%(times)s× the %(name)s on %(what)s") % values  # noqa: RUF001
+    return _("%(times)s× the %(name)s on what you buy") % values  # noqa: RUF001
+
+
+def _per_unit_words(points: Decimal | None, points_name: str, currency: str, on_what: str) -> str:
+    values = {
+        "points": _number(points),
+        "name": points_name,
+        "unit": formatting.money(Decimal(1), currency),
+        "what": on_what,
+    }
+    if on_what:
+        return _("%(points)s extra %(name)s for every %(unit)s spent on %(what)s") % values
+    return _("%(points)s extra %(name)s for every %(unit)s spent") % values
 
 
 def _how_often(campaign: Campaign) -> str:
@@ -202,24 +215,9 @@ def campaign_words(
     if campaign.min_order_total:
         minimum = formatting.money(campaign.min_order_total, currency)
     if effect == CampaignEffect.MULTIPLIER:
-        values = {"times": _number(campaign.multiplier), "name": points_name, "what": on_what}
-        what = (
-            _("%(times)s× the %(name)s on %(what)s") % values  # noqa: RUF001
-            if on_what
-            else _("%(times)s× the %(name)s on what you buy") % values  # noqa: RUF001
-        )
+        what = _multiplier_words(campaign.multiplier, points_name, on_what)
     elif effect == CampaignEffect.PER_UNIT:
-        values = {
-            "points": _number(campaign.points_per_unit),
-            "name": points_name,
-            "unit": formatting.money(Decimal(1), currency),
-            "what": on_what,
-        }
-        what = (
-            _("%(points)s extra %(name)s for every %(unit)s spent on %(what)s") % values
-            if on_what
-            else _("%(points)s extra %(name)s for every %(unit)s spent") % values
-        )
+        what = _per_unit_words(campaign.points_per_unit, points_name, currency, on_what)
     elif effect == CampaignEffect.ORDER_BONUS:
         values = {
             "points": formatting.points(campaign.bonus_points or 0),

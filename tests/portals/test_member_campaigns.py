@@ -162,3 +162,27 @@ def test_a_campaign_ending_now_is_gone_from_the_page(shop, time_machine):  # noq
     time_machine.move_to(timezone.now() + datetime.timedelta(hours=2))
 
     assert "Flash" not in client.get(f"/m/{merchant.slug}/earn/").content.decode()
+
+
+def test_a_rules_words_name_its_categories_as_a_campaigns_do():
+    from loyalty.models import EarningRule
+    from portals.views.member_words import rule_words
+
+    with translation.override("en"):
+        multiplier = rule_words(
+            EarningRule(
+                name="Double on camping",
+                kind="purchase_multiplier",
+                multiplier=Decimal("2.000"),
+                include_categories=["camping"],
+            ),
+            points_name="Stars",
+            currency="EUR",
+        )
+        rate = rule_words(
+            EarningRule(name="Tea", kind="purchase_rate", points_per_unit=Decimal("0.5000")),
+            points_name="Stars",
+            currency="EUR",
+        )
+    assert multiplier["what"] == "2× the Stars on camping"  # noqa: RUF001
+    assert rate["what"] == "0.5 extra Stars for every €1.00 spent"

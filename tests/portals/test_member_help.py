@@ -403,6 +403,7 @@ def test_a_ticket_about_a_reward_names_one_of_the_members_redemptions(shop):
     client = shop.sign_in()
     page = client.get(shop.url("new/")).content.decode()
     assert str(redemption.public_id) in page
+    assert f"{redemption.reward.name}, $25.00, " in page  # told apart by value and date
     data = new_form(
         client,
         shop,
