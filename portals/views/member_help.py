@@ -244,7 +244,7 @@ class TicketForm(forms.Form):
 
 
 def _redemption_words(redemption: Redemption) -> str:
-    """"Aurora gift card, $25.00, Dec 7, 2026": a member tells their rewards apart."""
+    """The reward, its value and the day: "Aurora gift card, $25.00, Dec 7, 2026"."""
     return _("%(reward)s, %(value)s, %(date)s") % {
         "reward": redemption.reward.name,
         "value": formatting.money(redemption.face_value, redemption.face_currency),
