@@ -364,3 +364,35 @@ def test_a_member_asks_for_help_and_sees_the_request_listed(server_url, page):  
     subjects = page.locator(".help-ticket-subject").all_inner_texts()
     assert subjects == ["Can I use my gift card online?", "Beans missing for order 1051"]
     watch.assert_clean("asking for help")
+
+
+def test_a_member_answers_the_team_and_rates_the_answer(server_url, page):  # noqa: F811
+    shop = northwind()
+    watch = Watch(page)
+    ticket_page = f"{server_url}{shop.base}/help/tickets/{shop.ticket.reference}/"
+    sign_in_by_the_store(page, server_url, shop)
+
+    page.goto(ticket_page)
+    assert "the Beans for order 1051 are pending" in page.locator("main").inner_text()
+    page.get_by_label("Your message").fill("Thank you! I will look again after the 14 days.")
+    page.get_by_role("button", name="Send", exact=True).click()
+    page.wait_for_load_state()
+    assert "I will look again after the 14 days." in page.locator("main").inner_text()
+    assert shop.ticket.messages.filter(author_type="member").count() == 2  # first, answer
+
+    # The team resolves it: the member rates the answer once.
+    care.ticket_reply(
+        ticket=Ticket.objects.get(pk=shop.ticket.pk),
+        body="You are welcome, Ana. Enjoy your coffee.",
+        internal=False,
+        then="resolved",
+        actor=Actor.staff(agent_make()),
+    )
+    page.goto(ticket_page)
+    screenshots(page, "member-portal/help-ticket-rate")
+    page.locator("label", has_text="5").first.click()
+    page.get_by_role("button", name="Send my rating").click()
+    page.wait_for_load_state()
+    assert "You rated our answer 5 out of 5." in page.locator("main").inner_text()
+    screenshots(page, "member-portal/help-ticket-rated")
+    watch.assert_clean("answering the team")
