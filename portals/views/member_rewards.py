@@ -730,18 +730,28 @@ def _sign_in_again(request: HttpRequest, redemption: Redemption) -> HttpResponse
     return response
 
 
+def _codes_for(request: HttpRequest, public_id) -> tuple[Redemption, HttpResponse | None]:
+    """The member's redemption whose codes they ask for, and the answer that refuses
+    them, if any: another's is a 404, one without codes leads back to its page, and an
+    old sign-in asks for a fresh one."""
+    redemption = _own(request, public_id)
+    if redemption is None:
+        return redemption, _missing(request)
+    if not _shows_codes(redemption):
+        return redemption, HttpResponseRedirect(redemption_url(request, redemption), status=303)
+    if not _signed_in_recently(request):
+        return redemption, _sign_in_again(request, redemption)
+    return redemption, None
+
+
 @require_POST
 @member_page
 def member_reward_code(request: HttpRequest, merchant_slug: str, public_id) -> HttpResponse:
     """ "Show my code": to the claim page, where the code is shown and the showing kept,
     after a recent sign-in."""
-    redemption = _own(request, public_id)
-    if redemption is None:
-        return _missing(request)
-    if not _shows_codes(redemption):
-        return HttpResponseRedirect(redemption_url(request, redemption), status=303)
-    if not _signed_in_recently(request):
-        return _sign_in_again(request, redemption)
+    redemption, refused = _codes_for(request, public_id)
+    if refused is not None:
+        return refused
     url = reverse("claim:page", kwargs={"token": claim_token(redemption)})
     response = HttpResponseRedirect(url, status=303)
     response["Referrer-Policy"] = PRIVATE_HEADERS["Referrer-Policy"]
@@ -752,13 +762,9 @@ def member_reward_code(request: HttpRequest, merchant_slug: str, public_id) -> H
 @member_page
 def member_reward_voucher(request: HttpRequest, merchant_slug: str, public_id) -> HttpResponse:
     """The PDF voucher, after a recent sign-in; the codes in it are recorded as shown."""
-    redemption = _own(request, public_id)
-    if redemption is None:
-        return _missing(request)
-    if not _shows_codes(redemption):
-        return HttpResponseRedirect(redemption_url(request, redemption), status=303)
-    if not _signed_in_recently(request):
-        return _sign_in_again(request, redemption)
+    redemption, refused = _codes_for(request, public_id)
+    if refused is not None:
+        return refused
     try:
         claim_open(redemption=redemption, actor=PORTAL_MEMBER)
     except InvalidTransition:
