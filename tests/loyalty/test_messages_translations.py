@@ -94,7 +94,14 @@ def test_a_catalog_translates_every_marked_text(app, po):
 def test_the_compiled_catalog_holds_exactly_what_its_po_says(app, po):
     with po.with_suffix(".mo").open("rb") as handle:
         compiled = gettext.GNUTranslations(handle)
-    expected = {entry["msgid"]: entry["msgstr"][0] for entry in read_po(po)[1:]}
+    expected = {}
+    for entry in read_po(po)[1:]:
+        if entry["msgid_plural"] is None:
+            expected[entry["msgid"]] = entry["msgstr"][0]
+        else:  # a text with plural forms: one per form, keyed by the singular and its index
+            expected.update(
+                {(entry["msgid"], index): text for index, text in entry["msgstr"].items()}
+            )
     catalog = {key: text for key, text in compiled._catalog.items() if key != ""}
     assert catalog == expected
 
