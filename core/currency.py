@@ -3,7 +3,7 @@
 Babel carries the ISO 4217 tables, so the list and the exponents stay current with it.
 """
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import cache
 
 from babel.numbers import get_currency_precision, list_currencies
@@ -38,4 +38,7 @@ def is_quantized_for(amount: Decimal, code: str) -> bool:
     if not amount.is_finite():
         return False
     step = Decimal(1).scaleb(-currency_exponent(code))
-    return amount == amount.quantize(step)
+    try:
+        return amount == amount.quantize(step)
+    except InvalidOperation:  # more digits than any amount has (1E+999999)
+        return False

@@ -211,3 +211,15 @@ def test_every_rounding_names_its_mode_whatever_the_decimal_context():
 
 def test_a_refund_of_nothing_from_an_order_of_nothing_takes_back_no_points():
     assert points_share(40, Decimal("0"), Decimal("0")) == 0
+
+
+@pytest.mark.parametrize(
+    "amount", ["1E+999999", "-1E+999999", "1E-999999", "12.505", "NaN", "Infinity"]
+)
+def test_an_amount_no_currency_has_is_not_quantized_and_raises_nothing(amount):
+    assert is_quantized_for(Decimal(amount), "USD") is False
+
+
+def test_an_amount_of_whole_cents_is_quantized():
+    assert is_quantized_for(Decimal("12.5000"), "EUR")
+    assert not is_quantized_for(Decimal("12.5"), "JPY")

@@ -233,6 +233,9 @@ def test_concurrent_double_submits_redeem_once(shop):
         (["email"], {"value": "10", "email": "not-an-email"}, "email", "Enter an email address"),
         (["email"], {"value": "11", "email": "a@example.com"}, "value", "Choose one of the values"),
         (["email"], {"value": "1e9", "email": "a@example.com"}, "value", "Choose one of the"),
+        (["email"], {"value": "1e999999", "email": "a@example.com"}, "value", "Choose one of"),
+        (["email"], {"value": "-1e-999999", "email": "a@example.com"}, "value", "Choose one of"),
+        (["email"], {"value": "NaN", "email": "a@example.com"}, "value", "Choose one of the"),
         (["email"], {"value": "50", "email": "a@example.com"}, "value", "This one costs 5,000"),
         (
             ["phone"],
