@@ -11,6 +11,7 @@ from core.money import money_text
 
 MAX_FIXED_VALUES = 50
 MAX_VALUE = Decimal("1000000")
+MAX_DIGITS = 30  # beyond this many digits either way, text is no amount
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,10 @@ def parse_value(raw: object) -> Decimal | None:
         value = Decimal(str(raw).strip())
     except (InvalidOperation, ValueError):
         return None
-    return value if value.is_finite() else None
+    # No amount is meant, and arithmetic on it would overflow the decimal context.
+    if not value.is_finite() or abs(value.adjusted()) > MAX_DIGITS:
+        return None
+    return value
 
 
 def validate(

@@ -24,6 +24,8 @@ from tests.catalog.factories import RewardFactory
         ("USD", [True], "denominations"),
         ("USD", ["NaN"], "denominations"),
         ("USD", ["Infinity"], "denominations"),
+        ("USD", ["1e999999"], "denominations"),  # beyond any currency's digits
+        ("USD", ["1e-999999"], "denominations"),
         ("USD", ["10.005"], "denominations"),  # three decimals in USD
         ("JPY", ["1000.5"], "denominations"),  # JPY has none
         ("KWD", ["5.1255"], "denominations"),  # KWD has three

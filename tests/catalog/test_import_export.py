@@ -180,6 +180,7 @@ def test_bad_reward_rows_are_reported_each_and_nothing_is_written(admin_client, 
         "no-country,spa,gift_card,No country,,EUR,fixed,10,,,,email\n"
         "bad-recipient,spa,gift_card,Bad recipient,FR,EUR,fixed,10,,,,pigeon\n"
         "bad-decimals,spa,gift_card,Bad decimals,FR,JPY,fixed,10.5,,,,email\n"
+        "huge-value,spa,gift_card,Huge value,FR,EUR,fixed,1e999999|10,,,,email\n"
         "kept,spa,gift_card,Renamed,FR,EUR,fixed,10,,,,email\n"
     )
     preview = upload(admin_client, "reward", csv)
