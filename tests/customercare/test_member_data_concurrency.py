@@ -64,7 +64,12 @@ def test_two_workers_on_one_request_make_one_archive(mailoutbox):
 
     results = at_once(lambda: member_data_export_make(export_id=export.pk))
 
-    assert sorted(results) == ["made before, not sent", "made, sent"]
+    # One made the archive and one found it made; whichever reached the email first sent
+    # it, once.
+    made = sorted(result.split(", ")[0] for result in results)
+    sent = sorted(result.split(", ")[1] for result in results)
+    assert made == ["made", "made before"]
+    assert sent == ["not sent", "sent"]
     assert len(mail.outbox) == 1
     _, files = export.file.storage.listdir(f"member-data/{member.merchant_id}")
     assert files == [f"{export.token}.zip"]
@@ -72,30 +77,6 @@ def test_two_workers_on_one_request_make_one_archive(mailoutbox):
 
 def test_concurrent_deletion_requests_make_one_and_tell_the_others_it_waits():
     member = member_of(care_merchant(), email="ana@example.com")
-
-    def ask() -> object:
-        try:
-            return account_deletion_request(
-                merchant=member.merchant, member=member, actor=Actor.member()
-            ).pk
-        except DeletionAlreadyRequested:
-            return "waiting"
-
-    results = at_once(ask, 2)
-
-    request = AccountDeletionRequest.objects.get(member=member)
-    assert sorted(results, key=str) == sorted([request.pk, "waiting"], key=str)
-    assert request.events.count() == 1
-
-
-def test_the_index_holds_one_waiting_deletion_when_the_lock_is_passed(monkeypatch):
-    """Two writers that skip the member's lock (none does today) still make one row: the
-    partial unique index refuses the second, told it waits like any other."""
-    from customercare import account_deletion
-
-    member = member_of(care_merchant(), email="ana@example.com")
-    monkeypatch.setattr(account_deletion, "member_lock_of", lambda **kwargs: None)
-    monkeypatch.setattr(account_deletion, "account_deletion_open", lambda **kwargs: None)
 
     def ask() -> object:
         try:
