@@ -11,6 +11,7 @@ from customercare.exceptions import TicketNotFound
 from customercare.models import (
     CareSettings,
     CSATResponse,
+    MessageAuthor,
     MessageKind,
     SLAPolicy,
     Ticket,
@@ -119,6 +120,21 @@ def public_messages(ticket: Ticket) -> list[TicketMessage]:
         .prefetch_related("attachments")
         .order_by("created_at", "id")
     )
+
+
+def member_thread(ticket: Ticket) -> list[dict]:
+    """The ticket's public messages as the member's pages show them, oldest first: who
+    wrote (``from_member``, ``author_type``), the text, when, and the files."""
+    return [
+        {
+            "from_member": message.author_type == MessageAuthor.MEMBER,
+            "author_type": message.author_type,
+            "body": message.body,
+            "created_at": message.created_at,
+            "attachments": list(message.attachments.all()),
+        }
+        for message in public_messages(ticket)
+    ]
 
 
 def public_attachment(*, ticket: Ticket, attachment_id: object) -> TicketAttachment | None:

@@ -41,9 +41,9 @@ from customercare.models import MessageAuthor, Ticket, TicketStatus
 from customercare.selectors import (
     csat_open,
     current_csat,
+    member_thread,
     member_tickets,
     public_attachment,
-    public_messages,
 )
 from fulfillment.claim_page import private_view
 from fulfillment.link_throttle import link_post_count
@@ -112,14 +112,8 @@ def _render_ticket(
         MessageAuthor.SYSTEM: _("Customer care"),
     }
     messages = [
-        {
-            "author": author_names.get(message.author_type, _("Customer care")),
-            "from_member": message.author_type == MessageAuthor.MEMBER,
-            "body": message.body,
-            "created_at": message.created_at,
-            "attachments": list(message.attachments.all()),
-        }
-        for message in public_messages(ticket)
+        {**message, "author": author_names.get(message["author_type"], _("Customer care"))}
+        for message in member_thread(ticket)
     ]
     context = _page_context(
         ticket=ticket,

@@ -45,7 +45,6 @@ from customercare.exceptions import (
     TicketNotFound,
 )
 from customercare.models import (
-    MessageAuthor,
     MessageKind,
     Ticket,
     TicketCategory,
@@ -55,9 +54,9 @@ from customercare.models import (
 from customercare.selectors import (
     csat_open,
     current_csat,
+    member_thread,
     member_tickets,
     public_attachment,
-    public_messages,
     ticket_get,
 )
 from customercare.views import STATUS_FOR_MEMBER
@@ -446,15 +445,7 @@ def _ticket_page(
     error: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    messages = [
-        {
-            "from_member": message.author_type == MessageAuthor.MEMBER,
-            "body": message.body,
-            "created_at": message.created_at,
-            "attachments": list(message.attachments.all()),
-        }
-        for message in public_messages(ticket)
-    ]
+    messages = member_thread(ticket)
     redemption = ticket.redemption
     return member_render(
         request,
