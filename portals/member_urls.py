@@ -8,6 +8,7 @@ from portals.views import (
     member_data,
     member_help,
     member_messages,
+    member_my_rewards,
     member_pages,
     member_rewards,
     member_signin,
@@ -22,12 +23,14 @@ urlpatterns = [
     path("rewards/", member_rewards.member_rewards, name="rewards"),
     path("rewards/<int:reward_id>/", member_rewards.member_reward, name="reward"),
     path("rewards/<int:reward_id>/redeem", member_rewards.member_redeem, name="redeem"),
-    path("my-rewards/", member_rewards.member_my_rewards, name="my_rewards"),
-    path("my-rewards/<uuid:public_id>/", member_rewards.member_my_reward, name="my_reward"),
-    path("my-rewards/<uuid:public_id>/code", member_rewards.member_reward_code, name="reward_code"),
+    path("my-rewards/", member_my_rewards.member_my_rewards, name="my_rewards"),
+    path("my-rewards/<uuid:public_id>/", member_my_rewards.member_my_reward, name="my_reward"),
+    path(
+        "my-rewards/<uuid:public_id>/code", member_my_rewards.member_reward_code, name="reward_code"
+    ),
     path(
         "my-rewards/<uuid:public_id>/voucher.pdf",
-        member_rewards.member_reward_voucher,
+        member_my_rewards.member_reward_voucher,
         name="reward_voucher",
     ),
     path("achievements/", member_pages.member_achievements, name="achievements"),

@@ -1,6 +1,7 @@
 """The member portal's rewards: the catalog as the store API lists it for this member
 (``GET /api/v1/rewards/``: their country, their tier, prices under the program's terms
-now, affordable or not), the redeem flow, and "My rewards".
+now, affordable or not) and the redeem flow; the member's redemptions and their codes are
+``member_my_rewards``'s.
 
 Redeeming is three steps, none needing JavaScript: the reward's page takes the value and
 the delivery details the reward needs; a valid form shows a confirmation with the exact
@@ -9,11 +10,6 @@ the service the API uses, then redirects to the redemption's page. The confirmat
 carries a random key that becomes the redemption's ``external_id`` (prefixed with the
 member's id), so a second click, a reload or a second tab replays the first redemption
 instead of spending twice.
-
-A delivered code is shown through the claim page (``fulfillment.claim_page``), where
-every showing is recorded, or in the PDF voucher. Both need a recent sign-in
-(``settings.MEMBER_CODES_SIGNIN_MINUTES``): a session left open on a shared computer
-does not give the codes away.
 """
 
 import re
@@ -22,11 +18,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django import forms
-from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -37,8 +31,7 @@ from catalog import selectors as catalog_selectors
 from catalog import services as catalog_services
 from catalog.models import MerchantCatalogItem, RewardType
 from core.actors import Actor
-from core.exceptions import DomainError, InvalidTransition
-from fulfillment.claim_page import PRIVATE_HEADERS
+from core.exceptions import DomainError
 from fulfillment.exceptions import (
     InvalidDenomination,
     InvalidRecipient,
@@ -46,16 +39,10 @@ from fulfillment.exceptions import (
     RedemptionLimitReached,
     RewardNotAvailable,
 )
-from fulfillment.models import DeliveryStatus, Redemption, RedemptionStatus
+from fulfillment.models import Redemption
 from fulfillment.recipients import ADDRESS_FIELDS, phone_display, phone_example
 from fulfillment.recipients import validate as validate_recipient
 from fulfillment.services import redemptions
-from fulfillment.services.delivery import (
-    PDF_REWARD_TYPES,
-    claim_open,
-    claim_token,
-)
-from fulfillment.vouchers import voucher_pdf
 from loyalty.exceptions import (
     IdempotencyConflict,
     InsufficientPoints,
@@ -64,11 +51,9 @@ from loyalty.exceptions import (
 )
 from loyalty.program_config import program_config
 from portals import formatting
-from portals.member_session import local_date, member_page, member_render, signed_in_at
-from portals.views.member_signin import EmailForm
+from portals.member_session import member_page, member_render
 
 REWARDS_PAGE_SIZE = 12
-MY_REWARDS_PAGE_SIZE = 10
 # What the member's own redemptions' timelines record as who acted.
 PORTAL_MEMBER = Actor(kind="member", name="member (member portal)")
 # The confirmation's key: what ``secrets.token_urlsafe(18)`` makes, and a little room.
@@ -97,28 +82,6 @@ ADDRESS_AUTOCOMPLETE = {
     "city": "address-level2",
     "region": "address-level1",
     "postal_code": "postal-code",
-}
-# What the member reads of a redemption's state: one line for where it is.
-STATUS_WORDS = {
-    RedemptionStatus.PENDING: gettext_lazy("Being prepared"),
-    RedemptionStatus.SUBMITTED: gettext_lazy("On its way"),
-    RedemptionStatus.FAILED: gettext_lazy("Delayed: we are on it"),
-    RedemptionStatus.DELIVERED: gettext_lazy("Delivered"),
-    RedemptionStatus.REFUNDED: gettext_lazy("Not delivered: points given back"),
-    RedemptionStatus.CANCELLED: gettext_lazy("Cancelled: points given back"),
-}
-STATUS_TONES = {
-    RedemptionStatus.DELIVERED: "good",
-    RedemptionStatus.REFUNDED: "neutral",
-    RedemptionStatus.CANCELLED: "neutral",
-    RedemptionStatus.FAILED: "warn",
-}
-DELIVERY_WORDS = {
-    DeliveryStatus.SENT: gettext_lazy("Sent to you by email"),
-    DeliveryStatus.CLAIMED: gettext_lazy("Opened"),
-    DeliveryStatus.SHIPPED: gettext_lazy("Shipped"),
-    DeliveryStatus.RECEIVED: gettext_lazy("Received"),
-    DeliveryStatus.RETURNED: gettext_lazy("Returned to the sender"),
 }
 
 
@@ -495,7 +458,7 @@ def _reward_page(
     return response
 
 
-def _missing(request: HttpRequest) -> HttpResponse:
+def reward_missing(request: HttpRequest) -> HttpResponse:
     response = member_render(request, "reward_missing.html", "rewards")
     response.status_code = 404
     return response
@@ -508,7 +471,7 @@ def member_reward(request: HttpRequest, merchant_slug: str, reward_id: int) -> H
     good one gets the confirmation, nothing redeemed yet."""
     offer = _offer(request, reward_id)
     if offer is None:
-        return _missing(request)
+        return reward_missing(request)
     balance = request.member.points_balance
     if request.method != "POST":
         form = RedeemForm(initial=_initial(request, offer), offer=offer, balance=balance)
@@ -553,7 +516,7 @@ def member_redeem(request: HttpRequest, merchant_slug: str, reward_id: int) -> H
         return HttpResponseRedirect(redemption_url(request, earlier), status=303)
     offer = _offer(request, reward_id)
     if offer is None:
-        return _missing(request)
+        return reward_missing(request)
     balance = request.member.points_balance
     form = RedeemForm(request.POST, offer=offer, balance=balance)
     if not form.is_valid():
@@ -575,10 +538,10 @@ def member_redeem(request: HttpRequest, merchant_slug: str, reward_id: int) -> H
             merchant=request.merchant, member=request.member, external_id=external_id
         ).first()
         if earlier is None:
-            return _missing(request)
+            return reward_missing(request)
         return HttpResponseRedirect(redemption_url(request, earlier), status=303)
     except (RewardNotAvailable, NoActiveProgram, MemberNotActive):
-        return _missing(request)
+        return reward_missing(request)
     except (InsufficientPoints, OutOfStock, RedemptionLimitReached, DomainError) as error:
         return _reward_page(
             request, offer, form, status=_refusal_status(error), error=_refusal(error)
@@ -602,176 +565,3 @@ def _refusal(error: DomainError) -> str:
 
 def _refusal_status(error: DomainError) -> int:
     return 400 if isinstance(error, (InvalidDenomination, InvalidRecipient)) else 409
-
-
-# -- my rewards ---------------------------------------------------------------------------------
-
-
-def _own_redemptions(request: HttpRequest):
-    return Redemption.objects.filter(merchant=request.merchant, member=request.member)
-
-
-def _row(request: HttpRequest, redemption: Redemption) -> dict:
-    reward = redemption.reward
-    return {
-        "name": reward.name,
-        "brand": reward.brand.name,
-        "image": reward.image or reward.brand.card_image or None,
-        "value": formatting.money(redemption.face_value, redemption.face_currency),
-        "quantity": redemption.quantity,
-        "points": redemption.points_total,
-        "status": STATUS_WORDS.get(redemption.status, ""),
-        "tone": STATUS_TONES.get(redemption.status, "busy"),
-        "date": local_date(request, redemption.created_at),
-        "url": redemption_url(request, redemption),
-        "replaced": redemption.voided_at is not None,
-    }
-
-
-@require_GET
-@member_page
-def member_my_rewards(request: HttpRequest, merchant_slug: str) -> HttpResponse:
-    redemptions_ = (
-        _own_redemptions(request).select_related("reward__brand").order_by("-created_at", "-id")
-    )
-    page = Paginator(redemptions_, MY_REWARDS_PAGE_SIZE).get_page(request.GET.get("page"))
-    return member_render(
-        request,
-        "my_rewards.html",
-        "my_rewards",
-        page=page,
-        rows=[_row(request, redemption) for redemption in page],
-    )
-
-
-def _own(request: HttpRequest, public_id) -> Redemption | None:
-    return (
-        _own_redemptions(request)
-        .filter(public_id=public_id)
-        .select_related("reward__brand", "reissued_as")
-        .first()
-    )
-
-
-def _timeline(request: HttpRequest, redemption: Redemption) -> list[dict]:
-    """The redemption's changes a member cares about, in words, oldest first."""
-    lines, seen = [], set()
-    for event in redemption.events.all():
-        if event.field == "status":
-            words = STATUS_WORDS.get(event.to_value)
-            if event.to_value == RedemptionStatus.PENDING:
-                words = _("Redeemed")
-        elif event.field == "delivery":
-            words = DELIVERY_WORDS.get(event.to_value)
-        else:
-            words = None
-        if words is None or (event.field, event.to_value) in seen:
-            continue
-        seen.add((event.field, event.to_value))
-        lines.append({"words": words, "at": local_date(request, event.at)})
-    return lines
-
-
-def _shows_codes(redemption: Redemption) -> bool:
-    return (
-        redemption.status == RedemptionStatus.DELIVERED
-        and redemption.voided_at is None
-        and redemption.reward.type in PDF_REWARD_TYPES
-    )
-
-
-@require_GET
-@member_page
-def member_my_reward(request: HttpRequest, merchant_slug: str, public_id) -> HttpResponse:
-    redemption = _own(request, public_id)
-    if redemption is None:
-        return _missing(request)
-    shipment = redemption.shipments.order_by("-id").first()
-    tracking_url = ""
-    if shipment is not None and shipment.tracking_url.startswith(("https://", "http://")):
-        tracking_url = shipment.tracking_url
-    # A reverse one-to-one with no row raises rather than answering None.
-    replacement = getattr(redemption, "reissued_as", None)
-    if replacement is not None and replacement.member_id != request.member.pk:
-        replacement = None
-    return member_render(
-        request,
-        "my_reward.html",
-        "my_rewards",
-        redemption=redemption,
-        row=_row(request, redemption),
-        timeline=_timeline(request, redemption),
-        lines=recipient_lines(redemption.recipient or {}),
-        shipment=shipment,
-        tracking_url=tracking_url,
-        shows_codes=_shows_codes(redemption),
-        replacement_url=redemption_url(request, replacement) if replacement else "",
-        new=request.GET.get("new") == "1",
-        open=redemption.status in {RedemptionStatus.PENDING, RedemptionStatus.SUBMITTED},
-        help_url=reverse("member:help_new", kwargs={"merchant_slug": merchant_slug})
-        + f"?reward={redemption.public_id}",
-    )
-
-
-def _signed_in_recently(request: HttpRequest) -> bool:
-    at = signed_in_at(request, merchant=request.merchant)
-    limit = settings.MEMBER_CODES_SIGNIN_MINUTES * 60
-    return at is not None and timezone.now().timestamp() - at <= limit
-
-
-def _sign_in_again(request: HttpRequest, redemption: Redemption) -> HttpResponse:
-    """The page asking for a fresh sign-in before a code is shown; the email link brings
-    the member back to the reward."""
-    form = EmailForm(
-        initial={"email": request.member.email, "next": redemption_url(request, redemption)}
-    )
-    response = member_render(request, "reauth.html", "my_rewards", form=form, redemption=redemption)
-    response.status_code = 403
-    return response
-
-
-def _codes_for(request: HttpRequest, public_id) -> tuple[Redemption, HttpResponse | None]:
-    """The member's redemption whose codes they ask for, and the answer that refuses
-    them, if any: another's is a 404, one without codes leads back to its page, and an
-    old sign-in asks for a fresh one."""
-    redemption = _own(request, public_id)
-    if redemption is None:
-        return redemption, _missing(request)
-    if not _shows_codes(redemption):
-        return redemption, HttpResponseRedirect(redemption_url(request, redemption), status=303)
-    if not _signed_in_recently(request):
-        return redemption, _sign_in_again(request, redemption)
-    return redemption, None
-
-
-@require_POST
-@member_page
-def member_reward_code(request: HttpRequest, merchant_slug: str, public_id) -> HttpResponse:
-    """ "Show my code": to the claim page, where the code is shown and the showing kept,
-    after a recent sign-in."""
-    redemption, refused = _codes_for(request, public_id)
-    if refused is not None:
-        return refused
-    url = reverse("claim:page", kwargs={"token": claim_token(redemption)})
-    response = HttpResponseRedirect(url, status=303)
-    response["Referrer-Policy"] = PRIVATE_HEADERS["Referrer-Policy"]
-    return response
-
-
-@require_POST
-@member_page
-def member_reward_voucher(request: HttpRequest, merchant_slug: str, public_id) -> HttpResponse:
-    """The PDF voucher, after a recent sign-in; the codes in it are recorded as shown."""
-    redemption, refused = _codes_for(request, public_id)
-    if refused is not None:
-        return refused
-    try:
-        claim_open(redemption=redemption, actor=PORTAL_MEMBER)
-    except InvalidTransition:
-        return HttpResponseRedirect(redemption_url(request, redemption), status=303)
-    response = HttpResponse(voucher_pdf(redemption), content_type="application/pdf")
-    filename = f"voucher-{str(redemption.public_id)[:8]}.pdf"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    for header, value in PRIVATE_HEADERS.items():
-        response[header] = value
-    return response
