@@ -542,10 +542,8 @@ def member_redeem(request: HttpRequest, merchant_slug: str, reward_id: int) -> H
         return HttpResponseRedirect(redemption_url(request, earlier), status=303)
     except (RewardNotAvailable, NoActiveProgram, MemberNotActive):
         return reward_missing(request)
-    except (InsufficientPoints, OutOfStock, RedemptionLimitReached, DomainError) as error:
-        return _reward_page(
-            request, offer, form, status=_refusal_status(error), error=_refusal(error)
-        )
+    except DomainError as error:  # its status is the API's for the same refusal
+        return _reward_page(request, offer, form, status=error.status, error=_refusal(error))
     return HttpResponseRedirect(
         redemption_url(request, recorded.obj) + "?" + urlencode({"new": "1"}), status=303
     )
@@ -561,7 +559,3 @@ def _refusal(error: DomainError) -> str:
     if isinstance(error, (InvalidDenomination, InvalidRecipient)):
         return _("Check the form: something in it changed.")
     return _("This reward could not be redeemed now. Please try again.")
-
-
-def _refusal_status(error: DomainError) -> int:
-    return 400 if isinstance(error, (InvalidDenomination, InvalidRecipient)) else 409
