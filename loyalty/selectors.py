@@ -126,48 +126,13 @@ def member_coupon_list(*, member: Member) -> QuerySet[CampaignCoupon]:
     return member.coupons.select_related("campaign").order_by("-issued_at", "-id")
 
 
-def campaigns_unlocking_for(*, merchant: Merchant, member: Member, now=None) -> list[int]:
-    """The merchant's campaigns that unlock catalog rewards for ``member`` now: live,
-    targeting them (all members, or a segment they are in) and not holding them out.
-    Read from the cached program configuration: no query unless one targets segments."""
-    now = now or timezone.now()
-    try:
-        config = program_config(merchant_id=merchant.pk, version=merchant.config_version)
-    except NoActiveProgram:
-        return []
-    unlocking = [
-        campaign
-        for campaign in config.campaigns
-        if campaign.effect == CampaignEffect.UNLOCK_REWARD
-        and campaign.not_live(now, now) is None
-        and not campaign.in_holdout(str(member.pk))
-    ]
-    segment_ids: frozenset[int] = frozenset()
-    if any(campaign.segment_ids for campaign in unlocking):
-        segment_ids = frozenset(
-            SegmentMembership.objects.filter(member=member, left_at__isnull=True).values_list(
-                "segment_id", flat=True
-            )
-        )
-    return [
-        campaign.id
-        for campaign in unlocking
-        if not campaign.segment_ids or campaign.segment_ids & segment_ids
-    ]
-
-
-def campaigns_for_member(
-    *, merchant: Merchant, member: Member, now: datetime.datetime
-) -> list[Campaign]:
-    """The merchant's campaigns ``member`` can get now, by priority: live (running, in its
-    dates, its budget not spent), targeting them (all members, or a segment they are in)
-    and not holding them out. A member of a campaign's control group never sees it: being
-    told of an offer would change what they do, and the experiment would measure nothing.
-
-    Who is targeted is read as the order path reads it (the cached configuration's
-    ``not_live`` and ``in_holdout``); then one query for the rows (their description and
-    the spent budget live only there), and one for the member's segments when a live
-    campaign targets segments."""
+def _campaigns_targeting(
+    *, merchant: Merchant, member: Member, now: datetime.datetime, effect: str | None = None
+) -> list[int]:
+    """The ids of the merchant's campaigns (of ``effect``, when given) live now, targeting
+    ``member`` (all members, or a segment they are in) and not holding them out, by
+    priority. Read as the order path reads it, from the cached program configuration:
+    no query unless a live campaign targets segments."""
     if member.merchant_id != merchant.pk:
         return []
     try:
@@ -177,7 +142,9 @@ def campaigns_for_member(
     live = [
         campaign
         for campaign in config.campaigns
-        if campaign.not_live(now, now) is None and not campaign.in_holdout(str(member.pk))
+        if (effect is None or campaign.effect == effect)
+        and campaign.not_live(now, now) is None
+        and not campaign.in_holdout(str(member.pk))
     ]
     segment_ids: frozenset[int] = frozenset()
     if any(campaign.segment_ids for campaign in live):
@@ -186,11 +153,32 @@ def campaigns_for_member(
                 "segment_id", flat=True
             )
         )
-    ids = [
+    return [
         campaign.id
         for campaign in live
         if not campaign.segment_ids or campaign.segment_ids & segment_ids
     ]
+
+
+def campaigns_unlocking_for(*, merchant: Merchant, member: Member, now=None) -> list[int]:
+    """The merchant's campaigns that unlock catalog rewards for ``member`` now."""
+    return _campaigns_targeting(
+        merchant=merchant,
+        member=member,
+        now=now or timezone.now(),
+        effect=CampaignEffect.UNLOCK_REWARD,
+    )
+
+
+def campaigns_for_member(
+    *, merchant: Merchant, member: Member, now: datetime.datetime
+) -> list[Campaign]:
+    """The merchant's campaigns ``member`` can get now, by priority: live (running, in its
+    dates, its budget not spent), targeting them and not holding them out. A member of a
+    campaign's control group never sees it: being told of an offer would change what
+    they do, and the experiment would measure nothing. One query for the rows (their
+    description and the spent budget live only there)."""
+    ids = _campaigns_targeting(merchant=merchant, member=member, now=now)
     if not ids:
         return []
     return list(
