@@ -45,6 +45,7 @@ class CatalogConfig(AppConfig):
             "catalog.view_merchantcatalogitem",
         ],
     }
+    ops_cards = "catalog.ops_cards.CARDS"
     periodic_tasks = [
         {
             "name": "Refresh exchange rates",

@@ -10,14 +10,25 @@ Each custom page of an admin checks the permissions of what it does itself (see
 ``core.admin.rights``); ``tests/merchants/test_staff_rights.py`` holds the whole
 matrix of who may do what, read from this site's registry."""
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.templatetags.static import static
+from django.urls import reverse
+from unfold.sites import UnfoldAdminSite
+
+from config import home, navigation
 
 DEFAULT_ACTION_PERMISSIONS = ("change",)
+BADGES_SECONDS = 60
 
 
 def posted_action(request: HttpRequest) -> str:
@@ -56,23 +67,110 @@ class StaffRightsMixin:
         return super().changelist_view(request, extra_context)
 
 
+def once_per_object(method: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """A read-only field's method, computed once per object and page: unfold looks every
+    read-only field up several times while it renders a form (to learn its kind, then for
+    its contents), and a field that queries would query each time."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def computed(model_admin: Any, obj: Any) -> Any:
+        if obj is None:
+            return method(model_admin, obj)
+        cache = obj.__dict__.setdefault("_admin_read_only_fields", {})
+        if name not in cache:
+            cache[name] = method(model_admin, obj)
+        return cache[name]
+
+    return computed
+
+
+def form_field_names(admin_class: type[admin.ModelAdmin]) -> set[str]:
+    """The names a model admin's form pages show: its read-only fields, fields and
+    fieldsets (a nested tuple puts fields on one line)."""
+    names: list[Any] = [*admin_class.readonly_fields, *(admin_class.fields or [])]
+    for _, options in admin_class.fieldsets or []:
+        names.extend(options.get("fields", []))
+    flat: set[str] = set()
+    for name in names:
+        flat.update(name if isinstance(name, list | tuple) else [name])
+    return {name for name in flat if isinstance(name, str)}
+
+
 def with_staff_rights(admin_class: type[admin.ModelAdmin]) -> type[admin.ModelAdmin]:
     if issubclass(admin_class, StaffRightsMixin):
         return admin_class
+    attrs: dict[str, Any] = {
+        "__module__": admin_class.__module__,
+        "__qualname__": admin_class.__qualname__,
+    }
+    for field in form_field_names(admin_class):
+        method = getattr(admin_class, field, None)
+        if callable(method):
+            attrs[field] = once_per_object(method)
     # The admin's own metaclass builds the subclass (ModelAdmin's collects its Media).
-    return type(admin_class)(
-        admin_class.__name__,
-        (StaffRightsMixin, admin_class),
-        {"__module__": admin_class.__module__, "__qualname__": admin_class.__qualname__},
-    )
+    return type(admin_class)(admin_class.__name__, (StaffRightsMixin, admin_class), attrs)
 
 
-class OpsAdminSite(admin.AdminSite):
+class OpsAdminSite(UnfoldAdminSite):
+    """django-unfold's admin frame: the provider's name and mark, the environment label,
+    and the sidebar of ``config.navigation``."""
+
     site_header = settings.PROVIDER_NAME
     site_title = f"{settings.PROVIDER_NAME} back office"
-    index_title = "Merchants, programs, rewards, fulfillment and care"
+    index_title = "Today"
+
+    def get_sidebar_list(self, request: HttpRequest) -> list[dict[str, Any]]:
+        # The badges' counts are a minute old at most: every page shows them, and the
+        # home's cards have the current figures.
+        key = f"ops-badges:{request.user.pk}"
+        badges = cache.get(key)
+        if badges is None:
+            badges = home.badges(self, request)
+            cache.set(key, badges, BADGES_SECONDS)
+        return navigation.sidebar(self, request, badges)
+
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None):
+        context = {
+            **self.each_context(request),
+            "title": "Today",
+            "sections": home.home_sections(self, request),
+            **(extra_context or {}),
+        }
+        request.current_app = self.name
+        return TemplateResponse(request, "admin/index.html", context)
+
+    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None):
+        # unfold's sign-in form carries no "next" field: without one, a sign-in would go
+        # to the merchant portal (LOGIN_REDIRECT_URL) rather than back to the admin.
+        if REDIRECT_FIELD_NAME not in request.GET and REDIRECT_FIELD_NAME not in request.POST:
+            request.GET = request.GET.copy()
+            request.GET[REDIRECT_FIELD_NAME] = reverse(f"{self.name}:index")
+        return super().login(request, extra_context)
 
     def register(self, model_or_iterable, admin_class=None, **options) -> None:
         super().register(
             model_or_iterable, with_staff_rights(admin_class or admin.ModelAdmin), **options
         )
+
+
+ENVIRONMENT_COLOURS = {"production": "danger", "staging": "warning"}
+
+
+def environment_label(request: HttpRequest) -> list[str]:
+    """The label in the admin's header (``ENVIRONMENT_LABEL``): red on production, amber on
+    staging, blue elsewhere, so nobody takes one for another."""
+    label = settings.ENVIRONMENT_LABEL
+    return [label.capitalize(), ENVIRONMENT_COLOURS.get(label.lower(), "info")]
+
+
+def provider_mark(request: HttpRequest) -> str:
+    return settings.PROVIDER_MARK_URL or static("config/provider-mark.svg")
+
+
+def environment_title_prefix(request: HttpRequest) -> str:
+    return f"[{settings.ENVIRONMENT_LABEL.capitalize()}] "
+
+
+def ops_styles(request: HttpRequest) -> str:
+    return static("config/admin.css")

@@ -71,6 +71,7 @@ class CustomerCareConfig(AppConfig):
         ],
         "Finance": ["customercare.view_goodwilladjustment", "customercare.view_care_reports"],
     }
+    ops_cards = "customercare.ops_cards.CARDS"
     periodic_tasks = [
         {
             "name": "Customer care sweep",

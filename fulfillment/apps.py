@@ -29,6 +29,7 @@ class FulfillmentConfig(AppConfig):
         ],
         "Finance": ["fulfillment.view_redemption", "fulfillment.view_supplierorder"],
     }
+    ops_cards = "fulfillment.ops_cards.CARDS"
     periodic_tasks = [
         {
             "name": "Process supplier orders",

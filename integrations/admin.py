@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from unfold.admin import ModelAdmin
 
 from core.actors import Actor
 from core.admin.actions import ConfirmActions
@@ -88,7 +89,7 @@ def webhook_url(request: HttpRequest, store: Store) -> str | None:
 
 
 @admin.register(InboxDelivery)
-class InboxDeliveryAdmin(ConfirmActions, admin.ModelAdmin):
+class InboxDeliveryAdmin(ConfirmActions, ModelAdmin):
     list_display = ["received_at", "store_link", "topic", "outcome_badge", "attempts"]
     list_filter = ["status", "received_at"]
     list_select_related = ["store", "merchant"]

@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from import_export.formats import base_formats
+from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
 from core.actors import Actor
 from core.admin.actions import ConfirmActions
@@ -52,13 +53,13 @@ ANONYMISE_PERMISSION = "loyalty.anonymise_member"
 EXPORT_PERMISSION = "loyalty.export_member"
 
 
-class TierInline(admin.TabularInline):
+class TierInline(TabularInline):
     model = Tier
     extra = 0
     fields = ["name", "threshold", "multiplier", "benefits"]
 
 
-class EarningRuleInline(admin.StackedInline):
+class EarningRuleInline(StackedInline):
     model = EarningRule
     extra = 0
     autocomplete_fields = ["store"]
@@ -103,7 +104,7 @@ class EarningRuleInline(admin.StackedInline):
 
 
 @admin.register(Program)
-class ProgramAdmin(admin.ModelAdmin):
+class ProgramAdmin(ModelAdmin):
     list_display = [
         "name",
         "merchant",
@@ -355,7 +356,7 @@ class MemberAdmin(ConfirmActions, StaffImportExportAdmin):
 
 
 @admin.register(MemberAttribute)
-class MemberAttributeAdmin(admin.ModelAdmin):
+class MemberAttributeAdmin(ModelAdmin):
     """A merchant's CRM attribute schema: what stores may send in members' attributes."""
 
     list_display = ["label", "name", "merchant", "type", "choice_list", "is_personal"]

@@ -101,6 +101,7 @@ class LoyaltyConfig(AppConfig):
             "loyalty.view_exchangerate",
         ],
     }
+    ops_cards = "loyalty.ops_cards.CARDS"
     periodic_tasks = [
         {
             "name": "Qualify referrals",

@@ -71,6 +71,7 @@ class MerchantsConfig(AppConfig):
             "merchants.view_billingprofile",
         ],
     }
+    ops_cards = "merchants.ops_cards.CARDS"
     periodic_tasks = [
         {
             "name": "Worker heartbeat",

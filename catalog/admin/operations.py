@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from unfold.admin import ModelAdmin
 
 from catalog import pools
 from catalog.alerts import alert_clear
@@ -21,7 +22,7 @@ from core.admin.readonly import ReadOnlyAdmin
 
 
 @admin.register(CodePool)
-class CodePoolAdmin(admin.ModelAdmin):
+class CodePoolAdmin(ModelAdmin):
     """Counts only: the codes themselves are never shown here."""
 
     list_display = [
@@ -112,7 +113,7 @@ class OpenFilter(admin.SimpleListFilter):
     title = "open"
     parameter_name = "open"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+    def lookups(self, request: HttpRequest, model_admin: ModelAdmin) -> list[tuple]:
         return [("yes", "Open"), ("no", "Resolved")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
@@ -124,7 +125,7 @@ class OpenFilter(admin.SimpleListFilter):
 
 
 @admin.register(CatalogAlert)
-class CatalogAlertAdmin(admin.ModelAdmin):
+class CatalogAlertAdmin(ModelAdmin):
     list_display = [
         "kind",
         "subject",

@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django_countries import countries as all_countries
 from modeltranslation.admin import TranslationAdmin
+from unfold.admin import ModelAdmin, TabularInline
 
 from catalog import denominations, services
 from catalog.admin.base import COUNTRY_CODE, in_country
@@ -74,7 +75,7 @@ class CountryFilter(admin.SimpleListFilter):
     title = "country"
     parameter_name = "country"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+    def lookups(self, request: HttpRequest, model_admin: ModelAdmin) -> list[tuple]:
         stored = (
             model_admin.get_queryset(request)
             .order_by()
@@ -159,7 +160,7 @@ class RewardForm(forms.ModelForm):
             form_error(self, error)
 
 
-class SupplierOfferInline(admin.TabularInline):
+class SupplierOfferInline(TabularInline):
     model = SupplierOffer
     extra = 0
     autocomplete_fields = ["supplier"]

@@ -2,8 +2,9 @@
 as a message on the page."""
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from unfold.admin import ModelAdmin
 
 from core.exceptions import DomainError
 
@@ -13,7 +14,7 @@ def form_error(form: forms.BaseForm, error: DomainError) -> None:
     form.add_error(error.field if error.field in form.fields else None, error.detail)
 
 
-class ServiceErrorsAdmin(admin.ModelAdmin):
+class ServiceErrorsAdmin(ModelAdmin):
     """A domain error the form could not foresee (a race, a missing program) becomes a
     message on the form page; the transaction around the save is rolled back."""
 

@@ -4,11 +4,11 @@ history is read, never reverted."""
 
 from typing import Any
 
-from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from simple_history.admin import SimpleHistoryAdmin
+from unfold.admin import ModelAdmin, TabularInline
 
 
 class NoWrites:
@@ -24,14 +24,14 @@ class NoWrites:
         return False
 
 
-class ReadOnlyAdmin(NoWrites, admin.ModelAdmin):
+class ReadOnlyAdmin(NoWrites, ModelAdmin):
     """The list and the page of a record; these tables grow without end, so the list never
     counts them all."""
 
     show_full_result_count = False
 
 
-class SelectRelatedInline(admin.TabularInline):
+class SelectRelatedInline(TabularInline):
     """An inline whose rows load their foreign keys in the same query."""
 
     list_select_related: list[str] | tuple[str, ...] = ()
@@ -48,7 +48,7 @@ class ReadOnlyInline(NoWrites, SelectRelatedInline):
     show_change_link = False
 
 
-class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
+class ReadOnlyHistoryAdmin(SimpleHistoryAdmin, ModelAdmin):
     """The history is for reading: changes go through the services, not a revert."""
 
     def revert_disabled(self, request: HttpRequest, obj: Any = None) -> bool:

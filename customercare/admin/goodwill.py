@@ -9,6 +9,7 @@ from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from unfold.admin import ModelAdmin
 
 from core.actors import Actor
 from core.admin.actions import ConfirmActions
@@ -22,7 +23,7 @@ DECISIONS = {"approve": "Approve and post", "reject": "Reject"}
 
 
 @admin.register(GoodwillAdjustment)
-class GoodwillAdjustmentAdmin(ConfirmActions, admin.ModelAdmin):
+class GoodwillAdjustmentAdmin(ConfirmActions, ModelAdmin):
     list_display = [
         "created_at",
         "ticket_link",

@@ -11,6 +11,7 @@ from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from unfold.admin import ModelAdmin
 
 from core.actors import Actor
 from core.admin.actions import ConfirmActions
@@ -36,7 +37,7 @@ class RejectForm(forms.Form):
 
 
 @admin.register(AccountDeletionRequest)
-class AccountDeletionRequestAdmin(ConfirmActions, admin.ModelAdmin):
+class AccountDeletionRequestAdmin(ConfirmActions, ModelAdmin):
     list_display = [
         "created_at",
         "merchant",

@@ -9,6 +9,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from modeltranslation.admin import TranslationAdmin
+from unfold.admin import ModelAdmin, TabularInline
 
 from customercare.canned import PLACEHOLDERS
 from customercare.models import (
@@ -26,14 +27,14 @@ from customercare.models import (
 # -- SLA -------------------------------------------------------------------------------------
 
 
-class HolidayInline(admin.TabularInline):
+class HolidayInline(TabularInline):
     model = Holiday
     extra = 1
     fields = ["date", "name"]
 
 
 @admin.register(BusinessCalendar)
-class BusinessCalendarAdmin(admin.ModelAdmin):
+class BusinessCalendarAdmin(ModelAdmin):
     list_display = ["name", "timezone", "weekdays", "opens_at", "closes_at"]
     search_fields = ["name"]
     inlines = [HolidayInline]
@@ -41,7 +42,7 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
 
 
 @admin.register(SLAPolicy)
-class SLAPolicyAdmin(admin.ModelAdmin):
+class SLAPolicyAdmin(ModelAdmin):
     list_display = [
         "__str__",
         "merchant",
@@ -69,7 +70,7 @@ class SLAPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(AgentProfile)
-class AgentProfileAdmin(admin.ModelAdmin):
+class AgentProfileAdmin(ModelAdmin):
     list_display = [
         "user",
         "is_available",
@@ -106,7 +107,7 @@ class AgentProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(CareSettings)
-class CareSettingsAdmin(admin.ModelAdmin):
+class CareSettingsAdmin(ModelAdmin):
     list_display = [
         "merchant",
         "goodwill_approval_threshold",
@@ -127,7 +128,7 @@ class CareSettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(CannedReply)
-class CannedReplyAdmin(TranslationAdmin):
+class CannedReplyAdmin(ModelAdmin, TranslationAdmin):
     list_display = ["title", "merchant", "is_active", "updated_at"]
     list_filter = ["is_active", ("merchant", admin.EmptyFieldListFilter)]
     list_select_related = ["merchant"]
@@ -149,7 +150,7 @@ class CannedReplyAdmin(TranslationAdmin):
 
 
 @admin.register(FAQEntry)
-class FAQEntryAdmin(TranslationAdmin):
+class FAQEntryAdmin(ModelAdmin, TranslationAdmin):
     list_display = ["question", "merchant", "position", "is_published", "updated_at"]
     list_filter = ["is_published"]
     list_select_related = ["merchant"]
@@ -164,7 +165,7 @@ class FAQEntryAdmin(TranslationAdmin):
 
 
 @admin.register(ProgramTerms)
-class ProgramTermsAdmin(TranslationAdmin):
+class ProgramTermsAdmin(ModelAdmin, TranslationAdmin):
     """A version in force (published, its date come) is never edited: publish a new
     version instead."""
 

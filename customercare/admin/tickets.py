@@ -33,6 +33,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from unfold.admin import ModelAdmin
 
 from core.actors import Actor
 from core.admin.actions import ConfirmActions
@@ -69,14 +70,13 @@ from customercare.models import (
     TicketAttachment,
     TicketEvent,
     TicketMessage,
-    TicketStatus,
 )
+from customercare.queues import QUEUE_STATUSES, sla_at_risk
 from fulfillment.services.delivery import delivery_may_resend
 from fulfillment.services.reissue import redemption_may_reissue
 from fulfillment.vouchers import member_language
 
 # Queue: tickets whose clock runs, the soonest due first.
-QUEUE_STATUSES = (TicketStatus.NEW, TicketStatus.OPEN)
 
 
 # -- list filters ----------------------------------------------------------------------------
@@ -86,7 +86,7 @@ class AssigneeFilter(admin.SimpleListFilter):
     title = "assignee"
     parameter_name = "assignee"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+    def lookups(self, request: HttpRequest, model_admin: ModelAdmin) -> list[tuple]:
         agents = [(str(pk), name) for pk, name in care_agents().values_list("pk", "username")]
         return [("mine", "Mine"), ("none", "Unassigned"), *agents]
 
@@ -108,15 +108,18 @@ class QueueFilter(admin.SimpleListFilter):
     title = "queue"
     parameter_name = "queue"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+    def lookups(self, request: HttpRequest, model_admin: ModelAdmin) -> list[tuple]:
         return [
             ("due", "Work queue (new and open, soonest due first)"),
+            ("sla", "Breached or due within the hour"),
             ("open", "Every unresolved ticket"),
         ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() == "due":
             return queryset.filter(status__in=QUEUE_STATUSES)
+        if self.value() == "sla":
+            return sla_at_risk(queryset, now=timezone.now())
         if self.value() == "open":
             return queryset.filter(status__in=UNRESOLVED_STATUSES)
         return queryset
@@ -134,7 +137,7 @@ def next_due() -> Case:
 
 
 @admin.register(Ticket)
-class TicketAdmin(TicketActionsMixin, ReportsMixin, ConfirmActions, admin.ModelAdmin):
+class TicketAdmin(TicketActionsMixin, ReportsMixin, ConfirmActions, ModelAdmin):
     list_display = [
         "reference",
         "subject",
@@ -171,7 +174,7 @@ class TicketAdmin(TicketActionsMixin, ReportsMixin, ConfirmActions, admin.ModelA
         return super().get_queryset(request).annotate(next_due_at=next_due())
 
     def get_ordering(self, request: HttpRequest) -> list[str]:
-        if request.GET.get(QueueFilter.parameter_name) == "due":
+        if request.GET.get(QueueFilter.parameter_name) in {"due", "sla"}:
             return [F("next_due_at").asc(nulls_last=True), "created_at", "id"]
         return ["-created_at", "-id"]
 

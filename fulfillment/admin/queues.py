@@ -1,26 +1,16 @@
 """The redemption list's work queues and filters."""
 
 import datetime
-from typing import Any
 
 from django.contrib import admin
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from unfold.admin import ModelAdmin
 
 from catalog.models import Supplier
-from fulfillment.models import Redemption, RedemptionStatus, SupplierOrder, SupplierOrderStatus
-from fulfillment.models.redemptions import OPEN_STATUSES
-from fulfillment.services import dispatch, interventions
-
-STUCK_AFTER = datetime.timedelta(hours=1)
-
-
-def _active_orders(**filters: Any) -> QuerySet:
-    return SupplierOrder.objects.filter(
-        redemption=OuterRef("pk"), status__in=dispatch.ACTIVE, **filters
-    )
-
+from fulfillment.models import Redemption, SupplierOrder
+from fulfillment.queues import QUEUES, redemption_queue
 
 # -- filters -----------------------------------------------------------------------------
 
@@ -29,37 +19,20 @@ class QueueFilter(admin.SimpleListFilter):
     title = "queue"
     parameter_name = "queue"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
-        return [
-            ("stuck", "Stuck (open, no change for over an hour)"),
-            ("failing", "Failing"),
-            ("manual", "Needs manual action"),
-            ("unknown", "Unknown outcome"),
-        ]
+    def lookups(self, request: HttpRequest, model_admin: ModelAdmin) -> list[tuple]:
+        return list(QUEUES.items())
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        value = self.value()
-        if value == "stuck":
-            return queryset.filter(
-                status__in=OPEN_STATUSES, updated_at__lt=timezone.now() - STUCK_AFTER
-            )
-        if value == "failing":
-            return queryset.filter(status=RedemptionStatus.FAILED)
-        if value == "manual":
-            return queryset.filter(
-                Exists(_active_orders(supplier__adapter=interventions.MANUAL_ADAPTER))
-                | Q(needs_care=True)
-            )
-        if value == "unknown":
-            return queryset.filter(Exists(_active_orders(status=SupplierOrderStatus.UNKNOWN)))
-        return queryset
+        if self.value() not in QUEUES:
+            return queryset
+        return redemption_queue(queryset, self.value(), now=timezone.now())
 
 
 class SupplierFilter(admin.SimpleListFilter):
     title = "supplier"
     parameter_name = "supplier"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+    def lookups(self, request: HttpRequest, model_admin: ModelAdmin) -> list[tuple]:
         return [(str(pk), name) for pk, name in Supplier.objects.values_list("pk", "name")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
@@ -73,7 +46,7 @@ class CountryFilter(admin.SimpleListFilter):
     title = "country"
     parameter_name = "country"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+    def lookups(self, request: HttpRequest, model_admin: ModelAdmin) -> list[tuple]:
         codes = Redemption.objects.order_by("country").values_list("country", flat=True)
         return [(code, code) for code in codes.distinct()]
 
@@ -94,7 +67,7 @@ class AgeFilter(admin.SimpleListFilter):
         "older": ("Over 7 days", datetime.timedelta(days=7), None),
     }
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+    def lookups(self, request: HttpRequest, model_admin: ModelAdmin) -> list[tuple]:
         return [(key, label) for key, (label, _, _) in self.BANDS.items()]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:

@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from unfold.admin import ModelAdmin
 
 from core.actors import Actor
 from core.admin.actions import ConfirmActions
@@ -131,7 +132,7 @@ WORK_PERMISSION = "fulfillment.change_redemption"
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(ShipmentActions, ConfirmActions, admin.ModelAdmin):
+class RedemptionAdmin(ShipmentActions, ConfirmActions, ModelAdmin):
     list_display = [
         "number",
         "created_at",

@@ -11,10 +11,13 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from unfold.admin import ModelAdmin
 
 from core.actors import Actor
 from core.admin.errors import form_error
+from core.admin.filters import queue_filter
 from core.exceptions import DomainError
 from fulfillment.admin.forms import ShipmentAddForm, ShipmentMoveForm
 from fulfillment.models import (
@@ -24,6 +27,7 @@ from fulfillment.models import (
     SupplierOrder,
     SupplierOrderStatus,
 )
+from fulfillment.queues import late_shipments
 from fulfillment.services import shipments
 
 ADD_PERMISSION = "fulfillment.add_shipment"
@@ -172,11 +176,19 @@ def _placed_order(redemption: Redemption) -> SupplierOrder | None:
 # -- the shipment list -------------------------------------------------------------------
 
 
+LateFilter = queue_filter(
+    title="late",
+    parameter_name="late",
+    label="Late (not moving for days)",
+    rows=lambda shipments: late_shipments(shipments, now=timezone.now()),
+)
+
+
 class ShipmentCountryFilter(admin.SimpleListFilter):
     title = "country"
     parameter_name = "country"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+    def lookups(self, request: HttpRequest, model_admin: ModelAdmin) -> list[tuple]:
         codes = Shipment.objects.order_by("redemption__country").values_list(
             "redemption__country", flat=True
         )
@@ -190,7 +202,7 @@ class ShipmentCountryFilter(admin.SimpleListFilter):
 
 
 @admin.register(Shipment)
-class ShipmentAdmin(admin.ModelAdmin):
+class ShipmentAdmin(ModelAdmin):
     """Read-only: a shipment moves only through the actions of its redemption's page."""
 
     list_display = [
@@ -207,6 +219,7 @@ class ShipmentAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     list_filter = [
+        LateFilter,
         "status",
         "carrier",
         ShipmentCountryFilter,

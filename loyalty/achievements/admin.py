@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 from modeltranslation.admin import TranslationAdmin
+from unfold.admin import ModelAdmin
 
 from core.admin.forms import NameListField
 from core.admin.readonly import NoWrites, ReadOnlyInline
@@ -125,7 +126,7 @@ class AchievementForm(forms.ModelForm):
 
 
 @admin.register(Achievement)
-class AchievementAdmin(TranslationAdmin):
+class AchievementAdmin(ModelAdmin, TranslationAdmin):
     form = AchievementForm
     list_display = [
         "name",
@@ -225,7 +226,7 @@ class AchievementAdmin(TranslationAdmin):
 
 
 @admin.register(AchievementCompletion)
-class AchievementCompletionAdmin(NoWrites, admin.ModelAdmin):
+class AchievementCompletionAdmin(NoWrites, ModelAdmin):
     list_display = [
         "completed_at",
         "achievement",

@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from unfold.admin import ModelAdmin
 
 from core.actors import Actor
 from core.admin.forms import NameListField
@@ -225,7 +226,7 @@ class CampaignEventInline(ReadOnlyInline):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(ModelAdmin):
     form = CampaignForm
     change_form_template = "admin/loyalty/campaign/change_form.html"
     list_display = [
@@ -249,7 +250,7 @@ class CampaignAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["program", "name", "description", "status_badge"]}),
         ("Who", {"fields": ["segments", "holdout_percent"]}),
-        ("When", {"fields": [("starts_at", "ends_at"), ("priority", "stacking")]}),
+        ("When", {"fields": ["starts_at", "ends_at", ("priority", "stacking")]}),
         (
             "What it gives",
             {

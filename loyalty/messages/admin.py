@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from unfold.admin import ModelAdmin
 
 from core.admin.readonly import ReadOnlyAdmin, ReadOnlyInline
 from loyalty.messages import content, emails
@@ -43,7 +44,7 @@ class MessageTemplateForm(forms.ModelForm):
 
 
 @admin.register(MessageTemplate)
-class MessageTemplateAdmin(admin.ModelAdmin):
+class MessageTemplateAdmin(ModelAdmin):
     form = MessageTemplateForm
     list_display = ["merchant", "kind", "locale", "subject", "is_active", "updated_at", "preview"]
     list_filter = ["kind", "locale", "is_active"]

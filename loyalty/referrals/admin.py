@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from unfold.admin import ModelAdmin
 
 from core.actors import Actor
 from core.admin.actions import ConfirmActions
@@ -72,7 +73,7 @@ class ReferralEventInline(ReadOnlyInline):
 
 
 @admin.register(Referral)
-class ReferralAdmin(ConfirmActions, admin.ModelAdmin):
+class ReferralAdmin(ConfirmActions, ModelAdmin):
     list_display = [
         "id",
         "merchant",
@@ -260,7 +261,7 @@ class ReviewQueueAdmin(ReferralAdmin):
 
 
 @admin.register(ReferralTerms)
-class ReferralTermsAdmin(admin.ModelAdmin):
+class ReferralTermsAdmin(ModelAdmin):
     list_display = [
         "program",
         "merchant",

@@ -461,3 +461,52 @@ def days_changed(
             "day", "recomputed_at"
         )
     )
+
+
+@dataclass(frozen=True)
+class ProviderDay:
+    day: datetime.date
+    issued: int
+    redeemed: int
+
+
+def provider_points_by_day(*, start: datetime.date, end: datetime.date) -> list[ProviderDay]:
+    """Points issued and redeemed on each day from ``start`` to ``end``, every merchant
+    together (each merchant's own local days), from the aggregates: what the ops home's
+    money cards and their trends show."""
+    moved: dict[tuple[datetime.date, str], int] = defaultdict(int)
+    for row in (
+        ReportEntryDay.objects.filter(
+            day__range=(start, end),
+            kind__in=[Kind.EARN, Kind.REDEEM, Kind.REDEMPTION_REFUND],
+        )
+        .values("day", "kind")
+        .annotate(moved=Sum(F("points") + F("pending")))
+        .order_by()
+    ):
+        moved[(row["day"], row["kind"])] = row["moved"]
+    return [
+        ProviderDay(
+            day=day,
+            issued=moved[(day, Kind.EARN)],
+            redeemed=-moved[(day, Kind.REDEEM)] - moved[(day, Kind.REDEMPTION_REFUND)],
+        )
+        for day in _days(start, end)
+    ]
+
+
+def provider_liability() -> dict[str, Decimal]:
+    """The outstanding liability of every merchant's program (spendable and pending
+    points at their point value), summed by the programs' currencies."""
+    points = dict(
+        ReportEntryDay.objects.values("merchant")
+        .annotate(held=Sum(F("points") + F("pending")))
+        .order_by()
+        .values_list("merchant", "held")
+    )
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for program in Program.objects.filter(merchant__in=points.keys(), is_active=True):
+        totals[program.currency] += figures.points_money(
+            points[program.merchant_id], program.point_value, program.currency
+        )
+    return dict(totals)

@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from import_export import fields, resources
+from unfold.admin import ModelAdmin
 
 from core.actors import Actor
 from loyalty.models import Segment, SegmentMembership, Tier
@@ -143,7 +144,7 @@ def _names(merchant: Merchant, segment: Segment | None) -> tuple[dict, dict]:
 
 
 @admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin):
+class SegmentAdmin(ModelAdmin):
     list_display = [
         "name",
         "merchant",

@@ -1,7 +1,7 @@
 """What the merchant page shows inline: checklist, history, keys, stores, plans, users."""
 
-from django.contrib import admin
 from django.http import HttpRequest
+from unfold.admin import StackedInline, TabularInline
 
 from core.actors import Actor
 from core.admin.readonly import ReadOnlyInline, SelectRelatedInline
@@ -60,7 +60,7 @@ class APIKeyInline(ReadOnlyInline):
     verbose_name_plural = "API keys (issue one with the button at the top)"
 
 
-class StoreInline(StoreSecretRights, admin.TabularInline):
+class StoreInline(StoreSecretRights, TabularInline):
     model = Store
     form = StoreForm
     extra = 0
@@ -118,7 +118,7 @@ def fee_plan_create_from_form(*, merchant: Merchant, plan: FeePlan, actor: Actor
     )
 
 
-class BrandInline(admin.StackedInline):
+class BrandInline(StackedInline):
     """The merchant's portal brand; saved through ``services.merchant_brand_save``."""
 
     model = MerchantBrand

@@ -15,11 +15,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
+from unfold.admin import StackedInline
 
 from core.actors import Actor
 from core.admin.actions import ConfirmActions
 from core.admin.buttons import NO_SAVE_BUTTONS
 from core.admin.errors import ServiceErrorsAdmin
+from core.admin.filters import queue_filter
 from core.admin.forms import ConfirmForm, reason_form
 from core.admin.readonly import ReadOnlyInline
 from core.admin.rights import page_action_allowed
@@ -41,6 +43,7 @@ from merchants.models import (
     InvoiceLine,
     InvoiceStatus,
 )
+from merchants.queues import invoices_overdue
 
 VIEW_PERMISSION = "merchants.view_invoice"
 ISSUE_PERMISSION = "merchants.issue_invoice"
@@ -125,7 +128,18 @@ class InvoiceAdmin(ConfirmActions, ServiceErrorsAdmin):
         "issued_on",
         "due_on",
     ]
-    list_filter = ["status", "kind", "currency", "period_start"]
+    list_filter = [
+        "status",
+        queue_filter(
+            title="payment",
+            parameter_name="overdue",
+            label="Overdue",
+            rows=lambda invoices: invoices_overdue(invoices, today=timezone.localdate()),
+        ),
+        "kind",
+        "currency",
+        "period_start",
+    ]
     search_fields = ["number", "merchant__name", "merchant__slug", "customer_legal_name"]
     list_select_related = ["merchant"]
     show_full_result_count = False
@@ -396,7 +410,7 @@ class BillingProfileForm(forms.ModelForm):
         widgets = {"address": forms.Textarea(attrs={"rows": 3, "cols": 40})}
 
 
-class BillingProfileInline(admin.StackedInline):
+class BillingProfileInline(StackedInline):
     """On the merchant's page; saved through ``invoices.billing_profile_save``."""
 
     model = BillingProfile

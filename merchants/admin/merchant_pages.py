@@ -11,10 +11,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from unfold.admin import ModelAdmin
 
 from core.actors import Actor
 from core.admin.actions import ConfirmActions
 from core.admin.errors import form_error
+from core.admin.filters import queue_filter
 from core.admin.rights import require, require_page_action
 from core.exceptions import DomainError
 from merchants import invoices
@@ -44,6 +46,7 @@ from merchants.models import (
     Merchant,
     MerchantBrand,
 )
+from merchants.queues import onboarding_blocked
 from merchants.services import api_keys, lifecycle, team
 
 TRANSITION_PERMISSION = "merchants.transition_merchant"
@@ -63,7 +66,7 @@ def _transition_action(to_status: str):
 
 
 @admin.register(Merchant)
-class MerchantAdmin(ConfirmActions, admin.ModelAdmin):
+class MerchantAdmin(ConfirmActions, ModelAdmin):
     list_display = [
         "name",
         "slug",
@@ -73,7 +76,16 @@ class MerchantAdmin(ConfirmActions, admin.ModelAdmin):
         "checklist_progress",
         "created_at",
     ]
-    list_filter = ["status", "country"]
+    list_filter = [
+        "status",
+        queue_filter(
+            title="onboarding",
+            parameter_name="onboarding",
+            label="Blocked (approved, checklist open)",
+            rows=onboarding_blocked,
+        ),
+        "country",
+    ]
     search_fields = ["name", "slug", "legal_name", "contact_email"]
     ordering = ["name"]
     show_full_result_count = False

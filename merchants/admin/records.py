@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from unfold.admin import ModelAdmin
 
 from core.actors import Actor
 from core.admin.actions import ConfirmActions
@@ -24,7 +25,7 @@ from merchants.services import api_keys, stores, team
 
 
 @admin.register(Store)
-class StoreAdmin(StoreSecretRights, admin.ModelAdmin):
+class StoreAdmin(StoreSecretRights, ModelAdmin):
     form = StoreForm
     list_display = ["name", "merchant", "platform", "domain", "is_active", "connection"]
     list_filter = ["platform", "is_active"]
@@ -102,7 +103,7 @@ class SecondFactorResetForm(ReasonForm):
 
 
 @admin.register(MerchantAPIKey)
-class MerchantAPIKeyAdmin(ConfirmActions, admin.ModelAdmin):
+class MerchantAPIKeyAdmin(ConfirmActions, ModelAdmin):
     """Keys are issued from the merchant's page (the clear key is shown once there) and
     can only be revoked here."""
 
@@ -163,7 +164,7 @@ class MerchantAPIKeyAdmin(ConfirmActions, admin.ModelAdmin):
 
 
 @admin.register(MerchantEvent)
-class MerchantEventAdmin(admin.ModelAdmin):
+class MerchantEventAdmin(ModelAdmin):
     list_display = [
         "created_at",
         "merchant",
@@ -190,7 +191,7 @@ class MerchantEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(FeePlan)
-class FeePlanAdmin(admin.ModelAdmin):
+class FeePlanAdmin(ModelAdmin):
     list_display = [
         "merchant",
         "valid_from",
@@ -222,7 +223,7 @@ class FeePlanAdmin(admin.ModelAdmin):
 
 
 @admin.register(MerchantMembership)
-class MerchantMembershipAdmin(ConfirmActions, admin.ModelAdmin):
+class MerchantMembershipAdmin(ConfirmActions, ModelAdmin):
     list_display = ["user", "merchant", "role", "created_at"]
     list_filter = ["role"]
     search_fields = ["user__username", "user__email", "merchant__name", "merchant__slug"]

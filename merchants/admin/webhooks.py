@@ -6,16 +6,19 @@ action calls a service in ``merchants.services.webhook_endpoints``."""
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from unfold.admin import ModelAdmin, TabularInline
 
 from core.actors import Actor
+from core.admin.filters import queue_filter
 from core.exceptions import DomainError
 from merchants.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from merchants.queues import deliveries_failing
 from merchants.services import webhook_endpoints
 
 REPLAY = "merchants.replay_webhookdelivery"
 
 
-class AttemptInline(admin.TabularInline):
+class AttemptInline(TabularInline):
     model = WebhookAttempt
     fk_name = "endpoint"
     extra = 0
@@ -51,7 +54,7 @@ class _Replays:
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(_Replays, admin.ModelAdmin):
+class WebhookEndpointAdmin(_Replays, ModelAdmin):
     list_display = ["url", "merchant", "status", "failing_since", "created_at"]
     list_filter = ["status"]
     search_fields = ["url", "description", "merchant__name", "merchant__slug"]
@@ -130,9 +133,17 @@ class DeliveryAttemptInline(AttemptInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(_Replays, admin.ModelAdmin):
+class WebhookDeliveryAdmin(_Replays, ModelAdmin):
     list_display = ["id", "event", "endpoint", "merchant", "status", "attempts", "next_attempt_at"]
-    list_filter = ["status"]
+    list_filter = [
+        queue_filter(
+            title="failing",
+            parameter_name="failing",
+            label="Refused (retrying or given up)",
+            rows=deliveries_failing,
+        ),
+        "status",
+    ]
     search_fields = ["subject", "endpoint__url", "merchant__name"]
     list_select_related = ["event", "endpoint", "merchant"]
     fields = [

@@ -171,9 +171,9 @@ def test_codes_are_never_shown_in_the_pool_and_code_lists(admin_client):
         reserved_for="rdm-1-1", reserved_at=timezone.now()
     )
     pools = admin_client.get(reverse("admin:catalog_codepool_changelist")).content.decode()
-    assert re.search(r'field-free_codes">1<', pools)
-    assert re.search(r'field-reserved_codes">1<', pools)
-    assert re.search(r'field-used_codes">1<', pools)
+    assert re.search(r"field-free_codes[^>]*>1<", pools)
+    assert re.search(r"field-reserved_codes[^>]*>1<", pools)
+    assert re.search(r"field-used_codes[^>]*>1<", pools)
     for url in (
         reverse("admin:catalog_codepool_changelist"),
         reverse("admin:catalog_codepool_change", args=[pool.pk]),
@@ -209,7 +209,7 @@ def test_reward_changelist_query_count_does_not_grow_with_rows(
     with django_assert_max_num_queries(queries):
         response = client.get(REWARDS)
     assert response.status_code == 200
-    assert response.content.count(b'class="action-select"') == 33
+    assert response.content.count(b'name="_selected_action"') == 33
 
 
 def test_reward_list_filters_by_country_in_use_with_whole_codes_only(admin_client):

@@ -29,7 +29,7 @@ def test_an_agent_inserts_a_canned_reply_and_sends_it(server_url, page, tmp_path
     page.goto(f"{server_url}/admin/login/")
     page.fill("#id_username", "alice")
     page.fill("#id_password", "a-long-pass-phrase")
-    page.click("input[type=submit]")
+    page.click("#login-form [type=submit]")
     page.goto(f"{server_url}/admin/customercare/ticket/{ticket.pk}/change/")
     body = page.locator("#reply-form textarea[name=reply-body]")
     body.fill("Hello Ana, ")
@@ -43,6 +43,6 @@ def test_an_agent_inserts_a_canned_reply_and_sends_it(server_url, page, tmp_path
 
     page.click("#reply-form input[name=send]")
     page.wait_for_url(f"**/admin/customercare/ticket/{ticket.pk}/change/")
-    assert "Reply sent to the member." in page.locator(".messagelist").inner_text()
+    assert page.get_by_text("Reply sent to the member.").is_visible()
     sent = ticket.messages.get(kind=MessageKind.PUBLIC, author=agent)
     assert sent.body == "Hello Ana, you have 1200 Points, Ana."

@@ -95,16 +95,16 @@ def test_ops_approves_a_merchant_from_its_page_with_a_reason(server_url, page, t
     page.goto(f"{server_url}/admin/login/")
     page.fill("#id_username", "ops")
     page.fill("#id_password", "a-long-pass-phrase")
-    page.click("input[type=submit]")
+    page.click("#login-form [type=submit]")
     page.goto(f"{server_url}/admin/merchants/merchant/{merchant.pk}/change/")
-    assert page.locator(".object-tools a", has_text="Approve").is_visible()
-    assert page.locator(".object-tools a", has_text="Go live").count() == 0
+    assert page.get_by_role("link", name="Approve", exact=True).is_visible()
+    assert page.get_by_role("link", name="Go live", exact=True).count() == 0
 
-    page.locator(".object-tools a", has_text="Approve").click()
+    page.get_by_role("link", name="Approve", exact=True).click()
     page.fill("#id_reason", "KYC documents verified")
     page.click("input[name=apply]")
     page.wait_for_url(f"**/admin/merchants/merchant/{merchant.pk}/change/")
-    assert "moved to approved" in page.locator(".messagelist").inner_text()
+    assert page.get_by_text("moved to approved").is_visible()
     page.screenshot(path=str(tmp_path / "merchant-approved.png"), full_page=True)
 
     merchant = Merchant.objects.get(pk=merchant.pk)
@@ -116,8 +116,8 @@ def test_ops_approves_a_merchant_from_its_page_with_a_reason(server_url, page, t
         "ops",
     )
     # Going live is refused in the browser too while the checklist is open.
-    page.locator(".object-tools a", has_text="Go live").click()
+    page.get_by_role("link", name="Go live", exact=True).click()
     page.fill("#id_reason", "launch")
     page.click("input[name=apply]")
-    assert "Complete the onboarding checklist first" in page.locator(".messagelist").inner_text()
+    assert page.get_by_text("Complete the onboarding checklist first").is_visible()
     assert Merchant.objects.get(pk=merchant.pk).status == MerchantStatus.APPROVED

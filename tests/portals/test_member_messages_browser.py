@@ -104,7 +104,7 @@ def test_the_admin_preview_of_a_template(server_url, page):  # noqa: F811
     page.goto(f"{server_url}/admin/login/")
     page.fill("#id_username", "ops")
     page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    page.click("#login-form [type=submit]")
     page.wait_for_url(f"{server_url}/admin/")
 
     page.goto(f"{server_url}/admin/loyalty/messagetemplate/{template.pk}/preview/")

@@ -214,7 +214,7 @@ def test_the_form_refuses_bad_terms_and_saves_nothing(client, shop, overrides, f
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert field in errors, errors
-    assert 'class="errornote"' in response.text
+    assert 'class="errornote' in response.text
     assert Campaign.objects.count() == 0
     assert CampaignCoupon.objects.count() == 0
 
@@ -417,8 +417,8 @@ def test_only_a_draft_that_gave_nothing_can_be_deleted(client, shop):
     for campaign in (running, awarded):
         assert client.get(delete_url(campaign)).status_code == 403
         assert client.post(delete_url(campaign), {"post": "yes"}).status_code == 403
-        assert 'class="deletelink"' not in client.get(change_url(campaign)).text
-    assert 'class="deletelink"' in client.get(change_url(draft)).text
+        assert delete_url(campaign) not in client.get(change_url(campaign)).text
+    assert delete_url(draft) in client.get(change_url(draft)).text
     assert client.get(delete_url(draft)).status_code == 200
     assert client.post(delete_url(draft), {"post": "yes"}).status_code == 302
     assert set(Campaign.objects.values_list("name", flat=True)) == {"Running", "Awarded"}

@@ -123,15 +123,14 @@ def test_a_marketer_reads_campaigns_their_report_and_the_simulator(server_url, p
     screenshots(page, "campaigns/list")
 
     page.goto(f"{server_url}/admin/loyalty/campaign/{campaign.pk}/change/")
-    tools = page.locator(".object-tools")
     for label in ("Pause", "End", "Report"):
-        assert tools.get_by_role("link", name=label, exact=True).is_visible(), label
+        assert page.get_by_role("link", name=label, exact=True).is_visible(), label
     assert page.locator("#id_name").input_value() == "Autumn double points"
     watch.assert_clean("campaign page")
     no_sideways_scroll(page, "campaign page")
     screenshots(page, "campaigns/change")
 
-    tools.get_by_role("link", name="Report", exact=True).click()
+    page.get_by_role("link", name="Report", exact=True).click()
     page.wait_for_url(f"**/campaign/{campaign.pk}/report/")
     assert page.get_by_text("Members targeted").is_visible()
     assert page.get_by_role("rowheader", name="Orders per member").is_visible()
@@ -142,7 +141,7 @@ def test_a_marketer_reads_campaigns_their_report_and_the_simulator(server_url, p
     screenshots(page, "campaigns/report")
 
     page.goto(f"{server_url}/admin/loyalty/program/{program.pk}/change/")
-    page.locator(".object-tools").get_by_role("link", name="Simulate an order").click()
+    page.get_by_role("link", name="Simulate an order").click()
     page.wait_for_url(f"**/program/{program.pk}/simulate/")
     page.fill("#id_member", "someone-new")
     page.select_option("#id_tier", "Gold")
@@ -160,7 +159,7 @@ def test_a_marketer_reads_campaigns_their_report_and_the_simulator(server_url, p
 
     # Back on the campaign, the marketer pauses it with a reason.
     page.goto(f"{server_url}/admin/loyalty/campaign/{campaign.pk}/change/")
-    page.locator(".object-tools").get_by_role("link", name="Pause", exact=True).click()
+    page.get_by_role("link", name="Pause", exact=True).click()
     page.wait_for_url(f"**/campaign/{campaign.pk}/move/paused/")
     page.fill("#id_reason", "The autumn stock ran out early")
     watch.assert_clean("move page")
@@ -168,8 +167,8 @@ def test_a_marketer_reads_campaigns_their_report_and_the_simulator(server_url, p
     screenshots(page, "campaigns/move")
     page.click("input[type=submit][value=Pause]")
     page.wait_for_url(f"**/campaign/{campaign.pk}/change/")
-    assert "Autumn double points: Paused." in page.locator(".messagelist").inner_text()
-    assert page.locator(".object-tools").get_by_role("link", name="Resume").is_visible()
+    assert page.get_by_text("Autumn double points: Paused.").is_visible()
+    assert page.get_by_role("link", name="Resume").is_visible()
     event = CampaignEvent.objects.filter(campaign=campaign).latest("id")
     assert (event.to_status, event.reason, event.actor) == (
         "paused",

@@ -1,0 +1,103 @@
+"""The ops console's home: today's work, as the cards every app declares
+(``core.ops_cards``), grouped by section, each with its figure, its week and the list
+behind it. A staff user sees the cards of the lists they may open."""
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.admin import AdminSite
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+
+from config.navigation import model_admin_for
+from core.ops_cards import SECTIONS, Card, Figure, all_cards
+from portals import formatting
+
+SPARK_WIDTH, SPARK_HEIGHT = 112, 28
+
+
+@dataclass(frozen=True)
+class ShownCard:
+    card: Card
+    figure: Figure
+    url: str
+    text: str
+    spark: str  # the SVG polyline's points, "" without a trend
+    trend_words: str
+
+    @property
+    def alert(self) -> bool:
+        return bool(self.figure.value) and self.card.tone in {"attention", "danger"}
+
+
+def visible(site: AdminSite, request: HttpRequest, card: Card) -> bool:
+    model_admin = model_admin_for(site, card.rights_of)
+    return bool(model_admin and model_admin.has_view_or_change_permission(request))
+
+
+def card_url(site: AdminSite, card: Card) -> str:
+    if not card.link:
+        return ""
+    url = reverse(card.link, current_app=site.name)
+    return f"{url}?{card.query}" if card.query else url
+
+
+def spark_points(values: tuple[int, ...]) -> str:
+    """The polyline of a week's values, scaled into the sparkline's box (a flat line in
+    the middle when every value is the same)."""
+    if len(values) < 2:
+        return ""
+    low, high = min(values), max(values)
+    step = SPARK_WIDTH / (len(values) - 1)
+    points = []
+    for index, value in enumerate(values):
+        share = 0.5 if high == low else (value - low) / (high - low)
+        y = SPARK_HEIGHT - 2 - share * (SPARK_HEIGHT - 4)
+        points.append(f"{index * step:.1f},{y:.1f}")
+    return " ".join(points)
+
+
+def _text(figure: Figure) -> str:
+    if figure.money:
+        return " · ".join(
+            formatting.money(amount, currency) for currency, amount in sorted(figure.money.items())
+        ) or formatting.money(0, "EUR")
+    return figure.text or (f"{figure.value:,}" if figure.value is not None else "—")
+
+
+def shown(site: AdminSite, card: Card, now: datetime.datetime) -> ShownCard:
+    figure = card.figure(now)
+    trend = figure.trend
+    return ShownCard(
+        card=card,
+        figure=figure,
+        url=card_url(site, card),
+        text=_text(figure),
+        spark=spark_points(trend),
+        trend_words=", ".join(f"{value:,}" for value in trend),
+    )
+
+
+def home_sections(site: AdminSite, request: HttpRequest) -> list[dict[str, Any]]:
+    now = timezone.now()
+    cards = [card for card in all_cards() if visible(site, request, card)]
+    return [
+        {"title": section, "cards": [shown(site, card, now) for card in of_section]}
+        for section in SECTIONS
+        if (of_section := [card for card in cards if card.section == section])
+    ]
+
+
+def badges(site: AdminSite, request: HttpRequest) -> dict[str, int]:
+    """The sidebar's badges: each badge card's count, by the model of the list it links
+    to (only the cards this user sees; none for a count of 0)."""
+    now = timezone.now()
+    counts: dict[str, int] = {}
+    for card in all_cards():
+        if card.badge and visible(site, request, card):
+            value = card.figure(now).value or 0
+            if value:
+                counts[card.rights_of] = counts.get(card.rights_of, 0) + value
+    return counts
