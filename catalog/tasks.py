@@ -6,21 +6,23 @@ from django.utils import timezone
 
 from catalog import fx, pools
 from catalog.services import catalog_items_reprice
+from core.jobs import job_result
 
 
 @shared_task(name="catalog.refresh_exchange_rates", acks_late=True)
-def refresh_exchange_rates() -> str:
-    return str(fx.rates_refresh(now=timezone.now()))
+def refresh_exchange_rates() -> dict:
+    result = fx.rates_refresh(now=timezone.now())
+    return job_result(rows=result.rates_added + result.items_repriced, summary=result)
 
 
 @shared_task(name="catalog.reprice_items", acks_late=True)
 def reprice_items(
     merchant_ids: list[int] | None = None, currencies: list[str] | None = None
-) -> str:
+) -> dict:
     changed = catalog_items_reprice(
         merchant_ids=merchant_ids, currencies=currencies, at=timezone.now()
     )
-    return f"{changed} item(s) repriced"
+    return job_result(rows=changed, summary=f"{changed} item(s) repriced")
 
 
 def program_saved(*, program) -> None:

@@ -9,8 +9,25 @@ class CoreConfig(AppConfig):
     name = "core"
     verbose_name = "Core"
 
+    staff_group_permissions = {
+        # Operations run the scheduled jobs (Run now), so they read every run and, to
+        # tell a supplier's outage from a bug, its traceback.
+        "Operations": ["core.view_jobrun", "core.view_jobrun_traceback"],
+    }
+    periodic_tasks = [
+        {
+            "name": "Prune job runs",
+            "task": "core.prune_job_runs",
+            "crontab": "50 3 * * *",
+            "description": "Deletes the job runs older than JOB_RUNS_KEEP_DAYS.",
+        },
+    ]
+
     def ready(self) -> None:
         post_migrate.connect(_after_migrate, dispatch_uid="core.after_migrate")
+        from core import job_runs
+
+        job_runs.connect()
 
 
 def _after_migrate(sender: AppConfig, using: str = "default", **kwargs) -> None:

@@ -3,6 +3,7 @@
 from celery import shared_task
 from django.utils import timezone
 
+from core.jobs import job_result
 from customercare import (
     account_deletion,
     escalation,
@@ -58,10 +59,11 @@ def sweep() -> str:
 
 
 @shared_task(name="customercare.sla_check", acks_late=True)
-def sla_check() -> str:
+def sla_check() -> dict:
     """Scheduled: flag tickets at risk and breached, escalate breaches, close resolved
     tickets past their reopen window."""
-    return str(escalation.sla_check(now=timezone.now()))
+    result = escalation.sla_check(now=timezone.now())
+    return job_result(rows=result.checked, summary=result)
 
 
 @shared_task(

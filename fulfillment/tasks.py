@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.actors import Actor
+from core.jobs import job_result
 from fulfillment.models import Redemption
 from fulfillment.services import delivery, dispatch
 
@@ -28,7 +29,7 @@ def run_budget() -> datetime.timedelta:
 
 
 @shared_task(name="fulfillment.process_supplier_orders", acks_late=True)
-def process_supplier_orders(batch_size: int = 100, budget_seconds: float | None = None) -> str:
+def process_supplier_orders(batch_size: int = 100, budget_seconds: float | None = None) -> dict:
     """Scheduled: place, poll, reconcile and retry the supplier orders that are due, batch
     after batch for up to ``run_budget()`` (or ``budget_seconds``), and queue again the
     delivery emails a crash may have lost."""
@@ -42,7 +43,9 @@ def process_supplier_orders(batch_size: int = 100, budget_seconds: float | None 
     missing = delivery.unsent_deliveries_take(now=timezone.now())
     for redemption_id in missing:
         send_delivery_email.delay(redemption_id)
-    return f"{result}; {len(missing)} delivery email(s) sent again"
+    return job_result(
+        rows=result.claimed, summary=f"{result}; {len(missing)} delivery email(s) sent again"
+    )
 
 
 @shared_task(name="fulfillment.dispatch_redemption", acks_late=True)

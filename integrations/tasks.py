@@ -11,5 +11,6 @@ def process_delivery(delivery_id: int) -> str:
 
 
 @shared_task(name="integrations.sweep_inbox", acks_late=True)
-def sweep_inbox() -> str:
-    return str(services.inbox_sweep(now=timezone.now()))
+def sweep_inbox() -> int:
+    """The deliveries processed: the job run's rows."""
+    return services.inbox_sweep(now=timezone.now())

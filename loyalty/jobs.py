@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 
 from core.actors import Actor
 from core.batches import value_batches
+from core.jobs import progress
 from loyalty import ledger, tiers
 from loyalty.locks import lots_lock, members_lock_batch
 from loyalty.models import ExpiryPolicy, Member, PointLot, Program
@@ -42,8 +43,16 @@ class JobResult:
 
 
 def _member_batches(lots: QuerySet[PointLot], batch_size: int):
-    """Successive lists of member ids that own lots in ``lots``, ascending."""
-    return value_batches(lots, "member_id", batch_size)
+    """Successive lists of member ids that own lots in ``lots``, ascending. Run as a task,
+    the job's run shows how many of those members are done (one count, then one small
+    UPDATE a batch)."""
+    total = lots.values("member_id").distinct().count()
+    done = 0
+    progress(done, total)
+    for member_ids in value_batches(lots, "member_id", batch_size):
+        yield member_ids
+        done += len(member_ids)
+        progress(min(done, total), total)
 
 
 def _by_member(lots: QuerySet[PointLot]) -> dict[int, list[PointLot]]:

@@ -1,6 +1,7 @@
 from celery import shared_task
 from django.utils import timezone
 
+from core.jobs import job_result
 from loyalty import jobs
 from loyalty.campaigns import services as campaigns
 from loyalty.referrals import qualify
@@ -9,33 +10,39 @@ from loyalty.segments import services as segments
 
 
 @shared_task(name="loyalty.release_pending_points", acks_late=True)
-def release_pending_points() -> str:
-    return str(jobs.release_pending_points(now=timezone.now()))
+def release_pending_points() -> dict:
+    result = jobs.release_pending_points(now=timezone.now())
+    return job_result(rows=result.lots, summary=result)
 
 
 @shared_task(name="loyalty.expire_points", acks_late=True)
-def expire_points() -> str:
-    return str(jobs.expire_points(now=timezone.now()))
+def expire_points() -> dict:
+    result = jobs.expire_points(now=timezone.now())
+    return job_result(rows=result.lots, summary=result)
 
 
 @shared_task(name="loyalty.recompute_tiers", acks_late=True)
-def recompute_tiers() -> str:
-    return str(jobs.recompute_tiers(now=timezone.now()))
+def recompute_tiers() -> dict:
+    result = jobs.recompute_tiers(now=timezone.now())
+    return job_result(rows=result.changes, summary=result)
 
 
 @shared_task(name="loyalty.report_aggregates_update", acks_late=True, soft_time_limit=50)
-def report_aggregates_update() -> str:
-    return str(aggregates.aggregates_update(now=timezone.now()))
+def report_aggregates_update() -> dict:
+    result = aggregates.aggregates_update(now=timezone.now())
+    return job_result(rows=result.buckets, summary=result)
 
 
 @shared_task(name="loyalty.report_aggregates_reconcile", acks_late=True)
-def report_aggregates_reconcile() -> str:
-    return str(aggregates.aggregates_reconcile(now=timezone.now()))
+def report_aggregates_reconcile() -> dict:
+    result = aggregates.aggregates_reconcile(now=timezone.now())
+    return job_result(rows=result.buckets, summary=result)
 
 
 @shared_task(name="loyalty.refresh_segments", acks_late=True, soft_time_limit=600)
-def refresh_segments() -> str:
-    return str(segments.segments_refresh(now=timezone.now()))
+def refresh_segments() -> dict:
+    result = segments.segments_refresh(now=timezone.now())
+    return job_result(rows=result.joined + result.left, summary=result)
 
 
 @shared_task(name="loyalty.refresh_segments_full", acks_late=True)
@@ -59,37 +66,42 @@ def campaign_budget_spent(campaign_id: int) -> str:
 
 
 @shared_task(name="loyalty.announce_expiring_points", acks_late=True)
-def announce_expiring_points() -> str:
+def announce_expiring_points() -> dict:
     from loyalty import events
 
-    return f"{events.announce_expiring_points(now=timezone.now())} lot(s) announced"
+    announced = events.announce_expiring_points(now=timezone.now())
+    return job_result(rows=announced, summary=f"{announced} lot(s) announced")
 
 
 @shared_task(name="loyalty.close_achievement_periods", acks_late=True)
-def close_achievement_periods() -> str:
+def close_achievement_periods() -> dict:
     from loyalty.achievements import periods
 
-    return f"{periods.periods_close(now=timezone.now())} streak(s) broke"
+    broke = periods.periods_close(now=timezone.now())
+    return job_result(rows=broke, summary=f"{broke} streak(s) broke")
 
 
 @shared_task(
     name="loyalty.send_expiry_warnings", acks_late=True, soft_time_limit=1500, time_limit=1800
 )
-def send_expiry_warnings() -> str:
+def send_expiry_warnings() -> dict:
     from loyalty.messages import jobs as messages
 
-    return str(messages.expiry_warnings_send(now=timezone.now()))
+    result = messages.expiry_warnings_send(now=timezone.now())
+    return job_result(rows=result.sent + result.skipped + result.failed, summary=result)
 
 
 @shared_task(name="loyalty.send_member_messages", acks_late=True, soft_time_limit=240)
-def send_member_messages() -> str:
+def send_member_messages() -> dict:
     from loyalty.messages import jobs as messages
 
-    return str(messages.lifecycle_messages_send(now=timezone.now()))
+    result = messages.lifecycle_messages_send(now=timezone.now())
+    return job_result(rows=result.sent + result.skipped + result.failed, summary=result)
 
 
 # Each referral is settled in its own transaction: a run cut short leaves the rest to
 # the next one.
 @shared_task(name="loyalty.qualify_referrals", acks_late=True, soft_time_limit=600, time_limit=720)
-def qualify_referrals() -> str:
-    return str(qualify.referrals_qualify(now=timezone.now()))
+def qualify_referrals() -> dict:
+    result = qualify.referrals_qualify(now=timezone.now())
+    return job_result(rows=result.qualified + result.voided, summary=result)

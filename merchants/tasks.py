@@ -4,6 +4,7 @@ from celery import shared_task
 from django.core.cache import cache
 from django.utils import timezone
 
+from core.jobs import job_result
 from merchants import invoices, monthly_reports
 from merchants.idempotency import idempotency_purge_expired
 
@@ -36,20 +37,22 @@ def send_portal_invite(membership_id: int, invited_by: str) -> bool:
 
 
 @shared_task(name="merchants.draft_invoices", acks_late=True, soft_time_limit=1500, time_limit=1800)
-def draft_invoices() -> str:
+def draft_invoices() -> dict:
     """Monthly, on the 1st: draft last month's invoices for Finance to review and issue."""
-    return str(invoices.invoices_draft_last_month(now=timezone.now()))
+    result = invoices.invoices_draft_last_month(now=timezone.now())
+    return job_result(rows=result.drafted, summary=result)
 
 
 @shared_task(name="merchants.dispatch_webhooks", acks_late=True, soft_time_limit=50, time_limit=60)
-def dispatch_webhooks(merchant_id: int | None = None) -> str:
+def dispatch_webhooks(merchant_id: int | None = None) -> dict:
     """Every minute (and nudged after events commit): deliveries for new outbox events,
     and a worker task for each delivery that is due."""
     from merchants.webhooks import delivery
 
-    return str(
-        delivery.webhooks_dispatch(now=timezone.now(), merchant_id=merchant_id, send=_deliver_later)
+    result = delivery.webhooks_dispatch(
+        now=timezone.now(), merchant_id=merchant_id, send=_deliver_later
     )
+    return job_result(rows=sum(result.outcomes.values()), summary=result)
 
 
 def _deliver_later(delivery_id: int) -> None:
@@ -65,9 +68,10 @@ def deliver_webhook(delivery_id: int) -> str:
 
 
 @shared_task(name="merchants.purge_outbox", acks_late=True)
-def purge_outbox() -> str:
+def purge_outbox() -> dict:
     """Daily: delete outbox events past WEBHOOK_EVENT_RETENTION_DAYS (and their deliveries
     and attempts)."""
     from merchants.webhooks import retention
 
-    return str(retention.outbox_purge(now=timezone.now()))
+    purged = retention.outbox_purge(now=timezone.now())
+    return job_result(rows=purged.events + purged.deliveries + purged.attempts, summary=purged)

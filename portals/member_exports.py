@@ -7,6 +7,7 @@ import tempfile
 from django.core.files import File
 from django.db import IntegrityError, transaction
 
+from core.jobs import progress
 from loyalty.selectors import member_export_rows
 from merchants.models import Merchant, MerchantStatus
 from portals.exports import BOM, csv_write
@@ -76,10 +77,13 @@ def member_exports_make(
     merchants = Merchant.objects.filter(status=MerchantStatus.LIVE).order_by("pk")
     if merchant_id is not None:
         merchants = merchants.filter(pk=merchant_id)
-    made = sum(
-        member_export_make(merchant=merchant, now=now) is not None
-        for merchant in merchants[:batch_size]
-    )
+    # An export is a whole merchant's members: the job's run counts merchants done.
+    due = list(merchants[:batch_size])
+    made = 0
+    for done, merchant in enumerate(due):
+        progress(done, len(due))
+        made += member_export_make(merchant=merchant, now=now) is not None
+    progress(len(due), len(due))
     removed = 0
     for merchant_pk in MemberExport.objects.values_list("merchant_id", flat=True).distinct():
         for old in MemberExport.objects.filter(merchant_id=merchant_pk)[MemberExport.KEPT :]:

@@ -1,12 +1,14 @@
 from celery import shared_task
 from django.utils import timezone
 
+from core.jobs import job_result
 from portals import snapshots
 
 
 @shared_task(name="portals.refresh_report_snapshots", acks_late=True, soft_time_limit=240)
-def refresh_report_snapshots() -> str:
-    return str(snapshots.snapshots_refresh(now=timezone.now()))
+def refresh_report_snapshots() -> dict:
+    result = snapshots.snapshots_refresh(now=timezone.now())
+    return job_result(rows=result.computed + result.deleted, summary=result)
 
 
 @shared_task(name="portals.make_member_exports", acks_late=True, soft_time_limit=3000)

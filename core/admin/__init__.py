@@ -8,3 +8,6 @@
 - ``rights``: the permission checks of the admins' own pages.
 - ``buttons``: the change page of a record that only services change.
 - ``importexport``: the base of the admins staff import and export with."""
+
+# Registered here, where the admin's autodiscovery finds core's admin: the job runs.
+from core.admin import job_runs  # noqa: F401

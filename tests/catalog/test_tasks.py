@@ -67,7 +67,7 @@ def test_refresh_exchange_rates_task_imports_the_drop_folder(drop_dir, priced_it
         f"base,quote,rate,as_of\nUSD,EUR,0.80,{(timezone.now() - HOUR).isoformat()}\n"
     )
 
-    summary = tasks.refresh_exchange_rates.delay().get()
+    summary = tasks.refresh_exchange_rates.delay().get()["summary"]
 
     assert "1 file(s) imported" in summary
     assert "1 item(s) repriced" in summary
@@ -79,10 +79,10 @@ def test_reprice_items_task_follows_the_latest_rate(priced_item):
     assert priced_item.prices == {"10.00": 900}
     rate("USD", "EUR", "0.95", as_of=timezone.now() - HOUR)
 
-    assert tasks.reprice_items.delay().get() == "1 item(s) repriced"
+    assert tasks.reprice_items.delay().get() == {"rows": 1, "summary": "1 item(s) repriced"}
 
     assert MerchantCatalogItem.objects.get(pk=priced_item.pk).prices == {"10.00": 950}
-    assert tasks.reprice_items.delay().get() == "0 item(s) repriced"  # idempotent
+    assert tasks.reprice_items.delay().get()["rows"] == 0  # idempotent
 
 
 def test_check_code_pools_task_alerts_on_a_low_pool(pool):

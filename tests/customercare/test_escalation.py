@@ -379,7 +379,7 @@ def test_the_scheduled_task_checks_as_of_now(member, django_capture_on_commit_ca
     ticket = ticket_open(member)
     Ticket.objects.filter(pk=ticket.pk).update(created_at=timezone.now() - 61 * MINUTE)
     with django_capture_on_commit_callbacks(execute=True):
-        summary = tasks.sla_check.delay().get()
+        summary = tasks.sla_check.delay().get()["summary"]
     ticket.refresh_from_db()
     assert ticket.first_response_breached
     assert ticket.priority == TicketPriority.HIGH

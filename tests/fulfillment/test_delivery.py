@@ -305,7 +305,7 @@ def test_a_delivery_whose_email_was_lost_is_emailed_by_the_scheduled_run():
     Redemption.objects.filter(pk=redemption.pk).update(
         delivered_at=timezone.now() - datetime.timedelta(minutes=10)
     )
-    assert "1 delivery email(s)" in process_supplier_orders()
+    assert "1 delivery email(s)" in process_supplier_orders()["summary"]
     assert len(mail.outbox) == 1
     assert Redemption.objects.get(pk=redemption.pk).delivery_status == "sent"
-    assert "0 delivery email(s)" in process_supplier_orders()
+    assert "0 delivery email(s)" in process_supplier_orders()["summary"]

@@ -303,9 +303,10 @@ def test_one_scheduled_run_drains_a_backlog_of_many_batches():
 
     redemptions, _ = backlog(7, sandbox("good"))
 
-    summary = process_supplier_orders(batch_size=2)
+    report = process_supplier_orders(batch_size=2)
 
-    assert summary.startswith("7 claimed: 7 delivered")
+    assert report["summary"].startswith("7 claimed: 7 delivered")
+    assert report["rows"] == 7
     assert not SupplierOrder.objects.filter(status__in=dispatch.ACTIVE).exists()
     assert set(Redemption.objects.values_list("status", flat=True)) == {"delivered"}
     assert sorted(sandbox_placements().values()) == [1] * 7

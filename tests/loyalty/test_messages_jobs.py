@@ -372,8 +372,8 @@ def test_the_beats_tasks_run_the_jobs(shop):
     member = member_make(shop, email="ana@example.com", marketing_consent=True)
     lot(member, 300, timezone.now() + 3 * DAY)
 
-    expiring = tasks.send_expiry_warnings.delay().get()
-    lifecycle_run = tasks.send_member_messages.delay().get()
+    expiring = tasks.send_expiry_warnings.delay().get()["summary"]
+    lifecycle_run = tasks.send_member_messages.delay().get()["summary"]
 
     assert expiring.startswith("1 sent")
     assert lifecycle_run.startswith("1 sent")  # the welcome

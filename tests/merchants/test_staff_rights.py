@@ -31,6 +31,7 @@ from catalog.alerts import alert_raise
 from catalog.models import AlertKind, CodePool, Supplier
 from config.admin import StaffRightsMixin
 from core.actors import SYSTEM, Actor
+from core.models import JobRun
 from core.staff_groups import staff_groups_sync
 from customercare import goodwill
 from customercare.account_deletion import account_deletion_request
@@ -328,6 +329,11 @@ RIGHTS: list[tuple[str, set[str]]] = [
     ("GET auth_user_password_change", NOBODY),
     ("POST auth_user_password_change", NOBODY),
     ("action auth.group delete_selected", NOBODY),
+    # -- job runs: read by Operations, written by the task machinery alone; Run now -----
+    ("action core.jobrun delete_selected", NOBODY),
+    ("GET core_jobrun_state", {OPS}),
+    ("GET django_celery_beat_periodictask_run_now", {OPS}),
+    ("POST django_celery_beat_periodictask_run_now", {OPS}),
 ]
 
 # The views every model admin has, whose rights are Django's own (view, add, change,
@@ -537,7 +543,16 @@ PAGES = {
     "auth_user_password_change": lambda w, _: ([w["agent"].pk], {}),
     "integrations_inboxdelivery_act": lambda w, name: ([w["inbox"].pk, name], {}),
     "integrations_inboxdelivery_connect": lambda w, _: ([w["store"].pk], {}),
+    "core_jobrun_state": lambda w, _: ([job_run_make().pk], {}),
+    "django_celery_beat_periodictask_run_now": lambda w, _: ([w["heartbeat"].pk], {}),
 }
+
+
+def job_run_make() -> JobRun:
+    """A run for the page that shows one (made inside the attempt, rolled back with it)."""
+    return JobRun.objects.create(task_id=str(uuid.uuid4()), task_name="x", outcome="running")
+
+
 IMPORT_EXPORT = ("_import", "_process_import", "_export")
 
 

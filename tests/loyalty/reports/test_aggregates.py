@@ -284,8 +284,8 @@ def test_the_commands_and_the_task_run_the_jobs(capsys):
     assert ReportEntryDay.objects.get(merchant=merchant).points == 9
     call_command("report_aggregates_reconcile", "--merchant", merchant.slug)
     assert ReportEntryDay.objects.get(merchant=merchant).points == 9
-    assert "recomputed" in tasks.report_aggregates_update()
-    assert "recomputed" in tasks.report_aggregates_reconcile()
+    assert "recomputed" in tasks.report_aggregates_update()["summary"]
+    assert "recomputed" in tasks.report_aggregates_reconcile()["summary"]
 
 
 def test_the_jobs_are_scheduled():
