@@ -253,7 +253,15 @@ def _internal_error(
     **kwargs,
 ) -> None:
     if isinstance(exception, Retry):
-        return  # an eager retry: the retried run (same id) records itself
+        # An eager task's retry is raised to its caller, not run again: it stays retrying.
+        changes = {
+            "outcome": JobOutcome.RETRYING,
+            "finished_at": timezone.now(),
+            "error": error_line(exception.exc if exception.exc is not None else str(exception)),
+        }
+        running = JobRun.objects.filter(task_id=task_id, outcome=JobOutcome.RUNNING)
+        _write("the retry", task_id, lambda: running.update(**changes))
+        return
     _failed(sender=sender, task_id=task_id, exception=exception, einfo=einfo)
 
 

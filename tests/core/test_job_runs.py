@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 from celery import shared_task
+from celery.exceptions import Retry
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
@@ -52,6 +53,11 @@ def counts(total: int) -> dict:
 
 
 seen: list[tuple[int, int]] = []
+
+
+@shared_task(bind=True, name="tests.core.retries")
+def retries(self) -> None:
+    raise self.retry(exc=ConnectionError("supplier down"), countdown=60)
 
 
 def staff_with(*perms: str):
@@ -105,6 +111,14 @@ def test_a_failing_task_records_its_error_and_traceback():
     assert "Traceback" in run.traceback
     assert "second line of the message" in run.traceback
     assert run.finished_at is not None
+
+
+def test_a_task_that_asks_to_be_retried_records_why():
+    with pytest.raises(Retry):
+        retries.delay()
+
+    run = JobRun.objects.get()
+    assert (run.outcome, run.error) == (JobOutcome.RETRYING, "ConnectionError: supplier down")
 
 
 def test_a_running_task_records_its_progress_and_outside_a_task_progress_does_nothing():
