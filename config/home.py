@@ -12,8 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from config.navigation import model_admin_for
+from core import formatting
 from core.ops_cards import SECTIONS, Card, Figure, all_cards
-from portals import formatting
 
 SPARK_WIDTH, SPARK_HEIGHT = 112, 28
 

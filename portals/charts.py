@@ -33,7 +33,7 @@ from babel.numbers import format_compact_currency, format_compact_decimal
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from portals import formatting
+from core import formatting
 
 Unit = Literal["points", "money", "percent", "count"]
 Number = int | Decimal

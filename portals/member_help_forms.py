@@ -6,10 +6,10 @@ from django import forms
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core import formatting
 from customercare import services
 from customercare.models import TicketCategory
 from fulfillment.models import Redemption
-from portals import formatting
 
 # The categories in the member's words, in the order the form offers them.
 CATEGORY_WORDS = [

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from portals.formatting import date_range
+from core.formatting import date_range
 
 DEFAULT_PRESET = "last_30"
 CUSTOM = "custom"

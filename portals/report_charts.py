@@ -5,7 +5,8 @@ from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext_lazy as _
 
-from portals import charts, formatting
+from core import formatting
+from portals import charts
 
 if TYPE_CHECKING:  # report_page builds the report and calls this: no import at run time
     from portals.report_page import Report

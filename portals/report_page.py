@@ -16,12 +16,13 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from core import formatting
 from core.percentiles import Durations
 from customercare.reports import MerchantCareReport
 from fulfillment.reports import RewardsReport, RewardsRow
 from loyalty.reports.selectors import ProgramReport, TopMember
 from merchants.models import Merchant
-from portals import charts, formatting, report_parts
+from portals import charts, report_parts
 from portals import report_charts as report_charts_module
 from portals.exports import Money, Table
 from portals.periods import Period

@@ -11,9 +11,10 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils.translation import gettext_lazy as _
 
+from core import formatting
 from fulfillment.reports import Amount
 from loyalty.reports.definitions import Definition, definitions
-from portals import formatting
+from portals import report_changes
 from portals.exports import Money, Table
 
 DEFINITIONS: dict[str, Definition] = {
@@ -235,7 +236,7 @@ def tile(
         key=key,
         value=show(current),
         previous=show(previous),
-        change=formatting.change(current, previous),
+        change=report_changes.change(current, previous),
         direction=formatting.change_direction(current, previous),
         note=note,
     )

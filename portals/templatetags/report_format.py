@@ -14,7 +14,8 @@ from decimal import Decimal
 
 from django import template
 
-from portals import formatting
+from core import formatting
+from portals import report_changes
 
 register = template.Library()
 
@@ -46,7 +47,7 @@ def percent(ratio: Decimal | None) -> str:
 
 @register.filter
 def change(current: int | Decimal | None, previous: int | Decimal | None) -> str:
-    return formatting.change(current, previous)
+    return report_changes.change(current, previous)
 
 
 @register.filter

@@ -14,12 +14,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from core import formatting
 from core.exceptions import InvalidTransition
 from fulfillment.claim_page import PRIVATE_HEADERS
 from fulfillment.models import DeliveryStatus, Redemption, RedemptionStatus
 from fulfillment.services.delivery import PDF_REWARD_TYPES, claim_open, claim_token
 from fulfillment.vouchers import voucher_pdf
-from portals import formatting
 from portals.member_session import local_date, member_page, member_render, signed_in_at
 from portals.views.member_rewards import (
     PORTAL_MEMBER,

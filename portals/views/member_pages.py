@@ -18,6 +18,7 @@ from django.utils.translation import get_language_info, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core import formatting
 from core.i18n import supported_language
 from fulfillment.models import Redemption
 from integrations.widget.selectors import TierProgress, tier_progress
@@ -38,7 +39,6 @@ from loyalty.program_config import program_config
 from loyalty.referrals.services import referral_code_get_or_create, referral_link
 from loyalty.selectors import campaigns_for_member
 from loyalty.services.members import member_upsert
-from portals import formatting
 from portals.member_session import local_date, member_page, member_render, safe_next
 from portals.views.member_rewards import affordable_cards, redemption_url
 from portals.views.member_words import CampaignWords, campaign_words, entry_words, rule_words

@@ -30,6 +30,7 @@ from catalog import denominations
 from catalog import selectors as catalog_selectors
 from catalog import services as catalog_services
 from catalog.models import MerchantCatalogItem, RewardType
+from core import formatting
 from core.actors import Actor
 from core.exceptions import DomainError
 from fulfillment.exceptions import (
@@ -50,7 +51,6 @@ from loyalty.exceptions import (
     NoActiveProgram,
 )
 from loyalty.program_config import program_config
-from portals import formatting
 from portals.member_session import member_page, member_render
 
 REWARDS_PAGE_SIZE = 12

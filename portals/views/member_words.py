@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from core import formatting
 from loyalty.models import (
     ActivityKind,
     Campaign,
@@ -23,7 +24,6 @@ from loyalty.models import (
     RuleKind,
 )
 from loyalty.models.ledger import LedgerEntryKind
-from portals import formatting
 
 MINUS = "\u2212"
 ACTIVITY_WORDS = {

@@ -1,7 +1,7 @@
 """Figures written for people, in the reader's locale (Babel's CLDR data): money with its
 currency's own decimals (``$387.00``, ``387,00 €``, ``¥1,200``), points with thousands
 separators, ratios as percents with one decimal, the change against the previous period
-(``+12.5%``, ``-3%`` with a minus sign, ``new``), dates, date ranges and durations.
+(``portals.report_changes``), dates, date ranges, durations and moments.
 
 Every function takes ``locale`` (a Babel or Django language code: ``en``, ``fr``,
 ``pt-br``); without one it uses the active Django language, so a template filter and a
@@ -31,7 +31,6 @@ from babel.numbers import (
 )
 from babel.units import format_unit
 from django.utils import translation
-from django.utils.translation import gettext as _
 
 from core.money import quantize_money
 
@@ -126,7 +125,7 @@ def number(value: int | Decimal | None, *, places: int = 0, locale: str | None =
     return format_decimal(Decimal(value), format=pattern, locale=reader_locale(locale))
 
 
-def _percent_text(ratio: Decimal, *, least: int, most: int, locale: str | None) -> str:
+def percent_text(ratio: Decimal, *, least: int, most: int, locale: str | None) -> str:
     where = reader_locale(locale)
     pattern = copy.copy(where.percent_formats[None])
     pattern.frac_prec = (least, most)
@@ -137,14 +136,14 @@ def percent(ratio: Decimal | None, *, locale: str | None = None) -> str:
     """A ratio (``Decimal("0.125")``) as a percent with one decimal: ``12.5%``."""
     if ratio is None:
         return MISSING
-    return _percent_text(ratio, least=1, most=1, locale=locale)
+    return percent_text(ratio, least=1, most=1, locale=locale)
 
 
 def percent_short(ratio: Decimal | None, *, locale: str | None = None) -> str:
     """A percent with a decimal only when it has one (``10%``, ``12.5%``): for an axis."""
     if ratio is None:
         return MISSING
-    return _percent_text(ratio, least=0, most=1, locale=locale)
+    return percent_text(ratio, least=0, most=1, locale=locale)
 
 
 def change_ratio(current: int | Decimal | None, previous: int | Decimal | None) -> Decimal | None:
@@ -165,24 +164,6 @@ def change_direction(current: int | Decimal | None, previous: int | Decimal | No
     if current == previous:
         return "flat"
     return "up" if current > previous else "down"
-
-
-def change(
-    current: int | Decimal | None, previous: int | Decimal | None, *, locale: str | None = None
-) -> str:
-    """The signed change against the previous period, at most one decimal: ``+12.5%``,
-    ``-3%`` (a minus sign, U+2212), ``0%``; ``new`` when the previous was 0, a dash when
-    a figure is missing."""
-    direction = change_direction(current, previous)
-    if direction == "none":
-        return MISSING
-    if direction == "new":
-        return _("new")
-    ratio = change_ratio(current, previous) or Decimal(0)
-    text = _percent_text(abs(ratio), least=0, most=1, locale=locale)
-    if text == _percent_text(Decimal(0), least=0, most=1, locale=locale):
-        return text
-    return ("+" if ratio > 0 else MINUS) + text
 
 
 def date(value: datetime.date | None, *, locale: str | None = None, length: str = "medium") -> str:

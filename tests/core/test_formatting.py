@@ -5,8 +5,9 @@ import pytest
 from django.template import Context, Template
 from django.utils import translation
 
+from core import formatting
 from fulfillment.reports import Amount
-from portals import formatting
+from portals import report_changes
 
 NBSP, NNBSP, MINUS = "\xa0", "\u202f", "\u2212"
 
@@ -90,7 +91,7 @@ def test_short_percent_drops_a_zero_decimal():
     ],
 )
 def test_change_against_the_previous_period(current, previous, text, direction):
-    assert formatting.change(current, previous, locale="en") == text
+    assert report_changes.change(current, previous, locale="en") == text
     assert formatting.change_direction(current, previous) == direction
 
 
