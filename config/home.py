@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from config.navigation import model_admin_for
 from core import formatting
+from core.jobs import scheduled_job_status
 from core.ops_cards import SECTIONS, Card, Figure, all_cards
 
 SPARK_WIDTH, SPARK_HEIGHT = 112, 28
@@ -80,14 +81,52 @@ def shown(site: AdminSite, card: Card, now: datetime.datetime) -> ShownCard:
     )
 
 
+@dataclass(frozen=True)
+class JobLine:
+    name: str
+    url: str
+    outcome: str
+    started: str
+    duration: str
+    alert: bool
+
+
+def job_lines(site: AdminSite, now: datetime.datetime) -> list[JobLine]:
+    """Every scheduled job with its last run, the failed and overdue ones first."""
+    zone = timezone.get_current_timezone()
+    jobs = sorted(scheduled_job_status(now=now), key=lambda job: not job.needs_attention)
+    return [
+        JobLine(
+            name=job.name,
+            url=reverse(
+                "admin:django_celery_beat_periodictask_change",
+                args=[job.periodic_task_id],
+                current_app=site.name,
+            ),
+            outcome=("Overdue · " if job.overdue else "") + job.outcome,
+            started=formatting.moment(job.started_at, zone),
+            duration=formatting.duration(job.duration),
+            alert=job.needs_attention,
+        )
+        for job in jobs
+    ]
+
+
 def home_sections(site: AdminSite, request: HttpRequest) -> list[dict[str, Any]]:
     now = timezone.now()
     cards = [card for card in all_cards() if visible(site, request, card)]
-    return [
-        {"title": section, "cards": [shown(site, card, now) for card in of_section]}
-        for section in SECTIONS
-        if (of_section := [card for card in cards if card.section == section])
-    ]
+    sections = []
+    for section in SECTIONS:
+        of_section = [card for card in cards if card.section == section]
+        if of_section:
+            sections.append(
+                {
+                    "title": section,
+                    "cards": [shown(site, card, now) for card in of_section],
+                    "jobs": job_lines(site, now) if section == "Jobs" else [],
+                }
+            )
+    return sections
 
 
 def badges(site: AdminSite, request: HttpRequest) -> dict[str, int]:

@@ -14,6 +14,7 @@ class CoreConfig(AppConfig):
         # tell a supplier's outage from a bug, its traceback.
         "Operations": ["core.view_jobrun", "core.view_jobrun_traceback"],
     }
+    ops_cards = "core.job_cards.CARDS"
     periodic_tasks = [
         {
             "name": "Prune job runs",

@@ -37,7 +37,7 @@ class Figure:
 @dataclass(frozen=True, kw_only=True)
 class Card:
     key: str  # "fulfillment.stuck": stable, the trend's and the badge's name
-    section: str  # the home's group: Fulfillment, Care, Merchants, Integrations, Money
+    section: str  # the home's group, one of SECTIONS
     title: str
     meaning: str  # one sentence: what is counted and what to do about it
     figure: Callable[[datetime.datetime], Figure]
@@ -53,7 +53,7 @@ class Card:
     badge: bool = False
 
 
-SECTIONS = ("Fulfillment", "Care", "Merchants", "Integrations", "Money")
+SECTIONS = ("Fulfillment", "Care", "Merchants", "Integrations", "Jobs", "Money")
 
 
 def count(value: int, note: str = "") -> Figure:
