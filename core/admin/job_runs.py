@@ -128,7 +128,7 @@ class JobRunAdmin(NoWrites, ModelAdmin):
         (None, {"fields": ("job", "task_name", "task_id", "started_by_whom", "worker")}),
         (
             "When",
-            {"fields": ("created_at", "queued_at", "started_at", "finished_at", "retries")},
+            {"fields": ("first_seen", "queued", "started_exactly", "finished", "retries")},
         ),
         ("What it did", {"fields": ("rows_touched", "summary", "error")}),
     )
@@ -181,6 +181,23 @@ class JobRunAdmin(NoWrites, ModelAdmin):
     @display(description="Started", ordering="id")
     def started(self, run: JobRun) -> str:
         return nowrap(moment_words(run.began_at))
+
+    # The page's times, to the second like the list's.
+    @display(description="First seen")
+    def first_seen(self, run: JobRun) -> str | None:
+        return moment_words(run.created_at) or None
+
+    @display(description="Queued")
+    def queued(self, run: JobRun) -> str | None:
+        return moment_words(run.queued_at) or None
+
+    @display(description="Started")
+    def started_exactly(self, run: JobRun) -> str | None:
+        return moment_words(run.started_at) or None
+
+    @display(description="Finished")
+    def finished(self, run: JobRun) -> str | None:
+        return moment_words(run.finished_at) or None
 
     @display(description="Took")
     def took(self, run: JobRun) -> str:
