@@ -25,7 +25,7 @@ from django.templatetags.static import static
 from django.urls import reverse
 from unfold.sites import UnfoldAdminSite
 
-from config import home, navigation
+from config import home, navigation, staff_mfa
 
 DEFAULT_ACTION_PERMISSIONS = ("change",)
 BADGES_SECONDS = 60
@@ -146,7 +146,14 @@ class OpsAdminSite(UnfoldAdminSite):
         if REDIRECT_FIELD_NAME not in request.GET and REDIRECT_FIELD_NAME not in request.POST:
             request.GET = request.GET.copy()
             request.GET[REDIRECT_FIELD_NAME] = reverse(f"{self.name}:index")
-        return super().login(request, extra_context)
+        # The password, then the second factor (config.staff_mfa).
+        return staff_mfa.login_view(self, request, extra_context)
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        return super().has_permission(request) and staff_mfa.mfa_satisfied(request.user)
+
+    def get_urls(self):
+        return [*staff_mfa.urls(self), *super().get_urls()]
 
     def register(self, model_or_iterable, admin_class=None, **options) -> None:
         super().register(

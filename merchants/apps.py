@@ -30,6 +30,7 @@ class MerchantsConfig(AppConfig):
             "merchants.delete_merchantmembership",
             "merchants.view_merchantmembership",
             "merchants.reset_second_factor",
+            "merchants.view_portal_as_merchant",
             "merchants.add_merchantbrand",
             "merchants.change_merchantbrand",
             "merchants.view_merchantbrand",
@@ -53,7 +54,14 @@ class MerchantsConfig(AppConfig):
         ],
         "Catalog": ["merchants.view_merchant"],
         "Fulfillment": ["merchants.view_merchant"],
-        "Customer care": ["merchants.view_merchant", "merchants.view_store"],
+        # Viewing a merchant's portal as the merchant (read-only, audited): Operations
+        # answer merchants' questions about their figures and set their portal up; care
+        # agents see what a merchant's staff see when a ticket is about the portal.
+        "Customer care": [
+            "merchants.view_merchant",
+            "merchants.view_store",
+            "merchants.view_portal_as_merchant",
+        ],
         "Finance": [
             "merchants.view_merchant",
             "merchants.view_merchantevent",

@@ -92,3 +92,9 @@ class UnknownEventType(DomainError):
     code = "unknown_event_type"
     status = 400
     title = "Unknown webhook event type."
+
+
+class ViewAsNotAllowed(DomainError):
+    code = "view_as_not_allowed"
+    status = 403
+    title = "Only staff with the right may view a merchant's portal."

@@ -11,6 +11,8 @@ role, and for how long.
   404, because every lookup goes through ``request.portal.merchant`` and a selector's
   ``NotFound`` becomes Http404 here.
 - Owners without an authenticator are sent to enrol one before any portal page.
+- Provider staff viewing the portal as a merchant (``portals.view_as``) get that
+  merchant alone, from their audited view, as its owner sees it, and write nothing.
 - Portal sessions end after an idle time and after a maximum time since sign-in
   (``PORTAL_SESSION_IDLE_MINUTES``, ``PORTAL_SESSION_MAX_HOURS``).
 """
@@ -31,9 +33,10 @@ from django.template.response import TemplateResponse
 
 from core.actors import Actor
 from core.exceptions import NotFound
-from merchants.models import Merchant, MerchantBrand, MerchantMembership
+from merchants.models import Merchant, MerchantBrand, MerchantMembership, PortalViewAs
 from merchants.selectors import membership_of_user, memberships_of_user, merchant_brand
 from portals.roles import MFA_REQUIRED, mfa_required
+from portals.view_as import view_as_membership
 
 MEMBERSHIP_KEY = "portal_membership_id"
 SIGNED_IN_KEY = "portal_signed_in_at"
@@ -47,6 +50,8 @@ class Portal:
     membership: MerchantMembership
     # Whether the user is on other merchants' teams too (the header offers to switch).
     switchable: bool = False
+    # Provider staff viewing the portal as the merchant (portals.view_as): read-only.
+    view_as: PortalViewAs | None = None
 
     @property
     def merchant(self) -> Merchant:
@@ -152,6 +157,11 @@ def portal_view(*, roles: Iterable[str]) -> Callable:
             refused = signed_in_check(request)
             if refused is not None:
                 return refused
+            view_as = getattr(request, "view_as", None)
+            if view_as is not None:
+                # Staff viewing the portal as a merchant: that merchant only, as its owner.
+                request.portal = Portal(view_as_membership(view_as), view_as=view_as)
+                return _open(view, request, allowed, *args, **kwargs)
             membership = membership_current(request)
             if membership is None:
                 if memberships_of_user(user=request.user).exists():
@@ -162,17 +172,21 @@ def portal_view(*, roles: Iterable[str]) -> Callable:
             if roles_mfa_missing(request):
                 messages.info(request, "Owners protect their account with an authenticator app.")
                 return redirect("mfa_activate_totp")
-            if membership.role not in allowed:
-                return forbidden(request)
-            try:
-                return view(request, *args, **kwargs)
-            except NotFound as error:
-                raise Http404(error.detail) from None
+            return _open(view, request, allowed, *args, **kwargs)
 
         gate.portal_roles = allowed
         return gate
 
     return decorate
+
+
+def _open(view: Callable[..., HttpResponse], request: HttpRequest, allowed, *args, **kwargs):
+    if request.portal.role not in allowed:
+        return forbidden(request)
+    try:
+        return view(request, *args, **kwargs)
+    except NotFound as error:
+        raise Http404(error.detail) from None
 
 
 def roles_mfa_missing(request: HttpRequest) -> bool:

@@ -36,6 +36,8 @@ class PortalsConfig(AppConfig):
         # ops site, which has discovered every admin module by now (the admin app is first).
         from django.contrib import admin
 
+        from portals import view_as  # noqa: F401  (signing out ends a view-as)
+
         for model in list(admin.site._registry):
             if model._meta.app_label in {"account", "mfa"}:
                 admin.site.unregister(model)

@@ -6,6 +6,7 @@ in tests/portals/test_roles.py enumerate these patterns and fail for one they do
 
 from django.urls import path
 
+from portals.view_as import view_as_end
 from portals.views import (
     account,
     frame,
@@ -51,4 +52,6 @@ urlpatterns = [
     path("webhooks/", webhooks.webhooks, name="webhooks"),
     path("webhooks/<int:endpoint_id>/", webhooks.webhook, name="webhook"),
     path("webhooks/<int:endpoint_id>/manage/", webhooks.webhook_manage, name="webhook_manage"),
+    # Provider staff leave their read-only view of the merchant's portal.
+    path("view-as/end/", view_as_end, name="view_as_end"),
 ]

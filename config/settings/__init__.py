@@ -98,6 +98,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A staff user viewing a merchant's portal (merchants.view_as) writes nothing there.
+    "portals.view_as.ViewAsReadOnlyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -421,12 +423,25 @@ MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Loyalty merchant portal")
 # stolen session cookie must not work for good either (absolute). One working day fits.
 PORTAL_SESSION_IDLE_MINUTES = env.int("PORTAL_SESSION_IDLE_MINUTES", default=30)
 PORTAL_SESSION_MAX_HOURS = env.int("PORTAL_SESSION_MAX_HOURS", default=10)
+# Provider staff who may "view the portal as this merchant" (merchants.view_as) do so
+# read-only, audited, for this long at most (then the portal ends it by itself).
+PORTAL_VIEW_AS_MINUTES = env.int("PORTAL_VIEW_AS_MINUTES", default=30)
 # Report snapshots (portals.snapshots): the snapshot job recomputes a dashboard period
 # whose sources changed once its snapshot is REPORT_SNAPSHOT_REFRESH_SECONDS old; a page
 # reads a changed snapshot while it is younger than REPORT_SNAPSHOT_MAX_LAG_SECONDS (the
 # job is about to replace it) and computes the figures itself after that.
 REPORT_SNAPSHOT_REFRESH_SECONDS = env.int("REPORT_SNAPSHOT_REFRESH_SECONDS", default=60)
 REPORT_SNAPSHOT_MAX_LAG_SECONDS = env.int("REPORT_SNAPSHOT_MAX_LAG_SECONDS", default=120)
+
+# --- Staff sign-in to the admin (config.staff_mfa) ---------------------------------------
+
+# A second factor after the password: allauth.mfa's TOTP app and recovery codes, as the
+# portal's owners have. Required in production unless set otherwise: every staff user then
+# sets one up at their next sign-in, and the admin opens nothing else until they have.
+# Off by default in development and the tests, where staff may set one up from the
+# account menu ("Two-factor authentication"). Wrong codes count with wrong passwords
+# towards the django-axes lockout above.
+STAFF_MFA_REQUIRED = env.bool("STAFF_MFA_REQUIRED", default=PRODUCTION)
 
 # --- Logging ------------------------------------------------------------------------------
 
@@ -570,6 +585,13 @@ UNFOLD = {
     "ENVIRONMENT_TITLE_PREFIX": "config.admin.environment_title_prefix",
     "STYLES": ["config.admin.ops_styles"],
     "SIDEBAR": {"show_search": False, "show_all_applications": False},
+    # The account menu: these replace unfold's own "Change password" link, so it is kept.
+    "ACCOUNT": {
+        "navigation": [
+            {"title": "Change password", "link": "config.staff_mfa.password_change_link"},
+            {"title": "Two-factor authentication", "link": "config.staff_mfa.account_link"},
+        ],
+    },
     "COLORS": {
         "primary": {
             "50": "oklch(97% .014 254.604)",

@@ -38,6 +38,7 @@ from merchants.admin.inlines import (
     fee_plan_create_from_form,
 )
 from merchants.admin.invoices import BillingProfileInline
+from merchants.admin.view_as import ViewPortalAsPage
 from merchants.models import (
     MERCHANT_TRANSITIONS,
     BillingProfile,
@@ -48,6 +49,7 @@ from merchants.models import (
 )
 from merchants.queues import onboarding_blocked
 from merchants.services import api_keys, lifecycle, team
+from merchants.services.view_as import may_view_portal_as
 
 TRANSITION_PERMISSION = "merchants.transition_merchant"
 CHECKLIST_PERMISSION = "merchants.change_onboardingchecklistitem"
@@ -66,7 +68,7 @@ def _transition_action(to_status: str):
 
 
 @admin.register(Merchant)
-class MerchantAdmin(ConfirmActions, ModelAdmin):
+class MerchantAdmin(ViewPortalAsPage, ConfirmActions, ModelAdmin):
     list_display = [
         "name",
         "slug",
@@ -238,6 +240,7 @@ class MerchantAdmin(ConfirmActions, ModelAdmin):
                 view(self.invite_portal_user_view),
                 name="merchants_merchant_invite_portal_user",
             ),
+            *self.view_as_urls(),
             *super().get_urls(),
         ]
 
@@ -421,4 +424,5 @@ class MerchantAdmin(ConfirmActions, ModelAdmin):
             context["may_tick_checklist"] = user.has_perm(CHECKLIST_PERMISSION)
             context["may_issue_key"] = user.has_perm(ISSUE_KEY_PERMISSION)
             context["may_invite_portal_user"] = user.has_perm(INVITE_PERMISSION)
+            context["may_view_portal_as"] = may_view_portal_as(user)
         return super().render_change_form(request, context, add, change, form_url, obj)

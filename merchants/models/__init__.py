@@ -39,6 +39,7 @@ from merchants.models.tenant import (
     acting_api_key_field,
     new_config_version,
 )
+from merchants.models.view_as import PortalViewAs, ViewAsEnd
 from merchants.models.webhooks import (
     TEST_EVENT,
     DeliveryStatus,
@@ -81,10 +82,12 @@ __all__ = [
     "OutboxEvent",
     "OutboxPurgeMark",
     "Platform",
+    "PortalViewAs",
     "Scope",
     "Store",
     "UsageKind",
     "UsageRecord",
+    "ViewAsEnd",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -156,6 +156,7 @@ class MerchantEvent(models.Model):
         MEMBERSHIP_SET = "membership_set", "Portal membership set"
         DETAILS_CHANGED = "details_changed", "Details changed"
         WEBHOOK_ENDPOINT_CHANGED = "webhook_endpoint", "Webhook endpoint changed"
+        PORTAL_VIEWED_AS = "portal_viewed_as", "Portal viewed as the merchant (read-only)"
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=30, choices=Kind.choices)

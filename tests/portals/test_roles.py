@@ -36,6 +36,7 @@ MATRIX: dict[str, tuple[int, int, int]] = {
     "webhooks": (200, 403, 403),
     "webhook": (200, 403, 403),
     "webhook_manage": (200, 403, 403),
+    "view_as_end": (405, 405, 405),
 }
 
 

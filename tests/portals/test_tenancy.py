@@ -46,13 +46,14 @@ TABLE: dict[str, Args] = {
     "webhooks": None,
     "webhook": lambda a: {"endpoint_id": webhook_endpoint(a).pk},
     "webhook_manage": lambda a: {"endpoint_id": webhook_endpoint(a).pk},
+    "view_as_end": None,
 }
 
 # URLs whose arguments name no object (a table of the report): like a page without
 # arguments, B gets B's own figures.
 OWN_ARGS: dict[str, dict] = {"report_csv": {"table": "points"}}
 # Pages that only take a POST (a GET is 405 for everyone).
-POST_ONLY = {"monthly_report_draft"}
+POST_ONLY = {"monthly_report_draft", "view_as_end"}
 
 # Arguments that name nothing of anyone's: each URL with arguments, and what to guess.
 GUESSES: dict[str, list[dict]] = {
