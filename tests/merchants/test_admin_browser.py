@@ -98,7 +98,7 @@ def test_ops_approves_a_merchant_from_its_page_with_a_reason(server_url, page, t
     page.click("#login-form [type=submit]")
     page.goto(f"{server_url}/admin/merchants/merchant/{merchant.pk}/change/")
     assert page.get_by_role("link", name="Approve", exact=True).is_visible()
-    assert page.get_by_role("link", name="Go live", exact=True).count() == 0
+    assert page.get_by_role("link", name="Go live (or reactivate)", exact=True).count() == 0
 
     page.get_by_role("link", name="Approve", exact=True).click()
     page.fill("#id_reason", "KYC documents verified")
@@ -116,7 +116,7 @@ def test_ops_approves_a_merchant_from_its_page_with_a_reason(server_url, page, t
         "ops",
     )
     # Going live is refused in the browser too while the checklist is open.
-    page.get_by_role("link", name="Go live", exact=True).click()
+    page.get_by_role("link", name="Go live (or reactivate)", exact=True).click()
     page.fill("#id_reason", "launch")
     page.click("input[name=apply]")
     assert page.get_by_text("Complete the onboarding checklist first").is_visible()
