@@ -22,7 +22,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.templatetags.static import static
-from django.urls import reverse
+from django.urls import path, reverse
 from unfold.sites import UnfoldAdminSite
 
 from config import home, navigation, staff_mfa
@@ -154,6 +154,18 @@ class OpsAdminSite(UnfoldAdminSite):
 
     def get_urls(self):
         return [*staff_mfa.urls(self), *super().get_urls()]
+
+    def extra_urls(self) -> list:
+        # django-unfold's get_urls puts these beside its own palette search ("search/").
+        return [path("search/all/", self.admin_view(self.search_all), name="search_all")]
+
+    def search_all(self, request: HttpRequest) -> TemplateResponse:
+        """The ops console's search as a page, for a browser without JavaScript."""
+        # Imported here: the search reads the apps' admin helpers, which register their
+        # models on this site.
+        from config import search
+
+        return search.search_page(self, request)
 
     def register(self, model_or_iterable, admin_class=None, **options) -> None:
         super().register(

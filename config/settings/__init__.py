@@ -62,6 +62,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    # Index expressions with an operator class (the search's trigram and pattern indexes,
+    # built on PostgreSQL only); its lookups are used nowhere, so SQLite runs as before.
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework_api_key",
     "drf_spectacular",
@@ -584,7 +587,15 @@ UNFOLD = {
     "ENVIRONMENT": "config.admin.environment_label",
     "ENVIRONMENT_TITLE_PREFIX": "config.admin.environment_title_prefix",
     "STYLES": ["config.admin.ops_styles"],
-    "SIDEBAR": {"show_search": False, "show_all_applications": False},
+    # One search box on every page (config.search): the sidebar's, a form that works
+    # without JavaScript and opens the command palette (Ctrl+K) with it. The palette keeps
+    # no history: it would leave members' emails and phones in the browser's storage.
+    "SIDEBAR": {"show_search": True, "command_search": True, "show_all_applications": False},
+    "COMMAND": {
+        "search_callback": "config.search.search",
+        "search_models": False,
+        "show_history": False,
+    },
     # The account menu: these replace unfold's own "Change password" link, so it is kept.
     "ACCOUNT": {
         "navigation": [

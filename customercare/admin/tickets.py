@@ -20,7 +20,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, F, QuerySet, When
+from django.db.models import Case, F, Q, QuerySet, When
 from django.forms import Form
 from django.http import (
     Http404,
@@ -37,6 +37,7 @@ from unfold.admin import ModelAdmin
 
 from core.actors import Actor
 from core.admin.actions import ConfirmActions
+from core.admin.search import search_also
 from customercare import canned, goodwill, selectors, services
 from customercare.admin.forms import (
     AssignForm,
@@ -71,6 +72,7 @@ from customercare.models import (
     TicketEvent,
     TicketMessage,
 )
+from customercare.models.tickets import reference_prefix
 from customercare.queues import QUEUE_STATUSES, sla_at_risk
 from fulfillment.services.delivery import delivery_may_resend
 from fulfillment.services.reissue import redemption_may_reissue
@@ -162,7 +164,9 @@ class TicketAdmin(TicketActionsMixin, ReportsMixin, ConfirmActions, ModelAdmin):
     ]
     list_select_related = ["merchant", "member", "assignee"]
     search_fields = ["=reference", "=member__email", "=member__external_id"]
-    search_help_text = "A ticket reference, or the member's email or external id (exact)."
+    search_help_text = (
+        "A ticket reference or its start (T-7K…), or the member's email or external id (exact)."
+    )
     show_full_result_count = False
     list_per_page = 50
     actions = ["take_selected"]
@@ -172,6 +176,14 @@ class TicketAdmin(TicketActionsMixin, ReportsMixin, ConfirmActions, ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).annotate(next_due_at=next_due())
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        found, duplicates = super().get_search_results(request, queryset, search_term)
+        prefix = reference_prefix(search_term)
+        also = Q(reference__startswith=prefix) if prefix else None
+        return search_also(found, queryset, also), duplicates
 
     def get_ordering(self, request: HttpRequest) -> list[str]:
         if request.GET.get(QueueFilter.parameter_name) in {"due", "sla"}:

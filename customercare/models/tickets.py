@@ -25,6 +25,27 @@ def new_reference() -> str:
     return "T-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(12))
 
 
+# What people type for the letters the alphabet leaves out, as Crockford reads them.
+_LOOK_ALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
+def reference_prefix(term: str) -> str | None:
+    """The start of a ticket reference that ``term`` is, as references are stored: ``t-7k``
+    is ``T-7K``, a bare ``7K2M9Q`` (six characters or more, one a digit) gets its ``T-``,
+    an ``O`` is a zero. None when ``term`` cannot start a reference."""
+    text = term.strip().upper()
+    if text.startswith("T-"):
+        body = text[2:]
+    elif len(text) >= 6 and any(char.isdigit() for char in text):
+        body = text
+    else:
+        return None
+    body = body.translate(_LOOK_ALIKES)
+    if not body or len(body) > 12 or any(char not in REFERENCE_ALPHABET for char in body):
+        return None
+    return f"T-{body}"
+
+
 class TicketCategory(models.TextChoices):
     MISSING_POINTS = "missing_points", "Missing points"
     REWARD_NOT_RECEIVED = "reward_not_received", "Reward not received"

@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -23,6 +23,7 @@ from core.admin.buttons import NO_SAVE_BUTTONS
 from core.admin.forms import ConfirmForm
 from core.admin.readonly import ReadOnlyInline
 from core.admin.rights import page_action_allowed
+from core.admin.search import record_number, search_also
 from core.exceptions import DomainError
 from fulfillment.admin.forms import DeliverForm, ReasonForm
 from fulfillment.admin.queues import AgeFilter, CountryFilter, QueueFilter, SupplierFilter
@@ -215,6 +216,15 @@ class RedemptionAdmin(ShipmentActions, ConfirmActions, ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        # The number the list shows (#12), typed with or without its "#".
+        found, duplicates = super().get_search_results(request, queryset, search_term)
+        number = record_number(search_term)
+        also = Q(pk=number) if number is not None else None
+        return search_also(found, queryset, also), duplicates
 
     @admin.display(description="Redemption", ordering="id")
     def number(self, redemption: Redemption) -> str:
