@@ -104,8 +104,11 @@ def change_post(client, campaign, **overrides):
 
 
 def moves(page) -> list[tuple[str, str]]:
-    """The move buttons of a campaign page: (to status, label)."""
-    return re.findall(r'href="/admin/loyalty/campaign/\d+/move/(\w+)/">([^<]+)</a>', page.text)
+    """The move links of a campaign page: (to status, label), whatever the theme puts
+    around the link's text."""
+    return re.findall(
+        r'href="/admin/loyalty/campaign/\d+/move/(\w+)/"[^>]*>\s*([^<]*?)\s*</a>', page.text
+    )
 
 
 def shown(response) -> list[str]:
