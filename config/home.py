@@ -92,9 +92,9 @@ class JobLine:
 
 
 def job_lines(site: AdminSite, now: datetime.datetime) -> list[JobLine]:
-    """Every scheduled job with its last run, the failed and overdue ones first."""
+    """Every scheduled job with its last run."""
     zone = timezone.get_current_timezone()
-    jobs = sorted(scheduled_job_status(now=now), key=lambda job: not job.needs_attention)
+    jobs = scheduled_job_status(now=now)
     return [
         JobLine(
             name=job.name,
@@ -119,11 +119,14 @@ def home_sections(site: AdminSite, request: HttpRequest) -> list[dict[str, Any]]
     for section in SECTIONS:
         of_section = [card for card in cards if card.section == section]
         if of_section:
+            jobs = job_lines(site, now) if section == "Jobs" else []
             sections.append(
                 {
                     "title": section,
                     "cards": [shown(site, card, now) for card in of_section],
-                    "jobs": job_lines(site, now) if section == "Jobs" else [],
+                    "jobs": jobs,
+                    "jobs_alert": [job for job in jobs if job.alert],
+                    "jobs_fine": [job for job in jobs if not job.alert],
                 }
             )
     return sections

@@ -32,6 +32,7 @@ from babel.numbers import (
 from babel.units import format_unit
 from django.utils import translation
 
+from core.currency import currency_exponent
 from core.money import quantize_money
 
 MISSING = "—"
@@ -66,6 +67,22 @@ def money(amount: Decimal | None, currency: str, *, locale: str | None = None) -
         raise TypeError("Money is a Decimal, never a float.")
     exact = quantize_money(Decimal(amount), currency)
     return format_currency(exact, currency, locale=reader_locale(locale), currency_digits=True)
+
+
+def unit_money(amount: Decimal | None, currency: str, *, locale: str | None = None) -> str:
+    """A price per unit (a point's value, a fee per redemption), which may hold more
+    decimals than the currency: ``$0.005``; at least the currency's own, no trailing
+    zeros past them (``$0.01`` for 0.010000)."""
+    if amount is None:
+        return MISSING
+    if isinstance(amount, float):
+        raise TypeError("Money is a Decimal, never a float.")
+    exact = Decimal(amount).normalize()
+    if exact == exact.quantize(Decimal(1).scaleb(-currency_exponent(currency))):
+        return money(exact, currency, locale=locale)
+    return format_currency(
+        exact, currency, locale=reader_locale(locale), decimal_quantization=False
+    )
 
 
 class HasAmount(Protocol):

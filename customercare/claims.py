@@ -3,9 +3,11 @@ redemption, written on the ticket as an internal note for the agent."""
 
 import datetime
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db.models import Sum
 
+from core import formatting
 from core.exceptions import NotFound
 from fulfillment.models import Redemption
 from loyalty import selectors as loyalty_selectors
@@ -52,12 +54,13 @@ def missing_points(
         )
     else:
         lines.append(f"- placed {placed}, within the {claim_days}-day claim window.")
-    lines.append(f"- total {order.total} {order.currency}.")
+    lines.append(f"- total {_money(order.total, order.currency)}.")
     if order.refunded_total:
         full = order.refunded_total >= order.total
         lines.append(
-            f"- {'fully' if full else 'partly'} refunded ({order.refunded_total} "
-            f"{order.currency}); {order.points_reversed} points were taken back."
+            f"- {'fully' if full else 'partly'} refunded "
+            f"({_money(order.refunded_total, order.currency)}); "
+            f"{order.points_reversed:,} points were taken back."
         )
     entries = LedgerEntry.objects.filter(member=member, order=order).aggregate(
         points=Sum("points"), pending=Sum("pending")
@@ -107,3 +110,8 @@ def reward_delivery(*, member: Member, redemption: Redemption | None) -> Finding
             f"{event.to_value} by {event.source}{note}"
         )
     return Finding("\n".join(lines))
+
+
+def _money(amount: Decimal, currency: str) -> str:
+    # The note is the care team's working language, whoever reads the ticket.
+    return formatting.money(amount, currency, locale="en")

@@ -9,6 +9,8 @@ on a ticket, with its threshold, approval and limits), erasing personal data
 ``anonymise_member``, exporting members ``export_member``; importing them needs the rights
 to add and to change members."""
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
@@ -20,10 +22,21 @@ from django.utils.html import format_html, format_html_join
 from import_export.formats import base_formats
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
+from core import formatting
 from core.actors import Actor
 from core.admin.actions import ConfirmActions
+from core.admin.display import (
+    link_column,
+    moment_column,
+    money_column,
+    points_column,
+    state_column,
+    truncated,
+    yes_no_column,
+)
 from core.admin.importexport import StaffImportExportAdmin
 from core.admin.readonly import ReadOnlyAdmin, ReadOnlyInline
+from core.admin.related import Related, RelatedRecordsAdmin
 from core.money import money_text
 from loyalty import selectors
 from loyalty.achievements.admin import AchievementCompletionInline
@@ -107,16 +120,49 @@ class EarningRuleInline(StackedInline):
 class ProgramAdmin(ModelAdmin):
     list_display = [
         "name",
-        "merchant",
+        "merchant_link",
         "points_name",
-        "currency",
-        "point_value",
-        "base_earn_rate",
-        "pending_days",
-        "expiry_policy",
-        "tiers_enabled",
-        "is_active",
+        "point_worth",
+        "earn_rate",
+        "pending_period",
+        "expiry",
+        "tiers",
+        "active",
     ]
+    merchant_link = link_column("merchant", description="Merchant")
+    expiry = state_column(
+        "expiry_policy",
+        tones={},
+        words={
+            "never": "Never expire",
+            "lot_age": "By age",
+            "inactivity": "On inactivity",
+        },
+        description="Expiry",
+    )
+    tiers = yes_no_column("tiers_enabled", description="Tiers", yes="Tiers", no="No tiers")
+    active = yes_no_column(
+        "is_active", description="Active", yes="Active", no="Inactive", yes_tone="success"
+    )
+
+    @admin.display(description="Point value", ordering="point_value")
+    def point_worth(self, program: Program) -> str:
+        return formatting.unit_money(program.point_value, program.currency)
+
+    @admin.display(description="Earn rate", ordering="base_earn_rate")
+    def earn_rate(self, program: Program) -> str:
+        rate = program.base_earn_rate.normalize()
+        places = max(-rate.as_tuple().exponent, 0)
+        return (
+            f"{formatting.number(rate, places=places)} {program.points_name} "
+            f"per 1 {program.currency}"
+        )
+
+    @admin.display(description="Pending", ordering="pending_days")
+    def pending_period(self, program: Program) -> str:
+        days = program.pending_days
+        return "None" if not days else f"{days} day{'s' if days != 1 else ''}"
+
     list_filter = ["is_active", "expiry_policy", "tiers_enabled"]
     search_fields = ["name", "merchant__name", "merchant__slug"]
     list_select_related = ["merchant"]
@@ -175,7 +221,18 @@ class TierChangeInline(ReadOnlyInline):
 
 
 @admin.register(Member)
-class MemberAdmin(ConfirmActions, StaffImportExportAdmin):
+class MemberAdmin(RelatedRecordsAdmin, ConfirmActions, StaffImportExportAdmin):
+    related = (
+        Related("Ledger", "loyalty.ledgerentry", "member"),
+        Related("Orders", "loyalty.order", "member"),
+        Related("Redemptions", "fulfillment.redemption", "member"),
+        Related("Tickets", "customercare.ticket", "member"),
+        Related("Achievements", "loyalty.achievementcompletion", "member"),
+        Related("Referrals made", "loyalty.referral", "advocate"),
+        Related("Referred by", "loyalty.referral", "friend"),
+        Related("Messages", "loyalty.membermessage", "member"),
+    )
+
     class Media:
         css = {"all": ["loyalty/admin.css"]}
 
@@ -183,17 +240,45 @@ class MemberAdmin(ConfirmActions, StaffImportExportAdmin):
     formats = [base_formats.CSV, base_formats.XLSX]
     list_display = [
         "external_id",
-        "merchant",
-        "email",
-        "full_name",
-        "status",
+        "merchant_link",
+        "name",
+        "email_shown",
+        "status_label",
         "tier",
-        "points_balance",
-        "pending_points",
-        "lifetime_points",
-        "has_refund_shortfall",
+        "balance",
+        "pending",
+        "shortfall",
     ]
     list_filter = ["status", "has_refund_shortfall", "merchant__status"]
+    merchant_link = link_column("merchant", description="Merchant")
+    status_label = state_column(
+        "status",
+        tones={"active": "success", "blocked": "danger", "anonymised": ""},
+        description="Status",
+    )
+    balance = points_column("points_balance", description="Spendable")
+    pending = points_column("pending_points", description="Pending")
+    shortfall = yes_no_column(
+        "has_refund_shortfall",
+        description="Refund shortfall",
+        yes="Shortfall",
+        no="",
+        yes_tone="warning",
+    )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A member ends by erasure (the anonymise action): their ledger stays, for the
+        # merchant's books and the invoices.
+        return False
+
+    @admin.display(description="Name", ordering="last_name")
+    def name(self, member: Member) -> str:
+        return truncated(member.full_name)
+
+    @admin.display(description="Email", ordering="email")
+    def email_shown(self, member: Member) -> str:
+        return truncated(member.email)
+
     search_fields = ["external_id", "email", "last_name", "merchant__slug"]
     list_select_related = ["merchant", "tier"]
     autocomplete_fields = ["merchant"]
@@ -375,20 +460,54 @@ class MemberAttributeAdmin(ModelAdmin):
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdmin):
     list_display = [
-        "created_at",
-        "merchant",
-        "member",
-        "kind",
-        "points",
-        "pending",
-        "balance_after",
-        "source_type",
-        "source_ref",
-        "shortfall",
-        "reason",
-        "actor_label",
+        "when",
+        "merchant_link",
+        "member_link",
+        "kind_label",
+        "points_moved",
+        "pending_moved",
+        "balance",
+        "why",
+        "by",
     ]
+    list_display_links = ["when"]
     list_filter = ["kind", "source_type"]
+    when = moment_column("created_at", description="When")
+    merchant_link = link_column("merchant", description="Merchant")
+    member_link = link_column(
+        "member", description="Member", text=lambda member: member.external_id
+    )
+    kind_label = state_column(
+        "kind",
+        tones={
+            LedgerEntry.Kind.EARN: "success",
+            LedgerEntry.Kind.RELEASE: "info",
+            LedgerEntry.Kind.REDEEM: "primary",
+            LedgerEntry.Kind.REVERSE: "warning",
+            LedgerEntry.Kind.EXPIRE: "warning",
+            LedgerEntry.Kind.ADJUST: "",
+            LedgerEntry.Kind.REDEMPTION_REFUND: "info",
+        },
+        words={
+            LedgerEntry.Kind.RELEASE: "Release",
+            LedgerEntry.Kind.REVERSE: "Reverse",
+            LedgerEntry.Kind.ADJUST: "Adjust",
+            LedgerEntry.Kind.REDEMPTION_REFUND: "Given back",
+        },
+        description="Kind",
+    )
+    points_moved = points_column("points", description="Points", signed=True)
+    pending_moved = points_column("pending", description="Pending", signed=True)
+    balance = points_column("balance_after", description="Balance after")
+
+    @admin.display(description="Reason")
+    def why(self, entry: LedgerEntry) -> str:
+        return truncated(entry.reason or f"{entry.get_source_type_display()} {entry.source_ref}")
+
+    @admin.display(description="By", ordering="actor_label")
+    def by(self, entry: LedgerEntry) -> str:
+        return truncated(entry.actor_label)
+
     search_fields = ["member__external_id", "source_ref", "merchant__slug"]
     list_select_related = ["merchant", "member"]
     date_hierarchy = "created_at"
@@ -407,18 +526,32 @@ class RefundInline(ReadOnlyInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdmin):
+class OrderAdmin(RelatedRecordsAdmin, ReadOnlyAdmin):
+    related = (
+        Related("Ledger entries", "loyalty.ledgerentry", "order"),
+        Related("Refunds", "loyalty.refund", "order"),
+        Related("Tickets", "customercare.ticket", "order"),
+    )
+
     list_display = [
         "external_id",
-        "merchant",
-        "member",
-        "placed_at",
-        "total",
-        "currency",
-        "points_earned",
-        "points_reversed",
-        "refunded_total",
+        "merchant_link",
+        "member_link",
+        "placed",
+        "total_shown",
+        "earned",
+        "reversed",
+        "refunded",
     ]
+    merchant_link = link_column("merchant", description="Merchant")
+    member_link = link_column(
+        "member", description="Member", text=lambda member: member.external_id
+    )
+    placed = moment_column("placed_at", description="Placed")
+    total_shown = money_column("total", currency="currency", description="Total")
+    earned = points_column("points_earned", description="Points earned")
+    reversed = points_column("points_reversed", description="Points taken back")
+    refunded = money_column("refunded_total", currency="currency", description="Refunded")
     list_filter = ["currency"]
     search_fields = ["external_id", "member__external_id", "merchant__slug"]
     list_select_related = ["merchant", "member"]
@@ -432,7 +565,21 @@ class OrderAdmin(ReadOnlyAdmin):
 
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyAdmin):
-    list_display = ["external_id", "merchant", "order", "amount", "points_reversed", "shortfall"]
+    list_display = [
+        "external_id",
+        "merchant_link",
+        "order_link",
+        "amount_shown",
+        "reversed",
+        "shortfall_points",
+        "created",
+    ]
+    merchant_link = link_column("merchant", description="Merchant")
+    order_link = link_column("order", description="Order", text=lambda order: order.external_id)
+    amount_shown = money_column("amount", currency="order__currency", description="Amount")
+    reversed = points_column("points_reversed", description="Points taken back")
+    shortfall_points = points_column("shortfall", description="Shortfall")
+    created = moment_column("created_at", description="Recorded")
     search_fields = ["external_id", "order__external_id", "merchant__slug"]
     list_filter = ["shortfall"]
     list_select_related = ["merchant", "order"]

@@ -16,6 +16,7 @@ from catalog.models import (
     VoucherCode,
 )
 from core.actors import Actor
+from core.admin.display import link_column, moment_column, money_column, truncated
 from core.admin.readonly import ReadOnlyAdmin
 
 # -- code pools --------------------------------------------------------------------------
@@ -27,13 +28,16 @@ class CodePoolAdmin(ModelAdmin):
 
     list_display = [
         "__str__",
-        "face_value",
+        "face",
         "free_codes",
         "reserved_codes",
         "used_codes",
         "low_stock_threshold",
     ]
     list_select_related = ["offer__supplier", "offer__reward"]
+    face = money_column(
+        "face_value", currency="offer__reward__face_currency", description="Face value"
+    )
     search_fields = ["offer__supplier_sku", "offer__reward__slug", "offer__supplier__slug"]
     autocomplete_fields = ["offer"]
     fields = [
@@ -83,14 +87,23 @@ class VoucherCodeAdmin(ReadOnlyAdmin):
 
     list_display = [
         "id",
-        "pool",
+        "pool_link",
         "expires_on",
-        "uploaded_at",
+        "uploaded",
         "reserved_for",
-        "reserved_at",
-        "used_at",
-        "used_for",
+        "reserved",
+        "used",
+        "used_for_shown",
     ]
+    pool_link = link_column("pool", description="Pool")
+    uploaded = moment_column("uploaded_at", description="Uploaded")
+    reserved = moment_column("reserved_at", description="Reserved")
+    used = moment_column("used_at", description="Used")
+
+    @admin.display(description="Used for", ordering="used_for")
+    def used_for_shown(self, code: VoucherCode) -> str:
+        return truncated(code.used_for)
+
     list_filter = [("used_at", admin.EmptyFieldListFilter)]
     search_fields = ["used_for", "reserved_for"]
     list_select_related = ["pool__offer__supplier"]

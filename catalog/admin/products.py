@@ -28,7 +28,9 @@ from catalog.resources import (
     RewardResource,
     SupplierOfferResource,
 )
+from core import formatting
 from core.actors import Actor
+from core.admin.display import link_column, money_column, yes_no_column
 from core.admin.errors import ServiceErrorsAdmin, form_error
 from core.admin.importexport import StaffImportExportAdmin
 from core.admin.readonly import ReadOnlyHistoryAdmin
@@ -275,18 +277,28 @@ class RewardAdmin(
 class SupplierOfferAdmin(StaffImportExportAdmin, ReadOnlyHistoryAdmin):
     resource_classes = [SupplierOfferResource]
     list_display = [
-        "reward",
-        "supplier",
+        "reward_link",
+        "supplier_link",
         "supplier_sku",
         "country",
-        "cost_currency",
-        "discount_percent",
-        "fee",
+        "discount",
+        "fee_shown",
         "stock",
         "preference",
-        "is_active",
+        "active",
     ]
     list_filter = ["supplier", "country", "is_active"]
+    reward_link = link_column("reward", description="Reward")
+    supplier_link = link_column("supplier", description="Supplier")
+    fee_shown = money_column("fee", currency="cost_currency", description="Fee")
+    active = yes_no_column(
+        "is_active", description="Active", yes="Active", no="Inactive", no_tone="warning"
+    )
+
+    @admin.display(description="Discount", ordering="discount_percent")
+    def discount(self, offer: SupplierOffer) -> str:
+        return formatting.percent(offer.discount_percent / 100)
+
     search_fields = ["supplier_sku", "reward__slug", "reward__name", "supplier__slug"]
     list_select_related = ["reward", "supplier"]
     autocomplete_fields = ["reward", "supplier"]

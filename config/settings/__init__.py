@@ -217,6 +217,8 @@ LANGUAGES = [
 MODELTRANSLATION_DEFAULT_LANGUAGE = "en"
 MODELTRANSLATION_FALLBACK_LANGUAGES = ("en",)
 TIME_ZONE = "UTC"
+# English dates and times in the one format the admin uses everywhere (config/formats).
+FORMAT_MODULE_PATH = ["config.formats"]
 USE_I18N = True
 USE_TZ = True
 
@@ -586,7 +588,7 @@ UNFOLD = {
     "SHOW_VIEW_ON_SITE": False,
     "ENVIRONMENT": "config.admin.environment_label",
     "ENVIRONMENT_TITLE_PREFIX": "config.admin.environment_title_prefix",
-    "STYLES": ["config.admin.ops_styles"],
+    "STYLES": ["config.admin.ops_styles", "config.admin.ops_page_styles"],
     # One search box on every page (config.search): the sidebar's, a form that works
     # without JavaScript and opens the command palette (Ctrl+K) with it. The palette keeps
     # no history: it would leave members' emails and phones in the browser's storage.

@@ -35,8 +35,10 @@ from django.utils import timezone
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 
+from core import formatting
 from core.actors import Actor
 from core.admin.actions import ConfirmActions
+from core.admin.display import link_column, moment_text, state_column, truncated
 from core.admin.search import search_also
 from customercare import canned, goodwill, selectors, services
 from customercare.admin.forms import (
@@ -71,6 +73,8 @@ from customercare.models import (
     TicketAttachment,
     TicketEvent,
     TicketMessage,
+    TicketPriority,
+    TicketStatus,
 )
 from customercare.models.tickets import reference_prefix
 from customercare.queues import QUEUE_STATUSES, sla_at_risk
@@ -142,17 +146,66 @@ def next_due() -> Case:
 class TicketAdmin(TicketActionsMixin, ReportsMixin, ConfirmActions, ModelAdmin):
     list_display = [
         "reference",
-        "subject",
-        "merchant",
-        "member_email",
-        "status",
-        "priority",
-        "category",
+        "subject_shown",
+        "merchant_link",
+        "member_link",
+        "status_label",
+        "priority_label",
         "sla",
         "assignee",
         "due",
-        "created_at",
     ]
+    list_display_links = ["reference"]
+    merchant_link = link_column("merchant", description="Merchant")
+    member_link = link_column(
+        "member",
+        description="Member",
+        text=lambda member: member.email or member.external_id,
+        ordering="member__email",
+    )
+    status_label = state_column(
+        "status",
+        tones={
+            TicketStatus.NEW: "info",
+            TicketStatus.OPEN: "primary",
+            TicketStatus.PENDING_CUSTOMER: "",
+            TicketStatus.PENDING_FULFILLMENT: "warning",
+            TicketStatus.RESOLVED: "success",
+            TicketStatus.CLOSED: "",
+            TicketStatus.MERGED: "",
+        },
+        words={
+            TicketStatus.PENDING_CUSTOMER: "Pending: member",
+            TicketStatus.PENDING_FULFILLMENT: "Pending: fulfillment",
+            TicketStatus.MERGED: "Merged",
+        },
+        description="Status",
+    )
+    priority_label = state_column(
+        "priority",
+        tones={
+            TicketPriority.LOW: "",
+            TicketPriority.NORMAL: "",
+            TicketPriority.HIGH: "warning",
+            TicketPriority.URGENT: "danger",
+        },
+        description="Priority",
+    )
+    sla = state_column(
+        "sla_state",
+        tones={
+            SLAState.ON_TRACK: "success",
+            SLAState.AT_RISK: "warning",
+            SLAState.BREACHED: "danger",
+            SLAState.MET: "",
+        },
+        description="SLA",
+    )
+
+    @admin.display(description="Subject", ordering="subject")
+    def subject_shown(self, ticket: Ticket) -> str:
+        return truncated(ticket.subject)
+
     list_filter = [
         QueueFilter,
         AssigneeFilter,
@@ -197,22 +250,12 @@ class TicketAdmin(TicketActionsMixin, ReportsMixin, ConfirmActions, ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.display(description="Member", ordering="member__email")
-    def member_email(self, ticket: Ticket) -> str:
-        return ticket.member.email or ticket.member.external_id
-
-    @admin.display(description="SLA", ordering="sla_state")
-    def sla(self, ticket: Ticket) -> str:
-        if ticket.sla_state == SLAState.BREACHED:
-            return format_html("<strong>{}</strong>", ticket.get_sla_state_display())
-        return ticket.get_sla_state_display()
-
     @admin.display(description="Due", ordering="next_due_at")
     def due(self, ticket: Ticket) -> str:
         due_at = getattr(ticket, "next_due_at", None)
         if due_at is None or ticket.status not in UNRESOLVED_STATUSES:
-            return "-"
-        text = f"{timezone.localtime(due_at):%Y-%m-%d %H:%M}"
+            return formatting.MISSING
+        text = moment_text(due_at)
         if due_at < timezone.now():
             return format_html('<strong class="overdue">{} (overdue)</strong>', text)
         return text

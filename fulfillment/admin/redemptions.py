@@ -17,11 +17,20 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin
 
+from core import formatting
 from core.actors import Actor
 from core.admin.actions import ConfirmActions
 from core.admin.buttons import NO_SAVE_BUTTONS
+from core.admin.display import (
+    link_column,
+    moment_column,
+    state_column,
+    truncated,
+    yes_no_column,
+)
 from core.admin.forms import ConfirmForm
 from core.admin.readonly import ReadOnlyInline
+from core.admin.related import Related, RelatedRecordsAdmin
 from core.admin.rights import page_action_allowed
 from core.admin.search import record_number, search_also
 from core.exceptions import DomainError
@@ -37,8 +46,10 @@ from fulfillment.admin.shipments import (
 )
 from fulfillment.models import (
     DeliveredCode,
+    DeliveryStatus,
     Redemption,
     RedemptionEvent,
+    RedemptionStatus,
     Shipment,
     SupplierOrder,
     SupplierOrderStatus,
@@ -122,6 +133,32 @@ class ShipmentInline(RecordInline):
 
 # -- the redemption admin ------------------------------------------------------------------
 
+# The list's labels: a state's colour says whether someone needs to act.
+STATUS_TONES = {
+    RedemptionStatus.PENDING: "info",
+    RedemptionStatus.SUBMITTED: "info",
+    RedemptionStatus.FAILED: "danger",
+    RedemptionStatus.DELIVERED: "success",
+    RedemptionStatus.REFUNDED: "warning",
+    RedemptionStatus.CANCELLED: "",
+}
+STATUS_WORDS = {
+    RedemptionStatus.PENDING: "Pending",
+    RedemptionStatus.SUBMITTED: "Submitted",
+    RedemptionStatus.FAILED: "Failed, retrying",
+    RedemptionStatus.DELIVERED: "Delivered",
+    RedemptionStatus.REFUNDED: "Refunded",
+    RedemptionStatus.CANCELLED: "Cancelled",
+}
+DELIVERY_TONES = {
+    DeliveryStatus.NONE: "",
+    DeliveryStatus.SENT: "info",
+    DeliveryStatus.CLAIMED: "success",
+    DeliveryStatus.SHIPPED: "info",
+    DeliveryStatus.RECEIVED: "success",
+    DeliveryStatus.RETURNED: "warning",
+}
+
 ACTIONS = {
     "retry_now": "Retry now",
     "fail_over": "Fail over to the next offer",
@@ -133,22 +170,25 @@ WORK_PERMISSION = "fulfillment.change_redemption"
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(ShipmentActions, ConfirmActions, ModelAdmin):
+class RedemptionAdmin(RelatedRecordsAdmin, ShipmentActions, ConfirmActions, ModelAdmin):
+    related = (
+        Related("Supplier attempts", "fulfillment.supplierorder", "redemption"),
+        Related("Shipments", "fulfillment.shipment", "redemption"),
+        Related("Tickets", "customercare.ticket", "redemption"),
+    )
     list_display = [
         "number",
-        "created_at",
-        "merchant",
-        "member",
-        "reward",
+        "created",
+        "merchant_link",
+        "member_link",
+        "reward_name",
         "value",
-        "country",
-        "status",
-        "delivery_status",
+        "status_label",
+        "delivery_label",
         "supplier",
-        "order_status",
-        "needs_care",
-        "updated_at",
+        "care",
     ]
+    list_display_links = ["number"]
     list_filter = [
         QueueFilter,
         "status",
@@ -230,18 +270,36 @@ class RedemptionAdmin(ShipmentActions, ConfirmActions, ModelAdmin):
     def number(self, redemption: Redemption) -> str:
         return f"#{redemption.pk}"
 
+    created = moment_column("created_at", description="Redeemed")
+    merchant_link = link_column("merchant", description="Merchant")
+    member_link = link_column(
+        "member", description="Member", text=lambda member: member.external_id
+    )
+    status_label = state_column(
+        "status", tones=STATUS_TONES, words=STATUS_WORDS, description="Status"
+    )
+    delivery_label = state_column("delivery_status", tones=DELIVERY_TONES, description="Delivery")
+    care = yes_no_column(
+        "needs_care", description="Care", yes="Needs care", no="", yes_tone="danger"
+    )
+
+    @admin.display(description="Reward", ordering="reward__name")
+    def reward_name(self, redemption: Redemption) -> str:
+        return truncated(str(redemption.reward))
+
     @admin.display(description="Value")
     def value(self, redemption: Redemption) -> str:
-        face = f"{redemption.face_value.normalize():f}"
-        return f"{redemption.quantity} x {face} {redemption.face_currency}"
+        face = formatting.money(redemption.face_value, redemption.face_currency)
+        return face if redemption.quantity == 1 else f"{redemption.quantity} \u00d7 {face}"
 
     @admin.display(description="Supplier", ordering="supplier_name")
     def supplier(self, redemption: Redemption) -> str:
-        return getattr(redemption, "supplier_name", None) or "-"
-
-    @admin.display(description="Supplier order", ordering="latest_order_status")
-    def order_status(self, redemption: Redemption) -> str:
-        return getattr(redemption, "latest_order_status", None) or "-"
+        name = getattr(redemption, "supplier_name", None)
+        if not name:
+            return formatting.MISSING
+        status = getattr(redemption, "latest_order_status", None)
+        words = SupplierOrderStatus(status).label if status else ""
+        return truncated(f"{name} · {words}" if words else name)
 
     @admin.display(description="Codes")
     def delivered_codes(self, redemption: Redemption) -> str:

@@ -73,7 +73,7 @@ class ShipmentActions:
     def shipment_links(self, request: HttpRequest, redemption: Redemption) -> list[tuple]:
         """The shipment actions the user may take on this redemption's page: those of a
         redemption that ships (its page lists the shipments, if any, just below)."""
-        if redemption.status not in shipments.SHIPPABLE:
+        if not shipments.redemption_ships(redemption):
             return []
         return [
             (reverse("admin:fulfillment_redemption_act", args=[redemption.pk, name]), label)

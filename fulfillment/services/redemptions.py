@@ -29,6 +29,7 @@ from django.utils import timezone
 from catalog import denominations, pools, selectors
 from catalog import services as catalog_services
 from catalog.models import Reward, SupplierOffer
+from core import formatting
 from core.actors import Actor, actor_user
 from core.exceptions import DomainError
 from fulfillment import events
@@ -158,7 +159,8 @@ def _create(
         at=now,
         source_type=LedgerEntry.Source.REDEMPTION,
         source_ref=str(redemption.public_id),
-        reason=f"{data.quantity} x {reward.name} {data.value} {reward.face_currency}",
+        reason=f"{data.quantity} x {reward.name} "
+        f"{formatting.money(data.value, reward.face_currency, locale='en')}",
         actor=actor,
     )
     reservation = stock_reserve(

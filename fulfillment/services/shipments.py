@@ -91,6 +91,13 @@ def tracking_clean(*, carrier: str, number: str, url: str = "") -> TrackingInput
 # -- services ----------------------------------------------------------------------------
 
 
+def redemption_ships(redemption: Redemption) -> bool:
+    """Whether a parcel may be recorded for it: submitted to a supplier or delivered, to a
+    postal address (the reward asked for one). An e-mailed code has nothing to track."""
+    recipient = redemption.recipient if isinstance(redemption.recipient, dict) else {}
+    return redemption.status in SHIPPABLE and bool(recipient.get("postal_address"))
+
+
 def shipment_add(
     *,
     redemption: Redemption,

@@ -12,6 +12,7 @@ from unfold.admin import ModelAdmin
 
 from core.actors import Actor
 from core.admin.actions import ConfirmActions
+from core.admin.display import link_column, money_column, points_column, yes_no_column
 from core.admin.forms import reason_form
 from core.admin.readonly import ReadOnlyInline
 from loyalty.models import (
@@ -264,14 +265,25 @@ class ReviewQueueAdmin(ReferralAdmin):
 class ReferralTermsAdmin(ModelAdmin):
     list_display = [
         "program",
-        "merchant",
-        "is_enabled",
-        "advocate_points",
-        "friend_points",
-        "min_order_total",
+        "merchant_link",
+        "enabled",
+        "advocate",
+        "friend",
+        "minimum",
         "pending_days",
         "weekly_limit",
     ]
+    merchant_link = link_column(
+        "program__merchant", description="Merchant", ordering="program__merchant__name"
+    )
+    enabled = yes_no_column(
+        "is_enabled", description="Referrals", yes="On", no="Off", yes_tone="success"
+    )
+    advocate = points_column("advocate_points", description="Advocate gets")
+    friend = points_column("friend_points", description="Friend gets")
+    minimum = money_column(
+        "min_order_total", currency="program__currency", description="Minimum order"
+    )
     list_filter = ["is_enabled"]
     list_select_related = ["program__merchant"]
     search_fields = ["program__name", "program__merchant__name", "program__merchant__slug"]
@@ -284,10 +296,6 @@ class ReferralTermsAdmin(ModelAdmin):
         ("pending_days", "weekly_limit"),
         "landing_url",
     ]
-
-    @admin.display(description="Merchant", ordering="program__merchant__name")
-    def merchant(self, terms: ReferralTerms) -> str:
-        return str(terms.program.merchant)
 
     def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
         return ["program"] if obj is not None else []

@@ -17,6 +17,7 @@ from core.actors import Actor
 from core.admin.actions import ConfirmActions
 from core.admin.errors import form_error
 from core.admin.filters import queue_filter
+from core.admin.related import Related, RelatedRecordsAdmin
 from core.admin.rights import require, require_page_action
 from core.exceptions import DomainError
 from merchants import invoices
@@ -68,7 +69,18 @@ def _transition_action(to_status: str):
 
 
 @admin.register(Merchant)
-class MerchantAdmin(ViewPortalAsPage, ConfirmActions, ModelAdmin):
+class MerchantAdmin(RelatedRecordsAdmin, ViewPortalAsPage, ConfirmActions, ModelAdmin):
+    related = (
+        Related("Stores", "merchants.store", "merchant"),
+        Related("Programs", "loyalty.program", "merchant"),
+        Related("Members", "loyalty.member", "merchant"),
+        Related("Orders", "loyalty.order", "merchant"),
+        Related("Redemptions", "fulfillment.redemption", "merchant"),
+        Related("Tickets", "customercare.ticket", "merchant"),
+        Related("Invoices", "merchants.invoice", "merchant"),
+        Related("API keys", "merchants.merchantapikey", "merchant"),
+        Related("Portal users", "merchants.merchantmembership", "merchant"),
+    )
     list_display = [
         "name",
         "slug",

@@ -1,5 +1,7 @@
 """Stores, API keys, history, fee plans, portal users and usage records."""
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
@@ -9,8 +11,16 @@ from django.urls import reverse
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 
+from core import formatting
 from core.actors import Actor
 from core.admin.actions import ConfirmActions
+from core.admin.display import (
+    link_column,
+    moment_column,
+    money_column,
+    words_list,
+    yes_no_column,
+)
 from merchants.admin.forms import ReasonForm, StoreForm, StoreSecretRights
 from merchants.admin.inlines import fee_plan_create_from_form
 from merchants.models import (
@@ -18,6 +28,7 @@ from merchants.models import (
     MerchantAPIKey,
     MerchantEvent,
     MerchantMembership,
+    Scope,
     Store,
     UsageRecord,
 )
@@ -27,7 +38,16 @@ from merchants.services import api_keys, stores, team
 @admin.register(Store)
 class StoreAdmin(StoreSecretRights, ModelAdmin):
     form = StoreForm
-    list_display = ["name", "merchant", "platform", "domain", "is_active", "connection"]
+    list_display = ["name", "merchant_link", "platform", "domain", "active", "connection"]
+    merchant_link = link_column("merchant", description="Merchant")
+    active = yes_no_column(
+        "is_active", description="Active", yes="Active", no="Inactive", no_tone="warning"
+    )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A store is deactivated, never deleted: its orders and webhooks name it.
+        return False
+
     list_filter = ["platform", "is_active"]
     search_fields = ["name", "domain", "merchant__name", "merchant__slug"]
     list_select_related = ["merchant"]
@@ -110,14 +130,19 @@ class MerchantAPIKeyAdmin(ConfirmActions, ModelAdmin):
     list_display = [
         "prefix",
         "name",
-        "merchant",
+        "merchant_link",
         "store",
         "scope_list",
-        "created",
-        "last_used_at",
-        "expiry_date",
-        "revoked",
+        "issued",
+        "last_used",
+        "revoked_label",
     ]
+    merchant_link = link_column("merchant", description="Merchant")
+    issued = moment_column("created", description="Issued")
+    last_used = moment_column("last_used_at", description="Last used")
+    revoked_label = yes_no_column(
+        "revoked", description="State", yes="Revoked", no="Active", no_tone="success"
+    )
     list_filter = ["revoked", "merchant__status"]
     search_fields = ["prefix", "name", "merchant__name", "merchant__slug"]
     list_select_related = ["merchant", "store"]
@@ -146,7 +171,7 @@ class MerchantAPIKeyAdmin(ConfirmActions, ModelAdmin):
 
     @admin.display(description="Scopes")
     def scope_list(self, obj: MerchantAPIKey) -> str:
-        return ", ".join(obj.scopes)
+        return words_list(obj.scopes, dict(Scope.choices))
 
     @admin.action(description="Revoke the selected keys…", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet):
@@ -193,14 +218,30 @@ class MerchantEventAdmin(ModelAdmin):
 @admin.register(FeePlan)
 class FeePlanAdmin(ModelAdmin):
     list_display = [
-        "merchant",
+        "merchant_link",
         "valid_from",
-        "currency",
-        "monthly_platform_fee",
-        "fee_per_active_member",
-        "fee_per_redemption",
-        "reward_margin_percent",
+        "platform_fee",
+        "per_member",
+        "per_redemption",
+        "margin",
     ]
+    merchant_link = link_column("merchant", description="Merchant")
+    platform_fee = money_column(
+        "monthly_platform_fee", currency="currency", description="Platform fee a month"
+    )
+
+    @admin.display(description="Per active member", ordering="fee_per_active_member")
+    def per_member(self, plan: FeePlan) -> str:
+        return formatting.unit_money(plan.fee_per_active_member, plan.currency)
+
+    @admin.display(description="Per redemption", ordering="fee_per_redemption")
+    def per_redemption(self, plan: FeePlan) -> str:
+        return formatting.unit_money(plan.fee_per_redemption, plan.currency)
+
+    @admin.display(description="Margin on rewards", ordering="reward_margin_percent")
+    def margin(self, plan: FeePlan) -> str:
+        return formatting.percent(plan.reward_margin_percent / 100)
+
     list_filter = ["currency"]
     search_fields = ["merchant__name", "merchant__slug"]
     list_select_related = ["merchant"]
@@ -258,16 +299,20 @@ class UsageRecordAdmin(MerchantEventAdmin):
     """What the invoices will be built from: read only."""
 
     list_display = [
-        "occurred_at",
-        "merchant",
+        "occurred",
+        "merchant_link",
         "kind",
         "source_ref",
         "quantity",
-        "reward_value",
-        "cost",
-        "fee",
-        "currency",
+        "value",
+        "cost_shown",
+        "fee_shown",
     ]
+    merchant_link = link_column("merchant", description="Merchant")
+    occurred = moment_column("occurred_at", description="When")
+    value = money_column("reward_value", currency="currency", description="Reward value")
+    cost_shown = money_column("cost", currency="currency", description="Cost")
+    fee_shown = money_column("fee", currency="currency", description="Fee")
     list_filter = ["kind", "currency", "merchant"]
     search_fields = ["merchant__name", "merchant__slug", "source_ref"]
     date_hierarchy = "occurred_at"

@@ -4,6 +4,7 @@ in it, the environment label, signing in, and the home's cards with their badges
 import re
 
 import pytest
+from django.conf import settings
 from django.contrib import admin
 from django.core.cache import cache
 from django.urls import reverse
@@ -161,3 +162,11 @@ def test_the_home_renders_in_a_bounded_number_of_queries(
     # Session, user, and one query per card (the badges come from the cache).
     with django_assert_max_num_queries(len(all_cards()) + 8):
         assert admin_client.get(HOME).status_code == 200
+
+
+def test_the_readme_tour_explains_every_card_of_the_home():
+    readme = (settings.BASE_DIR / "README.md").read_text()
+    tour = readme.split("### The ops console: a tour of the admin", 1)[1].split("\n### ", 1)[0]
+    missing = [card.title for card in all_cards() if card.title not in tour]
+    assert missing == []
+    assert "docs/admin-home.png" in tour

@@ -49,7 +49,7 @@ def test_refunded_order_is_reported_as_refunded(member):
     order_post(member.merchant, member, "40.00", external_id="W-2")
     refund_post(member.merchant, "W-2", "40.00")
     note = finding(claim(member, "W-2"))
-    assert "fully refunded (40.0000 USD)" in note
+    assert "fully refunded ($40.00)" in note
 
 
 def test_order_outside_the_claim_window(member):
