@@ -36,9 +36,7 @@ def sections(response) -> list[str]:
 
 def entries(response) -> set[str]:
     return {
-        item["title"]
-        for group in response.context["sidebar_navigation"]
-        for item in group["items"]
+        item["title"] for group in response.context["sidebar_navigation"] for item in group["items"]
     }
 
 
