@@ -193,3 +193,8 @@ def environment_title_prefix(request: HttpRequest) -> str:
 
 def ops_styles(request: HttpRequest) -> str:
     return static("config/admin.css")
+
+
+def ops_page_styles(request: HttpRequest) -> str:
+    """The admin's own pages (forms, confirmations, reports) in unfold's look."""
+    return static("config/admin-pages.css")
