@@ -14,7 +14,7 @@ from django.utils import timezone
 from config.navigation import model_admin_for
 from core import formatting
 from core.jobs import scheduled_job_status
-from core.ops_cards import SECTIONS, Card, Figure, all_cards
+from core.ops_cards import SECTIONS, Card, Figure, all_cards, week_counts
 
 SPARK_WIDTH, SPARK_HEIGHT = 112, 28
 
@@ -68,9 +68,15 @@ def _text(figure: Figure) -> str:
     return figure.text or (f"{figure.value:,}" if figure.value is not None else "—")
 
 
-def shown(site: AdminSite, card: Card, now: datetime.datetime) -> ShownCard:
+def shown(
+    site: AdminSite, card: Card, now: datetime.datetime, week: dict[datetime.date, int]
+) -> ShownCard:
+    """A card with its figure and its week: the figure's own history, or the days'
+    snapshots (``core.snapshot_ops_cards``) and today's figure."""
     figure = card.figure(now)
     trend = figure.trend
+    if not trend and figure.value is not None:
+        trend = (*(week[day] for day in sorted(week)), figure.value)
     return ShownCard(
         card=card,
         figure=figure,
@@ -115,6 +121,7 @@ def job_lines(site: AdminSite, now: datetime.datetime) -> list[JobLine]:
 def home_sections(site: AdminSite, request: HttpRequest) -> list[dict[str, Any]]:
     now = timezone.now()
     cards = [card for card in all_cards() if visible(site, request, card)]
+    weeks = week_counts([card.key for card in cards], now=now)
     sections = []
     for section in SECTIONS:
         of_section = [card for card in cards if card.section == section]
@@ -123,7 +130,7 @@ def home_sections(site: AdminSite, request: HttpRequest) -> list[dict[str, Any]]
             sections.append(
                 {
                     "title": section,
-                    "cards": [shown(site, card, now) for card in of_section],
+                    "cards": [shown(site, card, now, weeks[card.key]) for card in of_section],
                     "jobs": jobs,
                     "jobs_alert": [job for job in jobs if job.alert],
                     "jobs_fine": [job for job in jobs if not job.alert],

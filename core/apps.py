@@ -22,6 +22,12 @@ class CoreConfig(AppConfig):
             "crontab": "50 3 * * *",
             "description": "Deletes the job runs older than JOB_RUNS_KEEP_DAYS.",
         },
+        {
+            "name": "Count the ops home's cards",
+            "task": "core.snapshot_ops_cards",
+            "crontab": "*/15 * * * *",
+            "description": "Keeps each card's count of the day, for the week drawn under it.",
+        },
     ]
 
     def ready(self) -> None:

@@ -101,3 +101,23 @@ class JobRun(models.Model):
         if self.started_at is None or self.finished_at is None:
             return None
         return self.finished_at - self.started_at
+
+
+class OpsCount(models.Model):
+    """A count of the ops home's cards as it stood at the end of a day (the day's last
+    snapshot): the week drawn under a card whose figure has no history of its own. Written
+    by ``core.snapshot_ops_cards``; never a source of truth, deleting it costs a week's
+    trend."""
+
+    key = models.CharField(max_length=60, help_text="The card's key, e.g. care.sla.")
+    day = models.DateField()
+    value = models.BigIntegerField()
+    taken_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "day"], name="ops_count_once_a_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} on {self.day}: {self.value}"

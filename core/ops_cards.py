@@ -14,7 +14,10 @@ from decimal import Decimal
 from typing import Literal
 
 from django.apps import apps
+from django.utils import timezone
 from django.utils.module_loading import import_string
+
+from core.models import OpsCount
 
 Tone = Literal["attention", "danger", "info"]
 
@@ -69,6 +72,35 @@ def all_cards() -> list[Card]:
         for card in import_string(app_config.ops_cards)
     ]
     return sorted(cards, key=lambda card: SECTIONS.index(card.section))
+
+
+def snapshot_counts(*, now: datetime.datetime) -> int:
+    """Record each count card's figure as today's (the last snapshot of a day stands for
+    it): one upsert, safe to run on several workers at once. Returns how many cards."""
+    today = timezone.localdate(now)
+    rows = [
+        OpsCount(key=each.key, day=today, value=figure.value, taken_at=now)
+        for each in all_cards()
+        if (figure := each.figure(now)).value is not None and not figure.trend
+    ]
+    OpsCount.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["key", "day"],
+        update_fields=["value", "taken_at"],
+    )
+    return len(rows)
+
+
+def week_counts(keys: list[str], *, now: datetime.datetime) -> dict[str, dict]:
+    """The snapshots of the six days before today, by card key and day."""
+    today = timezone.localdate(now)
+    counts: dict[str, dict] = {key: {} for key in keys}
+    for key, day, value in OpsCount.objects.filter(
+        key__in=keys, day__gte=today - datetime.timedelta(days=6), day__lt=today
+    ).values_list("key", "day", "value"):
+        counts[key][day] = value
+    return counts
 
 
 def card(key: str) -> Card:

@@ -21,6 +21,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from import_export.formats import base_formats
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
+from unfold.contrib.filters.admin import RangeDateTimeFilter
+from unfold.paginator import InfinitePaginator
 
 from core import formatting
 from core.actors import Actor
@@ -34,6 +36,7 @@ from core.admin.display import (
     truncated,
     yes_no_column,
 )
+from core.admin.filters import RecordFilter
 from core.admin.importexport import StaffImportExportAdmin
 from core.admin.readonly import ReadOnlyAdmin, ReadOnlyInline
 from core.admin.related import Related, RelatedRecordsAdmin
@@ -249,7 +252,14 @@ class MemberAdmin(RelatedRecordsAdmin, ConfirmActions, StaffImportExportAdmin):
         "pending",
         "shortfall",
     ]
-    list_filter = ["status", "has_refund_shortfall", "merchant__status"]
+    list_filter = [
+        "status",
+        ("merchant", RecordFilter),
+        "country",
+        "has_refund_shortfall",
+        "merchant__status",
+    ]
+    paginator = InfinitePaginator
     merchant_link = link_column("merchant", description="Merchant")
     status_label = state_column(
         "status",
@@ -471,7 +481,14 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
         "by",
     ]
     list_display_links = ["when"]
-    list_filter = ["kind", "source_type"]
+    list_filter = [
+        "kind",
+        "source_type",
+        ("created_at", RangeDateTimeFilter),
+        ("merchant", RecordFilter),
+        ("member", RecordFilter),
+    ]
+    list_filter_submit = True
     when = moment_column("created_at", description="When")
     merchant_link = link_column("merchant", description="Merchant")
     member_link = link_column(
@@ -510,7 +527,6 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 
     search_fields = ["member__external_id", "source_ref", "merchant__slug"]
     list_select_related = ["merchant", "member"]
-    date_hierarchy = "created_at"
 
 
 class OrderLineInline(ReadOnlyInline):
@@ -552,10 +568,15 @@ class OrderAdmin(RelatedRecordsAdmin, ReadOnlyAdmin):
     earned = points_column("points_earned", description="Points earned")
     reversed = points_column("points_reversed", description="Points taken back")
     refunded = money_column("refunded_total", currency="currency", description="Refunded")
-    list_filter = ["currency"]
+    list_filter = [
+        ("placed_at", RangeDateTimeFilter),
+        ("merchant", RecordFilter),
+        ("member", RecordFilter),
+        "currency",
+    ]
+    list_filter_submit = True
     search_fields = ["external_id", "member__external_id", "merchant__slug"]
     list_select_related = ["merchant", "member"]
-    date_hierarchy = "placed_at"
     inlines = [OrderLineInline, RefundInline]
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:

@@ -7,6 +7,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from unfold.admin import ModelAdmin
+from unfold.decorators import display
 
 from catalog import pools
 from catalog.alerts import alert_clear
@@ -16,7 +17,7 @@ from catalog.models import (
     VoucherCode,
 )
 from core.actors import Actor
-from core.admin.display import link_column, moment_column, money_column, truncated
+from core.admin.display import link_column, moment_column, moment_text, money_column, truncated
 from core.admin.readonly import ReadOnlyAdmin
 
 # -- code pools --------------------------------------------------------------------------
@@ -85,24 +86,23 @@ class VoucherCodeAdmin(ReadOnlyAdmin):
     """Which codes were reserved and delivered, when and for which supplier order; never
     the code or its PIN."""
 
-    list_display = [
-        "id",
-        "pool_link",
-        "expires_on",
-        "uploaded",
-        "reserved_for",
-        "reserved",
-        "used",
-        "used_for_shown",
-    ]
+    list_display = ["id", "pool_link", "expires_on", "uploaded", "state", "for_what", "when"]
     pool_link = link_column("pool", description="Pool")
     uploaded = moment_column("uploaded_at", description="Uploaded")
-    reserved = moment_column("reserved_at", description="Reserved")
-    used = moment_column("used_at", description="Used")
 
-    @admin.display(description="Used for", ordering="used_for")
-    def used_for_shown(self, code: VoucherCode) -> str:
-        return truncated(code.used_for)
+    @display(description="State", label={"free": "success", "reserved": "info", "used": ""})
+    def state(self, code: VoucherCode) -> tuple[str, str]:
+        if code.used_at:
+            return "used", "Used"
+        return ("reserved", "Reserved") if code.reserved_for else ("free", "Free")
+
+    @admin.display(description="For")
+    def for_what(self, code: VoucherCode) -> str:
+        return truncated(code.used_for or code.reserved_for)
+
+    @admin.display(description="Since", ordering="used_at")
+    def when(self, code: VoucherCode) -> str:
+        return moment_text(code.used_at or code.reserved_at)
 
     list_filter = [("used_at", admin.EmptyFieldListFilter)]
     search_fields = ["used_for", "reserved_for"]

@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, TabularInline
+from unfold.paginator import InfinitePaginator
 
 
 class NoWrites:
@@ -26,9 +27,10 @@ class NoWrites:
 
 class ReadOnlyAdmin(NoWrites, ModelAdmin):
     """The list and the page of a record; these tables grow without end, so the list never
-    counts them all."""
+    counts them: it pages on with Previous and Next (unfold's InfinitePaginator)."""
 
     show_full_result_count = False
+    paginator = InfinitePaginator
 
 
 class SelectRelatedInline(TabularInline):

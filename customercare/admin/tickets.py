@@ -34,11 +34,14 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin
+from unfold.contrib.filters.admin import RangeDateTimeFilter
+from unfold.paginator import InfinitePaginator
 
 from core import formatting
 from core.actors import Actor
 from core.admin.actions import ConfirmActions
 from core.admin.display import link_column, moment_text, state_column, truncated
+from core.admin.filters import RecordFilter
 from core.admin.search import search_also
 from customercare import canned, goodwill, selectors, services
 from customercare.admin.forms import (
@@ -213,8 +216,11 @@ class TicketAdmin(TicketActionsMixin, ReportsMixin, ConfirmActions, ModelAdmin):
         "priority",
         "sla_state",
         "category",
-        "merchant",
+        ("merchant", RecordFilter),
+        ("created_at", RangeDateTimeFilter),
     ]
+    list_filter_submit = True
+    paginator = InfinitePaginator
     list_select_related = ["merchant", "member", "assignee"]
     search_fields = ["=reference", "=member__email", "=member__external_id"]
     search_help_text = (

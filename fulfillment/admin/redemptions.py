@@ -16,6 +16,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin
+from unfold.contrib.filters.admin import RangeDateTimeFilter
+from unfold.paginator import InfinitePaginator
 
 from core import formatting
 from core.actors import Actor
@@ -28,6 +30,7 @@ from core.admin.display import (
     truncated,
     yes_no_column,
 )
+from core.admin.filters import RecordFilter
 from core.admin.forms import ConfirmForm
 from core.admin.readonly import ReadOnlyInline
 from core.admin.related import Related, RelatedRecordsAdmin
@@ -194,10 +197,14 @@ class RedemptionAdmin(RelatedRecordsAdmin, ShipmentActions, ConfirmActions, Mode
         "status",
         SupplierFilter,
         CountryFilter,
-        "merchant",
+        ("merchant", RecordFilter),
+        ("member", RecordFilter),
+        ("created_at", RangeDateTimeFilter),
         AgeFilter,
         "needs_care",
     ]
+    list_filter_submit = True
+    paginator = InfinitePaginator
     list_select_related = ["merchant", "member", "reward"]
     search_fields = ["=public_id", "=external_id", "=member__external_id"]
     show_full_result_count = False

@@ -19,7 +19,9 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from catalog.models import Supplier
+from core import formatting
 from core.actors import Actor
+from core.admin.display import link_column, moment_column, state_column, truncated
 from core.admin.readonly import ReadOnlyAdmin
 from core.admin.rights import require
 from fulfillment.models import CodeReveal, SupplierOrder, SupplierOrderStatus
@@ -32,18 +34,48 @@ RESUME_PERMISSION = "fulfillment.resume_supplier"
 @admin.register(SupplierOrder)
 class SupplierOrderAdmin(ReadOnlyAdmin):
     list_display = [
-        "idempotency_key",
+        "key",
         "redemption_link",
-        "supplier",
+        "supplier_link",
         "attempt",
-        "status",
+        "status_label",
         "tries",
-        "next_try_at",
-        "error_kind",
-        "last_error",
-        "created_at",
-        "completed_at",
+        "error",
+        "placed",
+        "completed",
     ]
+    list_display_links = ["key"]
+    supplier_link = link_column("supplier", description="Supplier")
+    status_label = state_column(
+        "status",
+        tones={
+            SupplierOrderStatus.QUEUED: "info",
+            SupplierOrderStatus.SUBMITTED: "info",
+            SupplierOrderStatus.UNKNOWN: "warning",
+            SupplierOrderStatus.DELIVERED: "success",
+            SupplierOrderStatus.FAILED: "danger",
+        },
+        words={
+            SupplierOrderStatus.QUEUED: "Queued",
+            SupplierOrderStatus.SUBMITTED: "Placed",
+            SupplierOrderStatus.UNKNOWN: "Outcome unknown",
+        },
+        description="Status",
+    )
+    placed = moment_column("created_at", description="Placed")
+    completed = moment_column("completed_at", description="Completed")
+
+    @admin.display(description="Key", ordering="idempotency_key")
+    def key(self, order: SupplierOrder) -> str:
+        return truncated(order.idempotency_key)
+
+    @admin.display(description="Last error")
+    def error(self, order: SupplierOrder) -> str:
+        if not order.last_error:
+            return formatting.MISSING
+        kind = f"{order.error_kind}: " if order.error_kind else ""
+        return truncated(f"{kind}{order.last_error}")
+
     list_filter = ["status", "supplier", "supplier__adapter", "error_kind"]
     list_select_related = ["supplier"]
     search_fields = ["=idempotency_key", "=supplier_ref"]

@@ -10,6 +10,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin
+from unfold.contrib.filters.admin import RangeDateTimeFilter
+from unfold.paginator import InfinitePaginator
 
 from core import formatting
 from core.actors import Actor
@@ -21,6 +23,7 @@ from core.admin.display import (
     words_list,
     yes_no_column,
 )
+from core.admin.filters import RecordFilter
 from merchants.admin.forms import ReasonForm, StoreForm, StoreSecretRights
 from merchants.admin.inlines import fee_plan_create_from_form
 from merchants.models import (
@@ -199,11 +202,17 @@ class MerchantEventAdmin(ModelAdmin):
         "checklist_item",
         "actor_label",
     ]
-    list_filter = ["kind", "to_status"]
+    list_filter = [
+        "kind",
+        "to_status",
+        ("created_at", RangeDateTimeFilter),
+        ("merchant", RecordFilter),
+    ]
     search_fields = ["merchant__name", "merchant__slug", "reason", "actor_label"]
     list_select_related = ["merchant"]
     show_full_result_count = False
-    date_hierarchy = "created_at"
+    list_filter_submit = True
+    paginator = InfinitePaginator
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -313,6 +322,11 @@ class UsageRecordAdmin(MerchantEventAdmin):
     value = money_column("reward_value", currency="currency", description="Reward value")
     cost_shown = money_column("cost", currency="currency", description="Cost")
     fee_shown = money_column("fee", currency="currency", description="Fee")
-    list_filter = ["kind", "currency", "merchant"]
+    list_filter = [
+        "kind",
+        "currency",
+        ("occurred_at", RangeDateTimeFilter),
+        ("merchant", RecordFilter),
+    ]
     search_fields = ["merchant__name", "merchant__slug", "source_ref"]
-    date_hierarchy = "occurred_at"
+    list_filter_submit = True

@@ -1,6 +1,7 @@
 """The ops console's frame: the sidebar grouped by the work, what each staff group sees
 in it, the environment label, signing in, and the home's cards with their badges."""
 
+import datetime
 import re
 
 import pytest
@@ -13,7 +14,8 @@ from django.utils import timezone
 from config import navigation
 from config.admin import environment_label
 from core.actors import SYSTEM
-from core.ops_cards import all_cards
+from core.models import OpsCount
+from core.ops_cards import all_cards, snapshot_counts
 from customercare.models import Ticket
 from merchants.models import Merchant, MerchantStatus
 from merchants.services import lifecycle
@@ -168,3 +170,37 @@ def test_the_readme_tour_explains_every_card_of_the_home():
     missing = [card.title for card in all_cards() if card.title not in tour]
     assert missing == []
     assert "docs/admin-home.png" in tour
+
+
+def test_the_snapshot_keeps_one_count_a_day_per_card_and_a_rerun_updates_it():
+    MerchantFactory(name="Applied Co", slug="applied-co")
+    now = timezone.now()
+    written = snapshot_counts(now=now)
+    assert written == OpsCount.objects.count() > 10
+    assert OpsCount.objects.get(key="merchants.review").value == 1
+    MerchantFactory(name="Second Co", slug="second-co")
+    assert snapshot_counts(now=now + datetime.timedelta(minutes=15)) == written
+    assert OpsCount.objects.count() == written
+    assert OpsCount.objects.get(key="merchants.review").value == 2
+    # A figure with its own history (points from the aggregates) is not kept twice.
+    assert not OpsCount.objects.filter(key="money.issued").exists()
+
+
+def test_a_count_card_draws_its_week_from_the_snapshots_and_today(admin_client):
+    MerchantFactory(name="Applied Co", slug="applied-co")
+    today = timezone.localdate()
+    for days_ago, value in ((3, 5), (2, 3), (1, 4)):
+        OpsCount.objects.create(
+            key="merchants.review",
+            day=today - datetime.timedelta(days=days_ago),
+            value=value,
+            taken_at=timezone.now(),
+        )
+    shown = {
+        card.card.key: card
+        for section in admin_client.get(HOME).context["sections"]
+        for card in section["cards"]
+    }
+    assert shown["merchants.review"].trend_words == "5, 3, 4, 1"
+    assert shown["merchants.review"].spark
+    assert shown["merchants.blocked"].spark == ""  # one point is not a line
