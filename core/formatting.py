@@ -266,10 +266,19 @@ def moment(
     """A time in ``zone``, with the zone named: ``Dec 6, 2026, 10:42 AM CET``."""
     if value is None:
         return MISSING
+    day, time = moment_parts(value, zone, locale=locale)
+    return f"{day}, {time}"
+
+
+def moment_parts(
+    value: datetime.datetime, zone: datetime.tzinfo, *, locale: str | None = None
+) -> tuple[str, str]:
+    """``moment``'s day and time of day with its zone, for a page that sets them on two
+    lines: ``("Dec 6, 2026", "10:42 AM CET")``."""
     local = value.astimezone(zone)
     where = reader_locale(locale)
     day = format_date(local.date(), "medium", locale=where)
     time = format_skeleton(
         "Hm" if where.time_formats["short"].pattern.startswith("H") else "hm", local, locale=where
     )
-    return f"{day}, {time} {local.tzname()}"
+    return day, f"{time} {local.tzname()}"

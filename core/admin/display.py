@@ -128,13 +128,12 @@ def moment_column(
 
 
 def moment_text(value: Any) -> str:
-    """A timestamp in one format everywhere, its zone named, kept on one line."""
+    """A timestamp in one format everywhere, its zone named: the day on one line and the
+    time under it, so a list's time column stays narrow."""
     if value is None:
         return formatting.MISSING
-    return format_html(
-        '<span class="ops-nowrap">{}</span>',
-        formatting.moment(value, timezone.get_current_timezone()),
-    )
+    day, time = formatting.moment_parts(value, timezone.get_current_timezone())
+    return format_html('<span class="ops-moment">{},<br>{}</span>', day, time)
 
 
 def admin_url(obj: Model | None) -> str:

@@ -163,7 +163,7 @@ class TicketAdmin(TicketActionsMixin, ReportsMixin, ConfirmActions, ModelAdmin):
     member_link = link_column(
         "member",
         description="Member",
-        text=lambda member: member.email or member.external_id,
+        text=lambda member: truncated(member.email or member.external_id),
         ordering="member__email",
     )
     status_label = state_column(
@@ -263,7 +263,7 @@ class TicketAdmin(TicketActionsMixin, ReportsMixin, ConfirmActions, ModelAdmin):
             return formatting.MISSING
         text = moment_text(due_at)
         if due_at < timezone.now():
-            return format_html('<strong class="overdue">{} (overdue)</strong>', text)
+            return format_html('<strong class="overdue">Overdue</strong><br>{}', text)
         return text
 
     @admin.action(description="Take the selected tickets", permissions=["change"])

@@ -153,6 +153,11 @@ STATUS_WORDS = {
     RedemptionStatus.REFUNDED: "Refunded",
     RedemptionStatus.CANCELLED: "Cancelled",
 }
+DELIVERY_WORDS = {
+    DeliveryStatus.NONE: "Not yet",
+    DeliveryStatus.SENT: "Sent",
+    DeliveryStatus.CLAIMED: "Claimed",
+}
 DELIVERY_TONES = {
     DeliveryStatus.NONE: "",
     DeliveryStatus.SENT: "info",
@@ -273,7 +278,7 @@ class RedemptionAdmin(RelatedRecordsAdmin, ShipmentActions, ConfirmActions, Mode
         also = Q(pk=number) if number is not None else None
         return search_also(found, queryset, also), duplicates
 
-    @admin.display(description="Redemption", ordering="id")
+    @admin.display(description="#", ordering="id")
     def number(self, redemption: Redemption) -> str:
         return f"#{redemption.pk}"
 
@@ -285,9 +290,11 @@ class RedemptionAdmin(RelatedRecordsAdmin, ShipmentActions, ConfirmActions, Mode
     status_label = state_column(
         "status", tones=STATUS_TONES, words=STATUS_WORDS, description="Status"
     )
-    delivery_label = state_column("delivery_status", tones=DELIVERY_TONES, description="Delivery")
+    delivery_label = state_column(
+        "delivery_status", tones=DELIVERY_TONES, words=DELIVERY_WORDS, description="Delivery"
+    )
     care = yes_no_column(
-        "needs_care", description="Care", yes="Needs care", no="", yes_tone="danger"
+        "needs_care", description="Care", yes="Care", no="", yes_tone="danger"
     )
 
     @admin.display(description="Reward", ordering="reward__name")

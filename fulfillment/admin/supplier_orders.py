@@ -37,7 +37,7 @@ class SupplierOrderAdmin(ReadOnlyAdmin):
         "key",
         "redemption_link",
         "supplier_link",
-        "attempt",
+        "try_number",
         "status_label",
         "tries",
         "error",
@@ -63,6 +63,11 @@ class SupplierOrderAdmin(ReadOnlyAdmin):
         description="Status",
     )
     placed = moment_column("created_at", description="Placed")
+
+    @admin.display(description="Try", ordering="attempt")
+    def try_number(self, order: SupplierOrder) -> int:
+        return order.attempt
+
     completed = moment_column("completed_at", description="Completed")
 
     @admin.display(description="Key", ordering="idempotency_key")

@@ -47,6 +47,51 @@ def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
         )
 
 
+class WorkerAndBeat:
+    """A Celery worker and beat as the Procfile runs them, with ``env``, for the length of a
+    ``with`` block; their logs are in ``output`` afterwards (and printed, so pytest shows
+    them when the test fails)."""
+
+    def __init__(self, tmp_path: Path, env: dict[str, str]) -> None:
+        self.tmp_path, self.env = tmp_path, env
+        self.logs = {"worker": tmp_path / "worker.log", "beat": tmp_path / "beat.log"}
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.output = ""
+
+    def __enter__(self) -> "WorkerAndBeat":
+        self.processes["worker"] = start(
+            ["worker", "--pool=solo", "--loglevel=INFO", "--without-mingle", "--without-gossip"],
+            self.env,
+            self.logs["worker"],
+        )
+        self.processes["beat"] = start(
+            [
+                "beat",
+                "-S",
+                "django_celery_beat.schedulers:DatabaseScheduler",
+                "--loglevel=INFO",
+                "--max-interval=1",
+                f"--pidfile={self.tmp_path / 'beat.pid'}",
+            ],
+            self.env,
+            self.logs["beat"],
+        )
+        return self
+
+    def assert_running(self) -> None:
+        for name, process in self.processes.items():
+            assert process.poll() is None, f"{name} exited with {process.returncode}"
+
+    def __exit__(self, *exc_info: object) -> None:
+        for process in self.processes.values():
+            stop(process)
+        self.output = "\n".join(
+            f"----- {name} -----\n{log.read_text(errors='replace') if log.exists() else ''}"
+            for name, log in self.logs.items()
+        )
+        print(self.output)  # shown by pytest when the test fails
+
+
 def stop(process: subprocess.Popen) -> None:
     if process.poll() is not None:
         return
@@ -85,47 +130,20 @@ def test_worker_and_beat_record_the_heartbeat(tmp_path):
     worker_cache = FileBasedCache(config["LOCATION"], config)
     assert worker_cache.get(WORKER_HEARTBEAT_CACHE_KEY) is None
 
-    logs = {"worker": tmp_path / "worker.log", "beat": tmp_path / "beat.log"}
-    processes = {}
     beat_value = None
     started = time.time()
-    try:
-        processes["worker"] = start(
-            ["worker", "--pool=solo", "--loglevel=INFO", "--without-mingle", "--without-gossip"],
-            env,
-            logs["worker"],
-        )
-        processes["beat"] = start(
-            [
-                "beat",
-                "-S",
-                "django_celery_beat.schedulers:DatabaseScheduler",
-                "--loglevel=INFO",
-                "--max-interval=1",
-                f"--pidfile={tmp_path / 'beat.pid'}",
-            ],
-            env,
-            logs["beat"],
-        )
+    with WorkerAndBeat(tmp_path, env) as celery:
         while time.time() - started < DEADLINE_SECONDS:
-            for name, process in processes.items():
-                assert process.poll() is None, f"{name} exited with {process.returncode}"
+            celery.assert_running()
             beat_value = worker_cache.get(WORKER_HEARTBEAT_CACHE_KEY)
             if beat_value is not None:
                 break
             time.sleep(0.5)
-    finally:
-        for process in processes.values():
-            stop(process)
-        output = "\n".join(
-            f"----- {name} -----\n{log.read_text(errors='replace') if log.exists() else ''}"
-            for name, log in logs.items()
-        )
-        print(output)  # shown by pytest when the test fails
+    output = celery.output
 
     assert beat_value is not None, f"no heartbeat within {DEADLINE_SECONDS}s\n{output}"
     assert started - 5 <= beat_value <= time.time(), output
-    for name, process in processes.items():
+    for name, process in celery.processes.items():
         assert process.returncode is not None, name
 
     heartbeat.refresh_from_db()

@@ -24,9 +24,8 @@ from core.models import JobOutcome, JobRun, JobStarter
 from core.tasks import prune_job_runs
 from tests.config.test_worker_e2e import (
     DEADLINE_SECONDS,
+    WorkerAndBeat,
     database_url_of_the_test_database,
-    start,
-    stop,
 )
 from tests.merchants.factories import StaffFactory, staff_in
 
@@ -400,45 +399,18 @@ def test_a_job_beat_sends_and_a_worker_runs_is_recorded_from_queued_to_succeeded
         "VAR_DIR": str(tmp_path / "var"),
         "CACHE_URL": f"filecache://{tmp_path / 'cache'}",
     }
-    logs = {"worker": tmp_path / "worker.log", "beat": tmp_path / "beat.log"}
-    processes = {}
     run = None
     started = time.time()
-    try:
-        processes["worker"] = start(
-            ["worker", "--pool=solo", "--loglevel=INFO", "--without-mingle", "--without-gossip"],
-            env,
-            logs["worker"],
-        )
-        processes["beat"] = start(
-            [
-                "beat",
-                "-S",
-                "django_celery_beat.schedulers:DatabaseScheduler",
-                "--loglevel=INFO",
-                "--max-interval=1",
-                f"--pidfile={tmp_path / 'beat.pid'}",
-            ],
-            env,
-            logs["beat"],
-        )
+    with WorkerAndBeat(tmp_path, env) as celery:
         while time.time() - started < DEADLINE_SECONDS:
-            for name, process in processes.items():
-                assert process.poll() is None, f"{name} exited with {process.returncode}"
+            celery.assert_running()
             run = JobRun.objects.filter(
                 job_name="Worker heartbeat", outcome=JobOutcome.SUCCEEDED
             ).first()
             if run is not None:
                 break
             time.sleep(0.5)
-    finally:
-        for process in processes.values():
-            stop(process)
-        output = "\n".join(
-            f"----- {name} -----\n{log.read_text(errors='replace') if log.exists() else ''}"
-            for name, log in logs.items()
-        )
-        print(output)  # shown by pytest when the test fails
+    output = celery.output
 
     assert run is not None, f"no recorded heartbeat within {DEADLINE_SECONDS}s\n{output}"
     assert run.task_name == "merchants.record_worker_heartbeat"
@@ -448,4 +420,4 @@ def test_a_job_beat_sends_and_a_worker_runs_is_recorded_from_queued_to_succeeded
     assert run.queued_at is not None, output
     assert run.queued_at <= run.started_at <= run.finished_at
     assert run.worker.startswith("celery@"), run.worker
-    assert run.task_id in logs["worker"].read_text()
+    assert run.task_id in celery.logs["worker"].read_text()

@@ -163,7 +163,7 @@ def test_the_queue_lists_new_and_open_tickets_soonest_due_first(client, desk):
     response = client.get(TICKETS, {"queue": "due"})
 
     assert listed(response) == [soon.pk, answered.pk, late.pk]
-    assert "(overdue)" in response.content.decode()
+    assert '<strong class="overdue">Overdue</strong>' in response.content.decode()
     mine = client.get(TICKETS, {"queue": "due", "assignee": "mine"})
     assert listed(mine) == []
 
