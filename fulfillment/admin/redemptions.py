@@ -293,9 +293,7 @@ class RedemptionAdmin(RelatedRecordsAdmin, ShipmentActions, ConfirmActions, Mode
     delivery_label = state_column(
         "delivery_status", tones=DELIVERY_TONES, words=DELIVERY_WORDS, description="Delivery"
     )
-    care = yes_no_column(
-        "needs_care", description="Care", yes="Care", no="", yes_tone="danger"
-    )
+    care = yes_no_column("needs_care", description="Care", yes="Care", no="", yes_tone="danger")
 
     @admin.display(description="Reward", ordering="reward__name")
     def reward_name(self, redemption: Redemption) -> str:
