@@ -39,7 +39,7 @@ def report_aggregates_reconcile() -> dict:
     return job_result(rows=result.buckets, summary=result)
 
 
-@shared_task(name="loyalty.refresh_segments", acks_late=True, soft_time_limit=600)
+@shared_task(name="loyalty.refresh_segments", acks_late=True, soft_time_limit=600, time_limit=720)
 def refresh_segments() -> dict:
     result = segments.segments_refresh(now=timezone.now())
     return job_result(rows=result.joined + result.left, summary=result)

@@ -11,7 +11,9 @@ def refresh_report_snapshots() -> dict:
     return job_result(rows=result.computed + result.deleted, summary=result)
 
 
-@shared_task(name="portals.make_member_exports", acks_late=True, soft_time_limit=3000)
+@shared_task(
+    name="portals.make_member_exports", acks_late=True, soft_time_limit=3000, time_limit=3600
+)
 def make_member_exports() -> str:
     from portals import member_exports
 
