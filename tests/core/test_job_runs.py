@@ -209,6 +209,7 @@ def test_the_scheduled_jobs_list_shows_each_jobs_last_run(
     run_make(job_name=heartbeat.name, outcome=JobOutcome.FAILED, error="boom")
     client.force_login(staff_in("Operations"))
 
+    client.get(JOBS)  # the sidebar's badges are counted once a minute, not per page
     with django_assert_max_num_queries(14):
         page = client.get(JOBS).content.decode()
 
@@ -233,6 +234,7 @@ def test_the_list_of_runs_shows_them_for_people_in_a_pinned_number_of_queries(
     run_make(outcome=JobOutcome.RUNNING, finished_at=None, progress_done=40, progress_total=200)
     client.force_login(staff_in("Operations"))
 
+    client.get(RUNS)  # the sidebar's badges are counted once a minute, not per page
     with django_assert_max_num_queries(12):
         response = client.get(RUNS)
 

@@ -104,7 +104,7 @@ def test_ops_approves_a_merchant_from_its_page_with_a_reason(server_url, page, t
     page.fill("#id_reason", "KYC documents verified")
     page.click("input[name=apply]")
     page.wait_for_url(f"**/admin/merchants/merchant/{merchant.pk}/change/")
-    assert page.get_by_text("moved to approved").is_visible()
+    page.get_by_text("moved to approved").first.wait_for()
     page.screenshot(path=str(tmp_path / "merchant-approved.png"), full_page=True)
 
     merchant = Merchant.objects.get(pk=merchant.pk)
@@ -119,5 +119,5 @@ def test_ops_approves_a_merchant_from_its_page_with_a_reason(server_url, page, t
     page.get_by_role("link", name="Go live (or reactivate)", exact=True).click()
     page.fill("#id_reason", "launch")
     page.click("input[name=apply]")
-    assert page.get_by_text("Complete the onboarding checklist first").is_visible()
+    page.get_by_text("Complete the onboarding checklist first").first.wait_for()
     assert Merchant.objects.get(pk=merchant.pk).status == MerchantStatus.APPROVED

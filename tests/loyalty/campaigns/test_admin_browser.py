@@ -167,7 +167,7 @@ def test_a_marketer_reads_campaigns_their_report_and_the_simulator(server_url, p
     screenshots(page, "campaigns/move")
     page.click("input[type=submit][value=Pause]")
     page.wait_for_url(f"**/campaign/{campaign.pk}/change/")
-    assert page.get_by_text("Autumn double points: Paused.").is_visible()
+    page.get_by_text("Autumn double points: Paused.").first.wait_for()
     assert page.get_by_role("link", name="Resume").is_visible()
     event = CampaignEvent.objects.filter(campaign=campaign).latest("id")
     assert (event.to_status, event.reason, event.actor) == (
