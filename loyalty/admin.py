@@ -378,7 +378,8 @@ class MemberAdmin(RelatedRecordsAdmin, ConfirmActions, StaffImportExportAdmin):
         )
         link = reverse("admin:loyalty_ledgerentry_changelist") + f"?member__id__exact={member.pk}"
         return format_html(
-            '<div class="table-scroll"><table><tr><th>When</th><th>Kind</th><th>Points</th>'
+            '<div class="table-scroll" tabindex="0" role="region" aria-label="Ledger">'
+            "<table><tr><th>When</th><th>Kind</th><th>Points</th>"
             "<th>Pending</th><th>Balance after</th><th>Source</th><th>Reason</th><th>By</th>"
             "</tr>{}</table></div>"
             '<p><a href="{}">The whole ledger</a> (the last {} are shown)</p>',
@@ -407,7 +408,8 @@ class MemberAdmin(RelatedRecordsAdmin, ConfirmActions, StaffImportExportAdmin):
             ),
         )
         return format_html(
-            '<div class="table-scroll"><table><tr><th>Order</th><th>Placed</th><th>Total</th>'
+            '<div class="table-scroll" tabindex="0" role="region" aria-label="Orders">'
+            "<table><tr><th>Order</th><th>Placed</th><th>Total</th>"
             "<th>Earned</th><th>Reversed</th></tr>{}</table></div>",
             rows,
         )
