@@ -1,7 +1,10 @@
 """Demo deliveries: each live merchant's Shopify or WooCommerce store receives a few
 webhooks, as its platform would send them, processed through the inbox, so that the inbox
 and the connection page show each outcome (earned, refunded, ignored, a non-member
-order, a member created)."""
+order, a member created). Before them, each live merchant's active stores have a few
+hours of orders behind them, one every few minutes, so that the stores list shows their
+rhythm; the outlet of Maison Lumière stopped sending hours ago, so the home's "silent
+stores" card has a store to show."""
 
 import datetime
 import json
@@ -13,6 +16,11 @@ from django.utils import timezone
 from integrations.models import InboxDelivery
 from integrations.services import delivery_process
 from merchants.models import MerchantStatus, Platform, Store
+from merchants.services.stores import store_event_record
+
+# The demo store that went quiet, and for how long.
+SILENT_DOMAIN = "outlet.maison-lumiere.fr"
+SILENT_FOR = datetime.timedelta(hours=5)
 
 
 def _at(hours: float) -> str:
@@ -114,7 +122,24 @@ PLATFORMS = {Platform.SHOPIFY: _shopify, Platform.WOOCOMMERCE: _woocommerce}
 TOPIC_HEADERS = {Platform.SHOPIFY: "X-Shopify-Topic", Platform.WOOCOMMERCE: "X-WC-Webhook-Topic"}
 
 
+def _seed_rhythms(out: TextIO) -> None:
+    """Thirty events seven minutes apart for each live merchant's active store, ending
+    two minutes ago (hours ago for the silent one). A store that already has events keeps
+    its own: an earlier event teaches it nothing."""
+    now = timezone.now()
+    stores = Store.objects.filter(merchant__status=MerchantStatus.LIVE, is_active=True)
+    for store in stores.order_by("pk"):
+        last = now - (
+            SILENT_FOR if store.domain == SILENT_DOMAIN else datetime.timedelta(minutes=2)
+        )
+        for number in range(30):
+            store_event_record(store=store, at=last - (29 - number) * datetime.timedelta(minutes=7))
+    hours = SILENT_FOR // datetime.timedelta(hours=1)
+    out.write(f"Demo store traffic: {stores.count()} stores; {SILENT_DOMAIN} silent {hours} h.\n")
+
+
 def seed(*, out: TextIO) -> None:
+    _seed_rhythms(out)
     made = 0
     stores = Store.objects.filter(
         merchant__status=MerchantStatus.LIVE, platform__in=list(PLATFORMS), is_active=True

@@ -39,7 +39,7 @@ from loyalty.services.members import member_anonymise, member_upsert
 from loyalty.services.orders import LineInput, OrderInput, non_member_order_record, order_record
 from loyalty.services.refunds import RefundInput, refund_record
 from merchants.models import Platform, Store
-from merchants.services.stores import store_save
+from merchants.services.stores import store_event_record, store_save
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +69,11 @@ def inbox_receive(
     *, store: Store, topic: str, delivery_id: str, headers: dict[str, str], body: str
 ) -> tuple[InboxDelivery, bool]:
     """Store a verified delivery; returns (delivery, created). A delivery id seen before
-    for this store returns the stored row and enqueues nothing."""
+    for this store returns the stored row and enqueues nothing. Either way the store is
+    alive: its rhythm learns from it (``merchants.silence``)."""
     from integrations import tasks
+
+    store_event_record(store=store)
 
     delivery = InboxDelivery(
         merchant_id=store.merchant_id,

@@ -54,6 +54,7 @@ from loyalty.services.orders import (
     validate_order,
 )
 from merchants.models import Merchant, Store
+from merchants.services.stores import store_event_record
 
 MAX_ORDERS = 1000
 # Passes that take only the members no other transaction holds, before one that waits.
@@ -97,7 +98,9 @@ def orders_record_bulk(
         try:
             validate_order(item)
             if item.store_public_id not in stores:
-                stores[item.store_public_id] = order_store(merchant, item)
+                stores[item.store_public_id] = store = order_store(merchant, item)
+                if store is not None:
+                    store_event_record(store=store)
         except DomainError as error:
             results[index] = BulkResult("error", error=error)
             continue

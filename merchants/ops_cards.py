@@ -5,12 +5,20 @@ import datetime
 from django.utils import timezone
 
 from core.ops_cards import Card, Figure, count
-from merchants.models import Invoice, InvoiceStatus, Merchant, MerchantStatus, WebhookDelivery
+from merchants.models import (
+    Invoice,
+    InvoiceStatus,
+    Merchant,
+    MerchantStatus,
+    Store,
+    WebhookDelivery,
+)
 from merchants.queues import (
     AWAITING_REVIEW,
     deliveries_failing,
     invoices_overdue,
     onboarding_blocked,
+    stores_silent,
 )
 
 MERCHANTS = "admin:merchants_merchant_changelist"
@@ -40,6 +48,10 @@ def _overdue(now: datetime.datetime) -> Figure:
 
 def _failing(now: datetime.datetime) -> Figure:
     return count(deliveries_failing(WebhookDelivery.objects.all()).count())
+
+
+def _silent(now: datetime.datetime) -> Figure:
+    return count(stores_silent(Store.objects.all(), now=now).count())
 
 
 CARDS = [
@@ -110,6 +122,18 @@ CARDS = [
         query="failing=yes",
         rights_of="merchants.webhookdelivery",
         tone="danger",
+        badge=True,
+    ),
+    Card(
+        key="integrations.stores_silent",
+        section="Integrations",
+        title="Stores silent for longer than usual",
+        meaning="Active stores that have sent no order or webhook for much longer than "
+        "their own usual gap: check the app is installed, its token and its webhooks.",
+        figure=_silent,
+        link="admin:merchants_store_changelist",
+        query="silent=yes",
+        rights_of="merchants.store",
         badge=True,
     ),
 ]

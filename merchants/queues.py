@@ -1,10 +1,12 @@
-"""The merchant team's queues across merchants, each defined once: the merchant, invoice
-and webhook lists filter with them and the ops home counts them (``merchants.ops_cards``)."""
+"""The merchant team's queues across merchants, each defined once: the merchant, store,
+invoice and webhook lists filter with them and the ops home counts them
+(``merchants.ops_cards``)."""
 
 import datetime
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from merchants import silence
 from merchants.models import (
     DeliveryStatus,
     Invoice,
@@ -12,6 +14,7 @@ from merchants.models import (
     Merchant,
     MerchantStatus,
     OnboardingChecklistItem,
+    Store,
     WebhookDelivery,
 )
 
@@ -34,4 +37,17 @@ def deliveries_failing(queryset: QuerySet[WebhookDelivery]) -> QuerySet[WebhookD
     """Deliveries the merchant's endpoint refused: being retried, or given up."""
     return queryset.filter(
         Q(status=DeliveryStatus.PENDING, attempts__gt=0) | Q(status=DeliveryStatus.FAILED)
+    )
+
+
+def stores_silent(queryset: QuerySet[Store], *, now: datetime.datetime) -> QuerySet[Store]:
+    """Active stores of live merchants, learned from enough events, whose silence is now
+    longer than usual for them (``merchants.silence``): a range of the ``silent_after``
+    index. A suspended merchant's stores are refused by the API, so their silence is
+    expected."""
+    return queryset.filter(
+        is_active=True,
+        merchant__status=MerchantStatus.LIVE,
+        event_gaps__gte=silence.MIN_GAPS,
+        silent_after__lt=now,
     )

@@ -25,6 +25,7 @@ from loyalty.referrals.services import ReferralInput, referral_input_attach
 from loyalty.services.members import member_locked, member_tier_attach
 from loyalty.services.programs import lot_expiry
 from merchants.models import Merchant, Store
+from merchants.services.stores import store_event_record
 
 # Orders and activities older than this are refused as mistakes.
 EARLIEST = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
@@ -114,6 +115,8 @@ def order_record(*, merchant: Merchant, data: OrderInput, actor: Actor) -> Recor
     digest = order_digest(data)
     validate_order(data)
     store = order_store(merchant, data)
+    if store is not None:
+        store_event_record(store=store)
     try:
         with transaction.atomic():
             order = _order_create(merchant, data, digest, store, actor)

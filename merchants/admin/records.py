@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import RangeDateTimeFilter
@@ -23,7 +24,8 @@ from core.admin.display import (
     words_list,
     yes_no_column,
 )
-from core.admin.filters import RecordFilter
+from core.admin.filters import RecordFilter, queue_filter
+from merchants import silence
 from merchants.admin.forms import ReasonForm, StoreForm, StoreSecretRights
 from merchants.admin.inlines import fee_plan_create_from_form
 from merchants.models import (
@@ -35,27 +37,56 @@ from merchants.models import (
     Store,
     UsageRecord,
 )
+from merchants.queues import stores_silent
 from merchants.services import api_keys, stores, team
 
 
 @admin.register(Store)
 class StoreAdmin(StoreSecretRights, ModelAdmin):
     form = StoreForm
-    list_display = ["name", "merchant_link", "platform", "domain", "active", "connection"]
+    list_display = [
+        "name",
+        "merchant_link",
+        "platform",
+        "domain",
+        "active",
+        "last_event",
+        "usual_gap",
+        "connection",
+    ]
     merchant_link = link_column("merchant", description="Merchant")
     active = yes_no_column(
         "is_active", description="Active", yes="Active", no="Inactive", no_tone="warning"
     )
+    last_event = moment_column("last_event_at", description="Last event")
+
+    @admin.display(description="Usual gap")
+    def usual_gap(self, store: Store) -> str:
+        """How often the store usually sends something (``merchants.silence``), in words."""
+        if store.event_gaps < silence.MIN_GAPS:
+            if not store.last_event_at:
+                return formatting.MISSING
+            return f"Learning ({store.event_gaps} of {silence.MIN_GAPS} gaps)"
+        return f"About every {silence.gap_words(store.usual_event_gap)}"
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # A store is deactivated, never deleted: its orders and webhooks name it.
         return False
 
-    list_filter = ["platform", "is_active"]
+    list_filter = [
+        "platform",
+        "is_active",
+        queue_filter(
+            title="events",
+            parameter_name="silent",
+            label="Silent for longer than usual",
+            rows=lambda stores: stores_silent(stores, now=timezone.now()),
+        ),
+    ]
     search_fields = ["name", "domain", "merchant__name", "merchant__slug"]
     list_select_related = ["merchant"]
     autocomplete_fields = ["merchant"]
-    readonly_fields = ["public_id", "connection", "created_at"]
+    readonly_fields = ["public_id", "connection", "created_at", "last_event", "usual_gap"]
     fields = [
         "merchant",
         "name",
@@ -68,6 +99,8 @@ class StoreAdmin(StoreSecretRights, ModelAdmin):
         "new_webhook_secret",
         "public_id",
         "connection",
+        "last_event",
+        "usual_gap",
         "created_at",
     ]
     show_full_result_count = False

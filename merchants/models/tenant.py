@@ -223,11 +223,27 @@ class Store(models.Model):
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The store's rhythm, learned from its events (merchants.silence): when it last sent
+    # something, from how many gaps, its usual gap and longest quiet spell (seconds), and
+    # when its silence becomes longer than usual.
+    last_event_at = models.DateTimeField(null=True, blank=True, editable=False)
+    event_gaps = models.PositiveIntegerField(default=0, editable=False)
+    usual_event_gap = models.PositiveIntegerField(default=0, editable=False)
+    longest_event_gap = models.PositiveIntegerField(default=0, editable=False)
+    silent_after = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["merchant_id", "name"]
         constraints = [
             models.UniqueConstraint(fields=["merchant", "domain"], name="store_domain_unique"),
+        ]
+        indexes = [
+            # The home's "silent stores": active stores past their silent_after.
+            models.Index(
+                fields=["silent_after"],
+                name="store_silent_after",
+                condition=models.Q(is_active=True),
+            ),
         ]
         permissions = [("set_webhook_secret", "Can set or rotate a store's webhook secret")]
 

@@ -1,11 +1,13 @@
-"""A merchant's stores and their webhook secrets."""
+"""A merchant's stores, their webhook secrets, and the rhythm of their events."""
 
+import datetime
 import secrets
 
 from django.db import transaction
 from django.utils import timezone
 
 from core.actors import Actor
+from merchants import silence
 from merchants.models import Merchant, MerchantEvent, Store
 from merchants.services.history import merchant_event_record
 
@@ -97,3 +99,51 @@ def store_set_webhook_secret(*, store: Store, secret: str | None = None, actor: 
         actor=actor,
     )
     return secret
+
+
+RHYTHM_FIELDS = [
+    "last_event_at",
+    "event_gaps",
+    "usual_event_gap",
+    "longest_event_gap",
+    "silent_after",
+]
+
+
+def store_rhythm(store: Store) -> silence.Rhythm:
+    return silence.Rhythm(
+        last_event_at=store.last_event_at,
+        gaps=store.event_gaps,
+        usual_gap=store.usual_event_gap,
+        longest_gap=store.longest_event_gap,
+        silent_after=store.silent_after,
+    )
+
+
+def store_event_record(*, store: Store, at: datetime.datetime | None = None) -> None:
+    """The store sent something (an order, a platform webhook): learn its rhythm
+    (``merchants.silence``). A hint for ops, like an API key's last use: no actor, no
+    history row, and within a minute of its last event nothing is written at all (no
+    query either, when ``store`` was read fresh), so a busy store costs one UPDATE a
+    minute.
+
+    The update is a compare-and-swap on ``last_event_at``: of several requests that learn
+    from the same gap at once, one writes and the others find, on reading the row again,
+    an event under a minute old; no gap is learned twice or lost."""
+    at = at or timezone.now()
+    for _ in range(3):
+        learned = silence.heard(store_rhythm(store), at)
+        if learned is None:
+            return
+        values = {
+            "last_event_at": learned.last_event_at,
+            "event_gaps": learned.gaps,
+            "usual_event_gap": learned.usual_gap,
+            "longest_event_gap": learned.longest_gap,
+            "silent_after": learned.silent_after,
+        }
+        if Store.objects.filter(pk=store.pk, last_event_at=store.last_event_at).update(**values):
+            for name, value in values.items():
+                setattr(store, name, value)
+            return
+        store.refresh_from_db(fields=RHYTHM_FIELDS)
