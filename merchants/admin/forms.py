@@ -2,6 +2,7 @@
 
 from django import forms
 from django.http import HttpRequest
+from unfold.widgets import UnfoldAdminPasswordWidget
 
 from core.actors import SYSTEM, Actor
 from core.admin.forms import reason_form
@@ -63,7 +64,9 @@ class StoreForm(forms.ModelForm):
     new_webhook_secret = forms.CharField(
         required=False,
         strip=True,
-        widget=forms.PasswordInput(render_value=False),
+        # unfold's own password input: Django's plain one has no border under unfold's
+        # styles, an empty box nobody sees.
+        widget=UnfoldAdminPasswordWidget(render_value=False),
         help_text="Leave blank to keep the current secret; a new store gets a random one. "
         "Paste the platform's secret here when it issues one (Shopify's app secret).",
     )

@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
 from unfold.admin import StackedInline
+from unfold.widgets import UnfoldAdminTextareaWidget
 
 from core.actors import Actor
 from core.admin.actions import ConfirmActions
@@ -407,7 +408,8 @@ class BillingProfileForm(forms.ModelForm):
             "tax_rate_percent",
             "invoice_email",
         ]
-        widgets = {"address": forms.Textarea(attrs={"rows": 3, "cols": 40})}
+        # unfold's textarea: Django's plain one has no border under unfold's styles.
+        widgets = {"address": UnfoldAdminTextareaWidget(attrs={"rows": 3})}
 
 
 class BillingProfileInline(StackedInline):
