@@ -92,6 +92,7 @@ def test_the_console_on_the_demo_data(server_url, page):  # noqa: F811
     member = Member.objects.filter(email__isnull=False).order_by("pk").first()
     for name, url in (
         ("home", "/admin/"),
+        ("members", "/admin/loyalty/member/"),
         ("ledger", "/admin/loyalty/ledgerentry/"),
         ("redemptions", "/admin/fulfillment/redemption/"),
         ("member", reverse("admin:loyalty_member_change", args=[member.pk])),
