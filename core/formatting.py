@@ -30,7 +30,8 @@ from babel.numbers import (
     get_minus_sign_symbol,
 )
 from babel.units import format_unit
-from django.utils import translation
+from django.utils import timezone, translation
+from django.utils.html import format_html
 
 from core.currency import currency_exponent
 from core.money import quantize_money
@@ -282,3 +283,23 @@ def moment_parts(
         "Hm" if where.time_formats["short"].pattern.startswith("H") else "hm", local, locale=where
     )
     return day, f"{time} {local.tzname()}"
+
+
+def signed_or_plain_points(value: int | None, *, signed: bool = False) -> str:
+    """Points as ``points`` writes them, with their sign when ``signed`` (``+120``,
+    ``-500`` with a minus sign)."""
+    if value is None:
+        return MISSING
+    text = points(abs(value) if signed else value)
+    if not signed or value == 0:
+        return text
+    return ("+" if value > 0 else MINUS) + text
+
+
+def moment_html(value: datetime.datetime | None) -> str:
+    """A timestamp in one format everywhere, in the current time zone and named: the day
+    on one line and the time under it, so a table's time column stays narrow."""
+    if value is None:
+        return MISSING
+    day, time = moment_parts(value, timezone.get_current_timezone())
+    return format_html('<span class="ops-moment">{},<br>{}</span>', day, time)

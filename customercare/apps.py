@@ -72,6 +72,9 @@ class CustomerCareConfig(AppConfig):
         "Finance": ["customercare.view_goodwilladjustment", "customercare.view_care_reports"],
     }
     ops_cards = "customercare.ops_cards.CARDS"
+    # The member page's Tickets tab and its "Open a ticket" action.
+    member_tabs = "customercare.admin.member_tab.member_tabs"
+    member_actions = "customercare.admin.member_tab.member_actions"
     periodic_tasks = [
         {
             "name": "Customer care sweep",

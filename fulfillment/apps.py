@@ -30,6 +30,9 @@ class FulfillmentConfig(AppConfig):
         "Finance": ["fulfillment.view_redemption", "fulfillment.view_supplierorder"],
     }
     ops_cards = "fulfillment.ops_cards.CARDS"
+    # The member page's Redemptions tab, and the rewards' names its Points tab shows.
+    member_tabs = "fulfillment.admin.member_tab.member_tabs"
+    reward_names = "fulfillment.admin.member_tab.reward_names"
     periodic_tasks = [
         {
             "name": "Process supplier orders",

@@ -17,7 +17,6 @@ from typing import Any
 
 from django.db.models import Model
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from unfold.decorators import display
 
@@ -64,13 +63,7 @@ def points_column(
     return column
 
 
-def points_text(value: int | None, *, signed: bool = False) -> str:
-    if value is None:
-        return formatting.MISSING
-    text = formatting.points(abs(value) if signed else value)
-    if not signed or value == 0:
-        return text
-    return ("+" if value > 0 else formatting.MINUS) + text
+points_text = formatting.signed_or_plain_points
 
 
 def state_column(
@@ -127,13 +120,7 @@ def moment_column(
     return column
 
 
-def moment_text(value: Any) -> str:
-    """A timestamp in one format everywhere, its zone named: the day on one line and the
-    time under it, so a list's time column stays narrow."""
-    if value is None:
-        return formatting.MISSING
-    day, time = formatting.moment_parts(value, timezone.get_current_timezone())
-    return format_html('<span class="ops-moment">{},<br>{}</span>', day, time)
+moment_text = formatting.moment_html
 
 
 def admin_url(obj: Model | None) -> str:

@@ -82,15 +82,15 @@ class RelatedRecordsAdmin:
     related: tuple[Related, ...] = ()
     change_form_before_template = "admin/_related_records.html"
 
-    def change_view(
+    def render_change_form(
         self,
         request: HttpRequest,
-        object_id: str,
+        context: dict,
+        add: bool = False,
+        change: bool = False,
         form_url: str = "",
-        extra_context: dict | None = None,
+        obj: Any = None,
     ):
-        obj = self.get_object(request, object_id)
-        extra = dict(extra_context or {})
-        if obj is not None and self.related:
-            extra["related_records"] = related_links(self.admin_site, request, obj, self.related)
-        return super().change_view(request, object_id, form_url, extra)
+        if obj is not None and change and self.related:
+            context["related_records"] = related_links(self.admin_site, request, obj, self.related)
+        return super().render_change_form(request, context, add, change, form_url, obj)

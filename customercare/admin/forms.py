@@ -23,7 +23,9 @@ from customercare.models import (
     TicketStatus,
 )
 from customercare.reports import MAX_DAYS
-from customercare.services import BODY_MAX, REPLY_THEN
+from customercare.services import BODY_MAX, REPLY_THEN, SUBJECT_MAX
+from fulfillment.models import Redemption
+from loyalty.models import Member
 from merchants.models import Merchant
 
 # -- the ticket page -------------------------------------------------------------------------
@@ -222,3 +224,41 @@ class ReportForm(forms.Form):
     @classmethod
     def default_range(cls, today: datetime.date) -> dict:
         return {"start": today - datetime.timedelta(days=29), "end": today}
+
+
+# -- opening a ticket from the member page --------------------------------------------------
+
+
+class OpenTicketForm(forms.Form):
+    """A ticket an agent opens for a member (a call, a chat): the note is internal."""
+
+    category = forms.ChoiceField(choices=TicketCategory.choices)
+    priority = forms.ChoiceField(choices=TicketPriority.choices, initial=TicketPriority.NORMAL)
+    subject = forms.CharField(max_length=SUBJECT_MAX)
+    note = forms.CharField(
+        max_length=BODY_MAX,
+        widget=forms.Textarea(attrs={"rows": 5, "cols": 60}),
+        help_text="What the member told you; an internal note, not sent to them.",
+    )
+    order = forms.CharField(
+        max_length=128,
+        required=False,
+        label="Order number",
+        help_text="For missing points: the store's number of the order.",
+    )
+    redemption = forms.ModelChoiceField(
+        queryset=Redemption.objects.none(),
+        required=False,
+        help_text="For a reward not received or the wrong one.",
+    )
+
+    def __init__(self, *args, member: Member, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["redemption"].queryset = (
+            Redemption.objects.filter(merchant_id=member.merchant_id, member=member)
+            .select_related("reward")
+            .order_by("-created_at", "-id")
+        )
+        self.fields["redemption"].label_from_instance = lambda redemption: (
+            f"#{redemption.pk} {redemption.reward.name}"
+        )

@@ -16,6 +16,7 @@ reissuing a reward (a second purchase at the provider's cost) ``reissue_reward``
 senior agents' rights (``ticket_actions.ACTIONS`` lists each action's permission).
 """
 
+from functools import partial
 from typing import Any
 
 from django.contrib import admin
@@ -57,6 +58,7 @@ from customercare.admin.forms import (
     StatusForm,
     care_agents,
 )
+from customercare.admin.member_tab import open_ticket_view
 from customercare.admin.member_view import admin_link, member_view, points_name
 from customercare.admin.reports import ReportsMixin
 from customercare.admin.ticket_actions import (
@@ -67,17 +69,16 @@ from customercare.admin.ticket_actions import (
     WORK,
     TicketActionsMixin,
 )
+from customercare.admin.ticket_words import SLA_TONES, STATUS_TONES, STATUS_WORDS
 from customercare.attachments import attachment_download
 from customercare.models import (
     UNRESOLVED_STATUSES,
     GoodwillAdjustment,
-    SLAState,
     Ticket,
     TicketAttachment,
     TicketEvent,
     TicketMessage,
     TicketPriority,
-    TicketStatus,
 )
 from customercare.models.tickets import reference_prefix
 from customercare.queues import QUEUE_STATUSES, sla_at_risk
@@ -167,22 +168,7 @@ class TicketAdmin(TicketActionsMixin, ReportsMixin, ConfirmActions, ModelAdmin):
         ordering="member__email",
     )
     status_label = state_column(
-        "status",
-        tones={
-            TicketStatus.NEW: "info",
-            TicketStatus.OPEN: "primary",
-            TicketStatus.PENDING_CUSTOMER: "",
-            TicketStatus.PENDING_FULFILLMENT: "warning",
-            TicketStatus.RESOLVED: "success",
-            TicketStatus.CLOSED: "",
-            TicketStatus.MERGED: "",
-        },
-        words={
-            TicketStatus.PENDING_CUSTOMER: "Pending: member",
-            TicketStatus.PENDING_FULFILLMENT: "Pending: fulfillment",
-            TicketStatus.MERGED: "Merged",
-        },
-        description="Status",
+        "status", tones=STATUS_TONES, words=STATUS_WORDS, description="Status"
     )
     priority_label = state_column(
         "priority",
@@ -194,16 +180,7 @@ class TicketAdmin(TicketActionsMixin, ReportsMixin, ConfirmActions, ModelAdmin):
         },
         description="Priority",
     )
-    sla = state_column(
-        "sla_state",
-        tones={
-            SLAState.ON_TRACK: "success",
-            SLAState.AT_RISK: "warning",
-            SLAState.BREACHED: "danger",
-            SLAState.MET: "",
-        },
-        description="SLA",
-    )
+    sla = state_column("sla_state", tones=SLA_TONES, description="SLA")
 
     @admin.display(description="Subject", ordering="subject")
     def subject_shown(self, ticket: Ticket) -> str:
@@ -281,6 +258,11 @@ class TicketAdmin(TicketActionsMixin, ReportsMixin, ConfirmActions, ModelAdmin):
     def get_urls(self) -> list:
         return [
             *self.page_action_urls(view=self.act_view),
+            path(
+                "open/<int:member_pk>/",
+                self.admin_site.admin_view(partial(open_ticket_view, self)),
+                name="customercare_ticket_open",
+            ),
             path(
                 "<int:pk>/attachments/<int:attachment_id>/",
                 self.admin_site.admin_view(self.attachment_view),

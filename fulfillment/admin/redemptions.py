@@ -59,6 +59,7 @@ from fulfillment.models import (
 )
 from fulfillment.models.redemptions import OPEN_STATUSES
 from fulfillment.services import code_reveals, delivery, interventions
+from fulfillment.services.shipments import redemption_ships
 
 
 def can_reveal(request: HttpRequest) -> bool:
@@ -175,6 +176,23 @@ ACTIONS = {
     "resend_email": "Resend the delivery email",
 }
 WORK_PERMISSION = "fulfillment.change_redemption"
+# A delivered reward can have its email sent again; the rest is for open ones.
+DELIVERED_ACTIONS = ("resend_email",)
+
+
+def redemption_actions(request: HttpRequest, redemption: Redemption) -> list[tuple[str, str]]:
+    """The page actions (url, label) that apply to ``redemption`` and this user may take."""
+    if redemption.status in OPEN_STATUSES:
+        names = tuple(ACTIONS)
+    elif delivery.delivery_may_resend(redemption=redemption) and not redemption_ships(redemption):
+        names = DELIVERED_ACTIONS
+    else:
+        names = ()
+    return [
+        (reverse("admin:fulfillment_redemption_act", args=[redemption.pk, name]), ACTIONS[name])
+        for name in names
+        if page_action_allowed(RedemptionAdmin.page_actions, request, name)
+    ]
 
 
 @admin.register(Redemption)
@@ -210,6 +228,9 @@ class RedemptionAdmin(RelatedRecordsAdmin, ShipmentActions, ConfirmActions, Mode
     ]
     list_filter_submit = True
     paginator = InfinitePaginator
+    # unfold renders a list cell by cell (each one looks at every column's header): 50
+    # rows of these 12 columns are a page's work, 100 were two.
+    list_per_page = 50
     list_select_related = ["merchant", "member", "reward"]
     search_fields = ["=public_id", "=external_id", "=member__external_id"]
     show_full_result_count = False
@@ -338,15 +359,9 @@ class RedemptionAdmin(RelatedRecordsAdmin, ShipmentActions, ConfirmActions, Mode
     ) -> HttpResponse:
         extra = {**NO_SAVE_BUTTONS, **(extra_context or {})}
         redemption = self.get_object(request, object_id)
-        if redemption is not None and redemption.status in OPEN_STATUSES:
-            extra["staff_actions"] = [
-                (reverse("admin:fulfillment_redemption_act", args=[redemption.pk, name]), label)
-                for name, label in ACTIONS.items()
-                if page_action_allowed(self.page_actions, request, name)
-            ]
         if redemption is not None:
             extra["staff_actions"] = [
-                *extra.get("staff_actions", []),
+                *redemption_actions(request, redemption),
                 *self.shipment_links(request, redemption),
             ]
         if redemption is not None and can_reveal(request):

@@ -9,16 +9,15 @@ only, so a token for one store never reads another merchant's member.
 import datetime
 import uuid
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal
 
 from catalog.selectors import MemberReward, RewardFilters, catalog_for_member, member_rewards
 from core.exceptions import NotFound
 from integrations.widget.colours import widget_colours
 from loyalty.exceptions import NoActiveProgram
 from loyalty.external_ids import is_external_id
-from loyalty.models import Member, MemberStatus, Program, Tier, TierBasis
+from loyalty.models import Member, MemberStatus, Program, Tier
 from loyalty.program_config import ProgramConfig, program_config
-from loyalty.tiers import qualifying_values
+from loyalty.tier_progress import TierProgress, tier_progress
 from merchants.models import Store
 from merchants.selectors import PORTAL_CLOSED_STATUSES, merchant_brand
 
@@ -64,32 +63,6 @@ def widget_colours_for(*, widget: WidgetStore) -> dict[str, str]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class TierProgress:
-    """How far the member is toward ``tier``: ``value`` of ``threshold`` (points earned, or
-    money spent in the program's currency, within the program's window)."""
-
-    tier: Tier
-    basis: str
-    value: Decimal
-    threshold: Decimal
-
-    @property
-    def remaining(self) -> Decimal:
-        """What is still missing: whole points (rounded up), or an amount of money."""
-        left = max(self.threshold - self.value, Decimal(0))
-        if self.basis == TierBasis.POINTS:
-            return left.to_integral_value(rounding=ROUND_CEILING)
-        return left
-
-    @property
-    def percent(self) -> int:
-        # Never 100 before the tier is reached: a full bar would say it is.
-        if self.threshold <= 0:
-            return 99
-        return max(0, min(99, int(self.value * 100 / self.threshold)))
-
-
-@dataclass(frozen=True, kw_only=True)
 class MemberView:
     member: Member
     tier: Tier | None
@@ -98,21 +71,6 @@ class MemberView:
     rewards: list[MemberReward]
     rewards_affordable: int
     next_reward: MemberReward | None
-
-
-def tier_progress(
-    *, config: ProgramConfig, member: Member, at: datetime.datetime
-) -> TierProgress | None:
-    if not config.tiers:
-        return None
-    value = qualifying_values(program=config.program, member_ids=[member.pk], at=at)[member.pk]
-    floor = member.tier.threshold if member.tier else None
-    for tier in config.tiers:  # lowest first
-        if tier.threshold > value and (floor is None or tier.threshold > floor):
-            return TierProgress(
-                tier=tier, basis=config.program.tier_basis, value=value, threshold=tier.threshold
-            )
-    return None
 
 
 def widget_member_get(

@@ -15,7 +15,7 @@ from modeltranslation.admin import TranslationAdmin
 from unfold.admin import ModelAdmin
 
 from core.admin.forms import NameListField
-from core.admin.readonly import NoWrites, ReadOnlyInline
+from core.admin.readonly import NoWrites
 from core.exceptions import DomainError
 from loyalty.achievements.badges import badge_png
 from loyalty.models import (
@@ -246,14 +246,3 @@ class AchievementCompletionAdmin(NoWrites, ModelAdmin):
     def member_link(self, obj: AchievementCompletion) -> str:
         url = reverse("admin:loyalty_member_change", args=[obj.member_id])
         return format_html('<a href="{}">{}</a>', url, obj.member.external_id)
-
-
-class AchievementCompletionInline(ReadOnlyInline):
-    model = AchievementCompletion
-    fk_name = "member"
-    fields = ["achievement", "completed_at", "period", "points", "reason"]
-    readonly_fields = fields
-    list_select_related = ["achievement"]
-    verbose_name = "achievement completed"
-    verbose_name_plural = "achievements completed"
-    ordering = ["-completed_at"]

@@ -1,7 +1,7 @@
 """Member messages in the ops console: the merchants' templates (edited with a preview
 rendered for a sample member in the template's language and the merchant's brand), the
-log of every message, and that log on a member's page (``MemberMessageInline``, used by
-``loyalty.admin.MemberAdmin``)."""
+log of every message (a member's own are on the member page's "Consents and messages"
+tab)."""
 
 from django import forms
 from django.contrib import admin
@@ -13,7 +13,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin
 
-from core.admin.readonly import ReadOnlyAdmin, ReadOnlyInline
+from core.admin.readonly import ReadOnlyAdmin
 from loyalty.messages import content, emails
 from loyalty.models import MemberMessage, MessageTemplate
 
@@ -158,13 +158,3 @@ class MemberMessageAdmin(ReadOnlyAdmin):
     def member_link(self, obj: MemberMessage) -> str:
         url = reverse("admin:loyalty_member_change", args=[obj.member_id])
         return format_html('<a href="{}">{}</a>', url, obj.member.external_id)
-
-
-class MemberMessageInline(ReadOnlyInline):
-    model = MemberMessage
-    fk_name = "member"
-    verbose_name = "message"
-    verbose_name_plural = "Messages (newest first)"
-    fields = ["created_at", "kind", "subject", "status", "skip_reason", "sent_at", "opened_at"]
-    readonly_fields = fields
-    ordering = ["-created_at", "-id"]

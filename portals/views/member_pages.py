@@ -10,7 +10,7 @@ from urllib.parse import quote
 from django import forms
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.db.models import Q, Sum
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
@@ -21,7 +21,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core import formatting
 from core.i18n import supported_language
 from fulfillment.models import Redemption
-from integrations.widget.selectors import TierProgress, tier_progress
 from loyalty.achievements.selectors import member_achievement_list
 from loyalty.exceptions import NoActiveProgram
 from loyalty.models import (
@@ -30,15 +29,15 @@ from loyalty.models import (
     LedgerEntry,
     MessageKind,
     MessageOptOut,
-    PointLot,
     Referral,
     ReferralStatus,
 )
 from loyalty.models.ledger import LedgerEntryKind
 from loyalty.program_config import program_config
 from loyalty.referrals.services import referral_code_get_or_create, referral_link
-from loyalty.selectors import campaigns_for_member
+from loyalty.selectors import campaigns_for_member, member_points_outlook
 from loyalty.services.members import member_upsert
+from loyalty.tier_progress import TierProgress, tier_progress
 from portals.member_session import local_date, member_page, member_render, safe_next
 from portals.views.member_rewards import affordable_cards, redemption_url
 from portals.views.member_words import CampaignWords, campaign_words, entry_words, rule_words
@@ -98,24 +97,13 @@ def _tier_progress(request: HttpRequest) -> TierProgress | None:
 @member_page
 def member_home(request: HttpRequest, merchant_slug: str) -> HttpResponse:
     member, now = request.member, timezone.now()
-    lots = PointLot.objects.filter(merchant=request.merchant, member=member, remaining__gt=0)
-    pending: dict[datetime.date, int] = {}
-    for available_at, points in (
-        lots.filter(released_at__isnull=True, available_at__gt=now)
-        .order_by("available_at")
-        .values_list("available_at", "remaining")[:50]
-    ):
-        day = local_date(request, available_at)
-        pending[day] = pending.get(day, 0) + points
-    expiring = lots.filter(
-        Q(released_at__isnull=False) | Q(available_at__lte=now),
-        expires_at__gt=now,
-        expires_at__lte=now + EXPIRY_HORIZON,
+    outlook = member_points_outlook(
+        merchant=request.merchant,
+        member=member,
+        now=now,
+        horizon=EXPIRY_HORIZON,
+        day=lambda moment: local_date(request, moment),
     )
-    expiring_points = expiring.aggregate(points=Sum("remaining"))["points"] or 0
-    first_expiry = expiring.order_by("expires_at").values_list("expires_at", flat=True).first()
-    if first_expiry is not None:
-        first_expiry = local_date(request, first_expiry)
     achievements = [
         status
         for status in member_achievement_list(merchant=request.merchant, member=member, now=now)
@@ -128,9 +116,9 @@ def member_home(request: HttpRequest, merchant_slug: str) -> HttpResponse:
         request,
         "home.html",
         "home",
-        pending=[{"date": day, "points": points} for day, points in list(pending.items())[:5]],
-        expiring_points=expiring_points,
-        first_expiry=first_expiry,
+        pending=[{"date": day, "points": points} for day, points in outlook.pending],
+        expiring_points=outlook.expiring_total,
+        first_expiry=outlook.expiring[0][0] if outlook.expiring else None,
         progress=_tier_progress(request),
         achievements=achievements,
         campaigns=_campaigns(request, now)[:HOME_CAMPAIGNS],

@@ -7,6 +7,7 @@ from django.template.response import TemplateResponse
 
 from customercare.selectors import member_ticket_list
 from fulfillment.selectors import redemption_list
+from loyalty.ledger_words import entry_line
 from loyalty.selectors import (
     ledger_entry_list,
     member_get,
@@ -18,7 +19,6 @@ from loyalty.selectors import (
 from portals import roles
 from portals.access import portal_view
 from portals.forms import MemberFilterForm
-from portals.ledger_words import entry_line
 
 MEMBERS_PER_PAGE = 25
 # The member page shows the latest rows of each list; the admin keeps the full history.

@@ -75,14 +75,18 @@ def test_member_page_is_the_unified_customer_view(
     member = order.member
     url = reverse("admin:loyalty_member_change", args=[member.pk])
     admin_client.get(url)  # the sidebar's badges are counted once a minute, not per page
-    # The page's own 15, and one capped count for each list of related records it links
-    # to (core.admin.related): a fixed number whatever the member holds.
-    with django_assert_max_num_queries(15 + len(MemberAdmin.related) + 1):
+    # The form, the summary (balances, lots, tier progress) and one capped count for each
+    # list of related records it links to (core.admin.related): a fixed number whatever
+    # the member holds.
+    with django_assert_max_num_queries(20 + len(MemberAdmin.related) + 1):
         response = admin_client.get(url)
     content = response.content.decode()
     assert response.status_code == 200
-    for text in ("m1@example.com", "o-42", "120", "Earn", "The whole ledger"):
+    for text in ("m1@example.com", "Spendable", "120", "?tab=points", "?tab=orders"):
         assert text in content, text
+    points = admin_client.get(url, {"tab": "points"}).content.decode()
+    for text in ("+120", "for order o-42", "The whole ledger"):
+        assert text in points, text
 
 
 def test_adjust_points_action_asks_for_points_and_reason_then_writes_the_ledger(

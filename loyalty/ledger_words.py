@@ -46,7 +46,11 @@ def entry_line(
         else:
             text = f"{amount} earned"
     elif kind == LedgerEntryKind.RELEASE:
-        text = f"{amount} now spendable from order {order}"
+        text = (
+            f"{amount} now spendable from order {order}"
+            if order
+            else f"{amount} now spendable: the return window ended"
+        )
     elif kind == LedgerEntryKind.REDEEM:
         text = f"{amount}: {reward}"
     elif kind == LedgerEntryKind.REDEMPTION_REFUND:
