@@ -68,12 +68,25 @@ def _text(figure: Figure) -> str:
     return figure.text or (f"{figure.value:,}" if figure.value is not None else "—")
 
 
+def figure_of(request: HttpRequest, card: Card, now: datetime.datetime) -> Figure:
+    """A card's figure, computed once a request: the home's cards and the sidebar's badges
+    (counted again on the page where their minute is up) read the same figures."""
+    figures = request.__dict__.setdefault("_ops_figures", {})
+    if card.key not in figures:
+        figures[card.key] = card.figure(now)
+    return figures[card.key]
+
+
 def shown(
-    site: AdminSite, card: Card, now: datetime.datetime, week: dict[datetime.date, int]
+    site: AdminSite,
+    request: HttpRequest,
+    card: Card,
+    now: datetime.datetime,
+    week: dict[datetime.date, int],
 ) -> ShownCard:
     """A card with its figure and its week: the figure's own history, or the days'
     snapshots (``core.snapshot_ops_cards``) and today's figure."""
-    figure = card.figure(now)
+    figure = figure_of(request, card, now)
     trend = figure.trend
     if not trend and figure.value is not None:
         trend = (*(week[day] for day in sorted(week)), figure.value)
@@ -130,7 +143,9 @@ def home_sections(site: AdminSite, request: HttpRequest) -> list[dict[str, Any]]
             sections.append(
                 {
                     "title": section,
-                    "cards": [shown(site, card, now, weeks[card.key]) for card in of_section],
+                    "cards": [
+                        shown(site, request, card, now, weeks[card.key]) for card in of_section
+                    ],
                     "jobs": jobs,
                     "jobs_alert": [job for job in jobs if job.alert],
                     "jobs_fine": [job for job in jobs if not job.alert],
@@ -146,7 +161,7 @@ def badges(site: AdminSite, request: HttpRequest) -> dict[str, int]:
     counts: dict[str, int] = {}
     for card in all_cards():
         if card.badge and visible(site, request, card):
-            value = card.figure(now).value or 0
+            value = figure_of(request, card, now).value or 0
             if value:
                 counts[card.rights_of] = counts.get(card.rights_of, 0) + value
     return counts

@@ -42,10 +42,17 @@ def redemption_queue(
     if name == "failing":
         return queryset.filter(status=RedemptionStatus.FAILED)
     if name == "manual":
-        return queryset.filter(
-            Exists(_active_orders(supplier__adapter=interventions.MANUAL_ADAPTER))
-            | Q(needs_care=True)
+        # Two index lookups joined by a UNION: the flag OR an EXISTS would read every
+        # redemption (PostgreSQL cannot combine a subquery with an index in an OR).
+        marked = Redemption.objects.filter(needs_care=True).order_by().values("pk")
+        by_hand = (
+            SupplierOrder.objects.filter(
+                status__in=dispatch.ACTIVE, supplier__adapter=interventions.MANUAL_ADAPTER
+            )
+            .order_by()
+            .values("redemption_id")
         )
+        return queryset.filter(pk__in=marked.union(by_hand))
     if name == "unknown":
         return queryset.filter(Exists(_active_orders(status=SupplierOrderStatus.UNKNOWN)))
     raise ValueError(name)

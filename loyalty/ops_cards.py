@@ -4,12 +4,15 @@ what the provider's merchants owe their members."""
 
 import datetime
 
+from django.core.cache import cache
 from django.utils import timezone
 
 from core.ops_cards import Card, Figure
 from loyalty.reports.selectors import provider_liability, provider_points_by_day
 
 LEDGER = "admin:loyalty_ledgerentry_changelist"
+LIABILITY_CACHE_KEY = "ops-home:liability"
+LIABILITY_SECONDS = 300
 
 
 def _week(now: datetime.datetime):
@@ -40,7 +43,9 @@ def _redeemed(now: datetime.datetime) -> Figure:
 
 
 def _liability(now: datetime.datetime) -> Figure:
-    totals = provider_liability()
+    # A sum over every day of every merchant's aggregates, a table that grows with both:
+    # worked out once every few minutes (the aggregates are minutes behind already).
+    totals = cache.get_or_set(LIABILITY_CACHE_KEY, provider_liability, LIABILITY_SECONDS)
     return Figure(value=None, money=totals, note="spendable and pending points, at value")
 
 

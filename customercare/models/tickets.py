@@ -224,6 +224,13 @@ class Ticket(models.Model):
             models.Index(fields=["merchant", "member"], name="ticket_member"),
             # What changed lately, for the reports computed before (customercare.reports).
             models.Index(fields=["merchant", "updated_at"], name="ticket_merchant_changed"),
+            # The SLA queue's count across merchants (customercare.queues.sla_at_risk):
+            # the worked tickets' due times, read from the index alone.
+            models.Index(
+                fields=["first_response_due_at", "resolution_due_at", "first_responded_at"],
+                condition=Q(status__in=["new", "open"]),
+                name="ticket_sla_queue",
+            ),
         ]
         permissions = [
             ("approve_goodwill", "Can approve goodwill adjustments above the threshold"),

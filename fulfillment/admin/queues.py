@@ -8,8 +8,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 from unfold.admin import ModelAdmin
 
-from catalog.models import Supplier
-from fulfillment.models import Redemption, SupplierOrder
+from catalog.models import Reward, Supplier
+from fulfillment.models import SupplierOrder
 from fulfillment.queues import QUEUES, redemption_queue
 
 # -- filters -----------------------------------------------------------------------------
@@ -47,8 +47,16 @@ class CountryFilter(admin.SimpleListFilter):
     parameter_name = "country"
 
     def lookups(self, request: HttpRequest, model_admin: ModelAdmin) -> list[tuple]:
-        codes = Redemption.objects.order_by("country").values_list("country", flat=True)
-        return [(code, code) for code in codes.distinct()]
+        # The countries the catalog's rewards are offered in (a redemption's country is
+        # one of its reward's): read from the small rewards table, where a DISTINCT over
+        # the redemptions would read every one on each page. A country a reward no longer
+        # lists still filters by its URL (?country=FR).
+        codes = {
+            str(code)
+            for countries in Reward.objects.values_list("countries", flat=True)
+            for code in countries
+        }
+        return [(code, code) for code in sorted(codes)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         value = (self.value() or "").upper()

@@ -159,6 +159,8 @@ class Redemption(models.Model):
             # What changed lately, for the reports computed before (fulfillment.reports).
             models.Index(fields=["merchant", "updated_at"], name="redemption_merchant_changed"),
             models.Index(fields=["status", "updated_at"], name="redemption_status"),
+            # The ops console's list across merchants, newest first.
+            models.Index(fields=["created_at", "id"], name="redemption_recent"),
         ]
 
     def __str__(self) -> str:

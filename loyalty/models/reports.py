@@ -4,7 +4,8 @@ and tier moves, bucketed by the merchant's local day (``Merchant.timezone``).
 Only ``loyalty.reports.aggregates`` writes them, by recomputing whole (merchant, day)
 buckets from the source tables; reports read them and never the ledger. Every table is
 read as ``merchant = X and day between a and b``: each has an index (a unique constraint
-where one holds) that starts with ``(merchant, day)``.
+where one holds) that starts with ``(merchant, day)``; the ops home reads the entry days
+of every merchant by day alone.
 """
 
 from django.db import models
@@ -41,6 +42,8 @@ class ReportEntryDay(models.Model):
                 fields=["merchant", "day", "kind", "source_type"], name="report_entry_day_unique"
             )
         ]
+        # The ops home's money cards: every merchant's days of the last week.
+        indexes = [models.Index(fields=["day"], name="report_entry_day_day")]
 
     def __str__(self) -> str:
         return f"{self.day} {self.kind}/{self.source_type}: {self.points:+d}"
