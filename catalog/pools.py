@@ -23,7 +23,6 @@ from typing import IO
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
-from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.dateparse import parse_date
 
@@ -33,6 +32,7 @@ from catalog.locks import codes_lock_free
 from catalog.models import AlertKind, CodePool, VoucherCode
 from core.actors import Actor, actor_label
 from core.exceptions import DomainError
+from core.site_time import site_today
 
 logger = logging.getLogger("catalog.pools")
 # Who clears a low-stock alert once the pool is refilled: the stock check.
@@ -170,7 +170,7 @@ def codes_upload(
                 raise _refuse(["row 1: the file is not UTF-8 text"]) from None
         csv_text = content
     csv_text = csv_text.removeprefix("\ufeff")
-    line_of, codes, errors = _parse(csv_text, today=timezone.localdate())
+    line_of, codes, errors = _parse(csv_text, today=site_today())
     if not errors and not codes:
         errors.append("row 2: the file holds no code")
     if errors:
@@ -219,7 +219,7 @@ def codes_reserve(*, pool_id: int, quantity: int, reserved_for: str, at: datetim
     key = reserved_for[:120]
     with transaction.atomic(savepoint=False):
         free = codes_lock_free(
-            VoucherCode.objects.filter(free_codes(timezone.localdate(at)), pool_id=pool_id)
+            VoucherCode.objects.filter(free_codes(site_today(at)), pool_id=pool_id)
         )
         picked = list(free.values_list("pk", flat=True)[:quantity])
         if len(picked) < quantity:
@@ -266,7 +266,7 @@ def free_codes(today: datetime.date, prefix: str = "") -> Q:
 
 def pool_free_count(pool: CodePool) -> int:
     """Codes that can still be reserved: unused, not reserved, not expired."""
-    return VoucherCode.objects.filter(free_codes(timezone.localdate()), pool=pool).count()
+    return VoucherCode.objects.filter(free_codes(site_today()), pool=pool).count()
 
 
 def _subject(pool_id: int) -> str:
@@ -289,7 +289,7 @@ def _check_pool(pool: CodePool, free: int) -> bool:
 def pools_check_stock() -> StockResult:
     """Raise a LOW_STOCK alert for each pool of an active offer with fewer free codes
     than its threshold; clear it for the others."""
-    today = timezone.localdate()
+    today = site_today()
     pools = CodePool.objects.select_related("offer__supplier").annotate(
         free=Count("codes", filter=free_codes(today, prefix="codes__"))
     )

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.utils import timezone
 
 from catalog import denominations, pricing
 from catalog.models import MerchantCatalogItem, Reward, RewardStatus, SupplierOffer, VoucherCode
 from catalog.pools import free_codes
 from catalog.services import price_terms
+from core.site_time import site_today
 from loyalty.exceptions import ExchangeRateMissing
 from loyalty.models import AchievementCompletion, Member, Program, SegmentMembership
 from loyalty.rates import rate_between
@@ -28,9 +28,7 @@ def in_stock_offers(country: str) -> QuerySet[SupplierOffer]:
     """Offers that can deliver now in ``country``, for ``OuterRef("reward_id")``: active,
     from an active supplier, with stock left (unlimited digital stock, units on hand, or
     free codes in the offer's pool: not used, reserved or expired)."""
-    unused_codes = VoucherCode.objects.filter(
-        free_codes(timezone.localdate()), pool__offer=OuterRef("pk")
-    )
+    unused_codes = VoucherCode.objects.filter(free_codes(site_today()), pool__offer=OuterRef("pk"))
     return SupplierOffer.objects.filter(
         reward_id=OuterRef("reward_id"),
         country=country,

@@ -25,7 +25,7 @@ from django.templatetags.static import static
 from django.urls import path, reverse
 from unfold.sites import UnfoldAdminSite
 
-from config import home, navigation, staff_mfa
+from config import home, navigation, staff_mfa, staff_time_zone
 
 DEFAULT_ACTION_PERMISSIONS = ("change",)
 BADGES_SECONDS = 60
@@ -153,7 +153,7 @@ class OpsAdminSite(UnfoldAdminSite):
         return super().has_permission(request) and staff_mfa.mfa_satisfied(request.user)
 
     def get_urls(self):
-        return [*staff_mfa.urls(self), *super().get_urls()]
+        return [*staff_mfa.urls(self), *staff_time_zone.urls(self), *super().get_urls()]
 
     def extra_urls(self) -> list:
         # django-unfold's get_urls puts these beside its own palette search ("search/").

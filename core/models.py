@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from timezone_field import TimeZoneField
 
 
 class JobOutcome(models.TextChoices):
@@ -121,3 +122,24 @@ class OpsCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} on {self.day}: {self.value}"
+
+
+class StaffPreference(models.Model):
+    """What a staff user chose for their own admin: the time zone its times are shown in
+    (blank: the site's, UTC). Each staff user sets their own from the account menu (*Time
+    zone*, ``config.staff_time_zone``); read once a request through a per-user cache
+    (``core.staff_preferences``)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_preference"
+    )
+    time_zone = TimeZoneField(use_pytz=False, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "staff preference"
+        # Nobody edits another's: there is no admin of these rows, hence no permissions.
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.time_zone or 'UTC'}"

@@ -14,10 +14,10 @@ from decimal import Decimal
 from typing import Literal
 
 from django.apps import apps
-from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from core.models import OpsCount
+from core.site_time import site_today
 
 Tone = Literal["attention", "danger", "info"]
 
@@ -77,7 +77,7 @@ def all_cards() -> list[Card]:
 def snapshot_counts(*, now: datetime.datetime) -> int:
     """Record each count card's figure as today's (the last snapshot of a day stands for
     it): one upsert, safe to run on several workers at once. Returns how many cards."""
-    today = timezone.localdate(now)
+    today = site_today(now)
     rows = [
         OpsCount(key=each.key, day=today, value=figure.value, taken_at=now)
         for each in all_cards()
@@ -94,7 +94,7 @@ def snapshot_counts(*, now: datetime.datetime) -> int:
 
 def week_counts(keys: list[str], *, now: datetime.datetime) -> dict[str, dict]:
     """The snapshots of the six days before today, by card key and day."""
-    today = timezone.localdate(now)
+    today = site_today(now)
     counts: dict[str, dict] = {key: {} for key in keys}
     for key, day, value in OpsCount.objects.filter(
         key__in=keys, day__gte=today - datetime.timedelta(days=6), day__lt=today

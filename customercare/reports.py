@@ -38,7 +38,6 @@ from django.db.models import (
     Subquery,
     Sum,
 )
-from django.utils import timezone
 
 from core.percentiles import (
     MEDIAN,
@@ -50,6 +49,7 @@ from core.percentiles import (
     rounded,
 )
 from core.replica import changed_days, reports_db
+from core.site_time import site_zone
 from customercare.models import (
     UNRESOLVED_STATUSES,
     CSATResponse,
@@ -94,10 +94,11 @@ class Period:
 
     @classmethod
     def from_dates(cls, first: datetime.date, last: datetime.date) -> "Period":
-        """The admin's range: at most ``MAX_DAYS``, in the site's time zone."""
+        """The admin's range: at most ``MAX_DAYS``, in the site's time zone (whatever zone
+        the reader sees times in: everyone's report counts the same days)."""
         if (last - first).days + 1 > MAX_DAYS:
             raise ValueError(f"At most {MAX_DAYS} days.")
-        return cls.local_days(first, last, zone=timezone.get_current_timezone())
+        return cls.local_days(first, last, zone=site_zone())
 
     @classmethod
     def local_days(

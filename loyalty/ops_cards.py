@@ -5,9 +5,9 @@ what the provider's merchants owe their members."""
 import datetime
 
 from django.core.cache import cache
-from django.utils import timezone
 
 from core.ops_cards import Card, Figure
+from core.site_time import site_today
 from loyalty.reports.selectors import provider_liability, provider_points_by_day
 
 LEDGER = "admin:loyalty_ledgerentry_changelist"
@@ -16,7 +16,7 @@ LIABILITY_SECONDS = 300
 
 
 def _week(now: datetime.datetime):
-    today = timezone.localdate(now)
+    today = site_today(now)
     return provider_points_by_day(start=today - datetime.timedelta(days=6), end=today)
 
 

@@ -5,7 +5,6 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 from unfold.admin import ModelAdmin
 from unfold.decorators import display
 
@@ -19,6 +18,7 @@ from catalog.models import (
 from core.actors import Actor
 from core.admin.display import link_column, moment_column, moment_text, money_column, truncated
 from core.admin.readonly import ReadOnlyAdmin
+from core.site_time import site_today
 
 # -- code pools --------------------------------------------------------------------------
 
@@ -57,9 +57,7 @@ class CodePoolAdmin(ModelAdmin):
             super()
             .get_queryset(request)
             .annotate(
-                free_count=Count(
-                    "codes", filter=pools.free_codes(timezone.localdate(), prefix="codes__")
-                ),
+                free_count=Count("codes", filter=pools.free_codes(site_today(), prefix="codes__")),
                 reserved_count=Count(
                     "codes",
                     filter=Q(codes__used_at__isnull=True) & ~Q(codes__reserved_for=""),

@@ -100,6 +100,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The admin's times in the signed-in staff user's own zone (config.staff_time_zone).
+    "config.staff_time_zone.StaffTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # A staff user viewing a merchant's portal (merchants.view_as) writes nothing there.
     "portals.view_as.ViewAsReadOnlyMiddleware",
@@ -603,6 +605,7 @@ UNFOLD = {
         "navigation": [
             {"title": "Change password", "link": "config.staff_mfa.password_change_link"},
             {"title": "Two-factor authentication", "link": "config.staff_mfa.account_link"},
+            {"title": "Time zone", "link": "config.staff_time_zone.account_link"},
         ],
     },
     "COLORS": {

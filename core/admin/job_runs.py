@@ -60,11 +60,11 @@ def duration_words(duration: datetime.timedelta | None) -> str:
 
 
 def moment_words(moment: datetime.datetime | None) -> str:
-    """A run's times to the second (runs a minute apart must read apart), in the site's
-    time zone."""
+    """A run's times to the second (runs a minute apart must read apart), in the reader's
+    time zone, named: ``7 Dec 2026, 15:45:03 UTC``."""
     if moment is None:
         return ""
-    return formats.date_format(timezone.localtime(moment), "j M Y, H:i:s")
+    return formats.date_format(timezone.localtime(moment), "j M Y, H:i:s T")
 
 
 def nowrap(text: str) -> str:

@@ -10,9 +10,11 @@ from django.contrib import admin
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin
 
+from core import formatting
 from core.actors import Actor
 from core.admin.actions import ConfirmActions
 from customercare import account_deletion
@@ -100,7 +102,7 @@ class AccountDeletionRequestAdmin(ConfirmActions, ModelAdmin):
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
-                    f"{event.created_at:%Y-%m-%d %H:%M}",
+                    formatting.moment(event.created_at, timezone.get_current_timezone()),
                     f"{event.from_status or '—'} → {event.to_status}",
                     event.actor.get_username() if event.actor_id else event.source,
                     event.note,

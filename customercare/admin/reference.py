@@ -7,10 +7,10 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 from modeltranslation.admin import TranslationAdmin
 from unfold.admin import ModelAdmin, TabularInline
 
+from core.site_time import site_today
 from customercare.canned import PLACEHOLDERS
 from customercare.models import (
     UNRESOLVED_STATUSES,
@@ -182,7 +182,7 @@ class ProgramTermsAdmin(ModelAdmin, TranslationAdmin):
 
     @admin.display(description="In force since its date", boolean=True)
     def in_force(self, terms: ProgramTerms) -> bool:
-        return terms.is_published and terms.effective_on <= timezone.localdate()
+        return terms.is_published and terms.effective_on <= site_today()
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is not None and self.in_force(obj):

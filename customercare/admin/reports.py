@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
+from core.site_time import site_today
 from core.spreadsheet import spreadsheet_text
 from customercare.admin.forms import ReportForm
 from customercare.reports import (
@@ -174,7 +175,7 @@ class ReportsMixin:
     def reports_view(self, request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm(REPORT_PERMISSION):
             raise PermissionDenied
-        today = timezone.localdate()
+        today = site_today()
         if "start" in request.GET or "end" in request.GET:
             form = ReportForm(request.GET)
         else:

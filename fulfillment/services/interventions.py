@@ -115,7 +115,7 @@ def _refuse_in_flight(order: SupplierOrder, now: datetime.datetime) -> None:
         assert order.next_try_at is not None
         raise OrderInFlight(
             f"A dispatch run may be placing {order.idempotency_key} right now; try again "
-            f"after {order.next_try_at:%H:%M:%S} UTC."
+            f"after {timezone.localtime(order.next_try_at):%H:%M:%S %Z}."
         )
 
 

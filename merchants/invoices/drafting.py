@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from core.actors import Actor
 from core.hooks import app_hooks
+from core.site_time import site_today
 from merchants import invoice_rules, locks
 from merchants.exceptions import InvalidPeriod, NoFeePlan, UsageCurrencyMismatch
 from merchants.invoices.lifecycle import invoice_event_write
@@ -120,7 +121,7 @@ def invoice_draft(*, merchant: Merchant, year: int, month: int, actor: Actor) ->
         period_start, period_end = invoice_rules.month_bounds(int(year), int(month))
     except (TypeError, ValueError):
         raise InvalidPeriod(f"{year}-{month} is not a month.", field="month") from None
-    if period_end >= timezone.localdate():
+    if period_end >= site_today():
         raise InvalidPeriod("A month is invoiced once it is over.", field="month")
     plan = fee_plan_for_month(merchant=merchant, period_start=period_start, period_end=period_end)
     if plan is None:

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from core.actors import Actor, actor_fields, actor_label
 from core.exceptions import DomainError, InvalidTransition, ReasonRequired
+from core.site_time import site_today
 from merchants import locks
 from merchants.exceptions import BillingProfileMissing
 from merchants.invoices.parties import (
@@ -85,7 +86,7 @@ def invoice_number_and_issue(
     *, invoice: Invoice, changes: dict, reason: str, actor: Actor
 ) -> Invoice:
     """Number ``invoice`` (locked by the caller, a draft) and move it to issued."""
-    today = timezone.localdate()
+    today = site_today()
     counter = locks.invoice_counter_lock(kind=invoice.kind, year=today.year)
     counter.last += 1
     counter.save(update_fields=["last"])
@@ -146,7 +147,7 @@ def invoice_payment_record(
         raise DomainError("Give the payment's reference.", field="reference")
     if not isinstance(paid_on, datetime.date):
         raise DomainError("Give the day the payment arrived.", field="paid_on")
-    if paid_on > timezone.localdate():
+    if paid_on > site_today():
         raise DomainError("A payment cannot arrive in the future.", field="paid_on")
     if invoice.kind != InvoiceKind.INVOICE:
         raise InvalidTransition("A credit note is not paid.", field="to_status")
