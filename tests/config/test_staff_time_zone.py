@@ -16,6 +16,7 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 
 from config.staff_time_zone import StaffTimeZoneMiddleware
 from core.jobs import scheduled_job_status
@@ -99,9 +100,11 @@ def test_a_staff_user_sets_their_zone_and_reads_the_admins_times_in_it(client, e
     assert "7 Dec 2026, 16:45:03 CET" in page_text(
         client, reverse("admin:core_jobrun_change", args=[run.pk])
     )
-    # The scheduled jobs' list, and the home's job lines.
+    # The scheduled jobs' list and a job's page, and the home's job lines.
     jobs = page_text(client, reverse("admin:django_celery_beat_periodictask_changelist"))
     assert "7 Dec 2026, 16:45:03 CET" in jobs
+    job = PeriodicTask.objects.get(name="Prune job runs")
+    page_text(client, reverse("admin:django_celery_beat_periodictask_change", args=[job.pk]))
     assert "Dec 7, 2026, 4:45 PM CET" in page_text(client, reverse("admin:index"))
 
 
