@@ -102,7 +102,8 @@ def test_the_admin_adjustment_records_the_staff_user_and_shows_who_on_the_member
     entry = LedgerEntry.objects.get(member=member, kind=LedgerEntry.Kind.ADJUST)
     assert recorded_by(entry) == (admin_user.pk, None, admin_user.get_username())
 
-    page = admin_client.get(reverse("admin:loyalty_member_change", args=[member.pk]))
+    member_page = reverse("admin:loyalty_member_change", args=[member.pk])
+    page = admin_client.get(member_page, {"tab": "points"})
     content = page.content.decode()
     assert f"<td>{admin_user.get_username()}</td>" in content
     assert f"<td>API key {tenant.api_key.prefix}</td>" in content

@@ -127,7 +127,7 @@ def test_the_admin_preview_of_a_template(server_url, page):  # noqa: F811
     page.goto(f"{server_url}/admin/loyalty/membermessage/")
     assert page.locator("#result_list tbody tr").count() == 2
     page.screenshot(path=str(screenshot_path("admin-message-log-1440")), full_page=True)
-    page.goto(f"{server_url}/admin/loyalty/member/{member.pk}/change/")
+    page.goto(f"{server_url}/admin/loyalty/member/{member.pk}/change/?tab=consents")
     assert page.get_by_text("Messages (newest first)").count() == 1
     page.screenshot(path=str(screenshot_path("admin-member-1440")), full_page=True)
 
