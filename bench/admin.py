@@ -663,7 +663,7 @@ def fill(world: dict, *, members: int, entries: int, redemptions: int, tickets: 
     return {"timings": timings, "checks": checks}
 
 
-def counts() -> dict[str, int]:
+def counts() -> list[tuple[str, int]]:
     tables = {
         "merchants": "merchants_merchant",
         "members": "loyalty_member",
@@ -674,7 +674,13 @@ def counts() -> dict[str, int]:
         "tickets": "customercare_ticket",
         "webhook deliveries": "merchants_webhookdelivery",
     }
-    return {label: sql_one(f"SELECT count(*) FROM {table}")[0] for label, table in tables.items()}
+    # Pairs, not a dict: the fill is stored as jsonb, which would reorder a dict's keys.
+    return [(label, sql_one(f"SELECT count(*) FROM {table}")[0]) for label, table in tables.items()]
+
+
+def pairs(stored) -> list:
+    """Labelled figures as stored with the fill: pairs (a dict from an older fill)."""
+    return list(stored.items()) if isinstance(stored, dict) else stored
 
 
 # -- the pages -----------------------------------------------------------------------------------
@@ -913,7 +919,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             world["fill_seconds"] = time.perf_counter() - began
             world["setup_seconds"] = setup_s
-            world["fill_timings"] = filled["timings"]
+            world["fill_timings"] = list(filled["timings"].items())
             world["checks"] = filled["checks"]
             world["filled_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
             world["counts"] = counts()
@@ -931,13 +937,11 @@ def main(argv: list[str] | None = None) -> int:
         load_after = load_average()
 
         print()
-        print(
-            "Data: " + ", ".join(f"{label} {count:,}" for label, count in world["counts"].items())
-        )
+        print("Data: " + ", ".join(f"{label} {count:,}" for label, count in pairs(world["counts"])))
         print(
             f"Filled in {world['fill_seconds']:.0f} s (setup through the services "
             f"{world['setup_seconds']:.0f} s): "
-            + ", ".join(f"{label} {secs:.0f} s" for label, secs in world["fill_timings"].items())
+            + ", ".join(f"{label} {secs:.0f} s" for label, secs in pairs(world["fill_timings"]))
         )
         print(f"Load average (1, 5, 15 min) before / after timing: {load_before} / {load_after}")
         print()
