@@ -59,16 +59,19 @@ def phone_search_digits(term: str) -> str | None:
 
 def member_search_results(queryset: QuerySet, term: str) -> tuple[QuerySet, bool]:
     """The member list's search (``MemberAdmin.get_search_results``): every word of
-    ``term`` must start the member's external id, email or last name, end their phone's
-    digits (``phone_search_digits``) or start their merchant's slug. Starts, not
-    substrings: each is one index range across a million members on PostgreSQL (the
-    ``UPPER(col)`` ``text_pattern_ops`` btrees of migrations 0020 and 0021, the phone
-    digits' trigram index), where a substring reads every row. The merchants a word names
-    are looked up first (a small table), so no join spoils the members' index scans.
-    Returns the rows and whether they may repeat (never: there is no join)."""
-    words = term.split()
-    if not words:
+    ``term`` (a phone typed with spaces is one) must start the member's external id, email
+    or last name, end their phone's digits (``phone_search_digits``) or start their
+    merchant's slug. Starts, not substrings: each is one index range across a million
+    members on PostgreSQL (the ``UPPER(col)`` ``text_pattern_ops`` btrees of migrations
+    0020 and 0021, the phone digits' trigram index), where a substring reads every row.
+    The merchants a word names are looked up first (a small table), so no join spoils the
+    members' index scans. Returns the rows and whether they may repeat (never: there is
+    no join)."""
+    text = " ".join(term.split())
+    if not text:
         return queryset, False
+    # A phone typed with spaces (``06 12 34 56 78``) is one number, not five words.
+    words = [text] if " " in text and phone_search_digits(text) else text.split()
     queryset = queryset.alias(phone_digits_only=phone_digits())
     for word in words:
         matches = (
