@@ -2,9 +2,8 @@
 
 import datetime
 
-from django.utils import timezone
-
 from core.ops_cards import Card, Figure, count
+from core.site_time import site_today
 from merchants.models import (
     Invoice,
     InvoiceStatus,
@@ -42,7 +41,7 @@ def _drafts(now: datetime.datetime) -> Figure:
 
 
 def _overdue(now: datetime.datetime) -> Figure:
-    today = timezone.localdate(now)
+    today = site_today(now)
     return count(invoices_overdue(Invoice.objects.all(), today=today).count())
 
 

@@ -83,6 +83,7 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
         return truncated(entry.actor_label)
 
     search_fields = ["member__external_id", "source_ref", "merchant__slug"]
+    list_per_page = 50
     list_select_related = ["merchant", "member"]
 
 

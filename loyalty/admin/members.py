@@ -35,6 +35,7 @@ from core.admin.filters import RecordFilter
 from core.admin.importexport import StaffImportExportAdmin
 from core.admin.related import Related, RelatedRecordsAdmin
 from loyalty.admin import member_page
+from loyalty.member_search import member_search_results
 from loyalty.member_tabs import MemberAction, MemberTab, other_apps_actions
 from loyalty.models import Member, MemberAttribute
 from loyalty.resources import MemberResource
@@ -152,7 +153,15 @@ class MemberAdmin(RelatedRecordsAdmin, ConfirmActions, StaffImportExportAdmin):
     def email_shown(self, member: Member) -> str:
         return truncated(member.email)
 
+    # The search box shows for these; what it matches is member_search_results (starts of
+    # fields, each an index range at a million members).
     search_fields = ["external_id", "email", "last_name", "merchant__slug"]
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        return member_search_results(queryset, search_term)
+
     list_select_related = ["merchant", "tier"]
     autocomplete_fields = ["merchant"]
     show_full_result_count = False

@@ -26,6 +26,7 @@ from core.admin.filters import queue_filter
 from core.admin.forms import ConfirmForm, reason_form
 from core.admin.readonly import ReadOnlyInline
 from core.admin.rights import page_action_allowed
+from core.site_time import site_today
 from merchants import invoices
 from merchants.invoice_documents import (
     date_display,
@@ -135,7 +136,7 @@ class InvoiceAdmin(ConfirmActions, ServiceErrorsAdmin):
             title="payment",
             parameter_name="overdue",
             label="Overdue",
-            rows=lambda invoices: invoices_overdue(invoices, today=timezone.localdate()),
+            rows=lambda invoices: invoices_overdue(invoices, today=site_today()),
         ),
         "kind",
         "currency",

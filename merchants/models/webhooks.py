@@ -150,6 +150,12 @@ class WebhookDelivery(models.Model):
                 condition=Q(status="pending"),
             ),
             models.Index(fields=["endpoint", "-id"], name="webhook_delivery_log"),
+            # The ops home's failing deliveries (merchants.queues.deliveries_failing).
+            models.Index(
+                fields=["id"],
+                name="webhook_delivery_failing",
+                condition=Q(status="failed") | Q(status="pending", attempts__gt=0),
+            ),
         ]
 
     def __str__(self) -> str:
