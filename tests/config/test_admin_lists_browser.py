@@ -10,6 +10,7 @@
 
 One test seeds the demo once and walks it all: seeding is the slow part."""
 
+import re
 import tempfile
 from io import StringIO
 
@@ -19,7 +20,9 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.test import override_settings
 from django.urls import reverse
+from django_celery_beat.models import PeriodicTask
 
+from core.models import JobRun
 from core.staff_groups import STAFF_GROUPS
 from loyalty.models import Member
 from tests.config.test_csp_browser import Watch, screenshots
@@ -108,10 +111,18 @@ def test_the_console_on_the_demo_data(server_url, page):  # noqa: F811
         user.groups.add(Group.objects.get(name=group))
         sign_in(page, server_url, username)
         cards = page.locator(".ops-card-link").evaluate_all("links => links.map(a => a.href)")
+        records = []
         for href in cards:
             response = page.goto(href)
             assert response.status == 200, (group, href)
             assert "e=1" not in page.url, (group, href)
+            first = page.locator("#result_list tbody tr a[href*='/change/']").first
+            if first.count():
+                records.append(first.get_attribute("href"))
+        # The record page behind each card's first row.
+        for href in dict.fromkeys(records):
+            response = page.goto(f"{server_url}{href}")
+            assert response.status == 200, (group, href)
         page.goto(f"{server_url}/admin/search/all/?q={member.email[:6]}")
         assert page.locator("form[role=search]").first.is_visible()
         member_page = reverse("admin:loyalty_member_change", args=[member.pk])
@@ -120,6 +131,16 @@ def test_the_console_on_the_demo_data(server_url, page):  # noqa: F811
         if group == "Customer care":
             page.goto(f"{server_url}/admin/")
             screenshots(page, f"admin-tour/home-{username}")
+        if group == "Operations":
+            # A job run from its page: asked first, then recorded with who started it.
+            job = PeriodicTask.objects.get(name="Worker heartbeat")
+            job_page = reverse("admin:django_celery_beat_periodictask_change", args=[job.pk])
+            page.goto(f"{server_url}{job_page}")
+            page.get_by_role("link", name="Run now").first.click()
+            page.locator("form [name=apply]").click()
+            page.wait_for_url(re.compile(r".*/admin/core/jobrun/\d+/change/$"))
+            run = JobRun.objects.get(task_name=job.task, started_by_user=user)
+            assert run.outcome == "succeeded", run.outcome
         watch.assert_clean(f"{group}'s tour")
 
     # With scripts off: sign-in and a list still work.
