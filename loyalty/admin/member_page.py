@@ -30,6 +30,7 @@ from loyalty.models import (
 from loyalty.models.ledger import LedgerEntryKind
 from loyalty.program_config import program_config
 from loyalty.tier_progress import TierProgress, tier_progress
+from loyalty.tiers import tier_for
 
 # Points that expire within this are "soon"; the member portal warns over the same days.
 EXPIRY_HORIZON = datetime.timedelta(days=30)
@@ -68,9 +69,22 @@ def summary(member: Member) -> dict[str, Any]:
         "outlook": outlook,
         "progress": progress,
         "progress_remaining": _remaining(progress, program),
+        "qualifies_for": _qualifies_for(member, progress, config.tiers if config else []),
         "tiers_enabled": bool(config and config.tiers),
         "expiry_days": EXPIRY_HORIZON.days,
     }
+
+
+def _qualifies_for(member: Member, progress: TierProgress | None, tiers: list) -> Any:
+    """A higher tier than the member's that their qualifying value already reaches: they
+    move up with their next order, or at the scheduled recomputation."""
+    if progress is None:
+        return None
+    reached = tier_for(tiers, progress.value)
+    current = member.tier.threshold if member.tier else None
+    if reached is not None and (current is None or reached.threshold > current):
+        return reached
+    return None
 
 
 def _remaining(progress: TierProgress | None, program) -> str:

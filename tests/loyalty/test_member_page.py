@@ -4,6 +4,7 @@ agent's actions that start there (adjust points, erase, open a ticket, resend)."
 
 import datetime
 import re
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from core.actors import Actor
 from customercare.models import Ticket, TicketChannel, TicketMessage
-from loyalty.models import LedgerEntry, Member, MemberStatus, PointLot
+from loyalty.models import LedgerEntry, Member, MemberStatus, PointLot, Program, Tier
 from loyalty.services import members
 from tests.catalog.factories import merchant_with_program
 from tests.customercare.factories import member_of, ticket_open
@@ -262,3 +263,16 @@ def test_a_staff_user_without_the_right_gets_no_adjust_button_and_a_403(client, 
 
     assert "Adjust points…" not in content
     assert response.status_code == 403
+
+
+def test_a_member_whose_points_reach_a_higher_tier_is_told_so(admin_client, shop, member):
+    order_post(shop, member, "120")  # earned before the program had tiers: no move yet
+    program = Program.objects.get(merchant=shop, is_active=True)
+    Program.objects.filter(pk=program.pk).update(tiers_enabled=True)
+    Tier.objects.create(program=program, name="Silver", threshold=Decimal(1))
+    Tier.objects.create(program=program, name="Gold", threshold=Decimal(10**7))
+
+    shown = text_of(admin_client.get(page(member)))
+
+    assert "Already qualifies for Silver" in shown
+    assert "to Gold" in shown
