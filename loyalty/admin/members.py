@@ -73,7 +73,11 @@ class MemberForm(forms.ModelForm):
 
 
 class AdjustPointsForm(forms.Form):
-    points = forms.IntegerField(help_text="Positive to credit, negative to debit.")
+    points = forms.IntegerField(
+        min_value=-members.ADJUST_POINTS_MAX,
+        max_value=members.ADJUST_POINTS_MAX,
+        help_text="Positive to credit, negative to debit.",
+    )
     reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
 
     def clean_points(self) -> int:

@@ -22,6 +22,7 @@ from loyalty.api.outcomes import OutcomeSerializer, outcomes_represented
 from loyalty.api.referral_input import ReferralFieldsMixin
 from loyalty.external_ids import EXTERNAL_ID_PATTERN
 from loyalty.models import Activity, ActivityKind, LedgerEntry, Member, Order, Refund
+from loyalty.services.members import ADJUST_POINTS_MAX
 
 # -- serializers built once a thread -----------------------------------------------------
 #
@@ -255,8 +256,8 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
 
 class AdjustmentSerializer(serializers.Serializer):
     points = StrictIntegerField(
-        min_value=-(10**12),
-        max_value=10**12,
+        min_value=-ADJUST_POINTS_MAX,
+        max_value=ADJUST_POINTS_MAX,
         refused=(0,),
         help_text="Points to add (positive) or take (negative); never zero.",
     )

@@ -134,6 +134,10 @@ def member_anonymise(*, merchant: Merchant, member: Member) -> Member:
     return member
 
 
+# The largest correction one adjustment makes, either way (the API's and the admin's).
+ADJUST_POINTS_MAX = 10**12
+
+
 def member_adjust_points(
     *, merchant: Merchant, member: Member, points: int, reason: str, actor: Actor
 ) -> LedgerEntry:

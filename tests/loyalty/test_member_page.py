@@ -276,3 +276,15 @@ def test_a_member_whose_points_reach_a_higher_tier_is_told_so(admin_client, shop
 
     assert "Already qualifies for Silver" in shown
     assert "to Gold" in shown
+
+
+@pytest.mark.parametrize("points", ["99999999999999999999999", "-1000000000001", "1e3", ""])
+def test_adjusting_by_an_impossible_number_of_points_is_refused(admin_client, member, points):
+    url = reverse("admin:loyalty_member_act", args=[member.pk, "adjust_points"])
+
+    response = admin_client.post(url, {"apply": "1", "points": points, "reason": "x"})
+
+    assert response.status_code == 200  # the form again, with its error
+    assert "errorlist" in response.content.decode()
+    member.refresh_from_db()
+    assert member.points_balance == 5000
