@@ -3,6 +3,7 @@
 Run from the project root (see bench/README.md)::
 
     .venv/bin/python bench/earn.py [--seconds 30] [--clients 16] [--show-queries]
+        [--busy-member]
 
 It creates the database ``loyalty_bench`` (dropped first), migrates it, sets up a live
 merchant, its program, two tiers, two earning rules, an API key and a pool of members
@@ -53,6 +54,8 @@ CATEGORIES = ("camping", "kitchen", "apparel", "books")
 TARGET_RATIO = 0.15
 TARGET_BULK_RATIO = 1.0
 TARGET_QUERIES = 8
+# Orders that all go to one member keep this share of the spread-out rate at least.
+TARGET_BUSY_RATIO = 0.8
 # A hard ceiling on requests per client thread, so the loop is bounded even if the clock
 # misbehaves; far above what one thread can do in any sensible --seconds.
 MAX_REQUESTS_PER_THREAD = 1_000_000
@@ -564,10 +567,17 @@ def load_process(config: dict) -> dict:
 
 
 def drive(
-    args: argparse.Namespace, port: int, raw_key: str, start_at: float, *, bulk_size: int = 0
+    args: argparse.Namespace,
+    port: int,
+    raw_key: str,
+    start_at: float,
+    *,
+    bulk_size: int = 0,
+    members: int | None = None,
 ) -> dict:
     """The load: single orders, or with ``bulk_size`` calls of that many orders each (by
-    ``--bulk-clients`` threads, with external ids of their own)."""
+    ``--bulk-clients`` threads, with external ids of their own); ``members`` narrows the
+    orders to that many members (1: every order for one member), with ids of their own."""
     clients = args.bulk_clients if bulk_size else args.clients
     procs = max(1, min(args.client_procs, clients))
     base, extra = divmod(clients, procs)
@@ -577,7 +587,7 @@ def drive(
             "threads": base + (1 if proc < extra else 0),
             "port": port,
             "key": raw_key,
-            "members": args.members,
+            "members": members or args.members,
             "start_at": start_at,
             "measure_from": start_at + args.warmup,
             "stop_at": start_at + args.warmup + args.seconds,
@@ -585,7 +595,7 @@ def drive(
             "idempotency_key": args.idempotency_key,
             "floor": args.floor and not bulk_size,
             "bulk_size": bulk_size,
-            "prefix": "b" if bulk_size else "o",
+            "prefix": "b" if bulk_size else f"m{members}-" if members else "o",
         }
         for proc in range(procs)
     ]
@@ -618,7 +628,15 @@ def drive(
     return merged
 
 
-def measure(args: argparse.Namespace, gunicorn, port: int, raw_key: str, *, bulk_size: int):
+def measure(
+    args: argparse.Namespace,
+    gunicorn,
+    port: int,
+    raw_key: str,
+    *,
+    bulk_size: int,
+    members: int | None = None,
+):
     """One measured load against the running gunicorn: its results and the CPU snapshot
     of its measured window."""
     # The load process starts at a fixed wall-clock time, so that the CPU snapshots here
@@ -632,7 +650,7 @@ def measure(args: argparse.Namespace, gunicorn, port: int, raw_key: str, *, bulk
 
     timer = threading.Thread(target=snapshot_at_measure_start, daemon=True)
     timer.start()
-    load_result = drive(args, port, raw_key, start_at, bulk_size=bulk_size)
+    load_result = drive(args, port, raw_key, start_at, bulk_size=bulk_size, members=members)
     after = CpuSnapshot(gunicorn.pid)
     timer.join(timeout=5)
     return load_result, after.since(snapshots[0]) if snapshots else None
@@ -742,6 +760,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="",
         help="query string added to DATABASE_URL (its OPTIONS), e.g. server_side_binding=true",
     )
+    parser.add_argument(
+        "--busy-member",
+        action="store_true",
+        help="after the spread-out run, the same load with every order for one member: "
+        f"both rates and their ratio (target ≥ {TARGET_BUSY_RATIO}, no non-2xx answer)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep-db", action="store_true", help="do not drop loyalty_bench")
     args = parser.parse_args(argv)
@@ -791,6 +815,10 @@ def main(argv: list[str] | None = None) -> int:
 
         log(f"{args.clients} clients: {args.warmup}s warm-up, then {args.seconds}s measured")
         load_result, cpu = measure(args, gunicorn, port, raw_key, bulk_size=0)
+        busy = None
+        if args.busy_member:
+            log(f"{args.clients} clients, every order for one member: the same load again")
+            busy = measure(args, gunicorn, port, raw_key, bulk_size=0, members=1)
         bulk = None
         if args.bulk_size:
             log(
@@ -825,13 +853,19 @@ def main(argv: list[str] | None = None) -> int:
                     "per transaction ÷ ours per order, load client included: the ratio on "
                     "a machine with nothing else running)"
                 )
+        if busy is not None:
+            report_busy(args, load_result, busy[0], gunicorn_log)
         if bulk is not None:
             report_bulk(args, *bulk, pgbench_tps, gunicorn_log, pgbench_cpu)
         from loyalty.audit import ledger_audit
 
         audit = ledger_audit()
         log(f"audit_ledger: {audit}")
-        errors = load_result["errors"] + (bulk[0]["errors"] if bulk else 0)
+        errors = (
+            load_result["errors"]
+            + (bulk[0]["errors"] if bulk else 0)
+            + (busy[0]["errors"] if busy else 0)
+        )
         return 1 if errors or not audit.ok else 0
     finally:
         stop_gunicorn(gunicorn)
@@ -913,6 +947,45 @@ def report(args, label, load, cpu, pgbench_tps, pgbench_busy, queries, gunicorn_
             print(f"\n-- {case['label']}: {case['count']} queries")
             for number, sql in enumerate(case["queries"], 1):
                 print(f"{number:3d}. {_compact(sql)}")
+
+
+def _ok_rate(load: dict, seconds: int) -> float:
+    return sum(n for status, n in load["statuses"].items() if 200 <= status < 300) / seconds
+
+
+def report_busy(args, spread: dict, busy: dict, gunicorn_log: str) -> None:
+    """Every order for one member against the same load spread over ``--members``: each of
+    them waits for the member's row lock, so they run one after the other in PostgreSQL."""
+    spread_rate = _ok_rate(spread, args.seconds)
+    busy_rate = _ok_rate(busy, args.seconds)
+    latencies = sorted(busy["latencies"])
+    print()
+    print(
+        f"== a busy member: {args.clients} clients, every order for one member, {args.seconds}s =="
+    )
+    print(
+        f"orders/s            {busy_rate:10.1f}   (spread over {args.members} members: "
+        f"{spread_rate:.1f})"
+    )
+    if latencies:
+        print(f"latency p50         {percentile(latencies, 0.50) * 1000:10.1f} ms")
+        print(f"latency p99         {percentile(latencies, 0.99) * 1000:10.1f} ms")
+    statuses = ", ".join(f"{status}: {count}" for status, count in sorted(busy["statuses"].items()))
+    print(
+        f"non-2xx responses   {busy['errors']:10d}   (warm-up included; statuses in the "
+        f"window: {statuses})"
+    )
+    if busy["first_error"]:
+        print(f"first error body:   {busy['first_error']}")
+        tail = "\n".join(gunicorn_log.strip().splitlines()[-40:])
+        if tail:
+            print(f"gunicorn log (last lines):\n{tail}")
+    ratio = busy_rate / spread_rate if spread_rate else 0.0
+    verdict = "meets" if ratio >= TARGET_BUSY_RATIO and not busy["errors"] else "below"
+    print(
+        f"busy ÷ spread       {ratio:10.3f}   ({verdict} the {TARGET_BUSY_RATIO} target "
+        "with no non-2xx answer)"
+    )
 
 
 def report_bulk(args, load, cpu, pgbench_tps, gunicorn_log, pgbench_cpu=None) -> None:
