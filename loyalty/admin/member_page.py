@@ -25,6 +25,7 @@ from loyalty.models import (
     Member,
     MessageOptOut,
     Referral,
+    TierBasis,
     TierChange,
 )
 from loyalty.models.ledger import LedgerEntryKind
@@ -65,7 +66,6 @@ def summary(member: Member) -> dict[str, Any]:
     program = config.program if config else None
     return {
         "points_name": program.points_name if program else "points",
-        "currency": program.currency if program else "",
         "outlook": outlook,
         "progress": progress,
         "progress_remaining": _remaining(progress, program),
@@ -90,7 +90,7 @@ def _qualifies_for(member: Member, progress: TierProgress | None, tiers: list) -
 def _remaining(progress: TierProgress | None, program) -> str:
     if progress is None or program is None:
         return ""
-    if progress.basis == "spend":
+    if progress.basis == TierBasis.SPEND:
         return formatting.money(progress.remaining, program.currency, locale="en")
     return f"{formatting.points(int(progress.remaining), locale='en')} {program.points_name}"
 

@@ -41,10 +41,25 @@ from loyalty.models import Member, MemberAttribute
 from loyalty.resources import MemberResource
 from loyalty.services import members
 
-RECENT_ROWS = 50
 ADJUST_POINTS_PERMISSION = "loyalty.adjust_points"
 ANONYMISE_PERMISSION = "loyalty.anonymise_member"
 EXPORT_PERMISSION = "loyalty.export_member"
+
+
+# The member page's own actions (name, button, permission); an erased member has none.
+OWN_ACTIONS = (
+    ("adjust_points", "Adjust points…", ADJUST_POINTS_PERMISSION),
+    ("anonymise", "Erase personal data…", ANONYMISE_PERMISSION),
+)
+
+
+def _page_action(title: str, name: str, permission: str) -> MemberAction:
+    return MemberAction(
+        title,
+        lambda member: reverse("admin:loyalty_member_act", args=[member.pk, name]),
+        permission,
+        lambda member: not members.member_is_anonymised(member=member),
+    )
 
 
 class AttributesField(forms.JSONField):
@@ -56,7 +71,8 @@ class AttributesField(forms.JSONField):
         return super().prepare_value(value)
 
     def clean(self, value: Any) -> Any:
-        return super().clean(value) or {}
+        cleaned = super().clean(value)
+        return {} if cleaned is None else cleaned
 
 
 class MemberForm(forms.ModelForm):
@@ -170,17 +186,8 @@ class MemberAdmin(RelatedRecordsAdmin, ConfirmActions, StaffImportExportAdmin):
     autocomplete_fields = ["merchant"]
     show_full_result_count = False
     list_per_page = 50
-    readonly_fields = [
-        "status",
-        "tier",
-        "points_balance",
-        "pending_points",
-        "lifetime_points",
-        "has_refund_shortfall",
-        "last_activity_at",
-        "anonymised_at",
-        "created_at",
-    ]
+    # Balances and the tier are in the page's summary (``member_page.summary``).
+    readonly_fields = ["status", "last_activity_at", "anonymised_at", "created_at"]
     fieldsets = [
         (None, {"fields": ["merchant", "external_id", "status", "last_activity_at"]}),
         (
@@ -230,20 +237,7 @@ class MemberAdmin(RelatedRecordsAdmin, ConfirmActions, StaffImportExportAdmin):
         return [*self.page_action_urls(), *super().get_urls()]
 
     def _actions_for(self, request: HttpRequest, member: Member) -> list[tuple[str, str]]:
-        own = [
-            MemberAction(
-                "Adjust points…",
-                lambda m: reverse("admin:loyalty_member_act", args=[m.pk, "adjust_points"]),
-                ADJUST_POINTS_PERMISSION,
-                lambda m: not members.member_is_anonymised(member=m),
-            ),
-            MemberAction(
-                "Erase personal data…",
-                lambda m: reverse("admin:loyalty_member_act", args=[m.pk, "anonymise"]),
-                ANONYMISE_PERMISSION,
-                lambda m: not members.member_is_anonymised(member=m),
-            ),
-        ]
+        own = [_page_action(title, name, permission) for name, title, permission in OWN_ACTIONS]
         return [
             (action.url(member), action.title)
             for action in [*other_apps_actions(), *own]
