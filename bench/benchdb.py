@@ -6,6 +6,7 @@ Imported by the scripts beside it (``python bench/<name>.py`` puts ``bench/`` on
 # ruff: noqa: S603 (fixed commands: the PostgreSQL client tools and manage.py)
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -51,6 +52,35 @@ def drop_db(name: str) -> None:
         timeout=120,
         check=False,
     )
+
+
+def pgbench_tps(
+    database: str, *, clients: int, seconds: int, scale: int = 1, threads: int = 2
+) -> float:
+    """The TPS of ``pgbench -b tpcb-like`` on ``database``, recreated and initialised at
+    ``scale`` first (``pgbench -i -q -s``); the caller drops it. ``-j`` is ``threads``, at
+    most one a client."""
+    recreate_db(database)
+    run([tool("pgbench"), "-i", "-q", "-s", str(scale), database])
+    out = run(
+        [
+            tool("pgbench"),
+            "-b",
+            "tpcb-like",
+            "-c",
+            str(clients),
+            "-j",
+            str(min(threads, clients)),
+            "-T",
+            str(seconds),
+            database,
+        ],
+        timeout=seconds + 300,
+    )
+    match = re.search(r"^tps = ([\d.]+)", out, re.MULTILINE)
+    if match is None:
+        raise SystemExit(f"could not read pgbench's TPS:\n{out}")
+    return float(match.group(1))
 
 
 def database_url(name: str) -> str:

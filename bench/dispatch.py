@@ -9,6 +9,8 @@ empty: the benchmark's broker, flushed at the end)::
                                        [--sweep 25,100,400] [--members 50]
                                        [--skip-worker] [--worker-timeout 600]
                                        [--profile] [--timeout-minutes 40]
+                                       [--pgbench-clients 16] [--pgbench-seconds 20]
+                                       [--pgbench-scale 1] [--skip-pgbench]
 
 What one run does (measured figures in ``bench/DISPATCH.md``):
 
@@ -49,6 +51,10 @@ What one run does (measured figures in ``bench/DISPATCH.md``):
    each task's summary). One scheduled run works batch after batch for up to its budget
    (``fulfillment.tasks.run_budget()``), so a backlog that fits in it takes one run. The
    worker is stopped (``SIGTERM``, then ``SIGKILL``) whatever happens.
+   Then pgbench on its own scratch database ``loyalty_bench_dispatch_pgbench``
+   (``pgbench -i -s --pgbench-scale``, then ``pgbench -b tpcb-like -c --pgbench-clients
+   -j 2 -T --pgbench-seconds``, ``benchdb.pgbench_tps``), and the ratio of the worker's
+   redemptions per second to pgbench's TPS, against the target ``TARGET_RATIO`` (0.1).
 5. Checks after each part: every redemption delivered, each with exactly one supplier
    order and that one delivered, one delivered code each, no idempotency key twice;
    in-process, the sandbox store shows one placement per key and exactly the phase's
@@ -59,7 +65,7 @@ What one run does (measured figures in ``bench/DISPATCH.md``):
    ``points_total``. The verdict line says whether queries per redemption stay
    constant across the batch sizes (the per-batch claim amortises: the fit
    ``queries = a * redemptions + b * batches`` is printed).
-6. Drops the database and flushes Redis database 15 whatever happens (``finally``).
+6. Drops the databases and flushes Redis database 15 whatever happens (``finally``).
    ``SIGALRM`` after ``--timeout-minutes`` ends the run through the same ``finally``.
 
 Exit status 1 if any check failed.
@@ -88,12 +94,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import benchdb
-from benchdb import ROOT, configure_django, drop_db, run, tool
+from benchdb import ROOT, configure_django, drop_db, pgbench_tps, run, tool
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 BENCH_DB = "loyalty_bench_dispatch"
+PGBENCH_DB = "loyalty_bench_dispatch_pgbench"
+TARGET_RATIO = 0.1  # one worker's redemptions per second / pgbench's TPS, the same run
 REDIS_URL = "redis://127.0.0.1:6379/15"
 CREATE_QUEUE = "celery"  # where dispatch_redemption and send_delivery_email messages go
 WORKER_QUEUE = "bench_dispatch"
@@ -546,7 +554,7 @@ def scheduled_runs(worker_log: str) -> list[tuple[int, float]]:
     it claimed and its seconds, for the runs that claimed any."""
     found = re.findall(
         r"Task fulfillment\.process_supplier_orders\[[^\]]+\] succeeded in ([\d.]+)s: "
-        r"'(\d+) claimed",
+        r"(?:\{'rows': \d+, 'summary': )?'(\d+) claimed",
         worker_log,
     )
     return [(int(claimed), float(seconds)) for seconds, claimed in found if int(claimed)]
@@ -680,7 +688,7 @@ def run_worker(
 # -- report --------------------------------------------------------------------------------
 
 
-def report(args, measures: list[InProcess], worker: WorkerRun | None) -> None:
+def report(args, measures: list[InProcess], worker: WorkerRun | None, tps: float | None) -> None:
     print("\n== dispatch with the sandbox adapter (latency 0, no failures) ==", flush=True)
     print(f"{args.redemptions:,} redemptions per run, quantity 1, one supplier, one offer")
     print("(a) process_due in this process, until a call claims nothing")
@@ -724,6 +732,19 @@ def report(args, measures: list[InProcess], worker: WorkerRun | None) -> None:
             f"({1000 * worker.worker_cpu / worker.redemptions:.2f} ms/redemption); the worker "
             f"answered a ping {worker.startup_seconds:.1f}s after it started"
         )
+    if tps:
+        main_rate = main.delivered / main.seconds
+        print(
+            f"pgbench: {tps:,.1f} TPS (tpcb-like, scale {args.pgbench_scale}, "
+            f"{args.pgbench_clients} clients, -j 2, {args.pgbench_seconds}s), right after the "
+            f"worker; (a) at batch size {main.batch_size}: {main_rate / tps:.3f} x pgbench"
+        )
+        if worker:
+            ratio = worker.redemptions / worker.seconds / tps
+            print(
+                f"ratio: worker redemptions/s / pgbench TPS = {ratio:.3f} (target "
+                f"{TARGET_RATIO}: {'met' if ratio >= TARGET_RATIO else 'NOT met'})"
+            )
     print(
         f"load average (1 min) at the start and the end: {args.load_start:.2f} / "
         f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
@@ -751,14 +772,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--worker-timeout", type=float, default=600, help="seconds")
     parser.add_argument("--timeout-minutes", type=float, default=40)
+    parser.add_argument("--pgbench-clients", type=int, default=16, help="pgbench -c")
+    parser.add_argument("--pgbench-seconds", type=int, default=20, help="pgbench -T")
+    parser.add_argument("--pgbench-scale", type=int, default=1, help="pgbench -i -s")
+    parser.add_argument("--skip-pgbench", action="store_true")
     args = parser.parse_args(argv)
     try:
         sweep = {int(value) for value in args.sweep.split(",") if value.strip()}
     except ValueError:
         parser.error("--sweep takes comma-separated batch sizes")
     sweep.add(args.batch_size)
-    if min(sweep) < 1 or args.redemptions < 1 or args.members < 1:
-        parser.error("batch sizes, --redemptions and --members must be positive")
+    if min(sweep) < 1 or min(args.redemptions, args.members, args.pgbench_clients) < 1:
+        parser.error("batch sizes, --redemptions, --members and --pgbench-clients must be positive")
     args.sweep = sorted(sweep)
     return args
 
@@ -812,13 +837,27 @@ def main(argv: list[str] | None = None) -> int:
             for batch_size in args.sweep
         ]
         worker = None if args.skip_worker else run_worker(args, world, env, var_dir, checks)
+        tps = None
+        if not args.skip_pgbench:
+            log(
+                f"pgbench -b tpcb-like -c {args.pgbench_clients} -j 2 -T {args.pgbench_seconds} "
+                f"(scale {args.pgbench_scale}) on {PGBENCH_DB}"
+            )
+            tps = pgbench_tps(
+                PGBENCH_DB,
+                clients=args.pgbench_clients,
+                seconds=args.pgbench_seconds,
+                scale=args.pgbench_scale,
+            )
+            drop_db(PGBENCH_DB)
+            log(f"pgbench: {tps:,.1f} TPS")
         check_balances(checks, world)
         from loyalty.audit import ledger_audit
 
         audit = ledger_audit()
         log(f"audit_ledger: {audit}")
         checks.expect("audit_ledger: problems", audit.findings, [])
-        report(args, measures, worker)
+        report(args, measures, worker, tps)
     finally:
         signal.alarm(0)
         with contextlib.suppress(Exception):
@@ -826,11 +865,15 @@ def main(argv: list[str] | None = None) -> int:
 
             connections.close_all()
         drop_db(BENCH_DB)
+        drop_db(PGBENCH_DB)
         if redis_owned:
             with contextlib.suppress(Exception):
                 redis_client().flushdb()
         shutil.rmtree(var_dir, ignore_errors=True)
-        log(f"dropped {BENCH_DB}" + (", flushed Redis database 15" if redis_owned else ""))
+        log(
+            f"dropped {BENCH_DB} and {PGBENCH_DB}"
+            + (", flushed Redis database 15" if redis_owned else "")
+        )
     print(f"\nchecks: {checks.passed} passed, {len(checks.failures)} failed")
     for failure in checks.failures:
         print(f"  FAILED {failure}")
