@@ -51,6 +51,8 @@ class Earned:
     coupons: dict[int, str]
     # Campaigns whose budget this order used up (ops hear of it once it commits).
     exhausted: frozenset[int] = frozenset()
+    # What the evaluation knew of the member (``facts_unchanged`` compares it).
+    facts: rules.MemberFacts | None = None
 
 
 def _cap_bounds(
@@ -309,7 +311,7 @@ def earn(
     campaigns = {campaign.id: campaign for campaign in config.campaigns}
     coupons, _ = _take(evaluation, campaigns, member, at, merchant)
     if coupons is not None:
-        return Earned(evaluation=_with_codes(evaluation, coupons), coupons=coupons)
+        return Earned(evaluation=_with_codes(evaluation, coupons), coupons=coupons, facts=facts)
     # A budget, cap or pool said no. Read the real state with every budgeted campaign's
     # spend row locked (in id order, as takes lock them), so that no other order can take
     # between this read and the take; evaluate with it, and take again. Only a coupon
@@ -338,10 +340,32 @@ def earn(
                 and given.get(campaign_id, 0) >= left
             )
             return Earned(
-                evaluation=_with_codes(evaluation, coupons), coupons=coupons, exhausted=exhausted
+                evaluation=_with_codes(evaluation, coupons),
+                coupons=coupons,
+                exhausted=exhausted,
+                facts=facts,
             )
         refused.add(failed)
     raise RuntimeError("a campaign refused what its locked state allowed")
+
+
+def facts_unchanged(
+    *, earned: Earned, merchant: Merchant, member: Member, config: ProgramConfig, event: Event
+) -> bool:
+    """Whether ``earned``, evaluated without campaigns on the member as read before their
+    lock, is what ``earn`` gives the locked ``member`` (their tier attached) now: the
+    same facts (tier, segments, awards toward each capped rule in its period) give the
+    same evaluation, which is a function of them, the configuration and the event. One
+    query when a rule is capped (the awards are counted again), none otherwise."""
+    if config.campaigns or earned.facts is None:
+        return False
+    facts = member_facts(
+        merchant=merchant,
+        member=member,
+        rule_rows=rule_rows_for(config, event),
+        at=event_at(event),
+    )
+    return facts == earned.facts
 
 
 def _with_codes(evaluation: rules.Evaluation, coupons: dict[int, str]) -> rules.Evaluation:

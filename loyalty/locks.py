@@ -4,6 +4,9 @@
   first, and their lots and an entry's movements are only locked under it (so the order
   those are locked in, oldest lot first, cannot deadlock).
 - An order is locked before its member (refunds of one order queue on the order).
+- An order whose member another transaction holds reads the member's row as last
+  committed, unlocked, to evaluate and build itself while it waits, then waits for the
+  lock like any other (``member_lock_or_read``); nothing is locked in between.
 - The program is locked alone (its configuration changes).
 - Several members are locked in primary-key order (the scheduled jobs), skipping rows
   another worker holds on PostgreSQL: that worker is already handling them. A batch of
@@ -40,13 +43,17 @@ def member_lock_by_external_id(*, merchant: Merchant, external_id: str) -> Membe
     ).first()
 
 
+def _member_annotated() -> QuerySet[Member]:
+    return Member.objects.annotate(
+        config_version=F("merchant__config_version"), segment_list=current_segment_ids()
+    )
+
+
 def _member_with_config_version() -> QuerySet[Member]:
     # No select_related("tier"): when this query waits for the lock, PostgreSQL re-reads
     # the member row it waited for but keeps the joined tier row from before the wait, so
     # a concurrent upgrade would leave tier_id pointing past a stale or empty tier.
-    return Member.objects.select_for_update(of=("self",)).annotate(
-        config_version=F("merchant__config_version"), segment_list=current_segment_ids()
-    )
+    return _member_annotated().select_for_update(of=("self",))
 
 
 # Every order builds the same statement; building it through the ORM (the subquery, the
@@ -55,40 +62,87 @@ def _member_with_config_version() -> QuerySet[Member]:
 # query of the same model (the same columns, converters and annotations).
 _MERCHANT_MARK = -7_317_000_001
 _EXTERNAL_ID_MARK = "\x01member-lock-external-id\x01"
-_member_lock_sql: dict[str, tuple[str, tuple[int, int]]] = {}
+_member_lock_sql: dict[tuple[str, str], tuple[str, tuple[int, ...], tuple[int, ...]]] = {}
 
 
-def _member_lock_statement(using: str) -> tuple[str, tuple[int, int]]:
-    compiled = _member_lock_sql.get(using)
+def _compiled(queryset: QuerySet[Member], using: str) -> tuple[str, list[object]]:
+    queryset = (
+        queryset.using(using)
+        .filter(merchant_id=_MERCHANT_MARK, external_id=_EXTERNAL_ID_MARK)
+        .order_by()
+    )
+    statement, params = queryset.query.get_compiler(using=using).as_sql()
+    params = list(params)
+    if sorted(map(repr, params)) != sorted(map(repr, (_MERCHANT_MARK, _EXTERNAL_ID_MARK))):
+        raise RuntimeError(f"unexpected parameters of the member lock: {params!r}")
+    return statement, params
+
+
+def _member_lock_statement(
+    using: str, variant: str = "lock"
+) -> tuple[str, tuple[int, ...], tuple[int, ...]]:
+    """The statement of ``variant`` and where its merchant and external_id marks go:
+    "lock" waits for the member's lock; "lock_or_read" takes it when no one holds it and
+    otherwise reads the row as last committed (see ``member_lock_or_read``)."""
+    compiled = _member_lock_sql.get((using, variant))
     if compiled is None:
-        queryset = (
-            _member_with_config_version()
-            .using(using)
-            .filter(merchant_id=_MERCHANT_MARK, external_id=_EXTERNAL_ID_MARK)
-            .order_by()
+        if variant == "lock":
+            statement, params = _compiled(_member_with_config_version(), using)
+        else:
+            taking, taking_params = _compiled(
+                _member_annotated().select_for_update(of=("self",), skip_locked=True), using
+            )
+            reading, reading_params = _compiled(_member_annotated(), using)
+            # Both parts are the ORM's own compiled SQL; the values are parameters.
+            statement = (
+                f"WITH locked AS ({taking}) SELECT locked.*, true AS held FROM locked "  # noqa: S608
+                f"UNION ALL SELECT unlocked.*, false AS held FROM ({reading}) AS unlocked "
+                "WHERE NOT EXISTS (SELECT 1 FROM locked)"
+            )
+            params = taking_params + reading_params
+        compiled = (
+            statement,
+            tuple(i for i, value in enumerate(params) if value == _MERCHANT_MARK),
+            tuple(i for i, value in enumerate(params) if value == _EXTERNAL_ID_MARK),
         )
-        statement, params = queryset.query.get_compiler(using=using).as_sql()
-        params = list(params)
-        if sorted(map(repr, params)) != sorted(map(repr, (_MERCHANT_MARK, _EXTERNAL_ID_MARK))):
-            raise RuntimeError(f"unexpected parameters of the member lock: {params!r}")
-        compiled = (statement, (params.index(_MERCHANT_MARK), params.index(_EXTERNAL_ID_MARK)))
-        _member_lock_sql[using] = compiled
+        _member_lock_sql[(using, variant)] = compiled
     return compiled
+
+
+def _member_run(merchant: Merchant, external_id: str, variant: str) -> Member | None:
+    using = router.db_for_write(Member)
+    statement, merchant_at, external_id_at = _member_lock_statement(using, variant)
+    params: list[object] = [None] * (len(merchant_at) + len(external_id_at))
+    for index in merchant_at:
+        params[index] = merchant.pk
+    for index in external_id_at:
+        params[index] = external_id
+    rows = list(Member.objects.raw(statement, params).using(using))
+    return rows[0] if rows else None
 
 
 def member_lock_with_config_version(*, merchant: Merchant, external_id: str) -> Member:
     """The member an order or activity is for, annotated with the merchant's
     ``config_version`` as of this transaction and the segments they are in now
     (``segment_list``); raises ``Member.DoesNotExist``."""
-    using = router.db_for_write(Member)
-    statement, (merchant_at, external_id_at) = _member_lock_statement(using)
-    params: list[object] = [None, None]
-    params[merchant_at] = merchant.pk
-    params[external_id_at] = external_id
-    rows = list(Member.objects.raw(statement, params).using(using))
-    if not rows:
+    member = _member_run(merchant, external_id, "lock")
+    if member is None:
         raise Member.DoesNotExist("Member matching query does not exist.")
-    return rows[0]
+    return member
+
+
+def member_lock_or_read(*, merchant: Merchant, external_id: str) -> tuple[Member, bool] | None:
+    """The member an order is for, annotated as ``member_lock_with_config_version``
+    annotates them, and whether they are locked now: when another transaction holds
+    their row (PostgreSQL), the row as last committed, unlocked, without waiting; None
+    for an unknown member. One statement, as the lock alone."""
+    if not connection.features.has_select_for_update_skip_locked:
+        try:
+            return member_lock_with_config_version(merchant=merchant, external_id=external_id), True
+        except Member.DoesNotExist:
+            return None
+    member = _member_run(merchant, external_id, "lock_or_read")
+    return None if member is None else (member, member.held)
 
 
 def members_lock_with_config_version(

@@ -165,22 +165,46 @@ def member_locked(merchant: Merchant, external_id: str, fields: dict[str, Any] |
     try:
         member = locks.member_lock_with_config_version(merchant=merchant, external_id=external_id)
     except Member.DoesNotExist:
-        if fields is None:
-            raise NotFound("No member with that external_id.", field="member") from None
-        new = Member(merchant=merchant, external_id=external_id, **_clean_member_fields(fields))
-        new.full_clean(
-            exclude=["merchant", "tier"], validate_unique=False, validate_constraints=False
-        )
-        # INSERT ... ON CONFLICT DO NOTHING: when a concurrent request creates the same
-        # member, its row wins (this waits for it) and is the one locked below, and only
-        # the request whose row went in reports the new member.
-        created = _member_insert(new)
-        member = locks.member_lock_with_config_version(merchant=merchant, external_id=external_id)
-        if created:
-            events.member_created_publish(member=member)
+        return member_new_locked(merchant, external_id, fields)
+    _member_check_active(member)
+    return member
+
+
+def member_new_locked(
+    merchant: Merchant, external_id: str, fields: dict[str, Any] | None
+) -> Member:
+    """``member_locked`` for a member its lock found unknown: created with ``fields`` (or,
+    when ``fields`` is None, a 404), then locked."""
+    if fields is None:
+        raise NotFound("No member with that external_id.", field="member")
+    new = Member(merchant=merchant, external_id=external_id, **_clean_member_fields(fields))
+    new.full_clean(exclude=["merchant", "tier"], validate_unique=False, validate_constraints=False)
+    # INSERT ... ON CONFLICT DO NOTHING: when a concurrent request creates the same
+    # member, its row wins (this waits for it) and is the one locked below, and only the
+    # request whose row went in reports the new member.
+    created = _member_insert(new)
+    member = locks.member_lock_with_config_version(merchant=merchant, external_id=external_id)
+    if created:
+        events.member_created_publish(member=member)
+    _member_check_active(member)
+    return member
+
+
+def member_locked_or_read(merchant: Merchant, external_id: str) -> tuple[Member, bool] | None:
+    """The known member an order is for, without waiting: ``(member, True)`` locked and
+    annotated as ``member_locked`` gives them when no other transaction holds their row;
+    ``(member, False)`` when one does: the row as last committed, unlocked (the caller
+    waits for it with ``member_locked`` later); None for an unknown member (the caller
+    creates them with ``member_new_locked``)."""
+    found = locks.member_lock_or_read(merchant=merchant, external_id=external_id)
+    if found is not None and found[1]:
+        _member_check_active(found[0])
+    return found
+
+
+def _member_check_active(member: Member) -> None:
     if member.status != MemberStatus.ACTIVE:
         raise MemberNotActive(f"The member is {member.status}.", field="member")
-    return member
 
 
 def _member_insert(member: Member) -> bool:

@@ -1,6 +1,13 @@
 """Orders: recorded one at a time, or built into a batch's writes (``order_build``, then
 ``orders_built_after``) by the bulk path; and an order without a member, recorded for the
-reports only."""
+reports only.
+
+An order whose member another order holds (a busy member) is evaluated and built while it
+waits for the member's lock, on the member as last committed; under the lock it is written
+on the balances the lock gives it, unless what it earns could have changed meanwhile (the
+program's configuration, the tier, the segments or a capped rule's awards: then it is
+evaluated again, as it would have been). With campaigns running, or a referral, it is
+evaluated under the lock only (their budgets and codes are taken as it is)."""
 
 import datetime
 from dataclasses import dataclass, field
@@ -13,18 +20,31 @@ from django.utils import timezone
 from core.actors import Actor
 from core.exceptions import DomainError
 from core.money import quantize_money
-from loyalty import earning, ledger, rules, tiers
+from loyalty import earning, events, ledger, rules, tiers
 from loyalty.achievements import services as achievements
 from loyalty.batch import WriteBatch
 from loyalty.exceptions import NoActiveProgram
-from loyalty.models import LedgerEntry, Member, NonMemberOrder, Order, OrderLine, Program
+from loyalty.models import (
+    LedgerEntry,
+    Member,
+    MemberStatus,
+    NonMemberOrder,
+    Order,
+    OrderLine,
+    Program,
+)
 from loyalty.program_config import ProgramConfig, program_config
 from loyalty.rates import Conversion, convert
 from loyalty.recording import Recorded, replay, request_digest
 from loyalty.referrals.services import ReferralInput, referral_input_attach
-from loyalty.services.members import member_locked, member_tier_attach
+from loyalty.services.members import (
+    member_locked,
+    member_locked_or_read,
+    member_new_locked,
+    member_tier_attach,
+)
 from loyalty.services.programs import lot_expiry
-from merchants.models import Merchant, Store
+from merchants.models import Merchant, OutboxEvent, Store
 from merchants.services.stores import store_event_record
 
 # Orders and activities older than this are refused as mistakes.
@@ -179,12 +199,137 @@ def _order_create(
     # An existing order's id makes the INSERT below fail on the unique constraint, and
     # order_record replays it: no lookup first on the common path.
     now = timezone.now()
-    member = member_locked(merchant, data.member_external_id, data.member_fields)
+    prepared = None
+    found = member_locked_or_read(merchant, data.member_external_id)
+    if found is None:
+        member = member_new_locked(merchant, data.member_external_id, data.member_fields)
+    elif found[1]:
+        member = found[0]
+    else:
+        if data.referral is None:
+            # Another order of theirs holds the member: evaluate and build this one now,
+            # while waiting would be idle, and hold their lock only to write it.
+            prepared = _order_prepare(merchant, found[0], data, digest, store, now, actor)
+        member = member_locked(merchant, data.member_external_id, data.member_fields)
     config = program_config(merchant_id=merchant.pk, version=member.config_version)
     member_tier_attach(member, config)
     # The order, its lines, the member's balances, the ledger entry, its lot and the rule
     # awards: one statement on PostgreSQL.
-    batch = WriteBatch()
+    if prepared is not None and prepared.holds_for(member, config):
+        built, batch = prepared.moved_onto(member), prepared.batch
+    else:
+        batch = WriteBatch()
+        built = order_build(
+            merchant=merchant,
+            member=member,
+            config=config,
+            data=data,
+            digest=digest,
+            store=store,
+            now=now,
+            batch=batch,
+            actor=actor,
+        )
+    batch.execute()
+    order_built_after(built=built, config=config, now=now, actor=actor)
+    return built.order
+
+
+class _EventsKept(WriteBatch):
+    """A write batch that keeps the outbox events queued in it at hand."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[OutboxEvent] = []
+
+    def insert(self, obj: Any) -> Any:
+        if isinstance(obj, OutboxEvent):
+            self.events.append(obj)
+        return super().insert(obj)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """An order evaluated and built, its writes queued, on its member as last committed
+    (unlocked), while another order of theirs held them."""
+
+    merchant: Merchant
+    member: Member
+    config: ProgramConfig
+    built: "BuiltOrder"
+    batch: _EventsKept
+
+    def holds_for(self, locked: Member, config: ProgramConfig) -> bool:
+        """Whether the locked member would earn what was evaluated: the same program
+        configuration, tier, segments and awards toward capped rules. Their balances may
+        have moved (``moved_onto`` writes on the locked ones)."""
+        return (
+            locked.config_version == self.member.config_version
+            and locked.tier_id == self.member.tier_id
+            and earning.facts_unchanged(
+                earned=self.built.earned,
+                merchant=self.merchant,
+                member=locked,
+                config=config,
+                event=self.built.facts,
+            )
+        )
+
+    def moved_onto(self, locked: Member) -> "BuiltOrder":
+        """The built order with its ledger entry on the balances the locked row holds:
+        the member's new balances, the entry's running balances, the last activity and
+        the points event's figures are those the order would have had if built now."""
+        member, entry = self.member, self.built.entry
+        member.points_balance = locked.points_balance
+        member.pending_points = locked.pending_points
+        member.lifetime_points = locked.lifetime_points
+        member.has_refund_shortfall = locked.has_refund_shortfall
+        member.updated_at = locked.updated_at
+        last = locked.last_activity_at
+        if entry is None:
+            member.last_activity_at = last
+            return self.built
+        # As ``ledger.points_earn`` moves them (an order's points: pending or not, and
+        # all of them lifetime).
+        member.points_balance += entry.points
+        member.pending_points += entry.pending
+        member.lifetime_points += entry.points + entry.pending
+        entry.balance_after = member.points_balance
+        entry.pending_after = member.pending_points
+        if last is None or entry.created_at > last:
+            member.last_activity_at = entry.created_at
+            self.batch.update(member, ["last_activity_at"])
+        else:
+            member.last_activity_at = last
+        for event in self.batch.events:
+            event.payload = {
+                **event.payload,
+                "member": events.member_summary(member),
+                "balance_after": entry.balance_after,
+                "pending_after": entry.pending_after,
+            }
+        return self.built
+
+
+def _order_prepare(
+    merchant: Merchant,
+    member: Member,
+    data: OrderInput,
+    digest: str,
+    store: Store | None,
+    now: datetime.datetime,
+    actor: Actor,
+) -> _Prepared | None:
+    """The order evaluated and built on ``member`` as last committed, or None when it
+    cannot be before the lock: the member is not active, or campaigns run (their budgets
+    are taken as the order is evaluated, under the member's lock)."""
+    if member.status != MemberStatus.ACTIVE:
+        return None
+    config = program_config(merchant_id=merchant.pk, version=member.config_version)
+    if config.campaigns:
+        return None
+    member_tier_attach(member, config)
+    batch = _EventsKept()
     built = order_build(
         merchant=merchant,
         member=member,
@@ -196,9 +341,7 @@ def _order_create(
         batch=batch,
         actor=actor,
     )
-    batch.execute()
-    order_built_after(built=built, config=config, now=now, actor=actor)
-    return built.order
+    return _Prepared(merchant=merchant, member=member, config=config, built=built, batch=batch)
 
 
 @dataclass(frozen=True)
@@ -208,6 +351,7 @@ class BuiltOrder:
     earned: earning.Earned
     entry: LedgerEntry | None
     lines: list[OrderLine]
+    facts: rules.OrderFacts
 
 
 def order_build(
@@ -275,7 +419,9 @@ def order_build(
         batch=batch,
         order=order,
     )
-    return BuiltOrder(order=order, member=member, earned=earned, entry=entry, lines=lines)
+    return BuiltOrder(
+        order=order, member=member, earned=earned, entry=entry, lines=lines, facts=facts
+    )
 
 
 def order_built_after(
