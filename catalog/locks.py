@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from django.db import connection
 from django.db.models import QuerySet
 
-from catalog.models import Reward, Supplier, VoucherCode
+from catalog.models import MerchantCatalogItem, Reward, Supplier, VoucherCode
 
 
 def rewards_lock(reward_ids: Iterable[int]) -> QuerySet[Reward]:
@@ -25,3 +25,13 @@ def codes_lock_free(codes: QuerySet[VoucherCode]) -> QuerySet[VoucherCode]:
     if connection.features.has_select_for_update_skip_locked:
         return codes.select_for_update(skip_locked=True)
     return codes
+
+
+def catalog_item_reread_locked(item: MerchantCatalogItem) -> bool:
+    """Lock the item's row and read the item again from it (its reward and merchant stay
+    as loaded); False when the item is gone."""
+    try:
+        item.refresh_from_db(from_queryset=MerchantCatalogItem.objects.select_for_update())
+    except MerchantCatalogItem.DoesNotExist:
+        return False
+    return True

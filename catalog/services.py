@@ -475,8 +475,13 @@ def catalog_items_reprice(
         program = programs_by_merchant[item.merchant_id]
         if program is None:
             continue
-        before = (item.prices, item.points_per_unit, item.pricing_error, item.needs_review)
         with transaction.atomic():
+            # Compared with the row as it is under its lock: a run at the same time that
+            # saved these prices first leaves this one nothing to save (and no second
+            # history row), and nobody's edit of the item is written over.
+            if not locks.catalog_item_reread_locked(item):
+                continue
+            before = (item.prices, item.points_per_unit, item.pricing_error, item.needs_review)
             item_price(item=item, program=program, at=at)
             after = (item.prices, item.points_per_unit, item.pricing_error, item.needs_review)
             if before != after:

@@ -119,18 +119,22 @@ def _ignored(text: str, **result: Any) -> Outcome:
     return Outcome(InboxStatus.IGNORED, text, result)
 
 
-def _claim(delivery_id: int) -> InboxDelivery | None:
+def _claim(delivery_id: int, *, waiting: bool = False) -> InboxDelivery | None:
     rows = InboxDelivery.objects.select_related("store", "merchant").filter(pk=delivery_id)
+    if waiting:
+        rows = rows.filter(status=InboxStatus.RECEIVED)
     if connection.features.has_select_for_update_skip_locked:
         rows = rows.select_for_update(skip_locked=True, of=("self",))
     return rows.first()
 
 
-def delivery_process(*, delivery_id: int) -> InboxDelivery | None:
+def delivery_process(*, delivery_id: int, waiting: bool = False) -> InboxDelivery | None:
     """Process a delivery (again, for a replay); None when another worker holds it or it
-    is gone. The row stays locked while it is processed, so one worker at a time does."""
+    is gone, and with ``waiting`` when it is no longer waiting (a sweep running at the same
+    time processed it first). The row stays locked while it is processed, so one worker at
+    a time does."""
     with transaction.atomic():
-        delivery = _claim(delivery_id)
+        delivery = _claim(delivery_id, waiting=waiting)
         if delivery is None:
             return None
         try:
@@ -453,4 +457,4 @@ def inbox_sweep(
     if merchant_id is not None:
         waiting = waiting.filter(merchant_id=merchant_id)
     waiting = list(waiting.order_by("received_at").values_list("pk", flat=True)[:batch_size])
-    return sum(delivery_process(delivery_id=pk) is not None for pk in waiting)
+    return sum(delivery_process(delivery_id=pk, waiting=True) is not None for pk in waiting)

@@ -27,6 +27,7 @@ from django.db.models.functions import Ntile
 from django.utils import timezone
 
 from core.actors import Actor, actor_user
+from core.advisory_locks import advisory_xact_lock
 from loyalty.models import (
     Activity,
     LedgerEntry,
@@ -366,6 +367,10 @@ def member_scores_compute(
         select, params = orders.query.sql_with_params()
         when = connection.ops.adapt_datetimefield_value(now)
         with transaction.atomic():
+            # Two runs at once would each delete what the other has not committed yet and
+            # insert the same members twice: they queue per merchant, and the second,
+            # whose delete then sees the first's rows, replaces them.
+            advisory_xact_lock("loyalty.member_scores", merchant.pk)
             MemberScore.objects.filter(merchant=merchant).delete()
             scored = _insert_select(
                 MemberScore._meta.db_table,

@@ -104,6 +104,20 @@ def invoice_lines_write(invoice: Invoice, lines: Sequence[invoice_rules.Line]) -
     )
 
 
+def _draft_unchanged(invoice: Invoice, fields: dict, lines: Sequence[invoice_rules.Line]) -> bool:
+    """Whether the draft already holds these fields and lines (a scheduled run repeated,
+    or two at once: the second finds the first's draft under the merchant's lock)."""
+    if any(getattr(invoice, name) != value for name, value in fields.items()):
+        return False
+    stored = invoice.lines.order_by("position").values_list(
+        "code", "description", "quantity", "unit_price", "amount"
+    )
+    wanted = [
+        (line.code, line.description, line.quantity, line.unit_price, line.amount) for line in lines
+    ]
+    return list(stored) == wanted
+
+
 def usage_collect(
     *, merchant: Merchant, period_start: datetime.date, period_end: datetime.date
 ) -> None:
@@ -151,6 +165,8 @@ def invoice_draft(*, merchant: Merchant, year: int, month: int, actor: Actor) ->
             currency=plan.currency,
         )
         fields = {"currency": plan.currency, "fee_plan": plan, **totals}
+        if invoice is not None and _draft_unchanged(invoice, fields, lines):
+            return invoice  # drafted again to the same figures: nothing to write or record
         if invoice is None:
             invoice = Invoice.objects.create(
                 merchant=merchant,
