@@ -119,6 +119,7 @@ BENCH_DB = "loyalty_bench_jobs"
 SILVER, GOLD = Decimal("1000"), Decimal("2500")
 TABLES = ("loyalty_member", "loyalty_ledgerentry", "loyalty_pointlot", "loyalty_lotmovement")
 TARGET_PEAK_MB = 200
+TARGET_SQL_RATIO = 0.6
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -264,6 +265,8 @@ class World:
     seeded: dict = field(default_factory=dict)  # kind -> (lots, points, members)
     dangling: tuple = (0, 0)  # lots, entries with a broken reference after seeding
     expected_tier_changes: int = 0
+    outbox_mark: int = 0  # the last outbox event before the jobs ran
+    fingerprints: dict = field(default_factory=dict)  # job -> end state after it
 
 
 def setup_program():
@@ -321,11 +324,11 @@ FROM (
 
 SEED_MEMBERS = """
 INSERT INTO loyalty_member (
-    id, external_id, email, first_name, last_name, country, locale, marketing_consent,
+    id, external_id, email, phone, first_name, last_name, country, locale, marketing_consent,
     attributes, status, points_balance, pending_points, lifetime_points,
     has_refund_shortfall, last_activity_at, created_at, updated_at, merchant_id, tier_id
 )
-SELECT m, 'bench-' || m, '', '', '', '', '', false, '{}'::jsonb, 'active',
+SELECT m, 'bench-' || m, '', '', '', '', '', '', false, '{}'::jsonb, 'active',
        coalesce(a.balance, 0), coalesce(a.pending, 0), coalesce(a.lifetime, 0), false,
        a.last_activity, %(created)s, %(created)s, %(merchant)s,
        CASE mod(m, 3) WHEN 0 THEN NULL WHEN 1 THEN %(silver)s ELSE %(gold)s END
@@ -613,6 +616,224 @@ def expired_left(world: World) -> int:
     )[0]
 
 
+# -- the same jobs in hand-written SQL ---------------------------------------------------
+#
+# What release and expire write, as a few statements over the whole set in one transaction
+# each: the reference the project's jobs are measured against. Same end state: the lots,
+# one entry per member (running balances, reason, actor), the lot movements, the members'
+# cached balances and one ``points.*`` outbox event per member with the same payload;
+# ``fingerprint`` compares the two end states.
+
+SQL_MEMBERS_LOCK = """
+SELECT id FROM loyalty_member
+WHERE id IN (SELECT member_id FROM loyalty_pointlot WHERE {due})
+ORDER BY id FOR UPDATE
+"""
+SQL_RELEASE_DUE = "released_at IS NULL AND remaining > 0 AND available_at <= %(now)s"
+SQL_EXPIRE_DUE = (
+    "released_at IS NOT NULL AND remaining > 0 AND expires_at IS NOT NULL AND expires_at <= %(now)s"
+)
+# The member as every member event shows them (loyalty.events.member_summary).
+SQL_EVENT_MEMBER = """
+jsonb_build_object(
+    'external_id', m.external_id,
+    'tier', CASE WHEN t.id IS NULL THEN NULL
+                 ELSE jsonb_build_object('id', t.id, 'name', t.name) END,
+    'points_balance', m.points_balance,
+    'pending_points', m.pending_points,
+    'lifetime_points', m.lifetime_points)
+"""
+
+SQL_RELEASE = f"""
+WITH due AS (
+    SELECT id FROM loyalty_pointlot WHERE {SQL_RELEASE_DUE} FOR UPDATE
+), lots AS (
+    UPDATE loyalty_pointlot AS l SET released_at = %(now)s FROM due WHERE l.id = due.id
+    RETURNING l.member_id, l.remaining
+), per AS (
+    SELECT member_id, count(*) AS lots, sum(remaining) AS points
+    FROM lots GROUP BY member_id
+), m AS (
+    UPDATE loyalty_member AS m
+    SET points_balance = m.points_balance + per.points,
+        pending_points = m.pending_points - per.points,
+        updated_at = statement_timestamp()
+    FROM per WHERE m.id = per.member_id
+    RETURNING m.id, m.merchant_id, m.external_id, m.tier_id, m.points_balance,
+              m.pending_points, m.lifetime_points, per.lots, per.points,
+              per.lots || ' lot(s) past their pending period' AS reason
+), entries AS (
+    INSERT INTO loyalty_ledgerentry (
+        kind, points, pending, balance_after, pending_after, source_type, source_ref,
+        reason, shortfall, actor_label, created_at, merchant_id, member_id
+    )
+    SELECT 'release', points, -points, points_balance, pending_points, 'system', '',
+           reason, 0, %(actor)s, %(now)s, merchant_id, id
+    FROM m ORDER BY id
+), events AS (
+    INSERT INTO merchants_outboxevent (
+        type, subject, payload, occurred_at, created_at, merchant_id
+    )
+    SELECT 'points.released', m.external_id,
+           jsonb_build_object(
+               'member', {SQL_EVENT_MEMBER},
+               'points', m.points, 'pending', false,
+               'balance_after', m.points_balance, 'pending_after', m.pending_points,
+               'kind', 'release', 'source', jsonb_build_object('type', 'system', 'ref', ''),
+               'reason', m.reason),
+           %(now)s, statement_timestamp(), m.merchant_id
+    FROM m LEFT JOIN loyalty_tier AS t ON t.id = m.tier_id ORDER BY m.id
+)
+SELECT count(*), coalesce(sum(lots), 0), coalesce(sum(points), 0) FROM m
+"""
+
+SQL_EXPIRE = f"""
+WITH due AS (
+    SELECT id, remaining FROM loyalty_pointlot WHERE {SQL_EXPIRE_DUE} FOR UPDATE
+), lots AS (
+    UPDATE loyalty_pointlot AS l SET remaining = 0 FROM due WHERE l.id = due.id
+    RETURNING l.id, l.member_id, due.remaining AS taken
+), per AS (
+    SELECT member_id, lots, points,
+           nextval(pg_get_serial_sequence('loyalty_ledgerentry', 'id')) AS entry_id
+    FROM (
+        SELECT member_id, count(*) AS lots, sum(taken) AS points
+        FROM lots GROUP BY member_id
+    ) AS grouped
+), m AS (
+    UPDATE loyalty_member AS m
+    SET points_balance = m.points_balance - per.points, updated_at = statement_timestamp()
+    FROM per WHERE m.id = per.member_id
+    RETURNING m.id, m.merchant_id, m.external_id, m.tier_id, m.points_balance,
+              m.pending_points, m.lifetime_points, per.lots, per.points, per.entry_id
+), entries AS (
+    INSERT INTO loyalty_ledgerentry (
+        id, kind, points, pending, balance_after, pending_after, source_type, source_ref,
+        reason, shortfall, actor_label, created_at, merchant_id, member_id
+    )
+    SELECT entry_id, 'expire', -points, 0, points_balance, pending_points, 'system', '',
+           %(reason)s, 0, %(actor)s, %(now)s, merchant_id, id
+    FROM m ORDER BY id
+), movements AS (
+    INSERT INTO loyalty_lotmovement (entry_id, lot_id, points)
+    SELECT per.entry_id, lots.id, -lots.taken FROM lots JOIN per USING (member_id)
+), events AS (
+    INSERT INTO merchants_outboxevent (
+        type, subject, payload, occurred_at, created_at, merchant_id
+    )
+    SELECT 'points.expired', m.external_id,
+           jsonb_build_object(
+               'member', {SQL_EVENT_MEMBER},
+               'points', m.points, 'pending', false,
+               'balance_after', m.points_balance, 'pending_after', m.pending_points,
+               'kind', 'expire', 'source', jsonb_build_object('type', 'system', 'ref', ''),
+               'reason', %(reason)s),
+           %(now)s, statement_timestamp(), m.merchant_id
+    FROM m LEFT JOIN loyalty_tier AS t ON t.id = m.tier_id ORDER BY m.id
+)
+SELECT count(*), coalesce(sum(lots), 0), coalesce(sum(points), 0) FROM m
+"""
+
+# The end state the jobs leave, as order-independent sums of row hashes (ids of the rows
+# the jobs insert left out: they come from sequences): members' balances, tiers and
+# activity; entries with their running balances; lots; movements by lot; the outbox events
+# written since ``mark``.
+FINGERPRINT = """
+SELECT
+    (SELECT sum(hashtextextended(concat_ws(',', id, points_balance, pending_points,
+                lifetime_points, last_activity_at, tier_id, has_refund_shortfall), 0))
+     FROM loyalty_member),
+    (SELECT sum(hashtextextended(concat_ws(',', member_id, merchant_id, kind, points,
+                pending, balance_after, pending_after, source_type, source_ref, reason,
+                shortfall, actor_label, created_at), 0))
+     FROM loyalty_ledgerentry),
+    (SELECT sum(hashtextextended(concat_ws(',', id, remaining, released_at), 0))
+     FROM loyalty_pointlot),
+    (SELECT sum(hashtextextended(concat_ws(',', e.member_id, e.kind, mv.lot_id, mv.points), 0))
+     FROM loyalty_lotmovement AS mv JOIN loyalty_ledgerentry AS e ON e.id = mv.entry_id),
+    (SELECT count(*) FROM loyalty_ledgerentry),
+    (SELECT sum(hashtextextended(concat_ws(',', merchant_id, type, subject, payload::text,
+                occurred_at), 0))
+     FROM merchants_outboxevent WHERE id > %(mark)s)
+"""
+FINGERPRINT_LABELS = ("members", "entries", "lots", "lot movements", "entry count", "events")
+
+
+def outbox_mark() -> int:
+    return sql_one("SELECT coalesce(max(id), 0) FROM merchants_outboxevent")[0]
+
+
+def fingerprint(world: World) -> tuple:
+    return sql_one(FINGERPRINT, {"mark": world.outbox_mark})
+
+
+def sql_release(world: World):
+    from django.db import transaction
+
+    from loyalty import jobs
+
+    params = {"now": world.now, "actor": jobs.RELEASE.label}
+    with transaction.atomic():
+        sql(SQL_MEMBERS_LOCK.format(due=SQL_RELEASE_DUE), params)
+        members, lots, points = sql_one(SQL_RELEASE, params)
+    return jobs.JobResult(members=members, lots=int(lots), points=int(points))
+
+
+def sql_expire(world: World):
+    from django.db import transaction
+
+    from loyalty import jobs
+
+    params = {"now": world.now, "actor": jobs.EXPIRE.label, "reason": jobs.LOT_AGE_REASON}
+    with transaction.atomic():
+        sql(SQL_MEMBERS_LOCK.format(due=SQL_EXPIRE_DUE), params)
+        members, lots, points = sql_one(SQL_EXPIRE, params)
+    return jobs.JobResult(members=members, lots=int(lots), points=int(points))
+
+
+SQL_JOBS = {"release": (sql_release, 0), "expire": (sql_expire, 1)}  # job, seeded kind due
+
+
+def run_sql(args, world: World, checks: Checks) -> list["Measure"]:
+    """Re-seed the same data and run the ``--jobs`` among release and expire in SQL, each
+    in one transaction; their counts, the ledger checks and the end state must be the
+    project's."""
+    names = [name for name in args.jobs if name in SQL_JOBS]
+    log(f"re-seeding the same {args.lots:,} lots for the set-based SQL version")
+    seed(world, args.lots, args.members)
+    world.outbox_mark = outbox_mark()
+    measures = []
+    for number, name in enumerate(names):
+        if number:
+            vacuum_analyze()
+        job, kind = SQL_JOBS[name]
+        label = f"{name} (SQL)"
+        log(label)
+        m = measure(
+            label,
+            lambda job=job: job(world),
+            world=world,
+            batch_size=max(1, world.members),
+            args=args,
+            progress=None,
+        )
+        print(describe(m), flush=True)
+        due = world.seeded.get(kind, (0, 0, 0))
+        checks.expect(f"{label}: lots", m.result.lots, due[0])
+        checks.expect(f"{label}: points", m.result.points, due[1])
+        checks.expect(f"{label}: members", m.result.members, due[2])
+        left = due_pending_left(world) if name == "release" else expired_left(world)
+        checks.expect(f"{label}: due lots left", left, 0)
+        checks.ledger(label)
+        mine = dict(zip(FINGERPRINT_LABELS, fingerprint(world), strict=True))
+        project = world.fingerprints.get(name)
+        if project is not None:
+            for key in FINGERPRINT_LABELS:
+                checks.expect(f"{label}: end state = the project's: {key}", mine[key], project[key])
+        measures.append(m)
+    return measures
+
+
 # -- measuring ---------------------------------------------------------------------------
 
 
@@ -772,6 +993,7 @@ def run_release(args, world: World, checks: Checks) -> Measure:
     checks.expect("release: members", m.result.members, due[2])
     checks.expect("release: due pending lots left", due_pending_left(world), 0)
     _again("release", jobs.release_pending_points, args, world, checks, "members")
+    world.fingerprints["release"] = dict(zip(FINGERPRINT_LABELS, fingerprint(world), strict=True))
     return m
 
 
@@ -785,6 +1007,7 @@ def run_expire(args, world: World, checks: Checks) -> Measure:
     checks.expect("expire: members", m.result.members, aged[2])
     checks.expect("expire: expired lots with remaining > 0 left", expired_left(world), 0)
     _again("expire", jobs.expire_points, args, world, checks, "members")
+    world.fingerprints["expire"] = dict(zip(FINGERPRINT_LABELS, fingerprint(world), strict=True))
     return m
 
 
@@ -906,6 +1129,30 @@ def report(args, measures: list[Measure], compare: Measure | None, per_lot: floa
             )
 
 
+def report_sql(measures: list[Measure], sql_measures: list[Measure]) -> None:
+    if not sql_measures:
+        return
+    print("\n== the project's jobs against set-based SQL on the same data ==")
+    print(f"{'job':<10}{'project lots/s':>16}{'SQL lots/s':>12}{'project / SQL':>15}  target")
+    by_job = {m.job: m for m in measures}
+    for m in sql_measures:
+        job = m.job.split(" ")[0]
+        project = by_job.get(job)
+        if project is None or not m.result.lots:
+            continue
+        ours = project.result.lots / project.seconds
+        theirs = m.result.lots / m.seconds
+        ratio = ours / theirs
+        print(
+            f"{job:<10}{ours:>16,.0f}{theirs:>12,.0f}{ratio:>15.2f}  >= {TARGET_SQL_RATIO} "
+            f"{'ok' if ratio >= TARGET_SQL_RATIO else 'MISSED'}"
+        )
+    print(
+        "SQL: the same writes (lots, entries, movements, balances, outbox events) as a few "
+        "statements over the whole set, one transaction a job; wall time includes the commit"
+    )
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--lots", type=int, default=1_000_000)
@@ -925,6 +1172,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sample", type=int, default=1000, help="members checked in detail")
     parser.add_argument("--profile", choices=("release", "expire", "tiers"), default=None)
     parser.add_argument("--no-tracemalloc", action="store_true")
+    parser.add_argument(
+        "--no-sql", action="store_true", help="skip the set-based SQL version of the jobs"
+    )
     parser.add_argument("--timeout-minutes", type=float, default=120)
     args = parser.parse_args(argv)
     if args.lots < 1 or args.members < 1 or args.batch_size < 1:
@@ -986,7 +1236,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         checks.expect("seed: lots and entries with a broken reference", world.dangling, (0, 0))
         log(f"process max RSS before the jobs {max_rss_mb():.0f} MB")
+        world.outbox_mark = outbox_mark()
         measures = run_jobs(args, world, checks)
+        sql_measures = run_sql(args, world, checks) if not args.no_sql else []
         compare = None
         if args.compare_lots and "release" in args.jobs:
             compare = compare_release(args, world, checks, args.compare_lots)
@@ -997,6 +1249,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"audit_ledger: {audit}")
         checks.expect("audit_ledger: problems", audit.findings, [])
         report(args, measures, compare, per_lot)
+        report_sql(measures, sql_measures)
     finally:
         signal.alarm(0)
         with contextlib.suppress(Exception):

@@ -7,7 +7,6 @@ lots, balances and entries take a few statements, not a few per member.
 """
 
 import datetime
-from collections import defaultdict
 from dataclasses import dataclass
 
 from dateutil.relativedelta import relativedelta
@@ -18,7 +17,7 @@ from core.actors import Actor
 from core.batches import value_batches
 from core.jobs import progress
 from loyalty import ledger, tiers
-from loyalty.locks import lots_lock, members_lock_batch
+from loyalty.locks import members_lock_batch
 from loyalty.models import ExpiryPolicy, Member, PointLot, Program
 
 DEFAULT_BATCH = 500
@@ -26,6 +25,7 @@ DEFAULT_BATCH = 500
 RELEASE = Actor.system("release_pending_points")
 EXPIRE = Actor.system("expire_points")
 RECOMPUTE = Actor.system("recompute_tiers")
+LOT_AGE_REASON = "lots past their expiry date"
 
 
 @dataclass
@@ -55,13 +55,6 @@ def _member_batches(lots: QuerySet[PointLot], batch_size: int):
         progress(min(done, total), total)
 
 
-def _by_member(lots: QuerySet[PointLot]) -> dict[int, list[PointLot]]:
-    grouped: dict[int, list[PointLot]] = defaultdict(list)
-    for lot in lots.order_by("member_id", "earned_at", "id"):
-        grouped[lot.member_id].append(lot)
-    return grouped
-
-
 def release_pending_points(
     *, now: datetime.datetime, batch_size: int = DEFAULT_BATCH, merchant_id: int | None = None
 ) -> JobResult:
@@ -73,12 +66,10 @@ def release_pending_points(
     for member_ids in _member_batches(due, batch_size):
         with transaction.atomic():
             members = members_lock_batch(member_ids)
-            lots = _by_member(lots_lock(due.filter(member__in=members)))
-            batches = [(member, lots[member.pk]) for member in members if lots.get(member.pk)]
-            entries = ledger.release_lots(batches, now, actor=RELEASE)
-            result.members += len(batches)
-            result.lots += sum(len(member_lots) for _, member_lots in batches)
-            result.points += sum(entry.points for entry in entries)
+            released = ledger.lots_release_due(members=members, due=due, at=now, actor=RELEASE)
+            result.members += len(released)
+            result.lots += sum(lots for _, lots, _ in released)
+            result.points += sum(entry.points for _, _, entry in released)
     return result
 
 
@@ -93,7 +84,7 @@ def expire_points(
     )
     if merchant_id is not None:
         aged = aged.filter(merchant_id=merchant_id)
-    _expire(aged, now, batch_size, "lots past their expiry date", result)
+    _expire(aged, now, batch_size, LOT_AGE_REASON, result)
 
     programs = Program.objects.filter(is_active=True, expiry_policy=ExpiryPolicy.INACTIVITY)
     if merchant_id is not None:
@@ -129,12 +120,12 @@ def _expire(
                     for m in members
                     if m.last_activity_at and m.last_activity_at < inactive_before
                 ]
-            grouped = _by_member(lots_lock(lots.filter(member__in=members)))
-            batches = [(m, grouped[m.pk]) for m in members if grouped.get(m.pk)]
-            entries = ledger.expire_lots(batches, now, reason, actor=EXPIRE)
-            result.members += len(batches)
-            result.lots += sum(len(member_lots) for _, member_lots in batches)
-            result.points += sum(-entry.points for entry in entries)
+            expired = ledger.lots_expire_due(
+                members=members, lots=lots, at=now, reason=reason, actor=EXPIRE
+            )
+            result.members += len(expired)
+            result.lots += sum(count for _, count, _ in expired)
+            result.points += sum(-entry.points for _, _, entry in expired)
 
 
 def recompute_tiers(

@@ -23,7 +23,8 @@ import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Count, QuerySet, Sum
 
 from core.actors import Actor, actor_fields, actor_label
 from loyalty import events
@@ -390,11 +391,40 @@ def release_lots(
     PointLot.objects.filter(pk__in=[lot.pk for _, lots in batches for lot in lots]).update(
         released_at=at
     )
-    events.tiers_attach([member for member, _ in batches])  # for the events, in one query
+    counted = [(member, len(lots), sum(lot.remaining for lot in lots)) for member, lots in batches]
+    return _release_entries(counted, at, actor=actor)
+
+
+def lots_release_due(
+    *, members: list[Member], due: QuerySet[PointLot], at: datetime.datetime, actor: Actor
+) -> list[tuple[Member, int, LedgerEntry]]:
+    """``release_lots`` for the lots of ``due`` that belong to locked ``members``, without
+    loading them: one aggregate per member, one ``UPDATE`` of the lots by member, the
+    balances, entries and events in one statement. Returns (member, lots, entry) for each
+    member that had some. The member's lock is what keeps their lots still between the
+    read and the write (every change to a lot takes it first)."""
+    counts = _per_member(due.filter(member_id__in=[m.pk for m in members]))
+    if not counts:
+        return []
+    updated = due.filter(member_id__in=list(counts)).update(released_at=at)
+    expected = sum(lots for lots, _ in counts.values())
+    if updated != expected:  # a lot changed without its member's lock: write nothing
+        raise RuntimeError(f"released {updated} lot(s) where {expected} were due")
+    counted = [(m, *counts[m.pk]) for m in members if m.pk in counts]
+    entries = _release_entries(counted, at, actor=actor)
+    by_member = {entry.member_id: entry for entry in entries}
+    return [(m, lots, by_member[m.pk]) for m, lots, _ in counted if m.pk in by_member]
+
+
+def _release_entries(
+    counted: list[tuple[Member, int, int]], at: datetime.datetime, *, actor: Actor
+) -> list[LedgerEntry]:
+    """The entries, balances and events of a release: (member, lots, points) each, the
+    lots already written."""
+    events.tiers_attach([member for member, _, _ in counted])  # for the events, in one query
     batch = WriteBatch()
     entries = []
-    for member, lots in batches:
-        points = sum(lot.remaining for lot in lots)
+    for member, lots, points in counted:
         if points <= 0:
             continue
         entry = _write(
@@ -404,7 +434,7 @@ def release_lots(
             pending=-points,
             at=at,
             source_type=Source.SYSTEM,
-            reason=f"{len(lots)} lot(s) past their pending period",
+            reason=f"{lots} lot(s) past their pending period",
             touch=False,
             batch=batch,
             actor=actor,
@@ -429,20 +459,108 @@ def expire_lots(
     balances and entries, the movements (three statements on PostgreSQL)."""
     taken_by_member = []
     for member, lots in batches:
-        taken = [(lot, lot.remaining) for lot in lots if lot.remaining > 0]
+        taken = [(lot.pk, lot.remaining) for lot in lots if lot.remaining > 0]
         if sum(remaining for _, remaining in taken) > 0:
             taken_by_member.append((member, taken))
     PointLot.objects.filter(
-        pk__in=[lot.pk for _, taken in taken_by_member for lot, _ in taken]
+        pk__in=[lot_id for _, taken in taken_by_member for lot_id, _ in taken]
     ).update(remaining=0)
-    events.tiers_attach([member for member, _ in taken_by_member])
+    for _, lots in batches:
+        for lot in lots:
+            lot.remaining = 0
+    entries = _expire_entries(
+        [(member, sum(points for _, points in taken)) for member, taken in taken_by_member],
+        at,
+        reason,
+        actor=actor,
+    )
+    LotMovement.objects.bulk_create(
+        LotMovement(entry=entry, lot_id=lot_id, points=-remaining)
+        for (_, taken), entry in zip(taken_by_member, entries, strict=True)
+        for lot_id, remaining in taken
+    )
+    return entries
+
+
+def lots_expire_due(
+    *,
+    members: list[Member],
+    lots: QuerySet[PointLot],
+    at: datetime.datetime,
+    reason: str,
+    actor: Actor,
+) -> list[tuple[Member, int, LedgerEntry]]:
+    """``expire_lots`` for the lots of ``lots`` that belong to locked ``members``, without
+    loading them: one aggregate per member, the balances, entries and events in one
+    statement, the movements from the lots as they stand in one more (``INSERT ...
+    SELECT`` on PostgreSQL), then one ``UPDATE`` of the lots by member. Returns (member,
+    lots, entry) for each member that had points to expire."""
+    due = lots.filter(member_id__in=[m.pk for m in members], remaining__gt=0)
+    counts = _per_member(due)
+    if not counts:
+        return []
+    counted = [(m, *counts[m.pk]) for m in members if m.pk in counts]
+    entries = _expire_entries([(m, points) for m, _, points in counted], at, reason, actor=actor)
+    due = lots.filter(member_id__in=list(counts), remaining__gt=0)
+    expected = sum(count for _, count, _ in counted)
+    moved = _movements_taking_all(due, entries)
+    updated = due.update(remaining=0)
+    if not moved == updated == expected:  # a lot changed without its member's lock
+        raise RuntimeError(f"expired {updated} lot(s), {moved} moved, where {expected} were due")
+    return [(m, count, entry) for (m, count, _), entry in zip(counted, entries, strict=True)]
+
+
+def _per_member(lots: QuerySet[PointLot]) -> dict[int, tuple[int, int]]:
+    """member id -> (lots, points left in them)."""
+    return {
+        member_id: (count, points)
+        for member_id, count, points in lots.order_by()
+        .values("member_id")
+        .annotate(count=Count("pk"), points=Sum("remaining"))
+        .values_list("member_id", "count", "points")
+    }
+
+
+def _movements_taking_all(lots: QuerySet[PointLot], entries: list[LedgerEntry]) -> int:
+    """A movement for each lot of ``lots`` taking what it has left, recorded on its member's
+    entry among ``entries``; how many were written."""
+    entry_of = {entry.member_id: entry.pk for entry in entries}
+    rows = lots.order_by("member_id", "earned_at", "pk").values("member_id", "pk", "remaining")
+    if connection.vendor != "postgresql":
+        moved = LotMovement.objects.bulk_create(
+            LotMovement(entry_id=entry_of[r["member_id"]], lot_id=r["pk"], points=-r["remaining"])
+            for r in rows
+        )
+        return len(moved)
+    select, params = rows.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO loyalty_lotmovement (entry_id, lot_id, points) "  # noqa: S608
+            "SELECT e.entry_id, l.id, -l.remaining "
+            f"FROM ({select}) AS l(member_id, id, remaining) "
+            "JOIN unnest(%s::bigint[], %s::bigint[]) AS e(member_id, entry_id) USING (member_id)",
+            [*params, list(entry_of), list(entry_of.values())],
+        )
+        return cursor.rowcount
+
+
+def _expire_entries(
+    expiring: list[tuple[Member, int]],
+    at: datetime.datetime,
+    reason: str,
+    *,
+    actor: Actor,
+) -> list[LedgerEntry]:
+    """The entries, balances and events of an expiry: (member, points) each, one entry a
+    member."""
+    events.tiers_attach([member for member, _ in expiring])
     batch = WriteBatch()
     entries = []
-    for member, taken in taken_by_member:
+    for member, points in expiring:
         entry = _write(
             member,
             kind=Kind.EXPIRE,
-            points=-sum(remaining for _, remaining in taken),
+            points=-points,
             at=at,
             source_type=Source.SYSTEM,
             reason=reason,
@@ -454,10 +572,5 @@ def expire_lots(
             type=events.EventType.POINTS_EXPIRED, member=member, entry=entry, batch=batch
         )
         entries.append(entry)
-    batch.execute()
-    for (_, taken), entry in zip(taken_by_member, entries, strict=True):
-        for lot, remaining in taken:
-            lot.remaining = 0
-            batch.insert(LotMovement(entry=entry, lot=lot, points=-remaining))
     batch.execute()
     return entries
