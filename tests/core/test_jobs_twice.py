@@ -8,6 +8,7 @@ import uuid
 import pytest
 from django.utils import timezone
 
+from config.celery import app
 from core.models import JobOutcome, JobRun, JobStarter, OpsCount
 from core.schedules import declared_periodic_tasks
 from core.tasks import prune_job_runs, snapshot_ops_cards
@@ -24,6 +25,13 @@ def test_every_declared_job_is_proven_safe_twice_at_once():
     assert COVERED | set(COVERED_ELSEWHERE) == declared
     for module in set(COVERED_ELSEWHERE.values()):
         assert importlib.util.find_spec(module) is not None, module
+
+
+def test_every_declared_job_is_acknowledged_once_done_and_again_when_its_worker_dies():
+    app.loader.import_default_modules()
+    for spec in declared_periodic_tasks():
+        task = app.tasks[spec["task"]]
+        assert (task.acks_late, task.reject_on_worker_lost) == (True, True), spec["task"]
 
 
 @pytest.mark.postgres

@@ -20,6 +20,7 @@ from loyalty.models import (
     Member,
     MemberMessage,
     MemberScore,
+    MessageStatus,
     Referral,
     ReferralStatus,
     ReferralTerms,
@@ -165,6 +166,7 @@ def test_sending_expiry_warnings_twice_at_once_emails_each_member_once():
     assert sorted(email.to[0] for email in mail.outbox) == sorted(m.email for m in members)
     messages = sorted(MemberMessage.objects.values_list("member_id", "kind", "key", "status"))
     assert len(messages) == 8
+    assert {status for *_, status in messages} == {MessageStatus.SENT}
     run(tasks.send_expiry_warnings)
     assert len(mail.outbox) == 8
     assert sorted(MemberMessage.objects.values_list("member_id", "kind", "key", "status")) == (
@@ -185,6 +187,7 @@ def test_sending_member_messages_twice_at_once_welcomes_each_member_once():
     assert sorted(email.to[0] for email in mail.outbox) == sorted(m.email for m in members)
     messages = sorted(MemberMessage.objects.values_list("member_id", "kind", "key", "status"))
     assert len(messages) == 8
+    assert {status for *_, status in messages} == {MessageStatus.SENT}
     run(tasks.send_member_messages)
     assert len(mail.outbox) == 8
     assert sorted(MemberMessage.objects.values_list("member_id", "kind", "key", "status")) == (

@@ -160,6 +160,7 @@ def test_drafting_invoices_twice_at_once_drafts_one_invoice_per_merchant():
     results = run_twice_at_once(draft_invoices)
 
     assert [result["rows"] for result in results] == [3, 3]
+    assert all(result["summary"].endswith(" 0 merchant(s) skipped") for result in results)
     invoices = Invoice.objects.filter(period_start=last_month)
     assert sorted(invoices.values_list("merchant_id", flat=True)) == [m.pk for m in merchants]
     drafted = drafts()
