@@ -43,6 +43,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from core.actors import Actor
+from core.job_claims import BEAT_HEADER, SENT_AT_HEADER, SKIPPED
 from core.jobs import job_report
 from core.models import JobOutcome, JobRun, JobStarter
 
@@ -50,8 +51,6 @@ logger = logging.getLogger(__name__)
 
 # The header that names the staff user who pressed Run now (a user id).
 STARTED_BY_USER_HEADER = "job_started_by_user_id"
-# django-celery-beat's header, on every task its scheduler sends.
-BEAT_HEADER = "periodic_task_name"
 # Celery's own housekeeping tasks (chord_unlock, backend_cleanup) are not jobs.
 UNRECORDED_PREFIX = "celery."
 
@@ -117,6 +116,9 @@ def _published(sender: str | None = None, headers: dict | None = None, **kwargs)
     if not _recorded(sender) or headers.get("retries"):
         return  # a retry's message: the run's row is there and task_retry marks it
     now = timezone.now()
+    if headers.get(BEAT_HEADER):
+        # When beat sent it: the worker claims the job's period with it (core.job_claims).
+        headers.setdefault(SENT_AT_HEADER, now.isoformat())
     run = JobRun(
         task_id=task_id,
         task_name=sender,
@@ -182,8 +184,9 @@ def _succeeded(sender: Any = None, result: Any = None, **kwargs) -> None:
         return
     task_id = sender.request.id
     rows, summary = job_report(result)
+    skipped = isinstance(result, dict) and result.get(SKIPPED) is True
     changes: dict[str, Any] = {
-        "outcome": JobOutcome.SUCCEEDED,
+        "outcome": JobOutcome.SKIPPED if skipped else JobOutcome.SUCCEEDED,
         "finished_at": timezone.now(),
         "rows": rows,
         "summary": summary[:500],

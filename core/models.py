@@ -23,9 +23,11 @@ class JobOutcome(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     RETRYING = "retrying", "Retrying"
+    # Sent by beat for a period another run of the job already has (core.job_claims).
+    SKIPPED = "skipped", "Skipped (a second beat)"
 
 
-FINISHED_OUTCOMES = (JobOutcome.SUCCEEDED, JobOutcome.FAILED)
+FINISHED_OUTCOMES = (JobOutcome.SUCCEEDED, JobOutcome.FAILED, JobOutcome.SKIPPED)
 
 
 class JobStarter(models.TextChoices):
@@ -143,3 +145,18 @@ class StaffPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.time_zone or 'UTC'}"
+
+
+class JobClaim(models.Model):
+    """Which run of a scheduled job holds its current period: the one beat sent at
+    ``sent_at`` (core.job_claims). One row per job, written by the workers alone."""
+
+    job_name = models.CharField(max_length=200, primary_key=True)
+    sent_at = models.DateTimeField()
+    task_id = models.CharField("Celery task id", max_length=255, blank=True)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.job_name} ({self.task_id})"

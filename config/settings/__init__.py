@@ -146,6 +146,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Behind PgBouncer in transaction pooling, consecutive transactions of one connection
+    # may run on different server connections: no cursor may outlive its transaction.
+    # (Django's psycopg cursors bind parameters on the client, so no prepared statement
+    # is left on a server connection either.)
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+        "DB_TRANSACTION_POOLING", default=False
+    )
 
 # Reports read from a streaming replica of the primary when one is configured: a second
 # alias that only the router (config.db_routers) and core.replica.reports_db() send reads

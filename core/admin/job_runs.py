@@ -33,6 +33,7 @@ OUTCOME_COLOURS = {
     JobOutcome.SUCCEEDED: "success",
     JobOutcome.FAILED: "danger",
     JobOutcome.RETRYING: "warning",
+    JobOutcome.SKIPPED: "",
 }
 ERROR_COLUMN_CHARS = 60
 # While a run's page is open and the run is not finished, its state is asked again this
