@@ -45,7 +45,9 @@ What one run does (measured figures in ``bench/DISPATCH.md``):
    messages), waits until it answers a ping, then sends
    ``fulfillment.process_supplier_orders`` (``batch_size=--batch-size``) to that queue
    whenever the queue is empty (so one task waits while the worker runs another),
-   until the database shows no active supplier order left; prints redemptions
+   until the database shows no active supplier order left and the delivery email
+   messages of every delivery are out (the worker publishes them as it commits, a moment
+   after the rows; at most ``EMAIL_WAIT`` seconds more); prints redemptions
    fulfilled per second, the worker's CPU time, and what each run that found work
    claimed and how long it took (the worker logs at ``INFO``: its "succeeded" lines carry
    each task's summary). One scheduled run works batch after batch for up to its budget
@@ -108,6 +110,7 @@ WORKER_QUEUE = "bench_dispatch"
 WORKER_NAME = "bench-dispatch@%h"
 FACE_VALUE = Decimal("25")
 CONSTANT_SPREAD = 0.5  # queries per redemption the batch sizes may differ by
+EMAIL_WAIT = 30  # seconds the worker part waits for the email messages once drained
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -637,6 +640,7 @@ def run_worker(
         sent = 0
         started = time.perf_counter()
         last_poll = 0.0
+        drained_at = None
         while True:
             now = time.perf_counter()
             if now - started > args.worker_timeout:
@@ -652,7 +656,13 @@ def run_worker(
                 sent += 1
             if now - last_poll >= 0.05:
                 last_poll = now
-                if not active.exists():
+                # Done once the last delivery's email message is out too: the worker
+                # publishes them as its transaction commits, a moment after the rows.
+                if drained_at is None and not active.exists():
+                    drained_at = now
+                if drained_at is not None and (
+                    client.llen(CREATE_QUEUE) >= count or now - drained_at > EMAIL_WAIT
+                ):
                     break
             time.sleep(0.01)
         seconds = time.perf_counter() - started

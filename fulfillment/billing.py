@@ -2,8 +2,10 @@
 merchants app) in the same transaction as the delivery, for the invoices."""
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from catalog import pricing
 from core.money import quantize_money
@@ -12,7 +14,7 @@ from loyalty.exceptions import ExchangeRateMissing
 from loyalty.rates import rate_between
 from merchants.models import FeePlan, Merchant, UsageKind, UsageRecord
 from merchants.selectors import fee_plan_current
-from merchants.services.billing import usage_record_post
+from merchants.services.billing import usage_record_post, usage_records_post
 
 HUNDRED = Decimal(100)
 
@@ -62,6 +64,36 @@ def redemption_bill(
     Reads nothing the caller holds: the redemption's merchant (load it with the
     redemption) and the order's offer. ``cache`` carries the plans and rates from one
     delivery of a dispatch run to the next."""
+    return usage_record_post(
+        **_usage(redemption=redemption, supplier_order=supplier_order, at=at, cache=cache)
+    )
+
+
+def redemptions_bill(
+    *,
+    delivered: Iterable[tuple[Redemption, SupplierOrder]],
+    at: datetime.datetime,
+    cache: BillingCache | None = None,
+) -> None:
+    """``redemption_bill`` for many deliveries at once: their records posted in one
+    statement, each once."""
+    cache = cache or BillingCache()
+    usage_records_post(
+        records=[
+            _usage(redemption=redemption, supplier_order=order, at=at, cache=cache)
+            for redemption, order in delivered
+        ]
+    )
+
+
+def _usage(
+    *,
+    redemption: Redemption,
+    supplier_order: SupplierOrder,
+    at: datetime.datetime,
+    cache: BillingCache | None,
+) -> dict[str, Any]:
+    """The keyword arguments of ``usage_record_post`` for one delivery."""
     cache = cache or BillingCache()
     merchant = redemption.merchant
     plan = cache.plan(merchant, at.date())
@@ -103,16 +135,16 @@ def redemption_bill(
         # Billed in the face currency, at face value; finance sees why.
         currency, reward_value, cost, fee = redemption.face_currency, face_total, None, Decimal(0)
         details["problem"] = exc.detail
-    return usage_record_post(
-        merchant=merchant,
-        kind=UsageKind.REDEMPTION,
-        source_ref=str(redemption.public_id),
-        occurred_at=at,
-        currency=currency,
-        reward_value=reward_value,
-        cost=cost,
-        fee=fee,
-        quantity=redemption.quantity,
-        fee_plan=plan,
-        details=details,
-    )
+    return {
+        "merchant": merchant,
+        "kind": UsageKind.REDEMPTION,
+        "source_ref": str(redemption.public_id),
+        "occurred_at": at,
+        "currency": currency,
+        "reward_value": reward_value,
+        "cost": cost,
+        "fee": fee,
+        "quantity": redemption.quantity,
+        "fee_plan": plan,
+        "details": details,
+    }

@@ -7,6 +7,7 @@ import datetime
 from typing import Any
 
 from fulfillment.models import Redemption
+from loyalty.batch import WriteBatch
 from loyalty.events import member_summary
 from merchants.models import WebhookEventType
 from merchants.services.outbox import event_publish
@@ -15,8 +16,15 @@ EventType = WebhookEventType
 
 
 def redemption_publish(
-    *, redemption: Redemption, type: str, at: datetime.datetime, reason: str = ""
+    *,
+    redemption: Redemption,
+    type: str,
+    at: datetime.datetime,
+    reason: str = "",
+    batch: WriteBatch | None = None,
 ) -> None:
+    """Publish ``type`` for ``redemption``: written at once, or queued in ``batch`` (the
+    caller executes it in the same transaction)."""
     member, reward_name = _member_and_reward(redemption)
     payload = {
         "member": member,
@@ -40,12 +48,13 @@ def redemption_publish(
         subject=member["external_id"],
         payload=payload,
         occurred_at=at,
+        batch=batch,
     )
 
 
 def _member_and_reward(redemption: Redemption) -> tuple[dict[str, Any], str]:
     """The member's summary and the reward's name: from the instances when the caller
-    has them (a new redemption), else in one query (a dispatch run has neither)."""
+    has them (a new redemption, a dispatch run's locked batch), else in one query."""
     if Redemption.member.is_cached(redemption) and Redemption.reward.is_cached(redemption):
         return member_summary(redemption.member), redemption.reward.name
     row = (

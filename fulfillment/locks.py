@@ -2,10 +2,15 @@
 everywhere: a redemption's supplier orders first (by attempt, i.e. by primary key within
 one redemption), then the redemption, then its member inside the ledger. A dispatch run,
 a staff action and a shipment update on the same redemption then queue behind one
-another instead of deadlocking.
+another instead of deadlocking. A dispatch run recording a batch locks all of its
+supplier orders first, then all of their redemptions, each set by primary key: the same
+order, so it queues behind (or ahead of) a single redemption's lockers and behind another
+batch, never across them.
 
 ``of=("self",)`` where a query joins rows for reading: only the named table is locked.
 """
+
+from collections.abc import Iterable
 
 from django.db import connection
 from django.db.models import QuerySet
@@ -28,6 +33,24 @@ def supplier_order_lock(order_id: int) -> SupplierOrder:
         .select_related("supplier", "offer")
         .get(pk=order_id)
     )
+
+
+def supplier_orders_lock(order_ids: Iterable[int]) -> dict[int, SupplierOrder]:
+    """Supplier orders, locked by primary key, by id (their supplier and offer are the
+    caller's: it read them with its claim)."""
+    locked = SupplierOrder.objects.select_for_update().filter(pk__in=list(order_ids))
+    return {order.pk: order for order in locked.order_by("pk")}
+
+
+def redemptions_lock(redemption_ids: Iterable[int]) -> dict[int, Redemption]:
+    """Redemptions, locked by primary key, by id, with what delivering them reads: the
+    merchant (billing), the member with their tier and the reward (the webhook event)."""
+    locked = (
+        Redemption.objects.select_for_update(of=("self",))
+        .select_related("merchant", "member__tier", "reward")
+        .filter(pk__in=list(redemption_ids))
+    )
+    return {redemption.pk: redemption for redemption in locked.order_by("pk")}
 
 
 def redemption_lock(redemption_id: int) -> Redemption:

@@ -2,7 +2,10 @@
 supplier's answer, or the Fulfillment team by hand.
 
 - ``redemption_deliver``: the codes stored, the order and the redemption delivered, the
-  usage billed, the member emailed once it commits;
+  usage billed, the member emailed once it commits; ``redemptions_deliver`` does the
+  same for a dispatch run's batch in a fixed number of statements (one insert of the
+  codes, one statement for the orders, the events and the webhook events, one update of
+  the redemptions, one insert of the usage records), whatever the batch's size;
 - ``order_fail_over``: the order given up (its stock back) and the reward's next offer
   tried, or, when none is left, ``redemption_refund``;
 - ``redemption_refund``: the points given back (once: the ledger refuses a second refund
@@ -14,7 +17,8 @@ is given up. Status moves go through ``redemption_transition``.
 """
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +27,7 @@ from django.db import transaction
 from core.actors import Actor
 from core.hooks import app_hooks
 from fulfillment import events
-from fulfillment.billing import BillingCache, redemption_bill
+from fulfillment.billing import BillingCache, redemptions_bill
 from fulfillment.enqueue import delivery_email_when_committed
 from fulfillment.models import (
     DeliveredCode,
@@ -33,12 +37,44 @@ from fulfillment.models import (
     SupplierOrderStatus,
 )
 from fulfillment.services.redemptions import stock_release, stock_reserve, supplier_order_key
-from fulfillment.services.transitions import redemption_transition
+from fulfillment.services.transitions import (
+    RedemptionMove,
+    redemption_transition,
+    redemptions_transition,
+)
 from loyalty import ledger
 from loyalty.achievements import services as achievements
+from loyalty.batch import WriteBatch
 
 FAILED_OVER = "failed_over"
 REFUNDED = "refunded"
+# What delivering writes to a supplier order: the outcome, and what the caller noted from
+# the supplier's answer (the call counted, its reference, when it was first accepted).
+DELIVERED_ORDER_FIELDS = (
+    "status",
+    "completed_at",
+    "cost",
+    "cost_currency",
+    "error_kind",
+    "last_error",
+    "tries",
+    "supplier_ref",
+    "submitted_at",
+    "updated_at",  # auto_now: set as the batch is written
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Delivery:
+    """One supplier order of ``redemptions_deliver``, its redemption and what arrived:
+    one ``{"code", "pin", "claim_url", "expires_on"}`` per unit, or none for a parcel."""
+
+    redemption: Redemption
+    supplier_order: SupplierOrder
+    codes: Sequence[dict[str, Any]]
+    source: str
+    note: str
+    cost: Decimal | None = None
 
 
 def supplier_order_set(*, order: SupplierOrder, status: str, **fields: Any) -> None:
@@ -64,33 +100,78 @@ def redemption_deliver(
     """Mark ``supplier_order`` and ``redemption`` delivered with ``codes`` (one
     ``{"code", "pin", "claim_url", "expires_on"}`` per unit, or none for a parcel),
     bill the delivery and queue the member's email for the commit."""
-    DeliveredCode.objects.bulk_create(
-        DeliveredCode(redemption=redemption, supplier_order=supplier_order, **code)
-        for code in codes
-    )
-    supplier_order_set(
-        order=supplier_order,
-        status=SupplierOrderStatus.DELIVERED,
-        completed_at=at,
-        cost=cost,
-        cost_currency=supplier_order.offer.cost_currency if cost is not None else "",
-        error_kind="",
-        last_error="",
-    )
-    redemption_transition(
-        redemption=redemption,
-        to_status=RedemptionStatus.DELIVERED,
-        reason=note,
-        source=source,
-        changes={"delivered_at": at, "closed_at": at},
+    redemptions_deliver(
+        deliveries=[
+            Delivery(
+                redemption=redemption,
+                supplier_order=supplier_order,
+                codes=list(codes),
+                source=source,
+                note=note,
+                cost=cost,
+            )
+        ],
+        at=at,
+        billing=billing,
         actor=actor,
     )
-    redemption_bill(redemption=redemption, supplier_order=supplier_order, at=at, cache=billing)
-    delivery_email_when_committed(redemption.pk)
-    events.redemption_publish(
-        redemption=redemption, type=events.EventType.REDEMPTION_DELIVERED, at=at
-    )
     return redemption
+
+
+def redemptions_deliver(
+    *,
+    deliveries: Sequence[Delivery],
+    at: datetime.datetime,
+    billing: BillingCache | None = None,
+    actor: Actor,
+) -> None:
+    """Mark every order of ``deliveries`` and its redemption (one order a redemption)
+    delivered with its codes, bill them and queue the members' emails for the commit.
+    The caller holds the locks of the orders and the redemptions; the orders carry their
+    offers, the redemptions their merchant, member (with tier) and reward. The rows of
+    the whole batch are written together: the same statements for one or a hundred."""
+    if not deliveries:
+        return
+    # The codes on their own: the batch's one-statement write passes text as it is, and
+    # the codes' field encrypts on the way to the database.
+    DeliveredCode.objects.bulk_create(
+        DeliveredCode(
+            redemption=delivery.redemption, supplier_order=delivery.supplier_order, **code
+        )
+        for delivery in deliveries
+        for code in delivery.codes
+    )
+    batch = WriteBatch()
+    for delivery in deliveries:
+        order = delivery.supplier_order
+        order.status = SupplierOrderStatus.DELIVERED
+        order.completed_at = at
+        order.cost = delivery.cost
+        order.cost_currency = order.offer.cost_currency if delivery.cost is not None else ""
+        order.error_kind = order.last_error = ""
+        batch.update(order, DELIVERED_ORDER_FIELDS)
+    redemptions_transition(
+        moves=[
+            RedemptionMove(redemption=d.redemption, reason=d.note, source=d.source)
+            for d in deliveries
+        ],
+        to_status=RedemptionStatus.DELIVERED,
+        changes={"delivered_at": at, "closed_at": at},
+        batch=batch,
+        actor=actor,
+    )
+    redemptions_bill(
+        delivered=[(d.redemption, d.supplier_order) for d in deliveries], at=at, cache=billing
+    )
+    for delivery in deliveries:
+        events.redemption_publish(
+            redemption=delivery.redemption,
+            type=events.EventType.REDEMPTION_DELIVERED,
+            at=at,
+            batch=batch,
+        )
+        delivery_email_when_committed(delivery.redemption.pk)
+    batch.execute()
 
 
 def order_fail_over(

@@ -1,9 +1,11 @@
 """What a merchant is billed by: its fee plans, and usage records posted once."""
 
 import datetime
+from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
-from django.db import router, transaction
+from django.db import connections, router, transaction
 from django.db.models import sql
 from django.db.models.constants import OnConflict
 
@@ -88,6 +90,21 @@ def usage_record_post(
     record._state.adding = False
     record._state.db = router.db_for_write(UsageRecord)
     return record
+
+
+def usage_records_post(*, records: Sequence[dict[str, Any]]) -> None:
+    """Post many billable events, each once: ``records`` holds the keyword arguments of
+    ``usage_record_post``, one dict a record. On PostgreSQL one ``INSERT … ON CONFLICT DO
+    NOTHING`` for all of them (a record posted before is skipped; any other violation
+    raises); elsewhere one ``usage_record_post`` each (SQLite's ``INSERT OR IGNORE`` would
+    skip a failed CHECK as well)."""
+    if connections[router.db_for_write(UsageRecord)].vendor != "postgresql":
+        for fields in records:
+            usage_record_post(**fields)
+        return
+    rows = [UsageRecord(**{**fields, "details": fields.get("details") or {}}) for fields in records]
+    if rows:
+        UsageRecord.objects.bulk_create(rows, ignore_conflicts=True)
 
 
 def _usage_record_insert(record: UsageRecord) -> int | None:

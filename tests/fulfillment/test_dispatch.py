@@ -4,6 +4,7 @@ reconciliation of unknown outcomes, fail-over, refunds, leases and the circuit b
 import datetime
 import json
 import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -14,10 +15,11 @@ from django.utils import timezone
 from catalog.models import AlertKind, CatalogAlert, Supplier, SupplierOffer
 from core.actors import Actor
 from fulfillment.adapters.sandbox import sandbox_placed_count, sandbox_placements, sandbox_reset
+from fulfillment.billing import BillingCache
 from fulfillment.models import DeliveredCode, Redemption, SupplierOrder
 from fulfillment.services import delivery, dispatch, redemptions
 from loyalty.models import LedgerEntry, Member
-from merchants.models import UsageRecord
+from merchants.models import OutboxEvent, UsageRecord
 from tests.catalog.factories import (
     OfferFactory,
     RewardFactory,
@@ -26,6 +28,7 @@ from tests.catalog.factories import (
     select,
 )
 from tests.loyalty.factories import assert_ledger_consistent, member_make
+from tests.loyalty.test_ledger_concurrency import run_together
 
 pytestmark = pytest.mark.django_db
 HOUR = datetime.timedelta(hours=1)
@@ -278,14 +281,21 @@ def test_a_run_whose_lease_ran_out_leaves_the_row_to_the_run_that_took_it():
     merchant, reward = shop(sandbox("good"))
     redemption = redeem(merchant, reward)
     first = timezone.now()
-    (order_id,) = dispatch._claim(first, 10, None)  # a slow run claims it...
+    claimed = dispatch._claim(first, 10, None)  # a slow run claims it...
     later = first + dispatch.LEASE
     assert dispatch.process_due(now=later).delivered == 1  # ...another takes it over
     stale = dispatch.DispatchResult()
-    dispatch._process(
-        order_id, first, stale, actor=dispatch.DISPATCH_ACTOR
-    )  # the slow run finally gets to it
-    assert stale == dispatch.DispatchResult()
+    finished = dispatch._run_batch(  # the slow run finally gets to it: its call is a replay
+        claimed,
+        first,
+        stale,
+        stop_at=time.monotonic() + 60,
+        deadline=None,
+        billing=BillingCache(),
+        actor=dispatch.DISPATCH_ACTOR,
+    )
+    assert finished
+    assert stale == dispatch.DispatchResult(claimed=1)  # and it records nothing
     assert sandbox_placed_count() == 1
     redemption.refresh_from_db()
     assert redemption.status == "delivered"
@@ -415,6 +425,111 @@ def test_two_scheduled_runs_at_once_never_process_the_same_order():
         assert redemption.supplier_orders.get().status == "delivered"
         assert redemption.codes.count() == 1
     assert UsageRecord.objects.count() == 41
+    assert connection.vendor == "postgresql"
+
+
+def test_a_batch_of_deliveries_records_each_as_one_delivery_would(
+    django_capture_on_commit_callbacks,
+):
+    from django.core import mail
+
+    merchant, reward = shop(sandbox("good"))
+    batch = [redeem(merchant, reward, value="10", external_id=f"r{n}") for n in range(5)]
+    with django_capture_on_commit_callbacks(execute=True):
+        result = dispatch.process_due(now=timezone.now(), batch_size=10)
+
+    assert (result.claimed, result.delivered) == (5, 5)
+    for redemption in batch:
+        redemption.refresh_from_db()
+        assert redemption.status == "delivered"
+        assert redemption.delivered_at == redemption.closed_at is not None
+        assert redemption.delivery_status == "sent"
+        statuses = redemption.events.filter(field="status").order_by("id")
+        assert [e.to_value for e in statuses] == ["pending", "delivered"]
+        delivered_event = statuses.get(to_value="delivered")
+        (order,) = redemption.supplier_orders.all()
+        assert delivered_event.note == order.idempotency_key
+        assert delivered_event.source == "good"
+        assert (order.status, order.tries, order.error_kind) == ("delivered", 1, "")
+        assert order.supplier_ref.startswith("SBX")
+        assert order.submitted_at == order.completed_at is not None
+        assert order.cost == Decimal("10.00")
+        assert order.cost_currency == "USD"
+        assert redemption.codes.get().code.startswith("SBX-")
+    assert len(mail.outbox) == 5  # one email each, once the batch commits
+    delivered = OutboxEvent.objects.filter(type="redemption.delivered")
+    assert sorted(delivered.values_list("payload__redemption__id", flat=True)) == sorted(
+        str(redemption.public_id) for redemption in batch
+    )
+    member = Member.objects.get()
+    for event in delivered:
+        assert event.subject == "cust-1"
+        assert event.payload["member"]["points_balance"] == member.points_balance
+        assert event.payload["redemption"]["status"] == "delivered"
+        assert event.payload["redemption"]["reward"]["name"] == reward.name
+    assert UsageRecord.objects.count() == 5
+    assert sorted(sandbox_placements().values()) == [1] * 5
+
+
+def test_the_other_outcomes_of_a_batch_are_recorded_beside_its_deliveries():
+    good, refused = sandbox("good"), sandbox("refused", failure_rate=1, terminal_share=1)
+    merchant, reward = shop(good)
+    delivered = [redeem(merchant, reward, value="10", external_id=f"g{n}") for n in range(2)]
+    other_merchant, other_reward = shop(refused)
+    refunded = redeem(other_merchant, other_reward, value="10", external_id="x")
+
+    result = dispatch.process_due(now=timezone.now(), batch_size=10)
+
+    assert (result.claimed, result.delivered, result.refunded) == (3, 2, 1)
+    assert {r.status for r in Redemption.objects.filter(pk__in=[r.pk for r in delivered])} == {
+        "delivered"
+    }
+    refunded.refresh_from_db()
+    assert refunded.status == "refunded"
+    assert assert_ledger_consistent(refunded.member).points_balance == 100_000
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_at_once_whose_leases_overlap_deliver_each_redemption_once():
+    """The second run's clock is a lease ahead of the first's, so every order the first
+    has leased looks free to it: both may call the supplier for one order (with the same
+    key, a replay), and only the run whose lease the row holds records it."""
+    count = 60
+    supplier = sandbox("shared", latency_ms=2)
+    Supplier.objects.filter(pk=supplier.pk).update(rate_limit_per_minute=1)
+    merchant, reward = shop(supplier, points=count * 2500)
+    # With room for one order a minute, only the first goes out when it commits (tasks
+    # run eagerly here); the others wait for the runs.
+    batch = [redeem(merchant, reward, external_id=f"r{n}") for n in range(count)]
+    assert SupplierOrder.objects.filter(status="queued").count() == count - 1
+    Supplier.objects.filter(pk=supplier.pk).update(rate_limit_per_minute=10_000)
+    first = timezone.now()
+
+    results = run_together(
+        2,
+        lambda i: dispatch.process_due(
+            now=first + i * dispatch.LEASE,
+            batch_size=7,
+            budget=datetime.timedelta(seconds=60),
+        ),
+    )
+
+    runs = [value for status, value in results if status == "ok"]
+    assert len(runs) == 2, results
+    assert sum(run.delivered for run in runs) == count - 1
+    assert set(Redemption.objects.values_list("status", flat=True)) == {"delivered"}
+    assert sorted(sandbox_placements().values()) == [1] * count  # no key placed twice
+    for redemption in batch:
+        (order,) = redemption.supplier_orders.all()
+        assert order.status == "delivered"
+        assert redemption.codes.count() == 1
+        assert redemption.events.filter(to_value="delivered").count() == 1
+    assert UsageRecord.objects.count() == count
+    assert OutboxEvent.objects.filter(type="redemption.delivered").count() == count
+    member = assert_ledger_consistent(Member.objects.get())
+    spent = Redemption.objects.aggregate(total=Sum("points_total"))["total"]
+    assert member.points_balance == count * 2500 - spent
     assert connection.vendor == "postgresql"
 
 

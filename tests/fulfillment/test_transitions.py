@@ -14,9 +14,11 @@ from fulfillment.models import Redemption, RedemptionEvent, RedemptionStatus
 from fulfillment.models.redemptions import OPEN_STATUSES, REDEMPTION_TRANSITIONS
 from fulfillment.services import outcomes
 from fulfillment.services.transitions import (
+    RedemptionMove,
     redemption_event_record,
     redemption_may_move,
     redemption_transition,
+    redemptions_transition,
 )
 from fulfillment.tasks import process_supplier_orders
 from tests.catalog.factories import (
@@ -65,6 +67,18 @@ def submitted() -> Redemption:
     redemption.refresh_from_db()
     assert redemption.status == RedemptionStatus.SUBMITTED
     return redemption
+
+
+def two_pending() -> tuple[Redemption, Redemption]:
+    """Two pending redemptions of one member."""
+    merchant, _ = merchant_with_program()
+    member = member_make(merchant)
+    points_give(member, 10_000)
+    offer = sandbox_offer(merchant)
+    return (
+        redemption_pending(merchant, member, offer),
+        redemption_pending(merchant, member, offer),
+    )
 
 
 def in_status(status: str) -> Redemption:
@@ -134,6 +148,70 @@ def test_a_move_from_a_status_the_redemption_has_left_is_refused():
         ("", "pending"),
         ("pending", "submitted"),
     ]
+
+
+@pytest.mark.django_db
+def test_a_move_of_many_moves_each_from_its_own_status_with_one_event_each():
+    first, second = two_pending()
+    redemption_transition(
+        redemption=second,
+        to_status=RedemptionStatus.SUBMITTED,
+        reason="",
+        source="acme",
+        actor=SYSTEM,
+    )
+    at = timezone.now()
+
+    redemptions_transition(
+        moves=[
+            RedemptionMove(redemption=first, reason="key-1", source="acme"),
+            RedemptionMove(redemption=second, reason="key-2", source="other"),
+        ],
+        to_status=RedemptionStatus.DELIVERED,
+        changes={"delivered_at": at, "closed_at": at},
+        actor=SYSTEM,
+    )
+
+    for redemption, from_status, note, source in (
+        (first, "pending", "key-1", "acme"),
+        (second, "submitted", "key-2", "other"),
+    ):
+        stored = Redemption.objects.get(pk=redemption.pk)
+        assert (stored.status, stored.delivered_at, stored.closed_at) == ("delivered", at, at)
+        assert redemption.status == "delivered"  # updated in place
+        event = redemption.events.get(to_value="delivered")
+        assert (event.from_value, event.note, event.source) == (from_status, note, source)
+        assert event.actor_label == "test"
+
+
+@pytest.mark.django_db
+def test_a_move_of_many_with_one_that_may_not_move_moves_none():
+    movable, stale = two_pending()
+    Redemption.objects.filter(pk=stale.pk).update(status=RedemptionStatus.SUBMITTED)
+
+    with pytest.raises(InvalidTransition, match="moved meanwhile"), transaction.atomic():
+        redemptions_transition(
+            moves=[
+                RedemptionMove(redemption=movable, reason="", source="acme"),
+                RedemptionMove(redemption=stale, reason="", source="acme"),
+            ],
+            to_status=RedemptionStatus.DELIVERED,
+            actor=SYSTEM,
+        )
+
+    assert set(
+        Redemption.objects.filter(pk__in=[movable.pk, stale.pk]).values_list("status", flat=True)
+    ) == {"pending", "submitted"}
+    assert not RedemptionEvent.objects.filter(to_value="delivered").exists()
+
+    Redemption.objects.filter(pk=movable.pk).update(status=RedemptionStatus.DELIVERED)
+    closed = Redemption.objects.get(pk=movable.pk)
+    with pytest.raises(InvalidTransition, match="cannot become"):
+        redemptions_transition(
+            moves=[RedemptionMove(redemption=closed, reason="", source="acme")],
+            to_status=RedemptionStatus.SUBMITTED,
+            actor=SYSTEM,
+        )
 
 
 @pytest.mark.django_db
