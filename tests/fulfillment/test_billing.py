@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core.actors import SYSTEM
-from fulfillment.billing import BillingCache, redemption_bill
+from fulfillment.billing import BillingCache, redemption_bill, redemptions_bill
 from fulfillment.models import Redemption, SupplierOrder
 from fulfillment.services import dispatch
 from merchants.models import FeePlan, UsageRecord
@@ -174,6 +174,25 @@ def test_a_batch_of_deliveries_takes_as_many_queries_as_one_and_billing_reads_on
     assert {record.currency for record in UsageRecord.objects.all()} == {"EUR"}
     assert {record.reward_value for record in UsageRecord.objects.all()} == {Decimal("9.00")}
     assert UsageRecord.objects.count() == 4
+
+
+def test_a_batch_posted_again_bills_nothing_twice(django_assert_num_queries):
+    merchant, reward = shop(sandbox("good"))
+    plan(merchant)
+    for number in range(3):
+        redeem(merchant, reward, value="10", external_id=f"r{number}")
+    dispatch.process_due(now=timezone.now())
+    first = {record.source_ref: record.pk for record in UsageRecord.objects.all()}
+    assert len(first) == 3
+    orders = SupplierOrder.objects.select_related("offer", "redemption__merchant")
+    delivered = [(order.redemption, order) for order in orders]
+    cache = BillingCache()
+    cache.plan(merchant, timezone.now().date())
+
+    with django_assert_num_queries(1):  # one insert that skips what is there
+        redemptions_bill(delivered=delivered, at=timezone.now(), cache=cache)
+
+    assert {record.source_ref: record.pk for record in UsageRecord.objects.all()} == first
 
 
 def test_billing_with_the_runs_plan_and_rates_reads_nothing_but_posts_once(
