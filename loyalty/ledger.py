@@ -74,6 +74,19 @@ def _write(
     if shortfall and not member.has_refund_shortfall:
         member.has_refund_shortfall = True
         fields.append("has_refund_shortfall")
+    # Only the references an entry has are passed: setting an empty one costs as much as
+    # setting one, and a job writes an entry for every member of its batch.
+    references = {
+        name: value
+        for name, value in (
+            ("order", order),
+            ("refund", refund),
+            ("activity", activity),
+            ("reverses", reverses),
+            *actor_fields(actor).items(),
+        )
+        if value is not None
+    }
     entry = LedgerEntry(
         merchant_id=member.merchant_id,
         member=member,
@@ -84,15 +97,11 @@ def _write(
         pending_after=member.pending_points,
         source_type=source_type,
         source_ref=source_ref,
-        order=order,
-        refund=refund,
-        activity=activity,
-        **actor_fields(actor),
         actor_label=actor_label(actor),
         reason=reason[:500],
         shortfall=shortfall,
-        reverses=reverses,
         created_at=at,
+        **references,
     )
     if batch is None:
         member.save(update_fields=fields)
