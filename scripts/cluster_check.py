@@ -59,6 +59,7 @@ def check(args: argparse.Namespace) -> int:
     command = [str(PYTHON / "python"), str(ROOT / "scripts" / "cluster.py"), "check"]
     command += ["--seconds", str(args.seconds)] + (["--short"] if args.short else [])
     env = {**django_env("client", direct=True), INSIDE: "1"}
+    env.update((name, value) for name, value in os.environ.items() if name.startswith("CLUSTER_"))
     child = subprocess.Popen(["ip", "netns", "exec", ns("client"), *command], env=env, cwd=ROOT)
     try:
         return child.wait()

@@ -10,6 +10,7 @@ use their own prefix, subnet and scratch folder, so a developer's cluster is lef
 import os
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -40,11 +41,13 @@ def _ours() -> list[str]:
     return [line.split()[0] for line in listed.stdout.splitlines() if line.startswith(f"{PREFIX}-")]
 
 
-def test_the_cluster_comes_up_holds_every_check_and_leaves_nothing_behind(tmp_path):
+def test_the_cluster_comes_up_holds_every_check_and_leaves_nothing_behind():
     refused = _namespaces_refused()
     if refused:
         pytest.skip(refused)
-    scratch = tmp_path / "cluster"
+    # Not under tmp_path: pytest makes its folder private again whenever a run starts,
+    # and PostgreSQL's and RabbitMQ's users must reach the scratch folder.
+    scratch = Path("/var/tmp") / f"loyalty-cluster-test-{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
         "CLUSTER_PREFIX": PREFIX,
@@ -53,11 +56,6 @@ def test_the_cluster_comes_up_holds_every_check_and_leaves_nothing_behind(tmp_pa
     }
     for name in ("DATABASE_URL", "DATABASE_REPLICA_URL", "DJANGO_SETTINGS_MODULE"):
         env.pop(name, None)
-    # tmp_path is private to root: the services' users must reach the scratch folder.
-    for folder in (tmp_path, *tmp_path.parents):
-        if folder == Path("/"):
-            break
-        folder.chmod(folder.stat().st_mode | 0o011)
 
     def cluster(*args: str, timeout: float) -> subprocess.CompletedProcess:
         return subprocess.run(
