@@ -247,6 +247,11 @@ class _EventsKept(WriteBatch):
             self.events.append(obj)
         return super().insert(obj)
 
+    def insert_many(self, objs: Any) -> list[Any]:
+        objs = super().insert_many(objs)
+        self.events.extend(obj for obj in objs if isinstance(obj, OutboxEvent))
+        return objs
+
 
 @dataclass(frozen=True)
 class _Prepared:
