@@ -170,3 +170,65 @@ def live_merchant_with_program(*, name: str, slug: str, timezone_name: str, silv
         merchant=merchant, to_status=MerchantStatus.LIVE, reason="benchmark", actor=SYSTEM
     )
     return merchant, program, silver_tier, gold_tier
+
+
+def gift_card_on_offer(
+    *, merchant, slug: str, denominations: list[str], adapter: str, adapter_config: dict
+):
+    """A USD gift card (email recipient) in ``merchant``'s catalog, bought from one supplier
+    of ``adapter`` (unlimited stock, 5 % off face value, no rate limit to speak of). Plain
+    rows for the brand, supplier and offer, as ``catalog.demo`` makes them: there is no
+    service for them. Needs Django set up; returns the reward."""
+    import json
+    from decimal import Decimal
+
+    from catalog import services as catalog_services
+    from catalog.models import (
+        Brand,
+        Reward,
+        RewardStatus,
+        RewardType,
+        Supplier,
+        SupplierKind,
+        SupplierOffer,
+    )
+    from core.actors import SYSTEM
+
+    brand = Brand.objects.create(name=f"{slug} brand", slug=f"{slug}-brand", terms="Terms apply.")
+    reward = catalog_services.reward_save(
+        reward=Reward(
+            brand=brand,
+            type=RewardType.GIFT_CARD,
+            slug=slug,
+            name=slug.replace("-", " ").capitalize(),
+            countries=["US"],
+            face_currency="USD",
+            denomination_kind="fixed",
+            denominations=denominations,
+            recipient_fields=["email"],
+            status=RewardStatus.ACTIVE,
+        ),
+        actor=SYSTEM,
+    )
+    supplier = Supplier.objects.create(
+        name=f"{slug} supplier",
+        slug=f"{slug}-supplier",
+        kind=SupplierKind.AGGREGATOR,
+        adapter=adapter,
+        adapter_config=json.dumps(adapter_config),
+        invoice_currency="USD",
+        rate_limit_per_minute=1_000_000,
+    )
+    SupplierOffer.objects.create(
+        reward=reward,
+        supplier=supplier,
+        supplier_sku=slug.upper(),
+        country="US",
+        cost_currency="USD",
+        discount_percent=Decimal("5"),
+        stock=None,
+    )
+    catalog_services.catalog_items_add(
+        merchant=merchant, rewards=[reward], actor=SYSTEM, price_step=1
+    )
+    return reward

@@ -80,7 +80,6 @@ import argparse
 import contextlib
 import cProfile
 import io
-import json
 import os
 import pstats
 import re
@@ -96,7 +95,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import benchdb
-from benchdb import ROOT, configure_django, drop_db, pgbench_tps, run, tool
+from benchdb import ROOT, configure_django, drop_db, gift_card_on_offer, pgbench_tps, run, tool
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -220,16 +219,6 @@ def setup(args: argparse.Namespace, phases: int) -> World:
     from django.db import transaction
     from django.utils import timezone
 
-    from catalog import services as catalog_services
-    from catalog.models import (
-        Brand,
-        Reward,
-        RewardStatus,
-        RewardType,
-        Supplier,
-        SupplierKind,
-        SupplierOffer,
-    )
     from core.actors import SYSTEM
     from loyalty import ledger
     from loyalty.services.members import member_upsert
@@ -265,42 +254,12 @@ def setup(args: argparse.Namespace, phases: int) -> World:
         base_earn_rate=Decimal("1"),
         pending_days=0,
     )
-    brand = Brand.objects.create(name="Bench Brand", slug="bench-brand", terms="Terms apply.")
-    reward = catalog_services.reward_save(
-        reward=Reward(
-            brand=brand,
-            type=RewardType.GIFT_CARD,
-            slug="bench-gift-card",
-            name="Bench gift card",
-            countries=["US"],
-            face_currency="USD",
-            denomination_kind="fixed",
-            denominations=["10", "25"],
-            recipient_fields=["email"],
-            status=RewardStatus.ACTIVE,
-        ),
-        actor=SYSTEM,
-    )
-    supplier = Supplier.objects.create(
-        name="Bench Sandbox",
-        slug="bench-sandbox",
-        kind=SupplierKind.AGGREGATOR,
+    reward = gift_card_on_offer(
+        merchant=merchant,
+        slug="bench-gift-card",
+        denominations=["10", "25"],
         adapter="sandbox",
-        adapter_config=json.dumps({"latency_ms": 0, "failure_rate": 0}),
-        invoice_currency="USD",
-        rate_limit_per_minute=1_000_000,
-    )
-    SupplierOffer.objects.create(
-        reward=reward,
-        supplier=supplier,
-        supplier_sku="BENCH-GC",
-        country="US",
-        cost_currency="USD",
-        discount_percent=Decimal("5"),
-        stock=None,
-    )
-    catalog_services.catalog_items_add(
-        merchant=merchant, rewards=[reward], actor=SYSTEM, price_step=1
+        adapter_config={"latency_ms": 0, "failure_rate": 0},
     )
     # 25 USD at 0.01 a point is 2,500 points; four times that leaves room for any markup.
     per_member = 4 * 2500 * (-(-args.redemptions * phases // args.members))

@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -10,3 +11,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("loyalty", task_cls="core.job_claims:ScheduledTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+def _tune_the_collector(**kwargs) -> None:
+    """As each web process does (config.wsgi): a job that builds thousands of ledger
+    entries and events would otherwise spend a good part of its CPU in cycle collection.
+    Tuned in the worker's main process, before its pool forks, so every child inherits it."""
+    from core.collector import collector_tune
+
+    collector_tune()

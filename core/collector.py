@@ -1,4 +1,4 @@
-"""The garbage collector of a web process, tuned once it has loaded the project.
+"""The garbage collector of a web or worker process, tuned once it has loaded the project.
 
 CPython looks for reference cycles after every 700 net allocations of container objects,
 and each look walks the objects of the youngest generation; every tenth look walks the

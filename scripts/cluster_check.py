@@ -123,21 +123,13 @@ class World:
 def _world(state) -> World:
     """The check's merchant, with an API key, a gift card from the fake supplier and members
     with points; made once, a new API key each run."""
-    from decimal import Decimal
 
-    from benchdb import live_merchant_with_program
+    from benchdb import gift_card_on_offer, live_merchant_with_program
     from django.db import transaction
     from django.utils import timezone
 
-    from catalog import services as catalog_services
     from catalog.models import (
-        Brand,
         Reward,
-        RewardStatus,
-        RewardType,
-        Supplier,
-        SupplierKind,
-        SupplierOffer,
     )
     from core.actors import SYSTEM
     from loyalty import ledger
@@ -156,44 +148,12 @@ def _world(state) -> World:
             silver=1000,
             gold=5000,
         )
-        brand = Brand.objects.create(name="Cluster Cards", slug="cluster-cards", terms="Terms.")
-        reward = catalog_services.reward_save(
-            reward=Reward(
-                brand=brand,
-                type=RewardType.GIFT_CARD,
-                slug="cluster-gift-card",
-                name="Cluster gift card",
-                countries=["US"],
-                face_currency="USD",
-                denomination_kind="fixed",
-                denominations=["10"],
-                recipient_fields=["email"],
-                status=RewardStatus.ACTIVE,
-            ),
-            actor=SYSTEM,
-        )
-        supplier = Supplier.objects.create(
-            name="Cluster aggregator",
-            slug="cluster-aggregator",
-            kind=SupplierKind.AGGREGATOR,
+        gift_card_on_offer(
+            merchant=merchant,
+            slug="cluster-gift-card",
+            denominations=["10"],
             adapter="http_json",
-            adapter_config=json.dumps(
-                {"base_url": state.base_url, "api_key": SUPPLIER_KEY, "timeout_s": 10}
-            ),
-            invoice_currency="USD",
-            rate_limit_per_minute=1_000_000,
-        )
-        SupplierOffer.objects.create(
-            reward=reward,
-            supplier=supplier,
-            supplier_sku="CLUSTER-GC",
-            country="US",
-            cost_currency="USD",
-            discount_percent=Decimal("5"),
-            stock=None,
-        )
-        catalog_services.catalog_items_add(
-            merchant=merchant, rewards=[reward], actor=SYSTEM, price_step=1
+            adapter_config={"base_url": state.base_url, "api_key": SUPPLIER_KEY, "timeout_s": 10},
         )
         for external_id in members:
             member, _ = member_upsert(

@@ -363,7 +363,7 @@ AXES_VERBOSE = False  # no banner on every start; lockouts are still logged as w
 # The client's address: REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT proxies that each
 # append to X-Forwarded-For, the address the outermost one saw (core.client_address.client_ip).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
-# The garbage collector of web processes (core/collector.py): allocations between two
+# The garbage collector of web and worker processes (core/collector.py): allocations between two
 # looks at the youngest generation; 0 keeps CPython's own settings.
 GC_THRESHOLD = env.int("GC_THRESHOLD", default=10_000)
 AXES_CLIENT_IP_CALLABLE = "core.client_address.client_ip"
