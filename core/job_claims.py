@@ -6,23 +6,26 @@ worker would run them. So a run sent by beat claims its job's period before its 
 and a run that finds the period claimed is skipped (recorded as such, with the task that
 holds the claim):
 
-- the claim is one row per job (``JobClaim``): the time beat sent the run that holds it (a
-  header the sender's process adds, ``SENT_AT_HEADER``) and that run's task id;
-- a run takes it with one conditional UPDATE, so two workers taking it at once get one
-  winner (PostgreSQL re-reads the row after the first commits; SQLite has one writer):
+- the claim is one row per job (``JobClaim``): the period its holder took and the holder's
+  task id;
+- a crontab job's period is its due time at or before the moment beat sent the run (a
+  header the sender's process adds, ``SENT_AT_HEADER``): both beats send at the same due
+  time, seconds apart, and a beat that sends late (it just started, its worker was busy)
+  still names the period it meant;
+- an interval job has no due times of its own (each beat counts from when it last sent
+  it), so its period is the send time, and a run sent less than 0.9 of the interval after
+  the holder's is the same period's: one beat never sends it sooner, and two beats out of
+  step still give one run an interval;
+- a run takes the claim with one conditional UPDATE, so two workers taking it at once get
+  one winner (PostgreSQL re-reads the row after the first commits; SQLite has one writer):
   it wins when the claim is its own (a message redelivered after its worker died runs
-  again) or when the claim was sent at least a window before it;
-- the window: 0.9 of an interval job's interval (one beat never sends it sooner: it counts
-  from when it last sent it, so two beats out of step still give one run a period), half
-  the shortest gap between a crontab job's next due times (both beats send at the same
-  due time, seconds apart; a beat that sends late by up to half the gap still runs).
+  again) or when the claim holds an earlier period.
 
 Runs started by staff (Run now) or by the system are never claimed or refused. No
 session-level lock is held: behind PgBouncer in transaction pooling there is no session.
 """
 
 import datetime
-import itertools
 import logging
 from typing import Any
 
@@ -42,7 +45,6 @@ SENT_AT_HEADER = "job_sent_at"
 # In the result of a skipped run: the recorder marks the run skipped.
 SKIPPED = "skipped"
 INTERVAL_SHARE = 0.9
-CRONTAB_SHARE = 0.5
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 
@@ -73,11 +75,11 @@ def period_refusal(request: Any) -> str | None:
         return None
     sent_at = _sent_at(header(request, SENT_AT_HEADER)) or timezone.now()
     try:
-        window = job_window(str(job_name), at=sent_at)
-        if window is None:
+        period = job_period(str(job_name), sent_at=sent_at)
+        if period is None:
             return None
         holder = period_claim(
-            job_name=str(job_name), task_id=str(task_id), sent_at=sent_at, window=window
+            job_name=str(job_name), task_id=str(task_id), period=period[0], after=period[1]
         )
     except Exception:  # a claim that cannot be made never stops the job: it is idempotent
         logger.exception("could not claim the period of %s", job_name)
@@ -85,63 +87,69 @@ def period_refusal(request: Any) -> str | None:
     if holder is None:
         return None
     return (
-        f"Skipped: this period's run was already sent by beat at {holder.sent_at:%H:%M:%S} "
-        f"UTC (task {holder.task_id}); is a second beat running?"
+        f"Skipped: the run of the period from {holder.period_at:%Y-%m-%d %H:%M:%S} UTC was "
+        f"already sent by beat (task {holder.task_id}); is a second beat running?"
     )
 
 
 def period_claim(
-    *, job_name: str, task_id: str, sent_at: datetime.datetime, window: datetime.timedelta
+    *, job_name: str, task_id: str, period: datetime.datetime, after: datetime.datetime
 ) -> JobClaim | None:
-    """Take ``job_name``'s period for the run ``task_id``; None when taken, else the claim
-    that holds it."""
+    """Take ``job_name``'s ``period`` for the run ``task_id`` when the claim holds no
+    period later than ``after``; None when taken, else the claim that holds it."""
     JobClaim.objects.bulk_create(
-        [JobClaim(job_name=job_name, sent_at=EPOCH, task_id="")], ignore_conflicts=True
+        [JobClaim(job_name=job_name, period_at=EPOCH, task_id="")], ignore_conflicts=True
     )
     taken = (
         JobClaim.objects.filter(job_name=job_name)
-        .filter(Q(task_id=task_id) | Q(sent_at__lte=sent_at - window))
-        .update(sent_at=sent_at, task_id=task_id)
+        .filter(Q(task_id=task_id) | Q(period_at__lte=after))
+        .update(period_at=period, task_id=task_id)
     )
     if taken:
         return None
     return JobClaim.objects.filter(job_name=job_name).first() or JobClaim(
-        job_name=job_name, sent_at=sent_at, task_id="?"
+        job_name=job_name, period_at=period, task_id="?"
     )
 
 
-def job_window(job_name: str, *, at: datetime.datetime) -> datetime.timedelta | None:
-    """How close two beat runs of the job may be sent and both run; None for a job without
-    a period (solar, clocked, or no longer scheduled)."""
+def job_period(
+    job_name: str, *, sent_at: datetime.datetime
+) -> tuple[datetime.datetime, datetime.datetime] | None:
+    """The period of a run of the job beat sent at ``sent_at``, and the latest period a
+    claim may hold for this run to take it; None for a job without a period (solar,
+    clocked, or no longer scheduled)."""
     job = PeriodicTask.objects.select_related("interval", "crontab").filter(name=job_name).first()
     if job is None:
         return None
     if job.interval is not None:
-        return job.interval.schedule.run_every * INTERVAL_SHARE
+        return sent_at, sent_at - job.interval.schedule.run_every * INTERVAL_SHARE
     if job.crontab is None:
         return None
-    cron = job.crontab.schedule
-    due = [_next_due(cron, at.astimezone(job.crontab.timezone))]
-    for _ in range(3):
-        due.append(_next_due(cron, due[-1]))
-    return min(later - earlier for earlier, later in itertools.pairwise(due)) * CRONTAB_SHARE
+    due = _previous_due(job.crontab.schedule, sent_at.astimezone(job.crontab.timezone))
+    due = due.astimezone(datetime.UTC)
+    return due, due - datetime.timedelta(microseconds=1)
 
 
-def _next_due(cron: Any, after: datetime.datetime) -> datetime.datetime:
-    """The first minute after ``after`` that Celery's crontab ``cron`` is due (its day of
-    month, month and day of week all match, as Celery reads them; Sunday is 0)."""
-    day = (after + datetime.timedelta(minutes=1)).replace(second=0, microsecond=0)
+def _matches_day(cron: Any, day: datetime.datetime) -> bool:
+    """Whether Celery's crontab ``cron`` is due on ``day`` (its day of month, month and
+    day of week all match, as Celery reads them; Sunday is 0)."""
+    return (
+        day.month in cron.month_of_year
+        and day.day in cron.day_of_month
+        and day.isoweekday() % 7 in cron.day_of_week
+    )
+
+
+def _previous_due(cron: Any, at: datetime.datetime) -> datetime.datetime:
+    """The last minute at or before ``at`` that ``cron`` is due."""
+    day = at.replace(second=0, microsecond=0)
     for _ in range(8 * 366):
-        if (
-            day.month in cron.month_of_year
-            and day.day in cron.day_of_month
-            and day.isoweekday() % 7 in cron.day_of_week
-        ):
-            for hour in sorted(h for h in cron.hour if h >= day.hour):
-                for minute in sorted(cron.minute):
-                    if hour > day.hour or minute >= day.minute:
+        if _matches_day(cron, day):
+            for hour in sorted((h for h in cron.hour if h <= day.hour), reverse=True):
+                for minute in sorted(cron.minute, reverse=True):
+                    if hour < day.hour or minute <= day.minute:
                         return day.replace(hour=hour, minute=minute)
-        day = (day + datetime.timedelta(days=1)).replace(hour=0, minute=0)
+        day = (day - datetime.timedelta(days=1)).replace(hour=23, minute=59)
     raise ValueError("the crontab is never due")
 
 

@@ -148,11 +148,12 @@ class StaffPreference(models.Model):
 
 
 class JobClaim(models.Model):
-    """Which run of a scheduled job holds its current period: the one beat sent at
-    ``sent_at`` (core.job_claims). One row per job, written by the workers alone."""
+    """Which run of a scheduled job holds its current period (core.job_claims): the
+    period's start (a crontab job's due time, an interval job's send time) and the run's
+    task id. One row per job, written by the workers alone."""
 
     job_name = models.CharField(max_length=200, primary_key=True)
-    sent_at = models.DateTimeField()
+    period_at = models.DateTimeField()
     task_id = models.CharField("Celery task id", max_length=255, blank=True)
 
     class Meta:

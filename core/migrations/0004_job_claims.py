@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
             name="JobClaim",
             fields=[
                 ("job_name", models.CharField(max_length=200, primary_key=True, serialize=False)),
-                ("sent_at", models.DateTimeField()),
+                ("period_at", models.DateTimeField()),
                 (
                     "task_id",
                     models.CharField(blank=True, max_length=255, verbose_name="Celery task id"),

@@ -13,7 +13,7 @@ from django.db import connection
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
-from core.job_claims import BEAT_HEADER, SENT_AT_HEADER, job_window, period_claim
+from core.job_claims import BEAT_HEADER, SENT_AT_HEADER, job_period, period_claim
 from core.models import JobClaim, JobOutcome, JobRun, JobStarter
 
 pytestmark = pytest.mark.django_db
@@ -112,15 +112,32 @@ def test_an_interval_job_refuses_a_second_run_within_nine_tenths_of_its_interval
     assert BODY_RUNS == ["ran", "ran"]
 
 
-def test_a_crontab_window_is_half_its_shortest_gap():
+def test_a_crontab_jobs_period_is_its_due_time():
     """Due at 09:00 and 10:00 each day: the 10:00 run is not refused for the 09:00 one."""
     job("Twice a morning", crontab="0 9,10 * * *")
     nine = datetime.datetime(2026, 12, 7, 9, 0, 2, tzinfo=datetime.UTC)
+    due = nine.replace(second=0)
 
-    assert job_window("Twice a morning", at=nine) == datetime.timedelta(minutes=30)
+    assert job_period("Twice a morning", sent_at=nine) == (
+        due,
+        due - datetime.timedelta(microseconds=1),
+    )
     beat_run("Twice a morning", nine)
     beat_run("Twice a morning", nine + datetime.timedelta(hours=1))
     assert BODY_RUNS == ["ran", "ran"]
+
+
+def test_a_beat_that_sent_late_still_runs_the_next_due_time():
+    """A beat that starts at 10:00:39 sends the every-minute job at once, and again at
+    10:01:00, 21 s later: two periods, two runs."""
+    job("Every minute", crontab="* * * * *")
+    beat_run("Every minute", T0.replace(second=39))
+    beat_run("Every minute", T0.replace(minute=1, second=0))
+    late = beat_run("Every minute", T0.replace(minute=1, second=58))
+
+    assert BODY_RUNS == ["ran", "ran"]
+    assert late.outcome == JobOutcome.SKIPPED
+    assert "10:01:00" in late.summary
 
 
 def test_run_now_and_system_runs_are_never_refused():
@@ -130,7 +147,7 @@ def test_run_now_and_system_runs_are_never_refused():
     claimed_job.apply(headers={"job_started_by_user_id": None})
 
     assert BODY_RUNS == ["ran", "ran", "ran"]
-    assert JobClaim.objects.get().sent_at == T0
+    assert JobClaim.objects.get().period_at == T0.replace(second=0)
 
 
 def test_a_job_no_longer_scheduled_runs_as_sent():
@@ -156,7 +173,7 @@ def test_many_workers_claiming_one_period_at_once_get_one_winner():
     count = 8
     barrier = threading.Barrier(count)
     won: list[str] = []
-    sent = timezone.now()
+    period = timezone.now().replace(second=0, microsecond=0)
 
     def claim(number: int) -> None:
         try:
@@ -164,8 +181,8 @@ def test_many_workers_claiming_one_period_at_once_get_one_winner():
             holder = period_claim(
                 job_name="Every minute",
                 task_id=f"task-{number}",
-                sent_at=sent + datetime.timedelta(milliseconds=number),
-                window=datetime.timedelta(seconds=30),
+                period=period,
+                after=period - datetime.timedelta(microseconds=1),
             )
             if holder is None:
                 won.append(f"task-{number}")
