@@ -87,7 +87,9 @@ def member_exports_make(
     removed = 0
     for merchant_pk in MemberExport.objects.values_list("merchant_id", flat=True).distinct():
         for old in MemberExport.objects.filter(merchant_id=merchant_pk)[MemberExport.KEPT :]:
-            old.file.delete(save=False)
-            old.delete()
-            removed += 1
+            # Another run may remove the same one meanwhile: only the run whose DELETE
+            # took the row counts it and removes its file.
+            if MemberExport.objects.filter(pk=old.pk).delete()[0]:
+                old.file.delete(save=False)
+                removed += 1
     return f"{made} export(s) made, {removed} removed"
