@@ -21,6 +21,12 @@ rests on the order in which PostgreSQL inserts or returns rows. Constraint viola
 raise ``IntegrityError`` on both paths. A reference to an unsaved instance must point at
 an instance inserted earlier in the batch on its own (``insert``), not in a list. An
 instance updated twice is written once, with the union of the fields.
+
+A batch may hang on a gate (``gate``, PostgreSQL only): one row's guarded, relative
+UPDATE, first in the statement, which locks the row and moves it; every other write of
+the batch happens only if it held, and may use the values it left in the row
+(``Returned``). The row is locked, written and, outside a transaction, committed within
+the one statement: no round trip of the client happens while it is held.
 """
 
 # The SQL below is put together from model metadata only (tables, columns, types, CTE
@@ -39,6 +45,54 @@ from typing import Any
 from django.db import connections
 from django.db.models import Field, Model
 from psycopg.types.json import Jsonb
+
+
+@dataclass(frozen=True)
+class Returned:
+    """A value of the row a batch's gate wrote, as the gate left it (``field``). An
+    inserted instance may hold one as a field's value, or inside a JSON field's value;
+    once the batch ran, the instance holds the value itself."""
+
+    field: str
+
+
+@dataclass(frozen=True)
+class _Gate:
+    obj: Model
+    add: dict[str, Any]
+    latest: dict[str, Any]
+    assign: dict[str, Any]
+    equal: dict[str, Any]
+    below: dict[str, Any]
+    exists: tuple[tuple[type[Model], dict[str, Any]], ...]
+
+    @property
+    def written(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys([*self.add, *self.latest, *self.assign]))
+
+
+def _markers(value: Any, path: tuple[str, ...] = ()) -> Iterable[tuple[tuple[str, ...], str]]:
+    """(path, field) of every ``Returned`` inside a JSON value."""
+    if isinstance(value, Returned):
+        yield path, value.field
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _markers(item, (*path, str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _markers(item, (*path, str(index)))
+
+
+def _resolved(value: Any, returned: dict[str, Any]) -> Any:
+    """``value`` with each ``Returned`` in it replaced by what the gate returned (None
+    when ``returned`` is empty: the placeholder a JSON value is written with)."""
+    if isinstance(value, Returned):
+        return returned.get(value.field)
+    if isinstance(value, dict):
+        return {key: _resolved(item, returned) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_resolved(item, returned) for item in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -195,6 +249,7 @@ class WriteBatch:
         self.using = using
         self._ops: list[_Insert | _Update] = []
         self._updates: dict[int, _Update] = {}
+        self._gate: _Gate | None = None
 
     def insert(self, obj: Model) -> Model:
         self._ops.append(_Insert((obj,)))
@@ -223,6 +278,41 @@ class WriteBatch:
         self._ops.append(op)
         self._updates[id(obj)] = op
 
+    def gate(
+        self,
+        obj: Model,
+        *,
+        add: dict[str, Any] | None = None,
+        latest: dict[str, Any] | None = None,
+        assign: dict[str, Any] | None = None,
+        equal: dict[str, Any] | None = None,
+        below: dict[str, Any] | None = None,
+        exists: Iterable[tuple[type[Model], dict[str, Any]]] = (),
+    ) -> None:
+        """Hang the batch on one UPDATE of ``obj``'s row (see the module): it holds when,
+        on the row as PostgreSQL locks it (before this update), each ``equal`` field has
+        the value given (None: is null) and each ``below`` field is under the value given,
+        and each of
+        ``exists`` (a model and field values) finds a row as of the statement's start.
+        It adds each ``add`` value to its field, keeps the later of each ``latest`` field
+        and its value, and sets each ``assign`` field. An update of ``obj`` queued before
+        is dropped: the gate writes the row. ``obj`` gets the values the row was left
+        with."""
+        if obj.pk is None:
+            raise ValueError("a gate needs a saved instance")
+        earlier = self._updates.pop(id(obj), None)
+        if earlier is not None:
+            self._ops.remove(earlier)
+        self._gate = _Gate(
+            obj=obj,
+            add=dict(add or {}),
+            latest=dict(latest or {}),
+            assign=dict(assign or {}),
+            equal=dict(equal or {}),
+            below=dict(below or {}),
+            exists=tuple(exists),
+        )
+
     def absorb(self, other: "WriteBatch") -> None:
         """Queue what ``other`` holds after what this batch holds, and empty ``other``."""
         for op in other._ops:
@@ -232,16 +322,20 @@ class WriteBatch:
                 self._ops.append(op)
         other._ops, other._updates = [], {}
 
-    def execute(self) -> None:
-        """Write everything queued, then empty the batch."""
+    def execute(self) -> bool:
+        """Write everything queued, then empty the batch. False when its gate did not
+        hold: nothing was written."""
         ops, self._ops, self._updates = self._ops, [], {}
-        if not ops:
-            return
+        gate, self._gate = self._gate, None
+        if not ops and gate is None:
+            return True
         ops = _group(ops)
         if connections[self.using].vendor == "postgresql":
-            self._execute_statement(ops)
-        else:
-            self._execute_orm(ops)
+            return self._execute_statement(ops, gate)
+        if gate is not None:
+            raise NotImplementedError("a gated batch runs on PostgreSQL only")
+        self._execute_orm(ops)
+        return True
 
     def _execute_orm(self, ops: list[_Insert | _Update]) -> None:
         for op in ops:
@@ -260,9 +354,11 @@ class WriteBatch:
             else:
                 manager.bulk_create(op.objs)
 
-    def _execute_statement(self, ops: list[_Insert | _Update]) -> None:
+    def _execute_statement(self, ops: list[_Insert | _Update], gate: _Gate | None) -> bool:
         connection = connections[self.using]
         statement = _Statement(connection)
+        if gate is not None:
+            statement.gate("wg", gate)
         for number, op in enumerate(ops):
             if isinstance(op, _Update):
                 statement.update(f"w{number}", op)
@@ -271,6 +367,16 @@ class WriteBatch:
         with connection.cursor() as cursor:
             cursor.execute(statement.sql(), statement.params)
             row = cursor.fetchone()
+        if gate is not None:
+            held, *values = row[: 1 + len(gate.written)]
+            row = row[1 + len(gate.written) :]
+            if not held:
+                return False
+            returned = dict(zip(gate.written, values, strict=True))
+            for name, value in returned.items():
+                setattr(gate.obj, gate.obj._meta.get_field(name).attname, value)
+            for obj, attname, value in statement.marked:
+                obj.__dict__[attname] = _resolved(value, returned)
         for (_, op), pks in zip(statement.outputs, row or (), strict=False):
             for obj, pk in zip(op.objs, pks or [obj.pk for obj in op.objs], strict=True):
                 obj.pk = pk
@@ -282,6 +388,7 @@ class WriteBatch:
                 for field, target in _relations(obj):
                     if getattr(obj, field.attname) is None:
                         obj.__dict__[field.attname] = target.pk
+        return True
 
 
 class _Statement:
@@ -300,6 +407,11 @@ class _Statement:
         self.params: list[Any] = []
         self.inserted: dict[int, tuple[str, str]] = {}  # id(obj) -> (cte name, pk column)
         self.outputs: list[tuple[str, _Insert]] = []
+        self.heads: list[str] = []  # the gate's: whether it held, then what it returned
+        self.gate_name: str | None = None
+        self.gate_columns: dict[str, str] = {}  # field name -> column
+        self.held = ""  # the condition every write after the gate hangs on
+        self.marked: list[tuple[Model, str, Any]] = []  # values holding ``Returned``
 
     def _prepared(self, field: Any, value: Any) -> Any:
         as_is = _as_is_test(field)
@@ -308,8 +420,82 @@ class _Statement:
         return field.get_db_prep_save(value, self.connection)
 
     def sql(self) -> str:
-        selects = ", ".join(select for select, _ in self.outputs)
+        selects = ", ".join([*self.heads, *(select for select, _ in self.outputs)])
         return f"WITH {', '.join(self.ctes)} SELECT {selects or 'NULL'}"
+
+    def gate(self, name: str, gate: _Gate) -> None:
+        meta = gate.obj._meta
+        table = self.quote(meta.db_table)
+
+        def column(field_name: str) -> tuple[Any, str]:
+            field = meta.get_field(field_name)
+            return field, self.quote(field.column)
+
+        sets = []
+        for forms, values in (
+            ("{c} = {t}.{c} + %s::{k}", gate.add),
+            ("{c} = GREATEST({t}.{c}, %s::{k})", gate.latest),
+            ("{c} = %s::{k}", gate.assign),
+        ):
+            for field_name, value in values.items():
+                field, col = column(field_name)
+                sets.append(forms.format(c=col, t=table, k=self._db_type(field)))
+                self.params.append(self._prepared(field, value))
+        wheres = [f"{table}.{self.quote(meta.pk.column)} = %s"]
+        self.params.append(gate.obj.pk)
+        for field_name, value in gate.equal.items():
+            field, col = column(field_name)
+            if value is None:
+                wheres.append(f"{table}.{col} IS NULL")
+            else:
+                wheres.append(f"{table}.{col} = %s::{self._db_type(field)}")
+                self.params.append(self._prepared(field, value))
+        for field_name, value in gate.below.items():
+            field, col = column(field_name)
+            wheres.append(f"{table}.{col} < %s::{self._db_type(field)}")
+            self.params.append(self._prepared(field, value))
+        for model, values in gate.exists:
+            other = self.quote(model._meta.db_table)
+            matches = []
+            for field_name, value in values.items():
+                field = model._meta.get_field(field_name)
+                matches.append(f"{other}.{self.quote(field.column)} = %s::{self._db_type(field)}")
+                self.params.append(self._prepared(field, value))
+            wheres.append(f"EXISTS (SELECT 1 FROM {other} WHERE {' AND '.join(matches)})")
+        self.gate_columns = {
+            field_name: self.quote(meta.get_field(field_name).column) for field_name in gate.written
+        }
+        returning = ", ".join(f"{table}.{col}" for col in self.gate_columns.values()) or "1"
+        self.ctes.append(
+            f"{name} AS (UPDATE {table} SET {', '.join(sets)} "
+            f"WHERE {' AND '.join(wheres)} RETURNING {returning})"
+        )
+        self.gate_name = name
+        self.held = f"EXISTS (SELECT FROM {name})"
+        self.heads = [
+            self.held,
+            *(f"(SELECT {col} FROM {name})" for col in self.gate_columns.values()),
+        ]
+
+    def _returned_ref(self, obj: Model, field: Any, value: Any) -> "_Ref | None":
+        """The SQL of a value that holds what the gate returned, or None when it holds
+        none of it."""
+        if isinstance(value, Returned):
+            self.marked.append((obj, field.attname, value))
+            return _Ref(f"(SELECT {self.gate_columns[value.field]} FROM {self.gate_name})")
+        if not isinstance(value, dict | list):
+            return None
+        markers = list(_markers(value))
+        if not markers:
+            return None
+        self.marked.append((obj, field.attname, value))
+        sql = "%s::jsonb"
+        params: list[Any] = [field.get_db_prep_save(_resolved(value, {}), self.connection)]
+        for path, field_name in markers:
+            returned = f"(SELECT {self.gate_columns[field_name]} FROM {self.gate_name})"
+            sql = f"jsonb_set({sql}, %s::text[], to_jsonb({returned}))"
+            params.append(list(path))
+        return _Ref(sql, tuple(params))
 
     def _db_type(self, field: Any) -> str | None:
         """``field.db_type``, kept: a foreign key's builds a new field each time."""
@@ -355,9 +541,10 @@ class _Statement:
         assignments = ", ".join(
             f"{self.quote(field.column)} = v.c{index}" for index, field in enumerate(fields)
         )
+        held = f" AND {self.held}" if self.held else ""
         self.ctes.append(
             f"{name} AS (UPDATE {table} SET {assignments} FROM {source} AS v(pk, {aliases}) "
-            f"WHERE {table}.{self.quote(meta.pk.column)} = v.pk)"
+            f"WHERE {table}.{self.quote(meta.pk.column)} = v.pk{held})"
         )
 
     def insert(self, name: str, op: _Insert) -> None:
@@ -383,6 +570,7 @@ class _Statement:
         )
         types = [self._array_type(field) for field in fields] if len(op.objs) > 1 else [None]
         by_column = self._columns(fields, op.objs) if all(types) else None
+        held = f" WHERE {self.held}" if self.held else ""
         if by_column is not None:
             aliases = [f"c{index}" for index in range(len(fields))]
             arrays = ", ".join(f"%s::{kind}" for kind in types)
@@ -394,22 +582,27 @@ class _Statement:
                 selected = ", ".join(f"v.{a}" for a in aliases)
                 source = f"unnest({arrays}) AS v({', '.join(aliases)})"
             self.ctes.append(
-                f"{name} AS (INSERT INTO {table} ({columns}) SELECT {selected} FROM {source})"
+                f"{name} AS (INSERT INTO {table} ({columns}) SELECT {selected} FROM {source}{held})"
             )
         else:
             lines = []
             for row_number, obj in enumerate(op.objs, start=1):
                 marks = [] if keys is None else [f"(SELECT pks[{row_number}] FROM {keys})"]
-                for value in self._row(meta, fields, obj):
+                for field, value in zip(fields, self._row(meta, fields, obj), strict=True):
                     if isinstance(value, _Ref):
                         marks.append(value.sql)
+                        self.params.extend(value.params)
                     else:
-                        marks.append("%s")
+                        # Hung on a gate, the row is a SELECT's: its values are typed here,
+                        # as INSERT ... VALUES would type them by the columns.
+                        marks.append(f"%s::{self._db_type(field)}" if held else "%s")
                         self.params.append(value)
                 lines.append(f"({', '.join(marks)})")
+            rows = f"VALUES {', '.join(lines)}"
+            if held:
+                rows = f"SELECT * FROM ({rows}) AS v{held}"
             self.ctes.append(
-                f"{name} AS (INSERT INTO {table} ({columns}) VALUES {', '.join(lines)} "
-                f"RETURNING {pk_column})"
+                f"{name} AS (INSERT INTO {table} ({columns}) {rows} RETURNING {pk_column})"
             )
         if len(op.objs) == 1:
             self.inserted[id(op.objs[0])] = (name, pk_column)
@@ -437,7 +630,9 @@ class _Statement:
             if target is not None:
                 # Not setattr: that would drop the cached instance.
                 obj.__dict__[field.attname] = target.pk
-            values.append(self._prepared(field, field.pre_save(obj, add=True)))
+            value = field.pre_save(obj, add=True)
+            ref = self._returned_ref(obj, field, value) if self.gate_name else None
+            values.append(ref if ref is not None else self._prepared(field, value))
         return values
 
     def _columns(self, fields: list[Any], objs: Sequence[Model]) -> list[list[Any]] | None:
@@ -458,6 +653,8 @@ class _Statement:
                 values = list(map(attrgetter(field.attname), objs))
             else:
                 values = [field.pre_save(obj, add=True) for obj in objs]
+            if self.gate_name and any(any(_markers(value)) for value in values):
+                return None  # row by row, each with what the gate returned
             as_is = _as_is_test(field)
             prepare = field.get_db_prep_save
             connection = self.connection
@@ -472,6 +669,8 @@ class _Statement:
 
 @dataclass(frozen=True)
 class _Ref:
-    """A value that is the key of a row inserted earlier in the statement."""
+    """A value that is SQL of the statement's own: the key of a row inserted earlier in
+    it, or what its gate returned."""
 
     sql: str
+    params: tuple[Any, ...] = ()

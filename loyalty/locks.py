@@ -4,9 +4,13 @@
   first, and their lots and an entry's movements are only locked under it (so the order
   those are locked in, oldest lot first, cannot deadlock).
 - An order is locked before its member (refunds of one order queue on the order).
-- An order whose member another transaction holds reads the member's row as last
-  committed, unlocked, to evaluate and build itself while it waits, then waits for the
-  lock like any other (``member_lock_or_read``); nothing is locked in between.
+- An order of a known member is first evaluated and built on the member's row as last
+  committed, unlocked (``member_read``), and written in one statement that locks the row
+  as it moves it, and only if what the order earns could not have changed meanwhile
+  (``orders._order_at_once``); the lock is held inside that statement alone.
+- Otherwise, an order whose member another transaction holds reads the member's row as
+  last committed, unlocked, to evaluate and build itself while it waits, then waits for
+  the lock like any other (``member_lock_or_read``); nothing is locked in between.
 - The program is locked alone (its configuration changes).
 - Several members are locked in primary-key order (the scheduled jobs), skipping rows
   another worker holds on PostgreSQL: that worker is already handling them. A batch of
@@ -83,11 +87,14 @@ def _member_lock_statement(
 ) -> tuple[str, tuple[int, ...], tuple[int, ...]]:
     """The statement of ``variant`` and where its merchant and external_id marks go:
     "lock" waits for the member's lock; "lock_or_read" takes it when no one holds it and
-    otherwise reads the row as last committed (see ``member_lock_or_read``)."""
+    otherwise reads the row as last committed (see ``member_lock_or_read``); "read" reads
+    it as last committed."""
     compiled = _member_lock_sql.get((using, variant))
     if compiled is None:
         if variant == "lock":
             statement, params = _compiled(_member_with_config_version(), using)
+        elif variant == "read":
+            statement, params = _compiled(_member_annotated(), using)
         else:
             taking, taking_params = _compiled(
                 _member_annotated().select_for_update(of=("self",), skip_locked=True), using
@@ -129,6 +136,12 @@ def member_lock_with_config_version(*, merchant: Merchant, external_id: str) -> 
     if member is None:
         raise Member.DoesNotExist("Member matching query does not exist.")
     return member
+
+
+def member_read(*, merchant: Merchant, external_id: str) -> Member | None:
+    """The member an order is for, as last committed, unlocked, annotated as
+    ``member_lock_with_config_version`` annotates them; None for an unknown member."""
+    return _member_run(merchant, external_id, "read")
 
 
 def member_lock_or_read(*, merchant: Merchant, external_id: str) -> tuple[Member, bool] | None:

@@ -53,6 +53,7 @@ class ProgramConfig:
 
 
 _cache: dict[tuple[int, str], ProgramConfig | None] = {}
+_last: dict[int, ProgramConfig | None] = {}  # merchant id -> the configuration used last
 _lock = threading.Lock()
 
 
@@ -165,12 +166,19 @@ def _load(merchant_id: int) -> ProgramConfig | None:
     )
 
 
+def program_config_last(*, merchant_id: int) -> ProgramConfig | None:
+    """The configuration this process used last for the merchant, whatever its version
+    (a hint: what is current is read from the merchant row); None when it used none."""
+    return _last.get(merchant_id)
+
+
 def program_config(*, merchant_id: int, version: str) -> ProgramConfig:
     """The configuration at ``version``, which the caller read from the merchant row in
     its current transaction. Raises ``NoActiveProgram`` when there is none."""
     key = (merchant_id, version)
     try:
         config = _cache[key]
+        _last[merchant_id] = config
     except KeyError:
         config = _load(merchant_id)
         with _lock:
@@ -178,6 +186,9 @@ def program_config(*, merchant_id: int, version: str) -> ProgramConfig:
                 for old in list(_cache)[: MAX_ENTRIES // 4]:
                     _cache.pop(old, None)
             _cache[key] = config
+            if len(_last) >= MAX_ENTRIES:
+                _last.clear()
+            _last[merchant_id] = config
     if config is None:
         raise NoActiveProgram("Configure the merchant's program first.")
     return config

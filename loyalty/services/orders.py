@@ -2,7 +2,17 @@
 ``orders_built_after``) by the bulk path; and an order without a member, recorded for the
 reports only.
 
-An order whose member another order holds (a busy member) is evaluated and built while it
+The common order, of a known and active member, is evaluated and built on the member as
+last committed, unlocked, and written in one statement, outside any transaction, that
+locks the member's row as it moves their balances: the lock is held inside PostgreSQL
+alone, for the time of that statement and its commit, however busy the member is. It is
+written only if what the order earns could not have changed meanwhile (the program's
+configuration, the member's status and tier, a tier threshold it would reach); otherwise
+nothing is written and it goes the locked way below. An order that a capped rule, a
+campaign, an achievement or a referral concerns goes the locked way from the start (their
+counts, budgets and codes are taken under the member's lock).
+
+The locked way: an order whose member another order holds is evaluated and built while it
 waits for the member's lock, on the member as last committed; under the lock it is written
 on the balances the lock gives it, unless what it earns could have changed meanwhile (the
 program's configuration, the tier, the segments or a capped rule's awards: then it is
@@ -10,11 +20,12 @@ evaluated again, as it would have been). With campaigns running, or a referral, 
 evaluated under the lock only (their budgets and codes are taken as it is)."""
 
 import datetime
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from core.actors import Actor
@@ -22,8 +33,9 @@ from core.exceptions import DomainError
 from core.money import quantize_money
 from loyalty import earning, events, ledger, rules, tiers
 from loyalty.achievements import services as achievements
-from loyalty.batch import WriteBatch
+from loyalty.batch import Returned, WriteBatch
 from loyalty.exceptions import NoActiveProgram
+from loyalty.locks import member_read
 from loyalty.models import (
     LedgerEntry,
     Member,
@@ -32,8 +44,9 @@ from loyalty.models import (
     Order,
     OrderLine,
     Program,
+    TierBasis,
 )
-from loyalty.program_config import ProgramConfig, program_config
+from loyalty.program_config import ProgramConfig, program_config, program_config_last
 from loyalty.rates import Conversion, convert
 from loyalty.recording import Recorded, replay, request_digest
 from loyalty.referrals.services import ReferralInput, referral_input_attach
@@ -138,16 +151,21 @@ def order_record(*, merchant: Merchant, data: OrderInput, actor: Actor) -> Recor
     if store is not None:
         store_event_record(store=store)
     try:
-        with transaction.atomic():
-            order = _order_create(merchant, data, digest, store, actor)
-            if data.referral is not None:
-                referral_input_attach(
-                    merchant=merchant,
-                    member=order.member,
-                    data=data.referral,
-                    order=order,
-                    actor=actor,
-                )
+        tried = _AtOnce()
+        if data.referral is None:
+            tried = _order_at_once(merchant, data, digest, store, actor)
+        order = tried.order
+        if order is None:
+            with transaction.atomic():
+                order = _order_create(merchant, data, digest, store, actor, tried=tried)
+                if data.referral is not None:
+                    referral_input_attach(
+                        merchant=merchant,
+                        member=order.member,
+                        data=data.referral,
+                        order=order,
+                        actor=actor,
+                    )
         return Recorded(obj=order, replayed=False)
     except (IntegrityError, NoActiveProgram):
         # Recorded before (a replay needs no active program), or by a concurrent request.
@@ -193,20 +211,151 @@ def order_facts(
     return conversion, facts
 
 
-def _order_create(
+def _tier_ceiling(member: Member, config: ProgramConfig) -> int | None:
+    """The lifetime points from which the member reaches a higher tier, when only an
+    order's lifetime points can lift them (0 when something else can: a spend-based
+    program); None when no higher tier exists."""
+    program = config.program
+    if not program.tiers_enabled:
+        return None
+    current = member.tier.threshold if member.tier_id else None
+    higher = [t.threshold for t in config.tiers if current is None or t.threshold > current]
+    if not higher:
+        return None
+    if program.tier_basis != TierBasis.POINTS:
+        return 0
+    # Points earned in the window never exceed lifetime points (``members_tier_upgrade``).
+    return math.ceil(higher[0])
+
+
+@dataclass(frozen=True)
+class _AtOnce:
+    """What trying an order in one statement gave: the order written, or None; whether
+    the member was found unknown (the locked way creates them); the order as built on
+    the member read, when it was built but goes the locked way."""
+
+    order: Order | None = None
+    unknown: bool = False
+    prepared: "_Prepared | None" = None
+
+
+def _order_at_once(
     merchant: Merchant, data: OrderInput, digest: str, store: Store | None, actor: Actor
+) -> _AtOnce:
+    """Record the order of a known, active member in one statement (see the module), or
+    write nothing and say why it goes the locked way."""
+    if connection.vendor != "postgresql":
+        return _AtOnce()  # one writer at a time: nothing to gain
+    # Campaigns or achievements in the configuration this process used last for the
+    # merchant send the order the locked way before any read (a hint: the member's read
+    # gives the version that counts).
+    last = program_config_last(merchant_id=merchant.pk)
+    if last is not None and (last.campaigns or last.achievements):
+        return _AtOnce()
+    member = member_read(merchant=merchant, external_id=data.member_external_id)
+    if member is None:
+        return _AtOnce(unknown=True)
+    if member.status != MemberStatus.ACTIVE:
+        return _AtOnce()
+    config = program_config(merchant_id=merchant.pk, version=member.config_version)
+    if config.campaigns or config.achievements:
+        return _AtOnce()
+    member_tier_attach(member, config)
+    ceiling = _tier_ceiling(member, config)
+    if ceiling == 0:
+        return _AtOnce()
+    now = timezone.now()
+    batch = _EventsKept()
+    built = order_build(
+        merchant=merchant,
+        member=member,
+        config=config,
+        data=data,
+        digest=digest,
+        store=store,
+        now=now,
+        batch=batch,
+        actor=actor,
+    )
+    entry, facts = built.entry, built.earned.facts
+    lifetime = entry.points + entry.pending if entry is not None else 0
+    below = {} if ceiling is None else {"lifetime_points": ceiling - lifetime}
+    if (
+        entry is None  # no points to move the row with
+        or facts is None
+        or facts.awards_in_period  # a capped rule's count to take under the lock
+        or (ceiling is not None and below["lifetime_points"] <= member.lifetime_points)
+    ):
+        # It reaches the next tier, upgraded under the lock; built already, it is
+        # written as built unless what it earns changed meanwhile (``_Prepared``).
+        prepared = _Prepared(
+            merchant=merchant, member=member, config=config, built=built, batch=batch
+        )
+        return _AtOnce(prepared=prepared)
+    batch.gate(
+        member,
+        add={
+            "points_balance": entry.points,
+            "pending_points": entry.pending,
+            "lifetime_points": lifetime,
+        },
+        latest={"last_activity_at": entry.created_at},
+        assign={"updated_at": now},
+        equal={"status": MemberStatus.ACTIVE, "tier": member.tier_id},
+        below=below,
+        exists=[(Merchant, {"id": merchant.pk, "config_version": member.config_version})],
+    )
+    entry.balance_after = Returned("points_balance")
+    entry.pending_after = Returned("pending_points")
+    for event in batch.events:  # the points event, with the balances the gate leaves
+        event.payload = {
+            **event.payload,
+            "member": {
+                **event.payload["member"],
+                "points_balance": Returned("points_balance"),
+                "pending_points": Returned("pending_points"),
+                "lifetime_points": Returned("lifetime_points"),
+            },
+            "balance_after": Returned("points_balance"),
+            "pending_after": Returned("pending_points"),
+        }
+    if connection.in_atomic_block:
+        with transaction.atomic():  # a savepoint: a duplicate fails this order alone
+            written = batch.execute()
+    else:
+        written = batch.execute()
+    if not written:
+        return _AtOnce()  # what it earns may have changed: evaluated again, locked
+    order_built_after(built=built, config=config, now=now, actor=actor)
+    return _AtOnce(order=built.order)
+
+
+def _order_create(
+    merchant: Merchant,
+    data: OrderInput,
+    digest: str,
+    store: Store | None,
+    actor: Actor,
+    *,
+    tried: "_AtOnce",
 ) -> Order:
     # An existing order's id makes the INSERT below fail on the unique constraint, and
-    # order_record replays it: no lookup first on the common path.
+    # order_record replays it: no lookup first on the common path. ``tried``: what the
+    # one-statement way found (a member unknown, or the order built on their read).
     now = timezone.now()
-    prepared = None
-    found = member_locked_or_read(merchant, data.member_external_id)
+    prepared = tried.prepared
+    if tried.unknown:
+        found = None  # creating them waits for a concurrent creation
+    elif prepared is not None:
+        found = (prepared.member, False)  # waits for their lock below
+    else:
+        found = member_locked_or_read(merchant, data.member_external_id)
     if found is None:
         member = member_new_locked(merchant, data.member_external_id, data.member_fields)
     elif found[1]:
         member = found[0]
     else:
-        if data.referral is None:
+        if data.referral is None and prepared is None:
             # Another order of theirs holds the member: evaluate and build this one now,
             # while waiting would be idle, and hold their lock only to write it.
             prepared = _order_prepare(merchant, found[0], data, digest, store, now, actor)

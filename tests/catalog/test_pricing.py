@@ -232,6 +232,8 @@ def test_a_rate_entered_in_the_admin_reprices_items_in_that_currency(
         merchant, offered(RewardFactory(face_currency="EUR", denominations=["10"])), price_step=1
     )
     assert item.prices == {"10.00": 1100}
+    # Five minutes ago, its date included (a run just after midnight stays in the past).
+    earlier = timezone.localtime(timezone.now() - datetime.timedelta(minutes=5))
 
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
@@ -241,8 +243,8 @@ def test_a_rate_entered_in_the_admin_reprices_items_in_that_currency(
                 "quote": "USD",
                 "rate": "1.25",
                 "source": "manual",
-                "as_of_0": timezone.now().strftime("%Y-%m-%d"),
-                "as_of_1": (timezone.now() - datetime.timedelta(minutes=5)).strftime("%H:%M:%S"),
+                "as_of_0": earlier.strftime("%Y-%m-%d"),
+                "as_of_1": earlier.strftime("%H:%M:%S"),
             },
         )
 

@@ -8,7 +8,7 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from loyalty.batch import WriteBatch
+from loyalty.batch import Returned, WriteBatch
 from loyalty.models import LedgerEntry, Order, OrderLine, PointLot
 from tests.loyalty.factories import member_make, program_merchant
 
@@ -318,3 +318,105 @@ def test_an_absorbed_batch_is_written_with_the_one_that_took_it_and_is_left_empt
     )
     member.refresh_from_db()
     assert (member.first_name, member.last_name) == ("Ana", "Lima")
+
+
+def _gated_batch(merchant, member, *, equal=None, below=None, exists=()):
+    """An order with its entry and a JSON value, hung on a gate that adds 12 points."""
+    from merchants.models import OutboxEvent
+
+    batch = WriteBatch()
+    order = batch.insert(_order(merchant, member))
+    batch.insert_many(
+        OrderLine(order=order, sku=f"S{n}", category="c", quantity=n, unit_price=Decimal(2))
+        for n in (1, 2)
+    )
+    entry = _entry(member, order, 12)
+    entry.balance_after = Returned("points_balance")
+    batch.insert(entry)
+    event = batch.insert(
+        OutboxEvent(
+            merchant_id=merchant.pk,
+            type="points.earned",
+            subject=member.external_id,
+            payload={"member": {"points_balance": Returned("points_balance")}, "n": [1, 2]},
+            occurred_at=timezone.now(),
+        )
+    )
+    member.points_balance = 999  # a queued update of the gated row is the gate's to write
+    batch.update(member, ["points_balance"])
+    later = timezone.now() + datetime.timedelta(days=1)
+    batch.gate(
+        member,
+        add={"points_balance": 12, "lifetime_points": 12},
+        latest={"last_activity_at": later},
+        equal=equal or {},
+        below=below or {},
+        exists=exists,
+    )
+    return batch, order, entry, event, later
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_gate_that_holds_moves_its_row_and_hands_what_it_left_to_the_batch():
+    from merchants.models import Merchant, OutboxEvent
+
+    merchant, _ = program_merchant()
+    merchant.refresh_from_db()
+    member = member_make(merchant, points=30)
+    batch, order, entry, event, later = _gated_batch(
+        merchant,
+        member,
+        equal={"tier": None, "status": "active"},
+        below={"lifetime_points": 31},  # the row as found, before the 12 are added
+        exists=[(Merchant, {"id": merchant.pk, "config_version": merchant.config_version})],
+    )
+
+    with CaptureQueriesContext(connection) as captured:
+        assert batch.execute() is True
+
+    assert len(captured.captured_queries) == 1
+    assert (member.points_balance, member.lifetime_points) == (42, 42)
+    assert member.last_activity_at == later
+    stored = type(member).objects.get(pk=member.pk)
+    assert (stored.points_balance, stored.lifetime_points) == (42, 42)
+    assert stored.last_activity_at == later
+    assert entry.balance_after == 42 == LedgerEntry.objects.get(pk=entry.pk).balance_after
+    assert OutboxEvent.objects.get(pk=event.pk).payload == {
+        "member": {"points_balance": 42},
+        "n": [1, 2],
+    }
+    assert event.payload["member"]["points_balance"] == 42
+    assert OrderLine.objects.filter(order=order).count() == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "refusal",
+    ["tier", "status", "below", "exists"],
+)
+def test_a_gate_that_does_not_hold_writes_nothing_of_its_batch(refusal):
+    from merchants.models import Merchant, OutboxEvent
+
+    merchant, _ = program_merchant()
+    member = member_make(merchant, points=30)
+    conditions = {
+        "tier": {"equal": {"tier": 10**9}},
+        "status": {"equal": {"status": "blocked"}},
+        "below": {"below": {"lifetime_points": 30}},  # the row as found: 30 is not under 30
+        "exists": {"exists": [(Merchant, {"id": merchant.pk, "config_version": "other"})]},
+    }[refusal]
+    events_before = OutboxEvent.objects.count()
+    entries_before = LedgerEntry.objects.filter(member=member).count()
+    batch, order, entry, _, _ = _gated_batch(merchant, member, **conditions)
+
+    assert batch.execute() is False
+
+    stored = type(member).objects.get(pk=member.pk)
+    assert (stored.points_balance, stored.lifetime_points) == (30, 30)
+    assert not Order.objects.filter(merchant=merchant).exists()
+    assert LedgerEntry.objects.filter(member=member).count() == entries_before
+    assert OutboxEvent.objects.count() == events_before
+    assert order.pk is None
+    assert entry.pk is None

@@ -1,24 +1,28 @@
-"""One busy member: an order that finds its member held by another order is evaluated and
-built while it waits, on the member as last committed, and written on the balances the
-lock gives it; when what it earns could have changed meanwhile (a tier reached, a capped
-rule's award taken, the program changed) it is evaluated again under the lock. Whatever
-the interleaving, every order earns exactly what it would have earned one after the other
-and the running balances, tiers, caps, events and the audit hold."""
+"""One busy member: an order is evaluated and built on the member as last committed, and
+written on the balances the member's lock gives it: in one statement that waits for the
+lock itself (the common order), or after waiting for it (a capped rule, a tier to reach);
+when what it earns could have changed meanwhile (a tier reached, a capped rule's award
+taken, the program changed, the member blocked) it is evaluated again under the lock.
+Whatever the interleaving, every order earns exactly what it would have earned one after
+the other and the running balances, tiers, caps, events and the audit hold."""
 
 import threading
 from decimal import Decimal
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
 from core.actors import SYSTEM
 from loyalty import locks
 from loyalty.audit import ledger_audit
+from loyalty.exceptions import MemberNotActive
 from loyalty.models import (
     CapPeriod,
     EarningRule,
     LedgerEntry,
     Member,
+    MemberStatus,
     Order,
     RuleAward,
     RuleKind,
@@ -67,6 +71,17 @@ def _while_held(member: Member, orders: list, meanwhile) -> list:
         thread.join(timeout=60)
     assert not any(thread.is_alive() for thread in threads)
     return results
+
+
+def _waiting_statements() -> list[str]:
+    """What the other sessions of this database that wait on a lock are running."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT query FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _entry(order_result) -> LedgerEntry:
@@ -290,3 +305,66 @@ def test_many_orders_for_one_member_earn_as_if_one_after_the_other():
     ]
     _events_match_entries(member)
     _audited(merchant)
+
+
+def test_orders_of_a_held_member_wait_inside_their_one_write_and_take_the_balances_in_turn():
+    merchant, _ = program_merchant(pending_days=0)
+    member = member_make(merchant, points=100)
+    seen: list = []
+
+    def meanwhile() -> None:
+        seen.extend(_waiting_statements())
+        points_give(member, 7)
+
+    results = _while_held(
+        member,
+        [lambda i=i: order_post(merchant, member, f"{10 * (i + 1)}.00") for i in range(3)],
+        meanwhile,
+    )
+
+    assert not errors(results), errors(results)
+    # Each waits in the statement that locks and moves the member and writes the order,
+    # holding nothing else: no transaction of theirs was open while they waited.
+    assert len(seen) == 3
+    assert all(sql.startswith('WITH wg AS (UPDATE "loyalty_member"') for sql in seen), seen
+    member = assert_ledger_consistent(member)
+    assert member.points_balance == 100 + 7 + 10 + 20 + 30
+    assert member.lifetime_points == member.points_balance
+    assert sorted(result.obj.points_earned for result in oks(results)) == [10, 20, 30]
+    latest = LedgerEntry.objects.filter(member=member).latest("created_at")
+    assert member.last_activity_at == latest.created_at
+    _events_match_entries(member)
+    _audited(merchant)
+
+
+def test_a_member_blocked_while_an_order_waits_refuses_it_and_it_writes_nothing():
+    merchant, _ = program_merchant()
+    member = member_make(merchant, points=20)
+
+    results = _while_held(
+        member,
+        [lambda: order_post(merchant, member, "10.00")],
+        lambda: Member.objects.filter(pk=member.pk).update(status=MemberStatus.BLOCKED),
+    )
+
+    [(status, error)] = results
+    assert status == "error"
+    assert isinstance(error, MemberNotActive)
+    assert not Order.objects.filter(member=member).exists()
+    assert assert_ledger_consistent(member).points_balance == 20
+
+
+def test_an_order_inside_a_callers_transaction_leaves_it_usable_when_it_is_a_replay():
+    merchant, _ = program_merchant()
+    member = member_make(merchant, points=5)
+
+    at = timezone.now()
+    with transaction.atomic():
+        first = order_post(merchant, member, "10.00", external_id="same", placed_at=at)
+        again = order_post(merchant, member, "10.00", external_id="same", placed_at=at)
+        assert Member.objects.get(pk=member.pk).points_balance == 15  # still usable
+
+    assert (first.replayed, again.replayed) == (False, True)
+    assert again.obj.pk == first.obj.pk
+    assert Order.objects.filter(member=member).count() == 1
+    assert assert_ledger_consistent(member).points_balance == 15

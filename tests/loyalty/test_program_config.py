@@ -127,7 +127,7 @@ def test_an_order_for_a_known_member_is_four_statements(tenant, program):
         response = post_json(tenant.client, ORDERS, {**body, "external_id": "measured"})
     assert response.status_code == 201, response.content
     statements = [query["sql"] for query in captured.captured_queries]
-    # The member lock (with the config version) and the one-statement write (the key was
-    # verified by the first order, and is not read again for a few seconds); the test's
-    # own transaction stands in for BEGIN and COMMIT (savepoints here).
+    # The member's read (with the config version) and the one-statement write that locks
+    # and moves them (the key was verified by the first order, and is not read again for
+    # a few seconds); the test's own transaction adds a savepoint around the write.
     assert len([sql for sql in statements if "SAVEPOINT" not in sql]) == 2, statements

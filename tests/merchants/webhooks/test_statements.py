@@ -99,6 +99,8 @@ def test_a_tier_upgrade_writes_its_change_member_and_event_in_one_statement(tena
     post_json(tenant.client, ORDERS, _body(tenant, "warm", "cust-1", total="1.00"))
     statements = _statements(tenant.client, _body(tenant, "measured", "cust-1"))
     assert OutboxEvent.objects.filter(type="tier.changed").count() == 1
-    # The lock, the write, the qualifying value, the tier change with its event (the
+    # The member's read (the order, built on it, reaches a tier: it goes the locked way),
+    # the lock, the write, the qualifying value, the tier change with its event (the
     # change and the member's tier were two statements before webhooks).
-    assert len(statements) == 4, statements
+    assert len(statements) == 5, statements
+    assert "FOR UPDATE" in statements[1]
