@@ -50,9 +50,10 @@ What one run does:
    peak RSS reset before it and read after it (``/proc/self/clear_refs``, ``VmHWM``), and
    the process max RSS (``getrusage``). Every SQL statement goes through a counting
    ``execute_wrapper``: queries, queries per batch and per member, time inside
-   ``cursor.execute`` (driver, network, PostgreSQL), the CPU time of this process and of
-   its PostgreSQL backend (``/proc``; less sensitive than wall time to whatever else runs
-   on the machine), and the statement shapes that took the most time. A progress line
+   ``cursor.execute`` (driver, network, PostgreSQL; summed over the threads the job hands
+   its batches to), the CPU time of this process and of its PostgreSQL backends (``/proc``,
+   sampled every 0.1 s; less sensitive than wall time to whatever else runs on the
+   machine), and the statement shapes that took the most time. A progress line
    about once a minute. After each job it checks, with SQL: the counts the job returned
    against what was seeded; no due pending lot left (release) / no expired lot with
    ``remaining > 0`` left (expiry); global sums (members' cached balances = sum of entries
@@ -107,6 +108,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 from collections import defaultdict
@@ -190,6 +192,55 @@ def backend_cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def database_backends(dbname: str) -> list[int]:
+    """The PostgreSQL backends connected to ``dbname`` (by their process titles)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if title.startswith("postgres: ") and f" {dbname} " in title:
+            pids.append(int(entry.name))
+    return pids
+
+
+class BackendsCpu:
+    """The CPU time of every backend connected to a database while it runs: the job's
+    own and those of the threads it hands batches to, which connect and leave during the
+    job. Sampled every 0.1 s from a thread; a backend that leaves between two samples
+    loses at most its last 0.1 s, a new one counts from its start."""
+
+    def __init__(self, dbname: str) -> None:
+        self.dbname = dbname
+        self.baseline = {pid: backend_cpu_seconds(pid) or 0.0 for pid in database_backends(dbname)}
+        self.last = dict(self.baseline)
+        self.readable = all(backend_cpu_seconds(pid) is not None for pid in self.baseline)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.1):
+            self._take()
+
+    def _take(self) -> None:
+        for pid in database_backends(self.dbname):
+            seconds = backend_cpu_seconds(pid)
+            if seconds is not None:
+                self.last[pid] = seconds
+
+    def stop(self) -> float | None:
+        self._stop.set()
+        self._thread.join()
+        self._take()
+        if not self.readable:
+            return None
+        return sum(seconds - self.baseline.get(pid, 0.0) for pid, seconds in self.last.items())
+
+
 # -- query accounting --------------------------------------------------------------------
 
 _IN_LIST = re.compile(r"%s(?:, %s)+")
@@ -219,6 +270,7 @@ class QueryStats:
         self.label = label
         self.progress = progress
         self.started = self.logged = time.perf_counter()
+        self._lock = threading.Lock()  # the job's batch threads report here too
 
     def __call__(self, execute, statement, params, many, context):
         started = time.perf_counter()
@@ -226,21 +278,25 @@ class QueryStats:
             return execute(statement, params, many, context)
         finally:
             elapsed = time.perf_counter() - started
-            shape = self._cache.get(statement)
-            if shape is None:
-                shape = _shape(statement)
-                # Set-based writes send a new long statement per batch (one row of
-                # placeholders per member): caching those would hold them all, inside the
-                # memory measured.
-                if len(statement) <= _CACHED_STATEMENT_CHARS:
-                    self._cache[statement] = shape
-            entry = self.shapes[shape]
-            entry[0] += 1
-            entry[1] += elapsed
-            self.count += 1
-            self.seconds += elapsed
-            if self.progress and started + elapsed - self.logged >= 60:
-                self._log_progress()
+            with self._lock:
+                self._count(statement, started, elapsed)
+
+    def _count(self, statement: str, started: float, elapsed: float) -> None:
+        shape = self._cache.get(statement)
+        if shape is None:
+            shape = _shape(statement)
+            # Set-based writes send a new long statement per batch (one row of
+            # placeholders per member): caching those would hold them all, inside the
+            # memory measured.
+            if len(statement) <= _CACHED_STATEMENT_CHARS:
+                self._cache[statement] = shape
+        entry = self.shapes[shape]
+        entry[0] += 1
+        entry[1] += elapsed
+        self.count += 1
+        self.seconds += elapsed
+        if self.progress and started + elapsed - self.logged >= 60:
+            self._log_progress()
 
     def _log_progress(self) -> None:
         now = time.perf_counter()
@@ -874,11 +930,11 @@ def measure(job: str, call, *, world: World, batch_size: int, args, progress) ->
     """Run ``call()`` with the query wrapper, tracemalloc (unless disabled) and,
     for ``--profile job``, cProfile."""
     from django.db import connection
+    from django.db.backends.signals import connection_created
 
     connection.ensure_connection()
-    backend = sql_one("SELECT pg_backend_pid()")[0]
     stats = QueryStats(job, progress)
-    cpu_before = backend_cpu_seconds(backend)
+    backends = BackendsCpu(connection.settings_dict["NAME"])
     process_before = time.process_time()
     rss_before = reset_peak_rss()
     profiler = cProfile.Profile() if args.profile == job else None
@@ -886,6 +942,12 @@ def measure(job: str, call, *, world: World, batch_size: int, args, progress) ->
     if trace:
         tracemalloc.start()
     started = time.perf_counter()
+
+    def count_there_too(sender, connection, **kwargs) -> None:
+        # The connections of the threads the job hands its batches to.
+        connection.execute_wrappers.append(stats)
+
+    connection_created.connect(count_there_too)
     with connection.execute_wrapper(stats):
         if profiler:
             profiler.enable()
@@ -894,6 +956,7 @@ def measure(job: str, call, *, world: World, batch_size: int, args, progress) ->
         finally:
             if profiler:
                 profiler.disable()
+            connection_created.disconnect(count_there_too)
     seconds = time.perf_counter() - started
     process_cpu = time.process_time() - process_before
     job_peak_rss = peak_rss_mb() if rss_before is not None else None
@@ -901,8 +964,7 @@ def measure(job: str, call, *, world: World, batch_size: int, args, progress) ->
     if trace:
         peak = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
-    cpu_after = backend_cpu_seconds(backend)
-    backend_cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after else None
+    backend_cpu = backends.stop()
     if profiler:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
@@ -936,9 +998,9 @@ def describe(m: Measure) -> str:
         f"{r.members / m.seconds:,.0f} members/s",
         f"    queries {q.count:,} = {q.count / m.batches:,.1f}/batch of {m.batches:,} "
         f"({q.count / max(1, r.members):.2f}/member); inside cursor.execute (driver, "
-        f"network, PostgreSQL) {q.seconds:.1f}s ({100 * q.seconds / m.seconds:.0f} %), "
-        f"the rest (Python: ORM, job code) {m.seconds - q.seconds:.1f}s",
-        f"    CPU: this process {m.process_cpu:.1f}s, its PostgreSQL backend "
+        f"network, PostgreSQL; summed over the job's threads) {q.seconds:.1f}s "
+        f"({100 * q.seconds / m.seconds:.0f} % of the wall time)",
+        f"    CPU: this process {m.process_cpu:.1f}s, its PostgreSQL backends "
         + (f"{m.backend_cpu:.1f}s" if m.backend_cpu is not None else "n/a")
         + f" = {1000 * (m.process_cpu + (m.backend_cpu or 0)) / max(1, r.members):.2f} ms "
         "per member (less sensitive than wall time to other load on the machine)",
@@ -1104,8 +1166,9 @@ def report(args, measures: list[Measure], compare: Measure | None, per_lot: floa
             f"{peak:>9}{rss:>12}"
         )
     print(
-        "q/batch: queries / ceil(members / batch size); db %: share of the wall time "
-        "inside cursor.execute; cpu ms/memb: (this process + its backend) CPU per member; peak MB: "
+        "q/batch: queries / ceil(members / batch size); db %: time inside cursor.execute "
+        "(summed over the job's threads) / wall time; cpu ms/memb: (this process + its "
+        "backends) CPU per member; peak MB: "
         "tracemalloc peak; RSS MB: process RSS before the job -> peak during it"
     )
     total = sum(m.seconds for m in measures)
@@ -1159,7 +1222,7 @@ def report_sql(measures: list[Measure], sql_measures: list[Measure]) -> None:
         ours = project.result.lots / project.seconds
         theirs = m.result.lots / m.seconds
         ratio = ours / theirs
-        # The same ratio by CPU time (this process + its backend) rather than wall time:
+        # The same ratio by CPU time (this process + its backends) rather than wall time:
         # less sensitive to whatever else runs on the machine.
         cpu = (m.process_cpu + (m.backend_cpu or 0)) / (
             project.process_cpu + (project.backend_cpu or 0)

@@ -3,7 +3,9 @@ tiers. Each is idempotent and works in bounded batches of members, walking membe
 ascending order (keyset), so a million lots are never loaded at once. A batch locks its
 members in id order; on PostgreSQL rows another worker holds are skipped (that worker is
 already handling them) and picked up by the next run. Writes are set-based: a batch's
-lots, balances and entries take a few statements, not a few per member.
+lots, balances and entries take a few statements, not a few per member. Release and
+expiry hand their batches to a few threads, each batch its own transaction on its own
+connection, so that Python builds one while PostgreSQL writes another (``batches_run``).
 """
 
 import datetime
@@ -14,7 +16,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from core.actors import Actor
-from core.batches import value_batches
+from core.batches import batches_run, value_batches
 from core.jobs import progress
 from loyalty import ledger, tiers
 from loyalty.locks import members_lock_batch
@@ -63,13 +65,16 @@ def release_pending_points(
     if merchant_id is not None:
         due = due.filter(merchant_id=merchant_id)
     result = JobResult()
-    for member_ids in _member_batches(due, batch_size):
+
+    def release(member_ids: list[int]) -> list:
         with transaction.atomic():
             members = members_lock_batch(member_ids)
-            released = ledger.lots_release_due(members=members, due=due, at=now, actor=RELEASE)
-            result.members += len(released)
-            result.lots += sum(lots for _, lots, _ in released)
-            result.points += sum(entry.points for _, _, entry in released)
+            return ledger.lots_release_due(members=members, due=due, at=now, actor=RELEASE)
+
+    for released in batches_run(_member_batches(due, batch_size), release):
+        result.members += len(released)
+        result.lots += sum(lots for _, lots, _ in released)
+        result.points += sum(entry.points for _, _, entry in released)
     return result
 
 
@@ -110,7 +115,8 @@ def _expire(
     result: JobResult,
     inactive_before: datetime.datetime | None = None,
 ) -> None:
-    for member_ids in _member_batches(lots, batch_size):
+
+    def expire(member_ids: list[int]) -> list:
         with transaction.atomic():
             members = members_lock_batch(member_ids)
             if inactive_before is not None:
@@ -120,12 +126,14 @@ def _expire(
                     for m in members
                     if m.last_activity_at and m.last_activity_at < inactive_before
                 ]
-            expired = ledger.lots_expire_due(
+            return ledger.lots_expire_due(
                 members=members, lots=lots, at=now, reason=reason, actor=EXPIRE
             )
-            result.members += len(expired)
-            result.lots += sum(count for _, count, _ in expired)
-            result.points += sum(-entry.points for _, _, entry in expired)
+
+    for expired in batches_run(_member_batches(lots, batch_size), expire):
+        result.members += len(expired)
+        result.lots += sum(count for _, count, _ in expired)
+        result.points += sum(-entry.points for _, _, entry in expired)
 
 
 def recompute_tiers(

@@ -154,6 +154,11 @@ else:
         "DB_TRANSACTION_POOLING", default=False
     )
 
+# The scheduled jobs that walk members in batches (release, expiry) hand them to this
+# many threads, each with its own connection, so that Python builds one batch while
+# PostgreSQL writes another (core.batches.batches_run); 1 runs them one after the other.
+JOB_BATCH_THREADS = env.int("JOB_BATCH_THREADS", default=2)
+
 # Reports read from a streaming replica of the primary when one is configured: a second
 # alias that only the router (config.db_routers) and core.replica.reports_db() send reads
 # to; see core/replica.py for which reads and why.

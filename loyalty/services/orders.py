@@ -8,9 +8,10 @@ locks the member's row as it moves their balances: the lock is held inside Postg
 alone, for the time of that statement and its commit, however busy the member is. It is
 written only if what the order earns could not have changed meanwhile (the program's
 configuration, the member's status and tier, a tier threshold it would reach); otherwise
-nothing is written and it goes the locked way below. An order that a capped rule, a
-campaign, an achievement or a referral concerns goes the locked way from the start (their
-counts, budgets and codes are taken under the member's lock).
+nothing is written and it goes the locked way below. The segments it is in are those of
+that read: a refresh of segments never waits for the member's lock either. An order that
+a capped rule, a campaign, an achievement or a referral concerns goes the locked way from
+the start (their counts, budgets and codes are taken under the member's lock).
 
 The locked way: an order whose member another order holds is evaluated and built while it
 waits for the member's lock, on the member as last committed; under the lock it is written
@@ -31,7 +32,7 @@ from django.utils import timezone
 from core.actors import Actor
 from core.exceptions import DomainError
 from core.money import quantize_money
-from loyalty import earning, events, ledger, rules, tiers
+from loyalty import earning, ledger, rules, tiers
 from loyalty.achievements import services as achievements
 from loyalty.batch import Returned, WriteBatch
 from loyalty.exceptions import NoActiveProgram
@@ -255,28 +256,12 @@ def _order_at_once(
     member = member_read(merchant=merchant, external_id=data.member_external_id)
     if member is None:
         return _AtOnce(unknown=True)
-    if member.status != MemberStatus.ACTIVE:
-        return _AtOnce()
-    config = program_config(merchant_id=merchant.pk, version=member.config_version)
-    if config.campaigns or config.achievements:
-        return _AtOnce()
-    member_tier_attach(member, config)
-    ceiling = _tier_ceiling(member, config)
-    if ceiling == 0:
-        return _AtOnce()
     now = timezone.now()
-    batch = _EventsKept()
-    built = order_build(
-        merchant=merchant,
-        member=member,
-        config=config,
-        data=data,
-        digest=digest,
-        store=store,
-        now=now,
-        batch=batch,
-        actor=actor,
-    )
+    prepared = _order_prepare(merchant, member, data, digest, store, now, actor)
+    if prepared is None:
+        return _AtOnce()  # not active, or campaigns: evaluated under the lock
+    config, built, batch = prepared.config, prepared.built, prepared.batch
+    ceiling = _tier_ceiling(member, config)
     entry, facts = built.entry, built.earned.facts
     lifetime = entry.points + entry.pending if entry is not None else 0
     below = {} if ceiling is None else {"lifetime_points": ceiling - lifetime}
@@ -284,13 +269,12 @@ def _order_at_once(
         entry is None  # no points to move the row with
         or facts is None
         or facts.awards_in_period  # a capped rule's count to take under the lock
+        or config.achievements  # their progress is taken under the lock
+        or ceiling == 0  # a spend-based tier to reach
         or (ceiling is not None and below["lifetime_points"] <= member.lifetime_points)
     ):
-        # It reaches the next tier, upgraded under the lock; built already, it is
-        # written as built unless what it earns changed meanwhile (``_Prepared``).
-        prepared = _Prepared(
-            merchant=merchant, member=member, config=config, built=built, batch=batch
-        )
+        # Written as built unless what it earns changed meanwhile (``_Prepared``), and
+        # a tier it reaches given under the lock.
         return _AtOnce(prepared=prepared)
     batch.gate(
         member,
@@ -307,18 +291,11 @@ def _order_at_once(
     )
     entry.balance_after = Returned("points_balance")
     entry.pending_after = Returned("pending_points")
-    for event in batch.events:  # the points event, with the balances the gate leaves
-        event.payload = {
-            **event.payload,
-            "member": {
-                **event.payload["member"],
-                "points_balance": Returned("points_balance"),
-                "pending_points": Returned("pending_points"),
-                "lifetime_points": Returned("lifetime_points"),
-            },
-            "balance_after": Returned("points_balance"),
-            "pending_after": Returned("pending_points"),
-        }
+    batch.figures_set(
+        balance=entry.balance_after,
+        pending=entry.pending_after,
+        lifetime=Returned("lifetime_points"),
+    )
     if connection.in_atomic_block:
         with transaction.atomic():  # a savepoint: a duplicate fails this order alone
             written = batch.execute()
@@ -401,6 +378,22 @@ class _EventsKept(WriteBatch):
         self.events.extend(obj for obj in objs if isinstance(obj, OutboxEvent))
         return objs
 
+    def figures_set(self, *, balance: Any, pending: Any, lifetime: Any) -> None:
+        """Put the member's balances after the order (numbers, or what a gate returns) in
+        the points event queued here, where the member as built had them."""
+        for event in self.events:
+            event.payload = {
+                **event.payload,
+                "member": {
+                    **event.payload["member"],
+                    "points_balance": balance,
+                    "pending_points": pending,
+                    "lifetime_points": lifetime,
+                },
+                "balance_after": balance,
+                "pending_after": pending,
+            }
+
 
 @dataclass(frozen=True)
 class _Prepared:
@@ -455,13 +448,11 @@ class _Prepared:
             self.batch.update(member, ["last_activity_at"])
         else:
             member.last_activity_at = last
-        for event in self.batch.events:
-            event.payload = {
-                **event.payload,
-                "member": events.member_summary(member),
-                "balance_after": entry.balance_after,
-                "pending_after": entry.pending_after,
-            }
+        self.batch.figures_set(
+            balance=entry.balance_after,
+            pending=entry.pending_after,
+            lifetime=member.lifetime_points,
+        )
         return self.built
 
 
