@@ -291,18 +291,16 @@ class WriteBatch:
     ) -> None:
         """Hang the batch on one UPDATE of ``obj``'s row (see the module): it holds when,
         on the row as PostgreSQL locks it (before this update), each ``equal`` field has
-        the value given (None: is null) and each ``below`` field is under the value given,
-        and each of
-        ``exists`` (a model and field values) finds a row as of the statement's start.
-        It adds each ``add`` value to its field, keeps the later of each ``latest`` field
-        and its value, and sets each ``assign`` field. An update of ``obj`` queued before
-        is dropped: the gate writes the row. ``obj`` gets the values the row was left
-        with."""
+        the value given (None: is null), each ``below`` field is under the value given,
+        and each of ``exists`` (a model and field values) finds a row as of the
+        statement's start. It adds each ``add`` value to its field, keeps the later of
+        each ``latest`` field and its value, and sets each ``assign`` field. An update of
+        ``obj`` queued before is dropped: the gate writes the row. ``obj`` gets the
+        values the row was left with."""
         if obj.pk is None:
             raise ValueError("a gate needs a saved instance")
         earlier = self._updates.pop(id(obj), None)
-        if earlier is not None:
-            self._ops.remove(earlier)
+        self._ops = [op for op in self._ops if op is not earlier]
         self._gate = _Gate(
             obj=obj,
             add=dict(add or {}),
@@ -315,6 +313,8 @@ class WriteBatch:
 
     def absorb(self, other: "WriteBatch") -> None:
         """Queue what ``other`` holds after what this batch holds, and empty ``other``."""
+        if other._gate is not None:
+            raise ValueError("a gated batch is executed on its own")
         for op in other._ops:
             if isinstance(op, _Update):
                 self.update(op.objs[0], op.fields)

@@ -353,6 +353,7 @@ def _cpu() -> dict[str, float]:
 
 
 def check_orders(results: Results, world: World, seconds: float, clients: int) -> None:
+    from django.conf import settings
     from django.core.management import call_command
     from django.db.models import Count
 
@@ -406,9 +407,12 @@ def check_orders(results: Results, world: World, seconds: float, clients: int) -
         + "; CPU per request: "
         + ", ".join(f"{name} {1000 * value / requests:.1f} ms" for name, value in cpu.items()),
     )
+    # A worker process holds one connection, and release and expiry hand their batches
+    # to JOB_BATCH_THREADS more while they run.
+    batch_threads = settings.JOB_BATCH_THREADS
     budget = (
         len(WEB_HOSTS) * WEB_WORKERS * WEB_THREADS
-        + len(WORKER_HOSTS) * (WORKER_CONCURRENCY + 1)
+        + len(WORKER_HOSTS) * (WORKER_CONCURRENCY * (1 + batch_threads) + 1)
         + 2
     )
     ok = (
@@ -421,8 +425,9 @@ def check_orders(results: Results, world: World, seconds: float, clients: int) -
         ok,
         f"connections during check 1: at most {sampler.clients_max} clients in PgBouncer's "
         f"pool (the hosts may open up to about {budget}: 2 web hosts x {WEB_WORKERS} workers "
-        f"x {WEB_THREADS} threads, 2 worker hosts x ({WORKER_CONCURRENCY} + 1), beat and this "
-        f"check), {sampler.servers_max} server connections (pool limit "
+        f"x {WEB_THREADS} threads, 2 worker hosts x ({WORKER_CONCURRENCY} x (1 + "
+        f"{batch_threads} batch threads) + 1), beat and this check), "
+        f"{sampler.servers_max} server connections (pool limit "
         f"{POOL_MAX_DB_CONNECTIONS}), {sampler.backends_max} client backends in PostgreSQL "
         f"(max_connections {PG_MAX_CONNECTIONS}), at most {sampler.waiting_max} clients "
         f"waiting for a server connection",
