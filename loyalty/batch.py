@@ -33,27 +33,16 @@ the one statement: no round trip of the client happens while it is held.
 # names); every value is a parameter.
 # ruff: noqa: S608
 
-import datetime
 import functools
-import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from operator import attrgetter
 from typing import Any
 
 from django.db import connections
 from django.db.models import Field, Model
-from psycopg.types.json import Jsonb
 
-
-@dataclass(frozen=True)
-class Returned:
-    """A value of the row a batch's gate wrote, as the gate left it (``field``). An
-    inserted instance may hold one as a field's value, or inside a JSON field's value;
-    once the batch ran, the instance holds the value itself."""
-
-    field: str
+from loyalty.batch_values import Returned, array_literal, as_is_test, markers, resolved
 
 
 @dataclass(frozen=True)
@@ -71,30 +60,6 @@ class _Gate:
         return tuple(dict.fromkeys([*self.add, *self.latest, *self.assign]))
 
 
-def _markers(value: Any, path: tuple[str, ...] = ()) -> Iterable[tuple[tuple[str, ...], str]]:
-    """(path, field) of every ``Returned`` inside a JSON value."""
-    if isinstance(value, Returned):
-        yield path, value.field
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _markers(item, (*path, str(key)))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _markers(item, (*path, str(index)))
-
-
-def _resolved(value: Any, returned: dict[str, Any]) -> Any:
-    """``value`` with each ``Returned`` in it replaced by what the gate returned (None
-    when ``returned`` is empty: the placeholder a JSON value is written with)."""
-    if isinstance(value, Returned):
-        return returned.get(value.field)
-    if isinstance(value, dict):
-        return {key: _resolved(item, returned) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_resolved(item, returned) for item in value]
-    return value
-
-
 @dataclass(frozen=True)
 class _Insert:
     objs: tuple[Model, ...]
@@ -104,89 +69,6 @@ class _Insert:
 class _Update:
     objs: tuple[Model, ...]
     fields: tuple[str, ...]
-
-
-# Values that Django's preparation for the database (``get_db_prep_save``) returns as they
-# are on PostgreSQL, by the field's internal type: they skip it (a good share of the cost
-# of writing a large batch). Anything else, None included, goes through it.
-_INTEGER = frozenset(
-    (
-        "AutoField",
-        "BigAutoField",
-        "BigIntegerField",
-        "ForeignKey",
-        "IntegerField",
-        "OneToOneField",
-        "PositiveBigIntegerField",
-        "PositiveIntegerField",
-        "PositiveSmallIntegerField",
-        "SmallIntegerField",
-    )
-)
-_TEXT = frozenset(("CharField", "EmailField", "SlugField", "TextField"))
-
-
-def _is_integer(value: Any) -> bool:
-    return type(value) is int
-
-
-def _is_text(value: Any) -> bool:
-    return type(value) is str
-
-
-def _is_aware_datetime(value: Any) -> bool:
-    return type(value) is datetime.datetime and value.tzinfo is not None
-
-
-def _is_bool(value: Any) -> bool:
-    return type(value) is bool
-
-
-@functools.cache
-def _as_is_test(field: Any) -> Callable[[Any], bool] | None:
-    internal = field.get_internal_type()
-    if internal in _INTEGER and (
-        not field.is_relation or field.target_field.get_internal_type() in _INTEGER
-    ):
-        return _is_integer
-    if internal in _TEXT:
-        return _is_text
-    if internal == "DateTimeField":
-        return _is_aware_datetime
-    if internal == "BooleanField":
-        return _is_bool
-    return None
-
-
-def _array_element(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, str):
-        text = value
-    elif isinstance(value, bool):
-        return "t" if value else "f"
-    elif isinstance(value, int | Decimal):
-        return str(value)
-    elif isinstance(value, datetime.date | datetime.time | uuid.UUID):
-        text = value.isoformat() if not isinstance(value, uuid.UUID) else str(value)
-    elif isinstance(value, Jsonb) and value.dumps is not None:
-        dumped = value.dumps(value.obj)
-        text = dumped.decode() if isinstance(dumped, bytes) else dumped
-    else:
-        raise TypeError(type(value))
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _array_literal(values: Iterable[Any]) -> Any:
-    """A column of values as PostgreSQL's text form of an array (cast in the statement),
-    built here in one pass: psycopg's array dumper quotes element by element with a
-    regular expression, a fifth of the CPU of writing a large batch. A value of a type
-    not handled here leaves the column to psycopg, as a list."""
-    values = list(values)
-    try:
-        return "{" + ",".join(map(_array_element, values)) + "}"
-    except TypeError:
-        return values
 
 
 _DB_TYPES: dict[tuple[Any, str], str | None] = {}
@@ -376,7 +258,7 @@ class WriteBatch:
             for name, value in returned.items():
                 setattr(gate.obj, gate.obj._meta.get_field(name).attname, value)
             for obj, attname, value in statement.marked:
-                obj.__dict__[attname] = _resolved(value, returned)
+                obj.__dict__[attname] = resolved(value, returned)
         for (_, op), pks in zip(statement.outputs, row or (), strict=False):
             for obj, pk in zip(op.objs, pks or [obj.pk for obj in op.objs], strict=True):
                 obj.pk = pk
@@ -414,7 +296,7 @@ class _Statement:
         self.marked: list[tuple[Model, str, Any]] = []  # values holding ``Returned``
 
     def _prepared(self, field: Any, value: Any) -> Any:
-        as_is = _as_is_test(field)
+        as_is = as_is_test(field)
         if as_is is not None and as_is(value):
             return value
         return field.get_db_prep_save(value, self.connection)
@@ -485,13 +367,13 @@ class _Statement:
             return _Ref(f"(SELECT {self.gate_columns[value.field]} FROM {self.gate_name})")
         if not isinstance(value, dict | list):
             return None
-        markers = list(_markers(value))
-        if not markers:
+        found = list(markers(value))
+        if not found:
             return None
         self.marked.append((obj, field.attname, value))
         sql = "%s::jsonb"
-        params: list[Any] = [field.get_db_prep_save(_resolved(value, {}), self.connection)]
-        for path, field_name in markers:
+        params: list[Any] = [field.get_db_prep_save(resolved(value, {}), self.connection)]
+        for path, field_name in found:
             returned = f"(SELECT {self.gate_columns[field_name]} FROM {self.gate_name})"
             sql = f"jsonb_set({sql}, %s::text[], to_jsonb({returned}))"
             params.append(list(path))
@@ -527,7 +409,7 @@ class _Statement:
         types = [self._array_type(field) for field in [meta.pk, *fields]]
         if len(op.objs) > 1 and all(types):
             source = f"unnest({', '.join(f'%s::{kind}' for kind in types)})"
-            self.params.extend(_array_literal(column) for column in columns)
+            self.params.extend(array_literal(column) for column in columns)
         else:
             rows = []
             for values in zip(*columns, strict=True):
@@ -574,7 +456,7 @@ class _Statement:
         if by_column is not None:
             aliases = [f"c{index}" for index in range(len(fields))]
             arrays = ", ".join(f"%s::{kind}" for kind in types)
-            self.params.extend(_array_literal(column) for column in by_column)
+            self.params.extend(array_literal(column) for column in by_column)
             if keys:
                 selected = ", ".join([f"{keys}.pks[v.n]", *(f"v.{a}" for a in aliases)])
                 source = f"unnest({arrays}) WITH ORDINALITY AS v({', '.join(aliases)}, n), {keys}"
@@ -653,9 +535,9 @@ class _Statement:
                 values = list(map(attrgetter(field.attname), objs))
             else:
                 values = [field.pre_save(obj, add=True) for obj in objs]
-            if self.gate_name and any(any(_markers(value)) for value in values):
+            if self.gate_name and any(any(markers(value)) for value in values):
                 return None  # row by row, each with what the gate returned
-            as_is = _as_is_test(field)
+            as_is = as_is_test(field)
             prepare = field.get_db_prep_save
             connection = self.connection
             if as_is is None:

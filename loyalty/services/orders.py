@@ -34,7 +34,8 @@ from core.exceptions import DomainError
 from core.money import quantize_money
 from loyalty import earning, ledger, rules, tiers
 from loyalty.achievements import services as achievements
-from loyalty.batch import Returned, WriteBatch
+from loyalty.batch import WriteBatch
+from loyalty.batch_values import Returned
 from loyalty.exceptions import NoActiveProgram
 from loyalty.locks import member_read
 from loyalty.models import (

@@ -8,7 +8,8 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from loyalty.batch import Returned, WriteBatch
+from loyalty.batch import WriteBatch
+from loyalty.batch_values import Returned
 from loyalty.models import LedgerEntry, Order, OrderLine, PointLot
 from tests.loyalty.factories import member_make, program_merchant
 
