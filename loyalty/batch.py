@@ -34,7 +34,7 @@ the one statement: no round trip of the client happens while it is held.
 # ruff: noqa: S608
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
@@ -132,6 +132,7 @@ class WriteBatch:
         self._ops: list[_Insert | _Update] = []
         self._updates: dict[int, _Update] = {}
         self._gate: _Gate | None = None
+        self._when_written: list[Callable[[], None]] = []
 
     def insert(self, obj: Model) -> Model:
         self._ops.append(_Insert((obj,)))
@@ -193,6 +194,12 @@ class WriteBatch:
             exists=tuple(exists),
         )
 
+    def when_written(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once ``execute`` has written the batch (in the caller's
+        transaction: what it enqueues waits for the commit with ``on_commit``); never when
+        a gate kept it from being written."""
+        self._when_written.append(callback)
+
     def absorb(self, other: "WriteBatch") -> None:
         """Queue what ``other`` holds after what this batch holds, and empty ``other``."""
         if other._gate is not None:
@@ -202,21 +209,26 @@ class WriteBatch:
                 self.update(op.objs[0], op.fields)
             else:
                 self._ops.append(op)
-        other._ops, other._updates = [], {}
+        self._when_written.extend(other._when_written)
+        other._ops, other._updates, other._when_written = [], {}, []
 
     def execute(self) -> bool:
         """Write everything queued, then empty the batch. False when its gate did not
         hold: nothing was written."""
         ops, self._ops, self._updates = self._ops, [], {}
         gate, self._gate = self._gate, None
-        if not ops and gate is None:
-            return True
-        ops = _group(ops)
-        if connections[self.using].vendor == "postgresql":
-            return self._execute_statement(ops, gate)
-        if gate is not None:
-            raise NotImplementedError("a gated batch runs on PostgreSQL only")
-        self._execute_orm(ops)
+        callbacks, self._when_written = self._when_written, []
+        if ops or gate is not None:
+            ops = _group(ops)
+            if connections[self.using].vendor == "postgresql":
+                if not self._execute_statement(ops, gate):
+                    return False
+            elif gate is not None:
+                raise NotImplementedError("a gated batch runs on PostgreSQL only")
+            else:
+                self._execute_orm(ops)
+        for callback in callbacks:
+            callback()
         return True
 
     def _execute_orm(self, ops: list[_Insert | _Update]) -> None:

@@ -9,6 +9,7 @@ managed by the merchant's owners in the portal and by Operations in the admin
 """
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -25,6 +26,8 @@ class _Inserts(Protocol):
     """A batch of writes (``loyalty.batch.WriteBatch``): merchants cannot import it."""
 
     def insert(self, obj: Model) -> Model: ...
+
+    def when_written(self, callback: Callable[[], None]) -> None: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,9 +75,11 @@ def event_publish(
     )
     if batch is None:
         row.save(force_insert=True)
+        webhooks_nudge_when_committed(merchant_id=merchant_id)
     else:
         batch.insert(row)
-    webhooks_nudge_when_committed(merchant_id=merchant_id)
+        # Once the row is written: a batch hung on a gate may write nothing.
+        batch.when_written(lambda: webhooks_nudge_when_committed(merchant_id=merchant_id))
     return row
 
 

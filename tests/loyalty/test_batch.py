@@ -421,3 +421,20 @@ def test_a_gate_that_does_not_hold_writes_nothing_of_its_batch(refusal):
     assert OutboxEvent.objects.count() == events_before
     assert order.pk is None
     assert entry.pk is None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+@pytest.mark.parametrize("holds", [True, False])
+def test_what_waits_for_the_write_runs_after_it_and_never_for_a_gate_that_did_not_hold(holds):
+    merchant, _ = program_merchant()
+    member = member_make(merchant, points=30)
+    batch, order, _, _, _ = _gated_batch(
+        merchant, member, below={"lifetime_points": 31 if holds else 30}
+    )
+    seen: list[bool] = []
+    batch.when_written(lambda: seen.append(Order.objects.filter(pk=order.pk).exists()))
+
+    assert batch.execute() is holds
+
+    assert seen == ([True] if holds else [])
